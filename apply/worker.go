@@ -1,0 +1,460 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pgferry/pgferry/internal/pgdump"
+	"github.com/pgferry/pgferry/plan"
+)
+
+// worker is one of the Jobs parallel workers of a database: it keeps a source connection inside
+// the exported snapshot and a target connection, opened on first use.
+type worker struct {
+	d         *dbRun
+	src, tgt  *pgx.Conn
+	preambled bool
+}
+
+func (w *worker) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if w.src != nil {
+		w.src.Close(ctx)
+		w.src = nil
+	}
+	if w.tgt != nil {
+		w.tgt.Close(ctx)
+		w.tgt = nil
+	}
+	w.preambled = false
+}
+
+// source returns a connection to the source database that sees the exported snapshot.
+func (w *worker) source(ctx context.Context) (*pgx.Conn, error) {
+	if w.src != nil {
+		return w.src, nil
+	}
+	c, err := openSnapshotConn(ctx, w.d)
+	if err != nil {
+		return nil, err
+	}
+	w.src = c
+	return c, nil
+}
+
+func openSnapshotConn(ctx context.Context, d *dbRun) (*pgx.Conn, error) {
+	c, err := Connect(ctx, d.r.m.Source, d.db)
+	if err != nil {
+		return nil, err
+	}
+	if err := SessionSettings(ctx, c, d.r.floatDg); err != nil {
+		c.Close(ctx)
+		return nil, err
+	}
+	if _, err := c.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		c.Close(ctx)
+		return nil, err
+	}
+	if _, err := c.Exec(ctx, "SET TRANSACTION SNAPSHOT "+literal(d.snapshot)); err != nil {
+		c.Close(ctx)
+		return nil, fmt.Errorf("importing the source snapshot: %w", err)
+	}
+	return c, nil
+}
+
+// target returns a connection to the target database tuned for bulk loading.
+func (w *worker) target(ctx context.Context) (*pgx.Conn, error) {
+	if w.tgt != nil {
+		return w.tgt, nil
+	}
+	c, err := openTargetConn(ctx, w.d)
+	if err != nil {
+		return nil, err
+	}
+	w.tgt = c
+	return c, nil
+}
+
+func openTargetConn(ctx context.Context, d *dbRun) (*pgx.Conn, error) {
+	c, err := Connect(ctx, d.r.m.Target, d.db)
+	if err != nil {
+		return nil, err
+	}
+	if err := SessionSettings(ctx, c, d.r.floatDg); err != nil {
+		c.Close(ctx)
+		return nil, err
+	}
+	// Bulk-load settings, for this session only: nothing to restore afterwards.
+	if _, err := c.Exec(ctx, "SET synchronous_commit = off; SET maintenance_work_mem = '256MB'"); err != nil {
+		c.Close(ctx)
+		return nil, err
+	}
+	return c, nil
+}
+
+func (w *worker) run(ctx context.Context, a *plan.Action) error {
+	r := w.d.r
+	start, err := r.begin(ctx, a)
+	if err != nil {
+		return err
+	}
+	var rows, bytes int64
+	switch a.Type {
+	case plan.TypeSchema:
+		err = w.d.schema(ctx)
+	case plan.TypeTable:
+		rows, bytes, err = w.copyTable(ctx, a)
+	case plan.TypeIndex, plan.TypeConstraint:
+		err = w.postDataObject(ctx, a)
+	case plan.TypeSequences:
+		rows, err = w.sequences(ctx)
+	case plan.TypePostData:
+		err = w.postData(ctx)
+	case plan.TypeAnalyze:
+		err = w.d.analyze(ctx)
+	case plan.TypeVerify:
+		err = w.d.verify(ctx)
+	default:
+		err = fmt.Errorf("unexpected action type %q", a.Type)
+	}
+	if err != nil {
+		// A failed statement may leave the connections mid-transaction or broken.
+		w.close()
+	}
+	if ferr := r.finish(ctx, a, start, rows, bytes, err); ferr != nil && err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// schema restores pre-data in one transaction: all of it or nothing.
+func (d *dbRun) schema(ctx context.Context) error {
+	args := append([]string{"--section=pre-data", "--single-transaction", "--exit-on-error", "--dbname=" + d.db}, d.restoreFlags()...)
+	if _, err := runTool(ctx, d, args...); err != nil {
+		return fmt.Errorf("restoring the schema: %w", err)
+	}
+	return nil
+}
+
+func runTool(ctx context.Context, d *dbRun, args ...string) ([]byte, error) {
+	return pgdump.Run(ctx, ToolConn(d.r.m.Target, d.db), d.r.opt.Tools.PgRestore, args...)
+}
+
+type countingWriter struct {
+	w io.Writer
+	n atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// copyColumns lists the columns COPY moves: generated columns are computed by the target.
+func copyColumns(cols []string) string { return strings.Join(cols, ", ") }
+
+// copyTable streams one table from the snapshot into the target: TRUNCATE and COPY FREEZE in one
+// transaction, so a retried copy never duplicates rows.
+func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, error) {
+	t := w.d.tables[a.Address]
+	if t == nil {
+		return 0, 0, fmt.Errorf("table %s.%s no longer exists on the source", a.Schema, a.Name)
+	}
+	src, err := w.source(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	tgt, err := w.target(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	var cols []string
+	binary := true
+	for _, c := range t.Columns {
+		if c.Generated {
+			continue
+		}
+		cols = append(cols, ident(c.Name))
+		if !c.Builtin {
+			binary = false
+		}
+	}
+	q := t.Qualified()
+	if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
+		return 0, 0, err
+	}
+	if _, err := tgt.Exec(ctx, "TRUNCATE ONLY "+q); err != nil {
+		return 0, 0, err
+	}
+	if len(cols) == 0 {
+		// A table without columns still has rows: copy their number.
+		var n int64
+		if err := src.QueryRow(ctx, "SELECT count(*) FROM ONLY "+q).Scan(&n); err != nil {
+			return 0, 0, err
+		}
+		if _, err := tgt.Exec(ctx, fmt.Sprintf("INSERT INTO %s SELECT FROM generate_series(1, %d)", q, n)); err != nil {
+			return 0, 0, err
+		}
+		_, err := tgt.Exec(ctx, "COMMIT")
+		return n, 0, err
+	}
+	format := "text"
+	if binary {
+		format = "binary"
+	}
+	out := fmt.Sprintf("COPY %s (%s) TO STDOUT WITH (FORMAT %s)", q, copyColumns(cols), format)
+	in := fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT %s, FREEZE)", q, copyColumns(cols), format)
+
+	pr, pw := io.Pipe()
+	cw := &countingWriter{w: pw}
+	srcErr := make(chan error, 1)
+	go func() {
+		_, err := src.PgConn().CopyTo(ctx, cw, out)
+		pw.CloseWithError(err) // nil → EOF for the reader
+		srcErr <- err
+	}()
+	stop := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+		start := time.Now()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				w.d.r.emit(Event{Type: "apply_progress", Address: a.Address, Action: a, Elapsed: time.Since(start), Bytes: cw.n.Load()})
+			}
+		}
+	}()
+	tag, err := tgt.PgConn().CopyFrom(ctx, pr, in)
+	close(stop)
+	if err != nil {
+		pr.CloseWithError(err)
+	}
+	if serr := <-srcErr; serr != nil && err == nil {
+		err = fmt.Errorf("reading from the source: %w", serr)
+	}
+	if err != nil {
+		return 0, cw.n.Load(), err
+	}
+	if _, err := tgt.Exec(ctx, "COMMIT"); err != nil {
+		return 0, cw.n.Load(), err
+	}
+	return tag.RowsAffected(), cw.n.Load(), nil
+}
+
+// chunkFor finds the pg_dump definition of an index or constraint action.
+func (d *dbRun) chunkFor(a *plan.Action) (int, bool) {
+	if a.ConstraintOID != 0 {
+		k, ok := d.byOID[[2]uint32{2606, a.ConstraintOID}]
+		return k, ok
+	}
+	if a.Type == plan.TypeConstraint {
+		k, ok := d.byOID[[2]uint32{2606, a.SourceOID}]
+		return k, ok
+	}
+	k, ok := d.byOID[[2]uint32{1259, a.SourceOID}]
+	return k, ok
+}
+
+func (w *worker) preamble(ctx context.Context, c *pgx.Conn) error {
+	if w.preambled {
+		return nil
+	}
+	if _, err := c.Exec(ctx, w.d.preamble); err != nil {
+		return fmt.Errorf("session settings from pg_restore: %w", err)
+	}
+	w.preambled = true
+	return nil
+}
+
+// postDataObject builds one index or constraint from pg_dump's definition. What an interrupted
+// earlier attempt left behind is dropped first, so a rebuild never fails on "already exists".
+func (w *worker) postDataObject(ctx context.Context, a *plan.Action) error {
+	k, ok := w.d.chunkFor(a)
+	if !ok {
+		return fmt.Errorf("pg_dump printed no definition for %s.%s", a.Schema, a.Name)
+	}
+	tgt, err := w.target(ctx)
+	if err != nil {
+		return err
+	}
+	if err := w.preamble(ctx, tgt); err != nil {
+		return err
+	}
+	if a.Type == plan.TypeConstraint || a.ConstraintOID != 0 {
+		var exists bool
+		tbl := pgx.Identifier{a.Schema, a.Table}.Sanitize()
+		if err := tgt.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass($1) AND conname = $2)", tbl, a.Name).Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			if _, err := tgt.Exec(ctx, fmt.Sprintf("ALTER TABLE ONLY %s DROP CONSTRAINT %s", tbl, ident(a.Name))); err != nil {
+				return err
+			}
+		}
+	} else {
+		idx := pgx.Identifier{a.Schema, a.Name}.Sanitize()
+		if _, err := tgt.Exec(ctx, "DROP INDEX IF EXISTS "+idx); err != nil {
+			return err
+		}
+	}
+	if _, err := tgt.Exec(ctx, w.d.chunks[k].SQL); err != nil {
+		return describePgError(err)
+	}
+	return nil
+}
+
+// usedChunks marks the chunks that index and constraint actions run, so post_data skips them.
+func (d *dbRun) usedChunks() map[int]bool {
+	used := map[int]bool{}
+	for _, ix := range d.src.Indexes {
+		key := [2]uint32{1259, ix.OID}
+		if ix.ConstraintOID != 0 {
+			key = [2]uint32{2606, ix.ConstraintOID}
+		}
+		if k, ok := d.byOID[key]; ok {
+			used[k] = true
+		}
+	}
+	for _, c := range d.src.Constraints {
+		if c.Type == "f" && !c.Inherited {
+			if k, ok := d.byOID[[2]uint32{2606, c.OID}]; ok {
+				used[k] = true
+			}
+		}
+	}
+	return used
+}
+
+// postData runs the rest of pg_dump's post-data in one transaction: triggers, rules, policies,
+// index attachments, comments, privileges and materialized view data.
+func (w *worker) postData(ctx context.Context) error {
+	tgt, err := w.target(ctx)
+	if err != nil {
+		return err
+	}
+	used := w.d.usedChunks()
+	if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
+		return err
+	}
+	if _, err := tgt.Exec(ctx, w.d.preamble); err != nil {
+		return err
+	}
+	for k, c := range w.d.chunks {
+		if used[k] {
+			continue
+		}
+		if _, err := tgt.Exec(ctx, c.SQL); err != nil {
+			return fmt.Errorf("%s: %w", firstLine(c.SQL), describePgError(err))
+		}
+	}
+	_, err = tgt.Exec(ctx, "COMMIT")
+	return err
+}
+
+func firstLine(chunk string) string {
+	for _, l := range strings.Split(chunk, "\n") {
+		if strings.HasPrefix(l, "-- Name: ") {
+			return strings.TrimPrefix(l, "-- ")
+		}
+	}
+	return "post-data"
+}
+
+// sequences sets every sequence to its value in the snapshot.
+func (w *worker) sequences(ctx context.Context) (int64, error) {
+	tgt, err := w.target(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var b strings.Builder
+	for _, s := range w.d.src.Sequences {
+		fmt.Fprintf(&b, "SELECT pg_catalog.setval(%s, %d, %t);\n", literal(s.Qualified()), s.LastValue, s.IsCalled)
+	}
+	if b.Len() == 0 {
+		return 0, nil
+	}
+	if _, err := tgt.Exec(ctx, b.String()); err != nil {
+		return 0, describePgError(err)
+	}
+	return int64(len(w.d.src.Sequences)), nil
+}
+
+// analyze gathers statistics, Jobs tables at a time.
+func (d *dbRun) analyze(ctx context.Context) error {
+	var names []string
+	for _, t := range d.src.Tables {
+		names = append(names, t.Qualified())
+	}
+	return parallel(ctx, d.r.opt.Jobs, len(names), func() (*pgx.Conn, error) { return openTargetConn(ctx, d) },
+		func(ctx context.Context, c *pgx.Conn, i int) error {
+			_, err := c.Exec(ctx, "ANALYZE "+names[i])
+			return err
+		})
+}
+
+// parallel runs n tasks on up to jobs connections.
+func parallel(ctx context.Context, jobs, n int, open func() (*pgx.Conn, error), task func(context.Context, *pgx.Conn, int) error) error {
+	if n == 0 {
+		return nil
+	}
+	jobs = min(jobs, n)
+	next := atomic.Int64{}
+	errs := make(chan error, jobs)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for j := 0; j < jobs; j++ {
+		go func() {
+			c, err := open()
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close(context.WithoutCancel(ctx))
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					errs <- ctx.Err()
+					return
+				}
+				if err := task(ctx, c, i); err != nil {
+					cancel()
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	var first error
+	for j := 0; j < jobs; j++ {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// describePgError adds the server's detail and hint to an error message.
+func describePgError(err error) error {
+	if pe, ok := err.(*pgconn.PgError); ok {
+		msg := pe.Message
+		if pe.Detail != "" {
+			msg += " (" + pe.Detail + ")"
+		}
+		if pe.Hint != "" {
+			msg += "; hint: " + pe.Hint
+		}
+		return fmt.Errorf("%s (SQLSTATE %s)", msg, pe.Code)
+	}
+	return err
+}

@@ -1,0 +1,816 @@
+package catalog
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Instance is what a server says about itself and its global objects.
+type Instance struct {
+	Version          string // server_version, e.g. "15.18"
+	VersionNum       int    // server_version_num, e.g. 150018
+	SystemIdentifier string
+	CurrentUser      string
+	IsSuperuser      bool
+	CanCreateDB      bool
+	CanCreateRole    bool
+	// PasswordsReadable reports whether role password hashes could be read (pg_authid).
+	PasswordsReadable bool
+	Roles             []Role
+	Memberships       []Membership
+	Databases         []DatabaseInfo
+	// Settings holds every server parameter (pg_settings) by name.
+	Settings map[string]Setting
+	// AvailableExtensions maps an extension name to the versions the server can install.
+	AvailableExtensions map[string][]string
+	// DefaultExtensionVersions maps an extension name to its default version.
+	DefaultExtensionVersions map[string]string
+	ReplicationSlots         []string
+	Standbys                 int
+	// Collations available in the maintenance database: name -> provider ("c", "i", "d").
+	Collations map[string]string
+}
+
+// Major returns the major version as a comparable number: 1300 for 13.x, 906 for 9.6.
+func (i *Instance) Major() int { return MajorOf(i.VersionNum) }
+
+// MajorOf turns a server_version_num into a comparable major number: 1300 for 13.x, 906 for 9.6.
+func MajorOf(versionNum int) int {
+	if versionNum >= 100000 {
+		return versionNum / 10000 * 100
+	}
+	return versionNum / 100
+}
+
+// MajorString is the major as users write it: "9.6", "13".
+func (i *Instance) MajorString() string {
+	if i.VersionNum >= 100000 {
+		return fmt.Sprint(i.VersionNum / 10000)
+	}
+	return fmt.Sprintf("%d.%d", i.VersionNum/10000, (i.VersionNum/100)%100)
+}
+
+// Role is one role and its attributes.
+type Role struct {
+	Name        string
+	Superuser   bool
+	Inherit     bool
+	CreateRole  bool
+	CreateDB    bool
+	Login       bool
+	Replication bool
+	BypassRLS   bool
+	ConnLimit   int
+	ValidUntil  string // "" when unset; else a timestamptz literal
+	// PasswordHash is the stored hash (SCRAM or md5) when readable. Secret: never print.
+	PasswordHash string
+	HasPassword  bool
+	// Config holds "name=value" settings of ALTER ROLE ... SET (all databases).
+	Config  []string
+	Comment string
+}
+
+// Membership is one role granted to another.
+type Membership struct {
+	Role        string
+	Member      string
+	AdminOption bool
+}
+
+// DatabaseInfo describes one database of the instance.
+type DatabaseInfo struct {
+	Name           string
+	Owner          string
+	Encoding       string
+	Collate        string
+	Ctype          string
+	LocaleProvider string // "libc" or "icu"
+	ICULocale      string
+	IsTemplate     bool
+	AllowConn      bool
+	SizeBytes      int64
+}
+
+// Setting is one server parameter.
+type Setting struct {
+	Name    string
+	Setting string
+	Unit    string
+	Context string
+	Source  string
+}
+
+// Database is the contents of one database.
+type Database struct {
+	Name        string
+	Extensions  []Extension
+	Schemas     []Schema
+	Tables      []Table
+	Indexes     []Index
+	Constraints []Constraint
+	Sequences   []Sequence
+	// Objects counts user objects by kind (tables, views, functions, types, ...), extension members excluded.
+	Objects map[string]int
+	// LargeObjects is the number of large objects.
+	LargeObjects int64
+	// UsedCollations are collations (schema.name) used by columns or indexes, with their provider.
+	UsedCollations map[string]string
+}
+
+// Extension is an installed extension.
+type Extension struct {
+	Name    string
+	Version string
+	Schema  string
+}
+
+// Schema is a user schema.
+type Schema struct {
+	Name  string
+	Owner string
+}
+
+// Table is a table that holds rows: a plain table, a partition, or a partitioned parent
+// (which holds none itself).
+type Table struct {
+	OID    uint32
+	Schema string
+	Name   string
+	Owner  string
+	// Kind is 'r' (ordinary, including partitions) or 'p' (partitioned parent).
+	Kind        string
+	Unlogged    bool
+	IsPartition bool
+	// Parent is the partitioned parent's qualified name for partitions.
+	Parent string
+	// HasInheritChildren is true when other tables inherit from this one (not partitions).
+	HasInheritChildren bool
+	RowEstimate        int64 // reltuples; -1 when never analyzed
+	SizeBytes          int64 // relpages of heap + toast, times block size (an estimate)
+	Columns            []Column
+	HasPrimaryKey      bool
+	HasOIDs            bool
+}
+
+// Qualified is "schema"."name", quoted.
+func (t *Table) Qualified() string { return QuoteQualified(t.Schema, t.Name) }
+
+// Key is schema.name, unquoted, for maps and patterns.
+func (t *Table) Key() string { return t.Schema + "." + t.Name }
+
+// Column is one column of a table.
+type Column struct {
+	Name      string
+	Type      string // format_type
+	TypeOID   uint32
+	Generated bool
+	// Builtin is true when the type (and an array's element type) lives in pg_catalog and is safe
+	// for binary COPY across versions.
+	Builtin   bool
+	Collation string // schema.name when not default
+}
+
+// Index is one index.
+type Index struct {
+	OID        uint32
+	Schema     string
+	Name       string
+	Table      string // table name, same schema
+	Method     string
+	Def        string // pg_get_indexdef
+	Primary    bool
+	Unique     bool
+	Constraint string // 'p', 'u', 'x' when the index backs a constraint of that type, else ""
+	// ConstraintOID is the OID of that constraint, 0 otherwise.
+	ConstraintOID uint32
+	Valid         bool
+	SizeBytes     int64
+	// Partitioned is true for an index on a partitioned parent.
+	Partitioned bool
+}
+
+// Constraint is a constraint that is built after the data (foreign keys, and
+// check constraints dumped separately), or any other constraint for inventory.
+type Constraint struct {
+	OID    uint32
+	Schema string
+	Table  string
+	Name   string
+	Type   string // p u f c x t
+	Def    string
+	// Inherited is true for constraints a partition got from its parent (not created separately).
+	Inherited bool
+	// RefTable is the referenced table (schema.name) for foreign keys.
+	RefTable string
+}
+
+// Sequence is one sequence and its current position.
+type Sequence struct {
+	Schema    string
+	Name      string
+	LastValue int64
+	IsCalled  bool
+	// OwnedBy is "schema.table.column" for sequences owned by a column (serial, identity).
+	OwnedBy  string
+	Identity bool
+}
+
+// Qualified is "schema"."name", quoted.
+func (s *Sequence) Qualified() string { return QuoteQualified(s.Schema, s.Name) }
+
+// QuoteQualified quotes a schema-qualified name.
+func QuoteQualified(schema, name string) string {
+	return pgx.Identifier{schema, name}.Sanitize()
+}
+
+// Querier is what the catalog reads need from a connection.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// ReadInstance reads the instance-level catalog through conn (connected to any database).
+func ReadInstance(ctx context.Context, conn Querier) (*Instance, error) {
+	in := &Instance{Settings: map[string]Setting{}, AvailableExtensions: map[string][]string{}, DefaultExtensionVersions: map[string]string{}, Collations: map[string]string{}}
+	if err := conn.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('server_version_num')::int, current_user,
+		(SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
+		(SELECT rolcreatedb FROM pg_roles WHERE rolname = current_user),
+		(SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user)`).
+		Scan(&in.Version, &in.VersionNum, &in.CurrentUser, &in.IsSuperuser, &in.CanCreateDB, &in.CanCreateRole); err != nil {
+		return nil, fmt.Errorf("reading server version: %w", err)
+	}
+	if in.VersionNum >= 90600 {
+		// pg_control_system() needs superuser or pg_read_all_stats on some versions; tolerate refusal.
+		var sysid int64
+		if err := queryRowTolerant(ctx, conn, `SELECT system_identifier FROM pg_control_system()`, &sysid); err == nil {
+			in.SystemIdentifier = fmt.Sprint(sysid)
+		}
+	}
+	if err := readRoles(ctx, conn, in); err != nil {
+		return nil, err
+	}
+	if err := readDatabases(ctx, conn, in); err != nil {
+		return nil, err
+	}
+	rows, err := conn.Query(ctx, `SELECT name, setting, coalesce(unit, ''), context, source FROM pg_settings`)
+	if err != nil {
+		return nil, fmt.Errorf("reading settings: %w", err)
+	}
+	for rows.Next() {
+		var s Setting
+		if err := rows.Scan(&s.Name, &s.Setting, &s.Unit, &s.Context, &s.Source); err != nil {
+			return nil, err
+		}
+		in.Settings[s.Name] = s
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = conn.Query(ctx, `SELECT v.name, v.version, coalesce(a.default_version, '')
+		FROM pg_available_extension_versions v LEFT JOIN pg_available_extensions a ON a.name = v.name ORDER BY 1, 2`)
+	if err != nil {
+		return nil, fmt.Errorf("reading available extensions: %w", err)
+	}
+	for rows.Next() {
+		var n, v, d string
+		if err := rows.Scan(&n, &v, &d); err != nil {
+			return nil, err
+		}
+		in.AvailableExtensions[n] = append(in.AvailableExtensions[n], v)
+		in.DefaultExtensionVersions[n] = d
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	in.ReplicationSlots, err = collectStrings(ctx, conn, `SELECT slot_name::text FROM pg_replication_slots ORDER BY 1`)
+	if err != nil {
+		return nil, fmt.Errorf("reading replication slots: %w", err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_replication`).Scan(&in.Standbys); err != nil {
+		return nil, fmt.Errorf("reading standbys: %w", err)
+	}
+	rows, err = conn.Query(ctx, `SELECT n.nspname || '.' || c.collname, `+collProvider(in.VersionNum)+`
+		FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
+		WHERE c.collencoding IN (-1, pg_char_to_encoding(current_setting('server_encoding')))`)
+	if err != nil {
+		return nil, fmt.Errorf("reading collations: %w", err)
+	}
+	for rows.Next() {
+		var n, p string
+		if err := rows.Scan(&n, &p); err != nil {
+			return nil, err
+		}
+		in.Collations[n] = p
+	}
+	return in, rows.Err()
+}
+
+func collProvider(v int) string {
+	if v >= 100000 {
+		return "c.collprovider::text"
+	}
+	return "'c'::text"
+}
+
+func queryRowTolerant(ctx context.Context, conn Querier, sql string, dest ...any) error {
+	return conn.QueryRow(ctx, sql).Scan(dest...)
+}
+
+func collectStrings(ctx context.Context, conn Querier, sql string, args ...any) ([]string, error) {
+	rows, err := conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+func readRoles(ctx context.Context, conn Querier, in *Instance) error {
+	// pg_authid holds the password hashes but only superusers (and some managed admins) may read it.
+	src := "pg_authid"
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT has_table_privilege('pg_catalog.pg_authid', 'SELECT')`).Scan(&ok); err != nil {
+		return fmt.Errorf("reading roles: %w", err)
+	}
+	pw := "rolpassword"
+	if !ok {
+		src, pw = "pg_roles", "NULL::text"
+	}
+	in.PasswordsReadable = ok
+	q := fmt.Sprintf(`SELECT a.rolname::text, a.rolsuper, a.rolinherit, a.rolcreaterole, a.rolcreatedb, a.rolcanlogin,
+		a.rolreplication, a.rolbypassrls, a.rolconnlimit, coalesce(a.rolvaliduntil::text, ''), coalesce(%s, ''),
+		coalesce((SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setrole = a.oid AND s.setdatabase = 0), '{}'),
+		coalesce(shobj_description(a.oid, 'pg_authid'), '')
+		FROM %s a WHERE a.rolname !~ '^pg_' ORDER BY 1`, pw, src)
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return fmt.Errorf("reading roles: %w", err)
+	}
+	for rows.Next() {
+		var r Role
+		if err := rows.Scan(&r.Name, &r.Superuser, &r.Inherit, &r.CreateRole, &r.CreateDB, &r.Login, &r.Replication,
+			&r.BypassRLS, &r.ConnLimit, &r.ValidUntil, &r.PasswordHash, &r.Config, &r.Comment); err != nil {
+			return fmt.Errorf("reading roles: %w", err)
+		}
+		r.HasPassword = r.PasswordHash != ""
+		in.Roles = append(in.Roles, r)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading roles: %w", err)
+	}
+	rows, err = conn.Query(ctx, `SELECT r.rolname::text, m.rolname::text, am.admin_option
+		FROM pg_auth_members am JOIN pg_roles r ON r.oid = am.roleid JOIN pg_roles m ON m.oid = am.member
+		WHERE r.rolname !~ '^pg_' OR m.rolname !~ '^pg_' ORDER BY 1, 2`)
+	if err != nil {
+		return fmt.Errorf("reading role memberships: %w", err)
+	}
+	for rows.Next() {
+		var m Membership
+		if err := rows.Scan(&m.Role, &m.Member, &m.AdminOption); err != nil {
+			return err
+		}
+		in.Memberships = append(in.Memberships, m)
+	}
+	return rows.Err()
+}
+
+func readDatabases(ctx context.Context, conn Querier, in *Instance) error {
+	prov, icu := "'libc'", "''"
+	switch {
+	case in.VersionNum >= 170000:
+		prov, icu = "CASE d.datlocprovider WHEN 'i' THEN 'icu' WHEN 'b' THEN 'builtin' ELSE 'libc' END", "coalesce(d.datlocale, '')"
+	case in.VersionNum >= 150000:
+		prov, icu = "CASE d.datlocprovider WHEN 'i' THEN 'icu' ELSE 'libc' END", "coalesce(d.daticulocale, '')"
+	}
+	q := fmt.Sprintf(`SELECT d.datname::text, pg_get_userbyid(d.datdba)::text, pg_encoding_to_char(d.encoding)::text,
+		d.datcollate::text, d.datctype::text, %s, %s, d.datistemplate, d.datallowconn,
+		CASE WHEN has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid) ELSE 0 END
+		FROM pg_database d ORDER BY 1`, prov, icu)
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return fmt.Errorf("reading databases: %w", err)
+	}
+	for rows.Next() {
+		var d DatabaseInfo
+		if err := rows.Scan(&d.Name, &d.Owner, &d.Encoding, &d.Collate, &d.Ctype, &d.LocaleProvider, &d.ICULocale,
+			&d.IsTemplate, &d.AllowConn, &d.SizeBytes); err != nil {
+			return fmt.Errorf("reading databases: %w", err)
+		}
+		in.Databases = append(in.Databases, d)
+	}
+	return rows.Err()
+}
+
+// Database returns the named database's info, or nil.
+func (i *Instance) Database(name string) *DatabaseInfo {
+	for k := range i.Databases {
+		if i.Databases[k].Name == name {
+			return &i.Databases[k]
+		}
+	}
+	return nil
+}
+
+// Role returns the named role, or nil.
+func (i *Instance) Role(name string) *Role {
+	for k := range i.Roles {
+		if i.Roles[k].Name == name {
+			return &i.Roles[k]
+		}
+	}
+	return nil
+}
+
+// UserDatabases returns the names of non-template databases that accept connections,
+// excluding the maintenance databases (postgres) and cloud-provider system databases.
+func (i *Instance) UserDatabases() []string {
+	var out []string
+	for _, d := range i.Databases {
+		if d.IsTemplate || !d.AllowConn || SystemDatabase(d.Name) {
+			continue
+		}
+		out = append(out, d.Name)
+	}
+	return out
+}
+
+// SystemDatabase reports whether a database belongs to the server rather than the user.
+func SystemDatabase(name string) bool {
+	switch name {
+	case "postgres", "template0", "template1", "azure_maintenance", "azure_sys", "rdsadmin", "cloudsqladmin":
+		return true
+	}
+	return false
+}
+
+// Fingerprint is a short hash of the catalog facts a saved plan depends on.
+func (d *Database) Fingerprint() string {
+	h := sha256.New()
+	for _, t := range d.Tables {
+		fmt.Fprintf(h, "t %s %s %d\n", t.Key(), t.Kind, len(t.Columns))
+		for _, c := range t.Columns {
+			fmt.Fprintf(h, " c %s %s\n", c.Name, c.Type)
+		}
+	}
+	for _, ix := range d.Indexes {
+		fmt.Fprintf(h, "i %s.%s %s\n", ix.Schema, ix.Name, ix.Def)
+	}
+	for _, c := range d.Constraints {
+		fmt.Fprintf(h, "c %s.%s.%s %s\n", c.Schema, c.Table, c.Name, c.Def)
+	}
+	for _, s := range d.Sequences {
+		fmt.Fprintf(h, "s %s.%s\n", s.Schema, s.Name)
+	}
+	for _, e := range d.Extensions {
+		fmt.Fprintf(h, "e %s %s %s\n", e.Name, e.Version, e.Schema)
+	}
+	keys := make([]string, 0, len(d.Objects))
+	for k := range d.Objects {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "o %s %d\n", k, d.Objects[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// IsEmpty reports whether a database holds no user objects at all.
+func (d *Database) IsEmpty() bool {
+	for k, n := range d.Objects {
+		if n > 0 && k != "schemas" {
+			return false
+		}
+	}
+	return len(d.Extensions) == 0 || (len(d.Extensions) == 1 && d.Extensions[0].Name == "plpgsql")
+}
+
+// Table returns the table with that schema and name, or nil.
+func (d *Database) Table(schema, name string) *Table {
+	for k := range d.Tables {
+		if d.Tables[k].Schema == schema && d.Tables[k].Name == name {
+			return &d.Tables[k]
+		}
+	}
+	return nil
+}
+
+// builtinTypeSQL decides whether a column type is safe for binary COPY: a type of pg_catalog that is not
+// a pseudo type, or an array of such a type.
+const builtinTypeSQL = `(
+	(SELECT tn.nspname = 'pg_catalog' AND t.typtype IN ('b', 'r') FROM pg_type t JOIN pg_namespace tn ON tn.oid = t.typnamespace WHERE t.oid = a.atttypid)
+	AND coalesce((SELECT en.nspname = 'pg_catalog' AND et.typtype IN ('b', 'r') FROM pg_type t JOIN pg_type et ON et.oid = t.typelem JOIN pg_namespace en ON en.oid = et.typnamespace WHERE t.oid = a.atttypid AND t.typelem <> 0 AND t.typlen = -1), true)
+)`
+
+// notExtensionMember filters objects that belong to an extension (they are created by CREATE EXTENSION).
+func notExtensionMember(classid, oidExpr string) string {
+	return fmt.Sprintf(`NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = '%s'::regclass AND dep.objid = %s AND dep.deptype = 'e')`, classid, oidExpr)
+}
+
+const userSchemaFilter = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp_'`
+
+// ReadDatabase reads one database's contents through conn, which must be connected to it.
+// versionNum is the server's server_version_num.
+func ReadDatabase(ctx context.Context, conn Querier, name string, versionNum int) (*Database, error) {
+	d := &Database{Name: name, Objects: map[string]int{}, UsedCollations: map[string]string{}}
+	var err error
+	rows, err := conn.Query(ctx, `SELECT e.extname::text, e.extversion::text, n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace ORDER BY 1`)
+	if err != nil {
+		return nil, fmt.Errorf("reading extensions of %s: %w", name, err)
+	}
+	for rows.Next() {
+		var e Extension
+		if err := rows.Scan(&e.Name, &e.Version, &e.Schema); err != nil {
+			return nil, err
+		}
+		d.Extensions = append(d.Extensions, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = conn.Query(ctx, `SELECT n.nspname::text, pg_get_userbyid(n.nspowner)::text FROM pg_namespace n
+		WHERE `+userSchemaFilter+` AND `+notExtensionMember("pg_namespace", "n.oid")+` ORDER BY 1`)
+	if err != nil {
+		return nil, fmt.Errorf("reading schemas of %s: %w", name, err)
+	}
+	for rows.Next() {
+		var s Schema
+		if err := rows.Scan(&s.Name, &s.Owner); err != nil {
+			return nil, err
+		}
+		d.Schemas = append(d.Schemas, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := readTables(ctx, conn, d, versionNum); err != nil {
+		return nil, fmt.Errorf("reading tables of %s: %w", name, err)
+	}
+	if err := readIndexes(ctx, conn, d, versionNum); err != nil {
+		return nil, fmt.Errorf("reading indexes of %s: %w", name, err)
+	}
+	if err := readConstraints(ctx, conn, d, versionNum); err != nil {
+		return nil, fmt.Errorf("reading constraints of %s: %w", name, err)
+	}
+	if err := readSequences(ctx, conn, d, versionNum); err != nil {
+		return nil, fmt.Errorf("reading sequences of %s: %w", name, err)
+	}
+	if err := readObjectCounts(ctx, conn, d, versionNum); err != nil {
+		return nil, fmt.Errorf("reading objects of %s: %w", name, err)
+	}
+	return d, nil
+}
+
+func readTables(ctx context.Context, conn Querier, d *Database, v int) error {
+	relkinds := "'r'"
+	partition, parent := "false", "''"
+	if v >= 100000 {
+		relkinds = "'r', 'p'"
+		partition = "c.relispartition"
+		parent = `coalesce((SELECT pn.nspname || '.' || pc.relname FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid AND c.relispartition LIMIT 1), '')`
+	}
+	oids := "false"
+	if v < 120000 {
+		oids = "c.relhasoids"
+	}
+	q := fmt.Sprintf(`SELECT c.oid, n.nspname::text, c.relname::text, pg_get_userbyid(c.relowner)::text, c.relkind::text,
+		c.relpersistence = 'u', %s, %s,
+		EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid) AND c.relkind = 'r',
+		c.reltuples::bigint,
+		(c.relpages::bigint + coalesce((SELECT t.relpages FROM pg_class t WHERE t.oid = c.reltoastrelid), 0)) * current_setting('block_size')::bigint,
+		EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'),
+		%s
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN (%s) AND %s AND %s
+		ORDER BY 2, 3`, partition, parent, oids, relkinds, userSchemaFilter, notExtensionMember("pg_class", "c.oid"))
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return err
+	}
+	byOID := map[uint32]int{}
+	for rows.Next() {
+		var t Table
+		if err := rows.Scan(&t.OID, &t.Schema, &t.Name, &t.Owner, &t.Kind, &t.Unlogged, &t.IsPartition, &t.Parent,
+			&t.HasInheritChildren, &t.RowEstimate, &t.SizeBytes, &t.HasPrimaryKey, &t.HasOIDs); err != nil {
+			return err
+		}
+		byOID[t.OID] = len(d.Tables)
+		d.Tables = append(d.Tables, t)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	gen := "false"
+	if v >= 120000 {
+		gen = "a.attgenerated <> ''"
+	}
+	q = fmt.Sprintf(`SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), a.atttypid, %s, %s,
+		CASE WHEN a.attcollation <> 0 AND a.attcollation <> (SELECT t.typcollation FROM pg_type t WHERE t.oid = a.atttypid)
+			THEN (SELECT cn.nspname || '.' || co.collname FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation)
+			ELSE '' END
+		FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN (%s) AND %s
+		ORDER BY a.attrelid, a.attnum`, gen, builtinTypeSQL, relkinds, userSchemaFilter)
+	rows, err = conn.Query(ctx, q)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var oid uint32
+		var c Column
+		var builtin *bool
+		if err := rows.Scan(&oid, &c.Name, &c.Type, &c.TypeOID, &c.Generated, &builtin, &c.Collation); err != nil {
+			return err
+		}
+		c.Builtin = builtin != nil && *builtin
+		if k, ok := byOID[oid]; ok {
+			d.Tables[k].Columns = append(d.Tables[k].Columns, c)
+		}
+	}
+	return rows.Err()
+}
+
+func readIndexes(ctx context.Context, conn Querier, d *Database, v int) error {
+	partitioned := "false"
+	if v >= 110000 {
+		partitioned = "ic.relkind = 'I'"
+	}
+	q := fmt.Sprintf(`SELECT i.indexrelid, n.nspname::text, ic.relname::text, tc.relname::text, am.amname::text, pg_get_indexdef(i.indexrelid),
+		i.indisprimary, i.indisunique, coalesce(k.contype::text, ''), coalesce(k.oid, 0),
+		i.indisvalid, ic.relpages::bigint * current_setting('block_size')::bigint, %s
+		FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class tc ON tc.oid = i.indrelid
+		JOIN pg_namespace n ON n.oid = ic.relnamespace JOIN pg_am am ON am.oid = ic.relam
+		LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p','u','x')
+		WHERE tc.relkind IN ('r', 'p', 'm') AND %s AND %s
+		ORDER BY 2, 3`, partitioned, userSchemaFilter, notExtensionMember("pg_class", "tc.oid"))
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var ix Index
+		if err := rows.Scan(&ix.OID, &ix.Schema, &ix.Name, &ix.Table, &ix.Method, &ix.Def, &ix.Primary, &ix.Unique,
+			&ix.Constraint, &ix.ConstraintOID, &ix.Valid, &ix.SizeBytes, &ix.Partitioned); err != nil {
+			return err
+		}
+		d.Indexes = append(d.Indexes, ix)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// Collations used by index columns.
+	rows, err = conn.Query(ctx, `SELECT DISTINCT cn.nspname || '.' || co.collname, `+strings.Replace(collProvider(v), "c.", "co.", 1)+`
+		FROM pg_index i, unnest(i.indcollation::oid[]) AS ic(coll)
+		JOIN pg_collation co ON co.oid = ic.coll JOIN pg_namespace cn ON cn.oid = co.collnamespace
+		WHERE ic.coll <> 0 AND co.collname <> 'default' AND i.indexrelid >= 16384`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var n, p string
+		if err := rows.Scan(&n, &p); err != nil {
+			return err
+		}
+		d.UsedCollations[n] = p
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, t := range d.Tables {
+		for _, c := range t.Columns {
+			if c.Collation != "" {
+				d.UsedCollations[c.Collation] = ""
+			}
+		}
+	}
+	return nil
+}
+
+func readConstraints(ctx context.Context, conn Querier, d *Database, v int) error {
+	inherited := "NOT k.conislocal"
+	if v >= 110000 {
+		inherited = "(k.conparentid <> 0 OR NOT k.conislocal)"
+	}
+	q := fmt.Sprintf(`SELECT k.oid, n.nspname::text, c.relname::text, k.conname::text, k.contype::text, pg_get_constraintdef(k.oid), %s,
+		coalesce((SELECT rn.nspname || '.' || rc.relname FROM pg_class rc JOIN pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = k.confrelid), '')
+		FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE k.contype IN ('p','u','f','c','x','t') AND %s AND %s
+		ORDER BY 1, 2, 3`, inherited, userSchemaFilter, notExtensionMember("pg_class", "c.oid"))
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var c Constraint
+		if err := rows.Scan(&c.OID, &c.Schema, &c.Table, &c.Name, &c.Type, &c.Def, &c.Inherited, &c.RefTable); err != nil {
+			return err
+		}
+		d.Constraints = append(d.Constraints, c)
+	}
+	return rows.Err()
+}
+
+func readSequences(ctx context.Context, conn Querier, d *Database, v int) error {
+	identity := "false"
+	if v >= 100000 {
+		identity = "dep.deptype = 'i'"
+	}
+	q := fmt.Sprintf(`SELECT n.nspname::text, c.relname::text,
+		coalesce((SELECT tn.nspname || '.' || tc.relname || '.' || a.attname FROM pg_class tc JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+			JOIN pg_attribute a ON a.attrelid = tc.oid AND a.attnum = dep.refobjsubid WHERE tc.oid = dep.refobjid), ''),
+		coalesce(%s, false)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		LEFT JOIN pg_depend dep ON dep.classid = 'pg_class'::regclass AND dep.objid = c.oid AND dep.refclassid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i')
+		WHERE c.relkind = 'S' AND %s AND %s
+		ORDER BY 1, 2`, identity, userSchemaFilter, notExtensionMember("pg_class", "c.oid"))
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var s Sequence
+		if err := rows.Scan(&s.Schema, &s.Name, &s.OwnedBy, &s.Identity); err != nil {
+			return err
+		}
+		d.Sequences = append(d.Sequences, s)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(d.Sequences) == 0 {
+		return nil
+	}
+	// One statement reads every sequence's position: a UNION ALL of one-row selects.
+	const chunk = 500
+	for start := 0; start < len(d.Sequences); start += chunk {
+		end := min(start+chunk, len(d.Sequences))
+		var b strings.Builder
+		for k := start; k < end; k++ {
+			if k > start {
+				b.WriteString(" UNION ALL ")
+			}
+			fmt.Fprintf(&b, "SELECT %d, last_value, is_called FROM %s", k, d.Sequences[k].Qualified())
+		}
+		rows, err := conn.Query(ctx, b.String())
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var k int
+			var last int64
+			var called bool
+			if err := rows.Scan(&k, &last, &called); err != nil {
+				return err
+			}
+			d.Sequences[k].LastValue, d.Sequences[k].IsCalled = last, called
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readObjectCounts(ctx context.Context, conn Querier, d *Database, v int) error {
+	prokind := "CASE WHEN p.proisagg THEN 'aggregates' ELSE 'functions' END"
+	if v >= 110000 {
+		prokind = "CASE p.prokind WHEN 'a' THEN 'aggregates' WHEN 'p' THEN 'procedures' ELSE 'functions' END"
+	}
+	q := `SELECT kind, count(*)::int FROM (
+		SELECT CASE c.relkind WHEN 'r' THEN 'tables' WHEN 'p' THEN 'tables' WHEN 'v' THEN 'views' WHEN 'm' THEN 'materialized_views'
+			WHEN 'S' THEN 'sequences' WHEN 'i' THEN 'indexes' WHEN 'I' THEN 'indexes' WHEN 'f' THEN 'foreign_tables' WHEN 'c' THEN 'composite_types' ELSE 'other' END AS kind
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ` + userSchemaFilter + ` AND c.relkind <> 't' AND ` + notExtensionMember("pg_class", "c.oid") + `
+		UNION ALL
+		SELECT ` + prokind + ` FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_proc", "p.oid") + `
+		UNION ALL
+		SELECT CASE t.typtype WHEN 'e' THEN 'enums' WHEN 'd' THEN 'domains' WHEN 'r' THEN 'range_types' WHEN 'b' THEN 'base_types' ELSE 'other_types' END
+		FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE ` + userSchemaFilter + ` AND t.typtype IN ('e','d','r','b') AND t.typelem = 0 AND ` + notExtensionMember("pg_type", "t.oid") + `
+		UNION ALL
+		SELECT 'triggers' FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT g.tgisinternal AND ` + userSchemaFilter + `
+		UNION ALL
+		SELECT 'constraints' FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace WHERE ` + userSchemaFilter + ` AND k.contype <> 'n'
+		UNION ALL
+		SELECT 'schemas' FROM pg_namespace n WHERE ` + userSchemaFilter + ` AND n.nspname <> 'public' AND ` + notExtensionMember("pg_namespace", "n.oid") + `
+	) o GROUP BY kind`
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return err
+		}
+		d.Objects[k] = n
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return conn.QueryRow(ctx, `SELECT count(*) FROM pg_largeobject_metadata`).Scan(&d.LargeObjects)
+}

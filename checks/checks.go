@@ -1,0 +1,377 @@
+package checks
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/pgdump"
+	"github.com/pgferry/pgferry/state"
+)
+
+// Outcomes.
+const (
+	Succeeded = "Succeeded"
+	Warning   = "Warning"
+	Failed    = "Failed"
+)
+
+// Levels.
+const (
+	Instance = "instance"
+	Database = "database"
+)
+
+// Input is what the checks look at.
+type Input struct {
+	Migration *config.Migration
+	Source    *catalog.Instance
+	Target    *catalog.Instance
+	Databases []string
+	SourceDBs map[string]*catalog.Database
+	TargetDBs map[string]*catalog.Database
+	// Tools is the pg_dump/pg_restore pair found, or nil with ToolsErr set.
+	Tools    *pgdump.Tools
+	ToolsErr error
+	// State is the migration's state, or nil.
+	State *state.State
+}
+
+// Check is one validation.
+type Check struct {
+	ID    string
+	Level string
+	Doc   string
+	Run   func(in *Input, r *Reporter)
+}
+
+// Reporter collects a check's results.
+type Reporter struct {
+	id, level string
+	out       []state.Validation
+	reported  bool
+}
+
+// Report records one outcome; database is "" for instance-level results.
+func (r *Reporter) Report(outcome, database, msg string, objects ...string) {
+	r.reported = true
+	r.out = append(r.out, state.Validation{ID: r.id, Level: r.level, Database: database, Outcome: outcome, Message: msg, Objects: objects})
+}
+
+// All is every check, in the order they are reported.
+var All = []Check{
+	{"source_version", Instance, "the source runs PostgreSQL 9.5 or later", checkSourceVersion},
+	{"target_version", Instance, "the target major version is not older than the source's", checkTargetVersion},
+	{"target_privileges", Instance, "the target login may create databases and roles", checkTargetPrivileges},
+	{"pg_dump", Instance, "pg_dump and pg_restore can dump the source and restore to the target", checkTools},
+	{"superuser_roles", Instance, "superuser roles on the source", checkSuperusers},
+	{"role_passwords", Instance, "role password hashes can be carried over", checkPasswords},
+	{"target_replication", Instance, "standbys or replication slots on the target", checkReplication},
+	{"target_database_empty", Database, "a target database of the same name is empty or absent", checkTargetDatabase},
+	{"extensions", Database, "extensions used by the database are available on the target", checkExtensions},
+	{"encoding_locale", Database, "the database's encoding and locale exist on the target", checkLocale},
+	{"notes", Database, "unlogged tables, tables without a primary key, large objects", checkNotes},
+}
+
+// Run runs every check and returns their results in order. A check that reports nothing
+// counts as Succeeded.
+func Run(in *Input) []state.Validation {
+	var out []state.Validation
+	for _, c := range All {
+		r := &Reporter{id: c.ID, level: c.Level}
+		c.Run(in, r)
+		if !r.reported {
+			r.Report(Succeeded, "", c.Doc)
+		}
+		out = append(out, r.out...)
+	}
+	return out
+}
+
+func checkSourceVersion(in *Input, r *Reporter) {
+	if in.Source.VersionNum < 90500 {
+		r.Report(Failed, "", fmt.Sprintf("the source runs PostgreSQL %s; pgferry needs 9.5 or later: upgrade the source first", in.Source.Version))
+		return
+	}
+	r.Report(Succeeded, "", fmt.Sprintf("source PostgreSQL %s", in.Source.Version))
+}
+
+func checkTargetVersion(in *Input, r *Reporter) {
+	s, t := in.Source.Major(), in.Target.Major()
+	switch {
+	case t < s:
+		r.Report(Failed, "", fmt.Sprintf("the target runs PostgreSQL %s, older than the source's %s: a downgrade is not supported; use a target of major %s or later",
+			in.Target.Version, in.Source.Version, in.Source.MajorString()))
+	case t > s:
+		r.Report(Warning, "", fmt.Sprintf("cross-major migration %s → %s: read the release notes of every major in between for incompatibilities",
+			in.Source.MajorString(), in.Target.MajorString()))
+	default:
+		r.Report(Succeeded, "", fmt.Sprintf("target PostgreSQL %s, same major as the source", in.Target.Version))
+	}
+}
+
+func checkTargetPrivileges(in *Input, r *Reporter) {
+	t := in.Target
+	var missing []string
+	if !t.IsSuperuser && !t.CanCreateDB {
+		missing = append(missing, "CREATEDB")
+	}
+	if in.Migration.Options.Roles && !t.IsSuperuser && !t.CanCreateRole {
+		missing = append(missing, "CREATEROLE")
+	}
+	if len(missing) > 0 {
+		r.Report(Failed, "", fmt.Sprintf("the target login %q lacks %s: grant it (ALTER ROLE %s %s) or use an administrator login",
+			t.CurrentUser, strings.Join(missing, " and "), t.CurrentUser, strings.Join(missing, " ")))
+		return
+	}
+	r.Report(Succeeded, "", fmt.Sprintf("the target login %q may create databases and roles", t.CurrentUser))
+}
+
+func checkTools(in *Input, r *Reporter) {
+	if in.ToolsErr != nil {
+		r.Report(Failed, "", in.ToolsErr.Error())
+		return
+	}
+	r.Report(Succeeded, "", fmt.Sprintf("pg_dump %s at %s", in.Tools.Version, in.Tools.PgDump))
+}
+
+func migratedRoles(in *Input) []catalog.Role {
+	if !in.Migration.Options.Roles {
+		return nil
+	}
+	return in.Source.Roles
+}
+
+func checkSuperusers(in *Input, r *Reporter) {
+	var su []string
+	for _, ro := range migratedRoles(in) {
+		if ro.Superuser && in.Target.Role(ro.Name) == nil {
+			su = append(su, ro.Name)
+		}
+	}
+	if len(su) == 0 {
+		return
+	}
+	if in.Migration.Options.StripSuperuser {
+		r.Report(Warning, "", fmt.Sprintf("%d superuser role(s) will be created without SUPERUSER (strip_superuser = true)", len(su)), su...)
+		return
+	}
+	if !in.Target.IsSuperuser {
+		r.Report(Failed, "", "superuser roles cannot be created by a non-superuser target login: set strip_superuser = true", su...)
+		return
+	}
+	r.Report(Warning, "", fmt.Sprintf("%d superuser role(s) will be created as superusers", len(su)), su...)
+}
+
+func checkPasswords(in *Input, r *Reporter) {
+	if !in.Migration.Options.Roles {
+		return
+	}
+	if in.Source.PasswordsReadable {
+		r.Report(Succeeded, "", "role password hashes are readable and will be carried over")
+		return
+	}
+	var logins []string
+	for _, ro := range in.Source.Roles {
+		if ro.Login && in.Target.Role(ro.Name) == nil {
+			logins = append(logins, ro.Name)
+		}
+	}
+	if len(logins) > 0 {
+		r.Report(Warning, "", fmt.Sprintf("the source login cannot read pg_authid: %d login role(s) will have no password; set them after the migration (ALTER ROLE ... PASSWORD)", len(logins)), logins...)
+	}
+}
+
+func checkReplication(in *Input, r *Reporter) {
+	if len(in.Target.ReplicationSlots) > 0 || in.Target.Standbys > 0 {
+		r.Report(Warning, "", fmt.Sprintf("the target has %d standby(s) and %d replication slot(s): a bulk load is faster without them; enable high availability and read replicas after the migration",
+			in.Target.Standbys, len(in.Target.ReplicationSlots)), in.Target.ReplicationSlots...)
+	}
+}
+
+func ownedByState(in *Input, db string) bool {
+	if in.State == nil {
+		return false
+	}
+	a := in.State.Action("database." + db)
+	if a == nil {
+		a = in.State.Action(fmt.Sprintf("database[%q]", db))
+	}
+	return a != nil && a.Status == state.ActionApplied
+}
+
+func checkTargetDatabase(in *Input, r *Reporter) {
+	for _, db := range in.Databases {
+		tdb := in.TargetDBs[db]
+		switch {
+		case tdb == nil:
+			r.Report(Succeeded, db, fmt.Sprintf("database %q does not exist on the target and will be created", db))
+		case ownedByState(in, db):
+			r.Report(Succeeded, db, fmt.Sprintf("database %q was created by this migration", db))
+		case tdb.IsEmpty():
+			r.Report(Succeeded, db, fmt.Sprintf("database %q exists on the target and is empty", db))
+		case in.Migration.Options.OverwriteDatabases:
+			r.Report(Warning, db, fmt.Sprintf("database %q exists on the target and is not empty: it will be dropped and recreated (overwrite_databases = true)", db))
+		default:
+			r.Report(Failed, db, fmt.Sprintf("database %q exists on the target and is not empty: drop it, or set overwrite_databases = true in the migration's options to replace it", db))
+		}
+	}
+}
+
+func checkExtensions(in *Input, r *Reporter) {
+	allow := map[string]bool{}
+	allowSet := false
+	if s, ok := in.Target.Settings["azure.extensions"]; ok {
+		allowSet = true
+		for _, e := range strings.Split(s.Setting, ",") {
+			allow[strings.ToLower(strings.TrimSpace(e))] = true
+		}
+	}
+	preload := map[string]bool{}
+	if s, ok := in.Target.Settings["shared_preload_libraries"]; ok {
+		for _, e := range strings.Split(s.Setting, ",") {
+			preload[strings.Trim(strings.TrimSpace(e), `"`)] = true
+		}
+	}
+	for _, db := range in.Databases {
+		sdb := in.SourceDBs[db]
+		if sdb == nil {
+			continue
+		}
+		var bad []string
+		var msgs []string
+		for _, e := range sdb.Extensions {
+			if e.Name == "plpgsql" {
+				continue
+			}
+			if _, ok := in.Target.AvailableExtensions[e.Name]; !ok {
+				bad = append(bad, e.Name)
+				msgs = append(msgs, fmt.Sprintf("%s is not available on the target: install its package on the target server", e.Name))
+				continue
+			}
+			if allowSet && !allow[e.Name] {
+				bad = append(bad, e.Name)
+				msgs = append(msgs, fmt.Sprintf("%s is not in the target's azure.extensions allow-list: add it to that server parameter", e.Name))
+				continue
+			}
+			if needsPreload(e.Name) && !preload[e.Name] {
+				bad = append(bad, e.Name)
+				msgs = append(msgs, fmt.Sprintf("%s needs shared_preload_libraries on the target: add %s to it and restart the target", e.Name, e.Name))
+			}
+		}
+		if len(bad) > 0 {
+			r.Report(Failed, db, strings.Join(msgs, "; "), bad...)
+		} else {
+			r.Report(Succeeded, db, fmt.Sprintf("all %d extension(s) are available on the target", len(sdb.Extensions)))
+		}
+	}
+}
+
+// needsPreload lists extensions that only work when loaded at server start.
+func needsPreload(name string) bool {
+	switch name {
+	case "pg_stat_statements", "pg_cron", "timescaledb", "pg_partman_bgw", "pgaudit", "pg_hint_plan", "pglogical", "pg_squeeze", "auto_explain", "pg_wait_sampling", "citus", "pg_prewarm":
+		return name != "pg_prewarm"
+	}
+	return false
+}
+
+func checkLocale(in *Input, r *Reporter) {
+	for _, db := range in.Databases {
+		info := in.Source.Database(db)
+		if info == nil {
+			continue
+		}
+		var problems []string
+		if info.LocaleProvider == "icu" && in.Target.Major() < 1500 {
+			problems = append(problems, fmt.Sprintf("the database uses the ICU locale provider (%s), which the target (PostgreSQL %s) cannot set for a database", info.ICULocale, in.Target.Version))
+		}
+		if !localeAvailable(in.Target, info.Collate) {
+			problems = append(problems, fmt.Sprintf("LC_COLLATE %q is not available on the target: install that locale on the target or create the database yourself with a locale it has", info.Collate))
+		}
+		if info.Ctype != info.Collate && !localeAvailable(in.Target, info.Ctype) {
+			problems = append(problems, fmt.Sprintf("LC_CTYPE %q is not available on the target", info.Ctype))
+		}
+		if sdb := in.SourceDBs[db]; sdb != nil {
+			var miss []string
+			for c := range sdb.UsedCollations {
+				if _, ok := in.Target.Collations[c]; !ok && !strings.HasPrefix(c, "pg_catalog.") {
+					continue // user-defined collations are created by the schema step
+				} else if !ok {
+					miss = append(miss, c)
+				}
+			}
+			sort.Strings(miss)
+			if len(miss) > 0 {
+				problems = append(problems, fmt.Sprintf("collations used by columns or indexes are missing on the target: %s", strings.Join(miss, ", ")))
+			}
+		}
+		if len(problems) > 0 {
+			r.Report(Failed, db, strings.Join(problems, "; "))
+		} else {
+			r.Report(Succeeded, db, fmt.Sprintf("encoding %s and locale %s are available on the target", info.Encoding, info.Collate))
+		}
+	}
+}
+
+func localeAvailable(t *catalog.Instance, loc string) bool {
+	if loc == "C" || loc == "POSIX" || loc == "" {
+		return true
+	}
+	if _, ok := t.Collations["pg_catalog."+loc]; ok {
+		return true
+	}
+	// The target's own databases use locales it has.
+	for _, d := range t.Databases {
+		if d.Collate == loc || d.Ctype == loc {
+			return true
+		}
+	}
+	// libc names differ in spelling of the encoding part: en_US.UTF-8 vs en_US.utf8.
+	norm := func(s string) string { return strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(s)) }
+	for c := range t.Collations {
+		if norm(strings.TrimPrefix(c, "pg_catalog.")) == norm(loc) {
+			return true
+		}
+	}
+	return false
+}
+
+func checkNotes(in *Input, r *Reporter) {
+	for _, db := range in.Databases {
+		sdb := in.SourceDBs[db]
+		if sdb == nil {
+			continue
+		}
+		var unlogged, nopk []string
+		for _, t := range sdb.Tables {
+			if t.Kind != "r" {
+				continue
+			}
+			if t.Unlogged {
+				unlogged = append(unlogged, t.Key())
+			}
+			if !t.HasPrimaryKey && !t.IsPartition {
+				nopk = append(nopk, t.Key())
+			}
+		}
+		noted := false
+		if len(unlogged) > 0 {
+			r.Report(Succeeded, db, fmt.Sprintf("note: %d unlogged table(s); their rows are copied, but they stay unlogged on the target", len(unlogged)), unlogged...)
+			noted = true
+		}
+		if len(nopk) > 0 {
+			r.Report(Succeeded, db, fmt.Sprintf("note: %d table(s) without a primary key; verification compares them by whole-row checksums", len(nopk)), nopk...)
+			noted = true
+		}
+		if sdb.LargeObjects > 0 {
+			r.Report(Warning, db, fmt.Sprintf("%d large object(s) are not migrated by this version of pgferry: move them with pg_dump --large-objects", sdb.LargeObjects))
+			noted = true
+		}
+		if !noted {
+			r.Report(Succeeded, db, "no unlogged tables, tables without a primary key or large objects")
+		}
+	}
+}

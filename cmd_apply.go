@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/internal/views"
+	"github.com/pgferry/pgferry/plan"
+	"github.com/pgferry/pgferry/state"
+)
+
+// signalContext cancels on the first SIGINT/SIGTERM (graceful stop) and exits at the second.
+func (c *cli) signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		n := 0
+		for range ch {
+			n++
+			if n == 1 {
+				fmt.Fprintln(c.stderr, "\nInterrupt received. Gracefully shutting down...")
+				cancel()
+				continue
+			}
+			fmt.Fprintln(c.stderr, "Two interrupts received. Exiting immediately.")
+			os.Exit(1)
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); cancel() }
+}
+
+func migrationType(srcType string) string {
+	switch srcType {
+	case "on-premises":
+		return "On-premises server to PostgreSQL"
+	case "azure-vm":
+		return "Azure VM to PostgreSQL"
+	}
+	return "PostgreSQL to PostgreSQL"
+}
+
+func cmdApply(c *cli, args []string) int {
+	fs := newFlags("apply")
+	var v varFlags
+	v.register(fs, true)
+	auto := fs.Bool("auto-approve", false, "skip the interactive approval")
+	jobs := fs.Int("jobs", 0, "parallel workers (default: options.jobs)")
+	jsonOut := fs.Bool("json", false, "print line-delimited JSON events")
+	lockTimeout := fs.Duration("lock-timeout", 0, "wait this long for the state lock (e.g. 5m)")
+	if code, done := c.parse(fs, args, "apply [PLANFILE] [--auto-approve] [--jobs N] [--json] [--lock-timeout DUR] [--migration NAME] [--var k=v]"); done {
+		return code
+	}
+	if fs.NArg() > 1 {
+		c.errorf(nil, "apply takes at most one argument, a saved plan file; got %d", fs.NArg())
+		return 1
+	}
+	var saved *plan.Plan
+	if fs.NArg() == 1 {
+		var err error
+		if saved, err = readPlanFile(fs.Arg(0)); err != nil {
+			c.errorf(nil, "%v", err)
+			return 1
+		}
+		if v.migration == "" {
+			v.migration = saved.Migration
+		}
+	}
+	ctx, stop := c.signalContext()
+	defer stop()
+	s, code := c.open(ctx, v)
+	if s == nil {
+		return code
+	}
+	defer s.close()
+	if saved != nil && saved.Migration != s.m.Name {
+		c.errorf(nil, "the saved plan is for migration %q, not %q", saved.Migration, s.m.Name)
+		return 1
+	}
+	if saved != nil {
+		for k, want := range saved.Variables {
+			if got, ok := s.cfg.NonSensitiveVars()[k]; ok && got != want {
+				c.errorf(s.secrets, "variable %q is %q but the saved plan was made with %q: plan again, or pass the same value", k, got, want)
+				return 1
+			}
+		}
+	}
+	if *jobs < 0 {
+		c.errorf(nil, "--jobs must be at least 1")
+		return 1
+	}
+	var jl *views.JSONLines
+	if *jsonOut {
+		jl = &views.JSONLines{W: c.stdout}
+		jl.Write("info", "version", "pgferry "+version, map[string]any{"pgferry": version, "ui": "1.0"})
+	}
+	// Approval comes before the lock, as in Terraform: nobody waits on a lock behind a prompt.
+	unlock, err := s.backend.Lock(ctx, s.m.Name, state.NewLockInfo("apply", version), *lockTimeout)
+	if err != nil {
+		c.errorf(s.secrets, "Error acquiring the state lock\n\n%v", err)
+		return 1
+	}
+	defer unlock()
+	if code := c.inspect(ctx, s); code != 0 {
+		return code
+	}
+	if code := c.makePlan(s); code != 0 {
+		return code
+	}
+	p := s.plan
+	if saved != nil {
+		if reason := stale(saved, p); reason != "" {
+			c.errorf(nil, "Saved plan is stale\n\n%s\nRun pgferry plan --out FILE again and apply the new plan.", reason)
+			return 1
+		}
+		saved.Validations = p.Validations
+		saved.Summary = plan.Summarize(saved.Actions, p.Validations)
+		p = saved
+	} else if !*jsonOut {
+		views.Plan(c.stdout, p)
+	}
+	if p.ValidationFailed() {
+		c.errorf(nil, "Validation failed: %d check(s) failed; nothing was changed. Fix them and run apply again.", p.Summary.Failed)
+		if jl != nil {
+			jl.Write("error", "diagnostic", "validation failed", map[string]any{"validations": p.Validations})
+		}
+		return 1
+	}
+	if !p.HasChanges() {
+		if saved != nil && !*jsonOut {
+			fmt.Fprintln(c.stdout, "No changes. The target matches the source.")
+		}
+		if jl != nil {
+			jl.Write("info", "change_summary", "No changes.", map[string]any{"changes": p.Summary})
+		}
+		return 0
+	}
+	if saved == nil && !*auto {
+		if !c.isTTYIn {
+			c.errorf(nil, "no terminal to ask for approval: pass --auto-approve, or apply a saved plan (pgferry plan --out FILE; pgferry apply FILE)")
+			return 1
+		}
+		fmt.Fprint(c.stdout, "Do you want to perform these actions?\n  pgferry will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+		answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
+		if strings.TrimSpace(answer) != "yes" {
+			fmt.Fprintln(c.stdout, "\nApply cancelled.")
+			return 1
+		}
+		fmt.Fprintln(c.stdout)
+	}
+	if s.tools == nil {
+		c.errorf(nil, "%v", s.toolsErr)
+		return 1
+	}
+	st := s.st
+	if st == nil {
+		st = state.New(s.m.Name)
+	}
+	st.ToolVersion = version
+	st.MigrationMode = "Offline"
+	st.MigrationType = migrationType(s.m.Source.Type)
+	n := s.m.Options.Jobs
+	if *jobs > 0 {
+		n = *jobs
+	}
+	hv := &views.Applier{W: c.stdout}
+	emit := hv.Event
+	if jl != nil {
+		emit = jl.Event
+		jl.Write("info", "apply_start", "Applying plan", map[string]any{"changes": p.Summary})
+	}
+	start := time.Now()
+	err = apply.Run(ctx, apply.Options{Migration: s.m, Plan: p, Tools: s.tools, Backend: s.backend, State: st, Jobs: n, Emit: emit})
+	if jl != nil {
+		if err != nil {
+			jl.Write("error", "apply_errored", redact(err.Error(), s.secrets), nil)
+		} else {
+			jl.Write("info", "apply_complete", "Apply complete!", map[string]any{"duration_seconds": time.Since(start).Seconds()})
+		}
+	} else {
+		hv.Finish(time.Since(start), err)
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			c.errorf(s.secrets, "apply was interrupted; the state is saved. Run pgferry apply again to resume.")
+		} else {
+			c.errorf(s.secrets, "%v\n\nThe state is saved: fix the cause and run pgferry apply again to resume.", err)
+		}
+		return 1
+	}
+	return 0
+}
+
+func redact(msg string, secrets []string) string {
+	for _, s := range secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "********")
+		}
+	}
+	return msg
+}
+
+// stale explains why a saved plan no longer fits the servers or the state, or returns "".
+func stale(saved, now *plan.Plan) string {
+	switch {
+	case saved.ConfigFingerprint != now.ConfigFingerprint:
+		return "The migration's configuration changed since the plan was made."
+	case saved.Source.SystemIdentifier != now.Source.SystemIdentifier || saved.Source.Host != now.Source.Host || saved.Source.Port != now.Source.Port:
+		return "The source server is not the one the plan was made for."
+	case saved.Target.SystemIdentifier != now.Target.SystemIdentifier || saved.Target.Host != now.Target.Host || saved.Target.Port != now.Target.Port:
+		return "The target server is not the one the plan was made for."
+	case saved.SourceFingerprint != now.SourceFingerprint:
+		return "The source's catalog changed since the plan was made (objects or roles were created, altered or dropped)."
+	case saved.TargetFingerprint != now.TargetFingerprint:
+		return "The target's catalog changed since the plan was made (databases, objects or roles)."
+	case saved.StateLineage != now.StateLineage || saved.StateSerial != now.StateSerial:
+		return fmt.Sprintf("The state changed since the plan was made (serial %d, now %d).", saved.StateSerial, now.StateSerial)
+	}
+	return ""
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/pgdump"
+)
+
+// varFlags are the flags every command that reads the configuration accepts.
+type varFlags struct {
+	vars      []string
+	varFiles  []string
+	migration string
+}
+
+func (v *varFlags) register(fs interface {
+	StringArrayVar(*[]string, string, []string, string)
+	StringVar(*string, string, string, string)
+}, withMigration bool) {
+	fs.StringArrayVar(&v.vars, "var", nil, "set a variable: --var name=value (repeatable)")
+	fs.StringArrayVar(&v.varFiles, "var-file", nil, "read variables from an HCL file (repeatable)")
+	if withMigration {
+		fs.StringVar(&v.migration, "migration", "", "the migration to use when the configuration has several")
+	}
+}
+
+// load reads the configuration and prints its diagnostics; ok is false on errors.
+func (c *cli) load(v varFlags) (*config.Config, bool) {
+	files := make([]string, len(v.varFiles))
+	for i, f := range v.varFiles {
+		files[i] = f
+		if !filepath.IsAbs(f) {
+			if abs, err := filepath.Abs(f); err == nil {
+				files[i] = abs
+			}
+		}
+	}
+	cfg, diags := config.Load(c.chdir, config.Inputs{Vars: v.vars, VarFiles: files, Env: c.env})
+	if len(diags) > 0 {
+		diags.Write(c.stderr, cfg.Files, c.color, 100)
+	}
+	return cfg, !diags.HasErrors()
+}
+
+func cmdValidate(c *cli, args []string) int {
+	fs := newFlags("validate")
+	var v varFlags
+	v.register(fs, false)
+	jsonOut := fs.Bool("json", false, "print the result as JSON")
+	if code, done := c.parse(fs, args, "validate [--json] [--var k=v] [--var-file FILE]"); done {
+		return code
+	}
+	files := v.varFiles
+	cfg, diags := config.Load(c.chdir, config.Inputs{Vars: v.vars, VarFiles: files, Env: c.env})
+	if *jsonOut {
+		diags.WriteJSON(c.stdout, cfg.Files)
+		if diags.HasErrors() {
+			return 1
+		}
+		return 0
+	}
+	if len(diags) > 0 {
+		diags.Write(c.stderr, cfg.Files, c.color, 100)
+	}
+	if diags.HasErrors() {
+		return 1
+	}
+	fmt.Fprintf(c.stdout, "Success! The configuration is valid (%d migration(s)).\n", len(cfg.Migrations))
+	return 0
+}
+
+func cmdFmt(c *cli, args []string) int {
+	fs := newFlags("fmt")
+	check := fs.Bool("check", false, "only check; exit 3 when files need formatting")
+	diff := fs.Bool("diff", false, "print a unified diff of the changes")
+	if code, done := c.parse(fs, args, "fmt [--check] [--diff]"); done {
+		return code
+	}
+	changed, err := config.FormatDir(c.chdir, *check, *diff, c.stdout)
+	if err != nil {
+		c.errorf(nil, "%v", err)
+		return 1
+	}
+	for _, f := range changed {
+		if !*diff {
+			fmt.Fprintln(c.stdout, f)
+		}
+	}
+	if *check && len(changed) > 0 {
+		return 3
+	}
+	return 0
+}
+
+func cmdVersion(c *cli, args []string) int {
+	fs := newFlags("version")
+	if code, done := c.parse(fs, args, "version"); done {
+		return code
+	}
+	fmt.Fprintf(c.stdout, "pgferry %s\n%s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	found := false
+	for _, dir := range pgdump.Candidates("") {
+		for _, tool := range []string{"pg_dump", "pg_restore"} {
+			p := filepath.Join(dir, tool)
+			if _, err := os.Stat(p); err != nil {
+				continue
+			}
+			if v, _, err := pgdump.Version(p); err == nil {
+				fmt.Fprintf(c.stdout, "%s %s (%s)\n", tool, v, p)
+				found = true
+			}
+		}
+	}
+	if !found {
+		fmt.Fprintln(c.stdout, "pg_dump/pg_restore: not found (install the PostgreSQL client, or set options.pg_bin_dir)")
+	}
+	return 0
+}

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/checks"
+	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/pgdump"
+	"github.com/pgferry/pgferry/internal/views"
+	"github.com/pgferry/pgferry/plan"
+	"github.com/pgferry/pgferry/state"
+)
+
+// session is what plan, apply and verify learn about a migration before acting.
+type session struct {
+	cfg      *config.Config
+	m        *config.Migration
+	secrets  []string
+	backend  state.Backend
+	st       *state.State
+	src, tgt *catalog.Instance
+	dbs      []string
+	srcDBs   map[string]*catalog.Database
+	tgtDBs   map[string]*catalog.Database
+	tools    *pgdump.Tools
+	toolsErr error
+	plan     *plan.Plan
+}
+
+func (s *session) close() {
+	if s.backend != nil {
+		s.backend.Close()
+	}
+}
+
+// open loads the configuration, picks the migration and opens the state backend.
+func (c *cli) open(ctx context.Context, v varFlags) (*session, int) {
+	cfg, ok := c.load(v)
+	if !ok {
+		return nil, 1
+	}
+	s := &session{cfg: cfg, secrets: cfg.Secrets()}
+	m, err := cfg.Migration(v.migration)
+	if err != nil {
+		c.errorf(s.secrets, "%v", err)
+		return nil, 1
+	}
+	s.m = m
+	b := cfg.Backend
+	path := b.Path
+	if path == "" {
+		path = ".pgferry"
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(cfg.Dir, path)
+	}
+	s.backend, err = state.Open(ctx, b.Type, path, b.ConnStr, b.Schema)
+	if err != nil {
+		c.errorf(s.secrets, "opening the state backend: %v", err)
+		return nil, 1
+	}
+	return s, 0
+}
+
+// inspect connects to both servers and reads their catalogs and the state.
+func (c *cli) inspect(ctx context.Context, s *session) int {
+	var err error
+	if s.st, err = s.backend.Read(ctx, s.m.Name); err != nil {
+		c.errorf(s.secrets, "reading the state: %v", err)
+		return 1
+	}
+	read := func(srv *config.Server) (*catalog.Instance, bool) {
+		conn, err := apply.Connect(ctx, srv, "")
+		if err != nil {
+			c.errorf(s.secrets, "%v", err)
+			return nil, false
+		}
+		defer conn.Close(context.WithoutCancel(ctx))
+		in, err := catalog.ReadInstance(ctx, conn)
+		if err != nil {
+			c.errorf(s.secrets, "%s: reading the catalog: %v", srv.Label(), err)
+			return nil, false
+		}
+		return in, true
+	}
+	var ok bool
+	if s.src, ok = read(s.m.Source); !ok {
+		return 1
+	}
+	if s.tgt, ok = read(s.m.Target); !ok {
+		return 1
+	}
+	if s.dbs, err = plan.SelectDatabases(s.m, s.src); err != nil {
+		c.errorf(s.secrets, "%v", err)
+		return 1
+	}
+	s.srcDBs, s.tgtDBs = map[string]*catalog.Database{}, map[string]*catalog.Database{}
+	readDB := func(srv *config.Server, in *catalog.Instance, db string) (*catalog.Database, bool) {
+		conn, err := apply.Connect(ctx, srv, db)
+		if err != nil {
+			c.errorf(s.secrets, "%v", err)
+			return nil, false
+		}
+		defer conn.Close(context.WithoutCancel(ctx))
+		d, err := catalog.ReadDatabase(ctx, conn, db, in.VersionNum)
+		if err != nil {
+			c.errorf(s.secrets, "%s: %v", srv.Label(), err)
+			return nil, false
+		}
+		return d, true
+	}
+	for _, db := range s.dbs {
+		if s.srcDBs[db], ok = readDB(s.m.Source, s.src, db); !ok {
+			return 1
+		}
+		if info := s.tgt.Database(db); info != nil && info.AllowConn {
+			if s.tgtDBs[db], ok = readDB(s.m.Target, s.tgt, db); !ok {
+				return 1
+			}
+		}
+	}
+	s.tools, s.toolsErr = pgdump.Find(s.m.Options.PgBinDir, s.src.Major())
+	return 0
+}
+
+func identity(srv *config.Server, in *catalog.Instance) state.Identity {
+	id := state.Identity{Name: srv.Name, Host: srv.Dialed(), Port: srv.Port, User: srv.User, Type: srv.Type}
+	if in != nil {
+		id.SystemIdentifier, id.Version, id.VersionNum = in.SystemIdentifier, strings.Fields(in.Version + " ")[0], in.VersionNum
+	}
+	return id
+}
+
+// fingerprint hashes what a saved plan depends on: the databases' catalogs and the roles.
+func fingerprint(in *catalog.Instance, dbs map[string]*catalog.Database, names []string) string {
+	h := sha256.New()
+	for _, r := range in.Roles {
+		fmt.Fprintf(h, "r %s %t %t %t %t\n", r.Name, r.Superuser, r.Login, r.CreateDB, r.CreateRole)
+	}
+	for _, m := range in.Memberships {
+		fmt.Fprintf(h, "m %s %s\n", m.Role, m.Member)
+	}
+	sorted := append([]string(nil), names...)
+	sort.Strings(sorted)
+	for _, n := range sorted {
+		if d := dbs[n]; d != nil {
+			fmt.Fprintf(h, "d %s %s\n", n, d.Fingerprint())
+		} else {
+			fmt.Fprintf(h, "d %s absent\n", n)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// makePlan runs the validations and builds the plan.
+func (c *cli) makePlan(s *session) int {
+	vals := checks.Run(&checks.Input{Migration: s.m, Source: s.src, Target: s.tgt, Databases: s.dbs, SourceDBs: s.srcDBs,
+		TargetDBs: s.tgtDBs, Tools: s.tools, ToolsErr: s.toolsErr, State: s.st})
+	p, err := plan.Build(plan.Input{Migration: s.m, Source: s.src, Target: s.tgt, SourceDBs: s.srcDBs, TargetDBs: s.tgtDBs, State: s.st, Validations: vals})
+	if err != nil {
+		c.errorf(s.secrets, "%v", err)
+		return 1
+	}
+	p.ToolVersion = version
+	p.CreatedAt = time.Now().UTC().Truncate(time.Second)
+	p.ConfigFingerprint = s.m.Fingerprint()
+	p.Source, p.Target = identity(s.m.Source, s.src), identity(s.m.Target, s.tgt)
+	p.SourceFingerprint = fingerprint(s.src, s.srcDBs, s.dbs)
+	p.TargetFingerprint = fingerprint(s.tgt, s.tgtDBs, s.dbs)
+	p.Variables = s.cfg.NonSensitiveVars()
+	s.plan = p
+	return 0
+}
+
+func cmdPlan(c *cli, args []string) int {
+	fs := newFlags("plan")
+	var v varFlags
+	v.register(fs, true)
+	out := fs.String("out", "", "save the plan to FILE for `pgferry apply FILE`")
+	jsonOut := fs.Bool("json", false, "print the plan as one JSON document")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
+	if code, done := c.parse(fs, args, "plan [--out FILE] [--json] [--detailed-exitcode] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
+		return code
+	}
+	ctx, stop := c.signalContext()
+	defer stop()
+	s, code := c.open(ctx, v)
+	if s == nil {
+		return code
+	}
+	defer s.close()
+	if code := c.inspect(ctx, s); code != 0 {
+		return code
+	}
+	if code := c.makePlan(s); code != 0 {
+		return code
+	}
+	p := s.plan
+	if *jsonOut {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(p)
+	} else {
+		views.Plan(c.stdout, p)
+	}
+	if *out != "" {
+		if err := writePlanFile(*out, p); err != nil {
+			c.errorf(s.secrets, "saving the plan: %v", err)
+			return 1
+		}
+		if !*jsonOut {
+			fmt.Fprintf(c.stdout, "Saved the plan to: %s\n\nTo perform exactly these actions, run:\n    pgferry apply %q\n", *out, *out)
+		}
+	} else if !*jsonOut && p.HasChanges() && !p.ValidationFailed() {
+		fmt.Fprintln(c.stdout, "Note: You didn't use the --out option to save this plan, so pgferry can't guarantee to take exactly these actions if you run \"pgferry apply\" now.")
+	}
+	if p.ValidationFailed() {
+		if !*jsonOut {
+			c.errorf(nil, "Validation failed: %d check(s) failed; fix them and plan again.", p.Summary.Failed)
+		}
+		return 1
+	}
+	if *detailed && p.HasChanges() {
+		return 2
+	}
+	return 0
+}
+
+func writePlanFile(path string, p *plan.Plan) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func readPlanFile(path string) (*plan.Plan, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var p plan.Plan
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("%s is not a pgferry plan file: %v", path, err)
+	}
+	if p.FormatVersion == "" || p.Migration == "" {
+		return nil, fmt.Errorf("%s is not a pgferry plan file (no format_version or migration)", path)
+	}
+	if strings.Split(p.FormatVersion, ".")[0] != strings.Split(plan.FormatVersion, ".")[0] {
+		return nil, fmt.Errorf("%s has plan format %s; this pgferry reads %s: plan again with this version", path, p.FormatVersion, plan.FormatVersion)
+	}
+	return &p, nil
+}

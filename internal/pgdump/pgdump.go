@@ -1,0 +1,280 @@
+// Package pgdump finds pg_dump and pg_restore, runs them without ever putting a
+// password on a command line, and reads their archives' tables of contents.
+//
+// pgferry takes schema DDL from pg_dump rather than writing its own: pg_dump knows
+// every object kind and every version's corner cases. This package turns an archive
+// into entries that apply can schedule one by one.
+package pgdump
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Tools is a matching pair of pg_dump and pg_restore.
+type Tools struct {
+	PgDump    string
+	PgRestore string
+	Version   string // e.g. "15.18"
+	// Major is comparable with catalog.MajorOf: 1500 for 15.x, 906 for 9.6.
+	Major int
+}
+
+var versionRE = regexp.MustCompile(`\(PostgreSQL\) (\d+)(?:\.(\d+))?(?:\.(\d+))?`)
+
+// Version runs `bin --version` and returns the version string and comparable major.
+func Version(bin string) (string, int, error) {
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		return "", 0, fmt.Errorf("running %s --version: %w", bin, err)
+	}
+	m := versionRE.FindStringSubmatch(string(out))
+	if m == nil {
+		return "", 0, fmt.Errorf("unrecognised version output of %s: %q", bin, strings.TrimSpace(string(out)))
+	}
+	maj, _ := strconv.Atoi(m[1])
+	minor, _ := strconv.Atoi(m[2])
+	v := m[1]
+	if m[2] != "" {
+		v += "." + m[2]
+	}
+	if maj >= 10 {
+		return v, maj * 100, nil
+	}
+	return v, maj*100 + minor, nil
+}
+
+// Candidates lists directories that may hold pg_dump, in order of preference:
+// the configured directory, then PATH, then /usr/lib/postgresql/*/bin (newest first).
+func Candidates(binDir string) []string {
+	var dirs []string
+	if binDir != "" {
+		return []string{binDir}
+	}
+	if p, err := exec.LookPath("pg_dump"); err == nil {
+		// Debian's pg_wrapper picks a version by itself: look at the real binaries instead.
+		if r, err := filepath.EvalSymlinks(p); err == nil && !strings.HasSuffix(r, "pg_wrapper") {
+			dirs = append(dirs, filepath.Dir(r))
+		}
+	}
+	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(found, func(i, j int) bool { return dirMajor(found[i]) > dirMajor(found[j]) })
+	return append(dirs, found...)
+}
+
+func dirMajor(dir string) float64 {
+	f, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(dir)), 64)
+	return f
+}
+
+// Find returns the newest pg_dump/pg_restore pair among the candidates whose major is at
+// least minMajor (the source's). binDir, when set, is the only place looked at.
+func Find(binDir string, minMajor int) (*Tools, error) {
+	var best *Tools
+	var seen []string
+	for _, dir := range Candidates(binDir) {
+		dump, restore := filepath.Join(dir, "pg_dump"), filepath.Join(dir, "pg_restore")
+		if _, err := os.Stat(dump); err != nil {
+			continue
+		}
+		if _, err := os.Stat(restore); err != nil {
+			continue
+		}
+		v, major, err := Version(dump)
+		if err != nil {
+			continue
+		}
+		seen = append(seen, fmt.Sprintf("%s (%s)", dump, v))
+		if best == nil || major > best.Major {
+			best = &Tools{PgDump: dump, PgRestore: restore, Version: v, Major: major}
+		}
+	}
+	if best == nil {
+		where := "on PATH or in /usr/lib/postgresql/*/bin"
+		if binDir != "" {
+			where = "in " + binDir + " (options.pg_bin_dir)"
+		}
+		return nil, fmt.Errorf("pg_dump and pg_restore not found %s; install the PostgreSQL client (e.g. apt-get install postgresql-client-%d) or set options.pg_bin_dir", where, max(minMajor/100, 15))
+	}
+	if best.Major < minMajor {
+		return best, fmt.Errorf("pg_dump %s is older than the source server (major %s); found %s; install postgresql-client-%s or newer, or set options.pg_bin_dir",
+			best.Version, majorString(minMajor), strings.Join(seen, ", "), majorString(minMajor))
+	}
+	return best, nil
+}
+
+func majorString(m int) string {
+	if m >= 1000 {
+		return strconv.Itoa(m / 100)
+	}
+	return fmt.Sprintf("%d.%d", m/100, m%100)
+}
+
+// Conn is how to reach a database: passed to the tools as libpq environment variables so that no
+// password ever appears on a command line (visible in ps) or in an error message.
+type Conn struct {
+	Host, User, Password, DBName, SSLMode, SSLRootCert, SSLCert, SSLKey string
+	Port                                                                int
+}
+
+// Env returns the environment for a child process connecting with c.
+func (c Conn) Env() []string {
+	env := []string{}
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "PG") {
+			continue // the config decides, not stray PG* variables
+		}
+		env = append(env, kv)
+	}
+	add := func(k, v string) {
+		if v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	add("PGHOST", c.Host)
+	add("PGPORT", strconv.Itoa(c.Port))
+	add("PGUSER", c.User)
+	add("PGDATABASE", c.DBName)
+	add("PGSSLMODE", c.SSLMode)
+	add("PGSSLROOTCERT", c.SSLRootCert)
+	add("PGSSLCERT", c.SSLCert)
+	add("PGSSLKEY", c.SSLKey)
+	add("PGAPPNAME", "pgferry")
+	if c.Password != "" {
+		env = append(env, "PGPASSWORD="+c.Password)
+	} else if pf := os.Getenv("PGPASSFILE"); pf != "" {
+		env = append(env, "PGPASSFILE="+pf)
+	} else if pw := os.Getenv("PGPASSWORD"); pw != "" {
+		env = append(env, "PGPASSWORD="+pw)
+	}
+	return env
+}
+
+// Run runs a tool with c's environment and returns its stdout; on failure the error carries the
+// tool's stderr (which libpq never fills with the password).
+func Run(ctx context.Context, c Conn, bin string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = c.Env()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if len(msg) > 4000 {
+			msg = msg[:4000] + "…"
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%s failed: %v: %s", filepath.Base(bin), err, msg)
+	}
+	return stdout.Bytes(), nil
+}
+
+// Entry is one line of an archive's table of contents.
+type Entry struct {
+	DumpID   int
+	TableOID uint32 // catalog of the object: 1259 pg_class, 2606 pg_constraint, ...
+	OID      uint32
+	Desc     string // TABLE, INDEX, CONSTRAINT, FK CONSTRAINT, DATABASE, ...
+	Rest     string // schema, tag and owner as printed
+	Line     string // the whole line, as pg_restore --use-list wants it
+}
+
+// multi-word descriptions first, so the longest match wins.
+var descs = []string{
+	"MATERIALIZED VIEW DATA", "DATABASE PROPERTIES", "FK CONSTRAINT", "INDEX ATTACH", "DEFAULT ACL",
+	"EVENT TRIGGER", "FOREIGN DATA WRAPPER", "FOREIGN SERVER", "FOREIGN TABLE", "LARGE OBJECT", "MATERIALIZED VIEW",
+	"OPERATOR CLASS", "OPERATOR FAMILY", "PROCEDURAL LANGUAGE", "PUBLICATION TABLE", "PUBLICATION TABLES IN SCHEMA",
+	"ROW SECURITY", "SECURITY LABEL", "SEQUENCE OWNED BY", "SEQUENCE SET", "SHELL TYPE", "TABLE ATTACH", "TABLE DATA",
+	"TEXT SEARCH CONFIGURATION", "TEXT SEARCH DICTIONARY", "TEXT SEARCH PARSER", "TEXT SEARCH TEMPLATE",
+	"USER MAPPING", "STATISTICS DATA", "BLOB METADATA", "LARGE OBJECTS",
+}
+
+// ParseList parses `pg_restore --list` output.
+func ParseList(out []byte) ([]Entry, error) {
+	var entries []Entry
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, ";") {
+			continue
+		}
+		id, rest, ok := strings.Cut(line, "; ")
+		if !ok {
+			return nil, fmt.Errorf("unexpected TOC line %q", line)
+		}
+		var e Entry
+		var err error
+		if e.DumpID, err = strconv.Atoi(strings.TrimSpace(id)); err != nil {
+			return nil, fmt.Errorf("unexpected TOC line %q", line)
+		}
+		f := strings.SplitN(rest, " ", 3)
+		if len(f) < 3 {
+			return nil, fmt.Errorf("unexpected TOC line %q", line)
+		}
+		t, _ := strconv.ParseUint(f[0], 10, 32)
+		o, _ := strconv.ParseUint(f[1], 10, 32)
+		e.TableOID, e.OID = uint32(t), uint32(o)
+		e.Desc, e.Rest = splitDesc(f[2])
+		e.Line = line
+		entries = append(entries, e)
+	}
+	return entries, sc.Err()
+}
+
+func splitDesc(s string) (string, string) {
+	for _, d := range descs {
+		if strings.HasPrefix(s, d+" ") {
+			return d, s[len(d)+1:]
+		}
+	}
+	d, rest, _ := strings.Cut(s, " ")
+	return d, rest
+}
+
+// Chunk is the SQL of one TOC entry as pg_restore prints it.
+type Chunk struct {
+	DumpID int
+	SQL    string
+}
+
+var tocComment = regexp.MustCompile(`(?m)^-- TOC entry (\d+) \(class \d+ OID \d+\)$`)
+
+// SplitScript splits a verbose pg_restore script (-v -f -) into the preamble (session settings) and
+// one chunk per TOC entry, in the script's order.
+func SplitScript(script []byte) (preamble string, chunks []Chunk) {
+	locs := tocComment.FindAllSubmatchIndex(script, -1)
+	if len(locs) == 0 {
+		return string(script), nil
+	}
+	preamble = string(script[:locs[0][0]])
+	for k, loc := range locs {
+		end := len(script)
+		if k+1 < len(locs) {
+			end = locs[k+1][0]
+		}
+		id, _ := strconv.Atoi(string(script[loc[2]:loc[3]]))
+		chunks = append(chunks, Chunk{DumpID: id, SQL: string(script[loc[0]:end])})
+	}
+	return preamble, chunks
+}
+
+// WriteList writes a --use-list file holding the given entries, in order.
+func WriteList(path string, entries []Entry) error {
+	var b strings.Builder
+	for _, e := range entries {
+		b.WriteString(e.Line)
+		b.WriteByte('\n')
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o600)
+}

@@ -1,0 +1,258 @@
+package pgtest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// sessionSettings make the text form of every value the same on every
+// supported server version (12+: from 12 on extra_float_digits > 0 means
+// shortest exact output) whatever the database or role defaults are.
+const sessionSettings = `SET extra_float_digits = 3;
+SET DateStyle = 'ISO, MDY';
+SET IntervalStyle = 'postgres';
+SET TimeZone = 'UTC';
+SET bytea_output = 'hex';
+SET lc_monetary = 'C';
+SET search_path = pg_catalog;
+SET statement_timeout = 0;`
+
+// relationsQuery lists what Fingerprint hashes: ordinary tables (partitions
+// and unlogged tables included, temporary ones not) and materialized views.
+// Partitioned parents are skipped: their leaves carry the rows.
+const relationsQuery = `
+SELECT n.nspname, c.relname, c.relkind, c.relispopulated
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'm', 'S') AND c.relpersistence <> 't'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+ORDER BY 1, 2`
+
+// Fingerprint describes the data of the database dsn names, one sorted line
+// per relation:
+//
+//	schema.table rows=N sum=H
+//	schema.seq last_value=N is_called=true|false
+//
+// H sums a 64-bit prefix of md5(row::text) over the rows, so it ignores row
+// order and physical layout; equal fingerprints mean equal rows (up to hash
+// collisions) in every table and materialized view, and equal sequence
+// positions. An unpopulated materialized view reads "rows=unpopulated".
+func Fingerprint(ctx context.Context, dsn string) (string, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", fmt.Errorf("pgtest: fingerprint: %w", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := queryText(ctx, conn, sessionSettings); err != nil {
+		return "", fmt.Errorf("pgtest: fingerprint: %w", err)
+	}
+	rels, err := queryText(ctx, conn, relationsQuery)
+	if err != nil {
+		return "", fmt.Errorf("pgtest: fingerprint: listing relations: %w", err)
+	}
+	var lines []string
+	for _, r := range rels {
+		schema, name, kind, populated := r[0], r[1], r[2], r[3]
+		ident := pgx.Identifier{schema, name}.Sanitize()
+		label := schema + "." + name
+		switch {
+		case kind == "S":
+			rows, err := queryText(ctx, conn, "SELECT last_value, is_called FROM "+ident)
+			if err != nil {
+				return "", fmt.Errorf("pgtest: fingerprint: reading sequence %s: %w", label, err)
+			}
+			lines = append(lines, fmt.Sprintf("%s last_value=%s is_called=%t", label, rows[0][0], rows[0][1] == "t"))
+		case kind == "m" && populated != "t":
+			lines = append(lines, label+" rows=unpopulated")
+		default:
+			rows, err := queryText(ctx, conn, "SELECT count(*), coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0) FROM ONLY "+ident+" t")
+			if err != nil {
+				return "", fmt.Errorf("pgtest: fingerprint: hashing %s: %w", label, err)
+			}
+			lines = append(lines, fmt.Sprintf("%s rows=%s sum=%s", label, rows[0][0], rows[0][1]))
+		}
+	}
+	sort.Strings(lines)
+	if len(lines) == 0 {
+		return "", nil
+	}
+	return strings.Join(lines, "\n") + "\n", nil
+}
+
+// Fingerprint is Fingerprint of database db.
+func (c *Cluster) Fingerprint(ctx context.Context, db string) (string, error) {
+	return Fingerprint(ctx, c.DSN(db))
+}
+
+// SchemaDump returns `pg_dump --schema-only` of the database dsn names,
+// normalised so that dumps of equal schemas are equal text: comment lines,
+// SET lines, the search_path reset, \restrict/\unrestrict lines (their key
+// is random) and runs of blank lines are dropped. It uses the newest
+// Debian-packaged pg_dump (or $PGFERRY_PG_DUMP), which must be at least as
+// new as the server.
+func SchemaDump(ctx context.Context, dsn string) (string, error) {
+	tool, err := findClientTool("pg_dump")
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, tool.Path, "--schema-only", "--no-password", "--dbname", dsn)
+	cmd.Env = append(serverEnv(), "PGCONNECT_TIMEOUT=10")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if strings.Contains(msg, "server version mismatch") {
+			msg += fmt.Sprintf("\n(pg_dump %d cannot dump newer servers; install a newer postgresql-client "+
+				"or point PGFERRY_PG_DUMP at one)", tool.Major)
+		}
+		return "", fmt.Errorf("pgtest: %s --schema-only: %w\n%s", tool.Path, err, msg)
+	}
+	return NormalizeDump(stdout.String()), nil
+}
+
+// SchemaDump is SchemaDump of database db.
+func (c *Cluster) SchemaDump(ctx context.Context, db string) (string, error) {
+	return SchemaDump(ctx, c.DSN(db))
+}
+
+// procInRE finds the explicit IN mode that servers from 14 on print in
+// procedure signatures ("mark_paid(IN p bigint)") and older ones omit.
+// IN is a reserved word, so it cannot be a parameter or type name there.
+var procInRE = regexp.MustCompile(`([(]|, )IN `)
+
+// NormalizeDump applies SchemaDump's normalisation to pg_dump output. Besides
+// dropping what varies between dumps, it evens out the one deparsing
+// difference between supported majors that a plain schema shows: the IN
+// mode of procedure parameters.
+func NormalizeDump(dump string) string {
+	var out []string
+	blank := true // drops leading blank lines
+	for _, line := range strings.Split(dump, "\n") {
+		line = strings.TrimRight(line, " \t\r")
+		switch {
+		case strings.HasPrefix(line, "--"),
+			strings.HasPrefix(line, "SET ") && strings.HasSuffix(line, ";"),
+			strings.HasPrefix(line, "SELECT pg_catalog.set_config('search_path'"),
+			strings.HasPrefix(line, `\restrict`), strings.HasPrefix(line, `\unrestrict`):
+			continue
+		case line == "":
+			if !blank {
+				out = append(out, "")
+			}
+			blank = true
+		default:
+			if strings.Contains(line, "PROCEDURE ") {
+				line = procInRE.ReplaceAllString(line, "$1")
+			}
+			out = append(out, line)
+			blank = false
+		}
+	}
+	for len(out) > 0 && out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
+// rolesQuery lists non-system roles with the attributes pg_dumpall
+// --globals-only carries, except passwords and validity, which need
+// pg_authid and are checked by tests that care.
+const rolesQuery = `
+SELECT rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin,
+       rolreplication, rolbypassrls, rolconnlimit
+FROM pg_catalog.pg_roles WHERE rolname !~ '^pg_' ORDER BY 1`
+
+// membersQuery lists memberships of non-system roles (in any role,
+// predefined ones included).
+const membersQuery = `
+SELECT m.rolname, r.rolname, a.admin_option
+FROM pg_catalog.pg_auth_members a
+JOIN pg_catalog.pg_roles r ON r.oid = a.roleid
+JOIN pg_catalog.pg_roles m ON m.oid = a.member
+WHERE m.rolname !~ '^pg_' ORDER BY 1, 2`
+
+// Roles describes the non-system roles of the server dsn points at, one
+// sorted line each, then their memberships:
+//
+//	role app_owner superuser=false login=true createdb=false createrole=false inherit=true replication=false bypassrls=false connlimit=-1
+//	member app_writer of app_reader admin=false
+func Roles(ctx context.Context, dsn string) (string, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", fmt.Errorf("pgtest: roles: %w", err)
+	}
+	defer conn.Close(context.Background())
+	roles, err := queryText(ctx, conn, rolesQuery)
+	if err != nil {
+		return "", fmt.Errorf("pgtest: roles: %w", err)
+	}
+	members, err := queryText(ctx, conn, membersQuery)
+	if err != nil {
+		return "", fmt.Errorf("pgtest: role memberships: %w", err)
+	}
+	var roleLines, memberLines []string
+	b := func(s string) bool { return s == "t" }
+	for _, r := range roles {
+		roleLines = append(roleLines, fmt.Sprintf(
+			"role %s superuser=%t login=%t createdb=%t createrole=%t inherit=%t replication=%t bypassrls=%t connlimit=%s",
+			r[0], b(r[1]), b(r[5]), b(r[4]), b(r[3]), b(r[2]), b(r[6]), b(r[7]), r[8]))
+	}
+	// PostgreSQL 16 records one row per grantor; the same membership granted
+	// twice is still one membership.
+	seen := map[string]bool{}
+	for _, m := range members {
+		line := fmt.Sprintf("member %s of %s admin=%t", m[0], m[1], b(m[2]))
+		if !seen[line] {
+			seen[line] = true
+			memberLines = append(memberLines, line)
+		}
+	}
+	sort.Strings(roleLines)
+	sort.Strings(memberLines)
+	all := append(roleLines, memberLines...)
+	if len(all) == 0 {
+		return "", nil
+	}
+	return strings.Join(all, "\n") + "\n", nil
+}
+
+// Roles is Roles of the cluster.
+func (c *Cluster) Roles(ctx context.Context) (string, error) {
+	return Roles(ctx, c.DSN("postgres"))
+}
+
+// FilterRoles drops from a Roles text every line that names one of the
+// given roles, as a role or in a membership.
+func FilterRoles(roles string, except []string) string {
+	drop := map[string]bool{}
+	for _, r := range except {
+		drop[r] = true
+	}
+	var out []string
+	for _, line := range strings.Split(strings.TrimSuffix(roles, "\n"), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && f[0] == "role" && drop[f[1]]:
+		case len(f) >= 4 && f[0] == "member" && (drop[f[1]] || drop[f[3]]):
+		case line == "":
+		default:
+			out = append(out, line)
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return strings.Join(out, "\n") + "\n"
+}

@@ -1,0 +1,401 @@
+package pgtest_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/diff"
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/pgferry/pgferry/internal/pgtest"
+)
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return c
+}
+
+func TestBinDir(t *testing.T) {
+	for _, major := range []int{13, 15, 16, 17} {
+		dir, err := pgtest.BinDir(major)
+		if err != nil {
+			t.Logf("PostgreSQL %d: %v", major, err)
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, "postgres")); err != nil {
+			t.Errorf("BinDir(%d) = %s without postgres: %v", major, dir, err)
+		}
+	}
+	if _, err := pgtest.BinDir(3); err == nil {
+		t.Error("BinDir(3) succeeded")
+	}
+	t.Setenv("PGFERRY_PG_CACHE", t.TempDir())
+	if _, err := pgtest.BinDir(11); err == nil || !strings.Contains(err.Error(), "make pg-versions") {
+		t.Errorf("BinDir(11) with an empty cache: %v, want an error naming make pg-versions", err)
+	}
+}
+
+// TestCluster exercises a cluster's life cycle and helpers on each major
+// the machine has.
+func TestCluster(t *testing.T) {
+	for _, major := range []int{15, 13} {
+		t.Run(fmt.Sprint("pg", major), func(t *testing.T) {
+			t.Parallel()
+			c := pgtest.Start(t, major)
+			ctx := ctx(t)
+			if err := c.Exec(ctx, "postgres", "CREATE DATABASE app"); err != nil {
+				t.Fatal(err)
+			}
+			err := c.Exec(ctx, "app", `
+				CREATE TABLE t (id int PRIMARY KEY, v text, f float8, ts timestamptz);
+				CREATE SEQUENCE s;
+				INSERT INTO t VALUES (1, 'one', 0.1, '2024-01-01 00:00:00+00'), (2, NULL, 1e300, NULL), (3, 'drei ✓', -0.5, 'infinity');
+				SELECT nextval('s')`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, err := c.Query(ctx, "app", "SELECT id, v FROM t ORDER BY id; SELECT current_setting('server_version_num')::int / 10000")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := [][]string{{"1", "one"}, {"2", "NULL"}, {"3", "drei ✓"}, {fmt.Sprint(major)}}
+			if fmt.Sprint(rows) != fmt.Sprint(want) {
+				t.Errorf("Query = %v, want %v", rows, want)
+			}
+			if err := c.Exec(ctx, "app", "SELECT nope"); err == nil || !strings.Contains(err.Error(), "nope") {
+				t.Errorf("Exec of a bad query: %v", err)
+			}
+
+			fp, err := c.Fingerprint(ctx, "app")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Fixed data has a fixed fingerprint on every major.
+			wantFP := "public.s last_value=1 is_called=true\npublic.t rows=3 sum=" + tinySum + "\n"
+			if fp != wantFP {
+				t.Errorf("Fingerprint =\n%s\nwant\n%s", fp, wantFP)
+			}
+
+			if dumpMajor, _ := pgtest.PgDumpMajor(); dumpMajor >= major {
+				dump, err := c.SchemaDump(ctx, "app")
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, s := range []string{"CREATE TABLE public.t (", "CREATE SEQUENCE public.s", "ALTER TABLE ONLY public.t"} {
+					if !strings.Contains(dump, s) {
+						t.Errorf("SchemaDump lacks %q:\n%s", s, dump)
+					}
+				}
+				if strings.Contains(dump, "\n--") || strings.Contains(dump, "\nSET ") || strings.Contains(dump, "\n\n\n") {
+					t.Errorf("SchemaDump not normalised:\n%s", dump)
+				}
+			}
+
+			// Data survives a restart and a crash.
+			if err := c.Restart(); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.StopImmediate(); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Exec(ctx, "app", "SELECT 1"); err == nil {
+				t.Error("query on a stopped server succeeded")
+			}
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if fp2, err := c.Fingerprint(ctx, "app"); err != nil || fp2 != fp {
+				t.Errorf("after restart and crash: Fingerprint = %q, %v; want %q", fp2, err, fp)
+			}
+			if !strings.Contains(c.LogTail(), "database system is ready to accept connections") {
+				t.Errorf("LogTail lacks the ready message:\n%s", c.LogTail())
+			}
+
+			// The recorded cluster can be found again by another process.
+			l, err := pgtest.Load(c.Dir)
+			if err != nil || l.Port != c.Port || l.Password != c.Password || l.DSN("app") != c.DSN("app") {
+				t.Errorf("Load = %+v, %v; want %+v", l, err, c)
+			}
+		})
+	}
+}
+
+// tinySum is the content hash of TestCluster's table: the same on every
+// major, which is what makes fingerprints comparable across versions
+// (checked independently: the sum of the first 8 bytes of md5 of each row
+// text, read as signed big-endian integers).
+const tinySum = "6716522756402854164"
+
+func TestFingerprintIgnoresOrderButNotContent(t *testing.T) {
+	c := pgtest.Start(t, 15)
+	ctx := ctx(t)
+	setup := `CREATE TABLE a (id int, v jsonb); CREATE MATERIALIZED VIEW m AS SELECT 1 AS x WITH NO DATA;`
+	for _, db := range []string{"one", "two"} {
+		if err := c.Exec(ctx, "postgres", "CREATE DATABASE "+db); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Exec(ctx, db, setup); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Exec(ctx, "one", `INSERT INTO a VALUES (1, '{"b":1,"a":2}'), (2, NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Exec(ctx, "two", `INSERT INTO a VALUES (2, NULL), (1, '{"a":2, "b":1}')`); err != nil {
+		t.Fatal(err)
+	}
+	one, err := c.Fingerprint(ctx, "one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := c.Fingerprint(ctx, "two")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one != two {
+		t.Errorf("same rows, different order: %q != %q", one, two)
+	}
+	if !strings.Contains(one, "public.m rows=unpopulated") {
+		t.Errorf("unpopulated matview missing: %q", one)
+	}
+	if err := c.Exec(ctx, "two", `UPDATE a SET id = 3 WHERE id = 2`); err != nil {
+		t.Fatal(err)
+	}
+	if two, _ = c.Fingerprint(ctx, "two"); one == two {
+		t.Errorf("changed row, same fingerprint %q", one)
+	}
+}
+
+func TestNormalizeDump(t *testing.T) {
+	in := "--\n-- PostgreSQL database dump\n--\n\\restrict abc123\n\nSET statement_timeout = 0;\n" +
+		"SELECT pg_catalog.set_config('search_path', '', false);\n\n\n" +
+		"CREATE TABLE public.t (\n    id integer\n);   \n\n\n\nALTER TABLE public.t OWNER TO postgres;\n\n\\unrestrict abc123\n\n" +
+		"CREATE PROCEDURE p(IN a integer, INOUT b text, IN c integer)\n" +
+		"REVOKE ALL ON PROCEDURE p(IN a integer, INOUT b text, IN c integer) FROM PUBLIC;\n" +
+		"CREATE FUNCTION f(a text DEFAULT 'x, IN y') RETURNS text\n"
+	want := "CREATE TABLE public.t (\n    id integer\n);\n\nALTER TABLE public.t OWNER TO postgres;\n\n" +
+		"CREATE PROCEDURE p(a integer, INOUT b text, c integer)\n" +
+		"REVOKE ALL ON PROCEDURE p(a integer, INOUT b text, c integer) FROM PUBLIC;\n" +
+		"CREATE FUNCTION f(a text DEFAULT 'x, IN y') RETURNS text\n"
+	if got := pgtest.NormalizeDump(in); got != want {
+		t.Errorf("NormalizeDump =\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestFilterRoles(t *testing.T) {
+	in := "role a superuser=false\nrole b superuser=true\nmember a of b admin=false\nmember c of a admin=true\n"
+	want := "role a superuser=false\nmember c of a admin=true\n"
+	if got := pgtest.FilterRoles(in, []string{"b"}); got != want {
+		t.Errorf("FilterRoles = %q, want %q", got, want)
+	}
+}
+
+func TestCondition(t *testing.T) {
+	ok, err := pgtest.Condition("pg15")
+	if err != nil || ok != pgtest.Available(15) {
+		t.Errorf("Condition(pg15) = %v, %v", ok, err)
+	}
+	if _, err := pgtest.Condition("postgres"); err == nil {
+		t.Error("Condition(postgres) succeeded")
+	}
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata",
+		Setup: func(env *testscript.Env) error {
+			if err := pgtest.Setup(env); err != nil {
+				return err
+			}
+			// Scripts load the repository's sample database as sample.sql.
+			b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sample", "sample.sql"))
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(env.WorkDir, "sample.sql"), b, 0o644)
+		},
+		Cmds:      pgtest.Commands(),
+		Condition: pgtest.Condition,
+	})
+}
+
+// sampleSQL is the repository's sample database script.
+func sampleSQL(t *testing.T) string {
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sample", "sample.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestSampleLoads loads the sample database on every available major it
+// claims to support.
+func TestSampleLoads(t *testing.T) {
+	sql := sampleSQL(t)
+	var ref string
+	for _, major := range []int{12, 13, 14, 15, 16, 17, 18} {
+		if !pgtest.Available(major) {
+			t.Logf("PostgreSQL %d not available", major)
+			continue
+		}
+		c := pgtest.Start(t, major)
+		ctx := ctx(t)
+		if err := c.Exec(ctx, "postgres", "CREATE DATABASE app"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Exec(ctx, "app", sql); err != nil {
+			t.Fatalf("PostgreSQL %d: loading sample.sql: %v", major, err)
+		}
+		// Loading into a second database of the same server works too.
+		if err := c.Exec(ctx, "postgres", "CREATE DATABASE app2"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Exec(ctx, "app2", sql); err != nil {
+			t.Fatalf("PostgreSQL %d: loading sample.sql again: %v", major, err)
+		}
+		fp, err := c.Fingerprint(ctx, "app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The data is deterministic: equal on every major.
+		if ref == "" {
+			ref = fp
+		} else if fp != ref {
+			t.Errorf("PostgreSQL %d: sample fingerprint differs from the first major's:\n%s", major,
+				diff.Diff("first", []byte(ref), fmt.Sprint(major), []byte(fp)))
+		}
+		c.Destroy()
+	}
+}
+
+// TestSampleRoundTrip proves SchemaDump, Fingerprint and Roles sane: a
+// pg_dump | psql copy of the sample database compares equal to the original
+// on all three, and a changed copy does not.
+func TestSampleRoundTrip(t *testing.T) {
+	for _, major := range []int{15, 13} {
+		t.Run(fmt.Sprint("pg", major, "to15"), func(t *testing.T) {
+			t.Parallel()
+			src := pgtest.Start(t, major)
+			dst := pgtest.Start(t, 15)
+			ctx := ctx(t)
+			if err := src.Exec(ctx, "postgres", "CREATE DATABASE app"); err != nil {
+				t.Fatal(err)
+			}
+			if err := src.Exec(ctx, "app", sampleSQL(t)); err != nil {
+				t.Fatal(err)
+			}
+			// Without passwords: the bootstrap superuser's would replace dst's.
+			pipe(t, []string{"pg_dumpall", "--roles-only", "--no-role-passwords", "--dbname", src.DSN("postgres")},
+				[]string{"psql", "-X", "-q", "--dbname", dst.DSN("postgres")})
+			if err := dst.Exec(ctx, "postgres", "CREATE DATABASE app"); err != nil {
+				t.Fatal(err)
+			}
+			pipe(t, []string{"pg_dump", "--dbname", src.DSN("app")},
+				[]string{"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", dst.DSN("app")})
+			a, err := src.Fingerprint(ctx, "app")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := dst.Fingerprint(ctx, "app")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a != b {
+				t.Errorf("fingerprints differ:\n%s", diff.Diff("source", []byte(a), "copy", []byte(b)))
+			}
+			if n := strings.Count(a, "\n"); n < 30 {
+				t.Errorf("sample fingerprint has only %d lines:\n%s", n, a)
+			}
+
+			sa, err := src.SchemaDump(ctx, "app")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sb, err := dst.SchemaDump(ctx, "app")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sa != sb {
+				t.Errorf("schema dumps differ:\n%s", diff.Diff("source", []byte(sa), "copy", []byte(sb)))
+			}
+
+			ra, err := src.Roles(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rb, err := dst.Roles(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ra != rb {
+				t.Errorf("roles differ:\n%s", diff.Diff("source", []byte(ra), "copy", []byte(rb)))
+			}
+			if !strings.Contains(ra, "member app_writer of app_reader admin=false") ||
+				!strings.Contains(ra, "role legacy_admin superuser=true login=true") {
+				t.Errorf("sample roles missing:\n%s", ra)
+			}
+
+			// A one-row change shows in the fingerprint, a dropped index in
+			// the schema dump.
+			if err := dst.Exec(ctx, "app", "UPDATE app.settings SET value = 'USD' WHERE key = 'currency'; DROP INDEX app.products_sku_hash"); err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := dst.Fingerprint(ctx, "app"); a == b {
+				t.Error("fingerprint blind to a changed row")
+			}
+			if sb, _ := dst.SchemaDump(ctx, "app"); sa == sb {
+				t.Error("schema dump blind to a dropped index")
+			}
+		})
+	}
+}
+
+// pipe runs the PostgreSQL 15 client programs a | b and fails the test on
+// any error either reports.
+func pipe(t *testing.T, a, b []string) {
+	t.Helper()
+	tool := func(name string) string {
+		for _, p := range []string{"/usr/lib/postgresql/15/bin/" + name} {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+		t.Skipf("%s 15 not installed", name)
+		return ""
+	}
+	ca := exec.Command(tool(a[0]), a[1:]...)
+	cb := exec.Command(tool(b[0]), b[1:]...)
+	var errA, errB, outB bytes.Buffer
+	ca.Stderr = &errA
+	cb.Stderr = &errB
+	cb.Stdout = &outB
+	r, err := ca.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb.Stdin = r
+	if err := cb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Run(); err != nil {
+		t.Fatalf("%s: %v\n%s", a[0], err, errA.String())
+	}
+	if err := cb.Wait(); err != nil {
+		t.Fatalf("%s: %v\n%s", b[0], err, errB.String())
+	}
+	// pg_dumpall --roles-only recreates the bootstrap superuser, which
+	// exists already: that one error is expected.
+	for _, line := range strings.Split(strings.TrimSpace(errB.String()), "\n") {
+		if line != "" && !strings.Contains(line, `role "postgres" already exists`) {
+			t.Errorf("%s: %s", b[0], line)
+		}
+	}
+}

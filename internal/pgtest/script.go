@@ -1,0 +1,370 @@
+package pgtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rogpeppe/go-internal/diff"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// registryKey finds a script's clusters in testscript.Env.Values.
+type registryKey struct{}
+
+// registry holds the clusters one script started, by NAME.
+type registry struct {
+	mu       sync.Mutex
+	clusters map[string]*Cluster
+}
+
+// Setup prepares a script for the commands of Commands; chain it into
+// testscript.Params.Setup. It also makes sure every cluster the script
+// started is stopped and removed when the script ends, however it ends.
+func Setup(env *testscript.Env) error {
+	reg := &registry{clusters: map[string]*Cluster{}}
+	env.Values[registryKey{}] = reg
+	env.Defer(func() {
+		reg.mu.Lock()
+		defer reg.mu.Unlock()
+		for name, c := range reg.clusters {
+			c.Destroy()
+			delete(reg.clusters, name)
+		}
+	})
+	return nil
+}
+
+// Commands returns the testscript commands that drive clusters:
+//
+//	pgstart NAME MAJOR [key=value...]     start a cluster; sets NAME_HOST, NAME_PORT, NAME_USER,
+//	                                      NAME_PASSWORD, NAME_DSN (database postgres), NAME_DIR
+//	pgstop NAME [immediate]               stop it (fast, or as a crash would)
+//	pgrestart NAME                        stop (fast) and start again on the same port
+//	sql [-db DB] NAME QUERY...            run QUERY (one or more statements) in DB (default postgres);
+//	                                      rows go to stdout, values tab-separated, NULL as NULL;
+//	                                      with !, the error goes to stderr
+//	sqlfile [-db DB] NAME FILE            the same with the contents of FILE
+//	fingerprint NAME DB                   print Fingerprint of DB
+//	fingerprint NAME DB NAME2 DB2         fail with a diff unless the two fingerprints are equal
+//	schemacmp NAME DB NAME2 DB2           fail with a diff unless the two SchemaDumps are equal
+//	rolescmp [-except r1,r2] NAME NAME2   fail with a diff unless the two Roles texts, less the
+//	                                      named roles, are equal
+//	waitfor NAME DB QUERY EXPECTED [TIMEOUT]  poll QUERY every 50ms until its first value is
+//	                                      EXPECTED (errors meanwhile are retried); TIMEOUT 30s
+//
+// A negated comparison (! fingerprint, ! schemacmp, ! rolescmp, ! waitfor)
+// expects a difference. Setup must be part of the script's Params.Setup.
+func Commands() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"pgstart":     cmdPgstart,
+		"pgstop":      cmdPgstop,
+		"pgrestart":   cmdPgrestart,
+		"sql":         cmdSQL,
+		"sqlfile":     cmdSQLFile,
+		"fingerprint": cmdFingerprint,
+		"schemacmp":   cmdSchemacmp,
+		"rolescmp":    cmdRolescmp,
+		"waitfor":     cmdWaitfor,
+	}
+}
+
+var condRE = regexp.MustCompile(`^pg(dump)?(\d+)$`)
+
+// Condition answers the script conditions [pgNN] (server binaries of major NN
+// are available) and [pgdumpNN] (SchemaDump, hence schemacmp, can describe a
+// major NN server). Chain it into testscript.Params.Condition.
+func Condition(cond string) (bool, error) {
+	m := condRE.FindStringSubmatch(cond)
+	if m == nil {
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	major, _ := strconv.Atoi(m[2])
+	if m[1] == "dump" {
+		dumpMajor, err := PgDumpMajor()
+		return err == nil && dumpMajor >= major, nil
+	}
+	return Available(major), nil
+}
+
+// scriptTimeout bounds one command; loading a sample database or polling
+// take seconds, a stuck server would otherwise hang the whole test binary.
+const scriptTimeout = 10 * time.Minute
+
+func scriptCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), scriptTimeout)
+}
+
+func reg(ts *testscript.TestScript) *registry {
+	r, _ := ts.Value(registryKey{}).(*registry)
+	if r == nil {
+		ts.Fatalf("pgtest.Setup is not part of testscript.Params.Setup")
+	}
+	return r
+}
+
+func cluster(ts *testscript.TestScript, name string) *Cluster {
+	r := reg(ts)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.clusters[name]
+	if c == nil {
+		ts.Fatalf("no cluster %s: start it with pgstart %s MAJOR", name, name)
+	}
+	return c
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func cmdPgstart(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! pgstart")
+	}
+	if len(args) < 2 {
+		ts.Fatalf("usage: pgstart NAME MAJOR [key=value...]")
+	}
+	name := args[0]
+	if !nameRE.MatchString(name) {
+		ts.Fatalf("pgstart: NAME %q must be a valid environment variable prefix", name)
+	}
+	major, err := strconv.Atoi(args[1])
+	if err != nil {
+		ts.Fatalf("pgstart: MAJOR %q is not a number", args[1])
+	}
+	var opts []Option
+	for _, kv := range args[2:] {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			ts.Fatalf("pgstart: setting %q is not key=value", kv)
+		}
+		opts = append(opts, WithConf(k, v))
+	}
+	r := reg(ts)
+	r.mu.Lock()
+	_, dup := r.clusters[name]
+	r.mu.Unlock()
+	if dup {
+		ts.Fatalf("pgstart: cluster %s already started", name)
+	}
+	if _, err := BinDir(major); err != nil {
+		// Custom commands cannot skip; scripts guard with [!pgNN] skip.
+		ts.Fatalf("pgstart %s: %v\n(guard the script with: [!pg%d] skip)", name, err, major)
+	}
+	// $WORK lies under a root-only temporary directory; the server user
+	// cannot reach it, so the cluster lives elsewhere.
+	dir, err := MkdirTemp("pgferry-ts-")
+	ts.Check(err)
+	c, err := New(dir, major, opts...)
+	if err != nil {
+		os.RemoveAll(dir)
+		ts.Fatalf("pgstart %s: %v", name, err)
+	}
+	r.mu.Lock()
+	r.clusters[name] = c
+	r.mu.Unlock()
+	ts.Defer(func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.clusters[name] == c {
+			c.Destroy()
+			delete(r.clusters, name)
+		}
+	})
+	ts.Setenv(name+"_HOST", c.Host)
+	ts.Setenv(name+"_PORT", strconv.Itoa(c.Port))
+	ts.Setenv(name+"_USER", c.User)
+	ts.Setenv(name+"_PASSWORD", c.Password)
+	ts.Setenv(name+"_DSN", c.DSN("postgres"))
+	ts.Setenv(name+"_DIR", c.Dir)
+	ts.Logf("pgstart: %s is PostgreSQL %d on %s:%d in %s", name, major, c.Host, c.Port, c.Dir)
+}
+
+func cmdPgstop(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! pgstop")
+	}
+	if len(args) < 1 || len(args) > 2 || (len(args) == 2 && args[1] != "immediate") {
+		ts.Fatalf("usage: pgstop NAME [immediate]")
+	}
+	c := cluster(ts, args[0])
+	if len(args) == 2 {
+		ts.Check(c.StopImmediate())
+	} else {
+		ts.Check(c.Stop())
+	}
+}
+
+func cmdPgrestart(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! pgrestart")
+	}
+	if len(args) != 1 {
+		ts.Fatalf("usage: pgrestart NAME")
+	}
+	ts.Check(cluster(ts, args[0]).Restart())
+}
+
+// dbFlag splits off a leading "-db DB" (default postgres).
+func dbFlag(args []string) (string, []string) {
+	if len(args) >= 2 && args[0] == "-db" {
+		return args[1], args[2:]
+	}
+	return "postgres", args
+}
+
+func cmdSQL(ts *testscript.TestScript, neg bool, args []string) {
+	db, args := dbFlag(args)
+	if len(args) < 2 {
+		ts.Fatalf("usage: sql [-db DB] NAME QUERY")
+	}
+	runSQL(ts, neg, cluster(ts, args[0]), db, strings.Join(args[1:], " "))
+}
+
+func cmdSQLFile(ts *testscript.TestScript, neg bool, args []string) {
+	db, args := dbFlag(args)
+	if len(args) != 2 {
+		ts.Fatalf("usage: sqlfile [-db DB] NAME FILE")
+	}
+	c := cluster(ts, args[0])
+	b, err := os.ReadFile(ts.MkAbs(args[1]))
+	ts.Check(err)
+	runSQL(ts, neg, c, db, string(b))
+}
+
+func runSQL(ts *testscript.TestScript, neg bool, c *Cluster, db, query string) {
+	ctx, cancel := scriptCtx()
+	defer cancel()
+	rows, err := c.Query(ctx, db, query)
+	for _, row := range rows {
+		fmt.Fprintln(ts.Stdout(), strings.Join(row, "\t"))
+	}
+	switch {
+	case err != nil && neg:
+		fmt.Fprintln(ts.Stderr(), err)
+	case err != nil:
+		ts.Fatalf("sql: %v", err)
+	case neg:
+		ts.Fatalf("sql: unexpected success")
+	}
+}
+
+func cmdFingerprint(ts *testscript.TestScript, neg bool, args []string) {
+	ctx, cancel := scriptCtx()
+	defer cancel()
+	switch len(args) {
+	case 2:
+		if neg {
+			ts.Fatalf("unsupported: ! fingerprint NAME DB")
+		}
+		fp, err := cluster(ts, args[0]).Fingerprint(ctx, args[1])
+		ts.Check(err)
+		fmt.Fprint(ts.Stdout(), fp)
+	case 4:
+		a, err := cluster(ts, args[0]).Fingerprint(ctx, args[1])
+		ts.Check(err)
+		b, err := cluster(ts, args[2]).Fingerprint(ctx, args[3])
+		ts.Check(err)
+		compare(ts, neg, "fingerprint", args[0]+"/"+args[1], a, args[2]+"/"+args[3], b)
+	default:
+		ts.Fatalf("usage: fingerprint NAME DB [NAME2 DB2]")
+	}
+}
+
+func cmdSchemacmp(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 4 {
+		ts.Fatalf("usage: schemacmp NAME DB NAME2 DB2")
+	}
+	ctx, cancel := scriptCtx()
+	defer cancel()
+	a, err := cluster(ts, args[0]).SchemaDump(ctx, args[1])
+	ts.Check(err)
+	b, err := cluster(ts, args[2]).SchemaDump(ctx, args[3])
+	ts.Check(err)
+	compare(ts, neg, "schema", args[0]+"/"+args[1], a, args[2]+"/"+args[3], b)
+}
+
+func cmdRolescmp(ts *testscript.TestScript, neg bool, args []string) {
+	var except []string
+	if len(args) >= 2 && args[0] == "-except" {
+		except = strings.Split(args[1], ",")
+		args = args[2:]
+	}
+	if len(args) != 2 {
+		ts.Fatalf("usage: rolescmp [-except r1,r2] NAME NAME2")
+	}
+	ctx, cancel := scriptCtx()
+	defer cancel()
+	a, err := cluster(ts, args[0]).Roles(ctx)
+	ts.Check(err)
+	b, err := cluster(ts, args[1]).Roles(ctx)
+	ts.Check(err)
+	compare(ts, neg, "roles", args[0], FilterRoles(a, except), args[1], FilterRoles(b, except))
+}
+
+// compare fails the script with a unified diff when a and b differ (or,
+// negated, when they are equal).
+func compare(ts *testscript.TestScript, neg bool, what, nameA, a, nameB, b string) {
+	switch {
+	case a == b && neg:
+		ts.Fatalf("%s of %s and %s are equal, a difference was expected", what, nameA, nameB)
+	case a != b && !neg:
+		ts.Logf("%s", diff.Diff(nameA, []byte(a), nameB, []byte(b)))
+		ts.Fatalf("%s of %s and %s differ", what, nameA, nameB)
+	case a != b:
+		ts.Logf("%s differs as expected:\n%s", what, diff.Diff(nameA, []byte(a), nameB, []byte(b)))
+	}
+}
+
+func cmdWaitfor(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 4 || len(args) > 5 {
+		ts.Fatalf("usage: waitfor NAME DB QUERY EXPECTED [TIMEOUT]")
+	}
+	c, db, query, want := cluster(ts, args[0]), args[1], args[2], args[3]
+	timeout := 30 * time.Second
+	if len(args) == 5 {
+		d, err := time.ParseDuration(args[4])
+		if err != nil {
+			ts.Fatalf("waitfor: bad TIMEOUT %q: %v", args[4], err)
+		}
+		timeout = d
+	}
+	got, err := waitFor(c, db, query, want, timeout)
+	switch {
+	case got == want && neg:
+		ts.Fatalf("waitfor: %q became %q, expected it not to within %v", query, want, timeout)
+	case got != want && !neg:
+		ts.Fatalf("waitfor: %q is %q after %v, want %q (last error: %v)", query, got, timeout, want, err)
+	}
+}
+
+// waitFor polls query until its first value equals want or timeout passes,
+// and returns the last value seen and the last error.
+func waitFor(c *Cluster, db, query, want string, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	var got string
+	var lastErr error
+	for {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(time.Second))
+		rows, err := c.Query(ctx, db, query)
+		cancel()
+		if err != nil {
+			lastErr = err
+		} else if len(rows) > 0 && len(rows[0]) > 0 {
+			got = rows[0][0]
+			if got == want {
+				return got, nil
+			}
+		} else {
+			got = "(no rows)"
+		}
+		if time.Now().After(deadline) {
+			return got, lastErr
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,412 @@
+// Package views renders plans, validation reports and apply events for people (Terraform-like
+// text, coloured on a TTY) and for programs (JSON). It is the only package that knows colour.
+package views
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fatih/color"
+	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/plan"
+	"github.com/pgferry/pgferry/state"
+)
+
+var (
+	green  = color.New(color.FgGreen).SprintFunc()
+	yellow = color.New(color.FgYellow).SprintFunc()
+	red    = color.New(color.FgRed).SprintFunc()
+	bold   = color.New(color.Bold).SprintFunc()
+	faint  = color.New(color.Faint).SprintFunc()
+)
+
+// Bytes renders a size the way people read it: 1.2 GiB.
+func Bytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// Count renders a row count compactly: 9.4M, 12.3k, 512.
+func Count(n int64) string {
+	switch {
+	case n >= 1_000_000_000:
+		return fmt.Sprintf("%.1fG", float64(n)/1e9)
+	case n >= 1_000_000:
+		return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	case n >= 10_000:
+		return fmt.Sprintf("%.1fk", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
+}
+
+func symbol(k plan.Kind) string {
+	switch k {
+	case plan.Create:
+		return green("+")
+	case plan.Update:
+		return yellow("~")
+	case plan.Replace:
+		return red("-") + "/" + green("+")
+	case plan.Delete:
+		return red("-")
+	}
+	return "?"
+}
+
+func verb(k plan.Kind) string {
+	switch k {
+	case plan.Create:
+		return "will be created"
+	case plan.Update:
+		return "will be updated in-place"
+	case plan.Replace:
+		return "must be replaced"
+	case plan.Delete:
+		return "will be destroyed"
+	}
+	return ""
+}
+
+// compact action types print on one line each: there can be thousands.
+func compact(a *plan.Action) bool {
+	switch a.Type {
+	case plan.TypeTable, plan.TypeIndex, plan.TypeConstraint:
+		return true
+	}
+	return false
+}
+
+// Plan renders a plan for people.
+func Plan(w io.Writer, p *plan.Plan) {
+	if !p.HasChanges() {
+		if p.ValidationFailed() {
+			fmt.Fprintln(w, bold("No actions can be planned until the failed validations are fixed."))
+		} else {
+			fmt.Fprintln(w, green(bold("No changes.")+" The target matches the source."))
+		}
+		fmt.Fprintln(w)
+		Validations(w, p.Validations)
+		return
+	}
+	fmt.Fprintf(w, "pgferry will perform the following actions (migration %q, %s → %s):\n\n", p.Migration, identity(p.Source), identity(p.Target))
+	var lastCompact string
+	for _, a := range p.Actions {
+		if compact(a) {
+			if lastCompact != a.Type+a.Database {
+				fmt.Fprintf(w, "  %s\n", faint(fmt.Sprintf("# %s %s", a.Database, plural(a.Type))))
+				lastCompact = a.Type + a.Database
+			}
+			fmt.Fprintf(w, "  %s %s%s\n", symbol(a.Kind), a.Address, faint(dataNote(a)))
+			continue
+		}
+		if lastCompact != "" {
+			fmt.Fprintln(w)
+			lastCompact = ""
+		}
+		fmt.Fprintf(w, "  %s\n", bold(fmt.Sprintf("# %s %s", a.Address, verb(a.Kind))))
+		fmt.Fprintf(w, "  %s %s\n", symbol(a.Kind), a.Reason)
+		for _, d := range a.Details {
+			fmt.Fprintf(w, "      %s\n", d)
+		}
+		for _, h := range a.Hazards {
+			fmt.Fprintf(w, "      %s %s\n", yellow(h.Code+":"), h.Message)
+		}
+		fmt.Fprintln(w)
+	}
+	if lastCompact != "" {
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, bold(SummaryLine(p.Summary)))
+	fmt.Fprintln(w)
+	Validations(w, p.Validations)
+}
+
+func plural(t string) string {
+	switch t {
+	case plan.TypeIndex:
+		return "indexes"
+	}
+	return t + "s"
+}
+
+func dataNote(a *plan.Action) string {
+	switch a.Type {
+	case plan.TypeTable:
+		return fmt.Sprintf("  (~%s rows, %s)", Count(a.RowsEstimate), Bytes(a.BytesEstimate))
+	case plan.TypeIndex:
+		return "  (" + a.Reason + ")"
+	}
+	return ""
+}
+
+func identity(id state.Identity) string {
+	v := ""
+	if id.Version != "" {
+		v = ", PostgreSQL " + id.Version
+	}
+	return fmt.Sprintf("%s (%s:%d%s)", id.Name, id.Host, id.Port, v)
+}
+
+// SummaryLine is the plan's closing line.
+func SummaryLine(s plan.Summary) string {
+	create := fmt.Sprintf("%d %s, %d %s, %d %s (%s, ~%s rows), %d %s",
+		s.Roles, pl(s.Roles, "role", "roles"), s.Databases, pl(s.Databases, "database", "databases"),
+		s.Tables, pl(s.Tables, "table", "tables"), Bytes(s.Bytes), Count(s.Rows), s.Indexes, pl(s.Indexes, "index", "indexes"))
+	if s.Constraints > 0 {
+		create += fmt.Sprintf(", %d %s", s.Constraints, pl(s.Constraints, "foreign key", "foreign keys"))
+	}
+	return fmt.Sprintf("Plan: %s to create; %d to change; %d to destroy.", create, s.Change, s.Destroy)
+}
+
+func pl(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// Validations renders the validation report grouped by instance and database.
+func Validations(w io.Writer, vals []state.Validation) {
+	if len(vals) == 0 {
+		return
+	}
+	fmt.Fprintln(w, bold("Validations:"))
+	groups := map[string][]state.Validation{}
+	var order []string
+	for _, v := range vals {
+		g := "instance"
+		if v.Level == "database" {
+			g = fmt.Sprintf("database %q", v.Database)
+		}
+		if _, ok := groups[g]; !ok {
+			order = append(order, g)
+		}
+		groups[g] = append(groups[g], v)
+	}
+	width := 0
+	for _, v := range vals {
+		width = max(width, len(v.ID))
+	}
+	for _, g := range order {
+		fmt.Fprintf(w, "  %s\n", g)
+		for _, v := range groups[g] {
+			mark := green("✓")
+			switch v.Outcome {
+			case "Warning":
+				mark = yellow("!")
+			case "Failed":
+				mark = red("✗")
+			}
+			fmt.Fprintf(w, "    %s %-*s  %-9s  %s\n", mark, width, v.ID, v.Outcome, v.Message)
+			if len(v.Objects) > 0 {
+				objs := v.Objects
+				more := ""
+				if len(objs) > 10 {
+					more = fmt.Sprintf(" and %d more", len(objs)-10)
+					objs = objs[:10]
+				}
+				fmt.Fprintf(w, "      %s\n", faint(strings.Join(objs, ", ")+more))
+			}
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// Applier prints apply events for people, Terraform style.
+type Applier struct {
+	W        io.Writer
+	mu       sync.Mutex
+	lastTick map[string]time.Time
+	timings  map[string]time.Duration
+	tables   []tableTiming
+	added    int
+	changed  int
+	replaced int
+}
+
+type tableTiming struct {
+	addr  string
+	d     time.Duration
+	rows  int64
+	bytes int64
+}
+
+func ing(k plan.Kind) (string, string) {
+	switch k {
+	case plan.Update:
+		return "Modifying...", "Modifications complete"
+	case plan.Replace:
+		return "Replacing...", "Replacement complete"
+	case plan.Delete:
+		return "Destroying...", "Destruction complete"
+	}
+	return "Creating...", "Creation complete"
+}
+
+// Event prints one event.
+func (v *Applier) Event(e apply.Event) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.lastTick == nil {
+		v.lastTick, v.timings = map[string]time.Time{}, map[string]time.Duration{}
+	}
+	switch e.Type {
+	case "phase":
+		fmt.Fprintln(v.W, bold(e.Message))
+	case "apply_start":
+		start, _ := ing(e.Action.Kind)
+		fmt.Fprintf(v.W, "%s: %s\n", bold(e.Address), start)
+		v.lastTick[e.Address] = time.Now()
+	case "apply_progress":
+		if time.Since(v.lastTick[e.Address]) < 10*time.Second {
+			return
+		}
+		v.lastTick[e.Address] = time.Now()
+		extra := ""
+		if e.Bytes > 0 {
+			extra = fmt.Sprintf(", %s, %s/s", Bytes(e.Bytes), Bytes(int64(float64(e.Bytes)/max(e.Elapsed.Seconds(), 0.001))))
+		}
+		fmt.Fprintf(v.W, "%s: Still %s [%s elapsed%s]\n", bold(e.Address), stillVerb(e.Action.Kind), e.Elapsed.Round(time.Second), extra)
+	case "apply_complete":
+		_, done := ing(e.Action.Kind)
+		extra := ""
+		if e.Action.Type == plan.TypeTable {
+			extra = fmt.Sprintf(" [%s rows, %s]", Count(e.Rows), Bytes(e.Bytes))
+		}
+		fmt.Fprintf(v.W, "%s: %s after %s%s\n", bold(e.Address), done, round(e.Elapsed), extra)
+		v.timings[phaseOf(e.Action.Type)] += e.Elapsed
+		switch e.Action.Kind {
+		case plan.Update:
+			v.changed++
+		case plan.Replace:
+			v.replaced++
+		default:
+			v.added++
+		}
+		if e.Action.Type == plan.TypeTable {
+			v.tables = append(v.tables, tableTiming{e.Address, e.Elapsed, e.Rows, e.Bytes})
+		}
+	case "apply_errored":
+		fmt.Fprintf(v.W, "%s: %s %v\n", bold(e.Address), red("Error:"), e.Err)
+	case "message":
+		fmt.Fprintln(v.W, e.Message)
+	}
+}
+
+func stillVerb(k plan.Kind) string {
+	if k == plan.Update {
+		return "modifying..."
+	}
+	return "creating..."
+}
+
+func round(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+func phaseOf(t string) string {
+	switch t {
+	case plan.TypeRole, plan.TypeMembership:
+		return "roles"
+	case plan.TypeDatabase, plan.TypeSchema:
+		return "schema"
+	case plan.TypeTable:
+		return "copy"
+	case plan.TypeIndex:
+		return "indexes"
+	case plan.TypeConstraint:
+		return "constraints"
+	case plan.TypeSequences, plan.TypePostData:
+		return "post-data"
+	case plan.TypeAnalyze:
+		return "analyze"
+	case plan.TypeVerify:
+		return "verify"
+	}
+	return t
+}
+
+// Finish prints the closing summary: counts, time per phase (summed over workers) and the slowest tables.
+func (v *Applier) Finish(total time.Duration, err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	fmt.Fprintln(v.W)
+	if len(v.timings) > 0 {
+		fmt.Fprintln(v.W, bold("Time per phase")+faint(" (work time, summed over parallel workers):"))
+		for _, ph := range []string{"roles", "schema", "copy", "indexes", "constraints", "post-data", "analyze", "verify"} {
+			if d, ok := v.timings[ph]; ok {
+				fmt.Fprintf(v.W, "  %-12s %10s\n", ph, round(d))
+			}
+		}
+		fmt.Fprintf(v.W, "  %-12s %10s\n", "wall clock", round(total))
+		if len(v.tables) > 0 {
+			sort.Slice(v.tables, func(i, j int) bool { return v.tables[i].d > v.tables[j].d })
+			fmt.Fprintln(v.W, bold("Slowest tables:"))
+			for i, t := range v.tables {
+				if i == 5 {
+					break
+				}
+				fmt.Fprintf(v.W, "  %10s  %s  (%s rows, %s)\n", round(t.d), t.addr, Count(t.rows), Bytes(t.bytes))
+			}
+		}
+		fmt.Fprintln(v.W)
+	}
+	if err == nil {
+		fmt.Fprintln(v.W, green(bold(fmt.Sprintf("Apply complete! Resources: %d added, %d changed, %d replaced.", v.added, v.changed, v.replaced))))
+	}
+}
+
+// JSONLines writes line-delimited JSON events (Terraform's machine-readable UI).
+type JSONLines struct {
+	W  io.Writer
+	mu sync.Mutex
+}
+
+// Write emits one event line.
+func (j *JSONLines) Write(level, typ, msg string, fields map[string]any) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	m := map[string]any{"@level": level, "@message": msg, "@timestamp": time.Now().UTC().Format(time.RFC3339Nano), "type": typ}
+	for k, v := range fields {
+		m[k] = v
+	}
+	b, _ := json.Marshal(m)
+	j.W.Write(append(b, '\n'))
+}
+
+// Event writes an apply event.
+func (j *JSONLines) Event(e apply.Event) {
+	f := map[string]any{}
+	if e.Action != nil {
+		f["hook"] = map[string]any{"resource": map[string]any{"addr": e.Address, "type": e.Action.Type, "database": e.Action.Database},
+			"action": string(e.Action.Kind), "elapsed_seconds": e.Elapsed.Seconds(), "rows": e.Rows, "bytes": e.Bytes}
+	}
+	level, msg := "info", e.Message
+	switch e.Type {
+	case "apply_start":
+		msg = e.Address + ": Creating..."
+	case "apply_progress":
+		msg = fmt.Sprintf("%s: Still creating... [%s elapsed]", e.Address, e.Elapsed.Round(time.Second))
+	case "apply_complete":
+		msg = fmt.Sprintf("%s: Creation complete after %s", e.Address, round(e.Elapsed))
+	case "apply_errored":
+		level, msg = "error", fmt.Sprintf("%s: %v", e.Address, e.Err)
+	}
+	j.Write(level, e.Type, msg, f)
+}

@@ -1,0 +1,140 @@
+// Command pgferry migrates whole PostgreSQL databases from one server to another, offline,
+// the way Terraform changes infrastructure: validate, plan, apply, verify.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/fatih/color"
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/pflag"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+// cli is one invocation's environment.
+type cli struct {
+	chdir   string
+	color   bool
+	stdin   io.Reader
+	stdout  io.Writer
+	stderr  io.Writer
+	env     []string
+	isTTYIn bool
+}
+
+type command struct {
+	name  string
+	usage string
+	run   func(c *cli, args []string) int
+}
+
+func commands() []command {
+	return []command{
+		{"validate", "parse and type-check the configuration; no connections", cmdValidate},
+		{"fmt", "rewrite the configuration in canonical HCL format", cmdFmt},
+		{"plan", "connect to both servers, validate, and show what apply will do", cmdPlan},
+		{"apply", "validate and migrate: execute the plan", cmdApply},
+		{"verify", "compare source and target: objects and data", cmdVerify},
+		{"version", "print versions of pgferry, Go, pg_dump and pg_restore", cmdVersion},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: pgferry [--chdir DIR] [--no-color] <command> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.usage)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'pgferry <command> --help' for a command's flags.")
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, env: os.Environ()}
+	fs := pflag.NewFlagSet("pgferry", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SetInterspersed(false)
+	fs.StringVar(&c.chdir, "chdir", ".", "directory holding the *.hcl configuration")
+	noColor := fs.Bool("no-color", false, "disable colour")
+	help := fs.BoolP("help", "h", false, "show help")
+	showVersion := fs.Bool("version", false, "print the version")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n\n", err)
+		usage(stderr)
+		return 1
+	}
+	c.color = !*noColor && os.Getenv("NO_COLOR") == "" && isTerminal(stdout)
+	color.NoColor = !c.color
+	if f, ok := stdin.(*os.File); ok {
+		c.isTTYIn = isatty.IsTerminal(f.Fd())
+	}
+	if *showVersion {
+		return cmdVersion(c, nil)
+	}
+	rest := fs.Args()
+	if *help || len(rest) == 0 {
+		usage(stdout)
+		if len(rest) == 0 && !*help {
+			return 1
+		}
+		return 0
+	}
+	for _, cmd := range commands() {
+		if cmd.name == rest[0] {
+			return cmd.run(c, rest[1:])
+		}
+	}
+	fmt.Fprintf(stderr, "Error: unknown command %q\n\n", rest[0])
+	usage(stderr)
+	return 1
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// flags makes a command's flag set; parse reports help and errors the same way for every command.
+func newFlags(name string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SortFlags = false
+	return fs
+}
+
+// parse parses flags; it returns (exit code, done). done is true when the caller must return.
+func (c *cli) parse(fs *pflag.FlagSet, args []string, synopsis string) (int, bool) {
+	help := fs.BoolP("help", "h", false, "show this help")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(c.stderr, "Error: %v\n\nUsage: pgferry %s\n%s", err, synopsis, fs.FlagUsages())
+		return 1, true
+	}
+	if *help {
+		fmt.Fprintf(c.stdout, "Usage: pgferry %s\n\n%s", synopsis, fs.FlagUsages())
+		return 0, true
+	}
+	return 0, false
+}
+
+// errorf prints "Error: ..." on stderr, with secrets removed.
+func (c *cli) errorf(secrets []string, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	for _, s := range secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "********")
+		}
+	}
+	red := color.New(color.FgRed, color.Bold).SprintFunc()
+	fmt.Fprintf(c.stderr, "%s %s\n", red("Error:"), msg)
+}
+
+var errCancelled = errors.New("cancelled")

@@ -1,0 +1,654 @@
+package plan
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/state"
+)
+
+// FormatVersion is the version of the plan document (saved plans and plan --json).
+const FormatVersion = "1.0"
+
+// Kind is what an action does to its object.
+type Kind string
+
+// The action kinds, with Terraform's symbols.
+const (
+	Create  Kind = "create"
+	Update  Kind = "update"
+	Replace Kind = "replace"
+	Delete  Kind = "delete"
+)
+
+// Symbol is the one-glyph form shown in plans.
+func (k Kind) Symbol() string {
+	switch k {
+	case Create:
+		return "+"
+	case Update:
+		return "~"
+	case Replace:
+		return "-/+"
+	case Delete:
+		return "-"
+	}
+	return "?"
+}
+
+// Action types.
+const (
+	TypeRole       = "role"
+	TypeMembership = "membership"
+	TypeDatabase   = "database"
+	TypeSchema     = "schema"
+	TypeTable      = "table"
+	TypeIndex      = "index"
+	TypeConstraint = "constraint"
+	TypeSequences  = "sequences"
+	TypePostData   = "post_data"
+	TypeAnalyze    = "analyze"
+	TypeVerify     = "verify"
+)
+
+// Action is one step of a plan. Its Address is stable across plans of the same inputs.
+type Action struct {
+	Address  string `json:"address"`
+	Type     string `json:"type"`
+	Kind     Kind   `json:"kind"`
+	Database string `json:"database,omitempty"`
+	Schema   string `json:"schema,omitempty"`
+	Name     string `json:"name,omitempty"`
+	Table    string `json:"table,omitempty"`
+	Reason   string `json:"reason"`
+	// RowsEstimate and BytesEstimate are catalog estimates for data actions.
+	RowsEstimate  int64    `json:"rows_estimate,omitempty"`
+	BytesEstimate int64    `json:"bytes_estimate,omitempty"`
+	DependsOn     []string `json:"depends_on,omitempty"`
+	// Details are lines shown under the action (never secrets).
+	Details []string `json:"details,omitempty"`
+	Hazards []Hazard `json:"hazards,omitempty"`
+	// SourceOID identifies the source object (index or constraint) for apply.
+	SourceOID uint32 `json:"source_oid,omitempty"`
+	// ConstraintOID is set for an index that backs a constraint.
+	ConstraintOID uint32 `json:"constraint_oid,omitempty"`
+}
+
+// Hazard is a typed warning about an action, with a stable UPPER_SNAKE code.
+type Hazard struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Plan is everything apply needs, and everything a reviewer reads.
+type Plan struct {
+	FormatVersion     string             `json:"format_version"`
+	ToolVersion       string             `json:"tool_version"`
+	Migration         string             `json:"migration"`
+	CreatedAt         time.Time          `json:"created_at"`
+	ConfigFingerprint string             `json:"config_fingerprint"`
+	Source            state.Identity     `json:"source"`
+	Target            state.Identity     `json:"target"`
+	SourceFingerprint string             `json:"source_fingerprint"`
+	TargetFingerprint string             `json:"target_fingerprint"`
+	StateLineage      string             `json:"state_lineage,omitempty"`
+	StateSerial       int64              `json:"state_serial"`
+	Databases         []string           `json:"databases"`
+	Validations       []state.Validation `json:"validations"`
+	Actions           []*Action          `json:"actions"`
+	Summary           Summary            `json:"summary"`
+	// Variables holds the non-sensitive variable values the plan was made with.
+	Variables map[string]string `json:"variables,omitempty"`
+}
+
+// Summary counts the plan's actions.
+type Summary struct {
+	Add         int   `json:"add"`
+	Change      int   `json:"change"`
+	Destroy     int   `json:"destroy"`
+	Roles       int   `json:"roles"`
+	Databases   int   `json:"databases"`
+	Tables      int   `json:"tables"`
+	Indexes     int   `json:"indexes"`
+	Constraints int   `json:"constraints"`
+	Rows        int64 `json:"rows_estimate"`
+	Bytes       int64 `json:"bytes_estimate"`
+	Failed      int   `json:"validations_failed"`
+	Warnings    int   `json:"validations_warning"`
+}
+
+// HasChanges reports whether applying the plan would do anything.
+func (p *Plan) HasChanges() bool { return len(p.Actions) > 0 }
+
+// ValidationFailed reports whether any validation Failed.
+func (p *Plan) ValidationFailed() bool { return p.Summary.Failed > 0 }
+
+// Action returns the action with that address, or nil.
+func (p *Plan) Action(addr string) *Action {
+	for _, a := range p.Actions {
+		if a.Address == addr {
+			return a
+		}
+	}
+	return nil
+}
+
+// Input is everything Build looks at.
+type Input struct {
+	Migration *config.Migration
+	Source    *catalog.Instance
+	Target    *catalog.Instance
+	// SourceDBs holds the catalog of every selected source database.
+	SourceDBs map[string]*catalog.Database
+	// TargetDBs holds the catalog of every selected database that exists on the target.
+	TargetDBs map[string]*catalog.Database
+	// State is the migration's state, or nil.
+	State       *state.State
+	Validations []state.Validation
+}
+
+// Addresses.
+
+// RoleAddr is role.NAME.
+func RoleAddr(name string) string { return "role." + addrName(name) }
+
+// MembershipAddr is role.MEMBER.member_of["ROLE"].
+func MembershipAddr(member, role string) string {
+	return fmt.Sprintf("role.%s.member_of[%q]", addrName(member), role)
+}
+
+// DatabaseAddr is database.NAME.
+func DatabaseAddr(db string) string { return "database." + addrName(db) }
+
+// TableAddr is database.DB.table["schema"."name"].
+func TableAddr(db, schema, name string) string {
+	return fmt.Sprintf("%s.table[%q.%q]", DatabaseAddr(db), schema, name)
+}
+
+// IndexAddr is database.DB.index["schema"."name"].
+func IndexAddr(db, schema, name string) string {
+	return fmt.Sprintf("%s.index[%q.%q]", DatabaseAddr(db), schema, name)
+}
+
+// ConstraintAddr is database.DB.constraint["schema"."table"."name"].
+func ConstraintAddr(db, schema, table, name string) string {
+	return fmt.Sprintf("%s.constraint[%q.%q.%q]", DatabaseAddr(db), schema, table, name)
+}
+
+// PartAddr is DatabaseAddr(db) + "." + part (schema, sequences, post_data, analyze, verify).
+func PartAddr(db, part string) string { return DatabaseAddr(db) + "." + part }
+
+// addrName keeps plain identifiers bare and quotes the rest: role.app, role["my role"].
+func addrName(n string) string {
+	for i, r := range n {
+		if !(r == '_' || r == '-' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9')) {
+			return fmt.Sprintf("[%q]", n)
+		}
+	}
+	if n == "" {
+		return `[""]`
+	}
+	return n
+}
+
+// SelectDatabases resolves the migration's database list against the source.
+func SelectDatabases(m *config.Migration, src *catalog.Instance) ([]string, error) {
+	if len(m.Databases) == 1 && m.Databases[0] == "*" {
+		dbs := src.UserDatabases()
+		if len(dbs) == 0 {
+			return nil, fmt.Errorf("the source %s has no user databases to migrate", m.Source.Label())
+		}
+		return dbs, nil
+	}
+	var missing []string
+	for _, d := range m.Databases {
+		info := src.Database(d)
+		if info == nil {
+			missing = append(missing, d)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("database %s not found on %s; available: %s", quoteList(missing), m.Source.Label(), strings.Join(src.UserDatabases(), ", "))
+	}
+	return append([]string(nil), m.Databases...), nil
+}
+
+func quoteList(s []string) string {
+	q := make([]string, len(s))
+	for i, x := range s {
+		q[i] = fmt.Sprintf("%q", x)
+	}
+	return strings.Join(q, ", ")
+}
+
+// TableSelected applies include_tables/exclude_tables to a table key "schema.table".
+func TableSelected(o config.Options, key string) bool {
+	schema, table, _ := strings.Cut(key, ".")
+	return o.IncludesTable(schema, table)
+}
+
+// DesiredRole is the role as it will be created on the target.
+func DesiredRole(r catalog.Role, o config.Options) catalog.Role {
+	if o.StripSuperuser && r.Superuser {
+		r.Superuser = false
+	}
+	return r
+}
+
+// RoleDiff lists the attributes in which the target role differs from the wanted one.
+func RoleDiff(want, have catalog.Role) []string {
+	var d []string
+	cmp := func(name string, w, h bool) {
+		if w != h {
+			d = append(d, fmt.Sprintf("%s: %v → %v", name, h, w))
+		}
+	}
+	cmp("login", want.Login, have.Login)
+	cmp("createdb", want.CreateDB, have.CreateDB)
+	cmp("createrole", want.CreateRole, have.CreateRole)
+	cmp("inherit", want.Inherit, have.Inherit)
+	cmp("replication", want.Replication, have.Replication)
+	cmp("bypassrls", want.BypassRLS, have.BypassRLS)
+	if want.ConnLimit != have.ConnLimit {
+		d = append(d, fmt.Sprintf("connection limit: %d → %d", have.ConnLimit, want.ConnLimit))
+	}
+	return d
+}
+
+// Build computes the plan. It never fails for a mismatch the validations report; it fails only
+// when the inputs are inconsistent (a selected database without a source catalog).
+func Build(in Input) (*Plan, error) {
+	m := in.Migration
+	p := &Plan{
+		FormatVersion: FormatVersion,
+		Migration:     m.Name,
+		Validations:   in.Validations,
+	}
+	dbs, err := SelectDatabases(m, in.Source)
+	if err != nil {
+		return nil, err
+	}
+	p.Databases = dbs
+	if in.State != nil {
+		p.StateLineage, p.StateSerial = in.State.Lineage, in.State.Serial
+	}
+	applied := func(addr string) bool {
+		if in.State == nil {
+			return false
+		}
+		a := in.State.Action(addr)
+		return a != nil && a.Status == state.ActionApplied
+	}
+	add := func(a *Action) { p.Actions = append(p.Actions, a) }
+
+	var roleAddrs []string
+	if m.Options.Roles {
+		migrated := map[string]bool{}
+		for _, r := range in.Source.Roles {
+			want := DesiredRole(r, m.Options)
+			have := in.Target.Role(r.Name)
+			addr := RoleAddr(r.Name)
+			switch {
+			case have == nil:
+				a := &Action{Address: addr, Type: TypeRole, Kind: Create, Name: r.Name, Reason: "role does not exist on the target"}
+				a.Details = roleDetails(r, want)
+				if r.Superuser && m.Options.StripSuperuser {
+					a.Hazards = append(a.Hazards, Hazard{"STRIPS_SUPERUSER", fmt.Sprintf("role %q is a superuser on the source; it will be created without SUPERUSER", r.Name)})
+				}
+				add(a)
+				roleAddrs = append(roleAddrs, addr)
+				migrated[r.Name] = true
+			case have.Superuser || r.Name == in.Target.CurrentUser:
+				// The target's administrators are never altered.
+				migrated[r.Name] = true
+			default:
+				migrated[r.Name] = true
+				if d := RoleDiff(want, *have); len(d) > 0 && !applied(addr) {
+					add(&Action{Address: addr, Type: TypeRole, Kind: Update, Name: r.Name, Reason: "role attributes differ from the source", Details: d})
+					roleAddrs = append(roleAddrs, addr)
+				}
+			}
+		}
+		have := map[[2]string]bool{}
+		for _, tm := range in.Target.Memberships {
+			have[[2]string{tm.Role, tm.Member}] = true
+		}
+		for _, sm := range in.Source.Memberships {
+			if !migrated[sm.Role] || !migrated[sm.Member] || have[[2]string{sm.Role, sm.Member}] {
+				continue
+			}
+			addr := MembershipAddr(sm.Member, sm.Role)
+			a := &Action{Address: addr, Type: TypeMembership, Kind: Create, Name: sm.Member, Table: sm.Role,
+				Reason: fmt.Sprintf("%q is a member of %q on the source", sm.Member, sm.Role)}
+			for _, ra := range []string{RoleAddr(sm.Member), RoleAddr(sm.Role)} {
+				if contains(roleAddrs, ra) {
+					a.DependsOn = append(a.DependsOn, ra)
+				}
+			}
+			if sm.AdminOption {
+				a.Details = []string{"with admin option"}
+			}
+			add(a)
+		}
+	}
+
+	for _, db := range dbs {
+		sdb := in.SourceDBs[db]
+		if sdb == nil {
+			return nil, fmt.Errorf("internal error: no catalog for source database %q", db)
+		}
+		tdb := in.TargetDBs[db]
+		ours := in.State != nil && in.State.Action(DatabaseAddr(db)) != nil && in.State.Action(DatabaseAddr(db)).Status == state.ActionApplied
+		info := in.Source.Database(db)
+		dbAddr := DatabaseAddr(db)
+		var dbAction *Action
+		switch {
+		case tdb == nil:
+			dbAction = &Action{Address: dbAddr, Type: TypeDatabase, Kind: Create, Database: db, Reason: "database does not exist on the target"}
+		case ours:
+			// Created by this migration: resume or confirm.
+			if allApplied(in.State, db) && Matches(sdb, tdb) {
+				continue
+			}
+		case tdb.IsEmpty():
+			dbAction = &Action{Address: dbAddr, Type: TypeDatabase, Kind: Update, Database: db, Reason: "database exists on the target and is empty; objects will be created in it"}
+		case m.Options.OverwriteDatabases:
+			dbAction = &Action{Address: dbAddr, Type: TypeDatabase, Kind: Replace, Database: db, Reason: "database exists on the target and overwrite_databases = true",
+				Hazards: []Hazard{{"DROPS_DATABASE", fmt.Sprintf("the target database %q and everything in it will be dropped", db)}}}
+		default:
+			// Not empty and not ours: the validation reports it; nothing is planned for it.
+			continue
+		}
+		var sizes int64
+		if info != nil {
+			sizes = info.SizeBytes
+		}
+		if dbAction != nil {
+			dbAction.BytesEstimate = sizes
+			if info != nil {
+				dbAction.Details = []string{fmt.Sprintf("owner %s, encoding %s, locale %s/%s%s", info.Owner, info.Encoding, info.Collate, info.Ctype, icuDetail(info))}
+			}
+			dbAction.DependsOn = roleAddrs
+			add(dbAction)
+		}
+		need := func(addr string) bool { return !applied(addr) }
+		schemaAddr := PartAddr(db, TypeSchema)
+		if need(schemaAddr) {
+			a := &Action{Address: schemaAddr, Type: TypeSchema, Kind: Create, Database: db, Reason: "pre-data from pg_dump: schemas, types, functions, tables, views", DependsOn: deps(dbAction)}
+			a.Details = schemaDetails(sdb)
+			add(a)
+		}
+		var tableAddrs, indexAddrs, consAddrs []string
+		tables := append([]catalog.Table(nil), sdb.Tables...)
+		// Largest first: the long copies start early.
+		sort.SliceStable(tables, func(i, j int) bool { return tables[i].SizeBytes > tables[j].SizeBytes })
+		for _, t := range tables {
+			if t.Kind != "r" || !TableSelected(m.Options, t.Key()) {
+				continue
+			}
+			addr := TableAddr(db, t.Schema, t.Name)
+			tableAddrs = append(tableAddrs, addr)
+			if !need(addr) {
+				continue
+			}
+			rows := max(t.RowEstimate, 0)
+			a := &Action{Address: addr, Type: TypeTable, Kind: Create, Database: db, Schema: t.Schema, Name: t.Name, Reason: "copy rows",
+				RowsEstimate: rows, BytesEstimate: t.SizeBytes, DependsOn: []string{schemaAddr}}
+			if t.RowEstimate < 0 {
+				a.Details = append(a.Details, "never analyzed on the source: row estimate unknown")
+			}
+			if t.Unlogged {
+				a.Details = append(a.Details, "unlogged table")
+			}
+			add(a)
+		}
+		tableAddr := func(schema, name string) string {
+			addr := TableAddr(db, schema, name)
+			if contains(tableAddrs, addr) {
+				return addr
+			}
+			return schemaAddr
+		}
+		for _, ix := range sdb.Indexes {
+			addr := IndexAddr(db, ix.Schema, ix.Name)
+			indexAddrs = append(indexAddrs, addr)
+			if !need(addr) {
+				continue
+			}
+			what := "index"
+			switch ix.Constraint {
+			case "p":
+				what = "primary key"
+			case "u":
+				what = "unique constraint"
+			case "x":
+				what = "exclusion constraint"
+			}
+			a := &Action{Address: addr, Type: TypeIndex, Kind: Create, Database: db, Schema: ix.Schema, Name: ix.Name, Table: ix.Table,
+				Reason: fmt.Sprintf("build %s %s on %s", ix.Method, what, ix.Table), BytesEstimate: ix.SizeBytes,
+				DependsOn: []string{tableAddr(ix.Schema, ix.Table)}, SourceOID: ix.OID, ConstraintOID: ix.ConstraintOID}
+			add(a)
+		}
+		for _, c := range sdb.Constraints {
+			if c.Type != "f" || c.Inherited {
+				continue
+			}
+			addr := ConstraintAddr(db, c.Schema, c.Table, c.Name)
+			consAddrs = append(consAddrs, addr)
+			if !need(addr) {
+				continue
+			}
+			a := &Action{Address: addr, Type: TypeConstraint, Kind: Create, Database: db, Schema: c.Schema, Name: c.Name, Table: c.Table,
+				Reason: "add foreign key " + c.Def, SourceOID: c.OID}
+			// A foreign key needs the referenced key's index and both tables' rows.
+			a.DependsOn = []string{tableAddr(c.Schema, c.Table)}
+			if rs, rn, ok := strings.Cut(c.RefTable, "."); ok {
+				a.DependsOn = appendUnique(a.DependsOn, tableAddr(rs, rn))
+				for _, ix := range sdb.Indexes {
+					if ix.Schema == rs && ix.Table == rn && ix.Unique {
+						a.DependsOn = appendUnique(a.DependsOn, IndexAddr(db, ix.Schema, ix.Name))
+					}
+				}
+			}
+			add(a)
+		}
+		seqAddr := PartAddr(db, TypeSequences)
+		if need(seqAddr) && len(sdb.Sequences) > 0 {
+			add(&Action{Address: seqAddr, Type: TypeSequences, Kind: Create, Database: db, Reason: fmt.Sprintf("set %d sequences to their source values", len(sdb.Sequences)), DependsOn: []string{schemaAddr}})
+		}
+		postAddr := PartAddr(db, TypePostData)
+		if need(postAddr) {
+			a := &Action{Address: postAddr, Type: TypePostData, Kind: Create, Database: db,
+				Reason:    "rest of post-data from pg_dump: triggers, rules, policies, materialized view data, index attachments, comments, privileges",
+				DependsOn: append(append(append([]string{schemaAddr}, tableAddrs...), indexAddrs...), consAddrs...)}
+			add(a)
+		}
+		anAddr := PartAddr(db, TypeAnalyze)
+		if need(anAddr) {
+			add(&Action{Address: anAddr, Type: TypeAnalyze, Kind: Create, Database: db, Reason: "gather planner statistics (ANALYZE)", DependsOn: []string{postAddr}})
+		}
+		if m.Options.Verify != "none" {
+			vAddr := PartAddr(db, TypeVerify)
+			add(&Action{Address: vAddr, Type: TypeVerify, Kind: Create, Database: db, Reason: fmt.Sprintf("compare source and target (%s)", m.Options.Verify), DependsOn: []string{anAddr}})
+		}
+	}
+	p.Summary = Summarize(p.Actions, p.Validations)
+	return p, nil
+}
+
+func icuDetail(d *catalog.DatabaseInfo) string {
+	if d.LocaleProvider == "icu" {
+		return ", ICU locale " + d.ICULocale
+	}
+	return ""
+}
+
+func deps(a *Action) []string {
+	if a == nil {
+		return nil
+	}
+	return []string{a.Address}
+}
+
+func contains(s []string, x string) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func appendUnique(s []string, x string) []string {
+	if contains(s, x) {
+		return s
+	}
+	return append(s, x)
+}
+
+func roleDetails(src, want catalog.Role) []string {
+	var attrs []string
+	flag := func(on bool, name string) {
+		if on {
+			attrs = append(attrs, name)
+		}
+	}
+	flag(want.Superuser, "SUPERUSER")
+	flag(want.Login, "LOGIN")
+	flag(want.CreateDB, "CREATEDB")
+	flag(want.CreateRole, "CREATEROLE")
+	flag(want.Replication, "REPLICATION")
+	flag(want.BypassRLS, "BYPASSRLS")
+	flag(!want.Inherit, "NOINHERIT")
+	out := []string{}
+	if len(attrs) > 0 {
+		out = append(out, "attributes: "+strings.Join(attrs, " "))
+	}
+	switch {
+	case src.PasswordHash != "":
+		out = append(out, "password: carried over (hash)")
+	case src.Login:
+		out = append(out, "password: none (the source login cannot read password hashes, or the role has none)")
+	}
+	return out
+}
+
+func schemaDetails(d *catalog.Database) []string {
+	var out []string
+	if len(d.Extensions) > 0 {
+		var ex []string
+		for _, e := range d.Extensions {
+			ex = append(ex, fmt.Sprintf("%s %s (%s)", e.Name, e.Version, e.Schema))
+		}
+		out = append(out, "extensions: "+strings.Join(ex, ", "))
+	}
+	keys := make([]string, 0, len(d.Objects))
+	for k := range d.Objects {
+		if d.Objects[k] > 0 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var objs []string
+	for _, k := range keys {
+		objs = append(objs, fmt.Sprintf("%d %s", d.Objects[k], strings.ReplaceAll(k, "_", " ")))
+	}
+	if len(objs) > 0 {
+		out = append(out, "objects: "+strings.Join(objs, ", "))
+	}
+	return out
+}
+
+// allApplied reports whether every action of db recorded in the state is applied.
+func allApplied(s *state.State, db string) bool {
+	n := 0
+	for _, a := range s.Actions {
+		if a.Database == db {
+			n++
+			if a.Status != state.ActionApplied {
+				return false
+			}
+		}
+	}
+	return n > 0
+}
+
+// Matches reports whether the target database holds the same tables, indexes, foreign keys and
+// sequences as the source database (by name).
+func Matches(src, tgt *catalog.Database) bool {
+	set := func(d *catalog.Database) map[string]bool {
+		m := map[string]bool{}
+		for _, t := range d.Tables {
+			m["t "+t.Key()] = true
+		}
+		for _, i := range d.Indexes {
+			m["i "+i.Schema+"."+i.Name] = true
+		}
+		for _, c := range d.Constraints {
+			m["c "+c.Schema+"."+c.Table+"."+c.Name] = true
+		}
+		for _, s := range d.Sequences {
+			m["s "+s.Schema+"."+s.Name] = true
+		}
+		return m
+	}
+	a, b := set(src), set(tgt)
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// Summarize counts actions and validation outcomes.
+func Summarize(actions []*Action, vals []state.Validation) Summary {
+	var s Summary
+	for _, a := range actions {
+		switch a.Kind {
+		case Create:
+			s.Add++
+		case Update:
+			s.Change++
+		case Replace:
+			s.Add++
+			s.Destroy++
+		case Delete:
+			s.Destroy++
+		}
+		switch a.Type {
+		case TypeRole:
+			if a.Kind == Create {
+				s.Roles++
+			}
+		case TypeDatabase:
+			if a.Kind != Update {
+				s.Databases++
+			}
+		case TypeTable:
+			s.Tables++
+			s.Rows += a.RowsEstimate
+			s.Bytes += a.BytesEstimate
+		case TypeIndex:
+			s.Indexes++
+		case TypeConstraint:
+			s.Constraints++
+		}
+	}
+	for _, v := range vals {
+		switch v.Outcome {
+		case "Failed":
+			s.Failed++
+		case "Warning":
+			s.Warnings++
+		}
+	}
+	return s
+}

@@ -1,0 +1,55 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+package state
+
+import (
+	"errors"
+	"os"
+	"syscall"
+)
+
+// flockSupported reports whether this platform has kernel file locks.
+const flockSupported = true
+
+// tryFlock takes an exclusive flock(2) on f without blocking; it reports false
+// when another open file description holds a lock on the same file. flock
+// locks belong to the open file description, so two opens of the same file
+// conflict even within one process, and the kernel drops the lock when the
+// last descriptor closes, which includes the death of the process.
+func tryFlock(f *os.File) (bool, error) {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case errors.Is(err, syscall.EWOULDBLOCK), errors.Is(err, syscall.EAGAIN):
+			return false, nil
+		default:
+			return false, &os.PathError{Op: "flock", Path: f.Name(), Err: err}
+		}
+	}
+}
+
+// flockWait takes an exclusive flock(2) on f, waiting as long as needed.
+func flockWait(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			return &os.PathError{Op: "flock", Path: f.Name(), Err: err}
+		}
+		return nil
+	}
+}
+
+// funlock releases a flock(2) taken on f.
+func funlock(f *os.File) error {
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN); err != nil {
+		return &os.PathError{Op: "flock", Path: f.Name(), Err: err}
+	}
+	return nil
+}

@@ -1,0 +1,606 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// PG is the shared backend: states live in <schema>.states of a PostgreSQL
+// database that every host running the migration can reach.
+//
+//	states(migration text PRIMARY KEY, serial bigint, lineage text, data jsonb,
+//	       updated_at timestamptz, backup jsonb)   -- backup: the previous data
+//	locks(migration text PRIMARY KEY, info jsonb, pid int)
+//
+// A migration's lock is a session-level advisory lock whose two int4 keys are
+// a hash of the schema and the migration name (so migrations never wait for one
+// another, and two state schemas in one database do not collide). It is taken
+// with pg_try_advisory_lock on a connection opened for that lock alone and kept
+// until Unlock: when the holder dies its session ends and the server releases
+// the lock, and a pool could not be trusted to keep a session lock. The table
+// locks records who holds it (and the holder's backend pid, which tells a
+// current record from one left by a dead holder). The connection string must
+// therefore reach PostgreSQL directly or through a session-mode pooler, never
+// a transaction-mode one.
+//
+// The holder of a lock is not told if its lock connection breaks; a network
+// failure long enough for the server to drop the session frees the lock.
+type PG struct {
+	// Schema holds the states and locks tables.
+	Schema string
+
+	cfg   *pgx.ConnConfig
+	scrub *scrubber
+	where string // host:port/database, for lock paths; never secrets
+
+	mu     sync.Mutex
+	conn   *pgx.Conn // state reads and writes; reconnected when lost
+	closed bool
+}
+
+var _ Backend = (*PG)(nil)
+
+// NewPG connects to the database of connStr and creates the schema (default
+// "pgferry") and its tables when absent. Concurrent first runs from several
+// hosts are safe: the DDL runs under a transaction-level advisory lock, and
+// objects that exist are not created again (which also lets a role without
+// CREATE privilege use tables prepared by an administrator). Errors never
+// contain the connection string's password.
+func NewPG(ctx context.Context, connStr, schema string) (*PG, error) {
+	if schema == "" {
+		schema = "pgferry"
+	}
+	scrub := newScrubber(connStr)
+	cfg, err := pgx.ParseConfig(connStr)
+	if err != nil {
+		return nil, fmt.Errorf("pg state backend: invalid conn_str: %w", scrub.scrub(err))
+	}
+	// The password may also come from PGPASSWORD or .pgpass: mask it too.
+	passwords := []string{cfg.Password}
+	p := &PG{
+		Schema: schema,
+		cfg:    cfg,
+		scrub:  newScrubber(connStr, passwords...),
+		where:  fmt.Sprintf("%s:%d/%s", cfg.Host, cfg.Port, cfg.Database),
+	}
+	conn, err := p.connect(ctx, "state")
+	if err != nil {
+		return nil, err
+	}
+	p.conn = conn
+	if err := p.setup(ctx); err != nil {
+		conn.Close(context.Background())
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *PG) table(name string) string { return pgx.Identifier{p.Schema, name}.Sanitize() }
+
+// fail wraps err with context, masking secrets.
+func (p *PG) fail(format string, err error, args ...any) error {
+	return fmt.Errorf(format+": %w", append(args, p.scrub.scrub(err))...)
+}
+
+func (p *PG) connect(ctx context.Context, purpose string) (*pgx.Conn, error) {
+	cfg := p.cfg.Copy()
+	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
+		cfg.RuntimeParams["application_name"] = "pgferry " + purpose
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, p.fail("pg state backend: connecting to %s", err, p.where)
+	}
+	return conn, nil
+}
+
+func (p *PG) setup(ctx context.Context) error {
+	k1, k2 := advisoryKey("ddl", p.Schema)
+	err := pgx.BeginFunc(ctx, p.conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", k1, k2); err != nil {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", p.Schema).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{p.Schema}.Sanitize()); err != nil {
+				return err
+			}
+		}
+		tables := []struct{ name, ddl string }{
+			{"states", `CREATE TABLE IF NOT EXISTS %s (
+				migration  text PRIMARY KEY,
+				serial     bigint NOT NULL,
+				lineage    text NOT NULL,
+				data       jsonb NOT NULL,
+				updated_at timestamptz NOT NULL DEFAULT now(),
+				backup     jsonb
+			)`},
+			{"locks", `CREATE TABLE IF NOT EXISTS %s (
+				migration text PRIMARY KEY,
+				info      jsonb NOT NULL,
+				pid       integer
+			)`},
+		}
+		for _, t := range tables {
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+				WHERE n.nspname = $1 AND c.relname = $2)`, p.Schema, t.name).Scan(&exists); err != nil {
+				return err
+			}
+			if !exists {
+				if _, err := tx.Exec(ctx, fmt.Sprintf(t.ddl, p.table(t.name))); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return p.fail("pg state backend: preparing schema %s", err, strconv.Quote(p.Schema))
+	}
+	return nil
+}
+
+// withConn runs fn on the state connection, reconnecting first when it was
+// lost, and once more when it is lost during fn (fn must be safe to retry).
+func (p *PG) withConn(ctx context.Context, fn func(*pgx.Conn) error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errors.New("pg state backend: closed")
+	}
+	for attempt := 0; ; attempt++ {
+		if p.conn == nil || p.conn.IsClosed() {
+			conn, err := p.connect(ctx, "state")
+			if err != nil {
+				return err
+			}
+			p.conn = conn
+		}
+		err := fn(p.conn)
+		if err != nil && p.conn.IsClosed() && attempt == 0 && ctx.Err() == nil {
+			continue
+		}
+		return err
+	}
+}
+
+// Read returns the migration's state, upgraded to FormatVersion, or (nil, nil).
+func (p *PG) Read(ctx context.Context, migration string) (*State, error) {
+	if err := checkMigrationName(migration); err != nil {
+		return nil, err
+	}
+	var data string
+	var found bool
+	err := p.withConn(ctx, func(c *pgx.Conn) error {
+		found = true
+		err := c.QueryRow(ctx, "SELECT data::text FROM "+p.table("states")+" WHERE migration = $1", migration).Scan(&data)
+		if errors.Is(err, pgx.ErrNoRows) {
+			found = false
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, p.fail("reading state of migration %q", err, migration)
+	}
+	if !found {
+		return nil, nil
+	}
+	return p.decode(migration, data)
+}
+
+func (p *PG) decode(migration, data string) (*State, error) {
+	what := fmt.Sprintf("state of migration %q in %s", migration, p.table("states"))
+	s, err := decodeState(what, []byte(data))
+	if err != nil {
+		if !errors.Is(err, ErrNewerFormat) {
+			err = fmt.Errorf("%w\nThe previous version is kept in the backup column of that row.", err)
+		}
+		return nil, err
+	}
+	if s.Migration != migration {
+		return nil, fmt.Errorf("%s names migration %q", what, s.Migration)
+	}
+	return s, nil
+}
+
+// Write stores s in one transaction: it locks the migration's row, bumps
+// s.Serial above both its own value and the stored one, sets FormatVersion and
+// UpdatedAt, gives s a Lineage when it has none, moves the stored document to
+// the backup column and stores the new one. It refuses to replace a state of
+// another lineage or of a newer format. On error s is left unchanged.
+func (p *PG) Write(ctx context.Context, s *State) error {
+	if s == nil {
+		return errors.New("writing state: nil state")
+	}
+	if err := checkMigrationName(s.Migration); err != nil {
+		return err
+	}
+	err := p.withConn(ctx, func(c *pgx.Conn) error {
+		for range 5 {
+			done, err := p.writeOnce(ctx, c, s)
+			if err != nil || done {
+				return err
+			}
+			// Another writer created the row between our look and our
+			// insert: go again, this time as an update.
+		}
+		return errors.New("the state row keeps changing under us")
+	})
+	if err != nil {
+		return p.fail("writing state of migration %q", err, s.Migration)
+	}
+	return nil
+}
+
+func (p *PG) writeOnce(ctx context.Context, c *pgx.Conn, s *State) (done bool, err error) {
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback(context.Background())
+
+	var stored *State
+	var version int
+	st := State{Migration: s.Migration}
+	err = tx.QueryRow(ctx, "SELECT serial, lineage, COALESCE((data->>'format_version')::int, 0) FROM "+p.table("states")+
+		" WHERE migration = $1 FOR UPDATE", s.Migration).Scan(&st.Serial, &st.Lineage, &version)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return false, err
+	default:
+		stored = &st
+		if version > FormatVersion {
+			return false, fmt.Errorf("refusing to overwrite the stored state (format version %d, this pgferry writes %d): %w",
+				version, FormatVersion, ErrNewerFormat)
+		}
+	}
+	restore, err := prepareWrite(s, stored)
+	if err != nil {
+		return false, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			restore()
+		}
+	}()
+	data, err := json.Marshal(s)
+	if err != nil {
+		return false, err
+	}
+	if stored != nil {
+		_, err = tx.Exec(ctx, "UPDATE "+p.table("states")+
+			" SET backup = data, data = $2::jsonb, serial = $3, lineage = $4, updated_at = $5 WHERE migration = $1",
+			s.Migration, string(data), s.Serial, s.Lineage, *s.UpdatedAt)
+		if err != nil {
+			return false, err
+		}
+	} else {
+		tag, err := tx.Exec(ctx, "INSERT INTO "+p.table("states")+
+			" (migration, serial, lineage, data, updated_at) VALUES ($1, $3, $4, $2::jsonb, $5) ON CONFLICT (migration) DO NOTHING",
+			s.Migration, string(data), s.Serial, s.Lineage, *s.UpdatedAt)
+		if err != nil {
+			return false, err
+		}
+		if tag.RowsAffected() == 0 {
+			return false, nil
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, err
+	}
+	ok = true
+	return true, nil
+}
+
+// List returns every stored state, sorted by migration name.
+func (p *PG) List(ctx context.Context) ([]*State, error) {
+	type row struct{ migration, data string }
+	var rows []row
+	err := p.withConn(ctx, func(c *pgx.Conn) error {
+		rows = rows[:0]
+		r, err := c.Query(ctx, "SELECT migration, data::text FROM "+p.table("states")+" ORDER BY migration")
+		if err != nil {
+			return err
+		}
+		var m, d string
+		_, err = pgx.ForEachRow(r, []any{&m, &d}, func() error {
+			rows = append(rows, row{m, d})
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, p.fail("listing states", err)
+	}
+	out := make([]*State, 0, len(rows))
+	for _, r := range rows {
+		s, err := p.decode(r.migration, r.data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// advisoryKey derives the two int4 keys of an advisory lock from a 64-bit
+// FNV-1a hash of "pgferry" and parts, so that every (schema, migration) pair
+// has its own lock and pgferry's keys are unlikely to meet an application's.
+func advisoryKey(parts ...string) (int32, int32) {
+	h := fnv.New64a()
+	h.Write([]byte("pgferry"))
+	for _, part := range parts {
+		h.Write([]byte{0})
+		h.Write([]byte(part))
+	}
+	v := h.Sum64()
+	return int32(uint32(v >> 32)), int32(uint32(v))
+}
+
+func (p *PG) lockKey(migration string) (int32, int32) {
+	return advisoryKey("lock", p.Schema, migration)
+}
+
+// holderQuery finds the session holding an advisory lock taken with the
+// two-int4 form: pg_locks shows the keys as classid and objid (as unsigned
+// oids) with objsubid 2, in the current database.
+const holderQuery = `SELECT l.pid, COALESCE(a.usename::text, ''), COALESCE(host(a.client_addr), ''), a.backend_start
+FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND l.classid::text::bigint = $1 AND l.objid::text::bigint = $2
+LIMIT 1`
+
+type lockHolder struct {
+	pid     int32
+	user    string
+	client  string
+	started *time.Time
+}
+
+func (p *PG) findHolder(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, migration string) (*lockHolder, error) {
+	k1, k2 := p.lockKey(migration)
+	var h lockHolder
+	err := q.QueryRow(ctx, holderQuery, int64(uint32(k1)), int64(uint32(k2))).Scan(&h.pid, &h.user, &h.client, &h.started)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// Lock takes the migration's advisory lock on a new dedicated connection and
+// records info in the locks table (replacing any record left by a dead
+// holder). With timeout > 0 it retries every LockPollInterval until it gets
+// the lock, timeout passes (*LockedError) or ctx is done. Fields of info left
+// empty are filled (ID, Who, Created, Path). Unlock deletes the record,
+// releases the lock and closes the connection.
+func (p *PG) Lock(ctx context.Context, migration string, info LockInfo, timeout time.Duration) (func() error, error) {
+	if err := checkMigrationName(migration); err != nil {
+		return nil, err
+	}
+	info = info.complete(fmt.Sprintf("%s/%s.states/%s", p.where, p.Schema, migration))
+	conn, err := p.connect(ctx, "lock "+migration)
+	if err != nil {
+		return nil, err
+	}
+	// A server-side idle timeout would end the idle lock session, and the lock
+	// with it, in the middle of a long apply.
+	if _, err := conn.Exec(ctx, `SELECT set_config('idle_session_timeout', '0', false)
+		WHERE current_setting('server_version_num')::int >= 140000`); err != nil {
+		conn.Close(context.Background())
+		return nil, p.fail("locking state of migration %q", err, migration)
+	}
+	k1, k2 := p.lockKey(migration)
+	try := func(ctx context.Context) (bool, error) {
+		var ok bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", k1, k2).Scan(&ok); err != nil {
+			return false, p.fail("locking state of migration %q", err, migration)
+		}
+		return ok, nil
+	}
+	holder := func(ctx context.Context) LockInfo {
+		hi, err := p.currentHolder(ctx, conn, migration)
+		if err != nil || hi == nil {
+			return LockInfo{Path: info.Path}
+		}
+		return *hi
+	}
+	if err := acquire(ctx, migration, timeout, try, holder); err != nil {
+		conn.Close(context.Background())
+		return nil, err
+	}
+	data, err := json.Marshal(info)
+	if err == nil {
+		_, err = conn.Exec(ctx, "INSERT INTO "+p.table("locks")+" (migration, info, pid) VALUES ($1, $2::jsonb, pg_backend_pid())"+
+			" ON CONFLICT (migration) DO UPDATE SET info = EXCLUDED.info, pid = EXCLUDED.pid", migration, string(data))
+	}
+	if err != nil {
+		conn.Close(context.Background()) // ends the session, so releases the lock
+		return nil, p.fail("recording the lock of migration %q", err, migration)
+	}
+
+	var once sync.Once
+	var unlockErr error
+	unlock := func() error {
+		once.Do(func() { unlockErr = p.unlock(conn, migration, info.ID, k1, k2) })
+		return unlockErr
+	}
+	return unlock, nil
+}
+
+func (p *PG) unlock(conn *pgx.Conn, migration, id string, k1, k2 int32) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	defer conn.Close(ctx)
+	deleteInfo := "DELETE FROM " + p.table("locks") + " WHERE migration = $1 AND info->>'id' = $2"
+	_, err := conn.Exec(ctx, deleteInfo, migration, id)
+	var released bool
+	if err == nil {
+		err = conn.QueryRow(ctx, "SELECT pg_advisory_unlock($1, $2)", k1, k2).Scan(&released)
+	}
+	if err != nil {
+		// The session is gone, and the lock with it; remove our record
+		// through the state connection.
+		p.withConn(ctx, func(c *pgx.Conn) error {
+			_, err := c.Exec(ctx, deleteInfo, migration, id)
+			return err
+		})
+		return p.fail("unlocking state of migration %q: the lock's connection was lost (force-unlocked, or the connection or server failed), so the lock had already been released", err, migration)
+	}
+	if !released {
+		return fmt.Errorf("unlocking state of migration %q: the lock was not held", migration)
+	}
+	return nil
+}
+
+// currentHolder describes the session holding the migration's lock, or nil
+// when nobody holds it. A record in the locks table counts only when its pid
+// is the holder's; otherwise it was left by a dead holder, and the holder is
+// described from pg_stat_activity.
+func (p *PG) currentHolder(ctx context.Context, conn *pgx.Conn, migration string) (*LockInfo, error) {
+	h, err := p.findHolder(ctx, conn, migration)
+	if err != nil || h == nil {
+		return nil, err
+	}
+	var data string
+	var pid *int32
+	err = conn.QueryRow(ctx, "SELECT info::text, pid FROM "+p.table("locks")+" WHERE migration = $1", migration).Scan(&data, &pid)
+	if err == nil && pid != nil && *pid == h.pid {
+		var info LockInfo
+		if json.Unmarshal([]byte(data), &info) == nil {
+			return &info, nil
+		}
+	}
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, err
+	}
+	who := fmt.Sprintf("PostgreSQL session pid %d", h.pid)
+	if h.user != "" {
+		who = fmt.Sprintf("%s@%s (pid %d, no lock info recorded)", h.user, h.client, h.pid)
+	}
+	info := LockInfo{Who: who, Path: fmt.Sprintf("%s/%s.states/%s", p.where, p.Schema, migration)}
+	return &info, nil
+}
+
+// ForceUnlock breaks the migration's lock if its recorded ID is id. An
+// advisory lock can only be released by the session holding it, so
+// ForceUnlock terminates that session with pg_terminate_backend (found in
+// pg_locks by the lock's keys), waits until the server has released the lock,
+// and deletes the record. The holder, if still running, sees its connection
+// fail; its Unlock then reports the lock as lost. Terminating another role's
+// session needs membership in pg_signal_backend (or superuser). A record left
+// by a dead holder is simply deleted.
+func (p *PG) ForceUnlock(ctx context.Context, migration, id string) error {
+	if err := checkMigrationName(migration); err != nil {
+		return err
+	}
+	var userErr error
+	err := p.withConn(ctx, func(c *pgx.Conn) error {
+		userErr = nil
+		var data string
+		var pid *int32
+		err := c.QueryRow(ctx, "SELECT info::text, pid FROM "+p.table("locks")+" WHERE migration = $1", migration).Scan(&data, &pid)
+		h, herr := p.findHolder(ctx, c, migration)
+		if herr != nil {
+			return herr
+		}
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			if h != nil {
+				userErr = fmt.Errorf("force-unlock: migration %q is locked by PostgreSQL session pid %d, which recorded no lock info (so no lock ID matches); terminate that session to free the lock", migration, h.pid)
+			} else {
+				userErr = fmt.Errorf("force-unlock: migration %q is not locked", migration)
+			}
+			return nil
+		case err != nil:
+			return err
+		}
+		var info LockInfo
+		if err := json.Unmarshal([]byte(data), &info); err != nil {
+			return fmt.Errorf("lock record of migration %q: %w", migration, err)
+		}
+		if info.ID != id {
+			userErr = fmt.Errorf("force-unlock: lock ID %q does not match the lock of migration %q, whose ID is %s", id, migration, info.ID)
+			return nil
+		}
+		if h != nil && (pid == nil || *pid != h.pid) {
+			userErr = fmt.Errorf("force-unlock: lock %s of migration %q is stale: the lock is now held by PostgreSQL session pid %d, which recorded no lock info yet; retry", id, migration, h.pid)
+			return nil
+		}
+		if h != nil {
+			if _, err := c.Exec(ctx, "SELECT pg_terminate_backend($1)", h.pid); err != nil {
+				var pge *pgconn.PgError
+				if errors.As(err, &pge) && pge.Code == "42501" {
+					userErr = fmt.Errorf("force-unlock: not allowed to terminate the session holding the lock (pid %d): grant pg_signal_backend to the state backend's role, or ask an administrator to run SELECT pg_terminate_backend(%d): %w", h.pid, h.pid, err)
+					return nil
+				}
+				return err
+			}
+			if err := p.waitReleased(ctx, c, migration); err != nil {
+				return err
+			}
+		}
+		_, err = c.Exec(ctx, "DELETE FROM "+p.table("locks")+" WHERE migration = $1 AND info->>'id' = $2", migration, id)
+		return err
+	})
+	if err != nil {
+		return p.fail("force-unlock of migration %q", err, migration)
+	}
+	return userErr
+}
+
+// waitReleased waits (up to 10s) until the migration's lock is no longer held.
+func (p *PG) waitReleased(ctx context.Context, c *pgx.Conn, migration string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h, err := p.findHolder(ctx, c, migration)
+		if err != nil {
+			return err
+		}
+		if h == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the session holding the lock (pid %d) has not exited 10s after being terminated", h.pid)
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Close closes the state connection. Locks stay held until their Unlock.
+func (p *PG) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	if p.conn != nil {
+		return p.scrub.scrub(p.conn.Close(context.Background()))
+	}
+	return nil
+}

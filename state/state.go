@@ -1,0 +1,169 @@
+package state
+
+import (
+	"fmt"
+	"os"
+	"os/user"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// New returns the empty state of a new migration: current FormatVersion, a fresh
+// Lineage, Serial 0 (the first Write makes it 1) and no status yet.
+func New(migration string) *State {
+	return &State{
+		FormatVersion: FormatVersion,
+		Lineage:       uuid.NewString(),
+		Migration:     migration,
+	}
+}
+
+// Action returns the action with that address, or nil. The pointer is the one
+// stored in s.Actions, so changes through it change the state.
+//
+// The search is linear: callers that look up every action of a large plan in a
+// loop should index s.Actions themselves.
+func (s *State) Action(addr string) *Action {
+	if s == nil {
+		return nil
+	}
+	for _, a := range s.Actions {
+		if a != nil && a.Address == addr {
+			return a
+		}
+	}
+	return nil
+}
+
+// Upsert stores a under its address: it replaces the action with the same
+// address in place (keeping plan order), or appends a when there is none.
+// a itself is stored, not a copy.
+func (s *State) Upsert(a *Action) {
+	if a == nil {
+		return
+	}
+	for i, old := range s.Actions {
+		if old != nil && old.Address == a.Address {
+			s.Actions[i] = a
+			return
+		}
+	}
+	s.Actions = append(s.Actions, a)
+}
+
+// Clone returns a deep copy of s that shares no memory with it, so either can
+// be changed without affecting the other (e.g. to compare before and after).
+func (s *State) Clone() *State {
+	if s == nil {
+		return nil
+	}
+	c := *s
+	c.Databases = slices.Clone(s.Databases)
+	c.StartedAt = cloneTime(s.StartedAt)
+	c.FinishedAt = cloneTime(s.FinishedAt)
+	c.UpdatedAt = cloneTime(s.UpdatedAt)
+	if s.Validations != nil {
+		c.Validations = make([]Validation, len(s.Validations))
+		for i, v := range s.Validations {
+			v.Objects = slices.Clone(v.Objects)
+			c.Validations[i] = v
+		}
+	}
+	if s.Actions != nil {
+		c.Actions = make([]*Action, len(s.Actions))
+		for i, a := range s.Actions {
+			c.Actions[i] = a.Clone()
+		}
+	}
+	c.Created = slices.Clone(s.Created) // Change holds only values
+	return &c
+}
+
+// Clone returns a deep copy of a.
+func (a *Action) Clone() *Action {
+	if a == nil {
+		return nil
+	}
+	c := *a
+	c.StartedAt = cloneTime(a.StartedAt)
+	c.FinishedAt = cloneTime(a.FinishedAt)
+	return &c
+}
+
+func cloneTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	return &c
+}
+
+// NewLockInfo describes a lock about to be taken by this process for an
+// operation (apply, destroy, cancel) of the given pgferry version: a fresh ID,
+// Who as user@host, Created now. Lock fills Path.
+func NewLockInfo(operation, version string) LockInfo {
+	return LockInfo{
+		ID:        uuid.NewString(),
+		Operation: operation,
+		Who:       whoAmI(),
+		Version:   version,
+		Created:   time.Now().UTC(),
+	}
+}
+
+// complete fills the fields a caller left empty.
+func (info LockInfo) complete(path string) LockInfo {
+	if info.ID == "" {
+		info.ID = uuid.NewString()
+	}
+	if info.Who == "" {
+		info.Who = whoAmI()
+	}
+	if info.Created.IsZero() {
+		info.Created = time.Now().UTC()
+	}
+	if info.Path == "" {
+		info.Path = path
+	}
+	return info
+}
+
+func whoAmI() string {
+	name := os.Getenv("USER")
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	if name == "" {
+		name = "unknown"
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	return name + "@" + host
+}
+
+// checkMigrationName refuses names that cannot safely be a directory name or a
+// key: the config allows letters, digits and '-', not starting with '-'; this
+// also accepts '_' and '.' (not first) so that the state never rejects a name
+// the config might accept in the future, while keeping paths inside the state
+// directory.
+func checkMigrationName(name string) error {
+	if name == "" {
+		return fmt.Errorf("invalid migration name: empty")
+	}
+	if len(name) > 200 {
+		return fmt.Errorf("invalid migration name %q: longer than 200 characters", name)
+	}
+	for i, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case (r == '-' || r == '_' || r == '.') && i > 0:
+		default:
+			return fmt.Errorf("invalid migration name %q: use letters, digits and '-', not starting with '-'", name)
+		}
+	}
+	return nil
+}

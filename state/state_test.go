@@ -1,0 +1,128 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNew(t *testing.T) {
+	s := New("prod-to-flex")
+	if s.FormatVersion != FormatVersion || s.Migration != "prod-to-flex" || s.Serial != 0 || s.Status != "" {
+		t.Fatalf("New: %+v", s)
+	}
+	if len(s.Lineage) != 36 {
+		t.Fatalf("lineage %q is not a UUID", s.Lineage)
+	}
+	if New("x").Lineage == s.Lineage {
+		t.Fatal("two states share a lineage")
+	}
+}
+
+func TestActionUpsert(t *testing.T) {
+	s := New("m")
+	if s.Action("role.app") != nil {
+		t.Fatal("found an action in an empty state")
+	}
+	s.Upsert(&Action{Address: "role.app", Status: ActionPending})
+	s.Upsert(&Action{Address: "database.app", Status: ActionPending})
+	s.Upsert(&Action{Address: "role.app", Status: ActionApplied})
+	if len(s.Actions) != 2 || s.Actions[0].Address != "role.app" || s.Actions[1].Address != "database.app" {
+		t.Fatalf("actions out of order or duplicated: %+v", s.Actions)
+	}
+	a := s.Action("role.app")
+	if a == nil || a.Status != ActionApplied {
+		t.Fatalf("Action(role.app) = %+v", a)
+	}
+	a.Status = ActionTainted
+	if s.Actions[0].Status != ActionTainted {
+		t.Fatal("Action does not return the stored pointer")
+	}
+	var nilState *State
+	if nilState.Action("x") != nil {
+		t.Fatal("nil state has actions")
+	}
+}
+
+func TestClone(t *testing.T) {
+	now := time.Now()
+	s := New("m")
+	s.StartedAt = &now
+	s.Databases = []string{"app"}
+	s.Validations = []Validation{{ID: "v", Objects: []string{"t1"}}}
+	s.Actions = []*Action{{Address: "a", StartedAt: &now}}
+	s.Created = []Change{{Type: "role", Name: "r", At: now}}
+
+	c := s.Clone()
+	if !reflect.DeepEqual(s, c) {
+		t.Fatalf("clone differs:\n%+v\n%+v", s, c)
+	}
+	later := now.Add(time.Hour)
+	*c.StartedAt = later
+	c.Databases[0] = "x"
+	c.Validations[0].Objects[0] = "x"
+	c.Actions[0].Status = "x"
+	*c.Actions[0].StartedAt = later
+	c.Created[0].Name = "x"
+	if !s.StartedAt.Equal(now) || s.Databases[0] != "app" || s.Validations[0].Objects[0] != "t1" ||
+		s.Actions[0].Status != "" || !s.Actions[0].StartedAt.Equal(now) || s.Created[0].Name != "r" {
+		t.Fatalf("changing the clone changed the original: %+v", s)
+	}
+	if (*State)(nil).Clone() != nil {
+		t.Fatal("nil clone")
+	}
+}
+
+func TestCheckMigrationName(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"prod-to-flex": true, "a": true, "A1-b_c.d": true,
+		"": false, "-x": false, ".x": false, "..": false, "a/b": false, "a\\b": false, "a b": false,
+		strings.Repeat("a", 201): false,
+	} {
+		if err := checkMigrationName(name); (err == nil) != ok {
+			t.Errorf("checkMigrationName(%q) = %v, want ok=%v", name, err, ok)
+		}
+	}
+}
+
+func TestOpen(t *testing.T) {
+	ctx := context.Background()
+	b, err := Open(ctx, "", t.TempDir()+"/st", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.(*Local); !ok {
+		t.Fatalf("Open(\"\") = %T, want *Local", b)
+	}
+	if _, err := Open(ctx, "s3", "", "", ""); err == nil || !strings.Contains(err.Error(), `"s3"`) {
+		t.Fatalf("unknown type: %v", err)
+	}
+	if _, err := Open(ctx, "pg", "", "", ""); err == nil || !strings.Contains(err.Error(), "conn_str") {
+		t.Fatalf("pg without conn_str: %v", err)
+	}
+}
+
+func TestLockedErrorMessage(t *testing.T) {
+	e := &LockedError{Migration: "m", Info: LockInfo{
+		ID: "4f1c", Path: "/x/state.json", Operation: "apply", Who: "ann@ci-7", Version: "0.3.0",
+		Created: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
+	}}
+	msg := e.Error()
+	for _, want := range []string{"Lock Info:", "ID:        4f1c", "Path:      /x/state.json", "Operation: apply",
+		"Who:       ann@ci-7", "Version:   0.3.0", "Created:   2025-01-02 03:04:05.000 UTC", "--lock-timeout",
+		"pgferry force-unlock 4f1c"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	if !errors.Is(e, ErrLocked) {
+		t.Error("errors.Is(LockedError, ErrLocked) is false")
+	}
+	var le *LockedError
+	if !errors.As(error(e), &le) {
+		t.Error("errors.As failed")
+	}
+}

@@ -1,0 +1,146 @@
+package state
+
+import (
+	"context"
+	"time"
+)
+
+// FormatVersion is the version of the state document written by this build.
+const FormatVersion = 1
+
+// Status values, as in the seed (Azure's migration service).
+const (
+	StatusInProgress       = "In progress"
+	StatusSucceeded        = "Succeeded"
+	StatusFailed           = "Failed"
+	StatusValidationFailed = "Validation failed"
+	StatusCanceled         = "Canceled"
+)
+
+// Substatus values.
+const (
+	SubPrerequisites = "Performing prerequisite steps"
+	SubValidation    = "Validation in progress"
+	SubMigratingData = "Migrating data"
+	SubCompleting    = "Completing migration"
+	SubCompleted     = "Completed"
+)
+
+// Action status values.
+const (
+	ActionPending = "pending"
+	ActionRunning = "running"
+	ActionApplied = "applied"
+	ActionFailed  = "failed"
+	ActionTainted = "tainted" // half done: must be cleaned up and redone
+)
+
+// State is everything pgferry knows about one migration. It never holds a password.
+type State struct {
+	FormatVersion int    `json:"format_version"`
+	Lineage       string `json:"lineage"` // UUID fixed when the state is first created
+	Serial        int64  `json:"serial"`  // bumped by every Write
+	Migration     string `json:"migration"`
+	ToolVersion   string `json:"tool_version"`
+
+	Source Identity `json:"source"`
+	Target Identity `json:"target"`
+	// ConfigFingerprint is a hash of the migration's non-secret configuration.
+	ConfigFingerprint string   `json:"config_fingerprint"`
+	MigrationMode     string   `json:"migration_mode"` // "Offline"
+	MigrationType     string   `json:"migration_type"` // e.g. "On-premises to Azure Database for PostgreSQL" / "PostgreSQL to PostgreSQL"
+	Databases         []string `json:"databases"`
+
+	Status     string     `json:"status"`
+	Substatus  string     `json:"substatus"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	UpdatedAt  *time.Time `json:"updated_at,omitempty"`
+	Error      string     `json:"error,omitempty"`
+
+	Validations []Validation `json:"validations"`
+	// Actions in plan order.
+	Actions []*Action `json:"actions"`
+	// Created lists every object created or changed on the target, in the order it happened,
+	// with what it was before, so destroy can undo exactly that in reverse.
+	Created []Change `json:"changes"`
+	// CancelRequested is set by `cancel`; a running apply polls it.
+	CancelRequested bool `json:"cancel_requested,omitempty"`
+}
+
+// Identity names a server without secrets.
+type Identity struct {
+	Name             string `json:"name"`
+	Host             string `json:"host"`
+	Port             int    `json:"port"`
+	User             string `json:"user"`
+	Type             string `json:"type,omitempty"`
+	SystemIdentifier string `json:"system_identifier,omitempty"`
+	Version          string `json:"version,omitempty"` // server_version
+	VersionNum       int    `json:"version_num,omitempty"`
+}
+
+// Validation is one check's result.
+type Validation struct {
+	ID       string   `json:"id"`
+	Level    string   `json:"level"` // instance | database
+	Database string   `json:"database,omitempty"`
+	Outcome  string   `json:"outcome"` // Succeeded | Warning | Failed
+	Message  string   `json:"message"`
+	Objects  []string `json:"objects,omitempty"`
+}
+
+// Action is one plan action and what happened to it.
+type Action struct {
+	Address    string     `json:"address"`
+	Kind       string     `json:"kind"` // + ~ -/+ -
+	Database   string     `json:"database,omitempty"`
+	Status     string     `json:"status"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	DurationMS int64      `json:"duration_ms,omitempty"`
+	Rows       int64      `json:"rows,omitempty"`
+	Bytes      int64      `json:"bytes,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	// Attempt counts how many times the action was started.
+	Attempt int `json:"attempt,omitempty"`
+}
+
+// Change records one object created or changed on the target.
+type Change struct {
+	Type     string `json:"type"` // role | database | extension | role_attributes | server_parameter | membership
+	Name     string `json:"name"` // role or database name, parameter name, ...
+	Database string `json:"database,omitempty"`
+	Op       string `json:"op"` // created | altered
+	// Before is what the object was before, for altered objects (SQL to restore, or the old value).
+	Before string    `json:"before,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// LockInfo describes a lock holder.
+type LockInfo struct {
+	ID        string    `json:"id"`
+	Path      string    `json:"path"`
+	Operation string    `json:"operation"` // apply | destroy | cancel
+	Who       string    `json:"who"`       // user@host
+	Version   string    `json:"version"`
+	Created   time.Time `json:"created"`
+}
+
+// Backend persists and locks the states of migrations.
+type Backend interface {
+	// Read returns the state of a migration, or (nil, nil) when there is none.
+	Read(ctx context.Context, migration string) (*State, error)
+	// Write stores s durably and atomically, bumping s.Serial first; the previous
+	// version is kept as a backup.
+	Write(ctx context.Context, s *State) error
+	// List returns every stored state.
+	List(ctx context.Context) ([]*State, error)
+	// Lock takes the migration's lock, waiting up to timeout (0: fail at once with *LockedError).
+	// The returned Unlock releases it.
+	Lock(ctx context.Context, migration string, info LockInfo, timeout time.Duration) (Unlock func() error, err error)
+	// ForceUnlock removes the lock with that ID, whoever holds it.
+	ForceUnlock(ctx context.Context, migration, id string) error
+	// Close releases the backend's resources.
+	Close() error
+}
