@@ -500,11 +500,15 @@ func (d *Database) Table(schema, name string) *Table {
 	return nil
 }
 
-// builtinTypeSQL decides whether a column type is safe for binary COPY: a type of pg_catalog that is not
-// a pseudo type, or an array of such a type.
+// builtinTypeSQL decides whether a column type is safe for binary COPY between servers: a base or
+// range type of pg_catalog with binary send/receive functions, or an array of one. reg* types are
+// excluded: their binary form is an OID, which differs between servers.
 const builtinTypeSQL = `(
-	(SELECT tn.nspname = 'pg_catalog' AND t.typtype IN ('b', 'r') FROM pg_type t JOIN pg_namespace tn ON tn.oid = t.typnamespace WHERE t.oid = a.atttypid)
-	AND coalesce((SELECT en.nspname = 'pg_catalog' AND et.typtype IN ('b', 'r') FROM pg_type t JOIN pg_type et ON et.oid = t.typelem JOIN pg_namespace en ON en.oid = et.typnamespace WHERE t.oid = a.atttypid AND t.typelem <> 0 AND t.typlen = -1), true)
+	(SELECT tn.nspname = 'pg_catalog' AND t.typtype IN ('b', 'r') AND t.typsend <> 0 AND t.typreceive <> 0 AND t.typname !~ '^_?reg'
+		FROM pg_type t JOIN pg_namespace tn ON tn.oid = t.typnamespace WHERE t.oid = a.atttypid)
+	AND coalesce((SELECT en.nspname = 'pg_catalog' AND et.typtype IN ('b', 'r') AND et.typsend <> 0 AND et.typreceive <> 0 AND et.typname !~ '^reg'
+		FROM pg_type t JOIN pg_type et ON et.oid = t.typelem JOIN pg_namespace en ON en.oid = et.typnamespace
+		WHERE t.oid = a.atttypid AND t.typelem <> 0 AND t.typlen = -1), true)
 )`
 
 // notExtensionMember filters objects that belong to an extension (they are created by CREATE EXTENSION).

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -321,9 +323,17 @@ func TestVarFileUndeclaredIsWarning(t *testing.T) {
 	if err := os.WriteFile(vf, []byte("nope = 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, diags := loadSrc(t, readValid(t, "minimal.hcl"), Inputs{VarFiles: []string{vf}})
+	cfg, diags := loadSrc(t, readValid(t, "minimal.hcl"), Inputs{VarFiles: []string{vf}})
 	if diags.HasErrors() || diags.WarningCount() != 1 || diags[0].Subject == nil || diags[0].Subject.Filename != vf {
 		t.Fatalf("want one warning on %s, got %v", vf, diags)
+	}
+	// Config.Files lacks the var file: Write reads it to quote the snippet anyway.
+	var buf bytes.Buffer
+	if err := diags.Write(&buf, cfg.Files, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "Warning: Value for undeclared variable") || !strings.Contains(buf.String(), "   1: nope = 1") {
+		t.Errorf("warning rendered as:\n%s", buf.String())
 	}
 }
 
@@ -370,7 +380,7 @@ backend "pg" {
 	}
 	secrets := cfg.Secrets()
 	for _, want := range []string{"hunter2", "xhunter2", "dsnpw", "host=db password=dsnpw"} {
-		if !contains(secrets, want) {
+		if !slices.Contains(secrets, want) {
 			t.Errorf("Secrets() = %q lacks %q", secrets, want)
 		}
 	}
@@ -501,11 +511,7 @@ func TestSecretsAndRedact(t *testing.T) {
 	})
 	secrets := cfg.Secrets()
 	for _, want := range []string{"t@rget pw", "src-pass", "dsn/pw", "t%40rget%20pw"} {
-		found := false
-		for _, s := range secrets {
-			found = found || s == want
-		}
-		if !found {
+		if !slices.Contains(secrets, want) {
 			t.Errorf("Secrets() = %q lacks %q", secrets, want)
 		}
 	}
@@ -528,18 +534,9 @@ func TestSecretsAndRedact(t *testing.T) {
 	}
 
 	kv := &Config{Backend: &Backend{Type: "pg", ConnStr: `host=db user=x password='it\'s secret' dbname=s`}}
-	if got := kv.Secrets(); len(got) == 0 || got[len(got)-1] != "it's secret" && !contains(got, "it's secret") {
+	if got := kv.Secrets(); !slices.Contains(got, "it's secret") {
 		t.Errorf("keyword/value password not found: %q", got)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestFingerprint(t *testing.T) {
@@ -686,7 +683,7 @@ func TestFormatDir(t *testing.T) {
 		}
 		changed, err := FormatDir(dir, false, false, nil)
 		var diags Diagnostics
-		if err == nil || !errorsAs(err, &diags) || !diags.HasErrors() {
+		if err == nil || !errors.As(err, &diags) || !diags.HasErrors() {
 			t.Fatalf("err = %v, want Diagnostics", err)
 		}
 		if len(changed) != 1 {
@@ -696,14 +693,6 @@ func TestFormatDir(t *testing.T) {
 			t.Error("a file with syntax errors was rewritten")
 		}
 	})
-}
-
-func errorsAs(err error, d *Diagnostics) bool {
-	v, ok := err.(Diagnostics)
-	if ok {
-		*d = v
-	}
-	return ok
 }
 
 func TestDiagnosticsOutput(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"unicode/utf8"
 
@@ -102,10 +103,11 @@ func (d Diagnostics) Err() error {
 // Write renders d for a terminal with hcl's diagnostic text writer: severity and
 // summary, the location as file:line:col, the source snippet with the subject
 // highlighted, and the detail wrapped to width (0: no wrapping). files maps file
-// names to their bytes (Config.Files). With color the subject is highlighted with
+// names to their bytes (Config.SnippetFiles; a file missing from it is read from
+// disk). With color the subject is highlighted with
 // VT100 codes; without, a line of carets underlines it.
 func (d Diagnostics) Write(w io.Writer, files map[string][]byte, color bool, width uint) error {
-	parsed := parsedFiles(files)
+	parsed := d.parsedFiles(files)
 	for _, diag := range d {
 		var buf bytes.Buffer
 		tw := hcl.NewDiagnosticTextWriter(&buf, parsed, width, color)
@@ -114,7 +116,11 @@ func (d Diagnostics) Write(w io.Writer, files map[string][]byte, color bool, wid
 		}
 		out := buf.Bytes()
 		if diag.Subject != nil {
-			out = decorate(out, diag.Subject, files[diag.Subject.Filename], color)
+			var src []byte
+			if f := parsed[diag.Subject.Filename]; f != nil {
+				src = f.Bytes
+			}
+			out = decorate(out, diag.Subject, src, color)
 		}
 		if _, err := w.Write(out); err != nil {
 			return err
@@ -178,10 +184,26 @@ func underline(src []byte, subject *hcl.Range) string {
 }
 
 // parsedFiles re-parses the sources so that the text writer can name the enclosing
-// block ("in source "onprem"") as well as quote the snippet.
-func parsedFiles(files map[string][]byte) map[string]*hcl.File {
-	out := make(map[string]*hcl.File, len(files))
+// block ("in source "onprem"") as well as quote the snippet. A file a diagnostic
+// is about but files lacks (such as a --var-file when given Config.Files) is read
+// from disk.
+func (d Diagnostics) parsedFiles(files map[string][]byte) map[string]*hcl.File {
+	all := make(map[string][]byte, len(files))
 	for name, src := range files {
+		all[name] = src
+	}
+	for _, diag := range d {
+		if diag.Subject == nil || diag.Subject.Filename == "" {
+			continue
+		}
+		if _, ok := all[diag.Subject.Filename]; !ok {
+			if src, err := os.ReadFile(diag.Subject.Filename); err == nil {
+				all[diag.Subject.Filename] = src
+			}
+		}
+	}
+	out := make(map[string]*hcl.File, len(all))
+	for name, src := range all {
 		f, _ := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
 		if f == nil {
 			f = &hcl.File{}
@@ -234,10 +256,10 @@ type JSONSnippet struct {
 	HighlightEndOffset   int     `json:"highlight_end_offset"`
 }
 
-// JSON returns the `validate --json` document for d; files (Config.Files) supply the
-// snippets.
+// JSON returns the `validate --json` document for d; files (Config.SnippetFiles)
+// supply the snippets, as for Write.
 func (d Diagnostics) JSON(files map[string][]byte) JSONReport {
-	parsed := parsedFiles(files)
+	parsed := d.parsedFiles(files)
 	rep := JSONReport{
 		Valid:        !d.HasErrors(),
 		ErrorCount:   d.ErrorCount(),

@@ -162,7 +162,7 @@ func loadFiles(dir string, paths []string, in Inputs) (*Config, Diagnostics) {
 	// Decoding a file that did not parse would only report the consequences of the
 	// syntax errors: stop here.
 	if l.diags.HasErrors() {
-		return cfg, Diagnostics(dedupe(l.diags))
+		return cfg, Diagnostics(inReadingOrder(dedupe(l.diags)))
 	}
 
 	byType := make(map[string][]*hclsyntax.Block)

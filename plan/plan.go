@@ -433,6 +433,17 @@ func Build(in Input) (*Plan, error) {
 				DependsOn: []string{tableAddr(ix.Schema, ix.Table)}, SourceOID: ix.OID, ConstraintOID: ix.ConstraintOID}
 			add(a)
 		}
+		seqAddr := PartAddr(db, TypeSequences)
+		if need(seqAddr) && len(sdb.Sequences) > 0 {
+			add(&Action{Address: seqAddr, Type: TypeSequences, Kind: Create, Database: db, Reason: fmt.Sprintf("set %d sequences to their source values", len(sdb.Sequences)), DependsOn: []string{schemaAddr}})
+		}
+		postAddr := PartAddr(db, TypePostData)
+		if need(postAddr) {
+			a := &Action{Address: postAddr, Type: TypePostData, Kind: Create, Database: db,
+				Reason:    "rest of post-data from pg_dump: triggers, rules, policies, materialized view data, index attachments, comments, privileges",
+				DependsOn: append(append([]string{schemaAddr}, tableAddrs...), indexAddrs...)}
+			add(a)
+		}
 		for _, c := range sdb.Constraints {
 			if c.Type != "f" || c.Inherited {
 				continue
@@ -444,8 +455,12 @@ func Build(in Input) (*Plan, error) {
 			}
 			a := &Action{Address: addr, Type: TypeConstraint, Kind: Create, Database: db, Schema: c.Schema, Name: c.Name, Table: c.Table,
 				Reason: "add foreign key " + c.Def, SourceOID: c.OID}
-			// A foreign key needs the referenced key's index and both tables' rows.
+			// A foreign key needs both tables' rows and the referenced key's index, which for a
+			// partitioned table is complete only once post-data attached its partitions' indexes.
 			a.DependsOn = []string{tableAddr(c.Schema, c.Table)}
+			if need(postAddr) {
+				a.DependsOn = append(a.DependsOn, postAddr)
+			}
 			if rs, rn, ok := strings.Cut(c.RefTable, "."); ok {
 				a.DependsOn = appendUnique(a.DependsOn, tableAddr(rs, rn))
 				for _, ix := range sdb.Indexes {
@@ -456,20 +471,9 @@ func Build(in Input) (*Plan, error) {
 			}
 			add(a)
 		}
-		seqAddr := PartAddr(db, TypeSequences)
-		if need(seqAddr) && len(sdb.Sequences) > 0 {
-			add(&Action{Address: seqAddr, Type: TypeSequences, Kind: Create, Database: db, Reason: fmt.Sprintf("set %d sequences to their source values", len(sdb.Sequences)), DependsOn: []string{schemaAddr}})
-		}
-		postAddr := PartAddr(db, TypePostData)
-		if need(postAddr) {
-			a := &Action{Address: postAddr, Type: TypePostData, Kind: Create, Database: db,
-				Reason:    "rest of post-data from pg_dump: triggers, rules, policies, materialized view data, index attachments, comments, privileges",
-				DependsOn: append(append(append([]string{schemaAddr}, tableAddrs...), indexAddrs...), consAddrs...)}
-			add(a)
-		}
 		anAddr := PartAddr(db, TypeAnalyze)
 		if need(anAddr) {
-			add(&Action{Address: anAddr, Type: TypeAnalyze, Kind: Create, Database: db, Reason: "gather planner statistics (ANALYZE)", DependsOn: []string{postAddr}})
+			add(&Action{Address: anAddr, Type: TypeAnalyze, Kind: Create, Database: db, Reason: "gather planner statistics (ANALYZE)", DependsOn: append([]string{postAddr}, consAddrs...)})
 		}
 		if m.Options.Verify != "none" {
 			vAddr := PartAddr(db, TypeVerify)

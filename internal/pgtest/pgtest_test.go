@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,6 +172,31 @@ func TestFingerprintIgnoresOrderButNotContent(t *testing.T) {
 	}
 	if two, _ = c.Fingerprint(ctx, "two"); one == two {
 		t.Errorf("changed row, same fingerprint %q", one)
+	}
+}
+
+func TestPortClash(t *testing.T) {
+	if !pgtest.Available(15) {
+		t.Skip("PostgreSQL 15 not available")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	dir, err := pgtest.MkdirTemp("pgferry-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	port := l.Addr().(*net.TCPAddr).Port
+	c, err := pgtest.New(dir, 15, pgtest.WithPort(port))
+	if err == nil {
+		c.Destroy()
+		t.Fatalf("New on taken port %d succeeded", port)
+	}
+	if !strings.Contains(err.Error(), "port already in use") {
+		t.Errorf("New on a taken port: %v", err)
 	}
 }
 

@@ -159,6 +159,10 @@ func cmdPgstart(ts *testscript.TestScript, neg bool, args []string) {
 	// cannot reach it, so the cluster lives elsewhere.
 	dir, err := MkdirTemp("pgferry-ts-")
 	ts.Check(err)
+	if err := claim(dir); err != nil {
+		os.RemoveAll(dir)
+		ts.Fatalf("pgstart %s: %v", name, err)
+	}
 	c, err := New(dir, major, opts...)
 	if err != nil {
 		os.RemoveAll(dir)

@@ -23,6 +23,10 @@ func Start(t testing.TB, major int, opts ...Option) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := claim(dir); err != nil {
+		os.RemoveAll(dir)
+		t.Fatal(err)
+	}
 	c, err := New(dir, major, opts...)
 	if err != nil {
 		os.RemoveAll(dir)
