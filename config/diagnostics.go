@@ -15,8 +15,9 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
-// Diagnostics is the list of problems found in a configuration, in the order they
-// were found. Every diagnostic produced by Load has a Summary and a Detail that says
+// Diagnostics is the list of problems found in a configuration. Load returns them in
+// reading order: those about command-line inputs first, then by file and position.
+// Every diagnostic produced by Load has a Summary and a Detail that says
 // what to do; those about a place in a file carry its Subject range. Diagnostics about
 // command-line inputs (--var, --var-file) have no Subject.
 type Diagnostics hcl.Diagnostics

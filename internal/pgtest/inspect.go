@@ -45,6 +45,9 @@ ORDER BY 1, 2`
 // order and physical layout; equal fingerprints mean equal rows (up to hash
 // collisions) in every table and materialized view, and equal sequence
 // positions. An unpopulated materialized view reads "rows=unpopulated".
+// Values are hashed in their text form under fixed session settings, which
+// is the same on every major from 12 on; servers before 12 print floats with
+// extra digits, so their float columns hash differently.
 func Fingerprint(ctx context.Context, dsn string) (string, error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {

@@ -175,6 +175,28 @@ func TestFingerprintIgnoresOrderButNotContent(t *testing.T) {
 	}
 }
 
+func TestAuth(t *testing.T) {
+	for _, trust := range []bool{false, true} {
+		t.Run(fmt.Sprint("trust=", trust), func(t *testing.T) {
+			t.Parallel()
+			var opts []pgtest.Option
+			if trust {
+				opts = append(opts, pgtest.WithTrustAuth())
+			}
+			c := pgtest.Start(t, 15, opts...)
+			wrong := *c
+			wrong.Password = "wrong"
+			_, err := wrong.Query(ctx(t), "postgres", "SELECT 1")
+			if trust && err != nil {
+				t.Errorf("trust auth refused a wrong password: %v", err)
+			}
+			if !trust && (err == nil || !strings.Contains(err.Error(), "password authentication failed")) {
+				t.Errorf("scram auth with a wrong password: %v", err)
+			}
+		})
+	}
+}
+
 func TestPortClash(t *testing.T) {
 	if !pgtest.Available(15) {
 		t.Skip("PostgreSQL 15 not available")
@@ -197,6 +219,30 @@ func TestPortClash(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "port already in use") {
 		t.Errorf("New on a taken port: %v", err)
+	}
+}
+
+// TestSchemaDumpNewerServer checks the [pgdumpNN] condition and the advice
+// SchemaDump gives when its pg_dump is older than the server.
+func TestSchemaDumpNewerServer(t *testing.T) {
+	dumpMajor, err := pgtest.PgDumpMajor()
+	if err != nil {
+		t.Skip(err)
+	}
+	newer := dumpMajor + 1
+	if !pgtest.Available(newer) {
+		t.Skipf("PostgreSQL %d not available", newer)
+	}
+	if ok, _ := pgtest.Condition(fmt.Sprint("pgdump", newer)); ok {
+		t.Errorf("Condition(pgdump%d) with pg_dump %d is true", newer, dumpMajor)
+	}
+	if ok, _ := pgtest.Condition(fmt.Sprint("pgdump", dumpMajor)); !ok {
+		t.Errorf("Condition(pgdump%d) with pg_dump %d is false", dumpMajor, dumpMajor)
+	}
+	c := pgtest.Start(t, newer)
+	_, err = c.SchemaDump(ctx(t), "postgres")
+	if err == nil || !strings.Contains(err.Error(), "PGFERRY_PG_DUMP") {
+		t.Errorf("SchemaDump of a newer server: %v, want advice naming PGFERRY_PG_DUMP", err)
 	}
 }
 

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pgferry/pgferry/internal/pgtest"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"pgferry": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs testdata/script/*.txtar end to end: the real binary against real clusters.
+func TestScripts(t *testing.T) {
+	sample, err := filepath.Abs("testdata/sample/sample.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		Cmds:                pgtest.Commands(),
+		Condition:           pgtest.Condition,
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("SAMPLE", sample)
+			env.Setenv("NO_COLOR", "1")
+			return pgtest.Setup(env)
+		},
+	})
+}
+
+var errorMarker = regexp.MustCompile(`#\s*ERROR:\s*(.+)$`)
+
+// TestInvalidConfigs runs validate and plan on every fixture of testdata/config/invalid: each must
+// exit 1 and print, for every line marked "# ERROR: regexp", a diagnostic at that line matching it.
+func TestInvalidConfigs(t *testing.T) {
+	dirs, err := filepath.Glob("testdata/config/invalid/*")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			type marker struct {
+				file string
+				line int
+				re   *regexp.Regexp
+			}
+			var markers []marker
+			files, _ := filepath.Glob(filepath.Join(dir, "*.hcl"))
+			for _, f := range files {
+				src, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, l := range strings.Split(string(src), "\n") {
+					if m := errorMarker.FindStringSubmatch(l); m != nil {
+						markers = append(markers, marker{filepath.Base(f), i + 1, regexp.MustCompile(strings.TrimSpace(m[1]))})
+					}
+				}
+			}
+			if len(markers) == 0 {
+				t.Fatalf("fixture %s has no # ERROR: marker", dir)
+			}
+			for _, cmd := range []string{"validate", "plan"} {
+				var stdout, stderr bytes.Buffer
+				code := run([]string{"--chdir", dir, "--no-color", cmd}, strings.NewReader(""), &stdout, &stderr)
+				if code != 1 {
+					t.Errorf("%s: exit %d, want 1\nstderr:\n%s", cmd, code, stderr.String())
+				}
+				out := stderr.String()
+				for _, m := range markers {
+					loc := regexp.MustCompile(regexp.QuoteMeta(m.file) + `:` + strconv.Itoa(m.line) + `:\d+`)
+					if !loc.MatchString(out) {
+						t.Errorf("%s: no diagnostic at %s:%d\nstderr:\n%s", cmd, m.file, m.line, out)
+						continue
+					}
+					// Details are wrapped for the terminal: match against the text with runs of
+					// white space collapsed.
+					if !m.re.MatchString(strings.Join(strings.Fields(out), " ")) {
+						t.Errorf("%s: diagnostic at %s:%d does not match %q\nstderr:\n%s", cmd, m.file, m.line, m.re, out)
+					}
+				}
+			}
+		})
+	}
+}
+
