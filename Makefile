@@ -26,14 +26,17 @@ PG_NPM_18 := 18.4.0-beta.17
 DEMO_DIR ?= $(or $(TMPDIR),/tmp)/pgferry-demo
 export DEMO_DIR
 
-.PHONY: all build pg-versions test lint demo demo-stop
+.PHONY: all build deps pg-versions test lint demo demo-stop
 
 all: build
 
 build:
 	$(GO) build -o bin/pgferry .
 
-pg-versions:
+deps:
+	@./scripts/install-deps.sh
+
+pg-versions: deps
 	@./scripts/install-pg.sh $(foreach m,$(PG_VERSIONS),$(or $(PG_NPM_$(m)),$(error no npm version pinned for PostgreSQL $(m): add PG_NPM_$(m))))
 
 test: pg-versions

@@ -143,8 +143,8 @@ Look at the result:
 
 Run pgferry yourself:
   . $DEMO_DIR/env.sh
-  bin/pgferry --chdir $DEMO_DIR/config show
-  bin/pgferry --chdir $DEMO_DIR/config destroy
+  bin/pgferry --chdir $DEMO_DIR/config plan      # No changes. The target matches the source.
+  bin/pgferry --chdir $DEMO_DIR/config verify
 
 Stop the servers and remove the demo:
   make demo-stop

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# install-deps.sh — install what pgferry's tests and demo need on a Debian machine, only what is
+# missing: PostgreSQL 15 (server and client, for initdb/pg_ctl/pg_dump), make, Node.js and npm
+# (for the other majors' server binaries, from the npm registry). Go must already be installed.
+set -euo pipefail
+
+missing=()
+[ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
+[ -x /usr/lib/postgresql/15/bin/pg_dump ] || missing+=(postgresql-client-15)
+command -v make >/dev/null 2>&1 || missing+=(make)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+id postgres >/dev/null 2>&1 || missing+=(postgresql-15)
+
+if [ "${#missing[@]}" -eq 0 ]; then
+	exit 0
+fi
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+	sudo=(sudo -n)
+fi
+log="$(mktemp -t pgferry-apt.XXXXXX)"
+trap 'rm -f "$log"' EXIT
+echo "install-deps: installing ${missing[*]}"
+if ! { "${sudo[@]}" apt-get update -q &&
+	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+	cat "$log" >&2
+	echo "install-deps: apt-get install ${missing[*]} failed" >&2
+	exit 1
+fi
