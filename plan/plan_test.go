@@ -1,0 +1,218 @@
+package plan
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/state"
+)
+
+func migration(o config.Options) *config.Migration {
+	src := &config.Server{Kind: "source", Name: "src", Host: "h1", Port: 5432}
+	tgt := &config.Server{Kind: "target", Name: "tgt", Host: "h2", Port: 5432}
+	if o.Jobs == 0 {
+		o.Jobs, o.Verify, o.Roles, o.StripSuperuser = 2, "checksum", true, true
+	}
+	return &config.Migration{Name: "m", Source: src, Target: tgt, Databases: []string{"app"}, Options: o}
+}
+
+func sourceDB() *catalog.Database {
+	return &catalog.Database{
+		Name:    "app",
+		Objects: map[string]int{"tables": 2, "indexes": 2},
+		Tables: []catalog.Table{
+			{Schema: "public", Name: "small", Kind: "r", RowEstimate: 10, SizeBytes: 8192},
+			{Schema: "public", Name: "big", Kind: "r", RowEstimate: 1000, SizeBytes: 1 << 20},
+			{Schema: "public", Name: "parted", Kind: "p"},
+		},
+		Indexes: []catalog.Index{
+			{OID: 1, Schema: "public", Name: "big_pkey", Table: "big", Method: "btree", Primary: true, Unique: true, Constraint: "p", ConstraintOID: 11},
+			{OID: 2, Schema: "public", Name: "small_idx", Table: "small", Method: "btree"},
+		},
+		Constraints: []catalog.Constraint{
+			{OID: 12, Schema: "public", Table: "small", Name: "small_big_fk", Type: "f", RefTable: "public.big"},
+			{OID: 13, Schema: "public", Table: "small", Name: "small_check", Type: "c"},
+		},
+		Sequences: []catalog.Sequence{{Schema: "public", Name: "s", LastValue: 5, IsCalled: true}},
+	}
+}
+
+func instances() (*catalog.Instance, *catalog.Instance) {
+	src := &catalog.Instance{VersionNum: 130000, CurrentUser: "postgres",
+		Roles:       []catalog.Role{{Name: "postgres", Superuser: true, Login: true}, {Name: "app", Login: true}, {Name: "admin", Superuser: true, Login: true}, {Name: "reader"}},
+		Memberships: []catalog.Membership{{Role: "reader", Member: "app"}},
+		Databases:   []catalog.DatabaseInfo{{Name: "app", Owner: "app", AllowConn: true}, {Name: "postgres", AllowConn: true}}}
+	tgt := &catalog.Instance{VersionNum: 150000, CurrentUser: "postgres", IsSuperuser: true,
+		Roles: []catalog.Role{{Name: "postgres", Superuser: true, Login: true}}}
+	return src, tgt
+}
+
+func addrs(p *Plan) []string {
+	var out []string
+	for _, a := range p.Actions {
+		out = append(out, a.Kind.Symbol()+" "+a.Address)
+	}
+	return out
+}
+
+func TestBuild(t *testing.T) {
+	emptyTarget := &catalog.Database{Name: "app", Objects: map[string]int{}}
+	full := sourceDB()
+	doneState := state.New("m")
+	for _, a := range []string{"database.app", "database.app.schema", "database.app.verify"} {
+		doneState.Upsert(&state.Action{Address: a, Database: "app", Status: state.ActionApplied})
+	}
+	tests := []struct {
+		name    string
+		opts    config.Options
+		target  *catalog.Database
+		st      *state.State
+		want    []string // in order; a prefix match on the whole list
+		absent  []string
+		summary string
+	}{
+		{
+			name: "fresh target",
+			want: []string{"+ role.app", "+ role.admin", "+ role.reader", `+ role.app.member_of["reader"]`, "+ database.app", "+ database.app.schema",
+				`+ database.app.table["public"."big"]`, `+ database.app.table["public"."small"]`,
+				`+ database.app.index["public"."big_pkey"]`, `+ database.app.index["public"."small_idx"]`,
+				"+ database.app.sequences", "+ database.app.post_data", `+ database.app.constraint["public"."small"."small_big_fk"]`,
+				"+ database.app.analyze", "+ database.app.verify"},
+			absent:  []string{"parted", "small_check", "role.postgres"},
+			summary: "roles=3 dbs=1 tables=2 indexes=2 fks=1 add=15 change=0 destroy=0",
+		},
+		{
+			name:    "existing empty database is used",
+			target:  emptyTarget,
+			want:    []string{"+ role.app", "+ role.admin", "+ role.reader", `+ role.app.member_of["reader"]`, "~ database.app", "+ database.app.schema"},
+			summary: "roles=3 dbs=0 tables=2 indexes=2 fks=1 add=14 change=1 destroy=0",
+		},
+		{
+			name:   "non-empty database without overwrite: nothing planned for it",
+			target: full,
+			absent: []string{"database.app"},
+		},
+		{
+			name:    "non-empty database with overwrite is replaced",
+			opts:    config.Options{Jobs: 2, Verify: "none", Roles: false, OverwriteDatabases: true},
+			target:  full,
+			want:    []string{"-/+ database.app", "+ database.app.schema"},
+			absent:  []string{"role.", "database.app.verify"},
+			summary: "roles=0 dbs=1 tables=2 indexes=2 fks=1 add=10 change=0 destroy=1",
+		},
+		{
+			name:   "migrated and matching: no changes",
+			target: full,
+			st:     doneState,
+			absent: []string{"database.app"},
+		},
+		{
+			name:   "include_tables limits the data actions",
+			opts:   config.Options{Jobs: 2, Verify: "count", Roles: false, IncludeTables: []string{"public.b*"}},
+			want:   []string{"+ database.app", "+ database.app.schema", `+ database.app.table["public"."big"]`},
+			absent: []string{`table["public"."small"]`},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src, tgt := instances()
+			in := Input{Migration: migration(tc.opts), Source: src, Target: tgt,
+				SourceDBs: map[string]*catalog.Database{"app": sourceDB()}, TargetDBs: map[string]*catalog.Database{}, State: tc.st}
+			if tc.target != nil {
+				in.TargetDBs["app"] = tc.target
+				tgt.Databases = []catalog.DatabaseInfo{{Name: "app", AllowConn: true}}
+			}
+			if tc.name == "migrated and matching: no changes" {
+				// The roles exist on the target already.
+				tgt.Roles = append(tgt.Roles, catalog.Role{Name: "app", Login: true}, catalog.Role{Name: "admin", Login: true}, catalog.Role{Name: "reader"})
+				tgt.Memberships = src.Memberships
+			}
+			p, err := Build(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := addrs(p)
+			if len(got) < len(tc.want) {
+				t.Fatalf("got %d actions, want at least %d:\n%s", len(got), len(tc.want), strings.Join(got, "\n"))
+			}
+			for i, w := range tc.want {
+				if got[i] != w {
+					t.Errorf("action %d = %q, want %q\nall:\n%s", i, got[i], w, strings.Join(got, "\n"))
+					break
+				}
+			}
+			joined := strings.Join(got, "\n")
+			for _, a := range tc.absent {
+				if strings.Contains(joined, a) {
+					t.Errorf("plan contains %q:\n%s", a, joined)
+				}
+			}
+			if tc.summary != "" {
+				s := p.Summary
+				gs := strings.Join([]string{
+					"roles=" + itoa(s.Roles), "dbs=" + itoa(s.Databases), "tables=" + itoa(s.Tables), "indexes=" + itoa(s.Indexes),
+					"fks=" + itoa(s.Constraints), "add=" + itoa(s.Add), "change=" + itoa(s.Change), "destroy=" + itoa(s.Destroy)}, " ")
+				if gs != tc.summary {
+					t.Errorf("summary %s, want %s", gs, tc.summary)
+				}
+			}
+			// Every dependency names an action of the plan or one applied before: never a dangling address.
+			known := map[string]bool{}
+			for _, a := range p.Actions {
+				for _, d := range a.DependsOn {
+					if !known[d] && p.Action(d) != nil {
+						t.Errorf("%s depends on %s, which comes later", a.Address, d)
+					}
+				}
+				known[a.Address] = true
+			}
+		})
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestStripSuperuserHazard(t *testing.T) {
+	src, tgt := instances()
+	p, err := Build(Input{Migration: migration(config.Options{}), Source: src, Target: tgt,
+		SourceDBs: map[string]*catalog.Database{"app": sourceDB()}, TargetDBs: map[string]*catalog.Database{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := p.Action("role.admin")
+	if a == nil || len(a.Hazards) != 1 || a.Hazards[0].Code != "STRIPS_SUPERUSER" {
+		t.Fatalf("role.admin = %+v", a)
+	}
+}
+
+func TestSelectDatabases(t *testing.T) {
+	src, _ := instances()
+	m := migration(config.Options{})
+	m.Databases = []string{"*"}
+	dbs, err := SelectDatabases(m, src)
+	if err != nil || len(dbs) != 1 || dbs[0] != "app" {
+		t.Errorf("* → %v, %v", dbs, err)
+	}
+	m.Databases = []string{"nope"}
+	if _, err := SelectDatabases(m, src); err == nil || !strings.Contains(err.Error(), `database "nope" not found on source "src"`) {
+		t.Errorf("missing database error = %v", err)
+	}
+}
+
+func TestAddresses(t *testing.T) {
+	for got, want := range map[string]string{
+		RoleAddr("app_owner"):                     "role.app_owner",
+		RoleAddr("my role"):                       `role.["my role"]`,
+		TableAddr("app", "public", "orders"):      `database.app.table["public"."orders"]`,
+		IndexAddr("app", "public", "orders_pkey"): `database.app.index["public"."orders_pkey"]`,
+		ConstraintAddr("app", "s", "t", "c"):      `database.app.constraint["s"."t"."c"]`,
+		PartAddr("app", TypeSequences):            "database.app.sequences",
+	} {
+		if got != want {
+			t.Errorf("got %s, want %s", got, want)
+		}
+	}
+}
