@@ -1,0 +1,125 @@
+package catalog_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/internal/pgtest"
+)
+
+// TestReadSample reads the sample database on every source major the suite has and checks the
+// facts plan, checks and apply rely on.
+func TestReadSample(t *testing.T) {
+	sample, err := os.ReadFile("../testdata/sample/sample.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, major := range []int{13, 15} {
+		t.Run(fmt.Sprintf("pg%d", major), func(t *testing.T) {
+			if !pgtest.Available(major) && os.Getenv("CI") == "" {
+				t.Skipf("PostgreSQL %d binaries not installed (make pg-versions)", major)
+			}
+			c := pgtest.Start(t, major)
+			ctx := context.Background()
+			if err := c.Exec(ctx, "postgres", "CREATE DATABASE app"); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Exec(ctx, "app", string(sample)); err != nil {
+				t.Fatal(err)
+			}
+			conn, err := pgx.Connect(ctx, c.DSN("app"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(ctx)
+			in, err := catalog.ReadInstance(ctx, conn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in.Major() != major*100 || !in.IsSuperuser || !in.PasswordsReadable {
+				t.Errorf("instance: major %d superuser %t passwords %t", in.Major(), in.IsSuperuser, in.PasswordsReadable)
+			}
+			owner := in.Role("app_owner")
+			if owner == nil || !owner.Login || owner.PasswordHash == "" || owner.ConnLimit != 20 {
+				t.Errorf("app_owner = %+v", owner)
+			}
+			if r := in.Role("legacy_admin"); r == nil || !r.Superuser {
+				t.Errorf("legacy_admin = %+v", r)
+			}
+			if in.Database("app") == nil || len(in.UserDatabases()) != 1 {
+				t.Errorf("user databases = %v", in.UserDatabases())
+			}
+			if _, ok := in.AvailableExtensions["pgcrypto"]; !ok {
+				t.Error("pgcrypto not among available extensions")
+			}
+			d, err := catalog.ReadDatabase(ctx, conn, "app", in.VersionNum)
+			if err != nil {
+				t.Fatal(err)
+			}
+			customers := d.Table("app", "customers")
+			if customers == nil || customers.Kind != "r" || !customers.HasPrimaryKey {
+				t.Fatalf("app.customers = %+v", customers)
+			}
+			gen := false
+			for _, col := range customers.Columns {
+				if col.Name == "email_lower" {
+					gen = col.Generated
+				}
+			}
+			if !gen {
+				t.Error("app.customers.email_lower is not marked generated")
+			}
+			docs := d.Table("app", "documents")
+			for _, col := range docs.Columns {
+				if col.Name == "lang" && col.Builtin {
+					t.Error("a regconfig column must not be copied in binary (its binary form is an OID)")
+				}
+				if col.Name == "big_blob" && !col.Builtin {
+					t.Error("bytea should be copied in binary")
+				}
+			}
+			if p := d.Table("billing", "invoices"); p == nil || p.Kind != "p" {
+				t.Errorf("billing.invoices = %+v", p)
+			}
+			if p := d.Table("billing", "invoices_2024"); p == nil || !p.IsPartition || p.Parent != "billing.invoices" {
+				t.Errorf("billing.invoices_2024 = %+v", p)
+			}
+			if u := d.Table("app", "session_cache"); u == nil || !u.Unlogged {
+				t.Errorf("app.session_cache = %+v", u)
+			}
+			var pk, fk bool
+			for _, ix := range d.Indexes {
+				if ix.Schema == "app" && ix.Name == "customers_pkey" && ix.Constraint == "p" && ix.ConstraintOID != 0 {
+					pk = true
+				}
+			}
+			for _, c := range d.Constraints {
+				if c.Type == "f" && !c.Inherited && c.RefTable != "" && c.OID != 0 {
+					fk = true
+				}
+			}
+			if !pk || !fk {
+				t.Errorf("primary key found %t, foreign key found %t", pk, fk)
+			}
+			var countdown *catalog.Sequence
+			for i := range d.Sequences {
+				if d.Sequences[i].Name == "countdown_seq" {
+					countdown = &d.Sequences[i]
+				}
+			}
+			if countdown == nil || countdown.LastValue > 100000 {
+				t.Errorf("billing.countdown_seq = %+v", countdown)
+			}
+			if d.Objects["tables"] == 0 || d.Objects["functions"] == 0 || d.Objects["enums"] == 0 || d.Objects["triggers"] == 0 {
+				t.Errorf("object counts = %v", d.Objects)
+			}
+			if d.IsEmpty() {
+				t.Error("the sample database reads as empty")
+			}
+		})
+	}
+}
