@@ -93,4 +93,3 @@ func TestInvalidConfigs(t *testing.T) {
 		})
 	}
 }
-
