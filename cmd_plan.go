@@ -151,6 +151,9 @@ func fingerprint(in *catalog.Instance, dbs map[string]*catalog.Database, names [
 	for _, m := range in.Memberships {
 		fmt.Fprintf(h, "m %s %s\n", m.Role, m.Member)
 	}
+	for _, d := range in.Databases {
+		fmt.Fprintf(h, "db %s\n", d.Name)
+	}
 	sorted := append([]string(nil), names...)
 	sort.Strings(sorted)
 	for _, n := range sorted {
