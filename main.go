@@ -43,6 +43,9 @@ func commands() []command {
 		{"plan", "connect to both servers, validate, and show what apply will do", cmdPlan},
 		{"apply", "validate and migrate: execute the plan", cmdApply},
 		{"verify", "compare source and target: objects and data", cmdVerify},
+		{"show", "show a saved plan, or the migration's status and progress", cmdShow},
+		{"list", "list every migration in the state backend", cmdList},
+		{"force-unlock", "remove a stuck state lock", cmdForceUnlock},
 		{"version", "print versions of pgferry, Go, pg_dump and pg_restore", cmdVersion},
 	}
 }
