@@ -101,12 +101,12 @@ func (c *cli) showPlanFile(path, migration string, jsonOut bool) int {
 		return 1
 	}
 	if jsonOut {
-		b, err := json.MarshalIndent(p, "", "  ")
+		b, err := views.PlanJSON(p)
 		if err != nil {
 			c.errorf(nil, "encoding the plan: %v", err)
 			return 1
 		}
-		c.stdout.Write(append(b, '\n'))
+		c.stdout.Write(b)
 		return 0
 	}
 	fmt.Fprintf(c.stdout, "Saved plan %s (migration %q, made %s by pgferry %s)\n\n", path, p.Migration, formatTime(&p.CreatedAt), p.ToolVersion)

@@ -55,7 +55,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.usage)
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.usage)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'pgferry <command> --help' for a command's flags.")

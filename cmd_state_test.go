@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgferry/pgferry/state"
+)
+
+// stateTestConfig is a configuration that needs no server: show, list and force-unlock only
+// read the state backend.
+const stateTestConfig = `
+source "onprem" {
+  host    = "10.0.0.1"
+  user    = "postgres"
+  sslmode = "disable"
+  type    = "on-premises"
+}
+
+target "flex" {
+  host    = "10.0.0.2"
+  user    = "postgres"
+  sslmode = "disable"
+}
+
+migration "sample" {
+  source    = source.onprem
+  target    = target.flex
+  databases = ["app"]
+}
+`
+
+func stateTestDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(stateTestConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(args, strings.NewReader(stdin), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestForceUnlock(t *testing.T) {
+	ctx := context.Background()
+	tests := map[string]struct {
+		lock     bool
+		id       string // "" means the held lock's ID
+		force    bool
+		wantCode int
+		wantOut  string
+		wantErr  string
+		released bool // the lock can be taken afterwards
+	}{
+		"held lock, --force": {lock: true, force: true, wantCode: 0,
+			wantOut: "pgferry state has been successfully unlocked!", released: true},
+		"unknown id names the held lock": {lock: true, id: "not-the-id", force: true, wantCode: 1,
+			wantErr: `lock ID "not-the-id" does not match the lock of migration "sample", whose ID is HELD`},
+		"no lock":                     {id: "some-id", force: true, wantCode: 1, wantErr: "it is not locked", released: true},
+		"no terminal without --force": {lock: true, wantCode: 1, wantErr: "pass --force"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			dir := stateTestDir(t)
+			backend, err := state.NewLocal(filepath.Join(dir, ".pgferry"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			held := ""
+			if tc.lock {
+				info := state.NewLockInfo("apply", "test")
+				unlock, err := backend.Lock(ctx, "sample", info, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer unlock()
+				held = info.ID
+			}
+			id := tc.id
+			if id == "" {
+				id = held
+			}
+			args := []string{"--chdir", dir, "force-unlock", id}
+			if tc.force {
+				args = append(args, "--force")
+			}
+			code, stdout, stderr := runCLI(t, "", args...)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.wantCode, stdout, stderr)
+			}
+			if tc.wantOut != "" && !strings.Contains(stdout, tc.wantOut) {
+				t.Errorf("stdout lacks %q:\n%s", tc.wantOut, stdout)
+			}
+			if want := strings.ReplaceAll(tc.wantErr, "HELD", held); want != "" && !strings.Contains(stderr, want) {
+				t.Errorf("stderr lacks %q:\n%s", want, stderr)
+			}
+			unlock, err := backend.Lock(ctx, "sample", state.NewLockInfo("apply", "test"), 0)
+			if tc.released != (err == nil) {
+				t.Fatalf("taking the lock again: %v (want released=%v)", err, tc.released)
+			}
+			if err == nil {
+				unlock()
+			}
+		})
+	}
+}
+
+// TestForceUnlockPrompt checks the confirmation: only "yes" unlocks.
+func TestForceUnlockPrompt(t *testing.T) {
+	ctx := context.Background()
+	for _, answer := range []string{"no\n", "yes\n"} {
+		dir := stateTestDir(t)
+		backend, err := state.NewLocal(filepath.Join(dir, ".pgferry"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		info := state.NewLockInfo("apply", "test")
+		unlock, err := backend.Lock(ctx, "sample", info, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr bytes.Buffer
+		c := &cli{chdir: dir, stdin: strings.NewReader(answer), stdout: &stdout, stderr: &stderr, isTTYIn: true}
+		code := cmdForceUnlock(c, []string{info.ID})
+		unlock()
+		if !strings.Contains(stdout.String(), "Do you really want to force-unlock?") {
+			t.Errorf("%q: no prompt:\n%s", answer, stdout.String())
+		}
+		switch answer {
+		case "yes\n":
+			if code != 0 || !strings.Contains(stdout.String(), "successfully unlocked") {
+				t.Errorf("yes: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+			}
+		default:
+			if code != 1 || !strings.Contains(stderr.String(), "force-unlock cancelled") {
+				t.Errorf("no: exit %d\nstderr:\n%s", code, stderr.String())
+			}
+		}
+	}
+}
+
+// TestShowAndListFromState renders a state written by hand, with a running and a failed action.
+func TestShowAndListFromState(t *testing.T) {
+	ctx := context.Background()
+	dir := stateTestDir(t)
+
+	code, stdout, stderr := runCLI(t, "", "--chdir", dir, "show")
+	if code != 0 || !strings.Contains(stdout, `Migration "sample" has not been applied yet`) {
+		t.Fatalf("show without state: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	code, stdout, _ = runCLI(t, "", "--chdir", dir, "show", "--json")
+	var empty map[string]string
+	if err := json.Unmarshal([]byte(stdout), &empty); code != 0 || err != nil || empty["status"] != "Not started" || empty["migration"] != "sample" {
+		t.Fatalf("show --json without state: exit %d, %v\n%s", code, err, stdout)
+	}
+	code, stdout, _ = runCLI(t, "", "--chdir", dir, "list", "--json")
+	if code != 0 || strings.TrimSpace(stdout) != "[]" {
+		t.Fatalf("list --json without state: exit %d\n%s", code, stdout)
+	}
+
+	backend, err := state.NewLocal(filepath.Join(dir, ".pgferry"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *time.Time { t := start.Add(d); return &t }
+	st := state.New("sample")
+	st.Status, st.Substatus = state.StatusInProgress, state.SubMigratingData
+	st.MigrationMode, st.MigrationType = "Offline", "On-premises server to PostgreSQL"
+	st.Source = state.Identity{Name: "onprem", Host: "10.0.0.1", Port: 5432, Type: "on-premises", Version: "15.4"}
+	st.Target = state.Identity{Name: "flex", Host: "10.0.0.2", Port: 5432, Version: "16.2"}
+	st.Databases = []string{"app"}
+	st.StartedAt = at(0)
+	st.Validations = []state.Validation{
+		{ID: "connectivity", Level: "instance", Outcome: "Succeeded", Message: "both servers answer"},
+		{ID: "extensions", Level: "database", Database: "app", Outcome: "Warning", Message: "check pgcrypto"},
+	}
+	st.Actions = []*state.Action{
+		{Address: "role.app_owner", Kind: "+", Status: state.ActionApplied, DurationMS: 5, Attempt: 1},
+		{Address: "database.app", Kind: "+", Database: "app", Status: state.ActionApplied, DurationMS: 40, Attempt: 1},
+		{Address: `database.app.table["public"."orders"]`, Kind: "+", Database: "app", Status: state.ActionApplied,
+			Rows: 12345, Bytes: 3 << 20, DurationMS: 4200, Attempt: 1, StartedAt: at(time.Second), FinishedAt: at(5200 * time.Millisecond)},
+		{Address: `database.app.table["public"."items"]`, Kind: "+", Database: "app", Status: state.ActionFailed,
+			Error: "connection reset", Attempt: 2},
+		{Address: `database.app.index["public"."orders_pkey"]`, Kind: "+", Database: "app", Status: state.ActionRunning,
+			StartedAt: at(6 * time.Second), Attempt: 1},
+		{Address: "database.app.analyze", Kind: "+", Database: "app", Status: state.ActionPending},
+	}
+	if err := backend.Write(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, stderr = runCLI(t, "", "--chdir", dir, "show")
+	if code != 0 {
+		t.Fatalf("show: exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		"Migration name:  sample", "Status:          In progress", "Substatus:       Migrating data",
+		"Migration mode:  Offline", "Source server:   onprem 10.0.0.1:5432, PostgreSQL 15.4, on-premises",
+		"Start time:      2025-03-01 10:00:00 UTC", "End time:        -",
+		"Validations:", `database "app"`, "Instance (roles and memberships):", "Actions (1): 1 applied",
+		`Database "app":`, "Tables (2):", `database.app.table["public"."orders"]  applied  12.3k  3.0 MiB  4.2s`,
+		"Other actions (3): 1 applied, 1 running, 1 pending",
+		`running now: database.app.index["public"."orders_pkey"]`,
+		`failed database.app.table["public"."items"]: connection reset`,
+		"Slowest tables:",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("show lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	code, stdout, _ = runCLI(t, "", "--chdir", dir, "show", "--json")
+	var doc showDoc
+	if err := json.Unmarshal([]byte(stdout), &doc); code != 0 || err != nil {
+		t.Fatalf("show --json: exit %d, %v\n%s", code, err, stdout)
+	}
+	if doc.FormatVersion != "1.0" || doc.Status != "In progress" || doc.Mode != "Offline" || len(doc.Actions) != 6 ||
+		doc.Actions[2].Type != "table" || doc.Actions[2].Rows != 12345 || doc.Actions[2].DurationMS != 4200 || doc.Actions[3].Attempt != 2 ||
+		doc.DurationSeconds == nil || len(doc.Validations) != 2 {
+		t.Errorf("show --json: %+v", doc)
+	}
+
+	// A second, older and finished migration: list shows the newest start first.
+	old := state.New("older")
+	old.Status, old.Substatus, old.MigrationMode = state.StatusSucceeded, state.SubCompleted, "Offline"
+	old.StartedAt, old.FinishedAt = at(-2*time.Hour), at(-2*time.Hour+90*time.Second)
+	if err := backend.Write(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ = runCLI(t, "", "--chdir", dir, "list")
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if code != 0 || len(lines) != 3 {
+		t.Fatalf("list: exit %d\n%s", code, stdout)
+	}
+	if f := strings.Fields(lines[0]); strings.Join(f, " ") != "Name Status Migration mode Migration type Source server Source server type Databases Duration Start time" {
+		t.Errorf("list header: %q", lines[0])
+	}
+	if !strings.HasPrefix(lines[1], "sample ") || !strings.HasPrefix(lines[2], "older ") || !strings.Contains(lines[2], "1m30s") {
+		t.Errorf("list rows:\n%s", stdout)
+	}
+	code, stdout, _ = runCLI(t, "", "--chdir", dir, "list", "--json")
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(stdout), &rows); code != 0 || err != nil || len(rows) != 2 {
+		t.Fatalf("list --json: exit %d, %v\n%s", code, err, stdout)
+	}
+	for _, k := range []string{"name", "status", "substatus", "migration_mode", "migration_type", "source_server",
+		"source_server_type", "databases", "duration", "start_time"} {
+		if _, ok := rows[0][k]; !ok {
+			t.Errorf("list --json lacks %q: %v", k, rows[0])
+		}
+	}
+	if rows[0]["name"] != "sample" || rows[0]["source_server"] != "onprem (10.0.0.1:5432)" || rows[1]["duration"] != "1m30s" {
+		t.Errorf("list --json: %v", rows)
+	}
+}

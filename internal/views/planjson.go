@@ -1,0 +1,200 @@
+package views
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/pgferry/pgferry/plan"
+	"github.com/pgferry/pgferry/state"
+)
+
+// JSONFormatVersion is the version of the document PlanJSON writes (`plan --json`), described in
+// docs/plan-json.md and docs/plan-json.schema.json. It is versioned apart from the saved plan file:
+// a minor bump only adds fields (readers ignore unknown ones); a major bump renames, removes or
+// retypes one.
+const JSONFormatVersion = "1.0"
+
+// Plan statuses in the JSON document.
+const (
+	StatusChanges          = "changes"
+	StatusNoChanges        = "no_changes"
+	StatusValidationFailed = "validation_failed"
+)
+
+// planDoc is the `plan --json` document. Every field is always present (empty arrays, never
+// null) so that readers need no presence checks; field order is the declaration order.
+type planDoc struct {
+	FormatVersion string          `json:"format_version"`
+	ToolVersion   string          `json:"tool_version"`
+	Migration     string          `json:"migration"`
+	CreatedAt     string          `json:"created_at"`
+	Source        identityDoc     `json:"source"`
+	Target        identityDoc     `json:"target"`
+	Fingerprints  fingerprintsDoc `json:"fingerprints"`
+	State         stateDoc        `json:"state"`
+	Databases     []string        `json:"databases"`
+	Actions       []actionDoc     `json:"actions"`
+	Validations   []validationDoc `json:"validations"`
+	Summary       summaryDoc      `json:"summary"`
+	Status        string          `json:"status"`
+}
+
+type identityDoc struct {
+	Name             string `json:"name"`
+	Host             string `json:"host"`
+	Port             int    `json:"port"`
+	User             string `json:"user"`
+	Type             string `json:"type"`
+	SystemIdentifier string `json:"system_identifier"`
+	Version          string `json:"version"`
+	VersionNum       int    `json:"version_num"`
+}
+
+type fingerprintsDoc struct {
+	Source string `json:"source"`
+	Target string `json:"target"`
+	Config string `json:"config"`
+}
+
+type stateDoc struct {
+	Lineage string `json:"lineage"`
+	Serial  int64  `json:"serial"`
+}
+
+type actionDoc struct {
+	Address       string      `json:"address"`
+	Type          string      `json:"type"`
+	Database      string      `json:"database"`
+	Actions       []string    `json:"actions"`
+	Reason        string      `json:"reason"`
+	RowsEstimate  int64       `json:"rows_estimate"`
+	BytesEstimate int64       `json:"bytes_estimate"`
+	DependsOn     []string    `json:"depends_on"`
+	Details       []string    `json:"details"`
+	Hazards       []hazardDoc `json:"hazards"`
+}
+
+type hazardDoc struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+type validationDoc struct {
+	ID       string   `json:"id"`
+	Level    string   `json:"level"`
+	Database string   `json:"database"`
+	Outcome  string   `json:"outcome"`
+	Message  string   `json:"message"`
+	Objects  []string `json:"objects"`
+}
+
+type summaryDoc struct {
+	Add                  int   `json:"add"`
+	Change               int   `json:"change"`
+	Destroy              int   `json:"destroy"`
+	Actions              int   `json:"actions"`
+	Roles                int   `json:"roles"`
+	Databases            int   `json:"databases"`
+	Tables               int   `json:"tables"`
+	Indexes              int   `json:"indexes"`
+	Constraints          int   `json:"constraints"`
+	RowsEstimate         int64 `json:"rows_estimate"`
+	BytesEstimate        int64 `json:"bytes_estimate"`
+	ValidationsFailed    int   `json:"validations_failed"`
+	ValidationsWarning   int   `json:"validations_warning"`
+	ValidationsSucceeded int   `json:"validations_succeeded"`
+}
+
+// PlanJSON renders p as the versioned `plan --json` document: indented, ending in a newline, and
+// byte-for-byte the same for the same plan (it holds no maps). It fails only for an action whose
+// kind it does not know, so that no reader ever sees an action list it cannot interpret.
+func PlanJSON(p *plan.Plan) ([]byte, error) {
+	d := planDoc{
+		FormatVersion: JSONFormatVersion,
+		ToolVersion:   p.ToolVersion,
+		Migration:     p.Migration,
+		CreatedAt:     p.CreatedAt.UTC().Format(time.RFC3339),
+		Source:        identityJSON(p.Source),
+		Target:        identityJSON(p.Target),
+		Fingerprints:  fingerprintsDoc{Source: p.SourceFingerprint, Target: p.TargetFingerprint, Config: p.ConfigFingerprint},
+		State:         stateDoc{Lineage: p.StateLineage, Serial: p.StateSerial},
+		Databases:     strs(p.Databases),
+		Actions:       make([]actionDoc, 0, len(p.Actions)),
+		Validations:   make([]validationDoc, 0, len(p.Validations)),
+		Status:        planStatus(p),
+	}
+	for _, a := range p.Actions {
+		acts, err := changeActions(a.Kind)
+		if err != nil {
+			return nil, fmt.Errorf("action %s: %w", a.Address, err)
+		}
+		hz := make([]hazardDoc, 0, len(a.Hazards))
+		for _, h := range a.Hazards {
+			hz = append(hz, hazardDoc{Code: h.Code, Message: h.Message})
+		}
+		d.Actions = append(d.Actions, actionDoc{
+			Address: a.Address, Type: a.Type, Database: a.Database, Actions: acts, Reason: a.Reason,
+			RowsEstimate: a.RowsEstimate, BytesEstimate: a.BytesEstimate,
+			DependsOn: strs(a.DependsOn), Details: strs(a.Details), Hazards: hz,
+		})
+	}
+	for _, v := range p.Validations {
+		d.Validations = append(d.Validations, validationDoc{ID: v.ID, Level: v.Level, Database: v.Database,
+			Outcome: v.Outcome, Message: v.Message, Objects: strs(v.Objects)})
+	}
+	s := p.Summary
+	d.Summary = summaryDoc{Add: s.Add, Change: s.Change, Destroy: s.Destroy, Actions: len(p.Actions),
+		Roles: s.Roles, Databases: s.Databases, Tables: s.Tables, Indexes: s.Indexes, Constraints: s.Constraints,
+		RowsEstimate: s.Rows, BytesEstimate: s.Bytes, ValidationsFailed: s.Failed, ValidationsWarning: s.Warnings,
+		ValidationsSucceeded: len(p.Validations) - s.Failed - s.Warnings}
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// Messages and addresses are read by people too: keep <, > and & as they are.
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(d); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// changeActions is Terraform's change.actions: a replace is a delete followed by a create.
+func changeActions(k plan.Kind) ([]string, error) {
+	switch k {
+	case plan.Create:
+		return []string{"create"}, nil
+	case plan.Update:
+		return []string{"update"}, nil
+	case plan.Replace:
+		return []string{"delete", "create"}, nil
+	case plan.Delete:
+		return []string{"delete"}, nil
+	}
+	return nil, fmt.Errorf("unknown action kind %q", k)
+}
+
+func planStatus(p *plan.Plan) string {
+	switch {
+	case p.ValidationFailed():
+		return StatusValidationFailed
+	case p.HasChanges():
+		return StatusChanges
+	}
+	return StatusNoChanges
+}
+
+func identityJSON(id state.Identity) identityDoc {
+	return identityDoc{Name: id.Name, Host: id.Host, Port: id.Port, User: id.User, Type: id.Type,
+		SystemIdentifier: id.SystemIdentifier, Version: id.Version, VersionNum: id.VersionNum}
+}
+
+// strs turns nil into an empty list: the document never holds null arrays.
+func strs(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
