@@ -192,8 +192,9 @@ func cmdPlan(c *cli, args []string) int {
 	v.register(fs, true)
 	out := fs.String("out", "", "save the plan to FILE for `pgferry apply FILE`")
 	jsonOut := fs.Bool("json", false, "print the plan as one JSON document")
+	markdown := fs.Bool("markdown", false, "print the plan as a pull-request comment (Markdown)")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
-	if code, done := c.parse(fs, args, "plan [--out FILE] [--json] [--detailed-exitcode] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
+	if code, done := c.parse(fs, args, "plan [--out FILE] [--json] [--markdown] [--detailed-exitcode] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
 		return code
 	}
 	ctx, stop := c.signalContext()
@@ -210,11 +211,22 @@ func cmdPlan(c *cli, args []string) int {
 		return code
 	}
 	p := s.plan
-	if *jsonOut {
-		enc := json.NewEncoder(c.stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(p)
-	} else {
+	if *jsonOut && *markdown {
+		c.errorf(nil, "--json and --markdown cannot be used together")
+		return 1
+	}
+	quiet := *jsonOut || *markdown
+	switch {
+	case *jsonOut:
+		b, err := views.PlanJSON(p)
+		if err != nil {
+			c.errorf(s.secrets, "rendering the plan: %v", err)
+			return 1
+		}
+		c.stdout.Write(append(b, '\n'))
+	case *markdown:
+		views.Markdown(c.stdout, p)
+	default:
 		views.Plan(c.stdout, p)
 	}
 	if *out != "" {
@@ -222,14 +234,14 @@ func cmdPlan(c *cli, args []string) int {
 			c.errorf(s.secrets, "saving the plan: %v", err)
 			return 1
 		}
-		if !*jsonOut {
+		if !quiet {
 			fmt.Fprintf(c.stdout, "Saved the plan to: %s\n\nTo perform exactly these actions, run:\n    pgferry apply %q\n", *out, *out)
 		}
-	} else if !*jsonOut && p.HasChanges() && !p.ValidationFailed() {
+	} else if !quiet && p.HasChanges() && !p.ValidationFailed() {
 		fmt.Fprintln(c.stdout, "Note: You didn't use the --out option to save this plan, so pgferry can't guarantee to take exactly these actions if you run \"pgferry apply\" now.")
 	}
 	if p.ValidationFailed() {
-		if !*jsonOut {
+		if !quiet {
 			c.errorf(nil, "Validation failed: %d check(s) failed; fix them and plan again.", p.Summary.Failed)
 		}
 		return 1
