@@ -43,9 +43,14 @@ type TableResult struct {
 
 // checksumSQL is an order-independent content hash of a table: the sum of the first 64 bits of
 // each row's md5. One scan, no sort, comparable across servers given the same session settings.
-func checksumSQL(q string, mode string) string {
+// With both servers on 11 or later it uses the 64-bit hashtextextended, several times cheaper
+// than md5.
+func checksumSQL(q string, mode string, extended bool) string {
 	if mode == "count" {
 		return "SELECT count(*), '' FROM ONLY " + q
+	}
+	if extended {
+		return "SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text FROM ONLY " + q + " AS t"
 	}
 	return "SELECT count(*), coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0)::text FROM ONLY " + q + " AS t"
 }
@@ -85,7 +90,7 @@ func CompareDatabase(ctx context.Context, db string, src *catalog.Database, srcV
 			func(ctx context.Context, c *pgx.Conn, i int) error {
 				var n int64
 				var sum string
-				if err := c.QueryRow(ctx, checksumSQL(tables[i].Qualified(), mode)).Scan(&n, &sum); err != nil {
+				if err := c.QueryRow(ctx, checksumSQL(tables[i].Qualified(), mode, srcVersion >= 110000 && tv >= 110000)).Scan(&n, &sum); err != nil {
 					return fmt.Errorf("checksumming %s: %w", tables[i].Key(), err)
 				}
 				mu.Lock()

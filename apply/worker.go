@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -217,7 +218,12 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 	cw := &countingWriter{w: pw}
 	srcErr := make(chan error, 1)
 	go func() {
-		_, err := src.PgConn().CopyTo(ctx, cw, out)
+		// CopyTo writes one message per row: batch them so the pipe hands over large blocks.
+		bw := bufio.NewWriterSize(cw, 1<<20)
+		_, err := src.PgConn().CopyTo(ctx, bw, out)
+		if err == nil {
+			err = bw.Flush()
+		}
 		pw.CloseWithError(err) // nil → EOF for the reader
 		srcErr <- err
 	}()
