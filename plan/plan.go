@@ -11,7 +11,8 @@ import (
 	"github.com/pgferry/pgferry/state"
 )
 
-// FormatVersion is the version of the plan document (saved plans and plan --json).
+// FormatVersion is the version of the saved-plan document (plan --out); plan --json has its own
+// version, views.JSONFormatVersion.
 const FormatVersion = "1.0"
 
 // Kind is what an action does to its object.

@@ -10,7 +10,7 @@ import (
 	"github.com/pgferry/pgferry/state"
 )
 
-// MarkdownLimit bounds the length of what Markdown writes, in bytes (so also in characters):
+// MarkdownLimit bounds what Markdown writes: always fewer bytes (so also characters) than this.
 // GitHub refuses comments over 65,536 characters, and CI appends a footer of its own.
 const MarkdownLimit = 65000
 
@@ -49,12 +49,14 @@ func markdown(p *plan.Plan) string {
 		fmt.Fprintf(&head, "**❌ Validation failed: %d %s failed. Fix %s and plan again; apply does nothing until then.**\n\n",
 			n, pl(n, "check", "checks"), pl(n, "it", "them"))
 		if p.HasChanges() {
-			fmt.Fprintf(&head, "Once fixed: %s\n\n", mdText(SummaryLine(p.Summary)))
+			fmt.Fprintf(&head, "Once fixed: %s\n\n", SummaryLine(p.Summary))
 		}
 	case !p.HasChanges():
 		head.WriteString("**No changes. The target matches the source.**\n\n")
 	default:
-		fmt.Fprintf(&head, "**%s**\n\n", mdText(SummaryLine(p.Summary)))
+		// Written as is, so that it reads (and greps) the same as in the terminal; its one ~
+		// cannot pair into a strikethrough.
+		fmt.Fprintf(&head, "**%s**\n\n", SummaryLine(p.Summary))
 	}
 	vals := mdValidations(p.Validations)
 	hazards := mdHazards(p.Actions)
@@ -74,7 +76,8 @@ func markdown(p *plan.Plan) string {
 		return fmt.Sprintf("\n... and %d more %s (run pgferry plan locally for the full list)\n", n, pl(n, "action", "actions"))
 	}
 	fixed := head.Len() + len(vals) + len(hazards) + len(open) + len(fenceOpen) + len(fenceClose) + len(closeDetails)
-	room := MarkdownLimit - fixed - len(more(len(p.Actions)))
+	// Strictly under the limit, whatever the count in the closing line turns out to be.
+	room := MarkdownLimit - 1 - fixed - len(more(len(p.Actions)))
 	var list strings.Builder
 	shown := 0
 	for _, b := range blocks {
@@ -140,12 +143,16 @@ func mdValidations(vals []state.Validation) string {
 	}
 	var b strings.Builder
 	b.WriteString("#### Validations\n\n")
-	counts := []string{fmt.Sprintf("❌ %d failed", failed), fmt.Sprintf("⚠️ %d %s", warned, pl(warned, "warning", "warnings")),
-		fmt.Sprintf("✅ %d succeeded", ok)}
-	if other := len(vals) - failed - warned - ok; other > 0 {
-		counts = append(counts, fmt.Sprintf("❔ %d other", other))
+	if ok == len(vals) {
+		fmt.Fprintf(&b, "✅ All %d %s succeeded.\n\n", ok, pl(ok, "check", "checks"))
+	} else {
+		counts := []string{fmt.Sprintf("❌ %d failed", failed), fmt.Sprintf("⚠️ %d %s", warned, pl(warned, "warning", "warnings")),
+			fmt.Sprintf("✅ %d succeeded", ok)}
+		if other := len(vals) - failed - warned - ok; other > 0 {
+			counts = append(counts, fmt.Sprintf("❔ %d other", other))
+		}
+		fmt.Fprintf(&b, "%s\n\n", strings.Join(counts, " · "))
 	}
-	fmt.Fprintf(&b, "%s\n\n", strings.Join(counts, " · "))
 	b.WriteString("| | Check | Level | Database | Outcome | Message |\n|---|---|---|---|---|---|\n")
 	for i, v := range vals {
 		// Inside a table an unescaped | splits the row even in code.
@@ -190,7 +197,7 @@ func mdHazards(actions []*plan.Action) string {
 	var items []string
 	for _, a := range actions {
 		for _, h := range a.Hazards {
-			items = append(items, fmt.Sprintf("- ⚠️ **%s** %s: %s\n", mdText(h.Code), codeSpan(a.Address), mdText(oneLine(h.Message))))
+			items = append(items, fmt.Sprintf("- ⚠️ %s on %s: %s\n", codeSpan(h.Code), codeSpan(a.Address), mdText(oneLine(h.Message))))
 		}
 	}
 	if len(items) == 0 {

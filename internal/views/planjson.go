@@ -148,7 +148,7 @@ func PlanJSON(p *plan.Plan) ([]byte, error) {
 	d.Summary = summaryDoc{Add: s.Add, Change: s.Change, Destroy: s.Destroy, Actions: len(p.Actions),
 		Roles: s.Roles, Databases: s.Databases, Tables: s.Tables, Indexes: s.Indexes, Constraints: s.Constraints,
 		RowsEstimate: s.Rows, BytesEstimate: s.Bytes, ValidationsFailed: s.Failed, ValidationsWarning: s.Warnings,
-		ValidationsSucceeded: len(p.Validations) - s.Failed - s.Warnings}
+		ValidationsSucceeded: succeeded(p.Validations)}
 
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -159,6 +159,16 @@ func PlanJSON(p *plan.Plan) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+func succeeded(vals []state.Validation) int {
+	n := 0
+	for _, v := range vals {
+		if v.Outcome == "Succeeded" {
+			n++
+		}
+	}
+	return n
 }
 
 // changeActions is Terraform's change.actions: a replace is a delete followed by a create.
