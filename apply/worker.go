@@ -111,6 +111,12 @@ func (w *worker) run(ctx context.Context, a *plan.Action) error {
 	case plan.TypeSchema:
 		err = w.d.schema(ctx)
 	case plan.TypeTable:
+		if a.Parts > 0 {
+			err = w.truncate(ctx, a)
+		} else {
+			rows, bytes, err = w.copyTable(ctx, a)
+		}
+	case plan.TypeTablePart:
 		rows, bytes, err = w.copyTable(ctx, a)
 	case plan.TypeIndex, plan.TypeConstraint:
 		err = w.postDataObject(ctx, a)
@@ -162,10 +168,21 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // copyColumns lists the columns COPY moves: generated columns are computed by the target.
 func copyColumns(cols []string) string { return strings.Join(cols, ", ") }
 
-// copyTable streams one table from the snapshot into the target: TRUNCATE and COPY FREEZE in one
-// transaction, so a retried copy never duplicates rows.
+// truncate empties a split table before its parts are copied, so that a reload never duplicates rows.
+func (w *worker) truncate(ctx context.Context, a *plan.Action) error {
+	tgt, err := w.target(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = tgt.Exec(ctx, "TRUNCATE ONLY "+pgx.Identifier{a.Schema, a.Name}.Sanitize())
+	return err
+}
+
+// copyTable streams one table, or one part of a split table, from the snapshot into the target.
+// A whole table is emptied and loaded with COPY FREEZE in one transaction, so a retried copy never
+// duplicates rows; a part copies its range of heap pages into the table its table action emptied.
 func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, error) {
-	t := w.d.tables[a.Address]
+	t := w.d.tables[plan.TableAddr(a.Database, a.Schema, a.Name)]
 	if t == nil {
 		return 0, 0, fmt.Errorf("table %s.%s no longer exists on the source", a.Schema, a.Name)
 	}
@@ -192,10 +209,13 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 	if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
 		return 0, 0, err
 	}
-	if _, err := tgt.Exec(ctx, "TRUNCATE ONLY "+q); err != nil {
-		return 0, 0, err
+	part := a.Type == plan.TypeTablePart
+	if !part {
+		if _, err := tgt.Exec(ctx, "TRUNCATE ONLY "+q); err != nil {
+			return 0, 0, err
+		}
 	}
-	if len(cols) == 0 {
+	if len(cols) == 0 && !part {
 		// A table without columns still has rows: copy their number.
 		var n int64
 		if err := src.QueryRow(ctx, "SELECT count(*) FROM ONLY "+q).Scan(&n); err != nil {
@@ -213,6 +233,18 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 	}
 	out := fmt.Sprintf("COPY %s (%s) TO STDOUT WITH (FORMAT %s)", q, copyColumns(cols), format)
 	in := fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT %s, FREEZE)", q, copyColumns(cols), format)
+	if part {
+		// A TID range scan reads only the part's pages (PostgreSQL 14+).
+		where := fmt.Sprintf("ctid >= '(%d,0)'::tid", a.PageFrom)
+		if a.PageTo > 0 {
+			where += fmt.Sprintf(" AND ctid < '(%d,0)'::tid", a.PageTo)
+		}
+		if len(cols) == 0 {
+			return 0, 0, fmt.Errorf("a table without columns cannot be split")
+		}
+		out = fmt.Sprintf("COPY (SELECT %s FROM ONLY %s WHERE %s) TO STDOUT WITH (FORMAT %s)", copyColumns(cols), q, where, format)
+		in = fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT %s)", q, copyColumns(cols), format)
+	}
 
 	pr, pw := io.Pipe()
 	cw := &countingWriter{w: pw}

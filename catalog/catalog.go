@@ -152,6 +152,7 @@ type Table struct {
 	// HasInheritChildren is true when other tables inherit from this one (not partitions).
 	HasInheritChildren bool
 	RowEstimate        int64 // reltuples; -1 when never analyzed
+	Pages              int64 // relpages of the heap alone (parts of a split copy are page ranges)
 	SizeBytes          int64 // relpages of heap + toast, times block size (an estimate)
 	Columns            []Column
 	HasPrimaryKey      bool
@@ -585,7 +586,7 @@ func readTables(ctx context.Context, conn Querier, d *Database, v int) error {
 	q := fmt.Sprintf(`SELECT c.oid, n.nspname::text, c.relname::text, pg_get_userbyid(c.relowner)::text, c.relkind::text,
 		c.relpersistence = 'u', %s, %s,
 		EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid) AND c.relkind = 'r',
-		c.reltuples::bigint,
+		c.reltuples::bigint, c.relpages::bigint,
 		(c.relpages::bigint + coalesce((SELECT t.relpages FROM pg_class t WHERE t.oid = c.reltoastrelid), 0)) * current_setting('block_size')::bigint,
 		EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'),
 		%s
@@ -600,7 +601,7 @@ func readTables(ctx context.Context, conn Querier, d *Database, v int) error {
 	for rows.Next() {
 		var t Table
 		if err := rows.Scan(&t.OID, &t.Schema, &t.Name, &t.Owner, &t.Kind, &t.Unlogged, &t.IsPartition, &t.Parent,
-			&t.HasInheritChildren, &t.RowEstimate, &t.SizeBytes, &t.HasPrimaryKey, &t.HasOIDs); err != nil {
+			&t.HasInheritChildren, &t.RowEstimate, &t.Pages, &t.SizeBytes, &t.HasPrimaryKey, &t.HasOIDs); err != nil {
 			return err
 		}
 		byOID[t.OID] = len(d.Tables)

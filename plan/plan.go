@@ -48,6 +48,7 @@ const (
 	TypeDatabase   = "database"
 	TypeSchema     = "schema"
 	TypeTable      = "table"
+	TypeTablePart  = "table_part"
 	TypeIndex      = "index"
 	TypeConstraint = "constraint"
 	TypeSequences  = "sequences"
@@ -77,6 +78,34 @@ type Action struct {
 	SourceOID uint32 `json:"source_oid,omitempty"`
 	// ConstraintOID is set for an index that backs a constraint.
 	ConstraintOID uint32 `json:"constraint_oid,omitempty"`
+	// Parts is the number of parts a split table is copied in (its table action only empties it).
+	Parts int `json:"parts,omitempty"`
+	// Part numbers a table part from 1; PageFrom and PageTo bound its heap pages (PageTo 0: to the end).
+	Part     int   `json:"part,omitempty"`
+	PageFrom int64 `json:"page_from,omitempty"`
+	PageTo   int64 `json:"page_to,omitempty"`
+}
+
+// SplitMinBytes is the heap size from which a table is copied in parts by several workers.
+const SplitMinBytes = 128 << 20
+
+// SplitPartBytes is the size each part aims at; a table gets at most as many parts as there are jobs.
+const SplitPartBytes = 128 << 20
+
+// TablePartAddr names part i of a table: database.DB.table["s"."t"].part[i].
+func TablePartAddr(db, schema, name string, i int) string {
+	return fmt.Sprintf("%s.part[%d]", TableAddr(db, schema, name), i)
+}
+
+// splitParts decides how many parts a table is copied in: only tables of at least SplitMinBytes of
+// heap, only with several jobs, and only from sources that scan ctid ranges efficiently (14+).
+func splitParts(t catalog.Table, jobs, sourceVersion int) int {
+	heap := t.Pages * 8192
+	if jobs < 2 || sourceVersion < 140000 || heap < SplitMinBytes || t.Pages < 2 {
+		return 0
+	}
+	n := int((heap + SplitPartBytes - 1) / SplitPartBytes)
+	return min(n, jobs, int(t.Pages))
 }
 
 // Hazard is a typed warning about an action, with a stable UPPER_SNAKE code.
@@ -392,27 +421,62 @@ func Build(in Input) (*Plan, error) {
 				continue
 			}
 			addr := TableAddr(db, t.Schema, t.Name)
-			tableAddrs = append(tableAddrs, addr)
-			if !need(addr) {
+			parts := splitParts(t, m.Options.Jobs, in.Source.VersionNum)
+			var partAddrs []string
+			for i := 1; i <= parts; i++ {
+				partAddrs = append(partAddrs, TablePartAddr(db, t.Schema, t.Name, i))
+			}
+			// What the rest of the database waits for: the table, or all of its parts.
+			if parts > 0 {
+				tableAddrs = append(tableAddrs, partAddrs...)
+			} else {
+				tableAddrs = append(tableAddrs, addr)
+			}
+			done := !need(addr)
+			for _, pa := range partAddrs {
+				// A split table is reloaded whole unless every part finished: its parts cannot be
+				// told apart on the target.
+				done = done && !need(pa)
+			}
+			if done {
 				continue
 			}
 			rows := max(t.RowEstimate, 0)
 			a := &Action{Address: addr, Type: TypeTable, Kind: Create, Database: db, Schema: t.Schema, Name: t.Name, Reason: "copy rows",
-				RowsEstimate: rows, BytesEstimate: t.SizeBytes, DependsOn: []string{schemaAddr}}
+				RowsEstimate: rows, BytesEstimate: t.SizeBytes, DependsOn: []string{schemaAddr}, Parts: parts}
 			if t.RowEstimate < 0 {
 				a.Details = append(a.Details, "never analyzed on the source: row estimate unknown")
 			}
 			if t.Unlogged {
 				a.Details = append(a.Details, "unlogged table")
 			}
-			add(a)
-		}
-		tableAddr := func(schema, name string) string {
-			addr := TableAddr(db, schema, name)
-			if contains(tableAddrs, addr) {
-				return addr
+			if parts > 0 {
+				a.Reason = fmt.Sprintf("copy rows in %d parts", parts)
 			}
-			return schemaAddr
+			add(a)
+			for i := 1; i <= parts; i++ {
+				from, to := t.Pages*int64(i-1)/int64(parts), t.Pages*int64(i)/int64(parts)
+				if i == parts {
+					to = 0 // the last part takes every page beyond the estimate too
+				}
+				add(&Action{Address: partAddrs[i-1], Type: TypeTablePart, Kind: Create, Database: db, Schema: t.Schema, Name: t.Name,
+					Reason: fmt.Sprintf("copy part %d of %d", i, parts), RowsEstimate: rows / int64(parts), BytesEstimate: t.SizeBytes / int64(parts),
+					DependsOn: []string{addr}, Part: i, Parts: parts, PageFrom: from, PageTo: to})
+			}
+		}
+		// tableDeps is what an object on a table waits for: the table's copy (or all its parts).
+		tableDeps := func(schema, name string) []string {
+			addr := TableAddr(db, schema, name)
+			var deps []string
+			for _, ta := range tableAddrs {
+				if ta == addr || strings.HasPrefix(ta, addr+".part[") {
+					deps = append(deps, ta)
+				}
+			}
+			if len(deps) == 0 {
+				return []string{schemaAddr}
+			}
+			return deps
 		}
 		for _, ix := range sdb.Indexes {
 			addr := IndexAddr(db, ix.Schema, ix.Name)
@@ -431,7 +495,7 @@ func Build(in Input) (*Plan, error) {
 			}
 			a := &Action{Address: addr, Type: TypeIndex, Kind: Create, Database: db, Schema: ix.Schema, Name: ix.Name, Table: ix.Table,
 				Reason: fmt.Sprintf("build %s %s on %s", ix.Method, what, ix.Table), BytesEstimate: ix.SizeBytes,
-				DependsOn: []string{tableAddr(ix.Schema, ix.Table)}, SourceOID: ix.OID, ConstraintOID: ix.ConstraintOID}
+				DependsOn: tableDeps(ix.Schema, ix.Table), SourceOID: ix.OID, ConstraintOID: ix.ConstraintOID}
 			add(a)
 		}
 		seqAddr := PartAddr(db, TypeSequences)
@@ -458,12 +522,14 @@ func Build(in Input) (*Plan, error) {
 				Reason: "add foreign key " + c.Def, SourceOID: c.OID}
 			// A foreign key needs both tables' rows and the referenced key's index, which for a
 			// partitioned table is complete only once post-data attached its partitions' indexes.
-			a.DependsOn = []string{tableAddr(c.Schema, c.Table)}
+			a.DependsOn = tableDeps(c.Schema, c.Table)
 			if need(postAddr) {
 				a.DependsOn = append(a.DependsOn, postAddr)
 			}
 			if rs, rn, ok := strings.Cut(c.RefTable, "."); ok {
-				a.DependsOn = appendUnique(a.DependsOn, tableAddr(rs, rn))
+				for _, d := range tableDeps(rs, rn) {
+					a.DependsOn = appendUnique(a.DependsOn, d)
+				}
 				for _, ix := range sdb.Indexes {
 					if ix.Schema == rs && ix.Table == rn && ix.Unique {
 						a.DependsOn = appendUnique(a.DependsOn, IndexAddr(db, ix.Schema, ix.Name))

@@ -83,7 +83,7 @@ func verb(k plan.Kind) string {
 // compact action types print on one line each: there can be thousands.
 func compact(a *plan.Action) bool {
 	switch a.Type {
-	case plan.TypeTable, plan.TypeIndex, plan.TypeConstraint:
+	case plan.TypeTable, plan.TypeTablePart, plan.TypeIndex, plan.TypeConstraint:
 		return true
 	}
 	return false
@@ -105,9 +105,9 @@ func Plan(w io.Writer, p *plan.Plan) {
 	var lastCompact string
 	for _, a := range p.Actions {
 		if compact(a) {
-			if lastCompact != a.Type+a.Database {
+			if lastCompact != groupOf(a.Type)+a.Database {
 				fmt.Fprintf(w, "  %s\n", faint(fmt.Sprintf("# %s %s", a.Database, plural(a.Type))))
-				lastCompact = a.Type + a.Database
+				lastCompact = groupOf(a.Type) + a.Database
 			}
 			fmt.Fprintf(w, "  %s %s%s\n", symbol(a.Kind), a.Address, faint(dataNote(a)))
 			continue
@@ -134,6 +134,14 @@ func Plan(w io.Writer, p *plan.Plan) {
 	Validations(w, p.Validations)
 }
 
+// groupOf puts table parts under their tables.
+func groupOf(t string) string {
+	if t == plan.TypeTablePart {
+		return plan.TypeTable
+	}
+	return t
+}
+
 func plural(t string) string {
 	switch t {
 	case plan.TypeIndex:
@@ -145,7 +153,12 @@ func plural(t string) string {
 func dataNote(a *plan.Action) string {
 	switch a.Type {
 	case plan.TypeTable:
+		if a.Parts > 0 {
+			return fmt.Sprintf("  (~%s rows, %s, in %d parts)", Count(a.RowsEstimate), Bytes(a.BytesEstimate), a.Parts)
+		}
 		return fmt.Sprintf("  (~%s rows, %s)", Count(a.RowsEstimate), Bytes(a.BytesEstimate))
+	case plan.TypeTablePart:
+		return fmt.Sprintf("  (part %d of %d)", a.Part, a.Parts)
 	case plan.TypeIndex:
 		return "  (" + a.Reason + ")"
 	}
@@ -283,7 +296,7 @@ func (v *Applier) Event(e apply.Event) {
 	case "apply_complete":
 		_, done := ing(e.Action.Kind)
 		extra := ""
-		if e.Action.Type == plan.TypeTable {
+		if e.Action.Type == plan.TypeTablePart || (e.Action.Type == plan.TypeTable && e.Action.Parts == 0) {
 			extra = fmt.Sprintf(" [%s rows, %s]", Count(e.Rows), Bytes(e.Bytes))
 		}
 		fmt.Fprintf(v.W, "%s: %s after %s%s\n", bold(e.Address), done, round(e.Elapsed), extra)
@@ -296,7 +309,7 @@ func (v *Applier) Event(e apply.Event) {
 		default:
 			v.added++
 		}
-		if e.Action.Type == plan.TypeTable {
+		if e.Action.Type == plan.TypeTablePart || (e.Action.Type == plan.TypeTable && e.Action.Parts == 0) {
 			v.tables = append(v.tables, tableTiming{e.Address, e.Elapsed, e.Rows, e.Bytes})
 		}
 	case "apply_errored":
@@ -326,7 +339,7 @@ func phaseOf(t string) string {
 		return "roles"
 	case plan.TypeDatabase, plan.TypeSchema:
 		return "schema"
-	case plan.TypeTable:
+	case plan.TypeTable, plan.TypeTablePart:
 		return "copy"
 	case plan.TypeIndex:
 		return "indexes"
