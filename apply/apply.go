@@ -207,7 +207,7 @@ func (r *Runner) run(ctx context.Context) error {
 		if len(byDB[db]) == 0 {
 			continue
 		}
-		if err := r.runDatabase(ctx, db, byDB[db]); err != nil {
+		if err := r.runDatabaseRetrying(ctx, db, byDB[db]); err != nil {
 			return fmt.Errorf("database %q: %w", db, err)
 		}
 	}
@@ -389,6 +389,33 @@ type dbRun struct {
 	used     map[int]bool      // chunk indexes run by index/constraint actions
 	src      *catalog.Database
 	tables   map[string]*catalog.Table // TableAddr → table
+}
+
+// runDatabaseRetrying runs a database's actions and, when a connection to the source is lost (and
+// with it the snapshot), starts again with a new snapshot for the actions not finished yet.
+func (r *Runner) runDatabaseRetrying(ctx context.Context, db string, actions []*plan.Action) error {
+	for attempt := 0; ; attempt++ {
+		var left []*plan.Action
+		r.mu.Lock()
+		for _, a := range actions {
+			if sa := r.opt.State.Action(a.Address); sa == nil || sa.Status != state.ActionApplied {
+				left = append(left, a)
+			}
+		}
+		r.mu.Unlock()
+		if len(left) == 0 {
+			return nil
+		}
+		err := r.runDatabase(ctx, db, left)
+		if err == nil || ctx.Err() != nil || !(retryable(err) || snapshotLost(err)) || attempt >= 4 {
+			return err
+		}
+		wait := backoff[min(attempt+2, len(backoff)-1)]
+		r.emit(Event{Type: "message", Message: fmt.Sprintf("Database %q: %v; starting again with a new snapshot in %s", db, err, wait)})
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
 }
 
 func (r *Runner) runDatabase(ctx context.Context, db string, actions []*plan.Action) error {

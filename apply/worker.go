@@ -107,6 +107,28 @@ func (w *worker) run(ctx context.Context, a *plan.Action) error {
 		return err
 	}
 	var rows, bytes int64
+	for attempt := 0; ; attempt++ {
+		rows, bytes, err = w.do(ctx, a)
+		if err != nil {
+			// A failed statement may leave the connections mid-transaction or broken.
+			w.close()
+		}
+		if err == nil || !retryable(err) || attempt >= len(backoff) || ctx.Err() != nil {
+			break
+		}
+		r.emit(Event{Type: "message", Address: a.Address, Message: fmt.Sprintf("%s: connection lost (%v); retrying in %s", a.Address, err, backoff[attempt])})
+		if serr := sleep(ctx, backoff[attempt]); serr != nil {
+			break
+		}
+	}
+	if ferr := r.finish(ctx, a, start, rows, bytes, err); ferr != nil && err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// do runs one action once.
+func (w *worker) do(ctx context.Context, a *plan.Action) (rows, bytes int64, err error) {
 	switch a.Type {
 	case plan.TypeSchema:
 		err = w.d.schema(ctx)
@@ -131,14 +153,7 @@ func (w *worker) run(ctx context.Context, a *plan.Action) error {
 	default:
 		err = fmt.Errorf("unexpected action type %q", a.Type)
 	}
-	if err != nil {
-		// A failed statement may leave the connections mid-transaction or broken.
-		w.close()
-	}
-	if ferr := r.finish(ctx, a, start, rows, bytes, err); ferr != nil && err == nil {
-		err = ferr
-	}
-	return err
+	return rows, bytes, err
 }
 
 // schema restores pre-data in one transaction: all of it or nothing.
