@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +53,8 @@ type Runner struct {
 	emitMu  sync.Mutex
 	tmp     string
 	floatDg int
+	// gen counts changes to the in-memory state (guarded by mu); saveGen reports which it wrote.
+	gen int64
 }
 
 // Run executes the plan. It returns nil when every action succeeded.
@@ -122,12 +125,18 @@ func (r *Runner) emit(e Event) {
 }
 
 func (r *Runner) save(ctx context.Context) error {
+	_, err := r.saveGen(ctx)
+	return err
+}
+
+// saveGen writes the state and returns the generation of in-memory changes it holds.
+func (r *Runner) saveGen(ctx context.Context) (int64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.opt.Backend.Write(ctx, r.opt.State); err != nil {
-		return fmt.Errorf("saving state: %w", err)
+		return 0, fmt.Errorf("saving state: %w", err)
 	}
-	return nil
+	return r.gen, nil
 }
 
 func (r *Runner) setSubstatus(ctx context.Context, sub string) error {
@@ -144,8 +153,8 @@ func (r *Runner) recordChange(c state.Change) {
 	r.mu.Unlock()
 }
 
-// begin marks an action running; finish records its outcome durably.
-func (r *Runner) begin(ctx context.Context, a *plan.Action) (time.Time, error) {
+// markBegin marks an action running in memory.
+func (r *Runner) markBegin(a *plan.Action) time.Time {
 	start := time.Now()
 	r.mu.Lock()
 	sa := r.opt.State.Action(a.Address)
@@ -156,12 +165,15 @@ func (r *Runner) begin(ctx context.Context, a *plan.Action) (time.Time, error) {
 	t := start.UTC()
 	sa.Status, sa.StartedAt, sa.FinishedAt, sa.Error = state.ActionRunning, &t, nil, ""
 	sa.Attempt++
+	r.gen++
 	r.mu.Unlock()
 	r.emit(Event{Type: "apply_start", Address: a.Address, Action: a})
-	return start, r.save(ctx)
+	return start
 }
 
-func (r *Runner) finish(ctx context.Context, a *plan.Action, start time.Time, rows, bytes int64, err error) error {
+// markFinish records an action's outcome in memory and returns the change's generation: the action
+// counts as done for its dependents once a state write of at least that generation succeeded.
+func (r *Runner) markFinish(a *plan.Action, start time.Time, rows, bytes int64, err error) int64 {
 	d := time.Since(start)
 	t := time.Now().UTC()
 	r.mu.Lock()
@@ -169,18 +181,31 @@ func (r *Runner) finish(ctx context.Context, a *plan.Action, start time.Time, ro
 	sa.FinishedAt, sa.DurationMS, sa.Rows, sa.Bytes = &t, d.Milliseconds(), rows, bytes
 	if err != nil {
 		sa.Status, sa.Error = state.ActionFailed, err.Error()
-		if a.Type == plan.TypeTable || a.Type == plan.TypeIndex || a.Type == plan.TypeConstraint {
+		if a.Type == plan.TypeTable || a.Type == plan.TypeTablePart || a.Type == plan.TypeIndex || a.Type == plan.TypeConstraint {
 			sa.Status = state.ActionTainted
 		}
 	} else {
 		sa.Status = state.ActionApplied
 	}
+	r.gen++
+	gen := r.gen
 	r.mu.Unlock()
 	if err != nil {
 		r.emit(Event{Type: "apply_errored", Address: a.Address, Action: a, Elapsed: d, Err: err})
 	} else {
 		r.emit(Event{Type: "apply_complete", Address: a.Address, Action: a, Elapsed: d, Rows: rows, Bytes: bytes})
 	}
+	return gen
+}
+
+// begin marks an action running and saves the state; finish records its outcome durably.
+func (r *Runner) begin(ctx context.Context, a *plan.Action) (time.Time, error) {
+	start := r.markBegin(a)
+	return start, r.save(ctx)
+}
+
+func (r *Runner) finish(ctx context.Context, a *plan.Action, start time.Time, rows, bytes int64, err error) error {
+	r.markFinish(a, start, rows, bytes, err)
 	return r.save(context.WithoutCancel(ctx))
 }
 
@@ -549,92 +574,183 @@ func (d *dbRun) schedule(ctx context.Context, actions []*plan.Action) error {
 		}
 		rest = append(rest, a)
 	}
-	pending := map[string]*plan.Action{}
-	for _, a := range rest {
-		pending[a.Address] = a
+	return d.runGraph(ctx, rest)
+}
+
+// runGraph runs actions in dependency order on Jobs workers. Among ready actions the plan's order
+// wins (largest tables first, then indexes, ...). An action counts as done for its dependents only
+// once a state write holding its completion succeeded; the writes are grouped (one every
+// flushEvery at most) so that thousands of small actions do not mean thousands of state writes.
+func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
+	r := d.r
+	index := map[string]int{}
+	for i, a := range actions {
+		index[a.Address] = i
 	}
-	done := map[string]bool{}
-	running := map[string]bool{}
-	// An action is ready when none of its dependencies is still waiting or running; a dependency
-	// outside this run was applied earlier.
-	ready := func(a *plan.Action) bool {
+	waiting := make([]int, len(actions))      // unfinished dependencies in this run
+	dependents := make([][]int, len(actions)) // reverse edges
+	for i, a := range actions {
 		for _, dep := range a.DependsOn {
-			if _, waiting := pending[dep]; waiting || running[dep] {
-				return false
+			if j, ok := index[dep]; ok {
+				waiting[i]++
+				dependents[j] = append(dependents[j], i)
 			}
 		}
-		return true
+	}
+	ready := &intHeap{}
+	for i := range actions {
+		if waiting[i] == 0 {
+			heap.Push(ready, i)
+		}
 	}
 	type result struct {
-		a   *plan.Action
+		i   int
+		gen int64
 		err error
 	}
 	results := make(chan result)
-	work := make(chan *plan.Action)
+	work := make(chan int)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	for i := 0; i < r.opt.Jobs; i++ {
+	for j := 0; j < r.opt.Jobs; j++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			w := &worker{d: d}
 			defer w.close()
-			for a := range work {
-				results <- result{a, w.run(wctx, a)}
+			for i := range work {
+				gen, err := w.run(wctx, actions[i])
+				results <- result{i, gen, err}
 			}
 		}()
 	}
-	var firstErr error
-	order := rest
-	for len(pending) > 0 || len(running) > 0 {
-		var next *plan.Action
-		if firstErr == nil && len(running) < r.opt.Jobs {
-			for _, a := range order {
-				if _, ok := pending[a.Address]; ok && !running[a.Address] && ready(a) {
-					next = a
-					break
-				}
-			}
-		}
-		if next != nil {
-			running[next.Address] = true
-			delete(pending, next.Address)
+	// The flusher writes the state whenever it is asked to, at most once per flushEvery.
+	flushReq := make(chan struct{}, 1)
+	flushed := make(chan result, 1)
+	flushStop := make(chan struct{})
+	flushDone := make(chan struct{})
+	go func() {
+		defer close(flushDone)
+		for {
 			select {
-			case work <- next:
-				continue
-			case res := <-results:
-				// A worker finished while we waited to hand out work: put next back.
-				pending[next.Address] = next
-				delete(running, next.Address)
-				d.settle(res.a, res.err, running, done, &firstErr, cancel)
-				continue
+			case <-flushStop:
+				return
+			case <-flushReq:
+			}
+			gen, err := r.saveGen(context.WithoutCancel(ctx))
+			select {
+			case flushed <- result{gen: gen, err: err}:
+			case <-flushStop:
+				return
+			}
+			t := time.NewTimer(flushEvery)
+			select {
+			case <-flushStop:
+				t.Stop()
+				return
+			case <-t.C:
 			}
 		}
-		if len(running) == 0 {
-			if firstErr == nil && len(pending) > 0 {
-				firstErr = fmt.Errorf("internal error: %d action(s) can never run (dependency cycle)", len(pending))
-			}
+	}()
+	requestFlush := func() {
+		select {
+		case flushReq <- struct{}{}:
+		default:
+		}
+	}
+	type unflushed struct {
+		i   int
+		gen int64
+	}
+	var pendingFlush []unflushed
+	running, remaining := 0, len(actions)
+	var firstErr error
+	fail := func(err error) {
+		if firstErr == nil {
+			firstErr = err
+			cancel()
+		}
+	}
+	for remaining > 0 {
+		if firstErr != nil && running == 0 {
 			break
 		}
-		res := <-results
-		d.settle(res.a, res.err, running, done, &firstErr, cancel)
+		var next = -1
+		if firstErr == nil && running < r.opt.Jobs && ready.Len() > 0 {
+			next = (*ready)[0]
+		}
+		var workCh chan int
+		if next >= 0 {
+			workCh = work
+		}
+		if next < 0 && running == 0 && len(pendingFlush) == 0 {
+			fail(fmt.Errorf("internal error: %d action(s) can never run (dependency cycle)", remaining))
+			break
+		}
+		select {
+		case workCh <- next:
+			heap.Pop(ready)
+			running++
+		case res := <-results:
+			running--
+			if res.err != nil {
+				fail(fmt.Errorf("%s: %w", actions[res.i].Address, res.err))
+				remaining--
+				continue
+			}
+			pendingFlush = append(pendingFlush, unflushed{res.i, res.gen})
+			requestFlush()
+		case f := <-flushed:
+			if f.err != nil {
+				fail(f.err)
+				continue
+			}
+			kept := pendingFlush[:0]
+			for _, u := range pendingFlush {
+				if u.gen > f.gen {
+					kept = append(kept, u)
+					continue
+				}
+				remaining--
+				for _, k := range dependents[u.i] {
+					if waiting[k]--; waiting[k] == 0 {
+						heap.Push(ready, k)
+					}
+				}
+			}
+			pendingFlush = kept
+			if len(pendingFlush) > 0 {
+				requestFlush()
+			}
+		}
 	}
 	close(work)
 	wg.Wait()
+	close(flushStop)
+	<-flushDone
+	// Whatever finished meanwhile is written now.
+	if err := r.save(context.WithoutCancel(ctx)); err != nil && firstErr == nil {
+		firstErr = err
+	}
 	return firstErr
 }
 
-func (d *dbRun) settle(a *plan.Action, err error, running, done map[string]bool, firstErr *error, cancel func()) {
-	delete(running, a.Address)
-	if err != nil {
-		if *firstErr == nil {
-			*firstErr = fmt.Errorf("%s: %w", a.Address, err)
-			cancel()
-		}
-		return
-	}
-	done[a.Address] = true
+// flushEvery is the longest a finished action waits for the state write that releases its dependents.
+const flushEvery = 100 * time.Millisecond
+
+// intHeap is a min-heap of plan positions.
+type intHeap []int
+
+func (h intHeap) Len() int           { return len(h) }
+func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *intHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // database creates (or replaces) the target database from the dump's DATABASE entries.
@@ -666,18 +782,37 @@ func (d *dbRun) database(ctx context.Context, a *plan.Action) error {
 	}
 	if exists {
 		// An earlier run created it and stopped before recording it: start it afresh.
-		r.mu.Lock()
-		ours := false
-		for _, c := range r.opt.State.Created {
-			if c.Type == "database" && c.Name == d.db && c.Op == "created" {
-				ours = true
-			}
-		}
-		r.mu.Unlock()
-		if !ours {
+		if !r.createdDatabase(d.db) {
 			return fmt.Errorf("the target database %q was created by someone else since the plan was made; plan again", d.db)
 		}
-		if err := dropDatabase(ctx, tgt, d.db); err != nil {
+	}
+	return d.createDatabase(ctx, exists)
+}
+
+// createdDatabase reports whether this migration created the target database db.
+func (r *Runner) createdDatabase(db string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.opt.State.Created {
+		if c.Type == "database" && c.Name == db && c.Op == "created" {
+			return true
+		}
+	}
+	return false
+}
+
+// createDatabase creates the database from the dump's DATABASE entries, dropping it first when
+// drop is set (only ever for a database this migration created).
+func (d *dbRun) createDatabase(ctx context.Context, drop bool) error {
+	r := d.r
+	if drop {
+		tgt, err := Connect(ctx, r.m.Target, "")
+		if err != nil {
+			return err
+		}
+		err = dropDatabase(ctx, tgt, d.db)
+		tgt.Close(context.WithoutCancel(ctx))
+		if err != nil {
 			return err
 		}
 	}
@@ -685,7 +820,12 @@ func (d *dbRun) database(ctx context.Context, a *plan.Action) error {
 	if err := pgdump.WriteList(list, d.dbItems); err != nil {
 		return err
 	}
-	r.recordChange(state.Change{Type: "database", Name: d.db, Op: "created"})
+	if !r.createdDatabase(d.db) {
+		r.recordChange(state.Change{Type: "database", Name: d.db, Op: "created"})
+		if err := r.save(ctx); err != nil {
+			return err
+		}
+	}
 	args := append([]string{"--create", "--exit-on-error", "--use-list=" + list, "--dbname=" + r.m.Target.DBName}, d.restoreFlags()...)
 	if _, err := pgdump.Run(ctx, ToolConn(r.m.Target, ""), r.opt.Tools.PgRestore, args...); err != nil {
 		return fmt.Errorf("creating the database: %w", err)

@@ -97,16 +97,23 @@ func openTargetConn(ctx context.Context, d *dbRun) (*pgx.Conn, error) {
 		c.Close(ctx)
 		return nil, err
 	}
+	if d.r.opt.Plan.Target.VersionNum >= 140000 {
+		// A statement whose client died (pgferry killed) stops within a second instead of running on.
+		if _, err := c.Exec(ctx, "SET client_connection_check_interval = '1s'"); err != nil {
+			c.Close(ctx)
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
-func (w *worker) run(ctx context.Context, a *plan.Action) error {
+// run runs one action, retrying it when its connection was lost, and returns the generation of the
+// in-memory state change that records its outcome.
+func (w *worker) run(ctx context.Context, a *plan.Action) (int64, error) {
 	r := w.d.r
-	start, err := r.begin(ctx, a)
-	if err != nil {
-		return err
-	}
+	start := r.markBegin(a)
 	var rows, bytes int64
+	var err error
 	for attempt := 0; ; attempt++ {
 		rows, bytes, err = w.do(ctx, a)
 		if err != nil {
@@ -121,10 +128,7 @@ func (w *worker) run(ctx context.Context, a *plan.Action) error {
 			break
 		}
 	}
-	if ferr := r.finish(ctx, a, start, rows, bytes, err); ferr != nil && err == nil {
-		err = ferr
-	}
-	return err
+	return r.markFinish(a, start, rows, bytes, err), err
 }
 
 // do runs one action once.
@@ -156,13 +160,37 @@ func (w *worker) do(ctx context.Context, a *plan.Action) (rows, bytes int64, err
 	return rows, bytes, err
 }
 
-// schema restores pre-data in one transaction: all of it or nothing.
+// schema restores pre-data in one transaction: all of it or nothing. A database this migration
+// created that is not empty (a pg_restore of an earlier, killed run that got further than the state
+// says) is recreated first.
 func (d *dbRun) schema(ctx context.Context) error {
+	if err := d.ensureEmpty(ctx); err != nil {
+		return err
+	}
 	args := append([]string{"--section=pre-data", "--single-transaction", "--exit-on-error", "--dbname=" + d.db}, d.restoreFlags()...)
 	if _, err := runTool(ctx, d, args...); err != nil {
 		return fmt.Errorf("restoring the schema: %w", err)
 	}
 	return nil
+}
+
+func (d *dbRun) ensureEmpty(ctx context.Context) error {
+	tgt, err := Connect(ctx, d.r.m.Target, d.db)
+	if err != nil {
+		return err
+	}
+	var n int
+	err = tgt.QueryRow(ctx, `SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'`).Scan(&n)
+	tgt.Close(context.WithoutCancel(ctx))
+	if err != nil || n == 0 {
+		return err
+	}
+	if !d.r.createdDatabase(d.db) {
+		return fmt.Errorf("the target database %q is not empty (%d relations) and was not created by this migration; drop it or set overwrite_databases = true", d.db, n)
+	}
+	d.r.emit(Event{Type: "message", Message: fmt.Sprintf("Database %q holds objects of an interrupted earlier run: recreating it", d.db)})
+	return d.createDatabase(ctx, true)
 }
 
 func runTool(ctx context.Context, d *dbRun, args ...string) ([]byte, error) {
