@@ -103,12 +103,14 @@ func cmdApply(c *cli, args []string) int {
 		jl.Write("info", "version", "pgferry "+version, map[string]any{"pgferry": version, "ui": "1.0"})
 	}
 	// Approval comes before the lock, as in Terraform: nobody waits on a lock behind a prompt.
-	unlock, err := s.backend.Lock(ctx, s.m.Name, state.NewLockInfo("apply", version), *lockTimeout)
+	lockInfo := state.NewLockInfo("apply", version)
+	unlock, err := s.backend.Lock(ctx, s.m.Name, lockInfo, *lockTimeout)
 	if err != nil {
 		c.errorf(s.secrets, "Error acquiring the state lock\n\n%v", err)
 		return 1
 	}
 	defer unlock()
+	ctx, canceled := c.watchCancel(ctx, s, lockInfo.ID) // `pgferry cancel` (cmd_destroy.go) stops this apply
 	if code := c.inspect(ctx, s); code != 0 {
 		return code
 	}
@@ -171,7 +173,13 @@ func cmdApply(c *cli, args []string) int {
 	if *jobs > 0 {
 		n = *jobs
 	}
-	hv := &views.Applier{W: c.stdout}
+	var hv interface {
+		Event(apply.Event)
+		Finish(time.Duration, error)
+	} = &views.Applier{W: c.stdout}
+	if isTerminal(c.stdout) && !*jsonOut {
+		hv = views.NewLive(c.stdout, p.Summary.Bytes)
+	}
 	emit := hv.Event
 	if jl != nil {
 		emit = jl.Event
@@ -187,6 +195,9 @@ func cmdApply(c *cli, args []string) int {
 		}
 	} else {
 		hv.Finish(time.Since(start), err)
+	}
+	if err != nil && canceled.Fired() {
+		return c.rollbackCanceled(canceled, s, st, *jsonOut)
 	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {

@@ -45,6 +45,8 @@ func commands() []command {
 		{"verify", "compare source and target: objects and data", cmdVerify},
 		{"show", "show a saved plan, or the migration's status and progress", cmdShow},
 		{"list", "list every migration in the state backend", cmdList},
+		{"destroy", "roll back: remove what the migration created on the target, revert what it changed", cmdDestroy},
+		{"cancel", "stop a running apply of the migration, then roll back as destroy does", cmdCancel},
 		{"force-unlock", "remove a stuck state lock", cmdForceUnlock},
 		{"version", "print versions of pgferry, Go, pg_dump and pg_restore", cmdVersion},
 	}

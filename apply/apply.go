@@ -285,16 +285,26 @@ func (r *Runner) applyRole(ctx context.Context, tgt *pgx.Conn, src, have *catalo
 		want := plan.DesiredRole(*sr, r.m.Options)
 		if a.Kind == plan.Create {
 			if hr := have.Role(a.Name); hr != nil {
+				if !r.created("role", a.Name) {
+					return fmt.Errorf("role %q was created on the target by someone else since the plan was made; plan again", a.Name)
+				}
 				// Created by an earlier, interrupted run.
 				if _, err := tgt.Exec(ctx, alterRoleSQL(want)); err != nil {
 					return err
 				}
-				return nil
+			} else {
+				// Recorded durably before it exists, so that destroy knows it even if pgferry dies
+				// right after creating it (destroy drops it IF EXISTS).
+				if !r.created("role", a.Name) {
+					r.recordChange(state.Change{Type: "role", Name: a.Name, Op: "created"})
+					if err := r.save(ctx); err != nil {
+						return err
+					}
+				}
+				if _, err := tgt.Exec(ctx, createRoleSQL(want)); err != nil {
+					return err
+				}
 			}
-			if _, err := tgt.Exec(ctx, createRoleSQL(want)); err != nil {
-				return err
-			}
-			r.recordChange(state.Change{Type: "role", Name: a.Name, Op: "created"})
 		} else {
 			hr := have.Role(a.Name)
 			if hr == nil {
@@ -311,6 +321,8 @@ func (r *Runner) applyRole(ctx context.Context, tgt *pgx.Conn, src, have *catalo
 			}
 		}
 		return nil
+	case plan.TypeParameter:
+		return r.setParameter(ctx, tgt, src, a.Name)
 	case plan.TypeMembership:
 		role, member := a.Table, a.Name
 		admin := ""
@@ -326,6 +338,42 @@ func (r *Runner) applyRole(ctx context.Context, tgt *pgx.Conn, src, have *catalo
 		return nil
 	}
 	return fmt.Errorf("unexpected instance action type %q", a.Type)
+}
+
+// setParameter sets a server parameter on the target to the source's value with ALTER SYSTEM and
+// reloads the configuration. What postgresql.auto.conf held before is recorded, so that destroy can
+// put it back (or RESET the parameter when it held nothing).
+func (r *Runner) setParameter(ctx context.Context, tgt *pgx.Conn, src *catalog.Instance, name string) error {
+	s, ok := src.Settings[name]
+	if !ok {
+		return fmt.Errorf("server parameter %q no longer exists on the source", name)
+	}
+	if !r.recorded("server_parameter", name) {
+		var before string
+		// pg_file_settings needs superuser; without it, an ALTER SYSTEM value cannot be told apart.
+		err := tgt.QueryRow(ctx, `SELECT coalesce((SELECT setting FROM pg_catalog.pg_file_settings
+			WHERE name = $1 AND sourcefile LIKE '%postgresql.auto.conf' AND applied IS NOT NULL ORDER BY seqno DESC LIMIT 1), '')`, name).Scan(&before)
+		if err != nil {
+			return fmt.Errorf("reading the target's value of %s: %w", name, err)
+		}
+		r.recordChange(state.Change{Type: "server_parameter", Name: name, Op: "altered", Before: before})
+		if err := r.save(ctx); err != nil {
+			return err
+		}
+	}
+	val := literal(s.Setting)
+	if listGUCs[name] {
+		var parts []string
+		for _, e := range strings.Split(s.Setting, ",") {
+			parts = append(parts, literal(strings.Trim(strings.TrimSpace(e), `"`)))
+		}
+		val = strings.Join(parts, ", ")
+	}
+	if _, err := tgt.Exec(ctx, fmt.Sprintf("ALTER SYSTEM SET %s = %s", ident(name), val)); err != nil {
+		return describePgError(err)
+	}
+	_, err := tgt.Exec(ctx, "SELECT pg_catalog.pg_reload_conf()")
+	return err
 }
 
 func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
@@ -378,7 +426,7 @@ func alterRoleAttrsSQL(r catalog.Role) string {
 }
 
 // listGUCs are settings whose value is a list that must be quoted element by element.
-var listGUCs = map[string]bool{"search_path": true, "temp_tablespaces": true, "session_preload_libraries": true, "local_preload_libraries": true}
+var listGUCs = map[string]bool{"search_path": true, "temp_tablespaces": true, "session_preload_libraries": true, "local_preload_libraries": true, "shared_preload_libraries": true}
 
 func roleConfigSQL(r catalog.Role) []string {
 	var out []string
@@ -790,11 +838,26 @@ func (d *dbRun) database(ctx context.Context, a *plan.Action) error {
 }
 
 // createdDatabase reports whether this migration created the target database db.
-func (r *Runner) createdDatabase(db string) bool {
+func (r *Runner) createdDatabase(db string) bool { return r.created("database", db) }
+
+// recorded reports whether the state records any change of the object.
+func (r *Runner) recorded(typ, name string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, c := range r.opt.State.Created {
-		if c.Type == "database" && c.Name == db && c.Op == "created" {
+		if c.Type == typ && c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// created reports whether the state records that this migration created the object.
+func (r *Runner) created(typ, name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.opt.State.Created {
+		if c.Type == typ && c.Name == name && c.Op == "created" {
 			return true
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,9 +95,36 @@ func ToolConn(s *config.Server, db string) pgdump.Conn {
 		SSLMode: s.SSLMode, SSLRootCert: s.SSLRootCert, SSLCert: s.SSLCert, SSLKey: s.SSLKey}
 }
 
-// SessionSettings make text output identical on both sides and keep long work alive.
+// SessionSettings make text output identical on both sides and keep long work alive: no statement,
+// lock, idle or transaction timeout of the server, database or role can cut a long copy.
 func SessionSettings(ctx context.Context, conn *pgx.Conn, floatDigits int) error {
-	_, err := conn.Exec(ctx, fmt.Sprintf(`SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0;
-		SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET extra_float_digits = %d; SET bytea_output = 'hex'`, floatDigits))
+	sql := fmt.Sprintf(`SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0;
+		SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET extra_float_digits = %d; SET bytea_output = 'hex'`, floatDigits)
+	v := serverVersionNum(conn)
+	if v >= 140000 {
+		sql += "; SET idle_session_timeout = 0"
+	}
+	if v >= 170000 {
+		sql += "; SET transaction_timeout = 0"
+	}
+	_, err := conn.Exec(ctx, sql)
 	return err
+}
+
+// serverVersionNum reads the server's version from the connection's startup parameters.
+func serverVersionNum(conn *pgx.Conn) int {
+	f := strings.Fields(conn.PgConn().ParameterStatus("server_version"))
+	if len(f) == 0 {
+		return 0
+	}
+	parts := strings.SplitN(f[0], ".", 3)
+	major, _ := strconv.Atoi(parts[0])
+	minor := 0
+	if len(parts) > 1 {
+		minor, _ = strconv.Atoi(strings.TrimRightFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	}
+	if major >= 10 {
+		return major*10000 + minor
+	}
+	return major*10000 + minor*100
 }

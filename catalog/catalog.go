@@ -35,6 +35,44 @@ type Instance struct {
 	Standbys                 int
 	// Collations available in the maintenance database: name -> provider ("c", "i", "d").
 	Collations map[string]string
+	// CollationVersions maps a collation of the maintenance database (schema.name) to the version
+	// its library reports now (pg_collation_actual_version, PostgreSQL 10+), when it has one.
+	CollationVersions map[string]string
+	// InRecovery is true on a standby (pg_is_in_recovery()): nothing can be written to it.
+	InRecovery bool
+	// DBRoleSettings are the rows of pg_db_role_setting: ALTER ROLE/DATABASE ... SET.
+	DBRoleSettings []DBRoleSetting
+	// ExtensionNeedsSuperuser is true for an available extension whose default version only a
+	// superuser may create (superuser and not trusted).
+	ExtensionNeedsSuperuser map[string]bool
+}
+
+// DBRoleSetting is one row of pg_db_role_setting. Database or Role is "" when the setting
+// applies to every database or every role.
+type DBRoleSetting struct {
+	Database string
+	Role     string
+	// Settings are "name=value" strings.
+	Settings []string
+}
+
+// LoginSettings returns the name=value settings that apply to role in database db ("" for
+// none), from the most general to the most specific (ALTER ROLE ALL, database, role, role in
+// database): the last one of a name wins.
+func (i *Instance) LoginSettings(role, db string) []string {
+	var out []string
+	ranks := [][2]string{{"", ""}, {db, ""}, {"", role}, {db, role}}
+	if db == "" {
+		ranks = [][2]string{{"", ""}, {"", role}}
+	}
+	for _, rank := range ranks {
+		for _, s := range i.DBRoleSettings {
+			if s.Database == rank[0] && s.Role == rank[1] {
+				out = append(out, s.Settings...)
+			}
+		}
+	}
+	return out
 }
 
 // Major returns the major version as a comparable number: 1300 for 13.x, 906 for 9.6.
@@ -95,6 +133,10 @@ type DatabaseInfo struct {
 	IsTemplate     bool
 	AllowConn      bool
 	SizeBytes      int64
+	// CollVersion is the collation version recorded for the database (datcollversion, 15+), or "".
+	CollVersion string
+	// Tablespace is the database's default tablespace.
+	Tablespace string
 }
 
 // Setting is one server parameter.
@@ -121,6 +163,48 @@ type Database struct {
 	LargeObjects int64
 	// UsedCollations are collations (schema.name) used by columns or indexes, with their provider.
 	UsedCollations map[string]string
+	// CollationVersions holds the versions recorded (pg_collation.collversion) for the collations
+	// of UsedCollations and UserCollations that have one.
+	CollationVersions map[string]string
+	// UserCollations are collations created in user schemas (CREATE COLLATION), extension members excluded.
+	UserCollations []Collation
+	// Tablespaces maps a non-default tablespace to the relations (kind schema.name) stored in it.
+	Tablespaces map[string][]string
+	// SuperuserObjects describes user objects only a superuser may create: casts between built-in
+	// types or binary-coercible ones, base types, text search parsers and templates, event triggers,
+	// procedural languages and functions in untrusted languages, foreign-data wrappers, operator
+	// classes and families, publications FOR ALL TABLES. Extension members are excluded.
+	SuperuserObjects []string
+	// CatalogACLs describes system catalog objects (pg_catalog, information_schema) whose
+	// privileges differ from initdb's (pg_init_privs, 9.6+).
+	CatalogACLs []string
+	// Languages are the procedural languages of the database (internal, c and sql excluded).
+	Languages []Language
+	// Owners counts the user objects (schemas, relations, functions, types) each role owns.
+	Owners map[string]int
+	// SuperuserOwned maps a superuser role to the user objects it owns (the public schema excluded).
+	SuperuserOwned map[string][]string
+}
+
+// Collation is a user-defined collation.
+type Collation struct {
+	Schema   string
+	Name     string
+	Provider string // "c" libc, "i" ICU, "b" builtin, "d" default
+	Locale   string
+}
+
+// Key is schema.name.
+func (c *Collation) Key() string { return c.Schema + "." + c.Name }
+
+// Language is a procedural language.
+type Language struct {
+	Name    string
+	Trusted bool
+	// Extension is the extension that created the language, or "".
+	Extension string
+	// Functions counts the user functions written in it, extension members excluded.
+	Functions int
 }
 
 // Extension is an installed extension.
@@ -128,6 +212,9 @@ type Extension struct {
 	Name    string
 	Version string
 	Schema  string
+	// SchemaExtension names the extension the schema belongs to as a member, or "" when the
+	// schema is an ordinary one (created by pg_dump).
+	SchemaExtension string
 }
 
 // Schema is a user schema.
@@ -309,7 +396,98 @@ func ReadInstance(ctx context.Context, conn Querier) (*Instance, error) {
 		}
 		in.Collations[n] = p
 	}
-	return in, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := readInstanceExtras(ctx, conn, in); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// readInstanceExtras reads what the premigration checks need beyond the inventory: recovery,
+// per-role and per-database settings, extension privileges, collation versions, and the
+// databases' collation versions and tablespaces.
+func readInstanceExtras(ctx context.Context, conn Querier, in *Instance) error {
+	in.CollationVersions = map[string]string{}
+	in.ExtensionNeedsSuperuser = map[string]bool{}
+	if err := conn.QueryRow(ctx, `SELECT pg_is_in_recovery()`).Scan(&in.InRecovery); err != nil {
+		return fmt.Errorf("reading recovery status: %w", err)
+	}
+	rows, err := conn.Query(ctx, `SELECT coalesce(d.datname::text, ''), coalesce(r.rolname::text, ''), coalesce(s.setconfig, '{}')
+		FROM pg_db_role_setting s LEFT JOIN pg_database d ON d.oid = s.setdatabase LEFT JOIN pg_roles r ON r.oid = s.setrole
+		ORDER BY 1, 2`)
+	if err != nil {
+		return fmt.Errorf("reading role and database settings: %w", err)
+	}
+	for rows.Next() {
+		var s DBRoleSetting
+		if err := rows.Scan(&s.Database, &s.Role, &s.Settings); err != nil {
+			return fmt.Errorf("reading role and database settings: %w", err)
+		}
+		in.DBRoleSettings = append(in.DBRoleSettings, s)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading role and database settings: %w", err)
+	}
+	trusted := "false"
+	if in.VersionNum >= 130000 {
+		trusted = "v.trusted"
+	}
+	rows, err = conn.Query(ctx, `SELECT v.name::text, v.superuser AND NOT `+trusted+`
+		FROM pg_available_extension_versions v JOIN pg_available_extensions a ON a.name = v.name AND a.default_version = v.version`)
+	if err != nil {
+		return fmt.Errorf("reading available extensions: %w", err)
+	}
+	for rows.Next() {
+		var n string
+		var su bool
+		if err := rows.Scan(&n, &su); err != nil {
+			return fmt.Errorf("reading available extensions: %w", err)
+		}
+		in.ExtensionNeedsSuperuser[n] = su
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading available extensions: %w", err)
+	}
+	if in.VersionNum >= 100000 {
+		// One call per collation, but all in one statement; ~800 ICU collations take ~10 ms.
+		rows, err = conn.Query(ctx, `SELECT n.nspname || '.' || c.collname, v
+			FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace, pg_collation_actual_version(c.oid) AS v
+			WHERE v IS NOT NULL AND v <> '' AND c.collencoding IN (-1, pg_char_to_encoding(current_setting('server_encoding')))`)
+		if err != nil {
+			return fmt.Errorf("reading collation versions: %w", err)
+		}
+		for rows.Next() {
+			var n, v string
+			if err := rows.Scan(&n, &v); err != nil {
+				return fmt.Errorf("reading collation versions: %w", err)
+			}
+			in.CollationVersions[n] = v
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reading collation versions: %w", err)
+		}
+	}
+	collVersion := "''"
+	if in.VersionNum >= 150000 {
+		collVersion = "coalesce(d.datcollversion, '')"
+	}
+	rows, err = conn.Query(ctx, `SELECT d.datname::text, `+collVersion+`, coalesce(t.spcname::text, '')
+		FROM pg_database d LEFT JOIN pg_tablespace t ON t.oid = d.dattablespace`)
+	if err != nil {
+		return fmt.Errorf("reading databases: %w", err)
+	}
+	for rows.Next() {
+		var n, v, ts string
+		if err := rows.Scan(&n, &v, &ts); err != nil {
+			return fmt.Errorf("reading databases: %w", err)
+		}
+		if d := in.Database(n); d != nil {
+			d.CollVersion, d.Tablespace = v, ts
+		}
+	}
+	return rows.Err()
 }
 
 func collProvider(v int) string {
@@ -568,7 +746,226 @@ func ReadDatabase(ctx context.Context, conn Querier, name string, versionNum int
 	if err := readObjectCounts(ctx, conn, d, versionNum); err != nil {
 		return nil, fmt.Errorf("reading objects of %s: %w", name, err)
 	}
+	if err := readDatabaseExtras(ctx, conn, d, versionNum); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
 	return d, nil
+}
+
+// describeRows runs a query whose rows are (key, text) and groups the texts by key.
+func describeRows(ctx context.Context, conn Querier, q string) (map[string][]string, error) {
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		out[k] = append(out[k], v)
+	}
+	return out, rows.Err()
+}
+
+// Descriptions of catalog rows, always schema-qualified (pg_describe_object leaves out the schema
+// of objects on the search_path).
+const (
+	relDescSQL = `CASE WHEN c.relkind IN ('r', 'p') THEN 'table ' WHEN c.relkind = 'v' THEN 'view ' WHEN c.relkind = 'm' THEN 'materialized view '
+		WHEN c.relkind = 'S' THEN 'sequence ' WHEN c.relkind = 'f' THEN 'foreign table ' WHEN c.relkind = 'c' THEN 'type '
+		WHEN c.relkind IN ('i', 'I') THEN 'index ' ELSE 'relation ' END || n.nspname || '.' || c.relname`
+	funcDescSQL = `'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'`
+)
+
+// userObjectsSQL selects (owner oid, description) of the user objects that carry an owner:
+// schemas (public excluded), relations, functions and types, extension members excluded.
+func userObjectsSQL() string {
+	return `SELECT n.nspowner AS owner, 'schema ' || n.nspname AS d FROM pg_namespace n
+		WHERE ` + userSchemaFilter + ` AND n.nspname <> 'public' AND ` + notExtensionMember("pg_namespace", "n.oid") + `
+		UNION ALL
+		SELECT c.relowner, ` + relDescSQL + ` FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_class", "c.oid") + `
+		UNION ALL
+		SELECT p.proowner, ` + funcDescSQL + ` FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+		WHERE ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_proc", "p.oid") + `
+		UNION ALL
+		SELECT t.typowner, 'type ' || n.nspname || '.' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+		WHERE t.typtype IN ('b', 'd', 'e', 'r') AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid)
+		AND ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_type", "t.oid")
+}
+
+// readDatabaseExtras reads what the premigration checks need beyond the inventory. Every query
+// reads a whole catalog at once.
+func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v int) error {
+	d.CollationVersions = map[string]string{}
+	d.Tablespaces = map[string][]string{}
+	d.Owners = map[string]int{}
+	d.SuperuserOwned = map[string][]string{}
+
+	memberOf := func(classid, oidExpr string) string {
+		return fmt.Sprintf(`coalesce((SELECT x.extname::text FROM pg_depend dep JOIN pg_extension x ON x.oid = dep.refobjid
+			WHERE dep.classid = '%s'::regclass AND dep.objid = %s AND dep.refclassid = 'pg_extension'::regclass AND dep.deptype = 'e' LIMIT 1), '')`, classid, oidExpr)
+	}
+	schemaExt, err := describeRows(ctx, conn, `SELECT e.extname::text, `+memberOf("pg_namespace", "e.extnamespace")+` FROM pg_extension e`)
+	if err != nil {
+		return fmt.Errorf("reading extension schemas: %w", err)
+	}
+	for k := range d.Extensions {
+		if x := schemaExt[d.Extensions[k].Name]; len(x) > 0 {
+			d.Extensions[k].SchemaExtension = x[0]
+		}
+	}
+
+	// Collations: providers and recorded versions of the used ones, and the user-defined ones.
+	prov, version, locale := "'c'", "''", "coalesce(c.collcollate::text, '')"
+	if v >= 100000 {
+		prov, version = "c.collprovider::text", "coalesce(c.collversion, '')"
+	}
+	switch {
+	case v >= 170000:
+		locale = "coalesce(c.colllocale, c.collcollate, '')"
+	case v >= 150000:
+		locale = "coalesce(c.colliculocale, c.collcollate, '')"
+	}
+	rows, err := conn.Query(ctx, fmt.Sprintf(`SELECT n.nspname::text, c.collname::text, %s, %s, %s,
+		`+userSchemaFilter+` AND `+notExtensionMember("pg_collation", "c.oid")+`
+		FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
+		WHERE c.collencoding IN (-1, pg_char_to_encoding(current_setting('server_encoding')))
+		ORDER BY 1, 2`, prov, version, locale))
+	if err != nil {
+		return fmt.Errorf("reading collations: %w", err)
+	}
+	for rows.Next() {
+		var c Collation
+		var ver string
+		var user bool
+		if err := rows.Scan(&c.Schema, &c.Name, &c.Provider, &ver, &c.Locale, &user); err != nil {
+			return fmt.Errorf("reading collations: %w", err)
+		}
+		p, used := d.UsedCollations[c.Key()]
+		if used && p == "" {
+			d.UsedCollations[c.Key()] = c.Provider
+		}
+		if user {
+			d.UserCollations = append(d.UserCollations, c)
+		}
+		if ver != "" && (used || user) {
+			d.CollationVersions[c.Key()] = ver
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading collations: %w", err)
+	}
+
+	if d.Tablespaces, err = describeRows(ctx, conn, `SELECT t.spcname::text,
+		CASE WHEN c.relkind IN ('i', 'I') THEN 'index ' WHEN c.relkind = 'm' THEN 'materialized view ' ELSE 'table ' END || n.nspname || '.' || c.relname
+		FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p', 'm', 'i', 'I') AND `+userSchemaFilter+` AND `+notExtensionMember("pg_class", "c.oid")+`
+		ORDER BY 1, 2`); err != nil {
+		return fmt.Errorf("reading tablespaces: %w", err)
+	}
+
+	// Objects only a superuser may create (CREATE CAST WITHOUT FUNCTION or between types nobody
+	// but a superuser owns, CREATE TYPE with I/O functions, CREATE TEXT SEARCH PARSER/TEMPLATE,
+	// CREATE EVENT TRIGGER, CREATE LANGUAGE, functions in untrusted languages, CREATE FOREIGN
+	// DATA WRAPPER, CREATE OPERATOR CLASS/FAMILY, CREATE PUBLICATION ... FOR ALL TABLES).
+	su := `SELECT 'cast (' || format_type(c.castsource, NULL) || ' AS ' || format_type(c.casttarget, NULL) || ')' AS d FROM pg_cast c
+		WHERE c.oid >= 16384 AND ` + notExtensionMember("pg_cast", "c.oid") + ` AND (c.castmethod = 'b' OR (
+			(SELECT t.typnamespace FROM pg_type t WHERE t.oid = c.castsource) = 'pg_catalog'::regnamespace AND
+			(SELECT t.typnamespace FROM pg_type t WHERE t.oid = c.casttarget) = 'pg_catalog'::regnamespace))
+		UNION ALL
+		SELECT 'base type ' || n.nspname || '.' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+		WHERE t.typtype = 'b' AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid) AND ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_type", "t.oid") + `
+		UNION ALL
+		SELECT 'text search parser ' || n.nspname || '.' || p.prsname FROM pg_ts_parser p JOIN pg_namespace n ON n.oid = p.prsnamespace
+		WHERE ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_ts_parser", "p.oid") + `
+		UNION ALL
+		SELECT 'text search template ' || n.nspname || '.' || p.tmplname FROM pg_ts_template p JOIN pg_namespace n ON n.oid = p.tmplnamespace
+		WHERE ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_ts_template", "p.oid") + `
+		UNION ALL
+		SELECT 'event trigger ' || e.evtname FROM pg_event_trigger e WHERE ` + notExtensionMember("pg_event_trigger", "e.oid") + `
+		UNION ALL
+		SELECT 'language ' || l.lanname FROM pg_language l WHERE l.oid >= 16384 AND ` + notExtensionMember("pg_language", "l.oid") + `
+		UNION ALL
+		SELECT ` + funcDescSQL + ` || ' (LANGUAGE ' || l.lanname || ')' FROM pg_proc p
+		JOIN pg_language l ON l.oid = p.prolang JOIN pg_namespace n ON n.oid = p.pronamespace
+		WHERE NOT l.lanpltrusted AND ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_proc", "p.oid") + `
+		UNION ALL
+		SELECT 'foreign-data wrapper ' || w.fdwname FROM pg_foreign_data_wrapper w WHERE ` + notExtensionMember("pg_foreign_data_wrapper", "w.oid") + `
+		UNION ALL
+		SELECT 'operator class ' || n.nspname || '.' || c.opcname || ' USING ' || (SELECT a.amname FROM pg_am a WHERE a.oid = c.opcmethod) FROM pg_opclass c JOIN pg_namespace n ON n.oid = c.opcnamespace
+		WHERE ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_opclass", "c.oid") + `
+		UNION ALL
+		SELECT 'operator family ' || n.nspname || '.' || f.opfname || ' USING ' || (SELECT a.amname FROM pg_am a WHERE a.oid = f.opfmethod) FROM pg_opfamily f JOIN pg_namespace n ON n.oid = f.opfnamespace
+		WHERE NOT EXISTS (SELECT 1 FROM pg_opclass c WHERE c.opcfamily = f.oid) AND ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_opfamily", "f.oid")
+	if v >= 100000 {
+		su += `
+		UNION ALL
+		SELECT 'publication ' || p.pubname || ' (FOR ALL TABLES)' FROM pg_publication p WHERE p.puballtables`
+	}
+	if d.SuperuserObjects, err = collectStrings(ctx, conn, `SELECT d FROM (`+su+`) o ORDER BY 1`); err != nil {
+		return fmt.Errorf("reading superuser-only objects: %w", err)
+	}
+
+	if v >= 90600 {
+		// pg_init_privs records initdb's privileges on pg_catalog; information_schema's come from
+		// GRANTs to PUBLIC that it does not record (SELECT on relations, USAGE on the schema).
+		acl := func(cat, aclCol, alias, nsCol, desc, infoDefault string) string {
+			return fmt.Sprintf(`SELECT %[5]s FROM %[1]s %[3]s JOIN pg_namespace n ON n.oid = %[3]s.%[4]s
+				WHERE n.nspname IN ('pg_catalog', 'information_schema')
+				AND %[3]s.%[2]s IS DISTINCT FROM coalesce((SELECT i.initprivs FROM pg_init_privs i
+					WHERE i.objoid = %[3]s.oid AND i.classoid = '%[1]s'::regclass AND i.objsubid = 0),
+					CASE WHEN n.nspname = 'information_schema' AND %[3]s.%[2]s IS NOT NULL THEN %[6]s END)`, cat, aclCol, alias, nsCol, desc, infoDefault)
+		}
+		q := acl("pg_class", "relacl", "c", "relnamespace", relDescSQL, "acldefault('r', c.relowner) || makeaclitem(0, c.relowner, 'SELECT', false)") +
+			" UNION ALL " + acl("pg_proc", "proacl", "p", "pronamespace", funcDescSQL, "NULL::aclitem[]") +
+			" UNION ALL " + acl("pg_namespace", "nspacl", "s", "oid", "'schema ' || n.nspname", "acldefault('n', s.nspowner) || makeaclitem(0, s.nspowner, 'USAGE', false)") +
+			" ORDER BY 1"
+		if d.CatalogACLs, err = collectStrings(ctx, conn, q); err != nil {
+			return fmt.Errorf("reading privileges on system catalogs: %w", err)
+		}
+	}
+
+	rows, err = conn.Query(ctx, `SELECT l.lanname::text, l.lanpltrusted, `+memberOf("pg_language", "l.oid")+`, coalesce(f.n, 0)
+		FROM pg_language l LEFT JOIN (SELECT p.prolang, count(*)::int AS n FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+			WHERE `+userSchemaFilter+` AND `+notExtensionMember("pg_proc", "p.oid")+` GROUP BY 1) f ON f.prolang = l.oid
+		WHERE l.lanname NOT IN ('internal', 'c', 'sql') ORDER BY 1`)
+	if err != nil {
+		return fmt.Errorf("reading languages: %w", err)
+	}
+	for rows.Next() {
+		var l Language
+		if err := rows.Scan(&l.Name, &l.Trusted, &l.Extension, &l.Functions); err != nil {
+			return fmt.Errorf("reading languages: %w", err)
+		}
+		d.Languages = append(d.Languages, l)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading languages: %w", err)
+	}
+
+	// Owners of every object, and the objects themselves for superuser owners, in one pass.
+	rows, err = conn.Query(ctx, `SELECT r.rolname::text, r.rolsuper, CASE WHEN r.rolsuper THEN o.d ELSE '' END
+		FROM (`+userObjectsSQL()+`) o JOIN pg_roles r ON r.oid = o.owner ORDER BY 1, 3`)
+	if err != nil {
+		return fmt.Errorf("reading owners: %w", err)
+	}
+	for rows.Next() {
+		var r, obj string
+		var super bool
+		if err := rows.Scan(&r, &super, &obj); err != nil {
+			return fmt.Errorf("reading owners: %w", err)
+		}
+		d.Owners[r]++
+		if super {
+			d.SuperuserOwned[r] = append(d.SuperuserOwned[r], obj)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading owners: %w", err)
+	}
+	return nil
 }
 
 func readTables(ctx context.Context, conn Querier, d *Database, v int) error {

@@ -2,7 +2,6 @@ package checks
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/pgferry/pgferry/catalog"
@@ -60,18 +59,33 @@ func (r *Reporter) Report(outcome, database, msg string, objects ...string) {
 	r.out = append(r.out, state.Validation{ID: r.id, Level: r.level, Database: database, Outcome: outcome, Message: msg, Objects: objects})
 }
 
-// All is every check, in the order they are reported.
+// All is every check, in the order they are reported. IDs are stable: scripts, CI jobs and
+// saved plans refer to them.
 var All = []Check{
 	{"source_version", Instance, "the source runs PostgreSQL 9.5 or later", checkSourceVersion},
 	{"target_version", Instance, "the target major version is not older than the source's", checkTargetVersion},
 	{"target_privileges", Instance, "the target login may create databases and roles", checkTargetPrivileges},
+	{"target_read_only", Instance, "the target accepts writes: not a standby, default_transaction_read_only off", checkTargetReadOnly},
 	{"pg_dump", Instance, "pg_dump and pg_restore can dump the source and restore to the target", checkTools},
 	{"superuser_roles", Instance, "superuser roles on the source", checkSuperusers},
+	{"role_clashes", Instance, "roles that exist on the target with other attributes, or whose names the target reserves", checkRoleClashes},
 	{"role_passwords", Instance, "role password hashes can be carried over", checkPasswords},
+	{"server_parameters", Instance, "server parameters whose source value differs from the target's", checkServerParameters},
+	{"session_timeouts", Instance, "timeouts on either side that would cut a long copy", checkSessionTimeouts},
 	{"target_replication", Instance, "standbys or replication slots on the target", checkReplication},
 	{"target_database_empty", Database, "a target database of the same name is empty or absent", checkTargetDatabase},
-	{"extensions", Database, "extensions used by the database are available on the target", checkExtensions},
+	{"extensions", Database, "extensions used by the database are available on the target at a usable version", checkExtensions},
+	{"extension_schemas", Database, "every extension is installed in a schema that exists on the target before it", checkExtensionSchemas},
 	{"encoding_locale", Database, "the database's encoding and locale exist on the target", checkLocale},
+	{"collations", Database, "collations used by columns and indexes, and user-defined collations, can exist on the target", checkCollations},
+	{"collation_versions", Database, "collation library versions of the source and the target", checkCollationVersions},
+	{"languages", Database, "procedural languages of the database's functions exist on the target", checkLanguages},
+	{"superuser_objects", Database, "objects only a superuser may create", checkSuperuserObjects},
+	{"with_oids", Database, "tables WITH OIDS, which PostgreSQL 12 and later cannot hold", checkWithOIDs},
+	{"max_locks", Database, "max_locks_per_transaction is high enough to dump and restore the schema in one transaction", checkMaxLocks},
+	{"catalog_privileges", Database, "GRANTs and REVOKEs on system catalog objects", checkCatalogPrivileges},
+	{"object_owners", Database, "objects keep their owners on the target", checkObjectOwners},
+	{"tablespaces", Database, "non-default tablespaces", checkTablespaces},
 	{"notes", Database, "unlogged tables, tables without a primary key, large objects", checkNotes},
 }
 
@@ -188,7 +202,9 @@ func checkReplication(in *Input, r *Reporter) {
 	if len(in.Target.ReplicationSlots) > 0 || in.Target.Standbys > 0 {
 		r.Report(Warning, "", fmt.Sprintf("the target has %d standby(s) and %d replication slot(s): a bulk load is faster without them; enable high availability and read replicas after the migration",
 			in.Target.Standbys, len(in.Target.ReplicationSlots)), in.Target.ReplicationSlots...)
+		return
 	}
+	r.Report(Succeeded, "", "the target has no standbys and no replication slots")
 }
 
 func ownedByState(in *Input, db string) bool {
@@ -220,55 +236,6 @@ func checkTargetDatabase(in *Input, r *Reporter) {
 	}
 }
 
-func checkExtensions(in *Input, r *Reporter) {
-	allow := map[string]bool{}
-	allowSet := false
-	if s, ok := in.Target.Settings["azure.extensions"]; ok {
-		allowSet = true
-		for _, e := range strings.Split(s.Setting, ",") {
-			allow[strings.ToLower(strings.TrimSpace(e))] = true
-		}
-	}
-	preload := map[string]bool{}
-	if s, ok := in.Target.Settings["shared_preload_libraries"]; ok {
-		for _, e := range strings.Split(s.Setting, ",") {
-			preload[strings.Trim(strings.TrimSpace(e), `"`)] = true
-		}
-	}
-	for _, db := range in.Databases {
-		sdb := in.SourceDBs[db]
-		if sdb == nil {
-			continue
-		}
-		var bad []string
-		var msgs []string
-		for _, e := range sdb.Extensions {
-			if e.Name == "plpgsql" {
-				continue
-			}
-			if _, ok := in.Target.AvailableExtensions[e.Name]; !ok {
-				bad = append(bad, e.Name)
-				msgs = append(msgs, fmt.Sprintf("%s is not available on the target: install its package on the target server", e.Name))
-				continue
-			}
-			if allowSet && !allow[e.Name] {
-				bad = append(bad, e.Name)
-				msgs = append(msgs, fmt.Sprintf("%s is not in the target's azure.extensions allow-list: add it to that server parameter", e.Name))
-				continue
-			}
-			if needsPreload(e.Name) && !preload[e.Name] {
-				bad = append(bad, e.Name)
-				msgs = append(msgs, fmt.Sprintf("%s needs shared_preload_libraries on the target: add %s to it and restart the target", e.Name, e.Name))
-			}
-		}
-		if len(bad) > 0 {
-			r.Report(Failed, db, strings.Join(msgs, "; "), bad...)
-		} else {
-			r.Report(Succeeded, db, fmt.Sprintf("all %d extension(s) are available on the target", len(sdb.Extensions)))
-		}
-	}
-}
-
 // needsPreload lists extensions that only work when loaded at server start.
 func needsPreload(name string) bool {
 	switch name {
@@ -276,44 +243,6 @@ func needsPreload(name string) bool {
 		return name != "pg_prewarm"
 	}
 	return false
-}
-
-func checkLocale(in *Input, r *Reporter) {
-	for _, db := range in.Databases {
-		info := in.Source.Database(db)
-		if info == nil {
-			continue
-		}
-		var problems []string
-		if info.LocaleProvider == "icu" && in.Target.Major() < 1500 {
-			problems = append(problems, fmt.Sprintf("the database uses the ICU locale provider (%s), which the target (PostgreSQL %s) cannot set for a database", info.ICULocale, in.Target.Version))
-		}
-		if !localeAvailable(in.Target, info.Collate) {
-			problems = append(problems, fmt.Sprintf("LC_COLLATE %q is not available on the target: install that locale on the target or create the database yourself with a locale it has", info.Collate))
-		}
-		if info.Ctype != info.Collate && !localeAvailable(in.Target, info.Ctype) {
-			problems = append(problems, fmt.Sprintf("LC_CTYPE %q is not available on the target", info.Ctype))
-		}
-		if sdb := in.SourceDBs[db]; sdb != nil {
-			var miss []string
-			for c := range sdb.UsedCollations {
-				if _, ok := in.Target.Collations[c]; !ok && !strings.HasPrefix(c, "pg_catalog.") {
-					continue // user-defined collations are created by the schema step
-				} else if !ok {
-					miss = append(miss, c)
-				}
-			}
-			sort.Strings(miss)
-			if len(miss) > 0 {
-				problems = append(problems, fmt.Sprintf("collations used by columns or indexes are missing on the target: %s", strings.Join(miss, ", ")))
-			}
-		}
-		if len(problems) > 0 {
-			r.Report(Failed, db, strings.Join(problems, "; "))
-		} else {
-			r.Report(Succeeded, db, fmt.Sprintf("encoding %s and locale %s are available on the target", info.Encoding, info.Collate))
-		}
-	}
 }
 
 func localeAvailable(t *catalog.Instance, loc string) bool {

@@ -44,6 +44,7 @@ func (k Kind) Symbol() string {
 // Action types.
 const (
 	TypeRole       = "role"
+	TypeParameter  = "server_parameter"
 	TypeMembership = "membership"
 	TypeDatabase   = "database"
 	TypeSchema     = "schema"
@@ -190,6 +191,9 @@ func RoleAddr(name string) string { return "role." + addrName(name) }
 func MembershipAddr(member, role string) string {
 	return fmt.Sprintf("role.%s.member_of[%q]", addrName(member), role)
 }
+
+// ParameterAddr is server_parameter.NAME.
+func ParameterAddr(name string) string { return "server_parameter." + addrName(name) }
 
 // DatabaseAddr is database.NAME.
 func DatabaseAddr(db string) string { return "database." + addrName(db) }
@@ -361,6 +365,23 @@ func Build(in Input) (*Plan, error) {
 			}
 			if sm.AdminOption {
 				a.Details = []string{"with admin option"}
+			}
+			add(a)
+		}
+	}
+
+	if m.Options.ServerParameters == "apply" {
+		diffs, _ := catalog.CompareSettings(in.Source, in.Target)
+		for _, d := range diffs {
+			if d.Missing {
+				continue // the check reports it: there is nothing to set
+			}
+			a := &Action{Address: ParameterAddr(d.Name), Type: TypeParameter, Kind: Update, Name: d.Name,
+				Reason:  fmt.Sprintf("set %s = %s as on the source (ALTER SYSTEM; destroy resets it)", d.Name, catalog.ShowSetting(d.Source)),
+				Details: []string{fmt.Sprintf("%s: %s → %s", d.Name, catalog.ShowSetting(d.Target), catalog.ShowSetting(d.Source))},
+				Hazards: []Hazard{{"ALTERS_SERVER_PARAMETER", fmt.Sprintf("changes %s for every database of the target", d.Name)}}}
+			if d.Target.Context == "postmaster" {
+				a.Details = append(a.Details, "takes effect only after a restart of the target")
 			}
 			add(a)
 		}

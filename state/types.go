@@ -64,7 +64,11 @@ type State struct {
 	// Created lists every object created or changed on the target, in the order it happened,
 	// with what it was before, so destroy can undo exactly that in reverse.
 	Created []Change `json:"changes"`
-	// CancelRequested is set by `cancel`; a running apply polls it.
+	// DestroyedAt is when `destroy` or `cancel` last rolled the migration back
+	// (Created and Actions are then empty: the next apply starts afresh).
+	DestroyedAt time.Time `json:"destroyed_at,omitzero"`
+	// CancelRequested is not used: `cancel` records its request beside the
+	// state (Canceler), where a running apply's own writes cannot lose it.
 	CancelRequested bool `json:"cancel_requested,omitempty"`
 }
 

@@ -335,7 +335,7 @@ func round(d time.Duration) string {
 
 func phaseOf(t string) string {
 	switch t {
-	case plan.TypeRole, plan.TypeMembership:
+	case plan.TypeRole, plan.TypeMembership, plan.TypeParameter:
 		return "roles"
 	case plan.TypeDatabase, plan.TypeSchema:
 		return "schema"

@@ -1,0 +1,224 @@
+package apply
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/pgferry/pgferry/plan"
+	"github.com/pgferry/pgferry/state"
+)
+
+func addrs(p *DestroyPlan) []string {
+	var out []string
+	for _, s := range p.Steps {
+		out = append(out, s.Kind.Symbol()+" "+s.Address)
+	}
+	return out
+}
+
+func TestPlanDestroy(t *testing.T) {
+	tests := []struct {
+		name    string
+		created []state.Change
+		actions []*state.Action
+		want    []string
+		details map[string]string // address -> first detail
+		notes   []string          // substrings, in order
+	}{
+		{
+			name: "nothing",
+		},
+		{
+			name: "reverse order, one step per object",
+			created: []state.Change{
+				{Type: "role", Name: "app_owner", Op: "created"},
+				{Type: "role_attributes", Name: "app_reader", Op: "altered", Before: `ALTER ROLE "app_reader" WITH LOGIN`},
+				{Type: "membership", Name: "app_writer in app_reader", Op: "created"},
+				{Type: "server_parameter", Name: "work_mem", Op: "altered", Before: "4MB"},
+				{Type: "server_parameter", Name: "azure.extensions", Op: "altered"},
+				{Type: "database", Name: "app", Op: "created"},
+			},
+			want: []string{"- database.app", `~ server_parameter.azure.extensions`, "~ server_parameter.work_mem",
+				`- role.app_writer.member_of["app_reader"]`, "~ role.app_reader", "- role.app_owner"},
+			details: map[string]string{
+				"role.app_reader":                   `ALTER ROLE "app_reader" WITH LOGIN`,
+				"server_parameter.work_mem":         "ALTER SYSTEM SET work_mem = '4MB'",
+				"server_parameter.azure.extensions": "ALTER SYSTEM RESET azure.extensions",
+			},
+		},
+		{
+			name: "resumed runs recorded twice: one step, the oldest value restored",
+			created: []state.Change{
+				{Type: "role_attributes", Name: "r", Op: "altered", Before: "ALTER ROLE r WITH LOGIN"},
+				{Type: "database", Name: "app", Op: "created"},
+				{Type: "role_attributes", Name: "r", Op: "altered", Before: "ALTER ROLE r WITH NOLOGIN"},
+				{Type: "database", Name: "app", Op: "created"},
+			},
+			want:    []string{"- database.app", "~ role.r"},
+			details: map[string]string{"role.r": "ALTER ROLE r WITH LOGIN"},
+		},
+		{
+			name: "overwritten database: dropped, noted as unrecoverable",
+			created: []state.Change{
+				{Type: "database", Name: "app", Op: "dropped"},
+				{Type: "database", Name: "app", Op: "created"},
+			},
+			want:  []string{"- database.app"},
+			notes: []string{"database.app existed before the migration and was dropped by it (overwrite_databases = true); destroy cannot restore it"},
+		},
+		{
+			name: "extensions inside a dropped database go with it; others are dropped",
+			created: []state.Change{
+				{Type: "database", Name: "app", Op: "created"},
+				{Type: "extension", Database: "app", Name: "pgcrypto", Op: "created"},
+				{Type: "extension", Database: "kept", Name: "hstore", Op: "created"},
+			},
+			want: []string{"- database.kept.extension.hstore", "- database.app"},
+		},
+		{
+			name: "a pre-existing empty database is noted, not dropped",
+			actions: []*state.Action{
+				{Address: "database.app", Kind: "~", Database: "app", Status: state.ActionApplied},
+				{Address: "database.app.schema", Kind: "+", Database: "app", Status: state.ActionApplied},
+				{Address: "database.other", Kind: "~", Database: "other", Status: state.ActionPending},
+			},
+			notes: []string{"database.app existed before the migration (it was empty)"},
+		},
+		{
+			name:    "unknown change types are planned and fail when run",
+			created: []state.Change{{Type: "tablespace", Name: "fast", Op: "created"}},
+			want:    []string{"- tablespace.fast"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := PlanDestroy(&state.State{Created: tt.created, Actions: tt.actions})
+			if got := addrs(p); !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("steps:\n got %q\nwant %q", got, tt.want)
+			}
+			for _, s := range p.Steps {
+				if want, ok := tt.details[s.Address]; ok && (len(s.Details) == 0 || s.Details[0] != want) {
+					t.Errorf("%s details %q, want %q", s.Address, s.Details, want)
+				}
+			}
+			if len(p.Notes) != len(tt.notes) {
+				t.Fatalf("notes %q, want %d", p.Notes, len(tt.notes))
+			}
+			for i, n := range tt.notes {
+				if !strings.Contains(p.Notes[i], n) {
+					t.Errorf("note %q does not contain %q", p.Notes[i], n)
+				}
+			}
+			if p.Empty() != (len(tt.want) == 0 && len(tt.notes) == 0) {
+				t.Errorf("Empty() = %v", p.Empty())
+			}
+		})
+	}
+	if p := PlanDestroy(nil); !p.Empty() {
+		t.Fatal("PlanDestroy(nil) is not empty")
+	}
+}
+
+func TestDestroyPlanCounts(t *testing.T) {
+	p := PlanDestroy(&state.State{Created: []state.Change{
+		{Type: "role", Name: "a", Op: "created"},
+		{Type: "role_attributes", Name: "b", Op: "altered", Before: "x"},
+		{Type: "database", Name: "app", Op: "created"},
+	}})
+	if d, c := p.Counts(); d != 2 || c != 1 {
+		t.Fatalf("Counts() = %d, %d; want 2, 1", d, c)
+	}
+}
+
+func TestRecordDestroy(t *testing.T) {
+	created := []state.Change{
+		{Type: "database", Name: "old", Op: "dropped"},
+		{Type: "role", Name: "a", Op: "created"},
+		{Type: "role", Name: "b", Op: "created"},
+		{Type: "database", Name: "app", Op: "created"},
+		{Type: "extension", Database: "app", Name: "pgcrypto", Op: "created"},
+		{Type: "database", Name: "app", Op: "created"},
+	}
+	actions := []*state.Action{
+		{Address: "role.a", Status: state.ActionApplied},
+		{Address: "role.b", Status: state.ActionApplied},
+		{Address: "database.app", Database: "app", Status: state.ActionApplied},
+		{Address: `database.app.table["public"."t"]`, Database: "app", Status: state.ActionApplied},
+	}
+	run := func(outcome map[string]error, ran map[string]bool) (*state.State, []StepResult) {
+		st := &state.State{Created: append([]state.Change(nil), created...), Actions: actions}
+		p := PlanDestroy(st)
+		var results []StepResult
+		for _, s := range p.Steps {
+			r := StepResult{Step: s, Ran: ran == nil || ran[s.Address]}
+			if r.Ran {
+				r.Err = outcome[s.Address]
+			}
+			results = append(results, r)
+		}
+		return st, RecordDestroy(st, p, results)
+	}
+
+	t.Run("all undone", func(t *testing.T) {
+		st, failed := run(nil, nil)
+		if len(failed) != 0 || len(st.Created) != 0 || len(st.Actions) != 0 {
+			t.Fatalf("failed %d, created %v, actions %d; want all empty", len(failed), st.Created, len(st.Actions))
+		}
+	})
+	t.Run("a role that could not be dropped stays", func(t *testing.T) {
+		st, failed := run(map[string]error{"role.b": errors.New("owns objects")}, nil)
+		if len(failed) != 1 || failed[0].Step.Address != "role.b" {
+			t.Fatalf("failed %v", failed)
+		}
+		if want := []state.Change{created[2]}; !reflect.DeepEqual(st.Created, want) {
+			t.Fatalf("created %v, want %v", st.Created, want)
+		}
+		if len(st.Actions) != 1 || st.Actions[0].Address != "role.b" {
+			t.Fatalf("actions %v", st.Actions)
+		}
+	})
+	t.Run("a database that could not be dropped keeps its records and actions", func(t *testing.T) {
+		st, failed := run(map[string]error{"database.app": errors.New("in use")}, nil)
+		if len(failed) != 1 {
+			t.Fatalf("failed %v", failed)
+		}
+		if want := []state.Change{created[3], created[4], created[5]}; !reflect.DeepEqual(st.Created, want) {
+			t.Fatalf("created %v, want %v", st.Created, want)
+		}
+		if len(st.Actions) != 2 {
+			t.Fatalf("actions %v, want the database's two", st.Actions)
+		}
+	})
+	t.Run("interrupted: steps not run stay", func(t *testing.T) {
+		st, failed := run(nil, map[string]bool{plan.DatabaseAddr("app"): true})
+		if len(failed) != 2 {
+			t.Fatalf("failed %v, want the two roles", failed)
+		}
+		if want := []state.Change{created[1], created[2]}; !reflect.DeepEqual(st.Created, want) {
+			t.Fatalf("created %v, want %v", st.Created, want)
+		}
+	})
+}
+
+func TestParseMembership(t *testing.T) {
+	m, r, ok := ParseMembership("app_writer in app_reader")
+	if !ok || m != "app_writer" || r != "app_reader" {
+		t.Fatalf("got %q %q %v", m, r, ok)
+	}
+	if _, _, ok := ParseMembership("nonsense"); ok {
+		t.Fatal("parsed a name without \" in \"")
+	}
+}
+
+func TestSettingName(t *testing.T) {
+	for in, want := range map[string]string{
+		"work_mem":         `"work_mem"`,
+		"azure.extensions": `"azure"."extensions"`,
+	} {
+		if got := settingName(in); got != want {
+			t.Errorf("settingName(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,599 @@
+package checks
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/pgferry/pgferry/catalog"
+)
+
+// maxObjects bounds the objects listed in one result; the message gives the full count.
+const maxObjects = 50
+
+// capped returns at most maxObjects of objs, the last saying how many were left out.
+func capped(objs []string) []string {
+	if len(objs) <= maxObjects {
+		return objs
+	}
+	out := append([]string(nil), objs[:maxObjects-1]...)
+	return append(out, fmt.Sprintf("… and %d more", len(objs)-maxObjects+1))
+}
+
+// eachDB calls f for every selected database the source catalog holds.
+func eachDB(in *Input, f func(db string, sdb *catalog.Database)) {
+	for _, db := range in.Databases {
+		if sdb := in.SourceDBs[db]; sdb != nil {
+			f(db, sdb)
+		}
+	}
+}
+
+// compareVersions orders extension versions such as "1.10" > "1.9" and "2.5.1" > "2.5":
+// numeric parts compare as numbers, others as strings.
+func compareVersions(a, b string) int {
+	pa, pb := strings.FieldsFunc(a, isVersionSep), strings.FieldsFunc(b, isVersionSep)
+	for k := 0; k < len(pa) || k < len(pb); k++ {
+		if k >= len(pa) {
+			return -1
+		}
+		if k >= len(pb) {
+			return 1
+		}
+		na, ea := strconv.Atoi(pa[k])
+		nb, eb := strconv.Atoi(pb[k])
+		switch {
+		case ea == nil && eb == nil && na != nb:
+			if na < nb {
+				return -1
+			}
+			return 1
+		case (ea != nil || eb != nil) && pa[k] != pb[k]:
+			return strings.Compare(pa[k], pb[k])
+		}
+	}
+	return 0
+}
+
+func isVersionSep(r rune) bool { return r == '.' || r == '-' || r == '_' }
+
+func checkExtensions(in *Input, r *Reporter) {
+	allow := map[string]bool{}
+	allowSet := false
+	if s, ok := in.Target.Settings["azure.extensions"]; ok {
+		allowSet = true
+		for _, e := range strings.Split(s.Setting, ",") {
+			allow[strings.ToLower(strings.TrimSpace(e))] = true
+		}
+	}
+	preload := map[string]bool{}
+	if s, ok := in.Target.Settings["shared_preload_libraries"]; ok {
+		for _, e := range strings.Split(s.Setting, ",") {
+			preload[strings.Trim(strings.TrimSpace(e), `"`)] = true
+		}
+	}
+	eachDB(in, func(db string, sdb *catalog.Database) {
+		var bad, warned []string
+		var fails, warns, notes []string
+		for _, e := range sdb.Extensions {
+			if e.Name == "plpgsql" {
+				continue
+			}
+			versions, ok := in.Target.AvailableExtensions[e.Name]
+			if !ok {
+				bad = append(bad, e.Name)
+				fails = append(fails, fmt.Sprintf("%s is not available on the target: install its package on the target server", e.Name))
+				continue
+			}
+			if allowSet && !allow[e.Name] {
+				bad = append(bad, e.Name)
+				fails = append(fails, fmt.Sprintf("%s is not in the target's azure.extensions allow-list: add it to that server parameter", e.Name))
+				continue
+			}
+			if needsPreload(e.Name) && !preload[e.Name] {
+				bad = append(bad, e.Name)
+				fails = append(fails, fmt.Sprintf("%s needs shared_preload_libraries on the target: add %s to it and restart the target", e.Name, e.Name))
+				continue
+			}
+			newest := ""
+			for _, v := range versions {
+				if newest == "" || compareVersions(v, newest) > 0 {
+					newest = v
+				}
+			}
+			def := in.Target.DefaultExtensionVersions[e.Name]
+			switch {
+			case compareVersions(e.Version, newest) > 0:
+				bad = append(bad, e.Name)
+				fails = append(fails, fmt.Sprintf("%s is at version %s on the source, newer than any the target offers (up to %s): install a newer %s package on the target",
+					e.Name, e.Version, newest, e.Name))
+				continue
+			case def != "" && compareVersions(def, e.Version) < 0:
+				warned = append(warned, e.Name)
+				warns = append(warns, fmt.Sprintf("%s is created at the target's default version %s, older than the source's %s: run ALTER EXTENSION %s UPDATE TO '%s' on the target after the migration",
+					e.Name, def, e.Version, e.Name, e.Version))
+			case def != "" && def != e.Version:
+				notes = append(notes, fmt.Sprintf("%s is created at the target's default version %s (the source has %s)", e.Name, def, e.Version))
+			}
+			if in.Target.ExtensionNeedsSuperuser[e.Name] && !in.Target.IsSuperuser && !allowSet {
+				warned = append(warned, e.Name)
+				warns = append(warns, fmt.Sprintf("only a superuser may create %s and the target login %q is not one: have an administrator run CREATE EXTENSION %s in database %q on the target first",
+					e.Name, in.Target.CurrentUser, e.Name, db))
+			}
+		}
+		if len(fails) > 0 {
+			r.Report(Failed, db, strings.Join(fails, "; "), bad...)
+		}
+		if len(warns) > 0 {
+			r.Report(Warning, db, strings.Join(warns, "; "), warned...)
+		}
+		if len(fails) == 0 && len(warns) == 0 {
+			msg := fmt.Sprintf("all %d extension(s) are available on the target", len(sdb.Extensions))
+			if len(notes) > 0 {
+				msg += "; note: " + strings.Join(notes, "; ")
+			}
+			r.Report(Succeeded, db, msg)
+		}
+	})
+}
+
+func checkExtensionSchemas(in *Input, r *Reporter) {
+	eachDB(in, func(db string, sdb *catalog.Database) {
+		schemas := map[string]bool{"pg_catalog": true, "information_schema": true}
+		for _, s := range sdb.Schemas {
+			schemas[s.Name] = true
+		}
+		var bad, msgs []string
+		for _, e := range sdb.Extensions {
+			switch {
+			case schemas[e.Schema] || e.SchemaExtension == e.Name:
+			case e.SchemaExtension != "":
+				bad = append(bad, e.Name)
+				msgs = append(msgs, fmt.Sprintf("%s is installed in schema %s, which belongs to extension %s: pg_dump does not create that schema, so CREATE EXTENSION %s fails on the target; move it on the source (ALTER EXTENSION %s SET SCHEMA public) or make the schema an ordinary one (ALTER EXTENSION %s DROP SCHEMA %s)",
+					e.Name, e.Schema, e.SchemaExtension, e.Name, e.Name, e.SchemaExtension, e.Schema))
+			default:
+				bad = append(bad, e.Name)
+				msgs = append(msgs, fmt.Sprintf("%s is installed in schema %s, which is not migrated: move it on the source (ALTER EXTENSION %s SET SCHEMA public)", e.Name, e.Schema, e.Name))
+			}
+		}
+		if len(bad) > 0 {
+			r.Report(Failed, db, strings.Join(msgs, "; "), bad...)
+			return
+		}
+		r.Report(Succeeded, db, "every extension's schema is created before it")
+	})
+}
+
+func checkLocale(in *Input, r *Reporter) {
+	for _, db := range in.Databases {
+		info := in.Source.Database(db)
+		if info == nil {
+			continue
+		}
+		var problems []string
+		if info.LocaleProvider == "icu" && in.Target.Major() < 1500 {
+			problems = append(problems, fmt.Sprintf("the database uses the ICU locale provider (%s), which the target (PostgreSQL %s) cannot set for a database: create the database yourself with a libc locale, or use a target of PostgreSQL 15 or later", info.ICULocale, in.Target.Version))
+		} else if info.LocaleProvider == "icu" && !hasICU(in.Target) {
+			problems = append(problems, fmt.Sprintf("the database uses the ICU locale provider (%s), but the target has no ICU support: use a target built with ICU", info.ICULocale))
+		}
+		if info.LocaleProvider == "builtin" && in.Target.Major() < 1700 {
+			problems = append(problems, fmt.Sprintf("the database uses the builtin locale provider (%s), which the target (PostgreSQL %s) does not have: use a target of PostgreSQL 17 or later", info.ICULocale, in.Target.Version))
+		}
+		if !localeAvailable(in.Target, info.Collate) {
+			problems = append(problems, fmt.Sprintf("LC_COLLATE %q is not available on the target: install that locale on the target or create the database yourself with a locale it has", info.Collate))
+		}
+		if info.Ctype != info.Collate && !localeAvailable(in.Target, info.Ctype) {
+			problems = append(problems, fmt.Sprintf("LC_CTYPE %q is not available on the target: install that locale on the target", info.Ctype))
+		}
+		if len(problems) > 0 {
+			r.Report(Failed, db, strings.Join(problems, "; "))
+		} else {
+			r.Report(Succeeded, db, fmt.Sprintf("encoding %s and locale %s are available on the target", info.Encoding, info.Collate))
+		}
+	}
+}
+
+// hasICU reports whether a server was built with ICU: it then has ICU collations.
+func hasICU(t *catalog.Instance) bool {
+	for _, p := range t.Collations {
+		if p == "i" {
+			return true
+		}
+	}
+	return false
+}
+
+func checkCollations(in *Input, r *Reporter) {
+	icu := hasICU(in.Target)
+	eachDB(in, func(db string, sdb *catalog.Database) {
+		var problems, bad []string
+		var miss, icuUsed []string
+		for c, p := range sdb.UsedCollations {
+			if !strings.HasPrefix(c, "pg_catalog.") {
+				continue // user-defined: created by the schema step, looked at below
+			}
+			if _, ok := in.Target.Collations[c]; !ok {
+				miss = append(miss, c)
+			} else if p == "i" && !icu {
+				icuUsed = append(icuUsed, c)
+			}
+		}
+		sort.Strings(miss)
+		if len(miss) > 0 {
+			bad = append(bad, miss...)
+			problems = append(problems, fmt.Sprintf("collations used by columns or indexes are missing on the target: %s: install the locales on the target (libc) or use a target built with ICU (ICU), or change the columns' collation on the source", strings.Join(miss, ", ")))
+		}
+		var user, icuUser []string
+		for _, c := range sdb.UserCollations {
+			user = append(user, fmt.Sprintf("%s (%s, %s)", c.Key(), providerName(c.Provider), c.Locale))
+			switch {
+			case c.Provider == "i" && !icu:
+				icuUser = append(icuUser, c.Key())
+			case c.Provider == "c" && !localeAvailable(in.Target, c.Locale):
+				bad = append(bad, c.Key())
+				problems = append(problems, fmt.Sprintf("collation %s uses libc locale %q, which the target does not have: install it on the target", c.Key(), c.Locale))
+			}
+		}
+		if len(icuUser) > 0 || len(icuUsed) > 0 {
+			all := append(icuUsed, icuUser...)
+			bad = append(bad, all...)
+			problems = append(problems, fmt.Sprintf("ICU collations %s cannot be created: the target has no ICU support (no ICU collations): use a target built with ICU", strings.Join(all, ", ")))
+		}
+		if len(problems) > 0 {
+			r.Report(Failed, db, strings.Join(problems, "; "), bad...)
+			return
+		}
+		msg := "no column or index uses a collation other than the database's"
+		if len(sdb.UsedCollations) > 0 {
+			msg = fmt.Sprintf("the %d collation(s) used by columns and indexes exist on the target", len(sdb.UsedCollations))
+		}
+		if len(user) > 0 {
+			msg += fmt.Sprintf("; note: %d user-defined collation(s) are created by the schema step", len(user))
+		}
+		r.Report(Succeeded, db, msg, user...)
+	})
+}
+
+func providerName(p string) string {
+	switch p {
+	case "i":
+		return "icu"
+	case "c":
+		return "libc"
+	case "b":
+		return "builtin"
+	}
+	return "default"
+}
+
+// libcVersion returns the version the target's C library reports for its locales, or "".
+func libcVersion(t *catalog.Instance) string {
+	for c, v := range t.CollationVersions {
+		if t.Collations[c] == "c" {
+			return v
+		}
+	}
+	return ""
+}
+
+// targetCollationVersion guesses the version a collation will have on the target: the same
+// collation's actual version, else for libc the C library's, for ICU that of the locale's
+// predefined collation.
+func targetCollationVersion(t *catalog.Instance, name, provider, locale string) string {
+	if v, ok := t.CollationVersions[name]; ok {
+		return v
+	}
+	switch provider {
+	case "c", "d":
+		return libcVersion(t)
+	case "i":
+		for _, n := range []string{"pg_catalog." + locale + "-x-icu", "pg_catalog." + strings.ReplaceAll(locale, "_", "-") + "-x-icu"} {
+			if v, ok := t.CollationVersions[n]; ok {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+func checkCollationVersions(in *Input, r *Reporter) {
+	eachDB(in, func(db string, sdb *catalog.Database) {
+		var diffs, objs []string
+		if info := in.Source.Database(db); info != nil && info.CollVersion != "" {
+			prov, loc := "c", info.Collate
+			if info.LocaleProvider == "icu" {
+				prov, loc = "i", info.ICULocale
+			}
+			if tv := targetCollationVersion(in.Target, "", prov, loc); tv != "" && tv != info.CollVersion {
+				diffs = append(diffs, fmt.Sprintf("the database's default collation (%s) is version %s on the source and %s on the target", loc, info.CollVersion, tv))
+				objs = append(objs, "database "+db)
+			}
+		}
+		user := map[string]catalog.Collation{}
+		for _, c := range sdb.UserCollations {
+			user[c.Key()] = c
+		}
+		names := make([]string, 0, len(sdb.CollationVersions))
+		for n := range sdb.CollationVersions {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			sv := sdb.CollationVersions[n]
+			prov, loc := sdb.UsedCollations[n], ""
+			if c, ok := user[n]; ok {
+				prov, loc = c.Provider, c.Locale
+			}
+			name := n
+			if _, ok := user[n]; ok {
+				name = "" // a user collation is new on the target: compare its library's version
+			}
+			if tv := targetCollationVersion(in.Target, name, prov, loc); tv != "" && tv != sv {
+				diffs = append(diffs, fmt.Sprintf("%s is version %s on the source and %s on the target", n, sv, tv))
+				objs = append(objs, n)
+			}
+		}
+		if len(diffs) > 0 {
+			r.Report(Warning, db, strings.Join(diffs, "; ")+": text may sort and compare differently on the target; indexes are consistent because the copy rebuilds them all, but check queries and constraints that depend on sort order", capped(objs)...)
+			return
+		}
+		r.Report(Succeeded, db, "the collations the database uses have the same version on both sides, or none recorded")
+	})
+}
+
+func checkLanguages(in *Input, r *Reporter) {
+	eachDB(in, func(db string, sdb *catalog.Database) {
+		var bad, msgs []string
+		for _, l := range sdb.Languages {
+			if l.Functions == 0 && l.Extension != "" {
+				continue
+			}
+			// A language an extension created comes with that extension (pljava creates java).
+			if _, ok := in.Target.AvailableExtensions[l.Name]; ok {
+				continue
+			}
+			if _, ok := in.Target.AvailableExtensions[l.Extension]; ok && l.Extension != "" {
+				continue
+			}
+			bad = append(bad, l.Name)
+			msgs = append(msgs, fmt.Sprintf("language %s (%d function(s)) is not available on the target: install it on the target server (the PostgreSQL %s package for %s)",
+				l.Name, l.Functions, in.Target.MajorString(), l.Name))
+		}
+		if len(bad) > 0 {
+			r.Report(Failed, db, strings.Join(msgs, "; "), bad...)
+			return
+		}
+		var names []string
+		for _, l := range sdb.Languages {
+			names = append(names, l.Name)
+		}
+		r.Report(Succeeded, db, fmt.Sprintf("the procedural languages of the database (%s) are available on the target", strings.Join(names, ", ")))
+	})
+}
+
+func checkSuperuserObjects(in *Input, r *Reporter) {
+	eachDB(in, func(db string, sdb *catalog.Database) {
+		switch {
+		case len(sdb.SuperuserObjects) == 0:
+			r.Report(Succeeded, db, "no object needs a superuser to be created")
+		case in.Target.IsSuperuser:
+			r.Report(Succeeded, db, fmt.Sprintf("note: %d object(s) need a superuser to be created; the target login is one", len(sdb.SuperuserObjects)), capped(sdb.SuperuserObjects)...)
+		default:
+			r.Report(Failed, db, fmt.Sprintf("%d object(s) can only be created by a superuser and the target login %q is not one: use a superuser target login, or drop them on the source and recreate them on the target as an administrator after the migration",
+				len(sdb.SuperuserObjects), in.Target.CurrentUser), capped(sdb.SuperuserObjects)...)
+		}
+	})
+}
+
+func checkWithOIDs(in *Input, r *Reporter) {
+	eachDB(in, func(db string, sdb *catalog.Database) {
+		var oids []string
+		for _, t := range sdb.Tables {
+			if t.HasOIDs {
+				oids = append(oids, t.Key())
+			}
+		}
+		switch {
+		case len(oids) == 0:
+			r.Report(Succeeded, db, "no table has OIDs")
+		case in.Target.Major() >= 1200:
+			var stmts []string
+			for _, t := range sdb.Tables {
+				if t.HasOIDs {
+					stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s SET WITHOUT OIDS;", t.Qualified()))
+				}
+			}
+			msg := fmt.Sprintf("%d table(s) have OIDs, which PostgreSQL %s cannot hold: remove them on the source (%s)", len(oids), in.Target.MajorString(), strings.Join(stmts, " "))
+			if len(stmts) > 3 {
+				msg = fmt.Sprintf("%d table(s) have OIDs, which PostgreSQL %s cannot hold: remove them on the source with ALTER TABLE ... SET WITHOUT OIDS (e.g. %s)", len(oids), in.Target.MajorString(), stmts[0])
+			}
+			r.Report(Failed, db, msg, capped(oids)...)
+		default:
+			r.Report(Succeeded, db, fmt.Sprintf("note: %d table(s) have OIDs; the target keeps them", len(oids)), capped(oids)...)
+		}
+	})
+}
+
+// lockSlots returns, for a server, the process slots its documentation sizes the shared lock
+// table by (max_connections + max_prepared_transactions) and the ones it is really sized by (every
+// server process: MaxBackends, plus prepared transactions). The table holds
+// max_locks_per_transaction locks per slot.
+func lockSlots(t *catalog.Instance) (perTx, documented, real int, ok bool) {
+	get := func(n string) int {
+		v, _ := strconv.Atoi(t.Settings[n].Setting)
+		return v
+	}
+	if _, found := t.Settings["max_locks_per_transaction"]; !found {
+		return 0, 0, 0, false
+	}
+	perTx = get("max_locks_per_transaction")
+	documented = get("max_connections") + get("max_prepared_transactions")
+	autovac := get("autovacuum_max_workers")
+	if _, found := t.Settings["autovacuum_worker_slots"]; found {
+		autovac = get("autovacuum_worker_slots")
+	}
+	real = documented + autovac + 1 + get("max_worker_processes")
+	if t.VersionNum >= 120000 {
+		real += get("max_wal_senders")
+	}
+	return perTx, documented, real, perTx > 0 && documented > 0
+}
+
+// locksNeeded estimates the locks held at once. On the source pg_dump locks every table and
+// pgferry's snapshot reads every sequence; on the target the schema is restored in one
+// transaction that locks every relation it creates, each table with its TOAST table and index.
+func locksNeeded(d *catalog.Database, target bool) int {
+	o := d.Objects
+	if !target {
+		return o["tables"] + o["sequences"] + o["materialized_views"] + o["foreign_tables"] + 16
+	}
+	return 3*(o["tables"]+o["materialized_views"]) + o["sequences"] + o["views"] + o["foreign_tables"] + o["composite_types"] + 32
+}
+
+func checkMaxLocks(in *Input, r *Reporter) {
+	eachDB(in, func(db string, sdb *catalog.Database) {
+		var fails, warns []string
+		for _, side := range []struct {
+			name, tool string
+			in         *catalog.Instance
+			target     bool
+		}{{"source", "pg_dump", in.Source, false}, {"target", "pg_restore", in.Target, true}} {
+			perTx, documented, real, ok := lockSlots(side.in)
+			need := locksNeeded(sdb, side.target)
+			if !ok || need <= perTx*documented {
+				continue
+			}
+			want := (need + documented - 1) / documented
+			want = (want + 63) / 64 * 64
+			if need > perTx*real {
+				fails = append(fails, fmt.Sprintf("%s locks about %d relations of database %q in one transaction, more than the %s's lock table holds (max_locks_per_transaction %d × %d server processes = %d): set max_locks_per_transaction = %d on the %s and restart it",
+					side.tool, need, db, side.name, perTx, real, perTx*real, want, side.name))
+				continue
+			}
+			warns = append(warns, fmt.Sprintf("%s locks about %d relations of database %q in one transaction, more than max_locks_per_transaction (%d) × (max_connections + max_prepared_transactions) (%d) = %d: it runs out of shared memory if other sessions hold many locks; set max_locks_per_transaction = %d on the %s and restart it",
+				side.tool, need, db, perTx, documented, perTx*documented, want, side.name))
+		}
+		switch {
+		case len(fails) > 0:
+			r.Report(Failed, db, strings.Join(append(fails, warns...), "; "))
+		case len(warns) > 0:
+			r.Report(Warning, db, strings.Join(warns, "; "))
+		default:
+			r.Report(Succeeded, db, "max_locks_per_transaction is high enough on both sides")
+		}
+	})
+}
+
+func checkCatalogPrivileges(in *Input, r *Reporter) {
+	eachDB(in, func(db string, sdb *catalog.Database) {
+		var info, cat []string
+		for _, o := range sdb.CatalogACLs {
+			if strings.Contains(o, " information_schema.") || o == "schema information_schema" {
+				info = append(info, o)
+			} else {
+				cat = append(cat, o)
+			}
+		}
+		var warns []string
+		if len(info) > 0 {
+			warns = append(warns, fmt.Sprintf("privileges changed on %d information_schema object(s) are not migrated: re-apply those GRANTs and REVOKEs on the target after the migration", len(info)))
+		}
+		switch {
+		case len(cat) == 0:
+		case !in.Migration.Options.Roles:
+			warns = append(warns, fmt.Sprintf("privileges changed on %d pg_catalog object(s) are not migrated (roles = false): re-apply those GRANTs and REVOKEs on the target after the migration", len(cat)))
+		case !in.Target.IsSuperuser:
+			warns = append(warns, fmt.Sprintf("privileges changed on %d pg_catalog object(s) are carried over by pg_dump, but the target login %q is not a superuser and may be refused: revoke them on the source before the migration and re-apply them on the target as an administrator", len(cat), in.Target.CurrentUser))
+		}
+		objs := capped(append(append([]string(nil), cat...), info...))
+		switch {
+		case len(warns) > 0:
+			r.Report(Warning, db, strings.Join(warns, "; "), objs...)
+		case len(cat) > 0:
+			r.Report(Succeeded, db, fmt.Sprintf("note: privileges changed on %d pg_catalog object(s) are carried over by pg_dump", len(cat)), objs...)
+		default:
+			r.Report(Succeeded, db, "no privileges changed on system catalog objects")
+		}
+	})
+}
+
+func checkObjectOwners(in *Input, r *Reporter) {
+	eachDB(in, func(db string, sdb *catalog.Database) {
+		owners := make([]string, 0, len(sdb.Owners))
+		for o := range sdb.Owners {
+			owners = append(owners, o)
+		}
+		sort.Strings(owners)
+		if !in.Migration.Options.Roles {
+			var others []string
+			for _, o := range owners {
+				if o != in.Target.CurrentUser {
+					others = append(others, o)
+				}
+			}
+			if len(others) > 0 {
+				r.Report(Succeeded, db, fmt.Sprintf("note: roles = false: every object is created owned by the target login %q, including those of %s; reassign them after the migration (ALTER ... OWNER TO)",
+					in.Target.CurrentUser, strings.Join(others, ", ")), others...)
+				return
+			}
+			r.Report(Succeeded, db, fmt.Sprintf("every object is created owned by the target login %q (roles = false)", in.Target.CurrentUser))
+			return
+		}
+		supers := make([]string, 0, len(sdb.SuperuserOwned))
+		for s := range sdb.SuperuserOwned {
+			supers = append(supers, s)
+		}
+		sort.Strings(supers)
+		warned := false
+		for _, su := range supers {
+			objs := sdb.SuperuserOwned[su]
+			tr := in.Target.Role(su)
+			var why string
+			switch {
+			case su == in.Target.CurrentUser:
+			case !in.Target.IsSuperuser:
+				why = fmt.Sprintf("the target login %q is not a superuser and cannot give objects to superuser role %q: change their owner on the source (ALTER ... OWNER TO a non-superuser role) or use a superuser target login", in.Target.CurrentUser, su)
+			case tr == nil && in.Migration.Options.StripSuperuser:
+				why = fmt.Sprintf("%q is created on the target without SUPERUSER (strip_superuser = true): it keeps them, but functions that relied on its superuser rights (SECURITY DEFINER, untrusted languages) will fail; review them or give them to another role", su)
+			case tr != nil && !tr.Superuser:
+				why = fmt.Sprintf("%q is not a superuser on the target: it keeps them, but functions that relied on its superuser rights (SECURITY DEFINER, untrusted languages) will fail", su)
+			}
+			if why == "" {
+				continue
+			}
+			warned = true
+			r.Report(Warning, db, fmt.Sprintf("%d object(s) are owned by superuser %q on the source; %s", len(objs), su, why), capped(objs)...)
+		}
+		if !warned {
+			r.Report(Succeeded, db, fmt.Sprintf("the owners of the database's objects (%s) are migrated with them", strings.Join(owners, ", ")))
+		}
+	})
+}
+
+func checkTablespaces(in *Input, r *Reporter) {
+	eachDB(in, func(db string, sdb *catalog.Database) {
+		var msgs, objs []string
+		if info := in.Source.Database(db); info != nil && info.Tablespace != "" && info.Tablespace != "pg_default" {
+			msgs = append(msgs, fmt.Sprintf("the database's default tablespace is %s", info.Tablespace))
+			objs = append(objs, "database "+db)
+		}
+		names := make([]string, 0, len(sdb.Tablespaces))
+		for ts := range sdb.Tablespaces {
+			names = append(names, ts)
+		}
+		sort.Strings(names)
+		for _, ts := range names {
+			if ts == "pg_default" {
+				continue
+			}
+			msgs = append(msgs, fmt.Sprintf("%d relation(s) are in tablespace %s", len(sdb.Tablespaces[ts]), ts))
+			objs = append(objs, sdb.Tablespaces[ts]...)
+		}
+		if len(msgs) > 0 {
+			r.Report(Warning, db, strings.Join(msgs, "; ")+": everything is created in the target's default tablespace; move relations afterwards with ALTER TABLE/INDEX ... SET TABLESPACE if you need to", capped(objs)...)
+			return
+		}
+		r.Report(Succeeded, db, "every relation is in the default tablespace")
+	})
+}

@@ -1,0 +1,415 @@
+package main
+
+// destroy and cancel: take the target back to where it was before the migration, and make a
+// running apply (on any host sharing the state backend) stop first.
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/fatih/color"
+	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/plan"
+	"github.com/pgferry/pgferry/state"
+)
+
+// cancelPollInterval is how often a running apply looks for a cancel request.
+const cancelPollInterval = 500 * time.Millisecond
+
+// errCanceledByRequest is the cause of an apply context canceled by `pgferry cancel`.
+var errCanceledByRequest = errors.New("canceled by pgferry cancel")
+
+func cmdDestroy(c *cli, args []string) int {
+	fs := newFlags("destroy")
+	var v varFlags
+	v.register(fs, true)
+	auto := fs.Bool("auto-approve", false, "skip the interactive approval")
+	lockTimeout := fs.Duration("lock-timeout", 0, "wait this long for the state lock (e.g. 5m)")
+	if code, done := c.parse(fs, args, "destroy [--auto-approve] [--lock-timeout DUR] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		c.errorf(nil, "destroy takes no arguments; got %q", fs.Arg(0))
+		return 1
+	}
+	if !*auto && !c.isTTYIn {
+		c.errorf(nil, "no terminal to ask for approval: pass --auto-approve to destroy without confirmation")
+		return 1
+	}
+	ctx, stop := c.signalContext()
+	defer stop()
+	s, code := c.open(ctx, v)
+	if s == nil {
+		return code
+	}
+	defer s.close()
+	unlock, err := s.backend.Lock(ctx, s.m.Name, state.NewLockInfo("destroy", version), *lockTimeout)
+	if err != nil {
+		c.errorf(s.secrets, "Error acquiring the state lock\n\n%v", err)
+		return 1
+	}
+	defer unlock()
+	st, err := s.backend.Read(ctx, s.m.Name)
+	if err != nil {
+		c.errorf(s.secrets, "reading the state: %v", err)
+		return 1
+	}
+	return c.rollback(ctx, s, st, rollbackOptions{confirm: !*auto, out: c.stdout})
+}
+
+func cmdCancel(c *cli, args []string) int {
+	fs := newFlags("cancel")
+	var v varFlags
+	v.register(fs, true)
+	auto := fs.Bool("auto-approve", false, "roll back without asking, also on a terminal")
+	wait := fs.Duration("wait", time.Minute, "how long to wait for a running apply to stop")
+	if code, done := c.parse(fs, args, "cancel [--auto-approve] [--wait DUR] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		c.errorf(nil, "cancel takes no arguments; got %q", fs.Arg(0))
+		return 1
+	}
+	ctx, stop := c.signalContext()
+	defer stop()
+	s, code := c.open(ctx, v)
+	if s == nil {
+		return code
+	}
+	defer s.close()
+	cb, ok := s.backend.(state.Canceler)
+	if !ok {
+		c.errorf(nil, "the state backend cannot carry cancel requests")
+		return 1
+	}
+	info := state.NewLockInfo("cancel", version)
+	unlock, err := s.backend.Lock(ctx, s.m.Name, info, 0)
+	var locked *state.LockedError
+	switch {
+	case errors.As(err, &locked):
+		if op := locked.Info.Operation; op == "destroy" || op == "cancel" {
+			c.errorf(s.secrets, "a %s of migration %q is already running: it rolls the migration back; wait for it\n\n%v", op, s.m.Name, err)
+			return 1
+		}
+		return c.cancelRunning(ctx, s, cb, info, locked.Info, *wait)
+	case err != nil:
+		c.errorf(s.secrets, "Error acquiring the state lock\n\n%v", err)
+		return 1
+	}
+	defer unlock()
+	// No apply is running: roll back what an earlier, stopped or failed, apply left.
+	st, err := s.backend.Read(ctx, s.m.Name)
+	if err != nil {
+		c.errorf(s.secrets, "reading the state: %v", err)
+		return 1
+	}
+	if st == nil {
+		cb.ClearCancel(context.WithoutCancel(ctx), s.m.Name)
+		fmt.Fprintf(c.stdout, "Migration %q has not been applied (the state backend holds no state for it): nothing to cancel.\n", s.m.Name)
+		return 0
+	}
+	// cancel is itself the request to roll back: it asks for confirmation only on a terminal.
+	fmt.Fprintf(c.stdout, "No apply of migration %q is running (status %s): rolling back what it did.\n\n", s.m.Name, orDash(st.Status))
+	return c.rollback(ctx, s, st, rollbackOptions{confirm: !*auto && c.isTTYIn, cancel: true, out: c.stdout})
+}
+
+// cancelRunning asks the apply holding the lock to stop, waits until it has released the lock,
+// then rolls back (unless the apply already did).
+func (c *cli) cancelRunning(ctx context.Context, s *session, cb state.Canceler, info, holder state.LockInfo, wait time.Duration) int {
+	req := state.CancelRequest{LockID: holder.ID, Who: info.Who}
+	if err := cb.RequestCancel(ctx, s.m.Name, req); err != nil {
+		c.errorf(s.secrets, "%v", err)
+		return 1
+	}
+	requested := time.Now()
+	who := holder.Who
+	if who == "" {
+		who = "unknown"
+	}
+	fmt.Fprintf(c.stdout, "Cancel requested: waiting for the running %s of migration %q (lock %s, %s) to stop...\n",
+		orDefault(holder.Operation, "apply"), s.m.Name, orDefault(holder.ID, "unknown"), who)
+	unlock, err := s.backend.Lock(ctx, s.m.Name, info, wait)
+	if err != nil {
+		if errors.Is(err, state.ErrLocked) {
+			c.errorf(s.secrets, "the running operation has not stopped within %s. The cancel request stays recorded: it stops as soon as it notices (every %s while it runs); run pgferry cancel again to wait for it and roll back.\n\n%v",
+				wait, cancelPollInterval, err)
+		} else {
+			c.errorf(s.secrets, "waiting for the apply to stop: %v", err)
+		}
+		return 1
+	}
+	defer unlock()
+	fmt.Fprintf(c.stdout, "Apply stopped after %.1fs.\n\n", time.Since(requested).Seconds())
+	st, err := s.backend.Read(ctx, s.m.Name)
+	if err != nil {
+		c.errorf(s.secrets, "reading the state: %v", err)
+		return 1
+	}
+	if st == nil {
+		cb.ClearCancel(context.WithoutCancel(ctx), s.m.Name)
+		fmt.Fprintf(c.stdout, "The apply stopped before recording anything: nothing to roll back.\n")
+		return 0
+	}
+	if st.Status == state.StatusCanceled && len(st.Created) == 0 {
+		cb.ClearCancel(context.WithoutCancel(ctx), s.m.Name)
+		fmt.Fprintf(c.stdout, "The apply rolled the migration back before it stopped.\n%s\n",
+			dBold(fmt.Sprintf("Migration %q canceled: the target is back where it was before the migration.", s.m.Name)))
+		return 0
+	}
+	return c.rollback(ctx, s, st, rollbackOptions{cancel: true, out: c.stdout})
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+var (
+	dRed    = color.New(color.FgRed).SprintFunc()
+	dYellow = color.New(color.FgYellow).SprintFunc()
+	dGreen  = color.New(color.FgGreen).SprintFunc()
+	dBold   = color.New(color.Bold).SprintFunc()
+)
+
+type rollbackOptions struct {
+	confirm bool      // ask before destroying (the caller made sure there is a terminal)
+	cancel  bool      // the migration ends Canceled (else its status is reset)
+	out     io.Writer // human output (io.Discard under apply --json)
+}
+
+// rollback is what destroy and cancel share: plan the undo from the state, show it, ask,
+// undo, record. The caller holds the state lock.
+func (c *cli) rollback(ctx context.Context, s *session, st *state.State, o rollbackOptions) int {
+	w := o.out
+	dp := apply.PlanDestroy(st)
+	if len(dp.Steps) == 0 {
+		if len(dp.Notes) == 0 {
+			fmt.Fprintln(w, dBold("No changes.")+" No objects need to be destroyed.")
+			fmt.Fprintln(w)
+			fmt.Fprintln(w, "Either the migration has not created anything on the target yet, or it was already destroyed.")
+		} else {
+			printNotes(w, dp.Notes)
+		}
+		if st != nil {
+			return c.recordRollback(ctx, s, st, dp, nil, o)
+		}
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, dGreen(dBold("Destroy complete! Resources: 0 destroyed.")))
+		return 0
+	}
+	renderDestroyPlan(w, s, st, dp)
+	if o.confirm {
+		fmt.Fprint(c.stdout, dBold("Do you really want to destroy all resources?")+"\n  pgferry will destroy everything the migration created on the target and put back what it changed, as shown above.\n  There is no undo. Only 'yes' will be accepted to confirm.\n\n  Enter a value: ")
+		answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
+		if strings.TrimSpace(answer) != "yes" {
+			fmt.Fprintln(c.stdout, "\nDestroy cancelled.")
+			return 1
+		}
+		fmt.Fprintln(c.stdout)
+	}
+	results, err := apply.Destroy(ctx, apply.DestroyOptions{Target: s.m.Target, Plan: dp, Expect: st.Target, Emit: destroyEventPrinter(w, s.secrets)})
+	if results == nil {
+		c.errorf(s.secrets, "%v\n\nNothing was changed on the target.", err)
+		return 1
+	}
+	code := c.recordRollback(ctx, s, st, dp, results, o)
+	if err != nil {
+		c.errorf(s.secrets, "%v", err)
+		code = 1
+	}
+	return code
+}
+
+// recordRollback writes the state after a rollback and prints the outcome.
+func (c *cli) recordRollback(ctx context.Context, s *session, st *state.State, dp *apply.DestroyPlan, results []apply.StepResult, o rollbackOptions) int {
+	w := o.out
+	failed := apply.RecordDestroy(st, dp, results)
+	now := time.Now().UTC()
+	st.DestroyedAt = now
+	var msgs []string
+	for _, f := range failed {
+		if f.Err != nil {
+			msgs = append(msgs, fmt.Sprintf("%s: %v", f.Step.Address, f.Err))
+		} else {
+			msgs = append(msgs, fmt.Sprintf("%s: not attempted (interrupted)", f.Step.Address))
+		}
+	}
+	st.Substatus, st.Error = "", ""
+	switch {
+	case o.cancel:
+		st.Status = state.StatusCanceled
+		st.FinishedAt = &now
+	case len(failed) > 0:
+		st.Status = state.StatusFailed
+	default:
+		// Destroyed: as if never applied, so plan and apply start from scratch.
+		st.Status = ""
+	}
+	if len(failed) > 0 {
+		st.Error = "rollback incomplete: " + strings.Join(msgs, "; ")
+	}
+	werr := s.backend.Write(context.WithoutCancel(ctx), st)
+	if werr != nil {
+		c.errorf(s.secrets, "saving the state after the rollback: %v", werr)
+	}
+	if len(failed) == 0 {
+		if cb, ok := s.backend.(state.Canceler); ok {
+			cb.ClearCancel(context.WithoutCancel(ctx), s.m.Name)
+		}
+	}
+	destroyed, changed := 0, 0
+	for _, r := range results {
+		if r.Ran && r.Err == nil {
+			if r.Step.Kind == plan.Delete {
+				destroyed++
+			} else {
+				changed++
+			}
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintln(w)
+		c.errorf(s.secrets, "Destroy incomplete: %d of %d step(s) failed or did not run; what they undo stays in the state, so run pgferry destroy again once the cause is fixed:\n  %s",
+			len(failed), len(dp.Steps), strings.Join(msgs, "\n  "))
+		return 1
+	}
+	if werr != nil {
+		return 1
+	}
+	fmt.Fprintln(w)
+	line := fmt.Sprintf("Destroy complete! Resources: %d destroyed.", destroyed)
+	fmt.Fprintln(w, dGreen(dBold(line)))
+	if changed > 0 {
+		fmt.Fprintf(w, "%d changed object(s) put back as they were before the migration.\n", changed)
+	}
+	if o.cancel {
+		fmt.Fprintln(w, dBold(fmt.Sprintf("Migration %q canceled: the target is back where it was before the migration.", s.m.Name)))
+	}
+	return 0
+}
+
+func printNotes(w io.Writer, notes []string) {
+	for _, n := range notes {
+		fmt.Fprintf(w, "%s %s\n", dYellow(dBold("Note:")), n)
+	}
+	fmt.Fprintln(w)
+}
+
+// renderDestroyPlan prints the destroy plan, Terraform style.
+func renderDestroyPlan(w io.Writer, s *session, st *state.State, dp *apply.DestroyPlan) {
+	target := st.Target
+	if target.Host == "" {
+		target.Name, target.Host, target.Port = s.m.Target.Name, s.m.Target.Dialed(), s.m.Target.Port
+	}
+	fmt.Fprintf(w, "pgferry will destroy what migration %q created on %s (%s:%d) and put back what it changed:\n\n", s.m.Name, target.Name, target.Host, target.Port)
+	for _, step := range dp.Steps {
+		verb, sym := "will be destroyed", dRed("-")
+		if step.Kind == plan.Update {
+			verb, sym = "will be updated in-place", dYellow("~")
+		}
+		fmt.Fprintf(w, "  %s\n", dBold(fmt.Sprintf("# %s %s", step.Address, verb)))
+		fmt.Fprintf(w, "  %s %s\n", sym, step.Reason)
+		for _, d := range step.Details {
+			fmt.Fprintf(w, "      %s\n", d)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(dp.Notes) > 0 {
+		printNotes(w, dp.Notes)
+	}
+	destroy, change := dp.Counts()
+	fmt.Fprintln(w, dBold(fmt.Sprintf("Plan: 0 to add, %d to change, %d to destroy.", change, destroy)))
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%s There is no undo. Objects that existed on the target before the migration are not touched.\n\n", dYellow(dBold("Warning:")))
+}
+
+// destroyEventPrinter prints destroy progress: ADDR: Destroying... / Destruction complete after 1s.
+func destroyEventPrinter(w io.Writer, secrets []string) func(apply.DestroyEvent) {
+	return func(e apply.DestroyEvent) {
+		ing, done := "Destroying...", "Destruction complete"
+		if e.Step.Kind == plan.Update {
+			ing, done = "Modifying...", "Modifications complete"
+		}
+		switch e.Type {
+		case "start":
+			fmt.Fprintf(w, "%s: %s\n", dBold(e.Step.Address), ing)
+		case "complete":
+			note := ""
+			if e.Note != "" {
+				note = " (" + e.Note + ": nothing to do)"
+			}
+			fmt.Fprintf(w, "%s: %s after %s%s\n", dBold(e.Step.Address), done, roundDuration(e.Elapsed), note)
+		case "errored":
+			fmt.Fprintf(w, "%s: %s %s\n", dBold(e.Step.Address), dRed("Error:"), redact(e.Err.Error(), secrets))
+		}
+	}
+}
+
+func roundDuration(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+// cancelWatch is the apply side of `pgferry cancel`: it polls the state backend for a request
+// aimed at this apply's lock and cancels the apply's context when one arrives.
+type cancelWatch struct {
+	parent context.Context // the apply's context before the watch: the rollback runs in it
+	req    atomic.Pointer[state.CancelRequest]
+}
+
+// Fired reports whether a cancel request stopped the apply.
+func (w *cancelWatch) Fired() bool { return w != nil && w.req.Load() != nil }
+
+// watchCancel starts polling every cancelPollInterval for a cancel request aimed at the lock
+// lockID and returns the context the apply must run in. The poller ends with ctx.
+func (c *cli) watchCancel(ctx context.Context, s *session, lockID string) (context.Context, *cancelWatch) {
+	w := &cancelWatch{parent: ctx}
+	cb, ok := s.backend.(state.Canceler)
+	if !ok {
+		return ctx, w
+	}
+	child, cancel := context.WithCancelCause(ctx)
+	go func() {
+		t := time.NewTicker(cancelPollInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-child.Done():
+				return
+			case <-t.C:
+			}
+			req, err := cb.CancelRequest(child, s.m.Name)
+			if err != nil || !req.Targets(lockID) {
+				continue // a backend hiccup must not stop the apply
+			}
+			w.req.Store(req)
+			fmt.Fprintf(c.stderr, "\nCancel requested by %s: stopping the apply...\n", orDefault(req.Who, "unknown"))
+			cancel(errCanceledByRequest)
+			return
+		}
+	}()
+	return child, w
+}
+
+// rollbackCanceled finishes an apply stopped by `pgferry cancel`: it rolls back as destroy does,
+// still holding the apply's lock, and marks the migration Canceled. It returns apply's exit code
+// (1: the apply did not complete).
+func (c *cli) rollbackCanceled(w *cancelWatch, s *session, st *state.State, quiet bool) int {
+	out := c.stdout
+	if quiet {
+		out = io.Discard
+	}
+	fmt.Fprintf(out, "\nThe apply was canceled: rolling back what migration %q did on the target.\n\n", s.m.Name)
+	c.rollback(w.parent, s, st, rollbackOptions{cancel: true, out: out})
+	return 1
+}
