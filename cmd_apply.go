@@ -130,6 +130,7 @@ func cmdApply(c *cli, args []string) int {
 		views.Plan(c.stdout, p)
 	}
 	if p.ValidationFailed() {
+		c.recordValidationFailed(ctx, s, p)
 		c.errorf(nil, "Validation failed: %d check(s) failed; nothing was changed. Fix them and run apply again.", p.Summary.Failed)
 		if jl != nil {
 			jl.Write("error", "diagnostic", "validation failed", map[string]any{"validations": p.Validations})
@@ -208,6 +209,27 @@ func cmdApply(c *cli, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// recordValidationFailed keeps the outcome of a refused apply in the state, as the seed's service
+// does: show and list then say "Validation failed" with the validations that failed. A migration
+// that already moved data keeps its status; only its validations are updated.
+func (c *cli) recordValidationFailed(ctx context.Context, s *session, p *plan.Plan) {
+	st := s.st
+	if st == nil {
+		st = state.New(s.m.Name)
+		st.ToolVersion, st.MigrationMode, st.MigrationType = version, "Offline", migrationType(s.m.Source.Type)
+		st.Source, st.Target, st.Databases, st.ConfigFingerprint = p.Source, p.Target, p.Databases, p.ConfigFingerprint
+	}
+	now := time.Now().UTC()
+	st.Validations = p.Validations
+	if len(st.Actions) == 0 || st.Status == state.StatusValidationFailed {
+		st.Status, st.Substatus, st.StartedAt, st.FinishedAt = state.StatusValidationFailed, state.SubCompleted, &now, &now
+		st.Error = fmt.Sprintf("%d validation(s) failed", p.Summary.Failed)
+	}
+	if err := s.backend.Write(context.WithoutCancel(ctx), st); err != nil {
+		c.errorf(s.secrets, "saving the state: %v", err)
+	}
 }
 
 func redact(msg string, secrets []string) string {
