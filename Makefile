@@ -26,7 +26,7 @@ PG_NPM_18 := 18.4.0-beta.17
 DEMO_DIR ?= $(or $(TMPDIR),/tmp)/pgferry-demo
 export DEMO_DIR
 
-.PHONY: all build deps pg-versions test lint demo demo-stop
+.PHONY: all build deps pg-versions test lint demo demo-stop bench
 
 all: build
 
@@ -51,3 +51,13 @@ demo: pg-versions
 
 demo-stop:
 	./scripts/demo.sh stop
+
+# Benchmark against pg_dump/pg_restore, pgcopydb and a COPY stream on throwaway full-durability clusters;
+# writes docs/benchmarks.md. Not part of CI. SCALE is pgbench's scale, RUNS the runs per tool;
+# BENCH_FLAGS passes more flags to bench/ (go run ./bench -h).
+SCALE ?= 50
+RUNS ?= 3
+BENCH_FLAGS ?=
+
+bench:
+	SCALE=$(SCALE) RUNS=$(RUNS) GO=$(GO) ./scripts/bench.sh $(BENCH_FLAGS)

@@ -1,0 +1,326 @@
+// Command bench measures how long pgferry takes to migrate a database compared
+// with pg_dump/pg_restore, pgcopydb and a single COPY stream, on two throwaway
+// PostgreSQL clusters with full durability (fsync, full_page_writes,
+// synchronous_commit on). `make bench` runs it; see docs/benchmarks.md.
+//
+//	go run ./bench [-scale 50] [-runs 3] [-out docs/benchmarks.md] ...
+//
+// It creates a source and a target cluster under -dir, generates the
+// datasets on the source (pgbench -i --foreign-keys and a many-tables set),
+// then, for each dataset, runs every tool -runs times in alternation, each on
+// a fresh target database, checks the row count of every table after each
+// run, and reports median wall time and peak memory. It also times `pgferry
+// plan` over a source database of 10,000 tables.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pgferry/pgferry/internal/pgtest"
+)
+
+type options struct {
+	dir         string
+	scale       int
+	runs        int
+	jobs        int
+	manyFactor  float64
+	planTables  int
+	planRuns    int
+	datasets    string
+	tools       string
+	pgferry     string
+	out         string
+	reuse       bool
+	keep        bool
+	major       int
+	goBench     bool
+	conf        string
+	checksum    bool
+	countVerify bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.dir, "dir", filepath.Join(os.TempDir(), "pgferry-bench"), "working directory: clusters, dumps, logs")
+	flag.IntVar(&o.scale, "scale", 50, "pgbench scale factor of the pgbench dataset")
+	flag.IntVar(&o.runs, "runs", 3, "runs of each tool per dataset (the median is reported)")
+	flag.IntVar(&o.jobs, "jobs", 2, "parallel jobs given to every tool")
+	flag.Float64Var(&o.manyFactor, "many-factor", 1, "row-count factor of the many-tables dataset (1 ≈ 164 MB)")
+	flag.IntVar(&o.planTables, "plan-tables", 10000, "tables in the source database `pgferry plan` is timed against (0: skip)")
+	flag.IntVar(&o.planRuns, "plan-runs", 3, "runs of `pgferry plan`")
+	flag.StringVar(&o.datasets, "datasets", "pgbench,many", "datasets to run, comma-separated: pgbench, many")
+	flag.StringVar(&o.tools, "tools", "all", "tools to run, comma-separated ("+strings.Join(toolIDs(), ", ")+") or all")
+	flag.StringVar(&o.pgferry, "pgferry", "bin/pgferry", "the pgferry binary")
+	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "Markdown report to write (empty: none)")
+	flag.BoolVar(&o.reuse, "reuse", false, "reuse the source cluster in -dir when it holds the same datasets (skips generation)")
+	flag.BoolVar(&o.keep, "keep", false, "leave the clusters running at the end (implied by -reuse)")
+	flag.IntVar(&o.major, "major", 15, "PostgreSQL major version of both clusters")
+	flag.BoolVar(&o.goBench, "gobench", true, "also run the plan package's Go benchmarks (go test -bench)")
+	flag.StringVar(&o.conf, "conf", "", "extra postgresql.conf settings for both clusters, key=value,key=value")
+	flag.BoolVar(&o.checksum, "checksum", true, "time `pgferry verify --mode checksum` after each pgferry run (also proves the content)")
+	flag.BoolVar(&o.countVerify, "count-verify", true, "time `pgferry verify --mode count` after each pgferry run")
+	flag.Parse()
+	if o.reuse {
+		o.keep = true
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: FAILED:", redact(err.Error()))
+		os.Exit(1)
+	}
+}
+
+// env is what every step needs.
+type env struct {
+	o        options
+	src, tgt *pgtest.Cluster
+	bin      string // PostgreSQL client/server programs
+	pgferry  string
+	logs     string
+	work     string
+	machine  Machine
+	pgcopydb string // path, or "" when not available
+}
+
+func run(ctx context.Context, o options) error {
+	var err error
+	if o.pgferry, err = filepath.Abs(o.pgferry); err != nil {
+		return err
+	}
+	if _, err := os.Stat(o.pgferry); err != nil {
+		return fmt.Errorf("pgferry binary: %w (run make build)", err)
+	}
+	if err := os.MkdirAll(o.dir, 0o755); err != nil {
+		return err
+	}
+	// The servers run as the postgres OS user: it must reach the clusters.
+	os.Chmod(o.dir, 0o755)
+	e := &env{o: o, pgferry: o.pgferry, logs: filepath.Join(o.dir, "logs"), work: filepath.Join(o.dir, "work")}
+	os.RemoveAll(e.logs)
+	os.RemoveAll(e.work)
+	for _, d := range []string{e.logs, e.work} {
+		if err := os.MkdirAll(d, 0o777); err != nil {
+			return err
+		}
+	}
+	if e.bin, err = pgtest.BinDir(o.major); err != nil {
+		return err
+	}
+	if p, err := exec.LookPath("pgcopydb"); err == nil {
+		e.pgcopydb = p
+	} else {
+		logf("pgcopydb not found on PATH: its column is skipped (scripts/bench.sh installs it from Debian)")
+	}
+
+	conf := []pgtest.Option{
+		// Full durability, as a production server runs.
+		pgtest.WithConf("fsync", "on"),
+		pgtest.WithConf("full_page_writes", "on"),
+		pgtest.WithConf("synchronous_commit", "on"),
+		// PostgreSQL's defaults rather than the test harness's 64MB.
+		pgtest.WithConf("shared_buffers", "128MB"),
+		pgtest.WithConf("max_connections", "100"),
+		// pg_dump and pg_restore of the 10,000-table database lock every
+		// relation in one transaction (pgferry plan checks this).
+		pgtest.WithConf("max_locks_per_transaction", "512"),
+	}
+	var confDesc []string
+	if o.conf != "" {
+		for _, kv := range strings.Split(o.conf, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return fmt.Errorf("-conf %q is not key=value", kv)
+			}
+			conf = append(conf, pgtest.WithConf(strings.TrimSpace(k), strings.TrimSpace(v)))
+			confDesc = append(confDesc, kv)
+		}
+	}
+
+	// The source: reused when asked and it holds what we would generate.
+	srcDir, tgtDir := filepath.Join(o.dir, "source"), filepath.Join(o.dir, "target")
+	marker := datasetMarker(o)
+	reused := false
+	if o.reuse {
+		if b, err := os.ReadFile(filepath.Join(o.dir, "source.datasets")); err == nil && string(b) == marker {
+			if c, err := pgtest.Load(srcDir); err == nil {
+				if err := c.Start(ctx); err == nil {
+					e.src, reused = c, true
+					logf("reusing the source cluster in %s (%s)", srcDir, strings.TrimSpace(marker))
+				}
+			}
+		}
+	}
+	if e.src == nil {
+		if c, err := pgtest.Load(srcDir); err == nil {
+			c.Destroy()
+		}
+		os.RemoveAll(srcDir)
+		logf("creating the source cluster (PostgreSQL %d) in %s", o.major, srcDir)
+		if e.src, err = pgtest.New(srcDir, o.major, conf...); err != nil {
+			return err
+		}
+	}
+	if c, err := pgtest.Load(tgtDir); err == nil {
+		c.Destroy()
+	}
+	os.RemoveAll(tgtDir)
+	logf("creating the target cluster (PostgreSQL %d) in %s", o.major, tgtDir)
+	if e.tgt, err = pgtest.New(tgtDir, o.major, conf...); err != nil {
+		return err
+	}
+	secrets = append(secrets, e.src.Password, e.tgt.Password)
+	defer func() {
+		if o.keep {
+			logf("clusters left running: %s, %s (stop: go run ./internal/pgtest/cmd/pgcluster stop --dir DIR --remove)", srcDir, tgtDir)
+			return
+		}
+		e.tgt.Destroy()
+		e.src.Destroy()
+	}()
+
+	if !reused {
+		os.Remove(filepath.Join(o.dir, "source.datasets"))
+		if err := generate(ctx, e); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(o.dir, "source.datasets"), []byte(marker), 0o644); err != nil {
+			return err
+		}
+	}
+	e.machine = describeMachine(ctx, e)
+	e.machine.LoadStart = loadAvg()
+	e.machine.Conf = append(e.machine.Conf, confDesc...)
+
+	rep := &Report{Machine: e.machine, Options: o}
+	if o.planTables > 0 {
+		pr, err := benchPlan(ctx, e)
+		if err != nil {
+			return err
+		}
+		rep.Plan = pr
+	}
+	for _, ds := range splitList(o.datasets) {
+		r, err := benchDataset(ctx, e, ds)
+		if err != nil {
+			return err
+		}
+		rep.Datasets = append(rep.Datasets, r)
+		fmt.Println()
+		fmt.Print(r.Text())
+	}
+	rep.Machine.LoadEnd = loadAvg()
+	if o.goBench {
+		rep.GoBench = goBench(ctx)
+	}
+	fmt.Println()
+	fmt.Print(rep.Text())
+	if o.out != "" {
+		md := rep.Markdown()
+		// A hand-written "## Notes" section of the previous file is kept.
+		if old, err := os.ReadFile(o.out); err == nil {
+			if i := strings.Index(string(old), "\n## Notes"); i >= 0 {
+				md += string(old[i:])
+			}
+		}
+		if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
+			return err
+		}
+		logf("wrote %s", o.out)
+	}
+	return nil
+}
+
+func datasetMarker(o options) string {
+	return fmt.Sprintf("v2 major=%d datasets=%s scale=%d many-factor=%g plan-tables=%d conf=%s\n",
+		o.major, o.datasets, o.scale, o.manyFactor, o.planTables, o.conf)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s bench: %s\n", time.Now().Format("15:04:05"), redact(fmt.Sprintf(format, args...)))
+}
+
+// generate creates the datasets on the source.
+func generate(ctx context.Context, e *env) error {
+	for _, ds := range splitList(e.o.datasets) {
+		start := time.Now()
+		switch ds {
+		case "pgbench":
+			logf("generating pgbench -i -s %d --foreign-keys", e.o.scale)
+			if err := e.src.Exec(ctx, "postgres", "CREATE DATABASE pgbench"); err != nil {
+				return err
+			}
+			cmd := exec.CommandContext(ctx, filepath.Join(e.bin, "pgbench"), "-i", "-q", "-s", fmt.Sprint(e.o.scale), "--foreign-keys", "pgbench")
+			cmd.Env = append(os.Environ(), pgEnv(e.src)...)
+			if _, err := timed(ctx, cmd, filepath.Join(e.logs, "generate-pgbench.log")); err != nil {
+				return err
+			}
+		case "many":
+			logf("generating the many-tables dataset (factor %g)", e.o.manyFactor)
+			if err := e.src.Exec(ctx, "postgres", "CREATE DATABASE many"); err != nil {
+				return err
+			}
+			for _, stmt := range manySQL(e.o.manyFactor) {
+				if err := e.src.Exec(ctx, "many", stmt); err != nil {
+					return fmt.Errorf("many-tables dataset: %w\n%s", err, clip(stmt, 400))
+				}
+			}
+			if err := e.src.Exec(ctx, "many", "VACUUM ANALYZE"); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unknown dataset %q (pgbench, many)", ds)
+		}
+		size, _ := e.src.Query(ctx, ds, "SELECT pg_size_pretty(pg_database_size(current_database()))")
+		logf("dataset %s: %s in %s", ds, size[0][0], time.Since(start).Round(time.Second))
+	}
+	if e.o.planTables > 0 {
+		logf("creating %d tables in database tables10k", e.o.planTables)
+		start := time.Now()
+		if err := e.src.Exec(ctx, "postgres", "CREATE DATABASE tables10k"); err != nil {
+			return err
+		}
+		for _, b := range tables10kSQL(e.o.planTables) {
+			if err := e.src.Exec(ctx, "tables10k", b); err != nil {
+				return err
+			}
+		}
+		if err := e.src.Exec(ctx, "tables10k", "ANALYZE"); err != nil {
+			return err
+		}
+		logf("tables10k created in %s", time.Since(start).Round(time.Second))
+	}
+	return e.src.Exec(ctx, "postgres", "CHECKPOINT")
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// pgEnv is libpq's environment for a cluster.
+func pgEnv(c *pgtest.Cluster) []string {
+	return []string{"PGHOST=" + c.Host, fmt.Sprintf("PGPORT=%d", c.Port), "PGUSER=" + c.User, "PGPASSWORD=" + c.Password, "PGSSLMODE=disable"}
+}
