@@ -434,6 +434,8 @@ func Build(in Input) (*Plan, error) {
 			add(a)
 		}
 		var tableAddrs, indexAddrs, consAddrs []string
+		// copyAddrs maps a table's key to what waits for its rows: its copy, or all of its parts.
+		copyAddrs := map[string][]string{}
 		tables := append([]catalog.Table(nil), sdb.Tables...)
 		// Largest first: the long copies start early.
 		sort.SliceStable(tables, func(i, j int) bool { return tables[i].SizeBytes > tables[j].SizeBytes })
@@ -450,8 +452,10 @@ func Build(in Input) (*Plan, error) {
 			// What the rest of the database waits for: the table, or all of its parts.
 			if parts > 0 {
 				tableAddrs = append(tableAddrs, partAddrs...)
+				copyAddrs[t.Key()] = partAddrs
 			} else {
 				tableAddrs = append(tableAddrs, addr)
+				copyAddrs[t.Key()] = []string{addr}
 			}
 			done := !need(addr)
 			for _, pa := range partAddrs {
@@ -487,17 +491,19 @@ func Build(in Input) (*Plan, error) {
 		}
 		// tableDeps is what an object on a table waits for: the table's copy (or all its parts).
 		tableDeps := func(schema, name string) []string {
-			addr := TableAddr(db, schema, name)
-			var deps []string
-			for _, ta := range tableAddrs {
-				if ta == addr || strings.HasPrefix(ta, addr+".part[") {
-					deps = append(deps, ta)
-				}
+			if deps := copyAddrs[schema+"."+name]; len(deps) > 0 {
+				return append([]string(nil), deps...)
 			}
-			if len(deps) == 0 {
-				return []string{schemaAddr}
+			return []string{schemaAddr}
+		}
+		// uniqueIndexes lists, per table key, the addresses of its unique indexes (what a foreign key
+		// referencing the table waits for).
+		uniqueIndexes := map[string][]string{}
+		for _, ix := range sdb.Indexes {
+			if ix.Unique {
+				k := ix.Schema + "." + ix.Table
+				uniqueIndexes[k] = append(uniqueIndexes[k], IndexAddr(db, ix.Schema, ix.Name))
 			}
-			return deps
 		}
 		for _, ix := range sdb.Indexes {
 			addr := IndexAddr(db, ix.Schema, ix.Name)
@@ -551,10 +557,8 @@ func Build(in Input) (*Plan, error) {
 				for _, d := range tableDeps(rs, rn) {
 					a.DependsOn = appendUnique(a.DependsOn, d)
 				}
-				for _, ix := range sdb.Indexes {
-					if ix.Schema == rs && ix.Table == rn && ix.Unique {
-						a.DependsOn = appendUnique(a.DependsOn, IndexAddr(db, ix.Schema, ix.Name))
-					}
+				for _, ia := range uniqueIndexes[rs+"."+rn] {
+					a.DependsOn = appendUnique(a.DependsOn, ia)
 				}
 			}
 			add(a)

@@ -22,17 +22,12 @@ func New(migration string) *State {
 
 // Action returns the action with that address, or nil. The pointer is the one
 // stored in s.Actions, so changes through it change the state.
-//
-// The search is linear: callers that look up every action of a large plan in a
-// loop should index s.Actions themselves.
 func (s *State) Action(addr string) *Action {
 	if s == nil {
 		return nil
 	}
-	for _, a := range s.Actions {
-		if a != nil && a.Address == addr {
-			return a
-		}
+	if i := s.find(addr); i >= 0 {
+		return s.Actions[i]
 	}
 	return nil
 }
@@ -44,13 +39,37 @@ func (s *State) Upsert(a *Action) {
 	if a == nil {
 		return
 	}
-	for i, old := range s.Actions {
-		if old != nil && old.Address == a.Address {
-			s.Actions[i] = a
-			return
-		}
+	if i := s.find(a.Address); i >= 0 {
+		s.Actions[i] = a
+		return
 	}
 	s.Actions = append(s.Actions, a)
+}
+
+// find returns the index in s.Actions of the action with that address, or -1. It
+// indexes the actions appended since the last call, and rebuilds the index when a hit
+// no longer matches (Actions was replaced or reordered by someone else).
+func (s *State) find(addr string) int {
+	for attempt := 0; attempt < 2; attempt++ {
+		if s.byAddr == nil || s.indexed > len(s.Actions) || attempt > 0 {
+			s.byAddr, s.indexed = make(map[string]int, len(s.Actions)), 0
+		}
+		for ; s.indexed < len(s.Actions); s.indexed++ {
+			if a := s.Actions[s.indexed]; a != nil {
+				if _, dup := s.byAddr[a.Address]; !dup { // the first of duplicates wins, as a scan would
+					s.byAddr[a.Address] = s.indexed
+				}
+			}
+		}
+		i, ok := s.byAddr[addr]
+		if !ok {
+			return -1
+		}
+		if a := s.Actions[i]; a != nil && a.Address == addr {
+			return i
+		}
+	}
+	return -1
 }
 
 // Clone returns a deep copy of s that shares no memory with it, so either can
@@ -60,6 +79,7 @@ func (s *State) Clone() *State {
 		return nil
 	}
 	c := *s
+	c.byAddr, c.indexed = nil, 0
 	c.Databases = slices.Clone(s.Databases)
 	c.StartedAt = cloneTime(s.StartedAt)
 	c.FinishedAt = cloneTime(s.FinishedAt)

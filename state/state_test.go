@@ -1,6 +1,7 @@
 package state
 
 import (
+	"fmt"
 	"context"
 	"errors"
 	"reflect"
@@ -124,5 +125,32 @@ func TestLockedErrorMessage(t *testing.T) {
 	var le *LockedError
 	if !errors.As(error(e), &le) {
 		t.Error("errors.As failed")
+	}
+}
+
+func TestActionIndex(t *testing.T) {
+	s := New("m")
+	for i := 0; i < 100; i++ {
+		s.Upsert(&Action{Address: fmt.Sprint("a", i), Rows: int64(i)})
+	}
+	if got := s.Action("a42"); got == nil || got.Rows != 42 {
+		t.Fatalf("Action(a42) = %+v", got)
+	}
+	s.Upsert(&Action{Address: "a42", Rows: 420})
+	if len(s.Actions) != 100 || s.Action("a42").Rows != 420 || s.Actions[42].Rows != 420 {
+		t.Fatalf("Upsert did not replace in place: %d actions, a42 %+v", len(s.Actions), s.Action("a42"))
+	}
+	// Actions appended or reordered behind the index's back are still found.
+	s.Actions = append(s.Actions, &Action{Address: "late"})
+	s.Actions[0], s.Actions[99] = s.Actions[99], s.Actions[0]
+	if s.Action("late") == nil || s.Action("a99") != s.Actions[0] || s.Action("a0") != s.Actions[99] {
+		t.Fatal("stale index not rebuilt")
+	}
+	s.Actions = s.Actions[:10]
+	if s.Action("a50") != nil || s.Action("a5") == nil {
+		t.Fatal("truncated Actions: lookup wrong")
+	}
+	if s.Action("missing") != nil {
+		t.Fatal("found a missing action")
 	}
 }

@@ -70,6 +70,12 @@ type State struct {
 	// CancelRequested is not used: `cancel` records its request beside the
 	// state (Canceler), where a running apply's own writes cannot lose it.
 	CancelRequested bool `json:"cancel_requested,omitempty"`
+
+	// byAddr indexes Actions[:indexed] by address for Action and Upsert (a state holds an action
+	// per table, index and constraint: tens of thousands). It is a cache, never the truth: every
+	// hit is checked against Actions, and a stale index is rebuilt.
+	byAddr  map[string]int
+	indexed int
 }
 
 // Identity names a server without secrets.
