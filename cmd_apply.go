@@ -202,9 +202,9 @@ func cmdApply(c *cli, args []string) int {
 	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
-			c.errorf(s.secrets, "apply was interrupted; the state is saved. Run pgferry apply again to resume.")
+			c.errorf(s.secrets, "apply was interrupted; the state is saved. Run pgferry apply again to resume, or pgferry destroy to roll back what it did.")
 		} else {
-			c.errorf(s.secrets, "%v\n\nThe state is saved: fix the cause and run pgferry apply again to resume.", err)
+			c.errorf(s.secrets, "%v\n\nThe state is saved: fix the cause and run pgferry apply again to resume, or pgferry destroy to roll back what it did.", err)
 		}
 		return 1
 	}

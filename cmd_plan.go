@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pgferry/pgferry/apply"
@@ -80,54 +82,82 @@ func (c *cli) inspect(ctx context.Context, s *session) int {
 		c.errorf(s.secrets, "reading the state: %v", err)
 		return 1
 	}
-	read := func(srv *config.Server) (*catalog.Instance, bool) {
+	// Both servers are read at once, and then every database of both: the catalog reads are
+	// round trips to two servers, and plan (and apply, which plans first) waits for all of them.
+	// When several fail, the first in a fixed order (source before target) is reported.
+	readInstance := func(srv *config.Server) (*catalog.Instance, error) {
 		conn, err := apply.Connect(ctx, srv, "")
 		if err != nil {
-			c.errorf(s.secrets, "%v", err)
-			return nil, false
+			return nil, err
 		}
 		defer conn.Close(context.WithoutCancel(ctx))
 		in, err := catalog.ReadInstance(ctx, conn)
 		if err != nil {
-			c.errorf(s.secrets, "%s: reading the catalog: %v", srv.Label(), err)
-			return nil, false
+			return nil, fmt.Errorf("%s: reading the catalog: %w", srv.Label(), err)
 		}
-		return in, true
+		return in, nil
 	}
-	var ok bool
-	if s.src, ok = read(s.m.Source); !ok {
-		return 1
-	}
-	if s.tgt, ok = read(s.m.Target); !ok {
+	var srcErr, tgtErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.src, srcErr = readInstance(s.m.Source) }()
+	go func() { defer wg.Done(); s.tgt, tgtErr = readInstance(s.m.Target) }()
+	wg.Wait()
+	if err := cmp.Or(srcErr, tgtErr); err != nil {
+		c.errorf(s.secrets, "%v", err)
 		return 1
 	}
 	if s.dbs, err = plan.SelectDatabases(s.m, s.src); err != nil {
 		c.errorf(s.secrets, "%v", err)
 		return 1
 	}
-	s.srcDBs, s.tgtDBs = map[string]*catalog.Database{}, map[string]*catalog.Database{}
-	readDB := func(srv *config.Server, in *catalog.Instance, db string) (*catalog.Database, bool) {
+	readDB := func(srv *config.Server, in *catalog.Instance, db string) (*catalog.Database, error) {
 		conn, err := apply.Connect(ctx, srv, db)
 		if err != nil {
-			c.errorf(s.secrets, "%v", err)
-			return nil, false
+			return nil, err
 		}
 		defer conn.Close(context.WithoutCancel(ctx))
 		d, err := catalog.ReadDatabase(ctx, conn, db, in.VersionNum)
 		if err != nil {
-			c.errorf(s.secrets, "%s: %v", srv.Label(), err)
-			return nil, false
+			return nil, fmt.Errorf("%s: %w", srv.Label(), err)
 		}
-		return d, true
+		return d, nil
 	}
+	type read struct {
+		srv *config.Server
+		in  *catalog.Instance
+		db  string
+		out *catalog.Database
+		err error
+	}
+	var reads []*read
 	for _, db := range s.dbs {
-		if s.srcDBs[db], ok = readDB(s.m.Source, s.src, db); !ok {
+		reads = append(reads, &read{srv: s.m.Source, in: s.src, db: db})
+		if info := s.tgt.Database(db); info != nil && info.AllowConn {
+			reads = append(reads, &read{srv: s.m.Target, in: s.tgt, db: db})
+		}
+	}
+	sem := make(chan struct{}, 4) // a few connections per server at a time, not one per database
+	for _, r := range reads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			r.out, r.err = readDB(r.srv, r.in, r.db)
+		}()
+	}
+	wg.Wait()
+	s.srcDBs, s.tgtDBs = map[string]*catalog.Database{}, map[string]*catalog.Database{}
+	for _, r := range reads {
+		if r.err != nil {
+			c.errorf(s.secrets, "%v", r.err)
 			return 1
 		}
-		if info := s.tgt.Database(db); info != nil && info.AllowConn {
-			if s.tgtDBs[db], ok = readDB(s.m.Target, s.tgt, db); !ok {
-				return 1
-			}
+		if r.srv == s.m.Source {
+			s.srcDBs[r.db] = r.out
+		} else {
+			s.tgtDBs[r.db] = r.out
 		}
 	}
 	s.tools, s.toolsErr = pgdump.Find(s.m.Options.PgBinDir, s.src.Major())
@@ -146,10 +176,14 @@ func identity(srv *config.Server, in *catalog.Instance) state.Identity {
 func fingerprint(in *catalog.Instance, dbs map[string]*catalog.Database, names []string) string {
 	h := sha256.New()
 	for _, r := range in.Roles {
-		fmt.Fprintf(h, "r %s %t %t %t %t\n", r.Name, r.Superuser, r.Login, r.CreateDB, r.CreateRole)
+		// Every attribute the plan depends on. The password hash enters only this one-way digest,
+		// never the plan.
+		fmt.Fprintf(h, "r %q %t %t %t %t %t %t %t %d %q %t %q %q %q\n", r.Name, r.Superuser, r.Inherit, r.CreateRole,
+			r.CreateDB, r.Login, r.Replication, r.BypassRLS, r.ConnLimit, r.ValidUntil, r.HasPassword, r.PasswordHash,
+			strings.Join(r.Config, "\x00"), r.Comment)
 	}
 	for _, m := range in.Memberships {
-		fmt.Fprintf(h, "m %s %s\n", m.Role, m.Member)
+		fmt.Fprintf(h, "m %q %q %t\n", m.Role, m.Member, m.AdminOption)
 	}
 	for _, d := range in.Databases {
 		fmt.Fprintf(h, "db %s\n", d.Name)

@@ -28,6 +28,18 @@ const showFormatVersion = "1.0"
 // statusNotStarted is the status shown for a migration that has no state yet.
 const statusNotStarted = "Not started"
 
+// statusDestroyed is the status shown for a migration that destroy rolled back: the state keeps
+// its history (lineage, serial, destroyed_at) but no status, so the next apply starts afresh.
+const statusDestroyed = "Destroyed"
+
+// displayStatus is the status show and list print.
+func displayStatus(st *state.State) string {
+	if st.Status == "" && !st.DestroyedAt.IsZero() {
+		return statusDestroyed
+	}
+	return st.Status
+}
+
 // openBackend opens the state backend the configuration declares (local ./.pgferry by default).
 func (c *cli) openBackend(ctx context.Context, cfg *config.Config) (state.Backend, bool) {
 	b := cfg.Backend
@@ -158,7 +170,7 @@ type showAction struct {
 
 func showDocument(st *state.State, now time.Time) showDoc {
 	d := showDoc{
-		FormatVersion: showFormatVersion, Migration: st.Migration, Status: st.Status, Substatus: st.Substatus,
+		FormatVersion: showFormatVersion, Migration: st.Migration, Status: displayStatus(st), Substatus: st.Substatus,
 		Mode: st.MigrationMode, Type: st.MigrationType, Source: st.Source, Target: st.Target,
 		Databases: st.Databases, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt, Error: st.Error,
 		Validations: st.Validations, Actions: []showAction{},
@@ -295,7 +307,7 @@ func showState(w io.Writer, st *state.State, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, f := range [][2]string{
 		{"Migration name", st.Migration},
-		{"Status", orDash(st.Status)},
+		{"Status", orDash(displayStatus(st))},
 		{"Substatus", orDash(st.Substatus)},
 		{"Migration mode", orDash(st.MigrationMode)},
 		{"Migration type", orDash(st.MigrationType)},
@@ -498,7 +510,7 @@ func cmdList(c *cli, args []string) int {
 	rows := make([]listRow, 0, len(states))
 	for _, st := range states {
 		r := listRow{
-			Name: st.Migration, Status: st.Status, Substatus: st.Substatus, MigrationMode: st.MigrationMode,
+			Name: st.Migration, Status: displayStatus(st), Substatus: st.Substatus, MigrationMode: st.MigrationMode,
 			MigrationType: st.MigrationType, SourceServerType: st.Source.Type, Databases: st.Databases, StartTime: st.StartedAt,
 		}
 		if r.Databases == nil {
@@ -545,10 +557,6 @@ func cmdForceUnlock(c *cli, args []string) int {
 		return 1
 	}
 	id := strings.TrimSpace(fs.Arg(0))
-	if !*force && !c.isTTYIn {
-		c.errorf(nil, "no terminal to ask for confirmation: pass --force to remove the lock without asking")
-		return 1
-	}
 	ctx, stop := c.signalContext()
 	defer stop()
 	s, code := c.open(ctx, v)
@@ -556,7 +564,9 @@ func cmdForceUnlock(c *cli, args []string) int {
 		return code
 	}
 	defer s.close()
-	if !*force {
+	// On a terminal, ask (as Terraform does). Without one (a pipeline) there is nobody to ask: the
+	// lock ID, which must match the lock held, is the confirmation.
+	if !*force && c.isTTYIn {
 		fmt.Fprintf(c.stdout, "Do you really want to force-unlock?\n"+
 			"  pgferry will remove the lock %s on the state of migration %q.\n"+
 			"  This will allow pgferry commands to modify this state, even though it\n"+

@@ -824,7 +824,10 @@ func (d *dbRun) database(ctx context.Context, a *plan.Action) error {
 			if err := dropDatabase(ctx, tgt, d.db); err != nil {
 				return err
 			}
-			r.recordChange(state.Change{Type: "database", Name: d.db, Op: "dropped"})
+			if !r.createdDatabase(d.db) {
+				// It existed before the migration: destroy cannot bring it back, and says so.
+				r.recordChange(state.Change{Type: "database", Name: d.db, Op: "dropped"})
+			}
 			exists = false
 		}
 	}

@@ -1216,3 +1216,34 @@ func readObjectCounts(ctx context.Context, conn Querier, d *Database, v int) err
 	}
 	return conn.QueryRow(ctx, `SELECT count(*) FROM pg_largeobject_metadata`).Scan(&d.LargeObjects)
 }
+
+// SameObjects reports whether the target database holds the same tables, indexes, foreign keys
+// and other constraints, and sequences as the source database, by name.
+func SameObjects(src, tgt *Database) bool {
+	set := func(d *Database) map[string]bool {
+		m := map[string]bool{}
+		for _, t := range d.Tables {
+			m["t "+t.Key()] = true
+		}
+		for _, i := range d.Indexes {
+			m["i "+i.Schema+"."+i.Name] = true
+		}
+		for _, c := range d.Constraints {
+			m["c "+c.Schema+"."+c.Table+"."+c.Name] = true
+		}
+		for _, s := range d.Sequences {
+			m["s "+s.Schema+"."+s.Name] = true
+		}
+		return m
+	}
+	a, b := set(src), set(tgt)
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
+}

@@ -393,6 +393,7 @@ func Build(in Input) (*Plan, error) {
 			return nil, fmt.Errorf("internal error: no catalog for source database %q", db)
 		}
 		tdb := in.TargetDBs[db]
+		again := false // a finished database migrated again from scratch: the state's actions do not count
 		ours := in.State != nil && in.State.Action(DatabaseAddr(db)) != nil && in.State.Action(DatabaseAddr(db)).Status == state.ActionApplied
 		info := in.Source.Database(db)
 		dbAddr := DatabaseAddr(db)
@@ -401,9 +402,18 @@ func Build(in Input) (*Plan, error) {
 		case tdb == nil:
 			dbAction = &Action{Address: dbAddr, Type: TypeDatabase, Kind: Create, Database: db, Reason: "database does not exist on the target"}
 		case ours:
-			// Created by this migration: resume or confirm.
-			if allApplied(in.State, db) && Matches(sdb, tdb) {
-				continue
+			// Created by this migration: resume, or confirm that it is complete.
+			if in.State.DatabaseComplete(db) {
+				if Matches(sdb, tdb) {
+					continue
+				}
+				if !m.Options.OverwriteDatabases {
+					continue // the source changed since: the validation says what to do
+				}
+				dbAction = &Action{Address: dbAddr, Type: TypeDatabase, Kind: Replace, Database: db,
+					Reason:  "the source database changed since this migration copied it, and overwrite_databases = true: migrated again",
+					Hazards: []Hazard{{"DROPS_DATABASE", fmt.Sprintf("the target database %q and everything in it will be dropped", db)}}}
+				again = true
 			}
 		case tdb.IsEmpty():
 			dbAction = &Action{Address: dbAddr, Type: TypeDatabase, Kind: Update, Database: db, Reason: "database exists on the target and is empty; objects will be created in it"}
@@ -426,7 +436,7 @@ func Build(in Input) (*Plan, error) {
 			dbAction.DependsOn = roleAddrs
 			add(dbAction)
 		}
-		need := func(addr string) bool { return !applied(addr) }
+		need := func(addr string) bool { return again || !applied(addr) }
 		schemaAddr := PartAddr(db, TypeSchema)
 		if need(schemaAddr) {
 			a := &Action{Address: schemaAddr, Type: TypeSchema, Kind: Create, Database: db, Reason: "pre-data from pg_dump: schemas, types, functions, tables, views", DependsOn: deps(dbAction)}
@@ -498,6 +508,12 @@ func Build(in Input) (*Plan, error) {
 		}
 		// uniqueIndexes lists, per table key, the addresses of its unique indexes (what a foreign key
 		// referencing the table waits for).
+		partitioned := map[string]bool{}
+		for _, t := range sdb.Tables {
+			if t.Kind == "p" {
+				partitioned[t.Key()] = true
+			}
+		}
 		uniqueIndexes := map[string][]string{}
 		for _, ix := range sdb.Indexes {
 			if ix.Unique {
@@ -530,29 +546,25 @@ func Build(in Input) (*Plan, error) {
 			add(&Action{Address: seqAddr, Type: TypeSequences, Kind: Create, Database: db, Reason: fmt.Sprintf("set %d sequences to their source values", len(sdb.Sequences)), DependsOn: []string{schemaAddr}})
 		}
 		postAddr := PartAddr(db, TypePostData)
-		if need(postAddr) {
-			a := &Action{Address: postAddr, Type: TypePostData, Kind: Create, Database: db,
-				Reason:    "rest of post-data from pg_dump: triggers, rules, policies, materialized view data, index attachments, comments, privileges",
-				DependsOn: append(append([]string{schemaAddr}, tableAddrs...), indexAddrs...)}
-			add(a)
-		}
+		// Foreign keys need both tables' rows and the referenced key's unique indexes. Those on
+		// plain tables run before the rest of post-data, overlapping with index builds (and never
+		// beside post-data's transaction, whose locks they could deadlock with; post-data may also
+		// comment on them). Those on or to a partitioned table run after it: their referenced key
+		// is complete only once post-data attached the partitions' indexes.
+		var earlyFKs, lateFKs []*Action
 		for _, c := range sdb.Constraints {
 			if c.Type != "f" || c.Inherited {
 				continue
 			}
 			addr := ConstraintAddr(db, c.Schema, c.Table, c.Name)
 			consAddrs = append(consAddrs, addr)
+			late := partitioned[c.Schema+"."+c.Table] || partitioned[c.RefTable]
 			if !need(addr) {
 				continue
 			}
 			a := &Action{Address: addr, Type: TypeConstraint, Kind: Create, Database: db, Schema: c.Schema, Name: c.Name, Table: c.Table,
 				Reason: "add foreign key " + c.Def, SourceOID: c.OID}
-			// A foreign key needs both tables' rows and the referenced key's index, which for a
-			// partitioned table is complete only once post-data attached its partitions' indexes.
 			a.DependsOn = tableDeps(c.Schema, c.Table)
-			if need(postAddr) {
-				a.DependsOn = append(a.DependsOn, postAddr)
-			}
 			if rs, rn, ok := strings.Cut(c.RefTable, "."); ok {
 				for _, d := range tableDeps(rs, rn) {
 					a.DependsOn = appendUnique(a.DependsOn, d)
@@ -561,6 +573,28 @@ func Build(in Input) (*Plan, error) {
 					a.DependsOn = appendUnique(a.DependsOn, ia)
 				}
 			}
+			if late {
+				if need(postAddr) {
+					a.DependsOn = append(a.DependsOn, postAddr)
+				}
+				lateFKs = append(lateFKs, a)
+			} else {
+				earlyFKs = append(earlyFKs, a)
+			}
+		}
+		for _, a := range earlyFKs {
+			add(a)
+		}
+		if need(postAddr) {
+			a := &Action{Address: postAddr, Type: TypePostData, Kind: Create, Database: db,
+				Reason:    "rest of post-data from pg_dump: triggers, rules, policies, materialized view data, index attachments, comments, privileges",
+				DependsOn: append(append([]string{schemaAddr}, tableAddrs...), indexAddrs...)}
+			for _, fk := range earlyFKs {
+				a.DependsOn = append(a.DependsOn, fk.Address)
+			}
+			add(a)
+		}
+		for _, a := range lateFKs {
 			add(a)
 		}
 		anAddr := PartAddr(db, TypeAnalyze)
@@ -659,50 +693,9 @@ func schemaDetails(d *catalog.Database) []string {
 	return out
 }
 
-// allApplied reports whether every action of db recorded in the state is applied.
-func allApplied(s *state.State, db string) bool {
-	n := 0
-	for _, a := range s.Actions {
-		if a.Database == db {
-			n++
-			if a.Status != state.ActionApplied {
-				return false
-			}
-		}
-	}
-	return n > 0
-}
-
 // Matches reports whether the target database holds the same tables, indexes, foreign keys and
 // sequences as the source database (by name).
-func Matches(src, tgt *catalog.Database) bool {
-	set := func(d *catalog.Database) map[string]bool {
-		m := map[string]bool{}
-		for _, t := range d.Tables {
-			m["t "+t.Key()] = true
-		}
-		for _, i := range d.Indexes {
-			m["i "+i.Schema+"."+i.Name] = true
-		}
-		for _, c := range d.Constraints {
-			m["c "+c.Schema+"."+c.Table+"."+c.Name] = true
-		}
-		for _, s := range d.Sequences {
-			m["s "+s.Schema+"."+s.Name] = true
-		}
-		return m
-	}
-	a, b := set(src), set(tgt)
-	if len(a) != len(b) {
-		return false
-	}
-	for k := range a {
-		if !b[k] {
-			return false
-		}
-	}
-	return true
-}
+func Matches(src, tgt *catalog.Database) bool { return catalog.SameObjects(src, tgt) }
 
 // Summarize counts actions and validation outcomes.
 func Summarize(actions []*Action, vals []state.Validation) Summary {

@@ -61,6 +61,8 @@ func addrs(p *Plan) []string {
 func TestBuild(t *testing.T) {
 	emptyTarget := &catalog.Database{Name: "app", Objects: map[string]int{}}
 	full := sourceDB()
+	shrunk := sourceDB() // the target as migrated, before a table was added on the source
+	shrunk.Tables = shrunk.Tables[1:]
 	doneState := state.New("m")
 	for _, a := range []string{"database.app", "database.app.schema", "database.app.verify"} {
 		doneState.Upsert(&state.Action{Address: a, Database: "app", Status: state.ActionApplied})
@@ -79,7 +81,7 @@ func TestBuild(t *testing.T) {
 			want: []string{"+ role.app", "+ role.admin", "+ role.reader", `+ role.app.member_of["reader"]`, "+ database.app", "+ database.app.schema",
 				`+ database.app.table["public"."big"]`, `+ database.app.table["public"."small"]`,
 				`+ database.app.index["public"."big_pkey"]`, `+ database.app.index["public"."small_idx"]`,
-				"+ database.app.sequences", "+ database.app.post_data", `+ database.app.constraint["public"."small"."small_big_fk"]`,
+				"+ database.app.sequences", `+ database.app.constraint["public"."small"."small_big_fk"]`, "+ database.app.post_data",
 				"+ database.app.analyze", "+ database.app.verify"},
 			absent:  []string{"parted", "small_check", "role.postgres"},
 			summary: "roles=3 dbs=1 tables=2 indexes=2 fks=1 add=15 change=0 destroy=0",
@@ -108,6 +110,21 @@ func TestBuild(t *testing.T) {
 			target: full,
 			st:     doneState,
 			absent: []string{"database.app"},
+		},
+		{
+			name:   "migrated, then the source changed, without overwrite: nothing planned (the validation fails)",
+			opts:   config.Options{Jobs: 2, Verify: "none", Roles: false},
+			target: shrunk,
+			st:     doneState,
+			absent: []string{"database.app"},
+		},
+		{
+			name:    "migrated, then the source changed, with overwrite: migrated again from scratch",
+			opts:    config.Options{Jobs: 2, Verify: "checksum", Roles: false, OverwriteDatabases: true},
+			target:  shrunk,
+			st:      doneState,
+			want:    []string{"-/+ database.app", "+ database.app.schema", `+ database.app.table["public"."big"]`},
+			summary: "roles=0 dbs=1 tables=2 indexes=2 fks=1 add=11 change=0 destroy=1",
 		},
 		{
 			name:   "include_tables limits the data actions",
@@ -214,5 +231,46 @@ func TestAddresses(t *testing.T) {
 		if got != want {
 			t.Errorf("got %s, want %s", got, want)
 		}
+	}
+}
+
+// A foreign key between plain tables runs before post-data, as soon as its tables and the
+// referenced key are built; one on a partitioned table waits for post-data, which attaches the
+// partitions' indexes its referenced key needs.
+func TestForeignKeyOrder(t *testing.T) {
+	src, tgt := instances()
+	db := sourceDB()
+	db.Constraints = append(db.Constraints, catalog.Constraint{OID: 14, Schema: "public", Table: "parted", Name: "parted_big_fk", Type: "f", RefTable: "public.big"})
+	p, err := Build(Input{Migration: migration(config.Options{Jobs: 2, Verify: "none"}), Source: src, Target: tgt,
+		SourceDBs: map[string]*catalog.Database{"app": db}, TargetDBs: map[string]*catalog.Database{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := p.Action(`database.app.constraint["public"."small"."small_big_fk"]`)
+	parted := p.Action(`database.app.constraint["public"."parted"."parted_big_fk"]`)
+	post := p.Action("database.app.post_data")
+	if plain == nil || parted == nil || post == nil {
+		t.Fatalf("missing actions:\n%s", strings.Join(addrs(p), "\n"))
+	}
+	has := func(s []string, x string) bool {
+		for _, v := range s {
+			if v == x {
+				return true
+			}
+		}
+		return false
+	}
+	if want := []string{`database.app.table["public"."small"]`, `database.app.table["public"."big"]`, `database.app.index["public"."big_pkey"]`}; strings.Join(plain.DependsOn, " ") != strings.Join(want, " ") {
+		t.Errorf("plain foreign key depends on %v, want %v", plain.DependsOn, want)
+	}
+	if !has(post.DependsOn, plain.Address) || has(post.DependsOn, parted.Address) {
+		t.Errorf("post_data depends on %v: want the plain foreign key, not the partitioned one", post.DependsOn)
+	}
+	if !has(parted.DependsOn, post.Address) || !has(parted.DependsOn, `database.app.index["public"."big_pkey"]`) {
+		t.Errorf("partitioned foreign key depends on %v: want post_data and the referenced key", parted.DependsOn)
+	}
+	an := p.Action("database.app.analyze")
+	if !has(an.DependsOn, plain.Address) || !has(an.DependsOn, parted.Address) || !has(an.DependsOn, post.Address) {
+		t.Errorf("analyze depends on %v", an.DependsOn)
 	}
 }

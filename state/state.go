@@ -187,3 +187,21 @@ func checkMigrationName(name string) error {
 	}
 	return nil
 }
+
+// DatabaseComplete reports whether the state records actions of database db and every one of
+// them is applied: the database's migration finished.
+func (s *State) DatabaseComplete(db string) bool {
+	if s == nil {
+		return false
+	}
+	n := 0
+	for _, a := range s.Actions {
+		if a != nil && a.Database == db {
+			n++
+			if a.Status != ActionApplied {
+				return false
+			}
+		}
+	}
+	return n > 0
+}
