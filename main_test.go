@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgferry/pgferry/internal/jsonschema"
 	"github.com/pgferry/pgferry/internal/pgtest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -25,9 +26,31 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	planSchema, err := jsonschema.Load("docs/plan-json.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds := pgtest.Commands()
+	// planschema FILE: FILE (or stdout) is a plan --json document valid against the documented schema.
+	cmds["planschema"] = func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 1 {
+			ts.Fatalf("usage: planschema FILE|stdout")
+		}
+		v, err := jsonschema.Decode([]byte(ts.ReadFile(args[0])))
+		if err != nil {
+			ts.Fatalf("planschema: %v", err)
+		}
+		errs := planSchema.Check(v)
+		switch {
+		case neg && len(errs) == 0:
+			ts.Fatalf("planschema: %s is valid", args[0])
+		case !neg && len(errs) > 0:
+			ts.Fatalf("planschema: %s breaks docs/plan-json.schema.json:\n%s", args[0], strings.Join(errs, "\n"))
+		}
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
-		Cmds:                pgtest.Commands(),
+		Cmds:                cmds,
 		Condition:           pgtest.Condition,
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {

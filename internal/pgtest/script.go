@@ -3,7 +3,9 @@ package pgtest
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -57,6 +59,9 @@ func Setup(env *testscript.Env) error {
 //	                                      named roles, are equal
 //	waitfor NAME DB QUERY EXPECTED [TIMEOUT]  poll QUERY every 50ms until its first value is
 //	                                      EXPECTED (errors meanwhile are retried); TIMEOUT 30s
+//	nosecret PATH...                      fail if any file under the PATHs (files or directories;
+//	                                      stdout and stderr: the last command's output) holds the
+//	                                      password of any cluster the script started
 //
 // A negated comparison (! fingerprint, ! schemacmp, ! rolescmp, ! waitfor)
 // expects a difference. Setup must be part of the script's Params.Setup.
@@ -71,6 +76,7 @@ func Commands() map[string]func(ts *testscript.TestScript, neg bool, args []stri
 		"schemacmp":   cmdSchemacmp,
 		"rolescmp":    cmdRolescmp,
 		"waitfor":     cmdWaitfor,
+		"nosecret":    cmdNosecret,
 	}
 }
 
@@ -371,4 +377,54 @@ func waitFor(c *Cluster, db, query, want string, timeout time.Duration) (string,
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func cmdNosecret(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: nosecret PATH... (not negated)")
+	}
+	var secrets []string
+	r := reg(ts)
+	r.mu.Lock()
+	for _, c := range r.clusters {
+		if c.Password != "" {
+			secrets = append(secrets, c.Password)
+		}
+	}
+	r.mu.Unlock()
+	if len(secrets) == 0 {
+		ts.Fatalf("nosecret: no cluster started: no password to look for")
+	}
+	check := func(name, text string) {
+		for _, sec := range secrets {
+			if strings.Contains(text, sec) {
+				ts.Fatalf("nosecret: %s holds a password", name)
+			}
+		}
+	}
+	files := 0
+	for _, p := range args {
+		if p == "stdout" || p == "stderr" {
+			check(p, ts.ReadFile(p))
+			files++
+			continue
+		}
+		root := ts.MkAbs(p)
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			check(path, string(b))
+			files++
+			return nil
+		})
+		if err != nil {
+			ts.Fatalf("nosecret: %v", err)
+		}
+	}
+	ts.Logf("nosecret: %d file(s) hold none of %d password(s)", files, len(secrets))
 }

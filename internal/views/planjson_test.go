@@ -3,7 +3,6 @@ package views
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgferry/pgferry/internal/jsonschema"
 	"github.com/pgferry/pgferry/plan"
 )
 
@@ -20,151 +20,22 @@ var (
 	docPath    = filepath.Join("..", "..", "docs", "plan-json.md")
 )
 
-// schema is a checker for the subset of JSON Schema (draft 2020-12) that plan-json.schema.json
-// uses: type, required, properties, items, enum and local $ref. Any other assertion keyword is an
-// error, so the schema cannot promise what this test does not check.
-type schema struct {
-	root map[string]any
-	// strict also rejects object members the schema does not declare: our own output must be
-	// fully documented, though readers must accept unknown members.
-	strict bool
-}
-
-var annotations = map[string]bool{"$schema": true, "$id": true, "$defs": true, "title": true, "description": true, "format": true}
-
-func loadSchema(t *testing.T) *schema {
+func loadSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	b, err := os.ReadFile(schemaPath)
+	s, err := jsonschema.Load(schemaPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var root map[string]any
-	if err := json.Unmarshal(b, &root); err != nil {
-		t.Fatalf("%s: %v", schemaPath, err)
-	}
-	if root["$schema"] != "https://json-schema.org/draft/2020-12/schema" {
-		t.Errorf("%s: $schema = %v, want draft 2020-12", schemaPath, root["$schema"])
-	}
-	return &schema{root: root, strict: true}
+	return s
 }
 
 func decodeJSON(t *testing.T, b []byte) any {
 	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("not JSON: %v", err)
+	v, err := jsonschema.Decode(b)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return v
-}
-
-func (s *schema) resolve(node map[string]any) (map[string]any, error) {
-	ref, ok := node["$ref"].(string)
-	if !ok {
-		return node, nil
-	}
-	name, ok := strings.CutPrefix(ref, "#/$defs/")
-	if !ok {
-		return nil, fmt.Errorf("unsupported $ref %q", ref)
-	}
-	defs, _ := s.root["$defs"].(map[string]any)
-	def, ok := defs[name].(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("$ref %q: no such definition", ref)
-	}
-	return s.resolve(def)
-}
-
-// check returns every way v breaks node, each prefixed with its JSON path.
-func (s *schema) check(path string, node map[string]any, v any) []string {
-	node, err := s.resolve(node)
-	if err != nil {
-		return []string{path + ": " + err.Error()}
-	}
-	var errs []string
-	fail := func(format string, args ...any) { errs = append(errs, path+": "+fmt.Sprintf(format, args...)) }
-	for k := range node {
-		switch k {
-		case "type", "required", "properties", "items", "enum", "$ref":
-		default:
-			if !annotations[k] {
-				fail("schema keyword %q is not supported by this checker", k)
-			}
-		}
-	}
-	if typ, ok := node["type"].(string); ok {
-		if !hasType(v, typ) {
-			fail("want %s, got %s", typ, jsonType(v))
-			return errs
-		}
-	} else if _, present := node["type"]; present {
-		fail("type must be one string")
-	}
-	if enum, ok := node["enum"].([]any); ok {
-		if !slices.ContainsFunc(enum, func(e any) bool { return fmt.Sprint(e) == fmt.Sprint(v) && jsonType(v) == jsonType(e) }) {
-			fail("%v is not one of %v", v, enum)
-		}
-	}
-	if obj, ok := v.(map[string]any); ok {
-		props, _ := node["properties"].(map[string]any)
-		if req, ok := node["required"].([]any); ok {
-			for _, r := range req {
-				if _, present := obj[r.(string)]; !present {
-					fail("required member %q is missing", r)
-				}
-			}
-		}
-		keys := make([]string, 0, len(obj))
-		for k := range obj {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			sub, declared := props[k].(map[string]any)
-			if !declared {
-				if s.strict {
-					fail("member %q is not declared in the schema", k)
-				}
-				continue
-			}
-			errs = append(errs, s.check(path+"."+k, sub, obj[k])...)
-		}
-	}
-	if arr, ok := v.([]any); ok {
-		if items, ok := node["items"].(map[string]any); ok {
-			for i, e := range arr {
-				errs = append(errs, s.check(fmt.Sprintf("%s[%d]", path, i), items, e)...)
-			}
-		}
-	}
-	return errs
-}
-
-func jsonType(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "boolean"
-	case string:
-		return "string"
-	case json.Number:
-		if _, err := x.Int64(); err == nil {
-			return "integer"
-		}
-		return "number"
-	case []any:
-		return "array"
-	case map[string]any:
-		return "object"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
-func hasType(v any, typ string) bool {
-	got := jsonType(v)
-	return got == typ || (typ == "number" && got == "integer")
 }
 
 // TestPlanJSONSchema validates every fixture's document against docs/plan-json.schema.json.
@@ -179,7 +50,7 @@ func TestPlanJSONSchema(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, e := range s.check("$", s.root, decodeJSON(t, b)) {
+			for _, e := range s.Check(decodeJSON(t, b)) {
 				t.Error(e)
 			}
 		})
@@ -212,7 +83,7 @@ func TestSchemaChecker(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			doc := decodeJSON(t, b).(map[string]any)
 			tt.mutate(doc)
-			errs := s.check("$", s.root, doc)
+			errs := s.Check(doc)
 			if !slices.ContainsFunc(errs, func(e string) bool { return strings.Contains(e, tt.want) }) {
 				t.Errorf("errors %q lack %q", errs, tt.want)
 			}
@@ -290,27 +161,10 @@ func TestPlanJSONDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	var walk func(node map[string]any)
-	seen := map[string]bool{}
-	walk = func(node map[string]any) {
-		node, err := s.resolve(node)
-		if err != nil {
-			t.Fatal(err)
-		}
-		props, _ := node["properties"].(map[string]any)
-		for k, sub := range props {
-			if !seen[k] {
-				seen[k] = true
-				names = append(names, k)
-			}
-			walk(sub.(map[string]any))
-		}
-		if items, ok := node["items"].(map[string]any); ok {
-			walk(items)
-		}
+	names, err := s.Members()
+	if err != nil {
+		t.Fatal(err)
 	}
-	walk(s.root)
 	sort.Strings(names)
 	for _, n := range names {
 		if !bytes.Contains(doc, []byte("`"+n+"`")) {
@@ -327,7 +181,7 @@ func TestPlanJSONDocumented(t *testing.T) {
 	if m == nil {
 		t.Fatal("docs/plan-json.md has no ```json example")
 	}
-	for _, e := range s.check("example", s.root, decodeJSON(t, m[1])) {
+	for _, e := range s.Check(decodeJSON(t, m[1])) {
 		t.Error(e)
 	}
 	if !bytes.Contains(doc, []byte(`"format_version": "`+JSONFormatVersion+`"`)) {
