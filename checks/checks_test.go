@@ -678,3 +678,30 @@ func TestPgDumpMissing(t *testing.T) {
 	in.Tools, in.ToolsErr = pgdump.Find(t.TempDir(), 9900)
 	expect(t, checks.Run(in), "pg_dump", "", checks.Failed, "install")
 }
+
+// TestExtensionMissingOnTarget is the real case: adminpack, shipped with PostgreSQL 15, was removed
+// in 17, so a 15 → 17 migration of a database that uses it fails at plan time.
+func TestExtensionMissingOnTarget(t *testing.T) {
+	t.Parallel()
+	src, tgt := start(t, 15), start(t, 17)
+	exec(t, src, "postgres", "CREATE DATABASE app")
+	exec(t, src, "app", "CREATE EXTENSION adminpack")
+	v := expect(t, checks.Run(readInput(t, super(src), super(tgt), migration(), "app")), "extensions", "app", checks.Failed,
+		"adminpack is not available on the target: install its package")
+	if !hasObject(v, "adminpack") {
+		t.Errorf("objects = %v", v.Objects)
+	}
+}
+
+// TestPasswordsUnreadable: a source login that is not a superuser cannot read pg_authid, so the
+// login roles it migrates will have no password; the plan says which.
+func TestPasswordsUnreadable(t *testing.T) {
+	t.Parallel()
+	src, tgt := start(t, 15), start(t, 15)
+	exec(t, src, "postgres", `CREATE ROLE migrator LOGIN CREATEROLE PASSWORD 'migrator-pw'; CREATE ROLE app_user LOGIN PASSWORD 'app-pw'; CREATE ROLE nologin_role`)
+	v := expect(t, checks.Run(readInput(t, login{src, "migrator", "migrator-pw"}, super(tgt), migration())), "role_passwords", "", checks.Warning,
+		`the source login cannot read pg_authid: \d+ login role\(s\) will have no password; set them after the migration`)
+	if !hasObject(v, "app_user") || hasObject(v, "nologin_role") {
+		t.Errorf("objects = %v: want app_user, and no role that cannot log in", v.Objects)
+	}
+}
