@@ -624,11 +624,22 @@ func TestWithOIDs(t *testing.T) {
 	exec(t, src, "app", "CREATE TABLE legacy (id int PRIMARY KEY)")
 	in := readInput(t, super(src), super(tgt), migration(), "app")
 	expect(t, checks.Run(in), "with_oids", "app", checks.Succeeded, "no table has OIDs")
-	in.SourceDBs["app"].Tables[0].HasOIDs = true
-	v := expect(t, checks.Run(in), "with_oids", "app", checks.Failed, `1 table\(s\) have OIDs, which PostgreSQL 15 cannot hold: remove them on the source \(ALTER TABLE "public"."legacy" SET WITHOUT OIDS;\)`)
-	if !hasObject(v, "public.legacy") {
+
+	// The real case: a PostgreSQL 11 table WITH OIDS cannot go to 12 or later.
+	old := start(t, 11)
+	exec(t, old, "postgres", "CREATE DATABASE app")
+	exec(t, old, "app", "CREATE TABLE legacy (id int PRIMARY KEY) WITH OIDS; CREATE TABLE modern (id int PRIMARY KEY)")
+	v := expect(t, checks.Run(readInput(t, super(old), super(tgt), migration(), "app")), "with_oids", "app", checks.Failed,
+		`1 table\(s\) have OIDs, which PostgreSQL 15 cannot hold: remove them on the source \(ALTER TABLE "public"."legacy" SET WITHOUT OIDS;\)`)
+	if !hasObject(v, "public.legacy") || hasObject(v, "public.modern") {
 		t.Errorf("objects = %v", v.Objects)
 	}
+	// Fixed as the message says, the check passes.
+	exec(t, old, "app", `ALTER TABLE "public"."legacy" SET WITHOUT OIDS`)
+	expect(t, checks.Run(readInput(t, super(old), super(tgt), migration(), "app")), "with_oids", "app", checks.Succeeded, "no table has OIDs")
+	// An 11 target keeps them (no 11 target at hand with a table WITH OIDS to restore: the check reads the version).
+	in = readInput(t, super(src), super(tgt), migration(), "app")
+	in.SourceDBs["app"].Tables[0].HasOIDs = true
 	in.Target.VersionNum = 110000
 	expect(t, checks.Run(in), "with_oids", "app", checks.Succeeded, "the target keeps them")
 }
