@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
@@ -462,6 +463,9 @@ type dbRun struct {
 	used     map[int]bool      // chunk indexes run by index/constraint actions
 	src      *catalog.Database
 	tables   map[string]*catalog.Table // TableAddr → table
+	// catalogRead waits for src to be read and indexes its tables; call it once, before the
+	// workers start.
+	catalogRead func() error
 }
 
 // runDatabaseRetrying runs a database's actions and, when a connection to the source is lost (and
@@ -508,14 +512,27 @@ func (r *Runner) runDatabase(ctx context.Context, db string, actions []*plan.Act
 	if err := holder.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&d.snapshot); err != nil {
 		return fmt.Errorf("exporting a snapshot on the source: %w", err)
 	}
-	d.src, err = catalog.ReadDatabase(ctx, holder, db, r.opt.Plan.Source.VersionNum)
-	if err != nil {
-		return err
-	}
-	for k := range d.src.Tables {
-		t := &d.src.Tables[k]
-		d.tables[plan.TableAddr(db, t.Schema, t.Name)] = t
-	}
+	// The source catalog (read inside the snapshot, on the holder's connection) is needed only
+	// by the workers: it is read while pg_dump dumps the schema and the database is created.
+	catalogRead := make(chan error, 1)
+	go func() {
+		var err error
+		d.src, err = catalog.ReadDatabase(ctx, holder, db, r.opt.Plan.Source.VersionNum)
+		catalogRead <- err
+	}()
+	d.catalogRead = sync.OnceValue(func() error {
+		if err := <-catalogRead; err != nil {
+			return err
+		}
+		for k := range d.src.Tables {
+			t := &d.src.Tables[k]
+			d.tables[plan.TableAddr(db, t.Schema, t.Name)] = t
+		}
+		return nil
+	})
+	// Registered after the holder's Close, so it runs before it: the holder's connection is closed
+	// only once the read is done with it, whatever path returns.
+	defer d.catalogRead()
 	if err := d.dumpSchema(ctx); err != nil {
 		return err
 	}
@@ -530,18 +547,31 @@ func (d *dbRun) dumpSchema(ctx context.Context) error {
 		"--create", "--no-tablespaces", "--snapshot="+d.snapshot, "--file="+d.dump); err != nil {
 		return err
 	}
-	out, err := pgdump.Run(ctx, pgdump.Conn{}, r.opt.Tools.PgRestore, "--list", d.dump)
-	if err != nil {
+	// Three reads of the same archive, at once: the object list, the list with the database's
+	// own entries, and the post-data script.
+	var lists [3][]byte
+	var errs [3]error
+	var wg sync.WaitGroup
+	for i, args := range [][]string{
+		{"--list", d.dump},
+		{"--create", "--list", d.dump},
+		append([]string{"--section=post-data", "--verbose", "--file=-"}, d.restoreFlags()...),
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lists[i], errs[i] = pgdump.Run(ctx, pgdump.Conn{}, r.opt.Tools.PgRestore, args...)
+		}()
+	}
+	wg.Wait()
+	if err := cmp.Or(errs[0], errs[1], errs[2]); err != nil {
 		return err
 	}
-	if d.entries, err = pgdump.ParseList(out); err != nil {
+	var err error
+	if d.entries, err = pgdump.ParseList(lists[0]); err != nil {
 		return err
 	}
-	out, err = pgdump.Run(ctx, pgdump.Conn{}, r.opt.Tools.PgRestore, "--create", "--list", d.dump)
-	if err != nil {
-		return err
-	}
-	all, err := pgdump.ParseList(out)
+	all, err := pgdump.ParseList(lists[1])
 	if err != nil {
 		return err
 	}
@@ -551,10 +581,7 @@ func (d *dbRun) dumpSchema(ctx context.Context) error {
 			d.dbItems = append(d.dbItems, e)
 		}
 	}
-	script, err := pgdump.Run(ctx, pgdump.Conn{}, r.opt.Tools.PgRestore, append([]string{"--section=post-data", "--verbose", "--file=-"}, d.restoreFlags()...)...)
-	if err != nil {
-		return err
-	}
+	script := lists[2]
 	d.preamble, d.chunks = pgdump.SplitScript(stripMeta(script))
 	byID := map[int]pgdump.Entry{}
 	for _, e := range d.entries {
@@ -621,6 +648,9 @@ func (d *dbRun) schedule(ctx context.Context, actions []*plan.Action) error {
 			continue
 		}
 		rest = append(rest, a)
+	}
+	if err := d.catalogRead(); err != nil {
+		return err
 	}
 	return d.runGraph(ctx, rest)
 }
