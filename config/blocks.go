@@ -232,7 +232,7 @@ func (l *loader) databases(v *values) []string {
 var optionsSchema = schema{
 	where: "an options block",
 	attrs: []string{"overwrite_databases", "roles", "strip_superuser", "jobs", "verify", "server_parameters",
-		"include_tables", "exclude_tables", "pg_bin_dir"},
+		"include_tables", "exclude_tables", "pg_bin_dir", "split_tables_larger_than"},
 	misplaced: map[string]string{
 		"databases": "databases belongs in the migration block itself, not in options.",
 		"mode":      "mode belongs in the migration block itself, not in options.",
@@ -247,15 +247,16 @@ func (l *loader) decodeOptions(b *hclsyntax.Block, ctx *hcl.EvalContext) (Option
 	l.add(more)
 	v := l.eval(b, c, ctx)
 	o := Options{
-		OverwriteDatabases: v.boolean("overwrite_databases", false),
-		Roles:              v.boolean("roles", true),
-		StripSuperuser:     v.boolean("strip_superuser", true),
-		Jobs:               v.integer("jobs", 4, 1, 64),
-		Verify:             v.oneOf("verify", "checksum", verifyModes),
-		ServerParameters:   v.oneOf("server_parameters", "report", paramModes),
-		IncludeTables:      tablePatterns(v, "include_tables"),
-		ExcludeTables:      tablePatterns(v, "exclude_tables"),
-		PgBinDir:           v.str("pg_bin_dir", ""),
+		OverwriteDatabases:    v.boolean("overwrite_databases", false),
+		Roles:                 v.boolean("roles", true),
+		StripSuperuser:        v.boolean("strip_superuser", true),
+		Jobs:                  v.integer("jobs", 4, 1, 64),
+		Verify:                v.oneOf("verify", "checksum", verifyModes),
+		ServerParameters:      v.oneOf("server_parameters", "report", paramModes),
+		IncludeTables:         tablePatterns(v, "include_tables"),
+		ExcludeTables:         tablePatterns(v, "exclude_tables"),
+		PgBinDir:              v.str("pg_bin_dir", ""),
+		SplitTablesLargerThan: v.size("split_tables_larger_than", DefaultSplitTablesLargerThan),
 	}
 	return o, v.ok && !diags.HasErrors() && !more.HasErrors()
 }

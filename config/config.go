@@ -239,6 +239,7 @@ type fpOptions struct {
 	IncludeTables      []string `json:"include_tables"`
 	ExcludeTables      []string `json:"exclude_tables"`
 	PgBinDir           string   `json:"pg_bin_dir"`
+	SplitTablesLarger  int64    `json:"split_tables_larger_than"`
 }
 
 type fpMigration struct {
@@ -275,6 +276,7 @@ func (m *Migration) Fingerprint() string {
 			IncludeTables:      sortedCopy(m.Options.IncludeTables),
 			ExcludeTables:      sortedCopy(m.Options.ExcludeTables),
 			PgBinDir:           m.Options.PgBinDir,
+			SplitTablesLarger:  m.Options.SplitTablesLargerThan,
 		},
 	}
 	b, err := json.Marshal(doc)

@@ -73,7 +73,7 @@ func TestValid(t *testing.T) {
 						Password: "t0p-secret", SSLMode: "require", DBName: "postgres", FQDN: "prod-flex.example.com"},
 					Databases: []string{"app", "billing"},
 					Options: Options{Roles: true, StripSuperuser: true, Jobs: 4, Verify: "checksum",
-						ServerParameters: "report"},
+						ServerParameters: "report", SplitTablesLargerThan: DefaultSplitTablesLargerThan},
 				}
 				assertMigration(t, m, want)
 				if m.Source != cfg.Sources["onprem"] || m.Target != cfg.Targets["flex"] {
@@ -130,7 +130,7 @@ func TestValid(t *testing.T) {
 					Databases: []string{"app", "prod_reports"},
 					Options: Options{Jobs: 8, Verify: "count", ServerParameters: "apply",
 						IncludeTables: []string{"public.*", "sales.order?"}, ExcludeTables: []string{"public.tmp_*"},
-						PgBinDir: "/usr/lib/postgresql/17/bin"},
+						PgBinDir: "/usr/lib/postgresql/17/bin", SplitTablesLargerThan: 512 << 20},
 				}
 				assertMigration(t, m, want)
 				if got := cfg.Migrations[1].Databases; !reflect.DeepEqual(got, []string{"billing"}) {

@@ -90,7 +90,15 @@ type Options struct {
 	ExcludeTables      []string
 	// PgBinDir optionally names the directory holding pg_dump and pg_restore.
 	PgBinDir string
+	// SplitTablesLargerThan is the heap size in bytes above which a table is copied in parts by
+	// several workers (as pgcopydb's --split-tables-larger-than); 0 never splits. Default 1 GiB:
+	// a table copied whole is loaded with COPY FREEZE, which parts cannot be, so splitting pays
+	// only for tables whose single stream would dominate the copy.
+	SplitTablesLargerThan int64
 }
+
+// DefaultSplitTablesLargerThan is split_tables_larger_than's default, "1GB".
+const DefaultSplitTablesLargerThan = 1 << 30
 
 // Backend is where state is kept.
 type Backend struct {

@@ -3,7 +3,9 @@ package config
 import (
 	"fmt"
 	"math/big"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -262,4 +264,41 @@ func orList(names []string) string {
 		return strings.Join(q, "")
 	}
 	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
+
+// sizeUnits are the units of a size, PostgreSQL's (kB = 1024 bytes) and the IEC ones.
+var sizeUnits = map[string]int64{"": 1, "B": 1, "kB": 1 << 10, "KB": 1 << 10, "KiB": 1 << 10, "MB": 1 << 20, "MiB": 1 << 20,
+	"GB": 1 << 30, "GiB": 1 << 30, "TB": 1 << 40, "TiB": 1 << 40}
+
+var sizeRE = regexp.MustCompile(`^\s*(\d+)\s*([A-Za-z]*)\s*$`)
+
+// ParseSize reads a size such as "1GB", "512MB", "64 MiB" or "0" into bytes.
+func ParseSize(s string) (int64, error) {
+	m := sizeRE.FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("is not a size")
+	}
+	unit, ok := sizeUnits[m[2]]
+	if !ok {
+		return 0, fmt.Errorf("has an unknown unit %q", m[2])
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil || n > (1<<62)/unit {
+		return 0, fmt.Errorf("is too large")
+	}
+	return n * unit, nil
+}
+
+// size returns argument name, a size string, in bytes, or def.
+func (v *values) size(name string, def int64) int64 {
+	if !v.has(name) {
+		return def
+	}
+	s := v.str(name, "")
+	n, err := ParseSize(s)
+	if err != nil {
+		v.fail(name, fmt.Sprintf("Invalid %s", name), "%s %v: got %s. Write a whole number with a unit, such as \"1GB\", \"512MB\" or \"64MiB\" (kB, MB, GB, TB are 1024-based, as in PostgreSQL); \"0\" never splits a table.", name, err, v.show(name, s))
+		return def
+	}
+	return n
 }

@@ -87,26 +87,21 @@ type Action struct {
 	PageTo   int64 `json:"page_to,omitempty"`
 }
 
-// SplitMinBytes is the heap size from which a table is copied in parts by several workers.
-const SplitMinBytes = 128 << 20
-
-// SplitPartBytes is the size each part aims at; a table gets at most as many parts as there are jobs.
-const SplitPartBytes = 128 << 20
-
 // TablePartAddr names part i of a table: database.DB.table["s"."t"].part[i].
 func TablePartAddr(db, schema, name string, i int) string {
 	return fmt.Sprintf("%s.part[%d]", TableAddr(db, schema, name), i)
 }
 
-// splitParts decides how many parts a table is copied in: only tables of at least SplitMinBytes of
-// heap, only with several jobs, and only from sources that scan ctid ranges efficiently (14+).
-func splitParts(t catalog.Table, jobs, sourceVersion int) int {
-	heap := t.Pages * 8192
-	if jobs < 2 || sourceVersion < 140000 || heap < SplitMinBytes || t.Pages < 2 {
+// splitParts decides how many parts a table is copied in: only tables with more than
+// split_tables_larger_than of heap (parts of about that size, at most one per job), only with
+// several jobs, and only from sources that scan ctid ranges efficiently (14+).
+func splitParts(t catalog.Table, o config.Options, sourceVersion int) int {
+	heap, limit := t.Pages*8192, o.SplitTablesLargerThan
+	if limit <= 0 || o.Jobs < 2 || sourceVersion < 140000 || heap <= limit || t.Pages < 2 {
 		return 0
 	}
-	n := int((heap + SplitPartBytes - 1) / SplitPartBytes)
-	return min(n, jobs, int(t.Pages))
+	n := int((heap + limit - 1) / limit)
+	return min(n, o.Jobs, int(t.Pages))
 }
 
 // Hazard is a typed warning about an action, with a stable UPPER_SNAKE code.
@@ -454,7 +449,7 @@ func Build(in Input) (*Plan, error) {
 				continue
 			}
 			addr := TableAddr(db, t.Schema, t.Name)
-			parts := splitParts(t, m.Options.Jobs, in.Source.VersionNum)
+			parts := splitParts(t, m.Options, in.Source.VersionNum)
 			var partAddrs []string
 			for i := 1; i <= parts; i++ {
 				partAddrs = append(partAddrs, TablePartAddr(db, t.Schema, t.Name, i))

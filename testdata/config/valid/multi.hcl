@@ -39,15 +39,16 @@ migration "app" {
   databases = ["app", "${var.env}_reports"]
 
   options {
-    overwrite_databases = var.overwrite
-    roles               = false
-    strip_superuser     = false
-    jobs                = var.jobs
-    verify              = "count"
-    server_parameters   = "apply"
-    include_tables      = ["public.*", "sales.order?"]
-    exclude_tables      = ["public.tmp_*"]
-    pg_bin_dir          = "/usr/lib/postgresql/17/bin"
+    overwrite_databases      = var.overwrite
+    roles                    = false
+    strip_superuser          = false
+    jobs                     = var.jobs
+    verify                   = "count"
+    server_parameters        = "apply"
+    include_tables           = ["public.*", "sales.order?"]
+    exclude_tables           = ["public.tmp_*"]
+    pg_bin_dir               = "/usr/lib/postgresql/17/bin"
+    split_tables_larger_than = "512MB"
   }
 }
 
