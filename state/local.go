@@ -156,10 +156,14 @@ func (l *Local) Write(ctx context.Context, s *State) error {
 
 	path := l.StatePath(s.Migration)
 	// A broken or newer current file is not overwritten: rotating it into the
-	// backup would destroy the one good copy left.
-	stored, err := l.readFile(s.Migration)
-	if err != nil {
-		return fmt.Errorf("refusing to overwrite the current state: %w", err)
+	// backup would destroy the one good copy left. The file this process wrote
+	// last, unchanged since (same inode, size and mtime), is not read again:
+	// apply writes a state of thousands of actions many times a second.
+	stored, ok := lastWritten(path)
+	if !ok {
+		if stored, err = l.readFile(s.Migration); err != nil {
+			return fmt.Errorf("refusing to overwrite the current state: %w", err)
+		}
 	}
 	restore, err := prepareWrite(s, stored)
 	if err != nil {
@@ -171,9 +175,48 @@ func (l *Local) Write(ctx context.Context, s *State) error {
 	}
 	if err != nil {
 		restore()
+		writtenFiles.Delete(path)
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
+	rememberWritten(path, s)
 	return nil
+}
+
+// writtenFile is what Write needs of a state file it wrote itself, and how to tell that the file
+// is still that one.
+type writtenFile struct {
+	info      fs.FileInfo
+	migration string
+	lineage   string
+	serial    int64
+}
+
+// writtenFiles maps a state file's path to the writtenFile this process last wrote there.
+var writtenFiles sync.Map
+
+func rememberWritten(path string, s *State) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		writtenFiles.Delete(path)
+		return
+	}
+	writtenFiles.Store(path, writtenFile{info: fi, migration: s.Migration, lineage: s.Lineage, serial: s.Serial})
+}
+
+// lastWritten returns the lineage and serial of the state file at path when it is still the one
+// this process wrote last, as the part of a State that prepareWrite compares.
+func lastWritten(path string) (*State, bool) {
+	v, ok := writtenFiles.Load(path)
+	if !ok {
+		return nil, false
+	}
+	w := v.(writtenFile)
+	fi, err := os.Stat(path)
+	if err != nil || !os.SameFile(fi, w.info) || fi.Size() != w.info.Size() || !fi.ModTime().Equal(w.info.ModTime()) {
+		writtenFiles.Delete(path)
+		return nil, false
+	}
+	return &State{FormatVersion: FormatVersion, Migration: w.migration, Lineage: w.lineage, Serial: w.serial}, true
 }
 
 // prepareWrite sets the fields Write owns and returns a function undoing that.
