@@ -201,7 +201,9 @@ func cmdApply(c *cli, args []string) int {
 		return c.rollbackCanceled(canceled, s, st, *jsonOut)
 	}
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
+		// Cancelling the statements may surface as a closed connection rather than as
+		// context.Canceled: an interrupt is an interrupt whatever the error says.
+		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 			c.errorf(s.secrets, "apply was interrupted; the state is saved. Run pgferry apply again to resume, or pgferry destroy to roll back what it did.")
 		} else {
 			c.errorf(s.secrets, "%v\n\nThe state is saved: fix the cause and run pgferry apply again to resume, or pgferry destroy to roll back what it did.", err)

@@ -7,7 +7,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pgferry/pgferry/internal/jsonschema"
 	"github.com/pgferry/pgferry/internal/pgtest"
@@ -115,4 +118,42 @@ func TestInvalidConfigs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSignalContext: SIGTERM, as a pipeline sends when it cancels a job, stops gracefully like
+// Ctrl-C: the context is cancelled and the user is told.
+func TestSignalContext(t *testing.T) {
+	stderr := &syncBuffer{}
+	c := &cli{stderr: stderr}
+	ctx, stop := c.signalContext()
+	defer stop()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("SIGTERM did not cancel the context")
+	}
+	if got := stderr.String(); !strings.Contains(got, "Interrupt received. Gracefully shutting down...") {
+		t.Errorf("stderr = %q", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader in different goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -103,7 +103,8 @@ func Run(ctx context.Context, opt Options) error {
 	switch {
 	case runErr == nil:
 		st.Status, st.Substatus = state.StatusSucceeded, state.SubCompleted
-	case errors.Is(runErr, context.Canceled):
+	case errors.Is(runErr, context.Canceled) || ctx.Err() != nil:
+		// Cancelled statements may fail with a closed connection instead of context.Canceled.
 		st.Status, st.Error = state.StatusFailed, "interrupted"
 	default:
 		st.Status, st.Error = state.StatusFailed, runErr.Error()
