@@ -67,7 +67,7 @@ func TestForceUnlock(t *testing.T) {
 			wantOut: "pgferry state has been successfully unlocked!", released: true},
 		"unknown id names the held lock": {lock: true, id: "not-the-id", force: true, wantCode: 1,
 			wantErr: `lock ID "not-the-id" does not match the lock of migration "sample", whose ID is HELD`},
-		"no lock":                     {id: "some-id", force: true, wantCode: 1, wantErr: "it is not locked", released: true},
+		"no lock": {id: "some-id", force: true, wantCode: 1, wantErr: "it is not locked", released: true},
 		// Without a terminal there is nobody to ask: the matching lock ID is the confirmation.
 		"no terminal without --force": {lock: true, wantCode: 0,
 			wantOut: "pgferry state has been successfully unlocked!", released: true},
