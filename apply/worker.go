@@ -148,6 +148,8 @@ func (w *worker) do(ctx context.Context, a *plan.Action) (rows, bytes int64, err
 		err = w.postDataObject(ctx, a)
 	case plan.TypeSequences:
 		rows, err = w.sequences(ctx)
+	case plan.TypeLargeObj:
+		rows, bytes, err = w.largeObjects(ctx, a)
 	case plan.TypePostData:
 		err = w.postData(ctx)
 	case plan.TypeAnalyze:
@@ -538,4 +540,100 @@ func describePgError(err error) error {
 		return fmt.Errorf("%s (SQLSTATE %s)", msg, pe.Code)
 	}
 	return err
+}
+
+// loChunk is how much of a large object one round trip moves.
+const loChunk = 1 << 20
+
+// largeObjects copies the contents of every large object of the snapshot, in one transaction (a
+// retry starts from scratch). pg_dump's pre-data created them empty, with their OIDs, owners and
+// privileges; one it did not create (a pg_dump that keeps their metadata in the data section) is
+// created here with its owner. Each is emptied first, so a run after an unrecorded commit never
+// leaves a longer old tail.
+func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64, error) {
+	src, err := w.source(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	tgt, err := w.target(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	type lo struct {
+		oid   uint32
+		owner string
+	}
+	var los []lo
+	rows, err := src.Query(ctx, `SELECT oid, pg_catalog.pg_get_userbyid(lomowner)::text FROM pg_catalog.pg_largeobject_metadata ORDER BY oid`)
+	if err != nil {
+		return 0, 0, err
+	}
+	for rows.Next() {
+		var l lo
+		if err := rows.Scan(&l.oid, &l.owner); err != nil {
+			return 0, 0, err
+		}
+		los = append(los, l)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, 0, err
+	}
+	have := map[uint32]bool{}
+	rows, err = tgt.Query(ctx, `SELECT oid FROM pg_catalog.pg_largeobject_metadata`)
+	if err != nil {
+		return 0, 0, err
+	}
+	for rows.Next() {
+		var oid uint32
+		if err := rows.Scan(&oid); err != nil {
+			return 0, 0, err
+		}
+		have[oid] = true
+	}
+	if err := rows.Err(); err != nil {
+		return 0, 0, err
+	}
+	if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
+		return 0, 0, err
+	}
+	var n, total int64
+	last := time.Now()
+	for _, l := range los {
+		if !have[l.oid] {
+			if _, err := tgt.Exec(ctx, "SELECT pg_catalog.lo_create($1)", l.oid); err != nil {
+				return n, total, fmt.Errorf("creating large object %d: %w", l.oid, describePgError(err))
+			}
+			if w.d.r.m.Options.Roles {
+				if _, err := tgt.Exec(ctx, fmt.Sprintf("ALTER LARGE OBJECT %d OWNER TO %s", l.oid, ident(l.owner))); err != nil {
+					return n, total, fmt.Errorf("large object %d: %w", l.oid, describePgError(err))
+				}
+			}
+		} else if _, err := tgt.Exec(ctx, "SELECT pg_catalog.lo_truncate(pg_catalog.lo_open($1, 131072), 0)", l.oid); err != nil { // 131072: INV_WRITE
+			return n, total, fmt.Errorf("emptying large object %d: %w", l.oid, describePgError(err))
+		}
+		for off := int64(0); ; off += loChunk {
+			var b []byte
+			if err := src.QueryRow(ctx, "SELECT pg_catalog.lo_get($1, $2, $3)", l.oid, off, loChunk).Scan(&b); err != nil {
+				return n, total, fmt.Errorf("reading large object %d: %w", l.oid, describePgError(err))
+			}
+			if len(b) > 0 {
+				if _, err := tgt.Exec(ctx, "SELECT pg_catalog.lo_put($1, $2, $3)", l.oid, off, b); err != nil {
+					return n, total, fmt.Errorf("writing large object %d: %w", l.oid, describePgError(err))
+				}
+				total += int64(len(b))
+			}
+			if len(b) < loChunk {
+				break
+			}
+		}
+		n++
+		if time.Since(last) > 2*time.Second {
+			last = time.Now()
+			w.d.r.emit(Event{Type: "apply_progress", Address: a.Address, Action: a, Rows: n, Bytes: total})
+		}
+	}
+	if _, err := tgt.Exec(ctx, "COMMIT"); err != nil {
+		return n, total, err
+	}
+	return n, total, nil
 }

@@ -302,7 +302,7 @@ func checkNotes(in *Input, r *Reporter) {
 			noted = true
 		}
 		if sdb.LargeObjects > 0 {
-			r.Report(Warning, db, fmt.Sprintf("%d large object(s) are not migrated by this version of pgferry: move them with pg_dump --large-objects", sdb.LargeObjects))
+			r.Report(Succeeded, db, fmt.Sprintf("note: %d large object(s); they are created with their OIDs, owners and privileges, and their contents copied from the snapshot", sdb.LargeObjects))
 			noted = true
 		}
 		if !noted {

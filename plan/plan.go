@@ -53,6 +53,7 @@ const (
 	TypeIndex      = "index"
 	TypeConstraint = "constraint"
 	TypeSequences  = "sequences"
+	TypeLargeObj   = "large_objects"
 	TypePostData   = "post_data"
 	TypeAnalyze    = "analyze"
 	TypeVerify     = "verify"
@@ -536,6 +537,13 @@ func Build(in Input) (*Plan, error) {
 				DependsOn: tableDeps(ix.Schema, ix.Table), SourceOID: ix.OID, ConstraintOID: ix.ConstraintOID}
 			add(a)
 		}
+		loAddr := PartAddr(db, TypeLargeObj)
+		if need(loAddr) && sdb.LargeObjects > 0 {
+			// pg_dump's pre-data creates them, with owners and privileges, empty: their contents
+			// are data, streamed from the snapshot like a table's rows.
+			add(&Action{Address: loAddr, Type: TypeLargeObj, Kind: Create, Database: db, Reason: fmt.Sprintf("copy the contents of %d large object(s)", sdb.LargeObjects),
+				RowsEstimate: sdb.LargeObjects, DependsOn: []string{schemaAddr}})
+		}
 		seqAddr := PartAddr(db, TypeSequences)
 		if need(seqAddr) && len(sdb.Sequences) > 0 {
 			add(&Action{Address: seqAddr, Type: TypeSequences, Kind: Create, Database: db, Reason: fmt.Sprintf("set %d sequences to their source values", len(sdb.Sequences)), DependsOn: []string{schemaAddr}})
@@ -598,7 +606,11 @@ func Build(in Input) (*Plan, error) {
 		}
 		if m.Options.Verify != "none" {
 			vAddr := PartAddr(db, TypeVerify)
-			add(&Action{Address: vAddr, Type: TypeVerify, Kind: Create, Database: db, Reason: fmt.Sprintf("compare source and target (%s)", m.Options.Verify), DependsOn: []string{anAddr}})
+			v := &Action{Address: vAddr, Type: TypeVerify, Kind: Create, Database: db, Reason: fmt.Sprintf("compare source and target (%s)", m.Options.Verify), DependsOn: []string{anAddr}}
+			if sdb.LargeObjects > 0 && need(loAddr) {
+				v.DependsOn = append(v.DependsOn, loAddr)
+			}
+			add(v)
 		}
 	}
 	p.Summary = Summarize(p.Actions, p.Validations)
