@@ -150,6 +150,8 @@ func (w *worker) do(ctx context.Context, a *plan.Action) (rows, bytes int64, err
 		rows, err = w.sequences(ctx)
 	case plan.TypeLargeObj:
 		rows, bytes, err = w.largeObjects(ctx, a)
+	case plan.TypeExtData:
+		rows, bytes, err = w.extensionData(ctx)
 	case plan.TypePostData:
 		err = w.postData(ctx)
 	case plan.TypeAnalyze:
@@ -291,6 +293,21 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 		in = fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT %s)", q, copyColumns(cols), format)
 	}
 
+	rows, bytes, err := pipeCopy(ctx, src, tgt, out, in, func(elapsed time.Duration, bytes int64) {
+		w.d.r.emit(Event{Type: "apply_progress", Address: a.Address, Action: a, Elapsed: elapsed, Bytes: bytes})
+	})
+	if err != nil {
+		return 0, bytes, err
+	}
+	if _, err := tgt.Exec(ctx, "COMMIT"); err != nil {
+		return 0, bytes, err
+	}
+	return rows, bytes, nil
+}
+
+// pipeCopy streams COPY out on src into COPY in on tgt, connection to connection, and returns the
+// rows loaded and the bytes moved. progress, when not nil, is called every two seconds.
+func pipeCopy(ctx context.Context, src, tgt *pgx.Conn, out, in string, progress func(elapsed time.Duration, bytes int64)) (int64, int64, error) {
 	pr, pw := io.Pipe()
 	cw := &countingWriter{w: pw}
 	srcErr := make(chan error, 1)
@@ -305,19 +322,21 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 		srcErr <- err
 	}()
 	stop := make(chan struct{})
-	go func() {
-		tick := time.NewTicker(2 * time.Second)
-		defer tick.Stop()
-		start := time.Now()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				w.d.r.emit(Event{Type: "apply_progress", Address: a.Address, Action: a, Elapsed: time.Since(start), Bytes: cw.n.Load()})
+	if progress != nil {
+		go func() {
+			tick := time.NewTicker(2 * time.Second)
+			defer tick.Stop()
+			start := time.Now()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					progress(time.Since(start), cw.n.Load())
+				}
 			}
-		}
-	}()
+		}()
+	}
 	tag, err := tgt.PgConn().CopyFrom(ctx, pr, in)
 	close(stop)
 	if err != nil {
@@ -327,9 +346,6 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 		err = fmt.Errorf("reading from the source: %w", serr)
 	}
 	if err != nil {
-		return 0, cw.n.Load(), err
-	}
-	if _, err := tgt.Exec(ctx, "COMMIT"); err != nil {
 		return 0, cw.n.Load(), err
 	}
 	return tag.RowsAffected(), cw.n.Load(), nil
@@ -636,4 +652,49 @@ func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64
 		return n, total, err
 	}
 	return n, total, nil
+}
+
+// extensionData copies what users added to extensions' configuration tables (the rows matching the
+// extension's condition, as pg_dump dumps them) and sets configuration sequences, in one
+// transaction. CREATE EXTENSION in pre-data made the tables with the extension's own rows; the
+// rows matching the condition are deleted first, so a retry never duplicates them.
+func (w *worker) extensionData(ctx context.Context) (int64, int64, error) {
+	src, err := w.source(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	tgt, err := w.target(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
+		return 0, 0, err
+	}
+	var rows, bytes int64
+	for _, c := range w.d.src.ExtensionConfig {
+		q := c.Qualified()
+		if c.Kind == "S" {
+			var last int64
+			var called bool
+			if err := src.QueryRow(ctx, "SELECT last_value, is_called FROM "+q).Scan(&last, &called); err != nil {
+				return rows, bytes, fmt.Errorf("reading %s of extension %s: %w", q, c.Extension, err)
+			}
+			if _, err := tgt.Exec(ctx, "SELECT pg_catalog.setval($1, $2, $3)", q, last, called); err != nil {
+				return rows, bytes, fmt.Errorf("setting %s of extension %s: %w", q, c.Extension, describePgError(err))
+			}
+			continue
+		}
+		if _, err := tgt.Exec(ctx, fmt.Sprintf("DELETE FROM ONLY %s %s", q, c.Condition)); err != nil {
+			return rows, bytes, fmt.Errorf("emptying %s of extension %s: %w", q, c.Extension, describePgError(err))
+		}
+		n, b, err := pipeCopy(ctx, src, tgt, fmt.Sprintf("COPY (SELECT * FROM ONLY %s %s) TO STDOUT", q, c.Condition), fmt.Sprintf("COPY %s FROM STDIN", q), nil)
+		if err != nil {
+			return rows, bytes, fmt.Errorf("copying %s of extension %s: %w", q, c.Extension, describePgError(err))
+		}
+		rows, bytes = rows+n, bytes+b
+	}
+	if _, err := tgt.Exec(ctx, "COMMIT"); err != nil {
+		return rows, bytes, err
+	}
+	return rows, bytes, nil
 }

@@ -161,6 +161,9 @@ type Database struct {
 	Objects map[string]int
 	// LargeObjects is the number of large objects.
 	LargeObjects int64
+	// ExtensionConfig lists the tables and sequences extensions marked with
+	// pg_extension_config_dump: user data inside an extension, which pg_dump's schema leaves out.
+	ExtensionConfig []ExtensionConfig
 	// UsedCollations are collations (schema.name) used by columns or indexes, with their provider.
 	UsedCollations map[string]string
 	// CollationVersions holds the versions recorded (pg_collation.collversion) for the collations
@@ -185,6 +188,20 @@ type Database struct {
 	// SuperuserOwned maps a superuser role to the user objects it owns (the public schema excluded).
 	SuperuserOwned map[string][]string
 }
+
+// ExtensionConfig is an extension's configuration table or sequence. The rows of a table that
+// match Condition (all rows when it is empty) are user data: pg_dump dumps them with the data, and
+// a migration must copy them after CREATE EXTENSION made the table.
+type ExtensionConfig struct {
+	Extension string
+	Schema    string
+	Name      string
+	Kind      string // "r" table, "S" sequence
+	Condition string // e.g. "WHERE NOT standard_entry", or ""
+}
+
+// Qualified is the quoted schema.name.
+func (c ExtensionConfig) Qualified() string { return pgx.Identifier{c.Schema, c.Name}.Sanitize() }
 
 // Collation is a user-defined collation.
 type Collation struct {
@@ -743,6 +760,9 @@ func ReadDatabase(ctx context.Context, conn Querier, name string, versionNum int
 	if err := readSequences(ctx, conn, d, versionNum); err != nil {
 		return nil, fmt.Errorf("reading sequences of %s: %w", name, err)
 	}
+	if err := readExtensionConfig(ctx, conn, d); err != nil {
+		return nil, fmt.Errorf("reading extension configuration tables of %s: %w", name, err)
+	}
 	if err := readObjectCounts(ctx, conn, d, versionNum); err != nil {
 		return nil, fmt.Errorf("reading objects of %s: %w", name, err)
 	}
@@ -1246,4 +1266,22 @@ func SameObjects(src, tgt *Database) bool {
 		}
 	}
 	return true
+}
+
+func readExtensionConfig(ctx context.Context, conn Querier, d *Database) error {
+	rows, err := conn.Query(ctx, `SELECT e.extname::text, n.nspname::text, c.relname::text, c.relkind::text, coalesce(x.cond, '')
+		FROM pg_extension e CROSS JOIN LATERAL unnest(e.extconfig, e.extcondition) AS x(cfg, cond)
+		JOIN pg_class c ON c.oid = x.cfg JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'S') ORDER BY 1, 2, 3`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var c ExtensionConfig
+		if err := rows.Scan(&c.Extension, &c.Schema, &c.Name, &c.Kind, &c.Condition); err != nil {
+			return err
+		}
+		d.ExtensionConfig = append(d.ExtensionConfig, c)
+	}
+	return rows.Err()
 }

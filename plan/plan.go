@@ -54,6 +54,7 @@ const (
 	TypeConstraint = "constraint"
 	TypeSequences  = "sequences"
 	TypeLargeObj   = "large_objects"
+	TypeExtData    = "extension_data"
 	TypePostData   = "post_data"
 	TypeAnalyze    = "analyze"
 	TypeVerify     = "verify"
@@ -439,6 +440,21 @@ func Build(in Input) (*Plan, error) {
 			a.Details = schemaDetails(sdb)
 			add(a)
 		}
+		// Rows users added to extensions' configuration tables (pg_extension_config_dump): data
+		// that pg_dump's schema leaves out, and that foreign keys and post-data may need.
+		extAddr := PartAddr(db, TypeExtData)
+		var dataDeps []string
+		if len(sdb.ExtensionConfig) > 0 && need(extAddr) {
+			var names []string
+			for _, c := range sdb.ExtensionConfig {
+				names = append(names, c.Schema+"."+c.Name)
+			}
+			add(&Action{Address: extAddr, Type: TypeExtData, Kind: Create, Database: db,
+				Reason:    fmt.Sprintf("copy the user rows of %d extension configuration table(s) and sequence(s)", len(sdb.ExtensionConfig)),
+				Details:   []string{strings.Join(names, ", ")},
+				DependsOn: []string{schemaAddr}})
+			dataDeps = []string{extAddr}
+		}
 		var tableAddrs, indexAddrs, consAddrs []string
 		// copyAddrs maps a table's key to what waits for its rows: its copy, or all of its parts.
 		copyAddrs := map[string][]string{}
@@ -567,7 +583,7 @@ func Build(in Input) (*Plan, error) {
 			}
 			a := &Action{Address: addr, Type: TypeConstraint, Kind: Create, Database: db, Schema: c.Schema, Name: c.Name, Table: c.Table,
 				Reason: "add foreign key " + c.Def, SourceOID: c.OID}
-			a.DependsOn = tableDeps(c.Schema, c.Table)
+			a.DependsOn = append(tableDeps(c.Schema, c.Table), dataDeps...)
 			if rs, rn, ok := strings.Cut(c.RefTable, "."); ok {
 				for _, d := range tableDeps(rs, rn) {
 					a.DependsOn = appendUnique(a.DependsOn, d)
@@ -591,7 +607,7 @@ func Build(in Input) (*Plan, error) {
 		if need(postAddr) {
 			a := &Action{Address: postAddr, Type: TypePostData, Kind: Create, Database: db,
 				Reason:    "rest of post-data from pg_dump: triggers, rules, policies, materialized view data, index attachments, comments, privileges",
-				DependsOn: append(append([]string{schemaAddr}, tableAddrs...), indexAddrs...)}
+				DependsOn: append(append(append([]string{schemaAddr}, dataDeps...), tableAddrs...), indexAddrs...)}
 			for _, fk := range earlyFKs {
 				a.DependsOn = append(a.DependsOn, fk.Address)
 			}
