@@ -38,6 +38,8 @@ type session struct {
 	tools    *pgdump.Tools
 	toolsErr error
 	plan     *plan.Plan
+	// connErr is why a server (or one of its databases) could not be reached or logged into.
+	connErr error
 }
 
 func (s *session) close() {
@@ -104,6 +106,7 @@ func (c *cli) inspect(ctx context.Context, s *session) int {
 	go func() { defer wg.Done(); s.tgt, tgtErr = readInstance(s.m.Target) }()
 	wg.Wait()
 	if err := cmp.Or(srcErr, tgtErr); err != nil {
+		s.connErr = err
 		c.errorf(s.secrets, "%v", err)
 		return 1
 	}
@@ -151,6 +154,7 @@ func (c *cli) inspect(ctx context.Context, s *session) int {
 	s.srcDBs, s.tgtDBs = map[string]*catalog.Database{}, map[string]*catalog.Database{}
 	for _, r := range reads {
 		if r.err != nil {
+			s.connErr = r.err
 			c.errorf(s.secrets, "%v", r.err)
 			return 1
 		}
@@ -238,17 +242,22 @@ func cmdPlan(c *cli, args []string) int {
 		return code
 	}
 	defer s.close()
+	if *jsonOut && *markdown {
+		c.errorf(nil, "--json and --markdown cannot be used together")
+		return 1
+	}
 	if code := c.inspect(ctx, s); code != 0 {
+		if s.connErr != nil && (*jsonOut || *markdown) {
+			// A program or a pull request still gets its document: the connectivity validation
+			// failed, and nothing else could be checked.
+			c.renderUnreachable(s, *jsonOut)
+		}
 		return code
 	}
 	if code := c.makePlan(s); code != 0 {
 		return code
 	}
 	p := s.plan
-	if *jsonOut && *markdown {
-		c.errorf(nil, "--json and --markdown cannot be used together")
-		return 1
-	}
 	quiet := *jsonOut || *markdown
 	switch {
 	case *jsonOut:
@@ -314,4 +323,30 @@ func readPlanFile(path string) (*plan.Plan, error) {
 		return nil, fmt.Errorf("%s has plan format %s; this pgferry reads %s: plan again with this version", path, p.FormatVersion, plan.FormatVersion)
 	}
 	return &p, nil
+}
+
+// renderUnreachable prints, as JSON or Markdown, the plan of a migration whose servers could not
+// all be reached: no actions, and the connectivity validation Failed with the cause.
+func (c *cli) renderUnreachable(s *session, asJSON bool) {
+	p := &plan.Plan{FormatVersion: plan.FormatVersion, ToolVersion: version, Migration: s.m.Name,
+		CreatedAt: time.Now().UTC().Truncate(time.Second), ConfigFingerprint: s.m.Fingerprint(),
+		Source: identity(s.m.Source, s.src), Target: identity(s.m.Target, s.tgt), Databases: s.dbs,
+		Validations: []state.Validation{checks.ConnectivityFailed(redact(s.connErr.Error(), s.secrets))}}
+	if p.Databases == nil {
+		p.Databases = []string{}
+	}
+	if s.st != nil {
+		p.StateLineage, p.StateSerial = s.st.Lineage, s.st.Serial
+	}
+	p.Summary = plan.Summarize(nil, p.Validations)
+	if !asJSON {
+		views.Markdown(c.stdout, p)
+		return
+	}
+	b, err := views.PlanJSON(p)
+	if err != nil {
+		c.errorf(s.secrets, "rendering the plan: %v", err)
+		return
+	}
+	c.stdout.Write(append(b, '\n'))
 }

@@ -20,6 +20,8 @@ type Instance struct {
 	IsSuperuser      bool
 	CanCreateDB      bool
 	CanCreateRole    bool
+	// SSL reports whether the connection the catalog was read through is encrypted (pg_stat_ssl).
+	SSL bool
 	// PasswordsReadable reports whether role password hashes could be read (pg_authid).
 	PasswordsReadable bool
 	Roles             []Role
@@ -346,8 +348,9 @@ func ReadInstance(ctx context.Context, conn Querier) (*Instance, error) {
 	if err := conn.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('server_version_num')::int, current_user,
 		(SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
 		(SELECT rolcreatedb FROM pg_roles WHERE rolname = current_user),
-		(SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user)`).
-		Scan(&in.Version, &in.VersionNum, &in.CurrentUser, &in.IsSuperuser, &in.CanCreateDB, &in.CanCreateRole); err != nil {
+		(SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user),
+		coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)`).
+		Scan(&in.Version, &in.VersionNum, &in.CurrentUser, &in.IsSuperuser, &in.CanCreateDB, &in.CanCreateRole, &in.SSL); err != nil {
 		return nil, fmt.Errorf("reading server version: %w", err)
 	}
 	if in.VersionNum >= 90600 {

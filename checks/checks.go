@@ -62,6 +62,7 @@ func (r *Reporter) Report(outcome, database, msg string, objects ...string) {
 // All is every check, in the order they are reported. IDs are stable: scripts, CI jobs and
 // saved plans refer to them.
 var All = []Check{
+	{"connectivity", Instance, "pgferry connects and authenticates to the source and the target, with their sslmode", checkConnectivity},
 	{"source_version", Instance, "the source runs PostgreSQL 9.5 or later", checkSourceVersion},
 	{"target_version", Instance, "the target major version is not older than the source's", checkTargetVersion},
 	{"target_privileges", Instance, "the target login may create databases and roles", checkTargetPrivileges},
@@ -102,6 +103,27 @@ func Run(in *Input) []state.Validation {
 		out = append(out, r.out...)
 	}
 	return out
+}
+
+// ConnectivityFailed is the validation a plan reports when a server cannot be reached or refuses
+// the login: the catalogs cannot be read, so no other check runs.
+func ConnectivityFailed(msg string) state.Validation {
+	return state.Validation{ID: "connectivity", Level: Instance, Outcome: Failed, Message: msg}
+}
+
+func checkConnectivity(in *Input, r *Reporter) {
+	describe := func(s *config.Server, i *catalog.Instance) string {
+		tls := "not encrypted"
+		if i.SSL {
+			tls = "encrypted"
+		}
+		if s == nil {
+			return fmt.Sprintf("as %s (%s)", i.CurrentUser, tls)
+		}
+		return fmt.Sprintf("%s as %s (sslmode %s, %s)", s.Label(), i.CurrentUser, s.SSLMode, tls)
+	}
+	r.Report(Succeeded, "", fmt.Sprintf("connected to the source %s and the target %s",
+		describe(in.Migration.Source, in.Source), describe(in.Migration.Target, in.Target)))
 }
 
 func checkSourceVersion(in *Input, r *Reporter) {
