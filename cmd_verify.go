@@ -104,6 +104,12 @@ func cmdVerify(c *cli, args []string) int {
 			fmt.Fprintf(c.stdout, "database %q: %d difference(s)\n", r.Database, len(r.Differences))
 			for _, d := range r.Differences {
 				fmt.Fprintf(c.stdout, "  - %s\n", d)
+				for _, row := range d.Rows {
+					fmt.Fprintf(c.stdout, "      row %s\n", row)
+				}
+				if more := d.RowsDiffering - len(d.Rows); more > 0 {
+					fmt.Fprintf(c.stdout, "      ... and %d more row(s)\n", more)
+				}
 			}
 		}
 	}

@@ -21,6 +21,10 @@ type Difference struct {
 	Kind     string `json:"kind"` // missing, extra, rows, checksum, sequence, count
 	Source   string `json:"source"`
 	Target   string `json:"target"`
+	// Rows names, for a table with a primary key whose rows differ, the first differing rows by
+	// key, e.g. "(id)=(7): differs", "(id)=(12): missing on the target"; RowsDiffering counts them all.
+	Rows          []string `json:"rows,omitempty"`
+	RowsDiffering int      `json:"rows_differing,omitempty"`
 }
 
 func (d Difference) String() string {
@@ -139,20 +143,158 @@ func CompareDatabase(ctx context.Context, db string, src *catalog.Database, srcV
 			return nil, nil, err
 		}
 		if sd != td {
-			diffs = append(diffs, Difference{db, "large objects", "checksum", sd, td})
+			diffs = append(diffs, Difference{Database: db, Object: "large objects", Kind: "checksum", Source: sd, Target: td})
 		}
 	}
+	extended := srcVersion >= 110000 && tv >= 110000
 	for i, t := range tables {
 		results[i].Table = t.Key()
 		r := results[i]
+		var d Difference
 		switch {
 		case r.SourceRows != r.TargetRows:
-			diffs = append(diffs, Difference{db, "table " + t.Key(), "row count", fmt.Sprint(r.SourceRows), fmt.Sprint(r.TargetRows)})
+			d = Difference{Database: db, Object: "table " + t.Key(), Kind: "row count", Source: fmt.Sprint(r.SourceRows), Target: fmt.Sprint(r.TargetRows)}
 		case r.SourceChecksum != r.TargetChecksum:
-			diffs = append(diffs, Difference{db, "table " + t.Key(), "checksum", r.SourceChecksum, r.TargetChecksum})
+			d = Difference{Database: db, Object: "table " + t.Key(), Kind: "checksum", Source: r.SourceChecksum, Target: r.TargetChecksum}
+		default:
+			continue
 		}
+		if mode == "checksum" && t.HasPrimaryKey {
+			// Say which rows: by primary key, narrowed down through hash buckets of the keys.
+			rows, n, err := differingRows(ctx, t, extended, openSrc, openTgt)
+			if err != nil {
+				return nil, nil, fmt.Errorf("finding the differing rows of %s: %w", t.Key(), err)
+			}
+			d.Rows, d.RowsDiffering = rows, n
+		}
+		diffs = append(diffs, d)
 	}
 	return diffs, results, nil
+}
+
+// maxRowsShown bounds the differing rows a difference names.
+const maxRowsShown = 20
+
+// differingRows compares a table's rows by primary key. Each side hashes every row into one of
+// 1024 buckets by its key and sums the row hashes per bucket; only the rows of buckets whose sums
+// differ are then read, as (key, row hash), and compared. It returns the first maxRowsShown
+// differing rows in key order and how many differ.
+func differingRows(ctx context.Context, t catalog.Table, extended bool, openSrc, openTgt func(context.Context) (*pgx.Conn, error)) ([]string, int, error) {
+	src, err := openSrc(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer src.Close(context.WithoutCancel(ctx))
+	tgt, err := openTgt(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer tgt.Close(context.WithoutCancel(ctx))
+	var pk []string
+	rows, err := src.Query(ctx, `SELECT a.attname::text FROM pg_catalog.pg_index i
+		JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+		WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)`, t.Qualified())
+	if err != nil {
+		return nil, 0, err
+	}
+	if pk, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return nil, 0, err
+	}
+	if len(pk) == 0 {
+		return nil, 0, nil
+	}
+	var keyCols []string
+	for _, c := range pk {
+		keyCols = append(keyCols, "t."+ident(c))
+	}
+	key := "ROW(" + strings.Join(keyCols, ", ") + ")::text"
+	rowHash, bucket := "hashtextextended(t::text, 0)", "(hashtextextended("+key+", 0) & 1023)"
+	if !extended {
+		rowHash, bucket = "('x' || left(md5(t::text), 16))::bit(64)::bigint", "(('x' || left(md5("+key+"), 3))::bit(12)::int & 1023)"
+	}
+	from := " FROM ONLY " + t.Qualified() + " AS t"
+	sums := func(c *pgx.Conn) (map[int]string, error) {
+		rows, err := c.Query(ctx, "SELECT "+bucket+"::int, count(*)::text || ' ' || sum("+rowHash+"::numeric)::text"+from+" GROUP BY 1")
+		if err != nil {
+			return nil, err
+		}
+		out := map[int]string{}
+		for rows.Next() {
+			var b int
+			var v string
+			if err := rows.Scan(&b, &v); err != nil {
+				return nil, err
+			}
+			out[b] = v
+		}
+		return out, rows.Err()
+	}
+	ss, err := sums(src)
+	if err != nil {
+		return nil, 0, err
+	}
+	ts, err := sums(tgt)
+	if err != nil {
+		return nil, 0, err
+	}
+	var buckets []int
+	for b := 0; b < 1024; b++ {
+		if ss[b] != ts[b] {
+			buckets = append(buckets, b)
+		}
+	}
+	if len(buckets) == 0 {
+		return nil, 0, nil
+	}
+	read := func(c *pgx.Conn) (map[string]string, error) {
+		rows, err := c.Query(ctx, "SELECT "+key+", "+rowHash+"::text"+from+" WHERE "+bucket+" = ANY ($1)", buckets)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]string{}
+		for rows.Next() {
+			var k, h string
+			if err := rows.Scan(&k, &h); err != nil {
+				return nil, err
+			}
+			out[k] = h
+		}
+		return out, rows.Err()
+	}
+	sr, err := read(src)
+	if err != nil {
+		return nil, 0, err
+	}
+	tr, err := read(tgt)
+	if err != nil {
+		return nil, 0, err
+	}
+	label := "(" + strings.Join(pk, ", ") + ")="
+	var keys []string
+	what := map[string]string{}
+	for k, h := range sr {
+		switch th, ok := tr[k]; {
+		case !ok:
+			what[k] = "missing on the target"
+		case th != h:
+			what[k] = "differs"
+		default:
+			continue
+		}
+		keys = append(keys, k)
+	}
+	for k := range tr {
+		if _, ok := sr[k]; !ok {
+			what[k] = "only on the target"
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var out []string
+	for _, k := range keys[:min(len(keys), maxRowsShown)] {
+		out = append(out, label+k+": "+what[k])
+	}
+	return out, len(keys), nil
 }
 
 // Inventory compares the objects of two databases by name, and sequence positions.
@@ -163,7 +305,7 @@ func Inventory(db string, src, tgt *catalog.Database) []Difference {
 			if _, ok := b[k]; !ok {
 				diffs = append(diffs, Difference{Database: db, Object: kind + " " + k, Kind: "missing"})
 			} else if a[k] != b[k] {
-				diffs = append(diffs, Difference{db, kind + " " + k, "definition", a[k], b[k]})
+				diffs = append(diffs, Difference{Database: db, Object: kind + " " + k, Kind: "definition", Source: a[k], Target: b[k]})
 			}
 		}
 		for _, k := range sortedKeys(b) {
@@ -209,7 +351,7 @@ func Inventory(db string, src, tgt *catalog.Database) []Difference {
 	cmpSets("constraint", cons(src), cons(tgt))
 	cmpSets("sequence", seqs(src), seqs(tgt))
 	if src.LargeObjects != tgt.LargeObjects {
-		diffs = append(diffs, Difference{db, "large objects", "count", fmt.Sprint(src.LargeObjects), fmt.Sprint(tgt.LargeObjects)})
+		diffs = append(diffs, Difference{Database: db, Object: "large objects", Kind: "count", Source: fmt.Sprint(src.LargeObjects), Target: fmt.Sprint(tgt.LargeObjects)})
 	}
 	kinds := map[string]bool{}
 	for k := range src.Objects {
@@ -225,7 +367,7 @@ func Inventory(db string, src, tgt *catalog.Database) []Difference {
 	sort.Strings(ks)
 	for _, k := range ks {
 		if src.Objects[k] != tgt.Objects[k] {
-			diffs = append(diffs, Difference{db, strings.ReplaceAll(k, "_", " "), "count", fmt.Sprint(src.Objects[k]), fmt.Sprint(tgt.Objects[k])})
+			diffs = append(diffs, Difference{Database: db, Object: strings.ReplaceAll(k, "_", " "), Kind: "count", Source: fmt.Sprint(src.Objects[k]), Target: fmt.Sprint(tgt.Objects[k])})
 		}
 	}
 	srcExt, tgtExt := map[string]string{}, map[string]string{}
