@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -56,6 +57,9 @@ type Runner struct {
 	floatDg int
 	// gen counts changes to the in-memory state (guarded by mu); saveGen reports which it wrote.
 	gen int64
+	// unconfirmed are actions that succeeded on asynchronously committing sessions and wait for
+	// confirmDurable before they are recorded as applied (guarded by mu).
+	unconfirmed []*state.Action
 }
 
 // Run executes the plan. It returns nil when every action succeeded.
@@ -175,18 +179,25 @@ func (r *Runner) markBegin(a *plan.Action) time.Time {
 
 // markFinish records an action's outcome in memory and returns the change's generation: the action
 // counts as done for its dependents once a state write of at least that generation succeeded.
-func (r *Runner) markFinish(a *plan.Action, start time.Time, rows, bytes int64, err error) int64 {
+//
+// With confirm set, a success is not yet recorded as applied: the action committed on a session
+// with synchronous_commit off, and becomes applied only once confirmDurable made the target's WAL
+// durable past its commit (a target that crashes loses the last asynchronous commits).
+func (r *Runner) markFinish(a *plan.Action, start time.Time, rows, bytes int64, err error, confirm bool) int64 {
 	d := time.Since(start)
 	t := time.Now().UTC()
 	r.mu.Lock()
 	sa := r.opt.State.Action(a.Address)
 	sa.FinishedAt, sa.DurationMS, sa.Rows, sa.Bytes = &t, d.Milliseconds(), rows, bytes
-	if err != nil {
+	switch {
+	case err != nil:
 		sa.Status, sa.Error = state.ActionFailed, err.Error()
 		if a.Type == plan.TypeTable || a.Type == plan.TypeTablePart || a.Type == plan.TypeIndex || a.Type == plan.TypeConstraint {
 			sa.Status = state.ActionTainted
 		}
-	} else {
+	case confirm:
+		r.unconfirmed = append(r.unconfirmed, sa) // still "running" in the state
+	default:
 		sa.Status = state.ActionApplied
 	}
 	r.gen++
@@ -207,7 +218,7 @@ func (r *Runner) begin(ctx context.Context, a *plan.Action) (time.Time, error) {
 }
 
 func (r *Runner) finish(ctx context.Context, a *plan.Action, start time.Time, rows, bytes int64, err error) error {
-	r.markFinish(a, start, rows, bytes, err)
+	r.markFinish(a, start, rows, bytes, err, false)
 	return r.save(context.WithoutCancel(ctx))
 }
 
@@ -467,6 +478,13 @@ type dbRun struct {
 	// catalogRead waits for src to be read and indexes its tables; call it once, before the
 	// workers start.
 	catalogRead func() error
+	// barrier is the target connection confirmDurable commits on (the flusher's only), and
+	// targetStart when the target's server started, read as the graph began.
+	barrier     *pgx.Conn
+	targetStart time.Time
+	// freshSchema is set once this run restored pre-data into an empty database: no index or
+	// constraint of an earlier run can be in it.
+	freshSchema atomic.Bool
 }
 
 // runDatabaseRetrying runs a database's actions and, when a connection to the source is lost (and
@@ -485,7 +503,7 @@ func (r *Runner) runDatabaseRetrying(ctx context.Context, db string, actions []*
 			return nil
 		}
 		err := r.runDatabase(ctx, db, left)
-		if err == nil || ctx.Err() != nil || !(retryable(err) || snapshotLost(err)) || attempt >= 4 {
+		if err == nil || ctx.Err() != nil || !(retryable(err) || snapshotLost(err) || errors.Is(err, errTargetRestarted)) || attempt >= 4 {
 			return err
 		}
 		wait := backoff[min(attempt+2, len(backoff)-1)]
@@ -534,6 +552,11 @@ func (r *Runner) runDatabase(ctx context.Context, db string, actions []*plan.Act
 	// Registered after the holder's Close, so it runs before it: the holder's connection is closed
 	// only once the read is done with it, whatever path returns.
 	defer d.catalogRead()
+	defer func() {
+		if d.barrier != nil {
+			d.barrier.Close(context.WithoutCancel(ctx))
+		}
+	}()
 	if err := d.dumpSchema(ctx); err != nil {
 		return err
 	}
@@ -687,6 +710,9 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 		gen int64
 		err error
 	}
+	if err := d.openBarrier(ctx); err != nil {
+		return err
+	}
 	results := make(chan result)
 	work := make(chan int)
 	wctx, cancel := context.WithCancel(ctx)
@@ -717,7 +743,7 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 				return
 			case <-flushReq:
 			}
-			gen, err := r.saveGen(context.WithoutCancel(ctx))
+			gen, err := d.saveConfirmed(ctx)
 			select {
 			case flushed <- result{gen: gen, err: err}:
 			case <-flushStop:
@@ -808,11 +834,126 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 	wg.Wait()
 	close(flushStop)
 	<-flushDone
-	// Whatever finished meanwhile is written now.
-	if err := r.save(context.WithoutCancel(ctx)); err != nil && firstErr == nil {
-		firstErr = err
+	// Whatever finished meanwhile is confirmed and written now. What cannot be confirmed durable
+	// (the target is gone) is recorded tainted: the next apply does it again.
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	_, err := d.saveConfirmed(fctx)
+	fcancel()
+	if err != nil {
+		r.mu.Lock()
+		for _, sa := range r.unconfirmed {
+			sa.Status, sa.Error = state.ActionTainted, "finished, but the target could not confirm its commit durable: "+err.Error()
+		}
+		r.unconfirmed = nil
+		r.gen++
+		r.mu.Unlock()
+		if serr := r.save(context.WithoutCancel(ctx)); serr != nil && firstErr == nil {
+			firstErr = serr
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
 	}
 	return firstErr
+}
+
+// saveConfirmed makes the target durable past every commit of the unconfirmed actions, records
+// them applied, and writes the state. It returns the generation up to which finished actions are
+// recorded applied (those that finish meanwhile wait for the next call).
+func (d *dbRun) saveConfirmed(ctx context.Context) (int64, error) {
+	r := d.r
+	r.mu.Lock()
+	cut, list := r.gen, r.unconfirmed
+	r.unconfirmed = nil
+	r.mu.Unlock()
+	if len(list) > 0 {
+		if err := d.confirmDurable(ctx); err != nil {
+			r.mu.Lock()
+			r.unconfirmed = append(list, r.unconfirmed...)
+			r.mu.Unlock()
+			return 0, err
+		}
+		r.mu.Lock()
+		for _, sa := range list {
+			sa.Status = state.ActionApplied
+		}
+		r.gen++
+		r.mu.Unlock()
+	}
+	// The state is written even when ctx ended meanwhile: it must say what was confirmed.
+	if _, err := r.saveGen(context.WithoutCancel(ctx)); err != nil {
+		return 0, err
+	}
+	return cut, nil
+}
+
+// confirmDurable returns once every transaction the target committed so far is durable. The
+// workers commit with synchronous_commit off (a commit returns before its WAL is flushed); a
+// commit with synchronous_commit on flushes the WAL up to its own record, which follows theirs.
+// One flush per state write, instead of one per action.
+//
+// A lost connection is retried with the workers' backoff. A target that restarted meanwhile (its
+// postmaster start time changed since the run began) may have lost asynchronous commits, and
+// a flush now proves nothing about them: errTargetRestarted, and they are done again.
+func (d *dbRun) confirmDurable(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		err := d.tryBarrier(ctx)
+		if err == nil || errors.Is(err, errTargetRestarted) {
+			return err
+		}
+		if !retryable(err) || attempt >= len(backoff) || ctx.Err() != nil {
+			return fmt.Errorf("confirming the target's commits durable: %w", err)
+		}
+		if serr := sleep(ctx, backoff[attempt]); serr != nil {
+			return serr
+		}
+	}
+}
+
+// errTargetRestarted: the target restarted during the run, so commits not yet confirmed durable
+// may be lost; the database's unfinished actions are done again with a new snapshot.
+var errTargetRestarted = errors.New("the target restarted before its last commits were confirmed durable: the unconfirmed actions are done again")
+
+// openBarrier connects the barrier and notes when the target's server started, before any worker
+// commits anything.
+func (d *dbRun) openBarrier(ctx context.Context) error {
+	c, err := Connect(ctx, d.r.m.Target, d.db)
+	if err != nil {
+		return err
+	}
+	if err := c.QueryRow(ctx, "SELECT pg_catalog.pg_postmaster_start_time()").Scan(&d.targetStart); err != nil {
+		c.Close(context.WithoutCancel(ctx))
+		return err
+	}
+	d.barrier = c
+	return nil
+}
+
+func (d *dbRun) tryBarrier(ctx context.Context) error {
+	if d.barrier == nil {
+		c, err := Connect(ctx, d.r.m.Target, d.db)
+		if err != nil {
+			return err
+		}
+		d.barrier = c
+	}
+	var started time.Time
+	_, err := d.barrier.Exec(ctx, "BEGIN; SET LOCAL synchronous_commit = on")
+	if err == nil {
+		err = d.barrier.QueryRow(ctx, "SELECT pg_catalog.pg_postmaster_start_time(), pg_catalog.txid_current()").Scan(&started, nil)
+	}
+	if err == nil {
+		_, err = d.barrier.Exec(ctx, "COMMIT")
+	}
+	if err != nil {
+		d.barrier.Close(context.WithoutCancel(ctx))
+		d.barrier = nil
+		return err
+	}
+	if !started.Equal(d.targetStart) {
+		return errTargetRestarted
+	}
+	return nil
 }
 
 // flushEvery is the longest a finished action waits for the state write that releases its dependents.

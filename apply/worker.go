@@ -21,6 +21,8 @@ type worker struct {
 	d         *dbRun
 	src, tgt  *pgx.Conn
 	preambled bool
+	// retry is set while the current action is tried again after a lost connection.
+	retry bool
 }
 
 func (w *worker) close() {
@@ -115,6 +117,7 @@ func (w *worker) run(ctx context.Context, a *plan.Action) (int64, error) {
 	var rows, bytes int64
 	var err error
 	for attempt := 0; ; attempt++ {
+		w.retry = attempt > 0
 		rows, bytes, err = w.do(ctx, a)
 		if err != nil {
 			// A failed statement may leave the connections mid-transaction or broken.
@@ -128,7 +131,7 @@ func (w *worker) run(ctx context.Context, a *plan.Action) (int64, error) {
 			break
 		}
 	}
-	return r.markFinish(a, start, rows, bytes, err), err
+	return r.markFinish(a, start, rows, bytes, err, true), err
 }
 
 // do runs one action once.
@@ -175,6 +178,7 @@ func (d *dbRun) schema(ctx context.Context) error {
 	if _, err := runTool(ctx, d, args...); err != nil {
 		return fmt.Errorf("restoring the schema: %w", err)
 	}
+	d.freshSchema.Store(true)
 	return nil
 }
 
@@ -390,7 +394,12 @@ func (w *worker) postDataObject(ctx context.Context, a *plan.Action) error {
 	if err := w.preamble(ctx, tgt); err != nil {
 		return err
 	}
-	if a.Type == plan.TypeConstraint || a.ConstraintOID != 0 {
+	// In a database whose pre-data this run restored, only an earlier try of this action can have
+	// left its object behind; otherwise an earlier, interrupted run may have.
+	mayExist := w.retry || !w.d.freshSchema.Load()
+	if !mayExist {
+		// nothing to clean up
+	} else if a.Type == plan.TypeConstraint || a.ConstraintOID != 0 {
 		var exists bool
 		tbl := pgx.Identifier{a.Schema, a.Table}.Sanitize()
 		if err := tgt.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass($1) AND conname = $2)", tbl, a.Name).Scan(&exists); err != nil {
