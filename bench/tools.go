@@ -65,7 +65,7 @@ func createDB(ctx context.Context, e *env, r *runCtx) error {
 }
 
 func tools() []*tool {
-	pgDump := func(id, name, dumpFlags string, dir bool) *tool {
+	pgDump := func(id, name, dumpFlags string, dir bool, analyze ...bool) *tool {
 		return &tool{id: id, name: name, prepare: createDB,
 			command: func(e *env, r *runCtx) *exec.Cmd {
 				bin := func(p string) string { return sq(filepath.Join(e.bin, p)) }
@@ -73,8 +73,13 @@ func tools() []*tool {
 				j := fmt.Sprint(e.o.jobs)
 				if dir {
 					d := sq(filepath.Join(r.dir, "dump"))
-					return bash(fmt.Sprintf("%s -Fd -j%s %s -f %s -d %s\n%s -j%s -d %s %s",
-						bin("pg_dump"), j, dumpFlags, d, src, bin("pg_restore"), j, tgt, d))
+					script := fmt.Sprintf("%s -Fd -j%s %s -f %s -d %s\n%s -j%s -d %s %s",
+						bin("pg_dump"), j, dumpFlags, d, src, bin("pg_restore"), j, tgt, d)
+					if len(analyze) > 0 && analyze[0] {
+						// What a DBA runs next, and what pgferry's apply includes: statistics.
+						script += fmt.Sprintf("\n%s -Z -j%s -q -d %s", bin("vacuumdb"), j, tgt)
+					}
+					return bash(script)
 				}
 				return bash(fmt.Sprintf("%s -Fc %s -d %s | %s -d %s", bin("pg_dump"), dumpFlags, src, bin("pg_restore"), tgt))
 			}}
@@ -84,6 +89,7 @@ func tools() []*tool {
 		pgDump("fd-z0", "pg_dump -Fd -j2 -Z0 + pg_restore -j2", "-Z0", true),
 		pgDump("fc", "pg_dump -Fc | pg_restore", "", false),
 		pgDump("fc-z0", "pg_dump -Fc -Z0 | pg_restore", "-Z0", false),
+		pgDump("fd-z0-analyze", "pg_dump -Fd -j2 -Z0 + pg_restore -j2 + vacuumdb -Z", "-Z0", true, true),
 		{id: "pgcopydb", name: "pgcopydb clone 2/2", prepare: createDB,
 			command: func(e *env, r *runCtx) *exec.Cmd {
 				j := fmt.Sprint(e.o.jobs)
