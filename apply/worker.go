@@ -72,6 +72,17 @@ func openSnapshotConn(ctx context.Context, d *dbRun) (*pgx.Conn, error) {
 	return c, nil
 }
 
+// conns returns the worker's source (in the snapshot) and target connections.
+func (w *worker) conns(ctx context.Context) (src, tgt *pgx.Conn, err error) {
+	if src, err = w.source(ctx); err != nil {
+		return nil, nil, err
+	}
+	if tgt, err = w.target(ctx); err != nil {
+		return nil, nil, err
+	}
+	return src, tgt, nil
+}
+
 // target returns a connection to the target database tuned for bulk loading.
 func (w *worker) target(ctx context.Context) (*pgx.Conn, error) {
 	if w.tgt != nil {
@@ -237,11 +248,7 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 	if t == nil {
 		return 0, 0, fmt.Errorf("table %s.%s no longer exists on the source", a.Schema, a.Name)
 	}
-	src, err := w.source(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
-	tgt, err := w.target(ctx)
+	src, tgt, err := w.conns(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -576,11 +583,7 @@ const loChunk = 1 << 20
 // created here with its owner. Each is emptied first, so a run after an unrecorded commit never
 // leaves a longer old tail.
 func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64, error) {
-	src, err := w.source(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
-	tgt, err := w.target(ctx)
+	src, tgt, err := w.conns(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -588,35 +591,29 @@ func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64
 		oid   uint32
 		owner string
 	}
-	var los []lo
 	rows, err := src.Query(ctx, `SELECT oid, pg_catalog.pg_get_userbyid(lomowner)::text FROM pg_catalog.pg_largeobject_metadata ORDER BY oid`)
 	if err != nil {
 		return 0, 0, err
 	}
-	for rows.Next() {
+	los, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (lo, error) {
 		var l lo
-		if err := rows.Scan(&l.oid, &l.owner); err != nil {
-			return 0, 0, err
-		}
-		los = append(los, l)
-	}
-	if err := rows.Err(); err != nil {
+		err := r.Scan(&l.oid, &l.owner)
+		return l, err
+	})
+	if err != nil {
 		return 0, 0, err
 	}
-	have := map[uint32]bool{}
 	rows, err = tgt.Query(ctx, `SELECT oid FROM pg_catalog.pg_largeobject_metadata`)
 	if err != nil {
 		return 0, 0, err
 	}
-	for rows.Next() {
-		var oid uint32
-		if err := rows.Scan(&oid); err != nil {
-			return 0, 0, err
-		}
-		have[oid] = true
-	}
-	if err := rows.Err(); err != nil {
+	existing, err := pgx.CollectRows(rows, pgx.RowTo[uint32])
+	if err != nil {
 		return 0, 0, err
+	}
+	have := map[uint32]bool{}
+	for _, oid := range existing {
+		have[oid] = true
 	}
 	if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
 		return 0, 0, err
@@ -668,11 +665,7 @@ func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64
 // transaction. CREATE EXTENSION in pre-data made the tables with the extension's own rows; the
 // rows matching the condition are deleted first, so a retry never duplicates them.
 func (w *worker) extensionData(ctx context.Context) (int64, int64, error) {
-	src, err := w.source(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
-	tgt, err := w.target(ctx)
+	src, tgt, err := w.conns(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
