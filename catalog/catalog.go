@@ -1252,7 +1252,9 @@ func SameObjects(src, tgt *Database) bool {
 			m["i "+i.Schema+"."+i.Name] = true
 		}
 		for _, c := range d.Constraints {
-			m["c "+c.Schema+"."+c.Table+"."+c.Name] = true
+			if !c.Inherited { // derived ones are named by the server, differently across majors
+				m["c "+c.Schema+"."+c.Table+"."+c.Name] = true
+			}
 		}
 		for _, s := range d.Sequences {
 			m["s "+s.Schema+"."+s.Name] = true
