@@ -339,7 +339,7 @@ func phaseOf(t string) string {
 		return "roles"
 	case plan.TypeDatabase, plan.TypeSchema:
 		return "schema"
-	case plan.TypeTable, plan.TypeTablePart:
+	case plan.TypeTable, plan.TypeTablePart, plan.TypeLargeObj, plan.TypeExtData:
 		return "copy"
 	case plan.TypeIndex:
 		return "indexes"
