@@ -213,10 +213,7 @@ func (c *cli) makePlan(s *session) int {
 		c.errorf(s.secrets, "%v", err)
 		return 1
 	}
-	p.ToolVersion = version
-	p.CreatedAt = time.Now().UTC().Truncate(time.Second)
-	p.ConfigFingerprint = s.m.Fingerprint()
-	p.Source, p.Target = identity(s.m.Source, s.src), identity(s.m.Target, s.tgt)
+	stamp(s, p)
 	p.SourceFingerprint = fingerprint(s.src, s.srcDBs, s.dbs)
 	p.TargetFingerprint = fingerprint(s.tgt, s.tgtDBs, s.dbs)
 	p.Variables = s.cfg.NonSensitiveVars()
@@ -328,9 +325,7 @@ func readPlanFile(path string) (*plan.Plan, error) {
 // renderUnreachable prints, as JSON or Markdown, the plan of a migration whose servers could not
 // all be reached: no actions, and the connectivity validation Failed with the cause.
 func (c *cli) renderUnreachable(s *session, asJSON bool) {
-	p := &plan.Plan{FormatVersion: plan.FormatVersion, ToolVersion: version, Migration: s.m.Name,
-		CreatedAt: time.Now().UTC().Truncate(time.Second), ConfigFingerprint: s.m.Fingerprint(),
-		Source: identity(s.m.Source, s.src), Target: identity(s.m.Target, s.tgt), Databases: s.dbs,
+	p := &plan.Plan{FormatVersion: plan.FormatVersion, Migration: s.m.Name, Databases: s.dbs,
 		Validations: []state.Validation{checks.ConnectivityFailed(redact(s.connErr.Error(), s.secrets))}}
 	if p.Databases == nil {
 		p.Databases = []string{}
@@ -338,6 +333,7 @@ func (c *cli) renderUnreachable(s *session, asJSON bool) {
 	if s.st != nil {
 		p.StateLineage, p.StateSerial = s.st.Lineage, s.st.Serial
 	}
+	stamp(s, p)
 	p.Summary = plan.Summarize(nil, p.Validations)
 	if !asJSON {
 		views.Markdown(c.stdout, p)
@@ -349,4 +345,12 @@ func (c *cli) renderUnreachable(s *session, asJSON bool) {
 		return
 	}
 	c.stdout.Write(append(b, '\n'))
+}
+
+// stamp sets what every plan document records of where and how it was made.
+func stamp(s *session, p *plan.Plan) {
+	p.ToolVersion = version
+	p.CreatedAt = time.Now().UTC().Truncate(time.Second)
+	p.ConfigFingerprint = s.m.Fingerprint()
+	p.Source, p.Target = identity(s.m.Source, s.src), identity(s.m.Target, s.tgt)
 }

@@ -409,8 +409,7 @@ func (d *dbRun) verify(ctx context.Context) error {
 	return nil
 }
 
-// largeObjectsDigest hashes every large object's OID and contents, in OID order, read in chunks so
-// that no object has to fit in one value. Owners are left out, as for tables: with roles = false
+// largeObjectsDigest hashes every large object's OID and contents, in OID order. Owners are left out, as for tables: with roles = false
 // the target login owns everything.
 func largeObjectsDigest(ctx context.Context, c *pgx.Conn) (string, error) {
 	rows, err := c.Query(ctx, `SELECT oid FROM pg_catalog.pg_largeobject_metadata ORDER BY oid`)
@@ -424,15 +423,8 @@ func largeObjectsDigest(ctx context.Context, c *pgx.Conn) (string, error) {
 	h := sha256.New()
 	for _, oid := range oids {
 		fmt.Fprintf(h, "%d\n", oid)
-		for off := int64(0); ; off += loChunk {
-			var b []byte
-			if err := c.QueryRow(ctx, "SELECT pg_catalog.lo_get($1, $2, $3)", oid, off, loChunk).Scan(&b); err != nil {
-				return "", fmt.Errorf("reading large object %d: %w", oid, err)
-			}
-			h.Write(b)
-			if len(b) < loChunk {
-				break
-			}
+		if err := readLargeObject(ctx, c, oid, func(_ int64, b []byte) error { h.Write(b); return nil }); err != nil {
+			return "", err
 		}
 		h.Write([]byte{0})
 	}

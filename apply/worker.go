@@ -577,6 +577,25 @@ func describePgError(err error) error {
 // loChunk is how much of a large object one round trip moves.
 const loChunk = 1 << 20
 
+// readLargeObject reads large object oid in loChunk pieces and hands each non-empty one, with its
+// offset, to each: no object has to fit in one value.
+func readLargeObject(ctx context.Context, c *pgx.Conn, oid uint32, each func(off int64, b []byte) error) error {
+	for off := int64(0); ; off += loChunk {
+		var b []byte
+		if err := c.QueryRow(ctx, "SELECT pg_catalog.lo_get($1, $2, $3)", oid, off, loChunk).Scan(&b); err != nil {
+			return fmt.Errorf("reading large object %d: %w", oid, describePgError(err))
+		}
+		if len(b) > 0 {
+			if err := each(off, b); err != nil {
+				return err
+			}
+		}
+		if len(b) < loChunk {
+			return nil
+		}
+	}
+}
+
 // largeObjects copies the contents of every large object of the snapshot, in one transaction (a
 // retry starts from scratch). pg_dump's pre-data created them empty, with their OIDs, owners and
 // privileges; one it did not create (a pg_dump that keeps their metadata in the data section) is
@@ -633,20 +652,15 @@ func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64
 		} else if _, err := tgt.Exec(ctx, "SELECT pg_catalog.lo_truncate(pg_catalog.lo_open($1, 131072), 0)", l.oid); err != nil { // 131072: INV_WRITE
 			return n, total, fmt.Errorf("emptying large object %d: %w", l.oid, describePgError(err))
 		}
-		for off := int64(0); ; off += loChunk {
-			var b []byte
-			if err := src.QueryRow(ctx, "SELECT pg_catalog.lo_get($1, $2, $3)", l.oid, off, loChunk).Scan(&b); err != nil {
-				return n, total, fmt.Errorf("reading large object %d: %w", l.oid, describePgError(err))
+		err := readLargeObject(ctx, src, l.oid, func(off int64, b []byte) error {
+			if _, err := tgt.Exec(ctx, "SELECT pg_catalog.lo_put($1, $2, $3)", l.oid, off, b); err != nil {
+				return fmt.Errorf("writing large object %d: %w", l.oid, describePgError(err))
 			}
-			if len(b) > 0 {
-				if _, err := tgt.Exec(ctx, "SELECT pg_catalog.lo_put($1, $2, $3)", l.oid, off, b); err != nil {
-					return n, total, fmt.Errorf("writing large object %d: %w", l.oid, describePgError(err))
-				}
-				total += int64(len(b))
-			}
-			if len(b) < loChunk {
-				break
-			}
+			total += int64(len(b))
+			return nil
+		})
+		if err != nil {
+			return n, total, err
 		}
 		n++
 		if time.Since(last) > 2*time.Second {

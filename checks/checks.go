@@ -122,7 +122,7 @@ func checkConnectivity(in *Input, r *Reporter) {
 		}
 		return fmt.Sprintf("%s as %s (sslmode %s, %s)", s.Label(), i.CurrentUser, s.SSLMode, tls)
 	}
-	r.Report(Succeeded, "", fmt.Sprintf("connected to the source %s and the target %s",
+	r.Report(Succeeded, "", fmt.Sprintf("connected to %s and to %s",
 		describe(in.Migration.Source, in.Source), describe(in.Migration.Target, in.Target)))
 }
 

@@ -401,7 +401,7 @@ func Build(in Input) (*Plan, error) {
 		case ours:
 			// Created by this migration: resume, or confirm that it is complete.
 			if in.State.DatabaseComplete(db) {
-				if Matches(sdb, tdb) {
+				if catalog.SameObjects(sdb, tdb) {
 					continue
 				}
 				if !m.Options.OverwriteDatabases {
@@ -715,10 +715,6 @@ func schemaDetails(d *catalog.Database) []string {
 	}
 	return out
 }
-
-// Matches reports whether the target database holds the same tables, indexes, foreign keys and
-// sequences as the source database (by name).
-func Matches(src, tgt *catalog.Database) bool { return catalog.SameObjects(src, tgt) }
 
 // Summarize counts actions and validation outcomes.
 func Summarize(actions []*Action, vals []state.Validation) Summary {
