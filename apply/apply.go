@@ -730,8 +730,10 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 			}
 		}()
 	}
-	// The flusher writes the state whenever it is asked to, at most once per flushEvery.
+	// The flusher writes the state whenever it is asked to, at most once per flushEvery, or at once
+	// when a worker is idle for want of a dependency whose completion is not written yet.
 	flushReq := make(chan struct{}, 1)
+	urgent := make(chan struct{}, 1)
 	flushed := make(chan result, 1)
 	flushStop := make(chan struct{})
 	flushDone := make(chan struct{})
@@ -755,6 +757,8 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 				t.Stop()
 				return
 			case <-t.C:
+			case <-urgent:
+				t.Stop()
 			}
 		}
 	}()
@@ -788,6 +792,11 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 		var workCh chan int
 		if next >= 0 {
 			workCh = work
+		} else if firstErr == nil && running < r.opt.Jobs && len(pendingFlush) > 0 {
+			select {
+			case urgent <- struct{}{}:
+			default:
+			}
 		}
 		if next < 0 && running == 0 && len(pendingFlush) == 0 {
 			fail(fmt.Errorf("internal error: %d action(s) can never run (dependency cycle)", remaining))

@@ -240,9 +240,14 @@ func (w *worker) truncate(ctx context.Context, a *plan.Action) error {
 	return err
 }
 
+// freezeMinBytes is the size from which a table is loaded with COPY FREEZE even into a table
+// created empty by this run.
+const freezeMinBytes = 32 << 20
+
 // copyTable streams one table, or one part of a split table, from the snapshot into the target.
-// A whole table is emptied and loaded with COPY FREEZE in one transaction, so a retried copy never
-// duplicates rows; a part copies its range of heap pages into the table its table action emptied.
+// A whole table is loaded in one transaction, emptied first (and loaded with COPY FREEZE) unless
+// it is small and this run's pre-data created it, so a retried copy never duplicates rows; a part
+// copies its range of heap pages into the table its table action emptied.
 func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, error) {
 	t := w.d.tables[plan.TableAddr(a.Database, a.Schema, a.Name)]
 	if t == nil {
@@ -268,7 +273,12 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 		return 0, 0, err
 	}
 	part := a.Type == plan.TypeTablePart
-	if !part {
+	// A small table this run's pre-data just created is empty: it is loaded as it is. The TRUNCATE
+	// COPY FREEZE needs would create new files for the table and its TOAST table for nothing, a
+	// cost that dominates the copy of a small table; large ones are worth freezing, so that neither
+	// the index builds nor a later anti-wraparound VACUUM have to write every page again.
+	fresh := w.d.freshSchema.Load() && !w.retry && t.SizeBytes < freezeMinBytes
+	if !part && !fresh {
 		if _, err := tgt.Exec(ctx, "TRUNCATE ONLY "+q); err != nil {
 			return 0, 0, err
 		}
@@ -291,6 +301,9 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 	}
 	out := fmt.Sprintf("COPY %s (%s) TO STDOUT WITH (FORMAT %s)", q, copyColumns(cols), format)
 	in := fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT %s, FREEZE)", q, copyColumns(cols), format)
+	if fresh {
+		in = fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT %s)", q, copyColumns(cols), format)
+	}
 	if part {
 		// A TID range scan reads only the part's pages (PostgreSQL 14+).
 		where := fmt.Sprintf("ctid >= '(%d,0)'::tid", a.PageFrom)

@@ -258,11 +258,19 @@ type Table struct {
 	// HasInheritChildren is true when other tables inherit from this one (not partitions).
 	HasInheritChildren bool
 	RowEstimate        int64 // reltuples; -1 when never analyzed
-	Pages              int64 // relpages of the heap alone (parts of a split copy are page ranges)
-	SizeBytes          int64 // relpages of heap + toast, times block size (an estimate)
+	Pages              int64 // pages of the heap alone (parts of a split copy are page ranges)
+	SizeBytes          int64 // pages of heap + toast, times block size (an estimate)
 	Columns            []Column
 	HasPrimaryKey      bool
 	HasOIDs            bool
+}
+
+// relationPages is the number of pages of the relation aliased alias: relpages, as VACUUM,
+// ANALYZE or CREATE INDEX last counted them, or the size of its files when it was never counted
+// (a bulk-loaded table autovacuum has not reached yet would otherwise look empty).
+func relationPages(alias string) string {
+	return fmt.Sprintf(`CASE WHEN %[1]s.relpages > 0 OR %[1]s.relkind = 'p' THEN %[1]s.relpages::bigint
+		ELSE pg_relation_size(%[1]s.oid) / current_setting('block_size')::bigint END`, alias)
 }
 
 // Qualified is "schema"."name", quoted.
@@ -1004,15 +1012,16 @@ func readTables(ctx context.Context, conn Querier, d *Database, v int) error {
 		oids = "c.relhasoids"
 	}
 	q := fmt.Sprintf(`SELECT c.oid, n.nspname::text, c.relname::text, pg_get_userbyid(c.relowner)::text, c.relkind::text,
-		c.relpersistence = 'u', %s, %s,
+		c.relpersistence = 'u', %[1]s, %[2]s,
 		EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid) AND c.relkind = 'r',
-		c.reltuples::bigint, c.relpages::bigint,
-		(c.relpages::bigint + coalesce((SELECT t.relpages FROM pg_class t WHERE t.oid = c.reltoastrelid), 0)) * current_setting('block_size')::bigint,
+		c.reltuples::bigint, %[7]s,
+		(%[7]s + coalesce((SELECT %[8]s FROM pg_class t WHERE t.oid = c.reltoastrelid), 0)) * current_setting('block_size')::bigint,
 		EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'),
-		%s
+		%[3]s
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN (%s) AND %s AND %s
-		ORDER BY 2, 3`, partition, parent, oids, relkinds, userSchemaFilter, notExtensionMember("pg_class", "c.oid"))
+		WHERE c.relkind IN (%[4]s) AND %[5]s AND %[6]s
+		ORDER BY 2, 3`, partition, parent, oids, relkinds, userSchemaFilter, notExtensionMember("pg_class", "c.oid"),
+		relationPages("c"), relationPages("t"))
 	rows, err := conn.Query(ctx, q)
 	if err != nil {
 		return err
