@@ -28,6 +28,9 @@ type Event struct {
 	Address string        // the action's address
 	Action  *plan.Action  // the action, when the event is about one
 	Elapsed time.Duration // since the action started
+	// Work is the action's work time summed over the connections it used, when it is not Elapsed
+	// (analyze: its parallel ANALYZEs and those run table by table before it started); 0 otherwise.
+	Work    time.Duration
 	Rows    int64
 	Bytes   int64
 	Message string
@@ -184,6 +187,12 @@ func (r *Runner) markBegin(a *plan.Action) time.Time {
 // with synchronous_commit off, and becomes applied only once confirmDurable made the target's WAL
 // durable past its commit (a target that crashes loses the last asynchronous commits).
 func (r *Runner) markFinish(a *plan.Action, start time.Time, rows, bytes int64, err error, confirm bool) int64 {
+	return r.markFinishWork(a, start, rows, bytes, err, confirm, 0)
+}
+
+// markFinishWork is markFinish for an action whose work time, summed over the connections it
+// used, is not its elapsed time (0: the same).
+func (r *Runner) markFinishWork(a *plan.Action, start time.Time, rows, bytes int64, err error, confirm bool, work time.Duration) int64 {
 	d := time.Since(start)
 	t := time.Now().UTC()
 	r.mu.Lock()
@@ -206,7 +215,7 @@ func (r *Runner) markFinish(a *plan.Action, start time.Time, rows, bytes int64, 
 	if err != nil {
 		r.emit(Event{Type: "apply_errored", Address: a.Address, Action: a, Elapsed: d, Err: err})
 	} else {
-		r.emit(Event{Type: "apply_complete", Address: a.Address, Action: a, Elapsed: d, Rows: rows, Bytes: bytes})
+		r.emit(Event{Type: "apply_complete", Address: a.Address, Action: a, Elapsed: d, Work: work, Rows: rows, Bytes: bytes})
 	}
 	return gen
 }
@@ -485,6 +494,8 @@ type dbRun struct {
 	// freshSchema is set once this run restored pre-data into an empty database: no index or
 	// constraint of an earlier run can be in it.
 	freshSchema atomic.Bool
+	// lane analyzes tables as they are finished (nil: none).
+	lane *analyzeLane
 }
 
 // runDatabaseRetrying runs a database's actions and, when a connection to the source is lost (and
@@ -679,8 +690,9 @@ func (d *dbRun) schedule(ctx context.Context, actions []*plan.Action) error {
 	return d.runGraph(ctx, rest)
 }
 
-// runGraph runs actions in dependency order on Jobs workers. Among ready actions the plan's order
-// wins (largest tables first, then indexes, ...). An action counts as done for its dependents only
+// runGraph runs actions in dependency order on Jobs workers. Among ready actions, indexes,
+// constraints and the closing steps go first, then copies, each in the plan's order (largest
+// tables first). An action counts as done for its dependents only
 // once a state write holding its completion succeeded; the writes are grouped (one every
 // flushEvery at most) so that thousands of small actions do not mean thousands of state writes.
 func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
@@ -699,10 +711,22 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 			}
 		}
 	}
+	// Among ready actions, those that finish a loaded table (its indexes and constraints) and the
+	// closing steps go before more copies, in plan order within each group: an index build waits
+	// for its file to be synced, and a copy beside it (three busy processes) uses that time.
+	byRank := make([]int, len(actions))
+	for i := range byRank {
+		byRank[i] = i
+	}
+	sort.SliceStable(byRank, func(x, y int) bool { return !isCopy(actions[byRank[x]]) && isCopy(actions[byRank[y]]) })
+	rank := make([]int, len(actions))
+	for r, i := range byRank {
+		rank[i] = r
+	}
 	ready := &intHeap{}
 	for i := range actions {
 		if waiting[i] == 0 {
-			heap.Push(ready, i)
+			heap.Push(ready, rank[i])
 		}
 	}
 	type result struct {
@@ -717,6 +741,8 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 	work := make(chan int)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	d.lane = d.startAnalyzeLane(wctx, actions)
+	defer d.lane.stop()
 	var wg sync.WaitGroup
 	for j := 0; j < r.opt.Jobs; j++ {
 		wg.Add(1)
@@ -787,7 +813,7 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 		}
 		var next = -1
 		if firstErr == nil && running < r.opt.Jobs && ready.Len() > 0 {
-			next = (*ready)[0]
+			next = byRank[(*ready)[0]]
 		}
 		var workCh chan int
 		if next >= 0 {
@@ -813,6 +839,7 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 				remaining--
 				continue
 			}
+			d.lane.finished(actions[res.i])
 			pendingFlush = append(pendingFlush, unflushed{res.i, res.gen})
 			requestFlush()
 		case f := <-flushed:
@@ -829,7 +856,7 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 				remaining--
 				for _, k := range dependents[u.i] {
 					if waiting[k]--; waiting[k] == 0 {
-						heap.Push(ready, k)
+						heap.Push(ready, rank[k])
 					}
 				}
 			}
@@ -966,9 +993,19 @@ func (d *dbRun) tryBarrier(ctx context.Context) error {
 }
 
 // flushEvery is the longest a finished action waits for the state write that releases its dependents.
-const flushEvery = 100 * time.Millisecond
+// A worker that has nothing else to do does not wait for it (see runGraph).
+const flushEvery = 250 * time.Millisecond
 
-// intHeap is a min-heap of plan positions.
+// isCopy reports whether an action moves data.
+func isCopy(a *plan.Action) bool {
+	switch a.Type {
+	case plan.TypeTable, plan.TypeTablePart, plan.TypeLargeObj, plan.TypeExtData:
+		return true
+	}
+	return false
+}
+
+// intHeap is a min-heap of ranks.
 type intHeap []int
 
 func (h intHeap) Len() int           { return len(h) }

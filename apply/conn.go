@@ -1,9 +1,13 @@
 package apply
 
 import (
+	"bufio"
+	"io"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"net"
 	"strconv"
 	"strings"
@@ -25,6 +29,7 @@ func Connect(ctx context.Context, s *config.Server, db string) (*pgx.Conn, error
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 15 * time.Second
 	}
+	cfg.BuildFrontend = bufferedFrontend
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		if db == "" {
@@ -33,6 +38,12 @@ func Connect(ctx context.Context, s *config.Server, db string) (*pgx.Conn, error
 		return nil, fmt.Errorf("%s: %s", s.Label(), scrub(ConnectCause(err, s.User, db), s.Password))
 	}
 	return conn, nil
+}
+
+// bufferedFrontend reads from the server through a 128 KiB buffer: a COPY out of the source
+// arrives as one message per row, which pgx would otherwise read 8 KiB per system call.
+func bufferedFrontend(r io.Reader, w io.Writer) *pgproto3.Frontend {
+	return pgproto3.NewFrontend(bufio.NewReaderSize(r, 128<<10), w)
 }
 
 // ConnectCause turns a connection error into a short cause a user can act on.

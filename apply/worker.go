@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,8 @@ type worker struct {
 	preambled bool
 	// retry is set while the current action is tried again after a lost connection.
 	retry bool
+	// work is the current action's work time when it is not its elapsed time (analyze).
+	work time.Duration
 }
 
 func (w *worker) close() {
@@ -142,7 +145,9 @@ func (w *worker) run(ctx context.Context, a *plan.Action) (int64, error) {
 			break
 		}
 	}
-	return r.markFinish(a, start, rows, bytes, err, true), err
+	gen := r.markFinishWork(a, start, rows, bytes, err, true, w.work)
+	w.work = 0
+	return gen, err
 }
 
 // do runs one action once.
@@ -169,7 +174,7 @@ func (w *worker) do(ctx context.Context, a *plan.Action) (rows, bytes int64, err
 	case plan.TypePostData:
 		err = w.postData(ctx)
 	case plan.TypeAnalyze:
-		err = w.d.analyze(ctx)
+		w.work, err = w.d.analyze(ctx)
 	case plan.TypeVerify:
 		err = w.d.verify(ctx)
 	default:
@@ -329,6 +334,10 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 	return rows, bytes, nil
 }
 
+// copyBuffers are the 1 MiB buffers pipeCopy batches rows in, kept between copies (a database of
+// thousands of small tables would otherwise allocate one per table).
+var copyBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1<<20) }}
+
 // pipeCopy streams COPY out on src into COPY in on tgt, connection to connection, and returns the
 // rows loaded and the bytes moved. progress, when not nil, is called every two seconds.
 func pipeCopy(ctx context.Context, src, tgt *pgx.Conn, out, in string, progress func(elapsed time.Duration, bytes int64)) (int64, int64, error) {
@@ -337,11 +346,14 @@ func pipeCopy(ctx context.Context, src, tgt *pgx.Conn, out, in string, progress 
 	srcErr := make(chan error, 1)
 	go func() {
 		// CopyTo writes one message per row: batch them so the pipe hands over large blocks.
-		bw := bufio.NewWriterSize(cw, 1<<20)
+		bw := copyBuffers.Get().(*bufio.Writer)
+		bw.Reset(cw)
 		_, err := src.PgConn().CopyTo(ctx, bw, out)
 		if err == nil {
 			err = bw.Flush()
 		}
+		bw.Reset(nil)
+		copyBuffers.Put(bw)
 		pw.CloseWithError(err) // nil → EOF for the reader
 		srcErr <- err
 	}()
@@ -516,19 +528,6 @@ func (w *worker) sequences(ctx context.Context) (int64, error) {
 		return 0, describePgError(err)
 	}
 	return int64(len(w.d.src.Sequences)), nil
-}
-
-// analyze gathers statistics, Jobs tables at a time.
-func (d *dbRun) analyze(ctx context.Context) error {
-	var names []string
-	for _, t := range d.src.Tables {
-		names = append(names, t.Qualified())
-	}
-	return parallel(ctx, d.r.opt.Jobs, len(names), func() (*pgx.Conn, error) { return openTargetConn(ctx, d) },
-		func(ctx context.Context, c *pgx.Conn, i int) error {
-			_, err := c.Exec(ctx, "ANALYZE "+names[i])
-			return err
-		})
 }
 
 // parallel runs n tasks on up to jobs connections.

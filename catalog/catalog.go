@@ -263,6 +263,8 @@ type Table struct {
 	Columns            []Column
 	HasPrimaryKey      bool
 	HasOIDs            bool
+	// HasExtendedStats is true when CREATE STATISTICS objects are defined on the table (10+).
+	HasExtendedStats bool
 }
 
 // relationPages is the number of pages of the relation aliased alias: relpages, as VACUUM,
@@ -1011,17 +1013,21 @@ func readTables(ctx context.Context, conn Querier, d *Database, v int) error {
 	if v < 120000 {
 		oids = "c.relhasoids"
 	}
+	extStats := "false"
+	if v >= 100000 {
+		extStats = "EXISTS (SELECT 1 FROM pg_statistic_ext x WHERE x.stxrelid = c.oid)"
+	}
 	q := fmt.Sprintf(`SELECT c.oid, n.nspname::text, c.relname::text, pg_get_userbyid(c.relowner)::text, c.relkind::text,
 		c.relpersistence = 'u', %[1]s, %[2]s,
 		EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid) AND c.relkind = 'r',
 		c.reltuples::bigint, %[7]s,
 		(%[7]s + coalesce((SELECT %[8]s FROM pg_class t WHERE t.oid = c.reltoastrelid), 0)) * current_setting('block_size')::bigint,
 		EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'),
-		%[3]s
+		%[3]s, %[9]s
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind IN (%[4]s) AND %[5]s AND %[6]s
 		ORDER BY 2, 3`, partition, parent, oids, relkinds, userSchemaFilter, notExtensionMember("pg_class", "c.oid"),
-		relationPages("c"), relationPages("t"))
+		relationPages("c"), relationPages("t"), extStats)
 	rows, err := conn.Query(ctx, q)
 	if err != nil {
 		return err
@@ -1030,7 +1036,7 @@ func readTables(ctx context.Context, conn Querier, d *Database, v int) error {
 	for rows.Next() {
 		var t Table
 		if err := rows.Scan(&t.OID, &t.Schema, &t.Name, &t.Owner, &t.Kind, &t.Unlogged, &t.IsPartition, &t.Parent,
-			&t.HasInheritChildren, &t.RowEstimate, &t.Pages, &t.SizeBytes, &t.HasPrimaryKey, &t.HasOIDs); err != nil {
+			&t.HasInheritChildren, &t.RowEstimate, &t.Pages, &t.SizeBytes, &t.HasPrimaryKey, &t.HasOIDs, &t.HasExtendedStats); err != nil {
 			return err
 		}
 		byOID[t.OID] = len(d.Tables)

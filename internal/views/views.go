@@ -300,7 +300,11 @@ func (v *Applier) Event(e apply.Event) {
 			extra = fmt.Sprintf(" [%s rows, %s]", Count(e.Rows), Bytes(e.Bytes))
 		}
 		fmt.Fprintf(v.W, "%s: %s after %s%s\n", bold(e.Address), done, round(e.Elapsed), extra)
-		v.timings[phaseOf(e.Action.Type)] += e.Elapsed
+		work := e.Elapsed
+		if e.Work > 0 {
+			work = e.Work
+		}
+		v.timings[phaseOf(e.Action.Type)] += work
 		switch e.Action.Kind {
 		case plan.Update:
 			v.changed++

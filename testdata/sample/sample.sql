@@ -389,6 +389,8 @@ CREATE INDEX events_at_brin ON audit.events USING brin (at);                    
 CREATE INDEX products_sku_hash ON app.products USING hash (sku);                             -- hash
 CREATE INDEX invoices_customer_idx ON billing.invoices (customer_id);                        -- partitioned
 CREATE INDEX order_items_product_idx ON app.order_items (product_id);
+-- extended statistics (post-data in pg_dump: ANALYZE must run after it to fill them)
+CREATE STATISTICS app.orders_customer_status_stats (ndistinct, dependencies) ON customer_id, status FROM app.orders;
 
 -- ---------------------------------------------------------------- views
 CREATE VIEW app.order_summaries AS
