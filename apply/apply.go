@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/pgdump"
@@ -491,11 +492,27 @@ type dbRun struct {
 	// targetStart when the target's server started, read as the graph began.
 	barrier     *pgx.Conn
 	targetStart time.Time
+	// barrierByLSN: the target does not let this login emit a logical message, and confirmDurable
+	// waits for the WAL writer instead.
+	barrierByLSN bool
 	// freshSchema is set once this run restored pre-data into an empty database: no index or
 	// constraint of an earlier run can be in it.
 	freshSchema atomic.Bool
 	// lane analyzes tables as they are finished (nil: none).
 	lane *analyzeLane
+	// Pre-data as a script (streamed into a database this migration created, see schema.go):
+	// its preamble and chunks; streamed is decided once the database action ran.
+	prePreamble string
+	preChunks   []pgdump.Chunk
+	streamed    bool
+	// schemaChunks counts the pre-data chunks run so far; schemaProgress is signalled after each.
+	schemaChunks   atomic.Int64
+	schemaProgress chan struct{}
+	// While holdEarly is set (under r.mu), the copies in early (addresses) that started before
+	// the schema action finished stay unconfirmed: they become applied with it, never before.
+	holdEarly  bool
+	early      map[string]bool
+	schemaAddr string
 }
 
 // runDatabaseRetrying runs a database's actions and, when a connection to the source is lost (and
@@ -584,13 +601,14 @@ func (d *dbRun) dumpSchema(ctx context.Context) error {
 	}
 	// Three reads of the same archive, at once: the object list, the list with the database's
 	// own entries, and the post-data script.
-	var lists [3][]byte
-	var errs [3]error
+	var lists [4][]byte
+	var errs [4]error
 	var wg sync.WaitGroup
 	for i, args := range [][]string{
 		{"--list", d.dump},
 		{"--create", "--list", d.dump},
 		append([]string{"--section=post-data", "--verbose", "--file=-"}, d.restoreFlags()...),
+		append([]string{"--section=pre-data", "--verbose", "--file=-"}, d.restoreFlags()...),
 	} {
 		wg.Add(1)
 		go func() {
@@ -599,7 +617,7 @@ func (d *dbRun) dumpSchema(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	if err := cmp.Or(errs[0], errs[1], errs[2]); err != nil {
+	if err := cmp.Or(errs[0], errs[1], errs[2], errs[3]); err != nil {
 		return err
 	}
 	var err error
@@ -618,6 +636,7 @@ func (d *dbRun) dumpSchema(ctx context.Context) error {
 	}
 	script := lists[2]
 	d.preamble, d.chunks = pgdump.SplitScript(stripMeta(script))
+	d.prePreamble, d.preChunks = pgdump.SplitScript(stripMeta(lists[3]))
 	byID := map[int]pgdump.Entry{}
 	for _, e := range d.entries {
 		byID[e.DumpID] = e
@@ -687,6 +706,8 @@ func (d *dbRun) schedule(ctx context.Context, actions []*plan.Action) error {
 	if err := d.catalogRead(); err != nil {
 		return err
 	}
+	// Pre-data is streamed only into a database this migration created: see schema.go.
+	d.streamed = r.createdDatabase(d.db) && len(d.preChunks) > 0
 	return d.runGraph(ctx, rest)
 }
 
@@ -743,6 +764,21 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 	defer cancel()
 	d.lane = d.startAnalyzeLane(wctx, actions)
 	defer d.lane.stop()
+	// Copies that may start while pre-data is streamed (schema.go), in the order of the chunks
+	// they wait for; started[i] marks those started so.
+	schemaIdx, earlyList := d.earlyCopies(actions, index)
+	started := make([]bool, len(actions))
+	schemaReleased := schemaIdx < 0
+	d.schemaProgress = make(chan struct{}, 1)
+	if len(earlyList) > 0 {
+		r.mu.Lock()
+		d.holdEarly, d.early, d.schemaAddr = true, map[string]bool{}, actions[schemaIdx].Address
+		r.mu.Unlock()
+	}
+	progress := d.schemaProgress
+	if len(earlyList) == 0 {
+		progress = nil
+	}
 	var wg sync.WaitGroup
 	for j := 0; j < r.opt.Jobs; j++ {
 		wg.Add(1)
@@ -829,6 +865,22 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 			break
 		}
 		select {
+		case <-progress:
+			done := int(d.schemaChunks.Load())
+			for len(earlyList) > 0 && earlyList[0].chunk < done {
+				i := earlyList[0].action
+				earlyList = earlyList[1:]
+				if waiting[i] == 1 && !started[i] {
+					started[i] = true
+					r.mu.Lock()
+					d.early[actions[i].Address] = true
+					r.mu.Unlock()
+					heap.Push(ready, rank[i])
+				}
+			}
+			if len(earlyList) == 0 {
+				progress = nil
+			}
 		case workCh <- next:
 			heap.Pop(ready)
 			running++
@@ -847,15 +899,21 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 				fail(f.err)
 				continue
 			}
+			// Early copies are released with the schema action, in the same write (never before).
+			for _, u := range pendingFlush {
+				if u.i == schemaIdx && u.gen <= f.gen {
+					schemaReleased = true
+				}
+			}
 			kept := pendingFlush[:0]
 			for _, u := range pendingFlush {
-				if u.gen > f.gen {
+				if u.gen > f.gen || (started[u.i] && !schemaReleased) {
 					kept = append(kept, u)
 					continue
 				}
 				remaining--
 				for _, k := range dependents[u.i] {
-					if waiting[k]--; waiting[k] == 0 {
+					if waiting[k]--; waiting[k] == 0 && !started[k] {
 						heap.Push(ready, rank[k])
 					}
 				}
@@ -901,6 +959,24 @@ func (d *dbRun) saveConfirmed(ctx context.Context) (int64, error) {
 	r.mu.Lock()
 	cut, list := r.gen, r.unconfirmed
 	r.unconfirmed = nil
+	release := false // the schema action is in this write: the early copies go with it
+	if d.holdEarly {
+		var held, rest []*state.Action
+		for _, sa := range list {
+			switch {
+			case sa.Address == d.schemaAddr:
+				release = true
+				rest = append(rest, sa)
+			case d.early[sa.Address]:
+				held = append(held, sa)
+			default:
+				rest = append(rest, sa)
+			}
+		}
+		if !release {
+			list, r.unconfirmed = rest, held
+		}
+	}
 	r.mu.Unlock()
 	if len(list) > 0 {
 		if err := d.confirmDurable(ctx); err != nil {
@@ -912,6 +988,9 @@ func (d *dbRun) saveConfirmed(ctx context.Context) (int64, error) {
 		r.mu.Lock()
 		for _, sa := range list {
 			sa.Status = state.ActionApplied
+		}
+		if release {
+			d.holdEarly = false
 		}
 		r.gen++
 		r.mu.Unlock()
@@ -925,7 +1004,8 @@ func (d *dbRun) saveConfirmed(ctx context.Context) (int64, error) {
 
 // confirmDurable returns once every transaction the target committed so far is durable. The
 // workers commit with synchronous_commit off (a commit returns before its WAL is flushed); a
-// commit with synchronous_commit on flushes the WAL up to its own record, which follows theirs.
+// commit with synchronous_commit on of a transaction that wrote WAL flushes the WAL up to its own
+// record, which follows theirs (tryBarrier).
 // One flush per state write, instead of one per action.
 //
 // A lost connection is retried with the workers' backoff. A target that restarted meanwhile (its
@@ -974,12 +1054,27 @@ func (d *dbRun) tryBarrier(ctx context.Context) error {
 		d.barrier = c
 	}
 	var started time.Time
-	_, err := d.barrier.Exec(ctx, "BEGIN; SET LOCAL synchronous_commit = on")
-	if err == nil {
-		err = d.barrier.QueryRow(ctx, "SELECT pg_catalog.pg_postmaster_start_time(), pg_catalog.txid_current()").Scan(&started, nil)
+	var err error
+	if !d.barrierByLSN {
+		// A commit waits for the WAL flush only when its transaction wrote WAL before its commit
+		// record (assigning a transaction ID is not enough): a transactional logical message, which
+		// changes nothing in the database, makes this one flush everything written before it.
+		_, err = d.barrier.Exec(ctx, "BEGIN; SET LOCAL synchronous_commit = on")
+		if err == nil {
+			err = d.barrier.QueryRow(ctx, "SELECT pg_catalog.pg_postmaster_start_time(), pg_catalog.pg_logical_emit_message(true, 'pgferry', 'barrier')::text").Scan(&started, nil)
+		}
+		if err == nil {
+			_, err = d.barrier.Exec(ctx, "COMMIT")
+		}
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && (pe.Code == "42501" || pe.Code == "42883") {
+			// Not allowed here (or older than 9.6): wait for the WAL writer instead.
+			d.barrierByLSN = true
+			_, err = d.barrier.Exec(ctx, "ROLLBACK")
+		}
 	}
-	if err == nil {
-		_, err = d.barrier.Exec(ctx, "COMMIT")
+	if err == nil && d.barrierByLSN {
+		started, err = d.waitWALFlushed(ctx)
 	}
 	if err != nil {
 		d.barrier.Close(context.WithoutCancel(ctx))
@@ -990,6 +1085,37 @@ func (d *dbRun) tryBarrier(ctx context.Context) error {
 		return errTargetRestarted
 	}
 	return nil
+}
+
+// waitWALFlushed waits until the target's WAL is flushed past everything inserted so far (the WAL
+// writer flushes asynchronous commits within a few wal_writer_delay) and returns the server's start
+// time, read first.
+func (d *dbRun) waitWALFlushed(ctx context.Context) (time.Time, error) {
+	insert, flush := "pg_current_wal_insert_lsn", "pg_current_wal_flush_lsn"
+	if serverVersionNum(d.barrier) < 100000 {
+		insert, flush = "pg_current_xlog_insert_location", "pg_current_xlog_flush_location"
+	}
+	var started time.Time
+	var lsn string
+	if err := d.barrier.QueryRow(ctx, fmt.Sprintf("SELECT pg_catalog.pg_postmaster_start_time(), pg_catalog.%s()::text", insert)).Scan(&started, &lsn); err != nil {
+		return started, err
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var done bool
+		if err := d.barrier.QueryRow(ctx, fmt.Sprintf("SELECT pg_catalog.%s() >= $1::text::pg_lsn", flush), lsn).Scan(&done); err != nil {
+			return started, err
+		}
+		if done {
+			return started, nil
+		}
+		if time.Now().After(deadline) {
+			return started, fmt.Errorf("the target's WAL was not flushed past %s within a minute", lsn)
+		}
+		if err := sleep(ctx, 10*time.Millisecond); err != nil {
+			return started, err
+		}
+	}
 }
 
 // flushEvery is the longest a finished action waits for the state write that releases its dependents.

@@ -137,7 +137,9 @@ func (w *worker) run(ctx context.Context, a *plan.Action) (int64, error) {
 			// A failed statement may leave the connections mid-transaction or broken.
 			w.close()
 		}
-		if err == nil || !retryable(err) || attempt >= len(backoff) || ctx.Err() != nil {
+		// Streamed pre-data is not tried again here: early copies may be running in the database
+		// a new try would drop and create again. The database's run starts over instead.
+		if err == nil || !retryable(err) || attempt >= len(backoff) || ctx.Err() != nil || (a.Type == plan.TypeSchema && w.d.streamed) {
 			break
 		}
 		r.emit(Event{Type: "message", Address: a.Address, Message: fmt.Sprintf("%s: connection lost (%v); retrying in %s", a.Address, err, backoff[attempt])})
@@ -154,7 +156,11 @@ func (w *worker) run(ctx context.Context, a *plan.Action) (int64, error) {
 func (w *worker) do(ctx context.Context, a *plan.Action) (rows, bytes int64, err error) {
 	switch a.Type {
 	case plan.TypeSchema:
-		err = w.d.schema(ctx)
+		if w.d.streamed {
+			err = w.d.streamSchema(ctx)
+		} else {
+			err = w.d.schema(ctx)
+		}
 	case plan.TypeTable:
 		if a.Parts > 0 {
 			err = w.truncate(ctx, a)

@@ -292,8 +292,8 @@ written by it; the numbers below are from the last run (a "Notes" section at the
   (bench/datasets.go: 200 tables in two schemas with varied column types — numeric, text, jsonb, inet, arrays,
   uuid, bytea, date/time, intervals —, 534 indexes including a GIN and a partial one, 79 foreign keys, 20 views).
 - Each tool moves the database to a fresh target: the target database is dropped (and both servers
-  checkpointed) before every run, and every tool gets an empty one, created untimed: pg_restore and pgcopydb
-  need it; pgferry fills an existing empty database (its plan shows it as ` + "`~ update`" + `), so all start alike. Tools run alternately, the order rotated every round; the median of the runs is reported.
+  checkpointed) before every run; tools that need an existing database (pg_restore, pgcopydb) get an empty one,
+  created untimed; pgferry creates its own, timed, as on a new target (and then streams pre-data into it). Tools run alternately, the order rotated every round; the median of the runs is reported.
   Only ratios taken in one run are meaningful: on shared 2-core machines runs vary by up to ±30%.
 - Every run is checked: exact row counts of every table, and the numbers of indexes, foreign keys and views, must
   match the source, or the bench fails. After each pgferry run, ` + "`pgferry verify --mode count`" + ` and

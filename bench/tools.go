@@ -59,7 +59,7 @@ func sq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 
 func bash(script string) *exec.Cmd { return exec.Command("bash", "-o", "pipefail", "-ec", script) }
 
-// createDB makes the empty target database every tool starts from (pg_restore and pgcopydb need one).
+// createDB makes the empty target database that pg_restore and pgcopydb restore into.
 func createDB(ctx context.Context, e *env, r *runCtx) error {
 	return e.tgt.Exec(ctx, "postgres", fmt.Sprintf("CREATE DATABASE %s", pgx.Identifier{r.ds}.Sanitize()))
 }
@@ -101,9 +101,6 @@ func tools() []*tool {
 			}},
 		{id: "pgferry", name: "pgferry apply",
 			prepare: func(ctx context.Context, e *env, r *runCtx) error {
-				if err := createDB(ctx, e, r); err != nil {
-					return err
-				}
 				return writeConfig(e, r.dir, r.ds, "none")
 			},
 			command: func(e *env, r *runCtx) *exec.Cmd {

@@ -1,0 +1,158 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/pgferry/pgferry/plan"
+)
+
+// Streaming pre-data.
+//
+// Into a database this migration created, pre-data is not restored in one transaction by
+// pg_restore: its statements (pg_restore's script of it, one chunk per archive entry) run in
+// order on one connection, each committed, and a table's copy may start as soon as the last
+// statement that alters it ran, while the rest of pre-data (other tables, views, functions,
+// comments, privileges) is still being created. The copies that start early are not recorded as
+// applied, and nothing that depends on them runs, until the schema action itself is recorded
+// applied: a run that stops in the middle of pre-data leaves a database that the next run drops
+// and creates again (it is this migration's), and every early copy is done again with it.
+//
+// Into a database that existed before the migration (empty), pre-data stays one transaction: a
+// failure must leave it as empty as it was.
+
+// alterTable finds the tables pg_dump's statements alter, as pg_dump prints their names.
+var alterTable = regexp.MustCompile(`(?m)^ALTER TABLE (?:ONLY )?((?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)\.(?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*))`)
+
+// unquoteQualified turns schema.name as PostgreSQL prints it into the key "schema.name".
+func unquoteQualified(s string) string {
+	var parts []string
+	for s != "" {
+		var p string
+		if strings.HasPrefix(s, `"`) {
+			i := 1
+			for i < len(s) {
+				if s[i] == '"' {
+					if i+1 < len(s) && s[i+1] == '"' {
+						i += 2
+						continue
+					}
+					break
+				}
+				i++
+			}
+			p = strings.ReplaceAll(s[1:min(i, len(s))], `""`, `"`)
+			s = s[min(i+1, len(s)):]
+		} else {
+			j := strings.IndexByte(s, '.')
+			if j < 0 {
+				j = len(s)
+			}
+			p, s = s[:j], s[j:]
+		}
+		parts = append(parts, p)
+		s = strings.TrimPrefix(s, ".")
+	}
+	return strings.Join(parts, ".")
+}
+
+// tableReadyAfter maps each table (key "schema.name") to the index of the last pre-data chunk
+// it must wait for: the one creating it or the last one altering it (a column default, an identity,
+// an owner): those take a lock a running COPY would make them wait for.
+func (d *dbRun) tableReadyAfter() map[string]int {
+	byOID := map[uint32]string{}
+	for k := range d.src.Tables {
+		byOID[d.src.Tables[k].OID] = d.src.Tables[k].Key()
+	}
+	entries := map[int]uint32{} // dump ID → table OID, for TABLE entries
+	for _, e := range d.entries {
+		if e.Desc == "TABLE" && e.TableOID == 1259 {
+			entries[e.DumpID] = e.OID
+		}
+	}
+	ready := map[string]int{}
+	for k, c := range d.preChunks {
+		if oid, ok := entries[c.DumpID]; ok {
+			if key, ok := byOID[oid]; ok {
+				ready[key] = max(ready[key], k)
+			}
+		}
+		for _, m := range alterTable.FindAllStringSubmatch(c.SQL, -1) {
+			key := unquoteQualified(m[1])
+			ready[key] = max(ready[key], k)
+		}
+	}
+	return ready
+}
+
+// earlyCopies lists the actions of the graph that may start while pre-data is streamed, with the
+// chunk each waits for, in chunk order: whole-table copies of plain tables whose only dependency
+// in this run is the schema action.
+func (d *dbRun) earlyCopies(actions []*plan.Action, index map[string]int) (schema int, early []earlyCopy) {
+	schema = -1
+	for i, a := range actions {
+		if a.Type == plan.TypeSchema {
+			schema = i
+		}
+	}
+	if schema < 0 || !d.streamed {
+		return -1, nil
+	}
+	ready := d.tableReadyAfter()
+	for i, a := range actions {
+		if a.Type != plan.TypeTable || a.Parts > 0 {
+			continue
+		}
+		t := d.tables[plan.TableAddr(d.db, a.Schema, a.Name)]
+		if t == nil || t.Kind != "r" || t.IsPartition {
+			continue
+		}
+		k, ok := ready[t.Key()]
+		if !ok {
+			continue
+		}
+		only := len(a.DependsOn) > 0
+		for _, dep := range a.DependsOn {
+			if j, in := index[dep]; in && j != schema {
+				only = false
+			}
+		}
+		if only {
+			early = append(early, earlyCopy{action: i, chunk: k})
+		}
+	}
+	sort.SliceStable(early, func(x, y int) bool { return early[x].chunk < early[y].chunk })
+	return schema, early
+}
+
+type earlyCopy struct{ action, chunk int }
+
+// streamSchema runs pre-data chunk by chunk (see above), telling progress after each.
+func (d *dbRun) streamSchema(ctx context.Context) error {
+	if err := d.ensureEmpty(ctx); err != nil {
+		return err
+	}
+	c, err := openTargetConn(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	if _, err := c.Exec(ctx, d.prePreamble); err != nil {
+		return fmt.Errorf("restoring the schema: %w", describePgError(err))
+	}
+	d.freshSchema.Store(true)
+	for k, ch := range d.preChunks {
+		if _, err := c.Exec(ctx, ch.SQL); err != nil {
+			return fmt.Errorf("restoring the schema: %s: %w", firstLine(ch.SQL), describePgError(err))
+		}
+		d.schemaChunks.Store(int64(k + 1))
+		select {
+		case d.schemaProgress <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
