@@ -3,7 +3,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -141,5 +140,3 @@ func (c *cli) errorf(secrets []string, format string, args ...any) {
 	red := color.New(color.FgRed, color.Bold).SprintFunc()
 	fmt.Fprintf(c.stderr, "%s %s\n", red("Error:"), msg)
 }
-
-var errCancelled = errors.New("cancelled")

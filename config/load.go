@@ -106,7 +106,6 @@ type loader struct {
 	serverOrder map[string][]string
 	migrations  map[string]hcl.Range
 	backendDecl *hcl.Range
-	backendOK   bool
 }
 
 // varState is a declared variable while its value is being resolved.

@@ -206,6 +206,7 @@ func (p *PG) decode(migration, data string) (*State, error) {
 	s, err := decodeState(what, []byte(data))
 	if err != nil {
 		if !errors.Is(err, ErrNewerFormat) {
+			//lint:ignore ST1005 the second line tells the user where the previous version is
 			err = fmt.Errorf("%w\nThe previous version is kept in the backup column of that row.", err)
 		}
 		return nil, err
