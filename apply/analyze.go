@@ -24,7 +24,8 @@ import (
 type analyzeLane struct {
 	d       *dbRun
 	mu      sync.Mutex
-	pending map[string]int // table key → actions of this run on it not finished yet
+	pending map[string]int            // table key → actions of this run on it not finished yet
+	tables  map[string]*catalog.Table // table key → the tables the lane may analyze
 	queue   []*catalog.Table
 	done    map[string]bool // analyzed by the lane
 	closed  bool
@@ -68,7 +69,7 @@ func (d *dbRun) startAnalyzeLane(ctx context.Context, actions []*plan.Action) *a
 			byKey[t.Key()] = t
 		}
 	}
-	l := &analyzeLane{d: d, pending: map[string]int{}, done: map[string]bool{}, wake: make(chan struct{}, 1), exited: make(chan struct{})}
+	l := &analyzeLane{d: d, pending: map[string]int{}, tables: byKey, done: map[string]bool{}, wake: make(chan struct{}, 1), exited: make(chan struct{})}
 	loaded := map[string]bool{}
 	for _, a := range actions {
 		k := tableKey(a)
@@ -109,18 +110,11 @@ func (l *analyzeLane) finished(a *plan.Action) {
 		return
 	}
 	delete(l.pending, k)
-	l.queue = append(l.queue, l.d.tables[plan.TableAddr(l.d.db, a.Schema, tableName(a))])
+	l.queue = append(l.queue, l.tables[k])
 	select {
 	case l.wake <- struct{}{}:
 	default:
 	}
-}
-
-func tableName(a *plan.Action) string {
-	if a.Type == plan.TypeIndex || a.Type == plan.TypeConstraint {
-		return a.Table
-	}
-	return a.Name
 }
 
 func (l *analyzeLane) run(ctx context.Context) {

@@ -181,19 +181,14 @@ func (r *Runner) markBegin(a *plan.Action) time.Time {
 	return start
 }
 
-// markFinish records an action's outcome in memory and returns the change's generation: the action
-// counts as done for its dependents once a state write of at least that generation succeeded.
+// markFinish records an action's outcome in memory. work is its work time summed over the
+// connections it used, when that is not its elapsed time (0: the same).
 //
 // With confirm set, a success is not yet recorded as applied: the action committed on a session
-// with synchronous_commit off, and becomes applied only once confirmDurable made the target's WAL
-// durable past its commit (a target that crashes loses the last asynchronous commits).
-func (r *Runner) markFinish(a *plan.Action, start time.Time, rows, bytes int64, err error, confirm bool) int64 {
-	return r.markFinishWork(a, start, rows, bytes, err, confirm, 0)
-}
-
-// markFinishWork is markFinish for an action whose work time, summed over the connections it
-// used, is not its elapsed time (0: the same).
-func (r *Runner) markFinishWork(a *plan.Action, start time.Time, rows, bytes int64, err error, confirm bool, work time.Duration) int64 {
+// with synchronous_commit off, and becomes applied only once queueConfirm queued it and
+// confirmDurable made the target's WAL durable past its commit (a target that crashes loses the
+// last asynchronous commits).
+func (r *Runner) markFinish(a *plan.Action, start time.Time, rows, bytes int64, work time.Duration, err error, confirm bool) {
 	d := time.Since(start)
 	t := time.Now().UTC()
 	r.mu.Lock()
@@ -206,19 +201,17 @@ func (r *Runner) markFinishWork(a *plan.Action, start time.Time, rows, bytes int
 			sa.Status = state.ActionTainted
 		}
 	case confirm:
-		r.unconfirmed = append(r.unconfirmed, sa) // still "running" in the state
+		// still "running" in the state, until queueConfirm and saveConfirmed
 	default:
 		sa.Status = state.ActionApplied
 	}
 	r.gen++
-	gen := r.gen
 	r.mu.Unlock()
 	if err != nil {
 		r.emit(Event{Type: "apply_errored", Address: a.Address, Action: a, Elapsed: d, Err: err})
 	} else {
 		r.emit(Event{Type: "apply_complete", Address: a.Address, Action: a, Elapsed: d, Work: work, Rows: rows, Bytes: bytes})
 	}
-	return gen
 }
 
 // begin marks an action running and saves the state; finish records its outcome durably.
@@ -227,8 +220,20 @@ func (r *Runner) begin(ctx context.Context, a *plan.Action) (time.Time, error) {
 	return start, r.save(ctx)
 }
 
+// queueConfirm queues finished actions for the next saveConfirmed, which records them applied in
+// one state write, and returns the generation of that change.
+func (r *Runner) queueConfirm(addrs ...string) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, addr := range addrs {
+		r.unconfirmed = append(r.unconfirmed, r.opt.State.Action(addr))
+	}
+	r.gen++
+	return r.gen
+}
+
 func (r *Runner) finish(ctx context.Context, a *plan.Action, start time.Time, rows, bytes int64, err error) error {
-	r.markFinish(a, start, rows, bytes, err, false)
+	r.markFinish(a, start, rows, bytes, 0, err, false)
 	return r.save(context.WithoutCancel(ctx))
 }
 
@@ -508,11 +513,6 @@ type dbRun struct {
 	// schemaChunks counts the pre-data chunks run so far; schemaProgress is signalled after each.
 	schemaChunks   atomic.Int64
 	schemaProgress chan struct{}
-	// While holdEarly is set (under r.mu), the copies in early (addresses) that started before
-	// the schema action finished stay unconfirmed: they become applied with it, never before.
-	holdEarly  bool
-	early      map[string]bool
-	schemaAddr string
 }
 
 // runDatabaseRetrying runs a database's actions and, when a connection to the source is lost (and
@@ -765,16 +765,13 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 	d.lane = d.startAnalyzeLane(wctx, actions)
 	defer d.lane.stop()
 	// Copies that may start while pre-data is streamed (schema.go), in the order of the chunks
-	// they wait for; started[i] marks those started so.
+	// they wait for; started[i] marks those started so. One that finishes before the schema action
+	// waits in held, and is queued for confirmation with it: it is recorded applied, and its
+	// dependents run, only in the same state write as pre-data, never before.
 	schemaIdx, earlyList := d.earlyCopies(actions, index)
 	started := make([]bool, len(actions))
-	schemaReleased := schemaIdx < 0
+	var held []int
 	d.schemaProgress = make(chan struct{}, 1)
-	if len(earlyList) > 0 {
-		r.mu.Lock()
-		d.holdEarly, d.early, d.schemaAddr = true, map[string]bool{}, actions[schemaIdx].Address
-		r.mu.Unlock()
-	}
 	progress := d.schemaProgress
 	if len(earlyList) == 0 {
 		progress = nil
@@ -787,8 +784,7 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 			w := &worker{d: d}
 			defer w.close()
 			for i := range work {
-				gen, err := w.run(wctx, actions[i])
-				results <- result{i, gen, err}
+				results <- result{i: i, err: w.run(wctx, actions[i])}
 			}
 		}()
 	}
@@ -872,9 +868,6 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 				earlyList = earlyList[1:]
 				if waiting[i] == 1 && !started[i] {
 					started[i] = true
-					r.mu.Lock()
-					d.early[actions[i].Address] = true
-					r.mu.Unlock()
 					heap.Push(ready, rank[i])
 				}
 			}
@@ -892,22 +885,32 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 				continue
 			}
 			d.lane.finished(actions[res.i])
-			pendingFlush = append(pendingFlush, unflushed{res.i, res.gen})
+			switch {
+			case started[res.i] && schemaIdx >= 0:
+				held = append(held, res.i)
+				continue
+			case res.i == schemaIdx:
+				addrs := []string{actions[res.i].Address}
+				for _, i := range held {
+					addrs = append(addrs, actions[i].Address)
+				}
+				gen := r.queueConfirm(addrs...)
+				for _, i := range append(held, res.i) {
+					pendingFlush = append(pendingFlush, unflushed{i, gen})
+				}
+				held, schemaIdx = nil, -1
+			default:
+				pendingFlush = append(pendingFlush, unflushed{res.i, r.queueConfirm(actions[res.i].Address)})
+			}
 			requestFlush()
 		case f := <-flushed:
 			if f.err != nil {
 				fail(f.err)
 				continue
 			}
-			// Early copies are released with the schema action, in the same write (never before).
-			for _, u := range pendingFlush {
-				if u.i == schemaIdx && u.gen <= f.gen {
-					schemaReleased = true
-				}
-			}
 			kept := pendingFlush[:0]
 			for _, u := range pendingFlush {
-				if u.gen > f.gen || (started[u.i] && !schemaReleased) {
+				if u.gen > f.gen {
 					kept = append(kept, u)
 					continue
 				}
@@ -959,24 +962,6 @@ func (d *dbRun) saveConfirmed(ctx context.Context) (int64, error) {
 	r.mu.Lock()
 	cut, list := r.gen, r.unconfirmed
 	r.unconfirmed = nil
-	release := false // the schema action is in this write: the early copies go with it
-	if d.holdEarly {
-		var held, rest []*state.Action
-		for _, sa := range list {
-			switch {
-			case sa.Address == d.schemaAddr:
-				release = true
-				rest = append(rest, sa)
-			case d.early[sa.Address]:
-				held = append(held, sa)
-			default:
-				rest = append(rest, sa)
-			}
-		}
-		if !release {
-			list, r.unconfirmed = rest, held
-		}
-	}
 	r.mu.Unlock()
 	if len(list) > 0 {
 		if err := d.confirmDurable(ctx); err != nil {
@@ -988,9 +973,6 @@ func (d *dbRun) saveConfirmed(ctx context.Context) (int64, error) {
 		r.mu.Lock()
 		for _, sa := range list {
 			sa.Status = state.ActionApplied
-		}
-		if release {
-			d.holdEarly = false
 		}
 		r.gen++
 		r.mu.Unlock()

@@ -213,59 +213,20 @@ func differingRows(ctx context.Context, t catalog.Table, extended bool, openSrc,
 		rowHash, bucket = "('x' || left(md5(t::text), 16))::bit(64)::bigint", "(('x' || left(md5("+key+"), 3))::bit(12)::int & 1023)"
 	}
 	from := " FROM ONLY " + t.Qualified() + " AS t"
-	sums := func(c *pgx.Conn) (map[int]string, error) {
-		rows, err := c.Query(ctx, "SELECT "+bucket+"::int, count(*)::text || ' ' || sum("+rowHash+"::numeric)::text"+from+" GROUP BY 1")
-		if err != nil {
-			return nil, err
-		}
-		out := map[int]string{}
-		for rows.Next() {
-			var b int
-			var v string
-			if err := rows.Scan(&b, &v); err != nil {
-				return nil, err
-			}
-			out[b] = v
-		}
-		return out, rows.Err()
-	}
-	ss, err := sums(src)
-	if err != nil {
-		return nil, 0, err
-	}
-	ts, err := sums(tgt)
+	ss, ts, err := pairMaps(ctx, src, tgt, "SELECT "+bucket+"::text, count(*)::text || ' ' || sum("+rowHash+"::numeric)::text"+from+" GROUP BY 1")
 	if err != nil {
 		return nil, 0, err
 	}
 	var buckets []int
 	for b := 0; b < 1024; b++ {
-		if ss[b] != ts[b] {
+		if k := fmt.Sprint(b); ss[k] != ts[k] {
 			buckets = append(buckets, b)
 		}
 	}
 	if len(buckets) == 0 {
 		return nil, 0, nil
 	}
-	read := func(c *pgx.Conn) (map[string]string, error) {
-		rows, err := c.Query(ctx, "SELECT "+key+", "+rowHash+"::text"+from+" WHERE "+bucket+" = ANY ($1)", buckets)
-		if err != nil {
-			return nil, err
-		}
-		out := map[string]string{}
-		for rows.Next() {
-			var k, h string
-			if err := rows.Scan(&k, &h); err != nil {
-				return nil, err
-			}
-			out[k] = h
-		}
-		return out, rows.Err()
-	}
-	sr, err := read(src)
-	if err != nil {
-		return nil, 0, err
-	}
-	tr, err := read(tgt)
+	sr, tr, err := pairMaps(ctx, src, tgt, "SELECT "+key+", "+rowHash+"::text"+from+" WHERE "+bucket+" = ANY ($1)", buckets)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -407,6 +368,30 @@ func (d *dbRun) verify(ctx context.Context) error {
 		return fmt.Errorf("verification found %d difference(s):\n  %s", len(diffs), strings.Join(lines, "\n  "))
 	}
 	return nil
+}
+
+// pairMaps runs a query of two text columns on both connections and returns each side's rows as
+// a map from the first column to the second.
+func pairMaps(ctx context.Context, src, tgt *pgx.Conn, query string, args ...any) (map[string]string, map[string]string, error) {
+	var out [2]map[string]string
+	for i, c := range []*pgx.Conn{src, tgt} {
+		rows, err := c.Query(ctx, query, args...)
+		if err != nil {
+			return nil, nil, err
+		}
+		out[i] = map[string]string{}
+		for rows.Next() {
+			var k, v string
+			if err := rows.Scan(&k, &v); err != nil {
+				return nil, nil, err
+			}
+			out[i][k] = v
+		}
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return out[0], out[1], nil
 }
 
 // largeObjectsDigest hashes every large object's OID and contents, in OID order. Owners are left out, as for tables: with roles = false

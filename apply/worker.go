@@ -123,9 +123,9 @@ func openTargetConn(ctx context.Context, d *dbRun) (*pgx.Conn, error) {
 	return c, nil
 }
 
-// run runs one action, retrying it when its connection was lost, and returns the generation of the
-// in-memory state change that records its outcome.
-func (w *worker) run(ctx context.Context, a *plan.Action) (int64, error) {
+// run runs one action, retrying it when its connection was lost, and records its outcome in memory:
+// a success stays "running" until runGraph queues it for confirmation (queueConfirm).
+func (w *worker) run(ctx context.Context, a *plan.Action) error {
 	r := w.d.r
 	start := r.markBegin(a)
 	var rows, bytes int64
@@ -147,9 +147,9 @@ func (w *worker) run(ctx context.Context, a *plan.Action) (int64, error) {
 			break
 		}
 	}
-	gen := r.markFinishWork(a, start, rows, bytes, err, true, w.work)
+	r.markFinish(a, start, rows, bytes, w.work, err, true)
 	w.work = 0
-	return gen, err
+	return err
 }
 
 // do runs one action once.
