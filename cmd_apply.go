@@ -111,6 +111,9 @@ func cmdApply(c *cli, args []string) int {
 	}
 	defer unlock()
 	ctx, canceled := c.watchCancel(ctx, s, lockInfo.ID) // `pgferry cancel` (cmd_destroy.go) stops this apply
+	// Without a prompt, the first database's snapshot and schema dump start while the plan is made.
+	s.prefetch = saved != nil || *auto
+	defer func() { s.prefetched.Close() }()
 	if code := c.inspect(ctx, s); code != 0 {
 		return code
 	}
@@ -187,7 +190,8 @@ func cmdApply(c *cli, args []string) int {
 		jl.Write("info", "apply_start", "Applying plan", map[string]any{"changes": p.Summary})
 	}
 	start := time.Now()
-	err = apply.Run(ctx, apply.Options{Migration: s.m, Plan: p, Tools: s.tools, Backend: s.backend, State: st, Jobs: n, Emit: emit})
+	err = apply.Run(ctx, apply.Options{Migration: s.m, Plan: p, Tools: s.tools, Backend: s.backend, State: st, Jobs: n, Emit: emit,
+		Prefetch: s.prefetched})
 	if jl != nil {
 		if err != nil {
 			jl.Write("error", "apply_errored", redact(err.Error(), s.secrets), nil)

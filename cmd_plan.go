@@ -38,6 +38,10 @@ type session struct {
 	tools    *pgdump.Tools
 	toolsErr error
 	plan     *plan.Plan
+	// prefetch (apply without approval) asks inspect to start opening the first database's source
+	// (snapshot, pg_dump) while it reads the catalogs; prefetched is that, to close after apply.
+	prefetch   bool
+	prefetched *apply.Prefetch
 	// connErr is why a server (or one of its databases) could not be reached or logged into.
 	connErr error
 }
@@ -114,6 +118,10 @@ func (c *cli) inspect(ctx context.Context, s *session) int {
 		c.errorf(s.secrets, "%v", err)
 		return 1
 	}
+	s.tools, s.toolsErr = pgdump.Find(s.m.Options.PgBinDir, s.src.Major())
+	if db := firstUnfinished(s.st, s.dbs); s.prefetch && s.tools != nil && db != "" {
+		s.prefetched = apply.StartPrefetch(ctx, s.m, s.tools, db, s.src.VersionNum, apply.FloatDigits(s.src.VersionNum, s.tgt.VersionNum))
+	}
 	readDB := func(srv *config.Server, in *catalog.Instance, db string) (*catalog.Database, error) {
 		conn, err := apply.Connect(ctx, srv, db)
 		if err != nil {
@@ -164,8 +172,29 @@ func (c *cli) inspect(ctx context.Context, s *session) int {
 			s.tgtDBs[r.db] = r.out
 		}
 	}
-	s.tools, s.toolsErr = pgdump.Find(s.m.Options.PgBinDir, s.src.Major())
 	return 0
+}
+
+// firstUnfinished is the first of dbs that the state does not show done (every action of it
+// applied), or "".
+func firstUnfinished(st *state.State, dbs []string) string {
+	for _, db := range dbs {
+		done := false
+		if st != nil {
+			for _, a := range st.Actions {
+				if a.Database == db {
+					done = a.Status == state.ActionApplied
+					if !done {
+						break
+					}
+				}
+			}
+		}
+		if !done {
+			return db
+		}
+	}
+	return ""
 }
 
 func identity(srv *config.Server, in *catalog.Instance) state.Identity {

@@ -1,7 +1,6 @@
 package apply
 
 import (
-	"cmp"
 	"container/heap"
 	"context"
 	"errors"
@@ -49,6 +48,9 @@ type Options struct {
 	Jobs  int
 	// Emit receives events; it must not block for long. May be nil.
 	Emit func(Event)
+	// Prefetch, when not nil, holds the first database's source opened while the plan was made
+	// (StartPrefetch); the caller closes it after Run.
+	Prefetch *Prefetch
 }
 
 // Runner executes one plan.
@@ -71,10 +73,7 @@ func Run(ctx context.Context, opt Options) error {
 	if opt.Jobs < 1 {
 		opt.Jobs = 1
 	}
-	r := &Runner{opt: opt, m: opt.Migration, floatDg: 3}
-	if opt.Plan.Source.VersionNum < 120000 || opt.Plan.Target.VersionNum < 120000 {
-		r.floatDg = 0
-	}
+	r := &Runner{opt: opt, m: opt.Migration, floatDg: FloatDigits(opt.Plan.Source.VersionNum, opt.Plan.Target.VersionNum)}
 	tmp, err := os.MkdirTemp("", "pgferry-")
 	if err != nil {
 		return err
@@ -478,21 +477,12 @@ func roleConfigSQL(r catalog.Role) []string {
 
 // dbRun holds what one database's actions share.
 type dbRun struct {
-	r        *Runner
-	db       string
-	snapshot string
-	dump     string
-	entries  []pgdump.Entry // pg_restore --list (without --create)
-	dbItems  []pgdump.Entry // DATABASE, DATABASE PROPERTIES and their ACL/COMMENT (pg_restore -C --list)
-	preamble string
-	chunks   []pgdump.Chunk    // post-data script, one chunk per entry
-	byOID    map[[2]uint32]int // (catalog, oid) → chunk index
-	used     map[int]bool      // chunk indexes run by index/constraint actions
-	src      *catalog.Database
-	tables   map[string]*catalog.Table // TableAddr → table
-	// catalogRead waits for src to be read and indexes its tables; call it once, before the
-	// workers start.
-	catalogRead func() error
+	r  *Runner
+	db string
+	*sourceDump
+	used   map[int]bool              // chunk indexes run by index/constraint actions
+	src    *catalog.Database         // the source catalog, read inside the snapshot
+	tables map[string]*catalog.Table // TableAddr → table
 	// barrier is the target connection confirmDurable commits on (the flusher's only), and
 	// targetStart when the target's server started, read as the graph began.
 	barrier     *pgx.Conn
@@ -505,11 +495,9 @@ type dbRun struct {
 	freshSchema atomic.Bool
 	// lane analyzes tables as they are finished (nil: none).
 	lane *analyzeLane
-	// Pre-data as a script (streamed into a database this migration created, see schema.go):
-	// its preamble and chunks; streamed is decided once the database action ran.
-	prePreamble string
-	preChunks   []pgdump.Chunk
-	streamed    bool
+	// streamed: pre-data is streamed into a database this migration created (see schema.go),
+	// decided once the database action ran.
+	streamed bool
 	// schemaChunks counts the pre-data chunks run so far; schemaProgress is signalled after each.
 	schemaChunks   atomic.Int64
 	schemaProgress chan struct{}
@@ -530,7 +518,7 @@ func (r *Runner) runDatabaseRetrying(ctx context.Context, db string, actions []*
 		if len(left) == 0 {
 			return nil
 		}
-		err := r.runDatabase(ctx, db, left)
+		err := r.runDatabase(ctx, db, left, attempt)
 		if err == nil || ctx.Err() != nil || !(retryable(err) || snapshotLost(err) || errors.Is(err, errTargetRestarted)) || attempt >= 4 {
 			return err
 		}
@@ -542,120 +530,27 @@ func (r *Runner) runDatabaseRetrying(ctx context.Context, db string, actions []*
 	}
 }
 
-func (r *Runner) runDatabase(ctx context.Context, db string, actions []*plan.Action) error {
-	d := &dbRun{r: r, db: db, byOID: map[[2]uint32]int{}, used: map[int]bool{}, tables: map[string]*catalog.Table{}}
+func (r *Runner) runDatabase(ctx context.Context, db string, actions []*plan.Action, attempt int) error {
+	d := &dbRun{r: r, db: db, used: map[int]bool{}, tables: map[string]*catalog.Table{}}
 	r.emit(Event{Type: "phase", Message: fmt.Sprintf("Database %q: exporting a snapshot and dumping the schema with pg_dump %s", db, r.opt.Tools.Version)})
-	holder, err := Connect(ctx, r.m.Source, db)
+	var err error
+	var ok bool
+	if attempt == 0 {
+		d.sourceDump, err, ok = r.opt.Prefetch.take(db)
+	}
+	if !ok {
+		d.sourceDump, err = openSource(ctx, r.m, r.opt.Tools, db, r.opt.Plan.Source.VersionNum, r.floatDg)
+	}
 	if err != nil {
 		return err
 	}
-	defer holder.Close(context.WithoutCancel(ctx))
-	if err := SessionSettings(ctx, holder, r.floatDg); err != nil {
-		return err
-	}
-	if _, err := holder.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
-		return err
-	}
-	if err := holder.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&d.snapshot); err != nil {
-		return fmt.Errorf("exporting a snapshot on the source: %w", err)
-	}
-	// The source catalog (read inside the snapshot, on the holder's connection) is needed only
-	// by the workers: it is read while pg_dump dumps the schema and the database is created.
-	catalogRead := make(chan error, 1)
-	go func() {
-		var err error
-		d.src, err = catalog.ReadDatabase(ctx, holder, db, r.opt.Plan.Source.VersionNum)
-		catalogRead <- err
-	}()
-	d.catalogRead = sync.OnceValue(func() error {
-		if err := <-catalogRead; err != nil {
-			return err
-		}
-		for k := range d.src.Tables {
-			t := &d.src.Tables[k]
-			d.tables[plan.TableAddr(db, t.Schema, t.Name)] = t
-		}
-		return nil
-	})
-	// Registered after the holder's Close, so it runs before it: the holder's connection is closed
-	// only once the read is done with it, whatever path returns.
-	defer d.catalogRead()
+	defer d.sourceDump.close()
 	defer func() {
 		if d.barrier != nil {
 			d.barrier.Close(context.WithoutCancel(ctx))
 		}
 	}()
-	if err := d.dumpSchema(ctx); err != nil {
-		return err
-	}
 	return d.schedule(ctx, actions)
-}
-
-func (d *dbRun) dumpSchema(ctx context.Context) error {
-	r := d.r
-	d.dump = filepath.Join(r.tmp, "db-"+fmt.Sprint(len(d.db))+"-"+sanitizeFile(d.db)+".dump")
-	src := ToolConn(r.m.Source, d.db)
-	if _, err := pgdump.Run(ctx, src, r.opt.Tools.PgDump, "--format=custom", "--section=pre-data", "--section=post-data",
-		"--create", "--no-tablespaces", "--snapshot="+d.snapshot, "--file="+d.dump); err != nil {
-		return err
-	}
-	// Three reads of the same archive, at once: the object list, the list with the database's
-	// own entries, and the post-data script.
-	var lists [4][]byte
-	var errs [4]error
-	var wg sync.WaitGroup
-	for i, args := range [][]string{
-		{"--list", d.dump},
-		{"--create", "--list", d.dump},
-		append([]string{"--section=post-data", "--verbose", "--file=-"}, d.restoreFlags()...),
-		append([]string{"--section=pre-data", "--verbose", "--file=-"}, d.restoreFlags()...),
-	} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lists[i], errs[i] = pgdump.Run(ctx, pgdump.Conn{}, r.opt.Tools.PgRestore, args...)
-		}()
-	}
-	wg.Wait()
-	if err := cmp.Or(errs[0], errs[1], errs[2], errs[3]); err != nil {
-		return err
-	}
-	var err error
-	if d.entries, err = pgdump.ParseList(lists[0]); err != nil {
-		return err
-	}
-	all, err := pgdump.ParseList(lists[1])
-	if err != nil {
-		return err
-	}
-	for _, e := range all {
-		if e.Desc == "DATABASE" || e.Desc == "DATABASE PROPERTIES" ||
-			((e.Desc == "ACL" || e.Desc == "COMMENT" || e.Desc == "SECURITY LABEL") && strings.HasPrefix(e.Rest, "- DATABASE ")) {
-			d.dbItems = append(d.dbItems, e)
-		}
-	}
-	script := lists[2]
-	d.preamble, d.chunks = pgdump.SplitScript(stripMeta(script))
-	d.prePreamble, d.preChunks = pgdump.SplitScript(stripMeta(lists[3]))
-	byID := map[int]pgdump.Entry{}
-	for _, e := range d.entries {
-		byID[e.DumpID] = e
-	}
-	for k, c := range d.chunks {
-		if e, ok := byID[c.DumpID]; ok && e.OID != 0 {
-			d.byOID[[2]uint32{e.TableOID, e.OID}] = k
-		}
-	}
-	return nil
-}
-
-// restoreFlags are the pg_restore flags every call shares, then the archive.
-func (d *dbRun) restoreFlags() []string {
-	f := []string{"--no-tablespaces"}
-	if !d.r.m.Options.Roles {
-		f = append(f, "--no-owner", "--no-privileges")
-	}
-	return append(f, d.dump)
 }
 
 func sanitizeFile(s string) string {
@@ -703,8 +598,14 @@ func (d *dbRun) schedule(ctx context.Context, actions []*plan.Action) error {
 		}
 		rest = append(rest, a)
 	}
-	if err := d.catalogRead(); err != nil {
+	src, err := d.readCatalog()
+	if err != nil {
 		return err
+	}
+	d.src = src
+	for k := range d.src.Tables {
+		t := &d.src.Tables[k]
+		d.tables[plan.TableAddr(d.db, t.Schema, t.Name)] = t
 	}
 	// Pre-data is streamed only into a database this migration created: see schema.go.
 	d.streamed = r.createdDatabase(d.db) && len(d.preChunks) > 0

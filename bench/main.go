@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pgferry/pgferry/internal/pgtest"
 )
 
@@ -91,6 +93,12 @@ type env struct {
 	work     string
 	machine  Machine
 	pgcopydb string // path, or "" when not available
+	// trash holds what the bench would delete (old clusters, working directories, dumps): it is
+	// removed only at the end, see retire.
+	trash string
+	// kept are the target databases of earlier runs, renamed instead of dropped (see retire).
+	kept    []string
+	dropped bool // retire had to drop (disk): reported once
 }
 
 func run(ctx context.Context, o options) error {
@@ -106,9 +114,19 @@ func run(ctx context.Context, o options) error {
 	}
 	// The servers run as the postgres OS user: it must reach the clusters.
 	os.Chmod(o.dir, 0o755)
-	e := &env{o: o, pgferry: o.pgferry, logs: filepath.Join(o.dir, "logs"), work: filepath.Join(o.dir, "work")}
+	e := &env{o: o, pgferry: o.pgferry, logs: filepath.Join(o.dir, "logs"), work: filepath.Join(o.dir, "work"),
+		trash: filepath.Join(o.dir, "trash")}
+	defer os.RemoveAll(e.trash)
 	os.RemoveAll(e.logs)
-	os.RemoveAll(e.work)
+	e.discard(e.work)
+	defer func() {
+		// The runs' dumps can be large: they go with the trash; logs and states stay.
+		dumps, _ := filepath.Glob(filepath.Join(e.work, "*", "dump"))
+		more, _ := filepath.Glob(filepath.Join(e.work, "*", "pgcopydb"))
+		for _, d := range append(dumps, more...) {
+			e.discard(d)
+		}
+	}()
 	for _, d := range []string{e.logs, e.work} {
 		if err := os.MkdirAll(d, 0o777); err != nil {
 			return err
@@ -172,9 +190,9 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	if c, err := pgtest.Load(tgtDir); err == nil {
-		c.Destroy()
+		c.Stop()
 	}
-	os.RemoveAll(tgtDir)
+	e.discard(tgtDir)
 	logf("creating the target cluster (PostgreSQL %d) in %s", o.major, tgtDir)
 	if e.tgt, err = pgtest.New(tgtDir, o.major, conf...); err != nil {
 		return err
@@ -182,6 +200,7 @@ func run(ctx context.Context, o options) error {
 	secrets = append(secrets, e.src.Password, e.tgt.Password)
 	defer func() {
 		if o.keep {
+			e.dropKept(context.WithoutCancel(ctx))
 			logf("clusters left running: %s, %s (stop: go run ./internal/pgtest/cmd/pgcluster stop --dir DIR --remove)", srcDir, tgtDir)
 			return
 		}
@@ -239,6 +258,54 @@ func run(ctx context.Context, o options) error {
 		logf("wrote %s", o.out)
 	}
 	return nil
+}
+
+// Deleting many files makes creating files slow for minutes on ext4 without a journal (the
+// filesystem skips recently deleted inodes one by one: PostgreSQL spent a quarter of its time in
+// inode allocation after each DROP DATABASE). So the bench deletes nothing while it measures: a
+// run's database is renamed when the next run of the dataset starts, directories go to trash, and
+// all is removed at the end. Only when the disk runs short is the database dropped instead.
+
+// discard moves path into the trash directory (removed at the end of the bench).
+func (e *env) discard(path string) {
+	if _, err := os.Lstat(path); err != nil {
+		return
+	}
+	os.MkdirAll(e.trash, 0o755)
+	if err := os.Rename(path, filepath.Join(e.trash, fmt.Sprintf("%s-%d", filepath.Base(path), time.Now().UnixNano()))); err != nil {
+		os.RemoveAll(path)
+	}
+}
+
+// retire makes room on the target for a run on database ds: an earlier run's database is renamed
+// and kept while the disk has room for three times size more, and dropped otherwise.
+func (e *env) retire(ctx context.Context, ds string, size int64) error {
+	rows, err := e.tgt.Query(ctx, "postgres", fmt.Sprintf("SELECT 1 FROM pg_database WHERE datname = '%s'", strings.ReplaceAll(ds, "'", "''")))
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(e.o.dir, &st); err == nil && int64(st.Bavail)*st.Bsize > 3*size+(5<<30) {
+		old := fmt.Sprintf("%s_run%d", ds, len(e.kept)+1)
+		if err := e.tgt.Exec(ctx, "postgres", fmt.Sprintf("ALTER DATABASE %s RENAME TO %s", pgx.Identifier{ds}.Sanitize(), pgx.Identifier{old}.Sanitize())); err != nil {
+			return err
+		}
+		e.kept = append(e.kept, old)
+		return nil
+	}
+	if !e.dropped {
+		logf("disk short: the databases of earlier runs are dropped between runs from now on (file creation may be slower after each)")
+		e.dropped = true
+	}
+	return e.tgt.Exec(ctx, "postgres", fmt.Sprintf("DROP DATABASE %s WITH (FORCE)", pgx.Identifier{ds}.Sanitize()))
+}
+
+// dropKept drops the databases retire kept.
+func (e *env) dropKept(ctx context.Context) {
+	for _, db := range e.kept {
+		e.tgt.Exec(ctx, "postgres", fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", pgx.Identifier{db}.Sanitize()))
+	}
+	e.kept = nil
 }
 
 func datasetMarker(o options) string {

@@ -291,9 +291,14 @@ written by it; the numbers below are from the last run (a "Notes" section at the
 - Datasets, generated on the source: ` + "`pgbench -i -s SCALE --foreign-keys`" + `, and a deterministic many-tables set
   (bench/datasets.go: 200 tables in two schemas with varied column types — numeric, text, jsonb, inet, arrays,
   uuid, bytea, date/time, intervals —, 534 indexes including a GIN and a partial one, 79 foreign keys, 20 views).
-- Each tool moves the database to a fresh target: the target database is dropped (and both servers
-  checkpointed) before every run; tools that need an existing database (pg_restore, pgcopydb) get an empty one,
-  created untimed; pgferry creates its own, timed, as on a new target (and then streams pre-data into it). Tools run alternately, the order rotated every round; the median of the runs is reported.
+- Each tool moves the database to a fresh target: the previous run's target database is renamed out of the way
+  (and both servers checkpointed) before every run; tools that need an existing database (pg_restore, pgcopydb)
+  get an empty one, created untimed; pgferry creates its own, timed, as on a new target (and then streams
+  pre-data into it). Nothing is deleted while the bench measures (databases, dumps and old clusters are removed
+  at the end; a database is dropped only when the disk runs short): on ext4 without a journal, creating files
+  for minutes after deleting thousands is slow (PostgreSQL spent a quarter of its CPU time in inode allocation
+  after each DROP DATABASE), which no real target does.
+  Tools run alternately, the order rotated every round; the median of the runs is reported.
   Only ratios taken in one run are meaningful: on shared 2-core machines runs vary by up to ±30%.
 - Every run is checked: exact row counts of every table, and the numbers of indexes, foreign keys and views, must
   match the source, or the bench fails. After each pgferry run, ` + "`pgferry verify --mode count`" + ` and

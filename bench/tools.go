@@ -36,6 +36,7 @@ type runCtx struct {
 	dir  string // fresh working directory
 	log  string
 	big  bigTable // the dataset's largest table (for the floor)
+	size int64    // the dataset's size on the source
 	tool *tool
 }
 
@@ -403,7 +404,7 @@ ORDER BY pg_relation_size(c.oid) DESC LIMIT 1`).Scan(&b.Key, &b.Schema, &b.Name,
 		for i := range ts {
 			k := (i + run) % len(ts)
 			t := ts[k]
-			r := &runCtx{ds: ds, run: run + 1, tool: t, big: res.BigTable,
+			r := &runCtx{ds: ds, run: run + 1, tool: t, big: res.BigTable, size: res.Size,
 				dir: filepath.Join(e.work, fmt.Sprintf("%s-%s-%d", ds, t.id, run+1)),
 				log: filepath.Join(e.logs, fmt.Sprintf("%s-%s-%d.log", ds, t.id, run+1))}
 			rr, err := runOnce(ctx, e, r, want, floorWant)
@@ -424,12 +425,12 @@ ORDER BY pg_relation_size(c.oid) DESC LIMIT 1`).Scan(&b.Key, &b.Schema, &b.Name,
 
 func runOnce(ctx context.Context, e *env, r *runCtx, want, floorWant *expectation) (runResult, error) {
 	var rr runResult
-	os.RemoveAll(r.dir)
+	e.discard(r.dir)
 	if err := os.MkdirAll(r.dir, 0o700); err != nil {
 		return rr, err
 	}
 	// A fresh target: no database, and no checkpoint debt from the previous run on either server.
-	if err := e.tgt.Exec(ctx, "postgres", fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", pgx.Identifier{r.ds}.Sanitize())); err != nil {
+	if err := e.retire(ctx, r.ds, r.size); err != nil {
 		return rr, err
 	}
 	if err := e.tgt.Exec(ctx, "postgres", "CHECKPOINT"); err != nil {
@@ -465,9 +466,6 @@ func runOnce(ctx context.Context, e *env, r *runCtx, want, floorWant *expectatio
 	if err := w.check(got, r.tool.floor); err != nil {
 		return rr, fmt.Errorf("WRONG RESULT: %w\n(log: %s)", err, r.log)
 	}
-	// Dumps can be large: keep the disk for the next run.
-	os.RemoveAll(filepath.Join(r.dir, "dump"))
-	os.RemoveAll(filepath.Join(r.dir, "pgcopydb"))
 	return rr, nil
 }
 

@@ -1,0 +1,225 @@
+package apply
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/pgdump"
+)
+
+// sourceDump is where a database's run starts: a snapshot exported on the source and kept alive by
+// holder's open transaction, the schema pg_dump dumped from that snapshot, and the source catalog
+// read inside it.
+type sourceDump struct {
+	holder   *pgx.Conn
+	snapshot string
+	dir      string // temporary directory holding the archive
+	dump     string // the archive (custom format, pre-data and post-data)
+	roles    bool   // options.roles: owners and privileges are restored
+	entries  []pgdump.Entry
+	dbItems  []pgdump.Entry // DATABASE, DATABASE PROPERTIES and their ACL/COMMENT (pg_restore -C --list)
+	preamble string
+	chunks   []pgdump.Chunk    // post-data script, one chunk per entry
+	byOID    map[[2]uint32]int // (catalog, oid) → chunk index
+	// Pre-data as a script (streamed into a database this migration created, see schema.go).
+	prePreamble string
+	preChunks   []pgdump.Chunk
+	// readCatalog waits for the source catalog, read on holder's connection while pg_dump runs.
+	readCatalog func() (*catalog.Database, error)
+}
+
+// openSource exports a snapshot of database db on the source (of version sourceNum,
+// server_version_num), dumps its schema from that snapshot with pg_dump, and reads its catalog inside
+// the snapshot, the two at once. The caller closes it.
+func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum, floatDg int) (s *sourceDump, err error) {
+	s = &sourceDump{roles: m.Options.Roles, byOID: map[[2]uint32]int{}}
+	defer func() {
+		if err != nil {
+			s.close()
+			s = nil
+		}
+	}()
+	if s.dir, err = os.MkdirTemp("", "pgferry-dump-"); err != nil {
+		return s, err
+	}
+	if s.holder, err = Connect(ctx, m.Source, db); err != nil {
+		return s, err
+	}
+	if err := SessionSettings(ctx, s.holder, floatDg); err != nil {
+		return s, err
+	}
+	if _, err := s.holder.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		return s, err
+	}
+	if err := s.holder.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&s.snapshot); err != nil {
+		return s, fmt.Errorf("exporting a snapshot on the source: %w", err)
+	}
+	// The catalog is needed only by the workers: it is read while pg_dump dumps the schema.
+	holder := s.holder
+	read := make(chan struct{})
+	var src *catalog.Database
+	var readErr error
+	go func() {
+		defer close(read)
+		src, readErr = catalog.ReadDatabase(ctx, holder, db, sourceNum)
+	}()
+	s.readCatalog = sync.OnceValues(func() (*catalog.Database, error) {
+		<-read
+		return src, readErr
+	})
+	return s, s.dumpSchema(ctx, m, tools, db)
+}
+
+// close waits for the catalog read (it uses the holder's connection), ends the snapshot and removes
+// the archive. It may be called on a partly opened sourceDump.
+func (s *sourceDump) close() {
+	if s.readCatalog != nil {
+		s.readCatalog()
+	}
+	if s.holder != nil {
+		s.holder.Close(context.Background())
+	}
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+	}
+}
+
+func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string) error {
+	s.dump = filepath.Join(s.dir, "schema.dump")
+	if _, err := pgdump.Run(ctx, ToolConn(m.Source, db), tools.PgDump, "--format=custom", "--section=pre-data", "--section=post-data",
+		"--create", "--no-tablespaces", "--snapshot="+s.snapshot, "--file="+s.dump); err != nil {
+		return err
+	}
+	// Four reads of the same archive, at once: the object list, the list with the database's
+	// own entries, and the post-data and pre-data scripts.
+	var lists [4][]byte
+	var errs [4]error
+	var wg sync.WaitGroup
+	for i, args := range [][]string{
+		{"--list", s.dump},
+		{"--create", "--list", s.dump},
+		append([]string{"--section=post-data", "--verbose", "--file=-"}, s.restoreFlags()...),
+		append([]string{"--section=pre-data", "--verbose", "--file=-"}, s.restoreFlags()...),
+	} {
+		wg.Go(func() {
+			lists[i], errs[i] = pgdump.Run(ctx, pgdump.Conn{}, tools.PgRestore, args...)
+		})
+	}
+	wg.Wait()
+	if err := cmp.Or(errs[0], errs[1], errs[2], errs[3]); err != nil {
+		return err
+	}
+	var err error
+	if s.entries, err = pgdump.ParseList(lists[0]); err != nil {
+		return err
+	}
+	all, err := pgdump.ParseList(lists[1])
+	if err != nil {
+		return err
+	}
+	for _, e := range all {
+		if e.Desc == "DATABASE" || e.Desc == "DATABASE PROPERTIES" ||
+			((e.Desc == "ACL" || e.Desc == "COMMENT" || e.Desc == "SECURITY LABEL") && strings.HasPrefix(e.Rest, "- DATABASE ")) {
+			s.dbItems = append(s.dbItems, e)
+		}
+	}
+	s.preamble, s.chunks = pgdump.SplitScript(stripMeta(lists[2]))
+	s.prePreamble, s.preChunks = pgdump.SplitScript(stripMeta(lists[3]))
+	byID := map[int]pgdump.Entry{}
+	for _, e := range s.entries {
+		byID[e.DumpID] = e
+	}
+	for k, c := range s.chunks {
+		if e, ok := byID[c.DumpID]; ok && e.OID != 0 {
+			s.byOID[[2]uint32{e.TableOID, e.OID}] = k
+		}
+	}
+	return nil
+}
+
+// restoreFlags are the pg_restore flags every call shares, then the archive.
+func (s *sourceDump) restoreFlags() []string {
+	f := []string{"--no-tablespaces"}
+	if !s.roles {
+		f = append(f, "--no-owner", "--no-privileges")
+	}
+	return append(f, s.dump)
+}
+
+// Prefetch opens the source of one database (snapshot, pg_dump, catalog: what its apply does first)
+// while the caller is still planning. Run takes it when it comes to that database on its first
+// attempt; Close releases it when nobody took it. apply starts one only once the plan needs no
+// approval (--auto-approve, or a saved plan): the snapshot is then used at once.
+type Prefetch struct {
+	db     string
+	cancel context.CancelFunc
+	done   chan struct{}
+	src    *sourceDump
+	err    error
+	mu     sync.Mutex
+	taken  bool
+}
+
+// StartPrefetch starts opening database db's source in the background: sourceNum and floatDg as
+// Run will use them (the source's server_version_num; FloatDigits).
+func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum, floatDg int) *Prefetch {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &Prefetch{db: db, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.src, p.err = openSource(ctx, m, tools, db, sourceNum, floatDg)
+	}()
+	return p
+}
+
+// take hands the prefetched source of db over to the caller, waiting for it, once; ok is false when
+// the prefetch is for another database or was taken already.
+func (p *Prefetch) take(db string) (s *sourceDump, err error, ok bool) {
+	if p == nil || p.db != db {
+		return nil, nil, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.taken {
+		return nil, nil, false
+	}
+	p.taken = true
+	<-p.done
+	return p.src, p.err, true
+}
+
+// Close stops the prefetch and releases what it opened, unless Run took it (call it after Run).
+func (p *Prefetch) Close() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cancel()
+	if p.taken {
+		return
+	}
+	p.taken = true
+	<-p.done
+	if p.src != nil {
+		p.src.close()
+	}
+}
+
+// FloatDigits is the extra_float_digits sessions use for servers of these versions (server_version_num):
+// 3 where both are 12 or later (shortest exact output), else 0.
+func FloatDigits(sourceNum, targetNum int) int {
+	if sourceNum < 120000 || targetNum < 120000 {
+		return 0
+	}
+	return 3
+}
