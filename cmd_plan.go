@@ -119,8 +119,11 @@ func (c *cli) inspect(ctx context.Context, s *session) int {
 		return 1
 	}
 	s.tools, s.toolsErr = pgdump.Find(s.m.Options.PgBinDir, s.src.Major())
-	if db := firstUnfinished(s.st, s.dbs); s.prefetch && s.tools != nil && db != "" {
-		s.prefetched = apply.StartPrefetch(ctx, s.m, s.tools, db, s.src.VersionNum, apply.FloatDigits(s.src.VersionNum, s.tgt.VersionNum))
+	// apply without a prompt opens the first unfinished database's source (snapshot, pg_dump) as
+	// soon as its catalog shows that pg_dump's locks fit, while the rest is read and checked.
+	prefetch := ""
+	if s.prefetch && s.tools != nil {
+		prefetch = firstUnfinished(s.st, s.dbs)
 	}
 	readDB := func(srv *config.Server, in *catalog.Instance, db string) (*catalog.Database, error) {
 		conn, err := apply.Connect(ctx, srv, db)
@@ -156,6 +159,9 @@ func (c *cli) inspect(ctx context.Context, s *session) int {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			r.out, r.err = readDB(r.srv, r.in, r.db)
+			if r.err == nil && r.srv == s.m.Source && r.db == prefetch && checks.DumpFitsLocks(s.src, r.out) {
+				s.prefetched = apply.StartPrefetch(ctx, s.m, s.tools, r.db, s.src.VersionNum, apply.FloatDigits(s.src.VersionNum, s.tgt.VersionNum))
+			}
 		}()
 	}
 	wg.Wait()

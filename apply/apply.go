@@ -553,15 +553,6 @@ func (r *Runner) runDatabase(ctx context.Context, db string, actions []*plan.Act
 	return d.schedule(ctx, actions)
 }
 
-func sanitizeFile(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '/' || r == 0 || r == '\\' {
-			return '_'
-		}
-		return r
-	}, s)
-}
-
 // stripMeta removes psql meta-commands (\restrict, \unrestrict, \connect) that pg_restore
 // prints in scripts: the chunks are run by a driver, not by psql.
 func stripMeta(script []byte) []byte {

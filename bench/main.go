@@ -193,6 +193,7 @@ func run(ctx context.Context, o options) error {
 		c.Stop()
 	}
 	e.discard(tgtDir)
+	evict(e.trash)
 	logf("creating the target cluster (PostgreSQL %d) in %s", o.major, tgtDir)
 	if e.tgt, err = pgtest.New(tgtDir, o.major, conf...); err != nil {
 		return err
@@ -264,7 +265,8 @@ func run(ctx context.Context, o options) error {
 // filesystem skips recently deleted inodes one by one: PostgreSQL spent a quarter of its time in
 // inode allocation after each DROP DATABASE). So the bench deletes nothing while it measures: a
 // run's database is renamed when the next run of the dataset starts, directories go to trash, and
-// all is removed at the end. Only when the disk runs short is the database dropped instead.
+// all is removed at the end. Only when the disk runs short is the database dropped instead. What
+// is kept is dropped from the page cache (evict), so that it does not fill the memory either.
 
 // discard moves path into the trash directory (removed at the end of the bench).
 func (e *env) discard(path string) {
@@ -278,26 +280,29 @@ func (e *env) discard(path string) {
 }
 
 // retire makes room on the target for a run on database ds: an earlier run's database is renamed
-// and kept while the disk has room for three times size more, and dropped otherwise.
-func (e *env) retire(ctx context.Context, ds string, size int64) error {
-	rows, err := e.tgt.Query(ctx, "postgres", fmt.Sprintf("SELECT 1 FROM pg_database WHERE datname = '%s'", strings.ReplaceAll(ds, "'", "''")))
+// and kept while the disk has room for three times size more, and dropped otherwise. It returns the
+// kept database's directory, for evict once a CHECKPOINT has written it ("" when none).
+func (e *env) retire(ctx context.Context, ds string, size int64) (string, error) {
+	rows, err := e.tgt.Query(ctx, "postgres", fmt.Sprintf("SELECT oid FROM pg_database WHERE datname = '%s'", strings.ReplaceAll(ds, "'", "''")))
 	if err != nil || len(rows) == 0 {
-		return err
+		return "", err
 	}
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(e.o.dir, &st); err == nil && int64(st.Bavail)*st.Bsize > 3*size+(5<<30) {
 		old := fmt.Sprintf("%s_run%d", ds, len(e.kept)+1)
-		if err := e.tgt.Exec(ctx, "postgres", fmt.Sprintf("ALTER DATABASE %s RENAME TO %s", pgx.Identifier{ds}.Sanitize(), pgx.Identifier{old}.Sanitize())); err != nil {
-			return err
+		// No connections: autovacuum leaves it alone (it would analyze it during later runs).
+		if err := e.tgt.Exec(ctx, "postgres", fmt.Sprintf("ALTER DATABASE %[1]s RENAME TO %[2]s; ALTER DATABASE %[2]s ALLOW_CONNECTIONS false",
+			pgx.Identifier{ds}.Sanitize(), pgx.Identifier{old}.Sanitize())); err != nil {
+			return "", err
 		}
 		e.kept = append(e.kept, old)
-		return nil
+		return filepath.Join(e.tgt.DataDir(), "base", rows[0][0]), nil
 	}
 	if !e.dropped {
 		logf("disk short: the databases of earlier runs are dropped between runs from now on (file creation may be slower after each)")
 		e.dropped = true
 	}
-	return e.tgt.Exec(ctx, "postgres", fmt.Sprintf("DROP DATABASE %s WITH (FORCE)", pgx.Identifier{ds}.Sanitize()))
+	return "", e.tgt.Exec(ctx, "postgres", fmt.Sprintf("DROP DATABASE %s WITH (FORCE)", pgx.Identifier{ds}.Sanitize()))
 }
 
 // dropKept drops the databases retire kept.

@@ -430,7 +430,8 @@ func runOnce(ctx context.Context, e *env, r *runCtx, want, floorWant *expectatio
 		return rr, err
 	}
 	// A fresh target: no database, and no checkpoint debt from the previous run on either server.
-	if err := e.retire(ctx, r.ds, r.size); err != nil {
+	kept, err := e.retire(ctx, r.ds, r.size)
+	if err != nil {
 		return rr, err
 	}
 	if err := e.tgt.Exec(ctx, "postgres", "CHECKPOINT"); err != nil {
@@ -439,6 +440,11 @@ func runOnce(ctx context.Context, e *env, r *runCtx, want, floorWant *expectatio
 	if err := e.src.Exec(ctx, "postgres", "CHECKPOINT"); err != nil {
 		return rr, err
 	}
+	// The kept database is written now, and the earlier runs' dumps closed: out of the page cache.
+	if kept != "" {
+		evict(kept)
+	}
+	evict(e.work)
 	if r.tool.prepare != nil {
 		if err := r.tool.prepare(ctx, e, r); err != nil {
 			return rr, fmt.Errorf("preparing: %w", err)

@@ -432,6 +432,14 @@ func TestMaxLocks(t *testing.T) {
 	in.Source.Settings["max_locks_per_transaction"] = catalog.Setting{Name: "max_locks_per_transaction", Setting: "30"}
 	in.Target.Settings["max_locks_per_transaction"] = catalog.Setting{Name: "max_locks_per_transaction", Setting: "1000"}
 	expect(t, checks.Run(in), "max_locks", "app", checks.Warning, `pg_dump locks about 416 relations .* \(30\) × \(max_connections \+ max_prepared_transactions\) \(10\) = 300: it runs out of shared memory if other sessions hold many locks`)
+	// apply starts pg_dump before the checks ran only when it fits the documented size.
+	if checks.DumpFitsLocks(in.Source, in.SourceDBs["app"]) {
+		t.Error("DumpFitsLocks with 30 × 10 slots for 416 relations = true")
+	}
+	in.Source.Settings["max_locks_per_transaction"] = catalog.Setting{Name: "max_locks_per_transaction", Setting: "64"}
+	if !checks.DumpFitsLocks(in.Source, in.SourceDBs["app"]) {
+		t.Error("DumpFitsLocks with 64 × 10 slots for 416 relations = false")
+	}
 
 	big := start(t, 15, "max_locks_per_transaction=64", "max_connections=40")
 	vals = checks.Run(readInput(t, super(src), super(big), migration(), "app"))

@@ -451,6 +451,15 @@ func locksNeeded(d *catalog.Database, target bool) int {
 	return 3*(o["tables"]+o["materialized_views"]) + o["sequences"] + o["views"] + o["foreign_tables"] + o["composite_types"] + 32
 }
 
+// DumpFitsLocks reports whether pg_dump of database sdb fits in the source's lock table as
+// max_locks_per_transaction documents it (the max_locks check neither fails nor warns for the
+// source). apply starts pg_dump before the checks ran only then: a pg_dump that fills the lock
+// table makes other sessions' lock requests fail.
+func DumpFitsLocks(src *catalog.Instance, sdb *catalog.Database) bool {
+	perTx, documented, _, ok := lockSlots(src)
+	return !ok || locksNeeded(sdb, false) <= perTx*documented
+}
+
 func checkMaxLocks(in *Input, r *Reporter) {
 	eachDB(in, func(db string, sdb *catalog.Database) {
 		var fails, warns []string
