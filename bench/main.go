@@ -181,9 +181,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if e.src == nil {
 		if c, err := pgtest.Load(srcDir); err == nil {
-			c.Destroy()
+			c.Stop()
 		}
-		os.RemoveAll(srcDir)
+		e.discard(srcDir)
 		logf("creating the source cluster (PostgreSQL %d) in %s", o.major, srcDir)
 		if e.src, err = pgtest.New(srcDir, o.major, conf...); err != nil {
 			return err
