@@ -8,9 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// evict drops the files under dir from the page cache (those pages must be clean: after a
-// CHECKPOINT, or written and closed). What the bench keeps instead of deleting would otherwise
-// fill the memory, and every later run would pay for reclaiming it.
+// evict writes the files under dir to disk and drops them from the page cache. What the bench
+// keeps instead of deleting would otherwise fill the memory (every later run would pay for
+// reclaiming it), and be written back by the kernel during a later, timed run.
 func evict(dir string) {
 	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
@@ -20,6 +20,7 @@ func evict(dir string) {
 		if err != nil {
 			return nil
 		}
+		f.Sync()
 		unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
 		f.Close()
 		return nil
