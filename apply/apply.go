@@ -536,7 +536,7 @@ func (r *Runner) runDatabase(ctx context.Context, db string, actions []*plan.Act
 	var err error
 	var ok bool
 	if attempt == 0 {
-		d.sourceDump, err, ok = r.opt.Prefetch.take(db)
+		d.sourceDump, ok, err = r.opt.Prefetch.take(db)
 	}
 	if !ok {
 		d.sourceDump, err = openSource(ctx, r.m, r.opt.Tools, db, r.opt.Plan.Source.VersionNum, r.floatDg)

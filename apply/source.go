@@ -183,18 +183,18 @@ func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools
 
 // take hands the prefetched source of db over to the caller, waiting for it, once; ok is false when
 // the prefetch is for another database or was taken already.
-func (p *Prefetch) take(db string) (s *sourceDump, err error, ok bool) {
+func (p *Prefetch) take(db string) (s *sourceDump, ok bool, err error) {
 	if p == nil || p.db != db {
-		return nil, nil, false
+		return nil, false, nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.taken {
-		return nil, nil, false
+		return nil, false, nil
 	}
 	p.taken = true
 	<-p.done
-	return p.src, p.err, true
+	return p.src, true, p.err
 }
 
 // Close stops the prefetch and releases what it opened, unless Run took it (call it after Run).

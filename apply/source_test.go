@@ -50,14 +50,14 @@ func TestPrefetch(t *testing.T) {
 	}
 
 	p := StartPrefetch(ctx, m, tools, "app", 150000, 3)
-	if _, _, ok := p.take("other"); ok {
+	if _, ok, _ := p.take("other"); ok {
 		t.Fatal("a prefetch of app was taken for another database")
 	}
-	s, err, ok := p.take("app")
+	s, ok, err := p.take("app")
 	if !ok || err != nil {
 		t.Fatalf("take: ok %v, err %v", ok, err)
 	}
-	if _, _, again := p.take("app"); again {
+	if _, again, _ := p.take("app"); again {
 		t.Fatal("a prefetch was taken twice")
 	}
 	src, err := s.readCatalog()
