@@ -181,22 +181,10 @@ func (c *cli) inspect(ctx context.Context, s *session) int {
 	return 0
 }
 
-// firstUnfinished is the first of dbs that the state does not show done (every action of it
-// applied), or "".
+// firstUnfinished is the first of dbs whose migration the state does not show complete, or "".
 func firstUnfinished(st *state.State, dbs []string) string {
 	for _, db := range dbs {
-		done := false
-		if st != nil {
-			for _, a := range st.Actions {
-				if a.Database == db {
-					done = a.Status == state.ActionApplied
-					if !done {
-						break
-					}
-				}
-			}
-		}
-		if !done {
+		if !st.DatabaseComplete(db) {
 			return db
 		}
 	}

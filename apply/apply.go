@@ -532,13 +532,16 @@ func (r *Runner) runDatabaseRetrying(ctx context.Context, db string, actions []*
 
 func (r *Runner) runDatabase(ctx context.Context, db string, actions []*plan.Action, attempt int) error {
 	d := &dbRun{r: r, db: db, used: map[int]bool{}, tables: map[string]*catalog.Table{}}
-	r.emit(Event{Type: "phase", Message: fmt.Sprintf("Database %q: exporting a snapshot and dumping the schema with pg_dump %s", db, r.opt.Tools.Version)})
 	var err error
 	var ok bool
 	if attempt == 0 {
 		d.sourceDump, ok, err = r.opt.Prefetch.take(db)
 	}
-	if !ok {
+	switch {
+	case ok && err == nil:
+		r.emit(Event{Type: "phase", Message: fmt.Sprintf("Database %q: snapshot exported and schema dumped with pg_dump %s while the plan was made", db, r.opt.Tools.Version)})
+	case !ok:
+		r.emit(Event{Type: "phase", Message: fmt.Sprintf("Database %q: exporting a snapshot and dumping the schema with pg_dump %s", db, r.opt.Tools.Version)})
 		d.sourceDump, err = openSource(ctx, r.m, r.opt.Tools, db, r.opt.Plan.Source.VersionNum, r.floatDg)
 	}
 	if err != nil {

@@ -5,16 +5,12 @@ import (
 	"testing"
 
 	"github.com/pgferry/pgferry/config"
-	"github.com/pgferry/pgferry/internal/pgtest"
 )
 
 // The durability barrier commits a transaction that wrote WAL (a logical message) synchronously;
 // a login not allowed to emit one waits for the WAL writer to pass the insert position instead.
 func TestBarrier(t *testing.T) {
-	if !pgtest.Available(15) {
-		t.Skip("PostgreSQL 15 is not installed")
-	}
-	c := pgtest.Start(t, 15)
+	c := start15(t)
 	ctx := context.Background()
 	if err := c.Exec(ctx, "postgres", `CREATE ROLE plain LOGIN PASSWORD 'plain-pw';
 		REVOKE EXECUTE ON FUNCTION pg_catalog.pg_logical_emit_message(boolean, text, text) FROM PUBLIC`); err != nil {
@@ -27,8 +23,7 @@ func TestBarrier(t *testing.T) {
 		{c.User, c.Password, false},
 		{"plain", "plain-pw", true},
 	} {
-		srv := &config.Server{Kind: "target", Name: "tgt", Host: c.Host, Port: c.Port, User: tc.user, Password: tc.password, SSLMode: "disable", DBName: "postgres"}
-		d := &dbRun{r: &Runner{m: &config.Migration{Target: srv}}, db: "postgres"}
+		d := &dbRun{r: &Runner{m: &config.Migration{Target: serverOf(c, "target", tc.user, tc.password)}}, db: "postgres"}
 		if err := d.openBarrier(ctx); err != nil {
 			t.Fatal(err)
 		}

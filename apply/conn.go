@@ -2,12 +2,10 @@ package apply
 
 import (
 	"bufio"
-	"io"
-
 	"context"
 	"errors"
 	"fmt"
-	"github.com/jackc/pgx/v5/pgproto3"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/pgdump"
 )

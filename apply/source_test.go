@@ -9,16 +9,12 @@ import (
 
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/pgdump"
-	"github.com/pgferry/pgferry/internal/pgtest"
 )
 
 // A prefetch opens the source as Run would (snapshot held, schema dumped, catalog read), is taken
 // once and only for its database, and releases everything when nobody took it.
 func TestPrefetch(t *testing.T) {
-	if !pgtest.Available(15) {
-		t.Skip("PostgreSQL 15 is not installed")
-	}
-	c := pgtest.Start(t, 15)
+	c := start15(t)
 	ctx := context.Background()
 	if err := c.Exec(ctx, "postgres", "CREATE DATABASE app"); err != nil {
 		t.Fatal(err)
@@ -30,8 +26,17 @@ func TestPrefetch(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	srv := &config.Server{Kind: "source", Name: "src", Host: c.Host, Port: c.Port, User: c.User, Password: c.Password, SSLMode: "disable", DBName: "postgres"}
-	m := &config.Migration{Source: srv}
+	m := &config.Migration{Source: serverOf(c, "source", c.User, c.Password)}
+	// The dumps go to a temporary directory of this test's own, checked empty after each release.
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	leftovers := func() []os.DirEntry {
+		es, err := os.ReadDir(tmp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return es
+	}
 	// holders counts the sessions on app, waiting a little for it to become want (a closed
 	// connection's backend exits asynchronously).
 	holders := func(want int) int {
@@ -67,28 +72,35 @@ func TestPrefetch(t *testing.T) {
 	if s.snapshot == "" || len(s.preChunks) == 0 || len(s.chunks) == 0 {
 		t.Fatalf("snapshot %q, %d pre-data chunks, %d post-data chunks", s.snapshot, len(s.preChunks), len(s.chunks))
 	}
+	if _, err := os.Stat(s.dump); err != nil {
+		t.Fatalf("the dump: %v", err)
+	}
 	if n := holders(1); n != 1 {
 		t.Fatalf("%d sessions on app while the prefetch is held, want 1 (the snapshot's holder)", n)
 	}
-	dir := s.dir
 	p.Close() // taken: Close leaves it to the taker
 	if n := holders(1); n != 1 {
 		t.Fatalf("Close released a taken prefetch: %d sessions on app", n)
 	}
 	s.close()
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("the dump directory %s is left after close", dir)
+	if n := holders(0); n != 0 {
+		t.Fatalf("%d sessions on app after close", n)
+	}
+	if es := leftovers(); len(es) != 0 {
+		t.Errorf("left in the temporary directory after close: %v", es)
 	}
 
-	// Never taken: Close ends the snapshot and removes the dump.
+	// Never taken, and done opening: Close ends the snapshot and removes the dump.
 	p = StartPrefetch(ctx, m, tools, "app", 150000, 3)
+	<-p.done
+	if p.err != nil || holders(1) != 1 || len(leftovers()) != 1 {
+		t.Fatalf("the untaken prefetch did not open: err %v, %d sessions, %d dump directories", p.err, holders(1), len(leftovers()))
+	}
 	p.Close()
 	if n := holders(0); n != 0 {
 		t.Fatalf("%d sessions on app after Close of an untaken prefetch", n)
 	}
-	if p.src != nil {
-		if _, err := os.Stat(p.src.dir); !os.IsNotExist(err) {
-			t.Errorf("the dump directory %s is left after Close", p.src.dir)
-		}
+	if es := leftovers(); len(es) != 0 {
+		t.Errorf("left in the temporary directory after Close: %v", es)
 	}
 }
