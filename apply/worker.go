@@ -303,8 +303,7 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 		if _, err := tgt.Exec(ctx, fmt.Sprintf("INSERT INTO %s SELECT FROM generate_series(1, %d)", q, n)); err != nil {
 			return 0, 0, err
 		}
-		_, err := tgt.Exec(ctx, "COMMIT")
-		return n, 0, err
+		return n, 0, w.commit(ctx, tgt)
 	}
 	format := "text"
 	if binary {
@@ -334,10 +333,24 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 	if err != nil {
 		return 0, bytes, err
 	}
-	if _, err := tgt.Exec(ctx, "COMMIT"); err != nil {
+	if err := w.commit(ctx, tgt); err != nil {
 		return 0, bytes, err
 	}
 	return rows, bytes, nil
+}
+
+// commit commits the transaction that wrote rows and, on PostgreSQL 15 and later, has the server
+// publish this session's counts of changed rows before it answers. A server publishes them up to
+// a second later otherwise, and ANALYZE on another connection may run in between: counts
+// published after it add to the table's rows changed since it was analyzed, and autovacuum then
+// analyzes those tables again once the migration is over.
+func (w *worker) commit(ctx context.Context, c *pgx.Conn) error {
+	q := "COMMIT"
+	if w.d.r.opt.Plan.Target.VersionNum >= 150000 {
+		q = "COMMIT; SELECT pg_catalog.pg_stat_force_next_flush()"
+	}
+	_, err := c.Exec(ctx, q)
+	return err
 }
 
 // copyBuffers are the 1 MiB buffers pipeCopy batches rows in, kept between copies (a database of
@@ -504,8 +517,7 @@ func (w *worker) postData(ctx context.Context) error {
 			return fmt.Errorf("%s: %w", firstLine(c.SQL), describePgError(err))
 		}
 	}
-	_, err = tgt.Exec(ctx, "COMMIT")
-	return err
+	return w.commit(ctx, tgt) // materialized views' data
 }
 
 func firstLine(chunk string) string {
@@ -727,7 +739,7 @@ func (w *worker) extensionData(ctx context.Context) (int64, int64, error) {
 		}
 		rows, bytes = rows+n, bytes+b
 	}
-	if _, err := tgt.Exec(ctx, "COMMIT"); err != nil {
+	if err := w.commit(ctx, tgt); err != nil {
 		return rows, bytes, err
 	}
 	return rows, bytes, nil
