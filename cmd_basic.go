@@ -54,8 +54,8 @@ func cmdValidate(c *cli, args []string) int {
 	if code, done := c.parse(fs, args, "validate [--json] [--var k=v] [--var-file FILE]"); done {
 		return code
 	}
-	files := v.varFiles
-	cfg, diags := config.Load(c.chdir, config.Inputs{Vars: v.vars, VarFiles: files, Env: c.env})
+	// Like terraform validate: values not given are unknown, not errors (no connection is made).
+	cfg, diags := config.Load(c.chdir, config.Inputs{Vars: v.vars, VarFiles: v.varFiles, Env: c.env, TypesOnly: true})
 	if *jsonOut {
 		diags.WriteJSON(c.stdout, cfg.Files)
 		if diags.HasErrors() {
@@ -69,7 +69,7 @@ func cmdValidate(c *cli, args []string) int {
 	if diags.HasErrors() {
 		return 1
 	}
-	fmt.Fprintf(c.stdout, "Success! The configuration is valid (%d migration(s)).\n", len(cfg.Migrations))
+	fmt.Fprintf(c.stdout, "Success! The configuration is valid (%d migration(s)).\n", cfg.MigrationBlocks)
 	return 0
 }
 

@@ -131,6 +131,7 @@ func (l *loader) decodeMigration(b *hclsyntax.Block, ctx *hcl.EvalContext) {
 		return
 	}
 	l.migrations[name] = b.DefRange()
+	l.cfg.MigrationBlocks++
 	ok := true
 	if !migrationNameRe.MatchString(name) {
 		l.errorf(&b.LabelRanges[0], "Invalid migration name",

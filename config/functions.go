@@ -11,9 +11,9 @@ import (
 
 // functions returns the functions available in expressions: env() over the given
 // environment, and the go-cty standard library under the names Terraform users know.
-func functions(env map[string]string) map[string]function.Function {
+func functions(env map[string]string, typesOnly bool) map[string]function.Function {
 	return map[string]function.Function{
-		"env": envFunc(env),
+		"env": envFunc(env, typesOnly),
 
 		"abs":             stdlib.AbsoluteFunc,
 		"ceil":            stdlib.CeilFunc,
@@ -82,8 +82,9 @@ func functions(env map[string]string) map[string]function.Function {
 }
 
 // envFunc returns env(name): the value of the environment variable name, or "" when
-// it is unset. It reads the environment given to Load, never the process's own.
-func envFunc(env map[string]string) function.Function {
+// it is unset (an unknown value when only types are checked). It reads the environment
+// given to Load, never the process's own.
+func envFunc(env map[string]string, typesOnly bool) function.Function {
 	return function.New(&function.Spec{
 		Description: "Returns the value of an environment variable, or an empty string when it is unset.",
 		Params: []function.Parameter{{
@@ -93,7 +94,11 @@ func envFunc(env map[string]string) function.Function {
 		}},
 		Type: function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			return cty.StringVal(env[args[0].AsString()]), nil
+			v, ok := env[args[0].AsString()]
+			if !ok && typesOnly {
+				return cty.UnknownVal(cty.String), nil
+			}
+			return cty.StringVal(v), nil
 		},
 	})
 }

@@ -23,6 +23,10 @@ type Inputs struct {
 	// Env is the environment in os.Environ form. It supplies PGFERRY_VAR_<name>
 	// values and what env() returns; the process environment is never read directly.
 	Env []string
+	// TypesOnly checks the configuration without its input values, as terraform validate
+	// does: a variable without a value and env() of an unset variable are unknown values,
+	// and the arguments that use them are checked no further.
+	TypesOnly bool
 }
 
 // mark is the type of the cty marks this package puts on values.
@@ -136,7 +140,7 @@ func loadFiles(dir string, paths []string, in Inputs) (*Config, Diagnostics) {
 		serverOrder: make(map[string][]string),
 		migrations:  make(map[string]hcl.Range),
 	}
-	l.funcs = functions(l.env)
+	l.funcs = functions(l.env, l.in.TypesOnly)
 
 	var bodies []*hclsyntax.Body
 	for _, p := range paths {

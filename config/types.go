@@ -27,6 +27,10 @@ type Config struct {
 	Targets   map[string]*Server
 	// Migrations in declaration order.
 	Migrations []*Migration
+	// MigrationBlocks is the number of migration blocks declared, valid or not (with
+	// TypesOnly, a migration whose servers use unknown values is checked but not in
+	// Migrations).
+	MigrationBlocks int
 	// Backend is never nil after a successful Load: the default is {Type: "local", Path: ".pgferry"}
 	// (Path relative to Dir).
 	Backend *Backend

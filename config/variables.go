@@ -262,6 +262,14 @@ func (l *loader) finishVariables() cty.Value {
 			obj[name] = cty.DynamicVal
 			continue
 		}
+		if !vs.set && l.in.TypesOnly {
+			val := cty.UnknownVal(vs.ty)
+			if vs.v.Sensitive {
+				val = val.Mark(markSensitive)
+			}
+			obj[name] = val
+			continue
+		}
 		if !vs.set {
 			l.errorf(rangePtr(vs.v.DeclRange), "No value for required variable",
 				"Variable %q has no default and no value was given. Set it with --var %s=..., in a --var-file, "+
