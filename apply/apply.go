@@ -507,13 +507,8 @@ type dbRun struct {
 // with it the snapshot), starts again with a new snapshot for the actions not finished yet.
 func (r *Runner) runDatabaseRetrying(ctx context.Context, db string, actions []*plan.Action) error {
 	for attempt := 0; ; attempt++ {
-		var left []*plan.Action
 		r.mu.Lock()
-		for _, a := range actions {
-			if sa := r.opt.State.Action(a.Address); sa == nil || sa.Status != state.ActionApplied {
-				left = append(left, a)
-			}
-		}
+		left := actionsLeft(actions, r.opt.State)
 		r.mu.Unlock()
 		if len(left) == 0 {
 			return nil
@@ -528,6 +523,32 @@ func (r *Runner) runDatabaseRetrying(ctx context.Context, db string, actions []*
 			return err
 		}
 	}
+}
+
+// actionsLeft is what a new attempt at a database runs: the actions not applied, and every
+// action of a split table of which one part is not applied. A part's rows cannot be told apart
+// from the other parts' on the target, and a part may have committed without being recorded
+// (its commit's reply lost, or a target that crashed after making it durable): copying it again
+// would duplicate its rows, so the table is emptied and copied whole again, as a new run does.
+func actionsLeft(actions []*plan.Action, st *state.State) []*plan.Action {
+	applied := func(a *plan.Action) bool {
+		sa := st.Action(a.Address)
+		return sa != nil && sa.Status == state.ActionApplied
+	}
+	reload := map[string]bool{} // table address → a part is not applied
+	for _, a := range actions {
+		if a.Type == plan.TypeTablePart && !applied(a) {
+			reload[plan.TableAddr(a.Database, a.Schema, a.Name)] = true
+		}
+	}
+	var left []*plan.Action
+	for _, a := range actions {
+		split := (a.Type == plan.TypeTable && a.Parts > 0) || a.Type == plan.TypeTablePart
+		if !applied(a) || (split && reload[plan.TableAddr(a.Database, a.Schema, a.Name)]) {
+			left = append(left, a)
+		}
+	}
+	return left
 }
 
 func (r *Runner) runDatabase(ctx context.Context, db string, actions []*plan.Action, attempt int) error {

@@ -138,8 +138,10 @@ func (w *worker) run(ctx context.Context, a *plan.Action) error {
 			w.close()
 		}
 		// Streamed pre-data is not tried again here: early copies may be running in the database
-		// a new try would drop and create again. The database's run starts over instead.
-		if err == nil || !retryable(err) || attempt >= len(backoff) || ctx.Err() != nil || (a.Type == plan.TypeSchema && w.d.streamed) {
+		// a new try would drop and create again. Nor is a part of a split table: its commit may
+		// have succeeded before the connection was lost, and its rows cannot be told apart from
+		// the other parts'. The database's run starts over instead (it reloads a split table whole).
+		if err == nil || !retryable(err) || attempt >= len(backoff) || ctx.Err() != nil || (a.Type == plan.TypeSchema && w.d.streamed) || a.Type == plan.TypeTablePart {
 			break
 		}
 		r.emit(Event{Type: "message", Address: a.Address, Message: fmt.Sprintf("%s: connection lost (%v); retrying in %s", a.Address, err, backoff[attempt])})
