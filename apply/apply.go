@@ -569,6 +569,8 @@ func (r *Runner) runDatabase(ctx context.Context, db string, actions []*plan.Act
 		return err
 	}
 	defer d.sourceDump.close()
+	tv := r.opt.Plan.Target.VersionNum
+	d.preamble, d.prePreamble = pgdump.ForServer(d.preamble, tv), pgdump.ForServer(d.prePreamble, tv)
 	defer func() {
 		if d.barrier != nil {
 			d.barrier.Close(context.WithoutCancel(ctx))

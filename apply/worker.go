@@ -198,9 +198,39 @@ func (d *dbRun) schema(ctx context.Context) error {
 	if err := d.ensureEmpty(ctx); err != nil {
 		return err
 	}
+	if d.r.opt.Tools.Major >= 1700 && d.r.opt.Plan.Target.VersionNum < 170000 {
+		// pg_restore 17+ sets transaction_timeout, which this target rejects: run the same
+		// pre-data script, adapted, in one transaction (what --single-transaction does).
+		return d.schemaScript(ctx)
+	}
 	args := append([]string{"--section=pre-data", "--single-transaction", "--exit-on-error", "--dbname=" + d.db}, d.restoreFlags()...)
 	if _, err := runTool(ctx, d, args...); err != nil {
 		return fmt.Errorf("restoring the schema: %w", err)
+	}
+	d.freshSchema.Store(true)
+	return nil
+}
+
+// schemaScript runs pg_restore's pre-data script on one connection in one transaction.
+func (d *dbRun) schemaScript(ctx context.Context) error {
+	c, err := openTargetConn(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	if _, err := c.Exec(ctx, "BEGIN"); err != nil {
+		return err
+	}
+	if _, err := c.Exec(ctx, d.prePreamble); err != nil {
+		return fmt.Errorf("restoring the schema: %w", describePgError(err))
+	}
+	for _, ch := range d.preChunks {
+		if _, err := c.Exec(ctx, ch.SQL); err != nil {
+			return fmt.Errorf("restoring the schema: %s: %w", firstLine(ch.SQL), describePgError(err))
+		}
+	}
+	if _, err := c.Exec(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("restoring the schema: %w", describePgError(err))
 	}
 	d.freshSchema.Store(true)
 	return nil

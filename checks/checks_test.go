@@ -95,7 +95,7 @@ func readInput(t *testing.T, src, tgt login, m *config.Migration, dbs ...string)
 			in.TargetDBs[db] = readDB(tgt, in.Target, db)
 		}
 	}
-	in.Tools, in.ToolsErr = pgdump.Find("", in.Source.Major())
+	in.Tools, in.ToolsErr = pgdump.Find("", in.Source.Major(), in.Target.Major())
 	return in
 }
 
@@ -694,8 +694,11 @@ func TestPgDumpMissing(t *testing.T) {
 		t.Fatalf("pg_dump not found: %v", in.ToolsErr)
 	}
 	expect(t, checks.Run(in), "pg_dump", "", checks.Succeeded, "pg_dump")
-	in.Tools, in.ToolsErr = pgdump.Find(t.TempDir(), 9900)
+	in.Tools, in.ToolsErr = pgdump.Find(t.TempDir(), 9900, 0)
 	expect(t, checks.Run(in), "pg_dump", "", checks.Failed, "install")
+	// Only a pg_dump newer than the target: a warning that says which client to install.
+	in.Tools, in.ToolsErr = &pgdump.Tools{PgDump: "/usr/lib/postgresql/18/bin/pg_dump", Version: "18.1", Major: 1800}, nil
+	expect(t, checks.Run(in), "pg_dump", "", checks.Warning, `pg_dump 18.1 .* is newer than the target \(PostgreSQL 15\).*install postgresql-client-15 or set options.pg_bin_dir`)
 }
 
 // TestExtensionMissingOnTarget is the real case: adminpack, shipped with PostgreSQL 15, was removed

@@ -76,10 +76,13 @@ func dirMajor(dir string) float64 {
 	return f
 }
 
-// Find returns the newest pg_dump/pg_restore pair among the candidates whose major is at
-// least minMajor (the source's). binDir, when set, is the only place looked at.
-func Find(binDir string, minMajor int) (*Tools, error) {
-	var best *Tools
+// Find returns the pg_dump/pg_restore pair to use among the candidates: the newest whose major
+// is at least minMajor (the source's) and at most maxMajor (the target's), or else the oldest
+// newer than the target: a pg_dump newer than the server it restores to writes settings that
+// server may not know (pg_dump 17's transaction_timeout). binDir, when set, is the only place
+// looked at. maxMajor 0 means no upper preference.
+func Find(binDir string, minMajor, maxMajor int) (*Tools, error) {
+	var found []Tools
 	var seen []string
 	for _, dir := range Candidates(binDir) {
 		dump, restore := filepath.Join(dir, "pg_dump"), filepath.Join(dir, "pg_restore")
@@ -94,10 +97,9 @@ func Find(binDir string, minMajor int) (*Tools, error) {
 			continue
 		}
 		seen = append(seen, fmt.Sprintf("%s (%s)", dump, v))
-		if best == nil || major > best.Major {
-			best = &Tools{PgDump: dump, PgRestore: restore, Version: v, Major: major}
-		}
+		found = append(found, Tools{PgDump: dump, PgRestore: restore, Version: v, Major: major})
 	}
+	best := choose(found, minMajor, maxMajor)
 	if best == nil {
 		where := "on PATH or in /usr/lib/postgresql/*/bin"
 		if binDir != "" {
@@ -110,6 +112,54 @@ func Find(binDir string, minMajor int) (*Tools, error) {
 			best.Version, majorString(minMajor), strings.Join(seen, ", "), majorString(minMajor))
 	}
 	return best, nil
+}
+
+// choose picks among found (in order of preference; the first of equal majors wins): the newest
+// with minMajor <= major <= maxMajor; else the oldest above maxMajor; else the newest (older than
+// minMajor: Find reports it).
+func choose(found []Tools, minMajor, maxMajor int) *Tools {
+	var fits, newer, any *Tools
+	for i := range found {
+		t := &found[i]
+		switch {
+		case t.Major >= minMajor && (maxMajor == 0 || t.Major <= maxMajor):
+			if fits == nil || t.Major > fits.Major {
+				fits = t
+			}
+		case t.Major >= minMajor:
+			if newer == nil || t.Major < newer.Major {
+				newer = t
+			}
+		}
+		if any == nil || t.Major > any.Major {
+			any = t
+		}
+	}
+	if fits != nil {
+		return fits
+	}
+	if newer != nil {
+		return newer
+	}
+	return any
+}
+
+// ForServer adapts the session settings at the head of a pg_restore script (its preamble) to
+// the server that runs it: pg_restore 17 and later always set transaction_timeout, which servers
+// before 17 reject ("unrecognized configuration parameter").
+func ForServer(preamble string, serverVersionNum int) string {
+	if serverVersionNum >= 170000 || !strings.Contains(preamble, "transaction_timeout") {
+		return preamble
+	}
+	lines := strings.SplitAfter(preamble, "\n")
+	var b strings.Builder
+	for _, l := range lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "SET transaction_timeout ") {
+			continue
+		}
+		b.WriteString(l)
+	}
+	return b.String()
 }
 
 func majorString(m int) string {

@@ -110,3 +110,58 @@ func TestConnEnvKeepsPasswordOffTheCommandLine(t *testing.T) {
 		}
 	}
 }
+
+func TestChoose(t *testing.T) {
+	tools := func(majors ...int) []Tools {
+		var out []Tools
+		for _, m := range majors {
+			out = append(out, Tools{Major: m, Version: majorString(m)})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name               string
+		found              []Tools
+		minMajor, maxMajor int
+		want               int // 0: none
+	}{
+		{"none", nil, 1500, 1700, 0},
+		{"newest within source..target", tools(1800, 1500, 1600, 1700), 1300, 1600, 1600},
+		{"no upper bound: newest", tools(1500, 1800, 1700), 1300, 0, 1800},
+		{"only newer than the target: the oldest of those", tools(1800, 1700), 1500, 1600, 1700},
+		{"exactly the target's major", tools(1800, 1500), 1500, 1500, 1500},
+		{"all older than the source: the newest, for the error", tools(1100, 1300), 1500, 1700, 1300},
+		{"first of equal majors wins (PATH before /usr/lib)", []Tools{{Major: 1500, PgDump: "a"}, {Major: 1500, PgDump: "b"}}, 1500, 1500, 1500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := choose(tc.found, tc.minMajor, tc.maxMajor)
+			if tc.want == 0 {
+				if got != nil {
+					t.Fatalf("choose = %+v, want none", got)
+				}
+				return
+			}
+			if got == nil || got.Major != tc.want {
+				t.Fatalf("choose = %+v, want major %d", got, tc.want)
+			}
+			if tc.name == "first of equal majors wins (PATH before /usr/lib)" && got.PgDump != "a" {
+				t.Fatalf("choose took %q, want the first candidate", got.PgDump)
+			}
+		})
+	}
+}
+
+func TestForServer(t *testing.T) {
+	pre := "SET statement_timeout = 0;\nSET lock_timeout = 0;\nSET idle_in_transaction_session_timeout = 0;\nSET transaction_timeout = 0;\nSET client_encoding = 'UTF8';\n"
+	want16 := "SET statement_timeout = 0;\nSET lock_timeout = 0;\nSET idle_in_transaction_session_timeout = 0;\nSET client_encoding = 'UTF8';\n"
+	if got := ForServer(pre, 160004); got != want16 {
+		t.Errorf("ForServer(16) = %q, want %q", got, want16)
+	}
+	if got := ForServer(pre, 170002); got != pre {
+		t.Errorf("ForServer(17) changed the preamble: %q", got)
+	}
+	old := "SET statement_timeout = 0;\nSET client_encoding = 'UTF8';\n"
+	if got := ForServer(old, 150000); got != old {
+		t.Errorf("ForServer changed a preamble without transaction_timeout: %q", got)
+	}
+}
