@@ -135,7 +135,7 @@ func (l *loader) decodeMigration(b *hclsyntax.Block, ctx *hcl.EvalContext) {
 	ok := true
 	if !migrationNameRe.MatchString(name) {
 		l.errorf(&b.LabelRanges[0], "Invalid migration name",
-			"%q is not a valid migration name. Use letters, digits, '-' and '_', starting with a letter or digit, such as \"prod-to-flex\".", name)
+			"%q is not a valid migration name. Use letters, digits and '-', starting with a letter or digit, such as \"prod-to-flex\".", name)
 		ok = false
 	}
 

@@ -115,7 +115,7 @@ func TestValid(t *testing.T) {
 			file: "multi.hcl",
 			in:   Inputs{Vars: []string{"env=prod"}},
 			check: func(t *testing.T, cfg *Config) {
-				if len(cfg.Migrations) != 2 || cfg.Migrations[0].Name != "app" || cfg.Migrations[1].Name != "billing_2" {
+				if len(cfg.Migrations) != 2 || cfg.Migrations[0].Name != "app" || cfg.Migrations[1].Name != "billing-2" {
 					t.Fatalf("migrations not in declaration order: %v", cfg.Migrations)
 				}
 				m := cfg.Migrations[0]

@@ -143,9 +143,9 @@ var (
 	// identRe is what a source, target or variable name must match: the name is used
 	// in references (source.NAME, var.NAME), so it must be an HCL identifier.
 	identRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
-	// migrationNameRe: letters, digits, '-' and '_', not starting with '-' or '_'
-	// (the name is used on command lines, in state paths and in lock keys).
-	migrationNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+	// migrationNameRe: letters, digits and '-', not starting with '-', as the product
+	// contract says (the name is used on command lines, in state paths and in lock keys).
+	migrationNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*$`)
 )
 
 // suggest returns the candidate closest to given when it is close enough to be a

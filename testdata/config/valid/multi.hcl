@@ -52,7 +52,7 @@ migration "app" {
   }
 }
 
-migration "billing_2" {
+migration "billing-2" {
   source    = source.onprem
   target    = target.flex
   databases = [source.onprem.dbname == "admin_db" ? "billing" : "other"]

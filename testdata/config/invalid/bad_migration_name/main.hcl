@@ -18,7 +18,13 @@ migration "has space" { # ERROR: Invalid migration name
   databases = ["app"]
 }
 
-migration "ok_name-2" {
+migration "no_underscore" { # ERROR: Invalid migration name
+  source    = source.onprem
+  target    = target.flex
+  databases = ["app"]
+}
+
+migration "ok-name-2" {
   source    = source.onprem
   target    = target.flex
   databases = ["app"]
