@@ -83,8 +83,12 @@ func CompareDatabase(ctx context.Context, db string, src *catalog.Database, srcV
 		return diffs, nil, nil
 	}
 	var tables []catalog.Table
+	onTarget := make(map[[2]string]bool, len(tgt.Tables)) // not tgt.Table: a scan per table is quadratic
+	for _, t := range tgt.Tables {
+		onTarget[[2]string{t.Schema, t.Name}] = true
+	}
 	for _, t := range src.Tables {
-		if t.Kind == "r" && plan.TableSelected(opts, t.Key()) && tgt.Table(t.Schema, t.Name) != nil {
+		if t.Kind == "r" && plan.TableSelected(opts, t.Key()) && onTarget[[2]string{t.Schema, t.Name}] {
 			tables = append(tables, t)
 		}
 	}
