@@ -63,6 +63,9 @@ func (c *Config) SnippetFiles() map[string][]byte {
 // redacted replaces secrets in output.
 const redacted = "********"
 
+// minSecretLen is the length from which Secrets lists a value.
+const minSecretLen = 4
+
 // Secrets returns every secret the configuration holds, for Redact: the servers'
 // passwords, the password in the pg backend's conn_str, and the values of sensitive
 // variables; each also in its URL-escaped forms, as it appears in connection
@@ -103,9 +106,29 @@ func (c *Config) Secrets() []string {
 			add(v.Value)
 		}
 	}
+	// Not hidden: values too short to be told apart from the words around them (a password "x"
+	// would turn every x of the output into asterisks), and values the configuration also holds
+	// in the open (a password "postgres" that is also the user's or a database's name): those
+	// are printed by design, and hiding them would garble messages without hiding anything.
+	public := map[string]bool{}
+	for _, srv := range servers {
+		if srv != nil {
+			for _, v := range []string{srv.Name, srv.Host, srv.FQDN, srv.User, srv.DBName} {
+				public[v] = true
+			}
+		}
+	}
+	for _, m := range c.Migrations {
+		public[m.Name] = true
+		for _, db := range m.Databases {
+			public[db] = true
+		}
+	}
 	out := make([]string, 0, len(set))
 	for s := range set {
-		out = append(out, s)
+		if len(s) >= minSecretLen && !public[s] {
+			out = append(out, s)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if len(out[i]) != len(out[j]) {

@@ -504,6 +504,30 @@ func TestMigrationSelection(t *testing.T) {
 	}
 }
 
+// TestSecretsLeavesPublicValues: a secret that is too short, or that the configuration also holds
+// in the open (a user or database named like the password), is not listed: redacting it would
+// garble every message that names that user or database without hiding anything.
+func TestSecretsLeavesPublicValues(t *testing.T) {
+	cfg := &Config{Migrations: []*Migration{{
+		Name:      "m",
+		Databases: []string{"app"},
+		Source:    &Server{Name: "src", Host: "db1", User: "postgres", Password: "postgres", DBName: "postgres"},
+		Target:    &Server{Name: "tgt", Host: "db2", User: "admin", Password: "x", DBName: "postgres"},
+	}}, Variables: map[string]*Variable{"v": {Sensitive: true, Value: "app"}, "w": {Sensitive: true, Value: "s3cret!"}}}
+	got := cfg.Secrets()
+	for _, not := range []string{"postgres", "x", "app"} {
+		if slices.Contains(got, not) {
+			t.Errorf("Secrets() = %q lists %q", got, not)
+		}
+	}
+	if !slices.Contains(got, "s3cret!") {
+		t.Errorf("Secrets() = %q lacks %q", got, "s3cret!")
+	}
+	if msg := Redact(`connected to "src" as postgres, database postgres`, got); msg != `connected to "src" as postgres, database postgres` {
+		t.Errorf("Redact garbled a message: %q", msg)
+	}
+}
+
 func TestSecretsAndRedact(t *testing.T) {
 	cfg := loadOne(t, "full.hcl", Inputs{
 		Vars: []string{"target_password=t@rget pw"},
