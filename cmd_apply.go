@@ -189,6 +189,7 @@ func cmdApply(c *cli, args []string) int {
 	emit := hv.Event
 	if jl != nil {
 		emit = jl.Event
+		jl.Planned(p)
 		jl.Write("info", "apply_start", "Applying plan", map[string]any{"changes": p.Summary})
 	}
 	start := time.Now()
@@ -199,6 +200,7 @@ func cmdApply(c *cli, args []string) int {
 			jl.Write("error", "apply_errored", redact(err.Error(), s.secrets), nil)
 		} else {
 			jl.Write("info", "apply_complete", "Apply complete!", map[string]any{"duration_seconds": time.Since(start).Seconds()})
+			jl.Applied(p.Summary)
 		}
 	} else {
 		hv.Finish(time.Since(start), err)

@@ -406,6 +406,25 @@ func (j *JSONLines) Write(level, typ, msg string, fields map[string]any) {
 	j.W.Write(append(b, '\n'))
 }
 
+// Planned writes what Terraform's machine-readable apply starts with: a planned_change line per
+// action and a change_summary line for the plan.
+func (j *JSONLines) Planned(p *plan.Plan) {
+	for _, a := range p.Actions {
+		j.Write("info", "planned_change", fmt.Sprintf("%s: Plan to %s", a.Address, a.Kind), map[string]any{
+			"change": map[string]any{"resource": map[string]any{"addr": a.Address, "type": a.Type, "database": a.Database},
+				"action": string(a.Kind), "reason": a.Reason}})
+	}
+	j.Write("info", "change_summary", SummaryLine(p.Summary), map[string]any{
+		"changes": map[string]any{"add": p.Summary.Add, "change": p.Summary.Change, "remove": p.Summary.Destroy, "operation": "plan"},
+		"summary": p.Summary})
+}
+
+// Applied writes the change_summary line that ends a successful apply.
+func (j *JSONLines) Applied(s plan.Summary) {
+	j.Write("info", "change_summary", fmt.Sprintf("Apply complete! Resources: %d added, %d changed, %d destroyed.", s.Add, s.Change, s.Destroy),
+		map[string]any{"changes": map[string]any{"add": s.Add, "change": s.Change, "remove": s.Destroy, "operation": "apply"}})
+}
+
 // Event writes an apply event.
 func (j *JSONLines) Event(e apply.Event) {
 	f := map[string]any{}
