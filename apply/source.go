@@ -28,6 +28,8 @@ type sourceDump struct {
 	entries  []pgdump.Entry
 	dbItems  []pgdump.Entry // DATABASE, DATABASE PROPERTIES and their ACL/COMMENT (pg_restore -C --list)
 	preamble string
+	// matviewData marks the post-data chunks that refresh a materialized view.
+	matviewData map[int]bool
 	chunks   []pgdump.Chunk    // post-data script, one chunk per entry
 	byOID    map[[2]uint32]int // (catalog, oid) → chunk index
 	// Pre-data as a script (streamed into a database this migration created, see schema.go).
@@ -41,7 +43,7 @@ type sourceDump struct {
 // server_version_num), dumps its schema from that snapshot with pg_dump, and reads its catalog inside
 // the snapshot, the two at once. The caller closes it.
 func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum, floatDg int) (s *sourceDump, err error) {
-	s = &sourceDump{roles: m.Options.Roles, byOID: map[[2]uint32]int{}}
+	s = &sourceDump{roles: m.Options.Roles, byOID: map[[2]uint32]int{}, matviewData: map[int]bool{}}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -141,6 +143,9 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 	for k, c := range s.chunks {
 		if e, ok := byID[c.DumpID]; ok && e.OID != 0 {
 			s.byOID[[2]uint32{e.TableOID, e.OID}] = k
+		}
+		if e, ok := byID[c.DumpID]; ok && e.Desc == "MATERIALIZED VIEW DATA" {
+			s.matviewData[k] = true
 		}
 	}
 	return nil

@@ -545,8 +545,21 @@ func (w *worker) postData(ctx context.Context) error {
 		if used[k] {
 			continue
 		}
+		if w.d.matviewData[k] {
+			// A materialized view is refreshed under the database's default search_path, as the
+			// source's sessions refreshed it, not under the empty one of pg_dump's scripts: a query
+			// calling a function that relies on the search_path fails there (relation does not exist).
+			if _, err := tgt.Exec(ctx, "SET search_path TO DEFAULT"); err != nil {
+				return err
+			}
+		}
 		if _, err := tgt.Exec(ctx, c.SQL); err != nil {
 			return fmt.Errorf("%s: %w", firstLine(c.SQL), describePgError(err))
+		}
+		if w.d.matviewData[k] {
+			if _, err := tgt.Exec(ctx, "SELECT pg_catalog.set_config('search_path', '', false)"); err != nil {
+				return err
+			}
 		}
 	}
 	return w.commit(ctx, tgt) // materialized views' data
