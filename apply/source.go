@@ -30,8 +30,8 @@ type sourceDump struct {
 	preamble string
 	// matviewData marks the post-data chunks that refresh a materialized view.
 	matviewData map[int]bool
-	chunks   []pgdump.Chunk    // post-data script, one chunk per entry
-	byOID    map[[2]uint32]int // (catalog, oid) → chunk index
+	chunks      []pgdump.Chunk    // post-data script, one chunk per entry
+	byOID       map[[2]uint32]int // (catalog, oid) → chunk index
 	// Pre-data as a script (streamed into a database this migration created, see schema.go).
 	prePreamble string
 	preChunks   []pgdump.Chunk
