@@ -95,14 +95,16 @@ func TablePartAddr(db, schema, name string, i int) string {
 }
 
 // splitParts decides how many parts a table is copied in: only tables with more than
-// split_tables_larger_than of heap (parts of about that size, at most one per job), only with
-// several jobs, and only from sources that scan ctid ranges efficiently (14+).
+// split_tables_larger_than of data, heap and TOAST together (parts of about that size, at most one
+// per job), only with several jobs, and only from sources that scan ctid ranges efficiently (14+).
+// Parts are ranges of heap pages; a row's TOAST data goes with its part, so a table whose bulk is
+// in TOAST (large text, bytea, jsonb) is split by its size as well.
 func splitParts(t catalog.Table, o config.Options, sourceVersion int) int {
-	heap, limit := t.Pages*8192, o.SplitTablesLargerThan
-	if limit <= 0 || o.Jobs < 2 || sourceVersion < 140000 || heap <= limit || t.Pages < 2 {
+	size, limit := max(t.Pages*8192, t.SizeBytes), o.SplitTablesLargerThan
+	if limit <= 0 || o.Jobs < 2 || sourceVersion < 140000 || size <= limit || t.Pages < 2 {
 		return 0
 	}
-	n := int((heap + limit - 1) / limit)
+	n := int((size + limit - 1) / limit)
 	return min(n, o.Jobs, int(t.Pages))
 }
 

@@ -277,26 +277,29 @@ func TestForeignKeyOrder(t *testing.T) {
 
 func TestSplitParts(t *testing.T) {
 	const mb = 1 << 20
-	table := func(heap int64) catalog.Table { return catalog.Table{Pages: heap / 8192} }
 	for _, tc := range []struct {
 		name    string
 		heap    int64
+		toast   int64
 		limit   int64
 		jobs    int
 		version int
 		want    int
 	}{
-		{"below the default limit", 640 * mb, config.DefaultSplitTablesLargerThan, 2, 150000, 0},
-		{"above it: one part per limit, at most one per job", 2600 * mb, config.DefaultSplitTablesLargerThan, 2, 150000, 2},
-		{"more jobs, more parts", 2600 * mb, config.DefaultSplitTablesLargerThan, 8, 150000, 3},
-		{"a lower limit", 230 * mb, 64 * mb, 2, 150000, 2},
-		{"0 never splits", 100000 * mb, 0, 8, 150000, 0},
-		{"one job never splits", 2600 * mb, config.DefaultSplitTablesLargerThan, 1, 150000, 0},
-		{"sources before 14 scan ctid ranges whole", 2600 * mb, config.DefaultSplitTablesLargerThan, 4, 130000, 0},
+		{"below the default limit", 640 * mb, 0, config.DefaultSplitTablesLargerThan, 2, 150000, 0},
+		{"above it: one part per limit, at most one per job", 2600 * mb, 0, config.DefaultSplitTablesLargerThan, 2, 150000, 2},
+		{"more jobs, more parts", 2600 * mb, 0, config.DefaultSplitTablesLargerThan, 8, 150000, 3},
+		{"a lower limit", 230 * mb, 0, 64 * mb, 2, 150000, 2},
+		{"0 never splits", 100000 * mb, 0, 0, 8, 150000, 0},
+		{"one job never splits", 2600 * mb, 0, config.DefaultSplitTablesLargerThan, 1, 150000, 0},
+		{"sources before 14 scan ctid ranges whole", 2600 * mb, 0, config.DefaultSplitTablesLargerThan, 4, 130000, 0},
+		{"a small heap with its bulk in TOAST is split by its whole size", 40 * mb, 2560 * mb, config.DefaultSplitTablesLargerThan, 4, 150000, 3},
+		{"a one-page heap is never split", 8192, 2560 * mb, config.DefaultSplitTablesLargerThan, 4, 150000, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := config.Options{Jobs: tc.jobs, SplitTablesLargerThan: tc.limit}
-			if got := splitParts(table(tc.heap), o, tc.version); got != tc.want {
+			tbl := catalog.Table{Pages: tc.heap / 8192, SizeBytes: tc.heap + tc.toast}
+			if got := splitParts(tbl, o, tc.version); got != tc.want {
 				t.Errorf("splitParts = %d, want %d", got, tc.want)
 			}
 		})
