@@ -121,6 +121,9 @@ func cmdApply(c *cli, args []string) int {
 	s.prefetch = saved != nil || *auto
 	defer func() { s.prefetched.Close() }()
 	if code := c.inspect(ctx, s); code != 0 {
+		if s.connErr != nil && !*jsonOut {
+			c.connectivityFailed()
+		}
 		return code
 	}
 	if code := c.makePlan(s); code != 0 {

@@ -271,6 +271,8 @@ func cmdPlan(c *cli, args []string) int {
 			// A program or a pull request still gets its document: the connectivity validation
 			// failed, and nothing else could be checked.
 			c.renderUnreachable(s, *jsonOut)
+		} else if s.connErr != nil {
+			c.connectivityFailed()
 		}
 		return code
 	}
@@ -343,6 +345,12 @@ func readPlanFile(path string) (*plan.Plan, error) {
 		return nil, fmt.Errorf("%s has plan format %s; this pgferry reads %s: plan again with this version", path, p.FormatVersion, plan.FormatVersion)
 	}
 	return &p, nil
+}
+
+// connectivityFailed says, after the connection error, what it means for the plan: connectivity
+// is the first validation, and nothing else could be checked.
+func (c *cli) connectivityFailed() {
+	fmt.Fprintln(c.stderr, "Validation failed: the connectivity check failed; nothing else was checked and nothing was changed.")
 }
 
 // renderUnreachable prints, as JSON or Markdown, the plan of a migration whose servers could not
