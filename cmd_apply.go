@@ -121,8 +121,12 @@ func cmdApply(c *cli, args []string) int {
 	s.prefetch = saved != nil || *auto
 	defer func() { s.prefetched.Close() }()
 	if code := c.inspect(ctx, s); code != 0 {
-		if s.connErr != nil && !*jsonOut {
-			c.connectivityFailed()
+		if s.connErr != nil {
+			// Recorded as a refused apply is: show and list say Validation failed, with the cause.
+			c.recordValidationFailed(ctx, s, unreachablePlan(s))
+			if !*jsonOut {
+				c.connectivityFailed()
+			}
 		}
 		return code
 	}

@@ -353,9 +353,9 @@ func (c *cli) connectivityFailed() {
 	fmt.Fprintln(c.stderr, "Validation failed: the connectivity check failed; nothing else was checked and nothing was changed.")
 }
 
-// renderUnreachable prints, as JSON or Markdown, the plan of a migration whose servers could not
-// all be reached: no actions, and the connectivity validation Failed with the cause.
-func (c *cli) renderUnreachable(s *session, asJSON bool) {
+// unreachablePlan is the plan of a migration whose servers could not all be reached: no actions,
+// and the connectivity validation Failed with the cause.
+func unreachablePlan(s *session) *plan.Plan {
 	p := &plan.Plan{FormatVersion: plan.FormatVersion, Migration: s.m.Name, Databases: s.dbs,
 		Validations: []state.Validation{checks.ConnectivityFailed(redact(s.connErr.Error(), s.secrets))}}
 	if p.Databases == nil {
@@ -366,6 +366,13 @@ func (c *cli) renderUnreachable(s *session, asJSON bool) {
 	}
 	stamp(s, p)
 	p.Summary = plan.Summarize(nil, p.Validations)
+	return p
+}
+
+// renderUnreachable prints, as JSON or Markdown, the plan of a migration whose servers could not
+// all be reached: no actions, and the connectivity validation Failed with the cause.
+func (c *cli) renderUnreachable(s *session, asJSON bool) {
+	p := unreachablePlan(s)
 	if !asJSON {
 		views.Markdown(c.stdout, p)
 		return
