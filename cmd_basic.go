@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -81,6 +82,20 @@ func cmdFmt(c *cli, args []string) int {
 		return code
 	}
 	changed, err := config.FormatDir(c.chdir, *check, *diff, c.stdout)
+	var diags config.Diagnostics
+	if errors.As(err, &diags) {
+		// A file that does not parse: the diagnostics with their snippets, as validate prints them.
+		files := map[string][]byte{}
+		for _, d := range diags {
+			if d.Subject != nil {
+				if b, rerr := os.ReadFile(d.Subject.Filename); rerr == nil {
+					files[d.Subject.Filename] = b
+				}
+			}
+		}
+		diags.Write(c.stderr, files, c.color, 100)
+		return 1
+	}
 	if err != nil {
 		c.errorf(nil, "%v", err)
 		return 1
