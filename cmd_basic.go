@@ -30,16 +30,9 @@ func (v *varFlags) register(fs interface {
 
 // load reads the configuration and prints its diagnostics; ok is false on errors.
 func (c *cli) load(v varFlags) (*config.Config, bool) {
-	files := make([]string, len(v.varFiles))
-	for i, f := range v.varFiles {
-		files[i] = f
-		if !filepath.IsAbs(f) {
-			if abs, err := filepath.Abs(f); err == nil {
-				files[i] = abs
-			}
-		}
-	}
-	cfg, diags := config.Load(c.chdir, config.Inputs{Vars: v.vars, VarFiles: files, Env: c.env})
+	// The working directory is the configuration's (run changed to --chdir DIR), so --var-file
+	// paths are relative to it.
+	cfg, diags := config.Load(".", config.Inputs{Vars: v.vars, VarFiles: v.varFiles, Env: c.env})
 	if len(diags) > 0 {
 		diags.Write(c.stderr, cfg.Files, c.color, 100)
 	}
@@ -55,7 +48,7 @@ func cmdValidate(c *cli, args []string) int {
 		return code
 	}
 	// Like terraform validate: values not given are unknown, not errors (no connection is made).
-	cfg, diags := config.Load(c.chdir, config.Inputs{Vars: v.vars, VarFiles: v.varFiles, Env: c.env, TypesOnly: true})
+	cfg, diags := config.Load(".", config.Inputs{Vars: v.vars, VarFiles: v.varFiles, Env: c.env, TypesOnly: true})
 	if *jsonOut {
 		diags.WriteJSON(c.stdout, cfg.Files)
 		if diags.HasErrors() {
@@ -80,7 +73,7 @@ func cmdFmt(c *cli, args []string) int {
 	if code, done := c.parse(fs, args, "fmt [--check] [--diff]"); done {
 		return code
 	}
-	changed, err := config.FormatDir(c.chdir, *check, *diff, c.stdout)
+	changed, err := config.FormatDir(".", *check, *diff, c.stdout)
 	if err != nil {
 		c.errorf(nil, "%v", err)
 		return 1

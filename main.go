@@ -3,8 +3,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -20,7 +22,6 @@ func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
 // cli is one invocation's environment.
 type cli struct {
-	chdir   string
 	color   bool
 	stdin   io.Reader
 	stdout  io.Writer
@@ -67,7 +68,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("pgferry", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.SetInterspersed(false)
-	fs.StringVar(&c.chdir, "chdir", ".", "directory holding the *.hcl configuration")
+	chdir := fs.String("chdir", "", "switch to DIR before anything else: the configuration, the state and every relative path are read there")
 	noColor := fs.Bool("no-color", false, "disable colour")
 	help := fs.BoolP("help", "h", false, "show help")
 	showVersion := fs.Bool("version", false, "print the version")
@@ -75,6 +76,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Error: %v\n\n", err)
 		usage(stderr)
 		return 1
+	}
+	if *chdir != "" {
+		// As terraform -chdir: every relative path given afterwards (--var-file, plan --out, apply
+		// PLANFILE, the local state directory) is relative to DIR. The directory is restored when
+		// run returns, for the tests that call run in-process.
+		restore, err := changeDir(*chdir)
+		if err != nil {
+			fmt.Fprintf(stderr, "Error: Cannot change to directory %q: %v\n", *chdir, err)
+			return 1
+		}
+		defer restore()
 	}
 	c.color = !*noColor && os.Getenv("NO_COLOR") == "" && isTerminal(stdout)
 	color.NoColor = !c.color
@@ -100,6 +112,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "Error: unknown command %q\n\n", rest[0])
 	usage(stderr)
 	return 1
+}
+
+// changeDir makes dir the working directory and returns the function that goes back.
+func changeDir(dir string) (func(), error) {
+	prev, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chdir(dir); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // "no such file or directory", without "chdir DIR:" again
+		}
+		return nil, err
+	}
+	return func() { os.Chdir(prev) }, nil
 }
 
 func isTerminal(w io.Writer) bool {
