@@ -145,10 +145,16 @@ func newFlags(name string) *pflag.FlagSet {
 
 // parse parses flags; it returns (exit code, done). done is true when the caller must return.
 func (c *cli) parse(fs *pflag.FlagSet, args []string, synopsis string) (int, bool) {
+	// --no-color after the command name too, as terraform takes -no-color per command.
+	noColor := fs.Bool("no-color", false, "disable colour (the same as pgferry --no-color COMMAND)")
 	help := fs.BoolP("help", "h", false, "show this help")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(c.stderr, "Error: %v\n\nUsage: pgferry %s\n%s", err, synopsis, fs.FlagUsages())
 		return 1, true
+	}
+	if *noColor {
+		c.color = false
+		color.NoColor = true
 	}
 	if *help {
 		fmt.Fprintf(c.stdout, "Usage: pgferry %s\n\n%s", synopsis, fs.FlagUsages())
