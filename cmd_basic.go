@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/pgdump"
 )
@@ -42,13 +44,20 @@ func (c *cli) load(v varFlags) (*config.Config, bool) {
 func cmdValidate(c *cli, args []string) int {
 	fs := newFlags("validate")
 	var v varFlags
-	v.register(fs, false)
+	v.register(fs, true)
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
-	if code, done := c.parse(fs, args, "validate [--json] [--var k=v] [--var-file FILE]"); done {
+	if code, done := c.parse(fs, args, "validate [--json] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
 		return code
 	}
 	// Like terraform validate: values not given are unknown, not errors (no connection is made).
 	cfg, diags := config.Load(".", config.Inputs{Vars: v.vars, VarFiles: v.varFiles, Env: c.env, TypesOnly: true})
+	if v.migration != "" {
+		// The other commands would refuse the name: so does validate.
+		if err := cfg.CheckMigration(v.migration); err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown migration",
+				Detail: fmt.Sprintf("%s. Pass one of them to --migration, or leave --migration out to validate every migration.", upperFirst(err.Error()))})
+		}
+	}
 	if *jsonOut {
 		diags.WriteJSON(c.stdout, cfg.Files)
 		if diags.HasErrors() {
@@ -112,4 +121,12 @@ func cmdVersion(c *cli, args []string) int {
 		fmt.Fprintln(c.stdout, "pg_dump/pg_restore: not found (install the PostgreSQL client, or set options.pg_bin_dir)")
 	}
 	return 0
+}
+
+// upperFirst capitalises an error message that becomes a sentence of its own.
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
