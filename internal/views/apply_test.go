@@ -69,3 +69,42 @@ func TestApplierTimingMany(t *testing.T) {
 	v.Finish(3*time.Second, nil)
 	golden(t, "apply_timing_many.golden", out.Bytes())
 }
+
+// TestApplierStill: apply's Still events (actions without progress of their own) are printed
+// as terraform's "Still creating... [10s elapsed]", each one; a copy's own progress every 10 s
+// at most, with its rate over the elapsed time (large objects too).
+func TestApplierStill(t *testing.T) {
+	var out bytes.Buffer
+	v, c := newApplier(&out)
+	idx := &plan.Action{Address: `database.app.index["public"."t_pkey"]`, Type: plan.TypeIndex, Kind: plan.Create, Database: "app"}
+	v.Event(apply.Event{Type: "apply_start", Address: idx.Address, Action: idx})
+	for i := 1; i <= 2; i++ {
+		c.add(10 * time.Second)
+		v.Event(apply.Event{Type: "apply_progress", Address: idx.Address, Action: idx, Elapsed: time.Duration(i) * 10 * time.Second, Still: true})
+	}
+	lo := &plan.Action{Address: "database.app.large_objects", Type: plan.TypeLargeObj, Kind: plan.Create, Database: "app"}
+	v.Event(apply.Event{Type: "apply_start", Address: lo.Address, Action: lo})
+	c.add(2 * time.Second)
+	v.Event(apply.Event{Type: "apply_progress", Address: lo.Address, Action: lo, Elapsed: 2 * time.Second, Rows: 3, Bytes: 4 * mib})
+	c.add(8 * time.Second)
+	v.Event(apply.Event{Type: "apply_progress", Address: lo.Address, Action: lo, Elapsed: 10 * time.Second, Rows: 9, Bytes: 20 * mib})
+	want := `database.app.index["public"."t_pkey"]: Creating...
+database.app.index["public"."t_pkey"]: Still creating... [10s elapsed]
+database.app.index["public"."t_pkey"]: Still creating... [20s elapsed]
+database.app.large_objects: Creating...
+database.app.large_objects: Still creating... [10s elapsed, 20.0 MiB, 2.0 MiB/s]
+`
+	if out.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
+	}
+
+	var js bytes.Buffer
+	j := &JSONLines{W: &js}
+	j.Event(apply.Event{Type: "apply_progress", Address: idx.Address, Action: idx, Elapsed: 10*time.Second + 3*time.Millisecond, Still: true})
+	for _, s := range []string{`"type":"apply_progress"`, `"@message":"database.app.index[\"public\".\"t_pkey\"]: Still creating... [10s elapsed]"`,
+		`"elapsed_seconds":10.003`, `"addr":"database.app.index[\"public\".\"t_pkey\"]"`} {
+		if !bytes.Contains(js.Bytes(), []byte(s)) {
+			t.Errorf("JSON event lacks %s:\n%s", s, js.String())
+		}
+	}
+}

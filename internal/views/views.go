@@ -295,12 +295,14 @@ func (v *Applier) Event(e apply.Event) {
 	case "apply_start":
 		start, _ := ing(e.Action.Kind)
 		fmt.Fprintf(v.W, "%s: %s\n", bold(e.Address), start)
-		v.lastTick[e.Address] = time.Now()
+		v.lastTick[e.Address] = v.now()
 	case "apply_progress":
-		if time.Since(v.lastTick[e.Address]) < 10*time.Second {
+		// Progress of its own (copies, large objects) is printed every 10 s; apply emits the
+		// Still events of the other actions every 10 s already.
+		if !e.Still && v.now().Sub(v.lastTick[e.Address]) < apply.StillEvery {
 			return
 		}
-		v.lastTick[e.Address] = time.Now()
+		v.lastTick[e.Address] = v.now()
 		extra := ""
 		if e.Bytes > 0 {
 			extra = fmt.Sprintf(", %s, %s/s", Bytes(e.Bytes), Bytes(int64(float64(e.Bytes)/max(e.Elapsed.Seconds(), 0.001))))
@@ -375,8 +377,11 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 func stillVerb(k plan.Kind) string {
-	if k == plan.Update {
+	switch k {
+	case plan.Update:
 		return "modifying..."
+	case plan.Delete:
+		return "destroying..."
 	}
 	return "creating..."
 }
@@ -485,7 +490,11 @@ func (j *JSONLines) Event(e apply.Event) {
 	case "apply_start":
 		msg = e.Address + ": Creating..."
 	case "apply_progress":
-		msg = fmt.Sprintf("%s: Still creating... [%s elapsed]", e.Address, e.Elapsed.Round(time.Second))
+		verb := "creating..."
+		if e.Action != nil {
+			verb = stillVerb(e.Action.Kind)
+		}
+		msg = fmt.Sprintf("%s: Still %s [%s elapsed]", e.Address, verb, e.Elapsed.Round(time.Second))
 	case "apply_complete":
 		msg = fmt.Sprintf("%s: Creation complete after %s", e.Address, round(e.Elapsed))
 	case "apply_errored":
