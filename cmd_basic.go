@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/pgdump"
 )
@@ -31,16 +33,9 @@ func (v *varFlags) register(fs interface {
 
 // load reads the configuration and prints its diagnostics; ok is false on errors.
 func (c *cli) load(v varFlags) (*config.Config, bool) {
-	files := make([]string, len(v.varFiles))
-	for i, f := range v.varFiles {
-		files[i] = f
-		if !filepath.IsAbs(f) {
-			if abs, err := filepath.Abs(f); err == nil {
-				files[i] = abs
-			}
-		}
-	}
-	cfg, diags := config.Load(c.chdir, config.Inputs{Vars: v.vars, VarFiles: files, Env: c.env})
+	// The working directory is the configuration's (run changed to --chdir DIR), so --var-file
+	// paths are relative to it.
+	cfg, diags := config.Load(".", config.Inputs{Vars: v.vars, VarFiles: v.varFiles, Env: c.env})
 	if len(diags) > 0 {
 		diags.Write(c.stderr, cfg.Files, c.color, 100)
 	}
@@ -50,13 +45,20 @@ func (c *cli) load(v varFlags) (*config.Config, bool) {
 func cmdValidate(c *cli, args []string) int {
 	fs := newFlags("validate")
 	var v varFlags
-	v.register(fs, false)
+	v.register(fs, true)
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
-	if code, done := c.parse(fs, args, "validate [--json] [--var k=v] [--var-file FILE]"); done {
+	if code, done := c.parse(fs, args, "validate [--json] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
 		return code
 	}
 	// Like terraform validate: values not given are unknown, not errors (no connection is made).
-	cfg, diags := config.Load(c.chdir, config.Inputs{Vars: v.vars, VarFiles: v.varFiles, Env: c.env, TypesOnly: true})
+	cfg, diags := config.Load(".", config.Inputs{Vars: v.vars, VarFiles: v.varFiles, Env: c.env, TypesOnly: true})
+	if v.migration != "" {
+		// The other commands would refuse the name: so does validate.
+		if err := cfg.CheckMigration(v.migration); err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown migration",
+				Detail: fmt.Sprintf("%s. Pass one of them to --migration, or leave --migration out to validate every migration.", upperFirst(err.Error()))})
+		}
+	}
 	if *jsonOut {
 		diags.WriteJSON(c.stdout, cfg.Files)
 		if diags.HasErrors() {
@@ -81,7 +83,7 @@ func cmdFmt(c *cli, args []string) int {
 	if code, done := c.parse(fs, args, "fmt [--check] [--diff]"); done {
 		return code
 	}
-	changed, err := config.FormatDir(c.chdir, *check, *diff, c.stdout)
+	changed, err := config.FormatDir(".", *check, *diff, c.stdout)
 	var diags config.Diagnostics
 	if errors.As(err, &diags) {
 		// A file that does not parse: the diagnostics with their snippets, as validate prints them.
@@ -134,4 +136,12 @@ func cmdVersion(c *cli, args []string) int {
 		fmt.Fprintln(c.stdout, "pg_dump/pg_restore: not found (install the PostgreSQL client, or set options.pg_bin_dir)")
 	}
 	return 0
+}
+
+// upperFirst capitalises an error message that becomes a sentence of its own.
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -294,7 +294,8 @@ func cmdPlan(c *cli, args []string) int {
 	default:
 		views.Plan(c.stdout, p)
 	}
-	if *out != "" {
+	if *out != "" && !p.ValidationFailed() {
+		// As terraform, a plan that failed is not saved: there is nothing apply could do with it.
 		if err := writePlanFile(*out, p); err != nil {
 			c.errorf(s.secrets, "saving the plan: %v", err)
 			return 1
@@ -307,7 +308,11 @@ func cmdPlan(c *cli, args []string) int {
 	}
 	if p.ValidationFailed() {
 		if !quiet {
-			c.errorf(nil, "Validation failed: %d check(s) failed; fix them and plan again.", p.Summary.Failed)
+			saved := ""
+			if *out != "" {
+				saved = fmt.Sprintf(" The plan was not saved to %s.", *out)
+			}
+			c.errorf(nil, "Validation failed: %d check(s) failed; fix them and plan again.%s", p.Summary.Failed, saved)
 		}
 		return 1
 	}

@@ -133,7 +133,8 @@ func TestForceUnlockPrompt(t *testing.T) {
 			t.Fatal(err)
 		}
 		var stdout, stderr bytes.Buffer
-		c := &cli{chdir: dir, stdin: strings.NewReader(answer), stdout: &stdout, stderr: &stderr, isTTYIn: true}
+		t.Chdir(dir)
+		c := &cli{stdin: strings.NewReader(answer), stdout: &stdout, stderr: &stderr, isTTYIn: true}
 		code := cmdForceUnlock(c, []string{info.ID})
 		unlock()
 		if !strings.Contains(stdout.String(), "Do you really want to force-unlock?") {

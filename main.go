@@ -3,8 +3,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -20,7 +22,6 @@ func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
 // cli is one invocation's environment.
 type cli struct {
-	chdir   string
 	color   bool
 	stdin   io.Reader
 	stdout  io.Writer
@@ -67,7 +68,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("pgferry", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.SetInterspersed(false)
-	fs.StringVar(&c.chdir, "chdir", ".", "directory holding the *.hcl configuration")
+	chdir := fs.String("chdir", "", "switch to DIR before anything else: the configuration, the state and every relative path are read there")
 	noColor := fs.Bool("no-color", false, "disable colour")
 	help := fs.BoolP("help", "h", false, "show help")
 	showVersion := fs.Bool("version", false, "print the version")
@@ -75,6 +76,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Error: %v\n\n", err)
 		usage(stderr)
 		return 1
+	}
+	if *chdir != "" {
+		// As terraform -chdir: every relative path given afterwards (--var-file, plan --out, apply
+		// PLANFILE, the local state directory) is relative to DIR. The directory is restored when
+		// run returns, for the tests that call run in-process.
+		restore, err := changeDir(*chdir)
+		if err != nil {
+			fmt.Fprintf(stderr, "Error: Cannot change to directory %q: %v\n", *chdir, err)
+			return 1
+		}
+		defer restore()
 	}
 	c.color = !*noColor && os.Getenv("NO_COLOR") == "" && isTerminal(stdout)
 	color.NoColor = !c.color
@@ -102,6 +114,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 1
 }
 
+// changeDir makes dir the working directory and returns the function that goes back.
+func changeDir(dir string) (func(), error) {
+	prev, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chdir(dir); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // "no such file or directory", without "chdir DIR:" again
+		}
+		return nil, err
+	}
+	return func() { os.Chdir(prev) }, nil
+}
+
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
@@ -117,10 +145,16 @@ func newFlags(name string) *pflag.FlagSet {
 
 // parse parses flags; it returns (exit code, done). done is true when the caller must return.
 func (c *cli) parse(fs *pflag.FlagSet, args []string, synopsis string) (int, bool) {
+	// --no-color after the command name too, as terraform takes -no-color per command.
+	noColor := fs.Bool("no-color", false, "disable colour (the same as pgferry --no-color COMMAND)")
 	help := fs.BoolP("help", "h", false, "show this help")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(c.stderr, "Error: %v\n\nUsage: pgferry %s\n%s", err, synopsis, fs.FlagUsages())
 		return 1, true
+	}
+	if *noColor {
+		c.color = false
+		color.NoColor = true
 	}
 	if *help {
 		fmt.Fprintf(c.stdout, "Usage: pgferry %s\n\n%s", synopsis, fs.FlagUsages())

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fatih/color"
 	"github.com/pgferry/pgferry/internal/jsonschema"
 	"github.com/pgferry/pgferry/internal/pgtest"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -171,4 +172,20 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestNoColorAfterCommand checks that --no-color after the command name turns colour off, as
+// pgferry --no-color COMMAND does.
+func TestNoColorAfterCommand(t *testing.T) {
+	prev := color.NoColor
+	t.Cleanup(func() { color.NoColor = prev })
+	color.NoColor = false
+	var stdout, stderr bytes.Buffer
+	c := &cli{color: true, stdout: &stdout, stderr: &stderr}
+	if code := cmdVersion(c, []string{"--no-color"}); code != 0 {
+		t.Fatalf("version --no-color: exit %d\n%s", code, stderr.String())
+	}
+	if c.color || !color.NoColor {
+		t.Errorf("after version --no-color: color %t, color.NoColor %t; want colour off", c.color, color.NoColor)
+	}
 }

@@ -713,7 +713,8 @@ func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64
 		return 0, 0, err
 	}
 	var n, total int64
-	last := time.Now()
+	start := time.Now()
+	last := start
 	for _, l := range los {
 		if !have[l.oid] {
 			if _, err := tgt.Exec(ctx, "SELECT pg_catalog.lo_create($1)", l.oid); err != nil {
@@ -740,7 +741,7 @@ func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64
 		n++
 		if time.Since(last) > 2*time.Second {
 			last = time.Now()
-			w.d.r.emit(Event{Type: "apply_progress", Address: a.Address, Action: a, Rows: n, Bytes: total})
+			w.d.r.emit(Event{Type: "apply_progress", Address: a.Address, Action: a, Elapsed: time.Since(start), Rows: n, Bytes: total})
 		}
 	}
 	if _, err := tgt.Exec(ctx, "COMMIT"); err != nil {

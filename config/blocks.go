@@ -132,6 +132,7 @@ func (l *loader) decodeMigration(b *hclsyntax.Block, ctx *hcl.EvalContext) {
 	}
 	l.migrations[name] = b.DefRange()
 	l.cfg.MigrationBlocks++
+	l.cfg.MigrationNames = append(l.cfg.MigrationNames, name)
 	ok := true
 	if !migrationNameRe.MatchString(name) {
 		l.errorf(&b.LabelRanges[0], "Invalid migration name",

@@ -36,14 +36,28 @@ func (c *Config) Migration(name string) (*Migration, error) {
 			return m, nil
 		}
 	}
+	return nil, unknownMigration(name, names)
+}
+
+// CheckMigration returns nil when a migration block called name is declared, and otherwise an
+// error naming the declared ones. Unlike Migration it also finds a block that did not decode, or
+// that depends on values unknown with TypesOnly: validate --migration NAME checks the name only.
+func (c *Config) CheckMigration(name string) error {
+	if slices.Contains(c.MigrationNames, name) {
+		return nil
+	}
+	return unknownMigration(name, c.MigrationNames)
+}
+
+func unknownMigration(name string, names []string) error {
 	if len(names) == 0 {
-		return nil, fmt.Errorf("no migration named %q: the configuration declares none", name)
+		return fmt.Errorf("no migration named %q: the configuration declares none", name)
 	}
 	msg := fmt.Sprintf("no migration named %q; the configuration declares: %s", name, strings.Join(names, ", "))
 	if sug := suggest(name, names); sug != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", sug)
 	}
-	return nil, fmt.Errorf("%s", msg)
+	return fmt.Errorf("%s", msg)
 }
 
 // SnippetFiles returns the configuration files and the --var-file files together:

@@ -834,3 +834,43 @@ func TestMultipleFilesAndDuplicateAcrossFiles(t *testing.T) {
 		t.Errorf("duplicate across files: %v", diags)
 	}
 }
+
+// TestCheckMigration: validate --migration NAME finds every declared block, also one that does not
+// decode (it is not in Migrations), and names the declared ones otherwise.
+func TestCheckMigration(t *testing.T) {
+	src := `
+source "s" {
+  host = "10.0.0.1"
+  user = "postgres"
+}
+target "t" {
+  host = "10.0.0.2"
+  user = "postgres"
+}
+migration "ok" {
+  source    = source.s
+  target    = target.t
+  databases = ["app"]
+}
+migration "broken" {
+  source = source.s
+  target = target.t
+}
+`
+	cfg, diags := loadSrc(t, src, Inputs{})
+	if !diags.HasErrors() {
+		t.Fatal("a migration without databases loaded without errors")
+	}
+	if len(cfg.Migrations) != 1 || !slices.Equal(cfg.MigrationNames, []string{"ok", "broken"}) {
+		t.Fatalf("Migrations %d, MigrationNames %v; want 1 and [ok broken]", len(cfg.Migrations), cfg.MigrationNames)
+	}
+	for _, name := range []string{"ok", "broken"} {
+		if err := cfg.CheckMigration(name); err != nil {
+			t.Errorf("CheckMigration(%q): %v", name, err)
+		}
+	}
+	err := cfg.CheckMigration("okk")
+	if err == nil || !strings.Contains(err.Error(), `the configuration declares: ok, broken`) || !strings.Contains(err.Error(), `did you mean "ok"?`) {
+		t.Errorf("CheckMigration(okk) = %v", err)
+	}
+}

@@ -31,6 +31,8 @@ type Config struct {
 	// TypesOnly, a migration whose servers use unknown values is checked but not in
 	// Migrations).
 	MigrationBlocks int
+	// MigrationNames are the names of the migration blocks declared, in order, valid or not.
+	MigrationNames []string
 	// Backend is never nil after a successful Load: the default is {Type: "local", Path: ".pgferry"}
 	// (Path relative to Dir).
 	Backend *Backend

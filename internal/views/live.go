@@ -59,7 +59,7 @@ func (l *Live) Event(e apply.Event) {
 			mpb.AppendDecorators(decor.Current(decor.SizeB1024(0), "% .1f"), decor.Name("  "), decor.AverageSpeed(decor.SizeB1024(0), "% .1f"),
 				decor.Name("  ETA "), decor.AverageETA(decor.ET_STYLE_GO)),
 			mpb.BarRemoveOnComplete())
-	case e.Type == "apply_progress" && isData(e.Action):
+	case e.Type == "apply_progress" && isData(e.Action) && !e.Still:
 		if b := l.bars[e.Address]; b != nil {
 			l.advance(e.Address, e.Bytes)
 			if e.Bytes >= e.Action.BytesEstimate {
@@ -79,7 +79,9 @@ func (l *Live) Event(e apply.Event) {
 		}
 	}
 	l.mu.Unlock()
-	if e.Type != "apply_progress" {
+	// A copy's bar shows its progress; an action without a bar (an index build, ANALYZE, ...)
+	// prints "Still creating..." above the bars, as without a terminal.
+	if e.Type != "apply_progress" || (e.Still && !isData(e.Action)) {
 		l.Applier.Event(e)
 	}
 }

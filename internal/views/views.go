@@ -243,17 +243,31 @@ type Applier struct {
 	mu       sync.Mutex
 	lastTick map[string]time.Time
 	timings  map[string]time.Duration
-	tables   []tableTiming
+	tables   map[string]*tableTiming // by table address: the parts of a table are one entry
 	added    int
 	changed  int
 	replaced int
+	// clock is time.Now, or a test's clock.
+	clock func() time.Time
 }
 
+// tableTiming is one table's copy: from its (first part's) start to its (last part's) end.
 type tableTiming struct {
-	addr  string
-	d     time.Duration
-	rows  int64
-	bytes int64
+	addr       string
+	start, end time.Time
+	rows       int64
+	bytes      int64
+	parts      int
+}
+
+// tablesListed is how many tables the closing timing table lists at most, the slowest first.
+const tablesListed = 20
+
+func (v *Applier) now() time.Time {
+	if v.clock != nil {
+		return v.clock()
+	}
+	return time.Now()
 }
 
 func ing(k plan.Kind) (string, string) {
@@ -281,12 +295,14 @@ func (v *Applier) Event(e apply.Event) {
 	case "apply_start":
 		start, _ := ing(e.Action.Kind)
 		fmt.Fprintf(v.W, "%s: %s\n", bold(e.Address), start)
-		v.lastTick[e.Address] = time.Now()
+		v.lastTick[e.Address] = v.now()
 	case "apply_progress":
-		if time.Since(v.lastTick[e.Address]) < 10*time.Second {
+		// Progress of its own (copies, large objects) is printed every 10 s; apply emits the
+		// Still events of the other actions every 10 s already.
+		if !e.Still && v.now().Sub(v.lastTick[e.Address]) < apply.StillEvery {
 			return
 		}
-		v.lastTick[e.Address] = time.Now()
+		v.lastTick[e.Address] = v.now()
 		extra := ""
 		if e.Bytes > 0 {
 			extra = fmt.Sprintf(", %s, %s/s", Bytes(e.Bytes), Bytes(int64(float64(e.Bytes)/max(e.Elapsed.Seconds(), 0.001))))
@@ -313,7 +329,7 @@ func (v *Applier) Event(e apply.Event) {
 			v.added++
 		}
 		if e.Action.Type == plan.TypeTablePart || (e.Action.Type == plan.TypeTable && e.Action.Parts == 0) {
-			v.tables = append(v.tables, tableTiming{e.Address, e.Elapsed, e.Rows, e.Bytes})
+			v.addTable(e)
 		}
 	case "apply_errored":
 		fmt.Fprintf(v.W, "%s: %s %v\n", bold(e.Address), red("Error:"), e.Err)
@@ -322,9 +338,50 @@ func (v *Applier) Event(e apply.Event) {
 	}
 }
 
+// addTable records a finished table copy, or one part of it.
+func (v *Applier) addTable(e apply.Event) {
+	if v.tables == nil {
+		v.tables = map[string]*tableTiming{}
+	}
+	end := v.now()
+	start := end.Add(-e.Elapsed)
+	addr := e.Address
+	if e.Action.Type == plan.TypeTablePart {
+		addr = plan.TableAddr(e.Action.Database, e.Action.Schema, e.Action.Name)
+	}
+	t := v.tables[addr]
+	if t == nil {
+		t = &tableTiming{addr: addr, start: start, end: end}
+		v.tables[addr] = t
+	}
+	t.start, t.end = minTime(t.start, start), maxTime(t.end, end)
+	t.rows += e.Rows
+	t.bytes += e.Bytes
+	if e.Action.Type == plan.TypeTablePart {
+		t.parts++
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
 func stillVerb(k plan.Kind) string {
-	if k == plan.Update {
+	switch k {
+	case plan.Update:
 		return "modifying..."
+	case plan.Delete:
+		return "destroying..."
 	}
 	return "creating..."
 }
@@ -358,7 +415,7 @@ func phaseOf(t string) string {
 	return t
 }
 
-// Finish prints the closing summary: counts, time per phase (summed over workers) and the slowest tables.
+// Finish prints the closing summary: counts, time per phase (summed over workers) and per table.
 func (v *Applier) Finish(total time.Duration, err error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -372,13 +429,28 @@ func (v *Applier) Finish(total time.Duration, err error) {
 		}
 		fmt.Fprintf(v.W, "  %-12s %10s\n", "wall clock", round(total))
 		if len(v.tables) > 0 {
-			sort.Slice(v.tables, func(i, j int) bool { return v.tables[i].d > v.tables[j].d })
-			fmt.Fprintln(v.W, bold("Slowest tables:"))
-			for i, t := range v.tables {
-				if i == 5 {
+			// Every table when there are a few; the slowest otherwise (show lists each).
+			tables := make([]*tableTiming, 0, len(v.tables))
+			for _, t := range v.tables {
+				tables = append(tables, t)
+			}
+			sort.Slice(tables, func(i, j int) bool {
+				if di, dj := tables[i].end.Sub(tables[i].start), tables[j].end.Sub(tables[j].start); di != dj {
+					return di > dj
+				}
+				return tables[i].addr < tables[j].addr
+			})
+			fmt.Fprintln(v.W, bold("Time per table")+faint(" (wall clock, slowest first):"))
+			for i, t := range tables {
+				if i == tablesListed {
+					fmt.Fprintf(v.W, "  … and %d more tables (pgferry show lists every table)\n", len(tables)-tablesListed)
 					break
 				}
-				fmt.Fprintf(v.W, "  %10s  %s  (%s rows, %s)\n", round(t.d), t.addr, Count(t.rows), Bytes(t.bytes))
+				parts := ""
+				if t.parts > 0 {
+					parts = fmt.Sprintf(", %d parts", t.parts)
+				}
+				fmt.Fprintf(v.W, "  %10s  %s  (%s rows, %s%s)\n", round(t.end.Sub(t.start)), t.addr, Count(t.rows), Bytes(t.bytes), parts)
 			}
 		}
 		fmt.Fprintln(v.W)
@@ -437,7 +509,11 @@ func (j *JSONLines) Event(e apply.Event) {
 	case "apply_start":
 		msg = e.Address + ": Creating..."
 	case "apply_progress":
-		msg = fmt.Sprintf("%s: Still creating... [%s elapsed]", e.Address, e.Elapsed.Round(time.Second))
+		verb := "creating..."
+		if e.Action != nil {
+			verb = stillVerb(e.Action.Kind)
+		}
+		msg = fmt.Sprintf("%s: Still %s [%s elapsed]", e.Address, verb, e.Elapsed.Round(time.Second))
 	case "apply_complete":
 		msg = fmt.Sprintf("%s: Creation complete after %s", e.Address, round(e.Elapsed))
 	case "apply_errored":
