@@ -360,6 +360,8 @@ func (r *Runner) applyRole(ctx context.Context, tgt *pgx.Conn, src, have *catalo
 		return nil
 	case plan.TypeParameter:
 		return r.setParameter(ctx, tgt, src, a.Name)
+	case plan.TypeLoginMembership:
+		return r.grantLogin(ctx, tgt, a.Table, a.Name)
 	case plan.TypeMembership:
 		role, member := a.Table, a.Name
 		admin := ""
@@ -375,6 +377,64 @@ func (r *Runner) applyRole(ctx context.Context, tgt *pgx.Conn, src, have *catalo
 		return nil
 	}
 	return fmt.Errorf("unexpected instance action type %q", a.Type)
+}
+
+// grantLogin makes the target's login (not a superuser) a member of a role that owns migrated
+// objects, so that pg_restore may give them to it (ALTER ... OWNER TO needs SET ROLE rights on the
+// role) and alter them afterwards (which needs its privileges): WITH INHERIT TRUE, SET TRUE on
+// PostgreSQL 16 and later, where creating a role gives its creator ADMIN OPTION only.
+//
+// What the login held is recorded first, so that destroy puts it back: the membership granted here
+// is revoked; on 16+, a membership the login had granted itself before (the one GRANT changes)
+// gets its options back.
+func (r *Runner) grantLogin(ctx context.Context, tgt *pgx.Conn, role, login string) error {
+	name := login + " in " + role
+	v16 := r.opt.Plan.Target.VersionNum >= 160000
+	if !r.recorded(ChangeLoginMembership, name) {
+		c := state.Change{Type: ChangeLoginMembership, Name: name, Op: OpCreated}
+		if v16 {
+			var inherit, set bool
+			err := tgt.QueryRow(ctx, loginMembershipSQL+" AND am.grantor = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)", role, login).Scan(&inherit, &set)
+			switch {
+			case err == nil:
+				c.Op, c.Before = OpAltered, fmt.Sprintf("GRANT %s TO %s WITH INHERIT %s, SET %s", ident(role), ident(login), sqlBool(inherit), sqlBool(set))
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
+		} else {
+			var n int
+			if err := tgt.QueryRow(ctx, "SELECT count(*) FROM ("+strings.Replace(loginMembershipSQL, "am.inherit_option, am.set_option", "1", 1)+") x", role, login).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil // a member already: nothing to grant, nothing to revoke
+			}
+		}
+		r.recordChange(c)
+		if err := r.save(ctx); err != nil {
+			return err
+		}
+	}
+	stmt := fmt.Sprintf("GRANT %s TO %s", ident(role), ident(login))
+	if v16 {
+		stmt += " WITH INHERIT TRUE, SET TRUE"
+	}
+	if _, err := tgt.Exec(ctx, stmt); err != nil {
+		return describePgError(err)
+	}
+	return nil
+}
+
+// loginMembershipSQL finds the memberships of $2 in $1 (inherit and set options: PostgreSQL 16+).
+const loginMembershipSQL = `SELECT am.inherit_option, am.set_option FROM pg_catalog.pg_auth_members am
+	WHERE am.roleid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1)
+	AND am.member = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $2)`
+
+func sqlBool(b bool) string {
+	if b {
+		return "TRUE"
+	}
+	return "FALSE"
 }
 
 // setParameter sets a server parameter on the target to the source's value with ALTER SYSTEM and

@@ -18,9 +18,13 @@ import (
 
 // Change types and operations recorded in State.Created that destroy knows how to undo.
 const (
-	ChangeRole            = "role"
-	ChangeRoleAttributes  = "role_attributes"
-	ChangeMembership      = "membership"
+	ChangeRole           = "role"
+	ChangeRoleAttributes = "role_attributes"
+	ChangeMembership     = "membership"
+	// ChangeLoginMembership is a membership of the target's login in a role that owns migrated
+	// objects (Name "LOGIN in ROLE"): created (revoked by destroy), or altered (Before restores
+	// its options).
+	ChangeLoginMembership = "login_membership"
 	ChangeDatabase        = "database"
 	ChangeExtension       = "extension"
 	ChangeServerParameter = "server_parameter"
@@ -160,6 +164,14 @@ func undoStep(c state.Change) *UndoStep {
 		member, role, _ := ParseMembership(c.Name)
 		s.Address = plan.MembershipAddr(member, role)
 		s.Reason = fmt.Sprintf("membership of %q in %q granted by the migration", member, role)
+	case ChangeLoginMembership:
+		member, role, _ := ParseMembership(c.Name)
+		s.Address = plan.MembershipAddr(member, role)
+		s.Reason = fmt.Sprintf("membership of the target login %q in %q granted by the migration", member, role)
+		if c.Op == OpAltered {
+			s.Kind = plan.Update
+			s.Reason = fmt.Sprintf("options of the target login %q's membership in %q changed by the migration are put back", member, role)
+		}
 	case ChangeExtension:
 		s.Address = plan.DatabaseAddr(c.Database) + ".extension." + c.Name
 		s.Reason = "created by the migration"
@@ -181,7 +193,7 @@ func undoStep(c state.Change) *UndoStep {
 
 func undoDetails(c state.Change) []string {
 	switch c.Type {
-	case ChangeRoleAttributes:
+	case ChangeRoleAttributes, ChangeLoginMembership:
 		if c.Before != "" {
 			return []string{c.Before}
 		}
@@ -308,6 +320,8 @@ func (u *undoer) undo(ctx context.Context, s *UndoStep) (note string, err error)
 		return u.dropRole(ctx, c.Name)
 	case c.Type == ChangeMembership && c.Op == OpCreated:
 		return u.revokeMembership(ctx, c.Name)
+	case c.Type == ChangeLoginMembership && (c.Op == OpCreated || c.Op == OpAltered):
+		return u.revokeLoginMembership(ctx, c)
 	case c.Type == ChangeRoleAttributes && c.Op == OpAltered:
 		ok, err := u.exists(ctx, "SELECT 1 FROM pg_roles WHERE rolname = $1", c.Name)
 		if err != nil {
@@ -421,6 +435,42 @@ func (u *undoer) revokeMembership(ctx context.Context, name string) (string, err
 	}
 	if found {
 		return "", fmt.Errorf("%q is still a member of %q after REVOKE: the membership was also granted by another role; revoke it with GRANTED BY, or leave it", member, role)
+	}
+	return "", nil
+}
+
+// revokeLoginMembership undoes grantLogin: the membership of the target's login it granted is
+// revoked (on PostgreSQL 16+, the one the login granted itself; the ADMIN OPTION CREATE ROLE gave
+// it stays, and goes with the role), or the options it changed are put back.
+func (u *undoer) revokeLoginMembership(ctx context.Context, c state.Change) (string, error) {
+	member, role, ok := ParseMembership(c.Name)
+	if !ok {
+		return "", fmt.Errorf("membership recorded as %q is not \"MEMBER in ROLE\"", c.Name)
+	}
+	q := `SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
+		WHERE r.rolname = $1 AND u.rolname = $2`
+	if u.versionNum >= 160000 {
+		q += ` AND m.grantor = (SELECT oid FROM pg_roles WHERE rolname = current_user)`
+	}
+	found, err := u.exists(ctx, q, role, member)
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		return "already gone", nil
+	}
+	if c.Op == OpAltered {
+		_, err := u.conn.Exec(ctx, c.Before)
+		return "", describe(err)
+	}
+	if _, err := u.conn.Exec(ctx, fmt.Sprintf("REVOKE %s FROM %s", ident(role), ident(member))); err != nil {
+		return "", describe(err)
+	}
+	if found, err = u.exists(ctx, q, role, member); err != nil {
+		return "", err
+	}
+	if found {
+		return "", fmt.Errorf("%q is still a member of %q after REVOKE: the membership was granted by another role; revoke it with GRANTED BY, or leave it", member, role)
 	}
 	return "", nil
 }

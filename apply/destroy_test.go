@@ -49,6 +49,19 @@ func TestPlanDestroy(t *testing.T) {
 			},
 		},
 		{
+			name: "memberships of the target login: revoked after the database is dropped, or their options put back",
+			created: []state.Change{
+				{Type: "role", Name: "owner_a", Op: "created"},
+				{Type: "login_membership", Name: "migrator in owner_a", Op: "created"},
+				{Type: "login_membership", Name: "migrator in reader", Op: "altered", Before: "GRANT reader TO migrator WITH INHERIT FALSE, SET FALSE"},
+				{Type: "database", Name: "app", Op: "created"},
+			},
+			want: []string{"- database.app", `~ role.migrator.member_of["reader"]`, `- role.migrator.member_of["owner_a"]`, "- role.owner_a"},
+			details: map[string]string{
+				`role.migrator.member_of["reader"]`: "GRANT reader TO migrator WITH INHERIT FALSE, SET FALSE",
+			},
+		},
+		{
 			name: "resumed runs recorded twice: one step, the oldest value restored",
 			created: []state.Change{
 				{Type: "role_attributes", Name: "r", Op: "altered", Before: "ALTER ROLE r WITH LOGIN"},

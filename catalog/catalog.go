@@ -26,7 +26,9 @@ type Instance struct {
 	PasswordsReadable bool
 	Roles             []Role
 	Memberships       []Membership
-	Databases         []DatabaseInfo
+	// LoginAccess says, for every role (pg_* excepted), what the connected login holds of it.
+	LoginAccess map[string]RoleAccess
+	Databases   []DatabaseInfo
 	// Settings holds every server parameter (pg_settings) by name.
 	Settings map[string]Setting
 	// AvailableExtensions maps an extension name to the versions the server can install.
@@ -116,6 +118,20 @@ type Role struct {
 	Comment string
 }
 
+// RoleAccess is what the connected login holds of a role, through its memberships.
+type RoleAccess struct {
+	// Usage: it has the role's privileges without SET ROLE (pg_has_role USAGE); an object
+	// given to the role stays the login's to alter.
+	Usage bool
+	// Set: it may SET ROLE to the role (MEMBER before PostgreSQL 16, SET from 16), which
+	// ALTER ... OWNER TO the role needs.
+	Set bool
+	// Admin: it may grant the role (WITH ADMIN OPTION).
+	Admin bool
+	// Direct lists the grantors of the login's own memberships in the role (pg_auth_members).
+	Direct []string
+}
+
 // Membership is one role granted to another.
 type Membership struct {
 	Role        string
@@ -189,6 +205,10 @@ type Database struct {
 	Owners map[string]int
 	// SuperuserOwned maps a superuser role to the user objects it owns (the public schema excluded).
 	SuperuserOwned map[string][]string
+	// OwnerRoles lists every role that owns something in the database, of any kind (collations,
+	// operators, publications, large objects, default privileges, ...), from pg_shdepend; the
+	// bootstrap superuser, whose ownerships are not recorded there, is not listed.
+	OwnerRoles []string
 }
 
 // ExtensionConfig is an extension's configuration table or sequence. The rows of a table that
@@ -571,6 +591,30 @@ func readRoles(ctx context.Context, conn Querier, in *Instance) error {
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("reading roles: %w", err)
+	}
+	set := "MEMBER"
+	if in.VersionNum >= 160000 {
+		set = "SET"
+	}
+	in.LoginAccess = map[string]RoleAccess{}
+	rows, err = conn.Query(ctx, `SELECT r.rolname::text, pg_has_role(r.oid, 'USAGE'), pg_has_role(r.oid, '`+set+`'),
+		pg_has_role(r.oid, 'MEMBER WITH ADMIN OPTION'),
+		coalesce((SELECT array_agg(g.rolname::text ORDER BY g.rolname) FROM pg_auth_members am JOIN pg_roles g ON g.oid = am.grantor
+			WHERE am.roleid = r.oid AND am.member = (SELECT oid FROM pg_roles WHERE rolname = current_user)), '{}')
+		FROM pg_roles r WHERE r.rolname !~ '^pg_'`)
+	if err != nil {
+		return fmt.Errorf("reading the login's role memberships: %w", err)
+	}
+	for rows.Next() {
+		var name string
+		var a RoleAccess
+		if err := rows.Scan(&name, &a.Usage, &a.Set, &a.Admin, &a.Direct); err != nil {
+			return fmt.Errorf("reading the login's role memberships: %w", err)
+		}
+		in.LoginAccess[name] = a
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading the login's role memberships: %w", err)
 	}
 	rows, err = conn.Query(ctx, `SELECT r.rolname::text, m.rolname::text, am.admin_option
 		FROM pg_auth_members am JOIN pg_roles r ON r.oid = am.roleid JOIN pg_roles m ON m.oid = am.member
@@ -998,6 +1042,22 @@ func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v int) e
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("reading owners: %w", err)
 	}
+	rows, err = conn.Query(ctx, `SELECT DISTINCT r.rolname::text FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid
+		WHERE d.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND d.refclassid = 'pg_authid'::regclass AND d.deptype = 'o' ORDER BY 1`)
+	if err != nil {
+		return fmt.Errorf("reading owners: %w", err)
+	}
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return fmt.Errorf("reading owners: %w", err)
+		}
+		d.OwnerRoles = append(d.OwnerRoles, r)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading owners: %w", err)
+	}
 	return nil
 }
 
@@ -1304,4 +1364,83 @@ func readExtensionConfig(ctx context.Context, conn Querier, d *Database) error {
 		d.ExtensionConfig = append(d.ExtensionConfig, c)
 	}
 	return rows.Err()
+}
+
+// LoginGrant is a role the target's login must be made a member of (SET and INHERIT) to give
+// migrated objects to it: ALTER ... OWNER TO a role needs SET ROLE rights on it (membership
+// before PostgreSQL 16), and altering the object afterwards needs the role's privileges.
+type LoginGrant struct {
+	Role string
+	// Exists: the role is on the target before the migration (otherwise the migration creates it).
+	Exists bool
+	// Blocked says why the login cannot grant itself the role ("" when it can), and Fix what
+	// to do about it.
+	Blocked, Fix string
+}
+
+// LoginGrants lists, by name, the source roles that own the named databases of the source or
+// something in them and that the target's login (tgt is read through it) lacks SET or USAGE on.
+// A superuser login needs none. It is what a migration with roles = true grants the login.
+func LoginGrants(src, tgt *Instance, dbs map[string]*Database, names []string) []LoginGrant {
+	if tgt.IsSuperuser {
+		return nil
+	}
+	owners := map[string]bool{}
+	for _, n := range names {
+		if info := src.Database(n); info != nil {
+			owners[info.Owner] = true
+		}
+		if d := dbs[n]; d != nil {
+			for o := range d.Owners {
+				owners[o] = true
+			}
+			for _, o := range d.OwnerRoles {
+				owners[o] = true
+			}
+		}
+	}
+	login := tgt.Role(tgt.CurrentUser)
+	var out []LoginGrant
+	for _, sr := range src.Roles {
+		if !owners[sr.Name] || sr.Name == tgt.CurrentUser {
+			continue
+		}
+		g := LoginGrant{Role: sr.Name}
+		acc := tgt.LoginAccess[sr.Name]
+		if tr := tgt.Role(sr.Name); tr != nil {
+			if acc.Usage && acc.Set {
+				continue
+			}
+			g.Exists = true
+			grant := fmt.Sprintf("as a superuser or an administrator of %s, run GRANT %s TO %s",
+				quoteIdent(sr.Name), quoteIdent(sr.Name), quoteIdent(tgt.CurrentUser))
+			switch {
+			case tr.Superuser:
+				g.Blocked = fmt.Sprintf("%q is a superuser on the target, and a login that is not one cannot be made its member", sr.Name)
+				g.Fix = fmt.Sprintf("give the objects of %s to a role that is not a superuser, on the source (ALTER ... OWNER TO)", quoteIdent(sr.Name))
+			case tgt.VersionNum >= 160000 && !acc.Admin:
+				g.Blocked = fmt.Sprintf("%q has no ADMIN OPTION on %q (PostgreSQL 16 and later ask for it: CREATEROLE is not enough)", tgt.CurrentUser, sr.Name)
+				g.Fix = grant
+			case tgt.VersionNum < 160000 && !acc.Admin && !tgt.CanCreateRole:
+				g.Blocked = fmt.Sprintf("%q has neither CREATEROLE nor ADMIN OPTION on %q", tgt.CurrentUser, sr.Name)
+				g.Fix = grant
+			}
+		}
+		if g.Blocked == "" && tgt.VersionNum < 160000 && login != nil && !login.Inherit {
+			// Before 16 a membership inherits as its member says: a NOINHERIT login would be able
+			// to give the objects away but not to alter them afterwards.
+			g.Blocked = fmt.Sprintf("%q is NOINHERIT, so a membership in %q would not give it the role's privileges", tgt.CurrentUser, sr.Name)
+			g.Fix = fmt.Sprintf("run ALTER ROLE %s INHERIT", quoteIdent(tgt.CurrentUser))
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// quoteIdent quotes a name as an SQL identifier when it needs it.
+func quoteIdent(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == "" && (s[0] < '0' || s[0] > '9') {
+		return s
+	}
+	return pgx.Identifier{s}.Sanitize()
 }

@@ -71,6 +71,7 @@ var All = []Check{
 	{"superuser_roles", Instance, "superuser roles on the source", checkSuperusers},
 	{"role_clashes", Instance, "roles that exist on the target with other attributes, or whose names the target reserves", checkRoleClashes},
 	{"role_passwords", Instance, "role password hashes can be carried over", checkPasswords},
+	{"owner_membership", Instance, "the target login can be made a member of the roles that own the migrated objects, to give them their owners", checkOwnerMembership},
 	{"server_parameters", Instance, "server parameters whose source value differs from the target's", checkServerParameters},
 	{"session_timeouts", Instance, "timeouts on either side that would cut a long copy", checkSessionTimeouts},
 	{"target_replication", Instance, "standbys or replication slots on the target", checkReplication},
@@ -236,6 +237,39 @@ func checkPasswords(in *Input, r *Reporter) {
 	if len(logins) > 0 {
 		r.Report(Warning, "", fmt.Sprintf("the source login cannot read pg_authid: %d login role(s) will have no password; set them after the migration (ALTER ROLE ... PASSWORD)", len(logins)), logins...)
 	}
+}
+
+// checkOwnerMembership: a target login that is not a superuser gives objects to their owners
+// (ALTER ... OWNER TO) only as a member of each (SET ROLE rights on PostgreSQL 16+), which apply
+// grants it; a role on the target it cannot grant itself would fail the migration half-way.
+func checkOwnerMembership(in *Input, r *Reporter) {
+	if !in.Migration.Options.Roles {
+		return
+	}
+	login := in.Target.CurrentUser
+	if in.Target.IsSuperuser {
+		r.Report(Succeeded, "", fmt.Sprintf("the target login %q is a superuser: it can give every object to its owner", login))
+		return
+	}
+	var granted, blocked, reasons []string
+	for _, g := range catalog.LoginGrants(in.Source, in.Target, in.SourceDBs, in.Databases) {
+		if g.Blocked == "" {
+			granted = append(granted, g.Role)
+			continue
+		}
+		blocked = append(blocked, g.Role)
+		reasons = append(reasons, g.Blocked+": "+g.Fix)
+	}
+	if len(blocked) > 0 {
+		r.Report(Failed, "", fmt.Sprintf("the target login %q is not a superuser and cannot be made a member of %d role(s) that exist on the target and own migrated objects, so it could not give them their objects: %s; or set roles = false to have every object owned by %q",
+			login, len(blocked), strings.Join(reasons, "; "), login), blocked...)
+		return
+	}
+	if len(granted) > 0 {
+		r.Report(Succeeded, "", fmt.Sprintf("the target login %q is not a superuser: it is granted membership in %d role(s) that own migrated objects, to give them their objects (destroy revokes it)", login, len(granted)), granted...)
+		return
+	}
+	r.Report(Succeeded, "", fmt.Sprintf("the target login %q can give every migrated object to its owner", login))
 }
 
 func checkReplication(in *Input, r *Reporter) {

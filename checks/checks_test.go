@@ -485,12 +485,22 @@ func TestNonSuperuserTarget(t *testing.T) {
 	if !hasObject(v, "table app.t") || !hasObject(v, "schema app") {
 		t.Errorf("object_owners objects = %v", v.Objects)
 	}
+	// The owner is a superuser on the target: the login cannot be made its member, apply would
+	// fail at the first ALTER ... OWNER TO.
+	v = expect(t, vals, "owner_membership", "", checks.Failed, `"postgres" is a superuser on the target.*give the objects of postgres to a role that is not a superuser`)
+	if !hasObject(v, "postgres") {
+		t.Errorf("owner_membership objects = %v", v.Objects)
+	}
+	m.Options.Roles = false
+	expect(t, checks.Run(readInput(t, super(src), nonSuper, m, "app")), "owner_membership", "", checks.Succeeded, "")
+	m.Options.Roles = true
 
 	// The same source to a superuser target login: all of it can be created.
 	vals = checks.Run(readInput(t, super(src), super(tgt), m, "app"))
 	expect(t, vals, "superuser_objects", "app", checks.Succeeded, `note: 2 object\(s\) need a superuser`)
 	expect(t, vals, "catalog_privileges", "app", checks.Warning, `1 information_schema object`)
 	expect(t, vals, "object_owners", "app", checks.Succeeded, "")
+	expect(t, vals, "owner_membership", "", checks.Succeeded, `"postgres" is a superuser`)
 	m.Options.Roles = false
 	expect(t, checks.Run(readInput(t, super(src), super(tgt), m, "app")), "catalog_privileges", "app", checks.Warning, `1 pg_catalog object\(s\) are not migrated \(roles = false\)`)
 }

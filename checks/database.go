@@ -561,12 +561,14 @@ func checkObjectOwners(in *Input, r *Reporter) {
 			var why string
 			switch {
 			case su == in.Target.CurrentUser:
-			case !in.Target.IsSuperuser:
-				why = fmt.Sprintf("the target login %q is not a superuser and cannot give objects to superuser role %q: change their owner on the source (ALTER ... OWNER TO a non-superuser role) or use a superuser target login", in.Target.CurrentUser, su)
+			// A role the target does not have as a superuser keeps its objects, a login that is
+			// not a superuser as well: apply makes it a member of the role (owner_membership).
 			case tr == nil && in.Migration.Options.StripSuperuser:
 				why = fmt.Sprintf("%q is created on the target without SUPERUSER (strip_superuser = true): it keeps them, but functions that relied on its superuser rights (SECURITY DEFINER, untrusted languages) will fail; review them or give them to another role", su)
 			case tr != nil && !tr.Superuser:
 				why = fmt.Sprintf("%q is not a superuser on the target: it keeps them, but functions that relied on its superuser rights (SECURITY DEFINER, untrusted languages) will fail", su)
+			case !in.Target.IsSuperuser:
+				why = fmt.Sprintf("the target login %q is not a superuser and cannot give objects to superuser role %q: change their owner on the source (ALTER ... OWNER TO a non-superuser role) or use a superuser target login", in.Target.CurrentUser, su)
 			}
 			if why == "" {
 				continue

@@ -60,6 +60,11 @@ const (
 	TypeVerify     = "verify"
 )
 
+// TypeLoginMembership grants the target's login (not a superuser) a role that owns migrated
+// objects, so that it can give them to it; its address is that of a membership,
+// role.LOGIN.member_of["ROLE"].
+const TypeLoginMembership = "login_membership"
+
 // Action is one step of a plan. Its Address is stable across plans of the same inputs.
 type Action struct {
 	Address  string `json:"address"`
@@ -366,6 +371,31 @@ func Build(in Input) (*Plan, error) {
 				a.Details = []string{"with admin option"}
 			}
 			add(a)
+		}
+		// A target login that is not a superuser restores the owners only as a member of each.
+		for _, g := range catalog.LoginGrants(in.Source, in.Target, in.SourceDBs, dbs) {
+			if g.Blocked != "" {
+				continue // the owner_membership validation fails and says what to do
+			}
+			login := in.Target.CurrentUser
+			addr := MembershipAddr(login, g.Role)
+			if p.Action(addr) != nil {
+				roleAddrs = append(roleAddrs, addr) // the source has that membership too
+				continue
+			}
+			a := &Action{Address: addr, Type: TypeLoginMembership, Kind: Create, Name: login, Table: g.Role,
+				Reason: fmt.Sprintf("the target login %q is not a superuser: it needs membership in %q to give it its objects (destroy revokes it)", login, g.Role)}
+			if in.Target.VersionNum >= 160000 {
+				a.Details = append(a.Details, "with inherit true, set true")
+			}
+			if g.Exists {
+				a.Details = append(a.Details, fmt.Sprintf("%q exists on the target", g.Role))
+			}
+			if contains(roleAddrs, RoleAddr(g.Role)) {
+				a.DependsOn = []string{RoleAddr(g.Role)}
+			}
+			add(a)
+			roleAddrs = append(roleAddrs, addr)
 		}
 	}
 

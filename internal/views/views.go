@@ -395,7 +395,7 @@ func round(d time.Duration) string {
 
 func phaseOf(t string) string {
 	switch t {
-	case plan.TypeRole, plan.TypeMembership, plan.TypeParameter:
+	case plan.TypeRole, plan.TypeMembership, plan.TypeLoginMembership, plan.TypeParameter:
 		return "roles"
 	case plan.TypeDatabase, plan.TypeSchema:
 		return "schema"
