@@ -142,7 +142,7 @@ func PlanDestroy(st *state.State) *DestroyPlan {
 			a.Address != plan.DatabaseAddr(a.Database) || droppedDBs[a.Database] {
 			continue
 		}
-		p.Notes = append(p.Notes, fmt.Sprintf("%s existed before the migration (it was empty); the objects the migration created in it are not removed: drop them, or the database, by hand if you need it empty again.", a.Address))
+		p.Notes = append(p.Notes, fmt.Sprintf("%s existed before the migration (it was empty); the objects the migration created in it, extensions included, are not removed: drop them, or the database, by hand if you need it empty again.", a.Address))
 	}
 	return p
 }
@@ -161,7 +161,7 @@ func undoStep(c state.Change) *UndoStep {
 		s.Address = plan.MembershipAddr(member, role)
 		s.Reason = fmt.Sprintf("membership of %q in %q granted by the migration", member, role)
 	case ChangeExtension:
-		s.Address = plan.DatabaseAddr(c.Database) + ".extension." + c.Name
+		s.Address = plan.ExtensionAddr(c.Database, c.Name)
 		s.Reason = "created by the migration"
 	case ChangeRoleAttributes:
 		s.Kind = plan.Update
