@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -20,6 +21,8 @@ import (
 // splitExtensions). The schema action first creates whatever extension is still missing: after it
 // recreated a database an interrupted run left objects in (ensureEmpty), the extensions the state
 // records as created are gone with it.
+
+var createSchema = regexp.MustCompile(`(?m)^CREATE SCHEMA `)
 
 // extension is the apply action of one extension.
 func (w *worker) extension(ctx context.Context, a *plan.Action) error {
@@ -76,8 +79,11 @@ func (d *dbRun) createExtension(ctx context.Context, c *pgx.Conn, e catalog.Exte
 			return err
 		}
 		for _, ch := range x.schema {
-			if exists {
-				break
+			// A schema that exists was created by this entry already (by the extension action that
+			// needed it first). pg_dump's entry for public creates nothing (initdb did) and only
+			// sets its owner: that always runs.
+			if exists && createSchema.MatchString(ch.SQL) {
+				continue
 			}
 			if _, err := c.Exec(ctx, ch.SQL); err != nil {
 				return fmt.Errorf("%s: %w", firstLine(ch.SQL), describePgError(err))
