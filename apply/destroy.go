@@ -146,7 +146,7 @@ func PlanDestroy(st *state.State) *DestroyPlan {
 			a.Address != plan.DatabaseAddr(a.Database) || droppedDBs[a.Database] {
 			continue
 		}
-		p.Notes = append(p.Notes, fmt.Sprintf("%s existed before the migration (it was empty); the objects the migration created in it are not removed: drop them, or the database, by hand if you need it empty again.", a.Address))
+		p.Notes = append(p.Notes, fmt.Sprintf("%s existed before the migration (it was empty); the objects the migration created in it, extensions included, are not removed: drop them, or the database, by hand if you need it empty again.", a.Address))
 	}
 	return p
 }
@@ -173,7 +173,7 @@ func undoStep(c state.Change) *UndoStep {
 			s.Reason = fmt.Sprintf("options of the target login %q's membership in %q changed by the migration are put back", member, role)
 		}
 	case ChangeExtension:
-		s.Address = plan.DatabaseAddr(c.Database) + ".extension." + c.Name
+		s.Address = plan.ExtensionAddr(c.Database, c.Name)
 		s.Reason = "created by the migration"
 	case ChangeRoleAttributes:
 		s.Kind = plan.Update

@@ -135,6 +135,9 @@ func (d *dbRun) streamSchema(ctx context.Context) error {
 	if err := d.ensureEmpty(ctx); err != nil {
 		return err
 	}
+	if err := d.ensureExtensions(ctx); err != nil {
+		return fmt.Errorf("restoring the schema: %w", err)
+	}
 	c, err := openTargetConn(ctx, d)
 	if err != nil {
 		return err

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -32,9 +34,14 @@ type sourceDump struct {
 	matviewData map[int]bool
 	chunks      []pgdump.Chunk    // post-data script, one chunk per entry
 	byOID       map[[2]uint32]int // (catalog, oid) → chunk index
-	// Pre-data as a script (streamed into a database this migration created, see schema.go).
+	// Pre-data as a script (streamed into a database this migration created, see schema.go),
+	// without the entries the extension actions run (extensions).
 	prePreamble string
 	preChunks   []pgdump.Chunk
+	// extensions maps an extension's OID to pg_dump's entries that create it; extDumpIDs are
+	// those entries' dump IDs, which pre-data leaves out.
+	extensions map[uint32]*extensionEntries
+	extDumpIDs map[int]bool
 	// readCatalog waits for the source catalog, read on holder's connection while pg_dump runs.
 	readCatalog func() (*catalog.Database, error)
 }
@@ -140,6 +147,7 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 	for _, e := range s.entries {
 		byID[e.DumpID] = e
 	}
+	s.splitExtensions(byID)
 	for k, c := range s.chunks {
 		if e, ok := byID[c.DumpID]; ok && e.OID != 0 {
 			s.byOID[[2]uint32{e.TableOID, e.OID}] = k
@@ -149,6 +157,76 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 		}
 	}
 	return nil
+}
+
+// extensionEntries are the pre-data entries of one extension, as pg_restore prints them: the
+// CREATE SCHEMA of the schema it is installed in (when pg_dump dumps one), its CREATE EXTENSION,
+// and its comment and security labels.
+type extensionEntries struct {
+	schema   []pgdump.Chunk
+	create   pgdump.Chunk
+	comments []pgdump.Chunk
+}
+
+// dependencies is the "-- Dependencies:" line pg_restore --verbose prints above an entry's SQL.
+var dependencies = regexp.MustCompile(`(?m)^-- Dependencies: ([0-9 ]+)$`)
+
+func chunkDeps(c pgdump.Chunk) []int {
+	m := dependencies.FindStringSubmatch(c.SQL)
+	if m == nil {
+		return nil
+	}
+	var ids []int
+	for _, f := range strings.Fields(m[1]) {
+		if id, err := strconv.Atoi(f); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// splitExtensions takes the extensions' entries out of pre-data, into extensions: each EXTENSION
+// entry, the COMMENT and SECURITY LABEL entries that depend on it alone, and the SCHEMA entries
+// it depends on (the schema it is installed in, which an extension action may have to create
+// first). The extension actions run them before pre-data.
+func (s *sourceDump) splitExtensions(byID map[int]pgdump.Entry) {
+	s.extensions, s.extDumpIDs = map[uint32]*extensionEntries{}, map[int]bool{}
+	chunkOf := map[int]pgdump.Chunk{}
+	extOf := map[int]*extensionEntries{} // EXTENSION dump ID → its entries
+	for _, c := range s.preChunks {
+		chunkOf[c.DumpID] = c
+		if e := byID[c.DumpID]; e.Desc == "EXTENSION" {
+			x := &extensionEntries{create: c}
+			s.extensions[e.OID], extOf[c.DumpID] = x, x
+			s.extDumpIDs[c.DumpID] = true
+		}
+	}
+	for _, c := range s.preChunks {
+		deps := chunkDeps(c)
+		switch e := byID[c.DumpID]; {
+		case e.Desc == "EXTENSION":
+			x := extOf[c.DumpID]
+			for _, d := range deps {
+				if byID[d].Desc == "SCHEMA" {
+					if sc, ok := chunkOf[d]; ok {
+						x.schema = append(x.schema, sc)
+						s.extDumpIDs[d] = true
+					}
+				}
+			}
+		case (e.Desc == "COMMENT" || e.Desc == "SECURITY LABEL") && len(deps) == 1 && extOf[deps[0]] != nil:
+			x := extOf[deps[0]]
+			x.comments = append(x.comments, c)
+			s.extDumpIDs[c.DumpID] = true
+		}
+	}
+	kept := s.preChunks[:0:0]
+	for _, c := range s.preChunks {
+		if !s.extDumpIDs[c.DumpID] {
+			kept = append(kept, c)
+		}
+	}
+	s.preChunks = kept
 }
 
 // restoreFlags are the pg_restore flags every call shares, then the archive.

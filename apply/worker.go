@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -157,6 +158,8 @@ func (w *worker) run(ctx context.Context, a *plan.Action) error {
 // do runs one action once.
 func (w *worker) do(ctx context.Context, a *plan.Action) (rows, bytes int64, err error) {
 	switch a.Type {
+	case plan.TypeExtension:
+		err = w.extension(ctx, a)
 	case plan.TypeSchema:
 		if w.d.streamed {
 			err = w.d.streamSchema(ctx)
@@ -191,19 +194,32 @@ func (w *worker) do(ctx context.Context, a *plan.Action) (rows, bytes int64, err
 	return rows, bytes, err
 }
 
-// schema restores pre-data in one transaction: all of it or nothing. A database this migration
-// created that is not empty (a pg_restore of an earlier, killed run that got further than the state
-// says) is recreated first.
+// schema restores pre-data in one transaction: all of it or nothing, without the extensions'
+// entries (the extension actions ran them). A database this migration created that is not empty (a
+// pg_restore of an earlier, killed run that got further than the state says) is recreated first.
 func (d *dbRun) schema(ctx context.Context) error {
 	if err := d.ensureEmpty(ctx); err != nil {
 		return err
+	}
+	if err := d.ensureExtensions(ctx); err != nil {
+		return fmt.Errorf("restoring the schema: %w", err)
 	}
 	if d.r.opt.Tools.Major >= 1700 && d.r.opt.Plan.Target.VersionNum < 170000 {
 		// pg_restore 17+ sets transaction_timeout, which this target rejects: run the same
 		// pre-data script, adapted, in one transaction (what --single-transaction does).
 		return d.schemaScript(ctx)
 	}
-	args := append([]string{"--section=pre-data", "--single-transaction", "--exit-on-error", "--dbname=" + d.db}, d.restoreFlags()...)
+	var keep []pgdump.Entry
+	for _, e := range d.entries {
+		if !d.extDumpIDs[e.DumpID] {
+			keep = append(keep, e)
+		}
+	}
+	list := filepath.Join(d.r.tmp, "pre-data.list")
+	if err := pgdump.WriteList(list, keep); err != nil {
+		return err
+	}
+	args := append([]string{"--section=pre-data", "--single-transaction", "--exit-on-error", "--use-list=" + list, "--dbname=" + d.db}, d.restoreFlags()...)
 	if _, err := runTool(ctx, d, args...); err != nil {
 		return fmt.Errorf("restoring the schema: %w", err)
 	}
@@ -242,8 +258,12 @@ func (d *dbRun) ensureEmpty(ctx context.Context) error {
 		return err
 	}
 	var n int
+	// What the extension actions created (an extension's tables, sequences and their indexes) does
+	// not count: it is there before pre-data by design.
 	err = tgt.QueryRow(ctx, `SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'`).Scan(&n)
+		WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+		AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep WHERE dep.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dep.deptype = 'e'
+			AND dep.objid IN (c.oid, (SELECT i.indrelid FROM pg_catalog.pg_index i WHERE i.indexrelid = c.oid)))`).Scan(&n)
 	tgt.Close(context.WithoutCancel(ctx))
 	if err != nil || n == 0 {
 		return err

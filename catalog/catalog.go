@@ -251,6 +251,10 @@ type Extension struct {
 	Name    string
 	Version string
 	Schema  string
+	// OID is the extension's pg_extension OID (how pg_dump's archive names it).
+	OID uint32
+	// Requires lists the extensions this one needs (its control file's requires), by name.
+	Requires []string
 	// SchemaExtension names the extension the schema belongs to as a member, or "" when the
 	// schema is an ordinary one (created by pg_dump).
 	SchemaExtension string
@@ -776,13 +780,16 @@ const userSchemaFilter = `n.nspname NOT IN ('pg_catalog', 'information_schema') 
 func ReadDatabase(ctx context.Context, conn Querier, name string, versionNum int) (*Database, error) {
 	d := &Database{Name: name, Objects: map[string]int{}, UsedCollations: map[string]string{}}
 	var err error
-	rows, err := conn.Query(ctx, `SELECT e.extname::text, e.extversion::text, n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace ORDER BY 1`)
+	rows, err := conn.Query(ctx, `SELECT e.extname::text, e.extversion::text, n.nspname::text, e.oid,
+		ARRAY(SELECT r.extname::text FROM pg_depend dep JOIN pg_extension r ON r.oid = dep.refobjid
+			WHERE dep.classid = 'pg_extension'::regclass AND dep.objid = e.oid AND dep.refclassid = 'pg_extension'::regclass ORDER BY 1)
+		FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace ORDER BY 1`)
 	if err != nil {
 		return nil, fmt.Errorf("reading extensions of %s: %w", name, err)
 	}
 	for rows.Next() {
 		var e Extension
-		if err := rows.Scan(&e.Name, &e.Version, &e.Schema); err != nil {
+		if err := rows.Scan(&e.Name, &e.Version, &e.Schema, &e.OID, &e.Requires); err != nil {
 			return nil, err
 		}
 		d.Extensions = append(d.Extensions, e)

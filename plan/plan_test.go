@@ -227,6 +227,9 @@ func TestAddresses(t *testing.T) {
 		IndexAddr("app", "public", "orders_pkey"): `database.app.index["public"."orders_pkey"]`,
 		ConstraintAddr("app", "s", "t", "c"):      `database.app.constraint["s"."t"."c"]`,
 		PartAddr("app", TypeSequences):            "database.app.sequences",
+		ExtensionAddr("app", "pgcrypto"):          "database.app.extension.pgcrypto",
+		ExtensionAddr("app", "uuid-ossp"):         "database.app.extension.uuid-ossp",
+		ExtensionAddr("app", "my ext"):            `database.app.extension.["my ext"]`,
 	} {
 		if got != want {
 			t.Errorf("got %s, want %s", got, want)
@@ -301,6 +304,140 @@ func TestSplitParts(t *testing.T) {
 			tbl := catalog.Table{Pages: tc.heap / 8192, SizeBytes: tc.heap + tc.toast}
 			if got := splitParts(tbl, o, tc.version); got != tc.want {
 				t.Errorf("splitParts = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// Extensions get one action each, before pre-data, for what the target database will lack: a
+// database pgferry creates has plpgsql (template0); one that exists has its pg_extension; a
+// resumed run plans what the state does not record as applied.
+func TestExtensions(t *testing.T) {
+	exts := []catalog.Extension{ // as the catalog reads them: by name
+		{Name: "hstore", Version: "1.8", Schema: "ext"},
+		{Name: "hstore_plperl", Version: "1.0", Schema: "ext", Requires: []string{"hstore", "plperl"}},
+		{Name: "pgcrypto", Version: "1.3", Schema: "public"},
+		{Name: "plperl", Version: "1.0", Schema: "pg_catalog"},
+		{Name: "plpgsql", Version: "1.0", Schema: "pg_catalog"},
+	}
+	withExts := func(names ...string) *catalog.Database {
+		d := &catalog.Database{Name: "app", Objects: map[string]int{}}
+		for _, n := range names {
+			d.Extensions = append(d.Extensions, catalog.Extension{Name: n, Version: "1.0", Schema: "public"})
+		}
+		return d
+	}
+	full := sourceDB()
+	full.Extensions = exts
+	resumed := state.New("m")
+	resumed.Upsert(&state.Action{Address: "database.app", Kind: "+", Database: "app", Status: state.ActionApplied})
+	resumed.Upsert(&state.Action{Address: "database.app.extension.hstore", Kind: "+", Database: "app", Status: state.ActionApplied})
+	resumed.Upsert(&state.Action{Address: "database.app.extension.pgcrypto", Kind: "+", Database: "app", Status: state.ActionRunning})
+	done := state.New("m")
+	for _, a := range []string{"database.app", "database.app.extension.hstore", "database.app.schema"} {
+		done.Upsert(&state.Action{Address: a, Database: "app", Status: state.ActionApplied})
+	}
+	const (
+		hstore   = "+ database.app.extension.hstore"
+		plperl   = "+ database.app.extension.plperl"
+		bridge   = "+ database.app.extension.hstore_plperl"
+		pgcrypto = "+ database.app.extension.pgcrypto"
+		plpgsql  = "+ database.app.extension.plpgsql"
+	)
+	for _, tc := range []struct {
+		name      string
+		opts      config.Options
+		target    *catalog.Database
+		st        *state.State
+		want      []string // the database's actions up to its schema, in order
+		summary   string
+		noActions bool
+	}{
+		{name: "created database: everything but plpgsql, required ones first",
+			want:    []string{"+ database.app", hstore, plperl, bridge, pgcrypto, "+ database.app.schema"},
+			summary: "dbs=1 tables=2 indexes=2 add=15 change=0 destroy=0"},
+		{name: "existing empty database without plpgsql: plpgsql too",
+			target:  withExts(),
+			want:    []string{"~ database.app", hstore, plperl, bridge, pgcrypto, plpgsql, "+ database.app.schema"},
+			summary: "dbs=0 tables=2 indexes=2 add=15 change=1 destroy=0"},
+		{name: "existing empty database with plpgsql",
+			target: withExts("plpgsql"),
+			want:   []string{"~ database.app", hstore, plperl, bridge, pgcrypto, "+ database.app.schema"}},
+		{name: "overwritten database: recreated from template0, whatever it holds now",
+			opts:   config.Options{Jobs: 2, Verify: "none", OverwriteDatabases: true},
+			target: func() *catalog.Database { d := sourceDB(); d.Extensions = exts; return d }(),
+			want:   []string{"-/+ database.app", hstore, plperl, bridge, pgcrypto, "+ database.app.schema"}},
+		{name: "resumed: applied ones skipped, unfinished ones again even if present, missing ones",
+			target: withExts("plpgsql", "hstore", "pgcrypto"),
+			st:     resumed,
+			want:   []string{plperl, bridge, pgcrypto, "+ database.app.schema"}},
+		{name: "migrated and matching: nothing",
+			target: full, st: done, noActions: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, tgt := instances()
+			tgt.DefaultExtensionVersions = map[string]string{"hstore": "1.8", "pgcrypto": "1.4"}
+			o := tc.opts
+			if o.Jobs == 0 {
+				o = config.Options{Jobs: 2, Verify: "checksum"}
+			}
+			sdb := sourceDB()
+			sdb.Extensions = exts
+			in := Input{Migration: migration(o), Source: src, Target: tgt,
+				SourceDBs: map[string]*catalog.Database{"app": sdb}, TargetDBs: map[string]*catalog.Database{}, State: tc.st}
+			if tc.target != nil {
+				in.TargetDBs["app"] = tc.target
+				tgt.Databases = []catalog.DatabaseInfo{{Name: "app", AllowConn: true}}
+			}
+			p, err := Build(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := addrs(p)
+			if tc.noActions {
+				if len(got) > 0 {
+					t.Fatalf("want no actions, got:\n%s", strings.Join(got, "\n"))
+				}
+				return
+			}
+			if len(got) < len(tc.want) || strings.Join(got[:len(tc.want)], "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("actions:\n%s\nwant them to start with:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+			if tc.summary != "" {
+				s := p.Summary
+				gs := strings.Join([]string{"dbs=" + itoa(s.Databases), "tables=" + itoa(s.Tables), "indexes=" + itoa(s.Indexes),
+					"add=" + itoa(s.Add), "change=" + itoa(s.Change), "destroy=" + itoa(s.Destroy)}, " ")
+				if gs != tc.summary {
+					t.Errorf("summary %s, want %s", gs, tc.summary)
+				}
+			}
+			var extAddrs []string
+			for _, a := range p.Actions {
+				if a.Type == TypeExtension {
+					extAddrs = append(extAddrs, a.Address)
+				}
+			}
+			if schema := p.Action("database.app.schema"); strings.Join(schema.DependsOn[len(schema.DependsOn)-len(extAddrs):], " ") != strings.Join(extAddrs, " ") {
+				t.Errorf("schema depends on %v, want every extension action %v", schema.DependsOn, extAddrs)
+			}
+			if a := p.Action("database.app.extension.hstore_plperl"); a != nil {
+				for _, d := range []string{"database.app.extension.plperl"} {
+					if !contains(a.DependsOn, d) {
+						t.Errorf("hstore_plperl depends on %v, want %s", a.DependsOn, d)
+					}
+				}
+				if tc.st == nil && !contains(a.DependsOn, "database.app.extension.hstore") {
+					t.Errorf("hstore_plperl depends on %v, want hstore", a.DependsOn)
+				}
+			}
+			if a := p.Action("database.app.extension.pgcrypto"); a != nil {
+				want := "version 1.3, schema public|created at the target's default version 1.4"
+				if got := strings.Join(a.Details, "|"); got != want || a.Kind != Create || a.Name != "pgcrypto" {
+					t.Errorf("pgcrypto: kind %s, name %q, details %q; want details %q", a.Kind, a.Name, got, want)
+				}
+			}
+			if a := p.Action("database.app.extension.hstore"); a != nil && strings.Join(a.Details, "|") != "version 1.8, schema ext" {
+				t.Errorf("hstore details %q", a.Details)
 			}
 		})
 	}

@@ -112,6 +112,9 @@ func mdAction(a *plan.Action) string {
 }
 
 func estimates(a *plan.Action) string {
+	if a.Type == plan.TypeExtension {
+		return oneLine(extensionNote(a))
+	}
 	var parts []string
 	if a.Type == plan.TypeTable {
 		parts = append(parts, fmt.Sprintf("~%s rows", Count(a.RowsEstimate)))

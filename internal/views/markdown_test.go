@@ -112,7 +112,7 @@ func TestMarkdownShape(t *testing.T) {
 			"❌ 0 failed · ⚠️ 3 warnings · ✅ 6 succeeded\n",
 			"| ⚠️ | `version` | instance |  | Warning | source 13.16",
 			"- ⚠️ `STRIPS_SUPERUSER` on `role.ops`: ",
-			"<details><summary>17 actions</summary>\n\n```diff\n+ role.app_owner\n",
+			"<details><summary>18 actions</summary>\n\n```diff\n+ role.app_owner\n",
 			"+ database.app.table[\"public\".\"orders\"]  (~9.4M rows, 1.1 GiB)\n",
 			"+ database.app.index[\"public\".\"orders_pkey\"]  (211.0 MiB)\n",
 		}, []string{"No changes", "Validation failed", "more actions"}},

@@ -83,7 +83,7 @@ func verb(k plan.Kind) string {
 // compact action types print on one line each: there can be thousands.
 func compact(a *plan.Action) bool {
 	switch a.Type {
-	case plan.TypeTable, plan.TypeTablePart, plan.TypeIndex, plan.TypeConstraint:
+	case plan.TypeExtension, plan.TypeTable, plan.TypeTablePart, plan.TypeIndex, plan.TypeConstraint:
 		return true
 	}
 	return false
@@ -161,8 +161,18 @@ func dataNote(a *plan.Action) string {
 		return fmt.Sprintf("  (part %d of %d)", a.Part, a.Parts)
 	case plan.TypeIndex:
 		return "  (" + a.Reason + ")"
+	case plan.TypeExtension:
+		return extensionNote(a)
 	}
 	return ""
+}
+
+// extensionNote is an extension action's details on its one line: version and schema.
+func extensionNote(a *plan.Action) string {
+	if len(a.Details) == 0 {
+		return ""
+	}
+	return "  (" + strings.Join(a.Details, "; ") + ")"
 }
 
 func identity(id state.Identity) string {
@@ -397,7 +407,7 @@ func phaseOf(t string) string {
 	switch t {
 	case plan.TypeRole, plan.TypeMembership, plan.TypeLoginMembership, plan.TypeParameter:
 		return "roles"
-	case plan.TypeDatabase, plan.TypeSchema:
+	case plan.TypeDatabase, plan.TypeExtension, plan.TypeSchema:
 		return "schema"
 	case plan.TypeTable, plan.TypeTablePart, plan.TypeLargeObj, plan.TypeExtData:
 		return "copy"
