@@ -80,7 +80,11 @@ func verb(k plan.Kind) string {
 	return ""
 }
 
-// compact action types print on one line each: there can be thousands.
+// compactAbove is the number of actions of one compact type in a database above which they
+// print on one line each.
+const compactAbove = 30
+
+// compact action types print on one line each when there are many: there can be thousands.
 func compact(a *plan.Action) bool {
 	switch a.Type {
 	case plan.TypeExtension, plan.TypeTable, plan.TypeTablePart, plan.TypeIndex, plan.TypeConstraint:
@@ -102,8 +106,37 @@ func Plan(w io.Writer, p *plan.Plan) {
 		return
 	}
 	fmt.Fprintf(w, "pgferry will perform the following actions (migration %q, %s → %s):\n\n", p.Migration, identity(p.Source), identity(p.Target))
+	// Extensions, tables, indexes and constraints get a block each, as Terraform prints every
+	// resource, unless a database has more than compactAbove of one kind: then a line each.
+	groupSize := map[string]int{}
+	for _, a := range p.Actions {
+		if compact(a) {
+			groupSize[groupOf(a.Type)+a.Database]++
+		}
+	}
 	var lastCompact string
 	for _, a := range p.Actions {
+		if compact(a) && groupSize[groupOf(a.Type)+a.Database] <= compactAbove {
+			if lastCompact != "" {
+				fmt.Fprintln(w)
+				lastCompact = ""
+			}
+			fmt.Fprintf(w, "  %s\n", bold(fmt.Sprintf("# %s %s", a.Address, verb(a.Kind))))
+			fmt.Fprintf(w, "  %s %s%s\n", symbol(a.Kind), a.Address, faint(dataNote(a)))
+			if a.Type != plan.TypeIndex { // an index's note is its reason
+				fmt.Fprintf(w, "      %s\n", a.Reason)
+			}
+			if a.Type != plan.TypeExtension { // an extension's details are its note
+				for _, d := range a.Details {
+					fmt.Fprintf(w, "      %s\n", d)
+				}
+			}
+			for _, h := range a.Hazards {
+				fmt.Fprintf(w, "      %s %s\n", yellow(h.Code+":"), h.Message)
+			}
+			fmt.Fprintln(w)
+			continue
+		}
 		if compact(a) {
 			if lastCompact != groupOf(a.Type)+a.Database {
 				fmt.Fprintf(w, "  %s\n", faint(fmt.Sprintf("# %s %s", a.Database, plural(a.Type))))
