@@ -173,7 +173,8 @@ func (c *cli) inspect(ctx context.Context, s *session) int {
 			return 1
 		}
 		if r.srv == s.m.Source {
-			s.srcDBs[r.db] = r.out
+			// Plan, checks and verify see the source as the table filters select it.
+			s.srcDBs[r.db] = plan.FilterDatabase(s.m.Options, r.out)
 		} else {
 			s.tgtDBs[r.db] = r.out
 		}

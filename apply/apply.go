@@ -689,7 +689,9 @@ func (d *dbRun) schedule(ctx context.Context, actions []*plan.Action) error {
 	if err != nil {
 		return err
 	}
-	d.src = src
+	// The tables the filters leave out are not migrated: neither they nor anything of theirs.
+	d.src = plan.FilterDatabase(r.m.Options, src)
+	d.filter(src, d.src)
 	for k := range d.src.Tables {
 		t := &d.src.Tables[k]
 		d.tables[plan.TableAddr(d.db, t.Schema, t.Name)] = t

@@ -42,6 +42,9 @@ type sourceDump struct {
 	// those entries' dump IDs, which pre-data leaves out.
 	extensions map[uint32]*extensionEntries
 	extDumpIDs map[int]bool
+	// filtered: entries were dropped from the scripts for the table filters (see filter), so
+	// pre-data runs from preChunks, never from the archive.
+	filtered bool
 	// readCatalog waits for the source catalog, read on holder's connection while pg_dump runs.
 	readCatalog func() (*catalog.Database, error)
 }
@@ -147,7 +150,19 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 	for _, e := range s.entries {
 		byID[e.DumpID] = e
 	}
-	s.splitExtensions(byID)
+	s.splitExtensions(byID) // once: it takes the extensions' entries out of preChunks
+	s.index()
+	return nil
+}
+
+// index maps the post-data chunks by the object they create, and marks those refreshing a
+// materialized view.
+func (s *sourceDump) index() {
+	byID := map[int]pgdump.Entry{}
+	for _, e := range s.entries {
+		byID[e.DumpID] = e
+	}
+	s.byOID, s.matviewData = map[[2]uint32]int{}, map[int]bool{}
 	for k, c := range s.chunks {
 		if e, ok := byID[c.DumpID]; ok && e.OID != 0 {
 			s.byOID[[2]uint32{e.TableOID, e.OID}] = k
@@ -156,7 +171,104 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 			s.matviewData[k] = true
 		}
 	}
-	return nil
+}
+
+// filter drops from the dump's scripts what the table filters leave out: src is the source
+// catalog as read, sel the same as the filters select it (plan.FilterDatabase). Dropped are the
+// entries of the tables left out, and every entry depending on a dropped one (indexes, constraints
+// and defaults, triggers, rules, policies, row security, statistics, partition and index
+// attachments, publication memberships, comments, privileges, security labels), foreign keys of
+// selected tables referencing them, and their identity sequences; a sequence a serial column of
+// theirs owns is kept without its OWNED BY, as pg_dump --exclude-table keeps it. The checks have
+// failed the plan when anything else (a view, a function) depends on them. It returns how many
+// entries were dropped; it is idempotent.
+func (s *sourceDump) filter(src, sel *catalog.Database) int {
+	if len(sel.Excluded) == 0 {
+		return 0
+	}
+	excluded := map[string]bool{}
+	for _, k := range sel.Excluded {
+		excluded[k] = true
+	}
+	objs := map[[2]uint32]bool{} // (catalog, OID) of the objects dropped
+	tableOIDs := map[uint32]bool{}
+	for _, t := range src.Tables {
+		if excluded[t.Key()] {
+			objs[[2]uint32{1259, t.OID}] = true
+			tableOIDs[t.OID] = true
+		}
+	}
+	keep := map[[2]uint32]bool{}
+	for _, ix := range sel.Indexes {
+		keep[[2]uint32{1259, ix.OID}] = true
+	}
+	for _, ix := range src.Indexes {
+		if !keep[[2]uint32{1259, ix.OID}] {
+			objs[[2]uint32{1259, ix.OID}] = true
+			if ix.ConstraintOID != 0 {
+				objs[[2]uint32{2606, ix.ConstraintOID}] = true
+			}
+		}
+	}
+	for _, c := range sel.Constraints {
+		keep[[2]uint32{2606, c.OID}] = true
+	}
+	for _, c := range src.Constraints {
+		if !keep[[2]uint32{2606, c.OID}] {
+			objs[[2]uint32{2606, c.OID}] = true
+		}
+	}
+	ownedSeqs := map[uint32]bool{} // serial sequences of tables left out: kept, not their OWNED BY
+	for _, q := range src.Sequences {
+		if excluded[catalog.SequenceTable(q.OwnedBy)] {
+			if q.Identity {
+				objs[[2]uint32{1259, q.OID}] = true
+			} else {
+				ownedSeqs[q.OID] = true
+			}
+		}
+	}
+	byID := map[int]pgdump.Entry{}
+	drop := map[int]bool{}
+	for _, e := range s.entries {
+		byID[e.DumpID] = e
+		if objs[[2]uint32{e.TableOID, e.OID}] || (e.Desc == "ROW SECURITY" && tableOIDs[e.OID]) {
+			drop[e.DumpID] = true
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, chunks := range [][]pgdump.Chunk{s.preChunks, s.chunks} {
+			for _, c := range chunks {
+				if drop[c.DumpID] {
+					continue
+				}
+				e := byID[c.DumpID]
+				for _, dep := range c.Deps {
+					if (drop[dep] && e.Desc != "SEQUENCE") || (e.Desc == "SEQUENCE OWNED BY" && ownedSeqs[byID[dep].OID]) {
+						drop[c.DumpID], changed = true, true
+						break
+					}
+				}
+			}
+		}
+	}
+	n := 0
+	without := func(chunks []pgdump.Chunk) []pgdump.Chunk {
+		var out []pgdump.Chunk
+		for _, c := range chunks {
+			if drop[c.DumpID] {
+				n++
+				continue
+			}
+			out = append(out, c)
+		}
+		return out
+	}
+	s.preChunks, s.chunks = without(s.preChunks), without(s.chunks)
+	s.filtered = s.filtered || n > 0
+	s.index()
+	return n
 }
 
 // extensionEntries are the pre-data entries of one extension, as pg_restore prints them: the

@@ -61,7 +61,8 @@ func checksumSQL(q string, mode string, extended bool) string {
 }
 
 // CompareDatabase compares the inventory and the data of one database. openSrc and openTgt open
-// connections to the source and target database (openSrc may pin a snapshot).
+// connections to the source and target database (openSrc may pin a snapshot). The source is compared as
+// the table filters of opts select it (plan.FilterDatabase): what they leave out is not compared.
 func CompareDatabase(ctx context.Context, db string, src *catalog.Database, srcVersion int, opts config.Options, mode string, jobs int,
 	openSrc, openTgt func(context.Context) (*pgx.Conn, error)) ([]Difference, []TableResult, error) {
 	tc, err := openTgt(ctx)
@@ -78,6 +79,7 @@ func CompareDatabase(ctx context.Context, db string, src *catalog.Database, srcV
 	if err != nil {
 		return nil, nil, err
 	}
+	src = plan.FilterDatabase(opts, src)
 	diffs := Inventory(db, src, tgt)
 	if mode == "none" {
 		return diffs, nil, nil
@@ -88,7 +90,7 @@ func CompareDatabase(ctx context.Context, db string, src *catalog.Database, srcV
 		onTarget[[2]string{t.Schema, t.Name}] = true
 	}
 	for _, t := range src.Tables {
-		if t.Kind == "r" && plan.TableSelected(opts, t.Key()) && onTarget[[2]string{t.Schema, t.Name}] {
+		if t.Kind == "r" && onTarget[[2]string{t.Schema, t.Name}] {
 			tables = append(tables, t)
 		}
 	}

@@ -204,9 +204,10 @@ func (d *dbRun) schema(ctx context.Context) error {
 	if err := d.ensureExtensions(ctx); err != nil {
 		return fmt.Errorf("restoring the schema: %w", err)
 	}
-	if d.r.opt.Tools.Major >= 1700 && d.r.opt.Plan.Target.VersionNum < 170000 {
-		// pg_restore 17+ sets transaction_timeout, which this target rejects: run the same
-		// pre-data script, adapted, in one transaction (what --single-transaction does).
+	if d.filtered || (d.r.opt.Tools.Major >= 1700 && d.r.opt.Plan.Target.VersionNum < 170000) {
+		// pg_restore 17+ sets transaction_timeout, which this target rejects, and the table
+		// filters dropped entries from the script: run the pre-data script, adapted, in one
+		// transaction (what --single-transaction does).
 		return d.schemaScript(ctx)
 	}
 	var keep []pgdump.Entry

@@ -209,6 +209,12 @@ type Database struct {
 	// operators, publications, large objects, default privileges, ...), from pg_shdepend; the
 	// bootstrap superuser, whose ownerships are not recorded there, is not listed.
 	OwnerRoles []string
+	// Dependents are the objects that depend on a table (its definition or its row type) without
+	// belonging to it: views, functions, other tables' foreign keys, columns, policies, children.
+	Dependents []Dependent
+	// Excluded lists the tables (schema.name) that Filter left out, sorted; nil for a database
+	// read as it is.
+	Excluded []string
 }
 
 // ExtensionConfig is an extension's configuration table or sequence. The rows of a table that
@@ -289,6 +295,8 @@ type Table struct {
 	HasOIDs            bool
 	// HasExtendedStats is true when CREATE STATISTICS objects are defined on the table (10+).
 	HasExtendedStats bool
+	// Triggers counts the table's user triggers (not internal ones).
+	Triggers int
 }
 
 // relationPages is the number of pages of the relation aliased alias: relpages, as VACUUM,
@@ -353,6 +361,7 @@ type Constraint struct {
 
 // Sequence is one sequence and its current position.
 type Sequence struct {
+	OID       uint32
 	Schema    string
 	Name      string
 	LastValue int64
@@ -824,6 +833,9 @@ func ReadDatabase(ctx context.Context, conn Querier, name string, versionNum int
 	if err := readSequences(ctx, conn, d, versionNum); err != nil {
 		return nil, fmt.Errorf("reading sequences of %s: %w", name, err)
 	}
+	if err := readDependents(ctx, conn, d, versionNum); err != nil {
+		return nil, fmt.Errorf("reading dependencies on tables of %s: %w", name, err)
+	}
 	if err := readExtensionConfig(ctx, conn, d); err != nil {
 		return nil, fmt.Errorf("reading extension configuration tables of %s: %w", name, err)
 	}
@@ -1090,7 +1102,8 @@ func readTables(ctx context.Context, conn Querier, d *Database, v int) error {
 		c.reltuples::bigint, %[7]s,
 		(%[7]s + coalesce((SELECT %[8]s FROM pg_class t WHERE t.oid = c.reltoastrelid), 0)) * current_setting('block_size')::bigint,
 		EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'),
-		%[3]s, %[9]s
+		%[3]s, %[9]s,
+		(SELECT count(*)::int FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal)
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind IN (%[4]s) AND %[5]s AND %[6]s
 		ORDER BY 2, 3`, partition, parent, oids, relkinds, userSchemaFilter, notExtensionMember("pg_class", "c.oid"),
@@ -1103,7 +1116,7 @@ func readTables(ctx context.Context, conn Querier, d *Database, v int) error {
 	for rows.Next() {
 		var t Table
 		if err := rows.Scan(&t.OID, &t.Schema, &t.Name, &t.Owner, &t.Kind, &t.Unlogged, &t.IsPartition, &t.Parent,
-			&t.HasInheritChildren, &t.RowEstimate, &t.Pages, &t.SizeBytes, &t.HasPrimaryKey, &t.HasOIDs, &t.HasExtendedStats); err != nil {
+			&t.HasInheritChildren, &t.RowEstimate, &t.Pages, &t.SizeBytes, &t.HasPrimaryKey, &t.HasOIDs, &t.HasExtendedStats, &t.Triggers); err != nil {
 			return err
 		}
 		byOID[t.OID] = len(d.Tables)
@@ -1227,7 +1240,7 @@ func readSequences(ctx context.Context, conn Querier, d *Database, v int) error 
 	if v >= 100000 {
 		identity = "dep.deptype = 'i'"
 	}
-	q := fmt.Sprintf(`SELECT n.nspname::text, c.relname::text,
+	q := fmt.Sprintf(`SELECT c.oid, n.nspname::text, c.relname::text,
 		coalesce((SELECT tn.nspname || '.' || tc.relname || '.' || a.attname FROM pg_class tc JOIN pg_namespace tn ON tn.oid = tc.relnamespace
 			JOIN pg_attribute a ON a.attrelid = tc.oid AND a.attnum = dep.refobjsubid WHERE tc.oid = dep.refobjid), ''),
 		coalesce(%s, false)
@@ -1241,7 +1254,7 @@ func readSequences(ctx context.Context, conn Querier, d *Database, v int) error 
 	}
 	for rows.Next() {
 		var s Sequence
-		if err := rows.Scan(&s.Schema, &s.Name, &s.OwnedBy, &s.Identity); err != nil {
+		if err := rows.Scan(&s.OID, &s.Schema, &s.Name, &s.OwnedBy, &s.Identity); err != nil {
 			return err
 		}
 		d.Sequences = append(d.Sequences, s)

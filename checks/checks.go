@@ -87,6 +87,7 @@ var All = []Check{
 	{"max_locks", Database, "max_locks_per_transaction is high enough to dump and restore the schema in one transaction", checkMaxLocks},
 	{"catalog_privileges", Database, "GRANTs and REVOKEs on system catalog objects", checkCatalogPrivileges},
 	{"object_owners", Database, "objects keep their owners on the target", checkObjectOwners},
+	{"table_filters", Database, "nothing migrated depends on the tables include_tables and exclude_tables leave out", checkTableFilters},
 	{"tablespaces", Database, "non-default tablespaces", checkTablespaces},
 	{"notes", Database, "unlogged tables, tables without a primary key, large objects", checkNotes},
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/pgdump"
 	"github.com/pgferry/pgferry/internal/pgtest"
+	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
 )
 
@@ -736,4 +737,51 @@ func TestPasswordsUnreadable(t *testing.T) {
 	if !hasObject(v, "app_user") || hasObject(v, "nologin_role") {
 		t.Errorf("objects = %v: want app_user, and no role that cannot log in", v.Objects)
 	}
+}
+
+// TestTableFilters: what depends on a table the filters leave out, read from a real catalog.
+func TestTableFilters(t *testing.T) {
+	t.Parallel()
+	src := start(t, 15)
+	exec(t, src, "postgres", "CREATE DATABASE app")
+	exec(t, src, "app", `CREATE TABLE gone (id int PRIMARY KEY, v text);
+		CREATE TABLE gone_child () INHERITS (gone);
+		CREATE TABLE kept (id int PRIMARY KEY, gone_id int REFERENCES gone);
+		CREATE VIEW v AS SELECT id FROM gone;
+		CREATE MATERIALIZED VIEW mv AS SELECT count(*) FROM gone;
+		CREATE FUNCTION f(g gone) RETURNS int LANGUAGE sql AS 'SELECT 1';
+		CREATE TABLE holder (id int, g gone);
+		ALTER TABLE kept ENABLE ROW LEVEL SECURITY;
+		CREATE POLICY p ON kept USING (EXISTS (SELECT 1 FROM gone WHERE gone.id = kept.gone_id));
+		CREATE TABLE other (id int PRIMARY KEY);
+		CREATE TABLE other_ref (id int REFERENCES other);`)
+	m := migration()
+	in := readInput(t, super(src), super(src), m, "app")
+	filter := func(o config.Options) {
+		in.Migration.Options.IncludeTables, in.Migration.Options.ExcludeTables = o.IncludeTables, o.ExcludeTables
+		in.SourceDBs["app"] = plan.FilterDatabase(in.Migration.Options, in.SourceDBs["app"])
+	}
+	raw := in.SourceDBs["app"]
+
+	filter(config.Options{ExcludeTables: []string{"public.gone*"}})
+	v := expect(t, checks.Run(in), "table_filters", "app", checks.Failed, `^5 object\(s\) depend on tables that include_tables/exclude_tables leave out.*add the tables they depend on to include_tables.*leave their own table out too`)
+	for _, o := range []string{"view public.v depends on table public.gone", "materialized view public.mv depends on table public.gone",
+		"function public.f(public.gone) depends on table public.gone", "policy p on public.kept depends on table public.gone",
+		"table column public.holder.g depends on table public.gone"} {
+		if !hasObject(v, o) {
+			t.Errorf("objects %v lack %q", v.Objects, o)
+		}
+	}
+	w := find(checks.Run(in), "table_filters", "app")
+	if len(w) != 2 || w[1].Outcome != checks.Warning || !hasObject(w[1], "table constraint kept_gone_id_fkey on public.kept references public.gone") {
+		t.Errorf("foreign key warning = %+v", w)
+	}
+
+	in.SourceDBs["app"] = raw
+	filter(config.Options{ExcludeTables: []string{"public.other"}})
+	expect(t, checks.Run(in), "table_filters", "app", checks.Warning, `^1 foreign key\(s\) of migrated tables reference tables that include_tables/exclude_tables leave out: they will not be created on the target`)
+
+	in.SourceDBs["app"] = raw
+	filter(config.Options{ExcludeTables: []string{"public.other*"}})
+	expect(t, checks.Run(in), "table_filters", "app", checks.Succeeded, `leave out 2 table\(s\), and nothing migrated depends on them`)
 }

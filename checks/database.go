@@ -608,3 +608,62 @@ func checkTablespaces(in *Input, r *Reporter) {
 		r.Report(Succeeded, db, "every relation is in the default tablespace")
 	})
 }
+
+// checkTableFilters reports what depends on the tables include_tables and exclude_tables leave
+// out (the source catalogs the checks see are filtered: sdb.Excluded lists them). A foreign key
+// of a migrated table referencing one is not created (Warning: the rest of the migration is
+// sound, and the target simply lacks that constraint); anything else that needs one — a view or
+// materialized view, a function whose SQL-standard body or signature uses it, a policy, rule or
+// trigger of a migrated table, a column of its row type, a table inheriting from it — could not
+// be created without it (Failed).
+func checkTableFilters(in *Input, r *Reporter) {
+	if !in.Migration.Options.Filters() {
+		return
+	}
+	eachDB(in, func(db string, sdb *catalog.Database) {
+		excluded := map[string]bool{}
+		for _, k := range sdb.Excluded {
+			excluded[k] = true
+		}
+		var fks, views, others []string
+		seen := map[string]bool{}
+		for _, d := range sdb.Dependents {
+			if !excluded[d.Table] || (d.Rel != "" && excluded[d.Rel]) {
+				continue // the table is migrated, or the object goes away with the tables left out
+			}
+			var obj string
+			var list *[]string
+			switch {
+			case d.ForeignKey:
+				obj, list = fmt.Sprintf("%s references %s", d.Object, d.Table), &fks
+			case d.RelKind == "v" || d.RelKind == "m":
+				obj, list = fmt.Sprintf("%s depends on table %s", d.Object, d.Table), &views
+			case d.Rel == "":
+				obj, list = fmt.Sprintf("%s depends on table %s", d.Object, d.Table), &views
+			default:
+				obj, list = fmt.Sprintf("%s depends on table %s", d.Object, d.Table), &others
+			}
+			if !seen[obj] {
+				seen[obj] = true
+				*list = append(*list, obj)
+			}
+		}
+		if len(views)+len(others) > 0 {
+			var fixes []string
+			if len(views) > 0 {
+				fixes = append(fixes, "views, materialized views and functions are always migrated and table filters cannot leave them out: add the tables they depend on to include_tables, or remove them from exclude_tables")
+			}
+			if len(others) > 0 {
+				fixes = append(fixes, "for the objects of a migrated table (policies, rules, columns, inheritance), migrate the table they depend on as well, or leave their own table out too")
+			}
+			objs := append(append([]string(nil), views...), others...)
+			r.Report(Failed, db, fmt.Sprintf("%d object(s) depend on tables that include_tables/exclude_tables leave out, and cannot be created without them; %s", len(objs), strings.Join(fixes, "; ")), capped(objs)...)
+		}
+		if len(fks) > 0 {
+			r.Report(Warning, db, fmt.Sprintf("%d foreign key(s) of migrated tables reference tables that include_tables/exclude_tables leave out: they will not be created on the target; migrate the referenced tables too to keep them", len(fks)), capped(fks)...)
+		}
+		if len(views)+len(others)+len(fks) == 0 {
+			r.Report(Succeeded, db, fmt.Sprintf("include_tables/exclude_tables leave out %d table(s), and nothing migrated depends on them", len(sdb.Excluded)))
+		}
+	})
+}

@@ -40,23 +40,9 @@ func MatchTable(pattern, schema, table string) bool {
 
 // IncludesTable reports whether the options select schema.table: it matches an
 // include_tables pattern (or include_tables is empty) and no exclude_tables pattern.
+// Partitions follow their parent: see catalog.Database.Filter, which plans use.
 func (o Options) IncludesTable(schema, table string) bool {
-	included := len(o.IncludeTables) == 0
-	for _, p := range o.IncludeTables {
-		if MatchTable(p, schema, table) {
-			included = true
-			break
-		}
-	}
-	if !included {
-		return false
-	}
-	for _, p := range o.ExcludeTables {
-		if MatchTable(p, schema, table) {
-			return false
-		}
-	}
-	return true
+	return o.IncludeMatch(schema, table) && !o.ExcludeMatch(schema, table)
 }
 
 // glob matches name against pattern, where '*' matches any run of characters
@@ -86,3 +72,30 @@ func glob(pattern, name string) bool {
 	}
 	return pi == len(p)
 }
+
+// IncludeMatch reports whether schema.table matches an include_tables pattern, or
+// include_tables is empty.
+func (o Options) IncludeMatch(schema, table string) bool {
+	if len(o.IncludeTables) == 0 {
+		return true
+	}
+	for _, p := range o.IncludeTables {
+		if MatchTable(p, schema, table) {
+			return true
+		}
+	}
+	return false
+}
+
+// ExcludeMatch reports whether schema.table matches an exclude_tables pattern.
+func (o Options) ExcludeMatch(schema, table string) bool {
+	for _, p := range o.ExcludeTables {
+		if MatchTable(p, schema, table) {
+			return true
+		}
+	}
+	return false
+}
+
+// Filters reports whether include_tables or exclude_tables is set.
+func (o Options) Filters() bool { return len(o.IncludeTables) > 0 || len(o.ExcludeTables) > 0 }

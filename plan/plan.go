@@ -267,10 +267,14 @@ func quoteList(s []string) string {
 	return strings.Join(q, ", ")
 }
 
-// TableSelected applies include_tables/exclude_tables to a table key "schema.table".
-func TableSelected(o config.Options, key string) bool {
-	schema, table, _ := strings.Cut(key, ".")
-	return o.IncludesTable(schema, table)
+// FilterDatabase is the source database d as a migration with options o sees it: without the
+// tables include_tables and exclude_tables leave out, nor anything of theirs (see
+// catalog.Database.Filter). Without filters it is d.
+func FilterDatabase(o config.Options, d *catalog.Database) *catalog.Database {
+	if d == nil || !o.Filters() {
+		return d
+	}
+	return d.Filter(o.IncludeMatch, o.ExcludeMatch)
 }
 
 // DesiredRole is the role as it will be created on the target.
@@ -421,7 +425,7 @@ func Build(in Input) (*Plan, error) {
 	}
 
 	for _, db := range dbs {
-		sdb := in.SourceDBs[db]
+		sdb := FilterDatabase(m.Options, in.SourceDBs[db])
 		if sdb == nil {
 			return nil, fmt.Errorf("internal error: no catalog for source database %q", db)
 		}
@@ -500,7 +504,7 @@ func Build(in Input) (*Plan, error) {
 		// Largest first: the long copies start early.
 		sort.SliceStable(tables, func(i, j int) bool { return tables[i].SizeBytes > tables[j].SizeBytes })
 		for _, t := range tables {
-			if t.Kind != "r" || !TableSelected(m.Options, t.Key()) {
+			if t.Kind != "r" {
 				continue
 			}
 			addr := TableAddr(db, t.Schema, t.Name)

@@ -297,9 +297,14 @@ func splitDesc(s string) (string, string) {
 type Chunk struct {
 	DumpID int
 	SQL    string
+	// Deps are the dump IDs of the entries it depends on, as the verbose script lists them.
+	Deps []int
 }
 
-var tocComment = regexp.MustCompile(`(?m)^-- TOC entry (\d+) \(class \d+ OID \d+\)$`)
+var (
+	tocComment = regexp.MustCompile(`(?m)^-- TOC entry (\d+) \(class \d+ OID \d+\)$`)
+	depsLine   = regexp.MustCompile(`(?m)^-- Dependencies: ([0-9 ]+)$`)
+)
 
 // SplitScript splits a verbose pg_restore script (-v -f -) into the preamble (session settings) and
 // one chunk per TOC entry, in the script's order.
@@ -315,9 +320,32 @@ func SplitScript(script []byte) (preamble string, chunks []Chunk) {
 			end = locs[k+1][0]
 		}
 		id, _ := strconv.Atoi(string(script[loc[2]:loc[3]]))
-		chunks = append(chunks, Chunk{DumpID: id, SQL: string(script[loc[0]:end])})
+		c := Chunk{DumpID: id, SQL: string(script[loc[0]:end])}
+		// The header is the comment block that starts the chunk: its first few lines.
+		header := c.SQL[:min(len(c.SQL), headerLen(c.SQL))]
+		if m := depsLine.FindStringSubmatch(header); m != nil {
+			for _, f := range strings.Fields(m[1]) {
+				if n, err := strconv.Atoi(f); err == nil {
+					c.Deps = append(c.Deps, n)
+				}
+			}
+		}
+		chunks = append(chunks, c)
 	}
 	return preamble, chunks
+}
+
+// headerLen is the length of the comment lines a chunk starts with.
+func headerLen(sql string) int {
+	n := 0
+	for n < len(sql) && strings.HasPrefix(sql[n:], "--") {
+		i := strings.IndexByte(sql[n:], '\n')
+		if i < 0 {
+			return len(sql)
+		}
+		n += i + 1
+	}
+	return n
 }
 
 // WriteList writes a --use-list file holding the given entries, in order.

@@ -1,6 +1,7 @@
 package pgdump
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -67,6 +68,7 @@ SET default_tablespace = '';
 
 --
 -- TOC entry 3213 (class 2606 OID 16396)
+-- Dependencies: 215 216
 -- Name: c c_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
 --
 
@@ -87,6 +89,9 @@ CREATE INDEX c_pid_idx ON ONLY public.c USING btree (pid);
 	}
 	if len(chunks) != 2 || chunks[0].DumpID != 3213 || chunks[1].DumpID != 3211 {
 		t.Fatalf("chunks = %+v", chunks)
+	}
+	if fmt.Sprint(chunks[0].Deps) != "[215 216]" || chunks[1].Deps != nil {
+		t.Errorf("deps = %v, %v", chunks[0].Deps, chunks[1].Deps)
 	}
 	if !strings.Contains(chunks[0].SQL, "ADD CONSTRAINT c_pkey") || strings.Contains(chunks[0].SQL, "CREATE INDEX") {
 		t.Errorf("chunk 0 = %q", chunks[0].SQL)
