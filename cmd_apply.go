@@ -98,6 +98,11 @@ func cmdApply(c *cli, args []string) int {
 		c.errorf(nil, "--jobs must be at least 1")
 		return 1
 	}
+	if saved == nil && !*auto && !c.isTTYIn {
+		// No one to ask: fail at once, before any lock, connection or catalog read.
+		c.errorf(nil, "no terminal to ask for approval: pass --auto-approve, or apply a saved plan (pgferry plan --out FILE; pgferry apply FILE)")
+		return 1
+	}
 	n := s.m.Options.Jobs
 	if *jobs > 0 {
 		n = *jobs
