@@ -1336,7 +1336,7 @@ func readObjectCounts(ctx context.Context, conn Querier, d *Database, v int) err
 }
 
 // SameObjects reports whether the target database holds the same tables, indexes, foreign keys
-// and other constraints, and sequences as the source database, by name.
+// and other constraints, sequences and extensions as the source database, by name.
 func SameObjects(src, tgt *Database) bool {
 	set := func(d *Database) map[string]bool {
 		m := map[string]bool{}
@@ -1353,6 +1353,9 @@ func SameObjects(src, tgt *Database) bool {
 		}
 		for _, s := range d.Sequences {
 			m["s "+s.Schema+"."+s.Name] = true
+		}
+		for _, e := range d.Extensions { // by name: a newer target may have a newer default version
+			m["e "+e.Name] = true
 		}
 		return m
 	}

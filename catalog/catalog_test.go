@@ -123,3 +123,29 @@ func TestReadSample(t *testing.T) {
 		})
 	}
 }
+
+func TestSameObjects(t *testing.T) {
+	db := func(exts ...string) *catalog.Database {
+		d := &catalog.Database{Tables: []catalog.Table{{Schema: "public", Name: "t"}}, Sequences: []catalog.Sequence{{Schema: "public", Name: "t_id_seq"}}}
+		for _, e := range exts {
+			d.Extensions = append(d.Extensions, catalog.Extension{Name: e, Version: "1.0"})
+		}
+		return d
+	}
+	if !catalog.SameObjects(db("plpgsql", "pgcrypto"), db("pgcrypto", "plpgsql")) {
+		t.Error("same objects reported different")
+	}
+	newer := db("plpgsql", "pgcrypto")
+	newer.Extensions[1].Version = "1.4"
+	if !catalog.SameObjects(db("plpgsql", "pgcrypto"), newer) {
+		t.Error("an extension at the target's newer default version reported different")
+	}
+	if catalog.SameObjects(db("plpgsql", "pgcrypto", "citext"), db("plpgsql", "pgcrypto")) {
+		t.Error("an extension added on the source since was not noticed")
+	}
+	moved := db("plpgsql")
+	moved.Tables[0].Name = "u"
+	if catalog.SameObjects(db("plpgsql"), moved) {
+		t.Error("a renamed table was not noticed")
+	}
+}

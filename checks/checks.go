@@ -301,9 +301,9 @@ func checkTargetDatabase(in *Input, r *Reporter) {
 			r.Report(Succeeded, db, fmt.Sprintf("database %q does not exist on the target and will be created", db))
 		case ownedByState(in, db) && in.State.DatabaseComplete(db) && in.SourceDBs[db] != nil && !catalog.SameObjects(in.SourceDBs[db], tdb):
 			if in.Migration.Options.OverwriteDatabases {
-				r.Report(Warning, db, fmt.Sprintf("database %q was migrated, but the source's tables, indexes, constraints or sequences changed since: it will be dropped and migrated again (overwrite_databases = true)", db))
+				r.Report(Warning, db, fmt.Sprintf("database %q was migrated, but the source's tables, indexes, constraints, sequences or extensions changed since: it will be dropped and migrated again (overwrite_databases = true)", db))
 			} else {
-				r.Report(Failed, db, fmt.Sprintf("database %q was migrated, but the source's tables, indexes, constraints or sequences changed since: set overwrite_databases = true to drop it and migrate it again, or run pgferry destroy first", db))
+				r.Report(Failed, db, fmt.Sprintf("database %q was migrated, but the source's tables, indexes, constraints, sequences or extensions changed since: set overwrite_databases = true to drop it and migrate it again, or run pgferry destroy first", db))
 			}
 		case ownedByState(in, db):
 			r.Report(Succeeded, db, fmt.Sprintf("database %q was created by this migration", db))
