@@ -730,6 +730,13 @@ func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64
 	for _, oid := range existing {
 		have[oid] = true
 	}
+	var meta map[uint32][]string
+	if len(existing) < len(los) {
+		// Some were not created by pre-data (pg_dump 17+): their privileges and comments too.
+		if meta, err = largeObjectMeta(ctx, src, w.d.r.m.Options.Roles); err != nil {
+			return 0, 0, err
+		}
+	}
 	if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
 		return 0, 0, err
 	}
@@ -749,6 +756,13 @@ func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64
 		} else if _, err := tgt.Exec(ctx, "SELECT pg_catalog.lo_truncate(pg_catalog.lo_open($1, 131072), 0)", l.oid); err != nil { // 131072: INV_WRITE
 			return n, total, fmt.Errorf("emptying large object %d: %w", l.oid, describePgError(err))
 		}
+		// Privileges and comments (idempotent: an object an earlier, interrupted try created gets
+		// them again).
+		for _, q := range meta[l.oid] {
+			if _, err := tgt.Exec(ctx, q); err != nil {
+				return n, total, fmt.Errorf("large object %d: %w", l.oid, describePgError(err))
+			}
+		}
 		err := readLargeObject(ctx, src, l.oid, func(off int64, b []byte) error {
 			if _, err := tgt.Exec(ctx, "SELECT pg_catalog.lo_put($1, $2, $3)", l.oid, off, b); err != nil {
 				return fmt.Errorf("writing large object %d: %w", l.oid, describePgError(err))
@@ -760,6 +774,13 @@ func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64
 			return n, total, err
 		}
 		n++
+		if meta != nil && n%1000 == 0 {
+			// Setting owners and privileges locks each object until commit: commit in batches, or
+			// a database of many large objects fills the server's lock table.
+			if _, err := tgt.Exec(ctx, "COMMIT; BEGIN"); err != nil {
+				return n, total, err
+			}
+		}
 		if time.Since(last) > 2*time.Second {
 			last = time.Now()
 			w.d.r.emit(Event{Type: "apply_progress", Address: a.Address, Action: a, Elapsed: time.Since(start), Rows: n, Bytes: total})
