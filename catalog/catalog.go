@@ -768,11 +768,15 @@ func (d *Database) Table(schema, name string) *Table {
 
 // builtinTypeSQL decides whether a column type is safe for binary COPY between servers: a base or
 // range type of pg_catalog with binary send/receive functions, or an array of one. reg* types are
-// excluded: their binary form is an OID, which differs between servers.
+// excluded: their binary form is an OID, which differs between servers. So are tsvector and tsquery:
+// their binary receive functions read unaligned data, which crashes the receiving server on
+// strict-alignment machines (ARM64; pgcopydb #894, #994).
 const builtinTypeSQL = `(
 	(SELECT tn.nspname = 'pg_catalog' AND t.typtype IN ('b', 'r') AND t.typsend <> 0 AND t.typreceive <> 0 AND t.typname !~ '^_?reg'
+		AND t.typname NOT IN ('tsvector', '_tsvector', 'tsquery', '_tsquery')
 		FROM pg_type t JOIN pg_namespace tn ON tn.oid = t.typnamespace WHERE t.oid = a.atttypid)
 	AND coalesce((SELECT en.nspname = 'pg_catalog' AND et.typtype IN ('b', 'r') AND et.typsend <> 0 AND et.typreceive <> 0 AND et.typname !~ '^reg'
+		AND et.typname NOT IN ('tsvector', 'tsquery')
 		FROM pg_type t JOIN pg_type et ON et.oid = t.typelem JOIN pg_namespace en ON en.oid = et.typnamespace
 		WHERE t.oid = a.atttypid AND t.typelem <> 0 AND t.typlen = -1), true)
 )`

@@ -31,6 +31,33 @@ func TestReadSample(t *testing.T) {
 			if err := c.Exec(ctx, "app", string(sample)); err != nil {
 				t.Fatal(err)
 			}
+			if err := c.Exec(ctx, "postgres", "CREATE DATABASE bin"); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Exec(ctx, "bin", "CREATE TABLE t (a int, b int4range, c numeric[], v tsvector, q tsquery, vs tsvector[])"); err != nil {
+				t.Fatal(err)
+			}
+			// Binary COPY only for types whose binary form is safe between servers: not tsvector or
+			// tsquery, whose receive functions crash strict-alignment servers (pgcopydb #994).
+			bconn, err := pgx.Connect(ctx, c.DSN("bin"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			bd, err := catalog.ReadDatabase(ctx, bconn, "bin", major*10000)
+			bconn.Close(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			binary := map[string]bool{}
+			for _, col := range bd.Table("public", "t").Columns {
+				binary[col.Name] = col.Builtin
+			}
+			if want := map[string]bool{"a": true, "b": true, "c": true, "v": false, "q": false, "vs": false}; fmt.Sprint(binary) != fmt.Sprint(want) {
+				t.Errorf("binary COPY by column = %v, want %v", binary, want)
+			}
+			if err := c.Exec(ctx, "postgres", "DROP DATABASE bin"); err != nil {
+				t.Fatal(err)
+			}
 			conn, err := pgx.Connect(ctx, c.DSN("app"))
 			if err != nil {
 				t.Fatal(err)
