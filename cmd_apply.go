@@ -279,6 +279,9 @@ func redact(msg string, secrets []string) string {
 // stale explains why a saved plan no longer fits the servers or the state, or returns "".
 func stale(saved, now *plan.Plan) string {
 	switch {
+	case saved.ToolVersion != now.ToolVersion:
+		// As terraform refuses a plan another version made: what it planned may not be what this one does.
+		return fmt.Sprintf("The plan was made by pgferry %s; this is pgferry %s.", saved.ToolVersion, now.ToolVersion)
 	case saved.ConfigFingerprint != now.ConfigFingerprint:
 		return "The migration's configuration changed since the plan was made."
 	case saved.Source.SystemIdentifier != now.Source.SystemIdentifier || saved.Source.Host != now.Source.Host || saved.Source.Port != now.Source.Port:
