@@ -150,7 +150,6 @@ type DatabaseInfo struct {
 	ICULocale      string
 	IsTemplate     bool
 	AllowConn      bool
-	SizeBytes      int64
 	// CollVersion is the collation version recorded for the database (datcollversion, 15+), or "".
 	CollVersion string
 	// Tablespace is the database's default tablespace.
@@ -654,8 +653,7 @@ func readDatabases(ctx context.Context, conn Querier, in *Instance) error {
 		prov, icu = "CASE d.datlocprovider WHEN 'i' THEN 'icu' ELSE 'libc' END", "coalesce(d.daticulocale, '')"
 	}
 	q := fmt.Sprintf(`SELECT d.datname::text, pg_get_userbyid(d.datdba)::text, pg_encoding_to_char(d.encoding)::text,
-		d.datcollate::text, d.datctype::text, %s, %s, d.datistemplate, d.datallowconn,
-		CASE WHEN has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid) ELSE 0 END
+		d.datcollate::text, d.datctype::text, %s, %s, d.datistemplate, d.datallowconn
 		FROM pg_database d ORDER BY 1`, prov, icu)
 	rows, err := conn.Query(ctx, q)
 	if err != nil {
@@ -664,7 +662,7 @@ func readDatabases(ctx context.Context, conn Querier, in *Instance) error {
 	for rows.Next() {
 		var d DatabaseInfo
 		if err := rows.Scan(&d.Name, &d.Owner, &d.Encoding, &d.Collate, &d.Ctype, &d.LocaleProvider, &d.ICULocale,
-			&d.IsTemplate, &d.AllowConn, &d.SizeBytes); err != nil {
+			&d.IsTemplate, &d.AllowConn); err != nil {
 			return fmt.Errorf("reading databases: %w", err)
 		}
 		in.Databases = append(in.Databases, d)

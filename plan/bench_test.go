@@ -48,7 +48,7 @@ func benchInput(n int) plan.Input {
 	db.Sequences = []catalog.Sequence{{Schema: "public", Name: "s", LastValue: 1}}
 	src := &catalog.Instance{VersionNum: 150000, CurrentUser: "postgres", IsSuperuser: true,
 		Roles:     []catalog.Role{{Name: "postgres", Superuser: true, Login: true}, {Name: "app", Login: true}},
-		Databases: []catalog.DatabaseInfo{{Name: "app", Owner: "app", AllowConn: true, SizeBytes: 1 << 30}, {Name: "postgres", AllowConn: true}}}
+		Databases: []catalog.DatabaseInfo{{Name: "app", Owner: "app", AllowConn: true}, {Name: "postgres", AllowConn: true}}}
 	tgt := &catalog.Instance{VersionNum: 150000, CurrentUser: "postgres", IsSuperuser: true,
 		Roles: []catalog.Role{{Name: "postgres", Superuser: true, Login: true}}}
 	m := &config.Migration{Name: "bench",

@@ -461,9 +461,14 @@ func Build(in Input) (*Plan, error) {
 			// Not empty and not ours: the validation reports it; nothing is planned for it.
 			continue
 		}
+		// The database's size from its tables' and indexes' page counts, not pg_database_size,
+		// which reads the size of every file of every database on each plan (slow at 100k tables).
 		var sizes int64
-		if info != nil {
-			sizes = info.SizeBytes
+		for _, t := range sdb.Tables {
+			sizes += t.SizeBytes
+		}
+		for _, ix := range sdb.Indexes {
+			sizes += ix.SizeBytes
 		}
 		if dbAction != nil {
 			dbAction.BytesEstimate = sizes
