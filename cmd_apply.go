@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
@@ -267,14 +268,7 @@ func (c *cli) recordValidationFailed(ctx context.Context, s *session, p *plan.Pl
 	}
 }
 
-func redact(msg string, secrets []string) string {
-	for _, s := range secrets {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, "********")
-		}
-	}
-	return msg
-}
+func redact(msg string, secrets []string) string { return config.Redact(msg, secrets) }
 
 // stale explains why a saved plan no longer fits the servers or the state, or returns "".
 func stale(saved, now *plan.Plan) string {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"strings"
 
 	"github.com/fatih/color"
 	"github.com/mattn/go-isatty"
@@ -165,12 +164,7 @@ func (c *cli) parse(fs *pflag.FlagSet, args []string, synopsis string) (int, boo
 
 // errorf prints "Error: ..." on stderr, with secrets removed.
 func (c *cli) errorf(secrets []string, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	for _, s := range secrets {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, "********")
-		}
-	}
+	msg := redact(fmt.Sprintf(format, args...), secrets)
 	red := color.New(color.FgRed, color.Bold).SprintFunc()
 	fmt.Fprintf(c.stderr, "%s %s\n", red("Error:"), msg)
 }

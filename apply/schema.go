@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"regexp"
 	"sort"
 	"strings"
@@ -143,18 +144,28 @@ func (d *dbRun) streamSchema(ctx context.Context) error {
 		return err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
-	if _, err := c.Exec(ctx, d.prePreamble); err != nil {
-		return fmt.Errorf("restoring the schema: %w", describePgError(err))
-	}
-	d.freshSchema.Store(true)
-	for k, ch := range d.preChunks {
-		if _, err := c.Exec(ctx, ch.SQL); err != nil {
-			return fmt.Errorf("restoring the schema: %s: %w", firstLine(ch.SQL), describePgError(err))
-		}
+	return d.runPreData(ctx, c, func(k int) {
+		d.freshSchema.Store(true) // before any early copy can start
 		d.schemaChunks.Store(int64(k + 1))
 		select {
 		case d.schemaProgress <- struct{}{}:
 		default:
+		}
+	})
+}
+
+// runPreData runs pg_restore's pre-data script on c: its session settings, then each chunk, calling
+// ran (when not nil) after chunk k.
+func (d *dbRun) runPreData(ctx context.Context, c *pgx.Conn, ran func(k int)) error {
+	if _, err := c.Exec(ctx, d.prePreamble); err != nil {
+		return fmt.Errorf("restoring the schema: %w", describePgError(err))
+	}
+	for k, ch := range d.preChunks {
+		if _, err := c.Exec(ctx, ch.SQL); err != nil {
+			return fmt.Errorf("restoring the schema: %s: %w", firstLine(ch.SQL), describePgError(err))
+		}
+		if ran != nil {
+			ran(k)
 		}
 	}
 	return nil

@@ -238,13 +238,8 @@ func (d *dbRun) schemaScript(ctx context.Context) error {
 	if _, err := c.Exec(ctx, "BEGIN"); err != nil {
 		return err
 	}
-	if _, err := c.Exec(ctx, d.prePreamble); err != nil {
-		return fmt.Errorf("restoring the schema: %w", describePgError(err))
-	}
-	for _, ch := range d.preChunks {
-		if _, err := c.Exec(ctx, ch.SQL); err != nil {
-			return fmt.Errorf("restoring the schema: %s: %w", firstLine(ch.SQL), describePgError(err))
-		}
+	if err := d.runPreData(ctx, c, nil); err != nil {
+		return err
 	}
 	if _, err := c.Exec(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("restoring the schema: %w", describePgError(err))

@@ -172,25 +172,18 @@ func checkTools(in *Input, r *Reporter) {
 		r.Report(Failed, "", in.ToolsErr.Error())
 		return
 	}
-	if tm := in.Target.Major(); in.Tools.Major > tm {
-		want := majorName(tm)
-		if sm := in.Source.Major(); sm < tm {
-			want = fmt.Sprintf("%s (or a major from the source's %s up)", majorName(tm), majorName(sm))
+	if in.Tools.Major > in.Target.Major() {
+		tm := in.Target.MajorString()
+		want := tm
+		if in.Source.Major() < in.Target.Major() {
+			want = fmt.Sprintf("%s (or a major from the source's %s up)", tm, in.Source.MajorString())
 		}
 		r.Report(Warning, "", fmt.Sprintf("pg_dump %s at %s is newer than the target (PostgreSQL %s): pg_dump's output is meant for servers "+
 			"of its own major or newer, and pgferry adapts only the settings it knows of; install postgresql-client-%s or set options.pg_bin_dir",
-			in.Tools.Version, in.Tools.PgDump, majorName(tm), want))
+			in.Tools.Version, in.Tools.PgDump, tm, want))
 		return
 	}
 	r.Report(Succeeded, "", fmt.Sprintf("pg_dump %s at %s", in.Tools.Version, in.Tools.PgDump))
-}
-
-// majorName renders a comparable major (1500, 906) as PostgreSQL names it (15, 9.6).
-func majorName(m int) string {
-	if m >= 1000 {
-		return fmt.Sprint(m / 100)
-	}
-	return fmt.Sprintf("%d.%d", m/100, m%100)
 }
 
 func migratedRoles(in *Input) []catalog.Role {
