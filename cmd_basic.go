@@ -72,7 +72,7 @@ func cmdValidate(c *cli, args []string) int {
 	if diags.HasErrors() {
 		return 1
 	}
-	fmt.Fprintf(c.stdout, "Success! The configuration is valid (%d migration(s)).\n", cfg.MigrationBlocks)
+	fmt.Fprintf(c.stdout, "Success! The configuration is valid (%d migration(s)).\n", len(cfg.MigrationNames))
 	return 0
 }
 

@@ -135,6 +135,12 @@ func (c *cli) inspect(ctx context.Context, s *session) int {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", srv.Label(), err)
 		}
+		if srv == s.m.Source && s.m.Options.Filters() {
+			// Only the table_filters check needs what depends on each table: a pg_depend scan.
+			if err := catalog.ReadDependents(ctx, conn, d, in.VersionNum); err != nil {
+				return nil, fmt.Errorf("%s: reading dependencies on tables of %s: %w", srv.Label(), db, err)
+			}
+		}
 		return d, nil
 	}
 	type read struct {

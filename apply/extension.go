@@ -90,9 +90,9 @@ func (d *dbRun) createExtension(ctx context.Context, c *pgx.Conn, e catalog.Exte
 			}
 		}
 	}
-	for _, ch := range append([]string{x.create.SQL}, chunkSQL(x.comments)...) {
-		if _, err := c.Exec(ctx, ch); err != nil {
-			return fmt.Errorf("%s: %w", firstLine(ch), describePgError(err))
+	for _, ch := range append([]pgdump.Chunk{x.create}, x.comments...) {
+		if _, err := c.Exec(ctx, ch.SQL); err != nil {
+			return fmt.Errorf("%s: %w", firstLine(ch.SQL), describePgError(err))
 		}
 	}
 	_, err = c.Exec(ctx, "COMMIT")
@@ -134,12 +134,4 @@ func (d *dbRun) ensureExtensions(ctx context.Context) error {
 		d.r.emit(Event{Type: "message", Message: fmt.Sprintf("Database %q lacked extension(s) %s: created before pre-data", d.db, strings.Join(created, ", "))})
 	}
 	return nil
-}
-
-func chunkSQL(chunks []pgdump.Chunk) []string {
-	out := make([]string, len(chunks))
-	for i, c := range chunks {
-		out[i] = c.SQL
-	}
-	return out
 }

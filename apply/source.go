@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -28,7 +26,8 @@ type sourceDump struct {
 	dump     string // the archive (custom format, pre-data and post-data)
 	roles    bool   // options.roles: owners and privileges are restored
 	entries  []pgdump.Entry
-	dbItems  []pgdump.Entry // DATABASE, DATABASE PROPERTIES and their ACL/COMMENT (pg_restore -C --list)
+	byID     map[int]pgdump.Entry // entries by dump ID
+	dbItems  []pgdump.Entry       // DATABASE, DATABASE PROPERTIES and their ACL/COMMENT (pg_restore -C --list)
 	preamble string
 	// matviewData marks the post-data chunks that refresh a materialized view.
 	matviewData map[int]bool
@@ -53,7 +52,7 @@ type sourceDump struct {
 // server_version_num), dumps its schema from that snapshot with pg_dump, and reads its catalog inside
 // the snapshot, the two at once. The caller closes it.
 func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum, floatDg int) (s *sourceDump, err error) {
-	s = &sourceDump{roles: m.Options.Roles, byOID: map[[2]uint32]int{}, matviewData: map[int]bool{}}
+	s = &sourceDump{roles: m.Options.Roles}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -146,11 +145,11 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 	}
 	s.preamble, s.chunks = pgdump.SplitScript(stripMeta(lists[2]))
 	s.prePreamble, s.preChunks = pgdump.SplitScript(stripMeta(lists[3]))
-	byID := map[int]pgdump.Entry{}
+	s.byID = make(map[int]pgdump.Entry, len(s.entries))
 	for _, e := range s.entries {
-		byID[e.DumpID] = e
+		s.byID[e.DumpID] = e
 	}
-	s.splitExtensions(byID) // once: it takes the extensions' entries out of preChunks
+	s.splitExtensions(s.byID) // once: it takes the extensions' entries out of preChunks
 	s.index()
 	return nil
 }
@@ -158,16 +157,13 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 // index maps the post-data chunks by the object they create, and marks those refreshing a
 // materialized view.
 func (s *sourceDump) index() {
-	byID := map[int]pgdump.Entry{}
-	for _, e := range s.entries {
-		byID[e.DumpID] = e
-	}
 	s.byOID, s.matviewData = map[[2]uint32]int{}, map[int]bool{}
 	for k, c := range s.chunks {
-		if e, ok := byID[c.DumpID]; ok && e.OID != 0 {
+		e, ok := s.byID[c.DumpID]
+		if ok && e.OID != 0 {
 			s.byOID[[2]uint32{e.TableOID, e.OID}] = k
 		}
-		if e, ok := byID[c.DumpID]; ok && e.Desc == "MATERIALIZED VIEW DATA" {
+		if ok && e.Desc == "MATERIALIZED VIEW DATA" {
 			s.matviewData[k] = true
 		}
 	}
@@ -228,10 +224,9 @@ func (s *sourceDump) filter(src, sel *catalog.Database) int {
 			}
 		}
 	}
-	byID := map[int]pgdump.Entry{}
+	byID := s.byID
 	drop := map[int]bool{}
 	for _, e := range s.entries {
-		byID[e.DumpID] = e
 		if objs[[2]uint32{e.TableOID, e.OID}] || (e.Desc == "ROW SECURITY" && tableOIDs[e.OID]) {
 			drop[e.DumpID] = true
 		}
@@ -280,23 +275,6 @@ type extensionEntries struct {
 	comments []pgdump.Chunk
 }
 
-// dependencies is the "-- Dependencies:" line pg_restore --verbose prints above an entry's SQL.
-var dependencies = regexp.MustCompile(`(?m)^-- Dependencies: ([0-9 ]+)$`)
-
-func chunkDeps(c pgdump.Chunk) []int {
-	m := dependencies.FindStringSubmatch(c.SQL)
-	if m == nil {
-		return nil
-	}
-	var ids []int
-	for _, f := range strings.Fields(m[1]) {
-		if id, err := strconv.Atoi(f); err == nil {
-			ids = append(ids, id)
-		}
-	}
-	return ids
-}
-
 // splitExtensions takes the extensions' entries out of pre-data, into extensions: each EXTENSION
 // entry, the COMMENT and SECURITY LABEL entries that depend on it alone, and the SCHEMA entries
 // it depends on (the schema it is installed in, which an extension action may have to create
@@ -314,7 +292,7 @@ func (s *sourceDump) splitExtensions(byID map[int]pgdump.Entry) {
 		}
 	}
 	for _, c := range s.preChunks {
-		deps := chunkDeps(c)
+		deps := c.Deps
 		switch e := byID[c.DumpID]; {
 		case e.Desc == "EXTENSION":
 			x := extOf[c.DumpID]

@@ -128,8 +128,6 @@ type RoleAccess struct {
 	Set bool
 	// Admin: it may grant the role (WITH ADMIN OPTION).
 	Admin bool
-	// Direct lists the grantors of the login's own memberships in the role (pg_auth_members).
-	Direct []string
 }
 
 // Membership is one role granted to another.
@@ -610,9 +608,7 @@ func readRoles(ctx context.Context, conn Querier, in *Instance) error {
 	}
 	in.LoginAccess = map[string]RoleAccess{}
 	rows, err = conn.Query(ctx, `SELECT r.rolname::text, pg_has_role(r.oid, 'USAGE'), pg_has_role(r.oid, '`+set+`'),
-		pg_has_role(r.oid, 'MEMBER WITH ADMIN OPTION'),
-		coalesce((SELECT array_agg(g.rolname::text ORDER BY g.rolname) FROM pg_auth_members am JOIN pg_roles g ON g.oid = am.grantor
-			WHERE am.roleid = r.oid AND am.member = (SELECT oid FROM pg_roles WHERE rolname = current_user)), '{}')
+		pg_has_role(r.oid, 'MEMBER WITH ADMIN OPTION')
 		FROM pg_roles r WHERE r.rolname !~ '^pg_'`)
 	if err != nil {
 		return fmt.Errorf("reading the login's role memberships: %w", err)
@@ -620,7 +616,7 @@ func readRoles(ctx context.Context, conn Querier, in *Instance) error {
 	for rows.Next() {
 		var name string
 		var a RoleAccess
-		if err := rows.Scan(&name, &a.Usage, &a.Set, &a.Admin, &a.Direct); err != nil {
+		if err := rows.Scan(&name, &a.Usage, &a.Set, &a.Admin); err != nil {
 			return fmt.Errorf("reading the login's role memberships: %w", err)
 		}
 		in.LoginAccess[name] = a
@@ -834,9 +830,6 @@ func ReadDatabase(ctx context.Context, conn Querier, name string, versionNum int
 	}
 	if err := readSequences(ctx, conn, d, versionNum); err != nil {
 		return nil, fmt.Errorf("reading sequences of %s: %w", name, err)
-	}
-	if err := readDependents(ctx, conn, d, versionNum); err != nil {
-		return nil, fmt.Errorf("reading dependencies on tables of %s: %w", name, err)
 	}
 	if err := readExtensionConfig(ctx, conn, d); err != nil {
 		return nil, fmt.Errorf("reading extension configuration tables of %s: %w", name, err)

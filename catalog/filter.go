@@ -26,9 +26,9 @@ type Dependent struct {
 	Object string
 }
 
-// readDependents reads the objects depending on each user table (see Dependent); constraints a
+// ReadDependents reads the objects depending on each user table (see Dependent); constraints a
 // partition got from its parent are left out (their parent is listed).
-func readDependents(ctx context.Context, conn Querier, d *Database, v int) error {
+func ReadDependents(ctx context.Context, conn Querier, d *Database, v int) error {
 	relkinds := "'r'"
 	inherited := "NOT k.conislocal"
 	if v >= 100000 {

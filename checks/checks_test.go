@@ -86,6 +86,11 @@ func readInput(t *testing.T, src, tgt login, m *config.Migration, dbs ...string)
 		if err != nil {
 			t.Fatalf("reading database %s as %s: %v", db, l.user, err)
 		}
+		if m.Options.Filters() { // as plan reads the source
+			if err := catalog.ReadDependents(ctx, conn, d, in.VersionNum); err != nil {
+				t.Fatal(err)
+			}
+		}
 		return d
 	}
 	in := &checks.Input{Migration: m, Source: readInstance(src), Target: readInstance(tgt), Databases: dbs,
@@ -757,6 +762,15 @@ func TestTableFilters(t *testing.T) {
 		CREATE TABLE other_ref (id int REFERENCES other);`)
 	m := migration()
 	in := readInput(t, super(src), super(src), m, "app")
+	// The filters are set below: read what depends on the tables as plan does when filters are set.
+	conn, err := pgx.Connect(context.Background(), super(src).dsn("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := catalog.ReadDependents(context.Background(), conn, in.SourceDBs["app"], in.Source.VersionNum); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(context.Background())
 	filter := func(o config.Options) {
 		in.Migration.Options.IncludeTables, in.Migration.Options.ExcludeTables = o.IncludeTables, o.ExcludeTables
 		in.SourceDBs["app"] = plan.FilterDatabase(in.Migration.Options, in.SourceDBs["app"])

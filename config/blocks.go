@@ -131,7 +131,6 @@ func (l *loader) decodeMigration(b *hclsyntax.Block, ctx *hcl.EvalContext) {
 		return
 	}
 	l.migrations[name] = b.DefRange()
-	l.cfg.MigrationBlocks++
 	l.cfg.MigrationNames = append(l.cfg.MigrationNames, name)
 	ok := true
 	if !migrationNameRe.MatchString(name) {

@@ -27,10 +27,6 @@ type Config struct {
 	Targets   map[string]*Server
 	// Migrations in declaration order.
 	Migrations []*Migration
-	// MigrationBlocks is the number of migration blocks declared, valid or not (with
-	// TypesOnly, a migration whose servers use unknown values is checked but not in
-	// Migrations).
-	MigrationBlocks int
 	// MigrationNames are the names of the migration blocks declared, in order, valid or not.
 	MigrationNames []string
 	// Backend is never nil after a successful Load: the default is {Type: "local", Path: ".pgferry"}
