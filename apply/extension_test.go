@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -65,8 +66,19 @@ func TestExtensionEntries(t *testing.T) {
 			t.Errorf("%s in %s: schema entries %d", e.Name, e.Schema, len(x.schema))
 		}
 	}
-	if got := plan.OrderExtensions(cat.Extensions); len(got) != len(cat.Extensions) {
-		t.Fatalf("ordered %d of %d", len(got), len(cat.Extensions))
+	// In reverse name order, so that order by name alone would put earthdistance first.
+	reversed := slices.Clone(cat.Extensions)
+	slices.Reverse(reversed)
+	ordered := plan.OrderExtensions(reversed)
+	if len(ordered) != len(cat.Extensions) {
+		t.Fatalf("ordered %d of %d", len(ordered), len(cat.Extensions))
+	}
+	pos := map[string]int{}
+	for i, e := range ordered {
+		pos[e.Name] = i
+	}
+	if pos["cube"] > pos["earthdistance"] { // earthdistance requires cube
+		t.Errorf("extensions in order %v: cube must come before earthdistance", ordered)
 	}
 	for _, ch := range src.preChunks {
 		for _, s := range []string{"CREATE EXTENSION", "COMMENT ON EXTENSION", "CREATE SCHEMA ext;", `CREATE SCHEMA "Geo Ext";`} {
@@ -125,7 +137,6 @@ func TestExtensionEntries(t *testing.T) {
 	}
 
 	// Pre-data without the extensions' entries, as streamSchema runs it, creates the rest.
-	d.r.tmp = t.TempDir()
 	if _, err := conn.Exec(ctx, d.prePreamble); err != nil {
 		t.Fatal(err)
 	}

@@ -64,13 +64,17 @@ func TestStillReports(t *testing.T) {
 		t.Errorf("a quiet copy: Still events %+v; want one with its last progress (%d bytes)", s, bytes)
 	}
 	r.emit(Event{Type: "apply_complete", Address: idx.Address, Action: idx})
-	n := len(got.still(idx.Address))
-	r.stopStill()
+	n, m := len(got.still(idx.Address)), len(got.still(tbl.Address))
+	// While the run goes on (the copy still running and reported), the finished index gets none.
 	time.Sleep(every * 3 / 2)
 	if len(got.still(idx.Address)) != n {
 		t.Error("a finished action got a Still event")
 	}
-	m := len(got.still(tbl.Address))
+	if len(got.still(tbl.Address)) == m {
+		t.Error("the copy still running got no Still event meanwhile")
+	}
+	r.stopStill()
+	m = len(got.still(tbl.Address))
 	time.Sleep(every * 3 / 2)
 	if len(got.still(tbl.Address)) != m {
 		t.Error("a Still event after Run ended")

@@ -122,6 +122,14 @@ func TestFilterDatabase(t *testing.T) {
 			if f.Objects["tables"] != tt.objTables || f.Objects["indexes"] != tt.objIdx {
 				t.Errorf("objects = %v, want %d tables, %d indexes", f.Objects, tt.objTables, tt.objIdx)
 			}
+			// The other counts follow what is kept (the source's counts equal its lists).
+			triggers := 0
+			for _, x := range f.Tables {
+				triggers += x.Triggers
+			}
+			if f.Objects["constraints"] != len(f.Constraints) || f.Objects["sequences"] != len(f.Sequences) || f.Objects["triggers"] != triggers || f.Objects["views"] != 1 {
+				t.Errorf("objects = %v, want %d constraints, %d sequences, %d triggers, 1 view", f.Objects, len(f.Constraints), len(f.Sequences), triggers)
+			}
 			if len(src.Tables) != 7 || src.Objects["tables"] != 7 {
 				t.Errorf("the source catalog was changed: %v", src.Objects)
 			}
