@@ -116,28 +116,7 @@ func Plan(w io.Writer, p *plan.Plan) {
 	}
 	var lastCompact string
 	for _, a := range p.Actions {
-		if compact(a) && groupSize[groupOf(a.Type)+a.Database] <= compactAbove {
-			if lastCompact != "" {
-				fmt.Fprintln(w)
-				lastCompact = ""
-			}
-			fmt.Fprintf(w, "  %s\n", bold(fmt.Sprintf("# %s %s", a.Address, verb(a.Kind))))
-			fmt.Fprintf(w, "  %s %s%s\n", symbol(a.Kind), a.Address, faint(dataNote(a)))
-			if a.Type != plan.TypeIndex { // an index's note is its reason
-				fmt.Fprintf(w, "      %s\n", a.Reason)
-			}
-			if a.Type != plan.TypeExtension { // an extension's details are its note
-				for _, d := range a.Details {
-					fmt.Fprintf(w, "      %s\n", d)
-				}
-			}
-			for _, h := range a.Hazards {
-				fmt.Fprintf(w, "      %s %s\n", yellow(h.Code+":"), h.Message)
-			}
-			fmt.Fprintln(w)
-			continue
-		}
-		if compact(a) {
+		if compact(a) && groupSize[groupOf(a.Type)+a.Database] > compactAbove {
 			if lastCompact != groupOf(a.Type)+a.Database {
 				fmt.Fprintf(w, "  %s\n", faint(fmt.Sprintf("# %s %s", a.Database, plural(a.Type))))
 				lastCompact = groupOf(a.Type) + a.Database
@@ -150,8 +129,21 @@ func Plan(w io.Writer, p *plan.Plan) {
 			lastCompact = ""
 		}
 		fmt.Fprintf(w, "  %s\n", bold(fmt.Sprintf("# %s %s", a.Address, verb(a.Kind))))
-		fmt.Fprintf(w, "  %s %s\n", symbol(a.Kind), a.Reason)
-		for _, d := range a.Details {
+		details := a.Details
+		if compact(a) {
+			// The object's address and size on the symbol's line; its reason below, unless the
+			// note says it already (an index's reason, an extension's details).
+			fmt.Fprintf(w, "  %s %s%s\n", symbol(a.Kind), a.Address, faint(dataNote(a)))
+			if a.Type != plan.TypeIndex {
+				fmt.Fprintf(w, "      %s\n", a.Reason)
+			}
+			if a.Type == plan.TypeExtension {
+				details = nil
+			}
+		} else {
+			fmt.Fprintf(w, "  %s %s\n", symbol(a.Kind), a.Reason)
+		}
+		for _, d := range details {
 			fmt.Fprintf(w, "      %s\n", d)
 		}
 		for _, h := range a.Hazards {
