@@ -394,7 +394,7 @@ func (r *Runner) grantLogin(ctx context.Context, tgt *pgx.Conn, role, login stri
 		c := state.Change{Type: ChangeLoginMembership, Name: name, Op: OpCreated}
 		if v16 {
 			var inherit, set bool
-			err := tgt.QueryRow(ctx, loginMembershipSQL+" AND am.grantor = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)", role, login).Scan(&inherit, &set)
+			err := tgt.QueryRow(ctx, "SELECT am.inherit_option, am.set_option"+membershipWhere+membershipBySelf, role, login).Scan(&inherit, &set)
 			switch {
 			case err == nil:
 				c.Op, c.Before = OpAltered, fmt.Sprintf("GRANT %s TO %s WITH INHERIT %s, SET %s", ident(role), ident(login), sqlBool(inherit), sqlBool(set))
@@ -403,7 +403,7 @@ func (r *Runner) grantLogin(ctx context.Context, tgt *pgx.Conn, role, login stri
 			}
 		} else {
 			var n int
-			if err := tgt.QueryRow(ctx, "SELECT count(*) FROM ("+strings.Replace(loginMembershipSQL, "am.inherit_option, am.set_option", "1", 1)+") x", role, login).Scan(&n); err != nil {
+			if err := tgt.QueryRow(ctx, "SELECT count(*)"+membershipWhere, role, login).Scan(&n); err != nil {
 				return err
 			}
 			if n > 0 {
@@ -425,10 +425,14 @@ func (r *Runner) grantLogin(ctx context.Context, tgt *pgx.Conn, role, login stri
 	return nil
 }
 
-// loginMembershipSQL finds the memberships of $2 in $1 (inherit and set options: PostgreSQL 16+).
-const loginMembershipSQL = `SELECT am.inherit_option, am.set_option FROM pg_catalog.pg_auth_members am
+// membershipWhere selects the memberships of $2 in $1 in pg_auth_members am; membershipBySelf
+// narrows it to the one the session's user granted (grantors are per membership on 16+).
+const (
+	membershipWhere = ` FROM pg_catalog.pg_auth_members am
 	WHERE am.roleid = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1)
 	AND am.member = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $2)`
+	membershipBySelf = ` AND am.grantor = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)`
+)
 
 func sqlBool(b bool) string {
 	if b {

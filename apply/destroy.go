@@ -414,12 +414,42 @@ func (u *undoer) dropRole(ctx context.Context, role string) (string, error) {
 }
 
 func (u *undoer) revokeMembership(ctx context.Context, name string) (string, error) {
+	return u.revoke(ctx, name, false)
+}
+
+// revokeLoginMembership undoes grantLogin: the membership of the target's login it granted is
+// revoked (on PostgreSQL 16+, the one the login granted itself; the ADMIN OPTION CREATE ROLE gave
+// it stays, and goes with the role), or the options it changed are put back.
+func (u *undoer) revokeLoginMembership(ctx context.Context, c state.Change) (string, error) {
+	if c.Op == OpAltered {
+		member, role, ok := ParseMembership(c.Name)
+		if !ok {
+			return "", fmt.Errorf("membership recorded as %q is not \"MEMBER in ROLE\"", c.Name)
+		}
+		found, err := u.exists(ctx, "SELECT 1"+membershipWhere+membershipBySelf, role, member)
+		if err != nil {
+			return "", err
+		}
+		if !found {
+			return "already gone", nil
+		}
+		_, err = u.conn.Exec(ctx, c.Before)
+		return "", describe(err)
+	}
+	return u.revoke(ctx, c.Name, u.versionNum >= 160000)
+}
+
+// revoke revokes the membership name ("MEMBER in ROLE"); bySelf: only the one the session's user
+// granted counts (16+). A membership still there after REVOKE was also granted by someone else.
+func (u *undoer) revoke(ctx context.Context, name string, bySelf bool) (string, error) {
 	member, role, ok := ParseMembership(name)
 	if !ok {
 		return "", fmt.Errorf("membership recorded as %q is not \"MEMBER in ROLE\"", name)
 	}
-	const q = `SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
-		WHERE r.rolname = $1 AND u.rolname = $2`
+	q := "SELECT 1" + membershipWhere
+	if bySelf {
+		q += membershipBySelf
+	}
 	found, err := u.exists(ctx, q, role, member)
 	if err != nil {
 		return "", err
@@ -435,42 +465,6 @@ func (u *undoer) revokeMembership(ctx context.Context, name string) (string, err
 	}
 	if found {
 		return "", fmt.Errorf("%q is still a member of %q after REVOKE: the membership was also granted by another role; revoke it with GRANTED BY, or leave it", member, role)
-	}
-	return "", nil
-}
-
-// revokeLoginMembership undoes grantLogin: the membership of the target's login it granted is
-// revoked (on PostgreSQL 16+, the one the login granted itself; the ADMIN OPTION CREATE ROLE gave
-// it stays, and goes with the role), or the options it changed are put back.
-func (u *undoer) revokeLoginMembership(ctx context.Context, c state.Change) (string, error) {
-	member, role, ok := ParseMembership(c.Name)
-	if !ok {
-		return "", fmt.Errorf("membership recorded as %q is not \"MEMBER in ROLE\"", c.Name)
-	}
-	q := `SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
-		WHERE r.rolname = $1 AND u.rolname = $2`
-	if u.versionNum >= 160000 {
-		q += ` AND m.grantor = (SELECT oid FROM pg_roles WHERE rolname = current_user)`
-	}
-	found, err := u.exists(ctx, q, role, member)
-	if err != nil {
-		return "", err
-	}
-	if !found {
-		return "already gone", nil
-	}
-	if c.Op == OpAltered {
-		_, err := u.conn.Exec(ctx, c.Before)
-		return "", describe(err)
-	}
-	if _, err := u.conn.Exec(ctx, fmt.Sprintf("REVOKE %s FROM %s", ident(role), ident(member))); err != nil {
-		return "", describe(err)
-	}
-	if found, err = u.exists(ctx, q, role, member); err != nil {
-		return "", err
-	}
-	if found {
-		return "", fmt.Errorf("%q is still a member of %q after REVOKE: the membership was granted by another role; revoke it with GRANTED BY, or leave it", member, role)
 	}
 	return "", nil
 }
