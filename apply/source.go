@@ -37,13 +37,9 @@ type sourceDump struct {
 	// without the entries the extension actions run (extensions).
 	prePreamble string
 	preChunks   []pgdump.Chunk
-	// extensions maps an extension's OID to pg_dump's entries that create it; extDumpIDs are
-	// those entries' dump IDs, which pre-data leaves out.
+	// extensions maps an extension's OID to pg_dump's entries that create it (pre-data leaves
+	// them out).
 	extensions map[uint32]*extensionEntries
-	extDumpIDs map[int]bool
-	// filtered: entries were dropped from the scripts for the table filters (see filter), so
-	// pre-data runs from preChunks, never from the archive.
-	filtered bool
 	// readCatalog waits for the source catalog, read on holder's connection while pg_dump runs.
 	readCatalog func() (*catalog.Database, error)
 }
@@ -261,7 +257,6 @@ func (s *sourceDump) filter(src, sel *catalog.Database) int {
 		return out
 	}
 	s.preChunks, s.chunks = without(s.preChunks), without(s.chunks)
-	s.filtered = s.filtered || n > 0
 	s.index()
 	return n
 }
@@ -280,7 +275,8 @@ type extensionEntries struct {
 // it depends on (the schema it is installed in, which an extension action may have to create
 // first). The extension actions run them before pre-data.
 func (s *sourceDump) splitExtensions(byID map[int]pgdump.Entry) {
-	s.extensions, s.extDumpIDs = map[uint32]*extensionEntries{}, map[int]bool{}
+	s.extensions = map[uint32]*extensionEntries{}
+	taken := map[int]bool{} // the entries the extension actions run
 	chunkOf := map[int]pgdump.Chunk{}
 	extOf := map[int]*extensionEntries{} // EXTENSION dump ID → its entries
 	for _, c := range s.preChunks {
@@ -288,7 +284,7 @@ func (s *sourceDump) splitExtensions(byID map[int]pgdump.Entry) {
 		if e := byID[c.DumpID]; e.Desc == "EXTENSION" {
 			x := &extensionEntries{create: c}
 			s.extensions[e.OID], extOf[c.DumpID] = x, x
-			s.extDumpIDs[c.DumpID] = true
+			taken[c.DumpID] = true
 		}
 	}
 	for _, c := range s.preChunks {
@@ -300,19 +296,19 @@ func (s *sourceDump) splitExtensions(byID map[int]pgdump.Entry) {
 				if byID[d].Desc == "SCHEMA" {
 					if sc, ok := chunkOf[d]; ok {
 						x.schema = append(x.schema, sc)
-						s.extDumpIDs[d] = true
+						taken[d] = true
 					}
 				}
 			}
 		case (e.Desc == "COMMENT" || e.Desc == "SECURITY LABEL") && len(deps) == 1 && extOf[deps[0]] != nil:
 			x := extOf[deps[0]]
 			x.comments = append(x.comments, c)
-			s.extDumpIDs[c.DumpID] = true
+			taken[c.DumpID] = true
 		}
 	}
 	kept := s.preChunks[:0:0]
 	for _, c := range s.preChunks {
-		if !s.extDumpIDs[c.DumpID] {
+		if !taken[c.DumpID] {
 			kept = append(kept, c)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -204,28 +203,10 @@ func (d *dbRun) schema(ctx context.Context) error {
 	if err := d.ensureExtensions(ctx); err != nil {
 		return fmt.Errorf("restoring the schema: %w", err)
 	}
-	if d.filtered || (d.r.opt.Tools.Major >= 1700 && d.r.opt.Plan.Target.VersionNum < 170000) {
-		// pg_restore 17+ sets transaction_timeout, which this target rejects, and the table
-		// filters dropped entries from the script: run the pre-data script, adapted, in one
-		// transaction (what --single-transaction does).
-		return d.schemaScript(ctx)
-	}
-	var keep []pgdump.Entry
-	for _, e := range d.entries {
-		if !d.extDumpIDs[e.DumpID] {
-			keep = append(keep, e)
-		}
-	}
-	list := filepath.Join(d.r.tmp, "pre-data.list")
-	if err := pgdump.WriteList(list, keep); err != nil {
-		return err
-	}
-	args := append([]string{"--section=pre-data", "--single-transaction", "--exit-on-error", "--use-list=" + list, "--dbname=" + d.db}, d.restoreFlags()...)
-	if _, err := runTool(ctx, d, args...); err != nil {
-		return fmt.Errorf("restoring the schema: %w", err)
-	}
-	d.freshSchema.Store(true)
-	return nil
+	// pg_restore's own pre-data script, as the streamed path runs it: without the entries the
+	// extension actions ran or the table filters dropped, with session settings adapted to the
+	// target (ForServer), in one transaction (what pg_restore --single-transaction does).
+	return d.schemaScript(ctx)
 }
 
 // schemaScript runs pg_restore's pre-data script on one connection in one transaction.
