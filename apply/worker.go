@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/pgferry/pgferry/internal/pgdump"
 	"github.com/pgferry/pgferry/plan"
 )
 
@@ -250,10 +249,6 @@ func (d *dbRun) ensureEmpty(ctx context.Context) error {
 	}
 	d.r.emit(Event{Type: "message", Message: fmt.Sprintf("Database %q holds objects of an interrupted earlier run: recreating it", d.db)})
 	return d.createDatabase(ctx, true)
-}
-
-func runTool(ctx context.Context, d *dbRun, args ...string) ([]byte, error) {
-	return pgdump.Run(ctx, ToolConn(d.r.m.Target, d.db), d.r.opt.Tools.PgRestore, args...)
 }
 
 type countingWriter struct {
