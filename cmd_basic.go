@@ -11,21 +11,45 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/pgdump"
+	"github.com/spf13/pflag"
 )
 
 // varFlags are the flags every command that reads the configuration accepts.
 type varFlags struct {
-	vars      []string
-	varFiles  []string
+	// args are the --var and --var-file options in command-line order: a later one wins.
+	args      []config.Arg
 	migration string
 }
 
+// argFlag is --var or --var-file: each occurrence is appended to one shared list, so
+// that the two keep their command-line order.
+type argFlag struct {
+	args *[]config.Arg
+	file bool
+}
+
+func (a argFlag) String() string { return "" }
+
+// Set records one occurrence; the value is never echoed back (it may be a secret).
+func (a argFlag) Set(s string) error {
+	*a.args = append(*a.args, config.Arg{File: a.file, Value: s})
+	return nil
+}
+
+func (a argFlag) Type() string {
+	if a.file {
+		return "FILE"
+	}
+	return "NAME=VALUE"
+}
+
 func (v *varFlags) register(fs interface {
-	StringArrayVar(*[]string, string, []string, string)
+	Var(pflag.Value, string, string)
 	StringVar(*string, string, string, string)
 }, withMigration bool) {
-	fs.StringArrayVar(&v.vars, "var", nil, "set a variable: --var name=value (repeatable)")
-	fs.StringArrayVar(&v.varFiles, "var-file", nil, "read variables from an HCL file (repeatable)")
+	fs.Var(argFlag{args: &v.args}, "var", "set a variable (repeatable; a later --var or --var-file wins)")
+	fs.Var(argFlag{args: &v.args, file: true}, "var-file", "read variables from a file of NAME = VALUE lines, such as prod.pgfvars (repeatable); "+
+		config.AutoVarFile+" and *"+config.AutoVarSuffix+" are read without it")
 	if withMigration {
 		fs.StringVar(&v.migration, "migration", "", "the migration to use when the configuration has several")
 	}
@@ -35,9 +59,9 @@ func (v *varFlags) register(fs interface {
 func (c *cli) load(v varFlags) (*config.Config, bool) {
 	// The working directory is the configuration's (run changed to --chdir DIR), so --var-file
 	// paths are relative to it.
-	cfg, diags := config.Load(".", config.Inputs{Vars: v.vars, VarFiles: v.varFiles, Env: c.env})
+	cfg, diags := config.Load(".", config.Inputs{Args: v.args, Env: c.env})
 	if len(diags) > 0 {
-		diags.Write(c.stderr, cfg.Files, c.color, 100)
+		diags.Write(c.stderr, cfg.SnippetFiles(), c.color, 100)
 	}
 	return cfg, !diags.HasErrors()
 }
@@ -51,7 +75,7 @@ func cmdValidate(c *cli, args []string) int {
 		return code
 	}
 	// Like terraform validate: values not given are unknown, not errors (no connection is made).
-	cfg, diags := config.Load(".", config.Inputs{Vars: v.vars, VarFiles: v.varFiles, Env: c.env, TypesOnly: true})
+	cfg, diags := config.Load(".", config.Inputs{Args: v.args, Env: c.env, TypesOnly: true})
 	if v.migration != "" {
 		// The other commands would refuse the name: so does validate.
 		if err := cfg.CheckMigration(v.migration); err != nil {
@@ -60,14 +84,14 @@ func cmdValidate(c *cli, args []string) int {
 		}
 	}
 	if *jsonOut {
-		diags.WriteJSON(c.stdout, cfg.Files)
+		diags.WriteJSON(c.stdout, cfg.SnippetFiles())
 		if diags.HasErrors() {
 			return 1
 		}
 		return 0
 	}
 	if len(diags) > 0 {
-		diags.Write(c.stderr, cfg.Files, c.color, 100)
+		diags.Write(c.stderr, cfg.SnippetFiles(), c.color, 100)
 	}
 	if diags.HasErrors() {
 		return 1

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -22,7 +23,7 @@ const testdata = "../testdata/config"
 func loadOne(t *testing.T, name string, in Inputs) *Config {
 	t.Helper()
 	path := filepath.Join(testdata, "valid", name)
-	cfg, diags := loadFiles(filepath.Dir(path), []string{path}, in)
+	cfg, diags := loadFiles(filepath.Dir(path), []string{path}, nil, in)
 	if diags.HasErrors() {
 		var buf bytes.Buffer
 		_ = diags.Write(&buf, cfg.SnippetFiles(), false, 0)
@@ -59,7 +60,7 @@ func TestValid(t *testing.T) {
 		"spec example": {
 			file: "full.hcl",
 			in: Inputs{
-				Vars: []string{"target_password=t0p-secret"},
+				Args: []Arg{Var("target_password=t0p-secret")},
 				Env:  []string{"PGFERRY_SOURCE_PASSWORD=s3cret", "PGFERRY_STATE_DSN=postgres://state:st%40te@db/state"},
 			},
 			check: func(t *testing.T, cfg *Config) {
@@ -113,7 +114,7 @@ func TestValid(t *testing.T) {
 		},
 		"functions, options and several migrations": {
 			file: "multi.hcl",
-			in:   Inputs{Vars: []string{"env=prod"}},
+			in:   Inputs{Args: []Arg{Var("env=prod")}},
 			check: func(t *testing.T, cfg *Config) {
 				if len(cfg.Migrations) != 2 || cfg.Migrations[0].Name != "app" || cfg.Migrations[1].Name != "billing-2" {
 					t.Fatalf("migrations not in declaration order: %v", cfg.Migrations)
@@ -150,7 +151,7 @@ func TestValid(t *testing.T) {
 		"variables, sensitive and env()": {
 			file: "vars.hcl",
 			in: Inputs{
-				Vars: []string{"source_host=db.internal", "source_password=pa55"},
+				Args: []Arg{Var("source_host=db.internal"), Var("source_password=pa55")},
 				Env:  []string{"PGFERRY_TARGET_PASSWORD=tpass", "PGFERRY_TEST_USER=migrator", "PGFERRY_VAR_port=6543"},
 			},
 			check: func(t *testing.T, cfg *Config) {
@@ -176,7 +177,7 @@ func TestValid(t *testing.T) {
 		},
 		"env() of an unset variable is empty": {
 			file: "vars.hcl",
-			in:   Inputs{Vars: []string{"source_host=h", "source_password=p"}},
+			in:   Inputs{Args: []Arg{Var("source_host=h"), Var("source_password=p")}},
 			check: func(t *testing.T, cfg *Config) {
 				m := mustMigration(t, cfg, "m1")
 				if m.Target.Password != "" || m.Source.User != "postgres" || m.Source.Port != 5432 {
@@ -250,11 +251,11 @@ migration "m" {
 		"default":                   {Inputs{}, "default"},
 		"env over default":          {Inputs{Env: []string{"PGFERRY_VAR_a=env"}}, "env"},
 		"later env entry wins":      {Inputs{Env: []string{"PGFERRY_VAR_a=env1", "PGFERRY_VAR_a=env2"}}, "env2"},
-		"var file over env":         {Inputs{Env: []string{"PGFERRY_VAR_a=env"}, VarFiles: []string{file1}}, "file1"},
-		"later var file wins":       {Inputs{VarFiles: []string{file1, file2}}, "file2"},
-		"var over var file and env": {Inputs{Env: []string{"PGFERRY_VAR_a=env"}, VarFiles: []string{file1}, Vars: []string{"a=flag"}}, "flag"},
-		"later var wins":            {Inputs{Vars: []string{"a=one", "a=two"}}, "two"},
-		"value with equals sign":    {Inputs{Vars: []string{"a=x=y"}}, "x=y"},
+		"var file over env":         {Inputs{Env: []string{"PGFERRY_VAR_a=env"}, Args: []Arg{VarFile(file1)}}, "file1"},
+		"later var file wins":       {Inputs{Args: []Arg{VarFile(file1), VarFile(file2)}}, "file2"},
+		"var over var file and env": {Inputs{Env: []string{"PGFERRY_VAR_a=env"}, Args: []Arg{VarFile(file1), Var("a=flag")}}, "flag"},
+		"later var wins":            {Inputs{Args: []Arg{Var("a=one"), Var("a=two")}}, "two"},
+		"value with equals sign":    {Inputs{Args: []Arg{Var("a=x=y")}}, "x=y"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -296,13 +297,14 @@ migration "m" {
 		in   Inputs
 		want string // matches the detail of the only error
 	}{
-		"unknown --var":         {Inputs{Vars: []string{"port=5432", "prot=1"}}, `--var prot=\.\.\. sets a variable named "prot".*Did you mean "port"`},
-		"--var without equals":  {Inputs{Vars: []string{"port=1", "port"}}, `--var takes NAME=VALUE`},
-		"--var not a number":    {Inputs{Vars: []string{"port=abc"}}, `--var port=\.\.\. must be a number`},
+		"unknown --var":         {Inputs{Args: []Arg{Var("port=5432"), Var("prot=1")}}, `--var prot=\.\.\. sets a variable named "prot".*Did you mean "port"`},
+		"--var without equals":  {Inputs{Args: []Arg{Var("port=1"), Var("s3cret")}}, `--var takes NAME=VALUE.*the 2nd --var option has no '='`},
+		"--var name only":       {Inputs{Args: []Arg{Var("port=1"), Var("port")}}, `--var port has no value: write --var port=VALUE`},
+		"--var not a number":    {Inputs{Args: []Arg{Var("port=abc")}}, `--var port=\.\.\. must be a number`},
 		"env not a number":      {Inputs{Env: []string{"PGFERRY_VAR_port=x"}}, `PGFERRY_VAR_port .* must be a number`},
-		"missing var file":      {Inputs{Vars: []string{"port=1"}, VarFiles: []string{"/nonexistent/x.vars"}}, `Check the path given to --var-file`},
+		"missing var file":      {Inputs{Args: []Arg{VarFile("/nonexistent/x.vars"), Var("port=1")}}, `Check the path given to --var-file`},
 		"no value at all":       {Inputs{}, `--var port=\.\.\.`},
-		"out of range from var": {Inputs{Vars: []string{"port=0"}}, `port must be a whole number from 1 to 65535; got 0`},
+		"out of range from var": {Inputs{Args: []Arg{Var("port=0")}}, `port must be a whole number from 1 to 65535; got 0`},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -319,21 +321,282 @@ migration "m" {
 
 func TestVarFileUndeclaredIsWarning(t *testing.T) {
 	dir := t.TempDir()
-	vf := filepath.Join(dir, "x.vars")
-	if err := os.WriteFile(vf, []byte("nope = 1\n"), 0o644); err != nil {
+	vf := filepath.Join(dir, "x.pgfvars")
+	// A misspelt name: its value may well be the password it was meant for.
+	if err := os.WriteFile(vf, []byte("target_pasword = \"Hunter2Secret\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, diags := loadSrc(t, readValid(t, "minimal.hcl"), Inputs{VarFiles: []string{vf}})
+	cfg, diags := loadSrc(t, readValid(t, "minimal.hcl"), Inputs{Args: []Arg{VarFile(vf)}})
 	if diags.HasErrors() || diags.WarningCount() != 1 || diags[0].Subject == nil || diags[0].Subject.Filename != vf {
 		t.Fatalf("want one warning on %s, got %v", vf, diags)
 	}
-	// Config.Files lacks the var file: Write reads it to quote the snippet anyway.
+	out := render(t, diags, cfg)
+	if !strings.Contains(out, "Warning: Value for undeclared variable") || !strings.Contains(out, vf+":1:1") ||
+		strings.Contains(out, "Hunter2Secret") {
+		t.Errorf("warning rendered as:\n%s", out)
+	}
+}
+
+// render returns diags as text and as JSON, rendered with every file Load read.
+func render(t *testing.T, diags Diagnostics, cfg *Config) string {
+	t.Helper()
 	var buf bytes.Buffer
-	if err := diags.Write(&buf, cfg.Files, false, 0); err != nil {
+	if err := diags.Write(&buf, cfg.SnippetFiles(), false, 0); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(buf.String(), "Warning: Value for undeclared variable") || !strings.Contains(buf.String(), "   1: nope = 1") {
-		t.Errorf("warning rendered as:\n%s", buf.String())
+	if err := diags.WriteJSON(&buf, cfg.SnippetFiles()); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+// varsConfig declares a sensitive variable (target_password), one used as a password
+// (source_password, sensitive because of that use) and a plain one (target_port).
+const varsConfig = `
+variable "target_password" {
+  type      = string
+  sensitive = true
+}
+
+variable "source_password" {}
+
+variable "target_port" {
+  type    = number
+  default = 5433
+}
+
+source "s" {
+  host     = "s.example.com"
+  user     = "u"
+  password = var.source_password
+}
+
+target "t" {
+  host     = "t.example.com"
+  port     = var.target_port
+  user     = "u"
+  password = var.target_password
+}
+
+migration "m" {
+  source    = source.s
+  target    = target.t
+  databases = ["app"]
+}
+`
+
+// TestVariablesFileSecrets: no diagnostic about a variables file, or a --var, shows a
+// value that may be a secret; each still says where the problem is and what to do.
+func TestVariablesFileSecrets(t *testing.T) {
+	const secret = "Hunter2Secret"
+	tests := map[string]struct {
+		files   map[string]string // written beside main.hcl
+		args    []Arg             // VarFile paths are relative to the directory
+		errors  int
+		want    []string // in the rendered text (regexps)
+		snippet string   // a line that must be quoted ("" when none may be)
+	}{
+		"syntax error in --var-file": {
+			files:  map[string]string{"prod.pgfvars": "target_port = 1\ntarget_password = \"" + secret + "\n"},
+			args:   []Arg{VarFile("prod.pgfvars")},
+			errors: 2,
+			want:   []string{`prod\.pgfvars:2:\d+`, `Invalid multi-line string`, `lines are not shown`},
+		},
+		"escape sequence error quotes no character": {
+			files:  map[string]string{"prod.pgfvars": `target_password = "Hunter2\qSecret"` + "\n"},
+			args:   []Arg{VarFile("prod.pgfvars")},
+			errors: 1,
+			want:   []string{`Invalid escape sequence`, `The variables file does not parse`},
+		},
+		"syntax error in pgferry.pgfvars": {
+			files:  map[string]string{"pgferry.pgfvars": "target_password = " + secret + "\"\n"},
+			errors: 2,
+			want:   []string{`pgferry\.pgfvars:1:\d+`},
+		},
+		"sensitive value of the wrong type": {
+			files:  map[string]string{"pgferry.pgfvars": "target_password = [\"" + secret + "\"]\n"},
+			errors: 1,
+			want:   []string{`pgferry\.pgfvars:1:19`, `The value of variable "target_password" must be a string`},
+		},
+		"function error about a password variable's value": {
+			files:  map[string]string{"a.auto.pgfvars": "source_password = parseint(\"" + secret + "\", 10)\n"},
+			errors: 1,
+			want:   []string{`a\.auto\.pgfvars:1:\d+`, `Invalid function argument`},
+		},
+		"a plain variable's line is quoted": {
+			files:   map[string]string{"prod.pgfvars": "target_password = \"" + secret + "\"\ntarget_port = \"abc\"\n"},
+			args:    []Arg{VarFile("prod.pgfvars")},
+			errors:  1,
+			want:    []string{`prod\.pgfvars:2:15`, `The value of variable "target_port" must be a number`},
+			snippet: `   2: target_port = "abc"`,
+		},
+		"--var without a name": {
+			args:   []Arg{Var(secret)},
+			errors: 1,
+			want:   []string{`the 1st --var option has no '='`},
+		},
+		"--var with a name that is not one": {
+			args:   []Arg{Var("target_port=1"), Var("p@ss=" + secret)},
+			errors: 1,
+			want:   []string{`The 2nd --var option sets a variable whose name is not a valid name`, `declared: target_password, source_password, target_port`},
+		},
+		"--var of an undeclared variable": {
+			args:   []Arg{Var("target_pasword=" + secret)},
+			errors: 1,
+			want:   []string{`--var target_pasword=\.\.\. sets a variable named "target_pasword"`, `Did you mean "target_password"`},
+		},
+		"--var naming a variable without a value": {
+			args:   []Arg{Var("target_password")},
+			errors: 1,
+			want:   []string{`--var target_password has no value: write --var target_password=VALUE`},
+		},
+		"--var with an empty name": {
+			args:   []Arg{Var("=" + secret)},
+			errors: 1,
+			want:   []string{`the 1st --var option has no name before '='`},
+		},
+		"vars.hcl beside main.hcl": {
+			files:  map[string]string{"vars.hcl": "target_password = \"" + secret + "\"\nsource_password = \"" + secret + "\"\n"},
+			errors: 1,
+			want: []string{`Error: Variables file read as configuration`, `vars\.hcl:1:1`,
+				`vars\.hcl holds only variable values \(target_password, source_password\)`,
+				`Rename it to pgferry\.pgfvars \(read automatically\), to vars\.auto\.pgfvars`},
+		},
+		"vars.hcl with a syntax error": {
+			files:  map[string]string{"vars.hcl": "target_password = \"" + secret + "\n"},
+			errors: 2,
+			want:   []string{`vars\.hcl:1:\d+`, `Rename it to pgferry\.pgfvars`},
+		},
+		"a variable's value in a configuration file": {
+			files:  map[string]string{"extra.hcl": "target_password = \"" + secret + "\"\n\nbackend \"local\" {}\n"},
+			errors: 1,
+			want:   []string{`extra\.hcl:1:1`, `Unsupported argument`, `To give variable "target_password" a value, write the line in a variables file`},
+		},
+		"a password outside its block": {
+			files:  map[string]string{"extra.hcl": "password = \"" + secret + "\"\n\nbackend \"local\" {}\n"},
+			errors: 1,
+			want:   []string{`extra\.hcl:1:1`, `password belongs inside a source or target block`},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			write := func(name, src string) {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			write("main.hcl", varsConfig)
+			for name, src := range tt.files {
+				write(name, src)
+			}
+			var args []Arg
+			for _, a := range tt.args {
+				if a.File {
+					a.Value = filepath.Join(dir, a.Value)
+				}
+				args = append(args, a)
+			}
+			cfg, diags := Load(dir, Inputs{Args: args, Env: []string{"PGFERRY_VAR_target_password=x", "PGFERRY_VAR_source_password=y"}})
+			out := render(t, diags, cfg)
+			if diags.ErrorCount() != tt.errors {
+				t.Errorf("%d errors, want %d:\n%s", diags.ErrorCount(), tt.errors, out)
+			}
+			if strings.Contains(out, secret) || strings.Contains(out, "Hunter2") {
+				t.Errorf("the secret is in the output:\n%s", out)
+			}
+			flat := strings.Join(strings.Fields(out), " ")
+			for _, w := range tt.want {
+				if !regexp.MustCompile(w).MatchString(flat) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if tt.snippet != "" && !strings.Contains(out, tt.snippet) {
+				t.Errorf("output lacks the line %q:\n%s", tt.snippet, out)
+			}
+			if tt.snippet == "" && strings.Contains(out, `"snippet"`) {
+				t.Errorf("a snippet is quoted:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestAutoVariablesFiles: pgferry.pgfvars and *.auto.pgfvars of the directory are
+// read without being named, after PGFERRY_VAR_*, before --var-file and --var (which
+// apply in command-line order), as terraform.tfvars and *.auto.tfvars are; other
+// *.pgfvars files are read only when named, and none is configuration.
+func TestAutoVariablesFiles(t *testing.T) {
+	const src = `
+variable "a" {
+  default = "default"
+}
+
+variable "b" {
+  default = "default"
+}
+
+source "s" {
+  host = var.a
+  user = var.b
+}
+
+target "t" {
+  host = "t.example.com"
+  user = "u"
+}
+
+migration "m" {
+  source    = source.s
+  target    = target.t
+  databases = ["app"]
+}
+`
+	tests := map[string]struct {
+		files map[string]string
+		in    Inputs
+		a, b  string
+	}{
+		"pgferry.pgfvars":                     {map[string]string{"pgferry.pgfvars": `a = "auto"`}, Inputs{}, "auto", "default"},
+		"over env":                            {map[string]string{"pgferry.pgfvars": `a = "auto"`}, Inputs{Env: []string{"PGFERRY_VAR_a=env", "PGFERRY_VAR_b=env"}}, "auto", "env"},
+		"*.auto.pgfvars over pgferry.pgfvars": {map[string]string{"pgferry.pgfvars": "a = \"p\"\nb = \"p\"", "x.auto.pgfvars": `a = "x"`}, Inputs{}, "x", "p"},
+		"*.auto.pgfvars in name order":        {map[string]string{"b.auto.pgfvars": `a = "b"`, "a.auto.pgfvars": `a = "a"`}, Inputs{}, "b", "default"},
+		"other .pgfvars only when named":      {map[string]string{"prod.pgfvars": `a = "prod"`}, Inputs{}, "default", "default"},
+		"--var-file over auto files":          {map[string]string{"pgferry.pgfvars": `a = "auto"`, "prod.pgfvars": `a = "prod"`}, Inputs{Args: []Arg{VarFile("prod.pgfvars")}}, "prod", "default"},
+		"--var over auto files":               {map[string]string{"z.auto.pgfvars": `a = "auto"`}, Inputs{Args: []Arg{Var("a=flag")}}, "flag", "default"},
+		"--var then --var-file: file wins":    {map[string]string{"prod.pgfvars": `a = "prod"`}, Inputs{Args: []Arg{Var("a=flag"), VarFile("prod.pgfvars")}}, "prod", "default"},
+		"--var-file then --var: var wins":     {map[string]string{"prod.pgfvars": `a = "prod"`}, Inputs{Args: []Arg{VarFile("prod.pgfvars"), Var("a=flag")}}, "flag", "default"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			files := map[string]string{"main.hcl": src}
+			for k, v := range tt.files {
+				files[k] = v
+			}
+			for k, v := range files {
+				if err := os.WriteFile(filepath.Join(dir, k), []byte(v+"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			in := tt.in
+			in.Args = nil
+			for _, a := range tt.in.Args {
+				if a.File {
+					a.Value = filepath.Join(dir, a.Value)
+				}
+				in.Args = append(in.Args, a)
+			}
+			cfg, diags := Load(dir, in)
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			if s := cfg.Sources["s"]; s.Host != tt.a || s.User != tt.b {
+				t.Errorf("a, b = %q, %q; want %q, %q", s.Host, s.User, tt.a, tt.b)
+			}
+			if len(cfg.Files) != 1 {
+				t.Errorf("configuration files: %v; a .pgfvars file is never configuration", slices.Collect(maps.Keys(cfg.Files)))
+			}
+		})
 	}
 }
 
@@ -371,7 +634,7 @@ backend "pg" {
 	if err := os.WriteFile(vf, []byte("pw = \"hunter2\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, diags := loadSrc(t, src, Inputs{VarFiles: []string{vf}, Vars: []string{"dsn=host=db password=dsnpw", "host=h"}})
+	cfg, diags := loadSrc(t, src, Inputs{Args: []Arg{VarFile(vf), Var("dsn=host=db password=dsnpw"), Var("host=h")}})
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
@@ -530,7 +793,7 @@ func TestSecretsLeavesPublicValues(t *testing.T) {
 
 func TestSecretsAndRedact(t *testing.T) {
 	cfg := loadOne(t, "full.hcl", Inputs{
-		Vars: []string{"target_password=t@rget pw"},
+		Args: []Arg{Var("target_password=t@rget pw")},
 		Env:  []string{"PGFERRY_SOURCE_PASSWORD=src-pass", "PGFERRY_STATE_DSN=postgres://state:dsn%2Fpw@db:5432/state"},
 	})
 	secrets := cfg.Secrets()
@@ -565,9 +828,9 @@ func TestSecretsAndRedact(t *testing.T) {
 
 func TestFingerprint(t *testing.T) {
 	load := func(pw, vars string) *Migration {
-		in := Inputs{Vars: []string{"target_password=" + pw}, Env: []string{"PGFERRY_SOURCE_PASSWORD=" + pw, "PGFERRY_STATE_DSN=postgres://x@y/z"}}
+		in := Inputs{Args: []Arg{Var("target_password=" + pw)}, Env: []string{"PGFERRY_SOURCE_PASSWORD=" + pw, "PGFERRY_STATE_DSN=postgres://x@y/z"}}
 		if vars != "" {
-			in.Vars = append(in.Vars, vars)
+			in.Args = append(in.Args, Var(vars))
 		}
 		return mustMigration(t, loadOne(t, "full.hcl", in), "")
 	}

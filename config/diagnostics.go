@@ -101,24 +101,48 @@ func (d Diagnostics) Err() error {
 	return nil
 }
 
+// noSnippet is the Extra of a diagnostic whose source lines must not be quoted: they
+// may hold a secret (a line of a variables file, a value written where configuration
+// was expected). Such a diagnostic still names its file:line:col.
+type noSnippet struct{}
+
+// hideSnippet marks d as one whose source lines are never quoted.
+func hideSnippet(d *hcl.Diagnostic) { d.Extra = noSnippet{} }
+
+// SnippetHidden reports whether d's source lines must not be quoted, because they
+// may hold a secret. Write and JSON leave them out.
+func SnippetHidden(d *hcl.Diagnostic) bool {
+	_, ok := d.Extra.(noSnippet)
+	return ok
+}
+
 // Write renders d for a terminal with hcl's diagnostic text writer: severity and
 // summary, the location as file:line:col, the source snippet with the subject
 // highlighted, and the detail wrapped to width (0: no wrapping). files maps file
 // names to their bytes (Config.SnippetFiles; a file missing from it is read from
 // disk). With color the subject is highlighted with
-// VT100 codes; without, a line of carets underlines it.
+// VT100 codes; without, a line of carets underlines it. A diagnostic whose snippet
+// is hidden (SnippetHidden) gets its location only.
 func (d Diagnostics) Write(w io.Writer, files map[string][]byte, color bool, width uint) error {
 	parsed := d.parsedFiles(files)
 	for _, diag := range d {
 		var buf bytes.Buffer
-		tw := hcl.NewDiagnosticTextWriter(&buf, parsed, width, color)
+		hidden := SnippetHidden(diag)
+		srcFiles := parsed
+		if hidden {
+			srcFiles = nil
+		}
+		tw := hcl.NewDiagnosticTextWriter(&buf, srcFiles, width, color)
 		if err := tw.WriteDiagnostic(diag); err != nil {
 			return err
 		}
 		out := buf.Bytes()
+		if hidden {
+			out = bytes.Replace(out, []byte("(source code not available)"), []byte("(the line is not shown: it may hold a secret)"), 1)
+		}
 		if diag.Subject != nil {
 			var src []byte
-			if f := parsed[diag.Subject.Filename]; f != nil {
+			if f := parsed[diag.Subject.Filename]; f != nil && !hidden {
 				src = f.Bytes
 			}
 			out = decorate(out, diag.Subject, src, color)
@@ -224,7 +248,8 @@ type JSONReport struct {
 }
 
 // JSONDiagnostic is one diagnostic of a JSONReport. Range and Snippet are absent for
-// diagnostics about command-line inputs.
+// diagnostics about command-line inputs; Snippet also where the lines may hold a
+// secret.
 type JSONDiagnostic struct {
 	Severity string       `json:"severity"` // "error" or "warning"
 	Summary  string       `json:"summary"`
@@ -278,7 +303,7 @@ func (d Diagnostics) JSON(files map[string][]byte) JSONReport {
 				Start:    JSONPos{Line: s.Start.Line, Column: s.Start.Column, Byte: s.Start.Byte},
 				End:      JSONPos{Line: s.End.Line, Column: s.End.Column, Byte: s.End.Byte},
 			}
-			if f := parsed[s.Filename]; f != nil && f.Bytes != nil {
+			if f := parsed[s.Filename]; f != nil && f.Bytes != nil && !SnippetHidden(diag) {
 				jd.Snippet = snippet(f, *s, diag.Context)
 			}
 		}

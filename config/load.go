@@ -16,10 +16,9 @@ import (
 
 // Inputs are the variable values and the environment a configuration is loaded with.
 type Inputs struct {
-	// Vars are the --var options, "NAME=VALUE", in command-line order.
-	Vars []string
-	// VarFiles are the --var-file options: HCL files of NAME = VALUE lines, in order.
-	VarFiles []string
+	// Args are the --var and --var-file options in command-line order: a later one
+	// overrides an earlier one, whichever its kind (as terraform's -var and -var-file).
+	Args []Arg
 	// Env is the environment in os.Environ form. It supplies PGFERRY_VAR_<name>
 	// values and what env() returns; the process environment is never read directly.
 	Env []string
@@ -28,6 +27,28 @@ type Inputs struct {
 	// and the arguments that use them are checked no further.
 	TypesOnly bool
 }
+
+// Arg is one --var or --var-file option.
+type Arg struct {
+	// File is true for --var-file FILE (Value is the path), false for --var NAME=VALUE.
+	File  bool
+	Value string
+}
+
+// Var returns the option --var kv.
+func Var(kv string) Arg { return Arg{Value: kv} }
+
+// VarFile returns the option --var-file path.
+func VarFile(path string) Arg { return Arg{File: true, Value: path} }
+
+// AutoVarFile is the variables file of the working directory that is loaded without
+// being named, as terraform.tfvars; so is every *.auto.pgfvars file (AutoVarSuffix).
+// VarFileExt is the extension of variables files: they are never configuration.
+const (
+	AutoVarFile   = "pgferry.pgfvars"
+	AutoVarSuffix = ".auto.pgfvars"
+	VarFileExt    = ".pgfvars"
+)
 
 // mark is the type of the cty marks this package puts on values.
 type mark string
@@ -38,8 +59,8 @@ const markSensitive = mark("sensitive")
 
 // Load reads every *.hcl file of dir (in name order) as one configuration and decodes
 // it. Variables are decoded first and take their values from, lowest precedence
-// first: their default, PGFERRY_VAR_<name> in in.Env, in.VarFiles in order, in.Vars in
-// order. Then sources, targets, the backend and migrations are decoded with var.*,
+// first (as Terraform): their default, PGFERRY_VAR_<name> in in.Env, dir's
+// pgferry.pgfvars, dir's *.auto.pgfvars in name order, then in.Args in order. Then sources, targets, the backend and migrations are decoded with var.*,
 // env() and the go-cty standard functions in scope (and, in migrations, source.NAME
 // and target.NAME).
 //
@@ -55,15 +76,27 @@ func Load(dir string, in Inputs) (*Config, Diagnostics) {
 			Detail:   fmt.Sprintf("%v. Run pgferry in the directory that holds the *.hcl files, or pass --chdir DIR.", err),
 		}}
 	}
-	var paths []string
+	var paths, autoVars []string
+	hasDefaultVars := false
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".hcl") || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "#") {
+		if e.IsDir() || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "#") {
 			continue
 		}
-		paths = append(paths, filepath.Join(dir, name))
+		switch {
+		case strings.HasSuffix(name, ".hcl"):
+			paths = append(paths, filepath.Join(dir, name))
+		case name == AutoVarFile:
+			hasDefaultVars = true
+		case strings.HasSuffix(name, AutoVarSuffix):
+			autoVars = append(autoVars, filepath.Join(dir, name))
+		}
 	}
 	sort.Strings(paths)
+	sort.Strings(autoVars)
+	if hasDefaultVars {
+		autoVars = append([]string{filepath.Join(dir, AutoVarFile)}, autoVars...)
+	}
 	if len(paths) == 0 {
 		cfg := newConfig(dir)
 		return cfg, Diagnostics{{
@@ -73,7 +106,7 @@ func Load(dir string, in Inputs) (*Config, Diagnostics) {
 				"and migration blocks) in a file such as main.hcl, or pass --chdir DIR to use another directory.", dirName(dir)),
 		}}
 	}
-	return loadFiles(dir, paths, in)
+	return loadFiles(dir, paths, autoVars, in)
 }
 
 func dirName(dir string) string {
@@ -110,6 +143,9 @@ type loader struct {
 	serverOrder map[string][]string
 	migrations  map[string]hcl.Range
 	backendDecl *hcl.Range
+	// safeVarRanges holds, per variables file, the ranges of its lines that set a
+	// declared variable that is not sensitive: the only lines of it diagnostics quote.
+	safeVarRanges map[string][]hcl.Range
 }
 
 // varState is a declared variable while its value is being resolved.
@@ -129,7 +165,9 @@ type serverState struct {
 	ok  bool // decoded without error
 }
 
-func loadFiles(dir string, paths []string, in Inputs) (*Config, Diagnostics) {
+// loadFiles loads the configuration files paths; autoVars are the variables files
+// loaded before in.Args.
+func loadFiles(dir string, paths, autoVars []string, in Inputs) (*Config, Diagnostics) {
 	cfg := newConfig(dir)
 	l := &loader{
 		cfg:         cfg,
@@ -139,6 +177,8 @@ func loadFiles(dir string, paths []string, in Inputs) (*Config, Diagnostics) {
 		servers:     map[string]map[string]*serverState{"source": {}, "target": {}},
 		serverOrder: make(map[string][]string),
 		migrations:  make(map[string]hcl.Range),
+
+		safeVarRanges: make(map[string][]hcl.Range),
 	}
 	l.funcs = functions(l.env, l.in.TypesOnly)
 
@@ -155,11 +195,23 @@ func loadFiles(dir string, paths []string, in Inputs) (*Config, Diagnostics) {
 		}
 		cfg.Files[p] = src
 		f, diags := hclsyntax.ParseConfig(src, p, hcl.InitialPos)
-		l.diags = append(l.diags, diags...)
+		var body *hclsyntax.Body
 		if f != nil {
-			if body, ok := f.Body.(*hclsyntax.Body); ok {
-				bodies = append(bodies, body)
+			body, _ = f.Body.(*hclsyntax.Body)
+		}
+		if diags.HasErrors() && body != nil && len(body.Blocks) == 0 {
+			// Configuration is made of blocks: a file without any may be variable values
+			// written as configuration, and its lines may hold secrets.
+			for _, d := range diags {
+				hideSnippet(d)
+				if len(body.Attributes) > 0 && d.Severity == hcl.DiagError {
+					d.Detail += " " + varsFileHint(filepath.Base(p))
+				}
 			}
+		}
+		l.diags = append(l.diags, diags...)
+		if body != nil {
+			bodies = append(bodies, body)
 		}
 	}
 	// Decoding a file that did not parse would only report the consequences of the
@@ -168,9 +220,27 @@ func loadFiles(dir string, paths []string, in Inputs) (*Config, Diagnostics) {
 		return cfg, Diagnostics(inReadingOrder(dedupe(l.diags)))
 	}
 
+	declared := declaredVariables(bodies)
 	byType := make(map[string][]*hclsyntax.Block)
 	for _, body := range bodies {
+		if l.varsFileAsConfig(body, declared) {
+			continue
+		}
 		c, diags := decodeBody(body, topSchema)
+		// A top-level argument is a mistake whatever its name, and its value may be a
+		// secret (a password written outside its block, or a variable's value): say
+		// where it is without quoting the line.
+		for _, d := range diags {
+			for _, a := range body.Attributes {
+				if d.Subject != nil && *d.Subject == a.NameRange {
+					hideSnippet(d)
+					if declared[a.Name] {
+						d.Detail += fmt.Sprintf(" To give variable %q a value, write the line in a variables file instead: %s",
+							a.Name, varsFileHint(filepath.Base(a.NameRange.Filename)))
+					}
+				}
+			}
+		}
 		l.diags = append(l.diags, diags...)
 		for _, b := range c.blocks {
 			byType[b.Type] = append(byType[b.Type], b)
@@ -182,7 +252,7 @@ func loadFiles(dir string, paths []string, in Inputs) (*Config, Diagnostics) {
 		l.decodeVariable(b)
 	}
 	l.markSecretVariables(byType)
-	l.applyInputs()
+	l.applyInputs(autoVars)
 	varObj := l.finishVariables()
 
 	// Stage 2: servers and the backend, with var.* and the functions in scope.
@@ -225,7 +295,60 @@ func loadFiles(dir string, paths []string, in Inputs) (*Config, Diagnostics) {
 			Subject: &start,
 		})
 	}
+	l.hideVarFileSnippets()
 	return cfg, Diagnostics(inReadingOrder(dedupe(l.diags)))
+}
+
+// declaredVariables returns the names of the variable blocks of bodies.
+func declaredVariables(bodies []*hclsyntax.Body) map[string]bool {
+	out := make(map[string]bool)
+	for _, body := range bodies {
+		for _, b := range body.Blocks {
+			if b.Type == "variable" && len(b.Labels) == 1 {
+				out[b.Labels[0]] = true
+			}
+		}
+	}
+	return out
+}
+
+// varsFileAsConfig reports a configuration file that holds only NAME = VALUE lines
+// naming declared variables: a variables file given the configuration's extension
+// (the habit of a vars.hcl). It is reported once, without its lines, and not decoded
+// (which would quote each line as an unsupported argument).
+func (l *loader) varsFileAsConfig(body *hclsyntax.Body, declared map[string]bool) bool {
+	if len(body.Blocks) > 0 || len(body.Attributes) == 0 {
+		return false
+	}
+	attrs := sortedAttrs(body)
+	var names []string
+	isVars := false
+	for _, a := range attrs {
+		names = append(names, a.Name)
+		isVars = isVars || declared[a.Name]
+	}
+	if !isVars {
+		return false
+	}
+	file := filepath.Base(attrs[0].NameRange.Filename)
+	d := &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Variables file read as configuration",
+		Detail: fmt.Sprintf("%s holds only variable values (%s), but every *.hcl file of the directory is configuration, "+
+			"which cannot give variables values. %s Its lines are not shown: they may hold secrets.",
+			file, strings.Join(names, ", "), varsFileHint(file)),
+		Subject: rangePtr(attrs[0].NameRange),
+	}
+	hideSnippet(d)
+	l.diags = append(l.diags, d)
+	return true
+}
+
+// varsFileHint says how to turn file into a variables file.
+func varsFileHint(file string) string {
+	base := strings.TrimSuffix(file, filepath.Ext(file))
+	return fmt.Sprintf("Rename it to %s (read automatically), to %s%s (read automatically too), "+
+		"or to %s%s and pass --var-file %s%s.", AutoVarFile, base, AutoVarSuffix, base, VarFileExt, base, VarFileExt)
 }
 
 // inReadingOrder sorts diagnostics as a reader meets the problems: those about

@@ -135,9 +135,10 @@ func parseVar(ty cty.Type, raw string) (cty.Value, error) {
 	}
 }
 
-// applyInputs applies the values of PGFERRY_VAR_*, --var-file and --var, in that
-// order, so that a later source overrides an earlier one.
-func (l *loader) applyInputs() {
+// applyInputs applies the values of PGFERRY_VAR_*, the automatic variables files
+// autoVars, and the --var and --var-file options in command-line order, so that a
+// later source overrides an earlier one.
+func (l *loader) applyInputs(autoVars []string) {
 	for _, name := range l.varOrder {
 		vs := l.vars[name]
 		raw, ok := l.env[envVarPrefix+name]
@@ -154,44 +155,100 @@ func (l *loader) applyInputs() {
 		vs.val, vs.set = val, true
 	}
 
-	for _, path := range l.in.VarFiles {
-		l.applyVarFile(path)
+	for _, path := range autoVars {
+		l.applyVarFile(path, false)
 	}
 
-	for _, kv := range l.in.Vars {
-		name, raw, ok := strings.Cut(kv, "=")
-		name = strings.TrimSpace(name)
-		if !ok || name == "" {
-			l.errorf(nil, "Invalid --var option",
-				"--var takes NAME=VALUE, for example --var target_password=secret; got %q.", redactedVarArg(kv, ok))
-			continue
+	for i, arg := range l.in.Args {
+		if arg.File {
+			l.applyVarFile(arg.Value, true)
+		} else {
+			l.applyVar(i, arg.Value)
 		}
-		vs, declared := l.vars[name]
-		if !declared {
-			l.errorf(nil, "Value for undeclared variable", "%s", l.undeclaredVar(name, "--var "+name+"=..."))
-			continue
-		}
-		if vs.bad {
-			continue
-		}
-		val, err := parseVar(vs.ty, raw)
-		if err != nil {
-			l.errorf(rangePtr(vs.v.DeclRange), "Invalid value for variable",
-				"The value given with --var %s=... %s.", name, err)
-			vs.bad = true
-			continue
-		}
-		vs.val, vs.set = val, true
 	}
 }
 
-// redactedVarArg shows a malformed --var argument without the part after '=',
-// which may be a secret.
-func redactedVarArg(kv string, hasEq bool) string {
-	if hasEq {
-		return "=..."
+// applyVar applies --var kv, the i-th option. A --var argument may be a secret
+// (a password whose name was forgotten): messages quote its name only when it is a
+// declared variable's or reads as a name, and never its value.
+func (l *loader) applyVar(i int, kv string) {
+	name, raw, ok := strings.Cut(kv, "=")
+	name = strings.TrimSpace(name)
+	if !ok {
+		if _, declared := l.vars[name]; declared {
+			l.errorf(nil, "Invalid --var option",
+				"--var %s has no value: write --var %s=VALUE (or set it in a variables file, or with %s%s).",
+				name, name, envVarPrefix, name)
+			return
+		}
+		l.errorf(nil, "Invalid --var option",
+			"--var takes NAME=VALUE, for example --var target_password=secret; the %s --var option has no '=' "+
+				"(it is not shown, as it may be a secret). Put the variable's name and '=' before the value.", ordinal(l.varIndex(i)))
+		return
 	}
-	return kv
+	if name == "" {
+		l.errorf(nil, "Invalid --var option",
+			"--var takes NAME=VALUE, for example --var target_password=secret; the %s --var option has no name before '='.",
+			ordinal(l.varIndex(i)))
+		return
+	}
+	vs, declared := l.vars[name]
+	if !declared {
+		if !identRe.MatchString(name) {
+			l.errorf(nil, "Value for undeclared variable",
+				"The %s --var option sets a variable whose name is not a valid name (it is not shown, as it may be part of a secret). "+
+					"Write --var NAME=VALUE with a declared variable's name (%s).", ordinal(l.varIndex(i)), l.declaredList())
+			return
+		}
+		l.errorf(nil, "Value for undeclared variable", "%s", l.undeclaredVar(name, "--var "+name+"=..."))
+		return
+	}
+	if vs.bad {
+		return
+	}
+	val, err := parseVar(vs.ty, raw)
+	if err != nil {
+		l.errorf(rangePtr(vs.v.DeclRange), "Invalid value for variable",
+			"The value given with --var %s=... %s.", name, err)
+		vs.bad = true
+		return
+	}
+	vs.val, vs.set = val, true
+}
+
+// varIndex turns the index of an option in l.in.Args into its rank among the --var
+// options (1-based).
+func (l *loader) varIndex(i int) int {
+	n := 0
+	for _, a := range l.in.Args[:i+1] {
+		if !a.File {
+			n++
+		}
+	}
+	return n
+}
+
+// declaredList names the declared variables for a message.
+func (l *loader) declaredList() string {
+	if len(l.varOrder) == 0 {
+		return "the configuration declares none"
+	}
+	return "declared: " + strings.Join(l.varOrder, ", ")
+}
+
+// ordinal renders n as "1st", "2nd", "3rd", "4th"...
+func ordinal(n int) string {
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return fmt.Sprintf("%d%s", n, suffix)
 }
 
 // undeclaredVar explains that a value was given for a variable no block declares.
@@ -203,19 +260,36 @@ func (l *loader) undeclaredVar(name, how string) string {
 	return detail + fmt.Sprintf(" Declare it with a variable %q { ... } block, or remove the value.", name)
 }
 
-// applyVarFile applies one --var-file: an HCL file of NAME = VALUE lines.
-func (l *loader) applyVarFile(path string) {
+// applyVarFile applies one variables file: an HCL file of NAME = VALUE lines, given
+// with --var-file (named) or found in the working directory. Its lines are quoted in
+// diagnostics only where they set a declared variable that is not sensitive (see
+// hideVarFileSnippets).
+func (l *loader) applyVarFile(path string, named bool) {
 	src, err := os.ReadFile(path)
 	if err != nil {
-		l.errorf(nil, "Cannot read variables file", "%v. Check the path given to --var-file.", err)
+		how := "Check the path given to --var-file."
+		if !named {
+			how = "pgferry reads it because of its name; make it readable, or rename it."
+		}
+		l.errorf(nil, "Cannot read variables file", "%v. %s", err, how)
 		return
 	}
 	l.cfg.VarFiles[path] = src
 	f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
-	l.add(diags)
 	if diags.HasErrors() {
+		// Which variable a broken line belongs to is unknown: it is not quoted, and
+		// neither is a message that would quote part of it.
+		for _, d := range diags {
+			if !fixedSyntaxDetail[d.Summary] {
+				d.Detail = "The variables file does not parse."
+			}
+			d.Detail += " A variables file holds NAME = VALUE lines, strings in double quotes (target_password = \"...\"); " +
+				"its lines are not shown, as they may hold secrets."
+		}
+		l.add(diags)
 		return
 	}
+	l.add(diags)
 	body := f.Body.(*hclsyntax.Body)
 	for _, b := range body.Blocks {
 		l.errorf(rangePtr(b.DefRange()), "Unexpected block in variables file",
@@ -233,7 +307,19 @@ func (l *loader) applyVarFile(path string) {
 			})
 			continue
 		}
+		if !vs.v.Sensitive {
+			l.safeVarRanges[path] = append(l.safeVarRanges[path], a.SrcRange)
+		}
+		before := len(l.diags)
 		val, ok := l.evalExpr(a.Expr, constCtx)
+		if vs.v.Sensitive {
+			// hcl's messages about an expression may quote parts of it (a function's
+			// argument, say): hide the value's text in them.
+			secrets := exprSecrets(a.Expr, src)
+			for _, d := range l.diags[before:] {
+				d.Summary, d.Detail = Redact(d.Summary, secrets), Redact(d.Detail, secrets)
+			}
+		}
 		if !ok {
 			vs.bad = true
 			continue
@@ -249,6 +335,83 @@ func (l *loader) applyVarFile(path string) {
 		}
 		vs.val, vs.set = val, true
 	}
+}
+
+// fixedSyntaxDetail lists the summaries of hcl's syntax errors whose detail is a
+// fixed text, never a quote of the file: the others' details are not shown for a
+// variables file.
+var fixedSyntaxDetail = map[string]bool{
+	"Invalid multi-line string":                  true,
+	"Unterminated template string":               true,
+	"Unterminated string literal":                true,
+	"Invalid character":                          true,
+	"Invalid character encoding":                 true,
+	"Missing newline after argument":             true,
+	"Argument or block definition required":      true,
+	"Missing key/value separator":                true,
+	"Missing attribute value":                    true,
+	"Missing attribute separator":                true,
+	"Missing item separator":                     true,
+	"Missing expression":                         true,
+	"Invalid expression":                         true,
+	"Invalid argument name":                      true,
+	"Unclosed configuration block":               true,
+	"Unterminated tuple constructor expression":  true,
+	"Unterminated object constructor expression": true,
+}
+
+// exprSecrets returns the texts of expr that may be (part of) a secret: its source
+// text, unquoted, and the string literals in it.
+func exprSecrets(expr hclsyntax.Expression, src []byte) []string {
+	var out []string
+	add := func(s string) {
+		if len(s) >= minSecretLen {
+			out = append(out, s)
+		}
+	}
+	rng := expr.Range()
+	if rng.Start.Byte >= 0 && rng.End.Byte <= len(src) && rng.Start.Byte <= rng.End.Byte {
+		text := strings.TrimSpace(string(src[rng.Start.Byte:rng.End.Byte]))
+		add(text)
+		add(strings.Trim(text, `"`))
+	}
+	_ = hclsyntax.VisitAll(expr, func(n hclsyntax.Node) hcl.Diagnostics {
+		if lit, ok := n.(*hclsyntax.LiteralValueExpr); ok && lit.Val.Type() == cty.String && lit.Val.IsKnown() && !lit.Val.IsNull() {
+			add(lit.Val.AsString())
+		}
+		return nil
+	})
+	return out
+}
+
+// hideVarFileSnippets marks every diagnostic about a variables file as one whose
+// lines must not be quoted, unless it is about the line of a declared variable that
+// is not sensitive. A line of a sensitive variable, of an undeclared one (a
+// misspelt password variable) or of a file that does not parse may hold a secret.
+func (l *loader) hideVarFileSnippets() {
+	for _, d := range l.diags {
+		if d.Subject == nil {
+			continue
+		}
+		if _, isVarFile := l.cfg.VarFiles[d.Subject.Filename]; !isVarFile {
+			continue
+		}
+		safe := false
+		for _, r := range l.safeVarRanges[d.Subject.Filename] {
+			if within(*d.Subject, r) && (d.Context == nil || within(*d.Context, r)) {
+				safe = true
+				break
+			}
+		}
+		if !safe {
+			hideSnippet(d)
+		}
+	}
+}
+
+// within reports whether inner lies inside outer.
+func within(inner, outer hcl.Range) bool {
+	return inner.Filename == outer.Filename && inner.Start.Byte >= outer.Start.Byte && inner.End.Byte <= outer.End.Byte
 }
 
 // finishVariables reports variables left without a value and returns the value of
