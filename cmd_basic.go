@@ -48,8 +48,8 @@ func (v *varFlags) register(fs interface {
 	StringVar(*string, string, string, string)
 }, withMigration bool) {
 	fs.Var(argFlag{args: &v.args}, "var", "set a variable (repeatable; a later --var or --var-file wins)")
-	fs.Var(argFlag{args: &v.args, file: true}, "var-file", "read variables from a file of NAME = VALUE lines, such as prod.pgfvars (repeatable); "+
-		config.AutoVarFile+" and *"+config.AutoVarSuffix+" are read without it")
+	fs.Var(argFlag{args: &v.args, file: true}, "var-file", "read variables from a file such as prod.pgfvars (repeatable; "+
+		config.AutoVarFile+" and *"+config.AutoVarSuffix+" are read without it)")
 	if withMigration {
 		fs.StringVar(&v.migration, "migration", "", "the migration to use when the configuration has several")
 	}

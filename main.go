@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/fatih/color"
 	"github.com/mattn/go-isatty"
@@ -72,7 +73,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	help := fs.BoolP("help", "h", false, "show help")
 	showVersion := fs.Bool("version", false, "print the version")
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n\n", err)
+		fmt.Fprintf(stderr, "Error: %s\n\n", scrubArgs(err.Error(), args))
 		usage(stderr)
 		return 1
 	}
@@ -148,7 +149,8 @@ func (c *cli) parse(fs *pflag.FlagSet, args []string, synopsis string) (int, boo
 	noColor := fs.Bool("no-color", false, "disable colour (the same as pgferry --no-color COMMAND)")
 	help := fs.BoolP("help", "h", false, "show this help")
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(c.stderr, "Error: %v\n\nUsage: pgferry %s\n%s", err, synopsis, fs.FlagUsages())
+		fmt.Fprintf(c.stderr, "Error: %s%s\n\nUsage: pgferry %s\n%s", scrubArgs(err.Error(), args), singleDashHint(fs, args),
+			synopsis, fs.FlagUsages())
 		return 1, true
 	}
 	if *noColor {
@@ -160,6 +162,34 @@ func (c *cli) parse(fs *pflag.FlagSet, args []string, synopsis string) (int, boo
 		return 0, true
 	}
 	return 0, false
+}
+
+// scrubArgs removes from a flag parser's message what follows '=' in the arguments
+// it quotes: "-var=target_password=secret" is shown as "-var=...".
+func scrubArgs(msg string, args []string) string {
+	for _, a := range args {
+		if i := strings.IndexByte(a, '='); i >= 0 && i+1 < len(a) {
+			msg = strings.ReplaceAll(msg, a, a[:i+1]+"...")
+		}
+	}
+	return msg
+}
+
+// singleDashHint points a terraform user who wrote -var or -var-file at --var.
+func singleDashHint(fs *pflag.FlagSet, args []string) string {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if len(a) < 3 || a[0] != '-' || a[1] == '-' {
+			continue
+		}
+		name, _, _ := strings.Cut(a[1:], "=")
+		if fs.Lookup(name) != nil {
+			return fmt.Sprintf(" (did you mean --%s? pgferry's flags take two dashes)", name)
+		}
+	}
+	return ""
 }
 
 // errorf prints "Error: ..." on stderr, with secrets removed.

@@ -435,7 +435,7 @@ func (l *loader) finishVariables() cty.Value {
 		}
 		if !vs.set {
 			l.errorf(rangePtr(vs.v.DeclRange), "No value for required variable",
-				"Variable %q has no default and no value was given. Set it with --var %s=..., in a --var-file, "+
+				"Variable %q has no default and no value was given. Set it with --var %s=..., in pgferry.pgfvars or a --var-file, "+
 					"or with the environment variable %s%s; or give the variable a default.", name, name, envVarPrefix, name)
 			obj[name] = cty.DynamicVal
 			continue
