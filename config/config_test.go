@@ -438,7 +438,12 @@ func TestVariablesFileSecrets(t *testing.T) {
 		"--var with a name that is not one": {
 			args:   []Arg{Var("target_port=1"), Var("p@ss=" + secret)},
 			errors: 1,
-			want:   []string{`The 2nd --var option sets a variable whose name is not a valid name`, `declared: target_password, source_password, target_port`},
+			want:   []string{`The 2nd --var option sets a variable the configuration does not declare \(declared: target_password, source_password, target_port\)`},
+		},
+		"--var of a secret holding '='": {
+			args:   []Arg{Var("Hunter2=Secret")},
+			errors: 1,
+			want:   []string{`The 1st --var option sets a variable the configuration does not declare`, `Its text is not shown`},
 		},
 		"--var of an undeclared variable": {
 			args:   []Arg{Var("target_pasword=" + secret)},

@@ -146,6 +146,9 @@ type loader struct {
 	// safeVarRanges holds, per variables file, the ranges of its lines that set a
 	// declared variable that is not sensitive: the only lines of it diagnostics quote.
 	safeVarRanges map[string][]hcl.Range
+	// misplacedVars are the variables a configuration file tried to give values
+	// (reported there): no second error says they have none.
+	misplacedVars map[string]bool
 }
 
 // varState is a declared variable while its value is being resolved.
@@ -179,6 +182,7 @@ func loadFiles(dir string, paths, autoVars []string, in Inputs) (*Config, Diagno
 		migrations:  make(map[string]hcl.Range),
 
 		safeVarRanges: make(map[string][]hcl.Range),
+		misplacedVars: make(map[string]bool),
 	}
 	l.funcs = functions(l.env, l.in.TypesOnly)
 
@@ -235,6 +239,7 @@ func loadFiles(dir string, paths, autoVars []string, in Inputs) (*Config, Diagno
 				if d.Subject != nil && *d.Subject == a.NameRange {
 					hideSnippet(d)
 					if declared[a.Name] {
+						l.misplacedVars[a.Name] = true
 						d.Detail += fmt.Sprintf(" To give variable %q a value, write the line in a variables file instead: %s",
 							a.Name, varsFileHint(filepath.Base(a.NameRange.Filename)))
 					}
@@ -326,6 +331,7 @@ func (l *loader) varsFileAsConfig(body *hclsyntax.Body, declared map[string]bool
 	for _, a := range attrs {
 		names = append(names, a.Name)
 		isVars = isVars || declared[a.Name]
+		l.misplacedVars[a.Name] = true
 	}
 	if !isVars {
 		return false

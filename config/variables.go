@@ -194,13 +194,17 @@ func (l *loader) applyVar(i int, kv string) {
 	}
 	vs, declared := l.vars[name]
 	if !declared {
-		if !identRe.MatchString(name) {
-			l.errorf(nil, "Value for undeclared variable",
-				"The %s --var option sets a variable whose name is not a valid name (it is not shown, as it may be part of a secret). "+
-					"Write --var NAME=VALUE with a declared variable's name (%s).", ordinal(l.varIndex(i)), l.declaredList())
+		// A name close to a declared one is a typo, shown with the suggestion. Any
+		// other may be the start of a secret that holds '=' (--var "$PW", the name
+		// forgotten): it is not shown.
+		if identRe.MatchString(name) && suggest(name, l.varOrder) != "" {
+			l.errorf(nil, "Value for undeclared variable", "%s", l.undeclaredVar(name, "--var "+name+"=..."))
 			return
 		}
-		l.errorf(nil, "Value for undeclared variable", "%s", l.undeclaredVar(name, "--var "+name+"=..."))
+		l.errorf(nil, "Value for undeclared variable",
+			"The %s --var option sets a variable the configuration does not declare (%s). Its text is not shown, as it may be "+
+				"a secret whose name was forgotten: write --var NAME=VALUE with a declared name, or declare the variable "+
+				"with a variable \"NAME\" { ... } block.", ordinal(l.varIndex(i)), l.declaredList())
 		return
 	}
 	if vs.bad {
@@ -231,7 +235,7 @@ func (l *loader) varIndex(i int) int {
 // declaredList names the declared variables for a message.
 func (l *loader) declaredList() string {
 	if len(l.varOrder) == 0 {
-		return "the configuration declares none"
+		return "it declares none"
 	}
 	return "declared: " + strings.Join(l.varOrder, ", ")
 }
@@ -431,6 +435,10 @@ func (l *loader) finishVariables() cty.Value {
 				val = val.Mark(markSensitive)
 			}
 			obj[name] = val
+			continue
+		}
+		if !vs.set && l.misplacedVars[name] {
+			obj[name] = cty.DynamicVal
 			continue
 		}
 		if !vs.set {

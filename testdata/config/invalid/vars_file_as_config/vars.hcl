@@ -1,0 +1,1 @@
+target_password = "s3cret-value" # ERROR: Rename it to pgferry\.pgfvars
