@@ -69,7 +69,16 @@ func formatFile(path string, check, showDiff bool, w io.Writer) (bool, error) {
 		return false, fmt.Errorf("reading %s: %w", path, err)
 	}
 	// hclwrite works on tokens and would happily "format" a broken file: refuse.
-	if _, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos); diags.HasErrors() {
+	if f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos); diags.HasErrors() {
+		// A file without blocks is no configuration: it may be variable values (a
+		// vars.hcl), and its lines are not quoted, as Load does not quote them.
+		if f != nil {
+			if body, ok := f.Body.(*hclsyntax.Body); ok && len(body.Blocks) == 0 {
+				for _, d := range diags {
+					hideSnippet(d)
+				}
+			}
+		}
 		return false, diags
 	}
 	out := Format(src)
