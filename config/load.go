@@ -59,10 +59,11 @@ const markSensitive = mark("sensitive")
 
 // Load reads every *.hcl file of dir (in name order) as one configuration and decodes
 // it. Variables are decoded first and take their values from, lowest precedence
-// first (as Terraform): their default, PGFERRY_VAR_<name> in in.Env, dir's
-// pgferry.pgfvars, dir's *.auto.pgfvars in name order, then in.Args in order. Then sources, targets, the backend and migrations are decoded with var.*,
-// env() and the go-cty standard functions in scope (and, in migrations, source.NAME
-// and target.NAME).
+// first (as in Terraform): their default, PGFERRY_VAR_<name> in in.Env, dir's
+// pgferry.pgfvars, dir's *.auto.pgfvars in name order, then in.Args in order
+// (variables files, *.pgfvars, are never configuration). Then sources, targets, the
+// backend and migrations are decoded with var.*, env() and the go-cty standard
+// functions in scope (and, in migrations, source.NAME and target.NAME).
 //
 // Load always returns a non-nil Config whose SnippetFiles render the diagnostics; the
 // rest of it is complete only when the diagnostics hold no error. Defaults are applied.

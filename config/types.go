@@ -15,11 +15,13 @@ type Config struct {
 	Dir string
 	// Files maps file name to its bytes, for rendering diagnostics with snippets.
 	// It holds the configuration's own *.hcl files only (a saved plan may snapshot
-	// them, after Redact): --var-file files, which typically hold secrets, are kept
+	// them, after Redact): variables files, which typically hold secrets, are kept
 	// apart in VarFiles.
 	Files map[string][]byte
-	// VarFiles maps the --var-file files that were read to their bytes. They may hold
-	// secrets: use them to render diagnostics (see SnippetFiles), never store them.
+	// VarFiles maps the variables files that were read (pgferry.pgfvars, *.auto.pgfvars
+	// and --var-file files) to their bytes. They may hold secrets: use them to render
+	// diagnostics (see SnippetFiles, which quote only their lines that set plain
+	// variables), never store them.
 	VarFiles map[string][]byte
 	// Variables are the declared variables with their resolved values.
 	Variables map[string]*Variable

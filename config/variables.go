@@ -170,7 +170,7 @@ func (l *loader) applyInputs(autoVars []string) {
 
 // applyVar applies --var kv, the i-th option. A --var argument may be a secret
 // (a password whose name was forgotten): messages quote its name only when it is a
-// declared variable's or reads as a name, and never its value.
+// declared variable's or close to one (a typo), and never its value.
 func (l *loader) applyVar(i int, kv string) {
 	name, raw, ok := strings.Cut(kv, "=")
 	name = strings.TrimSpace(name)
