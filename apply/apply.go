@@ -326,7 +326,7 @@ func (r *Runner) applyRole(ctx context.Context, tgt *pgx.Conn, src, have *catalo
 					return fmt.Errorf("role %q was created on the target by someone else since the plan was made; plan again", a.Name)
 				}
 				// Created by an earlier, interrupted run.
-				if _, err := tgt.Exec(ctx, alterRoleSQL(want)); err != nil {
+				if err := roleExec(ctx, tgt, "altering", a.Name, alterRoleSQL(want)); err != nil {
 					return err
 				}
 			} else {
@@ -338,7 +338,7 @@ func (r *Runner) applyRole(ctx context.Context, tgt *pgx.Conn, src, have *catalo
 						return err
 					}
 				}
-				if _, err := tgt.Exec(ctx, createRoleSQL(want)); err != nil {
+				if err := roleExec(ctx, tgt, "creating", a.Name, createRoleSQL(want)); err != nil {
 					return err
 				}
 			}
@@ -348,12 +348,12 @@ func (r *Runner) applyRole(ctx context.Context, tgt *pgx.Conn, src, have *catalo
 				return fmt.Errorf("role %q no longer exists on the target", a.Name)
 			}
 			r.recordChange(state.Change{Type: "role_attributes", Name: a.Name, Op: "altered", Before: alterRoleAttrsSQL(*hr)})
-			if _, err := tgt.Exec(ctx, alterRoleAttrsSQL(want)); err != nil {
+			if err := roleExec(ctx, tgt, "altering", a.Name, alterRoleAttrsSQL(want)); err != nil {
 				return err
 			}
 		}
 		for _, stmt := range roleConfigSQL(want) {
-			if _, err := tgt.Exec(ctx, stmt); err != nil {
+			if err := roleExec(ctx, tgt, "setting a parameter of", a.Name, stmt); err != nil {
 				return err
 			}
 		}
@@ -370,8 +370,9 @@ func (r *Runner) applyRole(ctx context.Context, tgt *pgx.Conn, src, have *catalo
 				admin = " WITH ADMIN OPTION"
 			}
 		}
-		if _, err := tgt.Exec(ctx, fmt.Sprintf("GRANT %s TO %s%s", ident(role), ident(member), admin)); err != nil {
-			return err
+		stmt := fmt.Sprintf("GRANT %s TO %s%s", ident(role), ident(member), admin)
+		if _, err := tgt.Exec(ctx, stmt); err != nil {
+			return newStatementError("granting", "role "+quoteName(role)+" to "+quoteName(member), stmt, stmt, err)
 		}
 		r.recordChange(state.Change{Type: "membership", Name: member + " in " + role, Op: "created"})
 		return nil
@@ -420,7 +421,16 @@ func (r *Runner) grantLogin(ctx context.Context, tgt *pgx.Conn, role, login stri
 		stmt += " WITH INHERIT TRUE, SET TRUE"
 	}
 	if _, err := tgt.Exec(ctx, stmt); err != nil {
-		return describePgError(err)
+		return newStatementError("granting", "role "+quoteName(role)+" to the target login "+quoteName(login), stmt, stmt, err)
+	}
+	return nil
+}
+
+// roleExec runs statements that op (create, alter) role name, naming it and the failing statement
+// (passwords redacted) when one fails.
+func roleExec(ctx context.Context, tgt *pgx.Conn, op, name, sql string) error {
+	if _, failed, err := execStatements(ctx, tgt, sql); err != nil {
+		return newStatementError(op, "role "+quoteName(name), sql, failed, err)
 	}
 	return nil
 }
@@ -470,8 +480,9 @@ func (r *Runner) setParameter(ctx context.Context, tgt *pgx.Conn, src *catalog.I
 		}
 		val = strings.Join(parts, ", ")
 	}
-	if _, err := tgt.Exec(ctx, fmt.Sprintf("ALTER SYSTEM SET %s = %s", ident(name), val)); err != nil {
-		return describePgError(err)
+	stmt := fmt.Sprintf("ALTER SYSTEM SET %s = %s", ident(name), val)
+	if _, err := tgt.Exec(ctx, stmt); err != nil {
+		return newStatementError("setting", "server parameter "+quoteName(name), stmt, stmt, err)
 	}
 	_, err := tgt.Exec(ctx, "SELECT pg_catalog.pg_reload_conf()")
 	return err
