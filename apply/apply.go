@@ -1225,6 +1225,12 @@ func (d *dbRun) createDatabase(ctx context.Context, drop bool) error {
 	}
 	args := append([]string{"--create", "--exit-on-error", "--use-list=" + list, "--dbname=" + r.m.Target.DBName}, d.restoreFlags()...)
 	if _, err := pgdump.Run(ctx, ToolConn(r.m.Target, ""), r.opt.Tools.PgRestore, args...); err != nil {
+		var re *pgdump.RunError
+		if errors.As(err, &re) {
+			if q, ok := re.QueryError(); ok {
+				return restoreQueryError("creating", "database "+quoteName(d.db), q)
+			}
+		}
 		return fmt.Errorf("creating the database: %w", err)
 	}
 	return nil

@@ -115,6 +115,13 @@ func newStatementError(op, object, sql, failed string, err error) error {
 	return e
 }
 
+// restoreQueryError describes a statement pg_restore ran that the server refused (op applied to
+// object), from what pg_restore printed of it.
+func restoreQueryError(op, object string, q pgdump.QueryError) error {
+	pe := &pgconn.PgError{Severity: "ERROR", Message: q.Message, Detail: q.Detail, Hint: q.Hint}
+	return &StatementError{Op: op, Object: object, Statement: shortStatement(q.Command), PgErr: pe, Hint: hintFor(pe, q.Command)}
+}
+
 // chunkError describes err, returned by running a chunk of pg_restore's script (failed is its
 // statement that failed), naming the object from the chunk's header.
 func chunkError(ch pgdump.Chunk, failed string, err error) error {
@@ -145,7 +152,7 @@ func near(sql string, pos int32) string {
 var (
 	// passwordLiteral matches the value of PASSWORD 'x' (CREATE/ALTER ROLE) and of the options
 	// password 'x' (user mappings, foreign servers).
-	passwordLiteral = regexp.MustCompile(`(?i)\b(password\s+)E?'(?:[^']|'')*(?:'|$)`)
+	passwordLiteral = regexp.MustCompile(`(?i)\b(password\s+)(?:E'(?:[^'\\]|\\.|'')*(?:'|$)|'(?:[^']|'')*(?:'|$))`)
 	// passwordSetting matches password=x in a connection string (CREATE SUBSCRIPTION).
 	passwordSetting = regexp.MustCompile(`(?i)\b(password\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s']+)`)
 )
@@ -326,6 +333,13 @@ func hintFor(pe *pgconn.PgError, stmt string) string {
 		return false
 	}
 	upper := strings.ToUpper(strings.TrimSpace(stmt))
+	// pg_restore's output has no SQLSTATE: the message tells the same.
+	code := pe.Code
+	if code == "" && strings.HasSuffix(msg, "does not exist") {
+		code = "42704"
+	} else if code == "" && strings.HasSuffix(msg, "already exists") {
+		code = "42710"
+	}
 	switch {
 	case has("must be able to SET ROLE", "must be member of role"):
 		role := firstQuoted(msg)
@@ -338,23 +352,23 @@ func hintFor(pe *pgconn.PgError, stmt string) string {
 	case has("permission denied to set parameter"):
 		return fmt.Sprintf("only a superuser, or a role granted it (PostgreSQL 15+: GRANT SET ON PARAMETER %s TO the login), may set %s: have an administrator grant it, or remove the setting on the source (ALTER ... RESET %s)",
 			sqlName(firstQuoted(msg)), quoteName(firstQuoted(msg)), sqlName(firstQuoted(msg)))
-	case pe.Code == "42501" && (strings.HasPrefix(upper, "CREATE ROLE") || strings.HasPrefix(upper, "ALTER ROLE")):
+	case code == "42501" && (strings.HasPrefix(upper, "CREATE ROLE") || strings.HasPrefix(upper, "ALTER ROLE")):
 		return "the target login may not give a role these attributes (SUPERUSER, REPLICATION, BYPASSRLS need a role that has them): have an administrator create the role on the target, or remove the attribute on the source; plan's superuser_roles and role_clashes checks say more"
-	case pe.Code == "42704" && strings.HasPrefix(msg, "role "):
+	case code == "42704" && strings.HasPrefix(msg, "role "):
 		return fmt.Sprintf("role %s does not exist on the target: create it there, or set options.roles = true to have pgferry migrate the roles, then run pgferry apply again", quoteName(firstQuoted(msg)))
-	case pe.Code == "42704" && strings.HasPrefix(msg, "tablespace "):
+	case code == "42704" && strings.HasPrefix(msg, "tablespace "):
 		return fmt.Sprintf("create tablespace %s on the target (or move the objects to the default tablespace on the source); plan's tablespaces check lists what uses one", quoteName(firstQuoted(msg)))
-	case pe.Code == "42704" && strings.HasPrefix(msg, "collation "):
+	case code == "42704" && strings.HasPrefix(msg, "collation "):
 		return fmt.Sprintf("the target has no collation %s (collation names differ across operating systems and ICU versions): create it on the target, or use one the target has on the source; plan's collations check lists them", quoteName(firstQuoted(msg)))
-	case pe.Code == "42704" && strings.HasPrefix(msg, "unrecognized configuration parameter"):
+	case code == "42704" && strings.HasPrefix(msg, "unrecognized configuration parameter"):
 		return "the target does not know this setting (an extension's, or one of another PostgreSQL version): load the extension on the target (shared_preload_libraries), or remove the setting on the source"
-	case pe.Code == "53200" || has("max_locks_per_transaction"):
+	case code == "53200" || has("max_locks_per_transaction"):
 		return "the target ran out of lock table space: raise max_locks_per_transaction on the target (it takes a restart; plan's max_locks check says how high), then run pgferry apply again"
-	case pe.Code == "42P07" || pe.Code == "42710" || pe.Code == "42P06" || pe.Code == "42723" || pe.Code == "42P04":
+	case code == "42P07" || code == "42710" || code == "42P06" || code == "42723" || code == "42P04":
 		return "the object exists on the target already: someone created it since the plan was made, or an interrupted earlier run did. Run pgferry plan to see what differs; drop the object on the target (or run pgferry destroy) if it is not to be kept, then run pgferry apply again"
-	case pe.Code == "0A000":
+	case code == "0A000":
 		return "the target server does not support what this statement does (another PostgreSQL version, or a managed service's restriction): change the object on the source, or leave its table out with options.exclude_tables"
-	case pe.Code == "42501" || has("must be owner of"):
+	case code == "42501" || has("must be owner of"):
 		return "the target login lacks a privilege this statement needs: grant it as an administrator, or map the object's owner with options.owner_map; plan's target_privileges and owner_membership checks list what the login must hold"
 	}
 	return ""

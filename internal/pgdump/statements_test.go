@@ -56,3 +56,27 @@ func TestChunkHeader(t *testing.T) {
 		}
 	}
 }
+
+func TestRunErrorQueryError(t *testing.T) {
+	stderr := `pg_restore: while PROCESSING TOC:
+pg_restore: from TOC entry 3350; 1262 16384 DATABASE shop shop_owner
+pg_restore: error: could not execute query: ERROR:  permission denied to set parameter "log_statement"
+DETAIL:  some detail
+HINT:  some hint
+Command was: ALTER DATABASE shop SET log_statement TO 'all';
+pg_restore: warning: errors ignored on restore: 1
+`
+	e := &RunError{Tool: "pg_restore", Stderr: stderr}
+	q, ok := e.QueryError()
+	want := QueryError{Message: `permission denied to set parameter "log_statement"`, Detail: "some detail", Hint: "some hint", Command: "ALTER DATABASE shop SET log_statement TO 'all';"}
+	if !ok || q != want {
+		t.Errorf("QueryError() = %+v, %v\nwant %+v", q, ok, want)
+	}
+	multi := "pg_restore: error: could not execute query: ERROR:  tablespace \"fast\" does not exist\nCommand was: CREATE DATABASE shop WITH TEMPLATE = template0\n    TABLESPACE = fast;\n"
+	if q, ok := (&RunError{Stderr: multi}).QueryError(); !ok || q.Message != `tablespace "fast" does not exist` || q.Command != "CREATE DATABASE shop WITH TEMPLATE = template0\n    TABLESPACE = fast;" {
+		t.Errorf("QueryError() = %+v, %v", q, ok)
+	}
+	if _, ok := (&RunError{Stderr: "pg_restore: error: connection to server failed: refused"}).QueryError(); ok {
+		t.Error("a connection failure read as a refused statement")
+	}
+}
