@@ -270,11 +270,24 @@ func (r *Runner) run(ctx context.Context) error {
 			continue
 		}
 		if err := r.runDatabaseRetrying(ctx, db, byDB[db]); err != nil {
+			if ae := (*actionError)(nil); errors.As(err, &ae) {
+				return err // its address names the database
+			}
 			return fmt.Errorf("database %q: %w", db, err)
 		}
 	}
 	return r.setSubstatus(ctx, state.SubCompleting)
 }
+
+// actionError is an action's failure, named by its address.
+type actionError struct {
+	addr string
+	err  error
+}
+
+func (e *actionError) Error() string { return e.addr + ": " + e.err.Error() }
+
+func (e *actionError) Unwrap() error { return e.err }
 
 // runInstance creates and alters roles and memberships, one at a time, on the maintenance database.
 func (r *Runner) runInstance(ctx context.Context, actions []*plan.Action) error {
@@ -306,7 +319,7 @@ func (r *Runner) runInstance(ctx context.Context, actions []*plan.Action) error 
 			err = ferr
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", a.Address, err)
+			return &actionError{a.Address, err}
 		}
 	}
 	return nil
@@ -694,7 +707,7 @@ func (d *dbRun) schedule(ctx context.Context, actions []*plan.Action) error {
 				err = ferr
 			}
 			if err != nil {
-				return fmt.Errorf("%s: %w", a.Address, err)
+				return &actionError{a.Address, err}
 			}
 			continue
 		}
@@ -885,7 +898,7 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 		case res := <-results:
 			running--
 			if res.err != nil {
-				fail(fmt.Errorf("%s: %w", actions[res.i].Address, res.err))
+				fail(&actionError{actions[res.i].Address, res.err})
 				remaining--
 				continue
 			}
