@@ -211,4 +211,24 @@ func TestExecStatements(t *testing.T) {
 			}
 		})
 	}
+
+	// The issue's case: a login that is not a superuser restores pg_dump's entry for a schema that
+	// belongs to postgres. The second statement of the entry fails, and the error names the schema,
+	// that statement and what to do.
+	if _, err := conn.Exec(ctx, "CREATE ROLE migrator CREATEDB CREATEROLE; GRANT CREATE ON DATABASE postgres TO migrator; SET ROLE migrator"); err != nil {
+		t.Fatal(err)
+	}
+	ch := pgdump.Chunk{SQL: "--\n-- TOC entry 6 (class 2615 OID 16390)\n-- Name: sales; Type: SCHEMA; Schema: -; Owner: postgres\n--\n\nCREATE SCHEMA sales;\n\n\nALTER SCHEMA sales OWNER TO postgres;\n\n"}
+	_, failed, err := execStatements(ctx, conn, ch.SQL)
+	err = chunkError(ch, failed, err)
+	var se *StatementError
+	if !errors.As(err, &se) {
+		t.Fatalf("%T %v, want a *StatementError", err, err)
+	}
+	if got, want := err.Error(), `creating schema "sales": must be member of role "postgres" (SQLSTATE 42501)`; got != want {
+		t.Errorf("Error() = %q\nwant      %q", got, want)
+	}
+	if se.Statement != "ALTER SCHEMA sales OWNER TO postgres;" || !strings.Contains(se.Hint, "options.owner_map") {
+		t.Errorf("statement %q, hint %q", se.Statement, se.Hint)
+	}
 }
