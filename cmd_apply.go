@@ -210,7 +210,7 @@ func cmdApply(c *cli, args []string) int {
 		Prefetch: s.prefetched})
 	if jl != nil {
 		if err != nil {
-			jl.Write("error", "apply_errored", redact(err.Error(), s.secrets), nil)
+			jl.Errored(err, func(m string) string { return redact(m, s.secrets) })
 		} else {
 			jl.Write("info", "apply_complete", "Apply complete!", map[string]any{"duration_seconds": time.Since(start).Seconds()})
 			jl.Applied(p.Summary)
@@ -227,7 +227,7 @@ func cmdApply(c *cli, args []string) int {
 		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 			c.errorf(s.secrets, "apply was interrupted; the state is saved. Run pgferry apply again to resume, or pgferry destroy to roll back what it did.")
 		} else {
-			c.errorf(s.secrets, "%v\n\nThe state is saved: fix the cause and run pgferry apply again to resume, or pgferry destroy to roll back what it did.", err)
+			c.errorf(s.secrets, "%s\n\nThe state is saved: fix the cause and run pgferry apply again to resume, or pgferry destroy to roll back what it did.", views.ErrorText(err))
 		}
 		return 1
 	}

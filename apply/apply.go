@@ -270,11 +270,24 @@ func (r *Runner) run(ctx context.Context) error {
 			continue
 		}
 		if err := r.runDatabaseRetrying(ctx, db, byDB[db]); err != nil {
+			if ae := (*actionError)(nil); errors.As(err, &ae) {
+				return err // its address names the database
+			}
 			return fmt.Errorf("database %q: %w", db, err)
 		}
 	}
 	return r.setSubstatus(ctx, state.SubCompleting)
 }
+
+// actionError is an action's failure, named by its address.
+type actionError struct {
+	addr string
+	err  error
+}
+
+func (e *actionError) Error() string { return e.addr + ": " + e.err.Error() }
+
+func (e *actionError) Unwrap() error { return e.err }
 
 // runInstance creates and alters roles and memberships, one at a time, on the maintenance database.
 func (r *Runner) runInstance(ctx context.Context, actions []*plan.Action) error {
@@ -306,7 +319,7 @@ func (r *Runner) runInstance(ctx context.Context, actions []*plan.Action) error 
 			err = ferr
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", a.Address, err)
+			return &actionError{a.Address, err}
 		}
 	}
 	return nil
@@ -326,7 +339,7 @@ func (r *Runner) applyRole(ctx context.Context, tgt *pgx.Conn, src, have *catalo
 					return fmt.Errorf("role %q was created on the target by someone else since the plan was made; plan again", a.Name)
 				}
 				// Created by an earlier, interrupted run.
-				if _, err := tgt.Exec(ctx, alterRoleSQL(want)); err != nil {
+				if err := roleExec(ctx, tgt, "altering", a.Name, alterRoleSQL(want)); err != nil {
 					return err
 				}
 			} else {
@@ -338,7 +351,7 @@ func (r *Runner) applyRole(ctx context.Context, tgt *pgx.Conn, src, have *catalo
 						return err
 					}
 				}
-				if _, err := tgt.Exec(ctx, createRoleSQL(want)); err != nil {
+				if err := roleExec(ctx, tgt, "creating", a.Name, createRoleSQL(want)); err != nil {
 					return err
 				}
 			}
@@ -348,12 +361,12 @@ func (r *Runner) applyRole(ctx context.Context, tgt *pgx.Conn, src, have *catalo
 				return fmt.Errorf("role %q no longer exists on the target", a.Name)
 			}
 			r.recordChange(state.Change{Type: "role_attributes", Name: a.Name, Op: "altered", Before: alterRoleAttrsSQL(*hr)})
-			if _, err := tgt.Exec(ctx, alterRoleAttrsSQL(want)); err != nil {
+			if err := roleExec(ctx, tgt, "altering", a.Name, alterRoleAttrsSQL(want)); err != nil {
 				return err
 			}
 		}
 		for _, stmt := range roleConfigSQL(want) {
-			if _, err := tgt.Exec(ctx, stmt); err != nil {
+			if err := roleExec(ctx, tgt, "setting a parameter of", a.Name, stmt); err != nil {
 				return err
 			}
 		}
@@ -370,8 +383,9 @@ func (r *Runner) applyRole(ctx context.Context, tgt *pgx.Conn, src, have *catalo
 				admin = " WITH ADMIN OPTION"
 			}
 		}
-		if _, err := tgt.Exec(ctx, fmt.Sprintf("GRANT %s TO %s%s", ident(role), ident(member), admin)); err != nil {
-			return err
+		stmt := fmt.Sprintf("GRANT %s TO %s%s", ident(role), ident(member), admin)
+		if _, err := tgt.Exec(ctx, stmt); err != nil {
+			return newStatementError("granting", "role "+quoteName(role)+" to "+quoteName(member), stmt, stmt, err)
 		}
 		r.recordChange(state.Change{Type: "membership", Name: member + " in " + role, Op: "created"})
 		return nil
@@ -420,7 +434,16 @@ func (r *Runner) grantLogin(ctx context.Context, tgt *pgx.Conn, role, login stri
 		stmt += " WITH INHERIT TRUE, SET TRUE"
 	}
 	if _, err := tgt.Exec(ctx, stmt); err != nil {
-		return describePgError(err)
+		return newStatementError("granting", "role "+quoteName(role)+" to the target login "+quoteName(login), stmt, stmt, err)
+	}
+	return nil
+}
+
+// roleExec runs statements that op (create, alter) role name, naming it and the failing statement
+// (passwords redacted) when one fails.
+func roleExec(ctx context.Context, tgt *pgx.Conn, op, name, sql string) error {
+	if _, failed, err := execStatements(ctx, tgt, sql); err != nil {
+		return newStatementError(op, "role "+quoteName(name), sql, failed, err)
 	}
 	return nil
 }
@@ -470,8 +493,9 @@ func (r *Runner) setParameter(ctx context.Context, tgt *pgx.Conn, src *catalog.I
 		}
 		val = strings.Join(parts, ", ")
 	}
-	if _, err := tgt.Exec(ctx, fmt.Sprintf("ALTER SYSTEM SET %s = %s", ident(name), val)); err != nil {
-		return describePgError(err)
+	stmt := fmt.Sprintf("ALTER SYSTEM SET %s = %s", ident(name), val)
+	if _, err := tgt.Exec(ctx, stmt); err != nil {
+		return newStatementError("setting", "server parameter "+quoteName(name), stmt, stmt, err)
 	}
 	_, err := tgt.Exec(ctx, "SELECT pg_catalog.pg_reload_conf()")
 	return err
@@ -683,7 +707,7 @@ func (d *dbRun) schedule(ctx context.Context, actions []*plan.Action) error {
 				err = ferr
 			}
 			if err != nil {
-				return fmt.Errorf("%s: %w", a.Address, err)
+				return &actionError{a.Address, err}
 			}
 			continue
 		}
@@ -874,7 +898,7 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 		case res := <-results:
 			running--
 			if res.err != nil {
-				fail(fmt.Errorf("%s: %w", actions[res.i].Address, res.err))
+				fail(&actionError{actions[res.i].Address, res.err})
 				remaining--
 				continue
 			}
@@ -1214,6 +1238,12 @@ func (d *dbRun) createDatabase(ctx context.Context, drop bool) error {
 	}
 	args := append([]string{"--create", "--exit-on-error", "--use-list=" + list, "--dbname=" + r.m.Target.DBName}, d.restoreFlags()...)
 	if _, err := pgdump.Run(ctx, ToolConn(r.m.Target, ""), r.opt.Tools.PgRestore, args...); err != nil {
+		var re *pgdump.RunError
+		if errors.As(err, &re) {
+			if q, ok := re.QueryError(); ok {
+				return restoreQueryError("creating", "database "+quoteName(d.db), q)
+			}
+		}
 		return fmt.Errorf("creating the database: %w", err)
 	}
 	return nil

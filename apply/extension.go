@@ -59,8 +59,8 @@ func (d *dbRun) createExtension(ctx context.Context, c *pgx.Conn, e catalog.Exte
 			c.Exec(context.WithoutCancel(ctx), "ROLLBACK")
 		}
 	}()
-	if _, err := c.Exec(ctx, d.prePreamble); err != nil {
-		return fmt.Errorf("session settings from pg_restore: %w", describePgError(err))
+	if _, failed, err := execStatements(ctx, c, d.prePreamble); err != nil {
+		return newStatementError("applying", "pg_restore's session settings", d.prePreamble, failed, err)
 	}
 	x := d.extensions[e.OID]
 	if x == nil {
@@ -68,7 +68,7 @@ func (d *dbRun) createExtension(ctx context.Context, c *pgx.Conn, e catalog.Exte
 		// may have dropped them.
 		stmt := fmt.Sprintf("CREATE EXTENSION IF NOT EXISTS %s WITH SCHEMA %s", ident(e.Name), ident(e.Schema))
 		if _, err := c.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("%s: %w", stmt, describePgError(err))
+			return newStatementError("creating", "extension "+quoteName(e.Name), stmt, stmt, err)
 		}
 		_, err := c.Exec(ctx, "COMMIT")
 		return err
@@ -85,14 +85,14 @@ func (d *dbRun) createExtension(ctx context.Context, c *pgx.Conn, e catalog.Exte
 			if exists && createSchema.MatchString(ch.SQL) {
 				continue
 			}
-			if _, err := c.Exec(ctx, ch.SQL); err != nil {
-				return fmt.Errorf("%s: %w", firstLine(ch.SQL), describePgError(err))
+			if _, failed, err := execStatements(ctx, c, ch.SQL); err != nil {
+				return chunkError(ch, failed, err)
 			}
 		}
 	}
 	for _, ch := range append([]pgdump.Chunk{x.create}, x.comments...) {
-		if _, err := c.Exec(ctx, ch.SQL); err != nil {
-			return fmt.Errorf("%s: %w", firstLine(ch.SQL), describePgError(err))
+		if _, failed, err := execStatements(ctx, c, ch.SQL); err != nil {
+			return chunkError(ch, failed, err)
 		}
 	}
 	_, err = c.Exec(ctx, "COMMIT")

@@ -137,13 +137,8 @@ func TestExtensionEntries(t *testing.T) {
 	}
 
 	// Pre-data without the extensions' entries, as streamSchema runs it, creates the rest.
-	if _, err := conn.Exec(ctx, d.prePreamble); err != nil {
+	if err := d.runPreData(ctx, conn, nil); err != nil {
 		t.Fatal(err)
-	}
-	for _, ch := range d.preChunks {
-		if _, err := conn.Exec(ctx, ch.SQL); err != nil {
-			t.Fatalf("%s: %v", firstLine(ch.SQL), err)
-		}
 	}
 	rows, err := c.Query(ctx, "tgt", "SELECT obj_description('ext'::regnamespace, 'pg_namespace'), count(*) FROM pg_class WHERE relname = 't' GROUP BY 1")
 	if err != nil || len(rows) != 1 || rows[0][0] != "extensions live here" {

@@ -157,12 +157,12 @@ func (d *dbRun) streamSchema(ctx context.Context) error {
 // runPreData runs pg_restore's pre-data script on c: its session settings, then each chunk, calling
 // ran (when not nil) after chunk k.
 func (d *dbRun) runPreData(ctx context.Context, c *pgx.Conn, ran func(k int)) error {
-	if _, err := c.Exec(ctx, d.prePreamble); err != nil {
-		return fmt.Errorf("restoring the schema: %w", describePgError(err))
+	if _, failed, err := execStatements(ctx, c, d.prePreamble); err != nil {
+		return newStatementError("applying", "pg_restore's session settings", d.prePreamble, failed, err)
 	}
 	for k, ch := range d.preChunks {
-		if _, err := c.Exec(ctx, ch.SQL); err != nil {
-			return fmt.Errorf("restoring the schema: %s: %w", firstLine(ch.SQL), describePgError(err))
+		if _, failed, err := execStatements(ctx, c, ch.SQL); err != nil {
+			return chunkError(ch, failed, err)
 		}
 		if ran != nil {
 			ran(k)

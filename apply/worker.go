@@ -448,8 +448,8 @@ func (w *worker) preamble(ctx context.Context, c *pgx.Conn) error {
 	if w.preambled {
 		return nil
 	}
-	if _, err := c.Exec(ctx, w.d.preamble); err != nil {
-		return fmt.Errorf("session settings from pg_restore: %w", err)
+	if _, failed, err := execStatements(ctx, c, w.d.preamble); err != nil {
+		return newStatementError("applying", "pg_restore's session settings", w.d.preamble, failed, err)
 	}
 	w.preambled = true
 	return nil
@@ -491,8 +491,8 @@ func (w *worker) postDataObject(ctx context.Context, a *plan.Action) error {
 			return err
 		}
 	}
-	if _, err := tgt.Exec(ctx, w.d.chunks[k].SQL); err != nil {
-		return describePgError(err)
+	if _, failed, err := execStatements(ctx, tgt, w.d.chunks[k].SQL); err != nil {
+		return chunkError(w.d.chunks[k], failed, err)
 	}
 	return nil
 }
@@ -530,8 +530,8 @@ func (w *worker) postData(ctx context.Context) error {
 	if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
 		return err
 	}
-	if _, err := tgt.Exec(ctx, w.d.preamble); err != nil {
-		return err
+	if _, failed, err := execStatements(ctx, tgt, w.d.preamble); err != nil {
+		return newStatementError("applying", "pg_restore's session settings", w.d.preamble, failed, err)
 	}
 	for k, c := range w.d.chunks {
 		if used[k] {
@@ -545,8 +545,8 @@ func (w *worker) postData(ctx context.Context) error {
 				return err
 			}
 		}
-		if _, err := tgt.Exec(ctx, c.SQL); err != nil {
-			return fmt.Errorf("%s: %w", firstLine(c.SQL), describePgError(err))
+		if _, failed, err := execStatements(ctx, tgt, c.SQL); err != nil {
+			return chunkError(c, failed, err)
 		}
 		if w.d.matviewData[k] {
 			if _, err := tgt.Exec(ctx, "SELECT pg_catalog.set_config('search_path', '', false)"); err != nil {
@@ -555,15 +555,6 @@ func (w *worker) postData(ctx context.Context) error {
 		}
 	}
 	return w.commit(ctx, tgt) // materialized views' data
-}
-
-func firstLine(chunk string) string {
-	for _, l := range strings.Split(chunk, "\n") {
-		if strings.HasPrefix(l, "-- Name: ") {
-			return strings.TrimPrefix(l, "-- ")
-		}
-	}
-	return "post-data"
 }
 
 // sequences sets every sequence to its value in the snapshot.
@@ -579,8 +570,12 @@ func (w *worker) sequences(ctx context.Context) (int64, error) {
 	if b.Len() == 0 {
 		return 0, nil
 	}
-	if _, err := tgt.Exec(ctx, b.String()); err != nil {
-		return 0, describePgError(err)
+	if k, failed, err := execStatements(ctx, tgt, b.String()); err != nil {
+		object := ""
+		if k < len(w.d.src.Sequences) {
+			object = "sequence " + qualifiedName(w.d.src.Sequences[k].Schema, w.d.src.Sequences[k].Name)
+		}
+		return 0, newStatementError("setting", object, b.String(), failed, err)
 	}
 	return int64(len(w.d.src.Sequences)), nil
 }
@@ -717,11 +712,13 @@ func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64
 	for _, l := range los {
 		if !have[l.oid] {
 			if _, err := tgt.Exec(ctx, "SELECT pg_catalog.lo_create($1)", l.oid); err != nil {
-				return n, total, fmt.Errorf("creating large object %d: %w", l.oid, describePgError(err))
+				stmt := fmt.Sprintf("SELECT pg_catalog.lo_create(%d)", l.oid)
+				return n, total, newStatementError("creating", fmt.Sprintf("large object %d", l.oid), stmt, stmt, err)
 			}
 			if w.d.r.m.Options.Roles {
-				if _, err := tgt.Exec(ctx, fmt.Sprintf("ALTER LARGE OBJECT %d OWNER TO %s", l.oid, ident(l.owner))); err != nil {
-					return n, total, fmt.Errorf("large object %d: %w", l.oid, describePgError(err))
+				stmt := fmt.Sprintf("ALTER LARGE OBJECT %d OWNER TO %s", l.oid, ident(l.owner))
+				if _, err := tgt.Exec(ctx, stmt); err != nil {
+					return n, total, newStatementError("creating", fmt.Sprintf("large object %d", l.oid), stmt, stmt, err)
 				}
 			}
 		} else if _, err := tgt.Exec(ctx, "SELECT pg_catalog.lo_truncate(pg_catalog.lo_open($1, 131072), 0)", l.oid); err != nil { // 131072: INV_WRITE
@@ -731,7 +728,11 @@ func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64
 		// them again).
 		for _, q := range meta[l.oid] {
 			if _, err := tgt.Exec(ctx, q); err != nil {
-				return n, total, fmt.Errorf("large object %d: %w", l.oid, describePgError(err))
+				op := "granting privileges on"
+				if strings.HasPrefix(q, "COMMENT") {
+					op = "setting the comment on"
+				}
+				return n, total, newStatementError(op, fmt.Sprintf("large object %d", l.oid), q, q, err)
 			}
 		}
 		err := readLargeObject(ctx, src, l.oid, func(off int64, b []byte) error {

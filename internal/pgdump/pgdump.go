@@ -218,16 +218,60 @@ func Run(ctx context.Context, c Conn, bin string, args ...string) ([]byte, error
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if len(msg) > 4000 {
-			msg = msg[:4000] + "…"
-		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%s failed: %v: %s", filepath.Base(bin), err, msg)
+		return nil, &RunError{Tool: filepath.Base(bin), Err: err, Stderr: stderr.String()}
 	}
 	return stdout.Bytes(), nil
+}
+
+// RunError is a tool's failed run: its exit status and what it printed on stderr.
+type RunError struct {
+	Tool   string // pg_dump, pg_restore, ...
+	Err    error  // the exit status
+	Stderr string
+}
+
+// Error is the tool's name, exit status and stderr (cut at 4000 bytes).
+func (e *RunError) Error() string {
+	msg := strings.TrimSpace(e.Stderr)
+	if len(msg) > 4000 {
+		msg = msg[:4000] + "…"
+	}
+	return fmt.Sprintf("%s failed: %v: %s", e.Tool, e.Err, msg)
+}
+
+func (e *RunError) Unwrap() error { return e.Err }
+
+// QueryError is a statement pg_restore ran that the server refused, as pg_restore prints it
+// ("could not execute query: ERROR:  ...", "Command was: ..."). pg_restore does not print the
+// SQLSTATE.
+type QueryError struct {
+	Message, Detail, Hint string
+	Command               string
+}
+
+var queryFailed = regexp.MustCompile(`(?s)could not execute query: (?:ERROR|FATAL|PANIC): +(.*?)\nCommand was: (.*?)(?:\n(?:pg_restore|pg_dump): |\z)`)
+
+// QueryError finds the statement the server refused in the tool's output, if it printed one.
+func (e *RunError) QueryError() (QueryError, bool) {
+	m := queryFailed.FindStringSubmatch(e.Stderr)
+	if m == nil {
+		return QueryError{}, false
+	}
+	q := QueryError{Command: strings.TrimSpace(m[2])}
+	for i, l := range strings.Split(m[1], "\n") {
+		switch {
+		case i == 0:
+			q.Message = strings.TrimSpace(l)
+		case strings.HasPrefix(l, "DETAIL:"):
+			q.Detail = strings.TrimSpace(strings.TrimPrefix(l, "DETAIL:"))
+		case strings.HasPrefix(l, "HINT:"):
+			q.Hint = strings.TrimSpace(strings.TrimPrefix(l, "HINT:"))
+		}
+	}
+	return q, true
 }
 
 // Entry is one line of an archive's table of contents.

@@ -532,6 +532,15 @@ func (j *JSONLines) Applied(s plan.Summary) {
 		map[string]any{"changes": map[string]any{"add": s.Add, "change": s.Change, "remove": s.Destroy, "operation": "apply"}})
 }
 
+// Errored writes the lines that end a failed apply: Terraform's diagnostic line, then
+// apply_errored; both carry the error as a Diagnostic, with redact (the configuration's secrets)
+// applied to its texts.
+func (j *JSONLines) Errored(err error, redact func(string) string) {
+	d := Diagnose(err, redact)
+	j.Write("error", "diagnostic", "Error: "+d.Summary, map[string]any{"diagnostic": d})
+	j.Write("error", "apply_errored", d.Summary, map[string]any{"diagnostic": d})
+}
+
 // Event writes an apply event.
 func (j *JSONLines) Event(e apply.Event) {
 	f := map[string]any{}
@@ -553,6 +562,9 @@ func (j *JSONLines) Event(e apply.Event) {
 		msg = fmt.Sprintf("%s: Creation complete after %s", e.Address, round(e.Elapsed))
 	case "apply_errored":
 		level, msg = "error", fmt.Sprintf("%s: %v", e.Address, e.Err)
+		if e.Err != nil {
+			f["diagnostic"] = Diagnose(e.Err, nil)
+		}
 	}
 	j.Write(level, e.Type, msg, f)
 }
