@@ -483,7 +483,7 @@ func (c *cli) checkDrift(ctx context.Context, s *session, st *state.State, dp *a
 	if len(changed) == 0 {
 		return 0, true
 	}
-	c.errorf(s.secrets, "the target was changed since apply finished: %s would lose it\n\n  %s\n\nNothing was changed on the target. The migrated databases look in use: make sure nobody needs what is listed (pgferry verify shows rows that differ from the source), then run pgferry %s --force to roll back anyway.",
+	c.errorf(s.secrets, "%s refused: the target was changed since apply finished, and rolling back would lose it:\n\n  %s\n\nNothing was changed on the target. The migrated databases or roles look in use: make sure nobody needs what is listed (pgferry verify shows rows that differ from the source), then run pgferry %s --force to roll back anyway.",
 		op, strings.Join(changed, "\n  "), op)
 	return 1, false
 }
