@@ -310,6 +310,12 @@ func (c *cli) recordRollback(ctx context.Context, s *session, st *state.State, d
 	}
 	if len(failed) > 0 {
 		st.Error = "rollback incomplete: " + strings.Join(msgs, "; ")
+		// What is left is what destroy could not undo, and destroy itself changed the target (a
+		// revoked membership, a dropped database): the next destroy compares with what is left now.
+		st.Baseline = nil
+		if b, err := apply.RecordBaseline(ctx, s.m.Target, st); err == nil {
+			st.Baseline = b
+		}
 	} else {
 		st.Baseline = nil // nothing the migration left remains
 	}
