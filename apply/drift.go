@@ -195,7 +195,7 @@ func readRole(ctx context.Context, conn *pgx.Conn, name string) (*state.RoleBase
 // ALTER OWNER change: never what ANALYZE or VACUUM update), and counts those above $1.
 const objectsQuery = `
 WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname !~ '^pg_(toast_)?temp_'),
-rel AS (SELECT * FROM pg_class WHERE oid >= 16384 AND relnamespace IN (SELECT oid FROM ns)),
+rel AS (SELECT oid, relname, relnamespace, relkind, relowner, relacl, reloptions FROM pg_class WHERE oid >= 16384 AND relnamespace IN (SELECT oid FROM ns)),
 o(id, def) AS (
   SELECT oid, concat_ws(' ', 'n', nspname, nspowner, nspacl) FROM pg_namespace WHERE oid >= 16384 AND oid IN (SELECT oid FROM ns)
   UNION ALL SELECT oid, concat_ws(' ', 'c', relname, relnamespace, relkind, relowner, relacl, reloptions) FROM rel
@@ -411,7 +411,11 @@ func checkDatabase(ctx context.Context, target *config.Server, db string, d *sta
 	if err != nil {
 		return nil, err
 	}
-	cur := DatabaseNow{Objects: count, Hash: hash, Newer: newer, NewObjects: named, StatsReset: reset, Tables: tables, TrackCounts: trackCounts}
+	sessions, err := readSessions(ctx, conn, db)
+	if err != nil {
+		return nil, err
+	}
+	cur := DatabaseNow{Objects: count, Hash: hash, Newer: newer, NewObjects: named, StatsReset: reset, Tables: tables, TrackCounts: trackCounts, Sessions: sessions}
 	lines := CompareDatabaseDrift(db, d, cur)
 	if len(lines) == 0 && trackCounts {
 		// Nothing yet, though the target was written to: writes of the last moment may not be
@@ -429,8 +433,49 @@ func checkDatabase(ctx context.Context, target *config.Server, db string, d *sta
 	return lines, nil
 }
 
+// readSessions describes the client sessions connected to database db, but this one.
+func readSessions(ctx context.Context, conn *pgx.Conn, db string) ([]string, error) {
+	var versionNum int
+	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&versionNum); err != nil {
+		return nil, err
+	}
+	q := `SELECT coalesce(usename, '?'), coalesce(host(client_addr), 'a local socket'), coalesce(application_name, ''), coalesce(state, '')
+FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`
+	if versionNum >= 100000 {
+		q += " AND backend_type = 'client backend'"
+	}
+	rows, err := conn.Query(ctx, q+" ORDER BY backend_start", db)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for rows.Next() {
+		var user, from, app, st string
+		if err := rows.Scan(&user, &from, &app, &st); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		s := fmt.Sprintf("%s from %s", user, from)
+		if app != "" {
+			s += fmt.Sprintf(" (%s)", app)
+		}
+		if st != "" {
+			s += ", " + st
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// maxSessions bounds the sessions named per database.
+const maxSessions = 5
+
 // DatabaseNow is what CheckDrift read of a migrated database.
 type DatabaseNow struct {
+	// Sessions describe the client sessions connected to it (destroy would terminate them; what
+	// they wrote last may not be counted yet: a session reports its counters when it exits, and
+	// when idle only after a while, up to 10 s on PostgreSQL 15+ and at its next transaction before).
+	Sessions []string
 	Objects, Hash int64
 	// Newer counts the objects above the baseline's highest OID; NewObjects names them ("kind
 	// name"), tables excepted.
@@ -490,6 +535,15 @@ func CompareDatabaseDrift(db string, d *state.DatabaseBaseline, cur DatabaseNow)
 				out = append(out, addr+".table["+k+"]: dropped since apply finished")
 			}
 		}
+	}
+	if n := len(cur.Sessions); n > 0 {
+		shown := cur.Sessions[:min(n, maxSessions)]
+		more := ""
+		if n > maxSessions {
+			more = fmt.Sprintf(", and %d more", n-maxSessions)
+		}
+		out = append(out, fmt.Sprintf("%s: %s connected (%s%s): it is in use, and what they wrote last may not be counted yet; destroy would terminate them",
+			addr, plural(int64(n), "session"), strings.Join(shown, "; "), more))
 	}
 	for i, n := range cur.NewObjects {
 		if i == maxListed {
