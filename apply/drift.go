@@ -475,7 +475,7 @@ type DatabaseNow struct {
 	// Sessions describe the client sessions connected to it (destroy would terminate them; what
 	// they wrote last may not be counted yet: a session reports its counters when it exits, and
 	// when idle only after a while, up to 10 s on PostgreSQL 15+ and at its next transaction before).
-	Sessions []string
+	Sessions      []string
 	Objects, Hash int64
 	// Newer counts the objects above the baseline's highest OID; NewObjects names them ("kind
 	// name"), tables excepted.
