@@ -489,7 +489,15 @@ func (c *cli) checkDrift(ctx context.Context, s *session, st *state.State, dp *a
 	if len(changed) == 0 {
 		return 0, true
 	}
-	c.errorf(s.secrets, "%s refused: the target was changed since apply finished, and rolling back would lose it:\n\n  %s\n\nNothing was changed on the target. The migrated databases or roles look in use: make sure nobody needs what is listed (pgferry verify shows rows that differ from the source), then run pgferry %s --force to roll back anyway.",
-		op, strings.Join(changed, "\n  "), op)
+	head := "the target was changed since apply finished, and rolling back would lose it"
+	unknown := true
+	for _, l := range changed {
+		unknown = unknown && strings.Contains(l, "cannot tell")
+	}
+	if unknown {
+		head = "pgferry cannot tell whether the target was changed since apply finished"
+	}
+	c.errorf(s.secrets, "%s refused: %s:\n\n  %s\n\nNothing was changed on the target. The migrated databases or roles look in use: make sure nobody needs what is listed (pgferry verify shows rows that differ from the source), then run pgferry %s --force to roll back anyway.",
+		op, head, strings.Join(changed, "\n  "), op)
 	return 1, false
 }
