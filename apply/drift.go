@@ -11,8 +11,8 @@ package apply
 //   - per table, pg_stat_user_tables' n_tup_ins/n_tup_upd/n_tup_del and pg_class.relfilenode (a
 //     TRUNCATE or a rewrite gives a new one). The counters are the cumulative statistics: sessions
 //     report them when they go idle (at most about a second later) or exit, so the baseline is
-//     taken once two readings agree, and a check that finds nothing reads them again a second
-//     later. A statistics reset (pg_stat_reset, a crash) is detected by pg_stat_database.stats_reset
+//     taken once two readings agree, and a check reads them a second after it found the target
+//     written to; sessions still connected to a migrated database are reported (in use). A statistics reset (pg_stat_reset, a crash) is detected by pg_stat_database.stats_reset
 //     or counters that went down, and reported as "cannot tell". With track_counts off they do
 //     not move: also "cannot tell". A transaction still open when destroy runs is not seen (its
 //     rows are not committed: dropping the database discards them, as any rollback would);
@@ -288,8 +288,8 @@ type DriftOptions struct {
 	Target *config.Server
 	State  *state.State
 	Plan   *DestroyPlan
-	// Settle is how long to wait before reading the counters again when a first reading found
-	// nothing while the target was written to (0: statsFlush).
+	// Settle is how long to wait for sessions to report their counters before reading them, when
+	// the target was written to since the baseline (0: statsFlush).
 	Settle time.Duration
 }
 
@@ -356,9 +356,18 @@ func CheckDrift(ctx context.Context, opt DriftOptions) ([]string, error) {
 		}
 		out = append(out, CompareRoleDrift(r, b.Roles[r], cur)...)
 	}
-	settle := opt.Settle
-	if settle == 0 {
-		settle = statsFlush
+	if len(dbs) > 0 {
+		// The target was written to: let sessions that just ended or went idle report their counters
+		// (once for all databases).
+		settle := opt.Settle
+		if settle == 0 {
+			settle = statsFlush
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(settle):
+		}
 	}
 	for _, db := range dbs {
 		var exists bool
@@ -368,7 +377,7 @@ func CheckDrift(ctx context.Context, opt DriftOptions) ([]string, error) {
 		if !exists {
 			continue
 		}
-		lines, err := checkDatabase(ctx, opt.Target, db, b.Databases[db], b.TrackCounts && trackCounts, settle)
+		lines, err := checkDatabase(ctx, opt.Target, db, b.Databases[db], b.TrackCounts && trackCounts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: database %q: %w", opt.Target.Label(), db, err)
 		}
@@ -377,7 +386,7 @@ func CheckDrift(ctx context.Context, opt DriftOptions) ([]string, error) {
 	return out, nil
 }
 
-func checkDatabase(ctx context.Context, target *config.Server, db string, d *state.DatabaseBaseline, trackCounts bool, settle time.Duration) ([]string, error) {
+func checkDatabase(ctx context.Context, target *config.Server, db string, d *state.DatabaseBaseline, trackCounts bool) ([]string, error) {
 	conn, err := Connect(ctx, target, db)
 	if err != nil {
 		return nil, err
@@ -416,21 +425,7 @@ func checkDatabase(ctx context.Context, target *config.Server, db string, d *sta
 		return nil, err
 	}
 	cur := DatabaseNow{Objects: count, Hash: hash, Newer: newer, NewObjects: named, StatsReset: reset, Tables: tables, TrackCounts: trackCounts, Sessions: sessions}
-	lines := CompareDatabaseDrift(db, d, cur)
-	if len(lines) == 0 && trackCounts {
-		// Nothing yet, though the target was written to: writes of the last moment may not be
-		// counted yet. Read the counters once more after sessions have reported them.
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(settle):
-		}
-		if cur.Tables, err = readTables(ctx, conn); err != nil {
-			return nil, err
-		}
-		lines = CompareDatabaseDrift(db, d, cur)
-	}
-	return lines, nil
+	return CompareDatabaseDrift(db, d, cur), nil
 }
 
 // readSessions describes the client sessions connected to database db, but this one.
