@@ -17,7 +17,7 @@ package apply
 //     not move: also "cannot tell". A transaction still open when destroy runs is not seen (its
 //     rows are not committed: dropping the database discards them, as any rollback would);
 //   - per migrated database, its user objects (schemas, relations, columns, functions, types,
-//     constraints, triggers, rules, extensions; temporary objects excluded): their count, highest
+//     constraints, triggers, rules, extensions, large objects; temporary objects excluded): their count, highest
 //     OID and a sum of hashes of their definitions. New objects are listed by name (OIDs only
 //     grow); altered or dropped ones are reported as such, without names;
 //   - per role the migration created or altered: hashes of its attributes, memberships (both
@@ -209,6 +209,7 @@ o(id, def) AS (
   UNION ALL SELECT oid, concat_ws(' ', 'g', tgname, tgrelid, tgenabled, tgfoid) FROM pg_trigger WHERE tgrelid IN (SELECT oid FROM rel)
   UNION ALL SELECT oid, concat_ws(' ', 'r', rulename, ev_class, md5(ev_action::text)) FROM pg_rewrite WHERE ev_class IN (SELECT oid FROM rel)
   UNION ALL SELECT oid, concat_ws(' ', 'e', extname, extversion, extowner) FROM pg_extension WHERE oid >= 16384
+  UNION ALL SELECT oid, concat_ws(' ', 'l', lomowner, lomacl) FROM pg_largeobject_metadata
 )
 SELECT count(*), coalesce(max(id::int8), 0), coalesce(sum(hashtext(def)::int8), 0)::int8,
        count(*) FILTER (WHERE id::int8 > $1::int8)
@@ -238,7 +239,10 @@ SELECT kind, name FROM (
     WHERE k.oid::int8 > $1::int8 AND k.conrelid <> 0 AND k.conrelid::int8 <= $1::int8 AND k.connamespace IN (SELECT oid FROM ns)
   UNION ALL SELECT 'trigger', quote_ident(g.tgname) || ' on ' || g.tgrelid::regclass::text, g.oid::int8 FROM pg_trigger g
     WHERE g.oid::int8 > $1::int8 AND NOT g.tgisinternal AND g.tgrelid::int8 <= $1::int8
+  UNION ALL SELECT 'rule', quote_ident(r.rulename) || ' on ' || r.ev_class::regclass::text, r.oid::int8 FROM pg_rewrite r
+    WHERE r.oid::int8 > $1::int8 AND r.ev_class::int8 <= $1::int8 AND r.ev_class IN (SELECT oid FROM pg_class WHERE relnamespace IN (SELECT oid FROM ns))
   UNION ALL SELECT 'extension', quote_ident(extname), oid::int8 FROM pg_extension WHERE oid::int8 > $1::int8
+  UNION ALL SELECT 'large object', oid::text, oid::int8 FROM pg_largeobject_metadata WHERE oid::int8 > $1::int8
 ) o ORDER BY id`
 
 // tablesQuery reads the counters of a database's user tables (temporary ones excluded).
@@ -546,6 +550,9 @@ func CompareDatabaseDrift(db string, d *state.DatabaseBaseline, cur DatabaseNow)
 			break
 		}
 		out = append(out, fmt.Sprintf("%s: %s created since apply finished", addr, n))
+	}
+	if cur.Newer > 0 && len(cur.NewObjects) == 0 && !slices.ContainsFunc(out, func(l string) bool { return strings.Contains(l, ": created since apply finished") }) {
+		out = append(out, fmt.Sprintf("%s: objects created since apply finished (%d new catalog entries)", addr, cur.Newer))
 	}
 	if cur.Objects-cur.Newer != d.Objects || cur.Newer == 0 && cur.Hash != d.Hash {
 		out = append(out, fmt.Sprintf("%s: objects were altered or dropped since apply finished (tables, columns, constraints, functions, owners or privileges)", addr))

@@ -65,6 +65,8 @@ func TestCompareDatabaseDrift(t *testing.T) {
 		}, want: []string{
 			`database.app.table["public"."u"]: dropped since apply finished`,
 			`database.app: objects were altered or dropped since apply finished (tables, columns, constraints, functions, owners or privileges)`}},
+		{name: "something unnamed created", cur: func(d *DatabaseNow) { d.Objects, d.Newer, d.Hash = 11, 1, 8 },
+			want: []string{`database.app: objects created since apply finished (1 new catalog entries)`}},
 		{name: "column added", cur: func(d *DatabaseNow) { d.Objects, d.Hash = 11, 8 },
 			want: []string{`database.app: objects were altered or dropped since apply finished (tables, columns, constraints, functions, owners or privileges)`}},
 		{name: "privileges changed", cur: func(d *DatabaseNow) { d.Hash = 8 },
@@ -201,6 +203,7 @@ func TestDriftServers(t *testing.T) {
 				t.Fatalf("after an insert by a session gone since: %q, want %q", got, want)
 			}
 			exec("app", "CREATE SCHEMA audit; CREATE FUNCTION audit.f(int) RETURNS int LANGUAGE sql AS 'SELECT $1'; CREATE INDEX t_v ON t (v); ALTER TABLE t ADD CONSTRAINT t_v_check CHECK (v <> '')")
+			exec("app", "CREATE RULE no_delete AS ON DELETE TO t DO INSTEAD NOTHING; SELECT lo_create(424242)")
 			exec("postgres", "ALTER ROLE app_owner PASSWORD 'two'")
 			got := check()
 			for _, w := range []string{
@@ -210,6 +213,8 @@ func TestDriftServers(t *testing.T) {
 				"database.app: function audit.f(integer) created since apply finished",
 				"database.app: index t_v created since apply finished",
 				"database.app: constraint t_v_check on t created since apply finished",
+				"database.app: rule no_delete on t created since apply finished",
+				"database.app: large object 424242 created since apply finished",
 			} {
 				if !contains(got, w) {
 					t.Errorf("missing %q in\n  %s", w, strings.Join(got, "\n  "))
