@@ -205,18 +205,34 @@ func cmdApply(c *cli, args []string) int {
 		jl.Planned(p)
 		jl.Write("info", "apply_start", "Applying plan", map[string]any{"changes": p.Summary})
 	}
+	// The record of what the last finished apply left goes: this one changes the target again,
+	// and only its own end (below) says what it left.
+	st.Baseline = nil
 	start := time.Now()
 	err = apply.Run(ctx, apply.Options{Migration: s.m, Plan: p, Tools: s.tools, Backend: s.backend, State: st, Jobs: n, Emit: emit,
 		Prefetch: s.prefetched})
+	elapsed := time.Since(start)
+	var baselineErr error
+	if err == nil {
+		baselineErr = c.recordBaseline(ctx, s, st)
+	}
 	if jl != nil {
 		if err != nil {
 			jl.Errored(err, func(m string) string { return redact(m, s.secrets) })
 		} else {
-			jl.Write("info", "apply_complete", "Apply complete!", map[string]any{"duration_seconds": time.Since(start).Seconds()})
+			jl.Write("info", "apply_complete", "Apply complete!", map[string]any{"duration_seconds": elapsed.Seconds()})
 			jl.Applied(p.Summary)
 		}
 	} else {
-		hv.Finish(time.Since(start), err)
+		hv.Finish(elapsed, err)
+	}
+	if baselineErr != nil {
+		msg := fmt.Sprintf("the migration is complete, but what it left on the target could not be recorded (%v): destroy will not be able to tell whether the target was written to since, and will ask for --force", baselineErr)
+		if jl != nil {
+			jl.Write("warn", "diagnostic", redact(msg, s.secrets), nil)
+		} else {
+			fmt.Fprintf(c.stderr, "\n%s %s\n", dYellow(dBold("Warning:")), redact(msg, s.secrets))
+		}
 	}
 	if err != nil && canceled.Fired() {
 		return c.rollbackCanceled(canceled, s, st, *jsonOut)
@@ -290,4 +306,16 @@ func stale(saved, now *plan.Plan) string {
 		return fmt.Sprintf("The state changed since the plan was made (serial %d, now %d).", saved.StateSerial, now.StateSerial)
 	}
 	return ""
+}
+
+// recordBaseline records in the state what a finished apply left on the target (the migrated
+// tables' counters, the objects of the migrated databases, the migrated roles), which destroy
+// and cancel compare the target with before they drop anything.
+func (c *cli) recordBaseline(ctx context.Context, s *session, st *state.State) error {
+	b, err := apply.RecordBaseline(ctx, s.m.Target, st)
+	if err != nil {
+		return err
+	}
+	st.Baseline = b
+	return s.backend.Write(context.WithoutCancel(ctx), st)
 }

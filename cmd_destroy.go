@@ -30,8 +30,9 @@ func cmdDestroy(c *cli, args []string) int {
 	var v varFlags
 	v.register(fs, true)
 	auto := fs.Bool("auto-approve", false, "skip the interactive approval")
+	force := fs.Bool("force", false, "destroy even though the target was written to since apply finished")
 	lockTimeout := fs.Duration("lock-timeout", 0, "wait this long for the state lock (e.g. 5m)")
-	if code, done := c.parse(fs, args, "destroy [--auto-approve] [--lock-timeout DUR] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
+	if code, done := c.parse(fs, args, "destroy [--auto-approve] [--force] [--lock-timeout DUR] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
 		return code
 	}
 	if fs.NArg() > 0 {
@@ -60,16 +61,17 @@ func cmdDestroy(c *cli, args []string) int {
 		c.errorf(s.secrets, "reading the state: %v", err)
 		return 1
 	}
-	return c.rollback(ctx, s, st, rollbackOptions{confirm: !*auto, out: c.stdout})
+	return c.rollback(ctx, s, st, rollbackOptions{confirm: !*auto, force: *force, out: c.stdout})
 }
 
 func cmdCancel(c *cli, args []string) int {
 	fs := newFlags("cancel")
 	var v varFlags
 	v.register(fs, true)
-	auto := fs.Bool("auto-approve", false, "roll back without asking, also on a terminal")
+	auto := fs.Bool("auto-approve", false, "stop the running apply and roll back without asking")
+	force := fs.Bool("force", false, "roll back even though the target was written to since apply finished")
 	wait := fs.Duration("wait", time.Minute, "how long to wait for a running apply to stop")
-	if code, done := c.parse(fs, args, "cancel [--auto-approve] [--wait DUR] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
+	if code, done := c.parse(fs, args, "cancel [--auto-approve] [--force] [--wait DUR] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
 		return code
 	}
 	if fs.NArg() > 0 {
@@ -97,7 +99,7 @@ func cmdCancel(c *cli, args []string) int {
 			c.errorf(s.secrets, "a %s of migration %q is already running: it rolls the migration back; wait for it\n\n%v", op, s.m.Name, err)
 			return 1
 		}
-		return c.cancelRunning(ctx, s, cb, info, locked.Info, *wait)
+		return c.cancelRunning(ctx, s, cb, info, locked.Info, *wait, rollbackOptions{confirm: !*auto, force: *force, cancel: true, out: c.stdout})
 	case err != nil:
 		c.errorf(s.secrets, "Error acquiring the state lock\n\n%v", err)
 		return 1
@@ -114,14 +116,51 @@ func cmdCancel(c *cli, args []string) int {
 		fmt.Fprintf(c.stdout, "Migration %q has not been applied (the state backend holds no state for it): nothing to cancel.\n", s.m.Name)
 		return 0
 	}
-	// cancel is itself the request to roll back: it asks for confirmation only on a terminal.
+	if !*auto && !c.isTTYIn && len(apply.PlanDestroy(st).Steps) > 0 {
+		c.errorf(nil, "no terminal to ask for approval: pass --auto-approve to roll back what migration %q did without confirmation; nothing was changed", s.m.Name)
+		return 1
+	}
 	fmt.Fprintf(c.stdout, "No apply of migration %q is running (status %s): rolling back what it did.\n\n", s.m.Name, orDash(st.Status))
-	return c.rollback(ctx, s, st, rollbackOptions{confirm: !*auto && c.isTTYIn, cancel: true, out: c.stdout})
+	return c.rollback(ctx, s, st, rollbackOptions{confirm: !*auto, force: *force, cancel: true, out: c.stdout})
 }
 
-// cancelRunning asks the apply holding the lock to stop, waits until it has released the lock,
-// then rolls back (unless the apply already did).
-func (c *cli) cancelRunning(ctx context.Context, s *session, cb state.Canceler, info, holder state.LockInfo, wait time.Duration) int {
+// cancelRunning shows what the rollback removes and asks (o.confirm), then asks the apply holding
+// the lock to stop, waits until it has released the lock, and rolls back (unless the apply
+// already did). Refused, nothing asked of the apply: no terminal to ask on, or no 'yes'.
+func (c *cli) cancelRunning(ctx context.Context, s *session, cb state.Canceler, info, holder state.LockInfo, wait time.Duration, o rollbackOptions) int {
+	if o.confirm && !c.isTTYIn {
+		c.errorf(s.secrets, "no terminal to ask for approval: pass --auto-approve to stop the running %s of migration %q and roll back without confirmation; the apply keeps running and nothing was changed",
+			orDefault(holder.Operation, "apply"), s.m.Name)
+		return 1
+	}
+	// What the apply has recorded so far (read beside the running apply: its writes are atomic).
+	st, err := s.backend.Read(ctx, s.m.Name)
+	if err != nil {
+		c.errorf(s.secrets, "reading the state: %v", err)
+		return 1
+	}
+	dp := apply.PlanDestroy(st)
+	fmt.Fprintf(c.stdout, "An %s of migration %q is running (lock %s, %s): cancel stops it, then rolls back what the migration did.\n\n",
+		orDefault(holder.Operation, "apply"), s.m.Name, orDefault(holder.ID, "unknown"), orDefault(holder.Who, "unknown"))
+	if len(dp.Steps) > 0 {
+		renderDestroyPlan(c.stdout, s, st, dp)
+	}
+	fmt.Fprintln(c.stdout, "What the apply creates before it stops is destroyed as well.")
+	fmt.Fprintln(c.stdout)
+	if st != nil && !o.force {
+		if code, ok := c.checkDrift(ctx, s, st, dp, "cancel"); !ok {
+			return code
+		}
+	}
+	if o.confirm {
+		fmt.Fprint(c.stdout, dBold("Do you really want to cancel the running apply and destroy all resources?")+"\n  pgferry will stop the running apply, then destroy everything the migration created on the target and put back what it changed.\n  There is no undo. Only 'yes' will be accepted to confirm.\n\n  Enter a value: ")
+		answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
+		if strings.TrimSpace(answer) != "yes" {
+			fmt.Fprintln(c.stdout, "\nCancel cancelled: the apply keeps running.")
+			return 1
+		}
+		fmt.Fprintln(c.stdout)
+	}
 	req := state.CancelRequest{LockID: holder.ID, Who: info.Who}
 	if err := cb.RequestCancel(ctx, s.m.Name, req); err != nil {
 		c.errorf(s.secrets, "%v", err)
@@ -146,7 +185,7 @@ func (c *cli) cancelRunning(ctx context.Context, s *session, cb state.Canceler, 
 	}
 	defer unlock()
 	fmt.Fprintf(c.stdout, "Apply stopped after %.1fs.\n\n", time.Since(requested).Seconds())
-	st, err := s.backend.Read(ctx, s.m.Name)
+	st, err = s.backend.Read(ctx, s.m.Name)
 	if err != nil {
 		c.errorf(s.secrets, "reading the state: %v", err)
 		return 1
@@ -162,7 +201,7 @@ func (c *cli) cancelRunning(ctx context.Context, s *session, cb state.Canceler, 
 			dBold(fmt.Sprintf("Migration %q canceled: the target is back where it was before the migration.", s.m.Name)))
 		return 0
 	}
-	return c.rollback(ctx, s, st, rollbackOptions{cancel: true, out: c.stdout})
+	return c.rollback(ctx, s, st, rollbackOptions{cancel: true, force: o.force, out: c.stdout})
 }
 
 func orDefault(s, def string) string {
@@ -181,6 +220,7 @@ var (
 
 type rollbackOptions struct {
 	confirm bool      // ask before destroying (the caller made sure there is a terminal)
+	force   bool      // roll back even though the target was written to since apply finished
 	cancel  bool      // the migration ends Canceled (else its status is reset)
 	out     io.Writer // human output (io.Discard under apply --json)
 }
@@ -206,6 +246,15 @@ func (c *cli) rollback(ctx context.Context, s *session, st *state.State, o rollb
 		return 0
 	}
 	renderDestroyPlan(w, s, st, dp)
+	op := "destroy"
+	if o.cancel {
+		op = "cancel"
+	}
+	if !o.force {
+		if code, ok := c.checkDrift(ctx, s, st, dp, op); !ok {
+			return code
+		}
+	}
 	if o.confirm {
 		fmt.Fprint(c.stdout, dBold("Do you really want to destroy all resources?")+"\n  pgferry will destroy everything the migration created on the target and put back what it changed, as shown above.\n  There is no undo. Only 'yes' will be accepted to confirm.\n\n  Enter a value: ")
 		answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
@@ -214,6 +263,12 @@ func (c *cli) rollback(ctx context.Context, s *session, st *state.State, o rollb
 			return 1
 		}
 		fmt.Fprintln(c.stdout)
+		if !o.force {
+			// The target may have been written to while the question was open.
+			if code, ok := c.checkDrift(ctx, s, st, dp, op); !ok {
+				return code
+			}
+		}
 	}
 	results, err := apply.Destroy(ctx, apply.DestroyOptions{Target: s.m.Target, Plan: dp, Expect: st.Target, Emit: destroyEventPrinter(w, s.secrets)})
 	if results == nil {
@@ -255,6 +310,14 @@ func (c *cli) recordRollback(ctx context.Context, s *session, st *state.State, d
 	}
 	if len(failed) > 0 {
 		st.Error = "rollback incomplete: " + strings.Join(msgs, "; ")
+		// What is left is what destroy could not undo, and destroy itself changed the target (a
+		// revoked membership, a dropped database): the next destroy compares with what is left now.
+		st.Baseline = nil
+		if b, err := apply.RecordBaseline(ctx, s.m.Target, st); err == nil {
+			st.Baseline = b
+		}
+	} else {
+		st.Baseline = nil // nothing the migration left remains
 	}
 	werr := s.backend.Write(context.WithoutCancel(ctx), st)
 	if werr != nil {
@@ -412,4 +475,29 @@ func (c *cli) rollbackCanceled(w *cancelWatch, s *session, st *state.State, quie
 	fmt.Fprintf(out, "\nThe apply was canceled: rolling back what migration %q did on the target.\n\n", s.m.Name)
 	c.rollback(w.parent, s, st, rollbackOptions{cancel: true, out: out})
 	return 1
+}
+
+// checkDrift compares the target with what the last finished apply left (apply.CheckDrift) before
+// a rollback drops anything. ok is false when the rollback must not go on: the target was used
+// since (listed, with how to proceed) or could not be compared; code is then the exit code.
+func (c *cli) checkDrift(ctx context.Context, s *session, st *state.State, dp *apply.DestroyPlan, op string) (code int, ok bool) {
+	changed, err := apply.CheckDrift(ctx, apply.DriftOptions{Target: s.m.Target, State: st, Plan: dp})
+	if err != nil {
+		c.errorf(s.secrets, "comparing the target with what apply left: %v\n\nNothing was changed on the target. Fix the cause and run pgferry %s again, or pass --force to roll back without comparing.", err, op)
+		return 1, false
+	}
+	if len(changed) == 0 {
+		return 0, true
+	}
+	head := "the target was changed since apply finished, and rolling back would lose it"
+	unknown := true
+	for _, l := range changed {
+		unknown = unknown && strings.Contains(l, "cannot tell")
+	}
+	if unknown {
+		head = "pgferry cannot tell whether the target was changed since apply finished"
+	}
+	c.errorf(s.secrets, "%s refused: %s:\n\n  %s\n\nNothing was changed on the target. The migrated databases or roles look in use: make sure nobody needs what is listed (pgferry verify shows rows that differ from the source), then run pgferry %s --force to roll back anyway.",
+		op, head, strings.Join(changed, "\n  "), op)
+	return 1, false
 }

@@ -98,6 +98,7 @@ func (s *State) Clone() *State {
 		}
 	}
 	c.Created = slices.Clone(s.Created) // Change holds only values
+	c.Baseline = s.Baseline.Clone()
 	return &c
 }
 

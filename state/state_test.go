@@ -56,6 +56,8 @@ func TestClone(t *testing.T) {
 	s.Validations = []Validation{{ID: "v", Objects: []string{"t1"}}}
 	s.Actions = []*Action{{Address: "a", StartedAt: &now}}
 	s.Created = []Change{{Type: "role", Name: "r", At: now}}
+	s.Baseline = &Baseline{At: now, Databases: map[string]*DatabaseBaseline{"app": {Tables: map[string][4]int64{"t": {1, 2, 3, 4}}}},
+		Roles: map[string]*RoleBaseline{"r": {Attributes: "a"}}}
 
 	c := s.Clone()
 	if !reflect.DeepEqual(s, c) {
@@ -68,6 +70,11 @@ func TestClone(t *testing.T) {
 	c.Actions[0].Status = "x"
 	*c.Actions[0].StartedAt = later
 	c.Created[0].Name = "x"
+	c.Baseline.Databases["app"].Tables["t"] = [4]int64{}
+	c.Baseline.Roles["r"].Attributes = "x"
+	if s.Baseline.Databases["app"].Tables["t"][0] != 1 || s.Baseline.Roles["r"].Attributes != "a" {
+		t.Fatalf("changing the clone's baseline changed the original")
+	}
 	if !s.StartedAt.Equal(now) || s.Databases[0] != "app" || s.Validations[0].Objects[0] != "t1" ||
 		s.Actions[0].Status != "" || !s.Actions[0].StartedAt.Equal(now) || s.Created[0].Name != "r" {
 		t.Fatalf("changing the clone changed the original: %+v", s)

@@ -67,6 +67,9 @@ type State struct {
 	// DestroyedAt is when `destroy` or `cancel` last rolled the migration back
 	// (Created and Actions are then empty: the next apply starts afresh).
 	DestroyedAt time.Time `json:"destroyed_at,omitzero"`
+	// Baseline is what the last finished apply left on the target (nil: no apply finished since
+	// the last rollback, or the migration was applied by a pgferry that did not record it).
+	Baseline *Baseline `json:"baseline,omitempty"`
 	// CancelRequested is not used: `cancel` records its request beside the
 	// state (Canceler), where a running apply's own writes cannot lose it.
 	CancelRequested bool `json:"cancel_requested,omitempty"`
