@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync/atomic"
 
 	"github.com/fatih/color"
 	"github.com/mattn/go-isatty"
@@ -27,6 +28,9 @@ type cli struct {
 	stderr  io.Writer
 	env     []string
 	isTTYIn bool
+	// prompting is set while a prompt waits for an answer: a Ctrl-C then cancels the prompt
+	// rather than announcing a graceful shutdown.
+	prompting atomic.Bool
 }
 
 type command struct {
