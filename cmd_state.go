@@ -504,6 +504,9 @@ type listRow struct {
 	Duration         string     `json:"duration"`
 	DurationSeconds  *float64   `json:"duration_seconds"`
 	StartTime        *time.Time `json:"start_time"`
+	// EndTime is when the last run ended: for an Interrupted one whose process died, its last
+	// state write.
+	EndTime *time.Time `json:"end_time"`
 }
 
 func cmdList(c *cli, args []string) int {
@@ -555,6 +558,7 @@ func cmdList(c *cli, args []string) int {
 		r := listRow{
 			Name: st.Migration, Status: displayStatus(st), Substatus: st.Substatus, MigrationMode: st.MigrationMode,
 			MigrationType: st.MigrationType, SourceServerType: st.Source.Type, Databases: st.Databases, StartTime: st.StartedAt,
+			EndTime: st.FinishedAt,
 		}
 		if r.Databases == nil {
 			r.Databases = []string{}
