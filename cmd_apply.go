@@ -137,6 +137,11 @@ func cmdApply(c *cli, args []string) int {
 	s.prefetch = saved != nil || *auto
 	defer func() { s.prefetched.Close() }()
 	if code := c.inspect(ctx, s); code != 0 {
+		if ctx.Err() != nil {
+			// Ctrl-C while the plan was made: nothing was changed, and nothing failed to record.
+			fmt.Fprintln(c.stdout, "\nApply cancelled: interrupted while the plan was made; nothing was changed.")
+			return 1
+		}
 		if s.connErr != nil {
 			// Recorded as a refused apply is: show and list say Validation failed, with the cause.
 			c.recordValidationFailed(ctx, s, unreachablePlan(s))

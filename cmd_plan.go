@@ -112,6 +112,9 @@ func (c *cli) inspect(ctx context.Context, s *session) int {
 	go func() { defer wg.Done(); s.tgt, tgtErr = readInstance(s.m.Target) }()
 	wg.Wait()
 	if err := cmp.Or(srcErr, tgtErr); err != nil {
+		if ctx.Err() != nil {
+			return 1 // interrupted (Ctrl-C): the caller says so, not "context canceled"
+		}
 		s.connErr = err
 		c.errorf(s.secrets, "%v", err)
 		return 1
