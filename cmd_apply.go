@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -15,11 +14,13 @@ import (
 	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/views"
+	"github.com/pgferry/pgferry/internal/workdir"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
 )
 
-// signalContext cancels on the first SIGINT/SIGTERM (graceful stop) and exits at the second.
+// signalContext cancels on the first SIGINT/SIGTERM (graceful stop) and exits at the second. At
+// a prompt (c.prompting) the first one only cancels: the prompt says what happened.
 func (c *cli) signalContext() (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 2)
@@ -29,7 +30,9 @@ func (c *cli) signalContext() (context.Context, func()) {
 		for range ch {
 			n++
 			if n == 1 {
-				fmt.Fprintln(c.stderr, "\nInterrupt received. Gracefully shutting down...")
+				if !c.prompting.Load() {
+					fmt.Fprintln(c.stderr, "\nInterrupt received. Gracefully shutting down...")
+				}
 				cancel()
 				continue
 			}
@@ -99,11 +102,6 @@ func cmdApply(c *cli, args []string) int {
 		c.errorf(nil, "--jobs must be at least 1")
 		return 1
 	}
-	if saved == nil && !*auto && !c.isTTYIn {
-		// No one to ask: fail at once, before any lock, connection or catalog read.
-		c.errorf(nil, "no terminal to ask for approval: pass --auto-approve, or apply a saved plan (pgferry plan --out FILE; pgferry apply FILE)")
-		return 1
-	}
 	n := s.m.Options.Jobs
 	if *jobs > 0 {
 		n = *jobs
@@ -122,11 +120,28 @@ func cmdApply(c *cli, args []string) int {
 		return 1
 	}
 	defer unlock()
+	// Temporary files live in a work directory of this process; those of applies that died
+	// (kill -9, a closed terminal) are removed now.
+	if _, err := workdir.Sweep(""); err != nil {
+		fmt.Fprintf(c.stderr, "Warning: could not remove temporary files an earlier apply left: %v\n", err)
+	}
+	wd, err := workdir.New("")
+	if err != nil {
+		c.errorf(nil, "%v", err)
+		return 1
+	}
+	defer wd.Remove()
+	s.tmpDir = wd.Path
 	ctx, canceled := c.watchCancel(ctx, s, lockInfo.ID) // `pgferry cancel` (cmd_destroy.go) stops this apply
 	// Without a prompt, the first database's snapshot and schema dump start while the plan is made.
 	s.prefetch = saved != nil || *auto
 	defer func() { s.prefetched.Close() }()
 	if code := c.inspect(ctx, s); code != 0 {
+		if ctx.Err() != nil {
+			// Ctrl-C while the plan was made: nothing was changed, and nothing failed to record.
+			fmt.Fprintln(c.stdout, "\nApply cancelled: interrupted while the plan was made; nothing was changed.")
+			return 1
+		}
 		if s.connErr != nil {
 			// Recorded as a refused apply is: show and list say Validation failed, with the cause.
 			c.recordValidationFailed(ctx, s, unreachablePlan(s))
@@ -169,13 +184,15 @@ func cmdApply(c *cli, args []string) int {
 		return 0
 	}
 	if saved == nil && !*auto {
+		// Without a terminal there is nobody to ask; with nothing to do (above) nothing to approve.
 		if !c.isTTYIn {
 			c.errorf(nil, "no terminal to ask for approval: pass --auto-approve, or apply a saved plan (pgferry plan --out FILE; pgferry apply FILE)")
 			return 1
 		}
 		fmt.Fprint(c.stdout, "Do you want to perform these actions?\n  pgferry will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
-		answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
-		if strings.TrimSpace(answer) != "yes" {
+		answer, ok := c.readAnswer(ctx)
+		if !ok || strings.TrimSpace(answer) != "yes" {
+			// Ctrl-C at the prompt cancels at once, as any answer but yes does: nothing was done.
 			fmt.Fprintln(c.stdout, "\nApply cancelled.")
 			return 1
 		}
@@ -210,16 +227,21 @@ func cmdApply(c *cli, args []string) int {
 	st.Baseline = nil
 	start := time.Now()
 	err = apply.Run(ctx, apply.Options{Migration: s.m, Plan: p, Tools: s.tools, Backend: s.backend, State: st, Jobs: n, Emit: emit,
-		Prefetch: s.prefetched})
+		Prefetch: s.prefetched, TempDir: s.tmpDir})
 	elapsed := time.Since(start)
+	interrupted := apply.Interrupted(ctx, err) && !canceled.Fired()
+	const interruptedMsg = "apply was interrupted; the state is saved. Run pgferry apply again to resume, or pgferry destroy to roll back what it did."
 	var baselineErr error
 	if err == nil {
 		baselineErr = c.recordBaseline(ctx, s, st)
 	}
 	if jl != nil {
-		if err != nil {
+		switch {
+		case interrupted:
+			jl.Write("error", "apply_errored", interruptedMsg, map[string]any{"interrupted": true})
+		case err != nil:
 			jl.Errored(err, func(m string) string { return redact(m, s.secrets) })
-		} else {
+		default:
 			jl.Write("info", "apply_complete", "Apply complete!", map[string]any{"duration_seconds": elapsed.Seconds()})
 			jl.Applied(p.Summary)
 		}
@@ -240,14 +262,32 @@ func cmdApply(c *cli, args []string) int {
 	if err != nil {
 		// Cancelling the statements may surface as a closed connection rather than as
 		// context.Canceled: an interrupt is an interrupt whatever the error says.
-		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
-			c.errorf(s.secrets, "apply was interrupted; the state is saved. Run pgferry apply again to resume, or pgferry destroy to roll back what it did.")
+		if interrupted {
+			c.errorf(s.secrets, interruptedMsg)
 		} else {
 			c.errorf(s.secrets, "%s\n\nThe state is saved: fix the cause and run pgferry apply again to resume, or pgferry destroy to roll back what it did.", views.ErrorText(err))
 		}
 		return 1
 	}
 	return 0
+}
+
+// readAnswer reads a line of the answer to a prompt. It gives up when ctx is done (Ctrl-C at the
+// prompt: the read, which cannot be interrupted, is left behind) and then reports false.
+func (c *cli) readAnswer(ctx context.Context) (string, bool) {
+	c.prompting.Store(true)
+	defer c.prompting.Store(false)
+	got := make(chan string, 1)
+	go func() {
+		answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
+		got <- answer
+	}()
+	select {
+	case answer := <-got:
+		return answer, true
+	case <-ctx.Done():
+		return "", false
+	}
 }
 
 // setProcs sizes the Go scheduler for applying with jobs workers, unless GOMAXPROCS is set.

@@ -42,6 +42,8 @@ type session struct {
 	// (snapshot, pg_dump) while it reads the catalogs; prefetched is that, to close after apply.
 	prefetch   bool
 	prefetched *apply.Prefetch
+	// tmpDir is apply's work directory for temporary files (internal/workdir).
+	tmpDir string
 	// connErr is why a server (or one of its databases) could not be reached or logged into.
 	connErr error
 }
@@ -110,6 +112,9 @@ func (c *cli) inspect(ctx context.Context, s *session) int {
 	go func() { defer wg.Done(); s.tgt, tgtErr = readInstance(s.m.Target) }()
 	wg.Wait()
 	if err := cmp.Or(srcErr, tgtErr); err != nil {
+		if ctx.Err() != nil {
+			return 1 // interrupted (Ctrl-C): the caller says so, not "context canceled"
+		}
 		s.connErr = err
 		c.errorf(s.secrets, "%v", err)
 		return 1
@@ -166,7 +171,7 @@ func (c *cli) inspect(ctx context.Context, s *session) int {
 			defer func() { <-sem }()
 			r.out, r.err = readDB(r.srv, r.in, r.db)
 			if r.err == nil && r.srv == s.m.Source && r.db == prefetch && checks.DumpFitsLocks(s.src, r.out) {
-				s.prefetched = apply.StartPrefetch(ctx, s.m, s.tools, r.db, s.src.VersionNum, apply.FloatDigits(s.src.VersionNum, s.tgt.VersionNum))
+				s.prefetched = apply.StartPrefetch(ctx, s.m, s.tools, r.db, s.src.VersionNum, apply.FloatDigits(s.src.VersionNum, s.tgt.VersionNum), s.tmpDir)
 			}
 		}()
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -38,6 +39,35 @@ func displayStatus(st *state.State) string {
 		return statusDestroyed
 	}
 	return st.Status
+}
+
+// settle returns st as show and list present it: an apply whose process died (the state says In
+// progress, nobody holds the lock) is Interrupted, stopped at its last state write. Looking at
+// the lock never takes it. An apply that ends between the read and the look writes its outcome
+// before it unlocks, so the state is read again: only a state unchanged since (same serial) is
+// the dead one's.
+func settle(ctx context.Context, b state.Backend, st *state.State) (*state.State, error) {
+	for range 3 {
+		if st == nil || st.Status != state.StatusInProgress {
+			return st, nil
+		}
+		held, err := b.Locked(ctx, st.Migration)
+		if err != nil {
+			return nil, err
+		}
+		if held {
+			return st, nil
+		}
+		again, err := b.Read(ctx, st.Migration)
+		if err != nil {
+			return nil, err
+		}
+		if again != nil && again.Lineage == st.Lineage && again.Serial == st.Serial {
+			return st.AsInterrupted(), nil
+		}
+		st = again
+	}
+	return st, nil
 }
 
 // openBackend opens the state backend the configuration declares (local ./.pgferry by default).
@@ -81,6 +111,9 @@ func cmdShow(c *cli, args []string) int {
 	}
 	defer s.close()
 	st, err := s.backend.Read(ctx, s.m.Name)
+	if err == nil {
+		st, err = settle(ctx, s.backend, st)
+	}
 	if err != nil {
 		c.errorf(s.secrets, "reading the state: %v", err)
 		return 1
@@ -293,7 +326,7 @@ func serverLine(id state.Identity) string {
 }
 
 // actionStatuses is the order in which status counts are shown.
-var actionStatuses = []string{state.ActionApplied, state.ActionRunning, state.ActionPending, state.ActionFailed, state.ActionTainted}
+var actionStatuses = []string{state.ActionApplied, state.ActionRunning, state.ActionInterrupted, state.ActionPending, state.ActionFailed, state.ActionTainted}
 
 // showState renders a migration's status for people.
 func showState(w io.Writer, st *state.State, now time.Time) {
@@ -322,6 +355,9 @@ func showState(w io.Writer, st *state.State, now time.Time) {
 		fmt.Fprintf(tw, "%s:\t%s\n", f[0], f[1])
 	}
 	tw.Flush()
+	if st.Status == state.StatusInterrupted {
+		fmt.Fprintln(w, "\nThe apply stopped before it finished (interrupted, or its process ended): run pgferry apply to resume,\nor pgferry destroy to roll back what it did.")
+	}
 	fmt.Fprintln(w)
 
 	views.Validations(w, st.Validations)
@@ -396,8 +432,11 @@ func showState(w io.Writer, st *state.State, now time.Time) {
 			}
 			fmt.Fprintf(w, "  %s (%d): %s\n", label, len(others), statusCounts(others))
 			for _, a := range others {
-				if a.Status == state.ActionRunning {
+				switch a.Status {
+				case state.ActionRunning:
 					fmt.Fprintf(w, "    running now: %s (for %s, attempt %d)\n", a.Address, humanDuration(actionDuration(a, now)), max(a.Attempt, 1))
+				case state.ActionInterrupted:
+					fmt.Fprintf(w, "    interrupted: %s (after %s, attempt %d)\n", a.Address, humanDuration(actionDuration(a, now)), max(a.Attempt, 1))
 				}
 			}
 		}
@@ -411,7 +450,7 @@ func showState(w io.Writer, st *state.State, now time.Time) {
 
 	var timed []*state.Action
 	for _, a := range tables {
-		if a.Status != state.ActionRunning && actionDuration(a, now) > 0 {
+		if a.Status != state.ActionRunning && a.Status != state.ActionInterrupted && actionDuration(a, now) > 0 {
 			timed = append(timed, a)
 		}
 	}
@@ -465,6 +504,9 @@ type listRow struct {
 	Duration         string     `json:"duration"`
 	DurationSeconds  *float64   `json:"duration_seconds"`
 	StartTime        *time.Time `json:"start_time"`
+	// EndTime is when the last run ended: for an Interrupted one whose process died, its last
+	// state write.
+	EndTime *time.Time `json:"end_time"`
 }
 
 func cmdList(c *cli, args []string) int {
@@ -491,10 +533,14 @@ func cmdList(c *cli, args []string) int {
 	}
 	defer backend.Close()
 	states, err := backend.List(ctx)
+	for i := 0; err == nil && i < len(states); i++ {
+		states[i], err = settle(ctx, backend, states[i])
+	}
 	if err != nil {
 		c.errorf(cfg.Secrets(), "listing the migrations in the state backend: %v", err)
 		return 1
 	}
+	states = slices.DeleteFunc(states, func(st *state.State) bool { return st == nil })
 	// Newest start first; never-started states last, by name.
 	sort.SliceStable(states, func(i, j int) bool {
 		a, b := states[i].StartedAt, states[j].StartedAt
@@ -512,6 +558,7 @@ func cmdList(c *cli, args []string) int {
 		r := listRow{
 			Name: st.Migration, Status: displayStatus(st), Substatus: st.Substatus, MigrationMode: st.MigrationMode,
 			MigrationType: st.MigrationType, SourceServerType: st.Source.Type, Databases: st.Databases, StartTime: st.StartedAt,
+			EndTime: st.FinishedAt,
 		}
 		if r.Databases == nil {
 			r.Databases = []string{}

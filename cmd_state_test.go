@@ -203,6 +203,12 @@ func TestShowAndListFromState(t *testing.T) {
 	if err := backend.Write(ctx, st); err != nil {
 		t.Fatal(err)
 	}
+	// A live apply holds the lock: In progress, as recorded.
+	unlock, err := backend.Lock(ctx, "sample", state.NewLockInfo("apply", "test"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
 
 	code, stdout, stderr = runCLI(t, "", "--chdir", dir, "show")
 	if code != 0 {
@@ -266,5 +272,65 @@ func TestShowAndListFromState(t *testing.T) {
 	}
 	if rows[0]["name"] != "sample" || rows[0]["source_server"] != "onprem (10.0.0.1:5432)" || rows[1]["duration"] != "1m30s" {
 		t.Errorf("list --json: %v", rows)
+	}
+	if rows[0]["status"] != state.StatusInProgress {
+		t.Errorf("list --json while the apply holds the lock: %v", rows[0])
+	}
+
+	// The apply's process dies (the lock is free, the state still says In progress): show and
+	// list say Interrupted, stopped at the last state write, and nothing counts on.
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	written, err := backend.Read(ctx, "sample")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := formatTime(written.UpdatedAt)
+	code, stdout, stderr = runCLI(t, "", "--chdir", dir, "show")
+	if code != 0 {
+		t.Fatalf("show: exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		"Status:          Interrupted", "Substatus:       Migrating data", "End time:        " + stopped,
+		"The apply stopped before it finished", "Other actions (3): 1 applied, 1 interrupted, 1 pending",
+		`interrupted: database.app.index["public"."orders_pkey"] (after `,
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("show of a dead apply lacks %q:\n%s", want, stdout)
+		}
+	}
+	for _, not := range []string{"In progress", "so far", "running"} {
+		if strings.Contains(stdout, not) {
+			t.Errorf("show of a dead apply says %q:\n%s", not, stdout)
+		}
+	}
+	var docs [2]showDoc
+	var lists [2]string
+	for i := range docs {
+		if i > 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		code, stdout, _ = runCLI(t, "", "--chdir", dir, "show", "--json")
+		if err := json.Unmarshal([]byte(stdout), &docs[i]); code != 0 || err != nil {
+			t.Fatalf("show --json: exit %d, %v\n%s", code, err, stdout)
+		}
+		code, lists[i], _ = runCLI(t, "", "--chdir", dir, "list", "--json")
+		if code != 0 {
+			t.Fatalf("list --json: exit %d", code)
+		}
+	}
+	d := docs[0]
+	if d.Status != state.StatusInterrupted || d.FinishedAt == nil || !d.FinishedAt.Equal(*written.UpdatedAt) ||
+		d.DurationSeconds == nil || *d.DurationSeconds != *docs[1].DurationSeconds ||
+		d.Actions[4].Status != state.ActionInterrupted || d.Actions[4].DurationMS != docs[1].Actions[4].DurationMS {
+		t.Errorf("show --json of a dead apply (then again later): %+v\n%+v", d, docs[1])
+	}
+	if lists[0] != lists[1] || !strings.Contains(lists[0], `"status": "Interrupted"`) {
+		t.Errorf("list --json of a dead apply, then again later:\n%s\n%s", lists[0], lists[1])
+	}
+	// Reading took nothing: the state is unchanged and the lock can be taken.
+	if again, _ := backend.Read(ctx, "sample"); again.Serial != written.Serial || again.Status != state.StatusInProgress {
+		t.Errorf("show and list changed the state: serial %d → %d, status %q", written.Serial, again.Serial, again.Status)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/fatih/color"
 	"github.com/mattn/go-isatty"
@@ -28,6 +29,9 @@ type cli struct {
 	stderr  io.Writer
 	env     []string
 	isTTYIn bool
+	// prompting is set while a prompt waits for an answer: a Ctrl-C then cancels the prompt
+	// rather than announcing a graceful shutdown.
+	prompting atomic.Bool
 }
 
 type command struct {

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -153,6 +156,56 @@ func TestSignalContext(t *testing.T) {
 	}
 	if got := stderr.String(); !strings.Contains(got, "Interrupt received. Gracefully shutting down...") {
 		t.Errorf("stderr = %q", got)
+	}
+}
+
+// TestSignalTwice: a second Ctrl-C while the first one's graceful stop is under way exits at once
+// with status 1 and says so. It runs in a child process (os.Exit).
+func TestSignalTwice(t *testing.T) {
+	if os.Getenv("PGFERRY_SIGNAL_CHILD") != "" {
+		c := &cli{stderr: os.Stderr}
+		ctx, stop := c.signalContext()
+		defer stop()
+		os.Stdout.WriteString("ready\n")
+		<-ctx.Done()
+		os.Stdout.WriteString("stopping\n")
+		time.Sleep(time.Minute) // a graceful stop that takes long
+		os.Exit(0)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSignalTwice$")
+	cmd.Env = append(os.Environ(), "PGFERRY_SIGNAL_CHILD=1")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewReader(out)
+	for _, want := range []string{"ready", "stopping"} {
+		if want == "stopping" {
+			cmd.Process.Signal(os.Interrupt)
+		}
+		line, err := lines.ReadString('\n')
+		if err != nil || strings.TrimSpace(line) != want {
+			t.Fatalf("child said %q (%v), want %q; stderr:\n%s", line, err, want, stderr.String())
+		}
+	}
+	start := time.Now()
+	cmd.Process.Signal(os.Interrupt)
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || time.Since(start) > 10*time.Second {
+		t.Fatalf("after the second interrupt: %v after %v, want exit status 1 at once", err, time.Since(start))
+	}
+	got := stderr.String()
+	for _, want := range []string{"Interrupt received. Gracefully shutting down...", "Two interrupts received. Exiting immediately."} {
+		if !strings.Contains(got, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, got)
+		}
 	}
 }
 

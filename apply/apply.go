@@ -24,7 +24,7 @@ import (
 
 // Event is one thing that happened during apply, for views and --json.
 type Event struct {
-	Type    string        // apply_start, apply_progress, apply_complete, apply_errored, phase, message
+	Type    string        // apply_start, apply_progress, apply_complete, apply_errored, apply_interrupted, phase, message
 	Address string        // the action's address
 	Action  *plan.Action  // the action, when the event is about one
 	Elapsed time.Duration // since the action started
@@ -54,6 +54,9 @@ type Options struct {
 	// Prefetch, when not nil, holds the first database's source opened while the plan was made
 	// (StartPrefetch); the caller closes it after Run.
 	Prefetch *Prefetch
+	// TempDir is where the run keeps its temporary files (the process's work directory, see
+	// internal/workdir); "" means os.TempDir().
+	TempDir string
 }
 
 // Runner executes one plan.
@@ -82,7 +85,7 @@ func Run(ctx context.Context, opt Options) error {
 		opt.Jobs = 1
 	}
 	r := &Runner{opt: opt, m: opt.Migration, floatDg: FloatDigits(opt.Plan.Source.VersionNum, opt.Plan.Target.VersionNum)}
-	tmp, err := os.MkdirTemp("", "pgferry-")
+	tmp, err := os.MkdirTemp(opt.TempDir, "pgferry-")
 	if err != nil {
 		return err
 	}
@@ -119,11 +122,19 @@ func Run(ctx context.Context, opt Options) error {
 	switch {
 	case runErr == nil:
 		st.Status, st.Substatus = state.StatusSucceeded, state.SubCompleted
-	case errors.Is(runErr, context.Canceled) || ctx.Err() != nil:
-		// Cancelled statements may fail with a closed connection instead of context.Canceled.
-		st.Status, st.Error = state.StatusFailed, "interrupted"
+	case Interrupted(ctx, runErr):
+		st.Status, st.Error = state.StatusInterrupted, ""
 	default:
 		st.Status, st.Error = state.StatusFailed, runErr.Error()
+	}
+	if runErr != nil {
+		// What was still running when the run stopped (a success waiting for its commit to be
+		// confirmed durable, say) is not recorded as running on.
+		for _, sa := range st.Actions {
+			if sa != nil && sa.Status == state.ActionRunning {
+				sa.Status, sa.FinishedAt = state.ActionInterrupted, &end
+			}
+		}
 	}
 	r.mu.Unlock()
 	// Save even when ctx is done: the state must say where the run stopped.
@@ -131,6 +142,13 @@ func Run(ctx context.Context, opt Options) error {
 		runErr = err
 	}
 	return runErr
+}
+
+// Interrupted reports whether err ended a run because ctx was cancelled (Ctrl-C, SIGTERM, pgferry
+// cancel) rather than because something failed. Cancelled statements may fail with a closed
+// connection instead of context.Canceled: once ctx is done, every error is the interruption's.
+func Interrupted(ctx context.Context, err error) bool {
+	return err != nil && (errors.Is(err, context.Canceled) || ctx.Err() != nil)
 }
 
 func (r *Runner) emit(e Event) {
@@ -197,13 +215,19 @@ func (r *Runner) markBegin(a *plan.Action) time.Time {
 // with synchronous_commit off, and becomes applied only once queueConfirm queued it and
 // confirmDurable made the target's WAL durable past its commit (a target that crashes loses the
 // last asynchronous commits).
-func (r *Runner) markFinish(a *plan.Action, start time.Time, rows, bytes int64, work time.Duration, err error, confirm bool) {
+//
+// An action stopped because ctx was cancelled (the apply was interrupted, or another action failed
+// and stopped its siblings) is recorded interrupted, without an error: it did not fail.
+func (r *Runner) markFinish(ctx context.Context, a *plan.Action, start time.Time, rows, bytes int64, work time.Duration, err error, confirm bool) {
 	d := time.Since(start)
 	t := time.Now().UTC()
+	interrupted := Interrupted(ctx, err)
 	r.mu.Lock()
 	sa := r.opt.State.Action(a.Address)
 	sa.FinishedAt, sa.DurationMS, sa.Rows, sa.Bytes = &t, d.Milliseconds(), rows, bytes
 	switch {
+	case interrupted:
+		sa.Status, sa.Error = state.ActionInterrupted, ""
 	case err != nil:
 		sa.Status, sa.Error = state.ActionFailed, err.Error()
 		if a.Type == plan.TypeTable || a.Type == plan.TypeTablePart || a.Type == plan.TypeIndex || a.Type == plan.TypeConstraint {
@@ -216,9 +240,12 @@ func (r *Runner) markFinish(a *plan.Action, start time.Time, rows, bytes int64, 
 	}
 	r.gen++
 	r.mu.Unlock()
-	if err != nil {
+	switch {
+	case interrupted:
+		r.emit(Event{Type: "apply_interrupted", Address: a.Address, Action: a, Elapsed: d, Rows: rows, Bytes: bytes})
+	case err != nil:
 		r.emit(Event{Type: "apply_errored", Address: a.Address, Action: a, Elapsed: d, Err: err})
-	} else {
+	default:
 		r.emit(Event{Type: "apply_complete", Address: a.Address, Action: a, Elapsed: d, Work: work, Rows: rows, Bytes: bytes})
 	}
 }
@@ -242,7 +269,7 @@ func (r *Runner) queueConfirm(addrs ...string) int64 {
 }
 
 func (r *Runner) finish(ctx context.Context, a *plan.Action, start time.Time, rows, bytes int64, err error) error {
-	r.markFinish(a, start, rows, bytes, 0, err, false)
+	r.markFinish(ctx, a, start, rows, bytes, 0, err, false)
 	return r.save(context.WithoutCancel(ctx))
 }
 
@@ -661,7 +688,7 @@ func (r *Runner) runDatabase(ctx context.Context, db string, actions []*plan.Act
 		r.emit(Event{Type: "phase", Message: fmt.Sprintf("Database %q: snapshot exported and schema dumped with pg_dump %s while the plan was made", db, r.opt.Tools.Version)})
 	case !ok:
 		r.emit(Event{Type: "phase", Message: fmt.Sprintf("Database %q: exporting a snapshot and dumping the schema with pg_dump %s", db, r.opt.Tools.Version)})
-		d.sourceDump, err = openSource(ctx, r.m, r.opt.Tools, db, r.opt.Plan.Source.VersionNum, r.floatDg)
+		d.sourceDump, err = openSource(ctx, r.m, r.opt.Tools, db, r.opt.Plan.Source.VersionNum, r.floatDg, r.opt.TempDir)
 	}
 	if err != nil {
 		return err

@@ -46,8 +46,9 @@ type sourceDump struct {
 
 // openSource exports a snapshot of database db on the source (of version sourceNum,
 // server_version_num), dumps its schema from that snapshot with pg_dump, and reads its catalog inside
-// the snapshot, the two at once. The caller closes it.
-func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum, floatDg int) (s *sourceDump, err error) {
+// the snapshot, the two at once. The archive is kept in a new directory under tmpDir ("":
+// os.TempDir()). The caller closes it.
+func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum, floatDg int, tmpDir string) (s *sourceDump, err error) {
 	s = &sourceDump{roles: m.Options.Roles}
 	defer func() {
 		if err != nil {
@@ -55,7 +56,7 @@ func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, d
 			s = nil
 		}
 	}()
-	if s.dir, err = os.MkdirTemp("", "pgferry-dump-"); err != nil {
+	if s.dir, err = os.MkdirTemp(tmpDir, "pgferry-dump-"); err != nil {
 		return s, err
 	}
 	if s.holder, err = Connect(ctx, m.Source, db); err != nil {
@@ -339,13 +340,13 @@ type Prefetch struct {
 }
 
 // StartPrefetch starts opening database db's source in the background: sourceNum and floatDg as
-// Run will use them (the source's server_version_num; FloatDigits).
-func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum, floatDg int) *Prefetch {
+// Run will use them (the source's server_version_num; FloatDigits), and tmpDir as Options.TempDir.
+func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum, floatDg int, tmpDir string) *Prefetch {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &Prefetch{db: db, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		p.src, p.err = openSource(ctx, m, tools, db, sourceNum, floatDg)
+		p.src, p.err = openSource(ctx, m, tools, db, sourceNum, floatDg, tmpDir)
 	}()
 	return p
 }

@@ -54,7 +54,7 @@ func TestPrefetch(t *testing.T) {
 		return n
 	}
 
-	p := StartPrefetch(ctx, m, tools, "app", 150000, 3)
+	p := StartPrefetch(ctx, m, tools, "app", 150000, 3, "")
 	if _, ok, _ := p.take("other"); ok {
 		t.Fatal("a prefetch of app was taken for another database")
 	}
@@ -91,7 +91,7 @@ func TestPrefetch(t *testing.T) {
 	}
 
 	// Never taken, and done opening: Close ends the snapshot and removes the dump.
-	p = StartPrefetch(ctx, m, tools, "app", 150000, 3)
+	p = StartPrefetch(ctx, m, tools, "app", 150000, 3, "")
 	<-p.done
 	if p.err != nil || holders(1) != 1 || len(leftovers()) != 1 {
 		t.Fatalf("the untaken prefetch did not open: err %v, %d sessions, %d dump directories", p.err, holders(1), len(leftovers()))

@@ -50,7 +50,7 @@ func (r *Runner) track(e Event) {
 		if ra := r.running[e.Address]; ra != nil {
 			ra.last, ra.rows, ra.bytes = now, e.Rows, e.Bytes
 		}
-	case "apply_complete", "apply_errored":
+	case "apply_complete", "apply_errored", "apply_interrupted":
 		if ra := r.running[e.Address]; ra != nil {
 			ra.timer.Stop()
 			delete(r.running, e.Address)

@@ -148,7 +148,7 @@ func (w *worker) run(ctx context.Context, a *plan.Action) error {
 			break
 		}
 	}
-	r.markFinish(a, start, rows, bytes, w.work, err, true)
+	r.markFinish(ctx, a, start, rows, bytes, w.work, err, true)
 	w.work = 0
 	return err
 }

@@ -14,7 +14,8 @@ const flockSupported = false
 
 var errNoFlock = errors.New("the local state backend needs flock(2), which this platform lacks; use the pg backend")
 
-func tryFlock(*os.File) (bool, error) { return false, errNoFlock }
+func tryFlock(*os.File) (bool, error)    { return false, errNoFlock }
+func heldByOther(*os.File) (bool, error) { return false, errNoFlock }
 
 // flockWait and funlock serialise writers within one machine where flock exists;
 // without it writes stay atomic (rename) but concurrent writers are not ordered.

@@ -32,6 +32,27 @@ func tryFlock(f *os.File) (bool, error) {
 	}
 }
 
+// heldByOther reports whether another open file description holds a flock(2)
+// on f's file. It probes with a shared lock, released at once: a reader (show,
+// list) never keeps the lock from its holder, and blocks a would-be holder for
+// only the microseconds between the two calls (Local.Lock retries briefly for
+// that).
+func heldByOther(f *os.File) (bool, error) {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+		switch {
+		case err == nil:
+			return false, funlock(f)
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case errors.Is(err, syscall.EWOULDBLOCK), errors.Is(err, syscall.EAGAIN):
+			return true, nil
+		default:
+			return false, &os.PathError{Op: "flock", Path: f.Name(), Err: err}
+		}
+	}
+}
+
 // flockWait takes an exclusive flock(2) on f, waiting as long as needed.
 func flockWait(f *os.File) error {
 	for {

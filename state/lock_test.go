@@ -257,3 +257,63 @@ func TestLocalForceUnlock(t *testing.T) {
 	}
 	cur()
 }
+
+// TestLocalLocked: Locked sees a holder in another process and in this one, sees the lock free
+// once the holder is killed (lock.info left behind), and never makes a Lock fail by looking.
+func TestLocalLocked(t *testing.T) {
+	ctx := context.Background()
+	l := newLocal(t)
+	if held, err := l.Locked(ctx, "m"); err != nil || held {
+		t.Fatalf("Locked before any lock: %t, %v", held, err)
+	}
+	if _, err := os.Stat(filepath.Join(l.Dir, "m", lockFileName)); !os.IsNotExist(err) {
+		t.Fatalf("Locked created the lock file (%v)", err)
+	}
+
+	holder := startHolder(t, l)
+	if held, err := l.Locked(ctx, "m"); err != nil || !held {
+		t.Fatalf("Locked while another process holds it: %t, %v", held, err)
+	}
+	// Looking took nothing: the holder still holds it.
+	lockedInfo(t, func() error { _, err := l.Lock(ctx, "m", LockInfo{}, 0); return err }())
+	holder.Process.Signal(syscall.SIGKILL)
+	holder.Wait()
+	if held, err := l.Locked(ctx, "m"); err != nil || held {
+		t.Fatalf("Locked after the holder was killed: %t, %v", held, err)
+	}
+
+	unlock, err := l.Lock(ctx, "m", LockInfo{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held, err := l.Locked(ctx, "m"); err != nil || !held {
+		t.Fatalf("Locked while this process holds it: %t, %v", held, err)
+	}
+	unlock()
+
+	// A reader looking in a loop never makes a Lock without timeout fail.
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			l.Locked(ctx, "m")
+		}
+	}()
+	for i := range 100 {
+		u, err := l.Lock(ctx, "m", LockInfo{}, 0)
+		if err != nil {
+			close(stop)
+			<-done
+			t.Fatalf("Lock %d failed while a reader looked: %v", i, err)
+		}
+		u()
+	}
+	close(stop)
+	<-done
+}

@@ -503,6 +503,24 @@ func (p *PG) currentHolder(ctx context.Context, conn *pgx.Conn, migration string
 	return &info, nil
 }
 
+// Locked reports whether a session holds the migration's advisory lock, as
+// pg_locks shows it: a look that takes nothing.
+func (p *PG) Locked(ctx context.Context, migration string) (bool, error) {
+	if err := checkMigrationName(migration); err != nil {
+		return false, err
+	}
+	var held bool
+	err := p.withConn(ctx, func(c *pgx.Conn) error {
+		h, err := p.findHolder(ctx, c, migration)
+		held = h != nil
+		return err
+	})
+	if err != nil {
+		return false, p.fail("checking the lock of migration %q", err, migration)
+	}
+	return held, nil
+}
+
 // ForceUnlock breaks the migration's lock if its recorded ID is id. An
 // advisory lock can only be released by the session holding it, so
 // ForceUnlock terminates that session with pg_terminate_backend (found in

@@ -300,6 +300,15 @@ func TestPG(t *testing.T) {
 		}
 		_, err = b.Lock(ctx, "m", LockInfo{}, 0)
 		lockedInfo(t, err)
+		// Locked sees the holder, from either backend, and takes nothing from it.
+		for _, p := range []*PG{a, b} {
+			if held, err := p.Locked(ctx, "m"); err != nil || !held {
+				t.Fatalf("Locked while held: %t, %v", held, err)
+			}
+		}
+		if held, err := b.Locked(ctx, "other"); err != nil || held {
+			t.Fatalf("Locked of a free migration: %t, %v", held, err)
+		}
 		// The holder's session ends (as when its process dies).
 		var pid int32
 		err = b.conn.QueryRow(ctx, "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgferry lock m'").Scan(&pid)
@@ -308,6 +317,19 @@ func TestPG(t *testing.T) {
 		}
 		if _, err := b.conn.Exec(ctx, "SELECT pg_terminate_backend($1)", pid); err != nil {
 			t.Fatal(err)
+		}
+		// The lock is free though its record is left: Locked says so.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			held, err := b.Locked(ctx, "m")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !held {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("Locked still true 5s after the holder's session ended")
+			}
 		}
 		// The record left behind is stale and replaced.
 		unlock, err := b.Lock(ctx, "m", LockInfo{Operation: "destroy"}, 5*time.Second)

@@ -206,3 +206,39 @@ func (s *State) DatabaseComplete(db string) bool {
 	}
 	return n > 0
 }
+
+// Dead reports whether s is the state of an apply whose process died: it still says In
+// progress while nobody holds the migration's lock (held, from Backend.Locked). A live apply
+// holds its lock from before it writes In progress until after it writes its outcome.
+func (s *State) Dead(held bool) bool {
+	return s != nil && s.Status == StatusInProgress && !held
+}
+
+// AsInterrupted returns a copy of s recording what a dead apply (Dead) could not: the run is
+// Interrupted, it stopped at its last state write (UpdatedAt, the last time known to pgferry), and
+// the actions it was running were interrupted then. Nothing of it counts on in time.
+func (s *State) AsInterrupted() *State {
+	if s == nil {
+		return nil
+	}
+	c := s.Clone()
+	stop := c.UpdatedAt
+	if stop == nil {
+		stop = c.StartedAt
+	}
+	c.Status = StatusInterrupted
+	c.FinishedAt = cloneTime(stop)
+	for _, a := range c.Actions {
+		if a == nil || a.Status != ActionRunning {
+			continue
+		}
+		a.Status = ActionInterrupted
+		if stop != nil {
+			a.FinishedAt = cloneTime(stop)
+			if a.StartedAt != nil && stop.After(*a.StartedAt) {
+				a.DurationMS = stop.Sub(*a.StartedAt).Milliseconds()
+			}
+		}
+	}
+	return c
+}

@@ -161,3 +161,45 @@ func TestActionIndex(t *testing.T) {
 		t.Fatal("found a missing action")
 	}
 }
+
+// TestAsInterrupted: a dead apply's state is shown Interrupted, stopped at its last write, with
+// its running actions interrupted then and durations that no longer grow.
+func TestAsInterrupted(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	at := func(d time.Duration) *time.Time { x := t0.Add(d); return &x }
+	st := &State{
+		Migration: "m", Status: StatusInProgress, Substatus: SubMigratingData,
+		StartedAt: at(0), UpdatedAt: at(20 * time.Second),
+		Actions: []*Action{
+			{Address: "database.app", Status: ActionApplied, StartedAt: at(time.Second), FinishedAt: at(2 * time.Second), DurationMS: 1000},
+			{Address: `database.app.table["public"."big"]`, Status: ActionRunning, StartedAt: at(4 * time.Second)},
+			{Address: "database.app.analyze", Status: ActionPending},
+		},
+	}
+	if !st.Dead(false) || st.Dead(true) {
+		t.Fatalf("Dead(false) = %t, Dead(true) = %t; want true, false", st.Dead(false), st.Dead(true))
+	}
+	done := &State{Status: StatusSucceeded}
+	if done.Dead(false) {
+		t.Fatal("a finished run is not dead")
+	}
+	got := st.AsInterrupted()
+	if got.Status != StatusInterrupted || got.Substatus != SubMigratingData {
+		t.Errorf("status %q / %q", got.Status, got.Substatus)
+	}
+	if got.FinishedAt == nil || !got.FinishedAt.Equal(*st.UpdatedAt) {
+		t.Errorf("finished at %v, want the last write %v", got.FinishedAt, st.UpdatedAt)
+	}
+	want := map[string]string{"database.app": ActionApplied, `database.app.table["public"."big"]`: ActionInterrupted, "database.app.analyze": ActionPending}
+	for _, a := range got.Actions {
+		if a.Status != want[a.Address] {
+			t.Errorf("%s: %s, want %s", a.Address, a.Status, want[a.Address])
+		}
+	}
+	if big := got.Actions[1]; big.DurationMS != 16000 || big.FinishedAt == nil || !big.FinishedAt.Equal(*st.UpdatedAt) {
+		t.Errorf("interrupted table: %d ms, finished %v; want 16000 ms at the last write", big.DurationMS, big.FinishedAt)
+	}
+	if st.Status != StatusInProgress || st.Actions[1].Status != ActionRunning {
+		t.Error("AsInterrupted changed the state it was given")
+	}
+}

@@ -8,13 +8,17 @@ import (
 // FormatVersion is the version of the state document written by this build.
 const FormatVersion = 1
 
-// Status values, as in the seed (Azure's migration service).
+// Status values, as in the seed (Azure's migration service), plus Interrupted.
 const (
 	StatusInProgress       = "In progress"
 	StatusSucceeded        = "Succeeded"
 	StatusFailed           = "Failed"
 	StatusValidationFailed = "Validation failed"
 	StatusCanceled         = "Canceled"
+	// StatusInterrupted: the apply stopped before it finished without failing: Ctrl-C or
+	// SIGTERM (recorded so), or its process died (never recorded: the state still says In
+	// progress while nobody holds the lock, which Interrupted derives).
+	StatusInterrupted = "Interrupted"
 )
 
 // Substatus values.
@@ -33,6 +37,9 @@ const (
 	ActionApplied = "applied"
 	ActionFailed  = "failed"
 	ActionTainted = "tainted" // half done: must be cleaned up and redone
+	// ActionInterrupted: the action was running when the apply was interrupted (or its process
+	// died); the next apply does it again, from empty for a table.
+	ActionInterrupted = "interrupted"
 )
 
 // State is everything pgferry knows about one migration. It never holds a password.
@@ -152,6 +159,9 @@ type Backend interface {
 	// Lock takes the migration's lock, waiting up to timeout (0: fail at once with *LockedError).
 	// The returned Unlock releases it.
 	Lock(ctx context.Context, migration string, info LockInfo, timeout time.Duration) (Unlock func() error, err error)
+	// Locked reports whether an operation holds the migration's lock now. It only looks: it
+	// never takes the lock from its holder, nor keeps a new holder from taking it.
+	Locked(ctx context.Context, migration string) (bool, error)
 	// ForceUnlock removes the lock with that ID, whoever holds it.
 	ForceUnlock(ctx context.Context, migration, id string) error
 	// Close releases the backend's resources.

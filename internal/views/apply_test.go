@@ -108,3 +108,32 @@ database.app.large_objects: Still creating... [10s elapsed, 20.0 MiB, 2.0 MiB/s]
 		}
 	}
 }
+
+// TestApplyInterrupted: an action stopped by Ctrl-C is "Interrupted after", never an error, in
+// the human view and in --json (a warning); the interrupted copy counts in no total.
+func TestApplyInterrupted(t *testing.T) {
+	var out bytes.Buffer
+	v, c := newApplier(&out)
+	a := tableAction("app", "big")
+	v.Event(apply.Event{Type: "apply_start", Address: a.Address, Action: a})
+	c.add(2 * time.Second)
+	v.Event(apply.Event{Type: "apply_interrupted", Address: a.Address, Action: a, Elapsed: 2 * time.Second, Rows: 10, Bytes: 100})
+	v.Finish(2*time.Second, fmt.Errorf("context canceled"))
+	got := out.String()
+	if want := `database.app.table["public"."big"]: Interrupted after 2s`; !bytes.Contains(out.Bytes(), []byte(want)) {
+		t.Errorf("human view lacks %q:\n%s", want, got)
+	}
+	for _, not := range []string{"Error", "context canceled", "Apply complete", "Time per table"} {
+		if bytes.Contains(out.Bytes(), []byte(not)) {
+			t.Errorf("human view says %q:\n%s", not, got)
+		}
+	}
+
+	var js bytes.Buffer
+	(&JSONLines{W: &js}).Event(apply.Event{Type: "apply_interrupted", Address: a.Address, Action: a, Elapsed: 2 * time.Second})
+	for _, want := range []string{`"@level":"warn"`, `"type":"apply_interrupted"`, `Interrupted after 2s`, `"addr":"database.app.table[\"public\".\"big\"]"`} {
+		if !bytes.Contains(js.Bytes(), []byte(want)) {
+			t.Errorf("--json lacks %s:\n%s", want, js.String())
+		}
+	}
+}

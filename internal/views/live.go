@@ -67,7 +67,7 @@ func (l *Live) Event(e apply.Event) {
 			}
 			b.SetCurrent(e.Bytes)
 		}
-	case (e.Type == "apply_complete" || e.Type == "apply_errored") && isData(e.Action):
+	case (e.Type == "apply_complete" || e.Type == "apply_errored" || e.Type == "apply_interrupted") && isData(e.Action):
 		if b := l.bars[e.Address]; b != nil {
 			l.advance(e.Address, e.Bytes)
 			if e.Type == "apply_complete" {

@@ -368,6 +368,8 @@ func (v *Applier) Event(e apply.Event) {
 		}
 	case "apply_errored":
 		fmt.Fprintf(v.W, "%s: %s %v\n", bold(e.Address), red("Error:"), e.Err)
+	case "apply_interrupted":
+		fmt.Fprintf(v.W, "%s: Interrupted after %s\n", bold(e.Address), round(e.Elapsed))
 	case "message":
 		fmt.Fprintln(v.W, e.Message)
 	}
@@ -565,6 +567,8 @@ func (j *JSONLines) Event(e apply.Event) {
 		if e.Err != nil {
 			f["diagnostic"] = Diagnose(e.Err, nil)
 		}
+	case "apply_interrupted":
+		level, msg = "warn", fmt.Sprintf("%s: Interrupted after %s", e.Address, round(e.Elapsed))
 	}
 	j.Write(level, e.Type, msg, f)
 }
