@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/diff"
@@ -28,9 +29,13 @@ type registry struct {
 // Setup prepares a script for the commands of Commands; chain it into
 // testscript.Params.Setup. It also makes sure every cluster the script
 // started is stopped and removed when the script ends, however it ends.
+// testKey holds the script's testscript.T, for pgstart to skip the script under -short.
+type testKey struct{}
+
 func Setup(env *testscript.Env) error {
 	reg := &registry{clusters: map[string]*Cluster{}}
 	env.Values[registryKey{}] = reg
+	env.Values[testKey{}] = env.T()
 	env.Defer(func() {
 		reg.mu.Lock()
 		defer reg.mu.Unlock()
@@ -130,6 +135,11 @@ var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 func cmdPgstart(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! pgstart")
+	}
+	if testing.Short() {
+		// The fast tier (go test -short) runs what needs no server: a script's steps before its
+		// first pgstart, and no more.
+		ts.Value(testKey{}).(testscript.T).Skip("the rest needs a PostgreSQL server: not run with -short")
 	}
 	if len(args) < 2 {
 		ts.Fatalf("usage: pgstart NAME MAJOR [key=value...]")

@@ -13,6 +13,9 @@ import (
 // version it claims to.
 func Start(t testing.TB, major int, opts ...Option) *Cluster {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a PostgreSQL server: not run with -short")
+	}
 	if _, err := BinDir(major); err != nil {
 		if os.Getenv("CI") == "" {
 			t.Skipf("PostgreSQL %d not available: %v", major, err)
