@@ -1212,9 +1212,72 @@ func (d *dbRun) createDatabase(ctx context.Context, drop bool) error {
 			return err
 		}
 	}
-	args := append([]string{"--create", "--exit-on-error", "--use-list=" + list, "--dbname=" + r.m.Target.DBName}, d.restoreFlags()...)
-	if _, err := pgdump.Run(ctx, ToolConn(r.m.Target, ""), r.opt.Tools.PgRestore, args...); err != nil {
+	// pg_restore prints the script and pgferry runs it, as it runs pre-data: with the session
+	// settings adapted to the target (a pg_restore newer than the target sets what it rejects).
+	args := append([]string{"--create", "--verbose", "--use-list=" + list, "--file=-"}, d.restoreFlags()...)
+	script, err := pgdump.Run(ctx, pgdump.Conn{}, r.opt.Tools.PgRestore, args...)
+	if err != nil {
 		return fmt.Errorf("creating the database: %w", err)
+	}
+	preamble, chunks := pgdump.CreateScript(script, r.opt.Plan.Target.VersionNum)
+	if err := d.runCreateScript(ctx, preamble, chunks); err != nil {
+		return fmt.Errorf("creating the database: %w", err)
+	}
+	return nil
+}
+
+// runCreateScript runs CreateScript's chunks as pg_restore --create would: the DATABASE entry
+// (CREATE DATABASE alone, then its owner) on the maintenance database, the rest (properties,
+// comment, privileges) connected to the new database, each connection after the preamble.
+func (d *dbRun) runCreateScript(ctx context.Context, preamble string, chunks []pgdump.Chunk) error {
+	r := d.r
+	exec := func(c *pgx.Conn, what, sql string) error {
+		if strings.TrimSpace(sql) == "" {
+			return nil
+		}
+		if _, err := c.Exec(ctx, sql); err != nil {
+			return fmt.Errorf("%s: %w", what, describePgError(err))
+		}
+		return nil
+	}
+	tgt, err := Connect(ctx, r.m.Target, "")
+	if err != nil {
+		return err
+	}
+	defer tgt.Close(context.WithoutCancel(ctx))
+	if err := exec(tgt, "session settings", preamble); err != nil {
+		return err
+	}
+	rest := chunks
+	for i, c := range chunks {
+		create, owner, ok := pgdump.SeparateCreateDatabase(c.SQL)
+		if !ok {
+			continue
+		}
+		if err := exec(tgt, create, create); err != nil {
+			return err
+		}
+		if err := exec(tgt, firstLine(c.SQL), owner); err != nil {
+			return err
+		}
+		rest = append(append([]pgdump.Chunk{}, chunks[:i]...), chunks[i+1:]...)
+		break
+	}
+	if len(rest) == 0 {
+		return nil
+	}
+	db, err := Connect(ctx, r.m.Target, d.db)
+	if err != nil {
+		return err
+	}
+	defer db.Close(context.WithoutCancel(ctx))
+	if err := exec(db, "session settings", preamble); err != nil {
+		return err
+	}
+	for _, c := range rest {
+		if err := exec(db, firstLine(c.SQL), c.SQL); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -209,6 +209,51 @@ func ForServer(preamble string, serverVersionNum int) string {
 	return b.String()
 }
 
+// CreateScript turns what `pg_restore --create --verbose --file=-` prints for a database's own
+// entries (DATABASE, DATABASE PROPERTIES, their COMMENT and ACL) into what a driver runs: the
+// preamble, adapted to the server (ForServer), and one chunk per entry, without psql's
+// meta-commands (\connect, \restrict) and without the session settings pg_restore repeats after
+// each \connect (a connection to the new database runs the preamble once). Running this instead
+// of letting pg_restore connect is what lets a pg_restore newer than the target create the
+// database: pg_restore 17 sets transaction_timeout on every connection, which a 16 server rejects.
+func CreateScript(script []byte, serverVersionNum int) (preamble string, chunks []Chunk) {
+	var b strings.Builder
+	reconnect := false // inside the settings that follow a \connect
+	for _, l := range strings.SplitAfter(string(script), "\n") {
+		if strings.HasPrefix(l, `\connect`) {
+			reconnect = true
+			continue
+		}
+		t := strings.TrimSpace(l)
+		if reconnect && (t == "" || strings.HasPrefix(t, "SET ") || strings.HasPrefix(t, "SELECT pg_catalog.set_config(")) {
+			continue
+		}
+		if strings.HasPrefix(l, `\restrict `) || strings.HasPrefix(l, `\unrestrict `) {
+			continue
+		}
+		reconnect = false
+		b.WriteString(l)
+	}
+	preamble, chunks = SplitScript([]byte(b.String()))
+	return ForServer(preamble, serverVersionNum), chunks
+}
+
+// SeparateCreateDatabase splits the chunk of a DATABASE entry into its CREATE DATABASE statement,
+// which must run alone (not in a transaction block, as a multi-statement query would put it), and
+// the rest (its owner). pg_dump prints CREATE DATABASE on one line. ok is false when the chunk has
+// none.
+func SeparateCreateDatabase(sql string) (create, rest string, ok bool) {
+	var r strings.Builder
+	for _, l := range strings.SplitAfter(sql, "\n") {
+		if !ok && strings.HasPrefix(l, "CREATE DATABASE ") {
+			create, ok = strings.TrimSpace(l), true
+			continue
+		}
+		r.WriteString(l)
+	}
+	return create, r.String(), ok
+}
+
 func majorString(m int) string {
 	if m >= 1000 {
 		return strconv.Itoa(m / 100)

@@ -303,3 +303,101 @@ func TestFind(t *testing.T) {
 		}
 	})
 }
+
+// createScript17 is what pg_restore 17 prints with --create --verbose --file=- for a database's
+// own entries: psql meta-commands, and the session settings again after each \connect.
+const createScript17 = `--
+-- PostgreSQL database dump
+--
+
+\restrict abc
+
+-- Dumped from database version 16.14
+-- Dumped by pg_dump version 17.12
+
+SET statement_timeout = 0;
+SET transaction_timeout = 0;
+SELECT pg_catalog.set_config('search_path', '', false);
+
+--
+-- TOC entry 3261 (class 1262 OID 16384)
+-- Name: app; Type: DATABASE; Schema: -; Owner: postgres
+--
+
+CREATE DATABASE app WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = libc LOCALE = 'C.UTF-8';
+
+
+ALTER DATABASE app OWNER TO postgres;
+
+\unrestrict abc
+\connect app
+\restrict abc
+
+SET statement_timeout = 0;
+SET transaction_timeout = 0;
+SELECT pg_catalog.set_config('search_path', '', false);
+
+--
+-- TOC entry 3262 (class 0 OID 0)
+-- Dependencies: 3261
+-- Name: DATABASE app; Type: COMMENT; Schema: -; Owner: postgres
+--
+
+COMMENT ON DATABASE app IS 'x;
+SET transaction_timeout = 1;
+\x y';
+
+
+--
+-- TOC entry 3263 (class 0 OID 0)
+-- Dependencies: 3261
+-- Name: DATABASE app; Type: ACL; Schema: -; Owner: postgres
+--
+
+GRANT CONNECT ON DATABASE app TO r;
+
+
+-- Completed on 2026-12-05 02:47:50 UTC
+
+\unrestrict abc
+`
+
+func TestCreateScript(t *testing.T) {
+	for _, tc := range []struct {
+		server     int
+		wantTxTime bool
+	}{{160014, false}, {170012, true}} {
+		t.Run(fmt.Sprint(tc.server), func(t *testing.T) {
+			preamble, chunks := CreateScript([]byte(createScript17), tc.server)
+			if got := strings.Contains(preamble, "SET transaction_timeout"); got != tc.wantTxTime {
+				t.Errorf("preamble sets transaction_timeout: %v, want %v\n%s", got, tc.wantTxTime, preamble)
+			}
+			if !strings.Contains(preamble, "SET statement_timeout = 0;") || strings.Contains(preamble, `\restrict`) {
+				t.Errorf("preamble =\n%s", preamble)
+			}
+			if len(chunks) != 3 || chunks[0].DumpID != 3261 || chunks[1].DumpID != 3262 || chunks[2].DumpID != 3263 {
+				t.Fatalf("chunks = %+v", chunks)
+			}
+			for _, c := range chunks {
+				// The settings pg_restore repeats after \connect are gone; the comment's text, which
+				// holds lines that look like them, is whole.
+				if strings.Contains(c.SQL, "SET statement_timeout") || strings.Contains(c.SQL, `\restrict`) || strings.Contains(c.SQL, `\unrestrict`) {
+					t.Errorf("chunk %d keeps pg_restore's session settings or meta-commands:\n%s", c.DumpID, c.SQL)
+				}
+			}
+			if !strings.Contains(chunks[1].SQL, "COMMENT ON DATABASE app IS 'x;\nSET transaction_timeout = 1;\n\\x y';\n") {
+				t.Errorf("comment chunk =\n%s", chunks[1].SQL)
+			}
+			create, rest, ok := SeparateCreateDatabase(chunks[0].SQL)
+			if !ok || create != "CREATE DATABASE app WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = libc LOCALE = 'C.UTF-8';" {
+				t.Errorf("SeparateCreateDatabase = %q, %v", create, ok)
+			}
+			if strings.Contains(rest, "CREATE DATABASE") || !strings.Contains(rest, "ALTER DATABASE app OWNER TO postgres;") {
+				t.Errorf("rest of the DATABASE chunk =\n%s", rest)
+			}
+			if _, _, ok := SeparateCreateDatabase(chunks[2].SQL); ok {
+				t.Error("SeparateCreateDatabase found CREATE DATABASE in the ACL chunk")
+			}
+		})
+	}
+}

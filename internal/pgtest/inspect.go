@@ -98,9 +98,9 @@ func (c *Cluster) Fingerprint(ctx context.Context, db string) (string, error) {
 // SchemaDump returns `pg_dump --schema-only` of the database dsn names,
 // normalised so that dumps of equal schemas are equal text: comment lines,
 // SET lines, the search_path reset, \restrict/\unrestrict lines (their key
-// is random) and runs of blank lines are dropped. It uses the newest
-// Debian-packaged pg_dump (or $PGFERRY_PG_DUMP), which must be at least as
-// new as the server.
+// is random) and runs of blank lines are dropped. It uses the newest pg_dump
+// installed, Debian's or one of ClientDirs (or $PGFERRY_PG_DUMP), which must
+// be at least as new as the server; comparing two dumps, both sides use it.
 func SchemaDump(ctx context.Context, dsn string) (string, error) {
 	tool, err := findClientTool("pg_dump")
 	if err != nil {
@@ -114,8 +114,8 @@ func SchemaDump(ctx context.Context, dsn string) (string, error) {
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if strings.Contains(msg, "server version mismatch") {
-			msg += fmt.Sprintf("\n(pg_dump %d cannot dump newer servers; install a newer postgresql-client "+
-				"or point PGFERRY_PG_DUMP at one)", tool.Major)
+			msg += fmt.Sprintf("\n(pg_dump %d cannot dump newer servers; run `make pg-versions` "+
+				"or point PGFERRY_PG_DUMP at a newer one)", tool.Major)
 		}
 		return "", fmt.Errorf("pgtest: %s --schema-only: %w\n%s", tool.Path, err, msg)
 	}

@@ -225,6 +225,11 @@ func TestPortClash(t *testing.T) {
 // TestSchemaDumpNewerServer checks the [pgdumpNN] condition and the advice
 // SchemaDump gives when its pg_dump is older than the server.
 func TestSchemaDumpNewerServer(t *testing.T) {
+	// Debian's pg_dump 15, older than the newest servers, even when newer clients are installed.
+	if _, err := os.Stat("/usr/lib/postgresql/15/bin/pg_dump"); err == nil {
+		t.Setenv("PGFERRY_PG_DUMP", "/usr/lib/postgresql/15/bin/pg_dump")
+	}
+	t.Setenv("CI", "") // [pgdumpNN] is an error, not false, under CI
 	dumpMajor, err := pgtest.PgDumpMajor()
 	if err != nil {
 		t.Skip(err)
@@ -243,6 +248,48 @@ func TestSchemaDumpNewerServer(t *testing.T) {
 	_, err = c.SchemaDump(ctx(t), "postgres")
 	if err == nil || !strings.Contains(err.Error(), "PGFERRY_PG_DUMP") {
 		t.Errorf("SchemaDump of a newer server: %v, want advice naming PGFERRY_PG_DUMP", err)
+	}
+}
+
+// TestClientDirs checks that the client tools of `make pg-versions` are found in
+// the cache, offered to pgferry through PGFERRY_PG_BIN_PATH, and preferred by
+// SchemaDump and [pgdumpNN] when newer than Debian's.
+func TestClientDirs(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("PGFERRY_PG_CACHE", cache)
+	t.Setenv("PGFERRY_PG_DUMP", "")
+	t.Setenv("PGFERRY_PG_BIN_PATH", "/somewhere/bin")
+	for _, m := range []string{"18", "17", "x"} {
+		dir := filepath.Join(cache, "clients", m, "bin")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		script := fmt.Sprintf("#!/bin/sh\necho 'pg_dump (PostgreSQL) %s.1'\n", m)
+		if err := os.WriteFile(filepath.Join(dir, "pg_dump"), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.MkdirAll(filepath.Join(cache, "clients", "root", "usr"), 0o755) // the tree itself is no client
+	want := []string{filepath.Join(cache, "clients/17/bin"), filepath.Join(cache, "clients/18/bin")}
+	if got := pgtest.ClientDirs(); strings.Join(got, ":") != strings.Join(want, ":") {
+		t.Errorf("ClientDirs = %q, want %q", got, want)
+	}
+	if got, want := pgtest.ClientBinPath(), "/somewhere/bin:"+strings.Join(want, ":"); got != want {
+		t.Errorf("ClientBinPath = %q, want %q", got, want)
+	}
+	if m, err := pgtest.PgDumpMajor(); err != nil || m != 18 {
+		t.Errorf("PgDumpMajor = %d, %v; want the cache's 18", m, err)
+	}
+	t.Setenv("CI", "")
+	if ok, err := pgtest.Condition("pgdump18"); !ok || err != nil {
+		t.Errorf("Condition(pgdump18) = %v, %v; want true", ok, err)
+	}
+	if ok, err := pgtest.Condition("pgdump19"); ok || err != nil {
+		t.Errorf("Condition(pgdump19) = %v, %v; want false (a skip) outside CI", ok, err)
+	}
+	t.Setenv("CI", "true")
+	if _, err := pgtest.Condition("pgdump19"); err == nil || !strings.Contains(err.Error(), "make pg-versions") {
+		t.Errorf("Condition(pgdump19) under CI: %v, want an error that says to run make pg-versions", err)
 	}
 }
 
