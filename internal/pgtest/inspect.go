@@ -133,10 +133,65 @@ func (c *Cluster) SchemaDump(ctx context.Context, db string) (string, error) {
 var procInRE = regexp.MustCompile(`([(]|, )IN `)
 
 // NormalizeDump applies SchemaDump's normalisation to pg_dump output. Besides
-// dropping what varies between dumps, it evens out the one deparsing
-// difference between supported majors that a plain schema shows: the IN
-// mode of procedure parameters.
+// dropping what varies between dumps, it evens out the deparsing differences
+// between supported majors that a plain schema shows: the IN mode of
+// procedure parameters, and the table name before the columns of a view over
+// one table, which servers before 16 print (products.id) and later ones omit
+// (unqualifyViews).
 func NormalizeDump(dump string) string {
+	return unqualifyViews(normalizeLines(dump))
+}
+
+// viewStartRE and viewFromRE find a view's definition in a schema dump: its
+// CREATE line, and a FROM line naming one relation without an alias.
+var (
+	viewStartRE = regexp.MustCompile(`^CREATE (MATERIALIZED )?VIEW .* AS$`)
+	viewFromRE  = regexp.MustCompile(`^\s+FROM (?:[A-Za-z_][A-Za-z0-9_$]*\.)?([A-Za-z_][A-Za-z0-9_$]*)$`)
+)
+
+// unqualifyViews drops "rel." before column names in the query of a view
+// (or materialized view) that reads a single relation rel: no join, no
+// subquery, no alias. From 16 on, the server omits that qualification, so a
+// view dumped from a 13 or 15 server would otherwise differ from the same
+// view on 16+ only in how it is printed.
+func unqualifyViews(dump string) string {
+	lines := strings.Split(dump, "\n")
+	for i := 0; i < len(lines); i++ {
+		if !viewStartRE.MatchString(lines[i]) {
+			continue
+		}
+		end := i + 1
+		for end < len(lines) && !strings.HasSuffix(lines[end], ";") {
+			end++
+		}
+		if end == len(lines) {
+			break
+		}
+		body := lines[i+1 : end+1]
+		rel, froms := "", 0
+		for _, l := range body {
+			if strings.Contains(l, "FROM ") || strings.Contains(l, "JOIN ") || strings.Contains(l, "SELECT ") && l != body[0] {
+				froms++
+			}
+			if m := viewFromRE.FindStringSubmatch(l); m != nil {
+				rel = m[1]
+			}
+		}
+		if rel != "" && froms == 1 {
+			qual := regexp.MustCompile(`(^|[^A-Za-z0-9_$."])` + regexp.QuoteMeta(rel) + `\.`)
+			for k, l := range body {
+				if viewFromRE.MatchString(l) {
+					continue
+				}
+				body[k] = qual.ReplaceAllString(l, "$1")
+			}
+		}
+		i = end
+	}
+	return strings.Join(lines, "\n")
+}
+
+func normalizeLines(dump string) string {
 	var out []string
 	blank := true // drops leading blank lines
 	for _, line := range strings.Split(dump, "\n") {

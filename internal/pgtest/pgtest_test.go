@@ -309,6 +309,34 @@ func TestNormalizeDump(t *testing.T) {
 	}
 }
 
+// TestNormalizeDumpViews: a view over one table prints the same from a 15 and a 16+ server
+// (products.id against id); views over joins, subqueries or aliases keep their qualification.
+func TestNormalizeDumpViews(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"one table, as 15 prints it",
+			"CREATE VIEW app.active_products AS\n SELECT products.id,\n    products.sku\n   FROM app.products\n  WHERE products.active\n  WITH CASCADED CHECK OPTION;\n",
+			"CREATE VIEW app.active_products AS\n SELECT id,\n    sku\n   FROM app.products\n  WHERE active\n  WITH CASCADED CHECK OPTION;\n"},
+		{"materialized, composite columns",
+			"CREATE MATERIALIZED VIEW billing.rev AS\n SELECT (invoices.total).currency AS currency,\n    sum((invoices.total).amount) AS revenue\n   FROM billing.invoices\n  GROUP BY (invoices.total).currency\n  WITH NO DATA;\n",
+			"CREATE MATERIALIZED VIEW billing.rev AS\n SELECT (total).currency AS currency,\n    sum((total).amount) AS revenue\n   FROM billing.invoices\n  GROUP BY (total).currency\n  WITH NO DATA;\n"},
+		{"a join keeps its aliases",
+			"CREATE VIEW app.s AS\n SELECT o.id,\n    c.email\n   FROM (app.orders o\n     JOIN app.customers c ON ((c.id = o.customer_id)));\n",
+			"CREATE VIEW app.s AS\n SELECT o.id,\n    c.email\n   FROM (app.orders o\n     JOIN app.customers c ON ((c.id = o.customer_id)));\n"},
+		{"a subquery keeps its qualification",
+			"CREATE VIEW app.v AS\n SELECT t.id\n   FROM app.t\n  WHERE (t.id IN ( SELECT u.id\n           FROM app.u));\n",
+			"CREATE VIEW app.v AS\n SELECT t.id\n   FROM app.t\n  WHERE (t.id IN ( SELECT u.id\n           FROM app.u));\n"},
+		{"only the relation's own prefix, not a schema-qualified function or a longer name",
+			"CREATE VIEW app.p AS\n SELECT p.id,\n    app.f(p.x) AS fx,\n    p.xp.y\n   FROM app.p\n  WHERE (p.a > 1);\n",
+			"CREATE VIEW app.p AS\n SELECT id,\n    app.f(x) AS fx,\n    xp.y\n   FROM app.p\n  WHERE (a > 1);\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := pgtest.NormalizeDump(tc.in); got != tc.want {
+				t.Errorf("NormalizeDump =\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestFilterRoles(t *testing.T) {
 	in := "role a superuser=false\nrole b superuser=true\nmember a of b admin=false\nmember c of a admin=true\n"
 	want := "role a superuser=false\nmember c of a admin=true\n"
