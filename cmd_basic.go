@@ -157,7 +157,7 @@ func cmdVersion(c *cli, args []string) int {
 		}
 	}
 	if !found {
-		fmt.Fprintln(c.stdout, "pg_dump/pg_restore: not found (install the PostgreSQL client, or set options.pg_bin_dir)")
+		fmt.Fprintln(c.stdout, "pg_dump/pg_restore: not found on PATH, in "+pgdump.BinPathEnv+" or in /usr/lib/postgresql/*/bin (install the PostgreSQL client, or set options.pg_bin_dir or "+pgdump.BinPathEnv+")")
 	}
 	return 0
 }

@@ -1263,15 +1263,78 @@ func (d *dbRun) createDatabase(ctx context.Context, drop bool) error {
 			return err
 		}
 	}
-	args := append([]string{"--create", "--exit-on-error", "--use-list=" + list, "--dbname=" + r.m.Target.DBName}, d.restoreFlags()...)
-	if _, err := pgdump.Run(ctx, ToolConn(r.m.Target, ""), r.opt.Tools.PgRestore, args...); err != nil {
-		var re *pgdump.RunError
-		if errors.As(err, &re) {
-			if q, ok := re.QueryError(); ok {
-				return restoreQueryError("creating", "database "+quoteName(d.db), q)
-			}
-		}
+	// pg_restore prints the script and pgferry runs it, as it runs pre-data: with the session
+	// settings adapted to the target (a pg_restore newer than the target sets what it rejects).
+	args := append([]string{"--create", "--verbose", "--use-list=" + list, "--file=-"}, d.restoreFlags()...)
+	script, err := pgdump.Run(ctx, pgdump.Conn{}, r.opt.Tools.PgRestore, args...)
+	if err != nil {
 		return fmt.Errorf("creating the database: %w", err)
+	}
+	preamble, chunks := pgdump.CreateScript(script, r.opt.Plan.Target.VersionNum)
+	if err := d.runCreateScript(ctx, preamble, chunks); err != nil {
+		return fmt.Errorf("creating the database: %w", err)
+	}
+	return nil
+}
+
+// runCreateScript runs CreateScript's chunks as pg_restore --create would: the DATABASE entry
+// (CREATE DATABASE alone, then its owner) on the maintenance database, the rest (properties,
+// comment, privileges) connected to the new database, each connection after the preamble.
+func (d *dbRun) runCreateScript(ctx context.Context, preamble string, chunks []pgdump.Chunk) error {
+	r := d.r
+	// exec runs sql (one or more statements) and reports a refused statement as a
+	// StatementError: op and object name what it was doing, failed statement and all.
+	exec := func(c *pgx.Conn, op, object, sql string) error {
+		if strings.TrimSpace(sql) == "" {
+			return nil
+		}
+		if _, failed, err := execStatements(ctx, c, sql); err != nil {
+			return newStatementError(op, object, sql, failed, err)
+		}
+		return nil
+	}
+	database := "database " + quoteName(d.db)
+	tgt, err := Connect(ctx, r.m.Target, "")
+	if err != nil {
+		return err
+	}
+	defer tgt.Close(context.WithoutCancel(ctx))
+	if err := exec(tgt, "applying", "pg_restore's session settings", preamble); err != nil {
+		return err
+	}
+	rest := chunks
+	for i, c := range chunks {
+		create, owner, ok := pgdump.SeparateCreateDatabase(c.SQL)
+		if !ok {
+			continue
+		}
+		if err := exec(tgt, "creating", database, create); err != nil {
+			return err
+		}
+		if err := exec(tgt, "setting the owner of", database, owner); err != nil {
+			return err
+		}
+		rest = append(append([]pgdump.Chunk{}, chunks[:i]...), chunks[i+1:]...)
+		break
+	}
+	if len(rest) == 0 {
+		return nil
+	}
+	db, err := Connect(ctx, r.m.Target, d.db)
+	if err != nil {
+		return err
+	}
+	defer db.Close(context.WithoutCancel(ctx))
+	if err := exec(db, "applying", "pg_restore's session settings", preamble); err != nil {
+		return err
+	}
+	for _, c := range rest {
+		if strings.TrimSpace(c.SQL) == "" {
+			continue
+		}
+		if _, failed, err := execStatements(ctx, db, c.SQL); err != nil {
+			return chunkError(c, failed, err)
+		}
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ func TestExtensionEntries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tools, err := pgdump.Find("", 15, 0)
+	tools, err := pgdump.Find("", 1500, 1500) // a 15 source and target: pg_dump 15
 	if err != nil {
 		t.Skip(err)
 	}

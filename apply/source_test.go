@@ -22,7 +22,7 @@ func TestPrefetch(t *testing.T) {
 	if err := c.Exec(ctx, "app", "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'x' FROM generate_series(1, 10) g"); err != nil {
 		t.Fatal(err)
 	}
-	tools, err := pgdump.Find("", 15, 0)
+	tools, err := pgdump.Find("", 1500, 1500) // a 15 source and target: pg_dump 15
 	if err != nil {
 		t.Skip(err)
 	}

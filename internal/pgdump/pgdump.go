@@ -53,22 +53,65 @@ func Version(bin string) (string, int, error) {
 	return v, maj*100 + minor, nil
 }
 
-// Candidates lists directories that may hold pg_dump, in order of preference:
-// the configured directory, then PATH, then /usr/lib/postgresql/*/bin (newest first).
+// BinPathEnv names the environment variable listing more directories to look for pg_dump in,
+// colon-separated like PATH: client tools installed outside PATH and /usr/lib/postgresql
+// (e.g. by `make pg-versions` under /opt/pgferry-pg/clients/MAJOR/bin).
+const BinPathEnv = "PGFERRY_PG_BIN_PATH"
+
+// debianRoot holds Debian's per-major installations, /usr/lib/postgresql/MAJOR/bin.
+var debianRoot = "/usr/lib/postgresql"
+
+// Candidates lists directories that may hold pg_dump, in order of preference: the configured
+// directory alone when set; otherwise every directory on PATH that holds pg_dump, then the
+// directories of $PGFERRY_PG_BIN_PATH, then /usr/lib/postgresql/*/bin (newest first). Find
+// picks among all of them by version; the order only breaks ties between equal majors.
 func Candidates(binDir string) []string {
-	var dirs []string
 	if binDir != "" {
 		return []string{binDir}
 	}
-	if p, err := exec.LookPath("pg_dump"); err == nil {
-		// Debian's pg_wrapper picks a version by itself: look at the real binaries instead.
-		if r, err := filepath.EvalSymlinks(p); err == nil && !strings.HasSuffix(r, "pg_wrapper") {
-			dirs = append(dirs, filepath.Dir(r))
+	return candidates(os.Getenv("PATH"), os.Getenv(BinPathEnv), debianRoot)
+}
+
+func candidates(path, binPath, debian string) []string {
+	var dirs []string
+	seen := map[string]bool{}
+	add := func(dir string) {
+		if dir == "" {
+			return
+		}
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		if !seen[dir] {
+			seen[dir] = true
+			dirs = append(dirs, dir)
 		}
 	}
-	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(found, func(i, j int) bool { return dirMajor(found[i]) > dirMajor(found[j]) })
-	return append(dirs, found...)
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			continue // an empty PATH entry means the working directory: not a place for tools
+		}
+		p := filepath.Join(dir, "pg_dump")
+		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		// Debian's pg_wrapper picks a version by itself: look at the real binaries instead (the
+		// glob below). A symlink to a real pg_dump counts for the directory it points into.
+		r, err := filepath.EvalSymlinks(p)
+		if err != nil || strings.HasSuffix(r, "pg_wrapper") {
+			continue
+		}
+		add(filepath.Dir(r))
+	}
+	for _, dir := range filepath.SplitList(binPath) {
+		add(dir)
+	}
+	found, _ := filepath.Glob(filepath.Join(debian, "*", "bin"))
+	sort.SliceStable(found, func(i, j int) bool { return dirMajor(found[i]) > dirMajor(found[j]) })
+	for _, dir := range found {
+		add(dir)
+	}
+	return dirs
 }
 
 func dirMajor(dir string) float64 {
@@ -82,9 +125,13 @@ func dirMajor(dir string) float64 {
 // server may not know (pg_dump 17's transaction_timeout). binDir, when set, is the only place
 // looked at. maxMajor 0 means no upper preference.
 func Find(binDir string, minMajor, maxMajor int) (*Tools, error) {
+	return find(Candidates(binDir), binDir, minMajor, maxMajor)
+}
+
+func find(dirs []string, binDir string, minMajor, maxMajor int) (*Tools, error) {
 	var found []Tools
 	var seen []string
-	for _, dir := range Candidates(binDir) {
+	for _, dir := range dirs {
 		dump, restore := filepath.Join(dir, "pg_dump"), filepath.Join(dir, "pg_restore")
 		if _, err := os.Stat(dump); err != nil {
 			continue
@@ -101,11 +148,11 @@ func Find(binDir string, minMajor, maxMajor int) (*Tools, error) {
 	}
 	best := choose(found, minMajor, maxMajor)
 	if best == nil {
-		where := "on PATH or in /usr/lib/postgresql/*/bin"
+		where := "on PATH, in " + BinPathEnv + " or in " + debianRoot + "/*/bin"
 		if binDir != "" {
 			where = "in " + binDir + " (options.pg_bin_dir)"
 		}
-		return nil, fmt.Errorf("pg_dump and pg_restore not found %s; install the PostgreSQL client (e.g. apt-get install postgresql-client-%d) or set options.pg_bin_dir", where, max(minMajor/100, 15))
+		return nil, fmt.Errorf("pg_dump and pg_restore not found %s; install the PostgreSQL client (e.g. apt-get install postgresql-client-%d) or set options.pg_bin_dir or %s", where, max(minMajor/100, 15), BinPathEnv)
 	}
 	if best.Major < minMajor {
 		return best, fmt.Errorf("pg_dump %s is older than the source server (major %s); found %s; install postgresql-client-%s or newer, or set options.pg_bin_dir",
@@ -160,6 +207,51 @@ func ForServer(preamble string, serverVersionNum int) string {
 		b.WriteString(l)
 	}
 	return b.String()
+}
+
+// CreateScript turns what `pg_restore --create --verbose --file=-` prints for a database's own
+// entries (DATABASE, DATABASE PROPERTIES, their COMMENT and ACL) into what a driver runs: the
+// preamble, adapted to the server (ForServer), and one chunk per entry, without psql's
+// meta-commands (\connect, \restrict) and without the session settings pg_restore repeats after
+// each \connect (a connection to the new database runs the preamble once). Running this instead
+// of letting pg_restore connect is what lets a pg_restore newer than the target create the
+// database: pg_restore 17 sets transaction_timeout on every connection, which a 16 server rejects.
+func CreateScript(script []byte, serverVersionNum int) (preamble string, chunks []Chunk) {
+	var b strings.Builder
+	reconnect := false // inside the settings that follow a \connect
+	for _, l := range strings.SplitAfter(string(script), "\n") {
+		if strings.HasPrefix(l, `\connect`) {
+			reconnect = true
+			continue
+		}
+		t := strings.TrimSpace(l)
+		if reconnect && (t == "" || strings.HasPrefix(t, "SET ") || strings.HasPrefix(t, "SELECT pg_catalog.set_config(")) {
+			continue
+		}
+		if strings.HasPrefix(l, `\restrict `) || strings.HasPrefix(l, `\unrestrict `) {
+			continue
+		}
+		reconnect = false
+		b.WriteString(l)
+	}
+	preamble, chunks = SplitScript([]byte(b.String()))
+	return ForServer(preamble, serverVersionNum), chunks
+}
+
+// SeparateCreateDatabase splits the chunk of a DATABASE entry into its CREATE DATABASE statement,
+// which must run alone (not in a transaction block, as a multi-statement query would put it), and
+// the rest (its owner). pg_dump prints CREATE DATABASE on one line. ok is false when the chunk has
+// none.
+func SeparateCreateDatabase(sql string) (create, rest string, ok bool) {
+	var r strings.Builder
+	for _, l := range strings.SplitAfter(sql, "\n") {
+		if !ok && strings.HasPrefix(l, "CREATE DATABASE ") {
+			create, ok = strings.TrimSpace(l), true
+			continue
+		}
+		r.WriteString(l)
+	}
+	return create, r.String(), ok
 }
 
 func majorString(m int) string {

@@ -2,6 +2,8 @@ package pgdump
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -168,5 +170,234 @@ func TestForServer(t *testing.T) {
 	old := "SET statement_timeout = 0;\nSET client_encoding = 'UTF8';\n"
 	if got := ForServer(old, 150000); got != old {
 		t.Errorf("ForServer changed a preamble without transaction_timeout: %q", got)
+	}
+}
+
+// fakeClient writes pg_dump and pg_restore into dir that print version v as PostgreSQL's do.
+func fakeClient(t *testing.T, dir, v string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tool := range []string{"pg_dump", "pg_restore"} {
+		script := fmt.Sprintf("#!/bin/sh\necho '%s (PostgreSQL) %s (Debian %s-1.pgdg)'\n", tool, v, v)
+		if err := os.WriteFile(filepath.Join(dir, tool), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestCandidates(t *testing.T) {
+	root := t.TempDir()
+	d := func(rel string) string { return filepath.Join(root, rel) }
+	fakeClient(t, d("a"), "15.8")
+	fakeClient(t, d("real/bin"), "16.4")
+	fakeClient(t, d("clients/17/bin"), "17.6")
+	fakeClient(t, d("clients/18/bin"), "18.1")
+	for _, m := range []string{"9.6", "15", "17"} {
+		fakeClient(t, d("debian/"+m+"/bin"), m+".1")
+	}
+	for _, dir := range []string{"empty", "link", "wrapper", "share"} {
+		os.MkdirAll(d(dir), 0o755)
+	}
+	// link/pg_dump is a symlink to a real pg_dump; wrapper/pg_dump to Debian's pg_wrapper.
+	os.Symlink(d("real/bin/pg_dump"), d("link/pg_dump"))
+	os.WriteFile(d("share/pg_wrapper"), []byte("#!/bin/sh\n"), 0o755)
+	os.Symlink(d("share/pg_wrapper"), d("wrapper/pg_dump"))
+	debian := []string{d("debian/17/bin"), d("debian/15/bin"), d("debian/9.6/bin")}
+	cases := []struct {
+		name, path, binPath string
+		want                []string
+	}{
+		{"nothing on PATH", d("empty"), "", debian},
+		{"every PATH directory holding pg_dump, not only the first", d("a") + ":" + d("empty") + ":" + d("clients/18/bin"), "",
+			append([]string{d("a"), d("clients/18/bin")}, debian...)},
+		{"a symlink counts for its target's directory; pg_wrapper does not count", d("wrapper") + ":" + d("link"), "",
+			append([]string{d("real/bin")}, debian...)},
+		{"PGFERRY_PG_BIN_PATH after PATH, before Debian's", d("a"), d("clients/17/bin") + ":" + d("clients/18/bin"),
+			append([]string{d("a"), d("clients/17/bin"), d("clients/18/bin")}, debian...)},
+		{"each directory once; empty entries ignored", ":" + d("a") + "::" + d("a"), ":" + d("a") + "::" + d("debian/15/bin"),
+			[]string{d("a"), d("debian/15/bin"), d("debian/17/bin"), d("debian/9.6/bin")}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := candidates(tc.path, tc.binPath, d("debian"))
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("candidates =\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tc.want, "\n  "))
+			}
+		})
+	}
+}
+
+// TestFind checks which client Find picks for a source and target major among the clients found
+// on PATH, in PGFERRY_PG_BIN_PATH and under the Debian root, and that options.pg_bin_dir, when set,
+// is the only place looked at.
+func TestFind(t *testing.T) {
+	root := t.TempDir()
+	d := func(rel string) string { return filepath.Join(root, rel) }
+	fakeClient(t, d("path15"), "15.8")
+	fakeClient(t, d("path16"), "16.4")
+	fakeClient(t, d("clients/17/bin"), "17.6")
+	fakeClient(t, d("clients/18/bin"), "18.1")
+	fakeClient(t, d("debian/15/bin"), "15.14")
+	fakeClient(t, d("debian/13/bin"), "13.22")
+	os.MkdirAll(d("nothing"), 0o755)
+	clients := d("clients/17/bin") + ":" + d("clients/18/bin")
+	old := debianRoot
+	debianRoot = d("debian")
+	t.Cleanup(func() { debianRoot = old })
+
+	cases := []struct {
+		name              string
+		binDir, path, env string
+		src, tgt          int
+		want              string // directory of the pg_dump picked
+		wantErr           string
+	}{
+		{"13 → 17 takes 17 from PGFERRY_PG_BIN_PATH", "", d("path15"), clients, 1300, 1700, d("clients/17/bin"), ""},
+		{"15 → 18 takes 18", "", d("path15"), clients, 1500, 1800, d("clients/18/bin"), ""},
+		{"17 → 18 takes 18", "", d("path15"), clients, 1700, 1800, d("clients/18/bin"), ""},
+		{"18 → 18 takes 18", "", "", clients, 1800, 1800, d("clients/18/bin"), ""},
+		{"16 → 16 takes 16 from the second PATH directory", "", d("path15") + ":" + d("path16"), clients, 1600, 1600, d("path16"), ""},
+		{"16 → 16 without a 16 client takes the oldest newer, 17", "", d("path15"), clients, 1600, 1600, d("clients/17/bin"), ""},
+		{"13 → 15 takes 15 from PATH before Debian's", "", d("path15"), clients, 1300, 1500, d("path15"), ""},
+		{"13 → 13 takes Debian's 13", "", d("path15"), "", 1300, 1300, d("debian/13/bin"), ""},
+		{"options.pg_bin_dir is the only place looked at", d("debian/13/bin"), d("path15"), clients, 1300, 1800, d("debian/13/bin"), ""},
+		{"options.pg_bin_dir older than the source", d("path15"), "", clients, 1700, 1800, d("path15"),
+			"pg_dump 15.8 is older than the source server (major 17)"},
+		{"18 source without an 18 client", "", d("path15"), d("clients/17/bin"), 1800, 1800, d("clients/17/bin"),
+			"pg_dump 17.6 is older than the source server (major 18)"},
+		{"options.pg_bin_dir without pg_dump", d("nothing"), d("path15"), clients, 1500, 1500, "",
+			"pg_dump and pg_restore not found in " + d("nothing") + " (options.pg_bin_dir)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("PATH", tc.path)
+			t.Setenv(BinPathEnv, tc.env)
+			got, err := Find(tc.binDir, tc.src, tc.tgt)
+			if tc.wantErr == "" && err != nil {
+				t.Fatalf("Find: %v", err)
+			}
+			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("Find error = %v, want %q", err, tc.wantErr)
+			}
+			gotDir := ""
+			if got != nil {
+				gotDir = filepath.Dir(got.PgDump)
+				if filepath.Dir(got.PgRestore) != gotDir {
+					t.Errorf("pg_restore %s is not pg_dump's sibling %s", got.PgRestore, got.PgDump)
+				}
+			}
+			if gotDir != tc.want {
+				t.Errorf("Find picked %q, want %q", gotDir, tc.want)
+			}
+		})
+	}
+	t.Run("nothing anywhere names every place", func(t *testing.T) {
+		t.Setenv("PATH", d("nothing"))
+		t.Setenv(BinPathEnv, "")
+		debianRoot = d("nothing")
+		_, err := Find("", 1500, 1500)
+		if err == nil || !strings.Contains(err.Error(), "on PATH, in PGFERRY_PG_BIN_PATH or in "+d("nothing")+"/*/bin") {
+			t.Errorf("Find error = %v, want it to name PATH, PGFERRY_PG_BIN_PATH and the Debian directories", err)
+		}
+	})
+}
+
+// createScript17 is what pg_restore 17 prints with --create --verbose --file=- for a database's
+// own entries: psql meta-commands, and the session settings again after each \connect.
+const createScript17 = `--
+-- PostgreSQL database dump
+--
+
+\restrict abc
+
+-- Dumped from database version 16.14
+-- Dumped by pg_dump version 17.12
+
+SET statement_timeout = 0;
+SET transaction_timeout = 0;
+SELECT pg_catalog.set_config('search_path', '', false);
+
+--
+-- TOC entry 3261 (class 1262 OID 16384)
+-- Name: app; Type: DATABASE; Schema: -; Owner: postgres
+--
+
+CREATE DATABASE app WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = libc LOCALE = 'C.UTF-8';
+
+
+ALTER DATABASE app OWNER TO postgres;
+
+\unrestrict abc
+\connect app
+\restrict abc
+
+SET statement_timeout = 0;
+SET transaction_timeout = 0;
+SELECT pg_catalog.set_config('search_path', '', false);
+
+--
+-- TOC entry 3262 (class 0 OID 0)
+-- Dependencies: 3261
+-- Name: DATABASE app; Type: COMMENT; Schema: -; Owner: postgres
+--
+
+COMMENT ON DATABASE app IS 'x;
+SET transaction_timeout = 1;
+\x y';
+
+
+--
+-- TOC entry 3263 (class 0 OID 0)
+-- Dependencies: 3261
+-- Name: DATABASE app; Type: ACL; Schema: -; Owner: postgres
+--
+
+GRANT CONNECT ON DATABASE app TO r;
+
+
+-- Completed on 2026-12-05 02:47:50 UTC
+
+\unrestrict abc
+`
+
+func TestCreateScript(t *testing.T) {
+	for _, tc := range []struct {
+		server     int
+		wantTxTime bool
+	}{{160014, false}, {170012, true}} {
+		t.Run(fmt.Sprint(tc.server), func(t *testing.T) {
+			preamble, chunks := CreateScript([]byte(createScript17), tc.server)
+			if got := strings.Contains(preamble, "SET transaction_timeout"); got != tc.wantTxTime {
+				t.Errorf("preamble sets transaction_timeout: %v, want %v\n%s", got, tc.wantTxTime, preamble)
+			}
+			if !strings.Contains(preamble, "SET statement_timeout = 0;") || strings.Contains(preamble, `\restrict`) {
+				t.Errorf("preamble =\n%s", preamble)
+			}
+			if len(chunks) != 3 || chunks[0].DumpID != 3261 || chunks[1].DumpID != 3262 || chunks[2].DumpID != 3263 {
+				t.Fatalf("chunks = %+v", chunks)
+			}
+			for _, c := range chunks {
+				// The settings pg_restore repeats after \connect are gone; the comment's text, which
+				// holds lines that look like them, is whole.
+				if strings.Contains(c.SQL, "SET statement_timeout") || strings.Contains(c.SQL, `\restrict`) || strings.Contains(c.SQL, `\unrestrict`) {
+					t.Errorf("chunk %d keeps pg_restore's session settings or meta-commands:\n%s", c.DumpID, c.SQL)
+				}
+			}
+			if !strings.Contains(chunks[1].SQL, "COMMENT ON DATABASE app IS 'x;\nSET transaction_timeout = 1;\n\\x y';\n") {
+				t.Errorf("comment chunk =\n%s", chunks[1].SQL)
+			}
+			create, rest, ok := SeparateCreateDatabase(chunks[0].SQL)
+			if !ok || create != "CREATE DATABASE app WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE_PROVIDER = libc LOCALE = 'C.UTF-8';" {
+				t.Errorf("SeparateCreateDatabase = %q, %v", create, ok)
+			}
+			if strings.Contains(rest, "CREATE DATABASE") || !strings.Contains(rest, "ALTER DATABASE app OWNER TO postgres;") {
+				t.Errorf("rest of the DATABASE chunk =\n%s", rest)
+			}
+			if _, _, ok := SeparateCreateDatabase(chunks[2].SQL); ok {
+				t.Error("SeparateCreateDatabase found CREATE DATABASE in the ACL chunk")
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // DefaultCache is where `make pg-versions` installs server binaries when
@@ -69,10 +70,61 @@ type clientTool struct {
 	Major int
 }
 
-// findClientTool returns the newest Debian-packaged copy of the named client
-// program. $PGFERRY_<NAME> (e.g. PGFERRY_PG_DUMP) overrides the search. The
-// newest copy is the right one because pg_dump refuses servers newer than
-// itself, while it dumps any older server.
+// ClientDirs returns the directories of client tools (pg_dump, pg_restore,
+// psql) that `make pg-versions` installed for majors Debian does not package
+// here ($PGFERRY_PG_CACHE/clients/<major>/bin, see
+// scripts/install-pg-clients.sh), oldest major first.
+func ClientDirs() []string {
+	matches, _ := filepath.Glob(filepath.Join(CacheDir(), "clients", "*", "bin", "pg_dump"))
+	type dir struct {
+		path  string
+		major int
+	}
+	var dirs []dir
+	for _, m := range matches {
+		major, err := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(m))))
+		if err == nil && isExecutable(m) {
+			dirs = append(dirs, dir{filepath.Dir(m), major})
+		}
+	}
+	sort.Slice(dirs, func(i, j int) bool { return dirs[i].major < dirs[j].major })
+	out := make([]string, len(dirs))
+	for i, d := range dirs {
+		out[i] = d.path
+	}
+	return out
+}
+
+// pgBinPathEnv is pgdump.BinPathEnv: where pgferry looks for pg_dump besides
+// PATH and /usr/lib/postgresql/*/bin.
+const pgBinPathEnv = "PGFERRY_PG_BIN_PATH"
+
+// ClientBinPath returns the value of PGFERRY_PG_BIN_PATH that lets pgferry
+// find the client tools of ClientDirs, after the directories it already
+// names.
+func ClientBinPath() string {
+	var dirs []string
+	if cur := os.Getenv(pgBinPathEnv); cur != "" {
+		dirs = append(dirs, cur)
+	}
+	dirs = append(dirs, ClientDirs()...)
+	return strings.Join(dirs, string(os.PathListSeparator))
+}
+
+var useClients sync.Once
+
+// UseClients makes the client tools of ClientDirs visible to pgferry code
+// running in this process (pgdump.Find), as Setup does for scripts. Start
+// calls it.
+func UseClients() {
+	useClients.Do(func() { os.Setenv(pgBinPathEnv, ClientBinPath()) })
+}
+
+// findClientTool returns the newest copy of the named client program, among
+// Debian's packages and the clients of ClientDirs. $PGFERRY_<NAME> (e.g.
+// PGFERRY_PG_DUMP) overrides the search. The newest copy is the right one
+// because pg_dump refuses servers newer than itself, while it dumps any older
+// server, and comparing two servers' dumps needs one pg_dump for both.
 func findClientTool(name string) (clientTool, error) {
 	env := "PGFERRY_" + strings.ToUpper(name)
 	if p := os.Getenv(env); p != "" {
@@ -90,16 +142,23 @@ func findClientTool(name string) (clientTool, error) {
 			tools = append(tools, clientTool{Path: m, Major: major})
 		}
 	}
+	for _, dir := range ClientDirs() {
+		m := filepath.Join(dir, name)
+		major, err := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
+		if err == nil && isExecutable(m) {
+			tools = append(tools, clientTool{Path: m, Major: major})
+		}
+	}
 	if len(tools) == 0 {
 		if p, err := exec.LookPath(name); err == nil {
 			if major, err := toolMajor(p); err == nil {
 				return clientTool{Path: p, Major: major}, nil
 			}
 		}
-		return clientTool{}, fmt.Errorf("pgtest: %s not found under %s/*/bin; install postgresql-client-15 "+
-			"or set %s", name, debianRoot, env)
+		return clientTool{}, fmt.Errorf("pgtest: %s not found under %s/*/bin or %s/clients/*/bin; run `make pg-versions` "+
+			"or set %s", name, debianRoot, CacheDir(), env)
 	}
-	sort.Slice(tools, func(i, j int) bool { return tools[i].Major > tools[j].Major })
+	sort.SliceStable(tools, func(i, j int) bool { return tools[i].Major > tools[j].Major })
 	return tools[0], nil
 }
 

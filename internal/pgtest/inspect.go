@@ -98,9 +98,9 @@ func (c *Cluster) Fingerprint(ctx context.Context, db string) (string, error) {
 // SchemaDump returns `pg_dump --schema-only` of the database dsn names,
 // normalised so that dumps of equal schemas are equal text: comment lines,
 // SET lines, the search_path reset, \restrict/\unrestrict lines (their key
-// is random) and runs of blank lines are dropped. It uses the newest
-// Debian-packaged pg_dump (or $PGFERRY_PG_DUMP), which must be at least as
-// new as the server.
+// is random) and runs of blank lines are dropped. It uses the newest pg_dump
+// installed, Debian's or one of ClientDirs (or $PGFERRY_PG_DUMP), which must
+// be at least as new as the server; comparing two dumps, both sides use it.
 func SchemaDump(ctx context.Context, dsn string) (string, error) {
 	tool, err := findClientTool("pg_dump")
 	if err != nil {
@@ -114,8 +114,8 @@ func SchemaDump(ctx context.Context, dsn string) (string, error) {
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if strings.Contains(msg, "server version mismatch") {
-			msg += fmt.Sprintf("\n(pg_dump %d cannot dump newer servers; install a newer postgresql-client "+
-				"or point PGFERRY_PG_DUMP at one)", tool.Major)
+			msg += fmt.Sprintf("\n(pg_dump %d cannot dump newer servers; run `make pg-versions` "+
+				"or point PGFERRY_PG_DUMP at a newer one)", tool.Major)
 		}
 		return "", fmt.Errorf("pgtest: %s --schema-only: %w\n%s", tool.Path, err, msg)
 	}
@@ -133,10 +133,65 @@ func (c *Cluster) SchemaDump(ctx context.Context, db string) (string, error) {
 var procInRE = regexp.MustCompile(`([(]|, )IN `)
 
 // NormalizeDump applies SchemaDump's normalisation to pg_dump output. Besides
-// dropping what varies between dumps, it evens out the one deparsing
-// difference between supported majors that a plain schema shows: the IN
-// mode of procedure parameters.
+// dropping what varies between dumps, it evens out the deparsing differences
+// between supported majors that a plain schema shows: the IN mode of
+// procedure parameters, and the table name before the columns of a view over
+// one table, which servers before 16 print (products.id) and later ones omit
+// (unqualifyViews).
 func NormalizeDump(dump string) string {
+	return unqualifyViews(normalizeLines(dump))
+}
+
+// viewStartRE and viewFromRE find a view's definition in a schema dump: its
+// CREATE line, and a FROM line naming one relation without an alias.
+var (
+	viewStartRE = regexp.MustCompile(`^CREATE (MATERIALIZED )?VIEW .* AS$`)
+	viewFromRE  = regexp.MustCompile(`^\s+FROM (?:[A-Za-z_][A-Za-z0-9_$]*\.)?([A-Za-z_][A-Za-z0-9_$]*)$`)
+)
+
+// unqualifyViews drops "rel." before column names in the query of a view
+// (or materialized view) that reads a single relation rel: no join, no
+// subquery, no alias. From 16 on, the server omits that qualification, so a
+// view dumped from a 13 or 15 server would otherwise differ from the same
+// view on 16+ only in how it is printed.
+func unqualifyViews(dump string) string {
+	lines := strings.Split(dump, "\n")
+	for i := 0; i < len(lines); i++ {
+		if !viewStartRE.MatchString(lines[i]) {
+			continue
+		}
+		end := i + 1
+		for end < len(lines) && !strings.HasSuffix(lines[end], ";") {
+			end++
+		}
+		if end == len(lines) {
+			break
+		}
+		body := lines[i+1 : end+1]
+		rel, froms := "", 0
+		for _, l := range body {
+			if strings.Contains(l, "FROM ") || strings.Contains(l, "JOIN ") || strings.Contains(l, "SELECT ") && l != body[0] {
+				froms++
+			}
+			if m := viewFromRE.FindStringSubmatch(l); m != nil {
+				rel = m[1]
+			}
+		}
+		if rel != "" && froms == 1 {
+			qual := regexp.MustCompile(`(^|[^A-Za-z0-9_$."])` + regexp.QuoteMeta(rel) + `\.`)
+			for k, l := range body {
+				if viewFromRE.MatchString(l) {
+					continue
+				}
+				body[k] = qual.ReplaceAllString(l, "$1")
+			}
+		}
+		i = end
+	}
+	return strings.Join(lines, "\n")
+}
+
+func normalizeLines(dump string) string {
 	var out []string
 	blank := true // drops leading blank lines
 	for _, line := range strings.Split(dump, "\n") {

@@ -225,6 +225,11 @@ func TestPortClash(t *testing.T) {
 // TestSchemaDumpNewerServer checks the [pgdumpNN] condition and the advice
 // SchemaDump gives when its pg_dump is older than the server.
 func TestSchemaDumpNewerServer(t *testing.T) {
+	// Debian's pg_dump 15, older than the newest servers, even when newer clients are installed.
+	if _, err := os.Stat("/usr/lib/postgresql/15/bin/pg_dump"); err == nil {
+		t.Setenv("PGFERRY_PG_DUMP", "/usr/lib/postgresql/15/bin/pg_dump")
+	}
+	t.Setenv("CI", "") // [pgdumpNN] is an error, not false, under CI
 	dumpMajor, err := pgtest.PgDumpMajor()
 	if err != nil {
 		t.Skip(err)
@@ -246,6 +251,48 @@ func TestSchemaDumpNewerServer(t *testing.T) {
 	}
 }
 
+// TestClientDirs checks that the client tools of `make pg-versions` are found in
+// the cache, offered to pgferry through PGFERRY_PG_BIN_PATH, and preferred by
+// SchemaDump and [pgdumpNN] when newer than Debian's.
+func TestClientDirs(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("PGFERRY_PG_CACHE", cache)
+	t.Setenv("PGFERRY_PG_DUMP", "")
+	t.Setenv("PGFERRY_PG_BIN_PATH", "/somewhere/bin")
+	for _, m := range []string{"18", "17", "x"} {
+		dir := filepath.Join(cache, "clients", m, "bin")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		script := fmt.Sprintf("#!/bin/sh\necho 'pg_dump (PostgreSQL) %s.1'\n", m)
+		if err := os.WriteFile(filepath.Join(dir, "pg_dump"), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.MkdirAll(filepath.Join(cache, "clients", "root", "usr"), 0o755) // the tree itself is no client
+	want := []string{filepath.Join(cache, "clients/17/bin"), filepath.Join(cache, "clients/18/bin")}
+	if got := pgtest.ClientDirs(); strings.Join(got, ":") != strings.Join(want, ":") {
+		t.Errorf("ClientDirs = %q, want %q", got, want)
+	}
+	if got, want := pgtest.ClientBinPath(), "/somewhere/bin:"+strings.Join(want, ":"); got != want {
+		t.Errorf("ClientBinPath = %q, want %q", got, want)
+	}
+	if m, err := pgtest.PgDumpMajor(); err != nil || m != 18 {
+		t.Errorf("PgDumpMajor = %d, %v; want the cache's 18", m, err)
+	}
+	t.Setenv("CI", "")
+	if ok, err := pgtest.Condition("pgdump18"); !ok || err != nil {
+		t.Errorf("Condition(pgdump18) = %v, %v; want true", ok, err)
+	}
+	if ok, err := pgtest.Condition("pgdump19"); ok || err != nil {
+		t.Errorf("Condition(pgdump19) = %v, %v; want false (a skip) outside CI", ok, err)
+	}
+	t.Setenv("CI", "true")
+	if _, err := pgtest.Condition("pgdump19"); err == nil || !strings.Contains(err.Error(), "make pg-versions") {
+		t.Errorf("Condition(pgdump19) under CI: %v, want an error that says to run make pg-versions", err)
+	}
+}
+
 func TestNormalizeDump(t *testing.T) {
 	in := "--\n-- PostgreSQL database dump\n--\n\\restrict abc123\n\nSET statement_timeout = 0;\n" +
 		"SELECT pg_catalog.set_config('search_path', '', false);\n\n\n" +
@@ -259,6 +306,34 @@ func TestNormalizeDump(t *testing.T) {
 		"CREATE FUNCTION f(a text DEFAULT 'x, IN y') RETURNS text\n"
 	if got := pgtest.NormalizeDump(in); got != want {
 		t.Errorf("NormalizeDump =\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestNormalizeDumpViews: a view over one table prints the same from a 15 and a 16+ server
+// (products.id against id); views over joins, subqueries or aliases keep their qualification.
+func TestNormalizeDumpViews(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"one table, as 15 prints it",
+			"CREATE VIEW app.active_products AS\n SELECT products.id,\n    products.sku\n   FROM app.products\n  WHERE products.active\n  WITH CASCADED CHECK OPTION;\n",
+			"CREATE VIEW app.active_products AS\n SELECT id,\n    sku\n   FROM app.products\n  WHERE active\n  WITH CASCADED CHECK OPTION;\n"},
+		{"materialized, composite columns",
+			"CREATE MATERIALIZED VIEW billing.rev AS\n SELECT (invoices.total).currency AS currency,\n    sum((invoices.total).amount) AS revenue\n   FROM billing.invoices\n  GROUP BY (invoices.total).currency\n  WITH NO DATA;\n",
+			"CREATE MATERIALIZED VIEW billing.rev AS\n SELECT (total).currency AS currency,\n    sum((total).amount) AS revenue\n   FROM billing.invoices\n  GROUP BY (total).currency\n  WITH NO DATA;\n"},
+		{"a join keeps its aliases",
+			"CREATE VIEW app.s AS\n SELECT o.id,\n    c.email\n   FROM (app.orders o\n     JOIN app.customers c ON ((c.id = o.customer_id)));\n",
+			"CREATE VIEW app.s AS\n SELECT o.id,\n    c.email\n   FROM (app.orders o\n     JOIN app.customers c ON ((c.id = o.customer_id)));\n"},
+		{"a subquery keeps its qualification",
+			"CREATE VIEW app.v AS\n SELECT t.id\n   FROM app.t\n  WHERE (t.id IN ( SELECT u.id\n           FROM app.u));\n",
+			"CREATE VIEW app.v AS\n SELECT t.id\n   FROM app.t\n  WHERE (t.id IN ( SELECT u.id\n           FROM app.u));\n"},
+		{"only the relation's own prefix, not a schema-qualified function or a longer name",
+			"CREATE VIEW app.p AS\n SELECT p.id,\n    app.f(p.x) AS fx,\n    p.xp.y\n   FROM app.p\n  WHERE (p.a > 1);\n",
+			"CREATE VIEW app.p AS\n SELECT id,\n    app.f(x) AS fx,\n    xp.y\n   FROM app.p\n  WHERE (a > 1);\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := pgtest.NormalizeDump(tc.in); got != tc.want {
+				t.Errorf("NormalizeDump =\n%s\nwant\n%s", got, tc.want)
+			}
+		})
 	}
 }
 

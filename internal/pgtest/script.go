@@ -26,13 +26,17 @@ type registry struct {
 	clusters map[string]*Cluster
 }
 
-// Setup prepares a script for the commands of Commands; chain it into
-// testscript.Params.Setup. It also makes sure every cluster the script
-// started is stopped and removed when the script ends, however it ends.
 // testKey holds the script's testscript.T, for pgstart to skip the script under -short.
 type testKey struct{}
 
+// Setup prepares a script for the commands of Commands; chain it into
+// testscript.Params.Setup. It also makes sure every cluster the script
+// started is stopped and removed when the script ends, however it ends.
+// pgferry run by the script finds the client tools of ClientDirs through
+// PGFERRY_PG_BIN_PATH, and so picks, as for a user who has them, the newest
+// pg_dump from the source's major up to the target's.
 func Setup(env *testscript.Env) error {
+	env.Setenv(pgBinPathEnv, ClientBinPath())
 	reg := &registry{clusters: map[string]*Cluster{}}
 	env.Values[registryKey{}] = reg
 	env.Values[testKey{}] = env.T()
@@ -88,8 +92,11 @@ func Commands() map[string]func(ts *testscript.TestScript, neg bool, args []stri
 var condRE = regexp.MustCompile(`^pg(dump)?(\d+)$`)
 
 // Condition answers the script conditions [pgNN] (server binaries of major NN
-// are available) and [pgdumpNN] (SchemaDump, hence schemacmp, can describe a
-// major NN server). Chain it into testscript.Params.Condition.
+// are available) and [pgdumpNN] (a pg_dump of major NN or newer is installed:
+// SchemaDump, hence schemacmp, can describe a major NN server, and pgferry
+// finds a pg_dump for an NN source). Chain it into testscript.Params.Condition.
+// Under CI (the CI environment variable set) a missing pg_dump is an error,
+// not a skip: CI must test every source version it claims to.
 func Condition(cond string) (bool, error) {
 	m := condRE.FindStringSubmatch(cond)
 	if m == nil {
@@ -98,7 +105,14 @@ func Condition(cond string) (bool, error) {
 	major, _ := strconv.Atoi(m[2])
 	if m[1] == "dump" {
 		dumpMajor, err := PgDumpMajor()
-		return err == nil && dumpMajor >= major, nil
+		ok := err == nil && dumpMajor >= major
+		if !ok && os.Getenv("CI") != "" {
+			if err == nil {
+				err = fmt.Errorf("the newest is pg_dump %d", dumpMajor)
+			}
+			return false, fmt.Errorf("pg_dump %d or newer required under CI (run `make pg-versions`): %v", major, err)
+		}
+		return ok, nil
 	}
 	return Available(major), nil
 }

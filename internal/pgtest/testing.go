@@ -10,12 +10,14 @@ import (
 // stops it and removes the directory (printing the server log's tail when the
 // test failed). Without binaries for that major the test is skipped, unless
 // the CI environment variable is set, when it fails: CI must test every
-// version it claims to.
+// version it claims to. It also makes the client tools that `make
+// pg-versions` installed visible to pgferry code in this process (UseClients).
 func Start(t testing.TB, major int, opts ...Option) *Cluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs a PostgreSQL server: not run with -short")
 	}
+	UseClients()
 	if _, err := BinDir(major); err != nil {
 		if os.Getenv("CI") == "" {
 			t.Skipf("PostgreSQL %d not available: %v", major, err)
