@@ -1272,7 +1272,7 @@ func (d *dbRun) createDatabase(ctx context.Context, drop bool) error {
 	}
 	preamble, chunks := pgdump.CreateScript(script, r.opt.Plan.Target.VersionNum)
 	if err := d.runCreateScript(ctx, preamble, chunks); err != nil {
-		return fmt.Errorf("creating the database: %w", err)
+		return err // a StatementError names the database and the statement
 	}
 	return nil
 }
