@@ -58,7 +58,7 @@ func cmdApply(c *cli, args []string) int {
 	jobs := fs.Int("jobs", 0, "parallel workers (default: options.jobs)")
 	jsonOut := fs.Bool("json", false, "print line-delimited JSON events")
 	lockTimeout := fs.Duration("lock-timeout", 0, "wait this long for the state lock (e.g. 5m)")
-	if code, done := c.parse(fs, args, "apply [PLANFILE] [--auto-approve] [--jobs N] [--json] [--lock-timeout DUR] [--migration NAME] [--var k=v]"); done {
+	if code, done := c.parse(fs, args, "apply [PLANFILE] [--auto-approve] [--jobs N] [--json] [--lock-timeout DUR] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
 		return code
 	}
 	if fs.NArg() > 1 {

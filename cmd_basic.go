@@ -47,7 +47,7 @@ func cmdValidate(c *cli, args []string) int {
 	var v varFlags
 	v.register(fs, true)
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
-	if code, done := c.parse(fs, args, "validate [--json] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
+	if code, done := c.parse(fs, args, "validate [--json] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
 		return code
 	}
 	// Like terraform validate: values not given are unknown, not errors (no connection is made).

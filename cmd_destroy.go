@@ -31,7 +31,7 @@ func cmdDestroy(c *cli, args []string) int {
 	v.register(fs, true)
 	auto := fs.Bool("auto-approve", false, "skip the interactive approval")
 	lockTimeout := fs.Duration("lock-timeout", 0, "wait this long for the state lock (e.g. 5m)")
-	if code, done := c.parse(fs, args, "destroy [--auto-approve] [--lock-timeout DUR] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
+	if code, done := c.parse(fs, args, "destroy [--auto-approve] [--lock-timeout DUR] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
 		return code
 	}
 	if fs.NArg() > 0 {
@@ -69,7 +69,7 @@ func cmdCancel(c *cli, args []string) int {
 	v.register(fs, true)
 	auto := fs.Bool("auto-approve", false, "roll back without asking, also on a terminal")
 	wait := fs.Duration("wait", time.Minute, "how long to wait for a running apply to stop")
-	if code, done := c.parse(fs, args, "cancel [--auto-approve] [--wait DUR] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
+	if code, done := c.parse(fs, args, "cancel [--auto-approve] [--wait DUR] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
 		return code
 	}
 	if fs.NArg() > 0 {

@@ -255,11 +255,11 @@ func cmdPlan(c *cli, args []string) int {
 	fs := newFlags("plan")
 	var v varFlags
 	v.register(fs, true)
-	out := fs.String("out", "", "save the plan to FILE for `pgferry apply FILE`")
+	out := fs.String("out", "", "save the plan to FILE, to apply exactly it with pgferry apply FILE")
 	jsonOut := fs.Bool("json", false, "print the plan as one JSON document")
 	markdown := fs.Bool("markdown", false, "print the plan as a pull-request comment (Markdown)")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
-	if code, done := c.parse(fs, args, "plan [--out FILE] [--json] [--markdown] [--detailed-exitcode] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
+	if code, done := c.parse(fs, args, "plan [--out FILE] [--json] [--markdown] [--detailed-exitcode] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
 		return code
 	}
 	ctx, stop := c.signalContext()

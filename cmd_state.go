@@ -63,7 +63,7 @@ func cmdShow(c *cli, args []string) int {
 	var v varFlags
 	v.register(fs, true)
 	jsonOut := fs.Bool("json", false, "print one JSON document")
-	if code, done := c.parse(fs, args, "show [PLANFILE] [--json] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
+	if code, done := c.parse(fs, args, "show [PLANFILE] [--json] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
 		return code
 	}
 	if fs.NArg() > 1 {
@@ -472,7 +472,7 @@ func cmdList(c *cli, args []string) int {
 	var v varFlags
 	v.register(fs, false)
 	jsonOut := fs.Bool("json", false, "print one JSON document (an array)")
-	if code, done := c.parse(fs, args, "list [--json] [--var k=v] [--var-file FILE]"); done {
+	if code, done := c.parse(fs, args, "list [--json] [--var NAME=VALUE] [--var-file FILE]"); done {
 		return code
 	}
 	if fs.NArg() > 0 {
@@ -548,7 +548,7 @@ func cmdForceUnlock(c *cli, args []string) int {
 	var v varFlags
 	v.register(fs, true)
 	force := fs.Bool("force", false, "do not ask for confirmation")
-	synopsis := "force-unlock LOCK_ID [--force] [--migration NAME] [--var k=v] [--var-file FILE]"
+	synopsis := "force-unlock LOCK_ID [--force] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"
 	if code, done := c.parse(fs, args, synopsis); done {
 		return code
 	}

@@ -15,7 +15,7 @@ func cmdVerify(c *cli, args []string) int {
 	v.register(fs, true)
 	mode := fs.String("mode", "", "count | checksum (default: options.verify, or checksum)")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON document")
-	if code, done := c.parse(fs, args, "verify [--mode count|checksum] [--json] [--migration NAME] [--var k=v]"); done {
+	if code, done := c.parse(fs, args, "verify [--mode count|checksum] [--json] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
 		return code
 	}
 	ctx, stop := c.signalContext()
