@@ -14,6 +14,7 @@ import (
 
 	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
@@ -153,7 +154,7 @@ func cmdApply(c *cli, args []string) int {
 	}
 	if p.ValidationFailed() {
 		c.recordValidationFailed(ctx, s, p)
-		c.errorf(nil, "Validation failed: %d check(s) failed; nothing was changed. Fix them and run apply again.", p.Summary.Failed)
+		c.errorf(nil, "Validation failed: %s failed; nothing was changed. Fix %s and run apply again.", english.Count(p.Summary.Failed, "check"), english.Verb(p.Summary.Failed, "it", "them"))
 		if jl != nil {
 			jl.Write("error", "diagnostic", "validation failed", map[string]any{"validations": p.Validations})
 		}
@@ -261,7 +262,7 @@ func (c *cli) recordValidationFailed(ctx context.Context, s *session, p *plan.Pl
 	st.Validations = p.Validations
 	if len(st.Actions) == 0 || st.Status == state.StatusValidationFailed {
 		st.Status, st.Substatus, st.StartedAt, st.FinishedAt = state.StatusValidationFailed, state.SubCompleted, &now, &now
-		st.Error = fmt.Sprintf("%d validation(s) failed", p.Summary.Failed)
+		st.Error = fmt.Sprintf("%s failed", english.Count(p.Summary.Failed, "validation"))
 	}
 	if err := s.backend.Write(context.WithoutCancel(ctx), st); err != nil {
 		c.errorf(s.secrets, "saving the state: %v", err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/internal/pgdump"
 )
 
@@ -72,7 +73,7 @@ func cmdValidate(c *cli, args []string) int {
 	if diags.HasErrors() {
 		return 1
 	}
-	fmt.Fprintf(c.stdout, "Success! The configuration is valid (%d migration(s)).\n", len(cfg.MigrationNames))
+	fmt.Fprintf(c.stdout, "Success! The configuration is valid (%s).\n", english.Count(len(cfg.MigrationNames), "migration"))
 	return 0
 }
 

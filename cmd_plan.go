@@ -18,6 +18,7 @@ import (
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/checks"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/internal/pgdump"
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/plan"
@@ -319,7 +320,7 @@ func cmdPlan(c *cli, args []string) int {
 			if *out != "" {
 				saved = fmt.Sprintf(" The plan was not saved to %s.", *out)
 			}
-			c.errorf(nil, "Validation failed: %d check(s) failed; fix them and plan again.%s", p.Summary.Failed, saved)
+			c.errorf(nil, "Validation failed: %s failed; fix %s and plan again.%s", english.Count(p.Summary.Failed, "check"), english.Verb(p.Summary.Failed, "it", "them"), saved)
 		}
 		return 1
 	}

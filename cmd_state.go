@@ -422,7 +422,7 @@ func showState(w io.Writer, st *state.State, now time.Time) {
 			if i == 5 {
 				break
 			}
-			fmt.Fprintf(w, "  %10s  %s  (%s rows, %s)\n", humanDuration(actionDuration(a, now)), a.Address, views.Count(a.Rows), views.Bytes(a.Bytes))
+			fmt.Fprintf(w, "  %10s  %s  (%s, %s)\n", humanDuration(actionDuration(a, now)), a.Address, views.Rows(a.Rows), views.Bytes(a.Bytes))
 		}
 		fmt.Fprintln(w)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/internal/pgdump"
 	"github.com/pgferry/pgferry/state"
 )
@@ -92,15 +93,22 @@ var All = []Check{
 	{"notes", Database, "unlogged tables, tables without a primary key, large objects", checkNotes},
 }
 
-// Run runs every check and returns their results in order. A check that reports nothing
-// counts as Succeeded.
+// Run runs every check and returns their results in order. Every check reports what it found;
+// one that reports nothing (a bug) still counts as Succeeded, for each database if it is a
+// database-level check, so that no result is ever listed under a database without a name.
 func Run(in *Input) []state.Validation {
 	var out []state.Validation
 	for _, c := range All {
 		r := &Reporter{id: c.ID, level: c.Level}
 		c.Run(in, r)
 		if !r.reported {
-			r.Report(Succeeded, "", c.Doc)
+			if c.Level == Database {
+				for _, db := range in.Databases {
+					r.Report(Succeeded, db, "nothing to report: "+c.Doc)
+				}
+			} else {
+				r.Report(Succeeded, "", "nothing to report: "+c.Doc)
+			}
 		}
 		out = append(out, r.out...)
 	}
@@ -194,28 +202,44 @@ func migratedRoles(in *Input) []catalog.Role {
 }
 
 func checkSuperusers(in *Input, r *Reporter) {
-	var su []string
+	if !in.Migration.Options.Roles {
+		r.Report(Succeeded, "", "roles = false: no role is migrated, superusers neither")
+		return
+	}
+	var su, existing []string
 	for _, ro := range migratedRoles(in) {
-		if ro.Superuser && in.Target.Role(ro.Name) == nil {
+		switch {
+		case !ro.Superuser:
+		case in.Target.Role(ro.Name) == nil:
 			su = append(su, ro.Name)
+		default:
+			existing = append(existing, ro.Name)
 		}
 	}
 	if len(su) == 0 {
+		if len(existing) == 0 {
+			r.Report(Succeeded, "", "no superuser role on the source")
+			return
+		}
+		r.Report(Succeeded, "", fmt.Sprintf("%s on the source, which %s on the target already and %s left as %s",
+			english.Count(len(existing), "superuser role"), english.Verb(len(existing), "exists", "exist"),
+			english.Verb(len(existing), "is", "are"), english.Verb(len(existing), "it is", "they are")), existing...)
 		return
 	}
 	if in.Migration.Options.StripSuperuser {
-		r.Report(Warning, "", fmt.Sprintf("%d superuser role(s) will be created without SUPERUSER (strip_superuser = true)", len(su)), su...)
+		r.Report(Warning, "", fmt.Sprintf("%s on the source will be created without SUPERUSER (strip_superuser = true)", english.Count(len(su), "superuser role")), su...)
 		return
 	}
 	if !in.Target.IsSuperuser {
 		r.Report(Failed, "", "superuser roles cannot be created by a non-superuser target login: set strip_superuser = true", su...)
 		return
 	}
-	r.Report(Warning, "", fmt.Sprintf("%d superuser role(s) will be created as superusers", len(su)), su...)
+	r.Report(Warning, "", fmt.Sprintf("%s on the source will be created as %s", english.Count(len(su), "superuser role"), english.Verb(len(su), "a superuser", "superusers")), su...)
 }
 
 func checkPasswords(in *Input, r *Reporter) {
 	if !in.Migration.Options.Roles {
+		r.Report(Succeeded, "", "roles = false: no role is migrated, so no password either")
 		return
 	}
 	if in.Source.PasswordsReadable {
@@ -229,8 +253,10 @@ func checkPasswords(in *Input, r *Reporter) {
 		}
 	}
 	if len(logins) > 0 {
-		r.Report(Warning, "", fmt.Sprintf("the source login cannot read pg_authid: %d login role(s) will have no password; set them after the migration (ALTER ROLE ... PASSWORD)", len(logins)), logins...)
+		r.Report(Warning, "", fmt.Sprintf("the source login cannot read pg_authid: %s will have no password; set %s after the migration (ALTER ROLE ... PASSWORD)", english.Count(len(logins), "login role"), english.Verb(len(logins), "it", "them")), logins...)
+		return
 	}
+	r.Report(Succeeded, "", "the source login cannot read pg_authid, but every login role of the source exists on the target already: no password to carry over")
 }
 
 // checkOwnerMembership: a target login that is not a superuser gives objects to their owners
@@ -238,6 +264,7 @@ func checkPasswords(in *Input, r *Reporter) {
 // grants it; a role on the target it cannot grant itself would fail the migration half-way.
 func checkOwnerMembership(in *Input, r *Reporter) {
 	if !in.Migration.Options.Roles {
+		r.Report(Succeeded, "", fmt.Sprintf("roles = false: every object is owned by the target login %q, which needs no membership", in.Target.CurrentUser))
 		return
 	}
 	login := in.Target.CurrentUser
@@ -255,12 +282,12 @@ func checkOwnerMembership(in *Input, r *Reporter) {
 		reasons = append(reasons, g.Blocked+": "+g.Fix)
 	}
 	if len(blocked) > 0 {
-		r.Report(Failed, "", fmt.Sprintf("the target login %q is not a superuser and cannot be made a member of %d role(s) that exist on the target and own migrated objects, so it could not give them their objects: %s; or set roles = false to have every object owned by %q",
-			login, len(blocked), strings.Join(reasons, "; "), login), blocked...)
+		r.Report(Failed, "", fmt.Sprintf("the target login %q is not a superuser and cannot be made a member of %s that %s on the target and %s migrated objects, so it could not give them their objects: %s; or set roles = false to have every object owned by %q",
+			login, english.Count(len(blocked), "role"), english.Verb(len(blocked), "exists", "exist"), english.Verb(len(blocked), "owns", "own"), strings.Join(reasons, "; "), login), blocked...)
 		return
 	}
 	if len(granted) > 0 {
-		r.Report(Succeeded, "", fmt.Sprintf("the target login %q is not a superuser: it is granted membership in %d role(s) that own migrated objects, to give them their objects (destroy revokes it)", login, len(granted)), granted...)
+		r.Report(Succeeded, "", fmt.Sprintf("the target login %q is not a superuser: it is granted membership in %s that %s migrated objects, to give them their objects (destroy revokes it)", login, english.Count(len(granted), "role"), english.Verb(len(granted), "owns", "own")), granted...)
 		return
 	}
 	r.Report(Succeeded, "", fmt.Sprintf("the target login %q can give every migrated object to its owner", login))
@@ -268,8 +295,8 @@ func checkOwnerMembership(in *Input, r *Reporter) {
 
 func checkReplication(in *Input, r *Reporter) {
 	if len(in.Target.ReplicationSlots) > 0 || in.Target.Standbys > 0 {
-		r.Report(Warning, "", fmt.Sprintf("the target has %d standby(s) and %d replication slot(s): a bulk load is faster without them; enable high availability and read replicas after the migration",
-			in.Target.Standbys, len(in.Target.ReplicationSlots)), in.Target.ReplicationSlots...)
+		r.Report(Warning, "", fmt.Sprintf("the target has %s and %s: a bulk load is faster without them; enable high availability and read replicas after the migration",
+			english.Count(in.Target.Standbys, "standby"), english.Count(len(in.Target.ReplicationSlots), "replication slot")), in.Target.ReplicationSlots...)
 		return
 	}
 	r.Report(Succeeded, "", "the target has no standbys and no replication slots")
@@ -362,15 +389,15 @@ func checkNotes(in *Input, r *Reporter) {
 		}
 		noted := false
 		if len(unlogged) > 0 {
-			r.Report(Succeeded, db, fmt.Sprintf("note: %d unlogged table(s); their rows are copied, but they stay unlogged on the target", len(unlogged)), unlogged...)
+			r.Report(Succeeded, db, fmt.Sprintf("note: %s; %s copied, but %s unlogged on the target", english.Count(len(unlogged), "unlogged table"), english.Verb(len(unlogged), "its rows are", "their rows are"), english.Verb(len(unlogged), "it stays", "they stay")), unlogged...)
 			noted = true
 		}
 		if len(nopk) > 0 {
-			r.Report(Succeeded, db, fmt.Sprintf("note: %d table(s) without a primary key; verification compares them by whole-row checksums", len(nopk)), nopk...)
+			r.Report(Succeeded, db, fmt.Sprintf("note: %s without a primary key; verification compares %s by whole-row checksums", english.Count(len(nopk), "table"), english.Verb(len(nopk), "it", "them")), nopk...)
 			noted = true
 		}
 		if sdb.LargeObjects > 0 {
-			r.Report(Succeeded, db, fmt.Sprintf("note: %d large object(s); they are created with their OIDs, owners and privileges, and their contents copied from the snapshot", sdb.LargeObjects))
+			r.Report(Succeeded, db, fmt.Sprintf("note: %s; %s created with %s OIDs, owners and privileges, and %s contents copied from the snapshot", english.Count(sdb.LargeObjects, "large object"), english.Verb(sdb.LargeObjects, "it is", "they are"), english.Verb(sdb.LargeObjects, "its", "their"), english.Verb(sdb.LargeObjects, "its", "their")))
 			noted = true
 		}
 		if !noted {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/state"
 )
 
@@ -497,7 +498,7 @@ func Build(in Input) (*Plan, error) {
 				names = append(names, c.Schema+"."+c.Name)
 			}
 			add(&Action{Address: extAddr, Type: TypeExtData, Kind: Create, Database: db,
-				Reason:    fmt.Sprintf("copy the user rows of %d extension configuration table(s) and sequence(s)", len(sdb.ExtensionConfig)),
+				Reason:    fmt.Sprintf("copy the user rows of %s", english.Count(len(sdb.ExtensionConfig), "extension configuration relation")),
 				Details:   []string{strings.Join(names, ", ")},
 				DependsOn: []string{schemaAddr}})
 			dataDeps = []string{extAddr}
@@ -604,7 +605,7 @@ func Build(in Input) (*Plan, error) {
 		if need(loAddr) && sdb.LargeObjects > 0 {
 			// pg_dump's pre-data creates them, with owners and privileges, empty: their contents
 			// are data, streamed from the snapshot like a table's rows.
-			add(&Action{Address: loAddr, Type: TypeLargeObj, Kind: Create, Database: db, Reason: fmt.Sprintf("copy the contents of %d large object(s)", sdb.LargeObjects),
+			add(&Action{Address: loAddr, Type: TypeLargeObj, Kind: Create, Database: db, Reason: fmt.Sprintf("copy the contents of %s", english.Count(sdb.LargeObjects, "large object")),
 				RowsEstimate: sdb.LargeObjects, DependsOn: []string{schemaAddr}})
 		}
 		seqAddr := PartAddr(db, TypeSequences)
@@ -832,7 +833,11 @@ func schemaDetails(d *catalog.Database) []string {
 	sort.Strings(keys)
 	var objs []string
 	for _, k := range keys {
-		objs = append(objs, fmt.Sprintf("%d %s", d.Objects[k], strings.ReplaceAll(k, "_", " ")))
+		kind := strings.ReplaceAll(k, "_", " ")
+		if kind == "other" {
+			kind = "other relations"
+		}
+		objs = append(objs, english.Count(d.Objects[k], english.Singular(kind)))
 	}
 	if len(objs) > 0 {
 		out = append(out, "objects: "+strings.Join(objs, ", "))
