@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/internal/views"
@@ -271,6 +272,24 @@ func (c *cli) recordValidationFailed(ctx context.Context, s *session, p *plan.Pl
 
 func redact(msg string, secrets []string) string { return config.Redact(msg, secrets) }
 
+// changesListed is how many changed objects a stale plan's error names.
+const changesListed = 10
+
+// catalogChanges says what changed on one side since a plan was made, naming the objects when the
+// plan carries its digest.
+func catalogChanges(side string, before, now map[string]string) string {
+	changes := catalog.DigestChanges(before, now)
+	if before == nil || len(changes) == 0 {
+		return fmt.Sprintf("The %s's catalog changed since the plan was made (objects or roles were created, altered or dropped).", side)
+	}
+	more := ""
+	if len(changes) > changesListed {
+		more = fmt.Sprintf("\n  ... and %d more", len(changes)-changesListed)
+		changes = changes[:changesListed]
+	}
+	return fmt.Sprintf("The %s's catalog changed since the plan was made:\n  %s%s", side, strings.Join(changes, "\n  "), more)
+}
+
 // stale explains why a saved plan no longer fits the servers or the state, or returns "".
 func stale(saved, now *plan.Plan) string {
 	switch {
@@ -283,10 +302,15 @@ func stale(saved, now *plan.Plan) string {
 		return "The source server is not the one the plan was made for."
 	case saved.Target.SystemIdentifier != now.Target.SystemIdentifier || saved.Target.Host != now.Target.Host || saved.Target.Port != now.Target.Port:
 		return "The target server is not the one the plan was made for."
-	case saved.SourceFingerprint != now.SourceFingerprint:
-		return "The source's catalog changed since the plan was made (objects or roles were created, altered or dropped)."
-	case saved.TargetFingerprint != now.TargetFingerprint:
-		return "The target's catalog changed since the plan was made (databases, objects or roles)."
+	case saved.SourceFingerprint != now.SourceFingerprint || saved.TargetFingerprint != now.TargetFingerprint:
+		var reasons []string
+		if saved.SourceFingerprint != now.SourceFingerprint {
+			reasons = append(reasons, catalogChanges("source", saved.SourceDigest, now.SourceDigest))
+		}
+		if saved.TargetFingerprint != now.TargetFingerprint {
+			reasons = append(reasons, catalogChanges("target", saved.TargetDigest, now.TargetDigest))
+		}
+		return strings.Join(reasons, "\n")
 	case saved.StateLineage != now.StateLineage || saved.StateSerial != now.StateSerial:
 		return fmt.Sprintf("The state changed since the plan was made (serial %d, now %d).", saved.StateSerial, now.StateSerial)
 	}

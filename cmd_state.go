@@ -6,6 +6,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -461,10 +462,13 @@ type listRow struct {
 	MigrationType    string     `json:"migration_type"`
 	SourceServer     string     `json:"source_server"`
 	SourceServerType string     `json:"source_server_type"`
+	TargetServer     string     `json:"target_server"`
 	Databases        []string   `json:"databases"`
 	Duration         string     `json:"duration"`
 	DurationSeconds  *float64   `json:"duration_seconds"`
 	StartTime        *time.Time `json:"start_time"`
+	// sourceName and targetName are the servers' names alone, for a narrow grid.
+	sourceName, targetName string
 }
 
 func cmdList(c *cli, args []string) int {
@@ -519,6 +523,10 @@ func cmdList(c *cli, args []string) int {
 		if st.Source.Name != "" || st.Source.Host != "" {
 			r.SourceServer = fmt.Sprintf("%s (%s:%d)", st.Source.Name, st.Source.Host, st.Source.Port)
 		}
+		if st.Target.Name != "" || st.Target.Host != "" {
+			r.TargetServer = fmt.Sprintf("%s (%s:%d)", st.Target.Name, st.Target.Host, st.Target.Port)
+		}
+		r.sourceName, r.targetName = cmp.Or(st.Source.Name, st.Source.Host), cmp.Or(st.Target.Name, st.Target.Host)
 		if d, ok := migrationDuration(st, now); ok {
 			secs := d.Seconds()
 			r.DurationSeconds, r.Duration = &secs, humanDuration(d)
@@ -532,14 +540,7 @@ func cmdList(c *cli, args []string) int {
 		fmt.Fprintln(c.stdout, "No migrations in the state backend yet: run pgferry apply to start one.")
 		return 0
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "Name\tStatus\tMigration mode\tMigration type\tSource server\tSource server type\tDatabases\tDuration\tStart time")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, orDash(r.Status), orDash(r.MigrationMode),
-			orDash(r.MigrationType), orDash(r.SourceServer), orDash(r.SourceServerType),
-			orDash(strings.Join(r.Databases, ", ")), orDash(r.Duration), formatTime(r.StartTime))
-	}
-	tw.Flush()
+	writeListGrid(c.stdout, rows) // list_grid.go
 	return 0
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/internal/pgdump"
+	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
 )
 
@@ -90,6 +91,7 @@ var All = []Check{
 	{"object_owners", Database, "objects keep their owners on the target", checkObjectOwners},
 	{"table_filters", Database, "nothing migrated depends on the tables include_tables and exclude_tables leave out", checkTableFilters},
 	{"tablespaces", Database, "non-default tablespaces", checkTablespaces},
+	{"split_tables", Database, "tables larger than split_tables_larger_than can be copied in parts", checkSplitTables},
 	{"notes", Database, "unlogged tables, tables without a primary key, large objects", checkNotes},
 }
 
@@ -313,6 +315,74 @@ func ownedByState(in *Input, db string) bool {
 	return a != nil && a.Status == state.ActionApplied
 }
 
+// driftListed is how many changed objects a message names; the result's objects list them all.
+const driftListed = 10
+
+// drift says which side changed since the migration copied database db, and which objects: an
+// object on one side only is one the migration created (dropped since on the other side) or one it
+// did not (created since on that side), as the state's actions tell for tables, indexes and
+// constraints; sequences and extensions have no action of their own and are only said to be on
+// one side.
+func drift(in *Input, db string, sdb, tdb *catalog.Database) (string, []string) {
+	onlySrc, onlyTgt := catalog.ObjectDiff(sdb, tdb)
+	migrated := func(o catalog.ObjectRef) (known, ok bool) {
+		applied := func(addr string) bool {
+			a := in.State.Action(addr)
+			return a != nil && a.Status == state.ActionApplied
+		}
+		switch o.Kind {
+		case "table":
+			return true, applied(plan.TableAddr(db, o.Schema, o.Name))
+		case "index":
+			return true, applied(plan.IndexAddr(db, o.Schema, o.Name))
+		case "constraint":
+			return true, applied(plan.ConstraintAddr(db, o.Schema, o.Table, o.Name)) || applied(plan.IndexAddr(db, o.Schema, o.Name))
+		}
+		return false, false
+	}
+	var changes []string
+	sides := map[string]bool{}
+	note := func(o catalog.ObjectRef, onSide, otherSide string) {
+		known, ok := migrated(o)
+		switch {
+		case !known:
+			changes = append(changes, fmt.Sprintf("%s is only on the %s", o, onSide))
+			sides["?"] = true
+		case ok:
+			changes = append(changes, fmt.Sprintf("%s was dropped on the %s", o, otherSide))
+			sides[otherSide] = true
+		default:
+			changes = append(changes, fmt.Sprintf("%s was created on the %s", o, onSide))
+			sides[onSide] = true
+		}
+	}
+	for _, o := range onlyTgt {
+		note(o, "target", "source")
+	}
+	for _, o := range onlySrc {
+		note(o, "source", "target")
+	}
+	who := "the source or the target"
+	switch {
+	case sides["source"] && sides["target"]:
+		who = "the source and the target"
+	case sides["source"] && !sides["?"]:
+		who = "the source"
+	case sides["target"] && !sides["?"]:
+		who = "the target"
+	}
+	listed := changes
+	more := ""
+	if len(listed) > driftListed {
+		listed, more = listed[:driftListed], fmt.Sprintf(" and %d more", len(changes)-driftListed)
+	}
+	objs := make([]string, 0, len(onlyTgt)+len(onlySrc))
+	for _, o := range append(onlyTgt, onlySrc...) {
+		objs = append(objs, o.String())
+	}
+	return fmt.Sprintf("%s changed since (%s%s)", who, strings.Join(listed, "; "), more), capped(objs)
+}
+
 func checkTargetDatabase(in *Input, r *Reporter) {
 	for _, db := range in.Databases {
 		tdb := in.TargetDBs[db]
@@ -321,9 +391,11 @@ func checkTargetDatabase(in *Input, r *Reporter) {
 			r.Report(Succeeded, db, fmt.Sprintf("database %q does not exist on the target and will be created", db))
 		case ownedByState(in, db) && in.State.DatabaseComplete(db) && in.SourceDBs[db] != nil && !catalog.SameObjects(in.SourceDBs[db], tdb):
 			if in.Migration.Options.OverwriteDatabases {
-				r.Report(Warning, db, fmt.Sprintf("database %q was migrated, but the source's tables, indexes, constraints, sequences or extensions changed since: it will be dropped and migrated again (overwrite_databases = true)", db))
+				what, objs := drift(in, db, in.SourceDBs[db], tdb)
+				r.Report(Warning, db, fmt.Sprintf("database %q was migrated, but %s: it will be dropped and migrated again (overwrite_databases = true)", db, what), objs...)
 			} else {
-				r.Report(Failed, db, fmt.Sprintf("database %q was migrated, but the source's tables, indexes, constraints, sequences or extensions changed since: set overwrite_databases = true to drop it and migrate it again, or run pgferry destroy first", db))
+				what, objs := drift(in, db, in.SourceDBs[db], tdb)
+				r.Report(Failed, db, fmt.Sprintf("database %q was migrated, but %s: set overwrite_databases = true to drop it and migrate it again, or run pgferry destroy first", db, what), objs...)
 			}
 		case ownedByState(in, db):
 			r.Report(Succeeded, db, fmt.Sprintf("database %q was created by this migration", db))

@@ -203,7 +203,7 @@ func TestSample(t *testing.T) {
 			expect(t, vals, "session_timeouts", "", checks.Succeeded, "no timeout")
 			expect(t, vals, "target_replication", "", checks.Succeeded, "no standbys and no replication slots")
 			expect(t, vals, "target_database_empty", "app", checks.Succeeded, "does not exist on the target")
-			expect(t, vals, "extensions", "app", checks.Succeeded, `^\d+ extensions? (is|are) available on the target: plpgsql `)
+			expect(t, vals, "extensions", "app", checks.Succeeded, `^\d+ extensions? (is|are) available on the target: .*plpgsql 1.0`)
 			expect(t, vals, "superuser_roles", "", checks.Warning, "^1 superuser role on the source will be created without SUPERUSER")
 			expect(t, vals, "table_filters", "app", checks.Succeeded, "no include_tables or exclude_tables: every table is migrated")
 			for _, v := range vals {

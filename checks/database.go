@@ -684,3 +684,53 @@ func checkTableFilters(in *Input, r *Reporter) {
 		}
 	})
 }
+
+// checkSplitTables warns about the tables split_tables_larger_than asks to copy in parts that
+// will be copied whole: parts are ranges of heap pages (ctid ranges), which only sources on
+// PostgreSQL 14 and later scan without reading the whole table, and parts need several jobs.
+func checkSplitTables(in *Input, r *Reporter) {
+	o := in.Migration.Options
+	eachDB(in, func(db string, sdb *catalog.Database) {
+		if o.SplitTablesLargerThan <= 0 {
+			r.Report(Succeeded, db, "split_tables_larger_than = 0: every table is copied whole")
+			return
+		}
+		limit := humanSize(o.SplitTablesLargerThan)
+		var large []string
+		for _, t := range sdb.Tables {
+			if t.CopySize() > o.SplitTablesLargerThan && t.Pages >= 2 {
+				large = append(large, fmt.Sprintf("%s (%s)", t.Key(), humanSize(t.CopySize())))
+			}
+		}
+		n := len(large)
+		switch {
+		case n == 0:
+			r.Report(Succeeded, db, fmt.Sprintf("no table is larger than split_tables_larger_than (%s): every table is copied whole", limit))
+		case in.Source.VersionNum < 140000:
+			r.Report(Warning, db, fmt.Sprintf("%s larger than split_tables_larger_than (%s) will be copied whole, by one worker each: "+
+				"copying a table in parts needs a source on PostgreSQL 14 or later (it scans ranges of pages by ctid), and the source runs %s",
+				english.Count(n, "table"), limit, in.Source.MajorString()), capped(large)...)
+		case o.Jobs < 2:
+			r.Report(Warning, db, fmt.Sprintf("%s larger than split_tables_larger_than (%s) will be copied whole: parts are copied by several workers, and jobs = %d; set jobs to 2 or more to split %s",
+				english.Count(n, "table"), limit, o.Jobs, english.Verb(n, "it", "them")), capped(large)...)
+		default:
+			r.Report(Succeeded, db, fmt.Sprintf("%s larger than split_tables_larger_than (%s) will be copied in parts by up to %d workers",
+				english.Count(n, "table"), limit, o.Jobs), capped(large)...)
+		}
+	})
+}
+
+// humanSize renders a size in bytes as people read it: 44.8 MiB, 1 GiB.
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	s := fmt.Sprintf("%.1f", float64(n)/float64(div))
+	return strings.TrimSuffix(s, ".0") + " " + string("KMGTPE"[exp]) + "iB"
+}

@@ -107,7 +107,7 @@ func TablePartAddr(db, schema, name string, i int) string {
 // Parts are ranges of heap pages; a row's TOAST data goes with its part, so a table whose bulk is
 // in TOAST (large text, bytea, jsonb) is split by its size as well.
 func splitParts(t catalog.Table, o config.Options, sourceVersion int) int {
-	size, limit := max(t.Pages*8192, t.SizeBytes), o.SplitTablesLargerThan
+	size, limit := t.CopySize(), o.SplitTablesLargerThan
 	if limit <= 0 || o.Jobs < 2 || sourceVersion < 140000 || size <= limit || t.Pages < 2 {
 		return 0
 	}
@@ -123,21 +123,26 @@ type Hazard struct {
 
 // Plan is everything apply needs, and everything a reviewer reads.
 type Plan struct {
-	FormatVersion     string             `json:"format_version"`
-	ToolVersion       string             `json:"tool_version"`
-	Migration         string             `json:"migration"`
-	CreatedAt         time.Time          `json:"created_at"`
-	ConfigFingerprint string             `json:"config_fingerprint"`
-	Source            state.Identity     `json:"source"`
-	Target            state.Identity     `json:"target"`
-	SourceFingerprint string             `json:"source_fingerprint"`
-	TargetFingerprint string             `json:"target_fingerprint"`
-	StateLineage      string             `json:"state_lineage,omitempty"`
-	StateSerial       int64              `json:"state_serial"`
-	Databases         []string           `json:"databases"`
-	Validations       []state.Validation `json:"validations"`
-	Actions           []*Action          `json:"actions"`
-	Summary           Summary            `json:"summary"`
+	FormatVersion     string         `json:"format_version"`
+	ToolVersion       string         `json:"tool_version"`
+	Migration         string         `json:"migration"`
+	CreatedAt         time.Time      `json:"created_at"`
+	ConfigFingerprint string         `json:"config_fingerprint"`
+	Source            state.Identity `json:"source"`
+	Target            state.Identity `json:"target"`
+	SourceFingerprint string         `json:"source_fingerprint"`
+	TargetFingerprint string         `json:"target_fingerprint"`
+	// SourceDigest and TargetDigest hash each object the plan depends on, one entry per role,
+	// database, table (with its indexes and constraints) and extension, so that a stale plan names
+	// what changed; the fingerprints hash them whole. No entry holds a password hash.
+	SourceDigest map[string]string  `json:"source_digest,omitempty"`
+	TargetDigest map[string]string  `json:"target_digest,omitempty"`
+	StateLineage string             `json:"state_lineage,omitempty"`
+	StateSerial  int64              `json:"state_serial"`
+	Databases    []string           `json:"databases"`
+	Validations  []state.Validation `json:"validations"`
+	Actions      []*Action          `json:"actions"`
+	Summary      Summary            `json:"summary"`
 	// Variables holds the non-sensitive variable values the plan was made with.
 	Variables map[string]string `json:"variables,omitempty"`
 }
