@@ -61,12 +61,22 @@ func writeListGrid(w io.Writer, rows []listRow) {
 		}
 		return sum + gap*(len(cols)-1), widths
 	}
-	if sum, _ := width(); sum > listWidth {
-		for _, c := range cols {
-			if c.short != nil {
-				c.cells = c.short
+	// Servers by name alone, the widest first, until the grid fits.
+	for {
+		sum, widths := width()
+		if sum <= listWidth {
+			break
+		}
+		widest := -1
+		for i, c := range cols {
+			if c.short != nil && (widest < 0 || widths[i] > widths[widest]) {
+				widest = i
 			}
 		}
+		if widest < 0 {
+			break
+		}
+		cols[widest].cells, cols[widest].short = cols[widest].short, nil
 	}
 	if sum, _ := width(); sum > listWidth {
 		kept := cols[:0]

@@ -451,10 +451,10 @@ func Build(in Input) (*Plan, error) {
 					continue
 				}
 				if !m.Options.OverwriteDatabases {
-					continue // the source changed since: the validation says what to do
+					continue // a side changed since: the validation names what, and what to do
 				}
 				dbAction = &Action{Address: dbAddr, Type: TypeDatabase, Kind: Replace, Database: db,
-					Reason:  "the source database changed since this migration copied it, and overwrite_databases = true: migrated again",
+					Reason:  "the source or the target changed since this migration copied the database (the target_database_empty validation names what), and overwrite_databases = true: migrated again",
 					Hazards: []Hazard{{"DROPS_DATABASE", fmt.Sprintf("the target database %q and everything in it will be dropped", db)}}}
 				again = true
 			}
