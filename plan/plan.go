@@ -123,28 +123,28 @@ type Hazard struct {
 
 // Plan is everything apply needs, and everything a reviewer reads.
 type Plan struct {
-	FormatVersion     string         `json:"format_version"`
-	ToolVersion       string         `json:"tool_version"`
-	Migration         string         `json:"migration"`
-	CreatedAt         time.Time      `json:"created_at"`
-	ConfigFingerprint string         `json:"config_fingerprint"`
-	Source            state.Identity `json:"source"`
-	Target            state.Identity `json:"target"`
-	SourceFingerprint string         `json:"source_fingerprint"`
-	TargetFingerprint string         `json:"target_fingerprint"`
+	FormatVersion     string             `json:"format_version"`
+	ToolVersion       string             `json:"tool_version"`
+	Migration         string             `json:"migration"`
+	CreatedAt         time.Time          `json:"created_at"`
+	ConfigFingerprint string             `json:"config_fingerprint"`
+	Source            state.Identity     `json:"source"`
+	Target            state.Identity     `json:"target"`
+	SourceFingerprint string             `json:"source_fingerprint"`
+	TargetFingerprint string             `json:"target_fingerprint"`
+	StateLineage      string             `json:"state_lineage,omitempty"`
+	StateSerial       int64              `json:"state_serial"`
+	Databases         []string           `json:"databases"`
+	Validations       []state.Validation `json:"validations"`
+	Actions           []*Action          `json:"actions"`
+	Summary           Summary            `json:"summary"`
+	// Variables holds the non-sensitive variable values the plan was made with.
+	Variables map[string]string `json:"variables,omitempty"`
 	// SourceDigest and TargetDigest hash each object the plan depends on, one entry per role,
 	// database, table (with its indexes and constraints) and extension, so that a stale plan names
 	// what changed; the fingerprints hash them whole. No entry holds a password hash.
-	SourceDigest map[string]string  `json:"source_digest,omitempty"`
-	TargetDigest map[string]string  `json:"target_digest,omitempty"`
-	StateLineage string             `json:"state_lineage,omitempty"`
-	StateSerial  int64              `json:"state_serial"`
-	Databases    []string           `json:"databases"`
-	Validations  []state.Validation `json:"validations"`
-	Actions      []*Action          `json:"actions"`
-	Summary      Summary            `json:"summary"`
-	// Variables holds the non-sensitive variable values the plan was made with.
-	Variables map[string]string `json:"variables,omitempty"`
+	SourceDigest map[string]string `json:"source_digest,omitempty"`
+	TargetDigest map[string]string `json:"target_digest,omitempty"`
 }
 
 // Summary counts the plan's actions.
