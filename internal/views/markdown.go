@@ -57,7 +57,7 @@ func markdown(p *plan.Plan) string {
 	default:
 		// Written as is, so that it reads (and greps) the same as in the terminal; its one ~
 		// cannot pair into a strikethrough.
-		fmt.Fprintf(&head, "**%s**\n\n", SummaryLine(p.Summary))
+		fmt.Fprintf(&head, "**%s**\n\n%s\n\n", SummaryLine(p.Summary), ActionsLine(p.Summary))
 	}
 	vals := mdValidations(p.Validations)
 	hazards := mdHazards(p.Actions)
