@@ -707,9 +707,13 @@ func checkSplitTables(in *Input, r *Reporter) {
 		case n == 0:
 			r.Report(Succeeded, db, fmt.Sprintf("no table is larger than split_tables_larger_than (%s): every table is copied whole", limit))
 		case in.Source.VersionNum < 140000:
+			jobs := ""
+			if o.Jobs < 2 {
+				jobs = fmt.Sprintf("; parts also need several workers, and jobs = %d", o.Jobs)
+			}
 			r.Report(Warning, db, fmt.Sprintf("%s larger than split_tables_larger_than (%s) will be copied whole, by one worker each: "+
-				"copying a table in parts needs a source on PostgreSQL 14 or later (it scans ranges of pages by ctid), and the source runs %s",
-				english.Count(n, "table"), limit, in.Source.MajorString()), capped(large)...)
+				"copying a table in parts needs a source on PostgreSQL 14 or later (it scans ranges of pages by ctid), and the source runs %s%s",
+				english.Count(n, "table"), limit, in.Source.MajorString(), jobs), capped(large)...)
 		case o.Jobs < 2:
 			r.Report(Warning, db, fmt.Sprintf("%s larger than split_tables_larger_than (%s) will be copied whole: parts are copied by several workers, and jobs = %d; set jobs to 2 or more to split %s",
 				english.Count(n, "table"), limit, o.Jobs, english.Verb(n, "it", "them")), capped(large)...)
