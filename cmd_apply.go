@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/internal/workdir"
 	"github.com/pgferry/pgferry/plan"
@@ -61,7 +63,7 @@ func cmdApply(c *cli, args []string) int {
 	jobs := fs.Int("jobs", 0, "parallel workers (default: options.jobs)")
 	jsonOut := fs.Bool("json", false, "print line-delimited JSON events")
 	lockTimeout := fs.Duration("lock-timeout", 0, "wait this long for the state lock (e.g. 5m)")
-	if code, done := c.parse(fs, args, "apply [PLANFILE] [--auto-approve] [--jobs N] [--json] [--lock-timeout DUR] [--migration NAME] [--var k=v]"); done {
+	if code, done := c.parse(fs, args, "apply [PLANFILE] [--auto-approve] [--jobs N] [--json] [--lock-timeout DUR] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
 		return code
 	}
 	if fs.NArg() > 1 {
@@ -168,7 +170,7 @@ func cmdApply(c *cli, args []string) int {
 	}
 	if p.ValidationFailed() {
 		c.recordValidationFailed(ctx, s, p)
-		c.errorf(nil, "Validation failed: %d check(s) failed; nothing was changed. Fix them and run apply again.", p.Summary.Failed)
+		c.errorf(nil, "Validation failed: %s failed; nothing was changed. Fix %s and run apply again.", english.Count(p.Summary.Failed, "check"), english.Verb(p.Summary.Failed, "it", "them"))
 		if jl != nil {
 			jl.Write("error", "diagnostic", "validation failed", map[string]any{"validations": p.Validations})
 		}
@@ -317,7 +319,7 @@ func (c *cli) recordValidationFailed(ctx context.Context, s *session, p *plan.Pl
 	st.Validations = p.Validations
 	if len(st.Actions) == 0 || st.Status == state.StatusValidationFailed {
 		st.Status, st.Substatus, st.StartedAt, st.FinishedAt = state.StatusValidationFailed, state.SubCompleted, &now, &now
-		st.Error = fmt.Sprintf("%d validation(s) failed", p.Summary.Failed)
+		st.Error = fmt.Sprintf("%s failed", english.Count(p.Summary.Failed, "validation"))
 	}
 	if err := s.backend.Write(context.WithoutCancel(ctx), st); err != nil {
 		c.errorf(s.secrets, "saving the state: %v", err)
@@ -325,6 +327,24 @@ func (c *cli) recordValidationFailed(ctx context.Context, s *session, p *plan.Pl
 }
 
 func redact(msg string, secrets []string) string { return config.Redact(msg, secrets) }
+
+// changesListed is how many changed objects a stale plan's error names.
+const changesListed = 10
+
+// catalogChanges says what changed on one side since a plan was made, naming the objects when the
+// plan carries its digest.
+func catalogChanges(side string, before, now map[string]string) string {
+	changes := catalog.DigestChanges(before, now)
+	if before == nil || len(changes) == 0 {
+		return fmt.Sprintf("The %s's catalog changed since the plan was made (objects or roles were created, altered or dropped).", side)
+	}
+	more := ""
+	if len(changes) > changesListed {
+		more = fmt.Sprintf("\n  ... and %d more", len(changes)-changesListed)
+		changes = changes[:changesListed]
+	}
+	return fmt.Sprintf("The %s's catalog changed since the plan was made:\n  %s%s", side, strings.Join(changes, "\n  "), more)
+}
 
 // stale explains why a saved plan no longer fits the servers or the state, or returns "".
 func stale(saved, now *plan.Plan) string {
@@ -338,10 +358,15 @@ func stale(saved, now *plan.Plan) string {
 		return "The source server is not the one the plan was made for."
 	case saved.Target.SystemIdentifier != now.Target.SystemIdentifier || saved.Target.Host != now.Target.Host || saved.Target.Port != now.Target.Port:
 		return "The target server is not the one the plan was made for."
-	case saved.SourceFingerprint != now.SourceFingerprint:
-		return "The source's catalog changed since the plan was made (objects or roles were created, altered or dropped)."
-	case saved.TargetFingerprint != now.TargetFingerprint:
-		return "The target's catalog changed since the plan was made (databases, objects or roles)."
+	case saved.SourceFingerprint != now.SourceFingerprint || saved.TargetFingerprint != now.TargetFingerprint:
+		var reasons []string
+		if saved.SourceFingerprint != now.SourceFingerprint {
+			reasons = append(reasons, catalogChanges("source", saved.SourceDigest, now.SourceDigest))
+		}
+		if saved.TargetFingerprint != now.TargetFingerprint {
+			reasons = append(reasons, catalogChanges("target", saved.TargetDigest, now.TargetDigest))
+		}
+		return strings.Join(reasons, "\n")
 	case saved.StateLineage != now.StateLineage || saved.StateSerial != now.StateSerial:
 		return fmt.Sprintf("The state changed since the plan was made (serial %d, now %d).", saved.StateSerial, now.StateSerial)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/internal/pgdump"
 	"github.com/spf13/pflag"
 )
@@ -71,7 +72,7 @@ func cmdValidate(c *cli, args []string) int {
 	var v varFlags
 	v.register(fs, true)
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
-	if code, done := c.parse(fs, args, "validate [--json] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
+	if code, done := c.parse(fs, args, "validate [--json] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
 		return code
 	}
 	// Like terraform validate: values not given are unknown, not errors (no connection is made).
@@ -96,7 +97,7 @@ func cmdValidate(c *cli, args []string) int {
 	if diags.HasErrors() {
 		return 1
 	}
-	fmt.Fprintf(c.stdout, "Success! The configuration is valid (%d migration(s)).\n", len(cfg.MigrationNames))
+	fmt.Fprintf(c.stdout, "Success! The configuration is valid (%s).\n", english.Count(len(cfg.MigrationNames), "migration"))
 	return 0
 }
 

@@ -32,7 +32,7 @@ func cmdDestroy(c *cli, args []string) int {
 	auto := fs.Bool("auto-approve", false, "skip the interactive approval")
 	force := fs.Bool("force", false, "destroy even though the target was written to since apply finished")
 	lockTimeout := fs.Duration("lock-timeout", 0, "wait this long for the state lock (e.g. 5m)")
-	if code, done := c.parse(fs, args, "destroy [--auto-approve] [--force] [--lock-timeout DUR] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
+	if code, done := c.parse(fs, args, "destroy [--auto-approve] [--force] [--lock-timeout DUR] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
 		return code
 	}
 	if fs.NArg() > 0 {
@@ -71,7 +71,7 @@ func cmdCancel(c *cli, args []string) int {
 	auto := fs.Bool("auto-approve", false, "stop the running apply and roll back without asking")
 	force := fs.Bool("force", false, "roll back even though the target was written to since apply finished")
 	wait := fs.Duration("wait", time.Minute, "how long to wait for a running apply to stop")
-	if code, done := c.parse(fs, args, "cancel [--auto-approve] [--force] [--wait DUR] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
+	if code, done := c.parse(fs, args, "cancel [--auto-approve] [--force] [--wait DUR] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
 		return code
 	}
 	if fs.NArg() > 0 {

@@ -18,6 +18,7 @@ import (
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/checks"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/internal/pgdump"
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/plan"
@@ -211,33 +212,68 @@ func identity(srv *config.Server, in *catalog.Instance) state.Identity {
 	return id
 }
 
-// fingerprint hashes what a saved plan depends on: the databases' catalogs and the roles.
-func fingerprint(in *catalog.Instance, dbs map[string]*catalog.Database, names []string) string {
-	h := sha256.New()
+// digest hashes what a saved plan depends on, one entry per object (see catalog.Digest): each
+// role with its memberships, the instance's databases, and every object of the selected ones.
+// Password hashes enter one entry for all roles together, never one per role: a hash of one
+// role's password hash would be a clue to guess it.
+func digest(in *catalog.Instance, dbs map[string]*catalog.Database, names []string) map[string]string {
+	out := map[string]string{}
+	roles := map[string][]string{}
+	var passwords []string
 	for _, r := range in.Roles {
-		// Every attribute the plan depends on. The password hash enters only this one-way digest,
-		// never the plan.
-		fmt.Fprintf(h, "r %q %t %t %t %t %t %t %t %d %q %t %q %q %q\n", r.Name, r.Superuser, r.Inherit, r.CreateRole,
-			r.CreateDB, r.Login, r.Replication, r.BypassRLS, r.ConnLimit, r.ValidUntil, r.HasPassword, r.PasswordHash,
-			strings.Join(r.Config, "\x00"), r.Comment)
+		roles[r.Name] = append(roles[r.Name], fmt.Sprintf("r %t %t %t %t %t %t %t %d %q %t %q %q", r.Superuser, r.Inherit, r.CreateRole,
+			r.CreateDB, r.Login, r.Replication, r.BypassRLS, r.ConnLimit, r.ValidUntil, r.HasPassword,
+			strings.Join(r.Config, "\x00"), r.Comment))
+		passwords = append(passwords, fmt.Sprintf("%q %q", r.Name, r.PasswordHash))
 	}
 	for _, m := range in.Memberships {
-		fmt.Fprintf(h, "m %q %q %t\n", m.Role, m.Member, m.AdminOption)
+		roles[m.Member] = append(roles[m.Member], fmt.Sprintf("m %q %t", m.Role, m.AdminOption))
 	}
+	for name, lines := range roles {
+		sort.Strings(lines)
+		out["role "+name] = hashLines(lines)
+	}
+	sort.Strings(passwords)
+	out["role passwords"] = hashLines(passwords)
 	for _, d := range in.Databases {
-		fmt.Fprintf(h, "db %s\n", d.Name)
+		out["database "+d.Name] = hashLines([]string{d.Owner, d.Encoding, d.Collate, d.Ctype})
 	}
-	sorted := append([]string(nil), names...)
-	sort.Strings(sorted)
-	for _, n := range sorted {
+	for _, n := range names {
 		if d := dbs[n]; d != nil {
-			fmt.Fprintf(h, "d %s %s\n", n, d.Fingerprint())
-		} else {
-			fmt.Fprintf(h, "d %s absent\n", n)
+			for k, v := range d.Digest() {
+				out["database "+n+": "+k] = v
+			}
 		}
+	}
+	return out
+}
+
+// fingerprint hashes a digest whole.
+func fingerprint(d map[string]string) string {
+	lines := make([]string, 0, len(d))
+	for k, v := range d {
+		lines = append(lines, k+" "+v)
+	}
+	sort.Strings(lines)
+	h := sha256.New()
+	for _, l := range lines {
+		h.Write([]byte(l))
+		h.Write([]byte{'\n'})
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
+
+func hashLines(lines []string) string {
+	h := sha256.New()
+	for _, l := range lines {
+		h.Write([]byte(l))
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:digestLen]
+}
+
+// digestLen is the length of one digest entry in hex digits, as catalog.Digest's.
+const digestLen = 12
 
 // makePlan runs the validations and builds the plan.
 func (c *cli) makePlan(s *session) int {
@@ -249,8 +285,8 @@ func (c *cli) makePlan(s *session) int {
 		return 1
 	}
 	stamp(s, p)
-	p.SourceFingerprint = fingerprint(s.src, s.srcDBs, s.dbs)
-	p.TargetFingerprint = fingerprint(s.tgt, s.tgtDBs, s.dbs)
+	p.SourceDigest, p.TargetDigest = digest(s.src, s.srcDBs, s.dbs), digest(s.tgt, s.tgtDBs, s.dbs)
+	p.SourceFingerprint, p.TargetFingerprint = fingerprint(p.SourceDigest), fingerprint(p.TargetDigest)
 	p.Variables = s.cfg.NonSensitiveVars()
 	s.plan = p
 	return 0
@@ -260,11 +296,11 @@ func cmdPlan(c *cli, args []string) int {
 	fs := newFlags("plan")
 	var v varFlags
 	v.register(fs, true)
-	out := fs.String("out", "", "save the plan to FILE for `pgferry apply FILE`")
+	out := fs.String("out", "", "save the plan to FILE, to apply exactly it with pgferry apply FILE")
 	jsonOut := fs.Bool("json", false, "print the plan as one JSON document")
 	markdown := fs.Bool("markdown", false, "print the plan as a pull-request comment (Markdown)")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
-	if code, done := c.parse(fs, args, "plan [--out FILE] [--json] [--markdown] [--detailed-exitcode] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
+	if code, done := c.parse(fs, args, "plan [--out FILE] [--json] [--markdown] [--detailed-exitcode] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
 		return code
 	}
 	ctx, stop := c.signalContext()
@@ -324,7 +360,7 @@ func cmdPlan(c *cli, args []string) int {
 			if *out != "" {
 				saved = fmt.Sprintf(" The plan was not saved to %s.", *out)
 			}
-			c.errorf(nil, "Validation failed: %d check(s) failed; fix them and plan again.%s", p.Summary.Failed, saved)
+			c.errorf(nil, "Validation failed: %s failed; fix %s and plan again.%s", english.Count(p.Summary.Failed, "check"), english.Verb(p.Summary.Failed, "it", "them"), saved)
 		}
 		return 1
 	}

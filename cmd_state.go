@@ -6,6 +6,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -93,7 +94,7 @@ func cmdShow(c *cli, args []string) int {
 	var v varFlags
 	v.register(fs, true)
 	jsonOut := fs.Bool("json", false, "print one JSON document")
-	if code, done := c.parse(fs, args, "show [PLANFILE] [--json] [--migration NAME] [--var k=v] [--var-file FILE]"); done {
+	if code, done := c.parse(fs, args, "show [PLANFILE] [--json] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
 		return code
 	}
 	if fs.NArg() > 1 {
@@ -461,7 +462,7 @@ func showState(w io.Writer, st *state.State, now time.Time) {
 			if i == 5 {
 				break
 			}
-			fmt.Fprintf(w, "  %10s  %s  (%s rows, %s)\n", humanDuration(actionDuration(a, now)), a.Address, views.Count(a.Rows), views.Bytes(a.Bytes))
+			fmt.Fprintf(w, "  %10s  %s  (%s, %s)\n", humanDuration(actionDuration(a, now)), a.Address, views.Rows(a.Rows), views.Bytes(a.Bytes))
 		}
 		fmt.Fprintln(w)
 	}
@@ -500,6 +501,7 @@ type listRow struct {
 	MigrationType    string     `json:"migration_type"`
 	SourceServer     string     `json:"source_server"`
 	SourceServerType string     `json:"source_server_type"`
+	TargetServer     string     `json:"target_server"`
 	Databases        []string   `json:"databases"`
 	Duration         string     `json:"duration"`
 	DurationSeconds  *float64   `json:"duration_seconds"`
@@ -507,6 +509,8 @@ type listRow struct {
 	// EndTime is when the last run ended: for an Interrupted one whose process died, its last
 	// state write.
 	EndTime *time.Time `json:"end_time"`
+	// sourceName and targetName are the servers' names alone, for a narrow grid.
+	sourceName, targetName string
 }
 
 func cmdList(c *cli, args []string) int {
@@ -514,7 +518,7 @@ func cmdList(c *cli, args []string) int {
 	var v varFlags
 	v.register(fs, false)
 	jsonOut := fs.Bool("json", false, "print one JSON document (an array)")
-	if code, done := c.parse(fs, args, "list [--json] [--var k=v] [--var-file FILE]"); done {
+	if code, done := c.parse(fs, args, "list [--json] [--var NAME=VALUE] [--var-file FILE]"); done {
 		return code
 	}
 	if fs.NArg() > 0 {
@@ -566,6 +570,10 @@ func cmdList(c *cli, args []string) int {
 		if st.Source.Name != "" || st.Source.Host != "" {
 			r.SourceServer = fmt.Sprintf("%s (%s:%d)", st.Source.Name, st.Source.Host, st.Source.Port)
 		}
+		if st.Target.Name != "" || st.Target.Host != "" {
+			r.TargetServer = fmt.Sprintf("%s (%s:%d)", st.Target.Name, st.Target.Host, st.Target.Port)
+		}
+		r.sourceName, r.targetName = cmp.Or(st.Source.Name, st.Source.Host), cmp.Or(st.Target.Name, st.Target.Host)
 		if d, ok := migrationDuration(st, now); ok {
 			secs := d.Seconds()
 			r.DurationSeconds, r.Duration = &secs, humanDuration(d)
@@ -579,14 +587,7 @@ func cmdList(c *cli, args []string) int {
 		fmt.Fprintln(c.stdout, "No migrations in the state backend yet: run pgferry apply to start one.")
 		return 0
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "Name\tStatus\tMigration mode\tMigration type\tSource server\tSource server type\tDatabases\tDuration\tStart time")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, orDash(r.Status), orDash(r.MigrationMode),
-			orDash(r.MigrationType), orDash(r.SourceServer), orDash(r.SourceServerType),
-			orDash(strings.Join(r.Databases, ", ")), orDash(r.Duration), formatTime(r.StartTime))
-	}
-	tw.Flush()
+	writeListGrid(c.stdout, rows) // list_grid.go
 	return 0
 }
 
@@ -595,7 +596,7 @@ func cmdForceUnlock(c *cli, args []string) int {
 	var v varFlags
 	v.register(fs, true)
 	force := fs.Bool("force", false, "do not ask for confirmation")
-	synopsis := "force-unlock LOCK_ID [--force] [--migration NAME] [--var k=v] [--var-file FILE]"
+	synopsis := "force-unlock LOCK_ID [--force] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"
 	if code, done := c.parse(fs, args, synopsis); done {
 		return code
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/internal/english"
 )
 
 func cmdVerify(c *cli, args []string) int {
@@ -15,7 +16,7 @@ func cmdVerify(c *cli, args []string) int {
 	v.register(fs, true)
 	mode := fs.String("mode", "", "count | checksum (default: options.verify, or checksum)")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON document")
-	if code, done := c.parse(fs, args, "verify [--mode count|checksum] [--json] [--migration NAME] [--var k=v]"); done {
+	if code, done := c.parse(fs, args, "verify [--mode count|checksum] [--json] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
 		return code
 	}
 	ctx, stop := c.signalContext()
@@ -101,21 +102,21 @@ func cmdVerify(c *cli, args []string) int {
 				fmt.Fprintf(c.stdout, "database %q: OK — %d tables, %d rows, objects and sequences match (%s)\n", r.Database, len(r.Tables), rows, m)
 				continue
 			}
-			fmt.Fprintf(c.stdout, "database %q: %d difference(s)\n", r.Database, len(r.Differences))
+			fmt.Fprintf(c.stdout, "database %q: %s\n", r.Database, english.Count(len(r.Differences), "difference"))
 			for _, d := range r.Differences {
 				fmt.Fprintf(c.stdout, "  - %s\n", d)
 				for _, row := range d.Rows {
 					fmt.Fprintf(c.stdout, "      row %s\n", row)
 				}
 				if more := d.RowsDiffering - len(d.Rows); more > 0 {
-					fmt.Fprintf(c.stdout, "      ... and %d more row(s)\n", more)
+					fmt.Fprintf(c.stdout, "      ... and %s more\n", english.Count(more, "row"))
 				}
 			}
 		}
 	}
 	if total > 0 {
 		if !*jsonOut {
-			c.errorf(nil, "verification found %d difference(s) between source and target", total)
+			c.errorf(nil, "verification found %s between source and target", english.Count(total, "difference"))
 		}
 		return 1
 	}

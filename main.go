@@ -64,7 +64,91 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.usage)
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Global flags (before the command):")
+	fmt.Fprintln(w, "  --chdir DIR   switch to DIR before anything else: the configuration, the state and every relative path are read there")
+	fmt.Fprintln(w, "  --no-color    disable colour (NO_COLOR too)")
+	fmt.Fprintln(w, "  --version     print the version")
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'pgferry <command> --help' for a command's flags.")
+}
+
+// globalOnly are the flags pgferry takes before the command name and no command takes after it.
+var globalOnly = map[string]bool{"chdir": true, "version": true}
+
+// unknownFlagHint says, when a command was given a global flag, that it goes before the command,
+// with the command line it meant.
+func unknownFlagHint(err error, command string, args []string) string {
+	msg := err.Error()
+	for name := range globalOnly {
+		if !strings.HasPrefix(msg, "unknown flag: --"+name) {
+			continue
+		}
+		given := "--" + name
+		for i, a := range args {
+			if a == "--"+name && name == "chdir" && i+1 < len(args) {
+				given += " " + args[i+1]
+			} else if strings.HasPrefix(a, "--"+name+"=") {
+				given = a
+			}
+		}
+		return fmt.Sprintf("\n\n--%s is a global flag: put it before the command, as in: pgferry %s %s", name, given, command)
+	}
+	return ""
+}
+
+// flagUsages lists a command's flags with value names that read right: "--out FILE",
+// "--jobs N", "--json" (pflag 1.1 prints bools as --json[=true|false]).
+func flagUsages(fs *pflag.FlagSet) string {
+	type line struct{ left, usage string }
+	var lines []line
+	width := 0
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		left := "      --" + f.Name
+		if f.Shorthand != "" {
+			left = "  -" + f.Shorthand + ", --" + f.Name
+		}
+		name, usage := pflag.UnquoteUsage(f)
+		if f.Value.Type() != "bool" {
+			if !strings.Contains(f.Usage, "`") {
+				name = valueName(f)
+			}
+			left += " " + name
+		}
+		if f.Value.Type() != "bool" && f.DefValue != "" && f.DefValue != "0" && f.DefValue != "0s" && f.DefValue != "[]" {
+			usage += fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		lines = append(lines, line{left, usage})
+		width = max(width, len(left))
+	})
+	var b strings.Builder
+	for _, l := range lines {
+		fmt.Fprintf(&b, "%-*s   %s\n", width, l.left, l.usage)
+	}
+	return b.String()
+}
+
+// valueName is the placeholder of a flag's value in help: what the user types, in capitals.
+func valueName(f *pflag.Flag) string {
+	switch f.Name {
+	case "var":
+		return "NAME=VALUE"
+	case "var-file", "out":
+		return "FILE"
+	case "migration":
+		return "NAME"
+	case "chdir":
+		return "DIR"
+	}
+	switch f.Value.Type() {
+	case "int", "int64", "uint":
+		return "N"
+	case "duration":
+		return "DUR"
+	}
+	return strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -153,8 +237,8 @@ func (c *cli) parse(fs *pflag.FlagSet, args []string, synopsis string) (int, boo
 	noColor := fs.Bool("no-color", false, "disable colour (the same as pgferry --no-color COMMAND)")
 	help := fs.BoolP("help", "h", false, "show this help")
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(c.stderr, "Error: %s%s\n\nUsage: pgferry %s\n%s", scrubArgs(err.Error(), args), singleDashHint(fs, args),
-			synopsis, fs.FlagUsages())
+		fmt.Fprintf(c.stderr, "Error: %s%s%s\n\nUsage: pgferry %s\n\n%s", scrubArgs(err.Error(), args), singleDashHint(fs, args), unknownFlagHint(err, fs.Name(), args),
+			synopsis, flagUsages(fs))
 		return 1, true
 	}
 	if *noColor {
@@ -162,7 +246,7 @@ func (c *cli) parse(fs *pflag.FlagSet, args []string, synopsis string) (int, boo
 		color.NoColor = true
 	}
 	if *help {
-		fmt.Fprintf(c.stdout, "Usage: pgferry %s\n\n%s", synopsis, fs.FlagUsages())
+		fmt.Fprintf(c.stdout, "Usage: pgferry %s\n\n%s", synopsis, flagUsages(fs))
 		return 0, true
 	}
 	return 0, false

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/internal/pgdump"
 	"github.com/pgferry/pgferry/plan"
 )
@@ -131,7 +132,7 @@ func (d *dbRun) ensureExtensions(ctx context.Context) error {
 		created = append(created, e.Name)
 	}
 	if len(created) > 0 {
-		d.r.emit(Event{Type: "message", Message: fmt.Sprintf("Database %q lacked extension(s) %s: created before pre-data", d.db, strings.Join(created, ", "))})
+		d.r.emit(Event{Type: "message", Message: fmt.Sprintf("Database %q lacked %s %s: created before pre-data", d.db, english.Noun(int64(len(created)), "extension"), strings.Join(created, ", "))})
 	}
 	return nil
 }

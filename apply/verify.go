@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/plan"
 )
 
@@ -371,7 +372,7 @@ func (d *dbRun) verify(ctx context.Context) error {
 			}
 			lines = append(lines, df.String())
 		}
-		return fmt.Errorf("verification found %d difference(s):\n  %s", len(diffs), strings.Join(lines, "\n  "))
+		return fmt.Errorf("verification found %s:\n  %s", english.Count(len(diffs), "difference"), strings.Join(lines, "\n  "))
 	}
 	return nil
 }

@@ -2,10 +2,7 @@ package catalog
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -309,6 +306,10 @@ func (t *Table) Qualified() string { return QuoteQualified(t.Schema, t.Name) }
 
 // Key is schema.name, unquoted, for maps and patterns.
 func (t *Table) Key() string { return t.Schema + "." + t.Name }
+
+// CopySize is the size of a table's data as a copy moves it: heap and TOAST together, or the
+// heap's pages when the estimate of both is smaller. split_tables_larger_than compares it.
+func (t *Table) CopySize() int64 { return max(t.Pages*8192, t.SizeBytes) }
 
 // Column is one column of a table.
 type Column struct {
@@ -706,38 +707,6 @@ func SystemDatabase(name string) bool {
 		return true
 	}
 	return false
-}
-
-// Fingerprint is a short hash of the catalog facts a saved plan depends on.
-func (d *Database) Fingerprint() string {
-	h := sha256.New()
-	for _, t := range d.Tables {
-		fmt.Fprintf(h, "t %s %s %d\n", t.Key(), t.Kind, len(t.Columns))
-		for _, c := range t.Columns {
-			fmt.Fprintf(h, " c %s %s\n", c.Name, c.Type)
-		}
-	}
-	for _, ix := range d.Indexes {
-		fmt.Fprintf(h, "i %s.%s %s\n", ix.Schema, ix.Name, ix.Def)
-	}
-	for _, c := range d.Constraints {
-		fmt.Fprintf(h, "c %s.%s.%s %s\n", c.Schema, c.Table, c.Name, c.Def)
-	}
-	for _, s := range d.Sequences {
-		fmt.Fprintf(h, "s %s.%s\n", s.Schema, s.Name)
-	}
-	for _, e := range d.Extensions {
-		fmt.Fprintf(h, "e %s %s %s\n", e.Name, e.Version, e.Schema)
-	}
-	keys := make([]string, 0, len(d.Objects))
-	for k := range d.Objects {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(h, "o %s %d\n", k, d.Objects[k])
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // IsEmpty reports whether a database holds no user objects at all.
@@ -1333,37 +1302,8 @@ func readObjectCounts(ctx context.Context, conn Querier, d *Database, v int) err
 // SameObjects reports whether the target database holds the same tables, indexes, foreign keys
 // and other constraints, sequences and extensions as the source database, by name.
 func SameObjects(src, tgt *Database) bool {
-	set := func(d *Database) map[string]bool {
-		m := map[string]bool{}
-		for _, t := range d.Tables {
-			m["t "+t.Key()] = true
-		}
-		for _, i := range d.Indexes {
-			m["i "+i.Schema+"."+i.Name] = true
-		}
-		for _, c := range d.Constraints {
-			if !c.Inherited { // derived ones are named by the server, differently across majors
-				m["c "+c.Schema+"."+c.Table+"."+c.Name] = true
-			}
-		}
-		for _, s := range d.Sequences {
-			m["s "+s.Schema+"."+s.Name] = true
-		}
-		for _, e := range d.Extensions { // by name: a newer target may have a newer default version
-			m["e "+e.Name] = true
-		}
-		return m
-	}
-	a, b := set(src), set(tgt)
-	if len(a) != len(b) {
-		return false
-	}
-	for k := range a {
-		if !b[k] {
-			return false
-		}
-	}
-	return true
+	onlySrc, onlyTgt := ObjectDiff(src, tgt)
+	return len(onlySrc) == 0 && len(onlyTgt) == 0
 }
 
 func readExtensionConfig(ctx context.Context, conn Querier, d *Database) error {

@@ -6,7 +6,9 @@ import (
 
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/internal/pgdump"
+	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
 )
 
@@ -89,18 +91,26 @@ var All = []Check{
 	{"object_owners", Database, "objects keep their owners on the target", checkObjectOwners},
 	{"table_filters", Database, "nothing migrated depends on the tables include_tables and exclude_tables leave out", checkTableFilters},
 	{"tablespaces", Database, "non-default tablespaces", checkTablespaces},
+	{"split_tables", Database, "tables larger than split_tables_larger_than can be copied in parts", checkSplitTables},
 	{"notes", Database, "unlogged tables, tables without a primary key, large objects", checkNotes},
 }
 
-// Run runs every check and returns their results in order. A check that reports nothing
-// counts as Succeeded.
+// Run runs every check and returns their results in order. Every check reports what it found;
+// one that reports nothing (a bug) still counts as Succeeded, for each database if it is a
+// database-level check, so that no result is ever listed under a database without a name.
 func Run(in *Input) []state.Validation {
 	var out []state.Validation
 	for _, c := range All {
 		r := &Reporter{id: c.ID, level: c.Level}
 		c.Run(in, r)
 		if !r.reported {
-			r.Report(Succeeded, "", c.Doc)
+			if c.Level == Database {
+				for _, db := range in.Databases {
+					r.Report(Succeeded, db, "nothing to report: "+c.Doc)
+				}
+			} else {
+				r.Report(Succeeded, "", "nothing to report: "+c.Doc)
+			}
 		}
 		out = append(out, r.out...)
 	}
@@ -194,28 +204,44 @@ func migratedRoles(in *Input) []catalog.Role {
 }
 
 func checkSuperusers(in *Input, r *Reporter) {
-	var su []string
+	if !in.Migration.Options.Roles {
+		r.Report(Succeeded, "", "roles = false: no role is migrated, superusers neither")
+		return
+	}
+	var su, existing []string
 	for _, ro := range migratedRoles(in) {
-		if ro.Superuser && in.Target.Role(ro.Name) == nil {
+		switch {
+		case !ro.Superuser:
+		case in.Target.Role(ro.Name) == nil:
 			su = append(su, ro.Name)
+		default:
+			existing = append(existing, ro.Name)
 		}
 	}
 	if len(su) == 0 {
+		if len(existing) == 0 {
+			r.Report(Succeeded, "", "no superuser role on the source")
+			return
+		}
+		r.Report(Succeeded, "", fmt.Sprintf("%s on the source, which %s on the target already and %s left as %s",
+			english.Count(len(existing), "superuser role"), english.Verb(len(existing), "exists", "exist"),
+			english.Verb(len(existing), "is", "are"), english.Verb(len(existing), "it is", "they are")), existing...)
 		return
 	}
 	if in.Migration.Options.StripSuperuser {
-		r.Report(Warning, "", fmt.Sprintf("%d superuser role(s) will be created without SUPERUSER (strip_superuser = true)", len(su)), su...)
+		r.Report(Warning, "", fmt.Sprintf("%s on the source will be created without SUPERUSER (strip_superuser = true)", english.Count(len(su), "superuser role")), su...)
 		return
 	}
 	if !in.Target.IsSuperuser {
 		r.Report(Failed, "", "superuser roles cannot be created by a non-superuser target login: set strip_superuser = true", su...)
 		return
 	}
-	r.Report(Warning, "", fmt.Sprintf("%d superuser role(s) will be created as superusers", len(su)), su...)
+	r.Report(Warning, "", fmt.Sprintf("%s on the source will be created as %s", english.Count(len(su), "superuser role"), english.Verb(len(su), "a superuser", "superusers")), su...)
 }
 
 func checkPasswords(in *Input, r *Reporter) {
 	if !in.Migration.Options.Roles {
+		r.Report(Succeeded, "", "roles = false: no role is migrated, so no password either")
 		return
 	}
 	if in.Source.PasswordsReadable {
@@ -229,8 +255,10 @@ func checkPasswords(in *Input, r *Reporter) {
 		}
 	}
 	if len(logins) > 0 {
-		r.Report(Warning, "", fmt.Sprintf("the source login cannot read pg_authid: %d login role(s) will have no password; set them after the migration (ALTER ROLE ... PASSWORD)", len(logins)), logins...)
+		r.Report(Warning, "", fmt.Sprintf("the source login cannot read pg_authid: %s will have no password; set %s after the migration (ALTER ROLE ... PASSWORD)", english.Count(len(logins), "login role"), english.Verb(len(logins), "it", "them")), logins...)
+		return
 	}
+	r.Report(Succeeded, "", "the source login cannot read pg_authid, but every login role of the source exists on the target already: no password to carry over")
 }
 
 // checkOwnerMembership: a target login that is not a superuser gives objects to their owners
@@ -238,6 +266,7 @@ func checkPasswords(in *Input, r *Reporter) {
 // grants it; a role on the target it cannot grant itself would fail the migration half-way.
 func checkOwnerMembership(in *Input, r *Reporter) {
 	if !in.Migration.Options.Roles {
+		r.Report(Succeeded, "", fmt.Sprintf("roles = false: every object is owned by the target login %q, which needs no membership", in.Target.CurrentUser))
 		return
 	}
 	login := in.Target.CurrentUser
@@ -255,12 +284,12 @@ func checkOwnerMembership(in *Input, r *Reporter) {
 		reasons = append(reasons, g.Blocked+": "+g.Fix)
 	}
 	if len(blocked) > 0 {
-		r.Report(Failed, "", fmt.Sprintf("the target login %q is not a superuser and cannot be made a member of %d role(s) that exist on the target and own migrated objects, so it could not give them their objects: %s; or set roles = false to have every object owned by %q",
-			login, len(blocked), strings.Join(reasons, "; "), login), blocked...)
+		r.Report(Failed, "", fmt.Sprintf("the target login %q is not a superuser and cannot be made a member of %s that %s on the target and %s migrated objects, so it could not give them their objects: %s; or set roles = false to have every object owned by %q",
+			login, english.Count(len(blocked), "role"), english.Verb(len(blocked), "exists", "exist"), english.Verb(len(blocked), "owns", "own"), strings.Join(reasons, "; "), login), blocked...)
 		return
 	}
 	if len(granted) > 0 {
-		r.Report(Succeeded, "", fmt.Sprintf("the target login %q is not a superuser: it is granted membership in %d role(s) that own migrated objects, to give them their objects (destroy revokes it)", login, len(granted)), granted...)
+		r.Report(Succeeded, "", fmt.Sprintf("the target login %q is not a superuser: it is granted membership in %s that %s migrated objects, to give them their objects (destroy revokes it)", login, english.Count(len(granted), "role"), english.Verb(len(granted), "owns", "own")), granted...)
 		return
 	}
 	r.Report(Succeeded, "", fmt.Sprintf("the target login %q can give every migrated object to its owner", login))
@@ -268,8 +297,8 @@ func checkOwnerMembership(in *Input, r *Reporter) {
 
 func checkReplication(in *Input, r *Reporter) {
 	if len(in.Target.ReplicationSlots) > 0 || in.Target.Standbys > 0 {
-		r.Report(Warning, "", fmt.Sprintf("the target has %d standby(s) and %d replication slot(s): a bulk load is faster without them; enable high availability and read replicas after the migration",
-			in.Target.Standbys, len(in.Target.ReplicationSlots)), in.Target.ReplicationSlots...)
+		r.Report(Warning, "", fmt.Sprintf("the target has %s and %s: a bulk load is faster without them; enable high availability and read replicas after the migration",
+			english.Count(in.Target.Standbys, "standby"), english.Count(len(in.Target.ReplicationSlots), "replication slot")), in.Target.ReplicationSlots...)
 		return
 	}
 	r.Report(Succeeded, "", "the target has no standbys and no replication slots")
@@ -286,6 +315,74 @@ func ownedByState(in *Input, db string) bool {
 	return a != nil && a.Status == state.ActionApplied
 }
 
+// driftListed is how many changed objects a message names; the result's objects list them all.
+const driftListed = 10
+
+// drift says which side changed since the migration copied database db, and which objects: an
+// object on one side only is one the migration created (dropped since on the other side) or one it
+// did not (created since on that side), as the state's actions tell for tables, indexes and
+// constraints; sequences and extensions have no action of their own and are only said to be on
+// one side.
+func drift(in *Input, db string, sdb, tdb *catalog.Database) (string, []string) {
+	onlySrc, onlyTgt := catalog.ObjectDiff(sdb, tdb)
+	migrated := func(o catalog.ObjectRef) (known, ok bool) {
+		applied := func(addr string) bool {
+			a := in.State.Action(addr)
+			return a != nil && a.Status == state.ActionApplied
+		}
+		switch o.Kind {
+		case "table":
+			return true, applied(plan.TableAddr(db, o.Schema, o.Name))
+		case "index":
+			return true, applied(plan.IndexAddr(db, o.Schema, o.Name))
+		case "constraint":
+			return true, applied(plan.ConstraintAddr(db, o.Schema, o.Table, o.Name)) || applied(plan.IndexAddr(db, o.Schema, o.Name))
+		}
+		return false, false
+	}
+	var changes []string
+	sides := map[string]bool{}
+	note := func(o catalog.ObjectRef, onSide, otherSide string) {
+		known, ok := migrated(o)
+		switch {
+		case !known:
+			changes = append(changes, fmt.Sprintf("%s is only on the %s", o, onSide))
+			sides["?"] = true
+		case ok:
+			changes = append(changes, fmt.Sprintf("%s was dropped on the %s", o, otherSide))
+			sides[otherSide] = true
+		default:
+			changes = append(changes, fmt.Sprintf("%s was created on the %s", o, onSide))
+			sides[onSide] = true
+		}
+	}
+	for _, o := range onlyTgt {
+		note(o, "target", "source")
+	}
+	for _, o := range onlySrc {
+		note(o, "source", "target")
+	}
+	who := "the source or the target"
+	switch {
+	case sides["source"] && sides["target"]:
+		who = "the source and the target"
+	case sides["source"] && !sides["?"]:
+		who = "the source"
+	case sides["target"] && !sides["?"]:
+		who = "the target"
+	}
+	listed := changes
+	more := ""
+	if len(listed) > driftListed {
+		listed, more = listed[:driftListed], fmt.Sprintf(" and %d more", len(changes)-driftListed)
+	}
+	objs := make([]string, 0, len(onlyTgt)+len(onlySrc))
+	for _, o := range append(onlyTgt, onlySrc...) {
+		objs = append(objs, o.String())
+	}
+	return fmt.Sprintf("%s changed since (%s%s)", who, strings.Join(listed, "; "), more), capped(objs)
+}
+
 func checkTargetDatabase(in *Input, r *Reporter) {
 	for _, db := range in.Databases {
 		tdb := in.TargetDBs[db]
@@ -294,9 +391,11 @@ func checkTargetDatabase(in *Input, r *Reporter) {
 			r.Report(Succeeded, db, fmt.Sprintf("database %q does not exist on the target and will be created", db))
 		case ownedByState(in, db) && in.State.DatabaseComplete(db) && in.SourceDBs[db] != nil && !catalog.SameObjects(in.SourceDBs[db], tdb):
 			if in.Migration.Options.OverwriteDatabases {
-				r.Report(Warning, db, fmt.Sprintf("database %q was migrated, but the source's tables, indexes, constraints, sequences or extensions changed since: it will be dropped and migrated again (overwrite_databases = true)", db))
+				what, objs := drift(in, db, in.SourceDBs[db], tdb)
+				r.Report(Warning, db, fmt.Sprintf("database %q was migrated, but %s: it will be dropped and migrated again (overwrite_databases = true)", db, what), objs...)
 			} else {
-				r.Report(Failed, db, fmt.Sprintf("database %q was migrated, but the source's tables, indexes, constraints, sequences or extensions changed since: set overwrite_databases = true to drop it and migrate it again, or run pgferry destroy first", db))
+				what, objs := drift(in, db, in.SourceDBs[db], tdb)
+				r.Report(Failed, db, fmt.Sprintf("database %q was migrated, but %s: set overwrite_databases = true to drop it and migrate it again, or run pgferry destroy first", db, what), objs...)
 			}
 		case ownedByState(in, db):
 			r.Report(Succeeded, db, fmt.Sprintf("database %q was created by this migration", db))
@@ -362,15 +461,15 @@ func checkNotes(in *Input, r *Reporter) {
 		}
 		noted := false
 		if len(unlogged) > 0 {
-			r.Report(Succeeded, db, fmt.Sprintf("note: %d unlogged table(s); their rows are copied, but they stay unlogged on the target", len(unlogged)), unlogged...)
+			r.Report(Succeeded, db, fmt.Sprintf("note: %s; %s copied, but %s unlogged on the target", english.Count(len(unlogged), "unlogged table"), english.Verb(len(unlogged), "its rows are", "their rows are"), english.Verb(len(unlogged), "it stays", "they stay")), unlogged...)
 			noted = true
 		}
 		if len(nopk) > 0 {
-			r.Report(Succeeded, db, fmt.Sprintf("note: %d table(s) without a primary key; verification compares them by whole-row checksums", len(nopk)), nopk...)
+			r.Report(Succeeded, db, fmt.Sprintf("note: %s without a primary key; verification compares %s by whole-row checksums", english.Count(len(nopk), "table"), english.Verb(len(nopk), "it", "them")), nopk...)
 			noted = true
 		}
 		if sdb.LargeObjects > 0 {
-			r.Report(Succeeded, db, fmt.Sprintf("note: %d large object(s); they are created with their OIDs, owners and privileges, and their contents copied from the snapshot", sdb.LargeObjects))
+			r.Report(Succeeded, db, fmt.Sprintf("note: %s; %s created with %s OIDs, owners and privileges, and %s contents copied from the snapshot", english.Count(sdb.LargeObjects, "large object"), english.Verb(sdb.LargeObjects, "it is", "they are"), english.Verb(sdb.LargeObjects, "its", "their"), english.Verb(sdb.LargeObjects, "its", "their")))
 			noted = true
 		}
 		if !noted {

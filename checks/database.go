@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/internal/english"
 )
 
 // maxObjects bounds the objects listed in one result; the message gives the full count.
@@ -19,6 +20,19 @@ func capped(objs []string) []string {
 	}
 	out := append([]string(nil), objs[:maxObjects-1]...)
 	return append(out, fmt.Sprintf("… and %d more", len(objs)-maxObjects+1))
+}
+
+// extensionNames lists a database's extensions with their versions, at most ten of them.
+func extensionNames(d *catalog.Database) string {
+	var names []string
+	for i, e := range d.Extensions {
+		if i == 10 {
+			names = append(names, fmt.Sprintf("and %d more", len(d.Extensions)-10))
+			break
+		}
+		names = append(names, e.Name+" "+e.Version)
+	}
+	return strings.Join(names, ", ")
 }
 
 // eachDB calls f for every selected database the source catalog holds.
@@ -129,7 +143,7 @@ func checkExtensions(in *Input, r *Reporter) {
 			r.Report(Warning, db, strings.Join(warns, "; "), warned...)
 		}
 		if len(fails) == 0 && len(warns) == 0 {
-			msg := fmt.Sprintf("all %d extension(s) are available on the target", len(sdb.Extensions))
+			msg := fmt.Sprintf("%s available on the target: %s", english.Count(len(sdb.Extensions), "extension")+" "+english.Verb(len(sdb.Extensions), "is", "are"), extensionNames(sdb))
 			if len(notes) > 0 {
 				msg += "; note: " + strings.Join(notes, "; ")
 			}
@@ -246,10 +260,10 @@ func checkCollations(in *Input, r *Reporter) {
 		}
 		msg := "no column or index uses a collation other than the database's"
 		if len(sdb.UsedCollations) > 0 {
-			msg = fmt.Sprintf("the %d collation(s) used by columns and indexes exist on the target", len(sdb.UsedCollations))
+			msg = fmt.Sprintf("the %s used by columns and indexes %s on the target", english.Count(len(sdb.UsedCollations), "collation"), english.Verb(len(sdb.UsedCollations), "exists", "exist"))
 		}
 		if len(user) > 0 {
-			msg += fmt.Sprintf("; note: %d user-defined collation(s) are created by the schema step", len(user))
+			msg += fmt.Sprintf("; note: %s %s created by the schema step", english.Count(len(user), "user-defined collation"), english.Verb(len(user), "is", "are"))
 		}
 		r.Report(Succeeded, db, msg, user...)
 	})
@@ -357,8 +371,8 @@ func checkLanguages(in *Input, r *Reporter) {
 				continue
 			}
 			bad = append(bad, l.Name)
-			msgs = append(msgs, fmt.Sprintf("language %s (%d function(s)) is not available on the target: install it on the target server (the PostgreSQL %s package for %s)",
-				l.Name, l.Functions, in.Target.MajorString(), l.Name))
+			msgs = append(msgs, fmt.Sprintf("language %s (%s) is not available on the target: install it on the target server (the PostgreSQL %s package for %s)",
+				l.Name, english.Count(l.Functions, "function"), in.Target.MajorString(), l.Name))
 		}
 		if len(bad) > 0 {
 			r.Report(Failed, db, strings.Join(msgs, "; "), bad...)
@@ -378,10 +392,10 @@ func checkSuperuserObjects(in *Input, r *Reporter) {
 		case len(sdb.SuperuserObjects) == 0:
 			r.Report(Succeeded, db, "no object needs a superuser to be created")
 		case in.Target.IsSuperuser:
-			r.Report(Succeeded, db, fmt.Sprintf("note: %d object(s) need a superuser to be created; the target login is one", len(sdb.SuperuserObjects)), capped(sdb.SuperuserObjects)...)
+			r.Report(Succeeded, db, fmt.Sprintf("note: %s %s a superuser to be created; the target login is one", english.Count(len(sdb.SuperuserObjects), "object"), english.Verb(len(sdb.SuperuserObjects), "needs", "need")), capped(sdb.SuperuserObjects)...)
 		default:
-			r.Report(Failed, db, fmt.Sprintf("%d object(s) can only be created by a superuser and the target login %q is not one: use a superuser target login, or drop them on the source and recreate them on the target as an administrator after the migration",
-				len(sdb.SuperuserObjects), in.Target.CurrentUser), capped(sdb.SuperuserObjects)...)
+			r.Report(Failed, db, fmt.Sprintf("%s can only be created by a superuser and the target login %q is not one: use a superuser target login, or drop them on the source and recreate them on the target as an administrator after the migration",
+				english.Count(len(sdb.SuperuserObjects), "object"), in.Target.CurrentUser), capped(sdb.SuperuserObjects)...)
 		}
 	})
 }
@@ -404,13 +418,13 @@ func checkWithOIDs(in *Input, r *Reporter) {
 					stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s SET WITHOUT OIDS;", t.Qualified()))
 				}
 			}
-			msg := fmt.Sprintf("%d table(s) have OIDs, which PostgreSQL %s cannot hold: remove them on the source (%s)", len(oids), in.Target.MajorString(), strings.Join(stmts, " "))
+			msg := fmt.Sprintf("%s OIDs, which PostgreSQL %s cannot hold: remove them on the source (%s)", english.Count(len(oids), "table")+" "+english.Verb(len(oids), "has", "have"), in.Target.MajorString(), strings.Join(stmts, " "))
 			if len(stmts) > 3 {
-				msg = fmt.Sprintf("%d table(s) have OIDs, which PostgreSQL %s cannot hold: remove them on the source with ALTER TABLE ... SET WITHOUT OIDS (e.g. %s)", len(oids), in.Target.MajorString(), stmts[0])
+				msg = fmt.Sprintf("%s OIDs, which PostgreSQL %s cannot hold: remove them on the source with ALTER TABLE ... SET WITHOUT OIDS (e.g. %s)", english.Count(len(oids), "table")+" "+english.Verb(len(oids), "has", "have"), in.Target.MajorString(), stmts[0])
 			}
 			r.Report(Failed, db, msg, capped(oids)...)
 		default:
-			r.Report(Succeeded, db, fmt.Sprintf("note: %d table(s) have OIDs; the target keeps them", len(oids)), capped(oids)...)
+			r.Report(Succeeded, db, fmt.Sprintf("note: %s OIDs; the target keeps them", english.Count(len(oids), "table")+" "+english.Verb(len(oids), "has", "have")), capped(oids)...)
 		}
 	})
 }
@@ -506,21 +520,21 @@ func checkCatalogPrivileges(in *Input, r *Reporter) {
 		}
 		var warns []string
 		if len(info) > 0 {
-			warns = append(warns, fmt.Sprintf("privileges changed on %d information_schema object(s) are not migrated: re-apply those GRANTs and REVOKEs on the target after the migration", len(info)))
+			warns = append(warns, fmt.Sprintf("privileges changed on %s are not migrated: re-apply those GRANTs and REVOKEs on the target after the migration", english.Count(len(info), "information_schema object")))
 		}
 		switch {
 		case len(cat) == 0:
 		case !in.Migration.Options.Roles:
-			warns = append(warns, fmt.Sprintf("privileges changed on %d pg_catalog object(s) are not migrated (roles = false): re-apply those GRANTs and REVOKEs on the target after the migration", len(cat)))
+			warns = append(warns, fmt.Sprintf("privileges changed on %s are not migrated (roles = false): re-apply those GRANTs and REVOKEs on the target after the migration", english.Count(len(cat), "pg_catalog object")))
 		case !in.Target.IsSuperuser:
-			warns = append(warns, fmt.Sprintf("privileges changed on %d pg_catalog object(s) are carried over by pg_dump, but the target login %q is not a superuser and may be refused: revoke them on the source before the migration and re-apply them on the target as an administrator", len(cat), in.Target.CurrentUser))
+			warns = append(warns, fmt.Sprintf("privileges changed on %s are carried over by pg_dump, but the target login %q is not a superuser and may be refused: revoke them on the source before the migration and re-apply them on the target as an administrator", english.Count(len(cat), "pg_catalog object"), in.Target.CurrentUser))
 		}
 		objs := capped(append(append([]string(nil), cat...), info...))
 		switch {
 		case len(warns) > 0:
 			r.Report(Warning, db, strings.Join(warns, "; "), objs...)
 		case len(cat) > 0:
-			r.Report(Succeeded, db, fmt.Sprintf("note: privileges changed on %d pg_catalog object(s) are carried over by pg_dump", len(cat)), objs...)
+			r.Report(Succeeded, db, fmt.Sprintf("note: privileges changed on %s are carried over by pg_dump", english.Count(len(cat), "pg_catalog object")), objs...)
 		default:
 			r.Report(Succeeded, db, "no privileges changed on system catalog objects")
 		}
@@ -574,7 +588,7 @@ func checkObjectOwners(in *Input, r *Reporter) {
 				continue
 			}
 			warned = true
-			r.Report(Warning, db, fmt.Sprintf("%d object(s) are owned by superuser %q on the source; %s", len(objs), su, why), capped(objs)...)
+			r.Report(Warning, db, fmt.Sprintf("%s owned by superuser %q on the source; %s", english.Count(len(objs), "object")+" "+english.Verb(len(objs), "is", "are"), su, why), capped(objs)...)
 		}
 		if !warned {
 			r.Report(Succeeded, db, fmt.Sprintf("the owners of the database's objects (%s) are migrated with them", strings.Join(owners, ", ")))
@@ -598,7 +612,7 @@ func checkTablespaces(in *Input, r *Reporter) {
 			if ts == "pg_default" {
 				continue
 			}
-			msgs = append(msgs, fmt.Sprintf("%d relation(s) are in tablespace %s", len(sdb.Tablespaces[ts]), ts))
+			msgs = append(msgs, fmt.Sprintf("%s in tablespace %s", english.Count(len(sdb.Tablespaces[ts]), "relation")+" "+english.Verb(len(sdb.Tablespaces[ts]), "is", "are"), ts))
 			objs = append(objs, sdb.Tablespaces[ts]...)
 		}
 		if len(msgs) > 0 {
@@ -618,6 +632,9 @@ func checkTablespaces(in *Input, r *Reporter) {
 // be created without it (Failed).
 func checkTableFilters(in *Input, r *Reporter) {
 	if !in.Migration.Options.Filters() {
+		eachDB(in, func(db string, sdb *catalog.Database) {
+			r.Report(Succeeded, db, "no include_tables or exclude_tables: every table is migrated")
+		})
 		return
 	}
 	eachDB(in, func(db string, sdb *catalog.Database) {
@@ -657,13 +674,67 @@ func checkTableFilters(in *Input, r *Reporter) {
 				fixes = append(fixes, "for the objects of a migrated table (policies, rules, columns, inheritance), migrate the table they depend on as well, or leave their own table out too")
 			}
 			objs := append(append([]string(nil), views...), others...)
-			r.Report(Failed, db, fmt.Sprintf("%d object(s) depend on tables that include_tables/exclude_tables leave out, and cannot be created without them; %s", len(objs), strings.Join(fixes, "; ")), capped(objs)...)
+			r.Report(Failed, db, fmt.Sprintf("%s on tables that include_tables/exclude_tables leave out, and cannot be created without them; %s", english.Count(len(objs), "object")+" "+english.Verb(len(objs), "depends", "depend"), strings.Join(fixes, "; ")), capped(objs)...)
 		}
 		if len(fks) > 0 {
-			r.Report(Warning, db, fmt.Sprintf("%d foreign key(s) of migrated tables reference tables that include_tables/exclude_tables leave out: they will not be created on the target; migrate the referenced tables too to keep them", len(fks)), capped(fks)...)
+			r.Report(Warning, db, fmt.Sprintf("%s of migrated tables %s tables that include_tables/exclude_tables leave out: %s not be created on the target; migrate the referenced tables too to keep %s", english.Count(len(fks), "foreign key"), english.Verb(len(fks), "references", "reference"), english.Verb(len(fks), "it will", "they will"), english.Verb(len(fks), "it", "them")), capped(fks)...)
 		}
 		if len(views)+len(others)+len(fks) == 0 {
-			r.Report(Succeeded, db, fmt.Sprintf("include_tables/exclude_tables leave out %d table(s), and nothing migrated depends on them", len(sdb.Excluded)))
+			r.Report(Succeeded, db, fmt.Sprintf("include_tables/exclude_tables leave out %s, and nothing migrated depends on %s", english.Count(len(sdb.Excluded), "table"), english.Verb(len(sdb.Excluded), "it", "them")))
 		}
 	})
+}
+
+// checkSplitTables warns about the tables split_tables_larger_than asks to copy in parts that
+// will be copied whole: parts are ranges of heap pages (ctid ranges), which only sources on
+// PostgreSQL 14 and later scan without reading the whole table, and parts need several jobs.
+func checkSplitTables(in *Input, r *Reporter) {
+	o := in.Migration.Options
+	eachDB(in, func(db string, sdb *catalog.Database) {
+		if o.SplitTablesLargerThan <= 0 {
+			r.Report(Succeeded, db, "split_tables_larger_than = 0: every table is copied whole")
+			return
+		}
+		limit := humanSize(o.SplitTablesLargerThan)
+		var large []string
+		for _, t := range sdb.Tables {
+			if t.CopySize() > o.SplitTablesLargerThan && t.Pages >= 2 {
+				large = append(large, fmt.Sprintf("%s (%s)", t.Key(), humanSize(t.CopySize())))
+			}
+		}
+		n := len(large)
+		switch {
+		case n == 0:
+			r.Report(Succeeded, db, fmt.Sprintf("no table is larger than split_tables_larger_than (%s): every table is copied whole", limit))
+		case in.Source.VersionNum < 140000:
+			jobs := ""
+			if o.Jobs < 2 {
+				jobs = fmt.Sprintf("; parts also need several workers, and jobs = %d", o.Jobs)
+			}
+			r.Report(Warning, db, fmt.Sprintf("%s larger than split_tables_larger_than (%s) will be copied whole, by one worker each: "+
+				"copying a table in parts needs a source on PostgreSQL 14 or later (it scans ranges of pages by ctid), and the source runs %s%s",
+				english.Count(n, "table"), limit, in.Source.MajorString(), jobs), capped(large)...)
+		case o.Jobs < 2:
+			r.Report(Warning, db, fmt.Sprintf("%s larger than split_tables_larger_than (%s) will be copied whole: parts are copied by several workers, and jobs = %d; set jobs to 2 or more to split %s",
+				english.Count(n, "table"), limit, o.Jobs, english.Verb(n, "it", "them")), capped(large)...)
+		default:
+			r.Report(Succeeded, db, fmt.Sprintf("%s larger than split_tables_larger_than (%s) will be copied in parts by up to %d workers",
+				english.Count(n, "table"), limit, o.Jobs), capped(large)...)
+		}
+	})
+}
+
+// humanSize renders a size in bytes as people read it: 44.8 MiB, 1 GiB.
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	s := fmt.Sprintf("%.1f", float64(n)/float64(div))
+	return strings.TrimSuffix(s, ".0") + " " + string("KMGTPE"[exp]) + "iB"
 }

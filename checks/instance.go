@@ -115,6 +115,7 @@ func roleAttrs(ro catalog.Role) []string {
 
 func checkRoleClashes(in *Input, r *Reporter) {
 	if !in.Migration.Options.Roles {
+		r.Report(Succeeded, "", "roles = false: no role is migrated, so none can clash")
 		return
 	}
 	prefixes := reservedPrefixes(in.Target)

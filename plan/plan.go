@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/state"
 )
 
@@ -106,7 +107,7 @@ func TablePartAddr(db, schema, name string, i int) string {
 // Parts are ranges of heap pages; a row's TOAST data goes with its part, so a table whose bulk is
 // in TOAST (large text, bytea, jsonb) is split by its size as well.
 func splitParts(t catalog.Table, o config.Options, sourceVersion int) int {
-	size, limit := max(t.Pages*8192, t.SizeBytes), o.SplitTablesLargerThan
+	size, limit := t.CopySize(), o.SplitTablesLargerThan
 	if limit <= 0 || o.Jobs < 2 || sourceVersion < 140000 || size <= limit || t.Pages < 2 {
 		return 0
 	}
@@ -139,6 +140,11 @@ type Plan struct {
 	Summary           Summary            `json:"summary"`
 	// Variables holds the non-sensitive variable values the plan was made with.
 	Variables map[string]string `json:"variables,omitempty"`
+	// SourceDigest and TargetDigest hash each object the plan depends on, one entry per role,
+	// database, table (with its indexes and constraints) and extension, so that a stale plan names
+	// what changed; the fingerprints hash them whole. No entry holds a password hash.
+	SourceDigest map[string]string `json:"source_digest,omitempty"`
+	TargetDigest map[string]string `json:"target_digest,omitempty"`
 }
 
 // Summary counts the plan's actions.
@@ -445,10 +451,10 @@ func Build(in Input) (*Plan, error) {
 					continue
 				}
 				if !m.Options.OverwriteDatabases {
-					continue // the source changed since: the validation says what to do
+					continue // a side changed since: the validation names what, and what to do
 				}
 				dbAction = &Action{Address: dbAddr, Type: TypeDatabase, Kind: Replace, Database: db,
-					Reason:  "the source database changed since this migration copied it, and overwrite_databases = true: migrated again",
+					Reason:  "the source or the target changed since this migration copied the database (the target_database_empty validation names what), and overwrite_databases = true: migrated again",
 					Hazards: []Hazard{{"DROPS_DATABASE", fmt.Sprintf("the target database %q and everything in it will be dropped", db)}}}
 				again = true
 			}
@@ -497,7 +503,7 @@ func Build(in Input) (*Plan, error) {
 				names = append(names, c.Schema+"."+c.Name)
 			}
 			add(&Action{Address: extAddr, Type: TypeExtData, Kind: Create, Database: db,
-				Reason:    fmt.Sprintf("copy the user rows of %d extension configuration table(s) and sequence(s)", len(sdb.ExtensionConfig)),
+				Reason:    fmt.Sprintf("copy the user rows of %s", english.Count(len(sdb.ExtensionConfig), "extension configuration relation")),
 				Details:   []string{strings.Join(names, ", ")},
 				DependsOn: []string{schemaAddr}})
 			dataDeps = []string{extAddr}
@@ -604,7 +610,7 @@ func Build(in Input) (*Plan, error) {
 		if need(loAddr) && sdb.LargeObjects > 0 {
 			// pg_dump's pre-data creates them, with owners and privileges, empty: their contents
 			// are data, streamed from the snapshot like a table's rows.
-			add(&Action{Address: loAddr, Type: TypeLargeObj, Kind: Create, Database: db, Reason: fmt.Sprintf("copy the contents of %d large object(s)", sdb.LargeObjects),
+			add(&Action{Address: loAddr, Type: TypeLargeObj, Kind: Create, Database: db, Reason: fmt.Sprintf("copy the contents of %s", english.Count(sdb.LargeObjects, "large object")),
 				RowsEstimate: sdb.LargeObjects, DependsOn: []string{schemaAddr}})
 		}
 		seqAddr := PartAddr(db, TypeSequences)
@@ -832,7 +838,11 @@ func schemaDetails(d *catalog.Database) []string {
 	sort.Strings(keys)
 	var objs []string
 	for _, k := range keys {
-		objs = append(objs, fmt.Sprintf("%d %s", d.Objects[k], strings.ReplaceAll(k, "_", " ")))
+		kind := strings.ReplaceAll(k, "_", " ")
+		if kind == "other" {
+			kind = "other relations"
+		}
+		objs = append(objs, english.Count(d.Objects[k], english.Singular(kind)))
 	}
 	if len(objs) > 0 {
 		out = append(out, "objects: "+strings.Join(objs, ", "))

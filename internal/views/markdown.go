@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
 )
@@ -56,7 +57,7 @@ func markdown(p *plan.Plan) string {
 	default:
 		// Written as is, so that it reads (and greps) the same as in the terminal; its one ~
 		// cannot pair into a strikethrough.
-		fmt.Fprintf(&head, "**%s**\n\n", SummaryLine(p.Summary))
+		fmt.Fprintf(&head, "**%s**\n\n%s\n\n", SummaryLine(p.Summary), ActionsLine(p.Summary))
 	}
 	vals := mdValidations(p.Validations)
 	hazards := mdHazards(p.Actions)
@@ -117,7 +118,7 @@ func estimates(a *plan.Action) string {
 	}
 	var parts []string
 	if a.Type == plan.TypeTable {
-		parts = append(parts, fmt.Sprintf("~%s rows", Count(a.RowsEstimate)))
+		parts = append(parts, "~"+Rows(a.RowsEstimate))
 	}
 	if a.BytesEstimate > 0 || a.Type == plan.TypeTable {
 		parts = append(parts, Bytes(a.BytesEstimate))
@@ -128,12 +129,14 @@ func estimates(a *plan.Action) string {
 	return "  (" + strings.Join(parts, ", ") + ")"
 }
 
-// mdValidations is the count line and the validation table, in plan order.
+// mdValidations is the count line, a table of the validations that did not succeed (those a
+// reviewer must read), and every validation in plan order inside a collapsed <details>.
 func mdValidations(vals []state.Validation) string {
 	if len(vals) == 0 {
 		return ""
 	}
 	var failed, warned, ok int
+	var notOK []state.Validation
 	for _, v := range vals {
 		switch v.Outcome {
 		case "Failed":
@@ -143,31 +146,51 @@ func mdValidations(vals []state.Validation) string {
 		case "Succeeded":
 			ok++
 		}
+		if v.Outcome != "Succeeded" {
+			notOK = append(notOK, v)
+		}
 	}
 	var b strings.Builder
 	b.WriteString("#### Validations\n\n")
 	if ok == len(vals) {
-		fmt.Fprintf(&b, "✅ All %d %s succeeded.\n\n", ok, pl(ok, "check", "checks"))
+		fmt.Fprintf(&b, "✅ All %s succeeded.\n\n", english.Count(ok, "validation"))
 	} else {
-		counts := []string{fmt.Sprintf("❌ %d failed", failed), fmt.Sprintf("⚠️ %d %s", warned, pl(warned, "warning", "warnings")),
-			fmt.Sprintf("✅ %d succeeded", ok)}
+		counts := []string{fmt.Sprintf("%d of %s succeeded", ok, english.Count(len(vals), "validation"))}
+		if failed > 0 {
+			counts = append(counts, fmt.Sprintf("❌ %d failed", failed))
+		}
+		if warned > 0 {
+			counts = append(counts, fmt.Sprintf("⚠️ %s", english.Count(warned, "warning")))
+		}
 		if other := len(vals) - failed - warned - ok; other > 0 {
 			counts = append(counts, fmt.Sprintf("❔ %d other", other))
 		}
 		fmt.Fprintf(&b, "%s\n\n", strings.Join(counts, " · "))
+		// The ones to read, above the fold; half the budget, the full table gets the rest.
+		b.WriteString(mdValidationTable(notOK, validationBudget/2))
+		b.WriteString("\n")
 	}
+	fmt.Fprintf(&b, "<details><summary>All %s</summary>\n\n", english.Count(len(vals), "validation"))
+	b.WriteString(mdValidationTable(vals, validationBudget-b.Len()))
+	b.WriteString("\n</details>\n\n")
+	return b.String()
+}
+
+// mdValidationTable is a table of vals that fits in budget bytes: the rows that do not fit are
+// counted in a closing row.
+func mdValidationTable(vals []state.Validation, budget int) string {
+	var b strings.Builder
 	b.WriteString("| | Check | Level | Database | Outcome | Message |\n|---|---|---|---|---|---|\n")
 	for i, v := range vals {
 		// Inside a table an unescaped | splits the row even in code.
 		row := fmt.Sprintf("| %s | %s | %s | %s | %s | %s |\n", outcomeIcon(v.Outcome), strings.ReplaceAll(codeSpan(v.ID), "|", "\\|"), cell(v.Level),
 			cell(v.Database), cell(v.Outcome), validationMessage(v))
-		if rest := len(vals) - i; b.Len()+len(row) > validationBudget-200 {
+		if rest := len(vals) - i; b.Len()+len(row) > budget-200 {
 			fmt.Fprintf(&b, "| | … | | | | and %d more %s: run pgferry plan locally for the full report |\n", rest, pl(rest, "check", "checks"))
 			break
 		}
 		b.WriteString(row)
 	}
-	b.WriteString("\n")
 	return b.String()
 }
 

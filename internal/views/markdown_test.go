@@ -109,8 +109,8 @@ func TestMarkdownShape(t *testing.T) {
 		{"full", fullPlan, []string{
 			"<!-- pgferry plan: prod-to-flex -->\n### pgferry plan: prod-to-flex\n",
 			"**Plan: 3 roles, 1 database, 3 tables",
-			"❌ 0 failed · ⚠️ 3 warnings · ✅ 6 succeeded\n",
-			"| ⚠️ | `version` | instance |  | Warning | source 13.16",
+			"#### Validations\n\n6 of 9 validations succeeded · ⚠️ 3 warnings\n\n| | Check | Level | Database | Outcome | Message |\n|---|---|---|---|---|---|\n| ⚠️ | `version` | instance |  | Warning | source 13.16",
+			"<details><summary>All 9 validations</summary>\n\n| | Check | Level | Database | Outcome | Message |\n|---|---|---|---|---|---|\n| ✅ | `connectivity.source` | instance |  | Succeeded |",
 			"- ⚠️ `STRIPS_SUPERUSER` on `role.ops`: ",
 			"<details><summary>18 actions</summary>\n\n```diff\n+ role.app_owner\n",
 			"+ database.app.table[\"public\".\"orders\"]  (~9.4M rows, 1.1 GiB)\n",
@@ -118,13 +118,13 @@ func TestMarkdownShape(t *testing.T) {
 		}, []string{"No changes", "Validation failed", "more actions"}},
 		{"no changes", noChangesPlan, []string{
 			"**No changes. The target matches the source.**\n",
-			"✅ All 3 checks succeeded.\n",
+			"✅ All 3 validations succeeded.\n\n<details><summary>All 3 validations</summary>\n\n",
 			"| ✅ | `connectivity.source` | instance |  | Succeeded |",
-		}, []string{"<details>", "Hazards", "Plan:"}},
+		}, []string{"actions</summary>", "Hazards", "Plan:"}},
 		{"validation failed", failedPlan, []string{
 			"**❌ Validation failed: 1 check failed. Fix it and plan again; apply does nothing until then.**\n",
 			"Once fixed: Plan: 0 roles, 1 database, 1 table (2.5 GiB, ~2.8M rows), 1 index to create; 1 to change; 1 to destroy.\n",
-			"❌ 1 failed · ⚠️ 1 warning · ✅ 2 succeeded\n",
+			"2 of 4 validations succeeded · ❌ 1 failed · ⚠️ 1 warning\n",
 			"| ❌ | `extensions.preload` | database | billing | Failed |",
 			"<br>Objects: pg_cron",
 			"- ⚠️ `DROPS_DATABASE` on `database.billing`: ",
@@ -135,6 +135,12 @@ func TestMarkdownShape(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := renderMarkdown(tt.plan())
+			// Above the fold (before the collapsed list of all validations), no green validation.
+			if fold, _, ok := strings.Cut(out, "<details><summary>All "); !ok {
+				t.Errorf("output lacks the collapsed list of all validations:\n%s", out)
+			} else if strings.Contains(fold, "| ✅ |") {
+				t.Errorf("a succeeded validation is listed above the fold:\n%s", fold)
+			}
 			for _, w := range tt.want {
 				if !strings.Contains(out, w) {
 					t.Errorf("output lacks %q:\n%s", w, out)
@@ -165,9 +171,14 @@ func TestMarkdownTableCells(t *testing.T) {
 			rows = append(rows, l)
 		}
 	}
-	if len(rows) != 2 {
-		t.Fatalf("want 2 validation rows, got %d:\n%s", len(rows), out)
+	// The warning above the fold and among all validations, the success only among all.
+	if len(rows) != 3 {
+		t.Fatalf("want 3 validation rows, got %d:\n%s", len(rows), out)
 	}
+	if rows[0] != rows[1] {
+		t.Errorf("the warning differs above the fold and among all validations:\n%s\n%s", rows[0], rows[1])
+	}
+	rows = rows[1:]
 	unescaped := regexp.MustCompile(`(^|[^\\])(\\\\)*\|`)
 	for _, r := range rows {
 		if n := len(unescaped.FindAllString(r, -1)); n != 7 {

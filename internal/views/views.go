@@ -13,6 +13,7 @@ import (
 
 	"github.com/fatih/color"
 	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
 )
@@ -37,6 +38,11 @@ func Bytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// Rows renders a number of rows compactly with its noun: "1 row", "12.3k rows".
+func Rows(n int64) string {
+	return Count(n) + " " + english.Noun(n, "row")
 }
 
 // Count renders a row count compactly: 9.4M, 12.3k, 512.
@@ -155,6 +161,7 @@ func Plan(w io.Writer, p *plan.Plan) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, bold(SummaryLine(p.Summary)))
+	fmt.Fprintln(w, ActionsLine(p.Summary))
 	fmt.Fprintln(w)
 	Validations(w, p.Validations)
 }
@@ -179,9 +186,9 @@ func dataNote(a *plan.Action) string {
 	switch a.Type {
 	case plan.TypeTable:
 		if a.Parts > 0 {
-			return fmt.Sprintf("  (~%s rows, %s, in %d parts)", Count(a.RowsEstimate), Bytes(a.BytesEstimate), a.Parts)
+			return fmt.Sprintf("  (~%s, %s, in %d parts)", Rows(a.RowsEstimate), Bytes(a.BytesEstimate), a.Parts)
 		}
-		return fmt.Sprintf("  (~%s rows, %s)", Count(a.RowsEstimate), Bytes(a.BytesEstimate))
+		return fmt.Sprintf("  (~%s, %s)", Rows(a.RowsEstimate), Bytes(a.BytesEstimate))
 	case plan.TypeTablePart:
 		return fmt.Sprintf("  (part %d of %d)", a.Part, a.Parts)
 	case plan.TypeIndex:
@@ -210,12 +217,19 @@ func identity(id state.Identity) string {
 
 // SummaryLine is the plan's closing line.
 func SummaryLine(s plan.Summary) string {
-	create := fmt.Sprintf("%d %s, %d %s, %d %s (%s, ~%s rows), %d %s",
+	create := fmt.Sprintf("%d %s, %d %s, %d %s (%s, ~%s), %d %s",
 		s.Roles, pl(s.Roles, "role", "roles"), s.Databases, pl(s.Databases, "database", "databases"),
-		s.Tables, pl(s.Tables, "table", "tables"), Bytes(s.Bytes), Count(s.Rows), s.Indexes, pl(s.Indexes, "index", "indexes"))
+		s.Tables, pl(s.Tables, "table", "tables"), Bytes(s.Bytes), Rows(s.Rows), s.Indexes, pl(s.Indexes, "index", "indexes"))
 	// The line has the form of the product contract's example; foreign keys are counted in the
 	// JSON summary and listed among the actions.
 	return fmt.Sprintf("Plan: %s to create; %d to change; %d to destroy.", create, s.Change, s.Destroy)
+}
+
+// ActionsLine counts every action of the plan as apply's closing line counts the ones it carried
+// out ("Apply complete! Resources: 83 added, 0 changed, 0 destroyed."): a replacement is one to
+// add and one to destroy, as in Terraform.
+func ActionsLine(s plan.Summary) string {
+	return fmt.Sprintf("Actions: %d to add, %d to change, %d to destroy.", s.Add, s.Change, s.Destroy)
 }
 
 func pl(n int, one, many string) string {
@@ -235,7 +249,7 @@ func Validations(w io.Writer, vals []state.Validation) {
 	var order []string
 	for _, v := range vals {
 		g := "instance"
-		if v.Level == "database" {
+		if v.Level == "database" && v.Database != "" {
 			g = fmt.Sprintf("database %q", v.Database)
 		}
 		if _, ok := groups[g]; !ok {
@@ -279,9 +293,10 @@ type Applier struct {
 	lastTick map[string]time.Time
 	timings  map[string]time.Duration
 	tables   map[string]*tableTiming // by table address: the parts of a table are one entry
-	added    int
-	changed  int
-	replaced int
+	// added, changed and destroyed count finished actions as the plan's ActionsLine does.
+	added     int
+	changed   int
+	destroyed int
 	// clock is time.Now, or a test's clock.
 	clock func() time.Time
 }
@@ -347,7 +362,7 @@ func (v *Applier) Event(e apply.Event) {
 		_, done := ing(e.Action.Kind)
 		extra := ""
 		if e.Action.Type == plan.TypeTablePart || (e.Action.Type == plan.TypeTable && e.Action.Parts == 0) {
-			extra = fmt.Sprintf(" [%s rows, %s]", Count(e.Rows), Bytes(e.Bytes))
+			extra = fmt.Sprintf(" [%s, %s]", Rows(e.Rows), Bytes(e.Bytes))
 		}
 		fmt.Fprintf(v.W, "%s: %s after %s%s\n", bold(e.Address), done, round(e.Elapsed), extra)
 		work := e.Elapsed
@@ -359,7 +374,10 @@ func (v *Applier) Event(e apply.Event) {
 		case plan.Update:
 			v.changed++
 		case plan.Replace:
-			v.replaced++
+			v.added++
+			v.destroyed++
+		case plan.Delete:
+			v.destroyed++
 		default:
 			v.added++
 		}
@@ -487,13 +505,13 @@ func (v *Applier) Finish(total time.Duration, err error) {
 				if t.parts > 0 {
 					parts = fmt.Sprintf(", %d parts", t.parts)
 				}
-				fmt.Fprintf(v.W, "  %10s  %s  (%s rows, %s%s)\n", round(t.end.Sub(t.start)), t.addr, Count(t.rows), Bytes(t.bytes), parts)
+				fmt.Fprintf(v.W, "  %10s  %s  (%s, %s%s)\n", round(t.end.Sub(t.start)), t.addr, Rows(t.rows), Bytes(t.bytes), parts)
 			}
 		}
 		fmt.Fprintln(v.W)
 	}
 	if err == nil {
-		fmt.Fprintln(v.W, green(bold(fmt.Sprintf("Apply complete! Resources: %d added, %d changed, %d replaced.", v.added, v.changed, v.replaced))))
+		fmt.Fprintln(v.W, green(bold(fmt.Sprintf("Apply complete! Resources: %d added, %d changed, %d destroyed.", v.added, v.changed, v.destroyed))))
 	}
 }
 
