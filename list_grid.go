@@ -8,8 +8,9 @@ import (
 	"unicode/utf8"
 )
 
-// listWidth is the widest line `pgferry list` prints: a terminal's 120 columns.
-const listWidth = 120
+// listWidth is the width `pgferry list` cuts its values to fit, as far as the columns that are
+// never cut allow: the contract's column headers alone take 139 columns.
+const listWidth = 160
 
 // listColumn is one column of the list grid.
 type listColumn struct {
@@ -17,37 +18,38 @@ type listColumn struct {
 	cells []string
 	// least is the width below which the column's values are never cut; 0: never cut.
 	least int
-	// optional columns are left out (to show and list --json) when the grid is too wide.
-	optional bool
 	// short is the cells' shorter form (a server's name without its address), used first when the
 	// grid is too wide.
 	short []string
 }
 
-// writeListGrid prints the migrations as a grid of at most listWidth columns. The columns that
-// repeat another's information (the migration type follows from the source server type; the mode
-// is always Offline) are left to show and list --json; a server is "name (host:port)", or its name
-// alone when that does not fit; then the source server type is left out, and the longest values
-// are cut with "…" if the grid is still too wide.
+// writeListGrid prints the migrations as a grid with the contract's columns (SPEC §2: Name,
+// Status, Migration mode, Migration type, Source server, Source server type, Databases, Duration,
+// Start time) and the target server, as narrow as their values allow: a server is
+// "name (host:port)", or its name alone when the grid is wider than listWidth, and then the
+// longest values are cut with "…". The headers alone take more than listWidth; they are kept
+// whole, as scripts match them.
 func writeListGrid(w io.Writer, rows []listRow) {
 	cols := []*listColumn{
 		{head: "Name", least: 30}, // the name is what show and apply take: cut only very long ones
 		{head: "Status"},
+		{head: "Migration mode"},
+		{head: "Migration type", least: 14},
 		{head: "Source server", least: 13},
-		{head: "Source server type", optional: true},
+		{head: "Source server type"},
 		{head: "Target server", least: 13},
 		{head: "Databases", least: 12},
 		{head: "Duration"},
 		{head: "Start time (UTC)"},
 	}
 	for _, r := range rows {
-		cells := []string{r.Name, orDash(r.Status), orDash(r.SourceServer), orDash(r.SourceServerType), orDash(r.TargetServer),
+		cells := []string{r.Name, orDash(r.Status), orDash(r.MigrationMode), orDash(r.MigrationType), orDash(r.SourceServer), orDash(r.SourceServerType), orDash(r.TargetServer),
 			orDash(strings.Join(r.Databases, ", ")), orDash(r.Duration), listTime(r.StartTime)}
 		for i, c := range cells {
 			cols[i].cells = append(cols[i].cells, c)
 		}
-		cols[2].short = append(cols[2].short, orDash(r.sourceName))
-		cols[4].short = append(cols[4].short, orDash(r.targetName))
+		cols[4].short = append(cols[4].short, orDash(r.sourceName))
+		cols[6].short = append(cols[6].short, orDash(r.targetName))
 	}
 	const gap = 2
 	width := func() (sum int, widths []int) {
@@ -61,10 +63,18 @@ func writeListGrid(w io.Writer, rows []listRow) {
 		}
 		return sum + gap*(len(cols)-1), widths
 	}
+	// The headers are kept whole: the budget is listWidth or their own width, the wider.
+	budget := listWidth
+	if heads := gap * (len(cols) - 1); true {
+		for _, c := range cols {
+			heads += utf8.RuneCountInString(c.head)
+		}
+		budget = max(budget, heads)
+	}
 	// Servers by name alone, the widest first, until the grid fits.
 	for {
 		sum, widths := width()
-		if sum <= listWidth {
+		if sum <= budget {
 			break
 		}
 		widest := -1
@@ -78,19 +88,10 @@ func writeListGrid(w io.Writer, rows []listRow) {
 		}
 		cols[widest].cells, cols[widest].short = cols[widest].short, nil
 	}
-	if sum, _ := width(); sum > listWidth {
-		kept := cols[:0]
-		for _, c := range cols {
-			if !c.optional {
-				kept = append(kept, c)
-			}
-		}
-		cols = kept
-	}
 	// Then cut the widest cuttable column by one until the grid fits (or nothing can be cut).
 	for {
 		sum, widths := width()
-		if sum <= listWidth {
+		if sum <= budget {
 			break
 		}
 		widest := -1
