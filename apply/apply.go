@@ -645,12 +645,23 @@ func (r *Runner) runDatabase(ctx context.Context, db string, actions []*plan.Act
 	defer d.sourceDump.close()
 	tv := r.opt.Plan.Target.VersionNum
 	d.preamble, d.prePreamble = pgdump.ForServer(d.preamble, tv), pgdump.ForServer(d.prePreamble, tv)
+	d.rewriteOwners(r.owners())
 	defer func() {
 		if d.barrier != nil {
 			d.barrier.Close(context.WithoutCancel(ctx))
 		}
 	}()
 	return d.schedule(ctx, actions)
+}
+
+// owners is how pg_dump's owners and grants are rewritten for the target (owners.go), or nil
+// when they are not restored (roles = false).
+func (r *Runner) owners() *ownerRewriter {
+	if !r.m.Options.Roles {
+		return nil
+	}
+	p := r.opt.Plan
+	return &ownerRewriter{m: p.OwnerMap, login: p.Login, super: p.LoginSuperuser || p.Login == ""}
 }
 
 // stripMeta removes psql meta-commands (\restrict, \unrestrict, \connect) that pg_restore
@@ -1212,11 +1223,53 @@ func (d *dbRun) createDatabase(ctx context.Context, drop bool) error {
 			return err
 		}
 	}
-	args := append([]string{"--create", "--exit-on-error", "--use-list=" + list, "--dbname=" + r.m.Target.DBName}, d.restoreFlags()...)
+	args := []string{"--create", "--exit-on-error", "--use-list=" + list, "--dbname=" + r.m.Target.DBName}
+	// A database whose owner is mapped (owners.go) is created owned by the login, which then
+	// gives it to the mapped role: pg_restore would give it to the source's owner.
+	owner, mapped := d.databaseOwner()
+	if mapped {
+		args = append(args, "--no-owner")
+	}
+	args = append(args, d.restoreFlags()...)
 	if _, err := pgdump.Run(ctx, ToolConn(r.m.Target, ""), r.opt.Tools.PgRestore, args...); err != nil {
 		return fmt.Errorf("creating the database: %w", err)
 	}
+	if mapped && owner != r.opt.Plan.Login {
+		tgt, err := Connect(ctx, r.m.Target, "")
+		if err != nil {
+			return err
+		}
+		defer tgt.Close(context.WithoutCancel(ctx))
+		if _, err := tgt.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s OWNER TO %s", ident(d.db), ident(owner))); err != nil {
+			return fmt.Errorf("giving the database to %q: %w", owner, describePgError(err))
+		}
+	}
 	return nil
+}
+
+// databaseOwner returns the target owner of the database when the plan maps its source owner
+// (the owner of its DATABASE entry) to another role.
+func (d *dbRun) databaseOwner() (string, bool) {
+	if !d.r.m.Options.Roles {
+		return "", false
+	}
+	for _, e := range d.dbItems {
+		if e.Desc != "DATABASE" {
+			continue
+		}
+		// pg_restore --list prints "- NAME OWNER" after the description, names unquoted: the
+		// owner is the longest mapped role the line ends with.
+		best := ""
+		for from := range d.r.opt.Plan.OwnerMap {
+			if strings.HasSuffix(e.Rest, " "+from) && len(from) > len(best) {
+				best = from
+			}
+		}
+		if best != "" {
+			return d.r.opt.Plan.OwnerMap[best], true
+		}
+	}
+	return "", false
 }
 
 func dropDatabase(ctx context.Context, conn *pgx.Conn, db string) error {

@@ -704,7 +704,7 @@ func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64
 	var meta map[uint32][]string
 	if len(existing) < len(los) {
 		// Some were not created by pre-data (pg_dump 17+): their privileges and comments too.
-		if meta, err = largeObjectMeta(ctx, src, w.d.r.m.Options.Roles); err != nil {
+		if meta, err = largeObjectMeta(ctx, src, w.d.r.m.Options.Roles, w.d.r.owners()); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -720,7 +720,7 @@ func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64
 				return n, total, fmt.Errorf("creating large object %d: %w", l.oid, describePgError(err))
 			}
 			if w.d.r.m.Options.Roles {
-				if _, err := tgt.Exec(ctx, fmt.Sprintf("ALTER LARGE OBJECT %d OWNER TO %s", l.oid, ident(l.owner))); err != nil {
+				if _, err := tgt.Exec(ctx, fmt.Sprintf("ALTER LARGE OBJECT %d OWNER TO %s", l.oid, ident(w.d.r.owners().owner(l.owner)))); err != nil {
 					return n, total, fmt.Errorf("large object %d: %w", l.oid, describePgError(err))
 				}
 			}
