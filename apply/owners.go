@@ -1,10 +1,14 @@
 package apply
 
 import (
+	"context"
+	"fmt"
 	"regexp"
 	"strings"
 
+	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/internal/pgdump"
+	"github.com/pgferry/pgferry/plan"
 )
 
 // Owners on the target.
@@ -50,8 +54,8 @@ var (
 	// ident is a role name as pg_dump prints it (fmtId): bare, or double-quoted.
 	identPat        = `("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`
 	ownerToLine     = regexp.MustCompile(`^(ALTER .+ OWNER TO )` + identPat + `;$`)
-	grantLine       = regexp.MustCompile(`^(GRANT .+ TO )` + identPat + `( WITH GRANT OPTION)?;$`)
-	revokeLine      = regexp.MustCompile(`^(REVOKE .+ FROM )` + identPat + `( CASCADE)?;$`)
+	grantLine       = regexp.MustCompile(`^((?:ALTER DEFAULT PRIVILEGES .+ )?GRANT .+ TO )` + identPat + `( WITH GRANT OPTION)?;$`)
+	revokeLine      = regexp.MustCompile(`^((?:ALTER DEFAULT PRIVILEGES .+ )?REVOKE .+ FROM )` + identPat + `( CASCADE)?;$`)
 	setSessionLine  = regexp.MustCompile(`^SET SESSION AUTHORIZATION ` + identPat + `;$`)
 	defaultForRole  = regexp.MustCompile(`^(ALTER DEFAULT PRIVILEGES FOR ROLE )` + identPat + `( .*)$`)
 	resetSessionSQL = "RESET SESSION AUTHORIZATION;"
@@ -149,10 +153,10 @@ func (o *ownerRewriter) rewrite(c pgdump.Chunk) pgdump.Chunk {
 					lines[k], changed = "RESET ROLE;"+nl, true
 				}
 			case typ == "DEFAULT ACL" && defaultForRole.MatchString(l):
-				m := defaultForRole.FindStringSubmatch(l)
-				rest := o.mapGrantee(m[3])
-				if r := unquoteIdent(m[2]); o.m[r] != "" || rest != m[3] {
-					lines[k] = m[1] + ident(o.owner(r)) + rest + nl
+				g := o.mapGrantee(l)
+				m := defaultForRole.FindStringSubmatch(g)
+				if r := unquoteIdent(m[2]); o.m[r] != "" || g != l {
+					lines[k] = m[1] + ident(o.owner(r)) + m[3] + nl
 					changed = true
 				}
 			default:
@@ -206,4 +210,29 @@ func (s *sourceDump) rewriteOwners(o *ownerRewriter) {
 			x.comments[k] = o.rewrite(x.comments[k])
 		}
 	}
+}
+
+// confirmOwnership is an ownership action: after every statement that gives the database's
+// objects their owners ran (rewritten), it confirms that none of them kept the source role on the
+// target, where that role exists (a superuser the login could not have given them to, or a
+// role owner_map moved them from).
+func (w *worker) confirmOwnership(ctx context.Context, a *plan.Action) error {
+	tgt, err := w.target(ctx)
+	if err != nil {
+		return err
+	}
+	left, err := catalog.OwnedBy(ctx, tgt, a.Name, w.d.r.opt.Plan.Target.VersionNum)
+	if err != nil {
+		return fmt.Errorf("reading the owners of the target's objects: %w", err)
+	}
+	if n := len(left); n > 0 {
+		more := ""
+		if n > 10 {
+			left, more = left[:10], fmt.Sprintf(" and %d more", n-10)
+		}
+		return fmt.Errorf("%d object(s) of the migrated database are still owned by %q on the target instead of %q: %s%s; give them to %q (ALTER ... OWNER TO), then run apply again",
+			n, a.Name, a.Table, strings.Join(left, ", "), more, a.Table)
+	}
+	w.d.r.emit(Event{Type: "message", Address: a.Address, Message: fmt.Sprintf("%s: the objects of %q are owned by %q", a.Address, a.Name, a.Table)})
+	return nil
 }

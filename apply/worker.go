@@ -186,6 +186,8 @@ func (w *worker) do(ctx context.Context, a *plan.Action) (rows, bytes int64, err
 		w.work, err = w.d.analyze(ctx)
 	case plan.TypeVerify:
 		err = w.d.verify(ctx)
+	case plan.TypeOwnership:
+		err = w.confirmOwnership(ctx, a)
 	default:
 		err = fmt.Errorf("unexpected action type %q", a.Type)
 	}

@@ -292,3 +292,24 @@ func OwnerMap(changes map[string]OwnerChange) map[string]string {
 func OwnerChanges(p OwnerPolicy, src, tgt *Instance, dbs map[string]*Database, names []string) map[string]OwnerChange {
 	return DecideOwners(p, src, tgt, MigratedOwners(src, dbs, names))
 }
+
+// OwnedBy describes, sorted, the objects of the database conn is connected to that role owns,
+// of every kind Database.Owned counts (v is the server's server_version_num); none when the role
+// does not exist.
+func OwnedBy(ctx context.Context, conn Querier, role string, v int) ([]string, error) {
+	rows, err := conn.Query(ctx, `SELECT o.d FROM (`+ownedObjectsSQL(v)+`) o(owner, d)
+		WHERE o.owner = (SELECT oid FROM pg_roles WHERE rolname = $1) ORDER BY 1`, role)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
