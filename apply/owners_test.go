@@ -126,7 +126,7 @@ ALTER FUNCTION public.f() OWNER TO "flexadmin";
 		"a quoted owner mapped to a quoted role": {&ownerRewriter{m: map[string]string{"Weird Role": "App Admin"}, login: "flexadmin"}, chunkOddTable,
 			header(chunkOddTable) + "\nCREATE TABLE public.\"Odd Tbl\" (\n    id integer\n);\n\n\nALTER TABLE public.\"Odd Tbl\" OWNER TO \"App Admin\";\n\n"},
 		"an owner not mapped": {toLogin, chunkOddTable, chunkOddTable},
-		"a large object": {toThird, chunkBlob, header(chunkBlob) + "\nSELECT pg_catalog.lo_create('16500');\nALTER LARGE OBJECT 16500 OWNER TO \"App Admin\";\n\n"},
+		"a large object":      {toThird, chunkBlob, header(chunkBlob) + "\nSELECT pg_catalog.lo_create('16500');\nALTER LARGE OBJECT 16500 OWNER TO \"App Admin\";\n\n"},
 		"grants to and by a mapped role, to the login": {toLogin, chunkACL, header(chunkACL) + `
 REVOKE ALL ON TABLE public.t FROM "flexadmin";
 GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE ON TABLE public.t TO "flexadmin";
@@ -190,7 +190,7 @@ ALTER DEFAULT PRIVILEGES FOR ROLE "flexadmin" IN SCHEMA public REVOKE ALL ON TAB
 ALTER DEFAULT PRIVILEGES FOR ROLE "Weird Role" GRANT SELECT ON TABLES  TO "App Admin";
 
 `},
-		"a comment of a mapped owner is left alone": {toLogin, chunkComment, chunkComment},
+		"a comment of a mapped owner is left alone":           {toLogin, chunkComment, chunkComment},
 		"a superuser login without a mapping changes nothing": {&ownerRewriter{m: map[string]string{}, super: true}, chunkACL, chunkACL},
 	} {
 		t.Run(name, func(t *testing.T) {
