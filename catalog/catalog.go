@@ -213,6 +213,8 @@ type Database struct {
 	// database itself, schemas (public included), relations, functions, types, large objects,
 	// default privileges, ... (see ownedObjectsSQL). The bootstrap superuser is listed too.
 	Owned map[string]*Owned
+	// Grantors are the roles that granted privileges on objects of the database they do not own.
+	Grantors []string
 	// Dependents are the objects that depend on a table (its definition or its row type) without
 	// belonging to it: views, functions, other tables' foreign keys, columns, policies, children.
 	Dependents []Dependent

@@ -131,8 +131,26 @@ func ownedObjectsSQL(v int) string {
 	return q
 }
 
-// readOwned fills d.Owned.
+// grantorsSQL selects the roles that granted a privilege on an object of the database they do not
+// own: pg_dump restores such a grant as its grantor (SET SESSION AUTHORIZATION, which apply turns
+// into SET ROLE for a login that is not a superuser, see apply/owners.go).
+const grantorsSQL = `SELECT DISTINCT pg_get_userbyid(a.grantor)::text FROM (
+	SELECT c.relowner AS owner, c.relacl AS acl FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relacl IS NOT NULL AND ` + userSchemaFilter + `
+	UNION ALL SELECT n.nspowner, n.nspacl FROM pg_namespace n WHERE n.nspacl IS NOT NULL AND ` + userSchemaFilter + `
+	UNION ALL SELECT p.proowner, p.proacl FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proacl IS NOT NULL AND ` + userSchemaFilter + `
+	UNION ALL SELECT t.typowner, t.typacl FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typacl IS NOT NULL AND ` + userSchemaFilter + `
+	UNION ALL SELECT m.lomowner, m.lomacl FROM pg_largeobject_metadata m WHERE m.lomacl IS NOT NULL
+	UNION ALL SELECT d.datdba, d.datacl FROM pg_database d WHERE d.datname = current_database() AND d.datacl IS NOT NULL
+	UNION ALL SELECT w.fdwowner, w.fdwacl FROM pg_foreign_data_wrapper w WHERE w.fdwacl IS NOT NULL
+	UNION ALL SELECT s.srvowner, s.srvacl FROM pg_foreign_server s WHERE s.srvacl IS NOT NULL
+) o CROSS JOIN LATERAL aclexplode(o.acl) a WHERE a.grantor <> o.owner ORDER BY 1`
+
+// readOwned fills d.Owned and d.Grantors.
 func readOwned(ctx context.Context, conn Querier, d *Database, v int) error {
+	var err error
+	if d.Grantors, err = collectStrings(ctx, conn, grantorsSQL); err != nil {
+		return fmt.Errorf("reading the grantors of privileges: %w", err)
+	}
 	d.Owned = map[string]*Owned{}
 	rows, err := conn.Query(ctx, `SELECT pg_get_userbyid(o.owner)::text, o.d FROM (`+ownedObjectsSQL(v)+`) o(owner, d) ORDER BY 1, 2`)
 	if err != nil {
@@ -249,7 +267,8 @@ func DecideOwners(p OwnerPolicy, src, tgt *Instance, owners []string) map[string
 }
 
 // MigratedOwners lists, sorted, the roles that own something in the named databases of the
-// source: the databases themselves and every object of Database.Owned.
+// source (the databases themselves and every object of Database.Owned), and those that granted
+// privileges on objects they do not own (Database.Grantors): apply acts as each of them.
 func MigratedOwners(src *Instance, dbs map[string]*Database, names []string) []string {
 	set := map[string]bool{}
 	for _, n := range names {
@@ -264,6 +283,9 @@ func MigratedOwners(src *Instance, dbs map[string]*Database, names []string) []s
 				set[o] = true
 			}
 			for _, o := range d.OwnerRoles {
+				set[o] = true
+			}
+			for _, o := range d.Grantors {
 				set[o] = true
 			}
 		}
