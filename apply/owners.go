@@ -59,6 +59,8 @@ var (
 	setSessionLine  = regexp.MustCompile(`^SET SESSION AUTHORIZATION ` + identPat + `;$`)
 	defaultForRole  = regexp.MustCompile(`^(ALTER DEFAULT PRIVILEGES FOR ROLE )` + identPat + `( .*)$`)
 	resetSessionSQL = "RESET SESSION AUTHORIZATION;"
+	// sessionSetting is a session setting pg_restore prints between entries.
+	sessionSetting = regexp.MustCompile(`^(SET [a-z_]+ = .*;|SELECT pg_catalog\.set_config\('search_path', .*\);)$`)
 )
 
 // unquoteIdent turns a name as pg_dump prints it into the name.
@@ -112,10 +114,11 @@ func (o *ownerRewriter) rewrite(c pgdump.Chunk) pgdump.Chunk {
 	changed := false
 	if ownerMapped && !acl {
 		// The entry's owner is set by its last statement (pg_restore prints it after the
-		// definition): only that line is looked at, never the definition's body.
+		// definition): only that line is looked at, never the definition's body. pg_restore may
+		// print the next entry's session settings (SET default_tablespace, ...) after it.
 		for k := len(lines) - 1; k >= 0; k-- {
 			l := strings.TrimRight(lines[k], "\n")
-			if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "--") {
+			if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "--") || sessionSetting.MatchString(l) {
 				continue
 			}
 			if m := ownerToLine.FindStringSubmatch(l); m != nil && unquoteIdent(m[2]) == owner {

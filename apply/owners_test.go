@@ -46,6 +46,10 @@ CREATE TABLE public."Odd Tbl" (
 
 ALTER TABLE public."Odd Tbl" OWNER TO "Weird Role";
 
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
 `
 	chunkBlob = `--
 -- TOC entry 2926 (class 2613 OID 16500)
@@ -124,7 +128,7 @@ ALTER FUNCTION public.f() OWNER TO "flexadmin";
 
 `},
 		"a quoted owner mapped to a quoted role": {&ownerRewriter{m: map[string]string{"Weird Role": "App Admin"}, login: "flexadmin"}, chunkOddTable,
-			header(chunkOddTable) + "\nCREATE TABLE public.\"Odd Tbl\" (\n    id integer\n);\n\n\nALTER TABLE public.\"Odd Tbl\" OWNER TO \"App Admin\";\n\n"},
+			header(chunkOddTable) + "\nCREATE TABLE public.\"Odd Tbl\" (\n    id integer\n);\n\n\nALTER TABLE public.\"Odd Tbl\" OWNER TO \"App Admin\";\n\nSET default_tablespace = '';\n\nSET default_table_access_method = heap;\n\n"},
 		"an owner not mapped": {toLogin, chunkOddTable, chunkOddTable},
 		"a large object":      {toThird, chunkBlob, header(chunkBlob) + "\nSELECT pg_catalog.lo_create('16500');\nALTER LARGE OBJECT 16500 OWNER TO \"App Admin\";\n\n"},
 		"grants to and by a mapped role, to the login": {toLogin, chunkACL, header(chunkACL) + `
