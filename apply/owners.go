@@ -239,3 +239,47 @@ func (w *worker) confirmOwnership(ctx context.Context, a *plan.Action) error {
 	w.d.r.emit(Event{Type: "message", Address: a.Address, Message: fmt.Sprintf("%s: the objects of %q are owned by %q", a.Address, a.Name, a.Table)})
 	return nil
 }
+
+// schemaPrivilegesFirst moves the privileges of each schema (its ACL entry) in pre-data right
+// after the schema's own entry, or to the start when an extension action created the schema:
+// pg_restore prints every ACL entry at the end, but giving a new object to a role that is not the
+// schema's owner (ALTER ... OWNER TO) needs that role to have CREATE on the schema, which only the
+// schema's privileges may give it (public's CREATE for PUBLIC up to PostgreSQL 14). A superuser's
+// ALTER ... OWNER TO is not checked; a login that is not one fails without this.
+func (s *sourceDump) schemaPrivilegesFirst() {
+	isSchemaACL := func(c pgdump.Chunk) bool {
+		return s.byID[c.DumpID].Desc == "ACL" && len(c.Deps) == 1 && s.byID[c.Deps[0]].Desc == "SCHEMA"
+	}
+	var acls []pgdump.Chunk
+	var rest []pgdump.Chunk
+	for _, c := range s.preChunks {
+		if isSchemaACL(c) {
+			acls = append(acls, c)
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	if len(acls) == 0 {
+		return
+	}
+	after := map[int][]pgdump.Chunk{} // schema dump ID → its ACL chunks
+	present := map[int]bool{}
+	for _, c := range rest {
+		present[c.DumpID] = true
+	}
+	var first []pgdump.Chunk
+	for _, a := range acls {
+		if present[a.Deps[0]] {
+			after[a.Deps[0]] = append(after[a.Deps[0]], a)
+		} else {
+			first = append(first, a)
+		}
+	}
+	out := make([]pgdump.Chunk, 0, len(s.preChunks))
+	out = append(out, first...)
+	for _, c := range rest {
+		out = append(out, c)
+		out = append(out, after[c.DumpID]...)
+	}
+	s.preChunks = out
+}

@@ -148,6 +148,7 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 		s.byID[e.DumpID] = e
 	}
 	s.splitExtensions(s.byID) // once: it takes the extensions' entries out of preChunks
+	s.schemaPrivilegesFirst()
 	s.index()
 	return nil
 }
