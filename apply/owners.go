@@ -23,7 +23,8 @@ import (
 //   - in an ACL entry, each GRANT ... TO and REVOKE ... FROM a mapped role, and the
 //     SET SESSION AUTHORIZATION pg_dump wraps a grant whose grantor is not the owner in (a
 //     superuser's command): the grantor follows the mapping, and for a login that is not a
-//     superuser it becomes SET ROLE, or nothing when the grantor is the login itself;
+//     superuser it becomes SET ROLE; such a login runs the whole entry as the object's owner
+//     (SET ROLE), so that the owner is recorded as the grantor of its grants;
 //   - in a DEFAULT ACL entry, ALTER DEFAULT PRIVILEGES FOR ROLE a mapped role, and its grantees.
 //
 // Large objects created by pgferry itself (pg_dump 17 and later dump their metadata as data) take
@@ -129,31 +130,33 @@ func (o *ownerRewriter) rewrite(c pgdump.Chunk) pgdump.Chunk {
 		}
 	}
 	if acl {
-		// An ACL entry holds only these one-line statements.
-		skipReset := false
+		// An ACL entry holds only these one-line statements. A login that is not a superuser runs
+		// the grants of an object's owner as that owner (SET ROLE): granting as a member of it,
+		// PostgreSQL could record any role the login is a member of with the grant option as
+		// their grantor.
+		own := o.owner(owner)
+		asOwner := "RESET ROLE;"
+		if own != o.login {
+			asOwner = "SET ROLE " + ident(own) + ";"
+		}
+		wrap := typ == "ACL" && !o.super && own != o.login && owner != ""
 		for k, raw := range lines {
 			l := strings.TrimRight(raw, "\n")
 			nl := raw[len(l):]
 			switch {
 			case setSessionLine.MatchString(l):
 				who := o.owner(unquoteIdent(setSessionLine.FindStringSubmatch(l)[1]))
-				switch {
-				case o.super:
+				if o.super {
 					lines[k] = "SET SESSION AUTHORIZATION " + ident(who) + ";" + nl
-				case who == o.login:
-					lines[k], skipReset = "", true
-				default:
+				} else {
 					// Only a superuser may SET SESSION AUTHORIZATION; a member of the grantor
 					// grants as it with SET ROLE.
 					lines[k] = "SET ROLE " + ident(who) + ";" + nl
 				}
 				changed = changed || lines[k] != raw
 			case l == resetSessionSQL:
-				switch {
-				case skipReset:
-					lines[k], skipReset, changed = "", false, true
-				case !o.super:
-					lines[k], changed = "RESET ROLE;"+nl, true
+				if !o.super {
+					lines[k], changed = asOwner+nl, true
 				}
 			case typ == "DEFAULT ACL" && defaultForRole.MatchString(l):
 				g := o.mapGrantee(l)
@@ -167,6 +170,10 @@ func (o *ownerRewriter) rewrite(c pgdump.Chunk) pgdump.Chunk {
 					lines[k], changed = s+nl, true
 				}
 			}
+		}
+		if wrap {
+			lines = append(append([]string{"SET ROLE " + ident(own) + ";\n"}, lines...), "RESET ROLE;\n")
+			changed = true
 		}
 	}
 	if !changed {

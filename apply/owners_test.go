@@ -140,10 +140,13 @@ GRANT SELECT ON TABLE public.t TO "Weird Role" WITH GRANT OPTION;
 SET ROLE "Weird Role";
 GRANT SELECT ON TABLE public.t TO app;
 RESET ROLE;
+SET ROLE "flexadmin";
 GRANT SELECT ON TABLE public.t TO reader;
+RESET ROLE;
 
 `},
-		"grants by a mapped role, to a third role": {toThird, chunkACL, header(chunkACL) + `
+		"grants by a mapped role, to a third role": {toThird, chunkACL, header(chunkACL) + `SET ROLE "App Admin";
+
 REVOKE ALL ON TABLE public.t FROM "App Admin";
 GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE ON TABLE public.t TO "App Admin";
 GRANT SELECT ON TABLE public.t TO PUBLIC;
@@ -151,11 +154,12 @@ GRANT SELECT ON TABLE public.t TO app;
 GRANT SELECT ON TABLE public.t TO "Weird Role" WITH GRANT OPTION;
 SET ROLE "Weird Role";
 GRANT SELECT ON TABLE public.t TO app;
-RESET ROLE;
+SET ROLE "App Admin";
 SET ROLE "App Admin";
 GRANT SELECT ON TABLE public.t TO reader;
-RESET ROLE;
+SET ROLE "App Admin";
 
+RESET ROLE;
 `},
 		"a superuser login keeps SET SESSION AUTHORIZATION": {super, chunkACL, header(chunkACL) + `
 REVOKE ALL ON TABLE public.t FROM "app_admin";
@@ -171,7 +175,8 @@ GRANT SELECT ON TABLE public.t TO reader;
 RESET SESSION AUTHORIZATION;
 
 `},
-		"nothing mapped, a login that is not a superuser: SET ROLE": {none, chunkACL, header(chunkACL) + `
+		"nothing mapped, a login that is not a superuser: SET ROLE": {none, chunkACL, header(chunkACL) + `SET ROLE "postgres";
+
 REVOKE ALL ON TABLE public.t FROM postgres;
 GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE ON TABLE public.t TO postgres;
 GRANT SELECT ON TABLE public.t TO PUBLIC;
@@ -179,11 +184,12 @@ GRANT SELECT ON TABLE public.t TO app;
 GRANT SELECT ON TABLE public.t TO "Weird Role" WITH GRANT OPTION;
 SET ROLE "Weird Role";
 GRANT SELECT ON TABLE public.t TO app;
-RESET ROLE;
+SET ROLE "postgres";
 SET ROLE "postgres";
 GRANT SELECT ON TABLE public.t TO reader;
-RESET ROLE;
+SET ROLE "postgres";
 
+RESET ROLE;
 `},
 		"default privileges for a mapped role": {toLogin, chunkDefaultACL, header(chunkDefaultACL) + `
 ALTER DEFAULT PRIVILEGES FOR ROLE "flexadmin" IN SCHEMA public GRANT SELECT ON TABLES  TO app;
