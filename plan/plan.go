@@ -416,7 +416,7 @@ func Build(in Input) (*Plan, error) {
 				continue
 			}
 			a := &Action{Address: addr, Type: TypeLoginMembership, Kind: Create, Name: login, Table: g.Role,
-				Reason: fmt.Sprintf("the target login %q is not a superuser: it needs membership in %q to give it its objects (destroy revokes it)", login, g.Role)}
+				Reason: fmt.Sprintf("the target login %q is not a superuser: it needs membership in %q to give it its objects and make its grants (destroy revokes it)", login, g.Role)}
 			if in.Target.VersionNum >= 160000 {
 				a.Details = append(a.Details, "with inherit true, set true")
 			}
