@@ -136,10 +136,11 @@ func (o *ownerRewriter) rewrite(c pgdump.Chunk) pgdump.Chunk {
 		// their grantor.
 		own := o.owner(owner)
 		asOwner := "RESET ROLE;"
-		if own != o.login {
+		if own != o.login && !strings.HasPrefix(own, "pg_") {
 			asOwner = "SET ROLE " + ident(own) + ";"
 		}
-		wrap := typ == "ACL" && !o.super && own != o.login && owner != ""
+		// pg_database_owner (public's owner from 15 on) is held by the database's owner, not SET.
+		wrap := typ == "ACL" && !o.super && own != o.login && owner != "" && !strings.HasPrefix(own, "pg_")
 		for k, raw := range lines {
 			l := strings.TrimRight(raw, "\n")
 			nl := raw[len(l):]

@@ -96,6 +96,15 @@ ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public REVOKE ALL ON TABLES
 ALTER DEFAULT PRIVILEGES FOR ROLE "Weird Role" GRANT SELECT ON TABLES  TO postgres;
 
 `
+	chunkPublicACL15 = `--
+-- TOC entry 3370 (class 0 OID 0)
+-- Dependencies: 5
+-- Name: SCHEMA public; Type: ACL; Schema: -; Owner: pg_database_owner
+--
+
+GRANT CREATE ON SCHEMA public TO PUBLIC;
+
+`
 	chunkComment = `--
 -- TOC entry 3000 (class 0 OID 0)
 -- Name: TABLE t; Type: COMMENT; Schema: public; Owner: postgres
@@ -200,6 +209,7 @@ ALTER DEFAULT PRIVILEGES FOR ROLE "flexadmin" IN SCHEMA public REVOKE ALL ON TAB
 ALTER DEFAULT PRIVILEGES FOR ROLE "Weird Role" GRANT SELECT ON TABLES  TO "App Admin";
 
 `},
+		"privileges of public owned by pg_database_owner: not run as it": {toLogin, chunkPublicACL15, chunkPublicACL15},
 		"a comment of a mapped owner is left alone":           {toLogin, chunkComment, chunkComment},
 		"a superuser login without a mapping changes nothing": {&ownerRewriter{m: map[string]string{}, super: true}, chunkACL, chunkACL},
 	} {
