@@ -210,8 +210,8 @@ ALTER DEFAULT PRIVILEGES FOR ROLE "Weird Role" GRANT SELECT ON TABLES  TO "App A
 
 `},
 		"privileges of public owned by pg_database_owner: not run as it": {toLogin, chunkPublicACL15, chunkPublicACL15},
-		"a comment of a mapped owner is left alone":           {toLogin, chunkComment, chunkComment},
-		"a superuser login without a mapping changes nothing": {&ownerRewriter{m: map[string]string{}, super: true}, chunkACL, chunkACL},
+		"a comment of a mapped owner is left alone":                      {toLogin, chunkComment, chunkComment},
+		"a superuser login without a mapping changes nothing":            {&ownerRewriter{m: map[string]string{}, super: true}, chunkACL, chunkACL},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got := tc.o.rewrite(pgdump.Chunk{DumpID: 7, SQL: tc.in, Deps: []int{4}})
