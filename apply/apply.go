@@ -696,12 +696,23 @@ func (r *Runner) runDatabase(ctx context.Context, db string, actions []*plan.Act
 	defer d.sourceDump.close()
 	tv := r.opt.Plan.Target.VersionNum
 	d.preamble, d.prePreamble = pgdump.ForServer(d.preamble, tv), pgdump.ForServer(d.prePreamble, tv)
+	d.rewriteOwners(r.owners())
 	defer func() {
 		if d.barrier != nil {
 			d.barrier.Close(context.WithoutCancel(ctx))
 		}
 	}()
 	return d.schedule(ctx, actions)
+}
+
+// owners is how pg_dump's owners and grants are rewritten for the target (owners.go), or nil
+// when they are not restored (roles = false).
+func (r *Runner) owners() *ownerRewriter {
+	if !r.m.Options.Roles {
+		return nil
+	}
+	p := r.opt.Plan
+	return &ownerRewriter{m: p.OwnerMap, login: p.Login, super: p.LoginSuperuser || p.Login == ""}
 }
 
 // stripMeta removes psql meta-commands (\restrict, \unrestrict, \connect) that pg_restore
@@ -1271,6 +1282,10 @@ func (d *dbRun) createDatabase(ctx context.Context, drop bool) error {
 		return fmt.Errorf("creating the database: %w", err)
 	}
 	preamble, chunks := pgdump.CreateScript(script, r.opt.Plan.Target.VersionNum)
+	// The database's owner and privileges follow the owner mapping (owners.go), as every entry does.
+	for i := range chunks {
+		chunks[i] = r.owners().rewrite(chunks[i])
+	}
 	if err := d.runCreateScript(ctx, preamble, chunks); err != nil {
 		return err // a StatementError names the database and the statement
 	}

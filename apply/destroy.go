@@ -28,10 +28,16 @@ const (
 	ChangeDatabase        = "database"
 	ChangeExtension       = "extension"
 	ChangeServerParameter = "server_parameter"
+	// ChangeOwnership records that the objects of a source role in a database were given to
+	// another role on the target (Name "FROM → TO", Op OpReassigned): nothing to undo outside the
+	// database, which destroy drops when the migration created it.
+	ChangeOwnership = "ownership"
 
 	OpCreated = "created"
 	OpAltered = "altered"
 	OpDropped = "dropped"
+	// OpReassigned: objects given to another owner (ChangeOwnership).
+	OpReassigned = "reassigned"
 )
 
 // UndoStep is one thing destroy does on the target: drop an object the migration created
@@ -105,6 +111,15 @@ func PlanDestroy(st *state.State) *DestroyPlan {
 		c := st.Created[i]
 		if c.Type == ChangeExtension && c.Op == OpCreated && c.Database != "" && droppedDBs[c.Database] {
 			deferred = append(deferred, i)
+			continue
+		}
+		if c.Type == ChangeOwnership {
+			// Inside the database: gone with it, or kept with a database that existed before.
+			if droppedDBs[c.Database] {
+				deferred = append(deferred, i)
+			} else {
+				p.forget = append(p.forget, i)
+			}
 			continue
 		}
 		if c.Op == OpDropped {

@@ -49,6 +49,15 @@ func TestPlanDestroy(t *testing.T) {
 			},
 		},
 		{
+			name: "owners given to another role: gone with the database, kept with one that existed",
+			created: []state.Change{
+				{Type: "database", Name: "app", Op: "created"},
+				{Type: "ownership", Database: "app", Name: "postgres → flexadmin", Op: "reassigned"},
+				{Type: "ownership", Database: "old", Name: "postgres → flexadmin", Op: "reassigned"},
+			},
+			want: []string{"- database.app"},
+		},
+		{
 			name: "memberships of the target login: revoked after the database is dropped, or their options put back",
 			created: []state.Change{
 				{Type: "role", Name: "owner_a", Op: "created"},

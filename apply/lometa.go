@@ -14,8 +14,9 @@ import (
 // their owners are set as they are created, and these statements do the rest. Privileges are
 // left out without roles (as pg_restore --no-privileges does). They are granted in the order of
 // the source's ACL, so that the target's lists them alike; the grantor of each is the one of the
-// statement's session, as when pg_restore runs as a superuser.
-func largeObjectMeta(ctx context.Context, src *pgx.Conn, roles bool) (map[uint32][]string, error) {
+// statement's session, as when pg_restore runs as a superuser. Owners and grantees are mapped by
+// owner (owners.go); nil maps none.
+func largeObjectMeta(ctx context.Context, src *pgx.Conn, roles bool, owners *ownerRewriter) (map[uint32][]string, error) {
 	rows, err := src.Query(ctx, `SELECT m.oid, pg_catalog.pg_get_userbyid(m.lomowner)::text, m.lomacl IS NOT NULL,
 		coalesce((SELECT array_agg(CASE WHEN a.grantee = 0 THEN '' ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END
 			|| '|' || a.privilege_type || '|' || a.is_grantable::text ORDER BY a.n)
@@ -42,7 +43,7 @@ func largeObjectMeta(ctx context.Context, src *pgx.Conn, roles bool) (map[uint32
 		if roles && hasACL {
 			// An explicit ACL replaces the defaults (the owner's own rights included): start from none.
 			stmts = append(stmts, fmt.Sprintf("REVOKE ALL ON LARGE OBJECT %d FROM PUBLIC", oid),
-				fmt.Sprintf("REVOKE ALL ON LARGE OBJECT %d FROM %s", oid, ident(owner)))
+				fmt.Sprintf("REVOKE ALL ON LARGE OBJECT %d FROM %s", oid, ident(owners.owner(owner))))
 			for _, g := range grants {
 				f := strings.SplitN(g, "|", 3)
 				if len(f) != 3 {
@@ -50,7 +51,7 @@ func largeObjectMeta(ctx context.Context, src *pgx.Conn, roles bool) (map[uint32
 				}
 				grantee := "PUBLIC"
 				if f[0] != "" {
-					grantee = ident(f[0])
+					grantee = ident(owners.owner(f[0]))
 				}
 				s := fmt.Sprintf("GRANT %s ON LARGE OBJECT %d TO %s", f[1], oid, grantee)
 				if f[2] == "true" {

@@ -39,7 +39,7 @@ func TestLargeObjectMeta(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close(ctx)
-	meta, err := largeObjectMeta(ctx, src, true)
+	meta, err := largeObjectMeta(ctx, src, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestLargeObjectMeta(t *testing.T) {
 		}
 	}
 	// Without roles, only comments.
-	meta, err = largeObjectMeta(ctx, src, false)
+	meta, err = largeObjectMeta(ctx, src, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,8 @@ type sourceDump struct {
 	// extensions maps an extension's OID to pg_dump's entries that create it (pre-data leaves
 	// them out).
 	extensions map[uint32]*extensionEntries
+	// ownersRewritten is set once rewriteOwners mapped the chunks' owners.
+	ownersRewritten bool
 	// readCatalog waits for the source catalog, read on holder's connection while pg_dump runs.
 	readCatalog func() (*catalog.Database, error)
 }
@@ -147,6 +149,7 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 		s.byID[e.DumpID] = e
 	}
 	s.splitExtensions(s.byID) // once: it takes the extensions' entries out of preChunks
+	s.schemaPrivilegesFirst()
 	s.index()
 	return nil
 }

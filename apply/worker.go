@@ -186,6 +186,8 @@ func (w *worker) do(ctx context.Context, a *plan.Action) (rows, bytes int64, err
 		w.work, err = w.d.analyze(ctx)
 	case plan.TypeVerify:
 		err = w.d.verify(ctx)
+	case plan.TypeOwnership:
+		err = w.confirmOwnership(ctx, a)
 	default:
 		err = fmt.Errorf("unexpected action type %q", a.Type)
 	}
@@ -699,7 +701,7 @@ func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64
 	var meta map[uint32][]string
 	if len(existing) < len(los) {
 		// Some were not created by pre-data (pg_dump 17+): their privileges and comments too.
-		if meta, err = largeObjectMeta(ctx, src, w.d.r.m.Options.Roles); err != nil {
+		if meta, err = largeObjectMeta(ctx, src, w.d.r.m.Options.Roles, w.d.r.owners()); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -716,7 +718,7 @@ func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64
 				return n, total, newStatementError("creating", fmt.Sprintf("large object %d", l.oid), stmt, stmt, err)
 			}
 			if w.d.r.m.Options.Roles {
-				stmt := fmt.Sprintf("ALTER LARGE OBJECT %d OWNER TO %s", l.oid, ident(l.owner))
+				stmt := fmt.Sprintf("ALTER LARGE OBJECT %d OWNER TO %s", l.oid, ident(w.d.r.owners().owner(l.owner)))
 				if _, err := tgt.Exec(ctx, stmt); err != nil {
 					return n, total, newStatementError("creating", fmt.Sprintf("large object %d", l.oid), stmt, stmt, err)
 				}

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -15,8 +16,11 @@ type Instance struct {
 	SystemIdentifier string
 	CurrentUser      string
 	IsSuperuser      bool
-	CanCreateDB      bool
-	CanCreateRole    bool
+	// Bootstrap is the name of the bootstrap superuser (OID 10), which initdb made: "postgres"
+	// on most servers.
+	Bootstrap     string
+	CanCreateDB   bool
+	CanCreateRole bool
 	// SSL reports whether the connection the catalog was read through is encrypted (pg_stat_ssl).
 	SSL bool
 	// PasswordsReadable reports whether role password hashes could be read (pg_authid).
@@ -203,6 +207,12 @@ type Database struct {
 	// operators, publications, large objects, default privileges, ...), from pg_shdepend; the
 	// bootstrap superuser, whose ownerships are not recorded there, is not listed.
 	OwnerRoles []string
+	// Owned is what each role owns in the database, of every kind pg_dump gives an owner: the
+	// database itself, schemas (public included), relations, functions, types, large objects,
+	// default privileges, ... (see ownedObjectsSQL). The bootstrap superuser is listed too.
+	Owned map[string]*Owned
+	// Grantors are the roles that granted privileges on objects of the database they do not own.
+	Grantors []string
 	// Dependents are the objects that depend on a table (its definition or its row type) without
 	// belonging to it: views, functions, other tables' foreign keys, columns, policies, children.
 	Dependents []Dependent
@@ -390,8 +400,9 @@ func ReadInstance(ctx context.Context, conn Querier) (*Instance, error) {
 		(SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
 		(SELECT rolcreatedb FROM pg_roles WHERE rolname = current_user),
 		(SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user),
-		coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)`).
-		Scan(&in.Version, &in.VersionNum, &in.CurrentUser, &in.IsSuperuser, &in.CanCreateDB, &in.CanCreateRole, &in.SSL); err != nil {
+		coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false),
+		coalesce((SELECT rolname::text FROM pg_roles WHERE oid = 10), '')`).
+		Scan(&in.Version, &in.VersionNum, &in.CurrentUser, &in.IsSuperuser, &in.CanCreateDB, &in.CanCreateRole, &in.SSL, &in.Bootstrap); err != nil {
 		return nil, fmt.Errorf("reading server version: %w", err)
 	}
 	if in.VersionNum >= 90600 {
@@ -805,6 +816,9 @@ func ReadDatabase(ctx context.Context, conn Querier, name string, versionNum int
 	}
 	if err := readObjectCounts(ctx, conn, d, versionNum); err != nil {
 		return nil, fmt.Errorf("reading objects of %s: %w", name, err)
+	}
+	if err := readOwned(ctx, conn, d, versionNum); err != nil {
+		return nil, err
 	}
 	if err := readDatabaseExtras(ctx, conn, d, versionNum); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
@@ -1336,31 +1350,26 @@ type LoginGrant struct {
 	Blocked, Fix string
 }
 
-// LoginGrants lists, by name, the source roles that own the named databases of the source or
-// something in them and that the target's login (tgt is read through it) lacks SET or USAGE on.
-// A superuser login needs none. It is what a migration with roles = true grants the login.
-func LoginGrants(src, tgt *Instance, dbs map[string]*Database, names []string) []LoginGrant {
+// LoginGrants lists, by name, the roles that will own migrated objects on the target (the
+// owners of the named databases of the source and of everything in them, each replaced by its
+// role in remap when it has one, see DecideOwners) and that the target's login (tgt is read
+// through it) lacks SET or USAGE on. A superuser login needs none. It is what a migration with
+// roles = true grants the login.
+func LoginGrants(src, tgt *Instance, dbs map[string]*Database, names []string, remap map[string]string) []LoginGrant {
 	if tgt.IsSuperuser {
 		return nil
 	}
 	owners := map[string]bool{}
-	for _, n := range names {
-		if info := src.Database(n); info != nil {
-			owners[info.Owner] = true
+	for _, o := range MigratedOwners(src, dbs, names) {
+		if to, ok := remap[o]; ok {
+			o = to
 		}
-		if d := dbs[n]; d != nil {
-			for o := range d.Owners {
-				owners[o] = true
-			}
-			for _, o := range d.OwnerRoles {
-				owners[o] = true
-			}
-		}
+		owners[o] = true
 	}
 	login := tgt.Role(tgt.CurrentUser)
 	var out []LoginGrant
-	for _, sr := range src.Roles {
-		if !owners[sr.Name] || sr.Name == tgt.CurrentUser {
+	for _, sr := range loginGrantCandidates(src, tgt, owners) {
+		if sr.Name == tgt.CurrentUser {
 			continue
 		}
 		g := LoginGrant{Role: sr.Name}
@@ -1391,6 +1400,25 @@ func LoginGrants(src, tgt *Instance, dbs map[string]*Database, names []string) [
 			g.Fix = fmt.Sprintf("run ALTER ROLE %s INHERIT", quoteIdent(tgt.CurrentUser))
 		}
 		out = append(out, g)
+	}
+	return out
+}
+
+// loginGrantCandidates lists the owners that are roles of the source or of the target (an
+// owner_map target may exist on the target only), sorted by name.
+func loginGrantCandidates(src, tgt *Instance, owners map[string]bool) []Role {
+	names := make([]string, 0, len(owners))
+	for o := range owners {
+		names = append(names, o)
+	}
+	sort.Strings(names)
+	var out []Role
+	for _, n := range names {
+		if r := src.Role(n); r != nil {
+			out = append(out, *r)
+		} else if r := tgt.Role(n); r != nil {
+			out = append(out, *r)
+		}
 	}
 	return out
 }

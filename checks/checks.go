@@ -2,6 +2,9 @@ package checks
 
 import (
 	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/pgferry/pgferry/catalog"
@@ -73,6 +76,7 @@ var All = []Check{
 	{"superuser_roles", Instance, "superuser roles on the source", checkSuperusers},
 	{"role_clashes", Instance, "roles that exist on the target with other attributes, or whose names the target reserves", checkRoleClashes},
 	{"role_passwords", Instance, "role password hashes can be carried over", checkPasswords},
+	{"owner_map", Instance, "objects whose source owner cannot own them on the target go to owner_map's role or the target login", checkOwnerMap},
 	{"owner_membership", Instance, "the target login can be made a member of the roles that own the migrated objects, to give them their owners", checkOwnerMembership},
 	{"server_parameters", Instance, "server parameters whose source value differs from the target's", checkServerParameters},
 	{"session_timeouts", Instance, "timeouts on either side that would cut a long copy", checkSessionTimeouts},
@@ -275,7 +279,7 @@ func checkOwnerMembership(in *Input, r *Reporter) {
 		return
 	}
 	var granted, blocked, reasons []string
-	for _, g := range catalog.LoginGrants(in.Source, in.Target, in.SourceDBs, in.Databases) {
+	for _, g := range catalog.LoginGrants(in.Source, in.Target, in.SourceDBs, in.Databases, catalog.OwnerMap(ownerChanges(in))) {
 		if g.Blocked == "" {
 			granted = append(granted, g.Role)
 			continue
@@ -284,8 +288,8 @@ func checkOwnerMembership(in *Input, r *Reporter) {
 		reasons = append(reasons, g.Blocked+": "+g.Fix)
 	}
 	if len(blocked) > 0 {
-		r.Report(Failed, "", fmt.Sprintf("the target login %q is not a superuser and cannot be made a member of %s that %s on the target and %s migrated objects, so it could not give them their objects: %s; or set roles = false to have every object owned by %q",
-			login, english.Count(len(blocked), "role"), english.Verb(len(blocked), "exists", "exist"), english.Verb(len(blocked), "owns", "own"), strings.Join(reasons, "; "), login), blocked...)
+		r.Report(Failed, "", fmt.Sprintf("the target login %q is not a superuser and cannot be made a member of %s that %s on the target and %s migrated objects, so it could not give them their objects: %s; or map them to another role with owner_map (e.g. owner_map = { %s = %q }); or set roles = false to have every object owned by %q",
+			login, english.Count(len(blocked), "role"), english.Verb(len(blocked), "exists", "exist"), english.Verb(len(blocked), "owns", "own"), strings.Join(reasons, "; "), ownerMapKey(blocked[0]), login, login), blocked...)
 		return
 	}
 	if len(granted) > 0 {
@@ -293,6 +297,65 @@ func checkOwnerMembership(in *Input, r *Reporter) {
 		return
 	}
 	r.Report(Succeeded, "", fmt.Sprintf("the target login %q can give every migrated object to its owner", login))
+}
+
+// ownerPolicy is the migration's options.roles and options.owner_map.
+func ownerPolicy(in *Input) catalog.OwnerPolicy {
+	return catalog.OwnerPolicy{Roles: in.Migration.Options.Roles, Map: in.Migration.Options.OwnerMap}
+}
+
+// ownerChanges decides which source owners' objects go to another role on the target.
+func ownerChanges(in *Input) map[string]catalog.OwnerChange {
+	return catalog.OwnerChanges(ownerPolicy(in), in.Source, in.Target, in.SourceDBs, in.Databases)
+}
+
+// ownerMapKey writes a role name as an owner_map key: bare when HCL allows it.
+func ownerMapKey(role string) string {
+	if hclIdent.MatchString(role) {
+		return role
+	}
+	return strconv.Quote(role)
+}
+
+var hclIdent = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+
+// checkOwnerMap: a role of the source that cannot own objects on the target (a superuser there
+// for a login that is not one, the bootstrap superuser, reserved roles) has its objects given to
+// the target login, or to the role owner_map names; an owner_map role that will not exist, or
+// that the login cannot give objects to, fails the plan.
+func checkOwnerMap(in *Input, r *Reporter) {
+	if !in.Migration.Options.Roles {
+		return
+	}
+	changes := ownerChanges(in)
+	if len(changes) == 0 {
+		if in.Target.IsSuperuser {
+			r.Report(Succeeded, "", fmt.Sprintf("the target login %q is a superuser: every object keeps its owner", in.Target.CurrentUser))
+		} else {
+			r.Report(Succeeded, "", "every owner of the migrated objects can own them on the target")
+		}
+		return
+	}
+	names := make([]string, 0, len(changes))
+	for n := range changes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var failed, moved []string
+	for _, n := range names {
+		c := changes[n]
+		if c.Problem != "" {
+			failed = append(failed, c.Problem)
+			continue
+		}
+		moved = append(moved, fmt.Sprintf("%q → %q (%s)", c.From, c.To, c.Reason))
+	}
+	if len(failed) > 0 {
+		r.Report(Failed, "", strings.Join(failed, "; "), names...)
+		return
+	}
+	r.Report(Succeeded, "", fmt.Sprintf("the objects of %s will be owned by another role on the target (object_owners lists them per database): %s",
+		english.Count(len(moved), "role"), strings.Join(moved, "; ")), names...)
 }
 
 func checkReplication(in *Input, r *Reporter) {

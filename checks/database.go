@@ -563,12 +563,30 @@ func checkObjectOwners(in *Input, r *Reporter) {
 			r.Report(Succeeded, db, fmt.Sprintf("every object is created owned by the target login %q (roles = false)", in.Target.CurrentUser))
 			return
 		}
+		changes := ownerChanges(in)
+		warned := false
+		for _, o := range remappedOwners(in, db, sdb, changes) {
+			c := changes[o]
+			own := sdb.Owned[o]
+			warned = true
+			var objs []string
+			n, kinds := 1, "the database"
+			if own != nil {
+				objs, n, kinds = own.Sample, own.Total, own.KindsString()
+				if own.Total > len(own.Sample) {
+					objs = append(append([]string(nil), objs...), fmt.Sprintf("… and %d more", own.Total-len(own.Sample)))
+				}
+			}
+			r.Report(Warning, db, fmt.Sprintf("%s owned by %q on the source will be owned by %q on the target, because %s (hazard REASSIGNS_OWNER; owner_map chooses another role): %s",
+				english.Count(n, "object"), o, c.To, c.Reason, kinds), capped(objs)...)
+		}
 		supers := make([]string, 0, len(sdb.SuperuserOwned))
 		for s := range sdb.SuperuserOwned {
-			supers = append(supers, s)
+			if _, remapped := changes[s]; !remapped {
+				supers = append(supers, s)
+			}
 		}
 		sort.Strings(supers)
-		warned := false
 		for _, su := range supers {
 			objs := sdb.SuperuserOwned[su]
 			tr := in.Target.Role(su)
@@ -594,6 +612,23 @@ func checkObjectOwners(in *Input, r *Reporter) {
 			r.Report(Succeeded, db, fmt.Sprintf("the owners of the database's objects (%s) are migrated with them", strings.Join(owners, ", ")))
 		}
 	})
+}
+
+// remappedOwners lists, sorted, the roles owning objects of database db (or the database itself)
+// whose objects go to another role on the target.
+func remappedOwners(in *Input, db string, sdb *catalog.Database, changes map[string]catalog.OwnerChange) []string {
+	var out []string
+	for o := range changes {
+		if changes[o].Problem != "" {
+			continue
+		}
+		info := in.Source.Database(db)
+		if sdb.Owned[o] != nil || (info != nil && info.Owner == o) {
+			out = append(out, o)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func checkTablespaces(in *Input, r *Reporter) {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -166,7 +167,7 @@ func (l *loader) decodeMigration(b *hclsyntax.Block, ctx *hcl.EvalContext) {
 	v.require("databases", `databases = ["app"]`)
 	m.Databases = l.databases(v)
 
-	m.Options = Options{Roles: true, StripSuperuser: true, Jobs: 4, Verify: "checksum", ServerParameters: "report"}
+	m.Options = Options{Roles: true, StripSuperuser: true, Jobs: 4, Verify: "checksum", ServerParameters: "report", OwnerMap: map[string]string{}}
 	var optionsDecl *hcl.Range
 	for _, ob := range c.blocks {
 		if optionsDecl != nil {
@@ -233,7 +234,7 @@ func (l *loader) databases(v *values) []string {
 var optionsSchema = schema{
 	where: "an options block",
 	attrs: []string{"overwrite_databases", "roles", "strip_superuser", "jobs", "verify", "server_parameters",
-		"include_tables", "exclude_tables", "pg_bin_dir", "split_tables_larger_than"},
+		"include_tables", "exclude_tables", "pg_bin_dir", "split_tables_larger_than", "owner_map"},
 	misplaced: map[string]string{
 		"databases": "databases belongs in the migration block itself, not in options.",
 		"mode":      "mode belongs in the migration block itself, not in options.",
@@ -258,8 +259,44 @@ func (l *loader) decodeOptions(b *hclsyntax.Block, ctx *hcl.EvalContext) (Option
 		ExcludeTables:         tablePatterns(v, "exclude_tables"),
 		PgBinDir:              v.str("pg_bin_dir", ""),
 		SplitTablesLargerThan: v.size("split_tables_larger_than", DefaultSplitTablesLargerThan),
+		OwnerMap:              ownerMap(v, "owner_map"),
+	}
+	if len(o.OwnerMap) > 0 && !o.Roles {
+		v.fail("owner_map", "owner_map needs roles",
+			"With roles = false every object is created owned by the target login and no owner is migrated, so owner_map has nothing to map: remove owner_map, or set roles = true.")
 	}
 	return o, v.ok && !diags.HasErrors() && !more.HasErrors()
+}
+
+// ownerMap validates owner_map: source role names to target role names, none empty, none a
+// reserved pg_* role (pg_database_owner excepted: it owns what the database's owner owns).
+func ownerMap(v *values, name string) map[string]string {
+	m, ranges, ok := v.stringMap(name)
+	if !ok {
+		return map[string]string{}
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t := m[k]
+		switch {
+		case strings.TrimSpace(k) == "":
+			v.failAt(ranges[k], name, "Invalid role name", "owner_map's keys are source role names and must not be empty.")
+			return map[string]string{}
+		case strings.TrimSpace(t) == "":
+			v.failAt(ranges[k], name, "Invalid role name",
+				"owner_map maps %q to an empty name: write the target role that is to own its objects, such as { %s = \"app_admin\" }.", k, k)
+			return map[string]string{}
+		case strings.HasPrefix(t, "pg_"):
+			v.failAt(ranges[k], name, "Reserved role",
+				"owner_map maps %q to %q: roles named pg_* are reserved by PostgreSQL and cannot own objects; name a role that can.", k, t)
+			return map[string]string{}
+		}
+	}
+	return m
 }
 
 // tablePatterns validates a list of "schema.table" patterns.

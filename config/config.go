@@ -267,16 +267,17 @@ type fpServer struct {
 }
 
 type fpOptions struct {
-	OverwriteDatabases bool     `json:"overwrite_databases"`
-	Roles              bool     `json:"roles"`
-	StripSuperuser     bool     `json:"strip_superuser"`
-	Jobs               int      `json:"jobs"`
-	Verify             string   `json:"verify"`
-	ServerParameters   string   `json:"server_parameters"`
-	IncludeTables      []string `json:"include_tables"`
-	ExcludeTables      []string `json:"exclude_tables"`
-	PgBinDir           string   `json:"pg_bin_dir"`
-	SplitTablesLarger  int64    `json:"split_tables_larger_than"`
+	OverwriteDatabases bool              `json:"overwrite_databases"`
+	Roles              bool              `json:"roles"`
+	StripSuperuser     bool              `json:"strip_superuser"`
+	Jobs               int               `json:"jobs"`
+	Verify             string            `json:"verify"`
+	ServerParameters   string            `json:"server_parameters"`
+	IncludeTables      []string          `json:"include_tables"`
+	ExcludeTables      []string          `json:"exclude_tables"`
+	PgBinDir           string            `json:"pg_bin_dir"`
+	SplitTablesLarger  int64             `json:"split_tables_larger_than"`
+	OwnerMap           map[string]string `json:"owner_map,omitempty"`
 }
 
 type fpMigration struct {
@@ -314,6 +315,7 @@ func (m *Migration) Fingerprint() string {
 			ExcludeTables:      sortedCopy(m.Options.ExcludeTables),
 			PgBinDir:           m.Options.PgBinDir,
 			SplitTablesLarger:  m.Options.SplitTablesLargerThan,
+			OwnerMap:           m.Options.OwnerMap,
 		},
 	}
 	b, err := json.Marshal(doc)

@@ -74,7 +74,8 @@ func TestValid(t *testing.T) {
 						Password: "t0p-secret", SSLMode: "require", DBName: "postgres", FQDN: "prod-flex.example.com"},
 					Databases: []string{"app", "billing"},
 					Options: Options{Roles: true, StripSuperuser: true, Jobs: 4, Verify: "checksum",
-						ServerParameters: "report", SplitTablesLargerThan: DefaultSplitTablesLargerThan},
+						ServerParameters: "report", SplitTablesLargerThan: DefaultSplitTablesLargerThan,
+						OwnerMap: map[string]string{"postgres": "app_admin", "My Role": "app"}},
 				}
 				assertMigration(t, m, want)
 				if m.Source != cfg.Sources["onprem"] || m.Target != cfg.Targets["flex"] {
@@ -101,7 +102,7 @@ func TestValid(t *testing.T) {
 					Target: &Server{Kind: "target", Name: "flex", Host: "db2.internal", Port: 5432, User: "admin",
 						SSLMode: "prefer", DBName: "postgres"},
 					Databases: []string{"*"},
-					Options:   Options{Roles: true, StripSuperuser: true, Jobs: 4, Verify: "checksum", ServerParameters: "report"},
+					Options:   Options{Roles: true, StripSuperuser: true, Jobs: 4, Verify: "checksum", ServerParameters: "report", OwnerMap: map[string]string{}},
 				}
 				assertMigration(t, m, want)
 				if want := (&Backend{Type: "local", Path: ".pgferry"}); !reflect.DeepEqual(cfg.Backend, want) {
@@ -131,7 +132,7 @@ func TestValid(t *testing.T) {
 					Databases: []string{"app", "prod_reports"},
 					Options: Options{Jobs: 8, Verify: "count", ServerParameters: "apply",
 						IncludeTables: []string{"public.*", "sales.order?"}, ExcludeTables: []string{"public.tmp_*"},
-						PgBinDir: "/usr/lib/postgresql/17/bin", SplitTablesLargerThan: 512 << 20},
+						PgBinDir: "/usr/lib/postgresql/17/bin", SplitTablesLargerThan: 512 << 20, OwnerMap: map[string]string{}},
 				}
 				assertMigration(t, m, want)
 				if got := cfg.Migrations[1].Databases; !reflect.DeepEqual(got, []string{"billing"}) {

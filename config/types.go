@@ -99,6 +99,9 @@ type Options struct {
 	// a table copied whole is loaded with COPY FREEZE, which parts cannot be, so splitting pays
 	// only for tables whose single stream would dominate the copy.
 	SplitTablesLargerThan int64
+	// OwnerMap maps a source role to the target role that is to own its objects (owner_map);
+	// never nil. See plan.DecideOwners for the roles remapped without an entry.
+	OwnerMap map[string]string
 }
 
 // DefaultSplitTablesLargerThan is split_tables_larger_than's default, "1GB".

@@ -302,3 +302,46 @@ func (v *values) size(name string, def int64) int64 {
 	}
 	return n
 }
+
+// stringMap reads a map of strings to strings, such as { postgres = "app_admin" }, with the
+// range of each value for diagnostics.
+func (v *values) stringMap(name string) (map[string]string, map[string]hcl.Range, bool) {
+	val, ok := v.vals[name]
+	if !ok {
+		return nil, nil, false
+	}
+	ty := val.Type()
+	if !ty.IsObjectType() && !ty.IsMapType() {
+		v.fail(name, "Incorrect value type", "%s must be a map of strings, such as { postgres = \"app_admin\" }; got %s.", name, typeName(ty))
+		return nil, nil, false
+	}
+	ranges := map[string]hcl.Range{}
+	if obj, ok := v.attrs[name].Expr.(*hclsyntax.ObjectConsExpr); ok {
+		for _, it := range obj.Items {
+			if k, diags := it.KeyExpr.Value(nil); !diags.HasErrors() && k.Type() == cty.String && !k.IsNull() {
+				ranges[k.AsString()] = it.ValueExpr.Range()
+			}
+		}
+	}
+	out := map[string]string{}
+	for it := val.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		key := k.AsString()
+		rng, ok := ranges[key]
+		if !ok {
+			rng = v.attrs[name].Expr.Range()
+		}
+		if e.IsNull() {
+			v.failAt(rng, name, "Incorrect value type", "The values of %s must be strings, not null.", name)
+			return nil, nil, false
+		}
+		s, err := convert.Convert(e, cty.String)
+		if err != nil {
+			v.failAt(rng, name, "Incorrect value type", "The values of %s must be strings; the value of %q is %s.", name, key, typeName(e.Type()))
+			return nil, nil, false
+		}
+		out[key] = s.AsString()
+		ranges[key] = rng
+	}
+	return out, ranges, true
+}

@@ -67,6 +67,12 @@ const (
 // role.LOGIN.member_of["ROLE"].
 const TypeLoginMembership = "login_membership"
 
+// TypeOwnership gives the objects a source role owns in a database to another role on the
+// target (catalog.DecideOwners): apply rewrites pg_dump's statements with Plan.OwnerMap as it
+// runs them, and this action, after them, confirms that nothing migrated kept the source role.
+// Its address is database.DB.ownership["ROLE"]; Name is the source role, Table the target one.
+const TypeOwnership = "ownership"
+
 // Action is one step of a plan. Its Address is stable across plans of the same inputs.
 type Action struct {
 	Address  string `json:"address"`
@@ -138,6 +144,14 @@ type Plan struct {
 	Validations       []state.Validation `json:"validations"`
 	Actions           []*Action          `json:"actions"`
 	Summary           Summary            `json:"summary"`
+	// OwnerMap maps each source role whose objects go to another role on the target to that
+	// role (catalog.DecideOwners): what apply rewrites pg_dump's owners, grants and default
+	// privileges with.
+	OwnerMap map[string]string `json:"owner_map,omitempty"`
+	// Login is the target login (current_user) the plan was made with, and LoginSuperuser whether
+	// it is a superuser: how apply runs pg_dump's grants made by another role.
+	Login          string `json:"login,omitempty"`
+	LoginSuperuser bool   `json:"login_superuser,omitempty"`
 	// Variables holds the non-sensitive variable values the plan was made with.
 	Variables map[string]string `json:"variables,omitempty"`
 	// SourceDigest and TargetDigest hash each object the plan depends on, one entry per role,
@@ -225,6 +239,11 @@ func IndexAddr(db, schema, name string) string {
 // ConstraintAddr is database.DB.constraint["schema"."table"."name"].
 func ConstraintAddr(db, schema, table, name string) string {
 	return fmt.Sprintf("%s.constraint[%q.%q.%q]", DatabaseAddr(db), schema, table, name)
+}
+
+// OwnershipAddr is database.DB.ownership["ROLE"]: the objects of ROLE in DB given to another role.
+func OwnershipAddr(db, role string) string {
+	return fmt.Sprintf("%s.ownership[%q]", DatabaseAddr(db), role)
 }
 
 // PartAddr is DatabaseAddr(db) + "." + part (schema, sequences, post_data, analyze, verify).
@@ -337,6 +356,11 @@ func Build(in Input) (*Plan, error) {
 	}
 	add := func(a *Action) { p.Actions = append(p.Actions, a) }
 
+	changes := catalog.OwnerChanges(catalog.OwnerPolicy{Roles: m.Options.Roles, Map: m.Options.OwnerMap}, in.Source, in.Target, in.SourceDBs, dbs)
+	if om := catalog.OwnerMap(changes); len(om) > 0 {
+		p.OwnerMap = om
+	}
+	p.Login, p.LoginSuperuser = in.Target.CurrentUser, in.Target.IsSuperuser
 	var roleAddrs []string
 	if m.Options.Roles {
 		migrated := map[string]bool{}
@@ -387,7 +411,7 @@ func Build(in Input) (*Plan, error) {
 			add(a)
 		}
 		// A target login that is not a superuser restores the owners only as a member of each.
-		for _, g := range catalog.LoginGrants(in.Source, in.Target, in.SourceDBs, dbs) {
+		for _, g := range catalog.LoginGrants(in.Source, in.Target, in.SourceDBs, dbs, p.OwnerMap) {
 			if g.Blocked != "" {
 				continue // the owner_membership validation fails and says what to do
 			}
@@ -398,7 +422,7 @@ func Build(in Input) (*Plan, error) {
 				continue
 			}
 			a := &Action{Address: addr, Type: TypeLoginMembership, Kind: Create, Name: login, Table: g.Role,
-				Reason: fmt.Sprintf("the target login %q is not a superuser: it needs membership in %q to give it its objects (destroy revokes it)", login, g.Role)}
+				Reason: fmt.Sprintf("the target login %q is not a superuser: it needs membership in %q to give it its objects and make its grants (destroy revokes it)", login, g.Role)}
 			if in.Target.VersionNum >= 160000 {
 				a.Details = append(a.Details, "with inherit true, set true")
 			}
@@ -479,7 +503,11 @@ func Build(in Input) (*Plan, error) {
 		if dbAction != nil {
 			dbAction.BytesEstimate = sizes
 			if info != nil {
-				dbAction.Details = []string{fmt.Sprintf("owner %s, encoding %s, locale %s/%s%s", info.Owner, info.Encoding, info.Collate, info.Ctype, icuDetail(info))}
+				owner := info.Owner
+				if to, ok := p.OwnerMap[owner]; ok {
+					owner = fmt.Sprintf("%s (%s on the source)", to, info.Owner)
+				}
+				dbAction.Details = []string{fmt.Sprintf("owner %s, encoding %s, locale %s/%s%s", owner, info.Encoding, info.Collate, info.Ctype, icuDetail(info))}
 			}
 			dbAction.DependsOn = roleAddrs
 			add(dbAction)
@@ -673,9 +701,15 @@ func Build(in Input) (*Plan, error) {
 		if need(anAddr) {
 			add(&Action{Address: anAddr, Type: TypeAnalyze, Kind: Create, Database: db, Reason: "gather planner statistics (ANALYZE)", DependsOn: append([]string{postAddr}, consAddrs...)})
 		}
+		ownDeps := []string{postAddr}
+		if sdb.LargeObjects > 0 {
+			ownDeps = append(ownDeps, loAddr)
+		}
+		ownDeps = append(ownDeps, consAddrs...)
+		ownAddrs := ownershipActions(in, db, sdb, changes, need, ownDeps, add)
 		if m.Options.Verify != "none" {
 			vAddr := PartAddr(db, TypeVerify)
-			v := &Action{Address: vAddr, Type: TypeVerify, Kind: Create, Database: db, Reason: fmt.Sprintf("compare source and target (%s)", m.Options.Verify), DependsOn: []string{anAddr}}
+			v := &Action{Address: vAddr, Type: TypeVerify, Kind: Create, Database: db, Reason: fmt.Sprintf("compare source and target (%s)", m.Options.Verify), DependsOn: append([]string{anAddr}, ownAddrs...)}
 			if sdb.LargeObjects > 0 && need(loAddr) {
 				v.DependsOn = append(v.DependsOn, loAddr)
 			}
@@ -684,6 +718,42 @@ func Build(in Input) (*Plan, error) {
 	}
 	p.Summary = Summarize(p.Actions, p.Validations)
 	return p, nil
+}
+
+// ownershipActions plans, for each role owning objects of database db (or the database itself)
+// whose objects go to another role on the target, one change action, and returns their addresses.
+// The statements that give the objects their owners are pg_dump's, rewritten by apply; the action
+// runs after all of them (deps) and confirms that none of the database's objects kept the role.
+func ownershipActions(in Input, db string, sdb *catalog.Database, changes map[string]catalog.OwnerChange, need func(string) bool, deps []string, add func(*Action)) []string {
+	roles := make([]string, 0, len(changes))
+	for r := range changes {
+		roles = append(roles, r)
+	}
+	sort.Strings(roles)
+	info := in.Source.Database(db)
+	var addrs []string
+	for _, r := range roles {
+		c := changes[r]
+		own := sdb.Owned[r]
+		if c.Problem != "" || (own == nil && (info == nil || info.Owner != r)) {
+			continue
+		}
+		addr := OwnershipAddr(db, r)
+		if !need(addr) {
+			continue
+		}
+		n, kinds := 1, "1 database"
+		if own != nil {
+			n, kinds = own.Total, own.KindsString()
+		}
+		add(&Action{Address: addr, Type: TypeOwnership, Kind: Update, Database: db, Name: r, Table: c.To,
+			Reason:    fmt.Sprintf("ownership: %s of %q → %q", english.Count(n, "object"), r, c.To),
+			Details:   []string{kinds, "because " + c.Reason},
+			Hazards:   []Hazard{{"REASSIGNS_OWNER", fmt.Sprintf("objects owned by %q on the source are owned by %q on the target, and its grants and default privileges follow", r, c.To)}},
+			DependsOn: append([]string(nil), deps...)})
+		addrs = append(addrs, addr)
+	}
+	return addrs
 }
 
 // extensionActions plans one action per extension of the source database that the target database

@@ -128,7 +128,7 @@ type Action struct {
 
 // Change records one object created or changed on the target.
 type Change struct {
-	Type     string `json:"type"` // role | database | extension | role_attributes | server_parameter | membership
+	Type     string `json:"type"` // role | database | extension | role_attributes | server_parameter | membership | login_membership | ownership
 	Name     string `json:"name"` // role or database name, parameter name, ...
 	Database string `json:"database,omitempty"`
 	Op       string `json:"op"` // created | altered

@@ -460,7 +460,7 @@ func phaseOf(t string) string {
 		return "indexes"
 	case plan.TypeConstraint:
 		return "constraints"
-	case plan.TypeSequences, plan.TypePostData:
+	case plan.TypeSequences, plan.TypePostData, plan.TypeOwnership:
 		return "post-data"
 	case plan.TypeAnalyze:
 		return "analyze"

@@ -39,6 +39,7 @@ migration "prod-to-flex" {
     server_parameters   = "report"
     include_tables      = []
     exclude_tables      = []
+    owner_map           = { postgres = "app_admin", "My Role" = "app" }
   }
 }
 
