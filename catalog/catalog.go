@@ -780,6 +780,43 @@ func notExtensionMember(classid, oidExpr string) string {
 	return fmt.Sprintf(`NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = '%s'::regclass AND dep.objid = %s AND dep.deptype = 'e')`, classid, oidExpr)
 }
 
+// notImplicit filters objects the server created as part of another object (pg_depend deptype
+// 'i': range constructors, multirange types and their constructors, array types, row types of
+// relations, a view's rule, the cast from a range to its multirange) or that belong to an
+// extension ('e'). Only for catalogs whose user objects never carry an internal dependency
+// (pg_proc, pg_type, pg_cast): a standalone composite type's relation and a constraint's index do.
+func notImplicit(classid, oidExpr string) string {
+	return fmt.Sprintf(`NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = '%s'::regclass AND dep.objid = %s AND dep.deptype IN ('e', 'i'))`, classid, oidExpr)
+}
+
+// userProcFilter selects functions (alias p, schema alias n) the user created: not extension
+// members and not implicit. The range constructors (and, on 14+, the multirange constructors) are
+// recognized by their internal dependency and, should a catalog lack it, by what they are: internal
+// functions returning a range or multirange type with the server's constructor source.
+func userProcFilter(v int) string {
+	types := "r.rngtypid"
+	if v >= 140000 {
+		types += ", r.rngmultitypid"
+	}
+	return userSchemaFilter + ` AND ` + notImplicit("pg_proc", "p.oid") + `
+		AND NOT (p.prolang = (SELECT l.oid FROM pg_language l WHERE l.lanname = 'internal') AND p.prosrc ~ '^(multi)?range_constructor[0-9]$'
+			AND EXISTS (SELECT 1 FROM pg_range r WHERE p.prorettype IN (` + types + `)))`
+}
+
+// userTypeFilter selects types (alias t, schema alias n) the user created on their own: not
+// extension members, not array types (an element type whose typarray is this one), not a
+// relation's row type (a standalone composite type's is, CREATE TYPE ... AS), not a multirange
+// type (14+, made with its range type), nor anything else the server marks internal.
+func userTypeFilter(v int) string {
+	f := userSchemaFilter + ` AND ` + notImplicit("pg_type", "t.oid") + `
+		AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid)
+		AND (t.typrelid = 0 OR (SELECT rc.relkind FROM pg_class rc WHERE rc.oid = t.typrelid) = 'c')`
+	if v >= 140000 {
+		f += ` AND NOT EXISTS (SELECT 1 FROM pg_range r WHERE r.rngmultitypid = t.oid)`
+	}
+	return f
+}
+
 const userSchemaFilter = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp_'`
 
 // ReadDatabase reads one database's contents through conn, which must be connected to it.
@@ -870,8 +907,9 @@ const (
 )
 
 // userObjectsSQL selects (owner oid, description) of the user objects that carry an owner:
-// schemas (public excluded), relations, functions and types, extension members excluded.
-func userObjectsSQL() string {
+// schemas (public excluded), relations, functions and types, extension members and implicit
+// objects (range constructors, array and multirange types) excluded. v is server_version_num.
+func userObjectsSQL(v int) string {
 	return `SELECT n.nspowner AS owner, 'schema ' || n.nspname AS d FROM pg_namespace n
 		WHERE ` + userSchemaFilter + ` AND n.nspname <> 'public' AND ` + notExtensionMember("pg_namespace", "n.oid") + `
 		UNION ALL
@@ -879,11 +917,10 @@ func userObjectsSQL() string {
 		WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_class", "c.oid") + `
 		UNION ALL
 		SELECT p.proowner, ` + funcDescSQL + ` FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-		WHERE ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_proc", "p.oid") + `
+		WHERE ` + userProcFilter(v) + `
 		UNION ALL
 		SELECT t.typowner, 'type ' || n.nspname || '.' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-		WHERE t.typtype IN ('b', 'd', 'e', 'r') AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid)
-		AND ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_type", "t.oid")
+		WHERE t.typtype IN ('b', 'd', 'e', 'r') AND ` + userTypeFilter(v)
 }
 
 // readDatabaseExtras reads what the premigration checks need beyond the inventory. Every query
@@ -962,12 +999,12 @@ func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v int) e
 	// CREATE EVENT TRIGGER, CREATE LANGUAGE, functions in untrusted languages, CREATE FOREIGN
 	// DATA WRAPPER, CREATE OPERATOR CLASS/FAMILY, CREATE PUBLICATION ... FOR ALL TABLES).
 	su := `SELECT 'cast (' || format_type(c.castsource, NULL) || ' AS ' || format_type(c.casttarget, NULL) || ')' AS d FROM pg_cast c
-		WHERE c.oid >= 16384 AND ` + notExtensionMember("pg_cast", "c.oid") + ` AND (c.castmethod = 'b' OR (
+		WHERE c.oid >= 16384 AND ` + notImplicit("pg_cast", "c.oid") + ` AND (c.castmethod = 'b' OR (
 			(SELECT t.typnamespace FROM pg_type t WHERE t.oid = c.castsource) = 'pg_catalog'::regnamespace AND
 			(SELECT t.typnamespace FROM pg_type t WHERE t.oid = c.casttarget) = 'pg_catalog'::regnamespace))
 		UNION ALL
 		SELECT 'base type ' || n.nspname || '.' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-		WHERE t.typtype = 'b' AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid) AND ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_type", "t.oid") + `
+		WHERE t.typtype = 'b' AND ` + userTypeFilter(v) + `
 		UNION ALL
 		SELECT 'text search parser ' || n.nspname || '.' || p.prsname FROM pg_ts_parser p JOIN pg_namespace n ON n.oid = p.prsnamespace
 		WHERE ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_ts_parser", "p.oid") + `
@@ -981,7 +1018,7 @@ func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v int) e
 		UNION ALL
 		SELECT ` + funcDescSQL + ` || ' (LANGUAGE ' || l.lanname || ')' FROM pg_proc p
 		JOIN pg_language l ON l.oid = p.prolang JOIN pg_namespace n ON n.oid = p.pronamespace
-		WHERE NOT l.lanpltrusted AND ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_proc", "p.oid") + `
+		WHERE NOT l.lanpltrusted AND ` + userProcFilter(v) + `
 		UNION ALL
 		SELECT 'foreign-data wrapper ' || w.fdwname FROM pg_foreign_data_wrapper w WHERE ` + notExtensionMember("pg_foreign_data_wrapper", "w.oid") + `
 		UNION ALL
@@ -1038,7 +1075,7 @@ func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v int) e
 
 	// Owners of every object, and the objects themselves for superuser owners, in one pass.
 	rows, err = conn.Query(ctx, `SELECT r.rolname::text, r.rolsuper, CASE WHEN r.rolsuper THEN o.d ELSE '' END
-		FROM (`+userObjectsSQL()+`) o JOIN pg_roles r ON r.oid = o.owner ORDER BY 1, 3`)
+		FROM (`+userObjectsSQL(v)+`) o JOIN pg_roles r ON r.oid = o.owner ORDER BY 1, 3`)
 	if err != nil {
 		return fmt.Errorf("reading owners: %w", err)
 	}
@@ -1300,15 +1337,18 @@ func readObjectCounts(ctx context.Context, conn Querier, d *Database, v int) err
 		SELECT CASE c.relkind WHEN 'r' THEN 'tables' WHEN 'p' THEN 'tables' WHEN 'v' THEN 'views' WHEN 'm' THEN 'materialized_views'
 			WHEN 'S' THEN 'sequences' WHEN 'i' THEN 'indexes' WHEN 'I' THEN 'indexes' WHEN 'f' THEN 'foreign_tables' WHEN 'c' THEN 'composite_types' ELSE 'other' END AS kind
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ` + userSchemaFilter + ` AND c.relkind <> 't' AND ` + notExtensionMember("pg_class", "c.oid") + `
+			AND ` + notExtensionMember("pg_class", "(SELECT x.indrelid FROM pg_index x WHERE x.indexrelid = c.oid)") + `
 		UNION ALL
-		SELECT ` + prokind + ` FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_proc", "p.oid") + `
+		SELECT ` + prokind + ` FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ` + userProcFilter(v) + `
 		UNION ALL
 		SELECT CASE t.typtype WHEN 'e' THEN 'enums' WHEN 'd' THEN 'domains' WHEN 'r' THEN 'range_types' WHEN 'b' THEN 'base_types' ELSE 'other_types' END
-		FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE ` + userSchemaFilter + ` AND t.typtype IN ('e','d','r','b') AND t.typelem = 0 AND ` + notExtensionMember("pg_type", "t.oid") + `
+		FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype IN ('e','d','r','b') AND ` + userTypeFilter(v) + `
 		UNION ALL
 		SELECT 'triggers' FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT g.tgisinternal AND ` + userSchemaFilter + `
+			AND ` + notExtensionMember("pg_class", "c.oid") + `
 		UNION ALL
 		SELECT 'constraints' FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace WHERE ` + userSchemaFilter + ` AND k.contype <> 'n'
+			AND ` + notExtensionMember("pg_class", "k.conrelid") + ` AND ` + notExtensionMember("pg_type", "k.contypid") + `
 		UNION ALL
 		SELECT 'schemas' FROM pg_namespace n WHERE ` + userSchemaFilter + ` AND n.nspname <> 'public' AND ` + notExtensionMember("pg_namespace", "n.oid") + `
 	) o GROUP BY kind`

@@ -1,0 +1,108 @@
+package checks_test
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/checks"
+	"github.com/pgferry/pgferry/internal/pgtest"
+)
+
+// implicitFixture holds every shape of object the server creates as part of another one: range
+// types (two constructors each; on 14+ also a multirange type, its array, three more constructors
+// and a cast), composite types and tables (row types and their arrays), arrays of user types, a
+// table whose values live in TOAST, a view (its rule), identity and serial sequences, and the
+// members of two extensions (hstore, cube: types, functions, operators, operator classes).
+const implicitFixture = `
+CREATE EXTENSION hstore;
+CREATE EXTENSION cube;
+CREATE ROLE shop_owner;
+CREATE SCHEMA shop AUTHORIZATION shop_owner;
+SET ROLE shop_owner;
+CREATE TYPE shop.floatrange AS RANGE (subtype = float8);
+CREATE FUNCTION shop.f8diff(float8, float8) RETURNS float8 LANGUAGE sql IMMUTABLE AS 'SELECT $1 - $2';
+CREATE TYPE shop.f8span AS RANGE (subtype = float8, subtype_diff = shop.f8diff);
+CREATE TYPE shop.pair AS (a int, b text);
+CREATE TYPE shop.mood AS ENUM ('sad', 'ok');
+CREATE DOMAIN shop.posint AS int CHECK (VALUE > 0);
+CREATE TABLE shop.doc (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, body text, tags public.hstore, box public.cube,
+	span shop.floatrange, pairs shop.pair[], moods shop.mood[], n shop.posint, spans shop.f8span[]);
+CREATE TABLE shop.line (id serial PRIMARY KEY, doc int REFERENCES shop.doc);
+CREATE VIEW shop.doc_v AS SELECT id, body FROM shop.doc;
+CREATE FUNCTION shop.first_pair(shop.doc) RETURNS shop.pair LANGUAGE sql AS 'SELECT $1.pairs[1]';
+INSERT INTO shop.doc (body, tags, box, span, pairs, moods, n, spans)
+	SELECT repeat(md5(g::text), 1000), 'a=>1', '(1,2)', '[1.5,2.5)', ARRAY[ROW(g, 'x')::shop.pair], '{ok}', g, ARRAY['[1,2)'::shop.f8span]
+	FROM generate_series(1, 3) g;
+RESET ROLE;
+`
+
+// TestImplicitObjects reads the same database on servers before (11, 13) and after (15, 16)
+// multirange types: the objects the server makes on its own are neither the user's to create as a
+// superuser nor counted, so the inventories match across majors, plan's "No changes" comparison
+// holds, and a non-superuser target login passes superuser_objects.
+func TestImplicitObjects(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL servers")
+	}
+	majors := []int{11, 13, 15, 16}
+	for _, m := range majors {
+		if !pgtest.Available(m) && os.Getenv("CI") == "" {
+			t.Skipf("PostgreSQL %d binaries not installed (make pg-versions)", m)
+		}
+	}
+	clusters := map[int]*pgtest.Cluster{}
+	for _, m := range majors {
+		c := start(t, m)
+		exec(t, c, "postgres", "CREATE DATABASE app")
+		exec(t, c, "app", implicitFixture)
+		exec(t, c, "postgres", `CREATE ROLE migrator LOGIN CREATEDB CREATEROLE PASSWORD 'migrator-pw' IN ROLE shop_owner`)
+		clusters[m] = c
+	}
+	// What the user created, whatever the major: functions f8diff and first_pair (not the range
+	// or multirange constructors, not hstore's or cube's), two range types (not their multiranges),
+	// one composite type (not the tables' row types), and no array type.
+	want := map[string]int{"schemas": 1, "tables": 2, "views": 1, "sequences": 2, "indexes": 2, "functions": 2,
+		"range_types": 2, "composite_types": 1, "enums": 1, "domains": 1, "constraints": 4}
+	wantOwners := map[string]int{"shop_owner": 13}
+	for _, pair := range [][2]int{{13, 15}, {13, 16}, {11, 15}} {
+		t.Run(fmt.Sprintf("%d-%d", pair[0], pair[1]), func(t *testing.T) {
+			src, tgt := clusters[pair[0]], clusters[pair[1]]
+			in := readInput(t, super(src), login{tgt, "migrator", "migrator-pw"}, migration(), "app")
+			sdb, tdb := in.SourceDBs["app"], in.TargetDBs["app"]
+			vals := checks.Run(in)
+			expect(t, vals, "superuser_objects", "app", checks.Succeeded, "no object needs a superuser to be created")
+			for _, d := range []*catalog.Database{sdb, tdb} {
+				if !maps.Equal(d.Objects, want) {
+					t.Errorf("objects = %v, want %v", d.Objects, want)
+				}
+				if !maps.Equal(d.Owners, wantOwners) {
+					t.Errorf("owners = %v, want %v", d.Owners, wantOwners)
+				}
+				if len(d.SuperuserObjects) > 0 {
+					t.Errorf("superuser objects = %v", d.SuperuserObjects)
+				}
+			}
+			if diffs := apply.Inventory("app", sdb, tdb); len(diffs) > 0 {
+				t.Errorf("verify's inventory differs: %v", diffs)
+			}
+			if !catalog.SameObjects(sdb, tdb) {
+				t.Errorf("SameObjects = false")
+			}
+			exts := func(d *catalog.Database) []string {
+				var out []string
+				for _, e := range d.Extensions {
+					out = append(out, e.Name)
+				}
+				return out
+			}
+			if got := exts(sdb); !slices.Equal(got, []string{"cube", "hstore", "plpgsql"}) || !slices.Equal(exts(tdb), got) {
+				t.Errorf("extensions = %v and %v", got, exts(tdb))
+			}
+		})
+	}
+}
