@@ -998,6 +998,11 @@ func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v int) e
 	// but a superuser owns, CREATE TYPE with I/O functions, CREATE TEXT SEARCH PARSER/TEMPLATE,
 	// CREATE EVENT TRIGGER, CREATE LANGUAGE, functions in untrusted languages, CREATE FOREIGN
 	// DATA WRAPPER, CREATE OPERATOR CLASS/FAMILY, CREATE PUBLICATION ... FOR ALL TABLES).
+	// Aggregates are written in "internal" (an untrusted language) but any user may create them.
+	notAggregate := "NOT p.proisagg"
+	if v >= 110000 {
+		notAggregate = "p.prokind <> 'a'"
+	}
 	su := `SELECT 'cast (' || format_type(c.castsource, NULL) || ' AS ' || format_type(c.casttarget, NULL) || ')' AS d FROM pg_cast c
 		WHERE c.oid >= 16384 AND ` + notImplicit("pg_cast", "c.oid") + ` AND (c.castmethod = 'b' OR (
 			(SELECT t.typnamespace FROM pg_type t WHERE t.oid = c.castsource) = 'pg_catalog'::regnamespace AND
@@ -1018,7 +1023,7 @@ func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v int) e
 		UNION ALL
 		SELECT ` + funcDescSQL + ` || ' (LANGUAGE ' || l.lanname || ')' FROM pg_proc p
 		JOIN pg_language l ON l.oid = p.prolang JOIN pg_namespace n ON n.oid = p.pronamespace
-		WHERE NOT l.lanpltrusted AND ` + userProcFilter(v) + `
+		WHERE NOT l.lanpltrusted AND ` + notAggregate + ` AND ` + userProcFilter(v) + `
 		UNION ALL
 		SELECT 'foreign-data wrapper ' || w.fdwname FROM pg_foreign_data_wrapper w WHERE ` + notExtensionMember("pg_foreign_data_wrapper", "w.oid") + `
 		UNION ALL
