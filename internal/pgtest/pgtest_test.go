@@ -262,6 +262,20 @@ func TestNormalizeDump(t *testing.T) {
 	}
 }
 
+// TestNormalizeDumpMultirange: the default multirange type name that dumps of 14+ print for every
+// range type is dropped, a chosen one is kept.
+func TestNormalizeDumpMultirange(t *testing.T) {
+	in := "CREATE TYPE shop.floatrange AS RANGE (\n    subtype = double precision,\n    multirange_type_name = shop.floatmultirange\n);\n" +
+		"CREATE TYPE shop.span AS RANGE (\n    subtype = double precision,\n    multirange_type_name = shop.span_multirange,\n    subtype_diff = shop.f8diff\n);\n" +
+		"CREATE TYPE shop.period AS RANGE (\n    subtype = date,\n    multirange_type_name = shop.periods\n);\n"
+	want := "CREATE TYPE shop.floatrange AS RANGE (\n    subtype = double precision\n);\n" +
+		"CREATE TYPE shop.span AS RANGE (\n    subtype = double precision,\n    subtype_diff = shop.f8diff\n);\n" +
+		"CREATE TYPE shop.period AS RANGE (\n    subtype = date,\n    multirange_type_name = shop.periods\n);\n"
+	if got := pgtest.NormalizeDump(in); got != want {
+		t.Errorf("NormalizeDump =\n%s\nwant\n%s", got, want)
+	}
+}
+
 func TestFilterRoles(t *testing.T) {
 	in := "role a superuser=false\nrole b superuser=true\nmember a of b admin=false\nmember c of a admin=true\n"
 	want := "role a superuser=false\nmember c of a admin=true\n"
