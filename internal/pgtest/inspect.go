@@ -153,7 +153,8 @@ func defaultMultirange(qualified string) string {
 // NormalizeDump applies SchemaDump's normalisation to pg_dump output. Besides
 // dropping what varies between dumps, it evens out the deparsing differences
 // between supported majors that a plain schema shows: the IN mode of
-// procedure parameters, and the multirange type name that dumps of 14+ give
+// procedure parameters, EXECUTE PROCEDURE in triggers of servers before 12
+// (EXECUTE FUNCTION from 12 on), and the multirange type name that dumps of 14+ give
 // every range type, dropped when it is the default one (older servers have
 // no multirange types; newer ones make them with the range type).
 func NormalizeDump(dump string) string {
@@ -186,7 +187,10 @@ func NormalizeDump(dump string) string {
 			}
 			blank = true
 		default:
-			if strings.Contains(line, "PROCEDURE ") {
+			if strings.HasPrefix(line, "CREATE TRIGGER ") || strings.HasPrefix(line, "CREATE CONSTRAINT TRIGGER ") {
+				// Servers before 12 print EXECUTE PROCEDURE, which 12+ print as EXECUTE FUNCTION.
+				line = strings.Replace(line, " EXECUTE PROCEDURE ", " EXECUTE FUNCTION ", 1)
+			} else if strings.Contains(line, "PROCEDURE ") {
 				line = procInRE.ReplaceAllString(line, "$1")
 			}
 			out = append(out, line)

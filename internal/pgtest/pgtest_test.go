@@ -252,11 +252,13 @@ func TestNormalizeDump(t *testing.T) {
 		"CREATE TABLE public.t (\n    id integer\n);   \n\n\n\nALTER TABLE public.t OWNER TO postgres;\n\n\\unrestrict abc123\n\n" +
 		"CREATE PROCEDURE p(IN a integer, INOUT b text, IN c integer)\n" +
 		"REVOKE ALL ON PROCEDURE p(IN a integer, INOUT b text, IN c integer) FROM PUBLIC;\n" +
-		"CREATE FUNCTION f(a text DEFAULT 'x, IN y') RETURNS text\n"
+		"CREATE FUNCTION f(a text DEFAULT 'x, IN y') RETURNS text\n" +
+		"CREATE TRIGGER t BEFORE UPDATE ON public.t FOR EACH ROW EXECUTE PROCEDURE public.touch();\n"
 	want := "CREATE TABLE public.t (\n    id integer\n);\n\nALTER TABLE public.t OWNER TO postgres;\n\n" +
 		"CREATE PROCEDURE p(a integer, INOUT b text, c integer)\n" +
 		"REVOKE ALL ON PROCEDURE p(a integer, INOUT b text, c integer) FROM PUBLIC;\n" +
-		"CREATE FUNCTION f(a text DEFAULT 'x, IN y') RETURNS text\n"
+		"CREATE FUNCTION f(a text DEFAULT 'x, IN y') RETURNS text\n" +
+		"CREATE TRIGGER t BEFORE UPDATE ON public.t FOR EACH ROW EXECUTE FUNCTION public.touch();\n"
 	if got := pgtest.NormalizeDump(in); got != want {
 		t.Errorf("NormalizeDump =\n%q\nwant\n%q", got, want)
 	}
