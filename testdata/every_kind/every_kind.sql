@@ -8,6 +8,7 @@ CREATE ROLE every_writer;
 CREATE EXTENSION hstore;
 CREATE EXTENSION cube;
 CREATE EXTENSION citext;
+CREATE EXTENSION postgres_fdw;
 CREATE SCHEMA shop AUTHORIZATION every_owner;
 CREATE SCHEMA audit AUTHORIZATION every_owner;
 COMMENT ON SCHEMA shop IS 'the shop';
@@ -22,7 +23,15 @@ ALTER TEXT SEARCH CONFIGURATION shop.english ALTER MAPPING FOR asciiword WITH sh
 ALTER TEXT SEARCH DICTIONARY shop.english_stem OWNER TO every_owner;
 ALTER TEXT SEARCH CONFIGURATION shop.english OWNER TO every_owner;
 
+DO $$BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO every_owner', current_database()); END$$;
+
+-- A foreign server (nothing listens there: the migration never connects to it) and its mapping.
+CREATE SERVER remote_shop FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '9', dbname 'stock');
+ALTER SERVER remote_shop OWNER TO every_owner;
+CREATE USER MAPPING FOR every_owner SERVER remote_shop OPTIONS (user 'stock_reader');
+
 SET ROLE every_owner;
+CREATE FOREIGN TABLE shop.remote_stock (sku text, qty int) SERVER remote_shop OPTIONS (schema_name 'public', table_name 'stock');
 CREATE TYPE shop.mood AS ENUM ('sad', 'ok', 'happy');
 CREATE TYPE shop.money_pair AS (amount numeric(12, 2), currency char(3));
 CREATE DOMAIN shop.sku AS text CHECK (VALUE ~ '^[A-Z]{3}-[0-9]+$');
@@ -102,6 +111,12 @@ CREATE PROCEDURE shop.close_year(y int) LANGUAGE plpgsql AS $$
 BEGIN
 	REFRESH MATERIALIZED VIEW shop.sales_by_year;
 END $$;
+
+-- A publication of two tables, and a security definer function with its own search_path.
+CREATE PUBLICATION shop_pub FOR TABLE shop.product, shop.customer;
+CREATE FUNCTION shop.customer_count() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER SET search_path = shop, pg_temp
+	AS 'SELECT count(*) FROM customer';
+CREATE SEQUENCE audit.batch_seq OWNED BY audit.event.id;
 
 -- Generated columns (12+).
 DO $$BEGIN
