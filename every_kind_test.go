@@ -18,6 +18,7 @@ var everyKindPairs = [][2]int{
 	{11, 15},
 	{13, 15},
 	{13, 16},
+	{13, 17},
 }
 
 // TestEveryKind migrates testdata/every_kind/every_kind.sql, a database with every kind of object

@@ -817,6 +817,16 @@ func userTypeFilter(v int) string {
 	return f
 }
 
+// userTrigger selects triggers (alias g) the user created: not the server's (foreign keys, deferred
+// constraints), nor the clones a row trigger of a partitioned table gets on each partition, which
+// servers before 15 mark internal and later ones do not (they have a tgparentid, 13+).
+func userTrigger(v int) string {
+	if v >= 130000 {
+		return "NOT g.tgisinternal AND g.tgparentid = 0"
+	}
+	return "NOT g.tgisinternal"
+}
+
 const userSchemaFilter = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp_'`
 
 // ReadDatabase reads one database's contents through conn, which must be connected to it.
@@ -1140,11 +1150,11 @@ func readTables(ctx context.Context, conn Querier, d *Database, v int) error {
 		(%[7]s + coalesce((SELECT %[8]s FROM pg_class t WHERE t.oid = c.reltoastrelid), 0)) * current_setting('block_size')::bigint,
 		EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'),
 		%[3]s, %[9]s,
-		(SELECT count(*)::int FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal)
+		(SELECT count(*)::int FROM pg_trigger g WHERE g.tgrelid = c.oid AND %[10]s)
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind IN (%[4]s) AND %[5]s AND %[6]s
 		ORDER BY 2, 3`, partition, parent, oids, relkinds, userSchemaFilter, notExtensionMember("pg_class", "c.oid"),
-		relationPages("c"), relationPages("t"), extStats)
+		relationPages("c"), relationPages("t"), extStats, userTrigger(v))
 	rows, err := conn.Query(ctx, q)
 	if err != nil {
 		return err
@@ -1349,7 +1359,7 @@ func readObjectCounts(ctx context.Context, conn Querier, d *Database, v int) err
 		SELECT CASE t.typtype WHEN 'e' THEN 'enums' WHEN 'd' THEN 'domains' WHEN 'r' THEN 'range_types' WHEN 'b' THEN 'base_types' ELSE 'other_types' END
 		FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype IN ('e','d','r','b') AND ` + userTypeFilter(v) + `
 		UNION ALL
-		SELECT 'triggers' FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT g.tgisinternal AND ` + userSchemaFilter + `
+		SELECT 'triggers' FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ` + userTrigger(v) + ` AND ` + userSchemaFilter + `
 			AND ` + notExtensionMember("pg_class", "c.oid") + `
 		UNION ALL
 		SELECT 'constraints' FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace WHERE ` + userSchemaFilter + ` AND k.contype <> 'n'

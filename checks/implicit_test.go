@@ -36,6 +36,10 @@ CREATE TABLE shop.line (id serial PRIMARY KEY, doc int REFERENCES shop.doc);
 CREATE VIEW shop.doc_v AS SELECT id, body FROM shop.doc;
 CREATE FUNCTION shop.add(float8, float8) RETURNS float8 LANGUAGE sql IMMUTABLE AS 'SELECT $1 + $2';
 CREATE AGGREGATE shop.total(float8) (SFUNC = shop.add, STYPE = float8); -- LANGUAGE internal, yet anyone's
+CREATE FUNCTION shop.noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
+CREATE TABLE shop.sale (id int, day date) PARTITION BY RANGE (day);
+CREATE TABLE shop.sale_2025 PARTITION OF shop.sale FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TRIGGER sale_noop AFTER INSERT ON shop.sale FOR EACH ROW EXECUTE PROCEDURE shop.noop(); -- cloned on each partition
 CREATE FUNCTION shop.first_pair(shop.doc) RETURNS shop.pair LANGUAGE sql AS 'SELECT $1.pairs[1]';
 INSERT INTO shop.doc (body, tags, box, span, pairs, moods, n, spans)
 	SELECT repeat(md5(g::text), 1000), 'a=>1', '(1,2)', '[1.5,2.5)', ARRAY[ROW(g, 'x')::shop.pair], '{ok}', g, ARRAY['[1,2)'::shop.f8span]
@@ -65,12 +69,13 @@ func TestImplicitObjects(t *testing.T) {
 		exec(t, c, "postgres", `CREATE ROLE migrator LOGIN CREATEDB CREATEROLE PASSWORD 'migrator-pw' IN ROLE shop_owner`)
 		clusters[m] = c
 	}
-	// What the user created, whatever the major: functions f8diff, add and first_pair, the aggregate total (not the range
+	// What the user created, whatever the major: one trigger (not its clone on the partition),
+	// functions f8diff, add, noop and first_pair, the aggregate total (not the range
 	// or multirange constructors, not hstore's or cube's), two range types (not their multiranges),
 	// one composite type (not the tables' row types), and no array type.
-	want := map[string]int{"schemas": 1, "tables": 2, "views": 1, "sequences": 2, "indexes": 2, "functions": 3, "aggregates": 1,
+	want := map[string]int{"schemas": 1, "tables": 4, "triggers": 1, "views": 1, "sequences": 2, "indexes": 2, "functions": 4, "aggregates": 1,
 		"range_types": 2, "composite_types": 1, "enums": 1, "domains": 1, "constraints": 4}
-	wantOwners := map[string]int{"shop_owner": 15}
+	wantOwners := map[string]int{"shop_owner": 18}
 	for _, pair := range [][2]int{{13, 15}, {13, 16}, {11, 15}} {
 		t.Run(fmt.Sprintf("%d-%d", pair[0], pair[1]), func(t *testing.T) {
 			src, tgt := clusters[pair[0]], clusters[pair[1]]

@@ -92,6 +92,13 @@ CREATE TABLE shop.orders_2025 PARTITION OF shop.orders FOR VALUES FROM ('2025-01
 CREATE TABLE shop.orders_other PARTITION OF shop.orders DEFAULT;
 ALTER TABLE shop.orders ADD PRIMARY KEY (id, placed);
 CREATE INDEX orders_customer ON shop.orders (customer_id);
+CREATE FUNCTION shop.order_placed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO audit.event (what) VALUES ('order ' || NEW.id);
+	RETURN NULL;
+END $$;
+CREATE TABLE shop.shipment (order_id bigint, placed date, customer_id int REFERENCES shop.customer) PARTITION BY LIST (placed);
+CREATE TABLE shop.shipment_all PARTITION OF shop.shipment DEFAULT;
 CREATE TABLE audit.event (id bigserial PRIMARY KEY, at timestamptz DEFAULT now(), what text);
 CREATE TABLE audit.login_event (username text) INHERITS (audit.event);
 CREATE UNLOGGED TABLE audit.scratch (k text PRIMARY KEY, v jsonb);
@@ -117,6 +124,15 @@ CREATE PUBLICATION shop_pub FOR TABLE shop.product, shop.customer;
 CREATE FUNCTION shop.customer_count() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER SET search_path = shop, pg_temp
 	AS 'SELECT count(*) FROM customer';
 CREATE SEQUENCE audit.batch_seq OWNED BY audit.event.id;
+
+-- A row trigger on a partitioned table (its partitions get clones), a foreign key from one (11+),
+-- and one to one (12+: a constraint per referenced partition).
+CREATE TRIGGER order_placed AFTER INSERT ON shop.orders FOR EACH ROW EXECUTE PROCEDURE shop.order_placed();
+DO $$BEGIN
+	IF current_setting('server_version_num')::int >= 120000 THEN
+		EXECUTE 'CREATE TABLE shop.refund (id int PRIMARY KEY, order_id bigint, placed date, FOREIGN KEY (order_id, placed) REFERENCES shop.orders)';
+	END IF;
+END$$;
 
 -- Generated columns (12+).
 DO $$BEGIN
@@ -144,6 +160,7 @@ INSERT INTO shop.booking (customer_id, product_id, during)
 	SELECT 1 + g % 10, 1 + g % 20, tstzrange('2025-01-01'::timestamptz + g * interval '1 day', '2025-01-03'::timestamptz + g * interval '1 day') FROM generate_series(1, 30) g;
 INSERT INTO shop.orders SELECT g, date '2024-06-01' + g * 7, g * 3.5, 1 + g % 10 FROM generate_series(1, 100) g;
 INSERT INTO audit.event (what) VALUES ('start');
+INSERT INTO shop.shipment SELECT id, placed, customer_id FROM shop.orders WHERE id % 10 = 0;
 INSERT INTO audit.login_event (what, username) VALUES ('login', 'alice');
 INSERT INTO audit.scratch VALUES ('a', '{"x": 1}');
 INSERT INTO shop.note (id, owner_name, body) VALUES (1, 'every_writer', 'hello');
