@@ -10,15 +10,17 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
-// everyKindPairs are the source → target majors testdata/every_kind is migrated between: ranges
-// before (11, 13) and after (15, 16) multirange types. A pair runs when the servers of both
-// majors are installed; the script compares schema dumps only when the installed pg_dump can
-// describe both servers.
+// everyKindPairs are the source → target majors testdata/every_kind is migrated between: range
+// types before (11, 13) and after (15+) multirange types, onto the newest targets. A pair runs when
+// the servers of both majors are installed (pgferry needs a pg_dump at least as new as the source);
+// the script compares schema dumps only when the installed pg_dump can describe both servers.
+// Add a pair here to cover it.
 var everyKindPairs = [][2]int{
 	{11, 15},
 	{13, 15},
 	{13, 16},
 	{13, 17},
+	{15, 18},
 }
 
 // TestEveryKind migrates testdata/every_kind/every_kind.sql, a database with every kind of object
