@@ -193,6 +193,11 @@ type Database struct {
 	// procedural languages and functions in untrusted languages, foreign-data wrappers, operator
 	// classes and families, publications FOR ALL TABLES. Extension members are excluded.
 	SuperuserObjects []string
+	// MultirangeClashes describes the range types of a source before 14 whose multirange type,
+	// which PostgreSQL 14 and later make with every range type, would take a name another type
+	// or relation of the schema has: "range type s.r: multirange s.m is taken by table s.m".
+	// Read from servers before 14 only.
+	MultirangeClashes []string
 	// CatalogACLs describes system catalog objects (pg_catalog, information_schema) whose
 	// privileges differ from initdb's (pg_init_privs, 9.6+).
 	CatalogACLs []string
@@ -1049,6 +1054,22 @@ func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v int) e
 	}
 	if d.SuperuserObjects, err = collectStrings(ctx, conn, `SELECT d FROM (`+su+`) o ORDER BY 1`); err != nil {
 		return fmt.Errorf("reading superuser-only objects: %w", err)
+	}
+
+	if v < 140000 {
+		// The server names a multirange type after its range type: "multi" before the first
+		// "range" in the name, else "_multirange" after (at most 63 bytes).
+		if d.MultirangeClashes, err = collectStrings(ctx, conn, `SELECT 'range type ' || n.nspname || '.' || t.typname || ': multirange ' || n.nspname || '.' || m.name || ' is taken by '
+			|| coalesce((SELECT `+relDescSQL+` FROM pg_class c WHERE c.oid = o.typrelid), 'type ' || n.nspname || '.' || o.typname)
+			FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+			CROSS JOIN LATERAL (SELECT left(CASE WHEN strpos(t.typname::text, 'range') > 0
+				THEN overlay(t.typname::text PLACING 'multirange' FROM strpos(t.typname::text, 'range') FOR 5)
+				ELSE left(t.typname::text, 51) || '_multirange' END, 63) AS name) m
+			JOIN pg_type o ON o.typnamespace = t.typnamespace AND o.typname::text = m.name
+			WHERE t.typtype = 'r' AND `+userSchemaFilter+` AND `+notExtensionMember("pg_type", "t.oid")+`
+			ORDER BY 1`); err != nil {
+			return fmt.Errorf("reading range types: %w", err)
+		}
 	}
 
 	if v >= 90600 {

@@ -113,3 +113,39 @@ func TestImplicitObjects(t *testing.T) {
 		})
 	}
 }
+
+// TestMultirangeNames: a range type of a 13 source whose multirange name (made on 14+) another
+// type, a table or a sequence already has fails plan (14+ check every relation's name against
+// the types, a sequence's too); renamed as the message says, it passes.
+func TestMultirangeNames(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL servers")
+	}
+	for _, m := range []int{13, 15} {
+		if !pgtest.Available(m) && os.Getenv("CI") == "" {
+			t.Skipf("PostgreSQL %d binaries not installed (make pg-versions)", m)
+		}
+	}
+	src, tgt := start(t, 13), start(t, 15)
+	exec(t, src, "postgres", "CREATE DATABASE app")
+	exec(t, src, "app", `CREATE TYPE floatrange AS RANGE (subtype = float8);
+		CREATE TABLE floatmultirange (id int);
+		CREATE TYPE span AS RANGE (subtype = int4);
+		CREATE TYPE span_multirange AS ENUM ('a');
+		CREATE TYPE daterange2 AS RANGE (subtype = date);
+		CREATE SEQUENCE datemultirange2`)
+	v := expect(t, checks.Run(readInput(t, super(src), super(tgt), migration(), "app")), "multirange_names", "app", checks.Failed,
+		`^3 range type\(s\) would get a multirange type on PostgreSQL 15 whose name another object of the schema has`)
+	want := []string{"range type public.daterange2: multirange public.datemultirange2 is taken by sequence public.datemultirange2",
+		"range type public.floatrange: multirange public.floatmultirange is taken by table public.floatmultirange",
+		"range type public.span: multirange public.span_multirange is taken by type public.span_multirange"}
+	if !slices.Equal(v.Objects, want) {
+		t.Errorf("objects = %q, want %q", v.Objects, want)
+	}
+	exec(t, src, "app", "ALTER TABLE floatmultirange RENAME TO floats; ALTER TYPE span RENAME TO int_span; ALTER SEQUENCE datemultirange2 RENAME TO date_seq")
+	expect(t, checks.Run(readInput(t, super(src), super(tgt), migration(), "app")), "multirange_names", "app", checks.Succeeded,
+		"every range type can get its multirange type on PostgreSQL 15")
+	// Between servers that both have multirange types, or both lack them, nothing changes.
+	expect(t, checks.Run(readInput(t, super(src), super(src), migration(), "app")), "multirange_names", "app", checks.Succeeded,
+		"range types keep the multirange types they have")
+}
