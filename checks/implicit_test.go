@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 
 	"github.com/pgferry/pgferry/apply"
@@ -148,4 +150,52 @@ func TestMultirangeNames(t *testing.T) {
 	// Between servers that both have multirange types, or both lack them, nothing changes.
 	expect(t, checks.Run(readInput(t, super(src), super(src), migration(), "app")), "multirange_names", "app", checks.Succeeded,
 		"range types keep the multirange types they have")
+}
+
+// TestExtensionObjectsNotCounted: what CREATE EXTENSION makes — a table with its primary key
+// index, a check constraint, a trigger, a domain with its constraint, functions, types — is the
+// extension's, not the user's: none of it is counted (a newer version on the target may have more
+// or fewer), and the user's own table next to it is. The extension is installed into PostgreSQL
+// 15's share directory.
+func TestExtensionObjectsNotCounted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL servers")
+	}
+	dir := "/usr/share/postgresql/15/extension"
+	if !pgtest.Available(15) || syscall.Access(dir, 2 /* W_OK */) != nil {
+		t.Skipf("PostgreSQL 15 with a writable %s needed", dir)
+	}
+	files := map[string]string{
+		"pgferry_members.control": "default_version = '1.0'\nrelocatable = false\nschema = public\n",
+		"pgferry_members--1.0.sql": `CREATE DOMAIN members_pos AS int CHECK (VALUE > 0);
+CREATE TYPE members_kind AS ENUM ('a', 'b');
+CREATE TYPE members_span AS RANGE (subtype = float8);
+CREATE FUNCTION members_touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+CREATE TABLE members_item (id members_pos PRIMARY KEY, kind members_kind, n int CHECK (n > 0), UNIQUE (kind, n));
+CREATE INDEX members_item_n ON members_item (n);
+CREATE TRIGGER members_item_touch BEFORE UPDATE ON members_item FOR EACH ROW EXECUTE FUNCTION members_touch();
+CREATE VIEW members_view AS SELECT id FROM members_item;
+`,
+	}
+	for name, text := range files {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(path) })
+	}
+	c := start(t, 15)
+	exec(t, c, "postgres", "CREATE DATABASE app")
+	exec(t, c, "app", "CREATE EXTENSION pgferry_members; CREATE TABLE mine (id int PRIMARY KEY, item int REFERENCES members_item)")
+	in := readInput(t, super(c), super(c), migration(), "app")
+	d := in.SourceDBs["app"]
+	if want := map[string]int{"tables": 1, "indexes": 1, "constraints": 2}; !maps.Equal(d.Objects, want) {
+		t.Errorf("objects = %v, want %v", d.Objects, want)
+	}
+	if want := map[string]int{c.User: 1}; !maps.Equal(d.Owners, want) {
+		t.Errorf("owners = %v, want %v", d.Owners, want)
+	}
+	if len(d.Tables) != 1 || len(d.Indexes) != 1 || len(d.SuperuserObjects) > 0 {
+		t.Errorf("tables %v, indexes %v, superuser objects %v", d.Tables, d.Indexes, d.SuperuserObjects)
+	}
 }
