@@ -194,6 +194,11 @@ type Database struct {
 	// procedural languages and functions in untrusted languages, foreign-data wrappers, operator
 	// classes and families, publications FOR ALL TABLES. Extension members are excluded.
 	SuperuserObjects []string
+	// MultirangeClashes describes the range types of a source before 14 whose multirange type,
+	// which PostgreSQL 14 and later make with every range type, would take a name another type
+	// or relation of the schema has: "range type s.r: multirange s.m is taken by table s.m".
+	// Read from servers before 14 only.
+	MultirangeClashes []string
 	// CatalogACLs describes system catalog objects (pg_catalog, information_schema) whose
 	// privileges differ from initdb's (pg_init_privs, 9.6+).
 	CatalogACLs []string
@@ -760,6 +765,53 @@ func notExtensionMember(classid, oidExpr string) string {
 	return fmt.Sprintf(`NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = '%s'::regclass AND dep.objid = %s AND dep.deptype = 'e')`, classid, oidExpr)
 }
 
+// notImplicit filters objects the server created as part of another object (pg_depend deptype
+// 'i': range constructors, multirange types and their constructors, array types, row types of
+// relations, a view's rule, the cast from a range to its multirange) or that belong to an
+// extension ('e'). Only for catalogs whose user objects never carry an internal dependency
+// (pg_proc, pg_type, pg_cast): a standalone composite type's relation and a constraint's index do.
+func notImplicit(classid, oidExpr string) string {
+	return fmt.Sprintf(`NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = '%s'::regclass AND dep.objid = %s AND dep.deptype IN ('e', 'i'))`, classid, oidExpr)
+}
+
+// userProcFilter selects functions (alias p, schema alias n) the user created: not extension
+// members and not implicit. The range constructors (and, on 14+, the multirange constructors) are
+// recognized by their internal dependency and, should a catalog lack it, by what they are: internal
+// functions returning a range or multirange type with the server's constructor source.
+func userProcFilter(v int) string {
+	types := "r.rngtypid"
+	if v >= 140000 {
+		types += ", r.rngmultitypid"
+	}
+	return userSchemaFilter + ` AND ` + notImplicit("pg_proc", "p.oid") + `
+		AND NOT (p.prolang = (SELECT l.oid FROM pg_language l WHERE l.lanname = 'internal') AND p.prosrc ~ '^(multi)?range_constructor[0-9]$'
+			AND EXISTS (SELECT 1 FROM pg_range r WHERE p.prorettype IN (` + types + `)))`
+}
+
+// userTypeFilter selects types (alias t, schema alias n) the user created on their own: not
+// extension members, not array types (an element type whose typarray is this one), not a
+// relation's row type (a standalone composite type's is, CREATE TYPE ... AS), not a multirange
+// type (14+, made with its range type), nor anything else the server marks internal.
+func userTypeFilter(v int) string {
+	f := userSchemaFilter + ` AND ` + notImplicit("pg_type", "t.oid") + `
+		AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid)
+		AND (t.typrelid = 0 OR (SELECT rc.relkind FROM pg_class rc WHERE rc.oid = t.typrelid) = 'c')`
+	if v >= 140000 {
+		f += ` AND NOT EXISTS (SELECT 1 FROM pg_range r WHERE r.rngmultitypid = t.oid)`
+	}
+	return f
+}
+
+// userTrigger selects triggers (alias g) the user created: not the server's (foreign keys, deferred
+// constraints), nor the clones a row trigger of a partitioned table gets on each partition, which
+// servers before 15 mark internal and later ones do not (they have a tgparentid, 13+).
+func userTrigger(v int) string {
+	if v >= 130000 {
+		return "NOT g.tgisinternal AND g.tgparentid = 0"
+	}
+	return "NOT g.tgisinternal"
+}
+
 const userSchemaFilter = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp_'`
 
 // ReadDatabase reads one database's contents through conn, which must be connected to it.
@@ -853,8 +905,9 @@ const (
 )
 
 // userObjectsSQL selects (owner oid, description) of the user objects that carry an owner:
-// schemas (public excluded), relations, functions and types, extension members excluded.
-func userObjectsSQL() string {
+// schemas (public excluded), relations, functions and types, extension members and implicit
+// objects (range constructors, array and multirange types) excluded. v is server_version_num.
+func userObjectsSQL(v int) string {
 	return `SELECT n.nspowner AS owner, 'schema ' || n.nspname AS d FROM pg_namespace n
 		WHERE ` + userSchemaFilter + ` AND n.nspname <> 'public' AND ` + notExtensionMember("pg_namespace", "n.oid") + `
 		UNION ALL
@@ -862,11 +915,10 @@ func userObjectsSQL() string {
 		WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_class", "c.oid") + `
 		UNION ALL
 		SELECT p.proowner, ` + funcDescSQL + ` FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-		WHERE ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_proc", "p.oid") + `
+		WHERE ` + userProcFilter(v) + `
 		UNION ALL
 		SELECT t.typowner, 'type ' || n.nspname || '.' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-		WHERE t.typtype IN ('b', 'd', 'e', 'r') AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid)
-		AND ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_type", "t.oid")
+		WHERE t.typtype IN ('b', 'd', 'e', 'r') AND ` + userTypeFilter(v)
 }
 
 // readDatabaseExtras reads what the premigration checks need beyond the inventory. Every query
@@ -944,13 +996,18 @@ func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v int) e
 	// but a superuser owns, CREATE TYPE with I/O functions, CREATE TEXT SEARCH PARSER/TEMPLATE,
 	// CREATE EVENT TRIGGER, CREATE LANGUAGE, functions in untrusted languages, CREATE FOREIGN
 	// DATA WRAPPER, CREATE OPERATOR CLASS/FAMILY, CREATE PUBLICATION ... FOR ALL TABLES).
+	// Aggregates are written in "internal" (an untrusted language) but any user may create them.
+	notAggregate := "NOT p.proisagg"
+	if v >= 110000 {
+		notAggregate = "p.prokind <> 'a'"
+	}
 	su := `SELECT 'cast (' || format_type(c.castsource, NULL) || ' AS ' || format_type(c.casttarget, NULL) || ')' AS d FROM pg_cast c
-		WHERE c.oid >= 16384 AND ` + notExtensionMember("pg_cast", "c.oid") + ` AND (c.castmethod = 'b' OR (
+		WHERE c.oid >= 16384 AND ` + notImplicit("pg_cast", "c.oid") + ` AND (c.castmethod = 'b' OR (
 			(SELECT t.typnamespace FROM pg_type t WHERE t.oid = c.castsource) = 'pg_catalog'::regnamespace AND
 			(SELECT t.typnamespace FROM pg_type t WHERE t.oid = c.casttarget) = 'pg_catalog'::regnamespace))
 		UNION ALL
 		SELECT 'base type ' || n.nspname || '.' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-		WHERE t.typtype = 'b' AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid) AND ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_type", "t.oid") + `
+		WHERE t.typtype = 'b' AND ` + userTypeFilter(v) + `
 		UNION ALL
 		SELECT 'text search parser ' || n.nspname || '.' || p.prsname FROM pg_ts_parser p JOIN pg_namespace n ON n.oid = p.prsnamespace
 		WHERE ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_ts_parser", "p.oid") + `
@@ -964,7 +1021,7 @@ func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v int) e
 		UNION ALL
 		SELECT ` + funcDescSQL + ` || ' (LANGUAGE ' || l.lanname || ')' FROM pg_proc p
 		JOIN pg_language l ON l.oid = p.prolang JOIN pg_namespace n ON n.oid = p.pronamespace
-		WHERE NOT l.lanpltrusted AND ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_proc", "p.oid") + `
+		WHERE NOT l.lanpltrusted AND ` + notAggregate + ` AND ` + userProcFilter(v) + `
 		UNION ALL
 		SELECT 'foreign-data wrapper ' || w.fdwname FROM pg_foreign_data_wrapper w WHERE ` + notExtensionMember("pg_foreign_data_wrapper", "w.oid") + `
 		UNION ALL
@@ -980,6 +1037,22 @@ func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v int) e
 	}
 	if d.SuperuserObjects, err = collectStrings(ctx, conn, `SELECT d FROM (`+su+`) o ORDER BY 1`); err != nil {
 		return fmt.Errorf("reading superuser-only objects: %w", err)
+	}
+
+	if v < 140000 {
+		// The server names a multirange type after its range type: "multi" before the first
+		// "range" in the name, else "_multirange" after (at most 63 bytes).
+		if d.MultirangeClashes, err = collectStrings(ctx, conn, `SELECT 'range type ' || n.nspname || '.' || t.typname || ': multirange ' || n.nspname || '.' || m.name || ' is taken by '
+			|| coalesce((SELECT `+relDescSQL+` FROM pg_class c WHERE c.oid = o.typrelid), 'type ' || n.nspname || '.' || o.typname)
+			FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+			CROSS JOIN LATERAL (SELECT left(CASE WHEN strpos(t.typname::text, 'range') > 0
+				THEN overlay(t.typname::text PLACING 'multirange' FROM strpos(t.typname::text, 'range') FOR 5)
+				ELSE left(t.typname::text, 51) || '_multirange' END, 63) AS name) m
+			JOIN pg_type o ON o.typnamespace = t.typnamespace AND o.typname::text = m.name
+			WHERE t.typtype = 'r' AND `+userSchemaFilter+` AND `+notExtensionMember("pg_type", "t.oid")+`
+			ORDER BY 1`); err != nil {
+			return fmt.Errorf("reading range types: %w", err)
+		}
 	}
 
 	if v >= 90600 {
@@ -1021,7 +1094,7 @@ func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v int) e
 
 	// Owners of every object, and the objects themselves for superuser owners, in one pass.
 	rows, err = conn.Query(ctx, `SELECT r.rolname::text, r.rolsuper, CASE WHEN r.rolsuper THEN o.d ELSE '' END
-		FROM (`+userObjectsSQL()+`) o JOIN pg_roles r ON r.oid = o.owner ORDER BY 1, 3`)
+		FROM (`+userObjectsSQL(v)+`) o JOIN pg_roles r ON r.oid = o.owner ORDER BY 1, 3`)
 	if err != nil {
 		return fmt.Errorf("reading owners: %w", err)
 	}
@@ -1081,11 +1154,11 @@ func readTables(ctx context.Context, conn Querier, d *Database, v int) error {
 		(%[7]s + coalesce((SELECT %[8]s FROM pg_class t WHERE t.oid = c.reltoastrelid), 0)) * current_setting('block_size')::bigint,
 		EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'),
 		%[3]s, %[9]s,
-		(SELECT count(*)::int FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal)
+		(SELECT count(*)::int FROM pg_trigger g WHERE g.tgrelid = c.oid AND %[10]s)
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind IN (%[4]s) AND %[5]s AND %[6]s
 		ORDER BY 2, 3`, partition, parent, oids, relkinds, userSchemaFilter, notExtensionMember("pg_class", "c.oid"),
-		relationPages("c"), relationPages("t"), extStats)
+		relationPages("c"), relationPages("t"), extStats, userTrigger(v))
 	rows, err := conn.Query(ctx, q)
 	if err != nil {
 		return err
@@ -1283,15 +1356,18 @@ func readObjectCounts(ctx context.Context, conn Querier, d *Database, v int) err
 		SELECT CASE c.relkind WHEN 'r' THEN 'tables' WHEN 'p' THEN 'tables' WHEN 'v' THEN 'views' WHEN 'm' THEN 'materialized_views'
 			WHEN 'S' THEN 'sequences' WHEN 'i' THEN 'indexes' WHEN 'I' THEN 'indexes' WHEN 'f' THEN 'foreign_tables' WHEN 'c' THEN 'composite_types' ELSE 'other' END AS kind
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ` + userSchemaFilter + ` AND c.relkind <> 't' AND ` + notExtensionMember("pg_class", "c.oid") + `
+			AND ` + notExtensionMember("pg_class", "(SELECT x.indrelid FROM pg_index x WHERE x.indexrelid = c.oid)") + `
 		UNION ALL
-		SELECT ` + prokind + ` FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_proc", "p.oid") + `
+		SELECT ` + prokind + ` FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ` + userProcFilter(v) + `
 		UNION ALL
 		SELECT CASE t.typtype WHEN 'e' THEN 'enums' WHEN 'd' THEN 'domains' WHEN 'r' THEN 'range_types' WHEN 'b' THEN 'base_types' ELSE 'other_types' END
-		FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE ` + userSchemaFilter + ` AND t.typtype IN ('e','d','r','b') AND t.typelem = 0 AND ` + notExtensionMember("pg_type", "t.oid") + `
+		FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype IN ('e','d','r','b') AND ` + userTypeFilter(v) + `
 		UNION ALL
-		SELECT 'triggers' FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT g.tgisinternal AND ` + userSchemaFilter + `
+		SELECT 'triggers' FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ` + userTrigger(v) + ` AND ` + userSchemaFilter + `
+			AND ` + notExtensionMember("pg_class", "c.oid") + `
 		UNION ALL
 		SELECT 'constraints' FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace WHERE ` + userSchemaFilter + ` AND k.contype <> 'n'
+			AND ` + notExtensionMember("pg_class", "k.conrelid") + ` AND ` + notExtensionMember("pg_type", "k.contypid") + `
 		UNION ALL
 		SELECT 'schemas' FROM pg_namespace n WHERE ` + userSchemaFilter + ` AND n.nspname <> 'public' AND ` + notExtensionMember("pg_namespace", "n.oid") + `
 	) o GROUP BY kind`

@@ -89,6 +89,7 @@ var All = []Check{
 	{"collation_versions", Database, "collation library versions of the source and the target", checkCollationVersions},
 	{"languages", Database, "procedural languages of the database's functions exist on the target", checkLanguages},
 	{"superuser_objects", Database, "objects only a superuser may create", checkSuperuserObjects},
+	{"multirange_names", Database, "the multirange types PostgreSQL 14 and later make for range types from older sources can take their names", checkMultirangeNames},
 	{"with_oids", Database, "tables WITH OIDS, which PostgreSQL 12 and later cannot hold", checkWithOIDs},
 	{"max_locks", Database, "max_locks_per_transaction is high enough to dump and restore the schema in one transaction", checkMaxLocks},
 	{"catalog_privileges", Database, "GRANTs and REVOKEs on system catalog objects", checkCatalogPrivileges},

@@ -400,6 +400,23 @@ func checkSuperuserObjects(in *Input, r *Reporter) {
 	})
 }
 
+// checkMultirangeNames: from 14 on, CREATE TYPE ... AS RANGE also makes a multirange type, named
+// after the range type. A source before 14 may already use that name for another type or a table,
+// and restoring the range type (or the other object, whichever comes second) then fails.
+func checkMultirangeNames(in *Input, r *Reporter) {
+	eachDB(in, func(db string, sdb *catalog.Database) {
+		switch {
+		case in.Source.VersionNum >= 140000 || in.Target.VersionNum < 140000:
+			r.Report(Succeeded, db, "range types keep the multirange types they have")
+		case len(sdb.MultirangeClashes) == 0:
+			r.Report(Succeeded, db, fmt.Sprintf("every range type can get its multirange type on PostgreSQL %s", in.Target.MajorString()))
+		default:
+			r.Report(Failed, db, fmt.Sprintf("%d range type(s) would get a multirange type on PostgreSQL %s whose name another object of the schema has, and restoring them would fail: rename that object or the range type on the source (ALTER TYPE ... RENAME TO, ALTER TABLE ... RENAME TO)",
+				len(sdb.MultirangeClashes), in.Target.MajorString()), capped(sdb.MultirangeClashes)...)
+		}
+	})
+}
+
 func checkWithOIDs(in *Input, r *Reporter) {
 	eachDB(in, func(db string, sdb *catalog.Database) {
 		var oids []string

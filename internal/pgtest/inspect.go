@@ -132,12 +132,33 @@ func (c *Cluster) SchemaDump(ctx context.Context, db string) (string, error) {
 // IN is a reserved word, so it cannot be a parameter or type name there.
 var procInRE = regexp.MustCompile(`([(]|, )IN `)
 
+// rangeTypeRE finds the first line of a range type's definition in a dump.
+var rangeTypeRE = regexp.MustCompile(`^CREATE TYPE (.+) AS RANGE \($`)
+
+// defaultMultirange is the name of the multirange type the server (14+) makes
+// for range type qualified (schema.name, as pg_dump prints it) when CREATE
+// TYPE names none: "range" in the name becomes "multirange" (the first one),
+// else "_multirange" is appended.
+func defaultMultirange(qualified string) string {
+	schema, name, ok := strings.Cut(qualified, ".")
+	if !ok || strings.Contains(qualified, `"`) {
+		return "" // quoted names are left as they are
+	}
+	if i := strings.Index(name, "range"); i >= 0 {
+		return schema + "." + name[:i] + "multi" + name[i:]
+	}
+	return schema + "." + name + "_multirange"
+}
+
 // NormalizeDump applies SchemaDump's normalisation to pg_dump output. Besides
 // dropping what varies between dumps, it evens out the deparsing differences
 // between supported majors that a plain schema shows: the IN mode of
-// procedure parameters, and the table name before the columns of a view over
-// one table, which servers before 16 print (products.id) and later ones omit
-// (unqualifyViews).
+// procedure parameters, EXECUTE PROCEDURE in triggers of servers before 12
+// (EXECUTE FUNCTION from 12 on), the multirange type name that dumps of 14+ give
+// every range type, dropped when it is the default one (older servers have
+// no multirange types; newer ones make them with the range type), and the table
+// name before the columns of a view over one table, which servers before 16
+// print (products.id) and later ones omit (unqualifyViews).
 func NormalizeDump(dump string) string {
 	return unqualifyViews(normalizeLines(dump))
 }
@@ -193,10 +214,23 @@ func unqualifyViews(dump string) string {
 
 func normalizeLines(dump string) string {
 	var out []string
-	blank := true // drops leading blank lines
+	blank := true    // drops leading blank lines
+	multirange := "" // the default multirange attribute line of the range type being read
 	for _, line := range strings.Split(dump, "\n") {
 		line = strings.TrimRight(line, " \t\r")
+		if m := rangeTypeRE.FindStringSubmatch(line); m != nil {
+			if d := defaultMultirange(m[1]); d != "" {
+				multirange = "    multirange_type_name = " + d
+			}
+		} else if line == ");" {
+			multirange = ""
+		}
 		switch {
+		case multirange != "" && line == multirange+",":
+			continue
+		case multirange != "" && line == multirange: // the last attribute: the one before loses its comma
+			out[len(out)-1] = strings.TrimSuffix(out[len(out)-1], ",")
+			continue
 		case strings.HasPrefix(line, "--"),
 			strings.HasPrefix(line, "SET ") && strings.HasSuffix(line, ";"),
 			strings.HasPrefix(line, "SELECT pg_catalog.set_config('search_path'"),
@@ -208,7 +242,10 @@ func normalizeLines(dump string) string {
 			}
 			blank = true
 		default:
-			if strings.Contains(line, "PROCEDURE ") {
+			if strings.HasPrefix(line, "CREATE TRIGGER ") || strings.HasPrefix(line, "CREATE CONSTRAINT TRIGGER ") {
+				// Servers before 12 print EXECUTE PROCEDURE, which 12+ print as EXECUTE FUNCTION.
+				line = strings.Replace(line, " EXECUTE PROCEDURE ", " EXECUTE FUNCTION ", 1)
+			} else if strings.Contains(line, "PROCEDURE ") {
 				line = procInRE.ReplaceAllString(line, "$1")
 			}
 			out = append(out, line)

@@ -299,11 +299,13 @@ func TestNormalizeDump(t *testing.T) {
 		"CREATE TABLE public.t (\n    id integer\n);   \n\n\n\nALTER TABLE public.t OWNER TO postgres;\n\n\\unrestrict abc123\n\n" +
 		"CREATE PROCEDURE p(IN a integer, INOUT b text, IN c integer)\n" +
 		"REVOKE ALL ON PROCEDURE p(IN a integer, INOUT b text, IN c integer) FROM PUBLIC;\n" +
-		"CREATE FUNCTION f(a text DEFAULT 'x, IN y') RETURNS text\n"
+		"CREATE FUNCTION f(a text DEFAULT 'x, IN y') RETURNS text\n" +
+		"CREATE TRIGGER t BEFORE UPDATE ON public.t FOR EACH ROW EXECUTE PROCEDURE public.touch();\n"
 	want := "CREATE TABLE public.t (\n    id integer\n);\n\nALTER TABLE public.t OWNER TO postgres;\n\n" +
 		"CREATE PROCEDURE p(a integer, INOUT b text, c integer)\n" +
 		"REVOKE ALL ON PROCEDURE p(a integer, INOUT b text, c integer) FROM PUBLIC;\n" +
-		"CREATE FUNCTION f(a text DEFAULT 'x, IN y') RETURNS text\n"
+		"CREATE FUNCTION f(a text DEFAULT 'x, IN y') RETURNS text\n" +
+		"CREATE TRIGGER t BEFORE UPDATE ON public.t FOR EACH ROW EXECUTE FUNCTION public.touch();\n"
 	if got := pgtest.NormalizeDump(in); got != want {
 		t.Errorf("NormalizeDump =\n%q\nwant\n%q", got, want)
 	}
@@ -334,6 +336,20 @@ func TestNormalizeDumpViews(t *testing.T) {
 				t.Errorf("NormalizeDump =\n%s\nwant\n%s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestNormalizeDumpMultirange: the default multirange type name that dumps of 14+ print for every
+// range type is dropped, a chosen one is kept.
+func TestNormalizeDumpMultirange(t *testing.T) {
+	in := "CREATE TYPE shop.floatrange AS RANGE (\n    subtype = double precision,\n    multirange_type_name = shop.floatmultirange\n);\n" +
+		"CREATE TYPE shop.span AS RANGE (\n    subtype = double precision,\n    multirange_type_name = shop.span_multirange,\n    subtype_diff = shop.f8diff\n);\n" +
+		"CREATE TYPE shop.period AS RANGE (\n    subtype = date,\n    multirange_type_name = shop.periods\n);\n"
+	want := "CREATE TYPE shop.floatrange AS RANGE (\n    subtype = double precision\n);\n" +
+		"CREATE TYPE shop.span AS RANGE (\n    subtype = double precision,\n    subtype_diff = shop.f8diff\n);\n" +
+		"CREATE TYPE shop.period AS RANGE (\n    subtype = date,\n    multirange_type_name = shop.periods\n);\n"
+	if got := pgtest.NormalizeDump(in); got != want {
+		t.Errorf("NormalizeDump =\n%s\nwant\n%s", got, want)
 	}
 }
 
