@@ -21,6 +21,9 @@ var everyKindPairs = [][2]int{
 	{13, 16},
 	{13, 17},
 	{15, 18},
+	{16, 17},
+	{17, 18},
+	{18, 18},
 }
 
 // TestEveryKind migrates testdata/every_kind/every_kind.sql, a database with every kind of object

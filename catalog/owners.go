@@ -77,7 +77,7 @@ func ownedKind(desc string) string {
 // an owner: userObjectsSQL's (schemas, relations, functions, types), the public schema, the
 // database itself, and the kinds the premigration checks otherwise only look at.
 func ownedObjectsSQL(v int) string {
-	q := userObjectsSQL() + `
+	q := userObjectsSQL(v) + `
 		UNION ALL
 		SELECT n.nspowner, 'schema ' || n.nspname FROM pg_namespace n WHERE n.nspname = 'public' AND ` + notExtensionMember("pg_namespace", "n.oid") + `
 		UNION ALL

@@ -167,7 +167,7 @@ func NormalizeDump(dump string) string {
 // CREATE line, and a FROM line naming one relation without an alias.
 var (
 	viewStartRE = regexp.MustCompile(`^CREATE (MATERIALIZED )?VIEW .* AS$`)
-	viewFromRE  = regexp.MustCompile(`^\s+FROM (?:[A-Za-z_][A-Za-z0-9_$]*\.)?([A-Za-z_][A-Za-z0-9_$]*)$`)
+	viewFromRE  = regexp.MustCompile(`^\s+FROM (?:[A-Za-z_][A-Za-z0-9_$]*\.)?([A-Za-z_][A-Za-z0-9_$]*);?$`)
 )
 
 // unqualifyViews drops "rel." before column names in the query of a view
