@@ -28,6 +28,9 @@ type cli struct {
 	stderr  io.Writer
 	env     []string
 	isTTYIn bool
+	// onFlags, when set, is given each command's flag set once it is complete, before parsing:
+	// the documentation test enumerates every flag with it.
+	onFlags func(*pflag.FlagSet)
 }
 
 type command struct {
@@ -65,13 +68,8 @@ func usage(w io.Writer) {
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, env: os.Environ()}
-	fs := pflag.NewFlagSet("pgferry", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.SetInterspersed(false)
-	chdir := fs.String("chdir", "", "switch to DIR before anything else: the configuration, the state and every relative path are read there")
-	noColor := fs.Bool("no-color", false, "disable colour")
-	help := fs.BoolP("help", "h", false, "show help")
-	showVersion := fs.Bool("version", false, "print the version")
+	fs, g := globalFlags()
+	chdir, noColor, help, showVersion := &g.chdir, &g.noColor, &g.help, &g.version
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "Error: %s\n\n", scrubArgs(err.Error(), args))
 		usage(stderr)
@@ -114,6 +112,25 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 1
 }
 
+// globalOptions are the flags given before the command name.
+type globalOptions struct {
+	chdir                  string
+	noColor, help, version bool
+}
+
+// globalFlags makes the flag set of the flags given before the command name.
+func globalFlags() (*pflag.FlagSet, *globalOptions) {
+	g := &globalOptions{}
+	fs := pflag.NewFlagSet("pgferry", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SetInterspersed(false)
+	fs.StringVar(&g.chdir, "chdir", "", "switch to DIR before anything else: the configuration, the state and every relative path are read there")
+	fs.BoolVar(&g.noColor, "no-color", false, "disable colour")
+	fs.BoolVarP(&g.help, "help", "h", false, "show help")
+	fs.BoolVar(&g.version, "version", false, "print the version")
+	return fs, g
+}
+
 // changeDir makes dir the working directory and returns the function that goes back.
 func changeDir(dir string) (func(), error) {
 	prev, err := os.Getwd()
@@ -148,6 +165,9 @@ func (c *cli) parse(fs *pflag.FlagSet, args []string, synopsis string) (int, boo
 	// --no-color after the command name too, as terraform takes -no-color per command.
 	noColor := fs.Bool("no-color", false, "disable colour (the same as pgferry --no-color COMMAND)")
 	help := fs.BoolP("help", "h", false, "show this help")
+	if c.onFlags != nil {
+		c.onFlags(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(c.stderr, "Error: %s%s\n\nUsage: pgferry %s\n%s", scrubArgs(err.Error(), args), singleDashHint(fs, args),
 			synopsis, fs.FlagUsages())
