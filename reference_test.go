@@ -3,8 +3,11 @@ package main
 import (
 	"io"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/pgferry/pgferry/checks"
 	"github.com/spf13/pflag"
@@ -125,5 +128,48 @@ func TestReferenceLinkedFromReadme(t *testing.T) {
 	}
 	if !strings.Contains(readReference(t), "(plan-json.md)") {
 		t.Errorf("%s does not link plan-json.md", referencePath)
+	}
+}
+
+// TestReferenceLinks checks that every link to a section of the reference (#anchor) names a
+// heading, with GitHub's anchors: lower case, punctuation other than '-' and '_' dropped, spaces
+// as '-'; and that every relative file link names a file.
+func TestReferenceLinks(t *testing.T) {
+	doc := readReference(t)
+	anchors := map[string]bool{}
+	inCode := false
+	for _, l := range strings.Split(doc, "\n") {
+		if strings.HasPrefix(l, "```") {
+			inCode = !inCode
+		}
+		if inCode || !strings.HasPrefix(l, "#") {
+			continue
+		}
+		title := strings.TrimSpace(strings.TrimLeft(l, "#"))
+		var b strings.Builder
+		for _, r := range strings.ToLower(title) {
+			switch {
+			case r == ' ':
+				b.WriteRune('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		anchors[b.String()] = true
+	}
+	for _, m := range regexp.MustCompile(`\]\(([^)\s]*)\)`).FindAllStringSubmatch(doc, -1) {
+		target := m[1]
+		switch {
+		case strings.HasPrefix(target, "#"):
+			if !anchors[target[1:]] {
+				t.Errorf("%s links to %s, which is no heading", referencePath, target)
+			}
+		case strings.Contains(target, "://"):
+		default:
+			file, _, _ := strings.Cut(target, "#")
+			if _, err := os.Stat(filepath.Join(filepath.Dir(referencePath), file)); err != nil {
+				t.Errorf("%s links to %s: %v", referencePath, target, err)
+			}
+		}
 	}
 }
