@@ -126,6 +126,12 @@ func TestReferenceLinkedFromReadme(t *testing.T) {
 	if !strings.Contains(readme, "(docs/reference.md)") {
 		t.Errorf("README.md does not link docs/reference.md")
 	}
+	anchors := headingAnchors(readReference(t))
+	for _, m := range regexp.MustCompile(`\(docs/reference\.md#([^)]*)\)`).FindAllStringSubmatch(readme, -1) {
+		if !anchors[m[1]] {
+			t.Errorf("README.md links to docs/reference.md#%s, which is no heading of the reference", m[1])
+		}
+	}
 	if !strings.Contains(readReference(t), "(plan-json.md)") {
 		t.Errorf("%s does not link plan-json.md", referencePath)
 	}
@@ -136,6 +142,26 @@ func TestReferenceLinkedFromReadme(t *testing.T) {
 // as '-'; and that every relative file link names a file.
 func TestReferenceLinks(t *testing.T) {
 	doc := readReference(t)
+	anchors := headingAnchors(doc)
+	for _, m := range regexp.MustCompile(`\]\(([^)\s]*)\)`).FindAllStringSubmatch(doc, -1) {
+		target := m[1]
+		switch {
+		case strings.HasPrefix(target, "#"):
+			if !anchors[target[1:]] {
+				t.Errorf("%s links to %s, which is no heading", referencePath, target)
+			}
+		case strings.Contains(target, "://"):
+		default:
+			file, _, _ := strings.Cut(target, "#")
+			if _, err := os.Stat(filepath.Join(filepath.Dir(referencePath), file)); err != nil {
+				t.Errorf("%s links to %s: %v", referencePath, target, err)
+			}
+		}
+	}
+}
+
+// headingAnchors returns the anchors GitHub gives the headings of doc.
+func headingAnchors(doc string) map[string]bool {
 	anchors := map[string]bool{}
 	inCode := false
 	for _, l := range strings.Split(doc, "\n") {
@@ -157,19 +183,5 @@ func TestReferenceLinks(t *testing.T) {
 		}
 		anchors[b.String()] = true
 	}
-	for _, m := range regexp.MustCompile(`\]\(([^)\s]*)\)`).FindAllStringSubmatch(doc, -1) {
-		target := m[1]
-		switch {
-		case strings.HasPrefix(target, "#"):
-			if !anchors[target[1:]] {
-				t.Errorf("%s links to %s, which is no heading", referencePath, target)
-			}
-		case strings.Contains(target, "://"):
-		default:
-			file, _, _ := strings.Cut(target, "#")
-			if _, err := os.Stat(filepath.Join(filepath.Dir(referencePath), file)); err != nil {
-				t.Errorf("%s links to %s: %v", referencePath, target, err)
-			}
-		}
-	}
+	return anchors
 }
