@@ -22,15 +22,16 @@ func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
 // cli is one invocation's environment.
 type cli struct {
+	// onFlags, when set, is given each command's complete flag set once parsed: the
+	// documentation test enumerates every flag with it.
+	onFlags func(*pflag.FlagSet)
+
 	color   bool
 	stdin   io.Reader
 	stdout  io.Writer
 	stderr  io.Writer
 	env     []string
 	isTTYIn bool
-	// onFlags, when set, is given each command's flag set once it is complete, before parsing:
-	// the documentation test enumerates every flag with it.
-	onFlags func(*pflag.FlagSet)
 }
 
 type command struct {
@@ -165,9 +166,6 @@ func (c *cli) parse(fs *pflag.FlagSet, args []string, synopsis string) (int, boo
 	// --no-color after the command name too, as terraform takes -no-color per command.
 	noColor := fs.Bool("no-color", false, "disable colour (the same as pgferry --no-color COMMAND)")
 	help := fs.BoolP("help", "h", false, "show this help")
-	if c.onFlags != nil {
-		c.onFlags(fs)
-	}
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(c.stderr, "Error: %s%s\n\nUsage: pgferry %s\n%s", scrubArgs(err.Error(), args), singleDashHint(fs, args),
 			synopsis, fs.FlagUsages())
@@ -176,6 +174,9 @@ func (c *cli) parse(fs *pflag.FlagSet, args []string, synopsis string) (int, boo
 	if *noColor {
 		c.color = false
 		color.NoColor = true
+	}
+	if c.onFlags != nil {
+		c.onFlags(fs)
 	}
 	if *help {
 		fmt.Fprintf(c.stdout, "Usage: pgferry %s\n\n%s", synopsis, fs.FlagUsages())
