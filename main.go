@@ -23,6 +23,10 @@ func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
 // cli is one invocation's environment.
 type cli struct {
+	// onFlags, when set, is given each command's complete flag set once parsed: the
+	// documentation test enumerates every flag with it.
+	onFlags func(*pflag.FlagSet)
+
 	color   bool
 	stdin   io.Reader
 	stdout  io.Writer
@@ -153,13 +157,8 @@ func valueName(f *pflag.Flag) string {
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, env: os.Environ()}
-	fs := pflag.NewFlagSet("pgferry", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.SetInterspersed(false)
-	chdir := fs.String("chdir", "", "switch to DIR before anything else: the configuration, the state and every relative path are read there")
-	noColor := fs.Bool("no-color", false, "disable colour")
-	help := fs.BoolP("help", "h", false, "show help")
-	showVersion := fs.Bool("version", false, "print the version")
+	fs, g := globalFlags()
+	chdir, noColor, help, showVersion := &g.chdir, &g.noColor, &g.help, &g.version
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "Error: %s\n\n", scrubArgs(err.Error(), args))
 		usage(stderr)
@@ -200,6 +199,25 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "Error: unknown command %q\n\n", rest[0])
 	usage(stderr)
 	return 1
+}
+
+// globalOptions are the flags given before the command name.
+type globalOptions struct {
+	chdir                  string
+	noColor, help, version bool
+}
+
+// globalFlags makes the flag set of the flags given before the command name.
+func globalFlags() (*pflag.FlagSet, *globalOptions) {
+	g := &globalOptions{}
+	fs := pflag.NewFlagSet("pgferry", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SetInterspersed(false)
+	fs.StringVar(&g.chdir, "chdir", "", "switch to DIR before anything else: the configuration, the state and every relative path are read there")
+	fs.BoolVar(&g.noColor, "no-color", false, "disable colour")
+	fs.BoolVarP(&g.help, "help", "h", false, "show help")
+	fs.BoolVar(&g.version, "version", false, "print the version")
+	return fs, g
 }
 
 // changeDir makes dir the working directory and returns the function that goes back.
@@ -244,6 +262,9 @@ func (c *cli) parse(fs *pflag.FlagSet, args []string, synopsis string) (int, boo
 	if *noColor {
 		c.color = false
 		color.NoColor = true
+	}
+	if c.onFlags != nil {
+		c.onFlags(fs)
 	}
 	if *help {
 		fmt.Fprintf(c.stdout, "Usage: pgferry %s\n\n%s", synopsis, flagUsages(fs))
