@@ -102,7 +102,7 @@ func cmdVerify(c *cli, args []string) int {
 		views.Verify(c.stdout, report, *allTables)
 	}
 	if total > 0 {
-		if !*jsonOut && !*mdOut {
+		if !*jsonOut {
 			c.errorf(nil, "verification found %d difference(s) between source and target", total)
 		}
 		return 1

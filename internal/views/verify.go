@@ -63,7 +63,7 @@ type verifyTable struct {
 	Target   int64
 	// OnSource and OnTarget: whether the table exists there (its rows were counted there).
 	OnSource, OnTarget bool
-	Counted            bool // its rows were counted on both sides (tables missing on one side are not)
+	Counted            bool   // its rows were counted on both sides (tables missing on one side are not)
 	Checksum           string // match | differs | "" (not compared: count mode or a side missing)
 	Result             string // match, or what differs
 	OK                 bool
