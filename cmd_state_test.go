@@ -253,7 +253,7 @@ func TestShowAndListFromState(t *testing.T) {
 	if code != 0 || len(lines) != 3 {
 		t.Fatalf("list: exit %d\n%s", code, stdout)
 	}
-	if f := strings.Fields(lines[0]); strings.Join(f, " ") != "Name Status Source server Source server type Target server Databases Duration Start time (UTC)" {
+	if f := strings.Fields(lines[0]); strings.Join(f, " ") != "Name Status Migration mode Migration type Source server Source server type Target server Databases Duration Start time (UTC)" {
 		t.Errorf("list header: %q", lines[0])
 	}
 	if !strings.HasPrefix(lines[1], "sample ") || !strings.HasPrefix(lines[2], "older ") || !strings.Contains(lines[2], "1m30s") {

@@ -2,12 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/internal/english"
+	"github.com/pgferry/pgferry/internal/views"
+	"github.com/pgferry/pgferry/plan"
 )
 
 func cmdVerify(c *cli, args []string) int {
@@ -16,9 +17,16 @@ func cmdVerify(c *cli, args []string) int {
 	v.register(fs, true)
 	mode := fs.String("mode", "", "count | checksum (default: options.verify, or checksum)")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON document")
-	if code, done := c.parse(fs, args, "verify [--mode count|checksum] [--json] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
+	mdOut := fs.Bool("markdown", false, "print a Markdown report to attach to a change ticket or pull request")
+	allTables := fs.Bool("all-tables", false, "list every table, also those that match (text output)")
+	if code, done := c.parse(fs, args, "verify [--mode count|checksum] [--json | --markdown] [--all-tables] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
 		return code
 	}
+	if *jsonOut && *mdOut {
+		c.errorf(nil, "--json and --markdown cannot be combined: pick one output format")
+		return 1
+	}
+	began := time.Now()
 	ctx, stop := c.signalContext()
 	defer stop()
 	s, code := c.open(ctx, v)
@@ -34,24 +42,23 @@ func cmdVerify(c *cli, args []string) int {
 	if code := c.inspect(ctx, s); code != 0 {
 		return code
 	}
-	type dbResult struct {
-		Database    string              `json:"database"`
-		Present     bool                `json:"present_on_target"`
-		Differences []apply.Difference  `json:"differences"`
-		Tables      []apply.TableResult `json:"tables"`
-	}
-	var results []dbResult
-	total := 0
+	report := &views.VerifyReport{Migration: s.m.Name, Mode: m, Source: identity(s.m.Source, s.src), Target: identity(s.m.Target, s.tgt), At: began}
 	floatDigits := 3
 	if s.src.VersionNum < 120000 || s.tgt.VersionNum < 120000 {
 		floatDigits = 0
 	}
 	for _, db := range s.dbs {
-		r := dbResult{Database: db, Differences: []apply.Difference{}}
+		r := views.VerifyDatabase{Name: db}
+		if src := s.srcDBs[db]; src != nil {
+			for _, t := range plan.FilterDatabase(s.m.Options, src).Tables {
+				if t.Kind == "r" {
+					r.SourceTables++
+				}
+			}
+		}
 		if s.tgtDBs[db] == nil {
-			r.Differences = append(r.Differences, apply.Difference{Database: db, Object: "database " + db, Kind: "missing"})
-			total++
-			results = append(results, r)
+			r.Differences = []apply.Difference{{Database: db, Object: "database " + db, Kind: "missing"}}
+			report.Databases = append(report.Databases, r)
 			continue
 		}
 		r.Present = true
@@ -77,42 +84,23 @@ func cmdVerify(c *cli, args []string) int {
 			c.errorf(s.secrets, "verifying database %q: %v", db, err)
 			return 1
 		}
-		if diffs != nil {
-			r.Differences = diffs
-		}
-		r.Tables = tables
-		total += len(diffs)
-		results = append(results, r)
+		r.Differences, r.Tables = diffs, tables
+		report.Databases = append(report.Databases, r)
 	}
-	if *jsonOut {
-		enc := json.NewEncoder(c.stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(map[string]any{"format_version": "1.0", "migration": s.m.Name, "mode": m, "ok": total == 0, "differences": total, "databases": results})
-	} else {
-		for _, r := range results {
-			if !r.Present {
-				fmt.Fprintf(c.stdout, "database %q: missing on the target\n", r.Database)
-				continue
-			}
-			var rows int64
-			for _, t := range r.Tables {
-				rows += t.SourceRows
-			}
-			if len(r.Differences) == 0 {
-				fmt.Fprintf(c.stdout, "database %q: OK — %d tables, %d rows, objects and sequences match (%s)\n", r.Database, len(r.Tables), rows, m)
-				continue
-			}
-			fmt.Fprintf(c.stdout, "database %q: %s\n", r.Database, english.Count(len(r.Differences), "difference"))
-			for _, d := range r.Differences {
-				fmt.Fprintf(c.stdout, "  - %s\n", d)
-				for _, row := range d.Rows {
-					fmt.Fprintf(c.stdout, "      row %s\n", row)
-				}
-				if more := d.RowsDiffering - len(d.Rows); more > 0 {
-					fmt.Fprintf(c.stdout, "      ... and %s more\n", english.Count(more, "row"))
-				}
-			}
+	report.Elapsed = time.Since(began)
+	total := report.DifferenceCount()
+	switch {
+	case *jsonOut:
+		b, err := views.VerifyJSON(report)
+		if err != nil {
+			c.errorf(s.secrets, "%v", err)
+			return 1
 		}
+		c.stdout.Write(append(b, '\n'))
+	case *mdOut:
+		views.VerifyMarkdown(c.stdout, report)
+	default:
+		views.Verify(c.stdout, report, *allTables)
 	}
 	if total > 0 {
 		if !*jsonOut {
