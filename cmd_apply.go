@@ -197,13 +197,17 @@ func cmdApply(c *cli, args []string) int {
 		Finish(time.Duration, error)
 	} = &views.Applier{W: c.stdout}
 	if isTerminal(c.stdout) && !*jsonOut {
-		hv = views.NewLive(c.stdout, p.Summary.Bytes)
+		hv = views.NewLive(c.stdout, p, s.m.Options.Verify)
 	}
 	emit := hv.Event
+	stopTicks := func() {}
 	if jl != nil {
 		emit = jl.Event
+		jl.Prog = views.NewProgress(p, s.m.Options.Verify)
 		jl.Planned(p)
+		jl.Warnings(p)
 		jl.Write("info", "apply_start", "Applying plan", map[string]any{"changes": p.Summary})
+		stopTicks = progressTicks(jl, 2*time.Second)
 	}
 	// The record of what the last finished apply left goes: this one changes the target again,
 	// and only its own end (below) says what it left.
@@ -212,6 +216,7 @@ func cmdApply(c *cli, args []string) int {
 	err = apply.Run(ctx, apply.Options{Migration: s.m, Plan: p, Tools: s.tools, Backend: s.backend, State: st, Jobs: n, Emit: emit,
 		Prefetch: s.prefetched})
 	elapsed := time.Since(start)
+	stopTicks()
 	var baselineErr error
 	if err == nil {
 		baselineErr = c.recordBaseline(ctx, s, st)
@@ -220,6 +225,8 @@ func cmdApply(c *cli, args []string) int {
 		if err != nil {
 			jl.Errored(err, func(m string) string { return redact(m, s.secrets) })
 		} else {
+			jl.Prog.Finished()
+			jl.ProgressLine()
 			jl.Write("info", "apply_complete", "Apply complete!", map[string]any{"duration_seconds": elapsed.Seconds()})
 			jl.Applied(p.Summary)
 		}
@@ -248,6 +255,28 @@ func cmdApply(c *cli, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// progressTicks writes an apply_progress line of the whole apply every period until stopped, so
+// that a reader of apply --json sees the figures move through phases that report nothing of
+// their own (index builds, ANALYZE, verify).
+func progressTicks(jl *views.JSONLines, period time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				jl.ProgressLine()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // setProcs sizes the Go scheduler for applying with jobs workers, unless GOMAXPROCS is set.
