@@ -242,6 +242,7 @@ func (g *Progress) Finished() {
 	for _, t := range g.tables {
 		t.Done, t.running, t.Percent = true, false, 100
 	}
+	g.est = g.bytes // what was copied is the whole copy: "X / X copied"
 }
 
 // Running returns the figures of the copies running now, in plan order.
