@@ -207,7 +207,7 @@ func cmdApply(c *cli, args []string) int {
 		jl.Planned(p)
 		jl.Warnings(p)
 		jl.Write("info", "apply_start", "Applying plan", map[string]any{"changes": p.Summary})
-		stopTicks = progressTicks(jl, 2*time.Second)
+		stopTicks = progressTicks(jl, time.Second)
 	}
 	// The record of what the last finished apply left goes: this one changes the target again,
 	// and only its own end (below) says what it left.

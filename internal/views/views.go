@@ -540,7 +540,7 @@ func jsonOverall(o Overall) map[string]any {
 }
 
 // ProgressLine writes an apply_progress line for the whole apply (no hook): the overall figures
-// and those of the copies running. apply --json writes one every two seconds and one at the end.
+// and those of the copies running. apply --json writes one every second and one at the end.
 func (j *JSONLines) ProgressLine() {
 	if j.Prog == nil {
 		return
