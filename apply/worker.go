@@ -353,6 +353,7 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 
 	rows, bytes, err := pipeCopy(ctx, src, tgt, out, in, func(elapsed time.Duration, bytes int64) {
 		w.d.r.emit(Event{Type: "apply_progress", Address: a.Address, Action: a, Elapsed: elapsed, Bytes: bytes})
+		w.d.r.recordProgress(ctx, a, 0, bytes)
 	})
 	if err != nil {
 		return 0, bytes, err
@@ -760,6 +761,7 @@ func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64
 		if time.Since(last) > 2*time.Second {
 			last = time.Now()
 			w.d.r.emit(Event{Type: "apply_progress", Address: a.Address, Action: a, Elapsed: time.Since(start), Rows: n, Bytes: total})
+			w.d.r.recordProgress(ctx, a, n, total)
 		}
 	}
 	if _, err := tgt.Exec(ctx, "COMMIT"); err != nil {
