@@ -22,7 +22,8 @@ type Progress struct {
 	bytes   int64    // bytes copied so far, all tables
 	est     int64    // the plan's estimate of the bytes to copy
 	start   time.Time
-	first   time.Time // when the first work was reported (the rate is measured from there)
+	first   time.Time // when the first copy reported bytes: the rate is measured from there
+	base    float64   // the percent done then
 	clock   func() time.Time
 }
 
@@ -139,9 +140,7 @@ func (g *Progress) Event(e apply.Event) {
 	case "apply_progress":
 		if t != nil && (e.Bytes > 0 || e.Rows > 0) {
 			g.setTable(t, e.Bytes, e.Rows, false)
-			if g.first.IsZero() {
-				g.first = now
-			}
+			g.markFirst(now) // what was copied before the first report is not timed: not counted
 		}
 	case "apply_complete":
 		if t != nil {
@@ -150,14 +149,33 @@ func (g *Progress) Event(e apply.Event) {
 		if _, ok := g.weights[e.Address]; ok {
 			g.done[e.Address] = 1
 		}
-		if g.first.IsZero() {
-			g.first = now
+		if t != nil {
+			g.markFirst(now)
 		}
 	case "apply_errored":
 		if t != nil {
 			t.running = false
 		}
 	}
+}
+
+// markFirst starts measuring the rate at the first data reported: the roles and the schema
+// before it say little of the copy's speed (an ETA from them said 12m for a 20 s copy).
+func (g *Progress) markFirst(now time.Time) {
+	if g.first.IsZero() {
+		g.first, g.base = now, g.percent()
+	}
+}
+
+func (g *Progress) percent() float64 {
+	var sum float64
+	for addr, f := range g.done {
+		sum += g.weights[addr] * f
+	}
+	if g.total <= 0 {
+		return 0
+	}
+	return min(100*sum/g.total, 100)
 }
 
 func (g *Progress) setTable(t *TableProgress, bytes, rows int64, done bool) {
@@ -203,32 +221,27 @@ func (g *Progress) Overall() Overall {
 }
 
 func (g *Progress) overall(now time.Time) Overall {
-	var sum float64
-	for addr, f := range g.done {
-		sum += g.weights[addr] * f
-	}
-	o := Overall{Bytes: g.bytes, BytesEstimate: max(g.est, g.bytes)}
-	if g.total > 0 {
-		o.Percent = min(100*sum/g.total, 100)
-	}
+	o := Overall{Percent: g.percent(), Bytes: g.bytes, BytesEstimate: max(g.est, g.bytes)}
 	if !g.start.IsZero() {
 		o.Elapsed = now.Sub(g.start)
 	}
-	o.ETA = eta(o.Percent, g.first, now)
+	o.ETA = eta(g.base, o.Percent, g.first, now)
 	return o
 }
 
-// eta is the time left to reach 100% from percent at the average rate since first, or 0 while
-// the rate is not measured.
-func eta(percent float64, first, now time.Time) time.Duration {
-	if first.IsZero() || percent <= 0 || percent >= 100 {
+// eta is the time left to reach 100% from percent at the average rate since first (when base
+// percent was done), or 0 while the rate is not measured: for less than etaAfter and less than
+// etaPercent gained.
+func eta(base, percent float64, first, now time.Time) time.Duration {
+	gained := percent - base
+	if first.IsZero() || gained <= 0 || percent >= 100 {
 		return 0
 	}
 	d := now.Sub(first)
-	if d <= 0 || (d < etaAfter && percent < etaPercent) {
+	if d <= 0 || (d < etaAfter && gained < etaPercent) {
 		return 0
 	}
-	left := time.Duration(float64(d) * (100 - percent) / percent)
+	left := time.Duration(float64(d) * (100 - percent) / gained)
 	return max(left.Round(time.Second), time.Second)
 }
 

@@ -80,10 +80,15 @@ func TestProgressOverAllPhases(t *testing.T) {
 	if o.Percent < 20 || o.Percent > 30 || o.Bytes != 50*mib {
 		t.Fatalf("half the big table copied: %+v", o)
 	}
-	if o.ETA != 3*time.Second {
-		t.Fatalf("a quarter done 1 s after the first action finished: ETA %v at %.1f%%, want 3s", o.ETA, o.Percent)
+	if o.ETA != 0 {
+		t.Fatalf("the first bytes of data: no rate yet, got ETA %v at %.1f%%", o.ETA, o.Percent)
 	}
-	if r := g.Running(); len(r) != 1 || r[0].Address != "big" || r[0].Percent != 50 {
+	now = now.Add(time.Second)
+	ev("apply_progress", "big", 0, 75*mib)
+	if o := g.Overall(); o.ETA < 3*time.Second || o.ETA > 6*time.Second {
+		t.Fatalf("25 MiB more in 1 s, about 11%%: ETA %v at %.1f%%, want about 5s", o.ETA, o.Percent)
+	}
+	if r := g.Running(); len(r) != 1 || r[0].Address != "big" || r[0].Percent != 75 {
 		t.Fatalf("running = %+v", r)
 	}
 	// The estimate was low: the table is never 100% before it says it is done.
@@ -121,27 +126,29 @@ func TestProgressOverAllPhases(t *testing.T) {
 func TestETA(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
-		percent float64
-		since   time.Duration
-		want    time.Duration
+		base, percent float64
+		since         time.Duration
+		want          time.Duration
 	}{
-		{0, 10 * time.Second, 0},                // nothing done: no rate
-		{1, time.Second, 0},                     // 1 s and 1%: not measured yet (the "12m4s" of a 20 s copy)
-		{4, 2 * time.Second, 0},                 // still under 3 s and 5%
-		{5, time.Second, 19 * time.Second},      // 5% in 1 s: 19 s left
-		{10, 3 * time.Second, 27 * time.Second}, // measured for 3 s
-		{50, 10 * time.Second, 10 * time.Second},
-		{100, 10 * time.Second, 0}, // done
+		{0, 0, 10 * time.Second, 0},                 // nothing done: no rate
+		{0, 1, time.Second, 0},                      // 1 s and 1%: not measured yet (the "12m4s" of a 20 s copy)
+		{0, 4, 2 * time.Second, 0},                  // still under 3 s and 5%
+		{0, 5, time.Second, 19 * time.Second},       // 5% in 1 s: 19 s left
+		{0, 10, 3 * time.Second, 27 * time.Second},  // measured for 3 s
+		{0, 50, 10 * time.Second, 10 * time.Second}, // half in 10 s
+		{4, 6, 2 * time.Second, 0},                  // the schema's 4% before the data are not its rate
+		{4, 10, 3 * time.Second, 45 * time.Second},  // 6% in 3 s: 90% at 2% a second
+		{0, 100, 10 * time.Second, 0},               // done
 	} {
 		var first time.Time
 		if c.since > 0 {
 			first = t0
 		}
-		if got := eta(c.percent, first, t0.Add(c.since)); got != c.want {
-			t.Errorf("eta(%v%%, after %v) = %v, want %v", c.percent, c.since, got, c.want)
+		if got := eta(c.base, c.percent, first, t0.Add(c.since)); got != c.want {
+			t.Errorf("eta(from %v%% to %v%% in %v) = %v, want %v", c.base, c.percent, c.since, got, c.want)
 		}
 	}
-	if got := eta(50, time.Time{}, t0); got != 0 {
+	if got := eta(0, 50, time.Time{}, t0); got != 0 {
 		t.Errorf("no work reported yet: ETA %v", got)
 	}
 }
