@@ -19,7 +19,7 @@ var overallPercent = regexp.MustCompile(`(?m)^overall .*?\s(\d+)%`)
 // script's environment, in its working directory) until it exits, and writes the pane's final
 // screen, with its scrollback, to SCREEN and the exit status to SCREEN.status. While it runs,
 // the pane is read every 100 ms: the overall bar's percent must never go down (sampled percents
-// are appended to SCREEN.samples). Skips when tmux is not installed.
+// are appended to SCREEN.samples).
 func ttyrun(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
 		ts.Fatalf("usage: ttyrun SCREEN CMD [ARGS...]")

@@ -70,28 +70,21 @@ func (l *Live) Event(e apply.Event) {
 	l.mu.Lock()
 	switch {
 	case e.Type == "apply_start" && isData(e.Action):
-		name := e.Action.Schema + "." + e.Action.Name
-		if e.Action.Part > 0 {
-			name += " (part " + strconv.Itoa(e.Action.Part) + "/" + strconv.Itoa(e.Action.Parts) + ")"
-		}
 		if old := l.bars[e.Address]; old != nil {
 			old.Abort(true) // a retry starts it again
+			delete(l.bars, e.Address)
 		}
-		addr, start := e.Address, time.Now()
-		l.bars[addr] = l.p.AddBar(max(e.Action.BytesEstimate, 1),
-			mpb.PrependDecorators(decor.Name(clip(name, 38), decor.WC{W: 40, C: decor.DindentRight})),
-			mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
-				t, _ := l.prog.Table(addr)
-				return TableLine(t, time.Since(start))
-			})),
-			mpb.BarRemoveOnComplete())
 	case e.Type == "apply_progress" && isData(e.Action) && !e.Still:
-		if b := l.bars[e.Address]; b != nil {
-			if e.Bytes >= e.Action.BytesEstimate {
-				b.SetTotal(e.Bytes+1, false) // the estimate was low
-			}
-			b.SetCurrent(e.Bytes)
+		// A copy gets its bar at its first report (after CopyProgressEvery): the many small
+		// tables done before would only flicker.
+		b := l.bars[e.Address]
+		if b == nil {
+			b = l.addBar(e)
 		}
+		if e.Bytes >= e.Action.BytesEstimate {
+			b.SetTotal(e.Bytes+1, false) // the estimate was low
+		}
+		b.SetCurrent(e.Bytes)
 	case (e.Type == "apply_complete" || e.Type == "apply_errored") && isData(e.Action):
 		if b := l.bars[e.Address]; b != nil {
 			// Removed either way: a finished copy leaves its line above ("Creation complete ... [rows, bytes]").
@@ -106,6 +99,23 @@ func (l *Live) Event(e apply.Event) {
 	if e.Type != "apply_progress" || (e.Still && !isData(e.Action)) {
 		l.Applier.Event(e)
 	}
+}
+
+func (l *Live) addBar(e apply.Event) *mpb.Bar {
+	name := e.Action.Schema + "." + e.Action.Name
+	if e.Action.Part > 0 {
+		name += " (part " + strconv.Itoa(e.Action.Part) + "/" + strconv.Itoa(e.Action.Parts) + ")"
+	}
+	addr, start := e.Address, time.Now().Add(-e.Elapsed)
+	b := l.p.AddBar(max(e.Action.BytesEstimate, 1),
+		mpb.PrependDecorators(decor.Name(clip(name, 38), decor.WC{W: 40, C: decor.DindentRight})),
+		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
+			t, _ := l.prog.Table(addr)
+			return TableLine(t, time.Since(start))
+		})),
+		mpb.BarRemoveOnComplete())
+	l.bars[addr] = b
+	return b
 }
 
 func isData(a *plan.Action) bool {
