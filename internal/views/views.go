@@ -596,10 +596,16 @@ func (j *JSONLines) Event(e apply.Event) {
 	if j.Prog != nil {
 		j.Prog.Event(e)
 		if e.Type == "apply_progress" || e.Type == "apply_complete" {
-			if t, ok := j.Prog.Table(e.Address); ok {
+			t, ok := j.Prog.Table(e.Address)
+			if ok {
 				f["table"] = t
 			}
 			f["overall"] = jsonOverall(j.Prog.Overall())
+			if ok && e.Type == "apply_complete" {
+				// A copy's last progress line, at 100%: one done between two reports (a second)
+				// still has its bytes and rows in an apply_progress line.
+				j.Write("info", "apply_progress", fmt.Sprintf("%s: %s copied, %s rows", e.Address, Bytes(t.Bytes), Count(t.Rows)), f)
+			}
 		}
 	}
 	level, msg := "info", e.Message
