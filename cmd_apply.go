@@ -216,13 +216,17 @@ func cmdApply(c *cli, args []string) int {
 		Finish(time.Duration, error)
 	} = &views.Applier{W: c.stdout}
 	if isTerminal(c.stdout) && !*jsonOut {
-		hv = views.NewLive(c.stdout, p.Summary.Bytes)
+		hv = views.NewLive(c.stdout, p, s.m.Options.Verify)
 	}
 	emit := hv.Event
+	stopTicks := func() {}
 	if jl != nil {
 		emit = jl.Event
+		jl.Prog = views.NewProgress(p, s.m.Options.Verify)
 		jl.Planned(p)
+		jl.Warnings(p)
 		jl.Write("info", "apply_start", "Applying plan", map[string]any{"changes": p.Summary})
+		stopTicks = progressTicks(jl, time.Second)
 	}
 	// The record of what the last finished apply left goes: this one changes the target again,
 	// and only its own end (below) says what it left.
@@ -233,6 +237,7 @@ func cmdApply(c *cli, args []string) int {
 	elapsed := time.Since(start)
 	interrupted := apply.Interrupted(ctx, err) && !canceled.Fired()
 	const interruptedMsg = "apply was interrupted; the state is saved. Run pgferry apply again to resume, or pgferry destroy to roll back what it did."
+	stopTicks()
 	var baselineErr error
 	if err == nil {
 		baselineErr = c.recordBaseline(ctx, s, st)
@@ -244,6 +249,8 @@ func cmdApply(c *cli, args []string) int {
 		case err != nil:
 			jl.Errored(err, func(m string) string { return redact(m, s.secrets) })
 		default:
+			jl.Prog.Finished()
+			jl.ProgressLine()
 			jl.Write("info", "apply_complete", "Apply complete!", map[string]any{"duration_seconds": elapsed.Seconds()})
 			jl.Applied(p.Summary)
 		}
@@ -290,6 +297,28 @@ func (c *cli) readAnswer(ctx context.Context) (string, bool) {
 	case <-ctx.Done():
 		return "", false
 	}
+}
+
+// progressTicks writes an apply_progress line of the whole apply every period until stopped, so
+// that a reader of apply --json sees the figures move through phases that report nothing of
+// their own (index builds, ANALYZE, verify).
+func progressTicks(jl *views.JSONLines, period time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				jl.ProgressLine()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // setProcs sizes the Go scheduler for applying with jobs workers, unless GOMAXPROCS is set.

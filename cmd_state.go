@@ -416,6 +416,9 @@ func showState(w io.Writer, st *state.State, now time.Time) {
 				if a.Status == state.ActionApplied || a.Rows > 0 || a.Bytes > 0 {
 					rows, size = views.Count(a.Rows), views.Bytes(a.Bytes)
 				}
+				if a.Status == state.ActionRunning {
+					rows, size = runningFigures(a)
+				}
 				if d := actionDuration(a, now); d > 0 {
 					dur = humanDuration(d)
 					if a.Status == state.ActionRunning {
@@ -466,6 +469,26 @@ func showState(w io.Writer, st *state.State, now time.Time) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// runningFigures are a running copy's rows and bytes so far against the plan's estimates, as
+// apply last saved them: "~250.0k of ~1.0M", "25.0 MiB of 100.0 MiB (25%)". Rows are counted at
+// the copy's end: until then they are the estimate's share of the bytes.
+func runningFigures(a *state.Action) (rows, size string) {
+	if a.BytesEstimate <= 0 {
+		if a.Bytes > 0 {
+			return "-", views.Bytes(a.Bytes) + " so far"
+		}
+		return "-", "-"
+	}
+	frac := min(float64(a.Bytes)/float64(a.BytesEstimate), 1)
+	r := a.Rows
+	if r == 0 {
+		r = int64(frac * float64(a.RowsEstimate))
+	}
+	pct := min(int(frac*100), 99) // not done until apply says so
+	return fmt.Sprintf("~%s of ~%s", views.Count(r), views.Count(a.RowsEstimate)),
+		fmt.Sprintf("%s of %s (%d%%)", views.Bytes(a.Bytes), views.Bytes(max(a.BytesEstimate, a.Bytes)), pct)
 }
 
 // statusCounts renders "12 applied, 1 running, 3 pending".

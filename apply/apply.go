@@ -72,6 +72,8 @@ type Runner struct {
 	stillClosed bool
 	tmp         string
 	floatDg     int
+	// progressSaved is when recordProgress last wrote the state (guarded by mu).
+	progressSaved time.Time
 	// gen counts changes to the in-memory state (guarded by mu); saveGen reports which it wrote.
 	gen int64
 	// unconfirmed are actions that succeeded on asynchronously committing sessions and wait for
@@ -107,7 +109,8 @@ func Run(ctx context.Context, opt Options) error {
 	st.ConfigFingerprint = opt.Plan.ConfigFingerprint
 	for _, a := range opt.Plan.Actions {
 		if sa := st.Action(a.Address); sa == nil || sa.Status != state.ActionApplied {
-			st.Upsert(&state.Action{Address: a.Address, Kind: a.Kind.Symbol(), Database: a.Database, Status: state.ActionPending})
+			st.Upsert(&state.Action{Address: a.Address, Kind: a.Kind.Symbol(), Database: a.Database, Status: state.ActionPending,
+				RowsEstimate: a.RowsEstimate, BytesEstimate: a.BytesEstimate})
 		}
 	}
 	r.mu.Unlock()
@@ -196,9 +199,10 @@ func (r *Runner) markBegin(a *plan.Action) time.Time {
 	r.mu.Lock()
 	sa := r.opt.State.Action(a.Address)
 	if sa == nil {
-		sa = &state.Action{Address: a.Address, Kind: a.Kind.Symbol(), Database: a.Database}
+		sa = &state.Action{Address: a.Address, Kind: a.Kind.Symbol(), Database: a.Database, RowsEstimate: a.RowsEstimate, BytesEstimate: a.BytesEstimate}
 		r.opt.State.Upsert(sa)
 	}
+	sa.Rows, sa.Bytes = 0, 0 // an earlier attempt's progress
 	t := start.UTC()
 	sa.Status, sa.StartedAt, sa.FinishedAt, sa.Error = state.ActionRunning, &t, nil, ""
 	sa.Attempt++
@@ -206,6 +210,32 @@ func (r *Runner) markBegin(a *plan.Action) time.Time {
 	r.mu.Unlock()
 	r.emit(Event{Type: "apply_start", Address: a.Address, Action: a})
 	return start
+}
+
+// ProgressSaveEvery is how often a running copy's progress (its bytes so far) is written to the
+// state, for show in another terminal.
+const ProgressSaveEvery = 5 * time.Second
+
+// recordProgress keeps a running copy's bytes (and rows, when it counts them) in the state and
+// writes the state at most every ProgressSaveEvery. A failed write is not the copy's failure:
+// the next write (the copy's end) reports it.
+func (r *Runner) recordProgress(ctx context.Context, a *plan.Action, rows, bytes int64) {
+	r.mu.Lock()
+	sa := r.opt.State.Action(a.Address)
+	if sa == nil || sa.Status != state.ActionRunning {
+		r.mu.Unlock()
+		return
+	}
+	sa.Rows, sa.Bytes = max(sa.Rows, rows), max(sa.Bytes, bytes)
+	r.gen++
+	due := time.Since(r.progressSaved) >= ProgressSaveEvery
+	if due {
+		r.progressSaved = time.Now()
+	}
+	r.mu.Unlock()
+	if due {
+		_ = r.save(ctx)
+	}
 }
 
 // markFinish records an action's outcome in memory. work is its work time summed over the

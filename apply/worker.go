@@ -355,6 +355,7 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 
 	rows, bytes, err := pipeCopy(ctx, src, tgt, out, in, func(elapsed time.Duration, bytes int64) {
 		w.d.r.emit(Event{Type: "apply_progress", Address: a.Address, Action: a, Elapsed: elapsed, Bytes: bytes})
+		w.d.r.recordProgress(ctx, a, 0, bytes)
 	})
 	if err != nil {
 		return 0, bytes, err
@@ -383,8 +384,12 @@ func (w *worker) commit(ctx context.Context, c *pgx.Conn) error {
 // thousands of small tables would otherwise allocate one per table).
 var copyBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1<<20) }}
 
+// CopyProgressEvery is how often a running copy reports its bytes (apply_progress): the live bars
+// and apply --json show them; the plain text view prints one line every StillEvery.
+const CopyProgressEvery = time.Second
+
 // pipeCopy streams COPY out on src into COPY in on tgt, connection to connection, and returns the
-// rows loaded and the bytes moved. progress, when not nil, is called every two seconds.
+// rows loaded and the bytes moved. progress, when not nil, is called every CopyProgressEvery.
 func pipeCopy(ctx context.Context, src, tgt *pgx.Conn, out, in string, progress func(elapsed time.Duration, bytes int64)) (int64, int64, error) {
 	pr, pw := io.Pipe()
 	cw := &countingWriter{w: pw}
@@ -405,7 +410,7 @@ func pipeCopy(ctx context.Context, src, tgt *pgx.Conn, out, in string, progress 
 	stop := make(chan struct{})
 	if progress != nil {
 		go func() {
-			tick := time.NewTicker(2 * time.Second)
+			tick := time.NewTicker(CopyProgressEvery)
 			defer tick.Stop()
 			start := time.Now()
 			for {
@@ -758,6 +763,7 @@ func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64
 		if time.Since(last) > 2*time.Second {
 			last = time.Now()
 			w.d.r.emit(Event{Type: "apply_progress", Address: a.Address, Action: a, Elapsed: time.Since(start), Rows: n, Bytes: total})
+			w.d.r.recordProgress(ctx, a, n, total)
 		}
 	}
 	if _, err := tgt.Exec(ctx, "COMMIT"); err != nil {

@@ -17,6 +17,7 @@ command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missin
 # debootstrap checks trixie's Release file against this keyring (trixie's keys since 2023.3+deb12u1).
 [ -f /usr/share/keyrings/debian-archive-trixie-stable.gpg ] || missing+=(debian-archive-keyring)
 command -v flock >/dev/null 2>&1 || missing+=(util-linux)
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)   # apply_tty_progress: apply on a real terminal
 
 if [ "${#missing[@]}" -eq 0 ]; then
 	exit 0

@@ -119,9 +119,13 @@ type Action struct {
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	DurationMS int64      `json:"duration_ms,omitempty"`
-	Rows       int64      `json:"rows,omitempty"`
-	Bytes      int64      `json:"bytes,omitempty"`
-	Error      string     `json:"error,omitempty"`
+	// Rows and Bytes are what the action moved; while a copy runs, Bytes is its progress so far
+	// (saved every ProgressSaveEvery), against the plan's BytesEstimate and RowsEstimate.
+	Rows          int64  `json:"rows,omitempty"`
+	Bytes         int64  `json:"bytes,omitempty"`
+	RowsEstimate  int64  `json:"rows_estimate,omitempty"`
+	BytesEstimate int64  `json:"bytes_estimate,omitempty"`
+	Error         string `json:"error,omitempty"`
 	// Attempt counts how many times the action was started.
 	Attempt int `json:"attempt,omitempty"`
 }

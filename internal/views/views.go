@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -519,6 +520,9 @@ func (v *Applier) Finish(total time.Duration, err error) {
 type JSONLines struct {
 	W  io.Writer
 	mu sync.Mutex
+	// Prog, when set, is fed the apply events; their apply_progress and apply_complete lines then
+	// carry the table's and the whole apply's figures (ProgressLine).
+	Prog *Progress
 }
 
 // Write emits one event line.
@@ -546,6 +550,47 @@ func (j *JSONLines) Planned(p *plan.Plan) {
 		"summary": p.Summary})
 }
 
+func jsonOverall(o Overall) map[string]any {
+	m := map[string]any{"percent": float64(int(o.Percent*10)) / 10, "bytes": o.Bytes, "bytes_estimate": o.BytesEstimate,
+		"elapsed_seconds": o.Elapsed.Seconds()}
+	if o.ETA > 0 {
+		m["eta_seconds"] = o.ETA.Seconds()
+	}
+	return m
+}
+
+// ProgressLine writes an apply_progress line for the whole apply (no hook): the overall figures
+// and those of the copies running. apply --json writes one every second and one at the end.
+func (j *JSONLines) ProgressLine() {
+	if j.Prog == nil {
+		return
+	}
+	o := j.Prog.Overall()
+	tables := j.Prog.Running()
+	if tables == nil {
+		tables = []TableProgress{}
+	}
+	j.Write("info", "apply_progress", fmt.Sprintf("%.0f%% done, %s of %s copied", math.Floor(o.Percent), Bytes(o.Bytes), Bytes(o.BytesEstimate)),
+		map[string]any{"overall": jsonOverall(o), "tables": tables})
+}
+
+// Warnings writes the plan's validations that warned as diagnostic lines (severity warning).
+func (j *JSONLines) Warnings(p *plan.Plan) {
+	for _, v := range p.Validations {
+		if v.Outcome != "Warning" {
+			continue
+		}
+		d := map[string]any{"severity": "warning", "summary": v.Message, "check": v.ID}
+		if len(v.Objects) > 0 {
+			d["detail"] = strings.Join(v.Objects, "\n")
+		}
+		if v.Database != "" {
+			d["database"] = v.Database
+		}
+		j.Write("warn", "diagnostic", "Warning: "+v.Message, map[string]any{"diagnostic": d})
+	}
+}
+
 // Applied writes the change_summary line that ends a successful apply.
 func (j *JSONLines) Applied(s plan.Summary) {
 	j.Write("info", "change_summary", fmt.Sprintf("Apply complete! Resources: %d added, %d changed, %d destroyed.", s.Add, s.Change, s.Destroy),
@@ -567,6 +612,21 @@ func (j *JSONLines) Event(e apply.Event) {
 	if e.Action != nil {
 		f["hook"] = map[string]any{"resource": map[string]any{"addr": e.Address, "type": e.Action.Type, "database": e.Action.Database},
 			"action": string(e.Action.Kind), "elapsed_seconds": e.Elapsed.Seconds(), "rows": e.Rows, "bytes": e.Bytes}
+	}
+	if j.Prog != nil {
+		j.Prog.Event(e)
+		if e.Type == "apply_progress" || e.Type == "apply_complete" {
+			t, ok := j.Prog.Table(e.Address)
+			if ok {
+				f["table"] = t
+			}
+			f["overall"] = jsonOverall(j.Prog.Overall())
+			if ok && e.Type == "apply_complete" {
+				// A copy's last progress line, at 100%: one done between two reports (a second)
+				// still has its bytes and rows in an apply_progress line.
+				j.Write("info", "apply_progress", fmt.Sprintf("%s: %s copied, %s rows", e.Address, Bytes(t.Bytes), Count(t.Rows)), f)
+			}
+		}
 	}
 	level, msg := "info", e.Message
 	switch e.Type {
