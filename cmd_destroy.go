@@ -120,7 +120,11 @@ func cmdCancel(c *cli, args []string) int {
 		c.errorf(nil, "no terminal to ask for approval: pass --auto-approve to roll back what migration %q did without confirmation; nothing was changed", s.m.Name)
 		return 1
 	}
-	fmt.Fprintf(c.stdout, "No apply of migration %q is running (status %s): rolling back what it did.\n\n", s.m.Name, orDash(st.Status))
+	status := orDash(st.Status)
+	if st.Status == state.StatusInProgress {
+		status = state.StatusInterrupted // nobody runs it: its process died (show and list say so too)
+	}
+	fmt.Fprintf(c.stdout, "No apply of migration %q is running (status %s): rolling back what it did.\n\n", s.m.Name, status)
 	return c.rollback(ctx, s, st, rollbackOptions{confirm: !*auto, force: *force, cancel: true, out: c.stdout})
 }
 

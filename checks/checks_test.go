@@ -270,7 +270,7 @@ func TestExtensionVersions(t *testing.T) {
 	if base.SourceDBs["app"].Extensions[0].Name != "hstore" {
 		t.Fatalf("extensions = %+v", base.SourceDBs["app"].Extensions)
 	}
-	expect(t, checks.Run(base), "extensions", "app", checks.Succeeded, "all 3 extension")
+	expect(t, checks.Run(base), "extensions", "app", checks.Succeeded, "3 extensions are available on the target")
 
 	for _, tc := range []struct {
 		name    string

@@ -191,7 +191,9 @@ func unqualifyViews(dump string) string {
 		body := lines[i+1 : end+1]
 		rel, froms := "", 0
 		for _, l := range body {
-			if strings.Contains(l, "FROM ") || strings.Contains(l, "JOIN ") || strings.Contains(l, "SELECT ") && l != body[0] {
+			// A FROM clause starts its line (EXTRACT(year FROM x) does not); joins and
+			// subqueries anywhere.
+			if t := strings.TrimSpace(l); strings.HasPrefix(t, "FROM ") || strings.Contains(l, "JOIN ") || strings.Contains(l, "SELECT ") && l != body[0] {
 				froms++
 			}
 			if m := viewFromRE.FindStringSubmatch(l); m != nil {
