@@ -34,10 +34,21 @@ func Connect(ctx context.Context, s *config.Server, db string) (*pgx.Conn, error
 		if db == "" {
 			db = s.DBName
 		}
-		return nil, fmt.Errorf("%s: %s", s.Label(), scrub(ConnectCause(err, s.User, db), s.Password))
+		return nil, &connectError{msg: fmt.Sprintf("%s: %s", s.Label(), scrub(ConnectCause(err, s.User, db), s.Password)), err: err}
 	}
 	return conn, nil
 }
+
+// connectError is a failed connection: its message is ConnectCause's short one, and it unwraps to
+// pgx's error so that retryable still sees the SQLSTATE (57P03 while a server starts up) or the
+// network error under the reworded message.
+type connectError struct {
+	msg string
+	err error
+}
+
+func (e *connectError) Error() string { return e.msg }
+func (e *connectError) Unwrap() error { return e.err }
 
 // bufferedFrontend reads from the server through a 128 KiB buffer: a COPY out of the source
 // arrives as one message per row, which pgx would otherwise read 8 KiB per system call.
