@@ -52,8 +52,6 @@ func (o *ownerRewriter) owner(r string) string {
 }
 
 var (
-	// header is the comment line pg_restore starts an entry with: its name, type, schema and owner.
-	headerLine = regexp.MustCompile(`(?m)^-- Name: .*; Type: ([A-Z ]+); Schema: .*; Owner: (.*)$`)
 	// ident is a role name as pg_dump prints it (fmtId): bare, or double-quoted.
 	identPat        = `("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`
 	ownerToLine     = regexp.MustCompile(`^(ALTER .+ OWNER TO )` + identPat + `;$`)
@@ -74,45 +72,23 @@ func unquoteIdent(s string) string {
 	return s
 }
 
-// chunkHeader returns the type and owner an entry's header states ("" when it has none).
-func chunkHeader(sql string) (typ, owner string) {
-	h := sql[:min(len(sql), headerEnd(sql))]
-	m := headerLine.FindStringSubmatch(h)
-	if m == nil {
-		return "", ""
-	}
-	return m[1], m[2]
-}
-
-// headerEnd is the length of the comment lines a chunk starts with.
-func headerEnd(sql string) int {
-	n := 0
-	for n < len(sql) && strings.HasPrefix(sql[n:], "--") {
-		i := strings.IndexByte(sql[n:], '\n')
-		if i < 0 {
-			return len(sql)
-		}
-		n += i + 1
-	}
-	return n
-}
-
 // rewrite returns chunk c with its owners, grantees, grantors and default-privilege roles
 // mapped. A chunk nothing maps is returned as it is.
 func (o *ownerRewriter) rewrite(c pgdump.Chunk) pgdump.Chunk {
 	if o == nil || (len(o.m) == 0 && o.super) {
 		return c
 	}
-	typ, owner := chunkHeader(c.SQL)
-	if typ == "" {
+	h, ok := c.Header()
+	if !ok {
 		return c
 	}
+	typ, owner := h.Type, h.Owner
 	_, ownerMapped := o.m[owner]
 	acl := typ == "ACL" || typ == "DEFAULT ACL"
 	if !ownerMapped && !acl {
 		return c
 	}
-	start := headerEnd(c.SQL)
+	start := pgdump.HeaderLen(c.SQL)
 	lines := strings.SplitAfter(c.SQL[start:], "\n")
 	changed := false
 	if ownerMapped && !acl {

@@ -121,7 +121,7 @@ func TestOwnerRewrite(t *testing.T) {
 	toThird := &ownerRewriter{m: map[string]string{"postgres": "App Admin"}, login: "flexadmin"}
 	super := &ownerRewriter{m: map[string]string{"postgres": "app_admin"}, login: "postgres", super: true}
 	none := &ownerRewriter{m: map[string]string{}, login: "flexadmin"}
-	header := func(sql string) string { return sql[:headerEnd(sql)] }
+	header := func(sql string) string { return sql[:pgdump.HeaderLen(sql)] }
 	for name, tc := range map[string]struct {
 		o        *ownerRewriter
 		in, want string
@@ -231,8 +231,9 @@ func TestChunkHeader(t *testing.T) {
 		chunkDefaultACL: {"DEFAULT ACL", "postgres"},
 		"-- TOC entry 1 (class 1 OID 1)\n--\nSELECT 1;\n": {"", ""},
 	} {
-		if typ, owner := chunkHeader(in); typ != want[0] || owner != want[1] {
-			t.Errorf("chunkHeader(%q) = %q, %q; want %q", in[:40], typ, owner, want)
+		h, _ := pgdump.Chunk{SQL: in}.Header()
+		if h.Type != want[0] || h.Owner != want[1] {
+			t.Errorf("Header(%q) = %q, %q; want %q", in[:40], h.Type, h.Owner, want)
 		}
 	}
 }

@@ -458,7 +458,7 @@ func SplitScript(script []byte) (preamble string, chunks []Chunk) {
 		id, _ := strconv.Atoi(string(script[loc[2]:loc[3]]))
 		c := Chunk{DumpID: id, SQL: string(script[loc[0]:end])}
 		// The header is the comment block that starts the chunk: its first few lines.
-		header := c.SQL[:min(len(c.SQL), headerLen(c.SQL))]
+		header := c.SQL[:min(len(c.SQL), HeaderLen(c.SQL))]
 		if m := depsLine.FindStringSubmatch(header); m != nil {
 			for _, f := range strings.Fields(m[1]) {
 				if n, err := strconv.Atoi(f); err == nil {
@@ -471,8 +471,8 @@ func SplitScript(script []byte) (preamble string, chunks []Chunk) {
 	return preamble, chunks
 }
 
-// headerLen is the length of the comment lines a chunk starts with.
-func headerLen(sql string) int {
+// HeaderLen is the length of the comment lines a chunk starts with (its header).
+func HeaderLen(sql string) int {
 	n := 0
 	for n < len(sql) && strings.HasPrefix(sql[n:], "--") {
 		i := strings.IndexByte(sql[n:], '\n')

@@ -195,7 +195,7 @@ var nameLine = regexp.MustCompile(`(?m)^-- (?:Data for )?Name: (.*?); Type: (.*?
 
 // Header parses the chunk's header; ok is false when it has none.
 func (c Chunk) Header() (h Header, ok bool) {
-	m := nameLine.FindStringSubmatch(c.SQL[:min(len(c.SQL), headerLen(c.SQL))])
+	m := nameLine.FindStringSubmatch(c.SQL[:min(len(c.SQL), HeaderLen(c.SQL))])
 	if m == nil {
 		return Header{}, false
 	}
