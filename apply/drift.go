@@ -428,7 +428,8 @@ func checkDatabase(ctx context.Context, target *config.Server, db string, d *sta
 	if err != nil {
 		return nil, err
 	}
-	cur := DatabaseNow{Objects: count, Hash: hash, Newer: newer, NewObjects: named, StatsReset: reset, Tables: tables, TrackCounts: trackCounts, Sessions: sessions}
+	cur := DatabaseNow{Objects: count, Hash: hash, Newer: newer, NewObjects: named, StatsReset: reset, Tables: tables, TrackCounts: trackCounts, Sessions: sessions,
+		Collector: serverVersionNum(conn) < 150000}
 	return CompareDatabaseDrift(db, d, cur), nil
 }
 
@@ -483,6 +484,10 @@ type DatabaseNow struct {
 	StatsReset  string
 	Tables      map[string][4]int64
 	TrackCounts bool
+	// Collector: the server is before 15, whose statistics collector gives a database's entry a
+	// stats_reset time when it creates it, up to half a second after the database's first use: a
+	// baseline that read none then is no evidence of a reset since.
+	Collector bool
 }
 
 // maxListed bounds the new objects listed per database.
@@ -495,7 +500,7 @@ func CompareDatabaseDrift(db string, d *state.DatabaseBaseline, cur DatabaseNow)
 	switch {
 	case !cur.TrackCounts:
 		out = append(out, fmt.Sprintf("%s: track_counts is off on the target, so pgferry cannot tell whether rows were written to its tables since apply finished", addr))
-	case cur.StatsReset != d.StatsReset:
+	case cur.StatsReset != d.StatsReset && !(cur.Collector && d.StatsReset == ""):
 		out = append(out, fmt.Sprintf("%s: its statistics were reset since apply finished (pg_stat_reset or a crash, at %s), so pgferry cannot tell whether rows were written to its tables", addr, orWhat(cur.StatsReset, "an unknown time")))
 	default:
 		names := slices.Sorted(maps.Keys(cur.Tables))
