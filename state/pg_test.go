@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -294,7 +295,10 @@ func TestPG(t *testing.T) {
 
 	t.Run("HolderDies", func(t *testing.T) {
 		a, b := newPG(t, "dies"), newPG(t, "dies")
-		_, err := a.Lock(ctx, "m", LockInfo{Operation: "apply"}, 0)
+		// The holder's unlock is kept reachable until its session is ended below: a lock
+		// connection nothing refers to may be garbage collected, and its socket's finalizer
+		// closes it, releasing the lock early (as happened once in CI).
+		holding, err := a.Lock(ctx, "m", LockInfo{Operation: "apply"}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -318,6 +322,7 @@ func TestPG(t *testing.T) {
 		if _, err := b.conn.Exec(ctx, "SELECT pg_terminate_backend($1)", pid); err != nil {
 			t.Fatal(err)
 		}
+		runtime.KeepAlive(holding)
 		// The lock is free though its record is left: Locked says so.
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 			held, err := b.Locked(ctx, "m")
