@@ -191,9 +191,7 @@ func cmdApply(c *cli, args []string) int {
 			c.errorf(nil, "no terminal to ask for approval: pass --auto-approve, or apply a saved plan (pgferry plan --out FILE; pgferry apply FILE)")
 			return 1
 		}
-		fmt.Fprint(c.stdout, "Do you want to perform these actions?\n  pgferry will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
-		answer, ok := c.readAnswer(ctx)
-		if !ok || strings.TrimSpace(answer) != "yes" {
+		if !c.confirmed(ctx, "Do you want to perform these actions?\n  pgferry will perform the actions described above.\n  Only 'yes' will be accepted to approve.") {
 			// Ctrl-C at the prompt cancels at once, as any answer but yes does: nothing was done.
 			fmt.Fprintln(c.stdout, "\nApply cancelled.")
 			return 1
@@ -279,6 +277,14 @@ func cmdApply(c *cli, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// confirmed asks prompt (its first line in bold is left to the caller) and reports whether the
+// answer was "yes". Ctrl-C at the prompt is a no, at once.
+func (c *cli) confirmed(ctx context.Context, prompt string) bool {
+	fmt.Fprint(c.stdout, prompt+"\n\n  Enter a value: ")
+	answer, ok := c.readAnswer(ctx)
+	return ok && strings.TrimSpace(answer) == "yes"
 }
 
 // readAnswer reads a line of the answer to a prompt. It gives up when ctx is done (Ctrl-C at the

@@ -4,7 +4,6 @@ package main
 // running apply (on any host sharing the state backend) stop first.
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -157,9 +156,7 @@ func (c *cli) cancelRunning(ctx context.Context, s *session, cb state.Canceler, 
 		}
 	}
 	if o.confirm {
-		fmt.Fprint(c.stdout, dBold("Do you really want to cancel the running apply and destroy all resources?")+"\n  pgferry will stop the running apply, then destroy everything the migration created on the target and put back what it changed.\n  There is no undo. Only 'yes' will be accepted to confirm.\n\n  Enter a value: ")
-		answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
-		if strings.TrimSpace(answer) != "yes" {
+		if !c.confirmed(ctx, dBold("Do you really want to cancel the running apply and destroy all resources?")+"\n  pgferry will stop the running apply, then destroy everything the migration created on the target and put back what it changed.\n  There is no undo. Only 'yes' will be accepted to confirm.") {
 			fmt.Fprintln(c.stdout, "\nCancel cancelled: the apply keeps running.")
 			return 1
 		}
@@ -260,9 +257,7 @@ func (c *cli) rollback(ctx context.Context, s *session, st *state.State, o rollb
 		}
 	}
 	if o.confirm {
-		fmt.Fprint(c.stdout, dBold("Do you really want to destroy all resources?")+"\n  pgferry will destroy everything the migration created on the target and put back what it changed, as shown above.\n  There is no undo. Only 'yes' will be accepted to confirm.\n\n  Enter a value: ")
-		answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
-		if strings.TrimSpace(answer) != "yes" {
+		if !c.confirmed(ctx, dBold("Do you really want to destroy all resources?")+"\n  pgferry will destroy everything the migration created on the target and put back what it changed, as shown above.\n  There is no undo. Only 'yes' will be accepted to confirm.") {
 			fmt.Fprintln(c.stdout, "\nDestroy cancelled.")
 			return 1
 		}

@@ -5,7 +5,6 @@ package main
 // servers.
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -638,13 +637,12 @@ func cmdForceUnlock(c *cli, args []string) int {
 	// On a terminal, ask (as Terraform does). Without one (a pipeline) there is nobody to ask: the
 	// lock ID, which must match the lock held, is the confirmation.
 	if !*force && c.isTTYIn {
-		fmt.Fprintf(c.stdout, "Do you really want to force-unlock?\n"+
+		yes := c.confirmed(ctx, fmt.Sprintf("Do you really want to force-unlock?\n"+
 			"  pgferry will remove the lock %s on the state of migration %q.\n"+
 			"  This will allow pgferry commands to modify this state, even though it\n"+
-			"  may still be in use. Only 'yes' will be accepted to confirm.\n\n  Enter a value: ", id, s.m.Name)
-		answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
+			"  may still be in use. Only 'yes' will be accepted to confirm.", id, s.m.Name))
 		fmt.Fprintln(c.stdout)
-		if strings.TrimSpace(answer) != "yes" {
+		if !yes {
 			c.errorf(nil, "force-unlock cancelled.")
 			return 1
 		}
