@@ -4,6 +4,7 @@ package state
 
 import (
 	"errors"
+	"github.com/pgferry/pgferry/internal/flock"
 	"os"
 	"syscall"
 )
@@ -11,26 +12,8 @@ import (
 // flockSupported reports whether this platform has kernel file locks.
 const flockSupported = true
 
-// tryFlock takes an exclusive flock(2) on f without blocking; it reports false
-// when another open file description holds a lock on the same file. flock
-// locks belong to the open file description, so two opens of the same file
-// conflict even within one process, and the kernel drops the lock when the
-// last descriptor closes, which includes the death of the process.
-func tryFlock(f *os.File) (bool, error) {
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		switch {
-		case err == nil:
-			return true, nil
-		case errors.Is(err, syscall.EINTR):
-			continue
-		case errors.Is(err, syscall.EWOULDBLOCK), errors.Is(err, syscall.EAGAIN):
-			return false, nil
-		default:
-			return false, &os.PathError{Op: "flock", Path: f.Name(), Err: err}
-		}
-	}
-}
+// tryFlock takes an exclusive flock(2) on f without blocking (flock.TryLock).
+func tryFlock(f *os.File) (bool, error) { return flock.TryLock(f) }
 
 // heldByOther reports whether another open file description holds a flock(2)
 // on f's file. It probes with a shared lock, released at once: a reader (show,

@@ -4,6 +4,7 @@ package workdir
 
 import (
 	"errors"
+	"github.com/pgferry/pgferry/internal/flock"
 	"io/fs"
 	"os"
 	"syscall"
@@ -26,21 +27,7 @@ func lock(f *os.File) error {
 }
 
 // tryLock reports whether f's file is locked by nobody, taking the lock (kept until f is closed).
-func tryLock(f *os.File) (bool, error) {
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		switch {
-		case err == nil:
-			return true, nil
-		case errors.Is(err, syscall.EINTR):
-			continue
-		case errors.Is(err, syscall.EWOULDBLOCK), errors.Is(err, syscall.EAGAIN):
-			return false, nil
-		default:
-			return false, &os.PathError{Op: "flock", Path: f.Name(), Err: err}
-		}
-	}
-}
+func tryLock(f *os.File) (bool, error) { return flock.TryLock(f) }
 
 // isNew reports whether a directory was made in the last minute.
 func isNew(fi fs.FileInfo) bool { return time.Since(fi.ModTime()) < time.Minute }
