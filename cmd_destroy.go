@@ -119,9 +119,9 @@ func cmdCancel(c *cli, args []string) int {
 		c.errorf(nil, "no terminal to ask for approval: pass --auto-approve to roll back what migration %q did without confirmation; nothing was changed", s.m.Name)
 		return 1
 	}
-	status := orDash(st.Status)
+	status := orDash(string(st.Status))
 	if st.Status == state.StatusInProgress {
-		status = state.StatusInterrupted // nobody runs it: its process died (show and list say so too)
+		status = string(state.StatusInterrupted) // nobody runs it: its process died (show and list say so too)
 	}
 	fmt.Fprintf(c.stdout, "No apply of migration %q is running (status %s): rolling back what it did.\n\n", s.m.Name, status)
 	return c.rollback(ctx, s, st, rollbackOptions{confirm: !*auto, force: *force, cancel: true, out: c.stdout})
@@ -401,15 +401,15 @@ func destroyEventPrinter(w io.Writer, secrets []string) func(apply.DestroyEvent)
 			ing, done = "Modifying...", "Modifications complete"
 		}
 		switch e.Type {
-		case "start":
+		case apply.StepStart:
 			fmt.Fprintf(w, "%s: %s\n", dBold(e.Step.Address), ing)
-		case "complete":
+		case apply.StepComplete:
 			note := ""
 			if e.Note != "" {
 				note = " (" + e.Note + ": nothing to do)"
 			}
 			fmt.Fprintf(w, "%s: %s after %s%s\n", dBold(e.Step.Address), done, roundDuration(e.Elapsed), note)
-		case "errored":
+		case apply.StepErrored:
 			fmt.Fprintf(w, "%s: %s %s\n", dBold(e.Step.Address), dRed("Error:"), redact(e.Err.Error(), secrets))
 		}
 	}

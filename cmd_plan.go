@@ -124,7 +124,7 @@ func (c *cli) inspect(ctx context.Context, s *session) int {
 		c.errorf(s.secrets, "%v", err)
 		return 1
 	}
-	s.tools, s.toolsErr = pgdump.Find(s.m.Options.PgBinDir, s.src.Major(), s.tgt.Major())
+	s.tools, s.toolsErr = pgdump.Find(s.m.Options.PgBinDir, s.src.VersionNum.Release(), s.tgt.VersionNum.Release())
 	// apply without a prompt opens the first unfinished database's source (snapshot, pg_dump) as
 	// soon as its catalog shows that pg_dump's locks fit, while the rest is read and checked.
 	prefetch := ""

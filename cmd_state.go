@@ -38,7 +38,7 @@ func displayStatus(st *state.State) string {
 	if st.Status == "" && !st.DestroyedAt.IsZero() {
 		return statusDestroyed
 	}
-	return st.Status
+	return string(st.Status)
 }
 
 // settle returns st as show and list present it: an apply whose process died (the state says In
@@ -189,16 +189,16 @@ type showDoc struct {
 }
 
 type showAction struct {
-	Address    string `json:"address"`
-	Type       string `json:"type"`
-	Kind       string `json:"kind"`
-	Database   string `json:"database"`
-	Status     string `json:"status"`
-	Rows       int64  `json:"rows"`
-	Bytes      int64  `json:"bytes"`
-	DurationMS int64  `json:"duration_ms"`
-	Error      string `json:"error"`
-	Attempt    int    `json:"attempt"`
+	Address    string             `json:"address"`
+	Type       string             `json:"type"`
+	Kind       state.ActionKind   `json:"kind"`
+	Database   string             `json:"database"`
+	Status     state.ActionStatus `json:"status"`
+	Rows       int64              `json:"rows"`
+	Bytes      int64              `json:"bytes"`
+	DurationMS int64              `json:"duration_ms"`
+	Error      string             `json:"error"`
+	Attempt    int                `json:"attempt"`
 }
 
 func showDocument(st *state.State, now time.Time) showDoc {
@@ -326,7 +326,7 @@ func serverLine(id state.Identity) string {
 }
 
 // actionStatuses is the order in which status counts are shown.
-var actionStatuses = []string{state.ActionApplied, state.ActionRunning, state.ActionInterrupted, state.ActionPending, state.ActionFailed, state.ActionTainted}
+var actionStatuses = []state.ActionStatus{state.ActionApplied, state.ActionRunning, state.ActionInterrupted, state.ActionPending, state.ActionFailed, state.ActionTainted}
 
 // showState renders a migration's status for people.
 func showState(w io.Writer, st *state.State, now time.Time) {
@@ -424,7 +424,7 @@ func showState(w io.Writer, st *state.State, now time.Time) {
 						dur += " (so far)"
 					}
 				}
-				fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\n", a.Address, orDash(a.Status), rows, size, dur)
+				fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\n", a.Address, orDash(string(a.Status)), rows, size, dur)
 			}
 			tw.Flush()
 		}
@@ -492,7 +492,7 @@ func runningFigures(a *state.Action) (rows, size string) {
 
 // statusCounts renders "12 applied, 1 running, 3 pending".
 func statusCounts(acts []*state.Action) string {
-	n := map[string]int{}
+	n := map[state.ActionStatus]int{}
 	for _, a := range acts {
 		n[a.Status]++
 	}
@@ -505,11 +505,11 @@ func statusCounts(acts []*state.Action) string {
 	}
 	var rest []string
 	for s := range n {
-		rest = append(rest, s)
+		rest = append(rest, string(s))
 	}
 	sort.Strings(rest)
 	for _, s := range rest {
-		parts = append(parts, fmt.Sprintf("%d %s", n[s], orDash(s)))
+		parts = append(parts, fmt.Sprintf("%d %s", n[state.ActionStatus(s)], orDash(s)))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -273,7 +273,7 @@ func TestShowAndListFromState(t *testing.T) {
 	if rows[0]["name"] != "sample" || rows[0]["source_server"] != "onprem (10.0.0.1:5432)" || rows[1]["duration"] != "1m30s" {
 		t.Errorf("list --json: %v", rows)
 	}
-	if rows[0]["status"] != state.StatusInProgress {
+	if rows[0]["status"] != string(state.StatusInProgress) {
 		t.Errorf("list --json while the apply holds the lock: %v", rows[0])
 	}
 
@@ -321,7 +321,7 @@ func TestShowAndListFromState(t *testing.T) {
 		}
 	}
 	d := docs[0]
-	if d.Status != state.StatusInterrupted || d.FinishedAt == nil || !d.FinishedAt.Equal(*written.UpdatedAt) ||
+	if d.Status != string(state.StatusInterrupted) || d.FinishedAt == nil || !d.FinishedAt.Equal(*written.UpdatedAt) ||
 		d.DurationSeconds == nil || *d.DurationSeconds != *docs[1].DurationSeconds ||
 		d.Actions[4].Status != state.ActionInterrupted || d.Actions[4].DurationMS != docs[1].Actions[4].DurationMS {
 		t.Errorf("show --json of a dead apply (then again later): %+v\n%+v", d, docs[1])

@@ -44,7 +44,7 @@ func cmdVerify(c *cli, args []string) int {
 	}
 	report := &views.VerifyReport{Migration: s.m.Name, Mode: m, Source: identity(s.m.Source, s.src), Target: identity(s.m.Target, s.tgt), At: began}
 	floatDigits := 3
-	if s.src.VersionNum < 120000 || s.tgt.VersionNum < 120000 {
+	if s.src.VersionNum.Before(12) || s.tgt.VersionNum.Before(12) {
 		floatDigits = 0
 	}
 	for _, db := range s.dbs {

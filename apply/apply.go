@@ -24,7 +24,7 @@ import (
 
 // Event is one thing that happened during apply, for views and --json.
 type Event struct {
-	Type    string        // apply_start, apply_progress, apply_complete, apply_errored, apply_interrupted, phase, message
+	Type    EventType
 	Address string        // the action's address
 	Action  *plan.Action  // the action, when the event is about one
 	Elapsed time.Duration // since the action started
@@ -39,6 +39,21 @@ type Event struct {
 	// for StillEvery (Rows and Bytes are its last progress, if any): "Still creating...".
 	Still bool
 }
+
+// EventType is what an Event reports; the apply_* types are also the names of apply --json's
+// messages (SPEC §6).
+type EventType string
+
+// The event types.
+const (
+	EventStart       EventType = "apply_start"       // an action started
+	EventProgress    EventType = "apply_progress"    // a running action moved rows or bytes, or is Still running
+	EventComplete    EventType = "apply_complete"    // an action finished
+	EventErrored     EventType = "apply_errored"     // an action failed
+	EventInterrupted EventType = "apply_interrupted" // an action was stopped by an interrupt
+	EventPhase       EventType = "phase"             // a step of a database's migration that is no action
+	EventMessage     EventType = "message"           // something worth saying: a retry, a recreated database
+)
 
 // Options configure a run.
 type Options struct {
@@ -109,7 +124,7 @@ func Run(ctx context.Context, opt Options) error {
 	st.ConfigFingerprint = opt.Plan.ConfigFingerprint
 	for _, a := range opt.Plan.Actions {
 		if sa := st.Action(a.Address); sa == nil || sa.Status != state.ActionApplied {
-			st.Upsert(&state.Action{Address: a.Address, Kind: a.Kind.Symbol(), Database: a.Database, Status: state.ActionPending,
+			st.Upsert(&state.Action{Address: a.Address, Kind: state.ActionKind(a.Kind.Symbol()), Database: a.Database, Status: state.ActionPending,
 				RowsEstimate: a.RowsEstimate, BytesEstimate: a.BytesEstimate})
 		}
 	}
@@ -199,7 +214,7 @@ func (r *Runner) markBegin(a *plan.Action) time.Time {
 	r.mu.Lock()
 	sa := r.opt.State.Action(a.Address)
 	if sa == nil {
-		sa = &state.Action{Address: a.Address, Kind: a.Kind.Symbol(), Database: a.Database, RowsEstimate: a.RowsEstimate, BytesEstimate: a.BytesEstimate}
+		sa = &state.Action{Address: a.Address, Kind: state.ActionKind(a.Kind.Symbol()), Database: a.Database, RowsEstimate: a.RowsEstimate, BytesEstimate: a.BytesEstimate}
 		r.opt.State.Upsert(sa)
 	}
 	sa.Rows, sa.Bytes = 0, 0 // an earlier attempt's progress
@@ -208,7 +223,7 @@ func (r *Runner) markBegin(a *plan.Action) time.Time {
 	sa.Attempt++
 	r.gen++
 	r.mu.Unlock()
-	r.emit(Event{Type: "apply_start", Address: a.Address, Action: a})
+	r.emit(Event{Type: EventStart, Address: a.Address, Action: a})
 	return start
 }
 
@@ -272,11 +287,11 @@ func (r *Runner) markFinish(ctx context.Context, a *plan.Action, start time.Time
 	r.mu.Unlock()
 	switch {
 	case interrupted:
-		r.emit(Event{Type: "apply_interrupted", Address: a.Address, Action: a, Elapsed: d, Rows: rows, Bytes: bytes})
+		r.emit(Event{Type: EventInterrupted, Address: a.Address, Action: a, Elapsed: d, Rows: rows, Bytes: bytes})
 	case err != nil:
-		r.emit(Event{Type: "apply_errored", Address: a.Address, Action: a, Elapsed: d, Err: err})
+		r.emit(Event{Type: EventErrored, Address: a.Address, Action: a, Elapsed: d, Err: err})
 	default:
-		r.emit(Event{Type: "apply_complete", Address: a.Address, Action: a, Elapsed: d, Work: work, Rows: rows, Bytes: bytes})
+		r.emit(Event{Type: EventComplete, Address: a.Address, Action: a, Elapsed: d, Work: work, Rows: rows, Bytes: bytes})
 	}
 }
 
@@ -460,7 +475,7 @@ func (r *Runner) applyRole(ctx context.Context, tgt *pgx.Conn, src, have *catalo
 // gets its options back.
 func (r *Runner) grantLogin(ctx context.Context, tgt *pgx.Conn, role, login string) error {
 	name := login + " in " + role
-	v16 := r.opt.Plan.Target.VersionNum >= 160000
+	v16 := r.opt.Plan.Target.VersionNum.AtLeast(16)
 	if !r.recorded(ChangeLoginMembership, name) {
 		c := state.Change{Type: ChangeLoginMembership, Name: name, Op: OpCreated}
 		if v16 {
@@ -673,7 +688,7 @@ func (r *Runner) runDatabaseRetrying(ctx context.Context, db string, actions []*
 			return err
 		}
 		wait := backoff[min(attempt+2, len(backoff)-1)]
-		r.emit(Event{Type: "message", Message: fmt.Sprintf("Database %q: %v; starting again with a new snapshot in %s", db, err, wait)})
+		r.emit(Event{Type: EventMessage, Message: fmt.Sprintf("Database %q: %v; starting again with a new snapshot in %s", db, err, wait)})
 		if err := sleep(ctx, wait); err != nil {
 			return err
 		}
@@ -715,9 +730,9 @@ func (r *Runner) runDatabase(ctx context.Context, db string, actions []*plan.Act
 	}
 	switch {
 	case ok && err == nil:
-		r.emit(Event{Type: "phase", Message: fmt.Sprintf("Database %q: snapshot exported and schema dumped with pg_dump %s while the plan was made", db, r.opt.Tools.Version)})
+		r.emit(Event{Type: EventPhase, Message: fmt.Sprintf("Database %q: snapshot exported and schema dumped with pg_dump %s while the plan was made", db, r.opt.Tools.Version)})
 	case !ok:
-		r.emit(Event{Type: "phase", Message: fmt.Sprintf("Database %q: exporting a snapshot and dumping the schema with pg_dump %s", db, r.opt.Tools.Version)})
+		r.emit(Event{Type: EventPhase, Message: fmt.Sprintf("Database %q: exporting a snapshot and dumping the schema with pg_dump %s", db, r.opt.Tools.Version)})
 		d.sourceDump, err = openSource(ctx, r.m, r.opt.Tools, db, r.opt.Plan.Source.VersionNum, r.floatDg, r.opt.TempDir)
 	}
 	if err != nil {
@@ -1160,7 +1175,7 @@ func (d *dbRun) tryBarrier(ctx context.Context) error {
 // time, read first.
 func (d *dbRun) waitWALFlushed(ctx context.Context) (time.Time, error) {
 	insert, flush := "pg_current_wal_insert_lsn", "pg_current_wal_flush_lsn"
-	if serverVersionNum(d.barrier) < 100000 {
+	if serverVersionNum(d.barrier).Before(10) {
 		insert, flush = "pg_current_xlog_insert_location", "pg_current_xlog_flush_location"
 	}
 	var started time.Time

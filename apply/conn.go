@@ -5,9 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pgferry/pgferry/internal/pgver"
 	"io"
 	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -122,30 +122,19 @@ func SessionSettings(ctx context.Context, conn *pgx.Conn, floatDigits int) error
 	sql := fmt.Sprintf(`SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0;
 		SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET extra_float_digits = %d; SET bytea_output = 'hex'`, floatDigits)
 	v := serverVersionNum(conn)
-	if v >= 140000 {
+	if v.AtLeast(14) {
 		sql += "; SET idle_session_timeout = 0"
 	}
-	if v >= 170000 {
+	if v.AtLeast(17) {
 		sql += "; SET transaction_timeout = 0"
 	}
 	_, err := conn.Exec(ctx, sql)
 	return err
 }
 
-// serverVersionNum reads the server's version from the connection's startup parameters.
-func serverVersionNum(conn *pgx.Conn) int {
-	f := strings.Fields(conn.PgConn().ParameterStatus("server_version"))
-	if len(f) == 0 {
-		return 0
-	}
-	parts := strings.SplitN(f[0], ".", 3)
-	major, _ := strconv.Atoi(parts[0])
-	minor := 0
-	if len(parts) > 1 {
-		minor, _ = strconv.Atoi(strings.TrimRightFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
-	}
-	if major >= 10 {
-		return major*10000 + minor
-	}
-	return major*10000 + minor*100
+// serverVersionNum reads the server's version from the connection's startup parameters (0 when
+// it has none: every version test then takes the oldest server's path).
+func serverVersionNum(conn *pgx.Conn) pgver.V {
+	v, _ := pgver.Parse(conn.PgConn().ParameterStatus("server_version"))
+	return v
 }

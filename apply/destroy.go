@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pgferry/pgferry/internal/pgver"
 	"strings"
 	"time"
 
@@ -157,7 +158,7 @@ func PlanDestroy(st *state.State) *DestroyPlan {
 	// A database that existed (empty) before the migration keeps what the migration created
 	// in it: it is not the migration's to drop, and its former contents are unknown.
 	for _, a := range st.Actions {
-		if a == nil || a.Kind != plan.Update.Symbol() || a.Status == state.ActionPending || a.Database == "" ||
+		if a == nil || a.Kind != state.KindUpdate || a.Status == state.ActionPending || a.Database == "" ||
 			a.Address != plan.DatabaseAddr(a.Database) || droppedDBs[a.Database] {
 			continue
 		}
@@ -222,8 +223,19 @@ func undoDetails(c state.Change) []string {
 }
 
 // DestroyEvent reports the progress of Destroy.
+// DestroyEventType is what a DestroyEvent reports about its step.
+type DestroyEventType string
+
+// The destroy event types.
+const (
+	StepStart    DestroyEventType = "start"
+	StepComplete DestroyEventType = "complete"
+	StepErrored  DestroyEventType = "errored"
+)
+
+// DestroyEvent reports one undo step.
 type DestroyEvent struct {
-	Type    string // start | complete | errored
+	Type    DestroyEventType
 	Step    *UndoStep
 	Elapsed time.Duration
 	// Note says why a completed step had nothing to do ("already gone").
@@ -276,7 +288,7 @@ func Destroy(ctx context.Context, opt DestroyOptions) ([]StepResult, error) {
 		return nil, fmt.Errorf("%s is not the server this migration was applied to (its system identifier is %s, the state records %s for %s:%d): destroy touches only the migrated target; point the target block back at it",
 			opt.Target.Label(), sysid, opt.Expect.SystemIdentifier, opt.Expect.Host, opt.Expect.Port)
 	}
-	var versionNum int
+	var versionNum pgver.V
 	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&versionNum); err != nil {
 		return nil, fmt.Errorf("%s: %w", opt.Target.Label(), err)
 	}
@@ -292,18 +304,18 @@ func Destroy(ctx context.Context, opt DestroyOptions) ([]StepResult, error) {
 				conn, u.conn = c, c
 			}
 		}
-		emit(DestroyEvent{Type: "start", Step: s})
+		emit(DestroyEvent{Type: StepStart, Step: s})
 		start := time.Now()
 		note, err := u.undo(ctx, s)
 		results[i].Ran, results[i].Err, results[i].Note = true, err, note
 		if err != nil {
-			emit(DestroyEvent{Type: "errored", Step: s, Elapsed: time.Since(start), Err: err})
+			emit(DestroyEvent{Type: StepErrored, Step: s, Elapsed: time.Since(start), Err: err})
 			continue
 		}
 		if s.Change.Type == ChangeServerParameter && note == "" {
 			reload = true
 		}
-		emit(DestroyEvent{Type: "complete", Step: s, Elapsed: time.Since(start), Note: note})
+		emit(DestroyEvent{Type: StepComplete, Step: s, Elapsed: time.Since(start), Note: note})
 	}
 	if reload {
 		if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_reload_conf()"); err != nil {
@@ -316,7 +328,7 @@ func Destroy(ctx context.Context, opt DestroyOptions) ([]StepResult, error) {
 type undoer struct {
 	target     *config.Server
 	conn       *pgx.Conn
-	versionNum int
+	versionNum pgver.V
 }
 
 func (u *undoer) exists(ctx context.Context, query string, args ...any) (bool, error) {
@@ -389,7 +401,7 @@ func (u *undoer) dropDatabase(ctx context.Context, db string) (string, error) {
 		return err
 	}
 	stmt := "DROP DATABASE IF EXISTS " + ident(db)
-	if u.versionNum >= 130000 {
+	if u.versionNum.AtLeast(13) {
 		stmt += " WITH (FORCE)"
 	}
 	for attempt := 0; ; attempt++ {
@@ -451,7 +463,7 @@ func (u *undoer) revokeLoginMembership(ctx context.Context, c state.Change) (str
 		_, err = u.conn.Exec(ctx, c.Before)
 		return "", describe(err)
 	}
-	return u.revoke(ctx, c.Name, u.versionNum >= 160000)
+	return u.revoke(ctx, c.Name, u.versionNum.AtLeast(16))
 }
 
 // revoke revokes the membership name ("MEMBER in ROLE"); bySelf: only the one the session's user

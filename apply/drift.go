@@ -27,6 +27,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"github.com/pgferry/pgferry/internal/pgver"
 	"maps"
 	"slices"
 	"strings"
@@ -87,7 +88,7 @@ func RecordBaseline(ctx context.Context, target *config.Server, st *state.State)
 	if len(dbs) == 0 {
 		return b, nil
 	}
-	var versionNum int
+	var versionNum pgver.V
 	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&versionNum); err != nil {
 		return nil, fmt.Errorf("%s: %w", target.Label(), err)
 	}
@@ -123,7 +124,7 @@ func RecordBaseline(ctx context.Context, target *config.Server, st *state.State)
 	// The counters of apply's last writes may still be on their way (a session reports them when it
 	// exits or goes idle): read until two readings agree.
 	pause := 200 * time.Millisecond
-	if versionNum < 150000 {
+	if versionNum.Before(15) {
 		pause = 600 * time.Millisecond // the statistics collector's file may be 500 ms old
 	}
 	deadline := time.Now().Add(statsSettle)
@@ -429,19 +430,19 @@ func checkDatabase(ctx context.Context, target *config.Server, db string, d *sta
 		return nil, err
 	}
 	cur := DatabaseNow{Objects: count, Hash: hash, Newer: newer, NewObjects: named, StatsReset: reset, Tables: tables, TrackCounts: trackCounts, Sessions: sessions,
-		Collector: serverVersionNum(conn) < 150000}
+		Collector: serverVersionNum(conn).Before(15)}
 	return CompareDatabaseDrift(db, d, cur), nil
 }
 
 // readSessions describes the client sessions connected to database db, but this one.
 func readSessions(ctx context.Context, conn *pgx.Conn, db string) ([]string, error) {
-	var versionNum int
+	var versionNum pgver.V
 	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&versionNum); err != nil {
 		return nil, err
 	}
 	q := `SELECT coalesce(usename, '?'), coalesce(host(client_addr), 'a local socket'), coalesce(application_name, ''), coalesce(state, '')
 FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`
-	if versionNum >= 100000 {
+	if versionNum.AtLeast(10) {
 		q += " AND backend_type = 'client backend'"
 	}
 	rows, err := conn.Query(ctx, q+" ORDER BY backend_start", db)

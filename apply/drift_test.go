@@ -121,7 +121,7 @@ func TestCheckDriftWithoutBaseline(t *testing.T) {
 	dp := &DestroyPlan{Steps: []*UndoStep{{Address: "database.app", Change: state.Change{Type: ChangeDatabase, Name: "app", Op: OpCreated}}}}
 	ctx := context.Background()
 	// No connection is made: Target is nil.
-	for status, want := range map[string]bool{state.StatusInProgress: false, state.StatusFailed: false, state.StatusCanceled: false, state.StatusSucceeded: true} {
+	for status, want := range map[state.Status]bool{state.StatusInProgress: false, state.StatusFailed: false, state.StatusCanceled: false, state.StatusSucceeded: true} {
 		got, err := CheckDrift(ctx, DriftOptions{State: &state.State{Status: status}, Plan: dp})
 		if err != nil || (len(got) == 1) != want {
 			t.Errorf("status %s: CheckDrift = %q, %v; want a line: %v", status, got, err, want)

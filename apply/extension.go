@@ -132,7 +132,7 @@ func (d *dbRun) ensureExtensions(ctx context.Context) error {
 		created = append(created, e.Name)
 	}
 	if len(created) > 0 {
-		d.r.emit(Event{Type: "message", Message: fmt.Sprintf("Database %q lacked %s %s: created before pre-data", d.db, english.Noun(int64(len(created)), "extension"), strings.Join(created, ", "))})
+		d.r.emit(Event{Type: EventMessage, Message: fmt.Sprintf("Database %q lacked %s %s: created before pre-data", d.db, english.Noun(int64(len(created)), "extension"), strings.Join(created, ", "))})
 	}
 	return nil
 }

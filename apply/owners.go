@@ -223,7 +223,7 @@ func (w *worker) confirmOwnership(ctx context.Context, a *plan.Action) error {
 			n, a.Name, a.Table, strings.Join(left, ", "), more, a.Table)
 	}
 	w.d.r.recordChange(state.Change{Type: ChangeOwnership, Database: w.d.db, Name: a.Name + " → " + a.Table, Op: OpReassigned})
-	w.d.r.emit(Event{Type: "message", Address: a.Address, Message: fmt.Sprintf("%s: the objects of %q are owned by %q", a.Address, a.Name, a.Table)})
+	w.d.r.emit(Event{Type: EventMessage, Address: a.Address, Message: fmt.Sprintf("%s: the objects of %q are owned by %q", a.Address, a.Name, a.Table)})
 	return nil
 }
 

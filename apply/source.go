@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/pgferry/pgferry/internal/pgver"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,7 +51,7 @@ type sourceDump struct {
 // server_version_num), dumps its schema from that snapshot with pg_dump, and reads its catalog inside
 // the snapshot, the two at once. The archive is kept in a new directory under tmpDir ("":
 // os.TempDir()). The caller closes it.
-func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum, floatDg int, tmpDir string) (s *sourceDump, err error) {
+func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string) (s *sourceDump, err error) {
 	s = &sourceDump{roles: m.Options.Roles}
 	defer func() {
 		if err != nil {
@@ -344,7 +345,7 @@ type Prefetch struct {
 
 // StartPrefetch starts opening database db's source in the background: sourceNum and floatDg as
 // Run will use them (the source's server_version_num; FloatDigits), and tmpDir as Options.TempDir.
-func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum, floatDg int, tmpDir string) *Prefetch {
+func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string) *Prefetch {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &Prefetch{db: db, cancel: cancel, done: make(chan struct{})}
 	go func() {
@@ -390,8 +391,8 @@ func (p *Prefetch) Close() {
 
 // FloatDigits is the extra_float_digits sessions use for servers of these versions (server_version_num):
 // 3 where both are 12 or later (shortest exact output), else 0.
-func FloatDigits(sourceNum, targetNum int) int {
-	if sourceNum < 120000 || targetNum < 120000 {
+func FloatDigits(sourceNum, targetNum pgver.V) int {
+	if sourceNum.Before(12) || targetNum.Before(12) {
 		return 0
 	}
 	return 3

@@ -34,7 +34,7 @@ func (r *Runner) track(e Event) {
 	}
 	now := time.Now()
 	switch e.Type {
-	case "apply_start":
+	case EventStart:
 		if r.running == nil {
 			r.running = map[string]*runningAction{}
 		}
@@ -46,11 +46,11 @@ func (r *Runner) track(e Event) {
 		// The callback takes r.emitMu, held here until ra.timer is set.
 		ra.timer = time.AfterFunc(r.stillEvery(), func() { r.reportStill(addr, ra) })
 		r.running[addr] = ra
-	case "apply_progress":
+	case EventProgress:
 		if ra := r.running[e.Address]; ra != nil {
 			ra.last, ra.rows, ra.bytes = now, e.Rows, e.Bytes
 		}
-	case "apply_complete", "apply_errored", "apply_interrupted":
+	case EventComplete, EventErrored, EventInterrupted:
 		if ra := r.running[e.Address]; ra != nil {
 			ra.timer.Stop()
 			delete(r.running, e.Address)
@@ -73,7 +73,7 @@ func (r *Runner) reportStill(addr string, ra *runningAction) {
 	}
 	ra.last = now
 	ra.timer.Reset(r.stillEvery())
-	r.opt.Emit(Event{Type: "apply_progress", Address: addr, Action: ra.a, Elapsed: now.Sub(ra.start), Rows: ra.rows, Bytes: ra.bytes, Still: true})
+	r.opt.Emit(Event{Type: EventProgress, Address: addr, Action: ra.a, Elapsed: now.Sub(ra.start), Rows: ra.rows, Bytes: ra.bytes, Still: true})
 }
 
 // stopStill ends the still-running reports: nothing is emitted for an action after Run returns.

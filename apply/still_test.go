@@ -38,13 +38,13 @@ func TestStillReports(t *testing.T) {
 	r := &Runner{opt: Options{Emit: got.emit}, still: every}
 	idx := &plan.Action{Address: `database.app.index["public"."t_pkey"]`, Type: plan.TypeIndex, Kind: plan.Create}
 	tbl := &plan.Action{Address: `database.app.table["public"."t"]`, Type: plan.TypeTable, Kind: plan.Create}
-	r.emit(Event{Type: "apply_start", Address: idx.Address, Action: idx})
-	r.emit(Event{Type: "apply_start", Address: tbl.Address, Action: tbl})
+	r.emit(Event{Type: EventStart, Address: idx.Address, Action: idx})
+	r.emit(Event{Type: EventStart, Address: tbl.Address, Action: tbl})
 	// The copy reports progress every 10ms for 2.5 intervals.
 	var bytes int64
 	for end := time.Now().Add(every * 5 / 2); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
 		bytes += 100
-		r.emit(Event{Type: "apply_progress", Address: tbl.Address, Action: tbl, Rows: bytes / 10, Bytes: bytes})
+		r.emit(Event{Type: EventProgress, Address: tbl.Address, Action: tbl, Rows: bytes / 10, Bytes: bytes})
 	}
 	if s := got.still(tbl.Address); len(s) != 0 {
 		t.Errorf("a copy reporting its progress got %d Still event(s)", len(s))
@@ -63,7 +63,7 @@ func TestStillReports(t *testing.T) {
 	if s := got.still(tbl.Address); len(s) == 0 || s[0].Bytes != bytes || s[0].Rows != bytes/10 {
 		t.Errorf("a quiet copy: Still events %+v; want one with its last progress (%d bytes)", s, bytes)
 	}
-	r.emit(Event{Type: "apply_complete", Address: idx.Address, Action: idx})
+	r.emit(Event{Type: EventComplete, Address: idx.Address, Action: idx})
 	n, m := len(got.still(idx.Address)), len(got.still(tbl.Address))
 	// While the run goes on (the copy still running and reported), the finished index gets none.
 	time.Sleep(every * 3 / 2)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"github.com/pgferry/pgferry/internal/pgver"
 	"sort"
 	"strings"
 	"sync"
@@ -64,13 +65,13 @@ func checksumSQL(q string, mode string, extended bool) string {
 // CompareDatabase compares the inventory and the data of one database. openSrc and openTgt open
 // connections to the source and target database (openSrc may pin a snapshot). The source is compared as
 // the table filters of opts select it (plan.FilterDatabase): what they leave out is not compared.
-func CompareDatabase(ctx context.Context, db string, src *catalog.Database, srcVersion int, opts config.Options, mode string, jobs int,
+func CompareDatabase(ctx context.Context, db string, src *catalog.Database, srcVersion pgver.V, opts config.Options, mode string, jobs int,
 	openSrc, openTgt func(context.Context) (*pgx.Conn, error)) ([]Difference, []TableResult, error) {
 	tc, err := openTgt(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	var tv int
+	var tv pgver.V
 	if err := tc.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&tv); err != nil {
 		tc.Close(ctx)
 		return nil, nil, err
@@ -102,7 +103,7 @@ func CompareDatabase(ctx context.Context, db string, src *catalog.Database, srcV
 			func(ctx context.Context, c *pgx.Conn, i int) error {
 				var n int64
 				var sum string
-				if err := c.QueryRow(ctx, checksumSQL(tables[i].Qualified(), mode, srcVersion >= 110000 && tv >= 110000)).Scan(&n, &sum); err != nil {
+				if err := c.QueryRow(ctx, checksumSQL(tables[i].Qualified(), mode, srcVersion.AtLeast(11) && tv.AtLeast(11))).Scan(&n, &sum); err != nil {
 					return fmt.Errorf("checksumming %s: %w", tables[i].Key(), err)
 				}
 				mu.Lock()
@@ -153,7 +154,7 @@ func CompareDatabase(ctx context.Context, db string, src *catalog.Database, srcV
 			diffs = append(diffs, Difference{Database: db, Object: "large objects", Kind: "checksum", Source: sd, Target: td})
 		}
 	}
-	extended := srcVersion >= 110000 && tv >= 110000
+	extended := srcVersion.AtLeast(11) && tv.AtLeast(11)
 	for i, t := range tables {
 		results[i].Table = t.Key()
 		r := results[i]

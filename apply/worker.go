@@ -112,7 +112,7 @@ func openTargetConn(ctx context.Context, d *dbRun) (*pgx.Conn, error) {
 		c.Close(ctx)
 		return nil, err
 	}
-	if d.r.opt.Plan.Target.VersionNum >= 140000 {
+	if d.r.opt.Plan.Target.VersionNum.AtLeast(14) {
 		// A statement whose client died (pgferry killed) stops within a second instead of running on.
 		if _, err := c.Exec(ctx, "SET client_connection_check_interval = '1s'"); err != nil {
 			c.Close(ctx)
@@ -143,7 +143,7 @@ func (w *worker) run(ctx context.Context, a *plan.Action) error {
 		if err == nil || !retryable(err) || attempt >= len(backoff) || ctx.Err() != nil || (a.Type == plan.TypeSchema && w.d.streamed) || a.Type == plan.TypeTablePart {
 			break
 		}
-		r.emit(Event{Type: "message", Address: a.Address, Message: fmt.Sprintf("%s: connection lost (%v); retrying in %s", a.Address, err, backoff[attempt])})
+		r.emit(Event{Type: EventMessage, Address: a.Address, Message: fmt.Sprintf("%s: connection lost (%v); retrying in %s", a.Address, err, backoff[attempt])})
 		if serr := sleep(ctx, backoff[attempt]); serr != nil {
 			break
 		}
@@ -249,7 +249,7 @@ func (d *dbRun) ensureEmpty(ctx context.Context) error {
 	if !d.r.createdDatabase(d.db) {
 		return fmt.Errorf("the target database %q is not empty (%d relations) and was not created by this migration; drop it or set overwrite_databases = true", d.db, n)
 	}
-	d.r.emit(Event{Type: "message", Message: fmt.Sprintf("Database %q holds objects of an interrupted earlier run: recreating it", d.db)})
+	d.r.emit(Event{Type: EventMessage, Message: fmt.Sprintf("Database %q holds objects of an interrupted earlier run: recreating it", d.db)})
 	return d.createDatabase(ctx, true)
 }
 
@@ -354,7 +354,7 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 	}
 
 	rows, bytes, err := pipeCopy(ctx, src, tgt, out, in, func(elapsed time.Duration, bytes int64) {
-		w.d.r.emit(Event{Type: "apply_progress", Address: a.Address, Action: a, Elapsed: elapsed, Bytes: bytes})
+		w.d.r.emit(Event{Type: EventProgress, Address: a.Address, Action: a, Elapsed: elapsed, Bytes: bytes})
 		w.d.r.recordProgress(ctx, a, 0, bytes)
 	})
 	if err != nil {
@@ -373,7 +373,7 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 // analyzes those tables again once the migration is over.
 func (w *worker) commit(ctx context.Context, c *pgx.Conn) error {
 	q := "COMMIT"
-	if w.d.r.opt.Plan.Target.VersionNum >= 150000 {
+	if w.d.r.opt.Plan.Target.VersionNum.AtLeast(15) {
 		q = "COMMIT; SELECT pg_catalog.pg_stat_force_next_flush()"
 	}
 	_, err := c.Exec(ctx, q)
@@ -762,7 +762,7 @@ func (w *worker) largeObjects(ctx context.Context, a *plan.Action) (int64, int64
 		}
 		if time.Since(last) > 2*time.Second {
 			last = time.Now()
-			w.d.r.emit(Event{Type: "apply_progress", Address: a.Address, Action: a, Elapsed: time.Since(start), Rows: n, Bytes: total})
+			w.d.r.emit(Event{Type: EventProgress, Address: a.Address, Action: a, Elapsed: time.Since(start), Rows: n, Bytes: total})
 			w.d.r.recordProgress(ctx, a, n, total)
 		}
 	}

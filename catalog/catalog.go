@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"github.com/pgferry/pgferry/internal/pgver"
 	"sort"
 	"strings"
 
@@ -11,8 +12,8 @@ import (
 
 // Instance is what a server says about itself and its global objects.
 type Instance struct {
-	Version          string // server_version, e.g. "15.18"
-	VersionNum       int    // server_version_num, e.g. 150018
+	Version          string  // server_version, e.g. "15.18"
+	VersionNum       pgver.V // server_version_num, e.g. 150018
 	SystemIdentifier string
 	CurrentUser      string
 	IsSuperuser      bool
@@ -80,24 +81,8 @@ func (i *Instance) LoginSettings(role, db string) []string {
 	return out
 }
 
-// Major returns the major version as a comparable number: 1300 for 13.x, 906 for 9.6.
-func (i *Instance) Major() int { return MajorOf(i.VersionNum) }
-
-// MajorOf turns a server_version_num into a comparable major number: 1300 for 13.x, 906 for 9.6.
-func MajorOf(versionNum int) int {
-	if versionNum >= 100000 {
-		return versionNum / 10000 * 100
-	}
-	return versionNum / 100
-}
-
 // MajorString is the major as users write it: "9.6", "13".
-func (i *Instance) MajorString() string {
-	if i.VersionNum >= 100000 {
-		return fmt.Sprint(i.VersionNum / 10000)
-	}
-	return fmt.Sprintf("%d.%d", i.VersionNum/10000, (i.VersionNum/100)%100)
-}
+func (i *Instance) MajorString() string { return i.VersionNum.MajorString() }
 
 // Role is one role and its attributes.
 type Role struct {
@@ -410,7 +395,7 @@ func ReadInstance(ctx context.Context, conn Querier) (*Instance, error) {
 		Scan(&in.Version, &in.VersionNum, &in.CurrentUser, &in.IsSuperuser, &in.CanCreateDB, &in.CanCreateRole, &in.SSL, &in.Bootstrap); err != nil {
 		return nil, fmt.Errorf("reading server version: %w", err)
 	}
-	if in.VersionNum >= 90600 {
+	if in.VersionNum.AtLeast(9, 6) {
 		// pg_control_system() needs superuser or pg_read_all_stats on some versions; tolerate refusal.
 		var sysid int64
 		if err := queryRowTolerant(ctx, conn, `SELECT system_identifier FROM pg_control_system()`, &sysid); err == nil {
@@ -508,7 +493,7 @@ func readInstanceExtras(ctx context.Context, conn Querier, in *Instance) error {
 		return fmt.Errorf("reading role and database settings: %w", err)
 	}
 	trusted := "false"
-	if in.VersionNum >= 130000 {
+	if in.VersionNum.AtLeast(13) {
 		trusted = "v.trusted"
 	}
 	rows, err = conn.Query(ctx, `SELECT v.name::text, v.superuser AND NOT `+trusted+`
@@ -527,7 +512,7 @@ func readInstanceExtras(ctx context.Context, conn Querier, in *Instance) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("reading available extensions: %w", err)
 	}
-	if in.VersionNum >= 100000 {
+	if in.VersionNum.AtLeast(10) {
 		// One call per collation, but all in one statement; ~800 ICU collations take ~10 ms.
 		rows, err = conn.Query(ctx, `SELECT n.nspname || '.' || c.collname, v
 			FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace, pg_collation_actual_version(c.oid) AS v
@@ -547,7 +532,7 @@ func readInstanceExtras(ctx context.Context, conn Querier, in *Instance) error {
 		}
 	}
 	collVersion := "''"
-	if in.VersionNum >= 150000 {
+	if in.VersionNum.AtLeast(15) {
 		collVersion = "coalesce(d.datcollversion, '')"
 	}
 	rows, err = conn.Query(ctx, `SELECT d.datname::text, `+collVersion+`, coalesce(t.spcname::text, '')
@@ -567,8 +552,8 @@ func readInstanceExtras(ctx context.Context, conn Querier, in *Instance) error {
 	return rows.Err()
 }
 
-func collProvider(v int) string {
-	if v >= 100000 {
+func collProvider(v pgver.V) string {
+	if v.AtLeast(10) {
 		return "c.collprovider::text"
 	}
 	return "'c'::text"
@@ -620,7 +605,7 @@ func readRoles(ctx context.Context, conn Querier, in *Instance) error {
 		return fmt.Errorf("reading roles: %w", err)
 	}
 	set := "MEMBER"
-	if in.VersionNum >= 160000 {
+	if in.VersionNum.AtLeast(16) {
 		set = "SET"
 	}
 	in.LoginAccess = map[string]RoleAccess{}
@@ -660,9 +645,9 @@ func readRoles(ctx context.Context, conn Querier, in *Instance) error {
 func readDatabases(ctx context.Context, conn Querier, in *Instance) error {
 	prov, icu := "'libc'", "''"
 	switch {
-	case in.VersionNum >= 170000:
+	case in.VersionNum.AtLeast(17):
 		prov, icu = "CASE d.datlocprovider WHEN 'i' THEN 'icu' WHEN 'b' THEN 'builtin' ELSE 'libc' END", "coalesce(d.datlocale, '')"
-	case in.VersionNum >= 150000:
+	case in.VersionNum.AtLeast(15):
 		prov, icu = "CASE d.datlocprovider WHEN 'i' THEN 'icu' ELSE 'libc' END", "coalesce(d.daticulocale, '')"
 	}
 	q := fmt.Sprintf(`SELECT d.datname::text, pg_get_userbyid(d.datdba)::text, pg_encoding_to_char(d.encoding)::text,
@@ -778,9 +763,9 @@ func notImplicit(classid, oidExpr string) string {
 // members and not implicit. The range constructors (and, on 14+, the multirange constructors) are
 // recognized by their internal dependency and, should a catalog lack it, by what they are: internal
 // functions returning a range or multirange type with the server's constructor source.
-func userProcFilter(v int) string {
+func userProcFilter(v pgver.V) string {
 	types := "r.rngtypid"
-	if v >= 140000 {
+	if v.AtLeast(14) {
 		types += ", r.rngmultitypid"
 	}
 	return userSchemaFilter + ` AND ` + notImplicit("pg_proc", "p.oid") + `
@@ -792,11 +777,11 @@ func userProcFilter(v int) string {
 // extension members, not array types (an element type whose typarray is this one), not a
 // relation's row type (a standalone composite type's is, CREATE TYPE ... AS), not a multirange
 // type (14+, made with its range type), nor anything else the server marks internal.
-func userTypeFilter(v int) string {
+func userTypeFilter(v pgver.V) string {
 	f := userSchemaFilter + ` AND ` + notImplicit("pg_type", "t.oid") + `
 		AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid)
 		AND (t.typrelid = 0 OR (SELECT rc.relkind FROM pg_class rc WHERE rc.oid = t.typrelid) = 'c')`
-	if v >= 140000 {
+	if v.AtLeast(14) {
 		f += ` AND NOT EXISTS (SELECT 1 FROM pg_range r WHERE r.rngmultitypid = t.oid)`
 	}
 	return f
@@ -805,8 +790,8 @@ func userTypeFilter(v int) string {
 // userTrigger selects triggers (alias g) the user created: not the server's (foreign keys, deferred
 // constraints), nor the clones a row trigger of a partitioned table gets on each partition, which
 // servers before 15 mark internal and later ones do not (they have a tgparentid, 13+).
-func userTrigger(v int) string {
-	if v >= 130000 {
+func userTrigger(v pgver.V) string {
+	if v.AtLeast(13) {
 		return "NOT g.tgisinternal AND g.tgparentid = 0"
 	}
 	return "NOT g.tgisinternal"
@@ -816,7 +801,7 @@ const userSchemaFilter = `n.nspname NOT IN ('pg_catalog', 'information_schema') 
 
 // ReadDatabase reads one database's contents through conn, which must be connected to it.
 // versionNum is the server's server_version_num.
-func ReadDatabase(ctx context.Context, conn Querier, name string, versionNum int) (*Database, error) {
+func ReadDatabase(ctx context.Context, conn Querier, name string, versionNum pgver.V) (*Database, error) {
 	d := &Database{Name: name, Objects: map[string]int{}, UsedCollations: map[string]string{}}
 	var err error
 	rows, err := conn.Query(ctx, `SELECT e.extname::text, e.extversion::text, n.nspname::text, e.oid,
@@ -907,7 +892,7 @@ const (
 // userObjectsSQL selects (owner oid, description) of the user objects that carry an owner:
 // schemas (public excluded), relations, functions and types, extension members and implicit
 // objects (range constructors, array and multirange types) excluded. v is server_version_num.
-func userObjectsSQL(v int) string {
+func userObjectsSQL(v pgver.V) string {
 	return `SELECT n.nspowner AS owner, 'schema ' || n.nspname AS d FROM pg_namespace n
 		WHERE ` + userSchemaFilter + ` AND n.nspname <> 'public' AND ` + notExtensionMember("pg_namespace", "n.oid") + `
 		UNION ALL
@@ -923,7 +908,7 @@ func userObjectsSQL(v int) string {
 
 // readDatabaseExtras reads what the premigration checks need beyond the inventory. Every query
 // reads a whole catalog at once.
-func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v int) error {
+func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v pgver.V) error {
 	d.CollationVersions = map[string]string{}
 	d.Tablespaces = map[string][]string{}
 	d.Owners = map[string]int{}
@@ -945,13 +930,13 @@ func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v int) e
 
 	// Collations: providers and recorded versions of the used ones, and the user-defined ones.
 	prov, version, locale := "'c'", "''", "coalesce(c.collcollate::text, '')"
-	if v >= 100000 {
+	if v.AtLeast(10) {
 		prov, version = "c.collprovider::text", "coalesce(c.collversion, '')"
 	}
 	switch {
-	case v >= 170000:
+	case v.AtLeast(17):
 		locale = "coalesce(c.colllocale, c.collcollate, '')"
-	case v >= 150000:
+	case v.AtLeast(15):
 		locale = "coalesce(c.colliculocale, c.collcollate, '')"
 	}
 	rows, err := conn.Query(ctx, fmt.Sprintf(`SELECT n.nspname::text, c.collname::text, %s, %s, %s,
@@ -998,7 +983,7 @@ func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v int) e
 	// DATA WRAPPER, CREATE OPERATOR CLASS/FAMILY, CREATE PUBLICATION ... FOR ALL TABLES).
 	// Aggregates are written in "internal" (an untrusted language) but any user may create them.
 	notAggregate := "NOT p.proisagg"
-	if v >= 110000 {
+	if v.AtLeast(11) {
 		notAggregate = "p.prokind <> 'a'"
 	}
 	su := `SELECT 'cast (' || format_type(c.castsource, NULL) || ' AS ' || format_type(c.casttarget, NULL) || ')' AS d FROM pg_cast c
@@ -1030,7 +1015,7 @@ func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v int) e
 		UNION ALL
 		SELECT 'operator family ' || n.nspname || '.' || f.opfname || ' USING ' || (SELECT a.amname FROM pg_am a WHERE a.oid = f.opfmethod) FROM pg_opfamily f JOIN pg_namespace n ON n.oid = f.opfnamespace
 		WHERE NOT EXISTS (SELECT 1 FROM pg_opclass c WHERE c.opcfamily = f.oid) AND ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_opfamily", "f.oid")
-	if v >= 100000 {
+	if v.AtLeast(10) {
 		su += `
 		UNION ALL
 		SELECT 'publication ' || p.pubname || ' (FOR ALL TABLES)' FROM pg_publication p WHERE p.puballtables`
@@ -1039,7 +1024,7 @@ func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v int) e
 		return fmt.Errorf("reading superuser-only objects: %w", err)
 	}
 
-	if v < 140000 {
+	if v.Before(14) {
 		// The server names a multirange type after its range type: "multi" before the first
 		// "range" in the name, else "_multirange" after (at most 63 bytes).
 		if d.MultirangeClashes, err = collectStrings(ctx, conn, `SELECT 'range type ' || n.nspname || '.' || t.typname || ': multirange ' || n.nspname || '.' || m.name || ' is taken by '
@@ -1055,7 +1040,7 @@ func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v int) e
 		}
 	}
 
-	if v >= 90600 {
+	if v.AtLeast(9, 6) {
 		// pg_init_privs records initdb's privileges on pg_catalog; information_schema's come from
 		// GRANTs to PUBLIC that it does not record (SELECT on relations, USAGE on the schema).
 		acl := func(cat, aclCol, alias, nsCol, desc, infoDefault string) string {
@@ -1131,20 +1116,20 @@ func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v int) e
 	return nil
 }
 
-func readTables(ctx context.Context, conn Querier, d *Database, v int) error {
+func readTables(ctx context.Context, conn Querier, d *Database, v pgver.V) error {
 	relkinds := "'r'"
 	partition, parent := "false", "''"
-	if v >= 100000 {
+	if v.AtLeast(10) {
 		relkinds = "'r', 'p'"
 		partition = "c.relispartition"
 		parent = `coalesce((SELECT pn.nspname || '.' || pc.relname FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid AND c.relispartition LIMIT 1), '')`
 	}
 	oids := "false"
-	if v < 120000 {
+	if v.Before(12) {
 		oids = "c.relhasoids"
 	}
 	extStats := "false"
-	if v >= 100000 {
+	if v.AtLeast(10) {
 		extStats = "EXISTS (SELECT 1 FROM pg_statistic_ext x WHERE x.stxrelid = c.oid)"
 	}
 	q := fmt.Sprintf(`SELECT c.oid, n.nspname::text, c.relname::text, pg_get_userbyid(c.relowner)::text, c.relkind::text,
@@ -1177,7 +1162,7 @@ func readTables(ctx context.Context, conn Querier, d *Database, v int) error {
 		return err
 	}
 	gen := "false"
-	if v >= 120000 {
+	if v.AtLeast(12) {
 		gen = "a.attgenerated <> ''"
 	}
 	q = fmt.Sprintf(`SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), a.atttypid, %s, %s,
@@ -1206,9 +1191,9 @@ func readTables(ctx context.Context, conn Querier, d *Database, v int) error {
 	return rows.Err()
 }
 
-func readIndexes(ctx context.Context, conn Querier, d *Database, v int) error {
+func readIndexes(ctx context.Context, conn Querier, d *Database, v pgver.V) error {
 	partitioned := "false"
-	if v >= 110000 {
+	if v.AtLeast(11) {
 		partitioned = "ic.relkind = 'I'"
 	}
 	q := fmt.Sprintf(`SELECT i.indexrelid, n.nspname::text, ic.relname::text, tc.relname::text, am.amname::text, pg_get_indexdef(i.indexrelid),
@@ -1262,9 +1247,9 @@ func readIndexes(ctx context.Context, conn Querier, d *Database, v int) error {
 	return nil
 }
 
-func readConstraints(ctx context.Context, conn Querier, d *Database, v int) error {
+func readConstraints(ctx context.Context, conn Querier, d *Database, v pgver.V) error {
 	inherited := "NOT k.conislocal"
-	if v >= 110000 {
+	if v.AtLeast(11) {
 		inherited = "(k.conparentid <> 0 OR NOT k.conislocal)"
 	}
 	q := fmt.Sprintf(`SELECT k.oid, n.nspname::text, c.relname::text, k.conname::text, k.contype::text, pg_get_constraintdef(k.oid), %s,
@@ -1286,9 +1271,9 @@ func readConstraints(ctx context.Context, conn Querier, d *Database, v int) erro
 	return rows.Err()
 }
 
-func readSequences(ctx context.Context, conn Querier, d *Database, v int) error {
+func readSequences(ctx context.Context, conn Querier, d *Database, v pgver.V) error {
 	identity := "false"
-	if v >= 100000 {
+	if v.AtLeast(10) {
 		identity = "dep.deptype = 'i'"
 	}
 	q := fmt.Sprintf(`SELECT c.oid, n.nspname::text, c.relname::text,
@@ -1347,9 +1332,9 @@ func readSequences(ctx context.Context, conn Querier, d *Database, v int) error 
 	return nil
 }
 
-func readObjectCounts(ctx context.Context, conn Querier, d *Database, v int) error {
+func readObjectCounts(ctx context.Context, conn Querier, d *Database, v pgver.V) error {
 	prokind := "CASE WHEN p.proisagg THEN 'aggregates' ELSE 'functions' END"
-	if v >= 110000 {
+	if v.AtLeast(11) {
 		prokind = "CASE p.prokind WHEN 'a' THEN 'aggregates' WHEN 'p' THEN 'procedures' ELSE 'functions' END"
 	}
 	q := `SELECT kind, count(*)::int FROM (
@@ -1461,15 +1446,15 @@ func LoginGrants(src, tgt *Instance, dbs map[string]*Database, names []string, r
 			case tr.Superuser:
 				g.Blocked = fmt.Sprintf("%q is a superuser on the target, and a login that is not one cannot be made its member", sr.Name)
 				g.Fix = fmt.Sprintf("give the objects of %s to a role that is not a superuser, on the source (ALTER ... OWNER TO)", quoteIdent(sr.Name))
-			case tgt.VersionNum >= 160000 && !acc.Admin:
+			case tgt.VersionNum.AtLeast(16) && !acc.Admin:
 				g.Blocked = fmt.Sprintf("%q has no ADMIN OPTION on %q (PostgreSQL 16 and later ask for it: CREATEROLE is not enough)", tgt.CurrentUser, sr.Name)
 				g.Fix = grant
-			case tgt.VersionNum < 160000 && !acc.Admin && !tgt.CanCreateRole:
+			case tgt.VersionNum.Before(16) && !acc.Admin && !tgt.CanCreateRole:
 				g.Blocked = fmt.Sprintf("%q has neither CREATEROLE nor ADMIN OPTION on %q", tgt.CurrentUser, sr.Name)
 				g.Fix = grant
 			}
 		}
-		if g.Blocked == "" && tgt.VersionNum < 160000 && login != nil && !login.Inherit {
+		if g.Blocked == "" && tgt.VersionNum.Before(16) && login != nil && !login.Inherit {
 			// Before 16 a membership inherits as its member says: a NOINHERIT login would be able
 			// to give the objects away but not to alter them afterwards.
 			g.Blocked = fmt.Sprintf("%q is NOINHERIT, so a membership in %q would not give it the role's privileges", tgt.CurrentUser, sr.Name)

@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"context"
 	"fmt"
+	"github.com/pgferry/pgferry/internal/pgver"
 	"os"
 	"testing"
 
@@ -43,7 +44,7 @@ func TestReadSample(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			bd, err := catalog.ReadDatabase(ctx, bconn, "bin", major*10000)
+			bd, err := catalog.ReadDatabase(ctx, bconn, "bin", pgver.Of(major))
 			bconn.Close(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -67,8 +68,8 @@ func TestReadSample(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if in.Major() != major*100 || !in.IsSuperuser || !in.PasswordsReadable {
-				t.Errorf("instance: major %d superuser %t passwords %t", in.Major(), in.IsSuperuser, in.PasswordsReadable)
+			if in.VersionNum.Major() != major || !in.IsSuperuser || !in.PasswordsReadable {
+				t.Errorf("instance: major %d superuser %t passwords %t", in.VersionNum.Major(), in.IsSuperuser, in.PasswordsReadable)
 			}
 			owner := in.Role("app_owner")
 			if owner == nil || !owner.Login || owner.PasswordHash == "" || owner.ConnLimit != 20 {

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"github.com/pgferry/pgferry/internal/pgver"
 	"sort"
 	"strings"
 )
@@ -28,17 +29,17 @@ type Dependent struct {
 
 // ReadDependents reads the objects depending on each user table (see Dependent); constraints a
 // partition got from its parent are left out (their parent is listed).
-func ReadDependents(ctx context.Context, conn Querier, d *Database, v int) error {
+func ReadDependents(ctx context.Context, conn Querier, d *Database, v pgver.V) error {
 	relkinds := "'r'"
 	inherited := "NOT k.conislocal"
-	if v >= 100000 {
+	if v.AtLeast(10) {
 		relkinds = "'r', 'p'"
 	}
-	if v >= 110000 {
+	if v.AtLeast(11) {
 		inherited = "(k.conparentid <> 0 OR NOT k.conislocal)"
 	}
 	policy := "NULL::oid"
-	if v >= 90500 {
+	if v.AtLeast(9, 5) {
 		policy = "(SELECT p.polrelid FROM pg_policy p WHERE p.oid = o.objid)"
 	}
 	q := fmt.Sprintf(`WITH tab AS (

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"github.com/pgferry/pgferry/internal/pgver"
 	"sort"
 	"strings"
 )
@@ -76,7 +77,7 @@ func ownedKind(desc string) string {
 // ownedObjectsSQL selects (owner oid, description) of every object of the database pg_dump gives
 // an owner: userObjectsSQL's (schemas, relations, functions, types), the public schema, the
 // database itself, and the kinds the premigration checks otherwise only look at.
-func ownedObjectsSQL(v int) string {
+func ownedObjectsSQL(v pgver.V) string {
 	q := userObjectsSQL(v) + `
 		UNION ALL
 		SELECT n.nspowner, 'schema ' || n.nspname FROM pg_namespace n WHERE n.nspname = 'public' AND ` + notExtensionMember("pg_namespace", "n.oid") + `
@@ -120,7 +121,7 @@ func ownedObjectsSQL(v int) string {
 			|| ' on ' || CASE a.defaclobjtype WHEN 'r' THEN 'tables' WHEN 'S' THEN 'sequences' WHEN 'f' THEN 'functions'
 				WHEN 'T' THEN 'types' WHEN 'n' THEN 'schemas' ELSE a.defaclobjtype::text END
 		FROM pg_default_acl a`
-	if v >= 100000 {
+	if v.AtLeast(10) {
 		q += `
 		UNION ALL
 		SELECT p.pubowner, 'publication ' || p.pubname FROM pg_publication p
@@ -146,7 +147,7 @@ const grantorsSQL = `SELECT DISTINCT pg_get_userbyid(a.grantor)::text FROM (
 ) o CROSS JOIN LATERAL aclexplode(o.acl) a WHERE a.grantor <> o.owner ORDER BY 1`
 
 // readOwned fills d.Owned and d.Grantors.
-func readOwned(ctx context.Context, conn Querier, d *Database, v int) error {
+func readOwned(ctx context.Context, conn Querier, d *Database, v pgver.V) error {
 	var err error
 	if d.Grantors, err = collectStrings(ctx, conn, grantorsSQL); err != nil {
 		return fmt.Errorf("reading the grantors of privileges: %w", err)
@@ -318,7 +319,7 @@ func OwnerChanges(p OwnerPolicy, src, tgt *Instance, dbs map[string]*Database, n
 // OwnedBy describes, sorted, the objects of the database conn is connected to that role owns,
 // of every kind Database.Owned counts (v is the server's server_version_num); none when the role
 // does not exist.
-func OwnedBy(ctx context.Context, conn Querier, role string, v int) ([]string, error) {
+func OwnedBy(ctx context.Context, conn Querier, role string, v pgver.V) ([]string, error) {
 	rows, err := conn.Query(ctx, `SELECT o.d FROM (`+ownedObjectsSQL(v)+`) o(owner, d)
 		WHERE o.owner = (SELECT oid FROM pg_roles WHERE rolname = $1) ORDER BY 1`, role)
 	if err != nil {

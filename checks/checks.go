@@ -17,9 +17,9 @@ import (
 
 // Outcomes.
 const (
-	Succeeded = "Succeeded"
-	Warning   = "Warning"
-	Failed    = "Failed"
+	Succeeded = state.Succeeded
+	Warning   = state.Warning
+	Failed    = state.Failed
 )
 
 // Levels.
@@ -59,7 +59,7 @@ type Reporter struct {
 }
 
 // Report records one outcome; database is "" for instance-level results.
-func (r *Reporter) Report(outcome, database, msg string, objects ...string) {
+func (r *Reporter) Report(outcome state.Outcome, database, msg string, objects ...string) {
 	r.reported = true
 	r.out = append(r.out, state.Validation{ID: r.id, Level: r.level, Database: database, Outcome: outcome, Message: msg, Objects: objects})
 }
@@ -144,7 +144,7 @@ func checkConnectivity(in *Input, r *Reporter) {
 }
 
 func checkSourceVersion(in *Input, r *Reporter) {
-	if in.Source.VersionNum < 90500 {
+	if in.Source.VersionNum.Before(9, 5) {
 		r.Report(Failed, "", fmt.Sprintf("the source runs PostgreSQL %s; pgferry needs 9.5 or later: upgrade the source first", in.Source.Version))
 		return
 	}
@@ -152,7 +152,7 @@ func checkSourceVersion(in *Input, r *Reporter) {
 }
 
 func checkTargetVersion(in *Input, r *Reporter) {
-	s, t := in.Source.Major(), in.Target.Major()
+	s, t := in.Source.VersionNum.Release(), in.Target.VersionNum.Release()
 	switch {
 	case t < s:
 		r.Report(Failed, "", fmt.Sprintf("the target runs PostgreSQL %s, older than the source's %s: a downgrade is not supported; use a target of major %s or later",
@@ -187,10 +187,10 @@ func checkTools(in *Input, r *Reporter) {
 		r.Report(Failed, "", in.ToolsErr.Error())
 		return
 	}
-	if in.Tools.Major > in.Target.Major() {
+	if in.Tools.Release > in.Target.VersionNum.Release() {
 		tm := in.Target.MajorString()
 		want := tm
-		if in.Source.Major() < in.Target.Major() {
+		if in.Source.VersionNum.Release() < in.Target.VersionNum.Release() {
 			want = fmt.Sprintf("%s (or a major from the source's %s up)", tm, in.Source.MajorString())
 		}
 		r.Report(Warning, "", fmt.Sprintf("pg_dump %s at %s is newer than the target (PostgreSQL %s): pg_dump's output is meant for servers "+

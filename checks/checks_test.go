@@ -101,7 +101,7 @@ func readInput(t *testing.T, src, tgt login, m *config.Migration, dbs ...string)
 			in.TargetDBs[db] = readDB(tgt, in.Target, db)
 		}
 	}
-	in.Tools, in.ToolsErr = pgdump.Find("", in.Source.Major(), in.Target.Major())
+	in.Tools, in.ToolsErr = pgdump.Find("", in.Source.VersionNum.Release(), in.Target.VersionNum.Release())
 	return in
 }
 
@@ -116,11 +116,11 @@ func find(vals []state.Validation, id, db string) []state.Validation {
 	return out
 }
 
-var rank = map[string]int{checks.Succeeded: 0, checks.Warning: 1, checks.Failed: 2}
+var rank = map[state.Outcome]int{checks.Succeeded: 0, checks.Warning: 1, checks.Failed: 2}
 
 // expect asserts that the worst outcome of check id for db is outcome and that one of its
 // messages matches re.
-func expect(t *testing.T, vals []state.Validation, id, db, outcome, re string) state.Validation {
+func expect(t *testing.T, vals []state.Validation, id, db string, outcome state.Outcome, re string) state.Validation {
 	t.Helper()
 	got := find(vals, id, db)
 	if len(got) == 0 {
@@ -275,7 +275,7 @@ func TestExtensionVersions(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		edit    func(in *checks.Input)
-		outcome string
+		outcome state.Outcome
 		re      string
 	}{
 		{"missing", func(in *checks.Input) { delete(in.Target.AvailableExtensions, "hstore") }, checks.Failed,
@@ -726,10 +726,10 @@ func TestPgDumpMissing(t *testing.T) {
 		t.Fatalf("pg_dump not found: %v", in.ToolsErr)
 	}
 	expect(t, checks.Run(in), "pg_dump", "", checks.Succeeded, "pg_dump")
-	in.Tools, in.ToolsErr = pgdump.Find(t.TempDir(), 9900, 0)
+	in.Tools, in.ToolsErr = pgdump.Find(t.TempDir(), 990000, 0)
 	expect(t, checks.Run(in), "pg_dump", "", checks.Failed, "install")
 	// Only a pg_dump newer than the target: a warning that says which client to install.
-	in.Tools, in.ToolsErr = &pgdump.Tools{PgDump: "/usr/lib/postgresql/18/bin/pg_dump", Version: "18.1", Major: 1800}, nil
+	in.Tools, in.ToolsErr = &pgdump.Tools{PgDump: "/usr/lib/postgresql/18/bin/pg_dump", Version: "18.1", Release: 180000}, nil
 	expect(t, checks.Run(in), "pg_dump", "", checks.Warning, `pg_dump 18.1 .* is newer than the target \(PostgreSQL 15\).*install postgresql-client-15 or set options.pg_bin_dir`)
 }
 

@@ -186,12 +186,12 @@ func checkLocale(in *Input, r *Reporter) {
 			continue
 		}
 		var problems []string
-		if info.LocaleProvider == "icu" && in.Target.Major() < 1500 {
+		if info.LocaleProvider == "icu" && in.Target.VersionNum.Before(15) {
 			problems = append(problems, fmt.Sprintf("the database uses the ICU locale provider (%s), which the target (PostgreSQL %s) cannot set for a database: create the database yourself with a libc locale, or use a target of PostgreSQL 15 or later", info.ICULocale, in.Target.Version))
 		} else if info.LocaleProvider == "icu" && !hasICU(in.Target) {
 			problems = append(problems, fmt.Sprintf("the database uses the ICU locale provider (%s), but the target has no ICU support: use a target built with ICU", info.ICULocale))
 		}
-		if info.LocaleProvider == "builtin" && in.Target.Major() < 1700 {
+		if info.LocaleProvider == "builtin" && in.Target.VersionNum.Before(17) {
 			problems = append(problems, fmt.Sprintf("the database uses the builtin locale provider (%s), which the target (PostgreSQL %s) does not have: use a target of PostgreSQL 17 or later", info.ICULocale, in.Target.Version))
 		}
 		if !localeAvailable(in.Target, info.Collate) {
@@ -406,7 +406,7 @@ func checkSuperuserObjects(in *Input, r *Reporter) {
 func checkMultirangeNames(in *Input, r *Reporter) {
 	eachDB(in, func(db string, sdb *catalog.Database) {
 		switch {
-		case in.Source.VersionNum >= 140000 || in.Target.VersionNum < 140000:
+		case in.Source.VersionNum.AtLeast(14) || in.Target.VersionNum.Before(14):
 			r.Report(Succeeded, db, "range types keep the multirange types they have")
 		case len(sdb.MultirangeClashes) == 0:
 			r.Report(Succeeded, db, fmt.Sprintf("every range type can get its multirange type on PostgreSQL %s", in.Target.MajorString()))
@@ -428,7 +428,7 @@ func checkWithOIDs(in *Input, r *Reporter) {
 		switch {
 		case len(oids) == 0:
 			r.Report(Succeeded, db, "no table has OIDs")
-		case in.Target.Major() >= 1200:
+		case in.Target.VersionNum.AtLeast(12):
 			var stmts []string
 			for _, t := range sdb.Tables {
 				if t.HasOIDs {
@@ -465,7 +465,7 @@ func lockSlots(t *catalog.Instance) (perTx, documented, real int, ok bool) {
 		autovac = get("autovacuum_worker_slots")
 	}
 	real = documented + autovac + 1 + get("max_worker_processes")
-	if t.VersionNum >= 120000 {
+	if t.VersionNum.AtLeast(12) {
 		real += get("max_wal_senders")
 	}
 	return perTx, documented, real, perTx > 0 && documented > 0
@@ -758,7 +758,7 @@ func checkSplitTables(in *Input, r *Reporter) {
 		switch {
 		case n == 0:
 			r.Report(Succeeded, db, fmt.Sprintf("no table is larger than split_tables_larger_than (%s): every table is copied whole", limit))
-		case in.Source.VersionNum < 140000:
+		case in.Source.VersionNum.Before(14):
 			jobs := ""
 			if o.Jobs < 2 {
 				jobs = fmt.Sprintf("; parts also need several workers, and jobs = %d", o.Jobs)

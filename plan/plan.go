@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"github.com/pgferry/pgferry/internal/pgver"
 	"sort"
 	"strings"
 	"time"
@@ -112,9 +113,9 @@ func TablePartAddr(db, schema, name string, i int) string {
 // per job), only with several jobs, and only from sources that scan ctid ranges efficiently (14+).
 // Parts are ranges of heap pages; a row's TOAST data goes with its part, so a table whose bulk is
 // in TOAST (large text, bytea, jsonb) is split by its size as well.
-func splitParts(t catalog.Table, o config.Options, sourceVersion int) int {
+func splitParts(t catalog.Table, o config.Options, sourceVersion pgver.V) int {
 	size, limit := t.CopySize(), o.SplitTablesLargerThan
-	if limit <= 0 || o.Jobs < 2 || sourceVersion < 140000 || size <= limit || t.Pages < 2 {
+	if limit <= 0 || o.Jobs < 2 || sourceVersion.Before(14) || size <= limit || t.Pages < 2 {
 		return 0
 	}
 	n := int((size + limit - 1) / limit)
@@ -423,7 +424,7 @@ func Build(in Input) (*Plan, error) {
 			}
 			a := &Action{Address: addr, Type: TypeLoginMembership, Kind: Create, Name: login, Table: g.Role,
 				Reason: fmt.Sprintf("the target login %q is not a superuser: it needs membership in %q to give it its objects and make its grants (destroy revokes it)", login, g.Role)}
-			if in.Target.VersionNum >= 160000 {
+			if in.Target.VersionNum.AtLeast(16) {
 				a.Details = append(a.Details, "with inherit true, set true")
 			}
 			if g.Exists {

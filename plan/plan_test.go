@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"github.com/pgferry/pgferry/internal/pgver"
 	"strconv"
 	"strings"
 	"testing"
@@ -286,7 +287,7 @@ func TestSplitParts(t *testing.T) {
 		toast   int64
 		limit   int64
 		jobs    int
-		version int
+		version pgver.V
 		want    int
 	}{
 		{"below the default limit", 640 * mb, 0, config.DefaultSplitTablesLargerThan, 2, 150000, 0},

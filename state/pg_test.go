@@ -170,7 +170,7 @@ func TestPG(t *testing.T) {
 			t.Fatalf("serials %d, %d; want 2, 3", s.Serial, stale.Serial)
 		}
 		var serial int64
-		var backupStatus string
+		var backupStatus Status
 		err = p.conn.QueryRow(ctx, "SELECT serial, backup->>'status' FROM rw.states WHERE migration = 'm'").Scan(&serial, &backupStatus)
 		if err != nil || serial != 3 || backupStatus != StatusSucceeded {
 			t.Fatalf("row serial %d backup status %q: %v", serial, backupStatus, err)

@@ -190,7 +190,7 @@ func TestAsInterrupted(t *testing.T) {
 	if got.FinishedAt == nil || !got.FinishedAt.Equal(*st.UpdatedAt) {
 		t.Errorf("finished at %v, want the last write %v", got.FinishedAt, st.UpdatedAt)
 	}
-	want := map[string]string{"database.app": ActionApplied, `database.app.table["public"."big"]`: ActionInterrupted, "database.app.analyze": ActionPending}
+	want := map[string]ActionStatus{"database.app": ActionApplied, `database.app.table["public"."big"]`: ActionInterrupted, "database.app.analyze": ActionPending}
 	for _, a := range got.Actions {
 		if a.Status != want[a.Address] {
 			t.Errorf("%s: %s, want %s", a.Address, a.Status, want[a.Address])

@@ -2,23 +2,27 @@ package state
 
 import (
 	"context"
+	"github.com/pgferry/pgferry/internal/pgver"
 	"time"
 )
 
 // FormatVersion is the version of the state document written by this build.
 const FormatVersion = 1
 
-// Status values, as in the seed (Azure's migration service), plus Interrupted.
+// Status is a migration's status, as Azure's migration service names them, plus Interrupted.
+type Status string
+
+// Status values.
 const (
-	StatusInProgress       = "In progress"
-	StatusSucceeded        = "Succeeded"
-	StatusFailed           = "Failed"
-	StatusValidationFailed = "Validation failed"
-	StatusCanceled         = "Canceled"
+	StatusInProgress       Status = "In progress"
+	StatusSucceeded        Status = "Succeeded"
+	StatusFailed           Status = "Failed"
+	StatusValidationFailed Status = "Validation failed"
+	StatusCanceled         Status = "Canceled"
 	// StatusInterrupted: the apply stopped before it finished without failing: Ctrl-C or
 	// SIGTERM (recorded so), or its process died (never recorded: the state still says In
 	// progress while nobody holds the lock, which Interrupted derives).
-	StatusInterrupted = "Interrupted"
+	StatusInterrupted Status = "Interrupted"
 )
 
 // Substatus values.
@@ -30,16 +34,40 @@ const (
 	SubCompleted     = "Completed"
 )
 
+// ActionStatus is what became of one action.
+type ActionStatus string
+
 // Action status values.
 const (
-	ActionPending = "pending"
-	ActionRunning = "running"
-	ActionApplied = "applied"
-	ActionFailed  = "failed"
-	ActionTainted = "tainted" // half done: must be cleaned up and redone
+	ActionPending ActionStatus = "pending"
+	ActionRunning ActionStatus = "running"
+	ActionApplied ActionStatus = "applied"
+	ActionFailed  ActionStatus = "failed"
+	ActionTainted ActionStatus = "tainted" // half done: must be cleaned up and redone
 	// ActionInterrupted: the action was running when the apply was interrupted (or its process
 	// died); the next apply does it again, from empty for a table.
-	ActionInterrupted = "interrupted"
+	ActionInterrupted ActionStatus = "interrupted"
+)
+
+// Outcome is a validation's result.
+type Outcome string
+
+// The outcomes, as Azure's migration service names them.
+const (
+	Succeeded Outcome = "Succeeded"
+	Warning   Outcome = "Warning"
+	Failed    Outcome = "Failed"
+)
+
+// ActionKind is an action's kind as the state keeps it: the plan's symbol.
+type ActionKind string
+
+// The action kinds (plan.Kind's symbols).
+const (
+	KindCreate  ActionKind = "+"
+	KindUpdate  ActionKind = "~"
+	KindReplace ActionKind = "-/+"
+	KindDelete  ActionKind = "-"
 )
 
 // State is everything pgferry knows about one migration. It never holds a password.
@@ -58,7 +86,7 @@ type State struct {
 	MigrationType     string   `json:"migration_type"` // e.g. "On-premises to Azure Database for PostgreSQL" / "PostgreSQL to PostgreSQL"
 	Databases         []string `json:"databases"`
 
-	Status     string     `json:"status"`
+	Status     Status     `json:"status"`
 	Substatus  string     `json:"substatus"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
@@ -90,14 +118,14 @@ type State struct {
 
 // Identity names a server without secrets.
 type Identity struct {
-	Name             string `json:"name"`
-	Host             string `json:"host"`
-	Port             int    `json:"port"`
-	User             string `json:"user"`
-	Type             string `json:"type,omitempty"`
-	SystemIdentifier string `json:"system_identifier,omitempty"`
-	Version          string `json:"version,omitempty"` // server_version
-	VersionNum       int    `json:"version_num,omitempty"`
+	Name             string  `json:"name"`
+	Host             string  `json:"host"`
+	Port             int     `json:"port"`
+	User             string  `json:"user"`
+	Type             string  `json:"type,omitempty"`
+	SystemIdentifier string  `json:"system_identifier,omitempty"`
+	Version          string  `json:"version,omitempty"` // server_version
+	VersionNum       pgver.V `json:"version_num,omitempty"`
 }
 
 // Validation is one check's result.
@@ -105,20 +133,20 @@ type Validation struct {
 	ID       string   `json:"id"`
 	Level    string   `json:"level"` // instance | database
 	Database string   `json:"database,omitempty"`
-	Outcome  string   `json:"outcome"` // Succeeded | Warning | Failed
+	Outcome  Outcome  `json:"outcome"`
 	Message  string   `json:"message"`
 	Objects  []string `json:"objects,omitempty"`
 }
 
 // Action is one plan action and what happened to it.
 type Action struct {
-	Address    string     `json:"address"`
-	Kind       string     `json:"kind"` // + ~ -/+ -
-	Database   string     `json:"database,omitempty"`
-	Status     string     `json:"status"`
-	StartedAt  *time.Time `json:"started_at,omitempty"`
-	FinishedAt *time.Time `json:"finished_at,omitempty"`
-	DurationMS int64      `json:"duration_ms,omitempty"`
+	Address    string       `json:"address"`
+	Kind       ActionKind   `json:"kind"`
+	Database   string       `json:"database,omitempty"`
+	Status     ActionStatus `json:"status"`
+	StartedAt  *time.Time   `json:"started_at,omitempty"`
+	FinishedAt *time.Time   `json:"finished_at,omitempty"`
+	DurationMS int64        `json:"duration_ms,omitempty"`
 	// Rows and Bytes are what the action moved; while a copy runs, Bytes is its progress so far
 	// (saved every ProgressSaveEvery), against the plan's BytesEstimate and RowsEstimate.
 	Rows          int64  `json:"rows,omitempty"`

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/pgferry/pgferry/internal/pgver"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,14 +26,14 @@ type Tools struct {
 	PgDump    string
 	PgRestore string
 	Version   string // e.g. "15.18"
-	// Major is comparable with catalog.MajorOf: 1500 for 15.x, 906 for 9.6.
-	Major int
+	// Release is the tools' major as a version: 150000 for 15.x, 90600 for 9.6.
+	Release pgver.V
 }
 
 var versionRE = regexp.MustCompile(`\(PostgreSQL\) (\d+)(?:\.(\d+))?(?:\.(\d+))?`)
 
-// Version runs `bin --version` and returns the version string and comparable major.
-func Version(bin string) (string, int, error) {
+// Version runs `bin --version` and returns the version string and its major's first release.
+func Version(bin string) (string, pgver.V, error) {
 	out, err := exec.Command(bin, "--version").Output()
 	if err != nil {
 		return "", 0, fmt.Errorf("running %s --version: %w", bin, err)
@@ -47,10 +48,7 @@ func Version(bin string) (string, int, error) {
 	if m[2] != "" {
 		v += "." + m[2]
 	}
-	if maj >= 10 {
-		return v, maj * 100, nil
-	}
-	return v, maj*100 + minor, nil
+	return v, pgver.Of(maj, minor), nil
 }
 
 // BinPathEnv names the environment variable listing more directories to look for pg_dump in,
@@ -124,11 +122,11 @@ func dirMajor(dir string) float64 {
 // newer than the target: a pg_dump newer than the server it restores to writes settings that
 // server may not know (pg_dump 17's transaction_timeout). binDir, when set, is the only place
 // looked at. maxMajor 0 means no upper preference.
-func Find(binDir string, minMajor, maxMajor int) (*Tools, error) {
+func Find(binDir string, minMajor, maxMajor pgver.V) (*Tools, error) {
 	return find(Candidates(binDir), binDir, minMajor, maxMajor)
 }
 
-func find(dirs []string, binDir string, minMajor, maxMajor int) (*Tools, error) {
+func find(dirs []string, binDir string, minMajor, maxMajor pgver.V) (*Tools, error) {
 	var found []Tools
 	var seen []string
 	for _, dir := range dirs {
@@ -144,7 +142,7 @@ func find(dirs []string, binDir string, minMajor, maxMajor int) (*Tools, error) 
 			continue
 		}
 		seen = append(seen, fmt.Sprintf("%s (%s)", dump, v))
-		found = append(found, Tools{PgDump: dump, PgRestore: restore, Version: v, Major: major})
+		found = append(found, Tools{PgDump: dump, PgRestore: restore, Version: v, Release: major})
 	}
 	best := choose(found, minMajor, maxMajor)
 	if best == nil {
@@ -152,11 +150,11 @@ func find(dirs []string, binDir string, minMajor, maxMajor int) (*Tools, error) 
 		if binDir != "" {
 			where = "in " + binDir + " (options.pg_bin_dir)"
 		}
-		return nil, fmt.Errorf("pg_dump and pg_restore not found %s; install the PostgreSQL client (e.g. apt-get install postgresql-client-%d) or set options.pg_bin_dir or %s", where, max(minMajor/100, 15), BinPathEnv)
+		return nil, fmt.Errorf("pg_dump and pg_restore not found %s; install the PostgreSQL client (e.g. apt-get install postgresql-client-%d) or set options.pg_bin_dir or %s", where, max(minMajor.Major(), 15), BinPathEnv)
 	}
-	if best.Major < minMajor {
+	if best.Release < minMajor {
 		return best, fmt.Errorf("pg_dump %s is older than the source server (major %s); found %s; install postgresql-client-%s or newer, or set options.pg_bin_dir",
-			best.Version, majorString(minMajor), strings.Join(seen, ", "), majorString(minMajor))
+			best.Version, minMajor.MajorString(), strings.Join(seen, ", "), minMajor.MajorString())
 	}
 	return best, nil
 }
@@ -164,21 +162,21 @@ func find(dirs []string, binDir string, minMajor, maxMajor int) (*Tools, error) 
 // choose picks among found (in order of preference; the first of equal majors wins): the newest
 // with minMajor <= major <= maxMajor; else the oldest above maxMajor; else the newest (older than
 // minMajor: Find reports it).
-func choose(found []Tools, minMajor, maxMajor int) *Tools {
+func choose(found []Tools, minMajor, maxMajor pgver.V) *Tools {
 	var fits, newer, any *Tools
 	for i := range found {
 		t := &found[i]
 		switch {
-		case t.Major >= minMajor && (maxMajor == 0 || t.Major <= maxMajor):
-			if fits == nil || t.Major > fits.Major {
+		case t.Release >= minMajor && (maxMajor == 0 || t.Release <= maxMajor):
+			if fits == nil || t.Release > fits.Release {
 				fits = t
 			}
-		case t.Major >= minMajor:
-			if newer == nil || t.Major < newer.Major {
+		case t.Release >= minMajor:
+			if newer == nil || t.Release < newer.Release {
 				newer = t
 			}
 		}
-		if any == nil || t.Major > any.Major {
+		if any == nil || t.Release > any.Release {
 			any = t
 		}
 	}
@@ -194,8 +192,8 @@ func choose(found []Tools, minMajor, maxMajor int) *Tools {
 // ForServer adapts the session settings at the head of a pg_restore script (its preamble) to
 // the server that runs it: pg_restore 17 and later always set transaction_timeout, which servers
 // before 17 reject ("unrecognized configuration parameter").
-func ForServer(preamble string, serverVersionNum int) string {
-	if serverVersionNum >= 170000 || !strings.Contains(preamble, "transaction_timeout") {
+func ForServer(preamble string, serverVersionNum pgver.V) string {
+	if serverVersionNum.AtLeast(17) || !strings.Contains(preamble, "transaction_timeout") {
 		return preamble
 	}
 	lines := strings.SplitAfter(preamble, "\n")
@@ -216,7 +214,7 @@ func ForServer(preamble string, serverVersionNum int) string {
 // each \connect (a connection to the new database runs the preamble once). Running this instead
 // of letting pg_restore connect is what lets a pg_restore newer than the target create the
 // database: pg_restore 17 sets transaction_timeout on every connection, which a 16 server rejects.
-func CreateScript(script []byte, serverVersionNum int) (preamble string, chunks []Chunk) {
+func CreateScript(script []byte, serverVersionNum pgver.V) (preamble string, chunks []Chunk) {
 	var b strings.Builder
 	reconnect := false // inside the settings that follow a \connect
 	for _, l := range strings.SplitAfter(string(script), "\n") {
@@ -252,13 +250,6 @@ func SeparateCreateDatabase(sql string) (create, rest string, ok bool) {
 		r.WriteString(l)
 	}
 	return create, r.String(), ok
-}
-
-func majorString(m int) string {
-	if m >= 1000 {
-		return strconv.Itoa(m / 100)
-	}
-	return fmt.Sprintf("%d.%d", m/100, m%100)
 }
 
 // Conn is how to reach a database: passed to the tools as libpq environment variables so that no

@@ -2,6 +2,7 @@ package pgdump
 
 import (
 	"fmt"
+	"github.com/pgferry/pgferry/internal/pgver"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,26 +120,26 @@ func TestConnEnvKeepsPasswordOffTheCommandLine(t *testing.T) {
 }
 
 func TestChoose(t *testing.T) {
-	tools := func(majors ...int) []Tools {
+	tools := func(majors ...pgver.V) []Tools {
 		var out []Tools
 		for _, m := range majors {
-			out = append(out, Tools{Major: m, Version: majorString(m)})
+			out = append(out, Tools{Release: m, Version: m.MajorString()})
 		}
 		return out
 	}
 	for _, tc := range []struct {
 		name               string
 		found              []Tools
-		minMajor, maxMajor int
-		want               int // 0: none
+		minMajor, maxMajor pgver.V
+		want               pgver.V // 0: none
 	}{
-		{"none", nil, 1500, 1700, 0},
-		{"newest within source..target", tools(1800, 1500, 1600, 1700), 1300, 1600, 1600},
-		{"no upper bound: newest", tools(1500, 1800, 1700), 1300, 0, 1800},
-		{"only newer than the target: the oldest of those", tools(1800, 1700), 1500, 1600, 1700},
-		{"exactly the target's major", tools(1800, 1500), 1500, 1500, 1500},
-		{"all older than the source: the newest, for the error", tools(1100, 1300), 1500, 1700, 1300},
-		{"first of equal majors wins (PATH before /usr/lib)", []Tools{{Major: 1500, PgDump: "a"}, {Major: 1500, PgDump: "b"}}, 1500, 1500, 1500},
+		{"none", nil, 150000, 170000, 0},
+		{"newest within source..target", tools(180000, 150000, 160000, 170000), 130000, 160000, 160000},
+		{"no upper bound: newest", tools(150000, 180000, 170000), 130000, 0, 180000},
+		{"only newer than the target: the oldest of those", tools(180000, 170000), 150000, 160000, 170000},
+		{"exactly the target's major", tools(180000, 150000), 150000, 150000, 150000},
+		{"all older than the source: the newest, for the error", tools(110000, 130000), 150000, 170000, 130000},
+		{"first of equal majors wins (PATH before /usr/lib)", []Tools{{Release: 150000, PgDump: "a"}, {Release: 150000, PgDump: "b"}}, 150000, 150000, 150000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := choose(tc.found, tc.minMajor, tc.maxMajor)
@@ -148,7 +149,7 @@ func TestChoose(t *testing.T) {
 				}
 				return
 			}
-			if got == nil || got.Major != tc.want {
+			if got == nil || got.Release != tc.want {
 				t.Fatalf("choose = %+v, want major %d", got, tc.want)
 			}
 			if tc.name == "first of equal majors wins (PATH before /usr/lib)" && got.PgDump != "a" {
@@ -250,24 +251,24 @@ func TestFind(t *testing.T) {
 	cases := []struct {
 		name              string
 		binDir, path, env string
-		src, tgt          int
+		src, tgt          pgver.V
 		want              string // directory of the pg_dump picked
 		wantErr           string
 	}{
-		{"13 → 17 takes 17 from PGFERRY_PG_BIN_PATH", "", d("path15"), clients, 1300, 1700, d("clients/17/bin"), ""},
-		{"15 → 18 takes 18", "", d("path15"), clients, 1500, 1800, d("clients/18/bin"), ""},
-		{"17 → 18 takes 18", "", d("path15"), clients, 1700, 1800, d("clients/18/bin"), ""},
-		{"18 → 18 takes 18", "", "", clients, 1800, 1800, d("clients/18/bin"), ""},
-		{"16 → 16 takes 16 from the second PATH directory", "", d("path15") + ":" + d("path16"), clients, 1600, 1600, d("path16"), ""},
-		{"16 → 16 without a 16 client takes the oldest newer, 17", "", d("path15"), clients, 1600, 1600, d("clients/17/bin"), ""},
-		{"13 → 15 takes 15 from PATH before Debian's", "", d("path15"), clients, 1300, 1500, d("path15"), ""},
-		{"13 → 13 takes Debian's 13", "", d("path15"), "", 1300, 1300, d("debian/13/bin"), ""},
-		{"options.pg_bin_dir is the only place looked at", d("debian/13/bin"), d("path15"), clients, 1300, 1800, d("debian/13/bin"), ""},
-		{"options.pg_bin_dir older than the source", d("path15"), "", clients, 1700, 1800, d("path15"),
+		{"13 → 17 takes 17 from PGFERRY_PG_BIN_PATH", "", d("path15"), clients, 130000, 170000, d("clients/17/bin"), ""},
+		{"15 → 18 takes 18", "", d("path15"), clients, 150000, 180000, d("clients/18/bin"), ""},
+		{"17 → 18 takes 18", "", d("path15"), clients, 170000, 180000, d("clients/18/bin"), ""},
+		{"18 → 18 takes 18", "", "", clients, 180000, 180000, d("clients/18/bin"), ""},
+		{"16 → 16 takes 16 from the second PATH directory", "", d("path15") + ":" + d("path16"), clients, 160000, 160000, d("path16"), ""},
+		{"16 → 16 without a 16 client takes the oldest newer, 17", "", d("path15"), clients, 160000, 160000, d("clients/17/bin"), ""},
+		{"13 → 15 takes 15 from PATH before Debian's", "", d("path15"), clients, 130000, 150000, d("path15"), ""},
+		{"13 → 13 takes Debian's 13", "", d("path15"), "", 130000, 130000, d("debian/13/bin"), ""},
+		{"options.pg_bin_dir is the only place looked at", d("debian/13/bin"), d("path15"), clients, 130000, 180000, d("debian/13/bin"), ""},
+		{"options.pg_bin_dir older than the source", d("path15"), "", clients, 170000, 180000, d("path15"),
 			"pg_dump 15.8 is older than the source server (major 17)"},
-		{"18 source without an 18 client", "", d("path15"), d("clients/17/bin"), 1800, 1800, d("clients/17/bin"),
+		{"18 source without an 18 client", "", d("path15"), d("clients/17/bin"), 180000, 180000, d("clients/17/bin"),
 			"pg_dump 17.6 is older than the source server (major 18)"},
-		{"options.pg_bin_dir without pg_dump", d("nothing"), d("path15"), clients, 1500, 1500, "",
+		{"options.pg_bin_dir without pg_dump", d("nothing"), d("path15"), clients, 150000, 150000, "",
 			"pg_dump and pg_restore not found in " + d("nothing") + " (options.pg_bin_dir)"},
 	}
 	for _, tc := range cases {
@@ -364,7 +365,7 @@ GRANT CONNECT ON DATABASE app TO r;
 
 func TestCreateScript(t *testing.T) {
 	for _, tc := range []struct {
-		server     int
+		server     pgver.V
 		wantTxTime bool
 	}{{160014, false}, {170012, true}} {
 		t.Run(fmt.Sprint(tc.server), func(t *testing.T) {

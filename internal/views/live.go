@@ -69,12 +69,12 @@ func (l *Live) Event(e apply.Event) {
 	l.prog.Event(e)
 	l.mu.Lock()
 	switch {
-	case e.Type == "apply_start" && isData(e.Action):
+	case e.Type == apply.EventStart && isData(e.Action):
 		if old := l.bars[e.Address]; old != nil {
 			old.Abort(true) // a retry starts it again
 			delete(l.bars, e.Address)
 		}
-	case e.Type == "apply_progress" && isData(e.Action) && !e.Still:
+	case e.Type == apply.EventProgress && isData(e.Action) && !e.Still:
 		// A copy gets its bar at its first report (after CopyProgressEvery): the many small
 		// tables done before would only flicker.
 		b := l.bars[e.Address]
@@ -85,7 +85,7 @@ func (l *Live) Event(e apply.Event) {
 			b.SetTotal(e.Bytes+1, false) // the estimate was low
 		}
 		b.SetCurrent(e.Bytes)
-	case (e.Type == "apply_complete" || e.Type == "apply_errored" || e.Type == "apply_interrupted") && isData(e.Action):
+	case (e.Type == apply.EventComplete || e.Type == apply.EventErrored || e.Type == apply.EventInterrupted) && isData(e.Action):
 		if b := l.bars[e.Address]; b != nil {
 			// Removed either way: a finished copy leaves its line above ("Creation complete ... [rows, bytes]").
 			b.Abort(true)
@@ -96,7 +96,7 @@ func (l *Live) Event(e apply.Event) {
 	l.mu.Unlock()
 	// A copy's bar shows its progress; an action without a bar (an index build, ANALYZE, ...)
 	// prints "Still creating..." above the bars, as without a terminal.
-	if e.Type != "apply_progress" || (e.Still && !isData(e.Action)) {
+	if e.Type != apply.EventProgress || (e.Still && !isData(e.Action)) {
 		l.Applier.Event(e)
 	}
 }

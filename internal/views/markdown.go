@@ -184,7 +184,7 @@ func mdValidationTable(vals []state.Validation, budget int) string {
 	for i, v := range vals {
 		// Inside a table an unescaped | splits the row even in code.
 		row := fmt.Sprintf("| %s | %s | %s | %s | %s | %s |\n", outcomeIcon(v.Outcome), strings.ReplaceAll(codeSpan(v.ID), "|", "\\|"), cell(v.Level),
-			cell(v.Database), cell(v.Outcome), validationMessage(v))
+			cell(v.Database), cell(string(v.Outcome)), validationMessage(v))
 		if rest := len(vals) - i; b.Len()+len(row) > budget-200 {
 			fmt.Fprintf(&b, "| | … | | | | and %d more %s: run pgferry plan locally for the full report |\n", rest, pl(rest, "check", "checks"))
 			break
@@ -194,7 +194,7 @@ func mdValidationTable(vals []state.Validation, budget int) string {
 	return b.String()
 }
 
-func outcomeIcon(outcome string) string {
+func outcomeIcon(outcome state.Outcome) string {
 	switch outcome {
 	case "Succeeded":
 		return "✅"

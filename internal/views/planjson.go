@@ -142,7 +142,7 @@ func PlanJSON(p *plan.Plan) ([]byte, error) {
 	}
 	for _, v := range p.Validations {
 		d.Validations = append(d.Validations, validationDoc{ID: v.ID, Level: v.Level, Database: v.Database,
-			Outcome: v.Outcome, Message: v.Message, Objects: strs(v.Objects)})
+			Outcome: string(v.Outcome), Message: v.Message, Objects: strs(v.Objects)})
 	}
 	s := p.Summary
 	d.Summary = summaryDoc{Add: s.Add, Change: s.Change, Destroy: s.Destroy, Actions: len(p.Actions),
@@ -198,7 +198,7 @@ func planStatus(p *plan.Plan) string {
 
 func identityJSON(id state.Identity) identityDoc {
 	return identityDoc{Name: id.Name, Host: id.Host, Port: id.Port, User: id.User, Type: id.Type,
-		SystemIdentifier: id.SystemIdentifier, Version: id.Version, VersionNum: id.VersionNum}
+		SystemIdentifier: id.SystemIdentifier, Version: id.Version, VersionNum: int(id.VersionNum)}
 }
 
 // strs turns nil into an empty list: the document never holds null arrays.

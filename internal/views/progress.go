@@ -133,16 +133,16 @@ func (g *Progress) Event(e apply.Event) {
 	}
 	t := g.tables[e.Address]
 	switch e.Type {
-	case "apply_start":
+	case apply.EventStart:
 		if t != nil {
 			t.running = true
 		}
-	case "apply_progress":
+	case apply.EventProgress:
 		if t != nil && (e.Bytes > 0 || e.Rows > 0) {
 			g.setTable(t, e.Bytes, e.Rows, false)
 			g.markFirst(now) // what was copied before the first report is not timed: not counted
 		}
-	case "apply_complete":
+	case apply.EventComplete:
 		if t != nil {
 			g.setTable(t, e.Bytes, e.Rows, true)
 		}
@@ -152,7 +152,7 @@ func (g *Progress) Event(e apply.Event) {
 		if t != nil {
 			g.markFirst(now)
 		}
-	case "apply_errored":
+	case apply.EventErrored:
 		if t != nil {
 			t.running = false
 		}

@@ -65,7 +65,7 @@ func TestProgressOverAllPhases(t *testing.T) {
 	for _, a := range p.Actions {
 		act[a.Address] = a
 	}
-	ev := func(typ, addr string, rows, bytes int64) {
+	ev := func(typ apply.EventType, addr string, rows, bytes int64) {
 		g.Event(apply.Event{Type: typ, Address: addr, Action: act[addr], Rows: rows, Bytes: bytes})
 	}
 	for _, a := range []string{"database.app", "database.app.schema"} {

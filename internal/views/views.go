@@ -341,13 +341,13 @@ func (v *Applier) Event(e apply.Event) {
 		v.lastTick, v.timings = map[string]time.Time{}, map[string]time.Duration{}
 	}
 	switch e.Type {
-	case "phase":
+	case apply.EventPhase:
 		fmt.Fprintln(v.W, bold(e.Message))
-	case "apply_start":
+	case apply.EventStart:
 		start, _ := ing(e.Action.Kind)
 		fmt.Fprintf(v.W, "%s: %s\n", bold(e.Address), start)
 		v.lastTick[e.Address] = v.now()
-	case "apply_progress":
+	case apply.EventProgress:
 		// Progress of its own (copies, large objects) is printed every 10 s; apply emits the
 		// Still events of the other actions every 10 s already.
 		if !e.Still && v.now().Sub(v.lastTick[e.Address]) < apply.StillEvery {
@@ -359,7 +359,7 @@ func (v *Applier) Event(e apply.Event) {
 			extra = fmt.Sprintf(", %s, %s/s", Bytes(e.Bytes), Bytes(int64(float64(e.Bytes)/max(e.Elapsed.Seconds(), 0.001))))
 		}
 		fmt.Fprintf(v.W, "%s: Still %s [%s elapsed%s]\n", bold(e.Address), stillVerb(e.Action.Kind), e.Elapsed.Round(time.Second), extra)
-	case "apply_complete":
+	case apply.EventComplete:
 		_, done := ing(e.Action.Kind)
 		extra := ""
 		if e.Action.Type == plan.TypeTablePart || (e.Action.Type == plan.TypeTable && e.Action.Parts == 0) {
@@ -385,11 +385,11 @@ func (v *Applier) Event(e apply.Event) {
 		if e.Action.Type == plan.TypeTablePart || (e.Action.Type == plan.TypeTable && e.Action.Parts == 0) {
 			v.addTable(e)
 		}
-	case "apply_errored":
+	case apply.EventErrored:
 		fmt.Fprintf(v.W, "%s: %s %v\n", bold(e.Address), red("Error:"), e.Err)
-	case "apply_interrupted":
+	case apply.EventInterrupted:
 		fmt.Fprintf(v.W, "%s: Interrupted after %s\n", bold(e.Address), round(e.Elapsed))
-	case "message":
+	case apply.EventMessage:
 		fmt.Fprintln(v.W, e.Message)
 	}
 }
@@ -615,13 +615,13 @@ func (j *JSONLines) Event(e apply.Event) {
 	}
 	if j.Prog != nil {
 		j.Prog.Event(e)
-		if e.Type == "apply_progress" || e.Type == "apply_complete" {
+		if e.Type == apply.EventProgress || e.Type == apply.EventComplete {
 			t, ok := j.Prog.Table(e.Address)
 			if ok {
 				f["table"] = t
 			}
 			f["overall"] = jsonOverall(j.Prog.Overall())
-			if ok && e.Type == "apply_complete" {
+			if ok && e.Type == apply.EventComplete {
 				// A copy's last progress line, at 100%: one done between two reports (a second)
 				// still has its bytes and rows in an apply_progress line.
 				j.Write("info", "apply_progress", fmt.Sprintf("%s: %s copied, %s rows", e.Address, Bytes(t.Bytes), Count(t.Rows)), f)
@@ -630,23 +630,23 @@ func (j *JSONLines) Event(e apply.Event) {
 	}
 	level, msg := "info", e.Message
 	switch e.Type {
-	case "apply_start":
+	case apply.EventStart:
 		msg = e.Address + ": Creating..."
-	case "apply_progress":
+	case apply.EventProgress:
 		verb := "creating..."
 		if e.Action != nil {
 			verb = stillVerb(e.Action.Kind)
 		}
 		msg = fmt.Sprintf("%s: Still %s [%s elapsed]", e.Address, verb, e.Elapsed.Round(time.Second))
-	case "apply_complete":
+	case apply.EventComplete:
 		msg = fmt.Sprintf("%s: Creation complete after %s", e.Address, round(e.Elapsed))
-	case "apply_errored":
+	case apply.EventErrored:
 		level, msg = "error", fmt.Sprintf("%s: %v", e.Address, e.Err)
 		if e.Err != nil {
 			f["diagnostic"] = Diagnose(e.Err, nil)
 		}
-	case "apply_interrupted":
+	case apply.EventInterrupted:
 		level, msg = "warn", fmt.Sprintf("%s: Interrupted after %s", e.Address, round(e.Elapsed))
 	}
-	j.Write(level, e.Type, msg, f)
+	j.Write(level, string(e.Type), msg, f)
 }
