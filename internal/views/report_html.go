@@ -46,8 +46,8 @@ type reportPage struct {
 type reportFigure struct{ Label, Value, Note string }
 
 type reportValidation struct {
-	Class, Icon, ID, Level, Database, Outcome, Message string
-	Objects                                            []string
+	Class, ID, Level, Database, Outcome, Message string
+	Objects                                      []string
 }
 
 type reportPhaseRow struct{ Name, Wall, Share string }
@@ -126,7 +126,7 @@ func newReportPage(r *ReportData) reportPage {
 	}
 	for _, a := range criticalActions(r.Actions) {
 		start, end := a.span()
-		p.Critical = append(p.Critical, reportCritical{Address: a.Address, What: string(a.Kind) + " " + a.Type,
+		p.Critical = append(p.Critical, reportCritical{Address: a.Address, What: a.Type,
 			Lane: fmt.Sprint(a.Lane + 1), Start: dur(start), End: dur(end), Took: dur(end - start)})
 	}
 	for _, a := range failedActions(r.Actions) {
@@ -208,7 +208,7 @@ func reportValidations(vals []state.Validation) (string, []reportValidation) {
 	var rows, ok []reportValidation
 	for _, v := range vals {
 		counts[v.Outcome]++
-		row := reportValidation{Class: validationClass(v.Outcome), Icon: outcomeIcon(v.Outcome), ID: v.ID, Level: v.Level,
+		row := reportValidation{Class: validationClass(v.Outcome), ID: v.ID, Level: v.Level,
 			Database: v.Database, Outcome: string(v.Outcome), Message: v.Message, Objects: v.Objects}
 		if v.Outcome == state.Succeeded {
 			ok = append(ok, row)

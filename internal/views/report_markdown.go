@@ -94,7 +94,7 @@ func mdReportValidations(vals []state.Validation) string {
 			}
 			msg += " (objects: " + mdCell(clip(strings.Join(objs, ", "), maxCellMessage)) + more + ")"
 		}
-		row := fmt.Sprintf("| %s | %s | %s | %s | %s | %s |\n", v.Icon, mdCode(v.ID), mdCell(v.Level), mdCell(v.Database), mdCell(v.Outcome), msg)
+		row := fmt.Sprintf("| %s | %s | %s | %s | %s | %s |\n", outcomeIcon(state.Outcome(v.Outcome)), mdCode(v.ID), mdCell(v.Level), mdCell(v.Database), mdCell(v.Outcome), msg)
 		if rest := len(rows) - i; b.Len()+len(row) > validationBudget-200 {
 			fmt.Fprintf(&b, "| | … | | | | and %d more %s: the HTML report lists them all |\n", rest, pl(rest, "check", "checks"))
 			break
@@ -135,7 +135,7 @@ func mdReportCritical(r *ReportData) string {
 				break
 			}
 			start, end := a.span()
-			fmt.Fprintf(&b, "%d. %s %s, %s (lane %d, %s → %s)\n", i+1, codeSpan(a.Address), mdText(string(a.Kind)+" "+a.Type),
+			fmt.Fprintf(&b, "%d. %s (%s) %s (lane %d, %s → %s)\n", i+1, codeSpan(a.Address), mdText(a.Type),
 				dur(end-start), a.Lane+1, dur(start), dur(end))
 		}
 		b.WriteString("\n")

@@ -15,14 +15,19 @@ const (
 	ganttLeft    = 64.0 // lane labels
 	ganttRight   = 16.0
 	ganttTop     = 6.0
-	ganttRow     = 18.0 // one row of bars
-	ganttBarH    = 14.0
 	ganttLaneGap = 6.0
 	ganttAxis    = 26.0 // tick labels under the lanes
 	// A bar is at least this wide, so that an action of a few milliseconds is still seen (and
 	// its tooltip reached).
 	ganttMinBar = 1.0
 )
+
+// ganttRowFor is the height of one row of bars: tall when there are few lanes, so that the
+// timeline reads at a glance, down to 12 units for dozens of jobs (the height stays bounded by
+// the jobs either way).
+func ganttRowFor(lanes int) float64 {
+	return math.Max(12, math.Min(30, 240/float64(max(lanes, 1))))
+}
 
 // gantt is the run's timeline: one bar per action on its lane, x is time.
 type gantt struct {
@@ -142,6 +147,8 @@ func newGantt(r *ReportData) gantt {
 		rowOf[i] = row
 	}
 
+	ganttRow := ganttRowFor(nLanes)
+	ganttBarH := ganttRow - 4
 	g := gantt{PlotLeft: num(ganttLeft), PlotRight: num(ganttWidth - ganttRight)}
 	laneY := make([]float64, nLanes)
 	y := ganttTop

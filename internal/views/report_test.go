@@ -267,7 +267,7 @@ func TestReportScales(t *testing.T) {
 		t.Errorf("%d bars, want %d", got, n)
 	}
 	g := newGantt(&r)
-	if len(g.Lanes) != jobs || g.Height != num(ganttTop+jobs*(ganttRow+ganttLaneGap)+ganttAxis) {
+	if len(g.Lanes) != jobs || g.Height != num(ganttTop+jobs*(ganttRowFor(jobs)+ganttLaneGap)+ganttAxis) {
 		t.Errorf("%d lanes %s high, want %d lanes of one row each", len(g.Lanes), g.Height, jobs)
 	}
 }
