@@ -2,7 +2,8 @@
 # install-deps.sh — install what pgferry's tests and demo need on a Debian machine, only what is
 # missing: PostgreSQL 15 (server and client, for initdb/pg_ctl/pg_dump), make, Node.js and npm
 # (for the other majors' server binaries, from the npm registry), debootstrap and a keyring that
-# knows Debian 13 (for the newer majors' client tools, scripts/install-pg-clients.sh). Go must
+# knows Debian 13 (for the newer majors' client tools, scripts/install-pg-clients.sh), and
+# Chromium (the rehearsal report's real-browser test, internal/views TestReportBrowser). Go must
 # already be installed.
 set -euo pipefail
 
@@ -18,6 +19,8 @@ command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missin
 [ -f /usr/share/keyrings/debian-archive-trixie-stable.gpg ] || missing+=(debian-archive-keyring)
 command -v flock >/dev/null 2>&1 || missing+=(util-linux)
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)   # apply_tty_progress: apply on a real terminal
+# TestReportBrowser opens the HTML report in headless Chromium; under CI=true it fails without it.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if [ "${#missing[@]}" -eq 0 ]; then
 	exit 0
