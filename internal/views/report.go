@@ -57,7 +57,8 @@ type ReportPhase struct {
 }
 
 // ReportAction is one action as it ran: on which lane (0 to jobs-1), from when to when
-// (offsets from the run's start), what it moved.
+// (offsets from the run's start; an action the run left running ends with the run), what it
+// moved. Actions are drawn in the order given; their order is the tooltips' and bars' order.
 type ReportAction struct {
 	Address  string
 	Type     string // plan.Type*: table, table_part, index, constraint, …

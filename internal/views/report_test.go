@@ -329,3 +329,40 @@ func TestTimeTicks(t *testing.T) {
 		}
 	}
 }
+
+var codeSpans = regexp.MustCompile("`+[^`]*`+")
+
+// TestReportMarkdownBudget: a run of thousands of tables and hundreds of validations still makes
+// a ticket under MarkdownLimit, says what it left out, and has no HTML outside code spans.
+func TestReportMarkdownBudget(t *testing.T) {
+	r := smallReport()
+	r.Actions = nil
+	for i := range 6000 {
+		r.Actions = append(r.Actions, ReportAction{Address: plan.TableAddr("app", "public", fmt.Sprintf("events_%05d", i)),
+			Type: plan.TypeTable, Kind: state.KindCreate, Database: "app", Lane: i % 2, Start: ms(i), End: ms(i + 50),
+			Bytes: 81920, Rows: 1000, Critical: i%100 == 0})
+	}
+	for i := range 500 {
+		r.Validations = append(r.Validations, state.Validation{ID: fmt.Sprintf("check_%d", i), Level: "database", Database: "app",
+			Outcome: state.Warning, Message: strings.Repeat("a <b> | c\n", 30)})
+	}
+	var b bytes.Buffer
+	if err := ReportMarkdown(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if len(out) >= MarkdownLimit {
+		t.Errorf("the markdown is %d bytes, want under %d", len(out), MarkdownLimit)
+	}
+	for _, want := range []string{"more checks: the HTML report lists them all", "more tables: the HTML report lists them all",
+		"1. `database.app.table[\"public\".\"events_00000\"]` (table)", "51. … and 10 more", "#### History"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the markdown lacks %q", want)
+		}
+	}
+	// A quote's leading "> " is Markdown, not a tag.
+	if prose := codeSpans.ReplaceAllString(strings.ReplaceAll(out, "\n> ", "\n"), ""); strings.ContainsAny(prose, "<>") {
+		i := strings.IndexAny(prose, "<>")
+		t.Errorf("the markdown has HTML outside code: …%s…", prose[max(i-40, 0):min(i+40, len(prose))])
+	}
+}
