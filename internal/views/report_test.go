@@ -245,18 +245,7 @@ func TestReportSelfContained(t *testing.T) {
 // the jobs, not the actions.
 func TestReportScales(t *testing.T) {
 	const n, jobs = 6000, 8
-	r := smallReport()
-	r.Jobs, r.Actions, r.History = jobs, nil, nil
-	var at [jobs]time.Duration
-	for i := range n {
-		lane := i % jobs
-		took := ms(5 + (i*37)%400)
-		r.Actions = append(r.Actions, ReportAction{Address: plan.TableAddr("app", "public", fmt.Sprintf("events_%05d", i)),
-			Type: plan.TypeTable, Kind: state.KindCreate, Database: "app", Lane: lane, Start: at[lane], End: at[lane] + took,
-			Bytes: 81920, Rows: 1000})
-		at[lane] += took
-	}
-	r.FinishedAt = r.StartedAt.Add(slicesMax(at[:]))
+	r := bigReport(n, jobs)
 	start := time.Now()
 	out := renderReport(t, r)
 	t.Logf("%d actions: %.1f MB in %v", n, float64(len(out))/1e6, time.Since(start).Round(time.Millisecond))
@@ -270,6 +259,24 @@ func TestReportScales(t *testing.T) {
 	if len(g.Lanes) != jobs || g.Height != num(ganttTop+jobs*(ganttRowFor(jobs)+ganttLaneGap)+ganttAxis) {
 		t.Errorf("%d lanes %s high, want %d lanes of one row each", len(g.Lanes), g.Height, jobs)
 	}
+}
+
+// bigReport is a run of n small tables copied on jobs lanes, one after the other on each, every
+// 97th on the critical path.
+func bigReport(n, jobs int) ReportData {
+	r := smallReport()
+	r.Jobs, r.Actions, r.History = jobs, nil, nil
+	at := make([]time.Duration, jobs)
+	for i := range n {
+		lane := i % jobs
+		took := ms(5 + (i*37)%400)
+		r.Actions = append(r.Actions, ReportAction{Address: plan.TableAddr("app", "public", fmt.Sprintf("events_%05d", i)),
+			Type: plan.TypeTable, Kind: state.KindCreate, Database: "app", Lane: lane, Start: at[lane], End: at[lane] + took,
+			Bytes: 81920, Rows: 1000, Critical: i%97 == 0})
+		at[lane] += took
+	}
+	r.FinishedAt = r.StartedAt.Add(slicesMax(at))
+	return r
 }
 
 func slicesMax(ds []time.Duration) time.Duration {
@@ -364,5 +371,26 @@ func TestReportMarkdownBudget(t *testing.T) {
 	if prose := codeSpans.ReplaceAllString(strings.ReplaceAll(out, "\n> ", "\n"), ""); strings.ContainsAny(prose, "<>") {
 		i := strings.IndexAny(prose, "<>")
 		t.Errorf("the markdown has HTML outside code: …%s…", prose[max(i-40, 0):min(i+40, len(prose))])
+	}
+}
+
+// TestReportBareRun: a destroy with no action, forecast, validation or history still renders,
+// saying so.
+func TestReportBareRun(t *testing.T) {
+	r := ReportData{Migration: "m", Run: 2, Operation: "destroy", Outcome: state.StatusSucceeded, StartedAt: reportStart,
+		FinishedAt: reportStart.Add(ms(700)), Jobs: 4}
+	out := renderReport(t, r)
+	for _, want := range []string{"No validations were recorded for this run.", "This run copied no table.", "No runs recorded.",
+		`<text class="lane-label" x="6" y="`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	if strings.Contains(out, `id="forecast"`) || strings.Count(out, `class="lane`) != 2*4 {
+		t.Error("want no forecast section and 4 empty lanes")
+	}
+	var md bytes.Buffer
+	if err := ReportMarkdown(&md, r); err != nil || !strings.Contains(md.String(), "**✅ Succeeded** in 700ms") {
+		t.Errorf("markdown: %v\n%s", err, md.String())
 	}
 }
