@@ -257,6 +257,19 @@ func dur(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
+// offset renders an instant of the run, finer than dur so that neighbours stay apart: 1.97s.
+func offset(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0s"
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(10 * time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
 // rate renders a throughput compactly: 12.3, 1.2k, 3.4M.
 func rate(v float64) string {
 	switch {

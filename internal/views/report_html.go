@@ -127,7 +127,7 @@ func newReportPage(r *ReportData) reportPage {
 	for _, a := range criticalActions(r.Actions) {
 		start, end := a.span()
 		p.Critical = append(p.Critical, reportCritical{Address: a.Address, What: a.Type,
-			Lane: fmt.Sprint(a.Lane + 1), Start: dur(start), End: dur(end), Took: dur(end - start)})
+			Lane: fmt.Sprint(a.Lane + 1), Start: offset(start), End: offset(end), Took: dur(end - start)})
 	}
 	for _, a := range failedActions(r.Actions) {
 		p.Failed = append(p.Failed, reportFailed{Address: a.Address, Error: a.Error})

@@ -136,7 +136,7 @@ func mdReportCritical(r *ReportData) string {
 			}
 			start, end := a.span()
 			fmt.Fprintf(&b, "%d. %s (%s) %s (lane %d, %s → %s)\n", i+1, codeSpan(a.Address), mdText(a.Type),
-				dur(end-start), a.Lane+1, dur(start), dur(end))
+				dur(end-start), a.Lane+1, offset(start), offset(end))
 		}
 		b.WriteString("\n")
 	}

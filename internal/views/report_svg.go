@@ -88,7 +88,7 @@ func actionTitle(a ReportAction) string {
 	start, end := a.span()
 	var b strings.Builder
 	b.WriteString(a.Address)
-	fmt.Fprintf(&b, "\n%s %s · lane %d · %s (from %s to %s)", a.Kind, a.Type, a.Lane+1, dur(end-start), dur(start), dur(end))
+	fmt.Fprintf(&b, "\n%s %s · lane %d · %s (from %s to %s)", a.Kind, a.Type, a.Lane+1, dur(end-start), offset(start), offset(end))
 	if a.Bytes > 0 || a.Rows > 0 {
 		fmt.Fprintf(&b, "\n%s, %s", Bytes(a.Bytes), Rows(a.Rows))
 		if s := (end - start).Seconds(); s > 0 {
