@@ -6,7 +6,7 @@ import (
 	"github.com/pgferry/pgferry/catalog"
 )
 
-// extensionActions plans one action per extension of the source database that the target database
+// extensions plans one action per extension of the source database that the target database
 // will not have when pre-data runs, in an order where each follows the extensions it requires, and
 // returns their addresses. Each runs pg_dump's CREATE EXTENSION (with its comment, and the schema it
 // is installed in when that does not exist yet) before pre-data, whose types, functions and columns
@@ -15,7 +15,8 @@ import (
 // A database pgferry creates comes from template0 and has plpgsql; a database that exists (empty)
 // has what its pg_extension lists. A database an interrupted run of this migration worked in gets
 // what the state does not record as applied, and what it lacks.
-func extensionActions(in Input, db string, sdb, tdb *catalog.Database, dbAction *Action, need func(string) bool, add func(*Action)) []string {
+func (d *dbPlanner) extensions() []string {
+	in, db, sdb, tdb, dbAction := d.in, d.db, d.sdb, d.tdb, d.dbAction
 	have := map[string]bool{"plpgsql": true}
 	if tdb != nil && (dbAction == nil || dbAction.Kind == Update) {
 		have = map[string]bool{}
@@ -26,7 +27,7 @@ func extensionActions(in Input, db string, sdb, tdb *catalog.Database, dbAction 
 	var addrs []string
 	for _, e := range OrderExtensions(sdb.Extensions) {
 		addr := ExtensionAddr(db, e.Name)
-		if !need(addr) {
+		if !d.need(addr) {
 			continue
 		}
 		if have[e.Name] && (dbAction != nil || in.State == nil || in.State.Action(addr) == nil) {
@@ -49,7 +50,7 @@ func extensionActions(in Input, db string, sdb, tdb *catalog.Database, dbAction 
 		if len(addrs) > 0 {
 			a.DependsOn = appendUnique(a.DependsOn, addrs[len(addrs)-1])
 		}
-		add(a)
+		d.add(a)
 		addrs = append(addrs, addr)
 	}
 	return addrs

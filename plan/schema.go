@@ -38,3 +38,15 @@ func schemaDetails(d *catalog.Database) []string {
 	}
 	return out
 }
+
+// schema plans pre-data (pg_dump's schemas, types, functions, tables, views), after the database
+// and its extensions (extAddrs).
+func (d *dbPlanner) schema(extAddrs []string) {
+	if !d.need(d.schemaAddr) {
+		return
+	}
+	a := &Action{Address: d.schemaAddr, Type: TypeSchema, Kind: Create, Database: d.db, Reason: "pre-data from pg_dump: schemas, types, functions, tables, views",
+		DependsOn: append(deps(d.dbAction), extAddrs...)}
+	a.Details = schemaDetails(d.sdb)
+	d.add(a)
+}
