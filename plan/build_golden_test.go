@@ -133,6 +133,11 @@ func richMigration(o config.Options, dbs ...string) *config.Migration {
 	return m
 }
 
+// input is the one place the golden test makes an Input.
+func input(m *config.Migration, src, tgt *catalog.Instance, sdbs, tdbs map[string]*catalog.Database, st *state.State) Input {
+	return Input{Migration: m, Source: src, Target: tgt, SourceDBs: sdbs, TargetDBs: tdbs, State: st}
+}
+
 // appliedState records every action of p, those matching skip excepted, as applied.
 func appliedState(p *Plan, skip map[string]bool) *state.State {
 	st := state.New("m")
@@ -155,7 +160,9 @@ func TestBuildGolden(t *testing.T) {
 	tgt := richTarget()
 	vals := []state.Validation{{ID: "a", Outcome: state.Failed}, {ID: "b", Outcome: state.Warning}, {ID: "c", Outcome: state.Succeeded}, {ID: "d", Outcome: state.Warning}}
 	rich := func(o config.Options, tdbs map[string]*catalog.Database, st *state.State) Input {
-		return Input{Migration: richMigration(o, "app", "shop"), Source: src, Target: tgt, SourceDBs: sdbs, TargetDBs: tdbs, State: st, Validations: vals}
+		in := input(richMigration(o, "app", "shop"), src, tgt, sdbs, tdbs, st)
+		in.Validations = vals
+		return in
 	}
 	fresh, err := Build(rich(richOptions(), nil, nil))
 	if err != nil {
@@ -213,20 +220,20 @@ func TestBuildGolden(t *testing.T) {
 			o.ExcludeTables = []string{"public.mid", "s.items"}
 			return o
 		}(), nil, nil)},
-		{"rich_superuser_login", Input{Migration: richMigration(richOptions(), "app", "shop"), Source: src, Target: &superTgt, SourceDBs: sdbs}},
-		{"rich_pg14_source", Input{Migration: richMigration(richOptions(), "app"), Source: &pg14, Target: tgt, SourceDBs: sdbs}},
-		{"rich_star", Input{Migration: star, Source: src, Target: tgt, SourceDBs: map[string]*catalog.Database{"app": sdbs["app"], "shop": sdbs["shop"], "postgres": {Name: "postgres", Objects: map[string]int{}}}}},
-		{"rich_login_grants", Input{Migration: richMigration(grantOpts, "app", "shop"), Source: &grantSrc, Target: tgt,
-			SourceDBs: map[string]*catalog.Database{"app": sdbs["app"], "shop": &grantShop}}},
+		{"rich_superuser_login", input(richMigration(richOptions(), "app", "shop"), src, &superTgt, sdbs, nil, nil)},
+		{"rich_pg14_source", input(richMigration(richOptions(), "app"), &pg14, tgt, sdbs, nil, nil)},
+		{"rich_star", input(star, src, tgt, map[string]*catalog.Database{"app": sdbs["app"], "shop": sdbs["shop"], "postgres": {Name: "postgres", Objects: map[string]int{}}}, nil, nil)},
+		{"rich_login_grants", input(richMigration(grantOpts, "app", "shop"), &grantSrc, tgt,
+			map[string]*catalog.Database{"app": sdbs["app"], "shop": &grantShop}, nil, nil)},
 		{"small_fresh", func() Input {
 			s, d := instances()
-			return Input{Migration: migration(config.Options{}), Source: s, Target: d, SourceDBs: map[string]*catalog.Database{"app": sourceDB()}}
+			return input(migration(config.Options{}), s, d, map[string]*catalog.Database{"app": sourceDB()}, nil, nil)
 		}()},
 		{"filtered", func() Input {
 			s, d := instances()
 			m := migration(config.Options{})
 			m.Options.ExcludeTables = []string{"logs.event*", "app.hist"}
-			return Input{Migration: m, Source: s, Target: d, SourceDBs: map[string]*catalog.Database{"app": filterSource()}}
+			return input(m, s, d, map[string]*catalog.Database{"app": filterSource()}, nil, nil)
 		}()},
 	}
 	for _, tc := range cases {
@@ -264,9 +271,9 @@ func TestBuildGolden(t *testing.T) {
 		in   Input
 		want string
 	}{
-		"missing database": {Input{Migration: richMigration(richOptions(), "nope"), Source: src, Target: tgt, SourceDBs: sdbs},
+		"missing database": {input(richMigration(richOptions(), "nope"), src, tgt, sdbs, nil, nil),
 			`database "nope" not found on source "src" (h1:5432); available: app, shop`},
-		"no catalog": {Input{Migration: richMigration(richOptions(), "shop"), Source: src, Target: tgt, SourceDBs: map[string]*catalog.Database{}},
+		"no catalog": {input(richMigration(richOptions(), "shop"), src, tgt, map[string]*catalog.Database{}, nil, nil),
 			`internal error: no catalog for source database "shop"`},
 	} {
 		if _, err := Build(tc.in); err == nil || err.Error() != tc.want {
