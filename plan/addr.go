@@ -1,0 +1,63 @@
+package plan
+
+import "fmt"
+
+// Addresses.
+
+// TablePartAddr names part i of a table: database.DB.table["s"."t"].part[i].
+func TablePartAddr(db, schema, name string, i int) string {
+	return fmt.Sprintf("%s.part[%d]", TableAddr(db, schema, name), i)
+}
+
+// RoleAddr is role.NAME.
+func RoleAddr(name string) string { return "role." + addrName(name) }
+
+// MembershipAddr is role.MEMBER.member_of["ROLE"].
+func MembershipAddr(member, role string) string {
+	return fmt.Sprintf("role.%s.member_of[%q]", addrName(member), role)
+}
+
+// ParameterAddr is server_parameter.NAME.
+func ParameterAddr(name string) string { return "server_parameter." + addrName(name) }
+
+// DatabaseAddr is database.NAME.
+func DatabaseAddr(db string) string { return "database." + addrName(db) }
+
+// ExtensionAddr is database.DB.extension.NAME.
+func ExtensionAddr(db, name string) string { return DatabaseAddr(db) + ".extension." + addrName(name) }
+
+// TableAddr is database.DB.table["schema"."name"].
+func TableAddr(db, schema, name string) string {
+	return fmt.Sprintf("%s.table[%q.%q]", DatabaseAddr(db), schema, name)
+}
+
+// IndexAddr is database.DB.index["schema"."name"].
+func IndexAddr(db, schema, name string) string {
+	return fmt.Sprintf("%s.index[%q.%q]", DatabaseAddr(db), schema, name)
+}
+
+// ConstraintAddr is database.DB.constraint["schema"."table"."name"].
+func ConstraintAddr(db, schema, table, name string) string {
+	return fmt.Sprintf("%s.constraint[%q.%q.%q]", DatabaseAddr(db), schema, table, name)
+}
+
+// OwnershipAddr is database.DB.ownership["ROLE"]: the objects of ROLE in DB given to another role.
+func OwnershipAddr(db, role string) string {
+	return fmt.Sprintf("%s.ownership[%q]", DatabaseAddr(db), role)
+}
+
+// PartAddr is DatabaseAddr(db) + "." + part (schema, sequences, post_data, analyze, verify).
+func PartAddr(db, part string) string { return DatabaseAddr(db) + "." + part }
+
+// addrName keeps plain identifiers bare and quotes the rest: role.app, role["my role"].
+func addrName(n string) string {
+	for i, r := range n {
+		if !(r == '_' || r == '-' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9')) {
+			return fmt.Sprintf("[%q]", n)
+		}
+	}
+	if n == "" {
+		return `[""]`
+	}
+	return n
+}
