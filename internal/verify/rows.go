@@ -17,7 +17,7 @@ const maxRowsShown = 20
 // 1024 buckets by its key and sums the row hashes per bucket; only the rows of buckets whose sums
 // differ are then read, as (key, row hash), and compared. It returns the first maxRowsShown
 // differing rows in key order and how many differ.
-func differingRows(ctx context.Context, t catalog.Table, extended bool, openSrc, openTgt func(context.Context) (*pgx.Conn, error)) ([]string, int, error) {
+func differingRows(ctx context.Context, t catalog.Table, extended bool, openSrc, openTgt Opener) ([]string, int, error) {
 	src, err := openSrc(ctx)
 	if err != nil {
 		return nil, 0, err

@@ -59,22 +59,15 @@ func checksumSQL(q string, mode string, extended bool) string {
 	return "SELECT count(*), coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0)::text FROM ONLY " + q + " AS t"
 }
 
+// Opener opens a connection to one side's database.
+type Opener = func(context.Context) (*pgx.Conn, error)
+
 // CompareDatabase compares the inventory and the data of one database. openSrc and openTgt open
 // connections to the source and target database (openSrc may pin a snapshot). The source is compared as
 // the table filters of opts select it (plan.FilterDatabase): what they leave out is not compared.
 func CompareDatabase(ctx context.Context, db string, src *catalog.Database, srcVersion pgver.V, opts config.Options, mode string, jobs int,
-	openSrc, openTgt func(context.Context) (*pgx.Conn, error)) ([]Difference, []TableResult, error) {
-	tc, err := openTgt(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	var tv pgver.V
-	if err := tc.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&tv); err != nil {
-		tc.Close(ctx)
-		return nil, nil, err
-	}
-	tgt, err := catalog.ReadDatabase(ctx, tc, db, tv)
-	tc.Close(context.WithoutCancel(ctx))
+	openSrc, openTgt Opener) ([]Difference, []TableResult, error) {
+	tgt, tv, err := readTarget(ctx, db, openTgt)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -83,75 +76,21 @@ func CompareDatabase(ctx context.Context, db string, src *catalog.Database, srcV
 	if mode == "none" {
 		return diffs, nil, nil
 	}
-	var tables []catalog.Table
-	onTarget := make(map[[2]string]bool, len(tgt.Tables)) // not tgt.Table: a scan per table is quadratic
-	for _, t := range tgt.Tables {
-		onTarget[[2]string{t.Schema, t.Name}] = true
-	}
-	for _, t := range src.Tables {
-		if t.Kind == "r" && onTarget[[2]string{t.Schema, t.Name}] {
-			tables = append(tables, t)
-		}
-	}
-	results := make([]TableResult, len(tables))
-	var mu sync.Mutex
-	side := func(open func(context.Context) (*pgx.Conn, error), set func(i int, n int64, sum string)) error {
-		return pgio.Parallel(ctx, max(1, jobs/2), len(tables), func() (*pgx.Conn, error) { return open(ctx) },
-			func(ctx context.Context, c *pgx.Conn, i int) error {
-				var n int64
-				var sum string
-				if err := c.QueryRow(ctx, checksumSQL(tables[i].Qualified(), mode, srcVersion.AtLeast(11) && tv.AtLeast(11))).Scan(&n, &sum); err != nil {
-					return fmt.Errorf("checksumming %s: %w", tables[i].Key(), err)
-				}
-				mu.Lock()
-				set(i, n, sum)
-				mu.Unlock()
-				return nil
-			})
-	}
-	errc := make(chan error, 2)
-	go func() {
-		errc <- side(openSrc, func(i int, n int64, s string) { results[i].SourceRows, results[i].SourceChecksum = n, s })
-	}()
-	go func() {
-		errc <- side(openTgt, func(i int, n int64, s string) { results[i].TargetRows, results[i].TargetChecksum = n, s })
-	}()
-	for i := 0; i < 2; i++ {
-		if e := <-errc; e != nil && err == nil {
-			err = e
-		}
-	}
+	tables := comparedTables(src, tgt)
+	extended := srcVersion.AtLeast(11) && tv.AtLeast(11)
+	results, err := checksumTables(ctx, tables, mode, extended, jobs, openSrc, openTgt)
 	if err != nil {
 		return nil, nil, err
 	}
 	if mode == "checksum" && src.LargeObjects > 0 && tgt.LargeObjects == src.LargeObjects {
-		var sd, td string
-		errc := make(chan error, 2)
-		digest := func(open func(context.Context) (*pgx.Conn, error), out *string) {
-			c, err := open(ctx)
-			if err != nil {
-				errc <- err
-				return
-			}
-			defer c.Close(context.WithoutCancel(ctx))
-			*out, err = largeObjectsDigest(ctx, c)
-			errc <- err
-		}
-		go digest(openSrc, &sd)
-		go digest(openTgt, &td)
-		for i := 0; i < 2; i++ {
-			if e := <-errc; e != nil && err == nil {
-				err = e
-			}
-		}
+		d, err := compareLargeObjects(ctx, db, openSrc, openTgt)
 		if err != nil {
 			return nil, nil, err
 		}
-		if sd != td {
-			diffs = append(diffs, Difference{Database: db, Object: "large objects", Kind: "checksum", Source: sd, Target: td})
+		if d != nil {
+			diffs = append(diffs, *d)
 		}
 	}
-	extended := srcVersion.AtLeast(11) && tv.AtLeast(11)
 	for i, t := range tables {
 		results[i].Table = t.Key()
 		r := results[i]
@@ -175,6 +114,86 @@ func CompareDatabase(ctx context.Context, db string, src *catalog.Database, srcV
 		diffs = append(diffs, d)
 	}
 	return diffs, results, nil
+}
+
+// readTarget reads the catalog of the target database and the target's version.
+func readTarget(ctx context.Context, db string, openTgt Opener) (*catalog.Database, pgver.V, error) {
+	tc, err := openTgt(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	var tv pgver.V
+	if err := tc.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&tv); err != nil {
+		tc.Close(ctx)
+		return nil, 0, err
+	}
+	tgt, err := catalog.ReadDatabase(ctx, tc, db, tv)
+	tc.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, 0, err
+	}
+	return tgt, tv, nil
+}
+
+// comparedTables are the ordinary tables of src that the target has too: their data is compared.
+func comparedTables(src, tgt *catalog.Database) []catalog.Table {
+	var tables []catalog.Table
+	onTarget := make(map[[2]string]bool, len(tgt.Tables)) // not tgt.Table: a scan per table is quadratic
+	for _, t := range tgt.Tables {
+		onTarget[[2]string{t.Schema, t.Name}] = true
+	}
+	for _, t := range src.Tables {
+		if t.Kind == "r" && onTarget[[2]string{t.Schema, t.Name}] {
+			tables = append(tables, t)
+		}
+	}
+	return tables
+}
+
+// checksumTables counts (mode count) or checksums the tables on both sides at once, each side on
+// up to jobs/2 connections.
+func checksumTables(ctx context.Context, tables []catalog.Table, mode string, extended bool, jobs int, openSrc, openTgt Opener) ([]TableResult, error) {
+	results := make([]TableResult, len(tables))
+	var mu sync.Mutex
+	side := func(open Opener, set func(i int, n int64, sum string)) error {
+		return pgio.Parallel(ctx, max(1, jobs/2), len(tables), func() (*pgx.Conn, error) { return open(ctx) },
+			func(ctx context.Context, c *pgx.Conn, i int) error {
+				var n int64
+				var sum string
+				if err := c.QueryRow(ctx, checksumSQL(tables[i].Qualified(), mode, extended)).Scan(&n, &sum); err != nil {
+					return fmt.Errorf("checksumming %s: %w", tables[i].Key(), err)
+				}
+				mu.Lock()
+				set(i, n, sum)
+				mu.Unlock()
+				return nil
+			})
+	}
+	err := both(
+		func() error {
+			return side(openSrc, func(i int, n int64, s string) { results[i].SourceRows, results[i].SourceChecksum = n, s })
+		},
+		func() error {
+			return side(openTgt, func(i int, n int64, s string) { results[i].TargetRows, results[i].TargetChecksum = n, s })
+		})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// both runs a and b at once and returns the first error either returned.
+func both(a, b func() error) error {
+	errc := make(chan error, 2)
+	go func() { errc <- a() }()
+	go func() { errc <- b() }()
+	var err error
+	for i := 0; i < 2; i++ {
+		if e := <-errc; e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
 }
 
 func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
