@@ -48,10 +48,10 @@ func BaselineScope(st *state.State) (dbs, roles []string) {
 	seenDB, seenRole := map[string]bool{}, map[string]bool{}
 	for _, c := range st.Created {
 		switch {
-		case c.Type == ChangeDatabase && c.Op == OpCreated && !seenDB[c.Name]:
+		case c.Type == plan.ChangeDatabase && c.Op == plan.OpCreated && !seenDB[c.Name]:
 			seenDB[c.Name] = true
 			dbs = append(dbs, c.Name)
-		case (c.Type == ChangeRole && c.Op == OpCreated || c.Type == ChangeRoleAttributes && c.Op == OpAltered) && !seenRole[c.Name]:
+		case (c.Type == plan.ChangeRole && c.Op == plan.OpCreated || c.Type == plan.ChangeRoleAttributes && c.Op == plan.OpAltered) && !seenRole[c.Name]:
 			seenRole[c.Name] = true
 			roles = append(roles, c.Name)
 		}
@@ -292,7 +292,7 @@ func readStatsReset(ctx context.Context, conn *pgx.Conn) (string, error) {
 type DriftOptions struct {
 	Target *config.Server
 	State  *state.State
-	Plan   *DestroyPlan
+	Plan   *plan.DestroyPlan
 	// Settle is how long to wait for sessions to report their counters before reading them, when
 	// the target was written to since the baseline (0: statsFlush).
 	Settle time.Duration
@@ -327,9 +327,9 @@ func CheckDrift(ctx context.Context, opt DriftOptions) ([]string, error) {
 	for _, s := range opt.Plan.Steps {
 		c := s.Change
 		switch {
-		case c.Type == ChangeDatabase && c.Op == OpCreated && b.Databases[c.Name] != nil:
+		case c.Type == plan.ChangeDatabase && c.Op == plan.OpCreated && b.Databases[c.Name] != nil:
 			dbs = append(dbs, c.Name)
-		case (c.Type == ChangeRole || c.Type == ChangeRoleAttributes) && b.Roles[c.Name] != nil && !slices.Contains(roles, c.Name):
+		case (c.Type == plan.ChangeRole || c.Type == plan.ChangeRoleAttributes) && b.Roles[c.Name] != nil && !slices.Contains(roles, c.Name):
 			roles = append(roles, c.Name)
 		}
 	}
