@@ -27,11 +27,13 @@ package apply
 import (
 	"context"
 	"fmt"
-	"github.com/pgferry/pgferry/internal/pgver"
 	"maps"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/pgferry/pgferry/internal/english"
+	"github.com/pgferry/pgferry/internal/pgver"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/config"
@@ -512,7 +514,7 @@ func CompareDatabaseDrift(db string, d *state.DatabaseBaseline, cur DatabaseNow)
 			if !ok {
 				line := taddr + ": created since apply finished"
 				if now[1] > 0 {
-					line += fmt.Sprintf(", %s inserted", plural(now[1], "row"))
+					line += fmt.Sprintf(", %s inserted", english.Count(now[1], "row"))
 				}
 				out = append(out, line)
 				continue
@@ -528,7 +530,7 @@ func CompareDatabaseDrift(db string, d *state.DatabaseBaseline, cur DatabaseNow)
 			var w []string
 			for i, verb := range []string{"inserted", "updated", "deleted"} {
 				if n := now[i+1] - was[i+1]; n > 0 {
-					w = append(w, fmt.Sprintf("%s %s", plural(n, "row"), verb))
+					w = append(w, fmt.Sprintf("%s %s", english.Count(n, "row"), verb))
 				}
 			}
 			if len(w) > 0 {
@@ -548,17 +550,17 @@ func CompareDatabaseDrift(db string, d *state.DatabaseBaseline, cur DatabaseNow)
 			more = fmt.Sprintf(", and %d more", n-maxSessions)
 		}
 		out = append(out, fmt.Sprintf("%s: %s connected (%s%s): it is in use, and what they wrote last may not be counted yet; destroy would terminate them",
-			addr, plural(int64(n), "session"), strings.Join(shown, "; "), more))
+			addr, english.Count(n, "session"), strings.Join(shown, "; "), more))
 	}
 	for i, n := range cur.NewObjects {
 		if i == maxListed {
-			out = append(out, fmt.Sprintf("%s: and %d more object(s) created since apply finished", addr, len(cur.NewObjects)-maxListed))
+			out = append(out, fmt.Sprintf("%s: and %s created since apply finished", addr, english.Count(len(cur.NewObjects)-maxListed, "more object")))
 			break
 		}
 		out = append(out, fmt.Sprintf("%s: %s created since apply finished", addr, n))
 	}
 	if cur.Newer > 0 && len(cur.NewObjects) == 0 && !slices.ContainsFunc(out, func(l string) bool { return strings.Contains(l, ": created since apply finished") }) {
-		out = append(out, fmt.Sprintf("%s: objects created since apply finished (%d new catalog entries)", addr, cur.Newer))
+		out = append(out, fmt.Sprintf("%s: objects created since apply finished (%s)", addr, english.Count(cur.Newer, "new catalog entry")))
 	}
 	if cur.Objects-cur.Newer != d.Objects || cur.Newer == 0 && cur.Hash != d.Hash {
 		out = append(out, fmt.Sprintf("%s: objects were altered or dropped since apply finished (tables, columns, constraints, functions, owners or privileges)", addr))
@@ -596,13 +598,6 @@ func joinAnd(s []string) string {
 		return strings.Join(s, "")
 	}
 	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
-}
-
-func plural(n int64, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func orWhat(s, def string) string {

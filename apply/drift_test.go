@@ -70,7 +70,9 @@ func TestCompareDatabaseDrift(t *testing.T) {
 			`database.app.table["public"."u"]: dropped since apply finished`,
 			`database.app: objects were altered or dropped since apply finished (tables, columns, constraints, functions, owners or privileges)`}},
 		{name: "something unnamed created", cur: func(d *DatabaseNow) { d.Objects, d.Newer, d.Hash = 11, 1, 8 },
-			want: []string{`database.app: objects created since apply finished (1 new catalog entries)`}},
+			want: []string{`database.app: objects created since apply finished (1 new catalog entry)`}},
+		{name: "several unnamed created", cur: func(d *DatabaseNow) { d.Objects, d.Newer, d.Hash = 13, 3, 8 },
+			want: []string{`database.app: objects created since apply finished (3 new catalog entries)`}},
 		{name: "column added", cur: func(d *DatabaseNow) { d.Objects, d.Hash = 11, 8 },
 			want: []string{`database.app: objects were altered or dropped since apply finished (tables, columns, constraints, functions, owners or privileges)`}},
 		{name: "privileges changed", cur: func(d *DatabaseNow) { d.Hash = 8 },
@@ -92,7 +94,12 @@ func TestCompareDatabaseDrift(t *testing.T) {
 		}
 		cur.Objects, cur.Newer = 35, 25
 		got := CompareDatabaseDrift("app", base, cur)
-		if len(got) != maxListed+1 || got[maxListed] != "database.app: and 5 more object(s) created since apply finished" {
+		if len(got) != maxListed+1 || got[maxListed] != "database.app: and 5 more objects created since apply finished" {
+			t.Errorf("got %q", got)
+		}
+		cur.NewObjects, cur.Objects, cur.Newer = cur.NewObjects[:maxListed+1], 31, 21
+		got = CompareDatabaseDrift("app", base, cur)
+		if len(got) != maxListed+1 || got[maxListed] != "database.app: and 1 more object created since apply finished" {
 			t.Errorf("got %q", got)
 		}
 	})
