@@ -218,9 +218,10 @@ func undoDetails(c state.Change) []string {
 		if c.Before == "" {
 			return []string{fmt.Sprintf("ALTER SYSTEM RESET %s", c.Name)}
 		}
-		return []string{fmt.Sprintf("ALTER SYSTEM SET %s = %s", c.Name, literal(c.Before))}
+		return []string{fmt.Sprintf("ALTER SYSTEM SET %s = %s", c.Name, settingLiteral(c.Before))}
 	}
 	return nil
 }
 
-func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+// settingLiteral quotes a parameter value as a SQL string literal (ALTER SYSTEM SET).
+func settingLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
