@@ -9,16 +9,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pgferry/pgferry/internal/pgver"
-	"github.com/pgferry/pgferry/plan"
-
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/pgver"
+	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
 )
 
-// DestroyEvent reports the progress of Destroy.
 // DestroyEventType is what a DestroyEvent reports about its step.
 type DestroyEventType string
 
@@ -368,30 +366,12 @@ func RecordDestroy(st *state.State, p *plan.DestroyPlan, results []StepResult) [
 	return failed
 }
 
-// Shims for callers not yet moved to plan's destroy planner (removed when they are).
-type (
-	UndoStep    = plan.UndoStep
-	DestroyPlan = plan.DestroyPlan
-)
-
-// PlanDestroy is plan.PlanDestroy (shim).
-func PlanDestroy(st *state.State) *DestroyPlan { return plan.PlanDestroy(st) }
-
-// ParseMembership is plan.ParseMembership (shim).
-func ParseMembership(name string) (member, role string, ok bool) { return plan.ParseMembership(name) }
-
-// The change types and operations, now plan's (shims).
+// Shims: the change vocabulary is plan's; apply.go and owners.go still name it unqualified
+// (removed when they say plan.ChangeLoginMembership and so on).
 const (
-	ChangeRole            = plan.ChangeRole
-	ChangeRoleAttributes  = plan.ChangeRoleAttributes
-	ChangeMembership      = plan.ChangeMembership
 	ChangeLoginMembership = plan.ChangeLoginMembership
-	ChangeDatabase        = plan.ChangeDatabase
-	ChangeExtension       = plan.ChangeExtension
-	ChangeServerParameter = plan.ChangeServerParameter
 	ChangeOwnership       = plan.ChangeOwnership
 	OpCreated             = plan.OpCreated
 	OpAltered             = plan.OpAltered
-	OpDropped             = plan.OpDropped
 	OpReassigned          = plan.OpReassigned
 )
