@@ -115,7 +115,7 @@ func cmdCancel(c *cli, args []string) int {
 		fmt.Fprintf(c.stdout, "Migration %q has not been applied (the state backend holds no state for it): nothing to cancel.\n", s.m.Name)
 		return 0
 	}
-	if !*auto && !c.isTTYIn && len(apply.PlanDestroy(st).Steps) > 0 {
+	if !*auto && !c.isTTYIn && len(plan.PlanDestroy(st).Steps) > 0 {
 		c.errorf(nil, "no terminal to ask for approval: pass --auto-approve to roll back what migration %q did without confirmation; nothing was changed", s.m.Name)
 		return 1
 	}
@@ -142,7 +142,7 @@ func (c *cli) cancelRunning(ctx context.Context, s *session, cb state.Canceler, 
 		c.errorf(s.secrets, "reading the state: %v", err)
 		return 1
 	}
-	dp := apply.PlanDestroy(st)
+	dp := plan.PlanDestroy(st)
 	fmt.Fprintf(c.stdout, "An %s of migration %q is running (lock %s, %s): cancel stops it, then rolls back what the migration did.\n\n",
 		orDefault(holder.Operation, "apply"), s.m.Name, orDefault(holder.ID, "unknown"), orDefault(holder.Who, "unknown"))
 	if len(dp.Steps) > 0 {
@@ -230,7 +230,7 @@ type rollbackOptions struct {
 // undo, record. The caller holds the state lock.
 func (c *cli) rollback(ctx context.Context, s *session, st *state.State, o rollbackOptions) int {
 	w := o.out
-	dp := apply.PlanDestroy(st)
+	dp := plan.PlanDestroy(st)
 	if len(dp.Steps) == 0 {
 		if len(dp.Notes) == 0 {
 			fmt.Fprintln(w, dBold("No changes.")+" No objects need to be destroyed.")
@@ -283,7 +283,7 @@ func (c *cli) rollback(ctx context.Context, s *session, st *state.State, o rollb
 }
 
 // recordRollback writes the state after a rollback and prints the outcome.
-func (c *cli) recordRollback(ctx context.Context, s *session, st *state.State, dp *apply.DestroyPlan, results []apply.StepResult, o rollbackOptions) int {
+func (c *cli) recordRollback(ctx context.Context, s *session, st *state.State, dp *plan.DestroyPlan, results []apply.StepResult, o rollbackOptions) int {
 	w := o.out
 	failed := apply.RecordDestroy(st, dp, results)
 	now := time.Now().UTC()
@@ -366,7 +366,7 @@ func printNotes(w io.Writer, notes []string) {
 }
 
 // renderDestroyPlan prints the destroy plan, Terraform style.
-func renderDestroyPlan(w io.Writer, s *session, st *state.State, dp *apply.DestroyPlan) {
+func renderDestroyPlan(w io.Writer, s *session, st *state.State, dp *plan.DestroyPlan) {
 	target := st.Target
 	if target.Host == "" {
 		target.Name, target.Host, target.Port = s.m.Target.Name, s.m.Target.Dialed(), s.m.Target.Port
@@ -479,7 +479,7 @@ func (c *cli) rollbackCanceled(w *cancelWatch, s *session, st *state.State, quie
 // checkDrift compares the target with what the last finished apply left (apply.CheckDrift) before
 // a rollback drops anything. ok is false when the rollback must not go on: the target was used
 // since (listed, with how to proceed) or could not be compared; code is then the exit code.
-func (c *cli) checkDrift(ctx context.Context, s *session, st *state.State, dp *apply.DestroyPlan, op string) (code int, ok bool) {
+func (c *cli) checkDrift(ctx context.Context, s *session, st *state.State, dp *plan.DestroyPlan, op string) (code int, ok bool) {
 	changed, err := apply.CheckDrift(ctx, apply.DriftOptions{Target: s.m.Target, State: st, Plan: dp})
 	if err != nil {
 		c.errorf(s.secrets, "comparing the target with what apply left: %v\n\nNothing was changed on the target. Fix the cause and run pgferry %s again, or pass --force to roll back without comparing.", err, op)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
 )
 
@@ -45,8 +45,8 @@ func TestCancelRunningAsks(t *testing.T) {
 			st := state.New("sample")
 			st.Status = state.StatusInProgress
 			st.Created = []state.Change{
-				{Type: apply.ChangeRole, Name: "app_owner", Op: apply.OpCreated},
-				{Type: apply.ChangeDatabase, Name: "app", Op: apply.OpCreated},
+				{Type: plan.ChangeRole, Name: "app_owner", Op: plan.OpCreated},
+				{Type: plan.ChangeDatabase, Name: "app", Op: plan.OpCreated},
 			}
 			if err := backend.Write(ctx, st); err != nil {
 				t.Fatal(err)
@@ -94,7 +94,7 @@ func TestRollbackNoRecord(t *testing.T) {
 		}
 		st := state.New("sample")
 		st.Status = state.StatusSucceeded
-		st.Created = []state.Change{{Type: apply.ChangeDatabase, Name: "app", Op: apply.OpCreated}}
+		st.Created = []state.Change{{Type: plan.ChangeDatabase, Name: "app", Op: plan.OpCreated}}
 		if err := backend.Write(ctx, st); err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/internal/english"
+	"github.com/pgferry/pgferry/internal/verify"
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/plan"
 )
@@ -57,7 +58,7 @@ func cmdVerify(c *cli, args []string) int {
 			}
 		}
 		if s.tgtDBs[db] == nil {
-			r.Differences = []apply.Difference{{Database: db, Object: "database " + db, Kind: "missing"}}
+			r.Differences = []verify.Difference{{Database: db, Object: "database " + db, Kind: "missing"}}
 			report.Databases = append(report.Databases, r)
 			continue
 		}
@@ -79,7 +80,7 @@ func cmdVerify(c *cli, args []string) int {
 				return conn, nil
 			}
 		}
-		diffs, tables, err := apply.CompareDatabase(ctx, db, s.srcDBs[db], s.src.VersionNum, s.m.Options, m, max(2, s.m.Options.Jobs), open(true), open(false))
+		diffs, tables, err := verify.CompareDatabase(ctx, db, s.srcDBs[db], s.src.VersionNum, s.m.Options, m, max(2, s.m.Options.Jobs), open(true), open(false))
 		if err != nil {
 			c.errorf(s.secrets, "verifying database %q: %v", db, err)
 			return 1

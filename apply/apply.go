@@ -1406,13 +1406,3 @@ func dropDatabase(ctx context.Context, conn *pgx.Conn, db string) error {
 	_, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(db))
 	return err
 }
-
-// sortedKeys returns a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for x := range m {
-		k = append(k, x)
-	}
-	sort.Strings(k)
-	return k
-}

@@ -27,11 +27,13 @@ package apply
 import (
 	"context"
 	"fmt"
-	"github.com/pgferry/pgferry/internal/pgver"
 	"maps"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/pgferry/pgferry/internal/english"
+	"github.com/pgferry/pgferry/internal/pgver"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/config"
@@ -48,10 +50,10 @@ func BaselineScope(st *state.State) (dbs, roles []string) {
 	seenDB, seenRole := map[string]bool{}, map[string]bool{}
 	for _, c := range st.Created {
 		switch {
-		case c.Type == ChangeDatabase && c.Op == OpCreated && !seenDB[c.Name]:
+		case c.Type == plan.ChangeDatabase && c.Op == plan.OpCreated && !seenDB[c.Name]:
 			seenDB[c.Name] = true
 			dbs = append(dbs, c.Name)
-		case (c.Type == ChangeRole && c.Op == OpCreated || c.Type == ChangeRoleAttributes && c.Op == OpAltered) && !seenRole[c.Name]:
+		case (c.Type == plan.ChangeRole && c.Op == plan.OpCreated || c.Type == plan.ChangeRoleAttributes && c.Op == plan.OpAltered) && !seenRole[c.Name]:
 			seenRole[c.Name] = true
 			roles = append(roles, c.Name)
 		}
@@ -292,7 +294,7 @@ func readStatsReset(ctx context.Context, conn *pgx.Conn) (string, error) {
 type DriftOptions struct {
 	Target *config.Server
 	State  *state.State
-	Plan   *DestroyPlan
+	Plan   *plan.DestroyPlan
 	// Settle is how long to wait for sessions to report their counters before reading them, when
 	// the target was written to since the baseline (0: statsFlush).
 	Settle time.Duration
@@ -327,9 +329,9 @@ func CheckDrift(ctx context.Context, opt DriftOptions) ([]string, error) {
 	for _, s := range opt.Plan.Steps {
 		c := s.Change
 		switch {
-		case c.Type == ChangeDatabase && c.Op == OpCreated && b.Databases[c.Name] != nil:
+		case c.Type == plan.ChangeDatabase && c.Op == plan.OpCreated && b.Databases[c.Name] != nil:
 			dbs = append(dbs, c.Name)
-		case (c.Type == ChangeRole || c.Type == ChangeRoleAttributes) && b.Roles[c.Name] != nil && !slices.Contains(roles, c.Name):
+		case (c.Type == plan.ChangeRole || c.Type == plan.ChangeRoleAttributes) && b.Roles[c.Name] != nil && !slices.Contains(roles, c.Name):
 			roles = append(roles, c.Name)
 		}
 	}
@@ -512,7 +514,7 @@ func CompareDatabaseDrift(db string, d *state.DatabaseBaseline, cur DatabaseNow)
 			if !ok {
 				line := taddr + ": created since apply finished"
 				if now[1] > 0 {
-					line += fmt.Sprintf(", %s inserted", plural(now[1], "row"))
+					line += fmt.Sprintf(", %s inserted", english.Count(now[1], "row"))
 				}
 				out = append(out, line)
 				continue
@@ -528,7 +530,7 @@ func CompareDatabaseDrift(db string, d *state.DatabaseBaseline, cur DatabaseNow)
 			var w []string
 			for i, verb := range []string{"inserted", "updated", "deleted"} {
 				if n := now[i+1] - was[i+1]; n > 0 {
-					w = append(w, fmt.Sprintf("%s %s", plural(n, "row"), verb))
+					w = append(w, fmt.Sprintf("%s %s", english.Count(n, "row"), verb))
 				}
 			}
 			if len(w) > 0 {
@@ -548,17 +550,17 @@ func CompareDatabaseDrift(db string, d *state.DatabaseBaseline, cur DatabaseNow)
 			more = fmt.Sprintf(", and %d more", n-maxSessions)
 		}
 		out = append(out, fmt.Sprintf("%s: %s connected (%s%s): it is in use, and what they wrote last may not be counted yet; destroy would terminate them",
-			addr, plural(int64(n), "session"), strings.Join(shown, "; "), more))
+			addr, english.Count(n, "session"), strings.Join(shown, "; "), more))
 	}
 	for i, n := range cur.NewObjects {
 		if i == maxListed {
-			out = append(out, fmt.Sprintf("%s: and %d more object(s) created since apply finished", addr, len(cur.NewObjects)-maxListed))
+			out = append(out, fmt.Sprintf("%s: and %s created since apply finished", addr, english.Count(len(cur.NewObjects)-maxListed, "more object")))
 			break
 		}
 		out = append(out, fmt.Sprintf("%s: %s created since apply finished", addr, n))
 	}
 	if cur.Newer > 0 && len(cur.NewObjects) == 0 && !slices.ContainsFunc(out, func(l string) bool { return strings.Contains(l, ": created since apply finished") }) {
-		out = append(out, fmt.Sprintf("%s: objects created since apply finished (%d new catalog entries)", addr, cur.Newer))
+		out = append(out, fmt.Sprintf("%s: objects created since apply finished (%s)", addr, english.Count(cur.Newer, "new catalog entry")))
 	}
 	if cur.Objects-cur.Newer != d.Objects || cur.Newer == 0 && cur.Hash != d.Hash {
 		out = append(out, fmt.Sprintf("%s: objects were altered or dropped since apply finished (tables, columns, constraints, functions, owners or privileges)", addr))
@@ -596,13 +598,6 @@ func joinAnd(s []string) string {
 		return strings.Join(s, "")
 	}
 	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
-}
-
-func plural(n int64, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func orWhat(s, def string) string {

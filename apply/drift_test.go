@@ -9,19 +9,20 @@ import (
 	"time"
 
 	"github.com/pgferry/pgferry/internal/pgtest"
+	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
 )
 
 func TestBaselineScope(t *testing.T) {
 	st := &state.State{Created: []state.Change{
-		{Type: ChangeRole, Name: "owner", Op: OpCreated},
-		{Type: ChangeRoleAttributes, Name: "reader", Op: OpAltered},
-		{Type: ChangeDatabase, Name: "old", Op: OpDropped},
-		{Type: ChangeDatabase, Name: "app", Op: OpCreated},
-		{Type: ChangeExtension, Name: "pgcrypto", Database: "app", Op: OpCreated},
-		{Type: ChangeMembership, Name: "owner in reader", Op: OpCreated},
-		{Type: ChangeDatabase, Name: "app", Op: OpCreated}, // a resumed run
-		{Type: ChangeRole, Name: "owner", Op: OpCreated},
+		{Type: plan.ChangeRole, Name: "owner", Op: plan.OpCreated},
+		{Type: plan.ChangeRoleAttributes, Name: "reader", Op: plan.OpAltered},
+		{Type: plan.ChangeDatabase, Name: "old", Op: plan.OpDropped},
+		{Type: plan.ChangeDatabase, Name: "app", Op: plan.OpCreated},
+		{Type: plan.ChangeExtension, Name: "pgcrypto", Database: "app", Op: plan.OpCreated},
+		{Type: plan.ChangeMembership, Name: "owner in reader", Op: plan.OpCreated},
+		{Type: plan.ChangeDatabase, Name: "app", Op: plan.OpCreated}, // a resumed run
+		{Type: plan.ChangeRole, Name: "owner", Op: plan.OpCreated},
 	}}
 	dbs, roles := BaselineScope(st)
 	if !reflect.DeepEqual(dbs, []string{"app"}) || !reflect.DeepEqual(roles, []string{"owner", "reader"}) {
@@ -69,7 +70,9 @@ func TestCompareDatabaseDrift(t *testing.T) {
 			`database.app.table["public"."u"]: dropped since apply finished`,
 			`database.app: objects were altered or dropped since apply finished (tables, columns, constraints, functions, owners or privileges)`}},
 		{name: "something unnamed created", cur: func(d *DatabaseNow) { d.Objects, d.Newer, d.Hash = 11, 1, 8 },
-			want: []string{`database.app: objects created since apply finished (1 new catalog entries)`}},
+			want: []string{`database.app: objects created since apply finished (1 new catalog entry)`}},
+		{name: "several unnamed created", cur: func(d *DatabaseNow) { d.Objects, d.Newer, d.Hash = 13, 3, 8 },
+			want: []string{`database.app: objects created since apply finished (3 new catalog entries)`}},
 		{name: "column added", cur: func(d *DatabaseNow) { d.Objects, d.Hash = 11, 8 },
 			want: []string{`database.app: objects were altered or dropped since apply finished (tables, columns, constraints, functions, owners or privileges)`}},
 		{name: "privileges changed", cur: func(d *DatabaseNow) { d.Hash = 8 },
@@ -91,7 +94,12 @@ func TestCompareDatabaseDrift(t *testing.T) {
 		}
 		cur.Objects, cur.Newer = 35, 25
 		got := CompareDatabaseDrift("app", base, cur)
-		if len(got) != maxListed+1 || got[maxListed] != "database.app: and 5 more object(s) created since apply finished" {
+		if len(got) != maxListed+1 || got[maxListed] != "database.app: and 5 more objects created since apply finished" {
+			t.Errorf("got %q", got)
+		}
+		cur.NewObjects, cur.Objects, cur.Newer = cur.NewObjects[:maxListed+1], 31, 21
+		got = CompareDatabaseDrift("app", base, cur)
+		if len(got) != maxListed+1 || got[maxListed] != "database.app: and 1 more object created since apply finished" {
 			t.Errorf("got %q", got)
 		}
 	})
@@ -118,7 +126,7 @@ func TestCompareRoleDrift(t *testing.T) {
 }
 
 func TestCheckDriftWithoutBaseline(t *testing.T) {
-	dp := &DestroyPlan{Steps: []*UndoStep{{Address: "database.app", Change: state.Change{Type: ChangeDatabase, Name: "app", Op: OpCreated}}}}
+	dp := &plan.DestroyPlan{Steps: []*plan.UndoStep{{Address: "database.app", Change: state.Change{Type: plan.ChangeDatabase, Name: "app", Op: plan.OpCreated}}}}
 	ctx := context.Background()
 	// No connection is made: Target is nil.
 	for status, want := range map[state.Status]bool{state.StatusInProgress: false, state.StatusFailed: false, state.StatusCanceled: false, state.StatusSucceeded: true} {
@@ -130,7 +138,7 @@ func TestCheckDriftWithoutBaseline(t *testing.T) {
 			t.Errorf("status %s: %q", status, got[0])
 		}
 	}
-	if got, err := CheckDrift(ctx, DriftOptions{State: &state.State{Status: state.StatusSucceeded}, Plan: &DestroyPlan{}}); got != nil || err != nil {
+	if got, err := CheckDrift(ctx, DriftOptions{State: &state.State{Status: state.StatusSucceeded}, Plan: &plan.DestroyPlan{}}); got != nil || err != nil {
 		t.Errorf("empty plan: CheckDrift = %q, %v", got, err)
 	}
 }
@@ -157,8 +165,8 @@ func TestDriftServers(t *testing.T) {
 			exec("app", "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, g::text FROM generate_series(1, 100) g; CREATE VIEW v AS SELECT * FROM t; ANALYZE")
 			target := serverOf(c, "target", c.User, c.Password)
 			st := &state.State{Status: state.StatusSucceeded, Created: []state.Change{
-				{Type: ChangeRole, Name: "app_owner", Op: OpCreated},
-				{Type: ChangeDatabase, Name: "app", Op: OpCreated},
+				{Type: plan.ChangeRole, Name: "app_owner", Op: plan.OpCreated},
+				{Type: plan.ChangeDatabase, Name: "app", Op: plan.OpCreated},
 			}}
 			start := time.Now()
 			b, err := RecordBaseline(ctx, target, st)
@@ -172,7 +180,7 @@ func TestDriftServers(t *testing.T) {
 			st.Baseline = b
 			check := func() []string {
 				t.Helper()
-				got, err := CheckDrift(ctx, DriftOptions{Target: target, State: st, Plan: PlanDestroy(st)})
+				got, err := CheckDrift(ctx, DriftOptions{Target: target, State: st, Plan: plan.PlanDestroy(st)})
 				if err != nil {
 					t.Fatal(err)
 				}

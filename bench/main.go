@@ -102,23 +102,11 @@ type env struct {
 }
 
 func run(ctx context.Context, o options) error {
-	var err error
-	if o.pgferry, err = filepath.Abs(o.pgferry); err != nil {
+	e, err := newEnv(o)
+	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(o.pgferry); err != nil {
-		return fmt.Errorf("pgferry binary: %w (run make build)", err)
-	}
-	if err := os.MkdirAll(o.dir, 0o755); err != nil {
-		return err
-	}
-	// The servers run as the postgres OS user: it must reach the clusters.
-	os.Chmod(o.dir, 0o755)
-	e := &env{o: o, pgferry: o.pgferry, logs: filepath.Join(o.dir, "logs"), work: filepath.Join(o.dir, "work"),
-		trash: filepath.Join(o.dir, "trash")}
 	defer os.RemoveAll(e.trash)
-	os.RemoveAll(e.logs)
-	e.discard(e.work)
 	defer func() {
 		// The runs' dumps can be large: they go with the trash; logs and states stay.
 		dumps, _ := filepath.Glob(filepath.Join(e.work, "*", "dump"))
@@ -127,12 +115,76 @@ func run(ctx context.Context, o options) error {
 			e.discard(d)
 		}
 	}()
+	if err := e.prepare(); err != nil {
+		return err
+	}
+	conf, confDesc, err := clusterConf(o.conf)
+	if err != nil {
+		return err
+	}
+	reused, err := e.startClusters(ctx, conf)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if o.keep {
+			e.dropKept(context.WithoutCancel(ctx))
+			logf("clusters left running: %s, %s (stop: go run ./internal/pgtest/cmd/pgcluster stop --dir DIR --remove)",
+				filepath.Join(o.dir, "source"), filepath.Join(o.dir, "target"))
+			return
+		}
+		e.tgt.Destroy()
+		e.src.Destroy()
+	}()
+	if !reused {
+		marker := filepath.Join(o.dir, "source.datasets")
+		os.Remove(marker)
+		if err := generate(ctx, e); err != nil {
+			return err
+		}
+		if err := os.WriteFile(marker, []byte(datasetMarker(o)), 0o644); err != nil {
+			return err
+		}
+	}
+	e.machine = describeMachine(ctx, e)
+	e.machine.LoadStart = loadAvg()
+	e.machine.Conf = append(e.machine.Conf, confDesc...)
+	rep, err := measure(ctx, e)
+	if err != nil {
+		return err
+	}
+	return writeReport(o.out, rep)
+}
+
+// newEnv checks the pgferry binary and makes the bench's directory.
+func newEnv(o options) (*env, error) {
+	var err error
+	if o.pgferry, err = filepath.Abs(o.pgferry); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(o.pgferry); err != nil {
+		return nil, fmt.Errorf("pgferry binary: %w (run make build)", err)
+	}
+	if err := os.MkdirAll(o.dir, 0o755); err != nil {
+		return nil, err
+	}
+	// The servers run as the postgres OS user: it must reach the clusters.
+	os.Chmod(o.dir, 0o755)
+	return &env{o: o, pgferry: o.pgferry, logs: filepath.Join(o.dir, "logs"), work: filepath.Join(o.dir, "work"),
+		trash: filepath.Join(o.dir, "trash")}, nil
+}
+
+// prepare empties the logs and work directories and finds the programs.
+func (e *env) prepare() error {
+	os.RemoveAll(e.logs)
+	e.discard(e.work)
 	for _, d := range []string{e.logs, e.work} {
 		if err := os.MkdirAll(d, 0o777); err != nil {
 			return err
 		}
 	}
-	if e.bin, err = pgtest.BinDir(o.major); err != nil {
+	var err error
+	if e.bin, err = pgtest.BinDir(e.o.major); err != nil {
 		return err
 	}
 	if p, err := exec.LookPath("pgcopydb"); err == nil {
@@ -140,7 +192,12 @@ func run(ctx context.Context, o options) error {
 	} else {
 		logf("pgcopydb not found on PATH: its column is skipped (scripts/bench.sh installs it from Debian)")
 	}
+	return nil
+}
 
+// clusterConf is the configuration of both clusters: full durability and PostgreSQL's defaults,
+// then -conf's key=value pairs (also returned as given, for the report).
+func clusterConf(extra string) ([]pgtest.Option, []string, error) {
 	conf := []pgtest.Option{
 		// Full durability, as a production server runs.
 		pgtest.WithConf("fsync", "on"),
@@ -154,21 +211,25 @@ func run(ctx context.Context, o options) error {
 		pgtest.WithConf("max_locks_per_transaction", "512"),
 	}
 	var confDesc []string
-	if o.conf != "" {
-		for _, kv := range strings.Split(o.conf, ",") {
+	if extra != "" {
+		for _, kv := range strings.Split(extra, ",") {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok {
-				return fmt.Errorf("-conf %q is not key=value", kv)
+				return nil, nil, fmt.Errorf("-conf %q is not key=value", kv)
 			}
 			conf = append(conf, pgtest.WithConf(strings.TrimSpace(k), strings.TrimSpace(v)))
 			confDesc = append(confDesc, kv)
 		}
 	}
+	return conf, confDesc, nil
+}
 
-	// The source: reused when asked and it holds what we would generate.
+// startClusters starts the source, reused when asked and it holds what the bench would generate
+// (reused true), else created afresh, and a new target. The caller stops them.
+func (e *env) startClusters(ctx context.Context, conf []pgtest.Option) (reused bool, err error) {
+	o := e.o
 	srcDir, tgtDir := filepath.Join(o.dir, "source"), filepath.Join(o.dir, "target")
 	marker := datasetMarker(o)
-	reused := false
 	if o.reuse {
 		if b, err := os.ReadFile(filepath.Join(o.dir, "source.datasets")); err == nil && string(b) == marker {
 			if c, err := pgtest.Load(srcDir); err == nil {
@@ -186,7 +247,7 @@ func run(ctx context.Context, o options) error {
 		e.discard(srcDir)
 		logf("creating the source cluster (PostgreSQL %d) in %s", o.major, srcDir)
 		if e.src, err = pgtest.New(srcDir, o.major, conf...); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if c, err := pgtest.Load(tgtDir); err == nil {
@@ -196,44 +257,28 @@ func run(ctx context.Context, o options) error {
 	evict(e.trash)
 	logf("creating the target cluster (PostgreSQL %d) in %s", o.major, tgtDir)
 	if e.tgt, err = pgtest.New(tgtDir, o.major, conf...); err != nil {
-		return err
+		return false, err
 	}
 	secrets = append(secrets, e.src.Password, e.tgt.Password)
-	defer func() {
-		if o.keep {
-			e.dropKept(context.WithoutCancel(ctx))
-			logf("clusters left running: %s, %s (stop: go run ./internal/pgtest/cmd/pgcluster stop --dir DIR --remove)", srcDir, tgtDir)
-			return
-		}
-		e.tgt.Destroy()
-		e.src.Destroy()
-	}()
+	return reused, nil
+}
 
-	if !reused {
-		os.Remove(filepath.Join(o.dir, "source.datasets"))
-		if err := generate(ctx, e); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(o.dir, "source.datasets"), []byte(marker), 0o644); err != nil {
-			return err
-		}
-	}
-	e.machine = describeMachine(ctx, e)
-	e.machine.LoadStart = loadAvg()
-	e.machine.Conf = append(e.machine.Conf, confDesc...)
-
+// measure times plan over many tables, then every tool on every dataset, printing each
+// dataset's table as it finishes.
+func measure(ctx context.Context, e *env) (*Report, error) {
+	o := e.o
 	rep := &Report{Machine: e.machine, Options: o}
 	if o.planTables > 0 {
 		pr, err := benchPlan(ctx, e)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rep.Plan = pr
 	}
 	for _, ds := range splitList(o.datasets) {
 		r, err := benchDataset(ctx, e, ds)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rep.Datasets = append(rep.Datasets, r)
 		fmt.Println()
@@ -245,19 +290,25 @@ func run(ctx context.Context, o options) error {
 	}
 	fmt.Println()
 	fmt.Print(rep.Text())
-	if o.out != "" {
-		md := rep.Markdown()
-		// A hand-written "## Notes" section of the previous file is kept.
-		if old, err := os.ReadFile(o.out); err == nil {
-			if i := strings.Index(string(old), "\n## Notes"); i >= 0 {
-				md += string(old[i:])
-			}
-		}
-		if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
-			return err
-		}
-		logf("wrote %s", o.out)
+	return rep, nil
+}
+
+// writeReport writes the Markdown report to out ("": none), keeping a hand-written "## Notes"
+// section of the previous file.
+func writeReport(out string, rep *Report) error {
+	if out == "" {
+		return nil
 	}
+	md := rep.Markdown()
+	if old, err := os.ReadFile(out); err == nil {
+		if i := strings.Index(string(old), "\n## Notes"); i >= 0 {
+			md += string(old[i:])
+		}
+	}
+	if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s", out)
 	return nil
 }
 

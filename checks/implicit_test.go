@@ -9,10 +9,10 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/checks"
 	"github.com/pgferry/pgferry/internal/pgtest"
+	"github.com/pgferry/pgferry/internal/verify"
 )
 
 // implicitFixture holds every shape of object the server creates as part of another one: range
@@ -96,7 +96,7 @@ func TestImplicitObjects(t *testing.T) {
 					t.Errorf("superuser objects = %v", d.SuperuserObjects)
 				}
 			}
-			if diffs := apply.Inventory("app", sdb, tdb); len(diffs) > 0 {
+			if diffs := verify.Inventory("app", sdb, tdb); len(diffs) > 0 {
 				t.Errorf("verify's inventory differs: %v", diffs)
 			}
 			if !catalog.SameObjects(sdb, tdb) {
