@@ -199,13 +199,15 @@ func (u *undoer) dropDatabase(ctx context.Context, db string) (string, error) {
 		stmt += " WITH (FORCE)"
 	}
 	for attempt := 0; ; attempt++ {
-		if err := terminate(); err != nil {
-			return "", describe(err)
+		err := terminate()
+		if err == nil {
+			_, err = u.conn.Exec(ctx, stmt)
 		}
-		_, err := u.conn.Exec(ctx, stmt)
 		var pge *pgconn.PgError
-		// 55006: sessions reconnected between the terminate and the drop (before 13).
-		if err != nil && errors.As(err, &pge) && pge.Code == "55006" && attempt < 20 {
+		// 55006: sessions reconnected between the terminate and the drop (before 13). 42501: a
+		// session the target login may not end (a superuser's, on a managed server): one that
+		// is closing ends by itself within moments; one that stays is named below.
+		if err != nil && errors.As(err, &pge) && (pge.Code == "55006" || pge.Code == "42501") && attempt < 20 {
 			select {
 			case <-ctx.Done():
 				return "", ctx.Err()
@@ -213,8 +215,28 @@ func (u *undoer) dropDatabase(ctx context.Context, db string) (string, error) {
 			}
 			continue
 		}
+		if err != nil && pge != nil && pge.Code == "42501" {
+			if who := u.sessionsOf(ctx, db); who != "" {
+				return "", fmt.Errorf("database %q has sessions the target login %q may not end: %s; disconnect them (or end them as a superuser) and run destroy again", db, u.target.User, who)
+			}
+		}
 		return "", describe(err)
 	}
+}
+
+// sessionsOf names the other sessions connected to db ("" if none or unreadable).
+func (u *undoer) sessionsOf(ctx context.Context, db string) string {
+	rows, err := u.conn.Query(ctx, `SELECT format('%s (pid %s%s)', coalesce(usename, '?'), pid,
+		CASE WHEN application_name <> '' THEN ', ' || application_name ELSE '' END)
+		FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() ORDER BY pid`, db)
+	if err != nil {
+		return ""
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return ""
+	}
+	return strings.Join(names, ", ")
 }
 
 func (u *undoer) dropRole(ctx context.Context, role string) (string, error) {
