@@ -1,0 +1,242 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/pgferry/pgferry/internal/pgver"
+)
+
+// DatabaseInfo describes one database of the instance.
+type DatabaseInfo struct {
+	Name           string
+	Owner          string
+	Encoding       string
+	Collate        string
+	Ctype          string
+	LocaleProvider string // "libc" or "icu"
+	ICULocale      string
+	IsTemplate     bool
+	AllowConn      bool
+	// CollVersion is the collation version recorded for the database (datcollversion, 15+), or "".
+	CollVersion string
+	// Tablespace is the database's default tablespace.
+	Tablespace string
+}
+
+func readDatabases(ctx context.Context, conn Querier, in *Instance) error {
+	prov, icu := "'libc'", "''"
+	switch {
+	case in.VersionNum.AtLeast(17):
+		prov, icu = "CASE d.datlocprovider WHEN 'i' THEN 'icu' WHEN 'b' THEN 'builtin' ELSE 'libc' END", "coalesce(d.datlocale, '')"
+	case in.VersionNum.AtLeast(15):
+		prov, icu = "CASE d.datlocprovider WHEN 'i' THEN 'icu' ELSE 'libc' END", "coalesce(d.daticulocale, '')"
+	}
+	q := fmt.Sprintf(`SELECT d.datname::text, pg_get_userbyid(d.datdba)::text, pg_encoding_to_char(d.encoding)::text,
+		d.datcollate::text, d.datctype::text, %s, %s, d.datistemplate, d.datallowconn
+		FROM pg_database d ORDER BY 1`, prov, icu)
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return fmt.Errorf("reading databases: %w", err)
+	}
+	for rows.Next() {
+		var d DatabaseInfo
+		if err := rows.Scan(&d.Name, &d.Owner, &d.Encoding, &d.Collate, &d.Ctype, &d.LocaleProvider, &d.ICULocale,
+			&d.IsTemplate, &d.AllowConn); err != nil {
+			return fmt.Errorf("reading databases: %w", err)
+		}
+		in.Databases = append(in.Databases, d)
+	}
+	return rows.Err()
+}
+
+// Database returns the named database's info, or nil.
+func (i *Instance) Database(name string) *DatabaseInfo {
+	for k := range i.Databases {
+		if i.Databases[k].Name == name {
+			return &i.Databases[k]
+		}
+	}
+	return nil
+}
+
+// UserDatabases returns the names of non-template databases that accept connections,
+// excluding the maintenance databases (postgres) and cloud-provider system databases.
+func (i *Instance) UserDatabases() []string {
+	var out []string
+	for _, d := range i.Databases {
+		if d.IsTemplate || !d.AllowConn || SystemDatabase(d.Name) {
+			continue
+		}
+		out = append(out, d.Name)
+	}
+	return out
+}
+
+// SystemDatabase reports whether a database belongs to the server rather than the user.
+func SystemDatabase(name string) bool {
+	switch name {
+	case "postgres", "template0", "template1", "azure_maintenance", "azure_sys", "rdsadmin", "cloudsqladmin":
+		return true
+	}
+	return false
+}
+
+// Database is the contents of one database.
+type Database struct {
+	Name        string
+	Extensions  []Extension
+	Schemas     []Schema
+	Tables      []Table
+	Indexes     []Index
+	Constraints []Constraint
+	Sequences   []Sequence
+	// Objects counts user objects by kind (tables, views, functions, types, ...), extension members excluded.
+	Objects map[string]int
+	// LargeObjects is the number of large objects.
+	LargeObjects int64
+	// ExtensionConfig lists the tables and sequences extensions marked with
+	// pg_extension_config_dump: user data inside an extension, which pg_dump's schema leaves out.
+	ExtensionConfig []ExtensionConfig
+	// UsedCollations are collations (schema.name) used by columns or indexes, with their provider.
+	UsedCollations map[string]string
+	// CollationVersions holds the versions recorded (pg_collation.collversion) for the collations
+	// of UsedCollations and UserCollations that have one.
+	CollationVersions map[string]string
+	// UserCollations are collations created in user schemas (CREATE COLLATION), extension members excluded.
+	UserCollations []Collation
+	// Tablespaces maps a non-default tablespace to the relations (kind schema.name) stored in it.
+	Tablespaces map[string][]string
+	// SuperuserObjects describes user objects only a superuser may create: casts between built-in
+	// types or binary-coercible ones, base types, text search parsers and templates, event triggers,
+	// procedural languages and functions in untrusted languages, foreign-data wrappers, operator
+	// classes and families, publications FOR ALL TABLES. Extension members are excluded.
+	SuperuserObjects []string
+	// MultirangeClashes describes the range types of a source before 14 whose multirange type,
+	// which PostgreSQL 14 and later make with every range type, would take a name another type
+	// or relation of the schema has: "range type s.r: multirange s.m is taken by table s.m".
+	// Read from servers before 14 only.
+	MultirangeClashes []string
+	// CatalogACLs describes system catalog objects (pg_catalog, information_schema) whose
+	// privileges differ from initdb's (pg_init_privs, 9.6+).
+	CatalogACLs []string
+	// Languages are the procedural languages of the database (internal, c and sql excluded).
+	Languages []Language
+	// Owners counts the user objects (schemas, relations, functions, types) each role owns.
+	Owners map[string]int
+	// SuperuserOwned maps a superuser role to the user objects it owns (the public schema excluded).
+	SuperuserOwned map[string][]string
+	// OwnerRoles lists every role that owns something in the database, of any kind (collations,
+	// operators, publications, large objects, default privileges, ...), from pg_shdepend; the
+	// bootstrap superuser, whose ownerships are not recorded there, is not listed.
+	OwnerRoles []string
+	// Owned is what each role owns in the database, of every kind pg_dump gives an owner: the
+	// database itself, schemas (public included), relations, functions, types, large objects,
+	// default privileges, ... (see ownedObjectsSQL). The bootstrap superuser is listed too.
+	Owned map[string]*Owned
+	// Grantors are the roles that granted privileges on objects of the database they do not own.
+	Grantors []string
+	// Dependents are the objects that depend on a table (its definition or its row type) without
+	// belonging to it: views, functions, other tables' foreign keys, columns, policies, children.
+	Dependents []Dependent
+	// Excluded lists the tables (schema.name) that Filter left out, sorted; nil for a database
+	// read as it is.
+	Excluded []string
+}
+
+// Schema is a user schema.
+type Schema struct {
+	Name  string
+	Owner string
+}
+
+// ReadDatabase reads one database's contents through conn, which must be connected to it.
+// versionNum is the server's server_version_num.
+func ReadDatabase(ctx context.Context, conn Querier, name string, versionNum pgver.V) (*Database, error) {
+	d := &Database{Name: name, Objects: map[string]int{}, UsedCollations: map[string]string{}}
+	var err error
+	rows, err := conn.Query(ctx, `SELECT e.extname::text, e.extversion::text, n.nspname::text, e.oid,
+		ARRAY(SELECT r.extname::text FROM pg_depend dep JOIN pg_extension r ON r.oid = dep.refobjid
+			WHERE dep.classid = 'pg_extension'::regclass AND dep.objid = e.oid AND dep.refclassid = 'pg_extension'::regclass ORDER BY 1)
+		FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace ORDER BY 1`)
+	if err != nil {
+		return nil, fmt.Errorf("reading extensions of %s: %w", name, err)
+	}
+	for rows.Next() {
+		var e Extension
+		if err := rows.Scan(&e.Name, &e.Version, &e.Schema, &e.OID, &e.Requires); err != nil {
+			return nil, err
+		}
+		d.Extensions = append(d.Extensions, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = conn.Query(ctx, `SELECT n.nspname::text, pg_get_userbyid(n.nspowner)::text FROM pg_namespace n
+		WHERE `+userSchemaFilter+` AND `+notExtensionMember("pg_namespace", "n.oid")+` ORDER BY 1`)
+	if err != nil {
+		return nil, fmt.Errorf("reading schemas of %s: %w", name, err)
+	}
+	for rows.Next() {
+		var s Schema
+		if err := rows.Scan(&s.Name, &s.Owner); err != nil {
+			return nil, err
+		}
+		d.Schemas = append(d.Schemas, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := readTables(ctx, conn, d, versionNum); err != nil {
+		return nil, fmt.Errorf("reading tables of %s: %w", name, err)
+	}
+	if err := readIndexes(ctx, conn, d, versionNum); err != nil {
+		return nil, fmt.Errorf("reading indexes of %s: %w", name, err)
+	}
+	if err := readConstraints(ctx, conn, d, versionNum); err != nil {
+		return nil, fmt.Errorf("reading constraints of %s: %w", name, err)
+	}
+	if err := readSequences(ctx, conn, d, versionNum); err != nil {
+		return nil, fmt.Errorf("reading sequences of %s: %w", name, err)
+	}
+	if err := readExtensionConfig(ctx, conn, d); err != nil {
+		return nil, fmt.Errorf("reading extension configuration tables of %s: %w", name, err)
+	}
+	if err := readObjectCounts(ctx, conn, d, versionNum); err != nil {
+		return nil, fmt.Errorf("reading objects of %s: %w", name, err)
+	}
+	if err := readOwned(ctx, conn, d, versionNum); err != nil {
+		return nil, err
+	}
+	if err := readDatabaseExtras(ctx, conn, d, versionNum); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	return d, nil
+}
+
+// IsEmpty reports whether a database holds no user objects at all.
+func (d *Database) IsEmpty() bool {
+	for k, n := range d.Objects {
+		if n > 0 && k != "schemas" {
+			return false
+		}
+	}
+	return len(d.Extensions) == 0 || (len(d.Extensions) == 1 && d.Extensions[0].Name == "plpgsql")
+}
+
+// Table returns the table with that schema and name, or nil.
+func (d *Database) Table(schema, name string) *Table {
+	for k := range d.Tables {
+		if d.Tables[k].Schema == schema && d.Tables[k].Name == name {
+			return &d.Tables[k]
+		}
+	}
+	return nil
+}
+
+// SameObjects reports whether the target database holds the same tables, indexes, foreign keys
+// and other constraints, sequences and extensions as the source database, by name.
+func SameObjects(src, tgt *Database) bool {
+	onlySrc, onlyTgt := ObjectDiff(src, tgt)
+	return len(onlySrc) == 0 && len(onlyTgt) == 0
+}
