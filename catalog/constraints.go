@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/internal/pgver"
 )
 
@@ -27,21 +28,13 @@ func readConstraints(ctx context.Context, conn Querier, d *Database, v pgver.V) 
 	if v.AtLeast(11) {
 		inherited = "(k.conparentid <> 0 OR NOT k.conislocal)"
 	}
-	q := fmt.Sprintf(`SELECT k.oid, n.nspname::text, c.relname::text, k.conname::text, k.contype::text, pg_get_constraintdef(k.oid), %s,
-		coalesce((SELECT rn.nspname || '.' || rc.relname FROM pg_class rc JOIN pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = k.confrelid), '')
+	var err error
+	d.Constraints, err = appendRows(ctx, conn, d.Constraints, pgx.RowToStructByName[Constraint], fmt.Sprintf(`SELECT k.oid,
+		n.nspname::text AS schema, c.relname::text AS "table", k.conname::text AS name, k.contype::text AS type,
+		pg_get_constraintdef(k.oid) AS def, %s AS inherited,
+		coalesce((SELECT rn.nspname || '.' || rc.relname FROM pg_class rc JOIN pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = k.confrelid), '') AS ref_table
 		FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE k.contype IN ('p','u','f','c','x','t') AND %s AND %s
-		ORDER BY 1, 2, 3`, inherited, userSchemaFilter, notExtensionMember("pg_class", "c.oid"))
-	rows, err := conn.Query(ctx, q)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var c Constraint
-		if err := rows.Scan(&c.OID, &c.Schema, &c.Table, &c.Name, &c.Type, &c.Def, &c.Inherited, &c.RefTable); err != nil {
-			return err
-		}
-		d.Constraints = append(d.Constraints, c)
-	}
-	return rows.Err()
+		ORDER BY 1, 2, 3`, inherited, userSchemaFilter, notExtensionMember("pg_class", "c.oid")))
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/internal/pgver"
 )
 
@@ -32,22 +33,17 @@ func readDatabases(ctx context.Context, conn Querier, in *Instance) error {
 	case in.VersionNum.AtLeast(15):
 		prov, icu = "CASE d.datlocprovider WHEN 'i' THEN 'icu' ELSE 'libc' END", "coalesce(d.daticulocale, '')"
 	}
-	q := fmt.Sprintf(`SELECT d.datname::text, pg_get_userbyid(d.datdba)::text, pg_encoding_to_char(d.encoding)::text,
-		d.datcollate::text, d.datctype::text, %s, %s, d.datistemplate, d.datallowconn
-		FROM pg_database d ORDER BY 1`, prov, icu)
-	rows, err := conn.Query(ctx, q)
+	// CollVersion and Tablespace come later, from readInstanceExtras.
+	var err error
+	in.Databases, err = appendRows(ctx, conn, in.Databases, pgx.RowToStructByNameLax[DatabaseInfo], fmt.Sprintf(`SELECT
+		d.datname::text AS name, pg_get_userbyid(d.datdba)::text AS owner, pg_encoding_to_char(d.encoding)::text AS encoding,
+		d.datcollate::text AS "collate", d.datctype::text AS ctype, %s AS locale_provider, %s AS icu_locale,
+		d.datistemplate AS is_template, d.datallowconn AS allow_conn
+		FROM pg_database d ORDER BY 1`, prov, icu))
 	if err != nil {
 		return fmt.Errorf("reading databases: %w", err)
 	}
-	for rows.Next() {
-		var d DatabaseInfo
-		if err := rows.Scan(&d.Name, &d.Owner, &d.Encoding, &d.Collate, &d.Ctype, &d.LocaleProvider, &d.ICULocale,
-			&d.IsTemplate, &d.AllowConn); err != nil {
-			return fmt.Errorf("reading databases: %w", err)
-		}
-		in.Databases = append(in.Databases, d)
-	}
-	return rows.Err()
+	return nil
 }
 
 // Database returns the named database's info, or nil.
@@ -150,68 +146,53 @@ type Schema struct {
 	Owner string
 }
 
+// databaseReader reads one part of a database's catalog into d; what names it in errors.
+type databaseReader struct {
+	what string
+	read func(ctx context.Context, conn Querier, d *Database, v pgver.V) error
+}
+
+// databaseReaders read a database in this order: the collations' reader needs the collations
+// that readTables and readIndexes found used.
+var databaseReaders = []databaseReader{
+	{"extensions", readExtensions},
+	{"schemas", readSchemas},
+	{"tables", readTables},
+	{"indexes", readIndexes},
+	{"constraints", readConstraints},
+	{"sequences", readSequences},
+	{"extension configuration tables", readExtensionConfig},
+	{"objects", readObjectCounts},
+	{"owners", readOwners},
+	{"owners", readOwnerRoles},
+	{"the grantors of privileges", readGrantors},
+	{"extension schemas", readExtensionSchemas},
+	{"collations", readCollations},
+	{"tablespaces", readTablespaces},
+	{"superuser-only objects", readSuperuserObjects},
+	{"range types", readMultirangeClashes},
+	{"privileges on system catalogs", readCatalogACLs},
+	{"languages", readLanguages},
+}
+
 // ReadDatabase reads one database's contents through conn, which must be connected to it.
 // versionNum is the server's server_version_num.
 func ReadDatabase(ctx context.Context, conn Querier, name string, versionNum pgver.V) (*Database, error) {
 	d := &Database{Name: name, Objects: map[string]int{}, UsedCollations: map[string]string{}}
-	var err error
-	rows, err := conn.Query(ctx, `SELECT e.extname::text, e.extversion::text, n.nspname::text, e.oid,
-		ARRAY(SELECT r.extname::text FROM pg_depend dep JOIN pg_extension r ON r.oid = dep.refobjid
-			WHERE dep.classid = 'pg_extension'::regclass AND dep.objid = e.oid AND dep.refclassid = 'pg_extension'::regclass ORDER BY 1)
-		FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace ORDER BY 1`)
-	if err != nil {
-		return nil, fmt.Errorf("reading extensions of %s: %w", name, err)
-	}
-	for rows.Next() {
-		var e Extension
-		if err := rows.Scan(&e.Name, &e.Version, &e.Schema, &e.OID, &e.Requires); err != nil {
-			return nil, err
+	for _, r := range databaseReaders {
+		if err := r.read(ctx, conn, d, versionNum); err != nil {
+			return nil, fmt.Errorf("reading %s of %s: %w", r.what, name, err)
 		}
-		d.Extensions = append(d.Extensions, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows, err = conn.Query(ctx, `SELECT n.nspname::text, pg_get_userbyid(n.nspowner)::text FROM pg_namespace n
-		WHERE `+userSchemaFilter+` AND `+notExtensionMember("pg_namespace", "n.oid")+` ORDER BY 1`)
-	if err != nil {
-		return nil, fmt.Errorf("reading schemas of %s: %w", name, err)
-	}
-	for rows.Next() {
-		var s Schema
-		if err := rows.Scan(&s.Name, &s.Owner); err != nil {
-			return nil, err
-		}
-		d.Schemas = append(d.Schemas, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if err := readTables(ctx, conn, d, versionNum); err != nil {
-		return nil, fmt.Errorf("reading tables of %s: %w", name, err)
-	}
-	if err := readIndexes(ctx, conn, d, versionNum); err != nil {
-		return nil, fmt.Errorf("reading indexes of %s: %w", name, err)
-	}
-	if err := readConstraints(ctx, conn, d, versionNum); err != nil {
-		return nil, fmt.Errorf("reading constraints of %s: %w", name, err)
-	}
-	if err := readSequences(ctx, conn, d, versionNum); err != nil {
-		return nil, fmt.Errorf("reading sequences of %s: %w", name, err)
-	}
-	if err := readExtensionConfig(ctx, conn, d); err != nil {
-		return nil, fmt.Errorf("reading extension configuration tables of %s: %w", name, err)
-	}
-	if err := readObjectCounts(ctx, conn, d, versionNum); err != nil {
-		return nil, fmt.Errorf("reading objects of %s: %w", name, err)
-	}
-	if err := readOwned(ctx, conn, d, versionNum); err != nil {
-		return nil, err
-	}
-	if err := readDatabaseExtras(ctx, conn, d, versionNum); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	return d, nil
+}
+
+func readSchemas(ctx context.Context, conn Querier, d *Database, _ pgver.V) error {
+	var err error
+	d.Schemas, err = appendRows(ctx, conn, d.Schemas, pgx.RowToStructByName[Schema],
+		`SELECT n.nspname::text AS name, pg_get_userbyid(n.nspowner)::text AS owner FROM pg_namespace n
+		WHERE `+userSchemaFilter+` AND `+notExtensionMember("pg_namespace", "n.oid")+` ORDER BY 1`)
+	return err
 }
 
 // IsEmpty reports whether a database holds no user objects at all.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/internal/pgver"
 )
 
@@ -32,45 +33,28 @@ func readIndexes(ctx context.Context, conn Querier, d *Database, v pgver.V) erro
 	if v.AtLeast(11) {
 		partitioned = "ic.relkind = 'I'"
 	}
-	q := fmt.Sprintf(`SELECT i.indexrelid, n.nspname::text, ic.relname::text, tc.relname::text, am.amname::text, pg_get_indexdef(i.indexrelid),
-		i.indisprimary, i.indisunique, coalesce(k.contype::text, ''), coalesce(k.oid, 0),
-		i.indisvalid, ic.relpages::bigint * current_setting('block_size')::bigint, %s
+	var err error
+	d.Indexes, err = appendRows(ctx, conn, d.Indexes, pgx.RowToStructByName[Index], fmt.Sprintf(`SELECT i.indexrelid AS oid,
+		n.nspname::text AS schema, ic.relname::text AS name, tc.relname::text AS "table", am.amname::text AS method,
+		pg_get_indexdef(i.indexrelid) AS def, i.indisprimary AS "primary", i.indisunique AS "unique",
+		coalesce(k.contype::text, '') AS "constraint", coalesce(k.oid, 0) AS constraint_oid, i.indisvalid AS valid,
+		ic.relpages::bigint * current_setting('block_size')::bigint AS size_bytes, %s AS partitioned
 		FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class tc ON tc.oid = i.indrelid
 		JOIN pg_namespace n ON n.oid = ic.relnamespace JOIN pg_am am ON am.oid = ic.relam
 		LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p','u','x')
 		WHERE tc.relkind IN ('r', 'p', 'm') AND %s AND %s
-		ORDER BY 2, 3`, partitioned, userSchemaFilter, notExtensionMember("pg_class", "tc.oid"))
-	rows, err := conn.Query(ctx, q)
+		ORDER BY 2, 3`, partitioned, userSchemaFilter, notExtensionMember("pg_class", "tc.oid")))
 	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var ix Index
-		if err := rows.Scan(&ix.OID, &ix.Schema, &ix.Name, &ix.Table, &ix.Method, &ix.Def, &ix.Primary, &ix.Unique,
-			&ix.Constraint, &ix.ConstraintOID, &ix.Valid, &ix.SizeBytes, &ix.Partitioned); err != nil {
-			return err
-		}
-		d.Indexes = append(d.Indexes, ix)
-	}
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	// Collations used by index columns.
-	rows, err = conn.Query(ctx, `SELECT DISTINCT cn.nspname || '.' || co.collname, `+strings.Replace(collProvider(v), "c.", "co.", 1)+`
+	var name, provider string
+	if err := forEachRow(ctx, conn, `SELECT DISTINCT cn.nspname || '.' || co.collname, `+strings.Replace(collProvider(v), "c.", "co.", 1)+`
 		FROM pg_index i, unnest(i.indcollation::oid[]) AS ic(coll)
 		JOIN pg_collation co ON co.oid = ic.coll JOIN pg_namespace cn ON cn.oid = co.collnamespace
-		WHERE ic.coll <> 0 AND co.collname <> 'default' AND i.indexrelid >= 16384`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var n, p string
-		if err := rows.Scan(&n, &p); err != nil {
-			return err
-		}
-		d.UsedCollations[n] = p
-	}
-	if err := rows.Err(); err != nil {
+		WHERE ic.coll <> 0 AND co.collname <> 'default' AND i.indexrelid >= 16384`, []any{&name, &provider}, func() {
+		d.UsedCollations[name] = provider
+	}); err != nil {
 		return err
 	}
 	for _, t := range d.Tables {

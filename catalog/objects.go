@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/internal/pgver"
 )
 
@@ -41,95 +42,27 @@ func readObjectCounts(ctx context.Context, conn Querier, d *Database, v pgver.V)
 		UNION ALL
 		SELECT 'schemas' FROM pg_namespace n WHERE ` + userSchemaFilter + ` AND n.nspname <> 'public' AND ` + notExtensionMember("pg_namespace", "n.oid") + `
 	) o GROUP BY kind`
-	rows, err := conn.Query(ctx, q)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var k string
-		var n int
-		if err := rows.Scan(&k, &n); err != nil {
-			return err
-		}
-		d.Objects[k] = n
-	}
-	if err := rows.Err(); err != nil {
+	var k string
+	var n int
+	if err := forEachRow(ctx, conn, q, []any{&k, &n}, func() { d.Objects[k] = n }); err != nil {
 		return err
 	}
 	return conn.QueryRow(ctx, `SELECT count(*) FROM pg_largeobject_metadata`).Scan(&d.LargeObjects)
 }
 
-// readDatabaseExtras reads what the premigration checks need beyond the inventory. Every query
-// reads a whole catalog at once.
-func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v pgver.V) error {
-	d.CollationVersions = map[string]string{}
-	d.Tablespaces = map[string][]string{}
-	d.Owners = map[string]int{}
-	d.SuperuserOwned = map[string][]string{}
-
-	memberOf := func(classid, oidExpr string) string {
-		return fmt.Sprintf(`coalesce((SELECT x.extname::text FROM pg_depend dep JOIN pg_extension x ON x.oid = dep.refobjid
-			WHERE dep.classid = '%s'::regclass AND dep.objid = %s AND dep.refclassid = 'pg_extension'::regclass AND dep.deptype = 'e' LIMIT 1), '')`, classid, oidExpr)
-	}
-	schemaExt, err := describeRows(ctx, conn, `SELECT e.extname::text, `+memberOf("pg_namespace", "e.extnamespace")+` FROM pg_extension e`)
-	if err != nil {
-		return fmt.Errorf("reading extension schemas: %w", err)
-	}
-	for k := range d.Extensions {
-		if x := schemaExt[d.Extensions[k].Name]; len(x) > 0 {
-			d.Extensions[k].SchemaExtension = x[0]
-		}
-	}
-
-	// Collations: providers and recorded versions of the used ones, and the user-defined ones.
-	prov, version, locale := "'c'", "''", "coalesce(c.collcollate::text, '')"
-	if v.AtLeast(10) {
-		prov, version = "c.collprovider::text", "coalesce(c.collversion, '')"
-	}
-	switch {
-	case v.AtLeast(17):
-		locale = "coalesce(c.colllocale, c.collcollate, '')"
-	case v.AtLeast(15):
-		locale = "coalesce(c.colliculocale, c.collcollate, '')"
-	}
-	rows, err := conn.Query(ctx, fmt.Sprintf(`SELECT n.nspname::text, c.collname::text, %s, %s, %s,
-		`+userSchemaFilter+` AND `+notExtensionMember("pg_collation", "c.oid")+`
-		FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
-		WHERE c.collencoding IN (-1, pg_char_to_encoding(current_setting('server_encoding')))
-		ORDER BY 1, 2`, prov, version, locale))
-	if err != nil {
-		return fmt.Errorf("reading collations: %w", err)
-	}
-	for rows.Next() {
-		var c Collation
-		var ver string
-		var user bool
-		if err := rows.Scan(&c.Schema, &c.Name, &c.Provider, &ver, &c.Locale, &user); err != nil {
-			return fmt.Errorf("reading collations: %w", err)
-		}
-		p, used := d.UsedCollations[c.Key()]
-		if used && p == "" {
-			d.UsedCollations[c.Key()] = c.Provider
-		}
-		if user {
-			d.UserCollations = append(d.UserCollations, c)
-		}
-		if ver != "" && (used || user) {
-			d.CollationVersions[c.Key()] = ver
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading collations: %w", err)
-	}
-
-	if d.Tablespaces, err = describeRows(ctx, conn, `SELECT t.spcname::text,
+// readTablespaces fills d.Tablespaces: the relations stored outside the database's tablespace.
+func readTablespaces(ctx context.Context, conn Querier, d *Database, _ pgver.V) error {
+	var err error
+	d.Tablespaces, err = describeRows(ctx, conn, `SELECT t.spcname::text,
 		CASE WHEN c.relkind IN ('i', 'I') THEN 'index ' WHEN c.relkind = 'm' THEN 'materialized view ' ELSE 'table ' END || n.nspname || '.' || c.relname
 		FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind IN ('r', 'p', 'm', 'i', 'I') AND `+userSchemaFilter+` AND `+notExtensionMember("pg_class", "c.oid")+`
-		ORDER BY 1, 2`); err != nil {
-		return fmt.Errorf("reading tablespaces: %w", err)
-	}
+		ORDER BY 1, 2`)
+	return err
+}
 
+// readSuperuserObjects fills d.SuperuserObjects.
+func readSuperuserObjects(ctx context.Context, conn Querier, d *Database, v pgver.V) error {
 	// Objects only a superuser may create (CREATE CAST WITHOUT FUNCTION or between types nobody
 	// but a superuser owns, CREATE TYPE with I/O functions, CREATE TEXT SEARCH PARSER/TEMPLATE,
 	// CREATE EVENT TRIGGER, CREATE LANGUAGE, functions in untrusted languages, CREATE FOREIGN
@@ -173,98 +106,61 @@ func readDatabaseExtras(ctx context.Context, conn Querier, d *Database, v pgver.
 		UNION ALL
 		SELECT 'publication ' || p.pubname || ' (FOR ALL TABLES)' FROM pg_publication p WHERE p.puballtables`
 	}
-	if d.SuperuserObjects, err = collectStrings(ctx, conn, `SELECT d FROM (`+su+`) o ORDER BY 1`); err != nil {
-		return fmt.Errorf("reading superuser-only objects: %w", err)
-	}
+	var err error
+	d.SuperuserObjects, err = collectStrings(ctx, conn, `SELECT d FROM (`+su+`) o ORDER BY 1`)
+	return err
+}
 
-	if v.Before(14) {
-		// The server names a multirange type after its range type: "multi" before the first
-		// "range" in the name, else "_multirange" after (at most 63 bytes).
-		if d.MultirangeClashes, err = collectStrings(ctx, conn, `SELECT 'range type ' || n.nspname || '.' || t.typname || ': multirange ' || n.nspname || '.' || m.name || ' is taken by '
-			|| coalesce((SELECT `+relDescSQL+` FROM pg_class c WHERE c.oid = o.typrelid), 'type ' || n.nspname || '.' || o.typname)
-			FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-			CROSS JOIN LATERAL (SELECT left(CASE WHEN strpos(t.typname::text, 'range') > 0
-				THEN overlay(t.typname::text PLACING 'multirange' FROM strpos(t.typname::text, 'range') FOR 5)
-				ELSE left(t.typname::text, 51) || '_multirange' END, 63) AS name) m
-			JOIN pg_type o ON o.typnamespace = t.typnamespace AND o.typname::text = m.name
-			WHERE t.typtype = 'r' AND `+userSchemaFilter+` AND `+notExtensionMember("pg_type", "t.oid")+`
-			ORDER BY 1`); err != nil {
-			return fmt.Errorf("reading range types: %w", err)
-		}
+// readMultirangeClashes fills d.MultirangeClashes, on servers before 14.
+func readMultirangeClashes(ctx context.Context, conn Querier, d *Database, v pgver.V) error {
+	if v.AtLeast(14) {
+		return nil
 	}
+	// The server names a multirange type after its range type: "multi" before the first
+	// "range" in the name, else "_multirange" after (at most 63 bytes).
+	var err error
+	d.MultirangeClashes, err = collectStrings(ctx, conn, `SELECT 'range type ' || n.nspname || '.' || t.typname || ': multirange ' || n.nspname || '.' || m.name || ' is taken by '
+		|| coalesce((SELECT `+relDescSQL+` FROM pg_class c WHERE c.oid = o.typrelid), 'type ' || n.nspname || '.' || o.typname)
+		FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+		CROSS JOIN LATERAL (SELECT left(CASE WHEN strpos(t.typname::text, 'range') > 0
+			THEN overlay(t.typname::text PLACING 'multirange' FROM strpos(t.typname::text, 'range') FOR 5)
+			ELSE left(t.typname::text, 51) || '_multirange' END, 63) AS name) m
+		JOIN pg_type o ON o.typnamespace = t.typnamespace AND o.typname::text = m.name
+		WHERE t.typtype = 'r' AND `+userSchemaFilter+` AND `+notExtensionMember("pg_type", "t.oid")+`
+		ORDER BY 1`)
+	return err
+}
 
-	if v.AtLeast(9, 6) {
-		// pg_init_privs records initdb's privileges on pg_catalog; information_schema's come from
-		// GRANTs to PUBLIC that it does not record (SELECT on relations, USAGE on the schema).
-		acl := func(cat, aclCol, alias, nsCol, desc, infoDefault string) string {
-			return fmt.Sprintf(`SELECT %[5]s FROM %[1]s %[3]s JOIN pg_namespace n ON n.oid = %[3]s.%[4]s
-				WHERE n.nspname IN ('pg_catalog', 'information_schema')
-				AND %[3]s.%[2]s IS DISTINCT FROM coalesce((SELECT i.initprivs FROM pg_init_privs i
-					WHERE i.objoid = %[3]s.oid AND i.classoid = '%[1]s'::regclass AND i.objsubid = 0),
-					CASE WHEN n.nspname = 'information_schema' AND %[3]s.%[2]s IS NOT NULL THEN %[6]s END)`, cat, aclCol, alias, nsCol, desc, infoDefault)
-		}
-		q := acl("pg_class", "relacl", "c", "relnamespace", relDescSQL, "acldefault('r', c.relowner) || makeaclitem(0, c.relowner, 'SELECT', false)") +
-			" UNION ALL " + acl("pg_proc", "proacl", "p", "pronamespace", funcDescSQL, "NULL::aclitem[]") +
-			" UNION ALL " + acl("pg_namespace", "nspacl", "s", "oid", "'schema ' || n.nspname", "acldefault('n', s.nspowner) || makeaclitem(0, s.nspowner, 'USAGE', false)") +
-			" ORDER BY 1"
-		if d.CatalogACLs, err = collectStrings(ctx, conn, q); err != nil {
-			return fmt.Errorf("reading privileges on system catalogs: %w", err)
-		}
+// readCatalogACLs fills d.CatalogACLs, on servers with pg_init_privs (9.6+).
+func readCatalogACLs(ctx context.Context, conn Querier, d *Database, v pgver.V) error {
+	if v.Before(9, 6) {
+		return nil
 	}
+	// pg_init_privs records initdb's privileges on pg_catalog; information_schema's come from
+	// GRANTs to PUBLIC that it does not record (SELECT on relations, USAGE on the schema).
+	acl := func(cat, aclCol, alias, nsCol, desc, infoDefault string) string {
+		return fmt.Sprintf(`SELECT %[5]s FROM %[1]s %[3]s JOIN pg_namespace n ON n.oid = %[3]s.%[4]s
+			WHERE n.nspname IN ('pg_catalog', 'information_schema')
+			AND %[3]s.%[2]s IS DISTINCT FROM coalesce((SELECT i.initprivs FROM pg_init_privs i
+				WHERE i.objoid = %[3]s.oid AND i.classoid = '%[1]s'::regclass AND i.objsubid = 0),
+				CASE WHEN n.nspname = 'information_schema' AND %[3]s.%[2]s IS NOT NULL THEN %[6]s END)`, cat, aclCol, alias, nsCol, desc, infoDefault)
+	}
+	q := acl("pg_class", "relacl", "c", "relnamespace", relDescSQL, "acldefault('r', c.relowner) || makeaclitem(0, c.relowner, 'SELECT', false)") +
+		" UNION ALL " + acl("pg_proc", "proacl", "p", "pronamespace", funcDescSQL, "NULL::aclitem[]") +
+		" UNION ALL " + acl("pg_namespace", "nspacl", "s", "oid", "'schema ' || n.nspname", "acldefault('n', s.nspowner) || makeaclitem(0, s.nspowner, 'USAGE', false)") +
+		" ORDER BY 1"
+	var err error
+	d.CatalogACLs, err = collectStrings(ctx, conn, q)
+	return err
+}
 
-	rows, err = conn.Query(ctx, `SELECT l.lanname::text, l.lanpltrusted, `+memberOf("pg_language", "l.oid")+`, coalesce(f.n, 0)
+func readLanguages(ctx context.Context, conn Querier, d *Database, _ pgver.V) error {
+	var err error
+	d.Languages, err = appendRows(ctx, conn, d.Languages, pgx.RowToStructByName[Language],
+		`SELECT l.lanname::text AS name, l.lanpltrusted AS trusted, `+extensionOf("pg_language", "l.oid")+` AS extension,
+		coalesce(f.n, 0) AS functions
 		FROM pg_language l LEFT JOIN (SELECT p.prolang, count(*)::int AS n FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 			WHERE `+userSchemaFilter+` AND `+notExtensionMember("pg_proc", "p.oid")+` GROUP BY 1) f ON f.prolang = l.oid
 		WHERE l.lanname NOT IN ('internal', 'c', 'sql') ORDER BY 1`)
-	if err != nil {
-		return fmt.Errorf("reading languages: %w", err)
-	}
-	for rows.Next() {
-		var l Language
-		if err := rows.Scan(&l.Name, &l.Trusted, &l.Extension, &l.Functions); err != nil {
-			return fmt.Errorf("reading languages: %w", err)
-		}
-		d.Languages = append(d.Languages, l)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading languages: %w", err)
-	}
-
-	// Owners of every object, and the objects themselves for superuser owners, in one pass.
-	rows, err = conn.Query(ctx, `SELECT r.rolname::text, r.rolsuper, CASE WHEN r.rolsuper THEN o.d ELSE '' END
-		FROM (`+userObjectsSQL(v)+`) o JOIN pg_roles r ON r.oid = o.owner ORDER BY 1, 3`)
-	if err != nil {
-		return fmt.Errorf("reading owners: %w", err)
-	}
-	for rows.Next() {
-		var r, obj string
-		var super bool
-		if err := rows.Scan(&r, &super, &obj); err != nil {
-			return fmt.Errorf("reading owners: %w", err)
-		}
-		d.Owners[r]++
-		if super {
-			d.SuperuserOwned[r] = append(d.SuperuserOwned[r], obj)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading owners: %w", err)
-	}
-	rows, err = conn.Query(ctx, `SELECT DISTINCT r.rolname::text FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid
-		WHERE d.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-		AND d.refclassid = 'pg_authid'::regclass AND d.deptype = 'o' ORDER BY 1`)
-	if err != nil {
-		return fmt.Errorf("reading owners: %w", err)
-	}
-	for rows.Next() {
-		var r string
-		if err := rows.Scan(&r); err != nil {
-			return fmt.Errorf("reading owners: %w", err)
-		}
-		d.OwnerRoles = append(d.OwnerRoles, r)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading owners: %w", err)
-	}
-	return nil
+	return err
 }

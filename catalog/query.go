@@ -4,9 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/pgferry/pgferry/internal/pgver"
-
 	"github.com/jackc/pgx/v5"
+	"github.com/pgferry/pgferry/internal/pgver"
 )
 
 // Querier is what the catalog reads need from a connection.
@@ -34,19 +33,31 @@ func collectStrings(ctx context.Context, conn Querier, sql string, args ...any) 
 
 // describeRows runs a query whose rows are (key, text) and groups the texts by key.
 func describeRows(ctx context.Context, conn Querier, q string) (map[string][]string, error) {
-	rows, err := conn.Query(ctx, q)
+	out := map[string][]string{}
+	var k, v string
+	err := forEachRow(ctx, conn, q, []any{&k, &v}, func() { out[k] = append(out[k], v) })
+	return out, err
+}
+
+// appendRows runs q and appends its rows, each made by fn, to dst: a nil dst stays nil when
+// there are none.
+func appendRows[T any](ctx context.Context, conn Querier, dst []T, fn pgx.RowToFunc[T], q string, args ...any) ([]T, error) {
+	rows, err := conn.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]string{}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			return nil, err
-		}
-		out[k] = append(out[k], v)
+	return pgx.AppendRows(dst, rows, fn)
+}
+
+// forEachRow runs q, scans each row into scans and calls fn. Scans are reused from row to row:
+// only for values fn copies (not slices).
+func forEachRow(ctx context.Context, conn Querier, q string, scans []any, fn func()) error {
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return err
 	}
-	return out, rows.Err()
+	_, err = pgx.ForEachRow(rows, scans, func() error { fn(); return nil })
+	return err
 }
 
 const userSchemaFilter = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp_'`
@@ -54,6 +65,12 @@ const userSchemaFilter = `n.nspname NOT IN ('pg_catalog', 'information_schema') 
 // notExtensionMember filters objects that belong to an extension (they are created by CREATE EXTENSION).
 func notExtensionMember(classid, oidExpr string) string {
 	return fmt.Sprintf(`NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = '%s'::regclass AND dep.objid = %s AND dep.deptype = 'e')`, classid, oidExpr)
+}
+
+// extensionOf is the name of the extension the object is a member of, or "".
+func extensionOf(classid, oidExpr string) string {
+	return fmt.Sprintf(`coalesce((SELECT x.extname::text FROM pg_depend dep JOIN pg_extension x ON x.oid = dep.refobjid
+			WHERE dep.classid = '%s'::regclass AND dep.objid = %s AND dep.refclassid = 'pg_extension'::regclass AND dep.deptype = 'e' LIMIT 1), '')`, classid, oidExpr)
 }
 
 // notImplicit filters objects the server created as part of another object (pg_depend deptype
@@ -111,20 +128,3 @@ const (
 		WHEN c.relkind IN ('i', 'I') THEN 'index ' ELSE 'relation ' END || n.nspname || '.' || c.relname`
 	funcDescSQL = `'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'`
 )
-
-// userObjectsSQL selects (owner oid, description) of the user objects that carry an owner:
-// schemas (public excluded), relations, functions and types, extension members and implicit
-// objects (range constructors, array and multirange types) excluded. v is server_version_num.
-func userObjectsSQL(v pgver.V) string {
-	return `SELECT n.nspowner AS owner, 'schema ' || n.nspname AS d FROM pg_namespace n
-		WHERE ` + userSchemaFilter + ` AND n.nspname <> 'public' AND ` + notExtensionMember("pg_namespace", "n.oid") + `
-		UNION ALL
-		SELECT c.relowner, ` + relDescSQL + ` FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_class", "c.oid") + `
-		UNION ALL
-		SELECT p.proowner, ` + funcDescSQL + ` FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-		WHERE ` + userProcFilter(v) + `
-		UNION ALL
-		SELECT t.typowner, 'type ' || n.nspname || '.' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-		WHERE t.typtype IN ('b', 'd', 'e', 'r') AND ` + userTypeFilter(v)
-}

@@ -60,63 +60,40 @@ func readRoles(ctx context.Context, conn Querier, in *Instance) error {
 		src, pw = "pg_roles", "NULL::text"
 	}
 	in.PasswordsReadable = ok
-	q := fmt.Sprintf(`SELECT a.rolname::text, a.rolsuper, a.rolinherit, a.rolcreaterole, a.rolcreatedb, a.rolcanlogin,
-		a.rolreplication, a.rolbypassrls, a.rolconnlimit, coalesce(a.rolvaliduntil::text, ''), coalesce(%s, ''),
-		coalesce((SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setrole = a.oid AND s.setdatabase = 0), '{}'),
-		coalesce(shobj_description(a.oid, 'pg_authid'), '')
+	q := fmt.Sprintf(`SELECT a.rolname::text AS name, a.rolsuper AS superuser, a.rolinherit AS inherit,
+		a.rolcreaterole AS create_role, a.rolcreatedb AS create_db, a.rolcanlogin AS login, a.rolreplication AS replication,
+		a.rolbypassrls AS bypass_rls, a.rolconnlimit AS conn_limit, coalesce(a.rolvaliduntil::text, '') AS valid_until,
+		coalesce(%s, '') AS password_hash,
+		coalesce((SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setrole = a.oid AND s.setdatabase = 0), '{}') AS config,
+		coalesce(shobj_description(a.oid, 'pg_authid'), '') AS comment
 		FROM %s a WHERE a.rolname !~ '^pg_' ORDER BY 1`, pw, src)
-	rows, err := conn.Query(ctx, q)
-	if err != nil {
+	// HasPassword is not a column: it follows from PasswordHash.
+	var err error
+	if in.Roles, err = appendRows(ctx, conn, in.Roles, pgx.RowToStructByNameLax[Role], q); err != nil {
 		return fmt.Errorf("reading roles: %w", err)
 	}
-	for rows.Next() {
-		var r Role
-		if err := rows.Scan(&r.Name, &r.Superuser, &r.Inherit, &r.CreateRole, &r.CreateDB, &r.Login, &r.Replication,
-			&r.BypassRLS, &r.ConnLimit, &r.ValidUntil, &r.PasswordHash, &r.Config, &r.Comment); err != nil {
-			return fmt.Errorf("reading roles: %w", err)
-		}
-		r.HasPassword = r.PasswordHash != ""
-		in.Roles = append(in.Roles, r)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading roles: %w", err)
+	for k := range in.Roles {
+		in.Roles[k].HasPassword = in.Roles[k].PasswordHash != ""
 	}
 	set := "MEMBER"
 	if in.VersionNum.AtLeast(16) {
 		set = "SET"
 	}
 	in.LoginAccess = map[string]RoleAccess{}
-	rows, err = conn.Query(ctx, `SELECT r.rolname::text, pg_has_role(r.oid, 'USAGE'), pg_has_role(r.oid, '`+set+`'),
+	var name string
+	var a RoleAccess
+	if err := forEachRow(ctx, conn, `SELECT r.rolname::text, pg_has_role(r.oid, 'USAGE'), pg_has_role(r.oid, '`+set+`'),
 		pg_has_role(r.oid, 'MEMBER WITH ADMIN OPTION')
-		FROM pg_roles r WHERE r.rolname !~ '^pg_'`)
-	if err != nil {
+		FROM pg_roles r WHERE r.rolname !~ '^pg_'`, []any{&name, &a.Usage, &a.Set, &a.Admin}, func() { in.LoginAccess[name] = a }); err != nil {
 		return fmt.Errorf("reading the login's role memberships: %w", err)
 	}
-	for rows.Next() {
-		var name string
-		var a RoleAccess
-		if err := rows.Scan(&name, &a.Usage, &a.Set, &a.Admin); err != nil {
-			return fmt.Errorf("reading the login's role memberships: %w", err)
-		}
-		in.LoginAccess[name] = a
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading the login's role memberships: %w", err)
-	}
-	rows, err = conn.Query(ctx, `SELECT r.rolname::text, m.rolname::text, am.admin_option
+	if in.Memberships, err = appendRows(ctx, conn, in.Memberships, pgx.RowToStructByName[Membership],
+		`SELECT r.rolname::text AS role, m.rolname::text AS member, am.admin_option
 		FROM pg_auth_members am JOIN pg_roles r ON r.oid = am.roleid JOIN pg_roles m ON m.oid = am.member
-		WHERE r.rolname !~ '^pg_' OR m.rolname !~ '^pg_' ORDER BY 1, 2`)
-	if err != nil {
+		WHERE r.rolname !~ '^pg_' OR m.rolname !~ '^pg_' ORDER BY 1, 2`); err != nil {
 		return fmt.Errorf("reading role memberships: %w", err)
 	}
-	for rows.Next() {
-		var m Membership
-		if err := rows.Scan(&m.Role, &m.Member, &m.AdminOption); err != nil {
-			return err
-		}
-		in.Memberships = append(in.Memberships, m)
-	}
-	return rows.Err()
+	return nil
 }
 
 // Role returns the named role, or nil.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/internal/pgver"
 )
 
@@ -28,26 +29,18 @@ func readSequences(ctx context.Context, conn Querier, d *Database, v pgver.V) er
 	if v.AtLeast(10) {
 		identity = "dep.deptype = 'i'"
 	}
-	q := fmt.Sprintf(`SELECT c.oid, n.nspname::text, c.relname::text,
+	// LastValue and IsCalled come next, from the sequences themselves.
+	var err error
+	d.Sequences, err = appendRows(ctx, conn, d.Sequences, pgx.RowToStructByNameLax[Sequence], fmt.Sprintf(`SELECT c.oid,
+		n.nspname::text AS schema, c.relname::text AS name,
 		coalesce((SELECT tn.nspname || '.' || tc.relname || '.' || a.attname FROM pg_class tc JOIN pg_namespace tn ON tn.oid = tc.relnamespace
-			JOIN pg_attribute a ON a.attrelid = tc.oid AND a.attnum = dep.refobjsubid WHERE tc.oid = dep.refobjid), ''),
-		coalesce(%s, false)
+			JOIN pg_attribute a ON a.attrelid = tc.oid AND a.attnum = dep.refobjsubid WHERE tc.oid = dep.refobjid), '') AS owned_by,
+		coalesce(%s, false) AS identity
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		LEFT JOIN pg_depend dep ON dep.classid = 'pg_class'::regclass AND dep.objid = c.oid AND dep.refclassid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i')
 		WHERE c.relkind = 'S' AND %s AND %s
-		ORDER BY 1, 2`, identity, userSchemaFilter, notExtensionMember("pg_class", "c.oid"))
-	rows, err := conn.Query(ctx, q)
+		ORDER BY 1, 2`, identity, userSchemaFilter, notExtensionMember("pg_class", "c.oid")))
 	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var s Sequence
-		if err := rows.Scan(&s.OID, &s.Schema, &s.Name, &s.OwnedBy, &s.Identity); err != nil {
-			return err
-		}
-		d.Sequences = append(d.Sequences, s)
-	}
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	if len(d.Sequences) == 0 {
@@ -64,20 +57,12 @@ func readSequences(ctx context.Context, conn Querier, d *Database, v pgver.V) er
 			}
 			fmt.Fprintf(&b, "SELECT %d, last_value, is_called FROM %s", k, d.Sequences[k].Qualified())
 		}
-		rows, err := conn.Query(ctx, b.String())
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var k int
-			var last int64
-			var called bool
-			if err := rows.Scan(&k, &last, &called); err != nil {
-				return err
-			}
+		var k int
+		var last int64
+		var called bool
+		if err := forEachRow(ctx, conn, b.String(), []any{&k, &last, &called}, func() {
 			d.Sequences[k].LastValue, d.Sequences[k].IsCalled = last, called
-		}
-		if err := rows.Err(); err != nil {
+		}); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/internal/pgver"
 )
 
@@ -95,34 +96,27 @@ func readTables(ctx context.Context, conn Querier, d *Database, v pgver.V) error
 	if v.AtLeast(10) {
 		extStats = "EXISTS (SELECT 1 FROM pg_statistic_ext x WHERE x.stxrelid = c.oid)"
 	}
-	q := fmt.Sprintf(`SELECT c.oid, n.nspname::text, c.relname::text, pg_get_userbyid(c.relowner)::text, c.relkind::text,
-		c.relpersistence = 'u', %[1]s, %[2]s,
-		EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid) AND c.relkind = 'r',
-		c.reltuples::bigint, %[7]s,
-		(%[7]s + coalesce((SELECT %[8]s FROM pg_class t WHERE t.oid = c.reltoastrelid), 0)) * current_setting('block_size')::bigint,
-		EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'),
-		%[3]s, %[9]s,
-		(SELECT count(*)::int FROM pg_trigger g WHERE g.tgrelid = c.oid AND %[10]s)
+	// Columns come next, by table OID.
+	q := fmt.Sprintf(`SELECT c.oid, n.nspname::text AS schema, c.relname::text AS name, pg_get_userbyid(c.relowner)::text AS owner,
+		c.relkind::text AS kind, c.relpersistence = 'u' AS unlogged, %[1]s AS is_partition, %[2]s AS parent,
+		EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid) AND c.relkind = 'r' AS has_inherit_children,
+		c.reltuples::bigint AS row_estimate, %[7]s AS pages,
+		(%[7]s + coalesce((SELECT %[8]s FROM pg_class t WHERE t.oid = c.reltoastrelid), 0)) * current_setting('block_size')::bigint AS size_bytes,
+		EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p') AS has_primary_key,
+		%[3]s AS has_oids, %[9]s AS has_extended_stats,
+		(SELECT count(*)::int FROM pg_trigger g WHERE g.tgrelid = c.oid AND %[10]s) AS triggers
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind IN (%[4]s) AND %[5]s AND %[6]s
 		ORDER BY 2, 3`, partition, parent, oids, relkinds, userSchemaFilter, notExtensionMember("pg_class", "c.oid"),
 		relationPages("c"), relationPages("t"), extStats, userTrigger(v))
-	rows, err := conn.Query(ctx, q)
-	if err != nil {
+	first := len(d.Tables)
+	var err error
+	if d.Tables, err = appendRows(ctx, conn, d.Tables, pgx.RowToStructByNameLax[Table], q); err != nil {
 		return err
 	}
 	byOID := map[uint32]int{}
-	for rows.Next() {
-		var t Table
-		if err := rows.Scan(&t.OID, &t.Schema, &t.Name, &t.Owner, &t.Kind, &t.Unlogged, &t.IsPartition, &t.Parent,
-			&t.HasInheritChildren, &t.RowEstimate, &t.Pages, &t.SizeBytes, &t.HasPrimaryKey, &t.HasOIDs, &t.HasExtendedStats, &t.Triggers); err != nil {
-			return err
-		}
-		byOID[t.OID] = len(d.Tables)
-		d.Tables = append(d.Tables, t)
-	}
-	if err := rows.Err(); err != nil {
-		return err
+	for k := first; k < len(d.Tables); k++ {
+		byOID[d.Tables[k].OID] = k
 	}
 	gen := "false"
 	if v.AtLeast(12) {
@@ -135,21 +129,13 @@ func readTables(ctx context.Context, conn Querier, d *Database, v pgver.V) error
 		FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN (%s) AND %s
 		ORDER BY a.attrelid, a.attnum`, gen, builtinTypeSQL, relkinds, userSchemaFilter)
-	rows, err = conn.Query(ctx, q)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var oid uint32
-		var c Column
-		var builtin *bool
-		if err := rows.Scan(&oid, &c.Name, &c.Type, &c.TypeOID, &c.Generated, &builtin, &c.Collation); err != nil {
-			return err
-		}
+	var oid uint32
+	var c Column
+	var builtin *bool
+	return forEachRow(ctx, conn, q, []any{&oid, &c.Name, &c.Type, &c.TypeOID, &c.Generated, &builtin, &c.Collation}, func() {
 		c.Builtin = builtin != nil && *builtin
 		if k, ok := byOID[oid]; ok {
 			d.Tables[k].Columns = append(d.Tables[k].Columns, c)
 		}
-	}
-	return rows.Err()
+	})
 }
