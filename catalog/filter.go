@@ -3,9 +3,11 @@ package catalog
 import (
 	"context"
 	"fmt"
-	"github.com/pgferry/pgferry/internal/pgver"
 	"sort"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgferry/pgferry/internal/pgver"
 )
 
 // Dependent is an object that depends on a table, its columns or its row type (pg_depend, normal
@@ -60,28 +62,19 @@ func ReadDependents(ctx context.Context, conn Querier, d *Database, v pgver.V) e
 				WHEN 'pg_class'::regclass THEN dep.objid
 			END AS rel FROM dep
 		)
-		SELECT o.key, coalesce(rn.nspname || '.' || rc.relname, ''), coalesce(rc.relkind::text, ''),
-			coalesce((SELECT k.contype = 'f' FROM pg_constraint k WHERE o.classid = 'pg_constraint'::regclass AND k.oid = o.objid), false),
+		SELECT o.key AS "table", coalesce(rn.nspname || '.' || rc.relname, '') AS rel, coalesce(rc.relkind::text, '') AS rel_kind,
+			coalesce((SELECT k.contype = 'f' FROM pg_constraint k WHERE o.classid = 'pg_constraint'::regclass AND k.oid = o.objid), false) AS foreign_key,
 			CASE WHEN o.classid = 'pg_rewrite'::regclass AND rc.relkind IN ('v', 'm')
 				THEN CASE rc.relkind WHEN 'v' THEN 'view ' ELSE 'materialized view ' END || rn.nspname || '.' || rc.relname
-				ELSE (SELECT i.type || ' ' || i.identity FROM pg_identify_object(o.classid, o.objid, o.objsubid) i) END
+				ELSE (SELECT i.type || ' ' || i.identity FROM pg_identify_object(o.classid, o.objid, o.objsubid) i) END AS object
 		FROM (SELECT o.*, coalesce(o.rel, CASE WHEN o.classid = 'pg_policy'::regclass THEN %[4]s END) AS owner FROM o) o
 		LEFT JOIN pg_class rc ON rc.oid = o.owner LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
 		WHERE o.owner IS DISTINCT FROM o.tab
 			AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE o.classid = 'pg_constraint'::regclass AND k.oid = o.objid AND %[5]s)
 		ORDER BY 1, 5`, relkinds, userSchemaFilter, notExtensionMember("pg_class", "c.oid"), policy, inherited)
-	rows, err := conn.Query(ctx, q)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var x Dependent
-		if err := rows.Scan(&x.Table, &x.Rel, &x.RelKind, &x.ForeignKey, &x.Object); err != nil {
-			return err
-		}
-		d.Dependents = append(d.Dependents, x)
-	}
-	return rows.Err()
+	var err error
+	d.Dependents, err = appendRows(ctx, conn, d.Dependents, pgx.RowToStructByName[Dependent], q)
+	return err
 }
 
 // Filter returns the database as a migration with table filters sees it: only the tables it

@@ -3,9 +3,11 @@ package catalog
 import (
 	"context"
 	"fmt"
-	"github.com/pgferry/pgferry/internal/pgver"
 	"sort"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgferry/pgferry/internal/pgver"
 )
 
 // Owned is what one role owns in a database: every object pg_dump gives an owner (ALTER ...
@@ -74,13 +76,36 @@ func ownedKind(desc string) string {
 	return "object"
 }
 
+// userObjectsSQL selects (owner oid, description) of the user objects that carry an owner:
+// schemas (public excluded), relations, functions and types, extension members and implicit
+// objects (range constructors, array and multirange types) excluded. v is server_version_num.
+func userObjectsSQL(v pgver.V) string {
+	return `SELECT n.nspowner AS owner, 'schema ' || n.nspname AS d FROM pg_namespace n
+		WHERE ` + userSchemaFilter + ` AND n.nspname <> 'public' AND ` + notExtensionMember("pg_namespace", "n.oid") + `
+		UNION ALL
+		SELECT c.relowner, ` + relDescSQL + ` FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_class", "c.oid") + `
+		UNION ALL
+		SELECT p.proowner, ` + funcDescSQL + ` FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+		WHERE ` + userProcFilter(v) + `
+		UNION ALL
+		SELECT t.typowner, 'type ' || n.nspname || '.' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+		WHERE t.typtype IN ('b', 'd', 'e', 'r') AND ` + userTypeFilter(v)
+}
+
 // ownedObjectsSQL selects (owner oid, description) of every object of the database pg_dump gives
 // an owner: userObjectsSQL's (schemas, relations, functions, types), the public schema, the
 // database itself, and the kinds the premigration checks otherwise only look at.
 func ownedObjectsSQL(v pgver.V) string {
-	q := userObjectsSQL(v) + `
+	return userObjectsSQL(v) + `
 		UNION ALL
-		SELECT n.nspowner, 'schema ' || n.nspname FROM pg_namespace n WHERE n.nspname = 'public' AND ` + notExtensionMember("pg_namespace", "n.oid") + `
+		` + otherOwnedObjectsSQL(v)
+}
+
+// otherOwnedObjectsSQL selects (owner oid, description) of the objects of ownedObjectsSQL that
+// userObjectsSQL leaves out.
+func otherOwnedObjectsSQL(v pgver.V) string {
+	q := `SELECT n.nspowner, 'schema ' || n.nspname FROM pg_namespace n WHERE n.nspname = 'public' AND ` + notExtensionMember("pg_namespace", "n.oid") + `
 		UNION ALL
 		SELECT d.datdba, 'database ' || d.datname FROM pg_database d WHERE d.datname = current_database()
 		UNION ALL
@@ -146,23 +171,26 @@ const grantorsSQL = `SELECT DISTINCT pg_get_userbyid(a.grantor)::text FROM (
 	UNION ALL SELECT s.srvowner, s.srvacl FROM pg_foreign_server s WHERE s.srvacl IS NOT NULL
 ) o CROSS JOIN LATERAL aclexplode(o.acl) a WHERE a.grantor <> o.owner ORDER BY 1`
 
-// readOwned fills d.Owned and d.Grantors.
-func readOwned(ctx context.Context, conn Querier, d *Database, v pgver.V) error {
+func readGrantors(ctx context.Context, conn Querier, d *Database, _ pgver.V) error {
 	var err error
-	if d.Grantors, err = collectStrings(ctx, conn, grantorsSQL); err != nil {
-		return fmt.Errorf("reading the grantors of privileges: %w", err)
-	}
+	d.Grantors, err = collectStrings(ctx, conn, grantorsSQL)
+	return err
+}
+
+// readOwners fills d.Owned from every object with an owner (ownedObjectsSQL), and d.Owners and
+// d.SuperuserOwned from the user objects among them (userObjectsSQL), in one pass.
+func readOwners(ctx context.Context, conn Querier, d *Database, v pgver.V) error {
 	d.Owned = map[string]*Owned{}
-	rows, err := conn.Query(ctx, `SELECT pg_get_userbyid(o.owner)::text, o.d FROM (`+ownedObjectsSQL(v)+`) o(owner, d) ORDER BY 1, 2`)
-	if err != nil {
-		return fmt.Errorf("reading the owners of every object: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var role, desc string
-		if err := rows.Scan(&role, &desc); err != nil {
-			return fmt.Errorf("reading the owners of every object: %w", err)
-		}
+	d.Owners = map[string]int{}
+	d.SuperuserOwned = map[string][]string{}
+	var role, desc string
+	var user, super bool
+	return forEachRow(ctx, conn, `SELECT pg_get_userbyid(o.owner)::text, o.d, o.user_object AND r.oid IS NOT NULL, coalesce(r.rolsuper, false)
+		FROM (SELECT u.owner, u.d, true AS user_object FROM (`+userObjectsSQL(v)+`) u
+			UNION ALL
+			SELECT x.owner, x.d, false FROM (`+otherOwnedObjectsSQL(v)+`) x(owner, d)) o
+		LEFT JOIN pg_roles r ON r.oid = o.owner
+		ORDER BY 1, 2`, []any{&role, &desc, &user, &super}, func() {
 		o := d.Owned[role]
 		if o == nil {
 			o = &Owned{Kinds: map[string]int{}}
@@ -173,11 +201,22 @@ func readOwned(ctx context.Context, conn Querier, d *Database, v pgver.V) error 
 		if len(o.Sample) < OwnedSampleMax {
 			o.Sample = append(o.Sample, desc)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading the owners of every object: %w", err)
-	}
-	return nil
+		if user {
+			d.Owners[role]++
+			if super {
+				d.SuperuserOwned[role] = append(d.SuperuserOwned[role], desc)
+			}
+		}
+	})
+}
+
+// readOwnerRoles fills d.OwnerRoles from pg_shdepend.
+func readOwnerRoles(ctx context.Context, conn Querier, d *Database, _ pgver.V) error {
+	var err error
+	d.OwnerRoles, err = appendRows(ctx, conn, d.OwnerRoles, pgx.RowTo[string], `SELECT DISTINCT r.rolname::text FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid
+		WHERE d.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND d.refclassid = 'pg_authid'::regclass AND d.deptype = 'o' ORDER BY 1`)
+	return err
 }
 
 // ProviderRoles are roles managed PostgreSQL services reserve for themselves: objects are never
@@ -320,19 +359,7 @@ func OwnerChanges(p OwnerPolicy, src, tgt *Instance, dbs map[string]*Database, n
 // of every kind Database.Owned counts (v is the server's server_version_num); none when the role
 // does not exist.
 func OwnedBy(ctx context.Context, conn Querier, role string, v pgver.V) ([]string, error) {
-	rows, err := conn.Query(ctx, `SELECT o.d FROM (`+ownedObjectsSQL(v)+`) o(owner, d)
-		WHERE o.owner = (SELECT oid FROM pg_roles WHERE rolname = $1) ORDER BY 1`, role)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return appendRows(ctx, conn, out, pgx.RowTo[string], `SELECT o.d FROM (`+ownedObjectsSQL(v)+`) o(owner, d)
+		WHERE o.owner = (SELECT oid FROM pg_roles WHERE rolname = $1) ORDER BY 1`, role)
 }

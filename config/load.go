@@ -187,71 +187,13 @@ func loadFiles(dir string, paths, autoVars []string, in Inputs) (*Config, Diagno
 	}
 	l.funcs = functions(l.env, l.in.TypesOnly)
 
-	var bodies []*hclsyntax.Body
-	for _, p := range paths {
-		src, err := os.ReadFile(p)
-		if err != nil {
-			l.diags = append(l.diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Cannot read a configuration file",
-				Detail:   fmt.Sprintf("%v. Check that the file exists and is readable.", err),
-			})
-			continue
-		}
-		cfg.Files[p] = src
-		f, diags := hclsyntax.ParseConfig(src, p, hcl.InitialPos)
-		var body *hclsyntax.Body
-		if f != nil {
-			body, _ = f.Body.(*hclsyntax.Body)
-		}
-		if diags.HasErrors() && body != nil && len(body.Blocks) == 0 {
-			// Configuration is made of blocks: a file without any may be variable values
-			// written as configuration, and its lines may hold secrets.
-			for _, d := range diags {
-				hideSnippet(d)
-				if len(body.Attributes) > 0 && d.Severity == hcl.DiagError {
-					d.Detail += " " + varsFileHint(filepath.Base(p))
-				}
-			}
-		}
-		l.diags = append(l.diags, diags...)
-		if body != nil {
-			bodies = append(bodies, body)
-		}
-	}
+	bodies := l.parseFiles(paths)
 	// Decoding a file that did not parse would only report the consequences of the
 	// syntax errors: stop here.
 	if l.diags.HasErrors() {
 		return cfg, Diagnostics(inReadingOrder(dedupe(l.diags)))
 	}
-
-	declared := declaredVariables(bodies)
-	byType := make(map[string][]*hclsyntax.Block)
-	for _, body := range bodies {
-		if l.varsFileAsConfig(body, declared) {
-			continue
-		}
-		c, diags := decodeBody(body, topSchema)
-		// A top-level argument is a mistake whatever its name, and its value may be a
-		// secret (a password written outside its block, or a variable's value): say
-		// where it is without quoting the line.
-		for _, d := range diags {
-			for _, a := range body.Attributes {
-				if d.Subject != nil && *d.Subject == a.NameRange {
-					hideSnippet(d)
-					if declared[a.Name] {
-						l.misplacedVars[a.Name] = true
-						d.Detail += fmt.Sprintf(" To give variable %q a value, write the line in a variables file instead: %s",
-							a.Name, varsFileHint(filepath.Base(a.NameRange.Filename)))
-					}
-				}
-			}
-		}
-		l.diags = append(l.diags, diags...)
-		for _, b := range c.blocks {
-			byType[b.Type] = append(byType[b.Type], b)
-		}
-	}
+	byType := l.blocksByType(bodies)
 
 	// Stage 1: variables and their values.
 	for _, b := range byType["variable"] {
@@ -303,6 +245,77 @@ func loadFiles(dir string, paths, autoVars []string, in Inputs) (*Config, Diagno
 	}
 	l.hideVarFileSnippets()
 	return cfg, Diagnostics(inReadingOrder(dedupe(l.diags)))
+}
+
+// parseFiles reads and parses the configuration files paths, keeping their sources in
+// l.cfg.Files and reporting what does not parse.
+func (l *loader) parseFiles(paths []string) []*hclsyntax.Body {
+	var bodies []*hclsyntax.Body
+	for _, p := range paths {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			l.diags = append(l.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Cannot read a configuration file",
+				Detail:   fmt.Sprintf("%v. Check that the file exists and is readable.", err),
+			})
+			continue
+		}
+		l.cfg.Files[p] = src
+		f, diags := hclsyntax.ParseConfig(src, p, hcl.InitialPos)
+		var body *hclsyntax.Body
+		if f != nil {
+			body, _ = f.Body.(*hclsyntax.Body)
+		}
+		if diags.HasErrors() && body != nil && len(body.Blocks) == 0 {
+			// Configuration is made of blocks: a file without any may be variable values
+			// written as configuration, and its lines may hold secrets.
+			for _, d := range diags {
+				hideSnippet(d)
+				if len(body.Attributes) > 0 && d.Severity == hcl.DiagError {
+					d.Detail += " " + varsFileHint(filepath.Base(p))
+				}
+			}
+		}
+		l.diags = append(l.diags, diags...)
+		if body != nil {
+			bodies = append(bodies, body)
+		}
+	}
+	return bodies
+}
+
+// blocksByType decodes the top level of bodies (a file of variable values written as
+// configuration is reported and skipped) and returns its blocks by type.
+func (l *loader) blocksByType(bodies []*hclsyntax.Body) map[string][]*hclsyntax.Block {
+	declared := declaredVariables(bodies)
+	byType := make(map[string][]*hclsyntax.Block)
+	for _, body := range bodies {
+		if l.varsFileAsConfig(body, declared) {
+			continue
+		}
+		c, diags := decodeBody(body, topSchema)
+		// A top-level argument is a mistake whatever its name, and its value may be a
+		// secret (a password written outside its block, or a variable's value): say
+		// where it is without quoting the line.
+		for _, d := range diags {
+			for _, a := range body.Attributes {
+				if d.Subject != nil && *d.Subject == a.NameRange {
+					hideSnippet(d)
+					if declared[a.Name] {
+						l.misplacedVars[a.Name] = true
+						d.Detail += fmt.Sprintf(" To give variable %q a value, write the line in a variables file instead: %s",
+							a.Name, varsFileHint(filepath.Base(a.NameRange.Filename)))
+					}
+				}
+			}
+		}
+		l.diags = append(l.diags, diags...)
+		for _, b := range c.blocks {
+			byType[b.Type] = append(byType[b.Type], b)
+		}
+	}
+	return byType
 }
 
 // declaredVariables returns the names of the variable blocks of bodies.

@@ -24,53 +24,12 @@ func SplitStatements(sql string) []string {
 		}
 		start, parens, begins, words, nwords, content = end, 0, 0, nil, 0, false
 	}
-	routine := func() bool {
-		w := func(i int) string {
-			if i < len(words) {
-				return words[i]
-			}
-			return ""
-		}
-		if w(0) != "create" || parens != 0 {
-			return false
-		}
-		if w(1) == "function" || w(1) == "procedure" {
-			return true
-		}
-		return w(1) == "or" && w(2) == "replace" && (w(3) == "function" || w(3) == "procedure")
-	}
 	for i := 0; i < len(sql); {
-		c := sql[i]
-		switch {
-		case c == '-' && strings.HasPrefix(sql[i:], "--"):
-			j := strings.IndexByte(sql[i:], '\n')
-			if j < 0 {
-				i = len(sql)
-			} else {
-				i += j + 1
-			}
-			continue
-		case c == '/' && strings.HasPrefix(sql[i:], "/*"):
-			depth := 0
-			for i < len(sql) {
-				if strings.HasPrefix(sql[i:], "/*") {
-					depth++
-					i += 2
-				} else if strings.HasPrefix(sql[i:], "*/") {
-					depth--
-					i += 2
-					if depth == 0 {
-						break
-					}
-				} else {
-					i++
-				}
-			}
-			continue
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
-			i++
+		if j, ok := skipBlank(sql, i); ok {
+			i = j
 			continue
 		}
+		c := sql[i]
 		if !content {
 			// A statement's text starts at its first token, after the comments before it.
 			start, content = i, true
@@ -112,7 +71,7 @@ func SplitStatements(sql string) []string {
 				words = append(words, word)
 			}
 			nwords++
-			if routine() {
+			if parens == 0 && createsRoutine(words) {
 				switch word {
 				case "begin":
 					begins++
@@ -137,6 +96,57 @@ func SplitStatements(sql string) []string {
 	}
 	flush(len(sql))
 	return out
+}
+
+// skipBlank returns the index after the comment or whitespace character at i, and false when
+// there is neither.
+func skipBlank(sql string, i int) (int, bool) {
+	switch c := sql[i]; {
+	case c == '-' && strings.HasPrefix(sql[i:], "--"):
+		j := strings.IndexByte(sql[i:], '\n')
+		if j < 0 {
+			return len(sql), true
+		}
+		return i + j + 1, true
+	case c == '/' && strings.HasPrefix(sql[i:], "/*"):
+		depth := 0
+		for i < len(sql) {
+			if strings.HasPrefix(sql[i:], "/*") {
+				depth++
+				i += 2
+			} else if strings.HasPrefix(sql[i:], "*/") {
+				depth--
+				i += 2
+				if depth == 0 {
+					break
+				}
+			} else {
+				i++
+			}
+		}
+		return i, true
+	case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
+		return i + 1, true
+	}
+	return i, false
+}
+
+// createsRoutine reports whether a statement's first words (lower-cased) are CREATE [OR
+// REPLACE] FUNCTION|PROCEDURE.
+func createsRoutine(words []string) bool {
+	w := func(i int) string {
+		if i < len(words) {
+			return words[i]
+		}
+		return ""
+	}
+	if w(0) != "create" {
+		return false
+	}
+	if w(1) == "function" || w(1) == "procedure" {
+		return true
+	}
+	return w(1) == "or" && w(2) == "replace" && (w(3) == "function" || w(3) == "procedure")
 }
 
 // skipQuoted returns the index after the quoted string starting at i (quote q, doubled to escape;

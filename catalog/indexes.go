@@ -1,0 +1,68 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgferry/pgferry/internal/pgver"
+)
+
+// Index is one index.
+type Index struct {
+	OID        uint32
+	Schema     string
+	Name       string
+	Table      string // table name, same schema
+	Method     string
+	Def        string // pg_get_indexdef
+	Primary    bool
+	Unique     bool
+	Constraint string // 'p', 'u', 'x' when the index backs a constraint of that type, else ""
+	// ConstraintOID is the OID of that constraint, 0 otherwise.
+	ConstraintOID uint32
+	Valid         bool
+	SizeBytes     int64
+	// Partitioned is true for an index on a partitioned parent.
+	Partitioned bool
+}
+
+func readIndexes(ctx context.Context, conn Querier, d *Database, v pgver.V) error {
+	partitioned := "false"
+	if v.AtLeast(11) {
+		partitioned = "ic.relkind = 'I'"
+	}
+	var err error
+	d.Indexes, err = appendRows(ctx, conn, d.Indexes, pgx.RowToStructByName[Index], fmt.Sprintf(`SELECT i.indexrelid AS oid,
+		n.nspname::text AS schema, ic.relname::text AS name, tc.relname::text AS "table", am.amname::text AS method,
+		pg_get_indexdef(i.indexrelid) AS def, i.indisprimary AS "primary", i.indisunique AS "unique",
+		coalesce(k.contype::text, '') AS "constraint", coalesce(k.oid, 0) AS constraint_oid, i.indisvalid AS valid,
+		ic.relpages::bigint * current_setting('block_size')::bigint AS size_bytes, %s AS partitioned
+		FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class tc ON tc.oid = i.indrelid
+		JOIN pg_namespace n ON n.oid = ic.relnamespace JOIN pg_am am ON am.oid = ic.relam
+		LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p','u','x')
+		WHERE tc.relkind IN ('r', 'p', 'm') AND %s AND %s
+		ORDER BY 2, 3`, partitioned, userSchemaFilter, notExtensionMember("pg_class", "tc.oid")))
+	if err != nil {
+		return err
+	}
+	// Collations used by index columns.
+	var name, provider string
+	if err := forEachRow(ctx, conn, `SELECT DISTINCT cn.nspname || '.' || co.collname, `+strings.Replace(collProvider(v), "c.", "co.", 1)+`
+		FROM pg_index i, unnest(i.indcollation::oid[]) AS ic(coll)
+		JOIN pg_collation co ON co.oid = ic.coll JOIN pg_namespace cn ON cn.oid = co.collnamespace
+		WHERE ic.coll <> 0 AND co.collname <> 'default' AND i.indexrelid >= 16384`, []any{&name, &provider}, func() {
+		d.UsedCollations[name] = provider
+	}); err != nil {
+		return err
+	}
+	for _, t := range d.Tables {
+		for _, c := range t.Columns {
+			if c.Collation != "" {
+				d.UsedCollations[c.Collation] = ""
+			}
+		}
+	}
+	return nil
+}
