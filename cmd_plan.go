@@ -3,13 +3,8 @@ package main
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +17,7 @@ import (
 	"github.com/pgferry/pgferry/internal/pgdump"
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/plan"
+	"github.com/pgferry/pgferry/plan/planfile"
 	"github.com/pgferry/pgferry/state"
 )
 
@@ -212,69 +208,6 @@ func identity(srv *config.Server, in *catalog.Instance) state.Identity {
 	return id
 }
 
-// digest hashes what a saved plan depends on, one entry per object (see catalog.Digest): each
-// role with its memberships, the instance's databases, and every object of the selected ones.
-// Password hashes enter one entry for all roles together, never one per role: a hash of one
-// role's password hash would be a clue to guess it.
-func digest(in *catalog.Instance, dbs map[string]*catalog.Database, names []string) map[string]string {
-	out := map[string]string{}
-	roles := map[string][]string{}
-	var passwords []string
-	for _, r := range in.Roles {
-		roles[r.Name] = append(roles[r.Name], fmt.Sprintf("r %t %t %t %t %t %t %t %d %q %t %q %q", r.Superuser, r.Inherit, r.CreateRole,
-			r.CreateDB, r.Login, r.Replication, r.BypassRLS, r.ConnLimit, r.ValidUntil, r.HasPassword,
-			strings.Join(r.Config, "\x00"), r.Comment))
-		passwords = append(passwords, fmt.Sprintf("%q %q", r.Name, r.PasswordHash))
-	}
-	for _, m := range in.Memberships {
-		roles[m.Member] = append(roles[m.Member], fmt.Sprintf("m %q %t", m.Role, m.AdminOption))
-	}
-	for name, lines := range roles {
-		sort.Strings(lines)
-		out["role "+name] = hashLines(lines)
-	}
-	sort.Strings(passwords)
-	out["role passwords"] = hashLines(passwords)
-	for _, d := range in.Databases {
-		out["database "+d.Name] = hashLines([]string{d.Owner, d.Encoding, d.Collate, d.Ctype})
-	}
-	for _, n := range names {
-		if d := dbs[n]; d != nil {
-			for k, v := range d.Digest() {
-				out["database "+n+": "+k] = v
-			}
-		}
-	}
-	return out
-}
-
-// fingerprint hashes a digest whole.
-func fingerprint(d map[string]string) string {
-	lines := make([]string, 0, len(d))
-	for k, v := range d {
-		lines = append(lines, k+" "+v)
-	}
-	sort.Strings(lines)
-	h := sha256.New()
-	for _, l := range lines {
-		h.Write([]byte(l))
-		h.Write([]byte{'\n'})
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-func hashLines(lines []string) string {
-	h := sha256.New()
-	for _, l := range lines {
-		h.Write([]byte(l))
-		h.Write([]byte{'\n'})
-	}
-	return hex.EncodeToString(h.Sum(nil))[:digestLen]
-}
-
-// digestLen is the length of one digest entry in hex digits, as catalog.Digest's.
-const digestLen = 12
-
 // makePlan runs the validations and builds the plan.
 func (c *cli) makePlan(s *session) int {
 	vals := checks.Run(&checks.Input{Migration: s.m, Source: s.src, Target: s.tgt, Databases: s.dbs, SourceDBs: s.srcDBs,
@@ -285,8 +218,8 @@ func (c *cli) makePlan(s *session) int {
 		return 1
 	}
 	stamp(s, p)
-	p.SourceDigest, p.TargetDigest = digest(s.src, s.srcDBs, s.dbs), digest(s.tgt, s.tgtDBs, s.dbs)
-	p.SourceFingerprint, p.TargetFingerprint = fingerprint(p.SourceDigest), fingerprint(p.TargetDigest)
+	p.SourceDigest, p.TargetDigest = planfile.Digest(s.src, s.srcDBs, s.dbs), planfile.Digest(s.tgt, s.tgtDBs, s.dbs)
+	p.SourceFingerprint, p.TargetFingerprint = planfile.Fingerprint(p.SourceDigest), planfile.Fingerprint(p.TargetDigest)
 	p.Variables = s.cfg.NonSensitiveVars()
 	s.plan = p
 	return 0
@@ -344,7 +277,7 @@ func cmdPlan(c *cli, args []string) int {
 	}
 	if *out != "" && !p.ValidationFailed() {
 		// As terraform, a plan that failed is not saved: there is nothing apply could do with it.
-		if err := writePlanFile(*out, p); err != nil {
+		if err := planfile.Write(*out, p); err != nil {
 			c.errorf(s.secrets, "saving the plan: %v", err)
 			return 1
 		}
@@ -368,36 +301,6 @@ func cmdPlan(c *cli, args []string) int {
 		return 2
 	}
 	return 0
-}
-
-func writePlanFile(path string, p *plan.Plan) error {
-	b, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-func readPlanFile(path string) (*plan.Plan, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var p plan.Plan
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("%s is not a pgferry plan file: %v", path, err)
-	}
-	if p.FormatVersion == "" || p.Migration == "" {
-		return nil, fmt.Errorf("%s is not a pgferry plan file (no format_version or migration)", path)
-	}
-	if strings.Split(p.FormatVersion, ".")[0] != strings.Split(plan.FormatVersion, ".")[0] {
-		return nil, fmt.Errorf("%s has plan format %s; this pgferry reads %s: plan again with this version", path, p.FormatVersion, plan.FormatVersion)
-	}
-	return &p, nil
 }
 
 // connectivityFailed says, after the connection error, what it means for the plan: connectivity
