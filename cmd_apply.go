@@ -350,12 +350,7 @@ func (c *cli) recordValidationFailed(ctx context.Context, s *session, p *plan.Pl
 		st.ToolVersion, st.MigrationMode, st.MigrationType = version, "Offline", migrationType(s.m.Source.Type)
 		st.Source, st.Target, st.Databases, st.ConfigFingerprint = p.Source, p.Target, p.Databases, p.ConfigFingerprint
 	}
-	now := time.Now().UTC()
-	st.Validations = p.Validations
-	if len(st.Actions) == 0 || st.Status == state.StatusValidationFailed {
-		st.Status, st.Substatus, st.StartedAt, st.FinishedAt = state.StatusValidationFailed, state.SubCompleted, &now, &now
-		st.Error = fmt.Sprintf("%s failed", english.Count(p.Summary.Failed, "validation"))
-	}
+	st.ValidationFailed(time.Now().UTC(), p.Validations)
 	if err := s.backend.Write(context.WithoutCancel(ctx), st); err != nil {
 		c.errorf(s.secrets, "saving the state: %v", err)
 	}

@@ -287,7 +287,6 @@ func (c *cli) recordRollback(ctx context.Context, s *session, st *state.State, d
 	w := o.out
 	failed := apply.RecordDestroy(st, dp, results)
 	now := time.Now().UTC()
-	st.DestroyedAt = now
 	var msgs []string
 	for _, f := range failed {
 		if f.Err != nil {
@@ -296,19 +295,12 @@ func (c *cli) recordRollback(ctx context.Context, s *session, st *state.State, d
 			msgs = append(msgs, fmt.Sprintf("%s: not attempted (interrupted)", f.Step.Address))
 		}
 	}
-	st.Substatus, st.Error = "", ""
-	switch {
-	case o.cancel:
-		st.Status = state.StatusCanceled
-		st.FinishedAt = &now
-	case len(failed) > 0:
-		st.Status = state.StatusFailed
-	default:
-		// Destroyed: as if never applied, so plan and apply start from scratch.
-		st.Status = ""
+	if o.cancel {
+		st.Cancel(now, msgs)
+	} else {
+		st.RolledBack(now, msgs) // without failures, as if never applied: plan and apply start from scratch
 	}
 	if len(failed) > 0 {
-		st.Error = "rollback incomplete: " + strings.Join(msgs, "; ")
 		// What is left is what destroy could not undo, and destroy itself changed the target (a
 		// revoked membership, a dropped database): the next destroy compares with what is left now.
 		st.Baseline = nil
