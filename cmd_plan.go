@@ -15,6 +15,7 @@ import (
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/internal/pgdump"
+	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/plan/planfile"
@@ -210,9 +211,9 @@ func identity(srv *config.Server, in *catalog.Instance) state.Identity {
 
 // makePlan runs the validations and builds the plan.
 func (c *cli) makePlan(s *session) int {
-	vals := checks.Run(&checks.Input{Migration: s.m, Source: s.src, Target: s.tgt, Databases: s.dbs, SourceDBs: s.srcDBs,
-		TargetDBs: s.tgtDBs, Tools: s.tools, ToolsErr: s.toolsErr, State: s.st})
-	p, err := plan.Build(plan.Input{Migration: s.m, Source: s.src, Target: s.tgt, SourceDBs: s.srcDBs, TargetDBs: s.tgtDBs, State: s.st, Validations: vals})
+	snap := &snapshot.Snapshot{Config: s.cfg, Migration: s.m, Source: s.src, Target: s.tgt, Databases: s.dbs, SourceDBs: s.srcDBs,
+		TargetDBs: s.tgtDBs, Tools: s.tools, ToolsErr: s.toolsErr, State: s.st}
+	p, err := plan.Build(plan.Input{Snapshot: snap, Validations: checks.Run(snap)})
 	if err != nil {
 		c.errorf(s.secrets, "%v", err)
 		return 1

@@ -10,6 +10,7 @@ import (
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/english"
+	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/state"
 )
 
@@ -194,17 +195,11 @@ func (p *Plan) Action(addr string) *Action {
 	return nil
 }
 
-// Input is everything Build looks at.
+// Input is everything Build looks at: a snapshot of the migration (SourceDBs as the table
+// filters select them, TargetDBs the selected databases that exist on the target, State nil
+// before the first apply) and the validations' results.
 type Input struct {
-	Migration *config.Migration
-	Source    *catalog.Instance
-	Target    *catalog.Instance
-	// SourceDBs holds the catalog of every selected source database.
-	SourceDBs map[string]*catalog.Database
-	// TargetDBs holds the catalog of every selected database that exists on the target.
-	TargetDBs map[string]*catalog.Database
-	// State is the migration's state, or nil.
-	State       *state.State
+	*snapshot.Snapshot
 	Validations []state.Validation
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/plan"
 )
 
@@ -36,8 +37,8 @@ func digestInput(n int) plan.Input {
 	m := &config.Migration{Name: "m", Source: &config.Server{Kind: "source", Name: "src", Host: "h1", Port: 5432},
 		Target: &config.Server{Kind: "target", Name: "tgt", Host: "h2", Port: 5432}, Databases: []string{"app"},
 		Options: config.Options{Jobs: 2, Verify: "checksum", Roles: true, StripSuperuser: true}}
-	return plan.Input{Migration: m, Source: src, Target: tgt,
-		SourceDBs: map[string]*catalog.Database{"app": db}, TargetDBs: map[string]*catalog.Database{}}
+	return plan.Input{Snapshot: &snapshot.Snapshot{Migration: m, Source: src, Target: tgt,
+		SourceDBs: map[string]*catalog.Database{"app": db}, TargetDBs: map[string]*catalog.Database{}}}
 }
 
 func planWithDigests(t *testing.T, in plan.Input) *plan.Plan {
