@@ -49,12 +49,18 @@ func TestStatusTransitions(t *testing.T) {
 		{"validation failed again", func(s *State) { applied(s); s.Status = StatusValidationFailed }, func(s *State) { s.ValidationFailed(now, failedVal[:1]) },
 			want{status: StatusValidationFailed, sub: SubCompleted, started: &now, finished: &now, err: "1 validation failed", validation: 1}},
 		{"validation failed after data moved keeps the status",
-			func(s *State) { applied(s); s.Status, s.Substatus, s.StartedAt, s.FinishedAt = StatusFailed, SubMigratingData, &t0, &t0; s.Error = "boom" },
+			func(s *State) {
+				applied(s)
+				s.Status, s.Substatus, s.StartedAt, s.FinishedAt = StatusFailed, SubMigratingData, &t0, &t0
+				s.Error = "boom"
+			},
 			func(s *State) { s.ValidationFailed(now, failedVal) },
 			want{status: StatusFailed, sub: SubMigratingData, started: &t0, finished: &t0, err: "boom", validation: 3}},
 		{"rolled back: as if never applied", func(s *State) { s.Start(t0); s.Fail(t0, errors.New("boom")) }, func(s *State) { s.RolledBack(now, nil) },
 			want{status: "", started: &t0, finished: &t0, destroyed: now}},
-		{"rollback incomplete", func(s *State) { s.Start(t0); s.Succeed(t0) }, func(s *State) { s.RolledBack(now, []string{"database.app: in use", "role.app: not attempted (interrupted)"}) },
+		{"rollback incomplete", func(s *State) { s.Start(t0); s.Succeed(t0) }, func(s *State) {
+			s.RolledBack(now, []string{"database.app: in use", "role.app: not attempted (interrupted)"})
+		},
 			want{status: StatusFailed, started: &t0, finished: &t0, destroyed: now, err: "rollback incomplete: database.app: in use; role.app: not attempted (interrupted)"}},
 		{"canceled", func(s *State) { s.Start(t0); s.Interrupt(t0) }, func(s *State) { s.Cancel(now, nil) },
 			want{status: StatusCanceled, started: &t0, finished: &now, destroyed: now}},
