@@ -9,6 +9,8 @@ import (
 	"github.com/pgferry/pgferry/plan"
 )
 
+// Write saves p to path as indented JSON, readable by its owner only (a plan names servers and
+// roles), through a temporary file renamed over path: a reader never sees half a plan.
 func Write(path string, p *plan.Plan) error {
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
@@ -21,6 +23,8 @@ func Write(path string, p *plan.Plan) error {
 	return os.Rename(tmp, path)
 }
 
+// Read loads the plan saved at path. It refuses, saying so, a file that is not a plan and a plan
+// of another major format version (which this pgferry may not apply as it was made).
 func Read(path string) (*plan.Plan, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
