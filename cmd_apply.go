@@ -18,7 +18,6 @@ import (
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/internal/workdir"
 	"github.com/pgferry/pgferry/plan"
-	"github.com/pgferry/pgferry/plan/planfile"
 	"github.com/pgferry/pgferry/state"
 )
 
@@ -64,7 +63,7 @@ func cmdApply(c *cli, args []string) int {
 	var saved *plan.Plan
 	if fs.NArg() == 1 {
 		var err error
-		if saved, err = planfile.Read(fs.Arg(0)); err != nil {
+		if saved, err = readPlanFile(fs.Arg(0)); err != nil {
 			c.errorf(nil, "%v", err)
 			return 1
 		}
@@ -149,7 +148,7 @@ func cmdApply(c *cli, args []string) int {
 	}
 	p := s.plan
 	if saved != nil {
-		if reason := planfile.Stale(saved, p); reason != "" {
+		if reason := stale(saved, p); reason != "" {
 			c.errorf(nil, "Saved plan is stale\n\n%s\nRun pgferry plan --out FILE again and apply the new plan.", reason)
 			return 1
 		}

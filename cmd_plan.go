@@ -12,7 +12,6 @@ import (
 	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/plan"
-	"github.com/pgferry/pgferry/plan/planfile"
 	"github.com/pgferry/pgferry/state"
 )
 
@@ -139,7 +138,7 @@ func cmdPlan(c *cli, args []string) int {
 	}
 	if *out != "" && !p.ValidationFailed() {
 		// As terraform, a plan that failed is not saved: there is nothing apply could do with it.
-		if err := planfile.Write(*out, p); err != nil {
+		if err := writePlanFile(*out, p); err != nil {
 			c.errorf(s.secrets, "saving the plan: %v", err)
 			return 1
 		}

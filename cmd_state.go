@@ -20,7 +20,6 @@ import (
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/plan"
-	"github.com/pgferry/pgferry/plan/planfile"
 	"github.com/pgferry/pgferry/state"
 )
 
@@ -137,7 +136,7 @@ func cmdShow(c *cli, args []string) int {
 
 // showPlanFile renders a saved plan. It needs no configuration: a plan file is self-contained.
 func (c *cli) showPlanFile(path, migration string, jsonOut bool) int {
-	p, err := planfile.Read(path)
+	p, err := readPlanFile(path)
 	if err != nil {
 		c.errorf(nil, "%v", err)
 		return 1
