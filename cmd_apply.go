@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/pgferry/pgferry/apply"
-	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/app"
 	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/internal/workdir"
@@ -43,16 +43,6 @@ func (c *cli) signalContext() (context.Context, func()) {
 		}
 	}()
 	return ctx, func() { signal.Stop(ch); cancel() }
-}
-
-func migrationType(srcType string) string {
-	switch srcType {
-	case "on-premises":
-		return "On-premises server to PostgreSQL"
-	case "azure-vm":
-		return "Azure VM to PostgreSQL"
-	}
-	return "PostgreSQL to PostgreSQL"
 }
 
 func cmdApply(c *cli, args []string) int {
@@ -198,17 +188,13 @@ func cmdApply(c *cli, args []string) int {
 		}
 		fmt.Fprintln(c.stdout)
 	}
-	if s.tools == nil {
-		c.errorf(nil, "%v", s.toolsErr)
-		return 1
-	}
-	st := s.st
+	st := s.snap.State
 	if st == nil {
 		st = state.New(s.m.Name)
 	}
 	st.ToolVersion = version
 	st.MigrationMode = "Offline"
-	st.MigrationType = migrationType(s.m.Source.Type)
+	st.MigrationType = app.MigrationType(s.m.Source.Type)
 	var hv interface {
 		Event(apply.Event)
 		Finish(time.Duration, error)
@@ -230,7 +216,7 @@ func cmdApply(c *cli, args []string) int {
 	// and only its own end (below) says what it left.
 	st.Baseline = nil
 	start := time.Now()
-	err = apply.Run(ctx, apply.Options{Migration: s.m, Plan: p, Tools: s.tools, Backend: s.backend, State: st, Jobs: n, Emit: emit,
+	err = apply.Run(ctx, apply.Options{Migration: s.m, Plan: p, Tools: s.snap.Tools, Backend: s.backend, State: st, Jobs: n, Emit: emit,
 		Prefetch: s.prefetched, TempDir: s.tmpDir})
 	elapsed := time.Since(start)
 	interrupted := apply.Interrupted(ctx, err) && !canceled.Fired()
@@ -340,82 +326,16 @@ func setProcs(jobs int) {
 	runtime.GOMAXPROCS(min(runtime.NumCPU(), max(1, (jobs+3)/4)))
 }
 
-// recordValidationFailed keeps the outcome of a refused apply in the state, as the seed's service
-// does: show and list then say "Validation failed" with the validations that failed. A migration
-// that already moved data keeps its status; only its validations are updated.
+// recordValidationFailed keeps the outcome of a refused apply in the state (app.RecordValidationFailed).
 func (c *cli) recordValidationFailed(ctx context.Context, s *session, p *plan.Plan) {
-	st := s.st
-	if st == nil {
-		st = state.New(s.m.Name)
-		st.ToolVersion, st.MigrationMode, st.MigrationType = version, "Offline", migrationType(s.m.Source.Type)
-		st.Source, st.Target, st.Databases, st.ConfigFingerprint = p.Source, p.Target, p.Databases, p.ConfigFingerprint
-	}
-	now := time.Now().UTC()
-	st.Validations = p.Validations
-	if len(st.Actions) == 0 || st.Status == state.StatusValidationFailed {
-		st.Status, st.Substatus, st.StartedAt, st.FinishedAt = state.StatusValidationFailed, state.SubCompleted, &now, &now
-		st.Error = fmt.Sprintf("%s failed", english.Count(p.Summary.Failed, "validation"))
-	}
-	if err := s.backend.Write(context.WithoutCancel(ctx), st); err != nil {
-		c.errorf(s.secrets, "saving the state: %v", err)
+	if err := s.app.RecordValidationFailed(ctx, s.snap, p); err != nil {
+		c.errorf(s.secrets, "%v", err)
 	}
 }
 
 func redact(msg string, secrets []string) string { return config.Redact(msg, secrets) }
 
-// changesListed is how many changed objects a stale plan's error names.
-const changesListed = 10
-
-// catalogChanges says what changed on one side since a plan was made, naming the objects when the
-// plan carries its digest.
-func catalogChanges(side string, before, now map[string]string) string {
-	changes := catalog.DigestChanges(before, now)
-	if before == nil || len(changes) == 0 {
-		return fmt.Sprintf("The %s's catalog changed since the plan was made (objects or roles were created, altered or dropped).", side)
-	}
-	more := ""
-	if len(changes) > changesListed {
-		more = fmt.Sprintf("\n  ... and %d more", len(changes)-changesListed)
-		changes = changes[:changesListed]
-	}
-	return fmt.Sprintf("The %s's catalog changed since the plan was made:\n  %s%s", side, strings.Join(changes, "\n  "), more)
-}
-
-// stale explains why a saved plan no longer fits the servers or the state, or returns "".
-func stale(saved, now *plan.Plan) string {
-	switch {
-	case saved.ToolVersion != now.ToolVersion:
-		// As terraform refuses a plan another version made: what it planned may not be what this one does.
-		return fmt.Sprintf("The plan was made by pgferry %s; this is pgferry %s.", saved.ToolVersion, now.ToolVersion)
-	case saved.ConfigFingerprint != now.ConfigFingerprint:
-		return "The migration's configuration changed since the plan was made."
-	case saved.Source.SystemIdentifier != now.Source.SystemIdentifier || saved.Source.Host != now.Source.Host || saved.Source.Port != now.Source.Port:
-		return "The source server is not the one the plan was made for."
-	case saved.Target.SystemIdentifier != now.Target.SystemIdentifier || saved.Target.Host != now.Target.Host || saved.Target.Port != now.Target.Port:
-		return "The target server is not the one the plan was made for."
-	case saved.SourceFingerprint != now.SourceFingerprint || saved.TargetFingerprint != now.TargetFingerprint:
-		var reasons []string
-		if saved.SourceFingerprint != now.SourceFingerprint {
-			reasons = append(reasons, catalogChanges("source", saved.SourceDigest, now.SourceDigest))
-		}
-		if saved.TargetFingerprint != now.TargetFingerprint {
-			reasons = append(reasons, catalogChanges("target", saved.TargetDigest, now.TargetDigest))
-		}
-		return strings.Join(reasons, "\n")
-	case saved.StateLineage != now.StateLineage || saved.StateSerial != now.StateSerial:
-		return fmt.Sprintf("The state changed since the plan was made (serial %d, now %d).", saved.StateSerial, now.StateSerial)
-	}
-	return ""
-}
-
-// recordBaseline records in the state what a finished apply left on the target (the migrated
-// tables' counters, the objects of the migrated databases, the migrated roles), which destroy
-// and cancel compare the target with before they drop anything.
+// recordBaseline records in the state what a finished apply left on the target (app.RecordBaseline).
 func (c *cli) recordBaseline(ctx context.Context, s *session, st *state.State) error {
-	b, err := apply.RecordBaseline(ctx, s.m.Target, st)
-	if err != nil {
-		return err
-	}
-	st.Baseline = b
-	return s.backend.Write(context.WithoutCancel(ctx), st)
+	return s.app.RecordBaseline(ctx, st)
 }

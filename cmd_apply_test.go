@@ -15,30 +15,6 @@ import (
 	"github.com/pgferry/pgferry/state"
 )
 
-func TestFirstUnfinished(t *testing.T) {
-	applied := func(db string) *state.Action {
-		return &state.Action{Address: "database." + db, Database: db, Status: state.ActionApplied}
-	}
-	pending := func(db string) *state.Action {
-		return &state.Action{Address: "database." + db + ".verify", Database: db, Status: state.ActionPending}
-	}
-	for _, tc := range []struct {
-		name string
-		st   *state.State
-		want string
-	}{
-		{"no state", nil, "a"},
-		{"nothing recorded of a", &state.State{Actions: []*state.Action{applied("b")}}, "a"},
-		{"a done", &state.State{Actions: []*state.Action{applied("a")}}, "b"},
-		{"a partly done", &state.State{Actions: []*state.Action{applied("a"), pending("a")}}, "a"},
-		{"all done", &state.State{Actions: []*state.Action{applied("a"), applied("b")}}, ""},
-	} {
-		if got := firstUnfinished(tc.st, []string{"a", "b"}); got != tc.want {
-			t.Errorf("%s: firstUnfinished = %q, want %q", tc.name, got, tc.want)
-		}
-	}
-}
-
 // TestApplyPromptInterrupt: one Ctrl-C (SIGINT) at the approval prompt cancels at once, as any
 // answer but "yes" does: exit 1, "Apply cancelled.", nothing done on the target, no state
 // written, the lock released. Before, the prompt waited for Enter.

@@ -282,75 +282,27 @@ func (c *cli) rollback(ctx context.Context, s *session, st *state.State, o rollb
 	return code
 }
 
-// recordRollback writes the state after a rollback and prints the outcome.
+// recordRollback writes the state after a rollback (app.RecordRollback) and prints the outcome.
 func (c *cli) recordRollback(ctx context.Context, s *session, st *state.State, dp *plan.DestroyPlan, results []apply.StepResult, o rollbackOptions) int {
 	w := o.out
-	failed := apply.RecordDestroy(st, dp, results)
-	now := time.Now().UTC()
-	st.DestroyedAt = now
-	var msgs []string
-	for _, f := range failed {
-		if f.Err != nil {
-			msgs = append(msgs, fmt.Sprintf("%s: %v", f.Step.Address, f.Err))
-		} else {
-			msgs = append(msgs, fmt.Sprintf("%s: not attempted (interrupted)", f.Step.Address))
-		}
-	}
-	st.Substatus, st.Error = "", ""
-	switch {
-	case o.cancel:
-		st.Status = state.StatusCanceled
-		st.FinishedAt = &now
-	case len(failed) > 0:
-		st.Status = state.StatusFailed
-	default:
-		// Destroyed: as if never applied, so plan and apply start from scratch.
-		st.Status = ""
-	}
-	if len(failed) > 0 {
-		st.Error = "rollback incomplete: " + strings.Join(msgs, "; ")
-		// What is left is what destroy could not undo, and destroy itself changed the target (a
-		// revoked membership, a dropped database): the next destroy compares with what is left now.
-		st.Baseline = nil
-		if b, err := apply.RecordBaseline(ctx, s.m.Target, st); err == nil {
-			st.Baseline = b
-		}
-	} else {
-		st.Baseline = nil // nothing the migration left remains
-	}
-	werr := s.backend.Write(context.WithoutCancel(ctx), st)
+	r, werr := s.app.RecordRollback(ctx, st, dp, results, o.cancel)
 	if werr != nil {
-		c.errorf(s.secrets, "saving the state after the rollback: %v", werr)
+		c.errorf(s.secrets, "%v", werr)
 	}
-	if len(failed) == 0 {
-		if cb, ok := s.backend.(state.Canceler); ok {
-			cb.ClearCancel(context.WithoutCancel(ctx), s.m.Name)
-		}
-	}
-	destroyed, changed := 0, 0
-	for _, r := range results {
-		if r.Ran && r.Err == nil {
-			if r.Step.Kind == plan.Delete {
-				destroyed++
-			} else {
-				changed++
-			}
-		}
-	}
-	if len(failed) > 0 {
+	if len(r.Failures) > 0 {
 		fmt.Fprintln(w)
 		c.errorf(s.secrets, "Destroy incomplete: %d of %d step(s) failed or did not run; what they undo stays in the state, so run pgferry destroy again once the cause is fixed:\n  %s",
-			len(failed), len(dp.Steps), strings.Join(msgs, "\n  "))
+			len(r.Failures), len(dp.Steps), strings.Join(r.Failures, "\n  "))
 		return 1
 	}
 	if werr != nil {
 		return 1
 	}
 	fmt.Fprintln(w)
-	line := fmt.Sprintf("Destroy complete! Resources: %d destroyed.", destroyed)
+	line := fmt.Sprintf("Destroy complete! Resources: %d destroyed.", r.Destroyed)
 	fmt.Fprintln(w, dGreen(dBold(line)))
-	if changed > 0 {
-		fmt.Fprintf(w, "%d changed object(s) put back as they were before the migration.\n", changed)
+	if r.Changed > 0 {
+		fmt.Fprintf(w, "%d changed object(s) put back as they were before the migration.\n", r.Changed)
 	}
 	if o.cancel {
 		fmt.Fprintln(w, dBold(fmt.Sprintf("Migration %q canceled: the target is back where it was before the migration.", s.m.Name)))

@@ -9,7 +9,6 @@ import (
 	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/internal/verify"
 	"github.com/pgferry/pgferry/internal/views"
-	"github.com/pgferry/pgferry/plan"
 )
 
 func cmdVerify(c *cli, args []string) int {
@@ -43,21 +42,21 @@ func cmdVerify(c *cli, args []string) int {
 	if code := c.inspect(ctx, s); code != 0 {
 		return code
 	}
-	report := &views.VerifyReport{Migration: s.m.Name, Mode: m, Source: identity(s.m.Source, s.src), Target: identity(s.m.Target, s.tgt), At: began}
+	report := &views.VerifyReport{Migration: s.m.Name, Mode: m, Source: s.snap.SourceIdentity(), Target: s.snap.TargetIdentity(), At: began}
 	floatDigits := 3
-	if s.src.VersionNum.Before(12) || s.tgt.VersionNum.Before(12) {
+	if s.snap.Source.VersionNum.Before(12) || s.snap.Target.VersionNum.Before(12) {
 		floatDigits = 0
 	}
-	for _, db := range s.dbs {
+	for _, db := range s.snap.Databases {
 		r := views.VerifyDatabase{Name: db}
-		if src := s.srcDBs[db]; src != nil {
-			for _, t := range plan.FilterDatabase(s.m.Options, src).Tables {
+		if src := s.snap.SourceDBs[db]; src != nil {
+			for _, t := range src.Tables { // as the table filters select them (the snapshot is filtered)
 				if t.Kind == "r" {
 					r.SourceTables++
 				}
 			}
 		}
-		if s.tgtDBs[db] == nil {
+		if s.snap.TargetDBs[db] == nil {
 			r.Differences = []verify.Difference{{Database: db, Object: "database " + db, Kind: "missing"}}
 			report.Databases = append(report.Databases, r)
 			continue
@@ -80,7 +79,7 @@ func cmdVerify(c *cli, args []string) int {
 				return conn, nil
 			}
 		}
-		diffs, tables, err := verify.CompareDatabase(ctx, db, s.srcDBs[db], s.src.VersionNum, s.m.Options, m, max(2, s.m.Options.Jobs), open(true), open(false))
+		diffs, tables, err := verify.CompareDatabase(ctx, db, s.snap.SourceDBs[db], s.snap.Source.VersionNum, s.m.Options, m, max(2, s.m.Options.Jobs), open(true), open(false))
 		if err != nil {
 			c.errorf(s.secrets, "verifying database %q: %v", db, err)
 			return 1

@@ -11,5 +11,4 @@ import (
 	_ "github.com/rogpeppe/go-internal/testscript"
 	_ "github.com/spf13/pflag"
 	_ "github.com/zclconf/go-cty/cty"
-	_ "golang.org/x/term"
 )

@@ -113,11 +113,7 @@ func Run(ctx context.Context, opt Options) error {
 	st := opt.State
 	now := time.Now().UTC()
 	r.mu.Lock()
-	if st.StartedAt == nil || st.Status == state.StatusSucceeded || st.Status == "" {
-		st.StartedAt = &now
-	}
-	st.FinishedAt = nil
-	st.Status, st.Substatus, st.Error = state.StatusInProgress, state.SubPrerequisites, ""
+	st.Start(now)
 	st.Source, st.Target = opt.Plan.Source, opt.Plan.Target
 	st.Databases = opt.Plan.Databases
 	st.Validations = opt.Plan.Validations
@@ -136,14 +132,13 @@ func Run(ctx context.Context, opt Options) error {
 	runErr := r.run(ctx)
 	end := time.Now().UTC()
 	r.mu.Lock()
-	st.FinishedAt = &end
 	switch {
 	case runErr == nil:
-		st.Status, st.Substatus = state.StatusSucceeded, state.SubCompleted
+		st.Succeed(end)
 	case Interrupted(ctx, runErr):
-		st.Status, st.Error = state.StatusInterrupted, ""
+		st.Interrupt(end)
 	default:
-		st.Status, st.Error = state.StatusFailed, runErr.Error()
+		st.Fail(end, runErr)
 	}
 	if runErr != nil {
 		// What was still running when the run stopped (a success waiting for its commit to be

@@ -10,7 +10,7 @@ import (
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/english"
-	"github.com/pgferry/pgferry/internal/pgdump"
+	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
 )
@@ -28,20 +28,10 @@ const (
 	Database = "database"
 )
 
-// Input is what the checks look at.
-type Input struct {
-	Migration *config.Migration
-	Source    *catalog.Instance
-	Target    *catalog.Instance
-	Databases []string
-	SourceDBs map[string]*catalog.Database
-	TargetDBs map[string]*catalog.Database
-	// Tools is the pg_dump/pg_restore pair found, or nil with ToolsErr set.
-	Tools    *pgdump.Tools
-	ToolsErr error
-	// State is the migration's state, or nil.
-	State *state.State
-}
+// Input is what the checks look at: one snapshot of the migration (SourceDBs as the table
+// filters select them; Tools nil with ToolsErr set when pg_dump was not found; State nil before
+// the first apply).
+type Input = snapshot.Snapshot
 
 // Check is one validation.
 type Check struct {

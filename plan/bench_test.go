@@ -7,6 +7,7 @@ import (
 
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/plan"
 )
@@ -56,8 +57,8 @@ func benchInput(n int) plan.Input {
 		Target:    &config.Server{Kind: "target", Name: "tgt", Host: "h2", Port: 5432},
 		Databases: []string{"app"},
 		Options:   config.Options{Jobs: 2, Verify: "checksum", Roles: true, StripSuperuser: true}}
-	return plan.Input{Migration: m, Source: src, Target: tgt,
-		SourceDBs: map[string]*catalog.Database{"app": db}, TargetDBs: map[string]*catalog.Database{}}
+	return plan.Input{Snapshot: &snapshot.Snapshot{Migration: m, Source: src, Target: tgt,
+		SourceDBs: map[string]*catalog.Database{"app": db}, TargetDBs: map[string]*catalog.Database{}}}
 }
 
 func BenchmarkBuild10kTables(b *testing.B) {

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"encoding/json"
+	"github.com/pgferry/pgferry/internal/snapshot"
 	"os"
 	"path/filepath"
 	"testing"
@@ -135,7 +136,7 @@ func richMigration(o config.Options, dbs ...string) *config.Migration {
 
 // input is the one place the golden test makes an Input.
 func input(m *config.Migration, src, tgt *catalog.Instance, sdbs, tdbs map[string]*catalog.Database, st *state.State) Input {
-	return Input{Migration: m, Source: src, Target: tgt, SourceDBs: sdbs, TargetDBs: tdbs, State: st}
+	return Input{Snapshot: &snapshot.Snapshot{Migration: m, Source: src, Target: tgt, SourceDBs: sdbs, TargetDBs: tdbs, State: st}}
 }
 
 // appliedState records every action of p, those matching skip excepted, as applied.

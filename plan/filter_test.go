@@ -10,6 +10,7 @@ import (
 
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/state"
 )
 
@@ -150,7 +151,7 @@ func TestBuildFiltered(t *testing.T) {
 	src, tgt := instances()
 	m := migration(config.Options{})
 	m.Options.ExcludeTables = []string{"logs.event*", "app.hist"}
-	p, err := Build(Input{Migration: m, Source: src, Target: tgt, SourceDBs: map[string]*catalog.Database{"app": filterSource()}})
+	p, err := Build(Input{Snapshot: &snapshot.Snapshot{Migration: m, Source: src, Target: tgt, SourceDBs: map[string]*catalog.Database{"app": filterSource()}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,8 +190,8 @@ func TestBuildFiltered(t *testing.T) {
 	// The target as migrated: the filtered source's tables, indexes, constraints and sequences.
 	migrated := FilterDatabase(m.Options, filterSource())
 	st := doneState(p)
-	p2, err := Build(Input{Migration: m, Source: src, Target: tgt, SourceDBs: map[string]*catalog.Database{"app": filterSource()},
-		TargetDBs: map[string]*catalog.Database{"app": migrated}, State: st})
+	p2, err := Build(Input{Snapshot: &snapshot.Snapshot{Migration: m, Source: src, Target: tgt, SourceDBs: map[string]*catalog.Database{"app": filterSource()},
+		TargetDBs: map[string]*catalog.Database{"app": migrated}, State: st}})
 	if err != nil {
 		t.Fatal(err)
 	}

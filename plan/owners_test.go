@@ -7,6 +7,7 @@ import (
 
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/state"
 )
 
@@ -26,8 +27,8 @@ func TestOwnershipActions(t *testing.T) {
 	}
 	build := func(o config.Options, tgt *catalog.Instance, st *state.State) *Plan {
 		t.Helper()
-		p, err := Build(Input{Migration: migration(o), Source: src, Target: tgt, State: st,
-			SourceDBs: map[string]*catalog.Database{"app": db}, TargetDBs: map[string]*catalog.Database{}})
+		p, err := Build(Input{Snapshot: &snapshot.Snapshot{Migration: migration(o), Source: src, Target: tgt, State: st,
+			SourceDBs: map[string]*catalog.Database{"app": db}, TargetDBs: map[string]*catalog.Database{}}})
 		if err != nil {
 			t.Fatal(err)
 		}

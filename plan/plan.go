@@ -3,8 +3,7 @@ package plan
 import (
 	"time"
 
-	"github.com/pgferry/pgferry/catalog"
-	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/state"
 )
 
@@ -170,16 +169,10 @@ func (p *Plan) Action(addr string) *Action {
 	return nil
 }
 
-// Input is everything Build looks at.
+// Input is everything Build looks at: a snapshot of the migration (SourceDBs as the table
+// filters select them, TargetDBs the selected databases that exist on the target, State nil
+// before the first apply) and the validations' results.
 type Input struct {
-	Migration *config.Migration
-	Source    *catalog.Instance
-	Target    *catalog.Instance
-	// SourceDBs holds the catalog of every selected source database.
-	SourceDBs map[string]*catalog.Database
-	// TargetDBs holds the catalog of every selected database that exists on the target.
-	TargetDBs map[string]*catalog.Database
-	// State is the migration's state, or nil.
-	State       *state.State
+	*snapshot.Snapshot
 	Validations []state.Validation
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/state"
 )
 
@@ -137,8 +138,8 @@ func TestBuild(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			src, tgt := instances()
-			in := Input{Migration: migration(tc.opts), Source: src, Target: tgt,
-				SourceDBs: map[string]*catalog.Database{"app": sourceDB()}, TargetDBs: map[string]*catalog.Database{}, State: tc.st}
+			in := Input{Snapshot: &snapshot.Snapshot{Migration: migration(tc.opts), Source: src, Target: tgt,
+				SourceDBs: map[string]*catalog.Database{"app": sourceDB()}, TargetDBs: map[string]*catalog.Database{}, State: tc.st}}
 			if tc.target != nil {
 				in.TargetDBs["app"] = tc.target
 				tgt.Databases = []catalog.DatabaseInfo{{Name: "app", AllowConn: true}}
@@ -195,8 +196,8 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestStripSuperuserHazard(t *testing.T) {
 	src, tgt := instances()
-	p, err := Build(Input{Migration: migration(config.Options{}), Source: src, Target: tgt,
-		SourceDBs: map[string]*catalog.Database{"app": sourceDB()}, TargetDBs: map[string]*catalog.Database{}})
+	p, err := Build(Input{Snapshot: &snapshot.Snapshot{Migration: migration(config.Options{}), Source: src, Target: tgt,
+		SourceDBs: map[string]*catalog.Database{"app": sourceDB()}, TargetDBs: map[string]*catalog.Database{}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,8 +246,8 @@ func TestForeignKeyOrder(t *testing.T) {
 	src, tgt := instances()
 	db := sourceDB()
 	db.Constraints = append(db.Constraints, catalog.Constraint{OID: 14, Schema: "public", Table: "parted", Name: "parted_big_fk", Type: "f", RefTable: "public.big"})
-	p, err := Build(Input{Migration: migration(config.Options{Jobs: 2, Verify: "none"}), Source: src, Target: tgt,
-		SourceDBs: map[string]*catalog.Database{"app": db}, TargetDBs: map[string]*catalog.Database{}})
+	p, err := Build(Input{Snapshot: &snapshot.Snapshot{Migration: migration(config.Options{Jobs: 2, Verify: "none"}), Source: src, Target: tgt,
+		SourceDBs: map[string]*catalog.Database{"app": db}, TargetDBs: map[string]*catalog.Database{}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,8 +385,8 @@ func TestExtensions(t *testing.T) {
 			}
 			sdb := sourceDB()
 			sdb.Extensions = exts
-			in := Input{Migration: migration(o), Source: src, Target: tgt,
-				SourceDBs: map[string]*catalog.Database{"app": sdb}, TargetDBs: map[string]*catalog.Database{}, State: tc.st}
+			in := Input{Snapshot: &snapshot.Snapshot{Migration: migration(o), Source: src, Target: tgt,
+				SourceDBs: map[string]*catalog.Database{"app": sdb}, TargetDBs: map[string]*catalog.Database{}, State: tc.st}}
 			if tc.target != nil {
 				in.TargetDBs["app"] = tc.target
 				tgt.Databases = []catalog.DatabaseInfo{{Name: "app", AllowConn: true}}

@@ -105,9 +105,6 @@ type State struct {
 	// Baseline is what the last finished apply left on the target (nil: no apply finished since
 	// the last rollback, or the migration was applied by a pgferry that did not record it).
 	Baseline *Baseline `json:"baseline,omitempty"`
-	// CancelRequested is not used: `cancel` records its request beside the
-	// state (Canceler), where a running apply's own writes cannot lose it.
-	CancelRequested bool `json:"cancel_requested,omitempty"`
 
 	// byAddr indexes Actions[:indexed] by address for Action and Upsert (a state holds an action
 	// per table, index and constraint: tens of thousands). It is a cache, never the truth: every

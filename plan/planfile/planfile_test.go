@@ -1,4 +1,4 @@
-package main
+package planfile
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/plan"
 )
 
@@ -36,8 +37,8 @@ func digestInput(n int) plan.Input {
 	m := &config.Migration{Name: "m", Source: &config.Server{Kind: "source", Name: "src", Host: "h1", Port: 5432},
 		Target: &config.Server{Kind: "target", Name: "tgt", Host: "h2", Port: 5432}, Databases: []string{"app"},
 		Options: config.Options{Jobs: 2, Verify: "checksum", Roles: true, StripSuperuser: true}}
-	return plan.Input{Migration: m, Source: src, Target: tgt,
-		SourceDBs: map[string]*catalog.Database{"app": db}, TargetDBs: map[string]*catalog.Database{}}
+	return plan.Input{Snapshot: &snapshot.Snapshot{Migration: m, Source: src, Target: tgt,
+		SourceDBs: map[string]*catalog.Database{"app": db}, TargetDBs: map[string]*catalog.Database{}}}
 }
 
 func planWithDigests(t *testing.T, in plan.Input) *plan.Plan {
@@ -46,8 +47,8 @@ func planWithDigests(t *testing.T, in plan.Input) *plan.Plan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.SourceDigest, p.TargetDigest = digest(in.Source, in.SourceDBs, []string{"app"}), digest(in.Target, in.TargetDBs, []string{"app"})
-	p.SourceFingerprint, p.TargetFingerprint = fingerprint(p.SourceDigest), fingerprint(p.TargetDigest)
+	p.SourceDigest, p.TargetDigest = Digest(in.Source, in.SourceDBs, []string{"app"}), Digest(in.Target, in.TargetDBs, []string{"app"})
+	p.SourceFingerprint, p.TargetFingerprint = Fingerprint(p.SourceDigest), Fingerprint(p.TargetDigest)
 	return p
 }
 
@@ -57,12 +58,12 @@ func TestPlanFileDigestSize(t *testing.T) {
 	p := planWithDigests(t, digestInput(1000))
 	dir := t.TempDir()
 	with, without := filepath.Join(dir, "with.plan"), filepath.Join(dir, "without.plan")
-	if err := writePlanFile(with, p); err != nil {
+	if err := Write(with, p); err != nil {
 		t.Fatal(err)
 	}
 	src, tgt := p.SourceDigest, p.TargetDigest
 	p.SourceDigest, p.TargetDigest = nil, nil
-	if err := writePlanFile(without, p); err != nil {
+	if err := Write(without, p); err != nil {
 		t.Fatal(err)
 	}
 	a, _ := os.Stat(with)
@@ -92,7 +93,7 @@ func TestStaleNamesChanges(t *testing.T) {
 	in2.TargetDBs["app"] = &catalog.Database{Name: "app", Objects: map[string]int{}, Tables: []catalog.Table{{Schema: "public", Name: "extra", Kind: "r"}}}
 	now := planWithDigests(t, in2)
 	now.StateLineage, now.StateSerial = saved.StateLineage, saved.StateSerial
-	got := stale(saved, now)
+	got := Stale(saved, now)
 	for _, want := range []string{
 		"The source's catalog changed since the plan was made:\n  database app: table public.t00000 (altered)\n  role app (altered)\n",
 		"The target's catalog changed since the plan was made:\n  database app (created)\n  database app: other objects (created)\n",
@@ -109,14 +110,14 @@ func TestStaleNamesChanges(t *testing.T) {
 		in3.SourceDBs["app"].Tables[i].Columns = in3.SourceDBs["app"].Tables[i].Columns[:1]
 	}
 	now = planWithDigests(t, in3)
-	got = stale(saved, now)
+	got = Stale(saved, now)
 	if !strings.Contains(got, "  ... and 20 more") || strings.Count(got, "(altered)") != 10 {
 		t.Errorf("stale() with 30 changed tables:\n%s", got)
 	}
 
 	// A plan file made before digests: the side, without names.
 	saved.SourceDigest = nil
-	if got := stale(saved, now); got != "The source's catalog changed since the plan was made (objects or roles were created, altered or dropped)." {
+	if got := Stale(saved, now); got != "The source's catalog changed since the plan was made (objects or roles were created, altered or dropped)." {
 		t.Errorf("stale() of a plan without digests = %q", got)
 	}
 }

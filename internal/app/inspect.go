@@ -1,0 +1,159 @@
+package app
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/checks"
+	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/pgdump"
+	"github.com/pgferry/pgferry/internal/snapshot"
+	"github.com/pgferry/pgferry/plan"
+)
+
+// InspectOptions configure Inspect.
+type InspectOptions struct {
+	// Prefetch, when set, is called at most once, from a reading goroutine, with the first
+	// selected database the state does not show finished, as soon as its source catalog is read
+	// and shows that pg_dump's locks fit (checks.DumpFitsLocks), while the rest is still read.
+	// snap then holds the instances and the tools, not yet the databases. apply without a prompt
+	// opens that database's source there (snapshot, schema dump: apply.StartPrefetch).
+	Prefetch func(snap *snapshot.Snapshot, db string)
+}
+
+// ReadError is why a server, or one of its databases, could not be reached, logged into or read:
+// the connectivity validation fails with it, and nothing else can be checked.
+type ReadError struct {
+	// Server is the server that failed: the migration's source or target.
+	Server *config.Server
+	// Database is the database that could not be read, "" for the instance.
+	Database string
+	Err      error
+}
+
+func (e *ReadError) Error() string { return e.Err.Error() }
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// Inspect reads the state, then both servers' catalogs at once, then every selected database of
+// both at once (a few connections per server at a time), and returns them as one snapshot: the
+// source databases filtered by the table filters, here and only here. On an error the snapshot
+// holds what was read before it (for the plan of an unreachable migration, UnreachablePlan): a
+// *ReadError when a server failed (the source's when both did), ctx's error when ctx ended
+// (Ctrl-C: nothing failed, the caller says so).
+func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Snapshot, error) {
+	m := s.Migration
+	snap := &snapshot.Snapshot{Config: s.Config, Migration: m}
+	var err error
+	if snap.State, err = s.Backend.Read(ctx, m.Name); err != nil {
+		return snap, fmt.Errorf("reading the state: %w", err)
+	}
+	// Both servers are read at once, and then every database of both: the catalog reads are
+	// round trips to two servers, and plan (and apply, which plans first) waits for all of them.
+	var srcErr, tgtErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); snap.Source, srcErr = readInstance(ctx, m.Source) }()
+	go func() { defer wg.Done(); snap.Target, tgtErr = readInstance(ctx, m.Target) }()
+	wg.Wait()
+	if err := cmp.Or(srcErr, tgtErr); err != nil {
+		return snap, readFailed(ctx, err)
+	}
+	if snap.Databases, err = plan.SelectDatabases(m, snap.Source); err != nil {
+		return snap, err
+	}
+	snap.Tools, snap.ToolsErr = pgdump.Find(m.Options.PgBinDir, snap.Source.VersionNum.Release(), snap.Target.VersionNum.Release())
+	prefetch := ""
+	if opt.Prefetch != nil && snap.Tools != nil {
+		prefetch = snap.FirstUnfinished()
+	}
+	type read struct {
+		srv *config.Server
+		in  *catalog.Instance
+		db  string
+		out *catalog.Database
+		err error
+	}
+	var reads []*read
+	for _, db := range snap.Databases {
+		reads = append(reads, &read{srv: m.Source, in: snap.Source, db: db})
+		if info := snap.Target.Database(db); info != nil && info.AllowConn {
+			reads = append(reads, &read{srv: m.Target, in: snap.Target, db: db})
+		}
+	}
+	sem := make(chan struct{}, 4) // a few connections per server at a time, not one per database
+	for _, r := range reads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			// Only the table_filters check needs what depends on each source table: a pg_depend scan.
+			dependents := r.srv == m.Source && m.Options.Filters()
+			r.out, r.err = readDatabase(ctx, r.srv, r.in, r.db, dependents)
+			if r.err == nil && r.srv == m.Source && r.db == prefetch && checks.DumpFitsLocks(snap.Source, r.out) {
+				opt.Prefetch(snap, r.db)
+			}
+		}()
+	}
+	wg.Wait()
+	snap.SourceDBs, snap.TargetDBs = map[string]*catalog.Database{}, map[string]*catalog.Database{}
+	for _, r := range reads {
+		if r.err != nil {
+			return snap, readFailed(ctx, r.err)
+		}
+		if r.srv == m.Source {
+			// Plan, checks and verify see the source as the table filters select it.
+			snap.SourceDBs[r.db] = plan.FilterDatabase(m.Options, r.out)
+		} else {
+			snap.TargetDBs[r.db] = r.out
+		}
+	}
+	return snap, nil
+}
+
+// readFailed is the error Inspect returns for a failed read: ctx's when it ended (an interrupted
+// read is no connectivity failure), else err.
+func readFailed(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// readInstance reads the catalog of srv's instance (roles, databases, settings).
+func readInstance(ctx context.Context, srv *config.Server) (*catalog.Instance, error) {
+	conn, err := apply.Connect(ctx, srv, "")
+	if err != nil {
+		return nil, &ReadError{Server: srv, Err: err}
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	in, err := catalog.ReadInstance(ctx, conn)
+	if err != nil {
+		return nil, &ReadError{Server: srv, Err: fmt.Errorf("%s: reading the catalog: %w", srv.Label(), err)}
+	}
+	return in, nil
+}
+
+// readDatabase reads the catalog of database db on srv, with what depends on each table when
+// dependents is set.
+func readDatabase(ctx context.Context, srv *config.Server, in *catalog.Instance, db string, dependents bool) (*catalog.Database, error) {
+	conn, err := apply.Connect(ctx, srv, db)
+	if err != nil {
+		return nil, &ReadError{Server: srv, Database: db, Err: err}
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	d, err := catalog.ReadDatabase(ctx, conn, db, in.VersionNum)
+	if err != nil {
+		return nil, &ReadError{Server: srv, Database: db, Err: fmt.Errorf("%s: %w", srv.Label(), err)}
+	}
+	if dependents {
+		if err := catalog.ReadDependents(ctx, conn, d, in.VersionNum); err != nil {
+			return nil, &ReadError{Server: srv, Database: db, Err: fmt.Errorf("%s: reading dependencies on tables of %s: %w", srv.Label(), db, err)}
+		}
+	}
+	return d, nil
+}

@@ -1,0 +1,55 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/state"
+)
+
+// Session is one command's hold on a migration: the configuration, the migration it names and the
+// migration's state backend, open until Close.
+type Session struct {
+	Config    *config.Config
+	Migration *config.Migration
+	// Secrets are the configuration's secret values, which no output may show (config.Redact).
+	Secrets []string
+	Backend state.Backend
+	// ToolVersion is this pgferry's version, which plans and states record.
+	ToolVersion string
+}
+
+// Open picks the migration named (or the only one, for "") from cfg and opens its state backend:
+// backend.path is relative to the configuration's directory, .pgferry there by default.
+func Open(ctx context.Context, cfg *config.Config, migration, toolVersion string) (*Session, error) {
+	s := &Session{Config: cfg, Secrets: cfg.Secrets(), ToolVersion: toolVersion}
+	m, err := cfg.Migration(migration)
+	if err != nil {
+		return nil, err
+	}
+	s.Migration = m
+	b := cfg.Backend
+	path := b.Path
+	if path == "" {
+		path = ".pgferry"
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(cfg.Dir, path)
+	}
+	if s.Backend, err = state.Open(ctx, b.Type, path, b.ConnStr, b.Schema); err != nil {
+		return nil, fmt.Errorf("opening the state backend: %w", err)
+	}
+	return s, nil
+}
+
+// Close releases the state backend.
+func (s *Session) Close() {
+	if s != nil && s.Backend != nil {
+		s.Backend.Close()
+	}
+}
+
+// Redact removes the configuration's secrets from msg.
+func (s *Session) Redact(msg string) string { return config.Redact(msg, s.Secrets) }

@@ -1,0 +1,61 @@
+package snapshot
+
+import (
+	"strings"
+
+	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/pgdump"
+	"github.com/pgferry/pgferry/state"
+)
+
+// Snapshot is one reading of a migration's servers and state. It is plain data: nothing in it
+// holds a connection, and nothing changes it after app.Inspect returns.
+type Snapshot struct {
+	// Config is the loaded configuration (for its non-sensitive variables, which a plan records).
+	Config    *config.Config
+	Migration *config.Migration
+	// Source and Target are the instances' catalogs (roles, databases, settings, version).
+	Source *catalog.Instance
+	Target *catalog.Instance
+	// Databases are the selected databases (plan.SelectDatabases), in migration order.
+	Databases []string
+	// SourceDBs holds the catalog of every selected source database as the table filters
+	// (include_tables, exclude_tables) select it: filtered once, when the snapshot is taken.
+	SourceDBs map[string]*catalog.Database
+	// TargetDBs holds the catalog of every selected database that exists on the target and
+	// accepts connections.
+	TargetDBs map[string]*catalog.Database
+	// Tools is the pg_dump/pg_restore pair found, or nil with ToolsErr saying why not.
+	Tools    *pgdump.Tools
+	ToolsErr error
+	// State is the migration's state, or nil when it has none yet.
+	State *state.State
+}
+
+// FirstUnfinished is the first selected database whose migration the state does not show
+// complete, or "".
+func (s *Snapshot) FirstUnfinished() string {
+	for _, db := range s.Databases {
+		if !s.State.DatabaseComplete(db) {
+			return db
+		}
+	}
+	return ""
+}
+
+// SourceIdentity names the source server as a plan and the state record it: with the system
+// identifier and version when its catalog was read.
+func (s *Snapshot) SourceIdentity() state.Identity { return Identity(s.Migration.Source, s.Source) }
+
+// TargetIdentity names the target server as SourceIdentity names the source.
+func (s *Snapshot) TargetIdentity() state.Identity { return Identity(s.Migration.Target, s.Target) }
+
+// Identity names srv without secrets; in, when not nil, is its catalog.
+func Identity(srv *config.Server, in *catalog.Instance) state.Identity {
+	id := state.Identity{Name: srv.Name, Host: srv.Dialed(), Port: srv.Port, User: srv.User, Type: srv.Type}
+	if in != nil {
+		id.SystemIdentifier, id.Version, id.VersionNum = in.SystemIdentifier, strings.Fields(in.Version + " ")[0], in.VersionNum
+	}
+	return id
+}
