@@ -1,0 +1,157 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pgferry/pgferry/state"
+)
+
+// saveConfirmed makes the target durable past every commit of the unconfirmed actions, records
+// them applied, and writes the state. It returns the generation up to which finished actions are
+// recorded applied (those that finish meanwhile wait for the next call).
+func (d *dbRun) saveConfirmed(ctx context.Context) (int64, error) {
+	r := d.r
+	r.mu.Lock()
+	cut, list := r.gen, r.unconfirmed
+	r.unconfirmed = nil
+	r.mu.Unlock()
+	if len(list) > 0 {
+		if err := d.confirmDurable(ctx); err != nil {
+			r.mu.Lock()
+			r.unconfirmed = append(list, r.unconfirmed...)
+			r.mu.Unlock()
+			return 0, err
+		}
+		r.mu.Lock()
+		for _, sa := range list {
+			sa.Status = state.ActionApplied
+		}
+		r.gen++
+		r.mu.Unlock()
+	}
+	// The state is written even when ctx ended meanwhile: it must say what was confirmed.
+	if _, err := r.saveGen(context.WithoutCancel(ctx)); err != nil {
+		return 0, err
+	}
+	return cut, nil
+}
+
+// confirmDurable returns once every transaction the target committed so far is durable. The
+// workers commit with synchronous_commit off (a commit returns before its WAL is flushed); a
+// commit with synchronous_commit on of a transaction that wrote WAL flushes the WAL up to its own
+// record, which follows theirs (tryBarrier).
+// One flush per state write, instead of one per action.
+//
+// A lost connection is retried with the workers' backoff. A target that restarted meanwhile (its
+// postmaster start time changed since the run began) may have lost asynchronous commits, and
+// a flush now proves nothing about them: errTargetRestarted, and they are done again.
+func (d *dbRun) confirmDurable(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		err := d.tryBarrier(ctx)
+		if err == nil || errors.Is(err, errTargetRestarted) {
+			return err
+		}
+		if !retryable(err) || attempt >= len(backoff) || ctx.Err() != nil {
+			return fmt.Errorf("confirming the target's commits durable: %w", err)
+		}
+		if serr := sleep(ctx, backoff[attempt]); serr != nil {
+			return serr
+		}
+	}
+}
+
+// errTargetRestarted: the target restarted during the run, so commits not yet confirmed durable
+// may be lost; the database's unfinished actions are done again with a new snapshot.
+var errTargetRestarted = errors.New("the target restarted before its last commits were confirmed durable: the unconfirmed actions are done again")
+
+// openBarrier connects the barrier and notes when the target's server started, before any worker
+// commits anything.
+func (d *dbRun) openBarrier(ctx context.Context) error {
+	c, err := Connect(ctx, d.r.m.Target, d.db)
+	if err != nil {
+		return err
+	}
+	if err := c.QueryRow(ctx, "SELECT pg_catalog.pg_postmaster_start_time()").Scan(&d.targetStart); err != nil {
+		c.Close(context.WithoutCancel(ctx))
+		return err
+	}
+	d.barrier = c
+	return nil
+}
+
+func (d *dbRun) tryBarrier(ctx context.Context) error {
+	if d.barrier == nil {
+		c, err := Connect(ctx, d.r.m.Target, d.db)
+		if err != nil {
+			return err
+		}
+		d.barrier = c
+	}
+	var started time.Time
+	var err error
+	if !d.barrierByLSN {
+		// A commit waits for the WAL flush only when its transaction wrote WAL before its commit
+		// record (assigning a transaction ID is not enough): a transactional logical message, which
+		// changes nothing in the database, makes this one flush everything written before it.
+		_, err = d.barrier.Exec(ctx, "BEGIN; SET LOCAL synchronous_commit = on")
+		if err == nil {
+			err = d.barrier.QueryRow(ctx, "SELECT pg_catalog.pg_postmaster_start_time(), pg_catalog.pg_logical_emit_message(true, 'pgferry', 'barrier')::text").Scan(&started, nil)
+		}
+		if err == nil {
+			_, err = d.barrier.Exec(ctx, "COMMIT")
+		}
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && (pe.Code == "42501" || pe.Code == "42883") {
+			// Not allowed here (or older than 9.6): wait for the WAL writer instead.
+			d.barrierByLSN = true
+			_, err = d.barrier.Exec(ctx, "ROLLBACK")
+		}
+	}
+	if err == nil && d.barrierByLSN {
+		started, err = d.waitWALFlushed(ctx)
+	}
+	if err != nil {
+		d.barrier.Close(context.WithoutCancel(ctx))
+		d.barrier = nil
+		return err
+	}
+	if !started.Equal(d.targetStart) {
+		return errTargetRestarted
+	}
+	return nil
+}
+
+// waitWALFlushed waits until the target's WAL is flushed past everything inserted so far (the WAL
+// writer flushes asynchronous commits within a few wal_writer_delay) and returns the server's start
+// time, read first.
+func (d *dbRun) waitWALFlushed(ctx context.Context) (time.Time, error) {
+	insert, flush := "pg_current_wal_insert_lsn", "pg_current_wal_flush_lsn"
+	if serverVersionNum(d.barrier).Before(10) {
+		insert, flush = "pg_current_xlog_insert_location", "pg_current_xlog_flush_location"
+	}
+	var started time.Time
+	var lsn string
+	if err := d.barrier.QueryRow(ctx, fmt.Sprintf("SELECT pg_catalog.pg_postmaster_start_time(), pg_catalog.%s()::text", insert)).Scan(&started, &lsn); err != nil {
+		return started, err
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var done bool
+		if err := d.barrier.QueryRow(ctx, fmt.Sprintf("SELECT pg_catalog.%s() >= $1::text::pg_lsn", flush), lsn).Scan(&done); err != nil {
+			return started, err
+		}
+		if done {
+			return started, nil
+		}
+		if time.Now().After(deadline) {
+			return started, fmt.Errorf("the target's WAL was not flushed past %s within a minute", lsn)
+		}
+		if err := sleep(ctx, 10*time.Millisecond); err != nil {
+			return started, err
+		}
+	}
+}
