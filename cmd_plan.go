@@ -19,6 +19,7 @@ import (
 	"github.com/pgferry/pgferry/checks"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/english"
+	"github.com/pgferry/pgferry/internal/pgconn"
 	"github.com/pgferry/pgferry/internal/pgdump"
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/plan"
@@ -95,7 +96,7 @@ func (c *cli) inspect(ctx context.Context, s *session) int {
 	// round trips to two servers, and plan (and apply, which plans first) waits for all of them.
 	// When several fail, the first in a fixed order (source before target) is reported.
 	readInstance := func(srv *config.Server) (*catalog.Instance, error) {
-		conn, err := apply.Connect(ctx, srv, "")
+		conn, err := pgconn.Connect(ctx, srv, "")
 		if err != nil {
 			return nil, err
 		}
@@ -132,7 +133,7 @@ func (c *cli) inspect(ctx context.Context, s *session) int {
 		prefetch = firstUnfinished(s.st, s.dbs)
 	}
 	readDB := func(srv *config.Server, in *catalog.Instance, db string) (*catalog.Database, error) {
-		conn, err := apply.Connect(ctx, srv, db)
+		conn, err := pgconn.Connect(ctx, srv, db)
 		if err != nil {
 			return nil, err
 		}

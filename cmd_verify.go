@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/internal/english"
+	"github.com/pgferry/pgferry/internal/pgconn"
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/plan"
 )
@@ -68,11 +69,11 @@ func cmdVerify(c *cli, args []string) int {
 				if srvIsSource {
 					srv = s.m.Source
 				}
-				conn, err := apply.Connect(ctx, srv, db)
+				conn, err := pgconn.Connect(ctx, srv, db)
 				if err != nil {
 					return nil, err
 				}
-				if err := apply.SessionSettings(ctx, conn, floatDigits); err != nil {
+				if err := pgconn.SessionSettings(ctx, conn, floatDigits); err != nil {
 					conn.Close(ctx)
 					return nil, err
 				}

@@ -1,140 +1,19 @@
 package apply
 
 import (
-	"bufio"
 	"context"
-	"errors"
-	"fmt"
-	"github.com/pgferry/pgferry/internal/pgver"
-	"io"
-	"net"
-	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgproto3"
+
 	"github.com/pgferry/pgferry/config"
-	"github.com/pgferry/pgferry/internal/pgdump"
+	"github.com/pgferry/pgferry/internal/pgconn"
+	"github.com/pgferry/pgferry/internal/pgver"
 )
 
-// Connect opens a connection to database db ("" = the maintenance database) of s.
-// Errors name the server and the cause in one line, never the password.
+// Connect is pgconn.Connect, kept while verify.go, destroy.go and drift.go call it here.
 func Connect(ctx context.Context, s *config.Server, db string) (*pgx.Conn, error) {
-	cfg, err := pgx.ParseConfig(s.ConnString(db))
-	if err != nil {
-		return nil, fmt.Errorf("%s: invalid connection settings: %s", s.Label(), scrub(err.Error(), s.Password))
-	}
-	if cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = 15 * time.Second
-	}
-	cfg.BuildFrontend = bufferedFrontend
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		if db == "" {
-			db = s.DBName
-		}
-		return nil, &connectError{msg: fmt.Sprintf("%s: %s", s.Label(), scrub(ConnectCause(err, s.User, db), s.Password)), err: err}
-	}
-	return conn, nil
+	return pgconn.Connect(ctx, s, db)
 }
 
-// connectError is a failed connection: its message is ConnectCause's short one, and it unwraps to
-// pgx's error so that retryable still sees the SQLSTATE (57P03 while a server starts up) or the
-// network error under the reworded message.
-type connectError struct {
-	msg string
-	err error
-}
-
-func (e *connectError) Error() string { return e.msg }
-func (e *connectError) Unwrap() error { return e.err }
-
-// bufferedFrontend reads from the server through a 128 KiB buffer: a COPY out of the source
-// arrives as one message per row, which pgx would otherwise read 8 KiB per system call.
-func bufferedFrontend(r io.Reader, w io.Writer) *pgproto3.Frontend {
-	return pgproto3.NewFrontend(bufio.NewReaderSize(r, 128<<10), w)
-}
-
-// ConnectCause turns a connection error into a short cause a user can act on.
-func ConnectCause(err error, user, db string) string {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch pe.Code {
-		case "28P01":
-			return fmt.Sprintf("password authentication failed for user %q: check the password (variable, env() or PGPASSWORD)", user)
-		case "28000":
-			return fmt.Sprintf("authentication rejected for user %q: %s (check pg_hba.conf and the user name)", user, pe.Message)
-		case "3D000":
-			return fmt.Sprintf("database %q does not exist: %s", db, "check the database name")
-		case "53300":
-			return "too many connections: the server has no free connection slot; lower jobs or raise max_connections"
-		case "57P03":
-			return "the server is starting up or shutting down: retry in a moment"
-		}
-		return fmt.Sprintf("%s (SQLSTATE %s)", pe.Message, pe.Code)
-	}
-	var ne *net.OpError
-	if errors.As(err, &ne) {
-		msg := ne.Err.Error()
-		switch {
-		case strings.Contains(msg, "connection refused"):
-			return "connection refused: is the server running and listening on that host and port?"
-		case strings.Contains(msg, "i/o timeout"):
-			return "connection timed out: check the host, the port and any firewall"
-		case strings.Contains(msg, "no such host"):
-			return "unknown host name: check host (or fqdn)"
-		}
-		return msg
-	}
-	msg := err.Error()
-	if i := strings.LastIndex(msg, ": "); i >= 0 && strings.Contains(msg, "failed to connect") {
-		msg = msg[i+2:]
-	}
-	if strings.Contains(msg, "connection refused") {
-		return "connection refused: is the server running and listening on that host and port?"
-	}
-	if strings.Contains(msg, "SSL is not enabled on the server") || strings.Contains(msg, "server refused TLS") {
-		return "the server does not accept SSL: use sslmode = \"prefer\" or \"disable\", or enable SSL on the server"
-	}
-	return msg
-}
-
-func scrub(msg, secret string) string {
-	if secret == "" {
-		return msg
-	}
-	return strings.ReplaceAll(msg, secret, "********")
-}
-
-// ToolConn describes s for pg_dump/pg_restore (password through the environment).
-func ToolConn(s *config.Server, db string) pgdump.Conn {
-	if db == "" {
-		db = s.DBName
-	}
-	return pgdump.Conn{Host: s.Dialed(), Port: s.Port, User: s.User, Password: s.Password, DBName: db,
-		SSLMode: s.SSLMode, SSLRootCert: s.SSLRootCert, SSLCert: s.SSLCert, SSLKey: s.SSLKey}
-}
-
-// SessionSettings make text output identical on both sides and keep long work alive: no statement,
-// lock, idle or transaction timeout of the server, database or role can cut a long copy.
-func SessionSettings(ctx context.Context, conn *pgx.Conn, floatDigits int) error {
-	sql := fmt.Sprintf(`SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0;
-		SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET extra_float_digits = %d; SET bytea_output = 'hex'`, floatDigits)
-	v := serverVersionNum(conn)
-	if v.AtLeast(14) {
-		sql += "; SET idle_session_timeout = 0"
-	}
-	if v.AtLeast(17) {
-		sql += "; SET transaction_timeout = 0"
-	}
-	_, err := conn.Exec(ctx, sql)
-	return err
-}
-
-// serverVersionNum reads the server's version from the connection's startup parameters (0 when
-// it has none: every version test then takes the oldest server's path).
-func serverVersionNum(conn *pgx.Conn) pgver.V {
-	v, _ := pgver.Parse(conn.PgConn().ParameterStatus("server_version"))
-	return v
-}
+// serverVersionNum is pgconn.ServerVersion, kept while drift.go calls it here.
+func serverVersionNum(conn *pgx.Conn) pgver.V { return pgconn.ServerVersion(conn) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/internal/pgconn"
 	"github.com/pgferry/pgferry/internal/pgdump"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
@@ -187,7 +188,7 @@ func (d *dbRun) schedule(ctx context.Context, actions []*plan.Action) error {
 // database creates (or replaces) the target database from the dump's DATABASE entries.
 func (d *dbRun) database(ctx context.Context, a *plan.Action) error {
 	r := d.r
-	tgt, err := Connect(ctx, r.m.Target, "")
+	tgt, err := pgconn.Connect(ctx, r.m.Target, "")
 	if err != nil {
 		return err
 	}
@@ -228,7 +229,7 @@ func (d *dbRun) database(ctx context.Context, a *plan.Action) error {
 func (d *dbRun) createDatabase(ctx context.Context, drop bool) error {
 	r := d.r
 	if drop {
-		tgt, err := Connect(ctx, r.m.Target, "")
+		tgt, err := pgconn.Connect(ctx, r.m.Target, "")
 		if err != nil {
 			return err
 		}
@@ -283,7 +284,7 @@ func (d *dbRun) runCreateScript(ctx context.Context, preamble string, chunks []p
 		return nil
 	}
 	database := "database " + quoteName(d.db)
-	tgt, err := Connect(ctx, r.m.Target, "")
+	tgt, err := pgconn.Connect(ctx, r.m.Target, "")
 	if err != nil {
 		return err
 	}
@@ -309,7 +310,7 @@ func (d *dbRun) runCreateScript(ctx context.Context, preamble string, chunks []p
 	if len(rest) == 0 {
 		return nil
 	}
-	db, err := Connect(ctx, r.m.Target, d.db)
+	db, err := pgconn.Connect(ctx, r.m.Target, d.db)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
+	pgxconn "github.com/jackc/pgx/v5/pgconn"
+	"github.com/pgferry/pgferry/internal/pgconn"
 	"github.com/pgferry/pgferry/state"
 )
 
@@ -71,7 +72,7 @@ var errTargetRestarted = errors.New("the target restarted before its last commit
 // openBarrier connects the barrier and notes when the target's server started, before any worker
 // commits anything.
 func (d *dbRun) openBarrier(ctx context.Context) error {
-	c, err := Connect(ctx, d.r.m.Target, d.db)
+	c, err := pgconn.Connect(ctx, d.r.m.Target, d.db)
 	if err != nil {
 		return err
 	}
@@ -85,7 +86,7 @@ func (d *dbRun) openBarrier(ctx context.Context) error {
 
 func (d *dbRun) tryBarrier(ctx context.Context) error {
 	if d.barrier == nil {
-		c, err := Connect(ctx, d.r.m.Target, d.db)
+		c, err := pgconn.Connect(ctx, d.r.m.Target, d.db)
 		if err != nil {
 			return err
 		}
@@ -104,7 +105,7 @@ func (d *dbRun) tryBarrier(ctx context.Context) error {
 		if err == nil {
 			_, err = d.barrier.Exec(ctx, "COMMIT")
 		}
-		var pe *pgconn.PgError
+		var pe *pgxconn.PgError
 		if errors.As(err, &pe) && (pe.Code == "42501" || pe.Code == "42883") {
 			// Not allowed here (or older than 9.6): wait for the WAL writer instead.
 			d.barrierByLSN = true
@@ -130,7 +131,7 @@ func (d *dbRun) tryBarrier(ctx context.Context) error {
 // time, read first.
 func (d *dbRun) waitWALFlushed(ctx context.Context) (time.Time, error) {
 	insert, flush := "pg_current_wal_insert_lsn", "pg_current_wal_flush_lsn"
-	if serverVersionNum(d.barrier).Before(10) {
+	if pgconn.ServerVersion(d.barrier).Before(10) {
 		insert, flush = "pg_current_xlog_insert_location", "pg_current_xlog_flush_location"
 	}
 	var started time.Time

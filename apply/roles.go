@@ -8,18 +8,19 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/internal/pgconn"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
 )
 
 // runInstance creates and alters roles and memberships, one at a time, on the maintenance database.
 func (r *Runner) runInstance(ctx context.Context, actions []*plan.Action) error {
-	tgt, err := Connect(ctx, r.m.Target, "")
+	tgt, err := pgconn.Connect(ctx, r.m.Target, "")
 	if err != nil {
 		return err
 	}
 	defer tgt.Close(context.WithoutCancel(ctx))
-	src, err := Connect(ctx, r.m.Source, "")
+	src, err := pgconn.Connect(ctx, r.m.Source, "")
 	if err != nil {
 		return err
 	}

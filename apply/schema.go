@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgferry/pgferry/internal/pgconn"
 	"github.com/pgferry/pgferry/plan"
 )
 
@@ -209,7 +210,7 @@ func (d *dbRun) schemaScript(ctx context.Context) error {
 }
 
 func (d *dbRun) ensureEmpty(ctx context.Context) error {
-	tgt, err := Connect(ctx, d.r.m.Target, d.db)
+	tgt, err := pgconn.Connect(ctx, d.r.m.Target, d.db)
 	if err != nil {
 		return err
 	}

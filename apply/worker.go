@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
+	pgxconn "github.com/jackc/pgx/v5/pgconn"
+	"github.com/pgferry/pgferry/internal/pgconn"
 	"github.com/pgferry/pgferry/plan"
 )
 
@@ -51,11 +52,11 @@ func (w *worker) source(ctx context.Context) (*pgx.Conn, error) {
 }
 
 func openSnapshotConn(ctx context.Context, d *dbRun) (*pgx.Conn, error) {
-	c, err := Connect(ctx, d.r.m.Source, d.db)
+	c, err := pgconn.Connect(ctx, d.r.m.Source, d.db)
 	if err != nil {
 		return nil, err
 	}
-	if err := SessionSettings(ctx, c, d.r.floatDg); err != nil {
+	if err := pgconn.SessionSettings(ctx, c, d.r.floatDg); err != nil {
 		c.Close(ctx)
 		return nil, err
 	}
@@ -95,11 +96,11 @@ func (w *worker) target(ctx context.Context) (*pgx.Conn, error) {
 }
 
 func openTargetConn(ctx context.Context, d *dbRun) (*pgx.Conn, error) {
-	c, err := Connect(ctx, d.r.m.Target, d.db)
+	c, err := pgconn.Connect(ctx, d.r.m.Target, d.db)
 	if err != nil {
 		return nil, err
 	}
-	if err := SessionSettings(ctx, c, d.r.floatDg); err != nil {
+	if err := pgconn.SessionSettings(ctx, c, d.r.floatDg); err != nil {
 		c.Close(ctx)
 		return nil, err
 	}
@@ -233,7 +234,7 @@ func parallel(ctx context.Context, jobs, n int, open func() (*pgx.Conn, error), 
 
 // describePgError adds the server's detail and hint to an error message.
 func describePgError(err error) error {
-	if pe, ok := err.(*pgconn.PgError); ok {
+	if pe, ok := err.(*pgxconn.PgError); ok {
 		msg := pe.Message
 		if pe.Detail != "" {
 			msg += " (" + pe.Detail + ")"
