@@ -14,6 +14,7 @@ import (
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/internal/pgconn"
 	"github.com/pgferry/pgferry/internal/pgdump"
+	"github.com/pgferry/pgferry/internal/sched"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
 )
@@ -41,9 +42,8 @@ type dbRun struct {
 	// streamed: pre-data is streamed into a database this migration created (see schema.go),
 	// decided once the database action ran.
 	streamed bool
-	// schemaChunks counts the pre-data chunks run so far; schemaProgress is signalled after each.
-	schemaChunks   atomic.Int64
-	schemaProgress chan struct{}
+	// preData is how many pre-data chunks streamSchema ran so far: copies may start early (sched).
+	preData *sched.Progress
 }
 
 // runDatabaseRetrying runs a database's actions and, when a connection to the source is lost (and

@@ -4,12 +4,152 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	pgxconn "github.com/jackc/pgx/v5/pgconn"
 	"github.com/pgferry/pgferry/internal/pgconn"
+	"github.com/pgferry/pgferry/internal/sched"
+	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
 )
+
+// flushEvery is the longest a finished action waits for the state write that releases its dependents.
+// A worker that has nothing else to do does not wait for it (flusher.Hurry).
+const flushEvery = 250 * time.Millisecond
+
+// flusher confirms finished actions for the scheduler (sched.Confirmer): it writes the state
+// whenever asked to, at most once per flushEvery, or at once when a worker is idle for want of a
+// dependency whose completion is not written yet. Each write first makes the target durable past
+// the finished actions' commits (saveConfirmed); only then are they recorded applied and their
+// dependents released.
+type flusher struct {
+	d       *dbRun
+	ctx     context.Context
+	actions []*plan.Action
+	mu      sync.Mutex
+	waiting []confirmWait // queued, by generation
+	req     chan struct{}
+	urgent  chan struct{}
+	stop    chan struct{}
+	exited  chan struct{}
+}
+
+// confirmWait is a batch of actions queued for confirmation at generation gen.
+type confirmWait struct {
+	gen  int64
+	done func(error)
+}
+
+var _ sched.Confirmer = (*flusher)(nil)
+
+// startFlusher starts the flusher of a run of actions (the scheduler's tasks).
+func (d *dbRun) startFlusher(ctx context.Context, actions []*plan.Action) *flusher {
+	f := &flusher{d: d, ctx: ctx, actions: actions, req: make(chan struct{}, 1), urgent: make(chan struct{}, 1),
+		stop: make(chan struct{}), exited: make(chan struct{})}
+	go f.loop()
+	return f
+}
+
+// Confirm queues finished actions (still "running" in the state) for the next write, which
+// records them applied.
+func (f *flusher) Confirm(tasks []int, done func(error)) {
+	addrs := make([]string, len(tasks))
+	for k, i := range tasks {
+		addrs[k] = f.actions[i].Address
+	}
+	gen := f.d.r.queueConfirm(addrs...)
+	f.mu.Lock()
+	f.waiting = append(f.waiting, confirmWait{gen, done})
+	f.mu.Unlock()
+	f.request()
+}
+
+// Hurry ends the wait between two writes: a worker is idle.
+func (f *flusher) Hurry() {
+	select {
+	case f.urgent <- struct{}{}:
+	default:
+	}
+}
+
+func (f *flusher) request() {
+	select {
+	case f.req <- struct{}{}:
+	default:
+	}
+}
+
+func (f *flusher) loop() {
+	defer close(f.exited)
+	for {
+		select {
+		case <-f.stop:
+			return
+		case <-f.req:
+		}
+		gen, err := f.d.saveConfirmed(f.ctx)
+		f.deliver(gen, err)
+		t := time.NewTimer(flushEvery)
+		select {
+		case <-f.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		case <-f.urgent:
+			t.Stop()
+		}
+	}
+}
+
+// deliver tells the scheduler which queued batches the write up to generation gen confirmed, or
+// that it failed. done is called outside the lock: it waits for the scheduler, which may be
+// queueing more.
+func (f *flusher) deliver(gen int64, err error) {
+	f.mu.Lock()
+	k := 0
+	for k < len(f.waiting) && (err != nil || f.waiting[k].gen <= gen) {
+		k++
+	}
+	confirmed := f.waiting[:k:k]
+	f.waiting = f.waiting[k:]
+	more := err == nil && len(f.waiting) > 0
+	f.mu.Unlock()
+	for _, w := range confirmed {
+		w.done(err)
+	}
+	if more {
+		f.request()
+	}
+}
+
+// close stops the flusher once the scheduler is done, and confirms and writes whatever finished
+// meanwhile. What cannot be confirmed durable (the target is gone) is recorded tainted: the next
+// apply does it again. It returns runErr (the scheduler's), else its own error.
+func (f *flusher) close(ctx context.Context, runErr error) error {
+	close(f.stop)
+	<-f.exited
+	r := f.d.r
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	_, err := f.d.saveConfirmed(fctx)
+	fcancel()
+	if err != nil {
+		r.mu.Lock()
+		for _, sa := range r.unconfirmed {
+			sa.Status, sa.Error = state.ActionTainted, "finished, but the target could not confirm its commit durable: "+err.Error()
+		}
+		r.unconfirmed = nil
+		r.gen++
+		r.mu.Unlock()
+		if serr := r.save(context.WithoutCancel(ctx)); serr != nil && runErr == nil {
+			runErr = serr
+		}
+		if runErr == nil {
+			runErr = err
+		}
+	}
+	return runErr
+}
 
 // saveConfirmed makes the target durable past every commit of the unconfirmed actions, records
 // them applied, and writes the state. It returns the generation up to which finished actions are

@@ -148,11 +148,7 @@ func (d *dbRun) streamSchema(ctx context.Context) error {
 	defer c.Close(context.WithoutCancel(ctx))
 	return d.runPreData(ctx, c, func(k int) {
 		d.freshSchema.Store(true) // before any early copy can start
-		d.schemaChunks.Store(int64(k + 1))
-		select {
-		case d.schemaProgress <- struct{}{}:
-		default:
-		}
+		d.preData.Set(k + 1)
 	})
 }
 

@@ -120,7 +120,7 @@ func openTargetConn(ctx context.Context, d *dbRun) (*pgx.Conn, error) {
 }
 
 // run runs one action, retrying it when its connection was lost, and records its outcome in memory:
-// a success stays "running" until runGraph queues it for confirmation (queueConfirm).
+// a success stays "running" until the flusher records it applied (flush.go).
 func (w *worker) run(ctx context.Context, a *plan.Action) error {
 	r := w.d.r
 	start := r.markBegin(a)
