@@ -24,8 +24,10 @@ const flushEvery = 250 * time.Millisecond
 // the finished actions' commits (saveConfirmed); only then are they recorded applied and their
 // dependents released.
 type flusher struct {
-	d       *dbRun
-	ctx     context.Context
+	d   *dbRun
+	ctx context.Context
+	// durable is d.confirmDurable: it returns once the target's commits so far are durable.
+	durable func(context.Context) error
 	actions []*plan.Action
 	mu      sync.Mutex
 	waiting []confirmWait // queued, by generation
@@ -45,10 +47,14 @@ var _ sched.Confirmer = (*flusher)(nil)
 
 // startFlusher starts the flusher of a run of actions (the scheduler's tasks).
 func (d *dbRun) startFlusher(ctx context.Context, actions []*plan.Action) *flusher {
-	f := &flusher{d: d, ctx: ctx, actions: actions, req: make(chan struct{}, 1), urgent: make(chan struct{}, 1),
-		stop: make(chan struct{}), exited: make(chan struct{})}
+	f := d.newFlusher(ctx, actions)
 	go f.loop()
 	return f
+}
+
+func (d *dbRun) newFlusher(ctx context.Context, actions []*plan.Action) *flusher {
+	return &flusher{d: d, ctx: ctx, durable: d.confirmDurable, actions: actions, req: make(chan struct{}, 1), urgent: make(chan struct{}, 1),
+		stop: make(chan struct{}), exited: make(chan struct{})}
 }
 
 // Confirm queues finished actions (still "running" in the state) for the next write, which
@@ -88,7 +94,7 @@ func (f *flusher) loop() {
 			return
 		case <-f.req:
 		}
-		gen, err := f.d.saveConfirmed(f.ctx)
+		gen, err := f.saveConfirmed(f.ctx)
 		f.deliver(gen, err)
 		t := time.NewTimer(flushEvery)
 		select {
@@ -131,7 +137,7 @@ func (f *flusher) close(ctx context.Context, runErr error) error {
 	<-f.exited
 	r := f.d.r
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-	_, err := f.d.saveConfirmed(fctx)
+	_, err := f.saveConfirmed(fctx)
 	fcancel()
 	if err != nil {
 		r.mu.Lock()
@@ -154,14 +160,14 @@ func (f *flusher) close(ctx context.Context, runErr error) error {
 // saveConfirmed makes the target durable past every commit of the unconfirmed actions, records
 // them applied, and writes the state. It returns the generation up to which finished actions are
 // recorded applied (those that finish meanwhile wait for the next call).
-func (d *dbRun) saveConfirmed(ctx context.Context) (int64, error) {
-	r := d.r
+func (f *flusher) saveConfirmed(ctx context.Context) (int64, error) {
+	r := f.d.r
 	r.mu.Lock()
 	cut, list := r.gen, r.unconfirmed
 	r.unconfirmed = nil
 	r.mu.Unlock()
 	if len(list) > 0 {
-		if err := d.confirmDurable(ctx); err != nil {
+		if err := f.durable(ctx); err != nil {
 			r.mu.Lock()
 			r.unconfirmed = append(list, r.unconfirmed...)
 			r.mu.Unlock()
