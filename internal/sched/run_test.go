@@ -88,7 +88,11 @@ func TestRunJobs(t *testing.T) {
 				n := running.Add(1)
 				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 				}
-				time.Sleep(2 * time.Millisecond)
+				// Stay until the lanes are all busy once (or a while), so that a loaded machine
+				// that starts the next task late does not hide a limit not kept.
+				for deadline := time.Now().Add(time.Second); most.Load() < int32(jobs) && time.Now().Before(deadline); {
+					time.Sleep(time.Millisecond)
+				}
 				running.Add(-1)
 				lanes[lane].Add(-1)
 				ran[i].Add(1)
