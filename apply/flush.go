@@ -109,8 +109,7 @@ func (f *flusher) loop() {
 }
 
 // deliver tells the scheduler which queued batches the write up to generation gen confirmed, or
-// that it failed. done is called outside the lock: it waits for the scheduler, which may be
-// queueing more.
+// that it failed (done is called outside the lock, as any callback).
 func (f *flusher) deliver(gen int64, err error) {
 	f.mu.Lock()
 	k := 0

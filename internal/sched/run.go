@@ -24,8 +24,9 @@ type Options struct {
 // flushed its WAL). Only confirmed tasks release their dependents.
 type Confirmer interface {
 	// Confirm queues tasks that finished and must be confirmed together. It must not block long.
-	// The confirmer calls done exactly once, from any goroutine, when they are confirmed, or with
-	// the error that prevents it. Batches are confirmed in the order they were queued.
+	// The confirmer calls done exactly once, from any goroutine (Confirm's own included; done
+	// never blocks), when they are confirmed, or with the error that prevents it. Batches are
+	// confirmed in the order they were queued.
 	Confirm(tasks []int, done func(error))
 	// Hurry says a lane is idle waiting for a confirmation: confirm what is queued without
 	// waiting to batch more. It must not block.
@@ -78,8 +79,11 @@ func Run(ctx context.Context, tasks []Task, opt Options) error {
 	}
 	work := make(chan int)
 	results := make(chan result)
-	confirmed := make(chan confirmation)
-	stop := make(chan struct{})
+	// Confirmations arrive in order through arrived; done never blocks (a confirmer may call it
+	// from Confirm itself, or after Run returned).
+	var mu sync.Mutex
+	var arrived []confirmation
+	signal := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	for lane := 0; lane < c.jobs; lane++ {
 		wg.Go(func() {
@@ -106,9 +110,12 @@ func Run(ctx context.Context, tasks []Task, opt Options) error {
 			return
 		}
 		opt.Confirm.Confirm(batch, func(err error) {
+			mu.Lock()
+			arrived = append(arrived, confirmation{batch, err})
+			mu.Unlock()
 			select {
-			case confirmed <- confirmation{batch, err}:
-			case <-stop:
+			case signal <- struct{}{}:
+			default:
 			}
 		})
 	}
@@ -140,16 +147,21 @@ func Run(ctx context.Context, tasks []Task, opt Options) error {
 			if batch := c.finish(res.i, false); len(batch) > 0 {
 				queue(batch)
 			}
-		case cf := <-confirmed:
-			if cf.err != nil {
-				fail(cf.err)
-				continue
+		case <-signal:
+			mu.Lock()
+			list := arrived
+			arrived = nil
+			mu.Unlock()
+			for _, cf := range list {
+				if cf.err != nil {
+					fail(cf.err)
+					break
+				}
+				c.confirm(cf.tasks)
 			}
-			c.confirm(cf.tasks)
 		}
 	}
 	close(work)
 	wg.Wait()
-	close(stop)
 	return firstErr
 }

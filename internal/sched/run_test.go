@@ -367,3 +367,26 @@ func TestRunInvalid(t *testing.T) {
 		t.Errorf("Run = %v, want a *CycleError of 1", err)
 	}
 }
+
+// instant confirms every batch from Confirm itself.
+type instant struct{ batches [][]int }
+
+func (c *instant) Confirm(tasks []int, done func(error)) {
+	c.batches = append(c.batches, tasks)
+	done(nil)
+}
+
+func (c *instant) Hurry() {}
+
+// TestRunConfirmSynchronously: a confirmer may call done from Confirm itself.
+func TestRunConfirmSynchronously(t *testing.T) {
+	c := &instant{}
+	err := Run(context.Background(), []Task{{}, {Deps: []int{0}}, {Deps: []int{1}}}, Options{Jobs: 2, Confirm: c,
+		Work: func(context.Context, int, int) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := [][]int{{0}, {1}, {2}}; !reflect.DeepEqual(c.batches, want) {
+		t.Errorf("confirmed %v, want %v", c.batches, want)
+	}
+}
