@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/internal/english"
+	"github.com/pgferry/pgferry/internal/pgconn"
 	"github.com/pgferry/pgferry/internal/verify"
 	"github.com/pgferry/pgferry/internal/views"
 )
@@ -68,11 +68,11 @@ func cmdVerify(c *cli, args []string) int {
 				if srvIsSource {
 					srv = s.m.Source
 				}
-				conn, err := apply.Connect(ctx, srv, db)
+				conn, err := pgconn.Connect(ctx, srv, db)
 				if err != nil {
 					return nil, err
 				}
-				if err := apply.SessionSettings(ctx, conn, floatDigits); err != nil {
+				if err := pgconn.SessionSettings(ctx, conn, floatDigits); err != nil {
 					conn.Close(ctx)
 					return nil, err
 				}

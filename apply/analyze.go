@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"github.com/pgferry/pgferry/internal/pgio"
 	"sync"
 	"time"
 
@@ -201,7 +202,7 @@ func (d *dbRun) analyze(ctx context.Context) (time.Duration, error) {
 	}
 	names = append(names, mv...)
 	var mu sync.Mutex
-	err = parallel(ctx, d.r.opt.Jobs, len(names), func() (*pgx.Conn, error) { return openTargetConn(ctx, d) },
+	err = pgio.Parallel(ctx, d.r.opt.Jobs, len(names), func() (*pgx.Conn, error) { return openTargetConn(ctx, d) },
 		func(ctx context.Context, c *pgx.Conn, i int) error {
 			start := time.Now()
 			_, err := c.Exec(ctx, "ANALYZE "+names[i])

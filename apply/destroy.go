@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pgferry/pgferry/config"
+	dbconn "github.com/pgferry/pgferry/internal/pgconn"
 	"github.com/pgferry/pgferry/internal/pgver"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
@@ -71,7 +72,7 @@ func Destroy(ctx context.Context, opt DestroyOptions) ([]StepResult, error) {
 	if emit == nil {
 		emit = func(DestroyEvent) {}
 	}
-	conn, err := Connect(ctx, opt.Target, "")
+	conn, err := dbconn.Connect(ctx, opt.Target, "")
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +95,7 @@ func Destroy(ctx context.Context, opt DestroyOptions) ([]StepResult, error) {
 		}
 		if conn.IsClosed() {
 			// A terminated or broken session: reconnect once per step rather than fail the rest.
-			if c, err := Connect(ctx, opt.Target, ""); err == nil {
+			if c, err := dbconn.Connect(ctx, opt.Target, ""); err == nil {
 				conn, u.conn = c, c
 			}
 		}
@@ -320,7 +321,7 @@ func (u *undoer) dropExtension(ctx context.Context, db, ext string) (string, err
 	if !ok {
 		return "its database is gone", nil
 	}
-	conn, err := Connect(ctx, u.target, db)
+	conn, err := dbconn.Connect(ctx, u.target, db)
 	if err != nil {
 		return "", err
 	}
@@ -387,13 +388,3 @@ func RecordDestroy(st *state.State, p *plan.DestroyPlan, results []StepResult) [
 	st.Actions = actions
 	return failed
 }
-
-// Shims: the change vocabulary is plan's; apply.go and owners.go still name it unqualified
-// (removed when they say plan.ChangeLoginMembership and so on).
-const (
-	ChangeLoginMembership = plan.ChangeLoginMembership
-	ChangeOwnership       = plan.ChangeOwnership
-	OpCreated             = plan.OpCreated
-	OpAltered             = plan.OpAltered
-	OpReassigned          = plan.OpReassigned
-)

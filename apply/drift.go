@@ -27,6 +27,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"github.com/pgferry/pgferry/internal/pgconn"
 	"maps"
 	"slices"
 	"strings"
@@ -65,7 +66,7 @@ func BaselineScope(st *state.State) (dbs, roles []string) {
 // st (BaselineScope). Call it once apply's sessions are closed.
 func RecordBaseline(ctx context.Context, target *config.Server, st *state.State) (*state.Baseline, error) {
 	dbs, roles := BaselineScope(st)
-	conn, err := Connect(ctx, target, "")
+	conn, err := pgconn.Connect(ctx, target, "")
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +110,7 @@ func RecordBaseline(ctx context.Context, target *config.Server, st *state.State)
 		if !exists {
 			continue
 		}
-		c, err := Connect(ctx, target, db)
+		c, err := pgconn.Connect(ctx, target, db)
 		if err != nil {
 			return nil, err
 		}
@@ -338,7 +339,7 @@ func CheckDrift(ctx context.Context, opt DriftOptions) ([]string, error) {
 	if len(dbs) == 0 && len(roles) == 0 {
 		return nil, nil
 	}
-	conn, err := Connect(ctx, opt.Target, "")
+	conn, err := pgconn.Connect(ctx, opt.Target, "")
 	if err != nil {
 		return nil, err
 	}
@@ -394,7 +395,7 @@ func CheckDrift(ctx context.Context, opt DriftOptions) ([]string, error) {
 }
 
 func checkDatabase(ctx context.Context, target *config.Server, db string, d *state.DatabaseBaseline, trackCounts bool) ([]string, error) {
-	conn, err := Connect(ctx, target, db)
+	conn, err := pgconn.Connect(ctx, target, db)
 	if err != nil {
 		return nil, err
 	}
@@ -432,7 +433,7 @@ func checkDatabase(ctx context.Context, target *config.Server, db string, d *sta
 		return nil, err
 	}
 	cur := DatabaseNow{Objects: count, Hash: hash, Newer: newer, NewObjects: named, StatsReset: reset, Tables: tables, TrackCounts: trackCounts, Sessions: sessions,
-		Collector: serverVersionNum(conn).Before(15)}
+		Collector: pgconn.ServerVersion(conn).Before(15)}
 	return CompareDatabaseDrift(db, d, cur), nil
 }
 

@@ -222,7 +222,7 @@ func (w *worker) confirmOwnership(ctx context.Context, a *plan.Action) error {
 		return fmt.Errorf("%d object(s) of the migrated database are still owned by %q on the target instead of %q: %s%s; give them to %q (ALTER ... OWNER TO), then run apply again",
 			n, a.Name, a.Table, strings.Join(left, ", "), more, a.Table)
 	}
-	w.d.r.recordChange(state.Change{Type: ChangeOwnership, Database: w.d.db, Name: a.Name + " → " + a.Table, Op: OpReassigned})
+	w.d.r.recordChange(state.Change{Type: plan.ChangeOwnership, Database: w.d.db, Name: a.Name + " → " + a.Table, Op: plan.OpReassigned})
 	w.d.r.emit(Event{Type: EventMessage, Address: a.Address, Message: fmt.Sprintf("%s: the objects of %q are owned by %q", a.Address, a.Name, a.Table)})
 	return nil
 }

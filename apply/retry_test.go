@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgconn"
+	pgxconn "github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgferry/pgferry/internal/pgconn"
 )
 
 // TestConnectErrorRetryable: a connection refused while the server starts up (57P03) is retried
@@ -21,8 +23,8 @@ func TestConnectErrorRetryable(t *testing.T) {
 		{"no such database", "3D000", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			pe := &pgconn.PgError{Severity: "FATAL", Code: tc.code, Message: "the database system is starting up"}
-			err := &connectError{msg: `target "tgt" (127.0.0.1:5432): ` + ConnectCause(pe, "u", "d"), err: pe}
+			pe := &pgxconn.PgError{Severity: "FATAL", Code: tc.code, Message: "the database system is starting up"}
+			err := &pgconn.ConnectError{Msg: `target "tgt" (127.0.0.1:5432): ` + pgconn.ConnectCause(pe, "u", "d"), Err: pe}
 			if got := retryable(fmt.Errorf("copying: %w", err)); got != tc.want {
 				t.Errorf("retryable(%v) = %v, want %v", err, got, tc.want)
 			}

@@ -3,11 +3,14 @@ package apply
 import (
 	"context"
 	"fmt"
-	"github.com/jackc/pgx/v5"
+	"github.com/pgferry/pgferry/internal/pgio"
 	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgferry/pgferry/internal/pgconn"
 	"github.com/pgferry/pgferry/plan"
 )
 
@@ -146,11 +149,7 @@ func (d *dbRun) streamSchema(ctx context.Context) error {
 	defer c.Close(context.WithoutCancel(ctx))
 	return d.runPreData(ctx, c, func(k int) {
 		d.freshSchema.Store(true) // before any early copy can start
-		d.schemaChunks.Store(int64(k + 1))
-		select {
-		case d.schemaProgress <- struct{}{}:
-		default:
-		}
+		d.preData.Set(k + 1)
 	})
 }
 
@@ -169,4 +168,63 @@ func (d *dbRun) runPreData(ctx context.Context, c *pgx.Conn, ran func(k int)) er
 		}
 	}
 	return nil
+}
+
+// schema restores pre-data in one transaction: all of it or nothing, without the extensions'
+// entries (the extension actions ran them). A database this migration created that is not empty (a
+// pg_restore of an earlier, killed run that got further than the state says) is recreated first.
+func (d *dbRun) schema(ctx context.Context) error {
+	if err := d.ensureEmpty(ctx); err != nil {
+		return err
+	}
+	if err := d.ensureExtensions(ctx); err != nil {
+		return fmt.Errorf("restoring the schema: %w", err)
+	}
+	// pg_restore's own pre-data script, as the streamed path runs it: without the entries the
+	// extension actions ran or the table filters dropped, with session settings adapted to the
+	// target (ForServer), in one transaction (what pg_restore --single-transaction does).
+	return d.schemaScript(ctx)
+}
+
+// schemaScript runs pg_restore's pre-data script on one connection in one transaction.
+func (d *dbRun) schemaScript(ctx context.Context) error {
+	c, err := openTargetConn(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	if _, err := c.Exec(ctx, "BEGIN"); err != nil {
+		return err
+	}
+	if err := d.runPreData(ctx, c, nil); err != nil {
+		return err
+	}
+	if _, err := c.Exec(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("restoring the schema: %w", pgio.DescribePgError(err))
+	}
+	d.freshSchema.Store(true)
+	return nil
+}
+
+func (d *dbRun) ensureEmpty(ctx context.Context) error {
+	tgt, err := pgconn.Connect(ctx, d.r.m.Target, d.db)
+	if err != nil {
+		return err
+	}
+	var n int
+	// What the extension actions created (an extension's tables, sequences and their indexes) does
+	// not count: it is there before pre-data by design.
+	err = tgt.QueryRow(ctx, `SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+		AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep WHERE dep.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dep.deptype = 'e'
+			AND dep.objid IN (c.oid, (SELECT i.indrelid FROM pg_catalog.pg_index i WHERE i.indexrelid = c.oid)))`).Scan(&n)
+	tgt.Close(context.WithoutCancel(ctx))
+	if err != nil || n == 0 {
+		return err
+	}
+	if !d.r.createdDatabase(d.db) {
+		return fmt.Errorf("the target database %q is not empty (%d relations) and was not created by this migration; drop it or set overwrite_databases = true", d.db, n)
+	}
+	d.r.emit(Event{Type: EventMessage, Message: fmt.Sprintf("Database %q holds objects of an interrupted earlier run: recreating it", d.db)})
+	return d.createDatabase(ctx, true)
 }

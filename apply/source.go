@@ -4,16 +4,18 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"github.com/pgferry/pgferry/internal/pgver"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 
+	"github.com/pgferry/pgferry/internal/pgver"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/pgconn"
 	"github.com/pgferry/pgferry/internal/pgdump"
 )
 
@@ -62,10 +64,10 @@ func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, d
 	if s.dir, err = os.MkdirTemp(tmpDir, "pgferry-dump-"); err != nil {
 		return s, err
 	}
-	if s.holder, err = Connect(ctx, m.Source, db); err != nil {
+	if s.holder, err = pgconn.Connect(ctx, m.Source, db); err != nil {
 		return s, err
 	}
-	if err := SessionSettings(ctx, s.holder, floatDg); err != nil {
+	if err := pgconn.SessionSettings(ctx, s.holder, floatDg); err != nil {
 		return s, err
 	}
 	if _, err := s.holder.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
@@ -106,7 +108,7 @@ func (s *sourceDump) close() {
 
 func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string) error {
 	s.dump = filepath.Join(s.dir, "schema.dump")
-	if _, err := pgdump.Run(ctx, ToolConn(m.Source, db), tools.PgDump, "--format=custom", "--section=pre-data", "--section=post-data",
+	if _, err := pgdump.Run(ctx, pgconn.ToolConn(m.Source, db), tools.PgDump, "--format=custom", "--section=pre-data", "--section=post-data",
 		"--create", "--no-tablespaces", "--snapshot="+s.snapshot, "--file="+s.dump); err != nil {
 		return err
 	}

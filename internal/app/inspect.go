@@ -4,9 +4,9 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/pgferry/pgferry/internal/pgconn"
 	"sync"
 
-	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/checks"
 	"github.com/pgferry/pgferry/config"
@@ -126,7 +126,7 @@ func readFailed(ctx context.Context, err error) error {
 
 // readInstance reads the catalog of srv's instance (roles, databases, settings).
 func readInstance(ctx context.Context, srv *config.Server) (*catalog.Instance, error) {
-	conn, err := apply.Connect(ctx, srv, "")
+	conn, err := pgconn.Connect(ctx, srv, "")
 	if err != nil {
 		return nil, &ReadError{Server: srv, Err: err}
 	}
@@ -141,7 +141,7 @@ func readInstance(ctx context.Context, srv *config.Server) (*catalog.Instance, e
 // readDatabase reads the catalog of database db on srv, with what depends on each table when
 // dependents is set.
 func readDatabase(ctx context.Context, srv *config.Server, in *catalog.Instance, db string, dependents bool) (*catalog.Database, error) {
-	conn, err := apply.Connect(ctx, srv, db)
+	conn, err := pgconn.Connect(ctx, srv, db)
 	if err != nil {
 		return nil, &ReadError{Server: srv, Database: db, Err: err}
 	}

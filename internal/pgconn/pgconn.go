@@ -1,11 +1,14 @@
-package apply
+// Package pgconn opens pgferry's connections to the source and the target: Connect (one-line
+// errors that name the server and never the password, a buffered reader for COPY), ToolConn (the
+// same server for pg_dump and pg_restore), SessionSettings (what every migrating session sets)
+// and ServerVersion.
+package pgconn
 
 import (
 	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pgferry/pgferry/internal/pgver"
 	"io"
 	"net"
 	"strings"
@@ -16,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/pgdump"
+	"github.com/pgferry/pgferry/internal/pgver"
 )
 
 // Connect opens a connection to database db ("" = the maintenance database) of s.
@@ -34,21 +38,21 @@ func Connect(ctx context.Context, s *config.Server, db string) (*pgx.Conn, error
 		if db == "" {
 			db = s.DBName
 		}
-		return nil, &connectError{msg: fmt.Sprintf("%s: %s", s.Label(), scrub(ConnectCause(err, s.User, db), s.Password)), err: err}
+		return nil, &ConnectError{Msg: fmt.Sprintf("%s: %s", s.Label(), scrub(ConnectCause(err, s.User, db), s.Password)), Err: err}
 	}
 	return conn, nil
 }
 
-// connectError is a failed connection: its message is ConnectCause's short one, and it unwraps to
-// pgx's error so that retryable still sees the SQLSTATE (57P03 while a server starts up) or the
-// network error under the reworded message.
-type connectError struct {
-	msg string
-	err error
+// ConnectError is a failed connection: its message (Msg) is ConnectCause's short one, and it
+// unwraps to pgx's error (Err) so that a retry decision still sees the SQLSTATE (57P03 while a
+// server starts up) or the network error under the reworded message.
+type ConnectError struct {
+	Msg string
+	Err error
 }
 
-func (e *connectError) Error() string { return e.msg }
-func (e *connectError) Unwrap() error { return e.err }
+func (e *ConnectError) Error() string { return e.Msg }
+func (e *ConnectError) Unwrap() error { return e.Err }
 
 // bufferedFrontend reads from the server through a 128 KiB buffer: a COPY out of the source
 // arrives as one message per row, which pgx would otherwise read 8 KiB per system call.
@@ -121,7 +125,7 @@ func ToolConn(s *config.Server, db string) pgdump.Conn {
 func SessionSettings(ctx context.Context, conn *pgx.Conn, floatDigits int) error {
 	sql := fmt.Sprintf(`SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0;
 		SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET extra_float_digits = %d; SET bytea_output = 'hex'`, floatDigits)
-	v := serverVersionNum(conn)
+	v := ServerVersion(conn)
 	if v.AtLeast(14) {
 		sql += "; SET idle_session_timeout = 0"
 	}
@@ -132,9 +136,9 @@ func SessionSettings(ctx context.Context, conn *pgx.Conn, floatDigits int) error
 	return err
 }
 
-// serverVersionNum reads the server's version from the connection's startup parameters (0 when
+// ServerVersion reads the server's version from the connection's startup parameters (0 when
 // it has none: every version test then takes the oldest server's path).
-func serverVersionNum(conn *pgx.Conn) pgver.V {
+func ServerVersion(conn *pgx.Conn) pgver.V {
 	v, _ := pgver.Parse(conn.PgConn().ParameterStatus("server_version"))
 	return v
 }

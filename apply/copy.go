@@ -1,0 +1,241 @@
+package apply
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"github.com/pgferry/pgferry/internal/pgio"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgferry/pgferry/plan"
+)
+
+type countingWriter struct {
+	w io.Writer
+	n atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// copyColumns lists the columns COPY moves: generated columns are computed by the target.
+func copyColumns(cols []string) string { return strings.Join(cols, ", ") }
+
+// truncate empties a split table before its parts are copied, so that a reload never duplicates rows.
+func (w *worker) truncate(ctx context.Context, a *plan.Action) error {
+	tgt, err := w.target(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = tgt.Exec(ctx, "TRUNCATE ONLY "+pgx.Identifier{a.Schema, a.Name}.Sanitize())
+	return err
+}
+
+// freezeMinBytes is the size from which a table is loaded with COPY FREEZE even into a table
+// created empty by this run.
+const freezeMinBytes = 32 << 20
+
+// copyTable streams one table, or one part of a split table, from the snapshot into the target.
+// A whole table is loaded in one transaction, emptied first (and loaded with COPY FREEZE) unless
+// it is small and this run's pre-data created it, so a retried copy never duplicates rows; a part
+// copies its range of heap pages into the table its table action emptied.
+func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, error) {
+	t := w.d.tables[plan.TableAddr(a.Database, a.Schema, a.Name)]
+	if t == nil {
+		return 0, 0, fmt.Errorf("table %s.%s no longer exists on the source", a.Schema, a.Name)
+	}
+	src, tgt, err := w.conns(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	var cols []string
+	binary := true
+	for _, c := range t.Columns {
+		if c.Generated {
+			continue
+		}
+		cols = append(cols, ident(c.Name))
+		if !c.Builtin {
+			binary = false
+		}
+	}
+	q := t.Qualified()
+	if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
+		return 0, 0, err
+	}
+	part := a.Type == plan.TypeTablePart
+	// A small table this run's pre-data just created is empty: it is loaded as it is. The TRUNCATE
+	// COPY FREEZE needs would create new files for the table and its TOAST table for nothing, a
+	// cost that dominates the copy of a small table; large ones are worth freezing, so that neither
+	// the index builds nor a later anti-wraparound VACUUM have to write every page again.
+	fresh := w.d.freshSchema.Load() && !w.retry && t.SizeBytes < freezeMinBytes
+	if !part && !fresh {
+		if _, err := tgt.Exec(ctx, "TRUNCATE ONLY "+q); err != nil {
+			return 0, 0, err
+		}
+	}
+	if len(cols) == 0 && !part {
+		// A table without columns still has rows: copy their number.
+		var n int64
+		if err := src.QueryRow(ctx, "SELECT count(*) FROM ONLY "+q).Scan(&n); err != nil {
+			return 0, 0, err
+		}
+		if _, err := tgt.Exec(ctx, fmt.Sprintf("INSERT INTO %s SELECT FROM generate_series(1, %d)", q, n)); err != nil {
+			return 0, 0, err
+		}
+		return n, 0, w.commit(ctx, tgt)
+	}
+	format := "text"
+	if binary {
+		format = "binary"
+	}
+	out := fmt.Sprintf("COPY %s (%s) TO STDOUT WITH (FORMAT %s)", q, copyColumns(cols), format)
+	in := fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT %s, FREEZE)", q, copyColumns(cols), format)
+	if fresh {
+		in = fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT %s)", q, copyColumns(cols), format)
+	}
+	if part {
+		// A TID range scan reads only the part's pages (PostgreSQL 14+).
+		where := fmt.Sprintf("ctid >= '(%d,0)'::tid", a.PageFrom)
+		if a.PageTo > 0 {
+			where += fmt.Sprintf(" AND ctid < '(%d,0)'::tid", a.PageTo)
+		}
+		if len(cols) == 0 {
+			return 0, 0, fmt.Errorf("a table without columns cannot be split")
+		}
+		out = fmt.Sprintf("COPY (SELECT %s FROM ONLY %s WHERE %s) TO STDOUT WITH (FORMAT %s)", copyColumns(cols), q, where, format)
+		in = fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT %s)", q, copyColumns(cols), format)
+	}
+
+	rows, bytes, err := pipeCopy(ctx, src, tgt, out, in, func(elapsed time.Duration, bytes int64) {
+		w.d.r.emit(Event{Type: EventProgress, Address: a.Address, Action: a, Elapsed: elapsed, Bytes: bytes})
+		w.d.r.recordProgress(ctx, a, 0, bytes)
+	})
+	if err != nil {
+		return 0, bytes, err
+	}
+	if err := w.commit(ctx, tgt); err != nil {
+		return 0, bytes, err
+	}
+	return rows, bytes, nil
+}
+
+// commit commits the transaction that wrote rows and, on PostgreSQL 15 and later, has the server
+// publish this session's counts of changed rows before it answers. A server publishes them up to
+// a second later otherwise, and ANALYZE on another connection may run in between: counts
+// published after it add to the table's rows changed since it was analyzed, and autovacuum then
+// analyzes those tables again once the migration is over.
+func (w *worker) commit(ctx context.Context, c *pgx.Conn) error {
+	q := "COMMIT"
+	if w.d.r.opt.Plan.Target.VersionNum.AtLeast(15) {
+		q = "COMMIT; SELECT pg_catalog.pg_stat_force_next_flush()"
+	}
+	_, err := c.Exec(ctx, q)
+	return err
+}
+
+// copyBuffers are the 1 MiB buffers pipeCopy batches rows in, kept between copies (a database of
+// thousands of small tables would otherwise allocate one per table).
+var copyBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1<<20) }}
+
+// CopyProgressEvery is how often a running copy reports its bytes (apply_progress): the live bars
+// and apply --json show them; the plain text view prints one line every StillEvery.
+const CopyProgressEvery = time.Second
+
+// pipeCopy streams COPY out on src into COPY in on tgt, connection to connection, and returns the
+// rows loaded and the bytes moved. progress, when not nil, is called every CopyProgressEvery.
+func pipeCopy(ctx context.Context, src, tgt *pgx.Conn, out, in string, progress func(elapsed time.Duration, bytes int64)) (int64, int64, error) {
+	pr, pw := io.Pipe()
+	cw := &countingWriter{w: pw}
+	srcErr := make(chan error, 1)
+	go func() {
+		// CopyTo writes one message per row: batch them so the pipe hands over large blocks.
+		bw := copyBuffers.Get().(*bufio.Writer)
+		bw.Reset(cw)
+		_, err := src.PgConn().CopyTo(ctx, bw, out)
+		if err == nil {
+			err = bw.Flush()
+		}
+		bw.Reset(nil)
+		copyBuffers.Put(bw)
+		pw.CloseWithError(err) // nil → EOF for the reader
+		srcErr <- err
+	}()
+	stop := make(chan struct{})
+	if progress != nil {
+		go func() {
+			tick := time.NewTicker(CopyProgressEvery)
+			defer tick.Stop()
+			start := time.Now()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					progress(time.Since(start), cw.n.Load())
+				}
+			}
+		}()
+	}
+	tag, err := tgt.PgConn().CopyFrom(ctx, pr, in)
+	close(stop)
+	if err != nil {
+		pr.CloseWithError(err)
+	}
+	if serr := <-srcErr; serr != nil && err == nil {
+		err = fmt.Errorf("reading from the source: %w", serr)
+	}
+	if err != nil {
+		return 0, cw.n.Load(), err
+	}
+	return tag.RowsAffected(), cw.n.Load(), nil
+}
+
+// extensionData copies what users added to extensions' configuration tables (the rows matching the
+// extension's condition, as pg_dump dumps them) and sets configuration sequences, in one
+// transaction. CREATE EXTENSION in pre-data made the tables with the extension's own rows; the
+// rows matching the condition are deleted first, so a retry never duplicates them.
+func (w *worker) extensionData(ctx context.Context) (int64, int64, error) {
+	src, tgt, err := w.conns(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
+		return 0, 0, err
+	}
+	var rows, bytes int64
+	for _, c := range w.d.src.ExtensionConfig {
+		q := c.Qualified()
+		if c.Kind == "S" {
+			var last int64
+			var called bool
+			if err := src.QueryRow(ctx, "SELECT last_value, is_called FROM "+q).Scan(&last, &called); err != nil {
+				return rows, bytes, fmt.Errorf("reading %s of extension %s: %w", q, c.Extension, err)
+			}
+			if _, err := tgt.Exec(ctx, "SELECT pg_catalog.setval($1, $2, $3)", q, last, called); err != nil {
+				return rows, bytes, fmt.Errorf("setting %s of extension %s: %w", q, c.Extension, pgio.DescribePgError(err))
+			}
+			continue
+		}
+		if _, err := tgt.Exec(ctx, fmt.Sprintf("DELETE FROM ONLY %s %s", q, c.Condition)); err != nil {
+			return rows, bytes, fmt.Errorf("emptying %s of extension %s: %w", q, c.Extension, pgio.DescribePgError(err))
+		}
+		n, b, err := pipeCopy(ctx, src, tgt, fmt.Sprintf("COPY (SELECT * FROM ONLY %s %s) TO STDOUT", q, c.Condition), fmt.Sprintf("COPY %s FROM STDIN", q), nil)
+		if err != nil {
+			return rows, bytes, fmt.Errorf("copying %s of extension %s: %w", q, c.Extension, pgio.DescribePgError(err))
+		}
+		rows, bytes = rows+n, bytes+b
+	}
+	if err := w.commit(ctx, tgt); err != nil {
+		return rows, bytes, err
+	}
+	return rows, bytes, nil
+}

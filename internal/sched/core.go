@@ -1,0 +1,208 @@
+package sched
+
+import (
+	"container/heap"
+	"fmt"
+	"sort"
+)
+
+// Task is one node of the graph. Tasks are named by their index in the slice given to Run or
+// Simulate; that index is also the tie-break among ready tasks of the same Rank.
+type Task struct {
+	// Deps are the indexes of the tasks whose completion must be confirmed before this one starts.
+	Deps []int
+	// Rank orders ready tasks: lower first, then by index.
+	Rank int
+	// Gate marks the one task others may start early beside (pre-data, streamed): see Early.
+	Gate bool
+	// Early, when above 0, lets the task start while the gate runs, once the gate's progress
+	// reached Early, provided the gate is its only dependency not yet confirmed. Its completion is
+	// then held and confirmed together with the gate's, never before. A task with Early must
+	// depend on the gate.
+	Early int
+}
+
+// CycleError reports tasks that can never run: their dependencies form a cycle.
+type CycleError struct{ N int }
+
+func (e *CycleError) Error() string {
+	return fmt.Sprintf("%d task(s) can never run (dependency cycle)", e.N)
+}
+
+// core holds the scheduling decisions shared by Run and Simulate. It is not safe for concurrent
+// use: one goroutine (Run's loop, or Simulate) drives it.
+type core struct {
+	tasks      []Task
+	jobs       int
+	waiting    []int   // dependencies not confirmed yet
+	dependents [][]int // reverse edges
+	ready      readyHeap
+	early      []int  // tasks that may start early, by Early then index; consumed from the front
+	started    []bool // started early
+	gate       int    // index of the gate task; -1 when none, or once it finished
+	held       []int  // early tasks finished before the gate, waiting to be confirmed with it
+	running    int
+	remaining  int // tasks neither confirmed nor failed
+	unconfirm  int // tasks finished and handed to confirmation, not confirmed yet
+	failed     bool
+}
+
+func newCore(tasks []Task, jobs int) (*core, error) {
+	c := &core{tasks: tasks, jobs: max(jobs, 1), gate: -1, remaining: len(tasks),
+		waiting: make([]int, len(tasks)), dependents: make([][]int, len(tasks)), started: make([]bool, len(tasks))}
+	c.ready.tasks = tasks
+	for i, t := range tasks {
+		if t.Gate {
+			if c.gate >= 0 {
+				return nil, fmt.Errorf("tasks %d and %d are both the gate: there is at most one", c.gate, i)
+			}
+			c.gate = i
+		}
+		for _, j := range t.Deps {
+			if j < 0 || j >= len(tasks) {
+				return nil, fmt.Errorf("task %d depends on task %d, which does not exist", i, j)
+			}
+			c.waiting[i]++
+			c.dependents[j] = append(c.dependents[j], i)
+		}
+	}
+	for i, t := range tasks {
+		if t.Early <= 0 {
+			continue
+		}
+		if c.gate < 0 || !dependsOn(t, c.gate) {
+			return nil, fmt.Errorf("task %d may start early but does not depend on a gate task", i)
+		}
+		c.early = append(c.early, i)
+	}
+	sort.SliceStable(c.early, func(x, y int) bool { return tasks[c.early[x]].Early < tasks[c.early[y]].Early })
+	for i := range tasks {
+		if c.waiting[i] == 0 {
+			heap.Push(&c.ready, i)
+		}
+	}
+	return c, nil
+}
+
+func dependsOn(t Task, j int) bool {
+	for _, d := range t.Deps {
+		if d == j {
+			return true
+		}
+	}
+	return false
+}
+
+// next is the task to start now, or -1: none is ready, every lane is busy, or the run failed.
+func (c *core) next() int {
+	if c.failed || c.running >= c.jobs || c.ready.Len() == 0 {
+		return -1
+	}
+	return c.ready.idx[0]
+}
+
+// start takes next's task off the ready set.
+func (c *core) start(i int) {
+	heap.Pop(&c.ready)
+	c.running++
+}
+
+// progress tells how far the gate got: the early tasks whose Early it reached, and whose only
+// unconfirmed dependency is the gate, become ready. It returns the tasks made ready, and whether
+// any early task is left to wait for progress.
+func (c *core) progress(n int) (made []int, more bool) {
+	for len(c.early) > 0 && c.tasks[c.early[0]].Early <= n {
+		i := c.early[0]
+		c.early = c.early[1:]
+		// The gate is a dependency of i: when it is the only one not confirmed, i may start
+		// (also once the gate finished, while its confirmation is pending).
+		if c.waiting[i] == 1 && !c.started[i] {
+			c.started[i] = true
+			heap.Push(&c.ready, i)
+			made = append(made, i)
+		}
+	}
+	return made, len(c.early) > 0
+}
+
+// finish records that task i ended, and returns the tasks whose completion is to be confirmed
+// now, together: i alone, none (i failed, or it started early and waits for the gate), or the
+// gate with the early tasks that finished before it.
+func (c *core) finish(i int, failed bool) []int {
+	c.running--
+	if failed {
+		c.failed = true
+		c.remaining--
+		return nil
+	}
+	var batch []int
+	switch {
+	case c.started[i] && c.gate >= 0:
+		c.held = append(c.held, i)
+		return nil
+	case i == c.gate:
+		batch = append([]int{i}, c.held...)
+		c.held, c.gate = nil, -1
+	default:
+		batch = []int{i}
+	}
+	c.unconfirm += len(batch)
+	return batch
+}
+
+// confirm records that the tasks' completion is durable and returns the dependents that became
+// ready.
+func (c *core) confirm(batch []int) (made []int) {
+	c.unconfirm -= len(batch)
+	for _, i := range batch {
+		c.remaining--
+		for _, k := range c.dependents[i] {
+			if c.waiting[k]--; c.waiting[k] == 0 && !c.started[k] {
+				heap.Push(&c.ready, k)
+				made = append(made, k)
+			}
+		}
+	}
+	return made
+}
+
+// fail stops starting tasks: the run ends once the running ones have.
+func (c *core) fail() { c.failed = true }
+
+// done reports whether the run is over: every task confirmed, or failed with nothing running.
+func (c *core) done() bool { return c.remaining == 0 || (c.failed && c.running == 0) }
+
+// hurry reports whether a lane is idle for want of a confirmation.
+func (c *core) hurry() bool {
+	return !c.failed && c.running < c.jobs && c.next() < 0 && c.unconfirm > 0
+}
+
+// stuck reports a run that cannot go on: nothing can start, runs or waits for confirmation.
+func (c *core) stuck() error {
+	if c.done() || c.next() >= 0 || c.running > 0 || c.unconfirm > 0 {
+		return nil
+	}
+	return &CycleError{N: c.remaining}
+}
+
+// readyHeap orders ready tasks by (Rank, index).
+type readyHeap struct {
+	tasks []Task
+	idx   []int
+}
+
+func (h *readyHeap) Len() int { return len(h.idx) }
+func (h *readyHeap) Less(x, y int) bool {
+	a, b := h.idx[x], h.idx[y]
+	if h.tasks[a].Rank != h.tasks[b].Rank {
+		return h.tasks[a].Rank < h.tasks[b].Rank
+	}
+	return a < b
+}
+func (h *readyHeap) Swap(x, y int) { h.idx[x], h.idx[y] = h.idx[y], h.idx[x] }
+func (h *readyHeap) Push(x any)    { h.idx = append(h.idx, x.(int)) }
+func (h *readyHeap) Pop() any {
+	x := h.idx[len(h.idx)-1]
+	h.idx = h.idx[:len(h.idx)-1]
+	return x
+}

@@ -1,0 +1,162 @@
+package sched
+
+import (
+	"context"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+)
+
+const s = time.Second
+
+// TestSimulate: timelines and critical paths of small graphs.
+func TestSimulate(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		tasks     []Task
+		durations []time.Duration
+		opt       SimOptions
+		want      []Slot
+		finish    time.Duration
+		critical  []int
+	}{
+		{
+			name:      "one lane runs by rank",
+			tasks:     []Task{{Rank: 1}, {}, {Rank: 1}},
+			durations: []time.Duration{3 * s, 1 * s, 2 * s},
+			opt:       SimOptions{Jobs: 1},
+			want:      []Slot{{1 * s, 4 * s, 0, 1}, {0, 1 * s, 0, -1}, {4 * s, 6 * s, 0, 0}},
+			finish:    6 * s, critical: []int{1, 0, 2},
+		},
+		{
+			name: "two lanes: the long copy is critical",
+			// 0: a 10 s copy; 1: a 2 s index of a small table loaded by 2; 3 waits for 1.
+			tasks:     []Task{{Rank: 1}, {Deps: []int{2}}, {Rank: 1}, {Deps: []int{1}}},
+			durations: []time.Duration{10 * s, 2 * s, 3 * s, 1 * s},
+			opt:       SimOptions{Jobs: 2},
+			want:      []Slot{{0, 10 * s, 0, -1}, {3 * s, 5 * s, 1, 2}, {0, 3 * s, 1, -1}, {5 * s, 6 * s, 1, 1}},
+			finish:    10 * s, critical: []int{0},
+		},
+		{
+			name:      "a task waiting for a lane starts after the task that freed it",
+			tasks:     []Task{{}, {}, {}},
+			durations: []time.Duration{2 * s, 5 * s, 4 * s},
+			opt:       SimOptions{Jobs: 2},
+			want:      []Slot{{0, 2 * s, 0, -1}, {0, 5 * s, 1, -1}, {2 * s, 6 * s, 0, 0}},
+			finish:    6 * s, critical: []int{0, 2},
+		},
+		{
+			name:      "confirmation delay holds dependents",
+			tasks:     []Task{{}, {Deps: []int{0}}},
+			durations: []time.Duration{1 * s, 1 * s},
+			opt:       SimOptions{Jobs: 2, ConfirmDelay: s / 4},
+			want:      []Slot{{0, 1 * s, 0, -1}, {s + s/4, 2*s + s/4, 0, 0}},
+			finish:    2*s + s/2, critical: []int{0, 1},
+		},
+		{
+			name: "early starts beside the gate, dependents after the gate",
+			// 0: pre-data, 10 s in 10 chunks; 1 may start after chunk 2, 2 after chunk 8; 3 needs 1;
+			// 4 has no Early and waits for the gate.
+			tasks: []Task{{Gate: true}, {Deps: []int{0}, Early: 2, Rank: 1}, {Deps: []int{0}, Early: 8, Rank: 1},
+				{Deps: []int{1}}, {Deps: []int{0}}},
+			durations: []time.Duration{10 * s, 3 * s, 6 * s, 1 * s, 2 * s},
+			opt:       SimOptions{Jobs: 3, GateSteps: 10},
+			want: []Slot{{0, 10 * s, 0, -1}, {2 * s, 5 * s, 1, 0}, {8 * s, 14 * s, 1, 0},
+				{10 * s, 11 * s, 0, 0}, {10 * s, 12 * s, 2, 0}},
+			finish: 14 * s, critical: []int{0, 2},
+		},
+		{
+			name:      "without gate steps nothing starts early",
+			tasks:     []Task{{Gate: true}, {Deps: []int{0}, Early: 1}},
+			durations: []time.Duration{4 * s, 1 * s},
+			opt:       SimOptions{Jobs: 2},
+			want:      []Slot{{0, 4 * s, 0, -1}, {4 * s, 5 * s, 0, 0}},
+			finish:    5 * s, critical: []int{0, 1},
+		},
+		{
+			name:  "empty",
+			tasks: nil, durations: nil, opt: SimOptions{Jobs: 2},
+			want: []Slot{}, finish: 0, critical: nil,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tl, err := Simulate(tc.tasks, tc.durations, tc.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(tl.Slots, tc.want) {
+				t.Errorf("slots\n%v\nwant\n%v", tl.Slots, tc.want)
+			}
+			if tl.Finish != tc.finish {
+				t.Errorf("finish %v, want %v", tl.Finish, tc.finish)
+			}
+			if !reflect.DeepEqual(tl.Critical, tc.critical) {
+				t.Errorf("critical path %v, want %v", tl.Critical, tc.critical)
+			}
+		})
+	}
+}
+
+// TestSimulateMatchesRun: Run and Simulate share one set of rules: on one lane, the order a real
+// run starts tasks in is the order of their simulated starts.
+func TestSimulateMatchesRun(t *testing.T) {
+	tasks := []Task{
+		{Rank: 1}, {Rank: 1}, {Deps: []int{0}}, {Deps: []int{0}}, {Deps: []int{1}, Rank: 1},
+		{Deps: []int{2, 3}}, {Rank: 1}, {Deps: []int{6}}, {Deps: []int{4, 5, 7}},
+	}
+	var mu sync.Mutex
+	var ran []int
+	if err := Run(context.Background(), tasks, Options{Jobs: 1, Work: func(ctx context.Context, lane, i int) error {
+		mu.Lock()
+		ran = append(ran, i)
+		mu.Unlock()
+		return nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	durations := make([]time.Duration, len(tasks))
+	for i := range durations {
+		durations[i] = time.Duration(i+1) * s
+	}
+	tl, err := Simulate(tasks, durations, SimOptions{Jobs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	simulated := make([]int, 0, len(tasks))
+	for len(simulated) < len(tasks) {
+		next := -1
+		for i, sl := range tl.Slots {
+			if !contains(simulated, i) && (next < 0 || sl.Start < tl.Slots[next].Start) {
+				next = i
+			}
+		}
+		simulated = append(simulated, next)
+	}
+	if !reflect.DeepEqual(ran, simulated) {
+		t.Errorf("run order %v, simulated %v", ran, simulated)
+	}
+	var total time.Duration
+	for _, d := range durations {
+		total += d
+	}
+	if tl.Finish != total {
+		t.Errorf("one lane finishes after %v, want the sum %v", tl.Finish, total)
+	}
+}
+
+func contains(list []int, x int) bool {
+	for _, y := range list {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSimulateDurations: one duration per task.
+func TestSimulateDurations(t *testing.T) {
+	if _, err := Simulate([]Task{{}}, nil, SimOptions{}); err == nil {
+		t.Error("Simulate accepted 0 durations for 1 task")
+	}
+}
