@@ -45,18 +45,6 @@ func (v *Applier) now() time.Time {
 	return time.Now()
 }
 
-func ing(k plan.Kind) (string, string) {
-	switch k {
-	case plan.Update:
-		return "Modifying...", "Modifications complete"
-	case plan.Replace:
-		return "Replacing...", "Replacement complete"
-	case plan.Delete:
-		return "Destroying...", "Destruction complete"
-	}
-	return "Creating...", "Creation complete"
-}
-
 // Event prints one event.
 func (v *Applier) Event(e apply.Event) {
 	v.mu.Lock()
@@ -68,13 +56,13 @@ func (v *Applier) Event(e apply.Event) {
 	case apply.EventPhase:
 		fmt.Fprintln(v.W, bold(e.Message))
 	case apply.EventStart:
-		start, _ := ing(e.Action.Kind)
+		start := verbsOf(e.Action.Kind).ing
 		fmt.Fprintf(v.W, "%s: %s\n", bold(e.Address), start)
 		v.lastTick[e.Address] = v.now()
 	case apply.EventProgress:
 		// Progress of its own (copies, large objects) is printed every 10 s; apply emits the
 		// Still events of the other actions every 10 s already.
-		if !e.Still && v.now().Sub(v.lastTick[e.Address]) < apply.StillEvery {
+		if !e.Still && v.now().Sub(v.lastTick[e.Address]) < StillEvery {
 			return
 		}
 		v.lastTick[e.Address] = v.now()
@@ -82,14 +70,14 @@ func (v *Applier) Event(e apply.Event) {
 		if e.Bytes > 0 {
 			extra = fmt.Sprintf(", %s, %s/s", Bytes(e.Bytes), Bytes(int64(float64(e.Bytes)/max(e.Elapsed.Seconds(), 0.001))))
 		}
-		fmt.Fprintf(v.W, "%s: Still %s [%s elapsed%s]\n", bold(e.Address), stillVerb(e.Action.Kind), e.Elapsed.Round(time.Second), extra)
+		fmt.Fprintf(v.W, "%s: Still %s [%s elapsed%s]\n", bold(e.Address), verbsOf(e.Action.Kind).still, Duration(e.Elapsed.Round(time.Second)), extra)
 	case apply.EventComplete:
-		_, done := ing(e.Action.Kind)
+		done := verbsOf(e.Action.Kind).done
 		extra := ""
 		if e.Action.Type == plan.TypeTablePart || (e.Action.Type == plan.TypeTable && e.Action.Parts == 0) {
 			extra = fmt.Sprintf(" [%s, %s]", Rows(e.Rows), Bytes(e.Bytes))
 		}
-		fmt.Fprintf(v.W, "%s: %s after %s%s\n", bold(e.Address), done, round(e.Elapsed), extra)
+		fmt.Fprintf(v.W, "%s: %s after %s%s\n", bold(e.Address), done, Duration(e.Elapsed), extra)
 		work := e.Elapsed
 		if e.Work > 0 {
 			work = e.Work
@@ -112,7 +100,7 @@ func (v *Applier) Event(e apply.Event) {
 	case apply.EventErrored:
 		fmt.Fprintf(v.W, "%s: %s %v\n", bold(e.Address), red("Error:"), e.Err)
 	case apply.EventInterrupted:
-		fmt.Fprintf(v.W, "%s: Interrupted after %s\n", bold(e.Address), round(e.Elapsed))
+		fmt.Fprintf(v.W, "%s: Interrupted after %s\n", bold(e.Address), Duration(e.Elapsed))
 	case apply.EventMessage:
 		fmt.Fprintln(v.W, e.Message)
 	}
@@ -156,23 +144,6 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
-func stillVerb(k plan.Kind) string {
-	switch k {
-	case plan.Update:
-		return "modifying..."
-	case plan.Delete:
-		return "destroying..."
-	}
-	return "creating..."
-}
-
-func round(d time.Duration) string {
-	if d < time.Second {
-		return d.Round(time.Millisecond).String()
-	}
-	return d.Round(100 * time.Millisecond).String()
-}
-
 func phaseOf(t string) string {
 	switch t {
 	case plan.TypeRole, plan.TypeMembership, plan.TypeLoginMembership, plan.TypeParameter:
@@ -204,10 +175,10 @@ func (v *Applier) Finish(total time.Duration, err error) {
 		fmt.Fprintln(v.W, bold("Time per phase")+faint(" (work time, summed over parallel workers):"))
 		for _, ph := range []string{"roles", "schema", "copy", "indexes", "constraints", "post-data", "analyze", "verify"} {
 			if d, ok := v.timings[ph]; ok {
-				fmt.Fprintf(v.W, "  %-12s %10s\n", ph, round(d))
+				fmt.Fprintf(v.W, "  %-12s %10s\n", ph, Duration(d))
 			}
 		}
-		fmt.Fprintf(v.W, "  %-12s %10s\n", "wall clock", round(total))
+		fmt.Fprintf(v.W, "  %-12s %10s\n", "wall clock", Duration(total))
 		if len(v.tables) > 0 {
 			// Every table when there are a few; the slowest otherwise (show lists each).
 			tables := make([]*tableTiming, 0, len(v.tables))
@@ -230,7 +201,7 @@ func (v *Applier) Finish(total time.Duration, err error) {
 				if t.parts > 0 {
 					parts = fmt.Sprintf(", %d parts", t.parts)
 				}
-				fmt.Fprintf(v.W, "  %10s  %s  (%s, %s%s)\n", round(t.end.Sub(t.start)), t.addr, Rows(t.rows), Bytes(t.bytes), parts)
+				fmt.Fprintf(v.W, "  %10s  %s  (%s, %s%s)\n", Duration(t.end.Sub(t.start)), t.addr, Rows(t.rows), Bytes(t.bytes), parts)
 			}
 		}
 		fmt.Fprintln(v.W)

@@ -132,18 +132,18 @@ func (j *JSONLines) Event(e apply.Event) {
 	case apply.EventProgress:
 		verb := "creating..."
 		if e.Action != nil {
-			verb = stillVerb(e.Action.Kind)
+			verb = verbsOf(e.Action.Kind).still
 		}
-		msg = fmt.Sprintf("%s: Still %s [%s elapsed]", e.Address, verb, e.Elapsed.Round(time.Second))
+		msg = fmt.Sprintf("%s: Still %s [%s elapsed]", e.Address, verb, Duration(e.Elapsed.Round(time.Second)))
 	case apply.EventComplete:
-		msg = fmt.Sprintf("%s: Creation complete after %s", e.Address, round(e.Elapsed))
+		msg = fmt.Sprintf("%s: Creation complete after %s", e.Address, Duration(e.Elapsed))
 	case apply.EventErrored:
 		level, msg = "error", fmt.Sprintf("%s: %v", e.Address, e.Err)
 		if e.Err != nil {
 			f["diagnostic"] = Diagnose(e.Err, nil)
 		}
 	case apply.EventInterrupted:
-		level, msg = "warn", fmt.Sprintf("%s: Interrupted after %s", e.Address, round(e.Elapsed))
+		level, msg = "warn", fmt.Sprintf("%s: Interrupted after %s", e.Address, Duration(e.Elapsed))
 	}
 	j.Write(level, string(e.Type), msg, f)
 }

@@ -4,6 +4,7 @@ package views
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/fatih/color"
 	"github.com/pgferry/pgferry/internal/english"
@@ -94,4 +95,35 @@ func pl(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// Duration is how every view writes a duration: 350ms, 4.2s, 3m12s, 2h5m0s (to the millisecond
+// under a second, the tenth of a second under a minute, the second above).
+func Duration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0s"
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}
+
+// verbs are the words of an action's progress lines, as Terraform's: "ADDR: Creating...",
+// "ADDR: Still creating... [10s elapsed]", "ADDR: Creation complete after 2.1s".
+type verbs struct{ ing, still, done string }
+
+// verbsOf is the one set of progress verbs of apply and destroy, by action kind.
+func verbsOf(k plan.Kind) verbs {
+	switch k {
+	case plan.Update:
+		return verbs{"Modifying...", "modifying...", "Modifications complete"}
+	case plan.Replace:
+		return verbs{"Replacing...", "creating...", "Replacement complete"}
+	case plan.Delete:
+		return verbs{"Destroying...", "destroying...", "Destruction complete"}
+	}
+	return verbs{"Creating...", "creating...", "Creation complete"}
 }
