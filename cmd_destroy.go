@@ -225,7 +225,7 @@ func (c *cli) rollback(ctx context.Context, s *session, st *state.State, o rollb
 	results, err := apply.Destroy(ctx, apply.DestroyOptions{Target: s.m.Target, Plan: dp, Expect: st.Target,
 		Emit: o.view.Event(func(m string) string { return redact(m, s.secrets) })})
 	if results == nil {
-		return fmt.Errorf("%w\n\nNothing was changed on the target.", err)
+		return failf("%v\n\nNothing was changed on the target.", err)
 	}
 	rerr := c.recordRollback(ctx, s, st, dp, results, o)
 	if err != nil {
@@ -371,7 +371,7 @@ func (c *cli) rollbackCanceled(w *cancelWatch, s *session, st *state.State, view
 func (c *cli) checkDrift(ctx context.Context, s *session, st *state.State, dp *apply.DestroyPlan, op string) error {
 	changed, err := apply.CheckDrift(ctx, apply.DriftOptions{Target: s.m.Target, State: st, Plan: dp})
 	if err != nil {
-		return fmt.Errorf("comparing the target with what apply left: %w\n\nNothing was changed on the target. Fix the cause and run pgferry %s again, or pass --force to roll back without comparing.", err, op)
+		return failf("comparing the target with what apply left: %v\n\nNothing was changed on the target. Fix the cause and run pgferry %s again, or pass --force to roll back without comparing.", err, op)
 	}
 	if len(changed) == 0 {
 		return nil
@@ -384,6 +384,6 @@ func (c *cli) checkDrift(ctx context.Context, s *session, st *state.State, dp *a
 	if unknown {
 		head = "pgferry cannot tell whether the target was changed since apply finished"
 	}
-	return fmt.Errorf("%s refused: %s:\n\n  %s\n\nNothing was changed on the target. The migrated databases or roles look in use: make sure nobody needs what is listed (pgferry verify shows rows that differ from the source), then run pgferry %s --force to roll back anyway.",
+	return failf("%s refused: %s:\n\n  %s\n\nNothing was changed on the target. The migrated databases or roles look in use: make sure nobody needs what is listed (pgferry verify shows rows that differ from the source), then run pgferry %s --force to roll back anyway.",
 		op, head, strings.Join(changed, "\n  "), op)
 }

@@ -18,9 +18,9 @@ type PlanView interface {
 	// Saved says where the plan was saved (--out); NotSaved that it was not, and what that means.
 	Saved(path string)
 	NotSaved()
-	// ValidationFailed reports that validations failed (out: the --out file not written, or "");
-	// it reports whether it printed an error.
-	ValidationFailed(p *plan.Plan, out string) bool
+	// ValidationFailed reports that validations failed (out: the --out file not written, or ""):
+	// for people, an error; a document says it itself.
+	ValidationFailed(p *plan.Plan, out string)
 }
 
 // NewPlan chooses the plan view.
@@ -48,13 +48,12 @@ func (h planHuman) NotSaved() {
 	fmt.Fprintln(h.Stdout, "Note: You didn't use the --out option to save this plan, so pgferry can't guarantee to take exactly these actions if you run \"pgferry apply\" now.")
 }
 
-func (h planHuman) ValidationFailed(p *plan.Plan, out string) bool {
+func (h planHuman) ValidationFailed(p *plan.Plan, out string) {
 	saved := ""
 	if out != "" {
 		saved = fmt.Sprintf(" The plan was not saved to %s.", out)
 	}
 	h.Error(fmt.Sprintf("Validation failed: %s failed; fix %s and plan again.%s", english.Count(p.Summary.Failed, "check"), english.Verb(p.Summary.Failed, "it", "them"), saved))
-	return true
 }
 
 type planJSON struct{ *View }
@@ -68,15 +67,15 @@ func (j planJSON) Plan(p *plan.Plan) error {
 	return nil
 }
 
-func (j planJSON) Unreachable(p *plan.Plan) error         { return j.Plan(p) }
-func (planJSON) Saved(string)                             {}
-func (planJSON) NotSaved()                                {}
-func (planJSON) ValidationFailed(*plan.Plan, string) bool { return false }
+func (j planJSON) Unreachable(p *plan.Plan) error    { return j.Plan(p) }
+func (planJSON) Saved(string)                        {}
+func (planJSON) NotSaved()                           {}
+func (planJSON) ValidationFailed(*plan.Plan, string) {}
 
 type planMarkdown struct{ *View }
 
-func (m planMarkdown) Plan(p *plan.Plan) error                { Markdown(m.Stdout, p); return nil }
-func (m planMarkdown) Unreachable(p *plan.Plan) error         { return m.Plan(p) }
-func (planMarkdown) Saved(string)                             {}
-func (planMarkdown) NotSaved()                                {}
-func (planMarkdown) ValidationFailed(*plan.Plan, string) bool { return false }
+func (m planMarkdown) Plan(p *plan.Plan) error           { Markdown(m.Stdout, p); return nil }
+func (m planMarkdown) Unreachable(p *plan.Plan) error    { return m.Plan(p) }
+func (planMarkdown) Saved(string)                        {}
+func (planMarkdown) NotSaved()                           {}
+func (planMarkdown) ValidationFailed(*plan.Plan, string) {}
