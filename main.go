@@ -152,6 +152,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		c.view().UsageError(scrubArgs(err.Error(), args), usageCommands())
 		return 1
 	}
+	c.color = !*noColor && os.Getenv("NO_COLOR") == "" && isTerminal(stdout)
+	views.SetColor(c.color)
 	if *chdir != "" {
 		// As terraform -chdir: every relative path given afterwards (--var-file, plan --out, apply
 		// PLANFILE, the local state directory) is relative to DIR. The directory is restored when
@@ -162,8 +164,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		defer restore()
 	}
-	c.color = !*noColor && os.Getenv("NO_COLOR") == "" && isTerminal(stdout)
-	views.SetColor(c.color)
 	if f, ok := stdin.(*os.File); ok {
 		c.isTTYIn = isatty.IsTerminal(f.Fd())
 	}

@@ -1,5 +1,10 @@
-// Package views renders plans, validation reports and apply events for people (Terraform-like
-// text, coloured on a TTY) and for programs (JSON). It is the only package that knows colour.
+// Package views renders everything pgferry shows: plans, validation reports, apply and destroy
+// events, state, errors and prompts, for people (Terraform-like text, coloured on a TTY) and for
+// programs (JSON) or pull requests (Markdown). As terraform's internal/command/views, each command
+// has a view interface (PlanView, Apply, Destroy, Show, List, VerifyView, Validate; Fmt, Version
+// and ForceUnlock have a human form only) whose implementation the command chooses once, from its
+// flags (NewPlan, NewApply, ...); View is what they share. It is the only package that prints to
+// the terminal or knows colour.
 package views
 
 import (
