@@ -126,17 +126,17 @@ func (j *JSONLines) Event(e apply.Event) {
 		}
 	}
 	level, msg := "info", e.Message
+	vb := verbsOf(plan.Create)
+	if e.Action != nil {
+		vb = verbsOf(e.Action.Kind)
+	}
 	switch e.Type {
 	case apply.EventStart:
-		msg = e.Address + ": Creating..."
+		msg = e.Address + ": " + vb.ing
 	case apply.EventProgress:
-		verb := "creating..."
-		if e.Action != nil {
-			verb = verbsOf(e.Action.Kind).still
-		}
-		msg = fmt.Sprintf("%s: Still %s [%s elapsed]", e.Address, verb, Duration(e.Elapsed.Round(time.Second)))
+		msg = fmt.Sprintf("%s: Still %s [%s elapsed]", e.Address, vb.still, Duration(e.Elapsed.Round(time.Second)))
 	case apply.EventComplete:
-		msg = fmt.Sprintf("%s: Creation complete after %s", e.Address, Duration(e.Elapsed))
+		msg = fmt.Sprintf("%s: %s after %s", e.Address, vb.done, Duration(e.Elapsed))
 	case apply.EventErrored:
 		level, msg = "error", fmt.Sprintf("%s: %v", e.Address, e.Err)
 		if e.Err != nil {

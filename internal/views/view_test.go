@@ -111,3 +111,18 @@ func TestDestroyView(t *testing.T) {
 		t.Errorf("a quiet rollback wrote %q", stdout.String())
 	}
 }
+
+// TestJSONVerbs: apply --json's messages use the same verbs as the text: an action that changes
+// an object is "Modifying...", not "Creating...".
+func TestJSONVerbs(t *testing.T) {
+	var out bytes.Buffer
+	j := &JSONLines{W: &out}
+	a := &plan.Action{Address: "role.app", Type: plan.TypeRole, Kind: plan.Update}
+	j.Event(apply.Event{Type: apply.EventStart, Address: a.Address, Action: a})
+	j.Event(apply.Event{Type: apply.EventComplete, Address: a.Address, Action: a, Elapsed: 1500 * time.Millisecond})
+	for _, want := range []string{`"@message":"role.app: Modifying..."`, `"@message":"role.app: Modifications complete after 1.5s"`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("lacks %s:\n%s", want, out.String())
+		}
+	}
+}
