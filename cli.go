@@ -129,7 +129,8 @@ func (c *cli) begin(v varFlags) (ctx context.Context, s *session, end func(), er
 	return ctx, s, func() { s.close(); stop() }, nil
 }
 
-// lock takes the state lock of the session's migration for operation op.
+// lock takes the state lock of the session's migration (info: who takes it, for what), waiting up
+// to timeout.
 func (c *cli) lock(ctx context.Context, s *session, info state.LockInfo, timeout time.Duration) (unlock func() error, err error) {
 	unlock, err = s.backend.Lock(ctx, s.m.Name, info, timeout)
 	if err != nil {
