@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"runtime"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pgferry/pgferry/apply"
@@ -21,106 +18,58 @@ import (
 	"github.com/pgferry/pgferry/state"
 )
 
-// signalContext cancels on the first SIGINT/SIGTERM (graceful stop) and exits at the second. At
-// a prompt (c.prompting) the first one only cancels: the prompt says what happened.
-func (c *cli) signalContext() (context.Context, func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		n := 0
-		for range ch {
-			n++
-			if n == 1 {
-				if !c.prompting.Load() {
-					fmt.Fprintln(c.stderr, "\nInterrupt received. Gracefully shutting down...")
-				}
-				cancel()
-				continue
-			}
-			fmt.Fprintln(c.stderr, "Two interrupts received. Exiting immediately.")
-			os.Exit(1)
-		}
-	}()
-	return ctx, func() { signal.Stop(ch); cancel() }
-}
-
-func cmdApply(c *cli, args []string) int {
-	fs := newFlags("apply")
-	var v varFlags
-	v.register(fs, true)
-	auto := fs.Bool("auto-approve", false, "skip the interactive approval")
-	jobs := fs.Int("jobs", 0, "parallel workers (default: options.jobs)")
-	jsonOut := fs.Bool("json", false, "print line-delimited JSON events")
-	lockTimeout := fs.Duration("lock-timeout", 0, "wait this long for the state lock (e.g. 5m)")
-	if code, done := c.parse(fs, args, "apply [PLANFILE] [--auto-approve] [--jobs N] [--json] [--lock-timeout DUR] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
-		return code
-	}
-	if fs.NArg() > 1 {
-		c.errorf(nil, "apply takes at most one argument, a saved plan file; got %d", fs.NArg())
-		return 1
+func cmdApply(c *cli, args []string) error {
+	pre := newPreamble("apply", true)
+	auto := pre.fs.Bool("auto-approve", false, "skip the interactive approval")
+	jobs := pre.fs.Int("jobs", 0, "parallel workers (default: options.jobs)")
+	jsonOut := pre.fs.Bool("json", false, "print line-delimited JSON events")
+	lockTimeout := pre.fs.Duration("lock-timeout", 0, "wait this long for the state lock (e.g. 5m)")
+	if done, err := pre.parse(c, args, "apply [PLANFILE] [--auto-approve] [--jobs N] [--json] [--lock-timeout DUR] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]", 1, "a saved plan file"); done {
+		return err
 	}
 	var saved *plan.Plan
-	if fs.NArg() == 1 {
+	if pre.fs.NArg() == 1 {
 		var err error
-		if saved, err = readPlanFile(fs.Arg(0)); err != nil {
-			c.errorf(nil, "%v", err)
-			return 1
+		if saved, err = readPlanFile(pre.fs.Arg(0)); err != nil {
+			return err
 		}
-		if v.migration == "" {
-			v.migration = saved.Migration
+		if pre.v.migration == "" {
+			pre.v.migration = saved.Migration
 		}
 	}
-	ctx, stop := c.signalContext()
-	defer stop()
-	s, code := c.open(ctx, v)
-	if s == nil {
-		return code
+	ctx, s, end, err := c.begin(pre.v)
+	if err != nil {
+		return err
 	}
-	defer s.close()
-	if saved != nil && saved.Migration != s.m.Name {
-		c.errorf(nil, "the saved plan is for migration %q, not %q", saved.Migration, s.m.Name)
-		return 1
-	}
-	if saved != nil {
-		for k, want := range saved.Variables {
-			if got, ok := s.cfg.NonSensitiveVars()[k]; ok && got != want {
-				c.errorf(s.secrets, "variable %q is %q but the saved plan was made with %q: plan again, or pass the same value", k, got, want)
-				return 1
-			}
-		}
+	defer end()
+	if err := savedFits(saved, s); err != nil {
+		return err
 	}
 	if *jobs < 0 {
-		c.errorf(nil, "--jobs must be at least 1")
-		return 1
+		return errors.New("--jobs must be at least 1")
 	}
 	n := s.m.Options.Jobs
 	if *jobs > 0 {
 		n = *jobs
 	}
 	setProcs(n)
-	var jl *views.JSONLines
-	if *jsonOut {
-		jl = &views.JSONLines{W: c.stdout}
-		jl.Write("info", "version", "pgferry "+version, map[string]any{"pgferry": version, "ui": "1.0"})
-	}
+	view := views.NewApply(views.TypeOf(*jsonOut, false), c.view(), isTerminal(c.stdout))
+	view.Begin(version)
 	// Approval comes before the lock, as in Terraform: nobody waits on a lock behind a prompt.
 	lockInfo := state.NewLockInfo("apply", version)
-	unlock, err := s.backend.Lock(ctx, s.m.Name, lockInfo, *lockTimeout)
+	unlock, err := c.lock(ctx, s, lockInfo, *lockTimeout)
 	if err != nil {
-		c.errorf(s.secrets, "Error acquiring the state lock\n\n%v", err)
-		return 1
+		return err
 	}
 	defer unlock()
 	// Temporary files live in a work directory of this process; those of applies that died
 	// (kill -9, a closed terminal) are removed now.
 	if _, err := workdir.Sweep(""); err != nil {
-		fmt.Fprintf(c.stderr, "Warning: could not remove temporary files an earlier apply left: %v\n", err)
+		c.view().Notice(fmt.Sprintf("Warning: could not remove temporary files an earlier apply left: %v", err))
 	}
 	wd, err := workdir.New("")
 	if err != nil {
-		c.errorf(nil, "%v", err)
-		return 1
+		return err
 	}
 	defer wd.Remove()
 	s.tmpDir = wd.Path
@@ -128,66 +77,86 @@ func cmdApply(c *cli, args []string) int {
 	// Without a prompt, the first database's snapshot and schema dump start while the plan is made.
 	s.prefetch = saved != nil || *auto
 	defer func() { s.prefetched.Close() }()
-	if code := c.inspect(ctx, s); code != 0 {
-		if ctx.Err() != nil {
-			// Ctrl-C while the plan was made: nothing was changed, and nothing failed to record.
-			fmt.Fprintln(c.stdout, "\nApply cancelled: interrupted while the plan was made; nothing was changed.")
-			return 1
-		}
-		if s.connErr != nil {
-			// Recorded as a refused apply is: show and list say Validation failed, with the cause.
-			c.recordValidationFailed(ctx, s, unreachablePlan(s))
-			if !*jsonOut {
-				c.connectivityFailed()
-			}
-		}
-		return code
-	}
-	if code := c.makePlan(s); code != 0 {
-		return code
-	}
-	p := s.plan
-	if saved != nil {
-		if reason := stale(saved, p); reason != "" {
-			c.errorf(nil, "Saved plan is stale\n\n%s\nRun pgferry plan --out FILE again and apply the new plan.", reason)
-			return 1
-		}
-		saved.Validations = p.Validations
-		saved.Summary = plan.Summarize(saved.Actions, p.Validations)
-		p = saved
-	} else if !*jsonOut {
-		views.Plan(c.stdout, p)
-	}
-	if p.ValidationFailed() {
-		c.recordValidationFailed(ctx, s, p)
-		c.errorf(nil, "Validation failed: %s failed; nothing was changed. Fix %s and run apply again.", english.Count(p.Summary.Failed, "check"), english.Verb(p.Summary.Failed, "it", "them"))
-		if jl != nil {
-			jl.Write("error", "diagnostic", "validation failed", map[string]any{"validations": p.Validations})
-		}
-		return 1
-	}
-	if !p.HasChanges() {
-		if saved != nil && !*jsonOut {
-			fmt.Fprintln(c.stdout, "No changes. The target matches the source.")
-		}
-		if jl != nil {
-			jl.Write("info", "change_summary", "No changes.", map[string]any{"changes": p.Summary})
-		}
-		return 0
+	p, err := c.planApply(ctx, s, saved, view)
+	if p == nil {
+		return err
 	}
 	if saved == nil && !*auto {
 		// Without a terminal there is nobody to ask; with nothing to do (above) nothing to approve.
 		if !c.isTTYIn {
-			c.errorf(nil, "no terminal to ask for approval: pass --auto-approve, or apply a saved plan (pgferry plan --out FILE; pgferry apply FILE)")
-			return 1
+			return errors.New("no terminal to ask for approval: pass --auto-approve, or apply a saved plan (pgferry plan --out FILE; pgferry apply FILE)")
 		}
-		if !c.confirmed(ctx, "Do you want to perform these actions?\n  pgferry will perform the actions described above.\n  Only 'yes' will be accepted to approve.") {
+		if !c.confirmed(ctx, view.Prompt()) {
 			// Ctrl-C at the prompt cancels at once, as any answer but yes does: nothing was done.
-			fmt.Fprintln(c.stdout, "\nApply cancelled.")
-			return 1
+			view.Declined()
+			return errReported
 		}
-		fmt.Fprintln(c.stdout)
+		view.Approved()
 	}
+	return c.runApply(ctx, s, p, n, view, canceled)
+}
+
+// savedFits checks that a saved plan (nil: none) is for the session's migration and variables.
+func savedFits(saved *plan.Plan, s *session) error {
+	if saved == nil {
+		return nil
+	}
+	if saved.Migration != s.m.Name {
+		return fmt.Errorf("the saved plan is for migration %q, not %q", saved.Migration, s.m.Name)
+	}
+	for k, want := range saved.Variables {
+		if got, ok := s.cfg.NonSensitiveVars()[k]; ok && got != want {
+			return fmt.Errorf("variable %q is %q but the saved plan was made with %q: plan again, or pass the same value", k, got, want)
+		}
+	}
+	return nil
+}
+
+// planApply makes the plan that apply carries out, or checks the saved one against it, and
+// refuses a plan whose validations failed. p is nil when apply ends here: with err, or with
+// nothing to do.
+func (c *cli) planApply(ctx context.Context, s *session, saved *plan.Plan, view views.Apply) (p *plan.Plan, err error) {
+	if code := c.inspect(ctx, s); code != 0 {
+		if ctx.Err() != nil {
+			// Ctrl-C while the plan was made: nothing was changed, and nothing failed to record.
+			view.PlanInterrupted()
+			return nil, errReported
+		}
+		if s.connErr != nil {
+			// Recorded as a refused apply is: show and list say Validation failed, with the cause.
+			c.recordValidationFailed(ctx, s, unreachablePlan(s))
+			view.ConnectivityFailed()
+		}
+		return nil, fromCode(code)
+	}
+	if code := c.makePlan(s); code != 0 {
+		return nil, fromCode(code)
+	}
+	p = s.plan
+	if saved != nil {
+		if reason := stale(saved, p); reason != "" {
+			return nil, failf("Saved plan is stale\n\n%s\nRun pgferry plan --out FILE again and apply the new plan.", reason)
+		}
+		saved.Validations = p.Validations
+		saved.Summary = plan.Summarize(saved.Actions, p.Validations)
+		p = saved
+	} else {
+		view.Plan(p)
+	}
+	if p.ValidationFailed() {
+		c.recordValidationFailed(ctx, s, p)
+		view.ValidationFailed(p)
+		return nil, failf("Validation failed: %s failed; nothing was changed. Fix %s and run apply again.", english.Count(p.Summary.Failed, "check"), english.Verb(p.Summary.Failed, "it", "them"))
+	}
+	if !p.HasChanges() {
+		view.NoChanges(p, saved != nil)
+		return nil, nil
+	}
+	return p, nil
+}
+
+// runApply carries out the plan p with jobs workers, records what it left, and says how it went.
+func (c *cli) runApply(ctx context.Context, s *session, p *plan.Plan, jobs int, view views.Apply, canceled *cancelWatch) error {
 	st := s.snap.State
 	if st == nil {
 		st = state.New(s.m.Name)
@@ -195,122 +164,36 @@ func cmdApply(c *cli, args []string) int {
 	st.ToolVersion = version
 	st.MigrationMode = "Offline"
 	st.MigrationType = app.MigrationType(s.m.Source.Type)
-	var hv interface {
-		Event(apply.Event)
-		Finish(time.Duration, error)
-	} = &views.Applier{W: c.stdout}
-	if isTerminal(c.stdout) && !*jsonOut {
-		hv = views.NewLive(c.stdout, p, s.m.Options.Verify)
-	}
-	emit := hv.Event
-	stopTicks := func() {}
-	if jl != nil {
-		emit = jl.Event
-		jl.Prog = views.NewProgress(p, s.m.Options.Verify)
-		jl.Planned(p)
-		jl.Warnings(p)
-		jl.Write("info", "apply_start", "Applying plan", map[string]any{"changes": p.Summary})
-		stopTicks = progressTicks(jl, time.Second)
-	}
+	emit := view.Start(p, s.m.Options.Verify)
 	// The record of what the last finished apply left goes: this one changes the target again,
 	// and only its own end (below) says what it left.
 	st.Baseline = nil
 	start := time.Now()
-	err = apply.Run(ctx, apply.Options{Migration: s.m, Plan: p, Tools: s.snap.Tools, Backend: s.backend, State: st, Jobs: n, Emit: emit,
+	err := apply.Run(ctx, apply.Options{Migration: s.m, Plan: p, Tools: s.snap.Tools, Backend: s.backend, State: st, Jobs: jobs, Emit: emit,
 		Prefetch: s.prefetched, TempDir: s.tmpDir})
 	elapsed := time.Since(start)
 	interrupted := apply.Interrupted(ctx, err) && !canceled.Fired()
-	const interruptedMsg = "apply was interrupted; the state is saved. Run pgferry apply again to resume, or pgferry destroy to roll back what it did."
-	stopTicks()
+	view.Stop()
 	var baselineErr error
 	if err == nil {
 		baselineErr = c.recordBaseline(ctx, s, st)
 	}
-	if jl != nil {
-		switch {
-		case interrupted:
-			jl.Write("error", "apply_errored", interruptedMsg, map[string]any{"interrupted": true})
-		case err != nil:
-			jl.Errored(err, func(m string) string { return redact(m, s.secrets) })
-		default:
-			jl.Prog.Finished()
-			jl.ProgressLine()
-			jl.Write("info", "apply_complete", "Apply complete!", map[string]any{"duration_seconds": elapsed.Seconds()})
-			jl.Applied(p.Summary)
-		}
-	} else {
-		hv.Finish(elapsed, err)
-	}
+	view.Finish(p, elapsed, err, interrupted, func(m string) string { return redact(m, s.secrets) })
 	if baselineErr != nil {
-		msg := fmt.Sprintf("the migration is complete, but what it left on the target could not be recorded (%v): destroy will not be able to tell whether the target was written to since, and will ask for --force", baselineErr)
-		if jl != nil {
-			jl.Write("warn", "diagnostic", redact(msg, s.secrets), nil)
-		} else {
-			fmt.Fprintf(c.stderr, "\n%s %s\n", dYellow(dBold("Warning:")), redact(msg, s.secrets))
-		}
+		view.Warning(redact(fmt.Sprintf("the migration is complete, but what it left on the target could not be recorded (%v): destroy will not be able to tell whether the target was written to since, and will ask for --force", baselineErr), s.secrets))
 	}
 	if err != nil && canceled.Fired() {
-		return c.rollbackCanceled(canceled, s, st, *jsonOut)
+		return c.rollbackCanceled(canceled, s, st, view.Rollback())
 	}
 	if err != nil {
 		// Cancelling the statements may surface as a closed connection rather than as
 		// context.Canceled: an interrupt is an interrupt whatever the error says.
 		if interrupted {
-			c.errorf(s.secrets, interruptedMsg)
-		} else {
-			c.errorf(s.secrets, "%s\n\nThe state is saved: fix the cause and run pgferry apply again to resume, or pgferry destroy to roll back what it did.", views.ErrorText(err))
+			return failure(views.ApplyInterrupted)
 		}
-		return 1
+		return failf("%s\n\nThe state is saved: fix the cause and run pgferry apply again to resume, or pgferry destroy to roll back what it did.", views.ErrorText(err))
 	}
-	return 0
-}
-
-// confirmed asks prompt (its first line in bold is left to the caller) and reports whether the
-// answer was "yes". Ctrl-C at the prompt is a no, at once.
-func (c *cli) confirmed(ctx context.Context, prompt string) bool {
-	fmt.Fprint(c.stdout, prompt+"\n\n  Enter a value: ")
-	answer, ok := c.readAnswer(ctx)
-	return ok && strings.TrimSpace(answer) == "yes"
-}
-
-// readAnswer reads a line of the answer to a prompt. It gives up when ctx is done (Ctrl-C at the
-// prompt: the read, which cannot be interrupted, is left behind) and then reports false.
-func (c *cli) readAnswer(ctx context.Context) (string, bool) {
-	c.prompting.Store(true)
-	defer c.prompting.Store(false)
-	got := make(chan string, 1)
-	go func() {
-		answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
-		got <- answer
-	}()
-	select {
-	case answer := <-got:
-		return answer, true
-	case <-ctx.Done():
-		return "", false
-	}
-}
-
-// progressTicks writes an apply_progress line of the whole apply every period until stopped, so
-// that a reader of apply --json sees the figures move through phases that report nothing of
-// their own (index builds, ANALYZE, verify).
-func progressTicks(jl *views.JSONLines, period time.Duration) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(period)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				jl.ProgressLine()
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
+	return nil
 }
 
 // setProcs sizes the Go scheduler for applying with jobs workers, unless GOMAXPROCS is set.

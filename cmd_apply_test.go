@@ -47,7 +47,7 @@ func TestApplyPromptInterrupt(t *testing.T) {
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	c := &cli{stdin: stdinR, stdout: stdout, stderr: stderr, isTTYIn: true}
 	done := make(chan int, 1)
-	go func() { done <- cmdApply(c, nil) }()
+	go func() { done <- c.call(cmdApply, nil) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(stdout.String(), "Enter a value:") {
 		select {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/pgferry/pgferry/config"
-	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/internal/pgdump"
+	"github.com/pgferry/pgferry/internal/views"
 	"github.com/spf13/pflag"
 )
 
@@ -62,52 +62,45 @@ func (c *cli) load(v varFlags) (*config.Config, bool) {
 	// paths are relative to it.
 	cfg, diags := config.Load(".", config.Inputs{Args: v.args, Env: c.env})
 	if len(diags) > 0 {
-		diags.Write(c.stderr, cfg.SnippetFiles(), c.color, 100)
+		c.view().Diagnostics(diags, cfg.SnippetFiles())
+	}
+	if cfg != nil {
+		c.secrets = cfg.Secrets()
 	}
 	return cfg, !diags.HasErrors()
 }
 
-func cmdValidate(c *cli, args []string) int {
-	fs := newFlags("validate")
-	var v varFlags
-	v.register(fs, true)
-	jsonOut := fs.Bool("json", false, "print the result as JSON")
-	if code, done := c.parse(fs, args, "validate [--json] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
-		return code
+func cmdValidate(c *cli, args []string) error {
+	p := newPreamble("validate", true)
+	jsonOut := p.fs.Bool("json", false, "print the result as JSON")
+	if done, err := p.parse(c, args, "validate [--json] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]", -1, ""); done {
+		return err
 	}
+	view := views.NewValidate(views.TypeOf(*jsonOut, false), c.view())
 	// Like terraform validate: values not given are unknown, not errors (no connection is made).
-	cfg, diags := config.Load(".", config.Inputs{Args: v.args, Env: c.env, TypesOnly: true})
-	if v.migration != "" {
+	cfg, diags := config.Load(".", config.Inputs{Args: p.v.args, Env: c.env, TypesOnly: true})
+	if p.v.migration != "" {
 		// The other commands would refuse the name: so does validate.
-		if err := cfg.CheckMigration(v.migration); err != nil {
+		if err := cfg.CheckMigration(p.v.migration); err != nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown migration",
 				Detail: fmt.Sprintf("%s. Pass one of them to --migration, or leave --migration out to validate every migration.", upperFirst(err.Error()))})
 		}
 	}
-	if *jsonOut {
-		diags.WriteJSON(c.stdout, cfg.SnippetFiles())
-		if diags.HasErrors() {
-			return 1
-		}
-		return 0
-	}
-	if len(diags) > 0 {
-		diags.Write(c.stderr, cfg.SnippetFiles(), c.color, 100)
-	}
+	view.Result(diags, cfg.SnippetFiles(), len(cfg.MigrationNames))
 	if diags.HasErrors() {
-		return 1
+		return errReported
 	}
-	fmt.Fprintf(c.stdout, "Success! The configuration is valid (%s).\n", english.Count(len(cfg.MigrationNames), "migration"))
-	return 0
+	return nil
 }
 
-func cmdFmt(c *cli, args []string) int {
+func cmdFmt(c *cli, args []string) error {
 	fs := newFlags("fmt")
 	check := fs.Bool("check", false, "only check; exit 3 when files need formatting")
 	diff := fs.Bool("diff", false, "print a unified diff of the changes")
 	if code, done := c.parse(fs, args, "fmt [--check] [--diff]"); done {
-		return code
+		return fromCode(code)
 	}
+	view := views.Fmt{View: c.view()}
 	changed, err := config.FormatDir(".", *check, *diff, c.stdout)
 	var diags config.Diagnostics
 	if errors.As(err, &diags) {
@@ -120,31 +113,27 @@ func cmdFmt(c *cli, args []string) int {
 				}
 			}
 		}
-		diags.Write(c.stderr, files, c.color, 100)
-		return 1
+		view.Diagnostics(diags, files)
+		return errReported
 	}
 	if err != nil {
-		c.errorf(nil, "%v", err)
-		return 1
+		return err
 	}
-	for _, f := range changed {
-		if !*diff {
-			fmt.Fprintln(c.stdout, f)
-		}
+	if !*diff {
+		view.Changed(changed)
 	}
 	if *check && len(changed) > 0 {
-		return 3
+		return exitStatus(3)
 	}
-	return 0
+	return nil
 }
 
-func cmdVersion(c *cli, args []string) int {
+func cmdVersion(c *cli, args []string) error {
 	fs := newFlags("version")
 	if code, done := c.parse(fs, args, "version"); done {
-		return code
+		return fromCode(code)
 	}
-	fmt.Fprintf(c.stdout, "pgferry %s\n%s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	found := false
+	var tools []views.Tool
 	for _, dir := range pgdump.Candidates("") {
 		for _, tool := range []string{"pg_dump", "pg_restore"} {
 			p := filepath.Join(dir, tool)
@@ -152,15 +141,12 @@ func cmdVersion(c *cli, args []string) int {
 				continue
 			}
 			if v, _, err := pgdump.Version(p); err == nil {
-				fmt.Fprintf(c.stdout, "%s %s (%s)\n", tool, v, p)
-				found = true
+				tools = append(tools, views.Tool{Name: tool, Version: v, Path: p})
 			}
 		}
 	}
-	if !found {
-		fmt.Fprintln(c.stdout, "pg_dump/pg_restore: not found on PATH, in "+pgdump.BinPathEnv+" or in /usr/lib/postgresql/*/bin (install the PostgreSQL client, or set options.pg_bin_dir or "+pgdump.BinPathEnv+")")
-	}
-	return 0
+	views.Version{View: c.view()}.Versions(version, runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH, tools, pgdump.BinPathEnv)
+	return nil
 }
 
 // upperFirst capitalises an error message that becomes a sentence of its own.

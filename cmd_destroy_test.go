@@ -59,7 +59,7 @@ func TestCancelRunningAsks(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			t.Chdir(dir)
 			c := &cli{stdin: strings.NewReader(tc.answer), stdout: &stdout, stderr: &stderr, isTTYIn: tc.tty}
-			code := cmdCancel(c, []string{"--wait", "1s"})
+			code := c.call(cmdCancel, []string{"--wait", "1s"})
 			if code != tc.wantCode {
 				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.wantCode, stdout.String(), stderr.String())
 			}

@@ -8,7 +8,6 @@ import (
 	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/app"
-	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/plan"
@@ -86,106 +85,61 @@ func (c *cli) makePlan(s *session) int {
 	return 0
 }
 
-func cmdPlan(c *cli, args []string) int {
-	fs := newFlags("plan")
-	var v varFlags
-	v.register(fs, true)
-	out := fs.String("out", "", "save the plan to FILE, to apply exactly it with pgferry apply FILE")
-	jsonOut := fs.Bool("json", false, "print the plan as one JSON document")
-	markdown := fs.Bool("markdown", false, "print the plan as a pull-request comment (Markdown)")
-	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
-	if code, done := c.parse(fs, args, "plan [--out FILE] [--json] [--markdown] [--detailed-exitcode] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
-		return code
+func cmdPlan(c *cli, args []string) error {
+	pre := newPreamble("plan", true)
+	out := pre.fs.String("out", "", "save the plan to FILE, to apply exactly it with pgferry apply FILE")
+	jsonOut := pre.fs.Bool("json", false, "print the plan as one JSON document")
+	markdown := pre.fs.Bool("markdown", false, "print the plan as a pull-request comment (Markdown)")
+	detailed := pre.fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
+	if done, err := pre.parse(c, args, "plan [--out FILE] [--json] [--markdown] [--detailed-exitcode] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]", -1, ""); done {
+		return err
 	}
-	ctx, stop := c.signalContext()
-	defer stop()
-	s, code := c.open(ctx, v)
-	if s == nil {
-		return code
+	ctx, s, end, err := c.begin(pre.v)
+	if err != nil {
+		return err
 	}
-	defer s.close()
-	if *jsonOut && *markdown {
-		c.errorf(nil, "--json and --markdown cannot be used together")
-		return 1
+	defer end()
+	vt, err := viewType(*jsonOut, *markdown, "--json and --markdown cannot be used together")
+	if err != nil {
+		return err
 	}
+	view := views.NewPlan(vt, c.view())
 	if code := c.inspect(ctx, s); code != 0 {
-		if s.connErr != nil && (*jsonOut || *markdown) {
+		if s.connErr != nil {
 			// A program or a pull request still gets its document: the connectivity validation
 			// failed, and nothing else could be checked.
-			c.renderUnreachable(s, *jsonOut)
-		} else if s.connErr != nil {
-			c.connectivityFailed()
+			if err := view.Unreachable(unreachablePlan(s)); err != nil {
+				return err
+			}
 		}
-		return code
+		return fromCode(code)
 	}
 	if code := c.makePlan(s); code != 0 {
-		return code
+		return fromCode(code)
 	}
 	p := s.plan
-	quiet := *jsonOut || *markdown
-	switch {
-	case *jsonOut:
-		b, err := views.PlanJSON(p)
-		if err != nil {
-			c.errorf(s.secrets, "rendering the plan: %v", err)
-			return 1
-		}
-		c.stdout.Write(append(b, '\n'))
-	case *markdown:
-		views.Markdown(c.stdout, p)
-	default:
-		views.Plan(c.stdout, p)
+	if err := view.Plan(p); err != nil {
+		return err
 	}
 	if *out != "" && !p.ValidationFailed() {
 		// As terraform, a plan that failed is not saved: there is nothing apply could do with it.
 		if err := writePlanFile(*out, p); err != nil {
-			c.errorf(s.secrets, "saving the plan: %v", err)
-			return 1
+			return fmt.Errorf("saving the plan: %w", err)
 		}
-		if !quiet {
-			fmt.Fprintf(c.stdout, "Saved the plan to: %s\n\nTo perform exactly these actions, run:\n    pgferry apply %q\n", *out, *out)
-		}
-	} else if !quiet && p.HasChanges() && !p.ValidationFailed() {
-		fmt.Fprintln(c.stdout, "Note: You didn't use the --out option to save this plan, so pgferry can't guarantee to take exactly these actions if you run \"pgferry apply\" now.")
+		view.Saved(*out)
+	} else if p.HasChanges() && !p.ValidationFailed() {
+		view.NotSaved()
 	}
 	if p.ValidationFailed() {
-		if !quiet {
-			saved := ""
-			if *out != "" {
-				saved = fmt.Sprintf(" The plan was not saved to %s.", *out)
-			}
-			c.errorf(nil, "Validation failed: %s failed; fix %s and plan again.%s", english.Count(p.Summary.Failed, "check"), english.Verb(p.Summary.Failed, "it", "them"), saved)
-		}
-		return 1
+		view.ValidationFailed(p, *out)
+		return errReported
 	}
 	if *detailed && p.HasChanges() {
-		return 2
+		return exitStatus(2)
 	}
-	return 0
-}
-
-// connectivityFailed says, after the connection error, what it means for the plan: connectivity
-// is the first validation, and nothing else could be checked.
-func (c *cli) connectivityFailed() {
-	fmt.Fprintln(c.stderr, "Validation failed: the connectivity check failed; nothing else was checked and nothing was changed.")
+	return nil
 }
 
 // unreachablePlan is the plan of a migration whose servers could not all be reached: no actions,
 // and the connectivity validation Failed with the cause.
 func unreachablePlan(s *session) *plan.Plan { return s.app.UnreachablePlan(s.snap, s.connErr) }
-
-// renderUnreachable prints, as JSON or Markdown, the plan of a migration whose servers could not
-// all be reached: no actions, and the connectivity validation Failed with the cause.
-func (c *cli) renderUnreachable(s *session, asJSON bool) {
-	p := unreachablePlan(s)
-	if !asJSON {
-		views.Markdown(c.stdout, p)
-		return
-	}
-	b, err := views.PlanJSON(p)
-	if err != nil {
-		c.errorf(s.secrets, "rendering the plan: %v", err)
-		return
-	}
-	c.stdout.Write(append(b, '\n'))
-}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/state"
 )
 
@@ -135,7 +136,7 @@ func TestForceUnlockPrompt(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		t.Chdir(dir)
 		c := &cli{stdin: strings.NewReader(answer), stdout: &stdout, stderr: &stderr, isTTYIn: true}
-		code := cmdForceUnlock(c, []string{info.ID})
+		code := c.call(cmdForceUnlock, []string{info.ID})
 		unlock()
 		if !strings.Contains(stdout.String(), "Do you really want to force-unlock?") {
 			t.Errorf("%q: no prompt:\n%s", answer, stdout.String())
@@ -231,7 +232,7 @@ func TestShowAndListFromState(t *testing.T) {
 	}
 
 	code, stdout, _ = runCLI(t, "", "--chdir", dir, "show", "--json")
-	var doc showDoc
+	var doc views.ShowDoc
 	if err := json.Unmarshal([]byte(stdout), &doc); code != 0 || err != nil {
 		t.Fatalf("show --json: exit %d, %v\n%s", code, err, stdout)
 	}
@@ -286,7 +287,7 @@ func TestShowAndListFromState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stopped := formatTime(written.UpdatedAt)
+	stopped := views.FormatTime(written.UpdatedAt)
 	code, stdout, stderr = runCLI(t, "", "--chdir", dir, "show")
 	if code != 0 {
 		t.Fatalf("show: exit %d\n%s", code, stderr)
@@ -305,7 +306,7 @@ func TestShowAndListFromState(t *testing.T) {
 			t.Errorf("show of a dead apply says %q:\n%s", not, stdout)
 		}
 	}
-	var docs [2]showDoc
+	var docs [2]views.ShowDoc
 	var lists [2]string
 	for i := range docs {
 		if i > 0 {

@@ -2,45 +2,43 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/pgferry/pgferry/internal/english"
+
 	"github.com/pgferry/pgferry/internal/pgconn"
 	"github.com/pgferry/pgferry/internal/verify"
 	"github.com/pgferry/pgferry/internal/views"
 )
 
-func cmdVerify(c *cli, args []string) int {
-	fs := newFlags("verify")
-	var v varFlags
-	v.register(fs, true)
+func cmdVerify(c *cli, args []string) error {
+	pre := newPreamble("verify", true)
+	fs := pre.fs
 	mode := fs.String("mode", "", "count | checksum (default: options.verify, or checksum)")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON document")
 	mdOut := fs.Bool("markdown", false, "print a Markdown report to attach to a change ticket or pull request")
 	allTables := fs.Bool("all-tables", false, "list every table, also those that match (text output)")
-	if code, done := c.parse(fs, args, "verify [--mode count|checksum] [--json | --markdown] [--all-tables] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]"); done {
-		return code
+	if done, err := pre.parse(c, args, "verify [--mode count|checksum] [--json | --markdown] [--all-tables] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]", -1, ""); done {
+		return err
 	}
-	if *jsonOut && *mdOut {
-		c.errorf(nil, "--json and --markdown cannot be combined: pick one output format")
-		return 1
+	vt, err := viewType(*jsonOut, *mdOut, "--json and --markdown cannot be combined: pick one output format")
+	if err != nil {
+		return err
 	}
+	view := views.NewVerify(vt, c.view())
 	began := time.Now()
-	ctx, stop := c.signalContext()
-	defer stop()
-	s, code := c.open(ctx, v)
-	if s == nil {
-		return code
+	ctx, s, end, err := c.begin(pre.v)
+	if err != nil {
+		return err
 	}
-	defer s.close()
+	defer end()
 	m := *s.mode(*mode)
 	if m != "count" && m != "checksum" {
-		c.errorf(nil, "--mode must be count or checksum, not %q", m)
-		return 1
+		return fmt.Errorf("--mode must be count or checksum, not %q", m)
 	}
 	if code := c.inspect(ctx, s); code != 0 {
-		return code
+		return fromCode(code)
 	}
 	report := &views.VerifyReport{Migration: s.m.Name, Mode: m, Source: s.snap.SourceIdentity(), Target: s.snap.TargetIdentity(), At: began}
 	floatDigits := 3
@@ -81,34 +79,20 @@ func cmdVerify(c *cli, args []string) int {
 		}
 		diffs, tables, err := verify.CompareDatabase(ctx, db, s.snap.SourceDBs[db], s.snap.Source.VersionNum, s.m.Options, m, max(2, s.m.Options.Jobs), open(true), open(false))
 		if err != nil {
-			c.errorf(s.secrets, "verifying database %q: %v", db, err)
-			return 1
+			return fmt.Errorf("verifying database %q: %w", db, err)
 		}
 		r.Differences, r.Tables = diffs, tables
 		report.Databases = append(report.Databases, r)
 	}
 	report.Elapsed = time.Since(began)
-	total := report.DifferenceCount()
-	switch {
-	case *jsonOut:
-		b, err := views.VerifyJSON(report)
-		if err != nil {
-			c.errorf(s.secrets, "%v", err)
-			return 1
-		}
-		c.stdout.Write(append(b, '\n'))
-	case *mdOut:
-		views.VerifyMarkdown(c.stdout, report)
-	default:
-		views.Verify(c.stdout, report, *allTables)
+	if err := view.Report(report, *allTables); err != nil {
+		return err
 	}
-	if total > 0 {
-		if !*jsonOut {
-			c.errorf(nil, "verification found %s between source and target", english.Count(total, "difference"))
-		}
-		return 1
+	if n := report.DifferenceCount(); n > 0 {
+		view.Differences(n)
+		return errReported
 	}
-	return 0
+	return nil
 }
 
 // mode is the verification mode: the flag, else options.verify, else checksum.

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/fatih/color"
 	"github.com/mattn/go-isatty"
+	"github.com/pgferry/pgferry/internal/views"
 	"github.com/spf13/pflag"
 )
 
@@ -33,6 +33,9 @@ type cli struct {
 	stderr  io.Writer
 	env     []string
 	isTTYIn bool
+	// secrets are the configuration's secret values, removed from every error printed (set once
+	// the configuration is loaded).
+	secrets []string
 	// prompting is set while a prompt waits for an answer: a Ctrl-C then cancels the prompt
 	// rather than announcing a graceful shutdown.
 	prompting atomic.Bool
@@ -41,7 +44,7 @@ type cli struct {
 type command struct {
 	name  string
 	usage string
-	run   func(c *cli, args []string) int
+	run   func(c *cli, args []string) error
 }
 
 func commands() []command {
@@ -60,20 +63,13 @@ func commands() []command {
 	}
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: pgferry [--chdir DIR] [--no-color] <command> [flags]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Commands:")
+// usageCommands are the commands as the usage text lists them.
+func usageCommands() []views.Command {
+	var out []views.Command
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.usage)
+		out = append(out, views.Command{Name: c.name, Usage: c.usage})
 	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Global flags (before the command):")
-	fmt.Fprintln(w, "  --chdir DIR   switch to DIR before anything else: the configuration, the state and every relative path are read there")
-	fmt.Fprintln(w, "  --no-color    disable colour (NO_COLOR too)")
-	fmt.Fprintln(w, "  --version     print the version")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'pgferry <command> --help' for a command's flags.")
+	return out
 }
 
 // globalOnly are the flags pgferry takes before the command name and no command takes after it.
@@ -103,9 +99,7 @@ func unknownFlagHint(err error, command string, args []string) string {
 // flagUsages lists a command's flags with value names that read right: "--out FILE",
 // "--jobs N", "--json" (pflag 1.1 prints bools as --json[=true|false]).
 func flagUsages(fs *pflag.FlagSet) string {
-	type line struct{ left, usage string }
-	var lines []line
-	width := 0
+	var lines [][2]string
 	fs.VisitAll(func(f *pflag.Flag) {
 		if f.Hidden {
 			return
@@ -124,14 +118,9 @@ func flagUsages(fs *pflag.FlagSet) string {
 		if f.Value.Type() != "bool" && f.DefValue != "" && f.DefValue != "0" && f.DefValue != "0s" && f.DefValue != "[]" {
 			usage += fmt.Sprintf(" (default %s)", f.DefValue)
 		}
-		lines = append(lines, line{left, usage})
-		width = max(width, len(left))
+		lines = append(lines, [2]string{left, usage})
 	})
-	var b strings.Builder
-	for _, l := range lines {
-		fmt.Fprintf(&b, "%-*s   %s\n", width, l.left, l.usage)
-	}
-	return b.String()
+	return views.FlagLines(lines)
 }
 
 // valueName is the placeholder of a flag's value in help: what the user types, in capitals.
@@ -160,32 +149,30 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs, g := globalFlags()
 	chdir, noColor, help, showVersion := &g.chdir, &g.noColor, &g.help, &g.version
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "Error: %s\n\n", scrubArgs(err.Error(), args))
-		usage(stderr)
+		c.view().UsageError(scrubArgs(err.Error(), args), usageCommands())
 		return 1
 	}
+	c.color = !*noColor && os.Getenv("NO_COLOR") == "" && isTerminal(stdout)
+	views.SetColor(c.color)
 	if *chdir != "" {
 		// As terraform -chdir: every relative path given afterwards (--var-file, plan --out, apply
 		// PLANFILE, the local state directory) is relative to DIR. The directory is restored when
 		// run returns, for the tests that call run in-process.
 		restore, err := changeDir(*chdir)
 		if err != nil {
-			fmt.Fprintf(stderr, "Error: Cannot change to directory %q: %v\n", *chdir, err)
-			return 1
+			return c.exitCode(failf("Cannot change to directory %q: %v", *chdir, err))
 		}
 		defer restore()
 	}
-	c.color = !*noColor && os.Getenv("NO_COLOR") == "" && isTerminal(stdout)
-	color.NoColor = !c.color
 	if f, ok := stdin.(*os.File); ok {
 		c.isTTYIn = isatty.IsTerminal(f.Fd())
 	}
 	if *showVersion {
-		return cmdVersion(c, nil)
+		return c.call(cmdVersion, nil)
 	}
 	rest := fs.Args()
 	if *help || len(rest) == 0 {
-		usage(stdout)
+		views.Usage(stdout, usageCommands())
 		if len(rest) == 0 && !*help {
 			return 1
 		}
@@ -193,11 +180,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	for _, cmd := range commands() {
 		if cmd.name == rest[0] {
-			return cmd.run(c, rest[1:])
+			return c.call(cmd.run, rest[1:])
 		}
 	}
-	fmt.Fprintf(stderr, "Error: unknown command %q\n\n", rest[0])
-	usage(stderr)
+	c.view().UsageError(fmt.Sprintf("unknown command %q", rest[0]), usageCommands())
 	return 1
 }
 
@@ -255,19 +241,18 @@ func (c *cli) parse(fs *pflag.FlagSet, args []string, synopsis string) (int, boo
 	noColor := fs.Bool("no-color", false, "disable colour (the same as pgferry --no-color COMMAND)")
 	help := fs.BoolP("help", "h", false, "show this help")
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(c.stderr, "Error: %s%s%s\n\nUsage: pgferry %s\n\n%s", scrubArgs(err.Error(), args), singleDashHint(fs, args), unknownFlagHint(err, fs.Name(), args),
-			synopsis, flagUsages(fs))
+		c.view().FlagError(scrubArgs(err.Error(), args)+singleDashHint(fs, args)+unknownFlagHint(err, fs.Name(), args), synopsis, flagUsages(fs))
 		return 1, true
 	}
 	if *noColor {
 		c.color = false
-		color.NoColor = true
+		views.SetColor(false)
 	}
 	if c.onFlags != nil {
 		c.onFlags(fs)
 	}
 	if *help {
-		fmt.Fprintf(c.stdout, "Usage: pgferry %s\n\n%s", synopsis, flagUsages(fs))
+		c.view().Help(synopsis, flagUsages(fs))
 		return 0, true
 	}
 	return 0, false
@@ -299,11 +284,4 @@ func singleDashHint(fs *pflag.FlagSet, args []string) string {
 		}
 	}
 	return ""
-}
-
-// errorf prints "Error: ..." on stderr, with secrets removed.
-func (c *cli) errorf(secrets []string, format string, args ...any) {
-	msg := redact(fmt.Sprintf(format, args...), secrets)
-	red := color.New(color.FgRed, color.Bold).SprintFunc()
-	fmt.Fprintf(c.stderr, "%s %s\n", red("Error:"), msg)
 }

@@ -236,7 +236,7 @@ func TestNoColorAfterCommand(t *testing.T) {
 	color.NoColor = false
 	var stdout, stderr bytes.Buffer
 	c := &cli{color: true, stdout: &stdout, stderr: &stderr}
-	if code := cmdVersion(c, []string{"--no-color"}); code != 0 {
+	if code := c.call(cmdVersion, []string{"--no-color"}); code != 0 {
 		t.Fatalf("version --no-color: exit %d\n%s", code, stderr.String())
 	}
 	if c.color || !color.NoColor {

@@ -92,7 +92,7 @@ func TestReferenceDocumentsEveryFlag(t *testing.T) {
 			var got *pflag.FlagSet
 			c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard,
 				onFlags: func(fs *pflag.FlagSet) { got = fs }}
-			if code := cmd.run(c, []string{"--help"}); code != 0 {
+			if code := c.call(cmd.run, []string{"--help"}); code != 0 {
 				t.Fatalf("pgferry %s --help exited %d", cmd.name, code)
 			}
 			if got == nil {

@@ -27,8 +27,8 @@ type Event struct {
 	Bytes   int64
 	Message string
 	Err     error
-	// Still marks the apply_progress event apply emits for a running action that reported nothing
-	// for StillEvery (Rows and Bytes are its last progress, if any): "Still creating...".
+	// Still marks the apply_progress event the apply view adds for a running action that reported
+	// nothing for views.StillEvery (Rows and Bytes are its last progress, if any): "Still creating...".
 	Still bool
 }
 
@@ -68,17 +68,12 @@ type Options struct {
 
 // Runner executes one plan.
 type Runner struct {
-	opt    Options
-	m      *config.Migration
-	mu     sync.Mutex // guards state and its writes
-	emitMu sync.Mutex
-	// running are the actions started and not finished, for the still-running reports (still.go);
-	// still is their interval (0: StillEvery); stillClosed is set when Run ends. Guarded by emitMu.
-	running     map[string]*runningAction
-	still       time.Duration
-	stillClosed bool
-	tmp         string
-	floatDg     int
+	opt     Options
+	m       *config.Migration
+	mu      sync.Mutex // guards state and its writes
+	emitMu  sync.Mutex
+	tmp     string
+	floatDg int
 	// progressSaved is when recordProgress last wrote the state (guarded by mu).
 	progressSaved time.Time
 	// gen counts changes to the in-memory state (guarded by mu); saveGen reports which it wrote.
@@ -100,7 +95,6 @@ func Run(ctx context.Context, opt Options) error {
 	}
 	r.tmp = tmp
 	defer os.RemoveAll(tmp)
-	defer r.stopStill()
 
 	st := opt.State
 	now := time.Now().UTC()
@@ -162,7 +156,6 @@ func (r *Runner) emit(e Event) {
 	}
 	r.emitMu.Lock()
 	defer r.emitMu.Unlock()
-	r.track(e)
 	r.opt.Emit(e)
 }
 

@@ -43,9 +43,9 @@ func NewLive(w io.Writer, p *plan.Plan, verifyMode string) *Live {
 // OverallLine is the overall bar's figures: percent, bytes copied of the estimate, elapsed, and
 // the ETA once the rate is measured.
 func OverallLine(o Overall) string {
-	s := fmt.Sprintf("%3d%%  %s / %s copied  %s", int(o.Percent), Bytes(o.Bytes), Bytes(o.BytesEstimate), o.Elapsed.Round(time.Second))
+	s := fmt.Sprintf("%3d%%  %s / %s copied  %s", int(o.Percent), Bytes(o.Bytes), Bytes(o.BytesEstimate), Duration(o.Elapsed.Round(time.Second)))
 	if o.ETA > 0 {
-		s += "  ETA " + o.ETA.String()
+		s += "  ETA " + Duration(o.ETA)
 	}
 	return s
 }

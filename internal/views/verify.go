@@ -489,7 +489,7 @@ func verifyMarkdown(r *VerifyReport) string {
 	fmt.Fprintf(&b, "| Source | %s |\n", cell(clip(identity(r.Source), 300)))
 	fmt.Fprintf(&b, "| Target | %s |\n", cell(clip(identity(r.Target), 300)))
 	fmt.Fprintf(&b, "| Mode | %s |\n", cell(modeText(r.Mode)))
-	fmt.Fprintf(&b, "| Verified at | %s (took %s) |\n\n", r.At.UTC().Format("2006-01-02 15:04:05 UTC"), round(r.Elapsed))
+	fmt.Fprintf(&b, "| Verified at | %s (took %s) |\n\n", r.At.UTC().Format("2006-01-02 15:04:05 UTC"), Duration(r.Elapsed))
 
 	b.WriteString("| Database | Tables | Rows (source) | Rows (target) | Differences | Result |\n|---|---:|---:|---:|---:|---|\n")
 	var tables []verifyTable

@@ -1,26 +1,27 @@
-package apply
+package views
 
 import (
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/plan"
 )
 
-// events collects what a Runner emits.
+// events collects what the still wrapper emits.
 type events struct {
 	mu  sync.Mutex
-	all []Event
+	all []apply.Event
 }
 
-func (e *events) emit(ev Event) { e.mu.Lock(); e.all = append(e.all, ev); e.mu.Unlock() }
+func (e *events) emit(ev apply.Event) { e.mu.Lock(); e.all = append(e.all, ev); e.mu.Unlock() }
 
 // still returns the Still events for addr.
-func (e *events) still(addr string) []Event {
+func (e *events) still(addr string) []apply.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []Event
+	var out []apply.Event
 	for _, ev := range e.all {
 		if ev.Still && ev.Address == addr {
 			out = append(out, ev)
@@ -35,16 +36,16 @@ func (e *events) still(addr string) []Event {
 func TestStillReports(t *testing.T) {
 	const every = 200 * time.Millisecond
 	var got events
-	r := &Runner{opt: Options{Emit: got.emit}, still: every}
+	r := newStill(got.emit, every)
 	idx := &plan.Action{Address: `database.app.index["public"."t_pkey"]`, Type: plan.TypeIndex, Kind: plan.Create}
 	tbl := &plan.Action{Address: `database.app.table["public"."t"]`, Type: plan.TypeTable, Kind: plan.Create}
-	r.emit(Event{Type: EventStart, Address: idx.Address, Action: idx})
-	r.emit(Event{Type: EventStart, Address: tbl.Address, Action: tbl})
+	r.event(apply.Event{Type: apply.EventStart, Address: idx.Address, Action: idx})
+	r.event(apply.Event{Type: apply.EventStart, Address: tbl.Address, Action: tbl})
 	// The copy reports progress every 10ms for 2.5 intervals.
 	var bytes int64
 	for end := time.Now().Add(every * 5 / 2); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
 		bytes += 100
-		r.emit(Event{Type: EventProgress, Address: tbl.Address, Action: tbl, Rows: bytes / 10, Bytes: bytes})
+		r.event(apply.Event{Type: apply.EventProgress, Address: tbl.Address, Action: tbl, Rows: bytes / 10, Bytes: bytes})
 	}
 	if s := got.still(tbl.Address); len(s) != 0 {
 		t.Errorf("a copy reporting its progress got %d Still event(s)", len(s))
@@ -63,7 +64,7 @@ func TestStillReports(t *testing.T) {
 	if s := got.still(tbl.Address); len(s) == 0 || s[0].Bytes != bytes || s[0].Rows != bytes/10 {
 		t.Errorf("a quiet copy: Still events %+v; want one with its last progress (%d bytes)", s, bytes)
 	}
-	r.emit(Event{Type: EventComplete, Address: idx.Address, Action: idx})
+	r.event(apply.Event{Type: apply.EventComplete, Address: idx.Address, Action: idx})
 	n, m := len(got.still(idx.Address)), len(got.still(tbl.Address))
 	// While the run goes on (the copy still running and reported), the finished index gets none.
 	time.Sleep(every * 3 / 2)
@@ -73,7 +74,7 @@ func TestStillReports(t *testing.T) {
 	if len(got.still(tbl.Address)) == m {
 		t.Error("the copy still running got no Still event meanwhile")
 	}
-	r.stopStill()
+	r.stop()
 	m = len(got.still(tbl.Address))
 	time.Sleep(every * 3 / 2)
 	if len(got.still(tbl.Address)) != m {

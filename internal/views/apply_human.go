@@ -1,0 +1,212 @@
+package views
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/plan"
+)
+
+// Applier prints apply events for people, Terraform style.
+type Applier struct {
+	W        io.Writer
+	mu       sync.Mutex
+	lastTick map[string]time.Time
+	timings  map[string]time.Duration
+	tables   map[string]*tableTiming // by table address: the parts of a table are one entry
+	// added, changed and destroyed count finished actions as the plan's ActionsLine does.
+	added     int
+	changed   int
+	destroyed int
+	// clock is time.Now, or a test's clock.
+	clock func() time.Time
+}
+
+// tableTiming is one table's copy: from its (first part's) start to its (last part's) end.
+type tableTiming struct {
+	addr       string
+	start, end time.Time
+	rows       int64
+	bytes      int64
+	parts      int
+}
+
+// tablesListed is how many tables the closing timing table lists at most, the slowest first.
+const tablesListed = 20
+
+func (v *Applier) now() time.Time {
+	if v.clock != nil {
+		return v.clock()
+	}
+	return time.Now()
+}
+
+// Event prints one event.
+func (v *Applier) Event(e apply.Event) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.lastTick == nil {
+		v.lastTick, v.timings = map[string]time.Time{}, map[string]time.Duration{}
+	}
+	switch e.Type {
+	case apply.EventPhase:
+		fmt.Fprintln(v.W, bold(e.Message))
+	case apply.EventStart:
+		start := verbsOf(e.Action.Kind).ing
+		fmt.Fprintf(v.W, "%s: %s\n", bold(e.Address), start)
+		v.lastTick[e.Address] = v.now()
+	case apply.EventProgress:
+		// Progress of its own (copies, large objects) is printed every 10 s; apply emits the
+		// Still events of the other actions every 10 s already.
+		if !e.Still && v.now().Sub(v.lastTick[e.Address]) < StillEvery {
+			return
+		}
+		v.lastTick[e.Address] = v.now()
+		extra := ""
+		if e.Bytes > 0 {
+			extra = fmt.Sprintf(", %s, %s/s", Bytes(e.Bytes), Bytes(int64(float64(e.Bytes)/max(e.Elapsed.Seconds(), 0.001))))
+		}
+		fmt.Fprintf(v.W, "%s: Still %s [%s elapsed%s]\n", bold(e.Address), verbsOf(e.Action.Kind).still, Duration(e.Elapsed.Round(time.Second)), extra)
+	case apply.EventComplete:
+		done := verbsOf(e.Action.Kind).done
+		extra := ""
+		if e.Action.Type == plan.TypeTablePart || (e.Action.Type == plan.TypeTable && e.Action.Parts == 0) {
+			extra = fmt.Sprintf(" [%s, %s]", Rows(e.Rows), Bytes(e.Bytes))
+		}
+		fmt.Fprintf(v.W, "%s: %s after %s%s\n", bold(e.Address), done, Duration(e.Elapsed), extra)
+		work := e.Elapsed
+		if e.Work > 0 {
+			work = e.Work
+		}
+		v.timings[phaseOf(e.Action.Type)] += work
+		switch e.Action.Kind {
+		case plan.Update:
+			v.changed++
+		case plan.Replace:
+			v.added++
+			v.destroyed++
+		case plan.Delete:
+			v.destroyed++
+		default:
+			v.added++
+		}
+		if e.Action.Type == plan.TypeTablePart || (e.Action.Type == plan.TypeTable && e.Action.Parts == 0) {
+			v.addTable(e)
+		}
+	case apply.EventErrored:
+		fmt.Fprintf(v.W, "%s: %s %v\n", bold(e.Address), red("Error:"), e.Err)
+	case apply.EventInterrupted:
+		fmt.Fprintf(v.W, "%s: Interrupted after %s\n", bold(e.Address), Duration(e.Elapsed))
+	case apply.EventMessage:
+		fmt.Fprintln(v.W, e.Message)
+	}
+}
+
+// addTable records a finished table copy, or one part of it.
+func (v *Applier) addTable(e apply.Event) {
+	if v.tables == nil {
+		v.tables = map[string]*tableTiming{}
+	}
+	end := v.now()
+	start := end.Add(-e.Elapsed)
+	addr := e.Address
+	if e.Action.Type == plan.TypeTablePart {
+		addr = plan.TableAddr(e.Action.Database, e.Action.Schema, e.Action.Name)
+	}
+	t := v.tables[addr]
+	if t == nil {
+		t = &tableTiming{addr: addr, start: start, end: end}
+		v.tables[addr] = t
+	}
+	t.start, t.end = minTime(t.start, start), maxTime(t.end, end)
+	t.rows += e.Rows
+	t.bytes += e.Bytes
+	if e.Action.Type == plan.TypeTablePart {
+		t.parts++
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func phaseOf(t string) string {
+	switch t {
+	case plan.TypeRole, plan.TypeMembership, plan.TypeLoginMembership, plan.TypeParameter:
+		return "roles"
+	case plan.TypeDatabase, plan.TypeExtension, plan.TypeSchema:
+		return "schema"
+	case plan.TypeTable, plan.TypeTablePart, plan.TypeLargeObj, plan.TypeExtData:
+		return "copy"
+	case plan.TypeIndex:
+		return "indexes"
+	case plan.TypeConstraint:
+		return "constraints"
+	case plan.TypeSequences, plan.TypePostData, plan.TypeOwnership:
+		return "post-data"
+	case plan.TypeAnalyze:
+		return "analyze"
+	case plan.TypeVerify:
+		return "verify"
+	}
+	return t
+}
+
+// Finish prints the closing summary: counts, time per phase (summed over workers) and per table.
+func (v *Applier) Finish(total time.Duration, err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	fmt.Fprintln(v.W)
+	if len(v.timings) > 0 {
+		fmt.Fprintln(v.W, bold("Time per phase")+faint(" (work time, summed over parallel workers):"))
+		for _, ph := range []string{"roles", "schema", "copy", "indexes", "constraints", "post-data", "analyze", "verify"} {
+			if d, ok := v.timings[ph]; ok {
+				fmt.Fprintf(v.W, "  %-12s %10s\n", ph, Duration(d))
+			}
+		}
+		fmt.Fprintf(v.W, "  %-12s %10s\n", "wall clock", Duration(total))
+		if len(v.tables) > 0 {
+			// Every table when there are a few; the slowest otherwise (show lists each).
+			tables := make([]*tableTiming, 0, len(v.tables))
+			for _, t := range v.tables {
+				tables = append(tables, t)
+			}
+			sort.Slice(tables, func(i, j int) bool {
+				if di, dj := tables[i].end.Sub(tables[i].start), tables[j].end.Sub(tables[j].start); di != dj {
+					return di > dj
+				}
+				return tables[i].addr < tables[j].addr
+			})
+			fmt.Fprintln(v.W, bold("Time per table")+faint(" (wall clock, slowest first):"))
+			for i, t := range tables {
+				if i == tablesListed {
+					fmt.Fprintf(v.W, "  … and %d more tables (pgferry show lists every table)\n", len(tables)-tablesListed)
+					break
+				}
+				parts := ""
+				if t.parts > 0 {
+					parts = fmt.Sprintf(", %d parts", t.parts)
+				}
+				fmt.Fprintf(v.W, "  %10s  %s  (%s, %s%s)\n", Duration(t.end.Sub(t.start)), t.addr, Rows(t.rows), Bytes(t.bytes), parts)
+			}
+		}
+		fmt.Fprintln(v.W)
+	}
+	if err == nil {
+		fmt.Fprintln(v.W, green(bold(fmt.Sprintf("Apply complete! Resources: %d added, %d changed, %d destroyed.", v.added, v.changed, v.destroyed))))
+	}
+}
