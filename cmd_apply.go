@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/pgferry/pgferry/plan/planfile"
+
 	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/app"
@@ -30,7 +32,7 @@ func cmdApply(c *cli, args []string) error {
 	var saved *plan.Plan
 	if pre.fs.NArg() == 1 {
 		var err error
-		if saved, err = readPlanFile(pre.fs.Arg(0)); err != nil {
+		if saved, err = planfile.Read(pre.fs.Arg(0)); err != nil {
 			return err
 		}
 		if pre.v.migration == "" {
@@ -134,7 +136,7 @@ func (c *cli) planApply(ctx context.Context, s *session, saved *plan.Plan, view 
 	}
 	p = s.plan
 	if saved != nil {
-		if reason := stale(saved, p); reason != "" {
+		if reason := planfile.Stale(saved, p); reason != "" {
 			return nil, failf("Saved plan is stale\n\n%s\nRun pgferry plan --out FILE again and apply the new plan.", reason)
 		}
 		saved.Validations = p.Validations

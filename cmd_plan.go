@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/pgferry/pgferry/plan/planfile"
+
 	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/app"
@@ -123,7 +125,7 @@ func cmdPlan(c *cli, args []string) error {
 	}
 	if *out != "" && !p.ValidationFailed() {
 		// As terraform, a plan that failed is not saved: there is nothing apply could do with it.
-		if err := writePlanFile(*out, p); err != nil {
+		if err := planfile.Write(*out, p); err != nil {
 			return fmt.Errorf("saving the plan: %w", err)
 		}
 		view.Saved(*out)

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgferry/pgferry/plan/planfile"
+
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/state"
@@ -91,7 +93,7 @@ func cmdShow(c *cli, args []string) error {
 
 // showPlanFile renders a saved plan. It needs no configuration: a plan file is self-contained.
 func showPlanFile(view views.Show, path, migration string) error {
-	p, err := readPlanFile(path)
+	p, err := planfile.Read(path)
 	if err != nil {
 		return err
 	}

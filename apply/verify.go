@@ -32,9 +32,3 @@ func (d *dbRun) verify(ctx context.Context) error {
 	}
 	return nil
 }
-
-// Shims for callers not yet moved to internal/verify (removed when they are).
-type (
-	Difference  = verify.Difference
-	TableResult = verify.TableResult
-)

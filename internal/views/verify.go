@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/internal/verify"
+
 	"github.com/pgferry/pgferry/state"
 )
 
@@ -30,8 +31,8 @@ type VerifyDatabase struct {
 	// SourceTables is how many tables the source has to compare; shown for a database missing on
 	// the target, whose tables were not compared one by one.
 	SourceTables int
-	Differences  []apply.Difference
-	Tables       []apply.TableResult
+	Differences  []verify.Difference
+	Tables       []verify.TableResult
 }
 
 // Caps of the human and Markdown listings; `verify --json` always has everything.
@@ -122,7 +123,7 @@ func (t typeCounts) String() string {
 
 // objectType is the kind of object a difference is about: the first word of its object ("table
 // public.t" → table), or the whole object when it has no name ("large objects", "functions").
-func objectType(d apply.Difference) (typ, name string) {
+func objectType(d verify.Difference) (typ, name string) {
 	switch {
 	case strings.HasPrefix(d.Object, "large objects"):
 		return "large objects", ""
@@ -351,7 +352,7 @@ func Verify(w io.Writer, r *VerifyReport, allTables bool) {
 			}
 		}
 		// Tables missing on the target or only there are rows of the table above.
-		var listed []apply.Difference
+		var listed []verify.Difference
 		for _, df := range d.Differences {
 			if typ, _ := objectType(df); typ != "table" || (df.Kind != "missing" && df.Kind != "extra") {
 				listed = append(listed, df)
@@ -428,7 +429,7 @@ func checksumCell(mode string, t verifyTable) string {
 // diffGroup is the differences of one kind of one type of object, e.g. missing indexes.
 type diffGroup struct {
 	typ, kind string
-	shown     []apply.Difference
+	shown     []verify.Difference
 	more      int
 }
 
@@ -444,7 +445,7 @@ func (g diffGroup) label(n int) string {
 
 // groupDifferences groups diffs by object type and kind, in order of first appearance, each with at
 // most maxPerKind shown.
-func groupDifferences(diffs []apply.Difference) []diffGroup {
+func groupDifferences(diffs []verify.Difference) []diffGroup {
 	var groups []*diffGroup
 	index := map[[2]string]*diffGroup{}
 	for _, d := range diffs {
@@ -620,16 +621,16 @@ func (s verifySummary) doc() verifySummaryDoc {
 }
 
 type verifyTableDoc struct {
-	apply.TableResult
+	verify.TableResult
 	Result string `json:"result"`
 }
 
 type verifyDatabaseDoc struct {
-	Database    string             `json:"database"`
-	Present     bool               `json:"present_on_target"`
-	Differences []apply.Difference `json:"differences"`
-	Tables      []verifyTableDoc   `json:"tables"`
-	Summary     verifySummaryDoc   `json:"summary"`
+	Database    string              `json:"database"`
+	Present     bool                `json:"present_on_target"`
+	Differences []verify.Difference `json:"differences"`
+	Tables      []verifyTableDoc    `json:"tables"`
+	Summary     verifySummaryDoc    `json:"summary"`
 }
 
 // VerifyJSON is the `verify --json` document: format_version, migration, mode, ok, differences (their
@@ -640,7 +641,7 @@ func VerifyJSON(r *VerifyReport) ([]byte, error) {
 	for _, d := range r.Databases {
 		doc := verifyDatabaseDoc{Database: d.Name, Present: d.Present, Differences: d.Differences, Summary: summarize(r.Mode, d).doc()}
 		if doc.Differences == nil {
-			doc.Differences = []apply.Difference{}
+			doc.Differences = []verify.Difference{}
 		}
 		if d.Tables != nil {
 			result := map[string]string{}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/internal/verify"
 )
 
 func verifyReport(dbs ...VerifyDatabase) *VerifyReport {
@@ -18,7 +18,7 @@ func verifyReport(dbs ...VerifyDatabase) *VerifyReport {
 func matching(name string, n int, rows int64) VerifyDatabase {
 	d := VerifyDatabase{Name: name, Present: true, SourceTables: n}
 	for i := 0; i < n; i++ {
-		d.Tables = append(d.Tables, apply.TableResult{Table: fmt.Sprintf("public.t%02d", i), SourceRows: rows, TargetRows: rows, SourceChecksum: "42", TargetChecksum: "42"})
+		d.Tables = append(d.Tables, verify.TableResult{Table: fmt.Sprintf("public.t%02d", i), SourceRows: rows, TargetRows: rows, SourceChecksum: "42", TargetChecksum: "42"})
 	}
 	return d
 }
@@ -33,7 +33,7 @@ func verifyFailed() *VerifyReport {
 	d := matching("app", 4, 1000)
 	d.Tables[1].TargetChecksum = "43"
 	d.Tables[2].TargetRows = 999
-	d.Differences = []apply.Difference{
+	d.Differences = []verify.Difference{
 		{Database: "app", Object: "table public.gone", Kind: "missing"},
 		{Database: "app", Object: "index public.gone_pkey", Kind: "missing"},
 		{Database: "app", Object: "sequence public.s", Kind: "definition", Source: "last_value=10 is_called=true", Target: "last_value=1 is_called=false"},
@@ -45,17 +45,17 @@ func verifyFailed() *VerifyReport {
 
 // verifyEmpty: the target database exists but holds nothing, and a second database is missing.
 func verifyEmpty() *VerifyReport {
-	d := VerifyDatabase{Name: "shop", Present: true, SourceTables: 48, Tables: []apply.TableResult{}}
+	d := VerifyDatabase{Name: "shop", Present: true, SourceTables: 48, Tables: []verify.TableResult{}}
 	for i := 0; i < 48; i++ {
-		d.Differences = append(d.Differences, apply.Difference{Database: "shop", Object: fmt.Sprintf("table public.t%02d", i), Kind: "missing"})
+		d.Differences = append(d.Differences, verify.Difference{Database: "shop", Object: fmt.Sprintf("table public.t%02d", i), Kind: "missing"})
 	}
 	for i := 0; i < 60; i++ {
-		d.Differences = append(d.Differences, apply.Difference{Database: "shop", Object: fmt.Sprintf("index public.i%02d", i), Kind: "missing"})
+		d.Differences = append(d.Differences, verify.Difference{Database: "shop", Object: fmt.Sprintf("index public.i%02d", i), Kind: "missing"})
 	}
 	for i := 0; i < 12; i++ {
-		d.Differences = append(d.Differences, apply.Difference{Database: "shop", Object: fmt.Sprintf("sequence public.s%02d", i), Kind: "missing"})
+		d.Differences = append(d.Differences, verify.Difference{Database: "shop", Object: fmt.Sprintf("sequence public.s%02d", i), Kind: "missing"})
 	}
-	missing := VerifyDatabase{Name: "hr", SourceTables: 7, Differences: []apply.Difference{{Database: "hr", Object: "database hr", Kind: "missing"}}}
+	missing := VerifyDatabase{Name: "hr", SourceTables: 7, Differences: []verify.Difference{{Database: "hr", Object: "database hr", Kind: "missing"}}}
 	return verifyReport(d, missing)
 }
 
@@ -88,9 +88,9 @@ func TestVerifyTotalLine(t *testing.T) {
 		{verifyOK(), "Verify: 48 tables in 2 databases, 1.2M rows: all match."},
 		{verifyFailed(), "Verify failed: 3 of 7 tables differ (1 missing on the target), 1 index missing, 1 other object difference."},
 		{verifyEmpty(), "Verify failed: 1 of 2 databases missing on the target, 48 of 48 tables missing on the target, 60 indexes, 12 sequences missing."},
-		{verifyReport(VerifyDatabase{Name: "app", Present: true, Differences: []apply.Difference{{Database: "app", Object: "sequence public.s", Kind: "definition"}}}),
+		{verifyReport(VerifyDatabase{Name: "app", Present: true, Differences: []verify.Difference{{Database: "app", Object: "sequence public.s", Kind: "definition"}}}),
 			"Verify failed: 1 object difference."},
-		{verifyReport(VerifyDatabase{Name: "app", Present: true, Differences: []apply.Difference{{Database: "app", Object: "table public.new", Kind: "extra"}}}),
+		{verifyReport(VerifyDatabase{Name: "app", Present: true, Differences: []verify.Difference{{Database: "app", Object: "table public.new", Kind: "extra"}}}),
 			"Verify failed: 1 table only on the target."},
 	} {
 		if got := c.r.VerifyTotal(); got != c.want {
@@ -124,7 +124,7 @@ func TestVerifyEmptyTargetIsShort(t *testing.T) {
 		OK          bool `json:"ok"`
 		Differences int  `json:"differences"`
 		Databases   []struct {
-			Differences []apply.Difference `json:"differences"`
+			Differences []verify.Difference `json:"differences"`
 		} `json:"databases"`
 		Summary map[string]any `json:"summary"`
 	}
@@ -186,10 +186,10 @@ func TestVerifyMarkdownLimit(t *testing.T) {
 	d := VerifyDatabase{Name: "big", Present: true}
 	for i := 0; i < 5000; i++ {
 		name := fmt.Sprintf("public.%s_%d", strings.Repeat("x", 60), i)
-		d.Tables = append(d.Tables, apply.TableResult{Table: name, SourceRows: 10, TargetRows: 9})
-		d.Differences = append(d.Differences, apply.Difference{Database: "big", Object: "table " + name, Kind: "row count", Source: "10", Target: "9",
+		d.Tables = append(d.Tables, verify.TableResult{Table: name, SourceRows: 10, TargetRows: 9})
+		d.Differences = append(d.Differences, verify.Difference{Database: "big", Object: "table " + name, Kind: "row count", Source: "10", Target: "9",
 			Rows: []string{"(id)=(1): missing on the target"}, RowsDiffering: 1})
-		d.Differences = append(d.Differences, apply.Difference{Database: "big", Object: fmt.Sprintf("index public.%s_%d", strings.Repeat("i", 60), i), Kind: "missing"})
+		d.Differences = append(d.Differences, verify.Difference{Database: "big", Object: fmt.Sprintf("index public.%s_%d", strings.Repeat("i", 60), i), Kind: "missing"})
 	}
 	var b bytes.Buffer
 	VerifyMarkdown(&b, verifyReport(d))
