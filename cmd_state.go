@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/pgferry/pgferry/plan/planfile"
 
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/app"
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/state"
 )
@@ -47,17 +47,9 @@ func settle(ctx context.Context, b state.Backend, st *state.State) (*state.State
 
 // openBackend opens the state backend the configuration declares (local ./.pgferry by default).
 func (c *cli) openBackend(ctx context.Context, cfg *config.Config) (state.Backend, bool) {
-	b := cfg.Backend
-	path := b.Path
-	if path == "" {
-		path = ".pgferry"
-	}
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(cfg.Dir, path)
-	}
-	backend, err := state.Open(ctx, b.Type, path, b.ConnStr, b.Schema)
+	backend, err := app.OpenBackend(ctx, cfg)
 	if err != nil {
-		c.errorf(cfg.Secrets(), "opening the state backend: %v", err)
+		c.errorf(cfg.Secrets(), "%v", err)
 		return nil, false
 	}
 	return backend, true

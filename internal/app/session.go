@@ -30,6 +30,15 @@ func Open(ctx context.Context, cfg *config.Config, migration, toolVersion string
 		return nil, err
 	}
 	s.Migration = m
+	if s.Backend, err = OpenBackend(ctx, cfg); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenBackend opens the state backend cfg declares: backend.path is relative to the
+// configuration's directory, .pgferry there by default.
+func OpenBackend(ctx context.Context, cfg *config.Config) (state.Backend, error) {
 	b := cfg.Backend
 	path := b.Path
 	if path == "" {
@@ -38,10 +47,11 @@ func Open(ctx context.Context, cfg *config.Config, migration, toolVersion string
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(cfg.Dir, path)
 	}
-	if s.Backend, err = state.Open(ctx, b.Type, path, b.ConnStr, b.Schema); err != nil {
+	backend, err := state.Open(ctx, b.Type, path, b.ConnStr, b.Schema)
+	if err != nil {
 		return nil, fmt.Errorf("opening the state backend: %w", err)
 	}
-	return s, nil
+	return backend, nil
 }
 
 // Close releases the state backend.

@@ -244,19 +244,6 @@ func formatForecastError(actual, forecast time.Duration) string {
 	return fmt.Sprintf("%+.0f%%", share*100)
 }
 
-// dur renders a duration the way the apply's timing table does, with minutes past a minute.
-func dur(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "0s"
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	case d < time.Minute:
-		return d.Round(100 * time.Millisecond).String()
-	}
-	return d.Round(time.Second).String()
-}
-
 // offset renders an instant of the run, finer than dur so that neighbours stay apart: 1.97s.
 func offset(d time.Duration) string {
 	switch {

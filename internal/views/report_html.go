@@ -122,12 +122,12 @@ func newReportPage(r *ReportData) reportPage {
 		if total > 0 {
 			share = fmt.Sprintf("%.0f%%", 100*ph.Wall.Seconds()/total.Seconds())
 		}
-		p.Phases = append(p.Phases, reportPhaseRow{Name: ph.Name, Wall: dur(ph.Wall), Share: share})
+		p.Phases = append(p.Phases, reportPhaseRow{Name: ph.Name, Wall: Duration(ph.Wall), Share: share})
 	}
 	for _, a := range criticalActions(r.Actions) {
 		start, end := a.span()
 		p.Critical = append(p.Critical, reportCritical{Address: a.Address, What: a.Type,
-			Lane: fmt.Sprint(a.Lane + 1), Start: offset(start), End: offset(end), Took: dur(end - start)})
+			Lane: fmt.Sprint(a.Lane + 1), Start: offset(start), End: offset(end), Took: Duration(end - start)})
 	}
 	for _, a := range failedActions(r.Actions) {
 		p.Failed = append(p.Failed, reportFailed{Address: a.Address, Error: a.Error})
@@ -138,24 +138,24 @@ func newReportPage(r *ReportData) reportPage {
 			parts = fmt.Sprint(t.Parts)
 		}
 		p.Tables = append(p.Tables, reportTableRow{Address: t.Address, Database: t.Database, Parts: parts,
-			Rows: Count(t.Rows), Size: Bytes(t.Bytes), Time: dur(t.Wall()), MBps: rate(t.MBps()), RowsPerSec: rate(t.RowsPerSec())})
+			Rows: Count(t.Rows), Size: Bytes(t.Bytes), Time: Duration(t.Wall()), MBps: rate(t.MBps()), RowsPerSec: rate(t.RowsPerSec())})
 	}
 	if f := r.Forecast; f != nil {
-		v := &reportForecastView{Expected: dur(f.Expected), Low: dur(f.Low), High: dur(f.High), Basis: forecastBasis(f),
+		v := &reportForecastView{Expected: Duration(f.Expected), Low: Duration(f.Low), High: Duration(f.High), Basis: forecastBasis(f),
 			CriticalPath: f.CriticalPath}
 		if r.Operation == "apply" && total > 0 {
-			v.Actual, v.Error = dur(total), formatForecastError(total, f.Expected)
+			v.Actual, v.Error = Duration(total), formatForecastError(total, f.Expected)
 		}
 		p.Forecast = v
 	}
 	for _, h := range r.History {
 		row := reportRunRow{Class: outcomeClass(h.Outcome), ID: fmt.Sprint(h.ID), Operation: h.Operation, Started: stamp(h.StartedAt),
-			Duration: dur(h.Duration), Outcome: string(h.Outcome)}
+			Duration: Duration(h.Duration), Outcome: string(h.Outcome)}
 		if h.ID == r.Run {
 			row.Class += " current"
 		}
 		if h.Forecast > 0 {
-			row.Forecast, row.Error = dur(h.Forecast), formatForecastError(h.Duration, h.Forecast)
+			row.Forecast, row.Error = Duration(h.Forecast), formatForecastError(h.Duration, h.Forecast)
 		}
 		p.Runs = append(p.Runs, row)
 	}
@@ -166,9 +166,9 @@ func newReportPage(r *ReportData) reportPage {
 func reportFigures(r *ReportData) []reportFigure {
 	total := r.Duration()
 	bytes, rows := r.moved()
-	figs := []reportFigure{{Label: "Wall time", Value: dur(total)}}
+	figs := []reportFigure{{Label: "Wall time", Value: Duration(total)}}
 	if f := r.Forecast; f != nil && r.Operation == "apply" {
-		note := fmt.Sprintf("forecast %s (%s–%s)", dur(f.Expected), dur(f.Low), dur(f.High))
+		note := fmt.Sprintf("forecast %s (%s–%s)", Duration(f.Expected), Duration(f.Low), Duration(f.High))
 		if e := formatForecastError(total, f.Expected); e != "" {
 			note += ", " + e
 		}

@@ -20,9 +20,9 @@ func ReportMarkdown(w io.Writer, r ReportData) error {
 func reportMarkdown(r *ReportData) string {
 	var head strings.Builder
 	fmt.Fprintf(&head, "### pgferry report: %s, run %d (%s)\n\n", mdText(r.Migration), r.Run, mdText(r.Operation))
-	fmt.Fprintf(&head, "**%s %s** in %s", statusIcon(r.Outcome), mdText(string(r.Outcome)), dur(r.Duration()))
+	fmt.Fprintf(&head, "**%s %s** in %s", statusIcon(r.Outcome), mdText(string(r.Outcome)), Duration(r.Duration()))
 	if f := r.Forecast; f != nil && r.Operation == "apply" {
-		fmt.Fprintf(&head, " (forecast %s, range %s to %s", dur(f.Expected), dur(f.Low), dur(f.High))
+		fmt.Fprintf(&head, " (forecast %s, range %s to %s", Duration(f.Expected), Duration(f.Low), Duration(f.High))
 		if e := formatForecastError(r.Duration(), f.Expected); e != "" {
 			fmt.Fprintf(&head, ", %s", e)
 		}
@@ -117,7 +117,7 @@ func mdReportPhases(r *ReportData) string {
 		if total > 0 {
 			share = fmt.Sprintf("%.0f%%", 100*ph.Wall.Seconds()/total.Seconds())
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", mdCell(ph.Name), dur(ph.Wall), share)
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", mdCell(ph.Name), Duration(ph.Wall), share)
 	}
 	b.WriteString("\n")
 	return b.String()
@@ -136,7 +136,7 @@ func mdReportCritical(r *ReportData) string {
 			}
 			start, end := a.span()
 			fmt.Fprintf(&b, "%d. %s (%s) %s (lane %d, %s → %s)\n", i+1, codeSpan(a.Address), mdText(a.Type),
-				dur(end-start), a.Lane+1, offset(start), offset(end))
+				Duration(end-start), a.Lane+1, offset(start), offset(end))
 		}
 		b.WriteString("\n")
 	}
@@ -168,7 +168,7 @@ func mdReportTables(r *ReportData, budget int) string {
 			parts = fmt.Sprint(t.Parts)
 		}
 		row := fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s |\n", mdCode(clip(t.Address, 300)), parts, Count(t.Rows), Bytes(t.Bytes),
-			dur(t.Wall()), rate(t.MBps()), rate(t.RowsPerSec()))
+			Duration(t.Wall()), rate(t.MBps()), rate(t.RowsPerSec()))
 		if rest := len(tables) - i; b.Len()+len(row) > budget-200 {
 			fmt.Fprintf(&b, "| … and %d more %s: the HTML report lists them all | | | | | | |\n", rest, pl(rest, "table", "tables"))
 			break
@@ -185,7 +185,7 @@ func mdReportForecast(r *ReportData) string {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "#### Forecast\n\nExpected %s (range %s to %s); basis: %s.\n", dur(f.Expected), dur(f.Low), dur(f.High), mdText(forecastBasis(f)))
+	fmt.Fprintf(&b, "#### Forecast\n\nExpected %s (range %s to %s); basis: %s.\n", Duration(f.Expected), Duration(f.Low), Duration(f.High), mdText(forecastBasis(f)))
 	if len(f.CriticalPath) > 0 {
 		path := f.CriticalPath
 		more := ""
@@ -222,9 +222,9 @@ func mdReportHistory(r *ReportData) string {
 		}
 		forecast, e := "", ""
 		if h.Forecast > 0 {
-			forecast, e = dur(h.Forecast), formatForecastError(h.Duration, h.Forecast)
+			forecast, e = Duration(h.Forecast), formatForecastError(h.Duration, h.Forecast)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s %s |\n", id, mdCell(h.Operation), stamp(h.StartedAt), dur(h.Duration), forecast, e,
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s %s |\n", id, mdCell(h.Operation), stamp(h.StartedAt), Duration(h.Duration), forecast, e,
 			statusIcon(h.Outcome), mdCell(string(h.Outcome)))
 	}
 	return b.String()

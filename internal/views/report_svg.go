@@ -88,7 +88,7 @@ func actionTitle(a ReportAction) string {
 	start, end := a.span()
 	var b strings.Builder
 	b.WriteString(a.Address)
-	fmt.Fprintf(&b, "\n%s %s · lane %d · %s (from %s to %s)", a.Kind, a.Type, a.Lane+1, dur(end-start), offset(start), offset(end))
+	fmt.Fprintf(&b, "\n%s %s · lane %d · %s (from %s to %s)", a.Kind, a.Type, a.Lane+1, Duration(end-start), offset(start), offset(end))
 	if a.Bytes > 0 || a.Rows > 0 {
 		fmt.Fprintf(&b, "\n%s, %s", Bytes(a.Bytes), Rows(a.Rows))
 		if s := (end - start).Seconds(); s > 0 {
@@ -292,11 +292,11 @@ func newHistoryChart(r *ReportData) historyChart {
 		if h.ID == r.Run {
 			class += " current"
 		}
-		title := fmt.Sprintf("run %d: %s, %s, %s, started %s", h.ID, h.Operation, h.Outcome, dur(h.Duration), stamp(h.StartedAt))
+		title := fmt.Sprintf("run %d: %s, %s, %s, started %s", h.ID, h.Operation, h.Outcome, Duration(h.Duration), stamp(h.StartedAt))
 		b := histBar{Class: class, X: num(cx - w/2), Y: num(y(h.Duration)), W: num(w), H: num(baseY - y(h.Duration)),
 			LabelX: num(cx), Label: strconv.Itoa(h.ID)}
 		if h.Forecast > 0 {
-			title += fmt.Sprintf("; forecast %s", dur(h.Forecast))
+			title += fmt.Sprintf("; forecast %s", Duration(h.Forecast))
 			if e := formatForecastError(h.Duration, h.Forecast); e != "" {
 				title += " (" + e + ")"
 			}
