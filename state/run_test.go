@@ -13,7 +13,7 @@ func bigRun(n int) *Run {
 	start := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 	r := &Run{RunSummary: RunSummary{Operation: OpApply, Outcome: StatusSucceeded, StartedAt: start,
 		FinishedAt: start.Add(95 * time.Minute), ToolVersion: "1.2.3", Jobs: 8,
-		Planned: RunSizes{Databases: 3, Tables: n / 3, Bytes: 50 << 30, Rows: 400e6},
+		Planned:  RunSizes{Databases: 3, Tables: n / 3, Bytes: 50 << 30, Rows: 400e6},
 		PhasesMS: map[string]int64{"copy": 3_600_000, "indexes": 1_200_000}}}
 	for i := range n {
 		typ, phase := "table", "copy"
