@@ -226,6 +226,7 @@ func cmdApply(c *cli, args []string) int {
 	if err == nil {
 		baselineErr = c.recordBaseline(ctx, s, st)
 	}
+	c.recordRun(ctx, s, app.ApplyRun{State: st, Plan: p, Start: start, Jobs: n, Err: err, Interrupted: interrupted, Canceled: canceled.Fired()}.Build(start.Add(elapsed)))
 	if jl != nil {
 		switch {
 		case interrupted:

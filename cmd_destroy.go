@@ -14,6 +14,7 @@ import (
 
 	"github.com/fatih/color"
 	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/internal/app"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
 )
@@ -286,6 +287,7 @@ func (c *cli) rollback(ctx context.Context, s *session, st *state.State, o rollb
 func (c *cli) recordRollback(ctx context.Context, s *session, st *state.State, dp *plan.DestroyPlan, results []apply.StepResult, o rollbackOptions) int {
 	w := o.out
 	r, werr := s.app.RecordRollback(ctx, st, dp, results, o.cancel)
+	c.recordRun(ctx, s, app.RollbackRun{State: st, Plan: dp, Results: results, Cancel: o.cancel, Failures: r.Failures}.Build(time.Now()))
 	if werr != nil {
 		c.errorf(s.secrets, "%v", werr)
 	}
