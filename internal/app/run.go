@@ -66,7 +66,9 @@ func (a ApplyRun) Build(finished time.Time) *state.Run {
 		typ := types[sa.Address]
 		r.Actions = append(r.Actions, state.RunAction{Address: sa.Address, Type: typ, Phase: plan.PhaseOf(typ), Lane: sa.Lane,
 			Start: sa.StartedAt.Sub(a.Start), End: end.Sub(a.Start), Bytes: sa.Bytes, Rows: sa.Rows, Outcome: sa.Status})
-		if typ != plan.TypeTable || !splitTable(a.Plan, sa.Address) { // a split table's parts carry its rows
+		// Moved data is the copy phase's (a split table's parts carry its rows; other actions may
+		// count objects, e.g. sequences set).
+		if plan.PhaseOf(typ) == "copy" && (typ != plan.TypeTable || !splitTable(a.Plan, sa.Address)) {
 			r.Bytes += sa.Bytes
 			r.Rows += sa.Rows
 		}

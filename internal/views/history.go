@@ -82,7 +82,7 @@ func History(w io.Writer, migration string, runs []state.RunSummary) {
 	}
 	fmt.Fprintf(w, "Runs of migration %q, newest first:\n\n", migration)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "Run\tOperation\tStarted (UTC)\tDuration\tOutcome\tData\tThroughput\tForecast\tError")
+	fmt.Fprintln(tw, "Run\tOperation\tStarted (UTC)\tDuration\tOutcome\tData\tThroughput\tForecast\tForecast error")
 	doc := NewHistoryDoc(migration, runs)
 	for _, r := range doc.Runs {
 		data, rate := "-", "-"
