@@ -21,7 +21,7 @@ import (
 //	       updated_at timestamptz, backup jsonb)   -- backup: the previous data
 //	locks(migration text PRIMARY KEY, info jsonb, pid int)
 //	runs(migration, id, operation, outcome, started_at, finished_at, summary jsonb,
-//	     actions bytea)   -- one row per run (runs_pg.go)
+//	     actions bytea)   -- one row per run, created by the first (runs_pg.go)
 //
 // A migration's lock is a session-level advisory lock whose two int4 keys are
 // a hash of the schema and the migration name (so migrations never wait for one
@@ -134,7 +134,6 @@ func (p *PG) setup(ctx context.Context) error {
 				info      jsonb NOT NULL,
 				pid       integer
 			)`},
-			{"runs", runsDDL},
 		}
 		for _, t := range tables {
 			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -13,7 +13,8 @@ import (
 
 // runsDDL creates the pg backend's runs table: one row per run, its summary as jsonb (what
 // history reads) and its per-action timings as gzipped columnar JSON (NULL once dropped, see
-// RunDetailKept).
+// RunDetailKept). It is created by the first run recorded (not by NewPG), as cancels is: states
+// kept by an older pgferry need no migration, and roles that only read need no CREATE privilege.
 const runsDDL = `CREATE TABLE IF NOT EXISTS %s (
 	migration   text NOT NULL,
 	id          integer NOT NULL,
@@ -34,6 +35,9 @@ func (p *PG) AppendRun(ctx context.Context, migration string, r *Run) (int, erro
 	}
 	var id int
 	err := p.withConn(ctx, func(c *pgx.Conn) error {
+		if err := p.ensureTable(ctx, c, "runs", runsDDL); err != nil {
+			return err
+		}
 		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 			// Two hosts appending at once (the lock makes it rare) serialise on the migration.
 			k1, k2 := advisoryKey("runs", p.Schema, migration)
@@ -105,6 +109,9 @@ func (p *PG) Runs(ctx context.Context, migration string) ([]RunSummary, error) {
 	err := p.withConn(ctx, func(c *pgx.Conn) error {
 		var err error
 		out, err = p.runs(ctx, c, migration)
+		if undefinedTable(err) {
+			return nil // no run was ever recorded
+		}
 		return err
 	})
 	if err != nil {
@@ -123,7 +130,7 @@ func (p *PG) Run(ctx context.Context, migration string, id int) (*Run, error) {
 	found := true
 	err := p.withConn(ctx, func(c *pgx.Conn) error {
 		err := c.QueryRow(ctx, "SELECT summary::text, actions FROM "+p.table("runs")+" WHERE migration = $1 AND id = $2", migration, id).Scan(&summary, &actions)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if errors.Is(err, pgx.ErrNoRows) || undefinedTable(err) {
 			found = false
 			return nil
 		}
@@ -169,4 +176,25 @@ func gzipJSON(v any) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// ensureTable creates <schema>.name with ddl when it is missing, under the schema's DDL lock as
+// NewPG does (concurrent CREATE TABLE IF NOT EXISTS can still collide in pg_type).
+func (p *PG) ensureTable(ctx context.Context, c *pgx.Conn, name, ddl string) error {
+	k1, k2 := advisoryKey("ddl", p.Schema)
+	return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", k1, k2); err != nil {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = $1 AND c.relname = $2)`, p.Schema, name).Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			return nil
+		}
+		_, err := tx.Exec(ctx, fmt.Sprintf(ddl, p.table(name)))
+		return err
+	})
 }
