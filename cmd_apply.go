@@ -180,6 +180,7 @@ func (c *cli) runApply(ctx context.Context, s *session, p *plan.Plan, jobs int, 
 	if err == nil {
 		baselineErr = c.recordBaseline(ctx, s, st)
 	}
+	c.recordRun(ctx, s, app.ApplyRun{State: st, Plan: p, Start: start, Jobs: jobs, Err: err, Interrupted: interrupted, Canceled: canceled.Fired()}.Build(start.Add(elapsed)))
 	view.Finish(p, elapsed, err, interrupted, func(m string) string { return redact(m, s.secrets) })
 	if baselineErr != nil {
 		view.Warning(redact(fmt.Sprintf("the migration is complete, but what it left on the target could not be recorded (%v): destroy will not be able to tell whether the target was written to since, and will ask for --force", baselineErr), s.secrets))

@@ -242,6 +242,7 @@ func (c *cli) rollback(ctx context.Context, s *session, st *state.State, o rollb
 // recordRollback writes the state after a rollback (app.RecordRollback) and reports the outcome.
 func (c *cli) recordRollback(ctx context.Context, s *session, st *state.State, dp *plan.DestroyPlan, results []apply.StepResult, o rollbackOptions) error {
 	r, werr := s.app.RecordRollback(ctx, st, dp, results, o.cancel)
+	c.recordRun(ctx, s, app.RollbackRun{State: st, Plan: dp, Results: results, Cancel: o.cancel, Failures: r.Failures}.Build(time.Now()))
 	if werr != nil {
 		c.errorf(s.secrets, "%v", werr)
 	}

@@ -58,6 +58,7 @@ func commands() []command {
 		{"list", "list every migration in the state backend", cmdList},
 		{"destroy", "roll back: remove what the migration created on the target, revert what it changed", cmdDestroy},
 		{"cancel", "stop a running apply of the migration, then roll back as destroy does", cmdCancel},
+		{"history", "list every run (apply, destroy, cancel) of the migration", cmdHistory},
 		{"force-unlock", "remove a stuck state lock", cmdForceUnlock},
 		{"version", "print versions of pgferry, Go, pg_dump and pg_restore", cmdVersion},
 	}

@@ -44,6 +44,8 @@ type StepResult struct {
 	Err  error  // nil: undone (or found already undone)
 	Note string // set when there was nothing to do
 	Ran  bool   // false: not attempted (interrupted before it)
+	// Started and Finished are when the step ran (zero when it did not).
+	Started, Finished time.Time
 }
 
 // DestroyOptions configure Destroy.
@@ -103,6 +105,7 @@ func Destroy(ctx context.Context, opt DestroyOptions) ([]StepResult, error) {
 		start := time.Now()
 		note, err := u.undo(ctx, s)
 		results[i].Ran, results[i].Err, results[i].Note = true, err, note
+		results[i].Started, results[i].Finished = start, time.Now()
 		if err != nil {
 			emit(DestroyEvent{Type: StepErrored, Step: s, Elapsed: time.Since(start), Err: err})
 			continue

@@ -20,6 +20,8 @@ import (
 //	states(migration text PRIMARY KEY, serial bigint, lineage text, data jsonb,
 //	       updated_at timestamptz, backup jsonb)   -- backup: the previous data
 //	locks(migration text PRIMARY KEY, info jsonb, pid int)
+//	runs(migration, id, operation, outcome, started_at, finished_at, summary jsonb,
+//	     actions bytea)   -- one row per run, created by the first (runs_pg.go)
 //
 // A migration's lock is a session-level advisory lock whose two int4 keys are
 // a hash of the schema and the migration name (so migrations never wait for one

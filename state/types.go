@@ -153,6 +153,8 @@ type Action struct {
 	Error         string `json:"error,omitempty"`
 	// Attempt counts how many times the action was started.
 	Attempt int `json:"attempt,omitempty"`
+	// Lane is the worker that ran the action (0 to jobs-1), for the run's timeline.
+	Lane int `json:"lane,omitempty"`
 }
 
 // Change records one object created or changed on the target.

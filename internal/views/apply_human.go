@@ -82,7 +82,7 @@ func (v *Applier) Event(e apply.Event) {
 		if e.Work > 0 {
 			work = e.Work
 		}
-		v.timings[phaseOf(e.Action.Type)] += work
+		v.timings[plan.PhaseOf(e.Action.Type)] += work
 		switch e.Action.Kind {
 		case plan.Update:
 			v.changed++
@@ -144,28 +144,6 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
-func phaseOf(t string) string {
-	switch t {
-	case plan.TypeRole, plan.TypeMembership, plan.TypeLoginMembership, plan.TypeParameter:
-		return "roles"
-	case plan.TypeDatabase, plan.TypeExtension, plan.TypeSchema:
-		return "schema"
-	case plan.TypeTable, plan.TypeTablePart, plan.TypeLargeObj, plan.TypeExtData:
-		return "copy"
-	case plan.TypeIndex:
-		return "indexes"
-	case plan.TypeConstraint:
-		return "constraints"
-	case plan.TypeSequences, plan.TypePostData, plan.TypeOwnership:
-		return "post-data"
-	case plan.TypeAnalyze:
-		return "analyze"
-	case plan.TypeVerify:
-		return "verify"
-	}
-	return t
-}
-
 // Finish prints the closing summary: counts, time per phase (summed over workers) and per table.
 func (v *Applier) Finish(total time.Duration, err error) {
 	v.mu.Lock()
@@ -173,7 +151,7 @@ func (v *Applier) Finish(total time.Duration, err error) {
 	fmt.Fprintln(v.W)
 	if len(v.timings) > 0 {
 		fmt.Fprintln(v.W, bold("Time per phase")+faint(" (work time, summed over parallel workers):"))
-		for _, ph := range []string{"roles", "schema", "copy", "indexes", "constraints", "post-data", "analyze", "verify"} {
+		for _, ph := range plan.Phases {
 			if d, ok := v.timings[ph]; ok {
 				fmt.Fprintf(v.W, "  %-12s %10s\n", ph, Duration(d))
 			}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pgferry/pgferry/plan"
 )
 
 // The timeline's geometry, in SVG user units (the SVG scales to the page's width).
@@ -76,7 +78,7 @@ func barClass(a ReportAction) string {
 
 // reportPhase names the phase an action type belongs to, for its colour; one of a fixed set.
 func reportPhase(typ string) string {
-	switch ph := phaseOf(typ); ph {
+	switch ph := plan.PhaseOf(typ); ph {
 	case "roles", "schema", "copy", "indexes", "constraints", "post-data", "analyze", "verify":
 		return ph
 	}

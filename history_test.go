@@ -1,0 +1,58 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/pgferry/pgferry/internal/views"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// histcheck FILE OP:OUTCOME...: FILE (or stdout) is a `history --json` document whose runs, oldest
+// first, are the operations and outcomes given, numbered 1, 2, … and listed newest first; every
+// run's duration is its own (finished_at - started_at), runs follow one another without
+// overlapping (a resumed or repeated apply's time is never summed with an earlier run's), and
+// every apply that did something has wall time per phase.
+func histcheck(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: histcheck FILE|stdout OP:OUTCOME...")
+	}
+	var doc views.HistoryDoc
+	if err := json.Unmarshal([]byte(ts.ReadFile(args[0])), &doc); err != nil {
+		ts.Fatalf("histcheck: %v", err)
+	}
+	if doc.FormatVersion != views.HistoryFormatVersion {
+		ts.Fatalf("histcheck: format_version %q", doc.FormatVersion)
+	}
+	want := args[1:]
+	if len(doc.Runs) != len(want) {
+		ts.Fatalf("histcheck: %d runs, want %d (%s)", len(doc.Runs), len(want), strings.Join(want, " "))
+	}
+	var prevEnd time.Time
+	for i := range doc.Runs {
+		r := doc.Runs[len(doc.Runs)-1-i] // oldest first
+		if got := fmt.Sprintf("%s:%s", r.Operation, r.Outcome); r.ID != i+1 || got != want[i] {
+			ts.Fatalf("histcheck: run %d is #%d %s, want #%d %s", i+1, r.ID, got, i+1, want[i])
+		}
+		own := r.FinishedAt.Sub(r.StartedAt).Seconds()
+		if own < 0 || math.Abs(own-r.DurationSeconds) > 0.002 {
+			ts.Fatalf("histcheck: run %d lasted %.3fs from %s to %s but says %.3fs", r.ID, own, r.StartedAt, r.FinishedAt, r.DurationSeconds)
+		}
+		if r.StartedAt.Before(prevEnd) {
+			ts.Fatalf("histcheck: run %d started at %s, before run %d finished (%s)", r.ID, r.StartedAt, r.ID-1, prevEnd)
+		}
+		prevEnd = r.FinishedAt
+		if r.Operation == "apply" && r.Outcome == "Succeeded" && len(r.Phases) == 0 {
+			ts.Fatalf("histcheck: run %d (a succeeded apply) has no phases", r.ID)
+		}
+		for ph, s := range r.Phases {
+			if s < 0 || s > r.DurationSeconds+0.002 {
+				ts.Fatalf("histcheck: run %d: phase %s took %.3fs of a %.3fs run", r.ID, ph, s, r.DurationSeconds)
+			}
+		}
+		ts.Logf("run %d: %s %s %.3fs %v", r.ID, r.Operation, r.Outcome, r.DurationSeconds, r.Phases)
+	}
+}

@@ -1,0 +1,203 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/plan"
+	"github.com/pgferry/pgferry/state"
+)
+
+// ApplyRun is what an apply leaves to make its run of: the state after it, the plan it ran, when
+// it started and how it ended.
+type ApplyRun struct {
+	State *state.State
+	Plan  *plan.Plan
+	Start time.Time
+	Jobs  int
+	// Err is apply.Run's error; Interrupted (Ctrl-C, SIGTERM) and Canceled (pgferry cancel) say
+	// why it stopped when it did not fail.
+	Err                   error
+	Interrupted, Canceled bool
+	// Forecast is what the plan expected (nil: none made).
+	Forecast *state.Forecast
+}
+
+// Build makes the run of an apply that ended at finished. Only the actions this apply started
+// count (started at or after its start): a resumed apply's run holds what it did itself, not what
+// an earlier run did. Every secret is still in Err: RecordRun redacts.
+func (a ApplyRun) Build(finished time.Time) *state.Run {
+	r := &state.Run{RunSummary: state.RunSummary{Operation: state.OpApply, StartedAt: a.Start.UTC(), FinishedAt: finished.UTC(), Jobs: a.Jobs,
+		Forecast: a.Forecast}}
+	switch {
+	case a.Canceled:
+		r.Outcome = state.StatusCanceled
+	case a.Err == nil:
+		r.Outcome = state.StatusSucceeded
+	case a.Interrupted:
+		r.Outcome = state.StatusInterrupted
+	default:
+		r.Outcome, r.Error = state.StatusFailed, a.Err.Error()
+	}
+	types := map[string]string{}
+	if p := a.Plan; p != nil {
+		r.ToolVersion, r.Source, r.Target = p.ToolVersion, p.Source, p.Target
+		r.Planned = state.RunSizes{Databases: len(p.Databases), Tables: p.Summary.Tables, Bytes: p.Summary.Bytes, Rows: p.Summary.Rows}
+		for _, pa := range p.Actions {
+			types[pa.Address] = pa.Type
+		}
+	}
+	if a.State == nil {
+		return r
+	}
+	for _, sa := range a.State.Actions {
+		if sa == nil || sa.StartedAt == nil || sa.StartedAt.Before(a.Start) {
+			continue
+		}
+		end := finished // still running when the apply stopped
+		if sa.FinishedAt != nil && sa.FinishedAt.Before(finished) {
+			end = *sa.FinishedAt
+		}
+		typ := types[sa.Address]
+		r.Actions = append(r.Actions, state.RunAction{Address: sa.Address, Type: typ, Phase: plan.PhaseOf(typ), Lane: sa.Lane,
+			Start: sa.StartedAt.Sub(a.Start), End: end.Sub(a.Start), Bytes: sa.Bytes, Rows: sa.Rows, Outcome: sa.Status})
+		// Moved data is the copy phase's (a split table's parts carry its rows; other actions may
+		// count objects, e.g. sequences set).
+		if plan.PhaseOf(typ) == "copy" && (typ != plan.TypeTable || !splitTable(a.Plan, sa.Address)) {
+			r.Bytes += sa.Bytes
+			r.Rows += sa.Rows
+		}
+	}
+	r.PhasesMS = phaseWall(r.Actions)
+	return r
+}
+
+// splitTable reports whether the table action at addr is copied in parts.
+func splitTable(p *plan.Plan, addr string) bool {
+	if p == nil {
+		return false
+	}
+	a := p.Action(addr)
+	return a != nil && a.Parts > 0
+}
+
+// RollbackRun is what a rollback (destroy, cancel) leaves to make its run of.
+type RollbackRun struct {
+	State   *state.State
+	Plan    *plan.DestroyPlan
+	Results []apply.StepResult
+	Cancel  bool // pgferry cancel (else destroy)
+	// Failures are the steps that failed or did not run (Rollback.Failures).
+	Failures []string
+}
+
+// PhaseRollback is the phase of every undo step.
+const PhaseRollback = "rollback"
+
+// Build makes the run of a rollback that ended at finished, or nil when it had nothing to undo
+// (a command that did nothing is no run, as an apply with no changes is none). The run starts
+// when its first step did.
+func (b RollbackRun) Build(finished time.Time) *state.Run {
+	if b.Plan == nil || len(b.Plan.Steps) == 0 {
+		return nil
+	}
+	r := &state.Run{RunSummary: state.RunSummary{Operation: state.OpDestroy, Outcome: state.StatusSucceeded, StartedAt: finished.UTC(), FinishedAt: finished.UTC()}}
+	if b.Cancel {
+		r.Operation = state.OpCancel
+	}
+	if st := b.State; st != nil {
+		r.Source, r.Target, r.Planned.Databases = st.Source, st.Target, len(st.Databases)
+	}
+	for _, res := range b.Results {
+		if res.Ran && !res.Started.IsZero() && res.Started.Before(r.StartedAt) {
+			r.StartedAt = res.Started.UTC()
+		}
+	}
+	notRun := false
+	for _, res := range b.Results {
+		if res.Step == nil {
+			continue
+		}
+		a := state.RunAction{Address: res.Step.Address, Type: res.Step.Change.Type, Phase: PhaseRollback, Outcome: state.ActionApplied}
+		switch {
+		case !res.Ran:
+			a.Outcome, notRun = state.ActionPending, true
+		case res.Err != nil:
+			a.Outcome = state.ActionFailed
+		}
+		if res.Ran {
+			a.Start, a.End = res.Started.Sub(r.StartedAt), res.Finished.Sub(r.StartedAt)
+		}
+		r.Actions = append(r.Actions, a)
+	}
+	switch {
+	case notRun:
+		r.Outcome = state.StatusInterrupted
+	case len(b.Failures) > 0:
+		r.Outcome = state.StatusFailed
+	}
+	if len(b.Failures) > 0 {
+		r.Error = "rollback incomplete: " + strings.Join(b.Failures, "; ")
+	}
+	r.PhasesMS = phaseWall(r.Actions)
+	return r
+}
+
+// phaseWall is the wall time of each phase in milliseconds: the union of its actions' intervals,
+// so that work done in parallel counts once.
+func phaseWall(actions state.RunActions) map[string]int64 {
+	byPhase := map[string][][2]time.Duration{}
+	for _, a := range actions {
+		if a.End > a.Start {
+			byPhase[a.Phase] = append(byPhase[a.Phase], [2]time.Duration{a.Start, a.End})
+		}
+	}
+	if len(byPhase) == 0 {
+		return nil
+	}
+	out := make(map[string]int64, len(byPhase))
+	for ph, iv := range byPhase {
+		sort.Slice(iv, func(i, j int) bool { return iv[i][0] < iv[j][0] })
+		var total time.Duration
+		cur := iv[0]
+		for _, x := range iv[1:] {
+			if x[0] > cur[1] {
+				total += cur[1] - cur[0]
+				cur = x
+			} else if x[1] > cur[1] {
+				cur[1] = x[1]
+			}
+		}
+		total += cur[1] - cur[0]
+		out[ph] = total.Milliseconds()
+	}
+	return out
+}
+
+// RecordRun keeps r among the migration's runs (state.RunStore) and returns its ID; nil r (a
+// command that did nothing) records nothing. Its error is redacted, its pgferry version this one
+// when the plan did not say. The caller holds the migration's lock; the write goes through even
+// when ctx is done (Ctrl-C), as the state's last write does.
+func (s *Session) RecordRun(ctx context.Context, r *state.Run) (int, error) {
+	if r == nil {
+		return 0, nil
+	}
+	rs, ok := s.Backend.(state.RunStore)
+	if !ok {
+		return 0, errors.New("the state backend cannot keep runs")
+	}
+	r.Error = s.Redact(r.Error)
+	if r.ToolVersion == "" {
+		r.ToolVersion = s.ToolVersion
+	}
+	id, err := rs.AppendRun(context.WithoutCancel(ctx), s.Migration.Name, r)
+	if err != nil {
+		return 0, fmt.Errorf("recording the run: %s", s.Redact(err.Error()))
+	}
+	return id, nil
+}
