@@ -35,7 +35,7 @@ func newFlushFixture(t *testing.T, n int) *flushFixture {
 	for i := range n {
 		a := &plan.Action{Address: fmt.Sprintf(`database.app.table["public"."t%d"]`, i), Type: plan.TypeTable, Kind: plan.Create, Database: "app"}
 		x.actions = append(x.actions, a)
-		r.markFinish(ctx, a, r.markBegin(a), 1, 1, 0, nil, true)
+		r.markFinish(ctx, a, r.markBegin(a, 0), 1, 1, 0, nil, true)
 	}
 	x.f = (&dbRun{r: r, db: "app"}).newFlusher(ctx, x.actions)
 	x.f.durable = func(context.Context) error {

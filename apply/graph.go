@@ -27,7 +27,7 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 	// One worker per lane: it keeps its connections from one action to the next.
 	workers := make([]*worker, r.opt.Jobs)
 	for j := range workers {
-		workers[j] = &worker{d: d}
+		workers[j] = &worker{d: d, lane: j}
 	}
 	f := d.startFlusher(ctx, actions)
 	err := sched.Run(wctx, d.tasks(actions), sched.Options{Jobs: r.opt.Jobs, Confirm: f, Progress: d.preData,

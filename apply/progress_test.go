@@ -21,7 +21,7 @@ func TestRecordProgressSaved(t *testing.T) {
 		RowsEstimate: 1_000_000, BytesEstimate: 100 << 20}
 	st := state.New("m")
 	r := &Runner{opt: Options{Backend: be, State: st}}
-	r.markBegin(a)
+	r.markBegin(a, 0)
 	saved := func() *state.Action {
 		t.Helper()
 		s, err := be.Read(ctx, "m")
@@ -50,7 +50,7 @@ func TestRecordProgressSaved(t *testing.T) {
 		t.Fatalf("not saved after ProgressSaveEvery: %+v", sa)
 	}
 	// A retry starts again from nothing.
-	r.markBegin(a)
+	r.markBegin(a, 0)
 	if sa := r.opt.State.Action(a.Address); sa.Bytes != 0 || sa.Attempt != 2 {
 		t.Fatalf("retry kept the earlier attempt's bytes: %+v", sa)
 	}

@@ -38,8 +38,9 @@ func (r *Runner) recordChange(c state.Change) {
 	r.mu.Unlock()
 }
 
-// markBegin marks an action running in memory.
-func (r *Runner) markBegin(a *plan.Action) time.Time {
+// markBegin marks an action running in memory, on lane (the worker that runs it; 0 for the
+// actions run one at a time outside the graph), which the run's record keeps.
+func (r *Runner) markBegin(a *plan.Action, lane int) time.Time {
 	start := time.Now()
 	r.mu.Lock()
 	sa := r.opt.State.Action(a.Address)
@@ -49,7 +50,7 @@ func (r *Runner) markBegin(a *plan.Action) time.Time {
 	}
 	sa.Rows, sa.Bytes = 0, 0 // an earlier attempt's progress
 	t := start.UTC()
-	sa.Status, sa.StartedAt, sa.FinishedAt, sa.Error = state.ActionRunning, &t, nil, ""
+	sa.Status, sa.StartedAt, sa.FinishedAt, sa.Error, sa.Lane = state.ActionRunning, &t, nil, "", lane
 	sa.Attempt++
 	r.gen++
 	r.mu.Unlock()
@@ -127,7 +128,7 @@ func (r *Runner) markFinish(ctx context.Context, a *plan.Action, start time.Time
 
 // begin marks an action running and saves the state; finish records its outcome durably.
 func (r *Runner) begin(ctx context.Context, a *plan.Action) (time.Time, error) {
-	start := r.markBegin(a)
+	start := r.markBegin(a, 0)
 	return start, r.save(ctx)
 }
 

@@ -14,6 +14,7 @@ import (
 // the exported snapshot and a target connection, opened on first use.
 type worker struct {
 	d         *dbRun
+	lane      int // the scheduler's lane this worker runs
 	src, tgt  *pgx.Conn
 	preambled bool
 	// retry is set while the current action is tried again after a lost connection.
@@ -121,7 +122,7 @@ func openTargetConn(ctx context.Context, d *dbRun) (*pgx.Conn, error) {
 // a success stays "running" until the flusher records it applied (flush.go).
 func (w *worker) run(ctx context.Context, a *plan.Action) error {
 	r := w.d.r
-	start := r.markBegin(a)
+	start := r.markBegin(a, w.lane)
 	var rows, bytes int64
 	var err error
 	for attempt := 0; ; attempt++ {
