@@ -39,6 +39,9 @@ func pgBinDir() string {
 // initdb and pg_ctl refuse to run as root, so as root they run as postgres.
 func startPG(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL server: not in the -short tier")
+	}
 	bin := pgBinDir()
 	if bin == "" {
 		if os.Getenv("CI") == "" {
