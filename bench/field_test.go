@@ -59,6 +59,20 @@ func TestMergeReportKeepsWhatDidNotRun(t *testing.T) {
 	}
 }
 
+func TestMergeReportKeepsEarlierFieldRuns(t *testing.T) {
+	old := "# B\n## In the field\nmethod\n### Field run of A\na\n#### x\n### Field run of B\nb\n### Field run of C\nc\n### Field run of D\nd\n"
+	got := mergeReport(old, &Report{Field: []*FieldResult{}, Machine: Machine{Date: "NEW"}})
+	var heads []string
+	for _, l := range strings.Split(got, "\n") {
+		if strings.HasPrefix(l, "### Field run of ") {
+			heads = append(heads, strings.TrimPrefix(l, "### Field run of "))
+		}
+	}
+	if strings.Join(heads, ",") != "NEW,A,B,C" || !strings.Contains(got, "\n### Field run of A\na\n#### x\n") || strings.Contains(got, "\nd\n") {
+		t.Errorf("runs kept: %v\n%s", heads, got)
+	}
+}
+
 // TestLinkLatency runs the in-process proxy in front of a loopback echo server: a round trip
 // through it takes the injected latency twice.
 func TestLinkLatency(t *testing.T) {

@@ -9,10 +9,14 @@ import (
 
 // docs/benchmarks.md has three parts: the loopback method and results (rep.Markdown), the field
 // modes' section, and hand-written notes. A run rewrites the parts it measured and keeps the
-// others as they were, so that `make bench` and `make bench-field` can run apart.
+// others as they were, so that `make bench` and `make bench-field` can run apart. Field runs
+// are often partial (a few cases at a time): the section keeps the last keptFieldRuns of them,
+// newest first, each under its dated heading.
 const (
-	fieldHeading = "\n## In the field"
-	notesHeading = "\n## Notes"
+	fieldHeading    = "\n## In the field"
+	fieldRunHeading = "\n### Field run of "
+	notesHeading    = "\n## Notes"
+	keptFieldRuns   = 4
 )
 
 // splitReport cuts a previous report into its loopback, field and notes parts.
@@ -34,9 +38,30 @@ func mergeReport(old string, rep *Report) string {
 		loopback = rep.Markdown()
 	}
 	if rep.Field != nil {
-		field = rep.fieldMarkdown(commandLine())
+		field = rep.fieldMarkdown(commandLine()) + earlierFieldRuns(field, keptFieldRuns-1)
 	}
 	return strings.TrimRight(loopback, "\n") + "\n" + field + notes
+}
+
+// earlierFieldRuns is the first n dated runs of a previous field section.
+func earlierFieldRuns(field string, n int) string {
+	h := fieldRunHeading[1:]
+	var b strings.Builder
+	rest := field
+	for k := 0; k < n; k++ {
+		i := strings.Index(rest, fieldRunHeading)
+		if i < 0 {
+			break
+		}
+		rest = rest[i+1:]
+		run := rest
+		if end := strings.Index(rest[len(h):], fieldRunHeading); end >= 0 {
+			run = rest[:len(h)+end]
+		}
+		b.WriteString("\n" + strings.TrimRight(run, "\n") + "\n")
+		rest = rest[len(run):]
+	}
+	return b.String()
 }
 
 // commandLine is how the bench was started, secrets redacted.
@@ -65,7 +90,7 @@ Tools: pgferry apply, ` + "`pg_dump -Fd -j2`" + ` + ` + "`pg_restore -j2`" + `, 
 catalogs of 5,000 tables or more: it was killed for out-of-memory at 21.6 GB on 20,000). pgferry's verify runs
 are left out (they would cross the slow link too); the bench's exact row, index, foreign-key and view counts check
 every run. Ratio is to the best peer (the fastest tool other than pgferry) by median; CPU is user + system time
-of the tool's whole process tree; peak RSS as above.
+of the tool's whole process tree; peak RSS as above. The last four field runs are kept here, newest first.
 `
 
 // fieldMarkdown is the field modes' section of docs/benchmarks.md.
@@ -74,7 +99,7 @@ func (rep *Report) fieldMarkdown(cmd string) string {
 	b.WriteString(fieldHeading + "\n")
 	b.WriteString(fieldMethod)
 	m := rep.Machine
-	fmt.Fprintf(&b, "\n### Field run of %s\n\n", m.Date)
+	fmt.Fprintf(&b, "%s%s\n\n", fieldRunHeading, m.Date)
 	fmt.Fprintf(&b, "Measured on %d × %s, %s, under load from other work on the machine: load average (1, 5, 15 min) "+
 		"%s at the start, %s at the end. %s; pg_dump %s; pgcopydb %s; pgferry %s. Medians of %d run(s), jobs %d.\n\n",
 		m.CPUs, m.CPU, bytesStr(m.MemBytes), m.LoadStart, m.LoadEnd, m.PostgreSQL, m.PgDump, m.Pgcopydb, m.Pgferry,
