@@ -68,7 +68,7 @@ func earlierFieldRuns(field string, n int) string {
 func commandLine() string {
 	args := append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...)
 	for i, a := range args {
-		if strings.ContainsAny(a, " '\"") {
+		if a == "" || strings.ContainsAny(a, " '\"") {
 			args[i] = sq(a)
 		}
 	}
