@@ -31,7 +31,7 @@ PG_NPM_18 := 18.4.0-beta.17
 DEMO_DIR ?= $(or $(TMPDIR),/tmp)/pgferry-demo
 export DEMO_DIR
 
-.PHONY: all build deps pg-versions test lint demo demo-stop bench
+.PHONY: all build deps pg-versions test lint demo demo-stop bench bench-field
 
 all: build
 
@@ -67,3 +67,14 @@ BENCH_FLAGS ?=
 
 bench:
 	SCALE=$(SCALE) RUNS=$(RUNS) GO=$(GO) ./scripts/bench.sh $(BENCH_FLAGS)
+
+# The same tools in the field (issue 15): a 20 ms link to the target or the source, a 20 MB/s cap,
+# thousands of tables, through an in-process Toxiproxy proxy on loopback; writes the "In the field"
+# section of docs/benchmarks.md (the loopback one is kept). FIELD lists DATASET@MODE cases
+# (issue15: the issue's table); FIELD_SCALE is pgbench's scale there.
+FIELD ?= issue15
+FIELD_SCALE ?= 10
+FIELD_RUNS ?= 2
+
+bench-field:
+	SCALE=$(FIELD_SCALE) RUNS=$(FIELD_RUNS) GO=$(GO) ./scripts/bench.sh -datasets '' -plan-tables 0 -gobench=false -field '$(FIELD)' $(BENCH_FLAGS)

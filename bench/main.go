@@ -49,6 +49,11 @@ type options struct {
 	conf        string
 	checksum    bool
 	countVerify bool
+	// Field modes (bench/field.go).
+	field       string
+	fieldTools  string
+	rtt         time.Duration
+	bandwidthMB float64
 }
 
 func main() {
@@ -71,7 +76,25 @@ func main() {
 	flag.StringVar(&o.conf, "conf", "", "extra postgresql.conf settings for both clusters, key=value,key=value")
 	flag.BoolVar(&o.checksum, "checksum", true, "time `pgferry verify --mode checksum` after each pgferry run (also proves the content)")
 	flag.BoolVar(&o.countVerify, "count-verify", true, "time `pgferry verify --mode count` after each pgferry run")
+	flag.StringVar(&o.field, "field", "", "field cases, comma-separated DATASET@MODE (modes: "+strings.Join(fieldModes, ", ")+
+		"; datasets: pgbench, many, tinyN), each through a Toxiproxy proxy on loopback; \"issue15\": "+defaultField)
+	flag.StringVar(&o.fieldTools, "field-tools", "pgferry,fd,fc,pgcopydb", "tools of the field cases, comma-separated")
+	flag.DurationVar(&o.rtt, "rtt", 20*time.Millisecond, "round trip added by the latency modes (half each way)")
+	flag.Float64Var(&o.bandwidthMB, "bandwidth", 20, "cap of the bandwidth mode, MB/s (10^6 bytes) each way")
 	flag.Parse()
+	if o.field == "issue15" {
+		o.field = defaultField
+	}
+	if _, err := parseField(o.field); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	for _, ds := range splitList(o.datasets) {
+		if err := checkDataset(ds); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -datasets:", err)
+			os.Exit(2)
+		}
+	}
 	if o.reuse {
 		o.keep = true
 	}
@@ -99,6 +122,10 @@ type env struct {
 	// kept are the target databases of earlier runs, renamed instead of dropped (see retire).
 	kept    []string
 	dropped bool // retire had to drop (disk): reported once
+	// srcVia and tgtVia are the servers as the tools reach them in a field mode (through a
+	// proxy; nil: directly), tag prefixes the runs' log and work names.
+	srcVia, tgtVia *pgtest.Cluster
+	tag            string
 }
 
 func run(ctx context.Context, o options) error {
@@ -284,6 +311,13 @@ func measure(ctx context.Context, e *env) (*Report, error) {
 		fmt.Println()
 		fmt.Print(r.Text())
 	}
+	if o.field != "" {
+		fr, err := benchField(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		rep.Field = fr
+	}
 	rep.Machine.LoadEnd = loadAvg()
 	if o.goBench {
 		rep.GoBench = goBench(ctx)
@@ -299,12 +333,8 @@ func writeReport(out string, rep *Report) error {
 	if out == "" {
 		return nil
 	}
-	md := rep.Markdown()
-	if old, err := os.ReadFile(out); err == nil {
-		if i := strings.Index(string(old), "\n## Notes"); i >= 0 {
-			md += string(old[i:])
-		}
-	}
+	old, _ := os.ReadFile(out)
+	md := mergeReport(string(old), rep)
 	if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
 		return err
 	}
@@ -365,8 +395,8 @@ func (e *env) dropKept(ctx context.Context) {
 }
 
 func datasetMarker(o options) string {
-	return fmt.Sprintf("v2 major=%d datasets=%s scale=%d many-factor=%g plan-tables=%d conf=%s\n",
-		o.major, o.datasets, o.scale, o.manyFactor, o.planTables, o.conf)
+	return fmt.Sprintf("v3 major=%d datasets=%s scale=%d many-factor=%g plan-tables=%d conf=%s\n",
+		o.major, strings.Join(allDatasets(o), ","), o.scale, o.manyFactor, o.planTables, o.conf)
 }
 
 func splitList(s string) []string {
@@ -385,7 +415,7 @@ func logf(format string, args ...any) {
 
 // generate creates the datasets on the source.
 func generate(ctx context.Context, e *env) error {
-	for _, ds := range splitList(e.o.datasets) {
+	for _, ds := range allDatasets(e.o) {
 		start := time.Now()
 		switch ds {
 		case "pgbench":
@@ -412,7 +442,22 @@ func generate(ctx context.Context, e *env) error {
 				return err
 			}
 		default:
-			return fmt.Errorf("unknown dataset %q (pgbench, many)", ds)
+			n, ok := tinyCount(ds)
+			if !ok {
+				return checkDataset(ds)
+			}
+			logf("generating %d tiny tables in database %s", n, ds)
+			if err := e.src.Exec(ctx, "postgres", "CREATE DATABASE "+ds); err != nil {
+				return err
+			}
+			for _, b := range tables10kSQL(n) {
+				if err := e.src.Exec(ctx, ds, b); err != nil {
+					return err
+				}
+			}
+			if err := e.src.Exec(ctx, ds, "VACUUM ANALYZE"); err != nil {
+				return err
+			}
 		}
 		size, _ := e.src.Query(ctx, ds, "SELECT pg_size_pretty(pg_database_size(current_database()))")
 		logf("dataset %s: %s in %s", ds, size[0][0], time.Since(start).Round(time.Second))

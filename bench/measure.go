@@ -25,6 +25,8 @@ type Measurement struct {
 	// pages divided among their sharers) of all processes of the tree, seen by
 	// sampling /proc every 100 ms, in bytes.
 	TreeRSS int64
+	// CPU is the user and system time of the tool and its reaped descendants (wait4's rusage).
+	CPU time.Duration
 }
 
 // timed runs cmd to completion, its output going to logPath, and measures
@@ -94,6 +96,7 @@ func timed(ctx context.Context, cmd *exec.Cmd, logPath string) (Measurement, err
 	}()
 	werr := cmd.Wait()
 	m.Wall = time.Since(start)
+	m.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	close(done)
 	close(stop)
 	wg.Wait()

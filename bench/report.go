@@ -91,6 +91,8 @@ type Report struct {
 	Plan     *PlanResult
 	Datasets []*DatasetResult
 	GoBench  string
+	// Field is the field modes' cases (bench/field.go), nil when none ran.
+	Field []*FieldResult
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -70,7 +70,7 @@ func tools() []*tool {
 		return &tool{id: id, name: name, prepare: createDB,
 			command: func(e *env, r *runCtx) *exec.Cmd {
 				bin := func(p string) string { return sq(filepath.Join(e.bin, p)) }
-				src, tgt := sq(e.src.DSN(r.ds)), sq(e.tgt.DSN(r.ds))
+				src, tgt := sq(e.srcLink().DSN(r.ds)), sq(e.tgtLink().DSN(r.ds))
 				j := fmt.Sprint(e.o.jobs)
 				if dir {
 					d := sq(filepath.Join(r.dir, "dump"))
@@ -94,7 +94,7 @@ func tools() []*tool {
 		{id: "pgcopydb", name: "pgcopydb clone 2/2", prepare: createDB,
 			command: func(e *env, r *runCtx) *exec.Cmd {
 				j := fmt.Sprint(e.o.jobs)
-				cmd := exec.Command(e.pgcopydb, "clone", "--source", e.src.DSN(r.ds), "--target", e.tgt.DSN(r.ds),
+				cmd := exec.Command(e.pgcopydb, "clone", "--source", e.srcLink().DSN(r.ds), "--target", e.tgtLink().DSN(r.ds),
 					"--table-jobs", j, "--index-jobs", j, "--dir", filepath.Join(r.dir, "pgcopydb"))
 				// pgcopydb runs pg_dump and pg_restore from PATH: the cluster's major.
 				cmd.Env = append(os.Environ(), "PATH="+e.bin+":"+os.Getenv("PATH"))
@@ -123,10 +123,10 @@ func tools() []*tool {
 			command: func(e *env, r *runCtx) *exec.Cmd {
 				psql := sq(filepath.Join(e.bin, "psql")) + " -X -q -v ON_ERROR_STOP=1"
 				t := r.big.qualified()
-				s := fmt.Sprintf("%s -d %s -c %s | %s -d %s -c %s", psql, sq(e.src.DSN(r.ds)), sq("COPY "+t+" TO STDOUT"),
-					psql, sq(e.tgt.DSN(r.ds)), sq("COPY "+t+" FROM STDIN"))
+				s := fmt.Sprintf("%s -d %s -c %s | %s -d %s -c %s", psql, sq(e.srcLink().DSN(r.ds)), sq("COPY "+t+" TO STDOUT"),
+					psql, sq(e.tgtLink().DSN(r.ds)), sq("COPY "+t+" FROM STDIN"))
 				if r.big.PKDef != "" {
-					s += fmt.Sprintf("\n%s -d %s -c %s", psql, sq(e.tgt.DSN(r.ds)),
+					s += fmt.Sprintf("\n%s -d %s -c %s", psql, sq(e.tgtLink().DSN(r.ds)),
 						sq(fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", t, pgx.Identifier{r.big.PKName}.Sanitize(), r.big.PKDef)))
 				}
 				return bash(s)
@@ -164,7 +164,7 @@ migration "bench" {
     roles  = false
   }
 }
-`, e.src.Host, e.src.Port, e.src.User, e.tgt.Host, e.tgt.Port, e.tgt.User, db, e.o.jobs, verify)
+`, e.srcLink().Host, e.srcLink().Port, e.src.User, e.tgtLink().Host, e.tgtLink().Port, e.tgt.User, db, e.o.jobs, verify)
 	return os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(hcl), 0o600)
 }
 
@@ -348,6 +348,9 @@ func describeDataset(e *env, ds string) string {
 	case "many":
 		return fmt.Sprintf("many tables (factor %g)", e.o.manyFactor)
 	}
+	if n, ok := tinyCount(ds); ok {
+		return views3(n) + " tiny tables"
+	}
 	return ds
 }
 
@@ -405,8 +408,8 @@ ORDER BY pg_relation_size(c.oid) DESC LIMIT 1`).Scan(&b.Key, &b.Schema, &b.Name,
 			k := (i + run) % len(ts)
 			t := ts[k]
 			r := &runCtx{ds: ds, run: run + 1, tool: t, big: res.BigTable, size: res.Size,
-				dir: filepath.Join(e.work, fmt.Sprintf("%s-%s-%d", ds, t.id, run+1)),
-				log: filepath.Join(e.logs, fmt.Sprintf("%s-%s-%d.log", ds, t.id, run+1))}
+				dir: filepath.Join(e.work, fmt.Sprintf("%s%s-%s-%d", e.tag, ds, t.id, run+1)),
+				log: filepath.Join(e.logs, fmt.Sprintf("%s%s-%s-%d.log", e.tag, ds, t.id, run+1))}
 			rr, err := runOnce(ctx, e, r, want, floorWant)
 			if err != nil {
 				return nil, fmt.Errorf("%s on %s, run %d: %w", t.name, ds, run+1, err)

@@ -1,0 +1,358 @@
+package main
+
+// Field modes: the same tools, side by side in one run, through a Toxiproxy proxy on loopback
+// that adds latency or caps the bandwidth of one link (issue 15). The proxy runs in this
+// process (toxiproxy's Go packages, no server to install); every tool connects through it,
+// while the bench's own bookkeeping (creating, renaming and counting databases) goes straight
+// to the servers.
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/pgferry/pgferry/internal/pgtest"
+)
+
+// Field modes.
+const (
+	modeNone          = "none"           // through the proxy, nothing injected
+	modeTargetLatency = "target-latency" // the target's link has -rtt
+	modeSourceLatency = "source-latency" // the source's link has -rtt
+	modeBandwidth     = "bandwidth"      // the target's link is capped at -bandwidth
+)
+
+var fieldModes = []string{modeNone, modeTargetLatency, modeSourceLatency, modeBandwidth}
+
+// defaultField is issue 15's table: the 200-table set at 20 ms on either side and without
+// latency, 1,000 tiny tables at 20 ms, 20,000 tiny tables without latency, pgbench under a cap.
+const defaultField = "many@target-latency,many@none,many@source-latency,tiny1000@target-latency,tiny20000@none,pgbench@bandwidth"
+
+// fieldCase is one dataset moved in one mode.
+type fieldCase struct{ Dataset, Mode string }
+
+func (c fieldCase) String() string { return c.Dataset + "@" + c.Mode }
+
+// parseField reads -field: comma-separated DATASET@MODE.
+func parseField(s string) ([]fieldCase, error) {
+	var out []fieldCase
+	for _, f := range splitList(s) {
+		ds, mode, ok := strings.Cut(f, "@")
+		if !ok || ds == "" {
+			return nil, fmt.Errorf("-field %q: want DATASET@MODE, e.g. many@target-latency", f)
+		}
+		if !contains(fieldModes, mode) {
+			return nil, fmt.Errorf("-field %q: unknown mode %q (%s)", f, mode, strings.Join(fieldModes, ", "))
+		}
+		if err := checkDataset(ds); err != nil {
+			return nil, fmt.Errorf("-field %q: %w", f, err)
+		}
+		out = append(out, fieldCase{Dataset: ds, Mode: mode})
+	}
+	return out, nil
+}
+
+// checkDataset accepts the datasets generate knows.
+func checkDataset(ds string) error {
+	if ds == "pgbench" || ds == "many" {
+		return nil
+	}
+	if n, ok := tinyCount(ds); ok && n > 0 {
+		return nil
+	}
+	return fmt.Errorf("unknown dataset %q (pgbench, many, tinyN: N tiny tables, e.g. tiny1000)", ds)
+}
+
+// tinyCount is N of a "tinyN" dataset: N tiny tables.
+func tinyCount(ds string) (int, bool) {
+	s, ok := strings.CutPrefix(ds, "tiny")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
+}
+
+// allDatasets is every dataset the run needs on the source, each once, in first-use order.
+func allDatasets(o options) []string {
+	var out []string
+	add := func(ds string) {
+		if !contains(out, ds) {
+			out = append(out, ds)
+		}
+	}
+	for _, ds := range splitList(o.datasets) {
+		add(ds)
+	}
+	cases, _ := parseField(o.field)
+	for _, c := range cases {
+		add(c.Dataset)
+	}
+	return out
+}
+
+// link is a proxy in front of one server, with what it injects.
+type link struct {
+	proxy *toxiproxy.Proxy
+	port  int
+}
+
+// openLink starts a proxy on loopback in front of c. latency is added to each direction
+// (toxiproxy delays every chunk by it: the round trip gains twice as much); rateKB caps each
+// direction in toxiproxy's unit, 1,000 bytes a second (0: no cap).
+func openLink(name string, c *pgtest.Cluster, latency time.Duration, rateKB int64) (*link, error) {
+	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	p := toxiproxy.NewProxy(srv, name, "127.0.0.1:0", net.JoinHostPort(c.Host, strconv.Itoa(c.Port)))
+	if err := p.Start(); err != nil {
+		return nil, fmt.Errorf("starting the %s proxy: %w", name, err)
+	}
+	var toxics []string
+	for _, dir := range []string{"upstream", "downstream"} {
+		if latency > 0 {
+			toxics = append(toxics, fmt.Sprintf(`{"name":"latency_%s","type":"latency","stream":%q,"attributes":{"latency":%d}}`,
+				dir, dir, latency.Milliseconds()))
+		}
+		if rateKB > 0 {
+			toxics = append(toxics, fmt.Sprintf(`{"name":"bandwidth_%s","type":"bandwidth","stream":%q,"attributes":{"rate":%d}}`,
+				dir, dir, rateKB))
+		}
+	}
+	for _, t := range toxics {
+		if _, err := p.Toxics.AddToxicJson(strings.NewReader(t)); err != nil {
+			p.Stop()
+			return nil, fmt.Errorf("adding toxic %s to the %s proxy: %w", t, name, err)
+		}
+	}
+	_, port, err := net.SplitHostPort(p.Listen)
+	if err != nil {
+		p.Stop()
+		return nil, err
+	}
+	l := &link{proxy: p}
+	l.port, _ = strconv.Atoi(port)
+	return l, nil
+}
+
+func (l *link) close() {
+	if l != nil {
+		l.proxy.Stop()
+	}
+}
+
+// via is c reached through the proxy: same server, the proxy's port.
+func (l *link) via(c *pgtest.Cluster) *pgtest.Cluster {
+	v := *c
+	v.Host, v.Port = "127.0.0.1", l.port
+	return &v
+}
+
+// srcLink and tgtLink are the servers as the tools reach them: through the field mode's
+// proxy when one is in front, else directly.
+func (e *env) srcLink() *pgtest.Cluster {
+	if e.srcVia != nil {
+		return e.srcVia
+	}
+	return e.src
+}
+
+func (e *env) tgtLink() *pgtest.Cluster {
+	if e.tgtVia != nil {
+		return e.tgtVia
+	}
+	return e.tgt
+}
+
+// measureRTT times n `SELECT 1` round trips on one connection to c and returns their median.
+func measureRTT(ctx context.Context, c *pgtest.Cluster, n int) (time.Duration, error) {
+	conn, err := c.Connect(ctx, "postgres")
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var ds []time.Duration
+	for i := 0; i < n; i++ {
+		var one int
+		start := time.Now()
+		if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+			return 0, err
+		}
+		ds = append(ds, time.Since(start))
+	}
+	return median(ds), nil
+}
+
+// FieldResult is one dataset moved in one field mode.
+type FieldResult struct {
+	Case fieldCase
+	// What was injected, and the round trip through the proxy as measured.
+	Latency   time.Duration // each way
+	RateKB    int64
+	RTT       time.Duration // median of SELECT 1 round trips through the proxy
+	DirectRTT time.Duration // the same, straight to the server
+	Side      string        // "source" or "target": which link the proxy is on
+	Result    *DatasetResult
+}
+
+// fieldTools are the tools of a field case: the -field-tools list, without pgcopydb on
+// catalogs of thousands of tables (it was killed for using 21.6 GB on 20,000).
+func fieldTools(o options, c fieldCase) string {
+	var out []string
+	for _, id := range splitList(o.fieldTools) {
+		if n, ok := tinyCount(c.Dataset); ok && n >= 5000 && id == "pgcopydb" {
+			logf("%s: pgcopydb left out (on 20,000 tables it was killed for out-of-memory at 21.6 GB)", c)
+			continue
+		}
+		out = append(out, id)
+	}
+	return strings.Join(out, ",")
+}
+
+// benchField runs every field case: the proxy, the measured RTT, then the tools side by side.
+func benchField(ctx context.Context, e *env) ([]*FieldResult, error) {
+	cases, err := parseField(e.o.field)
+	if err != nil {
+		return nil, err
+	}
+	var out []*FieldResult
+	for _, c := range cases {
+		fr, err := benchFieldCase(ctx, e, c)
+		if err != nil {
+			return nil, fmt.Errorf("field case %s: %w", c, err)
+		}
+		out = append(out, fr)
+		fmt.Println()
+		fmt.Print(fr.Text())
+	}
+	return out, nil
+}
+
+func benchFieldCase(ctx context.Context, e *env, c fieldCase) (*FieldResult, error) {
+	fr := &FieldResult{Case: c, Side: "target"}
+	server := e.tgt
+	switch c.Mode {
+	case modeTargetLatency:
+		fr.Latency = e.o.rtt / 2
+	case modeSourceLatency:
+		fr.Latency, fr.Side, server = e.o.rtt/2, "source", e.src
+	case modeBandwidth:
+		fr.RateKB = int64(e.o.bandwidthMB * 1000)
+	}
+	l, err := openLink(fr.Side, server, fr.Latency, fr.RateKB)
+	if err != nil {
+		return nil, err
+	}
+	defer l.close()
+	if fr.Side == "source" {
+		e.srcVia = l.via(e.src)
+	} else {
+		e.tgtVia = l.via(e.tgt)
+	}
+	saved := e.o
+	defer func() { e.srcVia, e.tgtVia, e.o, e.tag = nil, nil, saved, "" }()
+	if fr.DirectRTT, err = measureRTT(ctx, server, 20); err != nil {
+		return nil, err
+	}
+	if fr.RTT, err = measureRTT(ctx, l.via(server), 20); err != nil {
+		return nil, fmt.Errorf("through the proxy: %w", err)
+	}
+	logf("field %s: proxy on 127.0.0.1:%d in front of the %s; RTT (median of 20 SELECT 1) %s through it, %s direct%s",
+		c, l.port, fr.Side, ms(fr.RTT), ms(fr.DirectRTT), fr.injected())
+	// pgferry's own verification would also cross the slow link: the bench's row counts
+	// (straight to the servers) check every run instead.
+	e.o.tools, e.o.checksum, e.o.countVerify = fieldTools(saved, c), false, false
+	e.tag = c.Mode + "-"
+	if fr.Result, err = benchDataset(ctx, e, c.Dataset); err != nil {
+		return nil, err
+	}
+	return fr, nil
+}
+
+func (fr *FieldResult) injected() string {
+	var parts []string
+	if fr.Latency > 0 {
+		parts = append(parts, fmt.Sprintf("latency %s each way", ms(fr.Latency)))
+	}
+	if fr.RateKB > 0 {
+		parts = append(parts, fmt.Sprintf("bandwidth %g MB/s each way", float64(fr.RateKB)/1000))
+	}
+	if len(parts) == 0 {
+		return "; nothing injected"
+	}
+	return "; injected: " + strings.Join(parts, ", ")
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+// bestPeer is the fastest tool other than pgferry and the floor, by median.
+func (d *DatasetResult) bestPeer() *toolResult {
+	var best *toolResult
+	for _, t := range d.Tools {
+		if t.ID == "pgferry" || t.ID == "floor" || len(t.Runs) == 0 {
+			continue
+		}
+		if best == nil || t.wall() < best.wall() {
+			best = t
+		}
+	}
+	return best
+}
+
+// cpu is the median CPU time (user + system, the tool's whole process tree) over the runs.
+func (t *toolResult) cpu() time.Duration {
+	return t.field(func(r runResult) time.Duration { return r.CPU })
+}
+
+// fieldRow is one tool's line of a field case's table.
+type fieldRow struct {
+	Name   string
+	Wall   time.Duration
+	Ratio  float64 // to the best peer (0: no peer)
+	RSS    int64
+	CPU    time.Duration
+	Runs   string
+	Best   bool // the best peer
+	IsSelf bool // pgferry
+}
+
+func (fr *FieldResult) rows() []fieldRow {
+	d := fr.Result
+	best := d.bestPeer()
+	var out []fieldRow
+	for _, t := range d.Tools {
+		if len(t.Runs) == 0 {
+			continue
+		}
+		p, _ := t.peak()
+		var runs []string
+		for _, r := range t.Runs {
+			runs = append(runs, fmt.Sprintf("%.1f", r.Wall.Seconds()))
+		}
+		row := fieldRow{Name: t.Name, Wall: t.wall(), RSS: p, CPU: t.cpu(), Runs: strings.Join(runs, ", "),
+			Best: t == best, IsSelf: t.ID == "pgferry"}
+		if best != nil && best.wall() > 0 {
+			row.Ratio = t.wall().Seconds() / best.wall().Seconds()
+		}
+		out = append(out, row)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].IsSelf && !out[j].IsSelf })
+	return out
+}
+
+// Text is the field case's table for the terminal.
+func (fr *FieldResult) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "== %s: %s; RTT %s%s\n", fr.Case, fr.Result.title(), ms(fr.RTT), fr.injected())
+	fmt.Fprintf(&b, "%-40s %10s %8s %10s %10s %s\n", "tool", "median", "ratio", "peak RSS", "CPU", "runs")
+	for _, r := range fr.rows() {
+		fmt.Fprintf(&b, "%-40s %10s %8.2f %10s %10s %s\n", r.Name, secs(r.Wall), r.Ratio, bytesStr(r.RSS), secs(r.CPU), r.Runs)
+	}
+	return b.String()
+}
