@@ -59,6 +59,7 @@ func commands() []command {
 		{"destroy", "roll back: remove what the migration created on the target, revert what it changed", cmdDestroy},
 		{"cancel", "stop a running apply of the migration, then roll back as destroy does", cmdCancel},
 		{"history", "list every run (apply, destroy, cancel) of the migration", cmdHistory},
+		{"report", "write a self-contained HTML report (or --markdown) of a run", cmdReport},
 		{"force-unlock", "remove a stuck state lock", cmdForceUnlock},
 		{"version", "print versions of pgferry, Go, pg_dump and pg_restore", cmdVersion},
 	}

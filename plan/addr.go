@@ -1,6 +1,10 @@
 package plan
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // Addresses.
 
@@ -60,4 +64,26 @@ func addrName(n string) string {
 		return `[""]`
 	}
 	return n
+}
+
+// AddrDatabase is the database an address belongs to ("" for roles and server parameters):
+// "shop" for database.shop.table["public"."t"], "my db" for database["my db"].schema.
+func AddrDatabase(addr string) string {
+	rest, ok := strings.CutPrefix(addr, "database.")
+	if !ok {
+		return ""
+	}
+	if strings.HasPrefix(rest, `["`) {
+		end := strings.Index(rest, `"]`)
+		if end < 0 {
+			return ""
+		}
+		name, err := strconv.Unquote(rest[1 : end+1])
+		if err != nil {
+			return ""
+		}
+		return name
+	}
+	name, _, _ := strings.Cut(rest, ".")
+	return name
 }
