@@ -80,7 +80,28 @@ func cmdShow(c *cli, args []string) error {
 	if st == nil {
 		return view.NotStarted(s.m.Name)
 	}
-	return view.State(st, time.Now())
+	last, err := latestRun(ctx, s.backend, s.m.Name)
+	if err != nil {
+		return err
+	}
+	return view.State(st, last, time.Now())
+}
+
+// latestRun is the newest run of a migration, or nil when it has none or the backend keeps no
+// runs (show and list then fall back to the state's own times).
+func latestRun(ctx context.Context, b state.Backend, migration string) (*state.RunSummary, error) {
+	rs, ok := b.(state.RunStore)
+	if !ok {
+		return nil, nil
+	}
+	runs, err := rs.Runs(ctx, migration)
+	if err != nil {
+		return nil, fmt.Errorf("reading the runs of migration %q: %w", migration, err)
+	}
+	if len(runs) == 0 {
+		return nil, nil
+	}
+	return &runs[len(runs)-1], nil
 }
 
 // showPlanFile renders a saved plan. It needs no configuration: a plan file is self-contained.
@@ -124,9 +145,15 @@ func cmdList(c *cli, args []string) error {
 		return fmt.Errorf("listing the migrations in the state backend: %w", err)
 	}
 	states = slices.DeleteFunc(states, func(st *state.State) bool { return st == nil })
-	// Newest start first; never-started states last, by name.
+	last := map[string]*state.RunSummary{}
+	for _, st := range states {
+		if last[st.Migration], err = latestRun(ctx, backend, st.Migration); err != nil {
+			return err
+		}
+	}
+	// Newest start (as listed: the latest run's) first; never-started states last, by name.
 	sort.SliceStable(states, func(i, j int) bool {
-		a, b := states[i].StartedAt, states[j].StartedAt
+		a, b := views.StartOf(states[i], last[states[i].Migration]), views.StartOf(states[j], last[states[j].Migration])
 		switch {
 		case a != nil && b != nil && !a.Equal(*b):
 			return a.After(*b)
@@ -135,7 +162,7 @@ func cmdList(c *cli, args []string) error {
 		}
 		return states[i].Migration < states[j].Migration
 	})
-	return view.List(states, time.Now())
+	return view.List(states, last, time.Now())
 }
 
 func cmdForceUnlock(c *cli, args []string) error {

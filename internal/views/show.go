@@ -52,6 +52,8 @@ type ShowDoc struct {
 	Error           string             `json:"error"`
 	Validations     []state.Validation `json:"validations"`
 	Actions         []ShowAction       `json:"actions"`
+	// LastRun is the migration's latest run (absent when the backend keeps none).
+	LastRun *ShowRun `json:"last_run,omitempty"`
 }
 
 type ShowAction struct {
@@ -67,12 +69,13 @@ type ShowAction struct {
 	Attempt    int                `json:"attempt"`
 }
 
-func showDocument(st *state.State, now time.Time) ShowDoc {
+func showDocument(st *state.State, last *state.RunSummary, now time.Time) ShowDoc {
+	start, end, dur, ok, _ := migrationTimes(st, last, now)
 	d := ShowDoc{
 		FormatVersion: showFormatVersion, Migration: st.Migration, Status: displayStatus(st), Substatus: st.Substatus,
 		Mode: st.MigrationMode, Type: st.MigrationType, Source: st.Source, Target: st.Target,
-		Databases: st.Databases, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt, Error: st.Error,
-		Validations: st.Validations, Actions: []ShowAction{},
+		Databases: st.Databases, StartedAt: start, FinishedAt: end, Error: st.Error,
+		Validations: st.Validations, Actions: []ShowAction{}, LastRun: showRun(last),
 	}
 	if d.Databases == nil {
 		d.Databases = []string{}
@@ -80,7 +83,7 @@ func showDocument(st *state.State, now time.Time) ShowDoc {
 	if d.Validations == nil {
 		d.Validations = []state.Validation{}
 	}
-	if dur, ok := migrationDuration(st, now); ok {
+	if ok {
 		secs := dur.Seconds()
 		d.DurationSeconds = &secs
 	}
@@ -182,12 +185,13 @@ func serverLine(id state.Identity) string {
 // actionStatuses is the order in which status counts are shown.
 var actionStatuses = []state.ActionStatus{state.ActionApplied, state.ActionRunning, state.ActionInterrupted, state.ActionPending, state.ActionFailed, state.ActionTainted}
 
-// showState renders a migration's status for people.
-func showState(w io.Writer, st *state.State, now time.Time) {
+// showState renders a migration's status for people; last is its latest run (nil: none kept).
+func showState(w io.Writer, st *state.State, last *state.RunSummary, now time.Time) {
+	start, end, d, ok, soFar := migrationTimes(st, last, now)
 	duration := "-"
-	if d, ok := migrationDuration(st, now); ok {
+	if ok {
 		duration = Duration(d)
-		if st.FinishedAt == nil {
+		if soFar {
 			duration += " (so far)"
 		}
 	}
@@ -201,8 +205,8 @@ func showState(w io.Writer, st *state.State, now time.Time) {
 		{"Source server", serverLine(st.Source)},
 		{"Target server", serverLine(st.Target)},
 		{"Databases", orDash(strings.Join(st.Databases, ", "))},
-		{"Start time", FormatTime(st.StartedAt)},
-		{"End time", FormatTime(st.FinishedAt)},
+		{"Start time", FormatTime(start)},
+		{"End time", FormatTime(end)},
 		{"Duration", duration},
 		{"Error", orDash(st.Error)},
 	} {
@@ -214,6 +218,7 @@ func showState(w io.Writer, st *state.State, now time.Time) {
 	}
 	fmt.Fprintln(w)
 
+	LastRun(w, last)
 	Validations(w, st.Validations)
 
 	order, groups := actionGroups(st)

@@ -17,8 +17,9 @@ type Show interface {
 	PlanFile(path string, p *plan.Plan) error
 	// NotStarted says the state backend holds no state for migration.
 	NotStarted(migration string) error
-	// State renders a migration's status as of now.
-	State(st *state.State, now time.Time) error
+	// State renders a migration's status as of now, with its latest run (last; nil when the
+	// backend keeps none for it).
+	State(st *state.State, last *state.RunSummary, now time.Time) error
 }
 
 // NewShow chooses the show view: JSONView or HumanView.
@@ -43,8 +44,8 @@ func (h showHuman) NotStarted(migration string) error {
 	return nil
 }
 
-func (h showHuman) State(st *state.State, now time.Time) error {
-	showState(h.Stdout, st, now)
+func (h showHuman) State(st *state.State, last *state.RunSummary, now time.Time) error {
+	showState(h.Stdout, st, last, now)
 	return nil
 }
 
@@ -63,8 +64,8 @@ func (j showJSON) NotStarted(migration string) error {
 	return writeJSON(j.View, map[string]string{"format_version": showFormatVersion, "migration": migration, "status": statusNotStarted})
 }
 
-func (j showJSON) State(st *state.State, now time.Time) error {
-	return writeJSON(j.View, showDocument(st, now))
+func (j showJSON) State(st *state.State, last *state.RunSummary, now time.Time) error {
+	return writeJSON(j.View, showDocument(st, last, now))
 }
 
 // writeJSON writes doc as one indented JSON document.
@@ -78,9 +79,10 @@ func writeJSON(v *View, doc any) error {
 }
 
 // List is the view of pgferry list: every migration in the state backend, as a grid or as one
-// JSON document (an array). states are sorted as listed; now measures running ones.
+// JSON document (an array). states are sorted as listed; last holds each migration's latest run
+// by name (none for a migration whose backend keeps no runs); now measures running ones.
 type List interface {
-	List(states []*state.State, now time.Time) error
+	List(states []*state.State, last map[string]*state.RunSummary, now time.Time) error
 }
 
 // NewList chooses the list view: JSONView or HumanView.
@@ -93,29 +95,30 @@ func NewList(t ViewType, v *View) List {
 
 type listHuman struct{ *View }
 
-func (h listHuman) List(states []*state.State, now time.Time) error {
+func (h listHuman) List(states []*state.State, last map[string]*state.RunSummary, now time.Time) error {
 	if len(states) == 0 {
 		fmt.Fprintln(h.Stdout, "No migrations in the state backend yet: run pgferry apply to start one.")
 		return nil
 	}
-	writeListGrid(h.Stdout, listRows(states, now))
+	writeListGrid(h.Stdout, listRows(states, last, now))
 	return nil
 }
 
 type listJSON struct{ *View }
 
-func (j listJSON) List(states []*state.State, now time.Time) error {
-	return writeJSON(j.View, listRows(states, now))
+func (j listJSON) List(states []*state.State, last map[string]*state.RunSummary, now time.Time) error {
+	return writeJSON(j.View, listRows(states, last, now))
 }
 
-// listRows are the rows of list, a migration each.
-func listRows(states []*state.State, now time.Time) []listRow {
+// listRows are the rows of list, a migration each: its times are its latest run's (last).
+func listRows(states []*state.State, last map[string]*state.RunSummary, now time.Time) []listRow {
 	rows := make([]listRow, 0, len(states))
 	for _, st := range states {
+		start, end, d, ok, _ := migrationTimes(st, last[st.Migration], now)
 		r := listRow{
 			Name: st.Migration, Status: displayStatus(st), Substatus: st.Substatus, MigrationMode: st.MigrationMode,
-			MigrationType: st.MigrationType, SourceServerType: st.Source.Type, Databases: st.Databases, StartTime: st.StartedAt,
-			EndTime: st.FinishedAt,
+			MigrationType: st.MigrationType, SourceServerType: st.Source.Type, Databases: st.Databases, StartTime: start,
+			EndTime: end,
 		}
 		if r.Databases == nil {
 			r.Databases = []string{}
@@ -127,7 +130,7 @@ func listRows(states []*state.State, now time.Time) []listRow {
 			r.TargetServer = fmt.Sprintf("%s (%s:%d)", st.Target.Name, st.Target.Host, st.Target.Port)
 		}
 		r.sourceName, r.targetName = cmp.Or(st.Source.Name, st.Source.Host), cmp.Or(st.Target.Name, st.Target.Host)
-		if d, ok := migrationDuration(st, now); ok {
+		if ok {
 			secs := d.Seconds()
 			r.DurationSeconds, r.Duration = &secs, Duration(d)
 		}
