@@ -56,3 +56,61 @@ func histcheck(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Logf("run %d: %s %s %.3fs %v", r.ID, r.Operation, r.Outcome, r.DurationSeconds, r.Phases)
 	}
 }
+
+// lastruncheck HISTORY LIST SHOW: the files hold `history --json`, `list --json` and `show --json`
+// of one migration; list's start time and duration and show's are its newest run's, and show's
+// last_run is that run with its phases.
+func lastruncheck(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: lastruncheck HISTORY LIST SHOW")
+	}
+	var hist views.HistoryDoc
+	var list []struct {
+		Name            string     `json:"name"`
+		DurationSeconds *float64   `json:"duration_seconds"`
+		StartTime       *time.Time `json:"start_time"`
+	}
+	var show views.ShowDoc
+	for i, doc := range []any{&hist, &list, &show} {
+		if err := json.Unmarshal([]byte(ts.ReadFile(args[i])), doc); err != nil {
+			ts.Fatalf("lastruncheck %s: %v", args[i], err)
+		}
+	}
+	if len(hist.Runs) == 0 {
+		ts.Fatalf("lastruncheck: no runs in %s", args[0])
+	}
+	newest := hist.Runs[0]
+	near := func(a *float64) bool { return a != nil && math.Abs(*a-newest.DurationSeconds) < 0.002 }
+	secs := func(a *float64) string {
+		if a == nil {
+			return "no duration"
+		}
+		return fmt.Sprintf("%.3fs", *a)
+	}
+	found := false
+	for _, r := range list {
+		if r.Name != hist.Migration {
+			continue
+		}
+		found = true
+		if r.StartTime == nil || !r.StartTime.Equal(newest.StartedAt) || !near(r.DurationSeconds) {
+			ts.Fatalf("lastruncheck: list says %v, %s; run %d started %s and lasted %.3fs", r.StartTime, secs(r.DurationSeconds), newest.ID, newest.StartedAt, newest.DurationSeconds)
+		}
+	}
+	if !found {
+		ts.Fatalf("lastruncheck: list has no migration %q", hist.Migration)
+	}
+	if show.StartedAt == nil || !show.StartedAt.Equal(newest.StartedAt) || !near(show.DurationSeconds) {
+		ts.Fatalf("lastruncheck: show says %v, %s; run %d started %s and lasted %.3fs", show.StartedAt, secs(show.DurationSeconds), newest.ID, newest.StartedAt, newest.DurationSeconds)
+	}
+	lr := show.LastRun
+	if lr == nil || lr.ID != newest.ID || lr.Operation != newest.Operation || lr.Outcome != newest.Outcome ||
+		!lr.StartedAt.Equal(newest.StartedAt) || !lr.FinishedAt.Equal(newest.FinishedAt) || len(lr.Phases) != len(newest.Phases) {
+		ts.Fatalf("lastruncheck: show's last_run %+v is not run %+v", lr, newest)
+	}
+	for ph, s := range newest.Phases {
+		if lr.Phases[ph] != s {
+			ts.Fatalf("lastruncheck: show's last_run has %s %.3fs, history %.3fs", ph, lr.Phases[ph], s)
+		}
+	}
+}
