@@ -16,7 +16,9 @@ import (
 // error. A resumed run keeps the StartedAt of the run it resumes; a migration that finished
 // (Succeeded) or never ran starts its clock again.
 func (s *State) Start(now time.Time) {
-	if s.StartedAt == nil || s.Status == StatusSucceeded || s.Status == "" {
+	// A new migration starts the clock again: after a success, a rollback (destroy: no status) or a
+	// cancel (rolled back); a failed or interrupted one resumes and keeps its start.
+	if s.StartedAt == nil || s.Status == StatusSucceeded || s.Status == "" || s.Status == StatusCanceled {
 		s.StartedAt = &now
 	}
 	s.FinishedAt = nil
