@@ -115,7 +115,7 @@ func (p *PG) Runs(ctx context.Context, migration string) ([]RunSummary, error) {
 		return err
 	})
 	if err != nil {
-		return nil, p.fail("reading the runs of migration %q", err, migration)
+		return nil, p.fail("listing runs", err)
 	}
 	return out, nil
 }
