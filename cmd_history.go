@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/pgferry/pgferry/internal/views"
@@ -24,15 +23,20 @@ func cmdHistory(c *cli, args []string) error {
 		return err
 	}
 	defer end()
-	rs, ok := s.backend.(state.RunStore)
-	if !ok {
-		return errors.New("the state backend cannot keep runs")
-	}
-	runs, err := rs.Runs(ctx, s.m.Name)
+	runs, err := migrationRuns(ctx, s.backend, s.m.Name)
 	if err != nil {
-		return fmt.Errorf("reading the runs of migration %q: %w", s.m.Name, err)
+		return err
 	}
 	return view.Runs(s.m.Name, runs)
+}
+
+// migrationRuns reads the summaries of a migration's runs, oldest first.
+func migrationRuns(ctx context.Context, b state.Backend, migration string) ([]state.RunSummary, error) {
+	runs, err := b.Runs(ctx, migration)
+	if err != nil {
+		return nil, fmt.Errorf("reading the runs of migration %q: %w", migration, err)
+	}
+	return runs, nil
 }
 
 // recordRun keeps the run a command made among the migration's runs (app.Session.RecordRun); a

@@ -34,13 +34,9 @@ func cmdReport(c *cli, args []string) error {
 		return err
 	}
 	defer end()
-	rs, ok := s.backend.(state.RunStore)
-	if !ok {
-		return fmt.Errorf("the state backend cannot keep runs")
-	}
-	runs, err := rs.Runs(ctx, s.m.Name)
+	runs, err := migrationRuns(ctx, s.backend, s.m.Name)
 	if err != nil {
-		return fmt.Errorf("reading the runs of migration %q: %w", s.m.Name, err)
+		return err
 	}
 	if len(runs) == 0 {
 		return fmt.Errorf("migration %q has no runs yet: every pgferry apply, destroy and cancel is one", s.m.Name)
@@ -50,7 +46,7 @@ func cmdReport(c *cli, args []string) error {
 			id = max(id, r.ID)
 		}
 	}
-	run, err := rs.Run(ctx, s.m.Name, id)
+	run, err := s.backend.Run(ctx, s.m.Name, id)
 	if err != nil {
 		return fmt.Errorf("reading run %d of migration %q: %w", id, s.m.Name, err)
 	}

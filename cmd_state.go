@@ -90,13 +90,9 @@ func cmdShow(c *cli, args []string) error {
 // latestRun is the newest run of a migration, or nil when it has none or the backend keeps no
 // runs (show and list then fall back to the state's own times).
 func latestRun(ctx context.Context, b state.Backend, migration string) (*state.RunSummary, error) {
-	rs, ok := b.(state.RunStore)
-	if !ok {
-		return nil, nil
-	}
-	runs, err := rs.Runs(ctx, migration)
+	runs, err := migrationRuns(ctx, b, migration)
 	if err != nil {
-		return nil, fmt.Errorf("reading the runs of migration %q: %w", migration, err)
+		return nil, err
 	}
 	if len(runs) == 0 {
 		return nil, nil

@@ -197,4 +197,6 @@ type Backend interface {
 	ForceUnlock(ctx context.Context, migration, id string) error
 	// Close releases the backend's resources.
 	Close() error
+	// RunStore keeps the migration's runs beside its state (SPEC §7).
+	RunStore
 }

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -187,15 +186,11 @@ func (s *Session) RecordRun(ctx context.Context, r *state.Run) (int, error) {
 	if r == nil {
 		return 0, nil
 	}
-	rs, ok := s.Backend.(state.RunStore)
-	if !ok {
-		return 0, errors.New("the state backend cannot keep runs")
-	}
 	r.Error = s.Redact(r.Error)
 	if r.ToolVersion == "" {
 		r.ToolVersion = s.ToolVersion
 	}
-	id, err := rs.AppendRun(context.WithoutCancel(ctx), s.Migration.Name, r)
+	id, err := s.Backend.AppendRun(context.WithoutCancel(ctx), s.Migration.Name, r)
 	if err != nil {
 		return 0, fmt.Errorf("recording the run: %s", s.Redact(err.Error()))
 	}
