@@ -1,0 +1,25 @@
+package forecast
+
+import "time"
+
+// Basis names where an Estimate came from (state.Forecast.Basis, plan --json's forecast.basis).
+const (
+	BasisRehearsal = "rehearsal"
+	BasisModel     = "model"
+)
+
+// Estimate is what a basis predicts for one plan: every action's duration and the time apply
+// spends outside the actions' graph.
+type Estimate struct {
+	// Basis is BasisRehearsal or BasisModel; Run is the rehearsal's run id (0 for a model).
+	Basis string
+	Run   int
+	// Durations holds each action's predicted duration, by its index in the plan's Actions.
+	Durations []time.Duration
+	// Fixed is apply's serial time outside the actions' graph: connecting, the schema dump and
+	// its reading, each database's setup and closing work that is no action.
+	Fixed time.Duration
+	// Spread is the relative half-width of the range (0.15: expected ±15%); Make may widen it
+	// where the plan differs from what the basis saw.
+	Spread float64
+}
