@@ -81,6 +81,16 @@ type Forecast struct {
 	Basis        string   `json:"basis"`
 	BasisRun     int      `json:"basis_run,omitempty"`
 	CriticalPath []string `json:"critical_path,omitempty"`
+	// CriticalMS is each CriticalPath step's predicted duration in milliseconds.
+	CriticalMS []int64 `json:"critical_ms,omitempty"`
+	// Jobs is the number of parallel workers forecast; BasisRunMS the basis run's wall time.
+	Jobs       int   `json:"jobs,omitempty"`
+	BasisRunMS int64 `json:"basis_run_ms,omitempty"`
+	// Note says in one line what the basis could not see ("" when nothing).
+	Note string `json:"note,omitempty"`
+	// Unavailable, set only on a plan, says why no forecast could be made (the other fields are
+	// then zero): a plan never fails for want of a forecast. A run records no such forecast.
+	Unavailable string `json:"unavailable,omitempty"`
 }
 
 // Run is one apply, destroy or cancel of a migration: its summary and every action it did.
@@ -100,6 +110,10 @@ type RunAction struct {
 	Bytes   int64
 	Rows    int64
 	Outcome ActionStatus
+	// BytesEstimate and RowsEstimate are the plan's estimates for the action (what a forecast
+	// scales the action's duration by against a later plan's).
+	BytesEstimate int64
+	RowsEstimate  int64
 }
 
 // RunActions are a run's actions, stored in columns (one array per field, times in integer
@@ -116,6 +130,9 @@ type runColumns struct {
 	Bytes   []int64        `json:"bytes"`
 	Rows    []int64        `json:"rows"`
 	Outcome []ActionStatus `json:"outcome"`
+	// Planned estimates (absent from runs recorded before they were kept).
+	BytesEstimate []int64 `json:"bytes_estimate,omitempty"`
+	RowsEstimate  []int64 `json:"rows_estimate,omitempty"`
 }
 
 // MarshalJSON writes the actions as columns.
@@ -130,6 +147,12 @@ func (as RunActions) MarshalJSON() ([]byte, error) {
 		c.Address[i], c.Type[i], c.Phase[i], c.Lane[i] = a.Address, a.Type, a.Phase, a.Lane
 		c.StartMS[i], c.EndMS[i] = a.Start.Milliseconds(), a.End.Milliseconds()
 		c.Bytes[i], c.Rows[i], c.Outcome[i] = a.Bytes, a.Rows, a.Outcome
+		if a.BytesEstimate != 0 || a.RowsEstimate != 0 {
+			if c.BytesEstimate == nil {
+				c.BytesEstimate, c.RowsEstimate = make([]int64, n), make([]int64, n)
+			}
+			c.BytesEstimate[i], c.RowsEstimate[i] = a.BytesEstimate, a.RowsEstimate
+		}
 	}
 	return json.Marshal(c)
 }
@@ -150,11 +173,22 @@ func (as *RunActions) UnmarshalJSON(data []byte) error {
 			return fmt.Errorf("run actions: columns of %d and %d values", n, l)
 		}
 	}
+	for _, l := range []int{len(c.BytesEstimate), len(c.RowsEstimate)} {
+		if l != 0 && l != n {
+			return fmt.Errorf("run actions: columns of %d and %d values", n, l)
+		}
+	}
 	out := make(RunActions, n)
 	for i := range out {
 		out[i] = RunAction{Address: c.Address[i], Type: c.Type[i], Phase: c.Phase[i], Lane: c.Lane[i],
 			Start: time.Duration(c.StartMS[i]) * time.Millisecond, End: time.Duration(c.EndMS[i]) * time.Millisecond,
 			Bytes: c.Bytes[i], Rows: c.Rows[i], Outcome: c.Outcome[i]}
+		if len(c.BytesEstimate) == n {
+			out[i].BytesEstimate = c.BytesEstimate[i]
+		}
+		if len(c.RowsEstimate) == n {
+			out[i].RowsEstimate = c.RowsEstimate[i]
+		}
 	}
 	*as = out
 	return nil

@@ -43,12 +43,12 @@ func (a ApplyRun) Build(finished time.Time) *state.Run {
 	default:
 		r.Outcome, r.Error = state.StatusFailed, a.Err.Error()
 	}
-	types := map[string]string{}
+	planned := map[string]*plan.Action{}
 	if p := a.Plan; p != nil {
 		r.ToolVersion, r.Source, r.Target = p.ToolVersion, p.Source, p.Target
 		r.Planned = state.RunSizes{Databases: len(p.Databases), Tables: p.Summary.Tables, Bytes: p.Summary.Bytes, Rows: p.Summary.Rows}
 		for _, pa := range p.Actions {
-			types[pa.Address] = pa.Type
+			planned[pa.Address] = pa
 		}
 	}
 	if a.State == nil {
@@ -62,9 +62,15 @@ func (a ApplyRun) Build(finished time.Time) *state.Run {
 		if sa.FinishedAt != nil && sa.FinishedAt.Before(finished) {
 			end = *sa.FinishedAt
 		}
-		typ := types[sa.Address]
-		r.Actions = append(r.Actions, state.RunAction{Address: sa.Address, Type: typ, Phase: plan.PhaseOf(typ), Lane: sa.Lane,
-			Start: sa.StartedAt.Sub(a.Start), End: end.Sub(a.Start), Bytes: sa.Bytes, Rows: sa.Rows, Outcome: sa.Status})
+		ra := state.RunAction{Address: sa.Address, Lane: sa.Lane,
+			Start: sa.StartedAt.Sub(a.Start), End: end.Sub(a.Start), Bytes: sa.Bytes, Rows: sa.Rows, Outcome: sa.Status}
+		if pa := planned[sa.Address]; pa != nil {
+			// The plan's estimates: a later forecast scales this action's duration by them.
+			ra.Type, ra.BytesEstimate, ra.RowsEstimate = pa.Type, pa.BytesEstimate, pa.RowsEstimate
+		}
+		typ := ra.Type
+		ra.Phase = plan.PhaseOf(typ)
+		r.Actions = append(r.Actions, ra)
 		// Moved data is the copy phase's (a split table's parts carry its rows; other actions may
 		// count objects, e.g. sequences set).
 		if plan.PhaseOf(typ) == "copy" && (typ != plan.TypeTable || !splitTable(a.Plan, sa.Address)) {

@@ -22,4 +22,10 @@ type Estimate struct {
 	// Spread is the relative half-width of the range (0.15: expected ±15%); Make may widen it
 	// where the plan differs from what the basis saw.
 	Spread float64
+	// ConfirmDelay is how long a finished action waits for the state write that releases its
+	// dependents (sched.SimOptions.ConfirmDelay); 0: none.
+	ConfirmDelay time.Duration
+	// Note says in one line what the basis could not see (actions a rehearsal did not run, say);
+	// "" when nothing.
+	Note string
 }

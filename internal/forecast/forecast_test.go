@@ -1,0 +1,159 @@
+package forecast
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgferry/pgferry/plan"
+)
+
+const sec = time.Second
+
+func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+
+// shop is a plan of one role and one database: two tables (big is 4 GB, small 1 MB), an index on
+// each, a foreign key from small to big, ANALYZE and verify.
+func shop(bigBytes int64) *plan.Plan {
+	db := "shop"
+	schema := plan.DatabaseAddr(db) + ".schema"
+	big, small := plan.TableAddr(db, "public", "big"), plan.TableAddr(db, "public", "small")
+	bigIx, smallIx := plan.IndexAddr(db, "public", "big_pkey"), plan.IndexAddr(db, "public", "small_pkey")
+	fk := plan.ConstraintAddr(db, "public", "small", "small_big_fkey")
+	acts := []*plan.Action{
+		{Address: "role.app", Type: plan.TypeRole, Kind: plan.Create},
+		{Address: plan.DatabaseAddr(db), Type: plan.TypeDatabase, Kind: plan.Create, Database: db, DependsOn: []string{"role.app"}},
+		{Address: schema, Type: plan.TypeSchema, Kind: plan.Create, Database: db, DependsOn: []string{plan.DatabaseAddr(db)}},
+		{Address: big, Type: plan.TypeTable, Kind: plan.Create, Database: db, Schema: "public", Name: "big", BytesEstimate: bigBytes, RowsEstimate: bigBytes / 100, DependsOn: []string{schema}},
+		{Address: small, Type: plan.TypeTable, Kind: plan.Create, Database: db, Schema: "public", Name: "small", BytesEstimate: 1 << 20, RowsEstimate: 10000, DependsOn: []string{schema}},
+		{Address: bigIx, Type: plan.TypeIndex, Kind: plan.Create, Database: db, Schema: "public", Name: "big_pkey", Table: "big", BytesEstimate: bigBytes / 4, DependsOn: []string{big}},
+		{Address: smallIx, Type: plan.TypeIndex, Kind: plan.Create, Database: db, Schema: "public", Name: "small_pkey", Table: "small", BytesEstimate: 1 << 18, DependsOn: []string{small}},
+		{Address: fk, Type: plan.TypeConstraint, Kind: plan.Create, Database: db, Schema: "public", Name: "small_big_fkey", Table: "small", DependsOn: []string{bigIx, smallIx}},
+		{Address: plan.DatabaseAddr(db) + ".analyze", Type: plan.TypeAnalyze, Kind: plan.Create, Database: db, DependsOn: []string{big, small}},
+		{Address: plan.DatabaseAddr(db) + ".verify", Type: plan.TypeVerify, Kind: plan.Create, Database: db, DependsOn: []string{fk, plan.DatabaseAddr(db) + ".analyze"}},
+	}
+	return &plan.Plan{Migration: "m", Databases: []string{db}, Actions: acts}
+}
+
+// shopDurations: role 100ms, database 200ms, schema 300ms, big 6s, small 1s, big_pkey 2s,
+// small_pkey 200ms, fk 1s, analyze 500ms, verify 400ms.
+var shopDurations = []time.Duration{ms(100), ms(200), ms(300), 6 * sec, 1 * sec, 2 * sec, ms(200), 1 * sec, ms(500), ms(400)}
+
+func TestMake(t *testing.T) {
+	p := shop(4 << 30)
+	big := []string{"role.app", "database.shop", "database.shop.schema", `database.shop.table["public"."big"]`,
+		`database.shop.index["public"."big_pkey"]`, `database.shop.constraint["public"."small"."small_big_fkey"]`, "database.shop.verify"}
+	for _, tc := range []struct {
+		name   string
+		jobs   int
+		e      Estimate
+		want   time.Duration
+		low    time.Duration
+		high   time.Duration
+		path   []string
+		pathMS []int64
+	}{
+		{
+			// 0.1 + 0.2 serial, then schema 0.3, big 6 beside small 1 + small_pkey 0.2 (+analyze
+			// after big), big_pkey 2, fk 1, verify 0.4.
+			name: "two jobs", jobs: 2, e: Estimate{Basis: BasisRehearsal, Run: 3, Spread: 0.1},
+			want: ms(100+200+300+6000+2000+1000+400), low: ms(9000), high: ms(11000),
+			path: big, pathMS: []int64{100, 200, 300, 6000, 2000, 1000, 400},
+		},
+		{
+			// One lane: every action one after another.
+			name: "one job", jobs: 1, e: Estimate{Basis: BasisModel, Spread: 0.3},
+			want: ms(100 + 200 + 300 + 6000 + 1000 + 2000 + 200 + 1000 + 500 + 400), low: ms(11700 * 7 / 10), high: ms(11700 * 13 / 10),
+		},
+		{
+			// Time outside the graph is added; jobs beyond the graph's width change nothing.
+			name: "fixed", jobs: 8, e: Estimate{Basis: BasisRehearsal, Run: 1, Fixed: 2 * sec},
+			want: ms(12000), low: ms(12000), high: ms(12000), path: big, pathMS: []int64{100, 200, 300, 6000, 2000, 1000, 400},
+		},
+		{
+			// Each confirmation waits for the state write: every dependent on the path starts later.
+			name: "confirm delay", jobs: 2, e: Estimate{Basis: BasisRehearsal, Run: 1, ConfirmDelay: ms(50)},
+			want: ms(10000 + 5*50), low: ms(10250), high: ms(10250), path: big,
+		},
+		{
+			// A spread above the cap is capped.
+			name: "spread capped", jobs: 2, e: Estimate{Basis: BasisModel, Spread: 3},
+			want: ms(10000), low: ms(2500), high: ms(17500),
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := tc.e
+			e.Durations = shopDurations
+			f, err := Make(p, tc.jobs, &e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := time.Duration(f.ExpectedMS) * time.Millisecond; got != tc.want {
+				t.Errorf("expected %v, want %v", got, tc.want)
+			}
+			if got := time.Duration(f.LowMS) * time.Millisecond; got != tc.low {
+				t.Errorf("low %v, want %v", got, tc.low)
+			}
+			if got := time.Duration(f.HighMS) * time.Millisecond; got != tc.high {
+				t.Errorf("high %v, want %v", got, tc.high)
+			}
+			if f.Basis != tc.e.Basis || f.Jobs != tc.jobs {
+				t.Errorf("basis %q jobs %d, want %q %d", f.Basis, f.Jobs, tc.e.Basis, tc.jobs)
+			}
+			if tc.e.Basis == BasisRehearsal && f.BasisRun != tc.e.Run {
+				t.Errorf("basis run %d, want %d", f.BasisRun, tc.e.Run)
+			}
+			if tc.path != nil && !reflect.DeepEqual(f.CriticalPath, tc.path) {
+				t.Errorf("critical path\n%q\nwant\n%q", f.CriticalPath, tc.path)
+			}
+			if tc.pathMS != nil && !reflect.DeepEqual(f.CriticalMS, tc.pathMS) {
+				t.Errorf("critical path durations %v, want %v", f.CriticalMS, tc.pathMS)
+			}
+			if len(f.CriticalMS) != len(f.CriticalPath) {
+				t.Errorf("%d durations for %d steps", len(f.CriticalMS), len(f.CriticalPath))
+			}
+		})
+	}
+}
+
+// TestMakeDatabases: databases run one after another, each through its own simulation; the path
+// goes through both.
+func TestMakeDatabases(t *testing.T) {
+	p := shop(4 << 30)
+	second := shop(4 << 30)
+	var durs []time.Duration
+	durs = append(durs, shopDurations...)
+	for _, a := range second.Actions[1:] { // the same role is not created twice
+		b := *a
+		b.Address = strings.Replace(b.Address, "database.shop", "database.shop2", 1)
+		b.Database = "shop2"
+		for k, d := range b.DependsOn {
+			b.DependsOn = append([]string(nil), b.DependsOn...)
+			b.DependsOn[k] = strings.Replace(d, "database.shop", "database.shop2", 1)
+		}
+		p.Actions = append(p.Actions, &b)
+	}
+	durs = append(durs, shopDurations[1:]...)
+	p.Databases = append(p.Databases, "shop2")
+	f, err := Make(p, 2, &Estimate{Basis: BasisModel, Durations: durs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(100 + 2*9900); f.ExpectedMS != want {
+		t.Errorf("expected %dms, want %dms", f.ExpectedMS, want)
+	}
+	if n := len(f.CriticalPath); n != 13 || f.CriticalPath[n-1] != "database.shop2.verify" || f.CriticalPath[7] != "database.shop2" {
+		t.Errorf("critical path %q", f.CriticalPath)
+	}
+}
+
+func TestMakeErrors(t *testing.T) {
+	p := shop(1 << 20)
+	if _, err := Make(p, 2, nil); err == nil {
+		t.Error("no estimate: no error")
+	}
+	if _, err := Make(p, 2, &Estimate{Durations: shopDurations[:3]}); err == nil || !strings.Contains(err.Error(), "prices 3 actions, the plan has 10") {
+		t.Errorf("short estimate: %v", err)
+	}
+}

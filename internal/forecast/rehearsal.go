@@ -1,0 +1,333 @@
+package forecast
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/pgferry/pgferry/internal/english"
+	"github.com/pgferry/pgferry/plan"
+	"github.com/pgferry/pgferry/state"
+)
+
+// The rehearsal basis's range: baseRehearsalSpread for the same plan at the same jobs, widened
+// when jobs changed, when the data grew or shrank, and by the share of the time priced from
+// medians (actions the rehearsal did not run).
+const (
+	baseRehearsalSpread = 0.10
+	jobsSpread          = 0.10
+	unseenSpread        = 0.5
+	growthSpread        = 0.25
+)
+
+// maxConfirmDelay bounds the measured wait for the state write that releases dependents: apply
+// writes at least every 250 ms (apply/flush.go), at once when a worker is idle.
+const maxConfirmDelay = 250 * time.Millisecond
+
+// Rehearsal prices every action of p from run, the latest Succeeded apply of the migration with
+// its per-action detail, for jobs workers:
+//   - an action the run did: its measured duration, its size-dependent part scaled by the change
+//     in its size (a copy: its bytes estimate now against the run's; an index or constraint: its
+//     table's; verify: its database's data), its fixed part (the type's shortest durations in the
+//     run: connecting, a round trip, an empty table's work) unchanged;
+//   - data work (copies, indexes, constraints, ANALYZE, verify) scaled by the change in jobs: more
+//     actions at once share the same cores and disks, and each takes longer (by the square root
+//     of the change in how many run at once: half the gain of the extra lanes is taken to be lost
+//     to contention, half kept);
+//   - an action the run did not do: its type's median time per byte in the run times its size, or
+//     its type's median duration; a note says how many, and they widen the range.
+//
+// Fixed is calibrated on the run itself: its actions replayed with their own durations at its own
+// jobs, and the difference to its wall time is apply's time outside the graph (connecting, the
+// snapshot and schema dump, reading the catalog, each database's closing writes).
+func Rehearsal(p *plan.Plan, jobs int, run *state.Run) (*Estimate, error) {
+	if run == nil || run.Operation != state.OpApply || run.Outcome != state.StatusSucceeded {
+		return nil, fmt.Errorf("the basis must be a Succeeded apply")
+	}
+	if len(run.Actions) == 0 {
+		return nil, fmt.Errorf("run %d kept no per-action timings", run.ID)
+	}
+	jobs = max(jobs, 1)
+	runJobs := max(run.Jobs, 1)
+	b := newBasis(p, run)
+	e := &Estimate{Basis: BasisRehearsal, Run: run.ID, Durations: make([]time.Duration, len(p.Actions)),
+		ConfirmDelay: b.confirmDelay()}
+
+	contention := contentionFactor(p, jobs, runJobs)
+	var seenIdx []int
+	var seenDur []time.Duration
+	var unseen int
+	var unseenTime, total time.Duration
+	var bytesNow, bytesThen int64
+	for i, a := range p.Actions {
+		ra, seen := b.then[a.Address]
+		var d time.Duration
+		if seen {
+			d = ra.End - ra.Start
+			seenIdx, seenDur = append(seenIdx, i), append(seenDur, d)
+			now, then := b.sizeNow(a), b.sizeThen(a)
+			if now > 0 && then > 0 {
+				fixed := min(d, b.overhead(a.Type))
+				d = fixed + time.Duration(float64(d-fixed)*float64(now)/float64(then))
+			}
+			if isCopyType(a.Type) {
+				bytesNow, bytesThen = bytesNow+now, bytesThen+then
+			}
+		} else {
+			d = b.price(a)
+			unseen++
+			unseenTime += d
+		}
+		if heavy(a.Type) {
+			d = time.Duration(float64(d) * contention)
+		}
+		e.Durations[i] = d
+		total += d
+	}
+
+	// Calibration: the run's own actions at its own durations and jobs, against its wall time.
+	sub := make([]*plan.Action, len(seenIdx))
+	for k, i := range seenIdx {
+		sub[k] = p.Actions[i]
+	}
+	sim, err := replay(sub, seenDur, runJobs, e.ConfirmDelay)
+	if err != nil {
+		return nil, err
+	}
+	e.Fixed = max(run.Duration()-sim.total, -sim.total/2)
+
+	e.Spread = baseRehearsalSpread
+	if jobs != runJobs {
+		e.Spread += jobsSpread
+	}
+	if bytesNow > 0 && bytesThen > 0 {
+		e.Spread += growthSpread * math.Min(1, math.Abs(math.Log(float64(bytesNow)/float64(bytesThen))))
+	}
+	if unseen > 0 {
+		share := 1.0
+		if total > 0 {
+			share = float64(unseenTime) / float64(total)
+		}
+		e.Spread += unseenSpread * share
+		e.Note = fmt.Sprintf("%s not in run %d priced from the medians of their kind", english.Count(unseen, "action"), run.ID)
+		if unseen == 1 {
+			e.Note = fmt.Sprintf("1 action not in run %d priced from the median of its kind", run.ID)
+		}
+	}
+	return e, nil
+}
+
+// basis is what Rehearsal reads of its run.
+type basis struct {
+	p    *plan.Plan
+	run  *state.Run
+	then map[string]state.RunAction // applied actions by address
+	// moved is how the run's moved bytes relate to its plan's estimates (for runs recorded
+	// without per-action estimates).
+	moved float64
+	// perByte and median price unseen actions by type; over is each type's fixed part.
+	perByte map[string]float64
+	median  map[string]time.Duration
+	over    map[string]time.Duration
+	all     time.Duration // the median of every action
+	// thenDB is each database's copied data in the run.
+	thenDB map[string]int64
+}
+
+func newBasis(p *plan.Plan, run *state.Run) *basis {
+	b := &basis{p: p, run: run, then: map[string]state.RunAction{}, moved: 1, perByte: map[string]float64{},
+		median: map[string]time.Duration{}, over: map[string]time.Duration{}, thenDB: map[string]int64{}}
+	for _, ra := range run.Actions {
+		if ra.Outcome == state.ActionApplied && ra.End >= ra.Start {
+			b.then[ra.Address] = ra
+		}
+	}
+	if run.Bytes > 0 && run.Planned.Bytes > 0 {
+		b.moved = float64(run.Planned.Bytes) / float64(run.Bytes)
+	}
+	byType := map[string][]time.Duration{}
+	rates := map[string][]float64{}
+	var all []time.Duration
+	for _, ra := range b.then {
+		d := ra.End - ra.Start
+		byType[ra.Type] = append(byType[ra.Type], d)
+		all = append(all, d)
+		if isCopyType(ra.Type) {
+			b.thenDB[databaseOf(p, ra.Address)] += b.copySize(ra)
+		}
+	}
+	for _, ra := range b.then {
+		if a := p.Action(ra.Address); a != nil {
+			if s := b.sizeThen(a); s > 0 {
+				rates[ra.Type] = append(rates[ra.Type], float64(ra.End-ra.Start)/float64(s))
+			}
+		}
+	}
+	for t, ds := range byType {
+		b.median[t] = quantile(ds, 0.5)
+		if len(ds) >= 4 {
+			// The type's quickest quarter is mostly its fixed cost: small tables, empty indexes.
+			b.over[t] = quantile(ds, 0.25)
+		}
+	}
+	for t, rs := range rates {
+		sort.Float64s(rs)
+		b.perByte[t] = rs[len(rs)/2]
+	}
+	b.all = quantile(all, 0.5)
+	return b
+}
+
+// databaseOf is the database of the plan's action at addr ("" when the plan has no such action).
+func databaseOf(p *plan.Plan, addr string) string {
+	if a := p.Action(addr); a != nil {
+		return a.Database
+	}
+	return ""
+}
+
+// copySize is a run action's planned bytes, or its moved bytes in the plan's terms.
+func (b *basis) copySize(ra state.RunAction) int64 {
+	if ra.BytesEstimate > 0 {
+		return ra.BytesEstimate
+	}
+	if ra.RowsEstimate > 0 || ra.Bytes == 0 {
+		return 0
+	}
+	return int64(float64(ra.Bytes) * b.moved)
+}
+
+// sizeNow is what an action's duration grows with, in today's plan; 0: it does not.
+func (b *basis) sizeNow(a *plan.Action) int64 {
+	switch {
+	case isCopyType(a.Type):
+		return a.BytesEstimate
+	case a.Type == plan.TypeIndex || a.Type == plan.TypeConstraint:
+		if t := b.p.Action(plan.TableAddr(a.Database, a.Schema, a.Table)); t != nil && t.BytesEstimate > 0 {
+			return t.BytesEstimate
+		}
+		return a.BytesEstimate
+	case a.Type == plan.TypeVerify:
+		var n int64
+		for _, x := range b.p.Actions {
+			if x.Database == a.Database && isCopyType(x.Type) && x.Type != plan.TypeTablePart {
+				n += x.BytesEstimate
+			}
+		}
+		return n
+	}
+	return 0
+}
+
+// sizeThen is sizeNow as the run saw it; 0 when it did not record it.
+func (b *basis) sizeThen(a *plan.Action) int64 {
+	switch {
+	case isCopyType(a.Type):
+		if ra, ok := b.then[a.Address]; ok {
+			return b.copySize(ra)
+		}
+	case a.Type == plan.TypeIndex || a.Type == plan.TypeConstraint:
+		if ra, ok := b.then[plan.TableAddr(a.Database, a.Schema, a.Table)]; ok {
+			if s := b.copySize(ra); s > 0 {
+				return s
+			}
+		}
+		if ra, ok := b.then[a.Address]; ok {
+			return ra.BytesEstimate
+		}
+	case a.Type == plan.TypeVerify:
+		return b.thenDB[a.Database]
+	}
+	return 0
+}
+
+// overhead is the fixed part of an action of type t: what does not grow with its size.
+func (b *basis) overhead(t string) time.Duration { return b.over[t] }
+
+// price is an action the run did not do: its type's median time per byte times its size, or its
+// type's median duration, or the run's median duration.
+func (b *basis) price(a *plan.Action) time.Duration {
+	if s := b.sizeNow(a); s > 0 {
+		if r, ok := b.perByte[a.Type]; ok {
+			return b.over[a.Type] + time.Duration(r*float64(s))
+		}
+	}
+	if d, ok := b.median[a.Type]; ok {
+		return d
+	}
+	return b.all
+}
+
+// confirmDelay is the wait between an action's end and its dependents' start in the run: the
+// quickest quarter of those waits (the others also waited for a free lane), at most
+// maxConfirmDelay.
+func (b *basis) confirmDelay() time.Duration {
+	var gaps []time.Duration
+	for _, a := range b.p.Actions {
+		ra, ok := b.then[a.Address]
+		if !ok || len(a.DependsOn) == 0 || a.Type == plan.TypeDatabase {
+			continue
+		}
+		var last time.Duration = -1
+		for _, dep := range a.DependsOn {
+			if rd, ok := b.then[dep]; ok && b.p.Action(dep) != nil && b.p.Action(dep).Type != plan.TypeDatabase {
+				last = max(last, rd.End)
+			}
+		}
+		if last >= 0 && ra.Start >= last {
+			gaps = append(gaps, ra.Start-last)
+		}
+	}
+	if len(gaps) == 0 {
+		return 0
+	}
+	return min(quantile(gaps, 0.25), maxConfirmDelay)
+}
+
+// contentionFactor is how much longer each data action takes at jobs than at runJobs: the
+// square root of the change in how many run at once, which the widest database's data actions
+// bound.
+func contentionFactor(p *plan.Plan, jobs, runJobs int) float64 {
+	if jobs == runJobs {
+		return 1
+	}
+	width := map[string]int{}
+	most := 1
+	for _, a := range p.Actions {
+		if heavy(a.Type) {
+			width[a.Database]++
+			most = max(most, width[a.Database])
+		}
+	}
+	now, then := min(jobs, most), min(runJobs, most)
+	return math.Sqrt(float64(now) / float64(then))
+}
+
+// heavy types do data work whose speed depends on how many run at once.
+func heavy(t string) bool {
+	switch t {
+	case plan.TypeIndex, plan.TypeConstraint, plan.TypeAnalyze, plan.TypeVerify:
+		return true
+	}
+	return isCopyType(t)
+}
+
+// isCopyType reports whether actions of type t move data (apply's copies).
+func isCopyType(t string) bool {
+	switch t {
+	case plan.TypeTable, plan.TypeTablePart, plan.TypeLargeObj, plan.TypeExtData:
+		return true
+	}
+	return false
+}
+
+// quantile is the q-quantile (0..1) of ds, by the nearest rank below.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[int(q*float64(len(s)-1))]
+}
