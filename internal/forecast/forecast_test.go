@@ -58,7 +58,7 @@ func TestMake(t *testing.T) {
 			// 0.1 + 0.2 serial, then schema 0.3, big 6 beside small 1 + small_pkey 0.2 (+analyze
 			// after big), big_pkey 2, fk 1, verify 0.4.
 			name: "two jobs", jobs: 2, e: Estimate{Basis: BasisRehearsal, Run: 3, Spread: 0.1},
-			want: ms(100+200+300+6000+2000+1000+400), low: ms(9000), high: ms(11000),
+			want: ms(100 + 200 + 300 + 6000 + 2000 + 1000 + 400), low: ms(9000), high: ms(11000),
 			path: big, pathMS: []int64{100, 200, 300, 6000, 2000, 1000, 400},
 		},
 		{

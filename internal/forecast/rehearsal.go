@@ -35,8 +35,9 @@ const maxConfirmDelay = 250 * time.Millisecond
 //     actions at once share the same cores and disks, and each takes longer (by the square root
 //     of the change in how many run at once: half the gain of the extra lanes is taken to be lost
 //     to contention, half kept);
-//   - an action the run did not do: its type's median time per byte in the run times its size, or
-//     its type's median duration; a note says how many, and they widen the range.
+//   - an action the run did not do: its type's fixed part plus its type's time per byte in the
+//     run (all its actions' time over all their bytes) times its size, or its type's median
+//     duration; a note says how many, and they widen the range.
 //
 // Fixed is calibrated on the run itself: its actions replayed with their own durations at its own
 // jobs, and the difference to its wall time is apply's time outside the graph (connecting, the
@@ -110,10 +111,7 @@ func Rehearsal(p *plan.Plan, jobs int, run *state.Run) (*Estimate, error) {
 			share = float64(unseenTime) / float64(total)
 		}
 		e.Spread += unseenSpread * share
-		e.Note = fmt.Sprintf("%s not in run %d priced from the medians of their kind", english.Count(unseen, "action"), run.ID)
-		if unseen == 1 {
-			e.Note = fmt.Sprintf("1 action not in run %d priced from the median of its kind", run.ID)
-		}
+		e.Note = fmt.Sprintf("%s not in run %d, priced from its actions of the same kind", english.Count(unseen, "action"), run.ID)
 	}
 	return e, nil
 }
@@ -147,7 +145,7 @@ func newBasis(p *plan.Plan, run *state.Run) *basis {
 		b.moved = float64(run.Planned.Bytes) / float64(run.Bytes)
 	}
 	byType := map[string][]time.Duration{}
-	rates := map[string][]float64{}
+	timeOf, sizeOf := map[string]time.Duration{}, map[string]int64{}
 	var all []time.Duration
 	for _, ra := range b.then {
 		d := ra.End - ra.Start
@@ -160,7 +158,8 @@ func newBasis(p *plan.Plan, run *state.Run) *basis {
 	for _, ra := range b.then {
 		if a := p.Action(ra.Address); a != nil {
 			if s := b.sizeThen(a); s > 0 {
-				rates[ra.Type] = append(rates[ra.Type], float64(ra.End-ra.Start)/float64(s))
+				timeOf[ra.Type] += ra.End - ra.Start
+				sizeOf[ra.Type] += s
 			}
 		}
 	}
@@ -171,9 +170,10 @@ func newBasis(p *plan.Plan, run *state.Run) *basis {
 			b.over[t] = quantile(ds, 0.25)
 		}
 	}
-	for t, rs := range rates {
-		sort.Float64s(rs)
-		b.perByte[t] = rs[len(rs)/2]
+	for t, n := range sizeOf {
+		// Weighted by size: the time per byte of the type's data, which its largest objects
+		// measure best (a small one's time is mostly its fixed part).
+		b.perByte[t] = float64(timeOf[t]) / float64(n)
 	}
 	b.all = quantile(all, 0.5)
 	return b
@@ -245,8 +245,8 @@ func (b *basis) sizeThen(a *plan.Action) int64 {
 // overhead is the fixed part of an action of type t: what does not grow with its size.
 func (b *basis) overhead(t string) time.Duration { return b.over[t] }
 
-// price is an action the run did not do: its type's median time per byte times its size, or its
-// type's median duration, or the run's median duration.
+// price is an action the run did not do: its type's fixed part and time per byte times its size,
+// or its type's median duration, or the run's median duration.
 func (b *basis) price(a *plan.Action) time.Duration {
 	if s := b.sizeNow(a); s > 0 {
 		if r, ok := b.perByte[a.Type]; ok {
