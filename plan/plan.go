@@ -135,6 +135,9 @@ type Plan struct {
 	// what changed; the fingerprints hash them whole. No entry holds a password hash.
 	SourceDigest map[string]string `json:"source_digest,omitempty"`
 	TargetDigest map[string]string `json:"target_digest,omitempty"`
+	// Forecast is how long apply is expected to take (internal/forecast), or why no forecast
+	// could be made (Unavailable); nil when there is nothing to apply.
+	Forecast *state.Forecast `json:"forecast,omitempty"`
 }
 
 // Summary counts the plan's actions.

@@ -1,9 +1,14 @@
 package app
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pgferry/pgferry/checks"
+	"github.com/pgferry/pgferry/internal/forecast"
 	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/plan/planfile"
@@ -48,4 +53,88 @@ func (s *Session) stamp(snap *snapshot.Snapshot, p *plan.Plan) {
 	p.CreatedAt = time.Now().UTC().Truncate(time.Second)
 	p.ConfigFingerprint = s.Migration.Fingerprint()
 	p.Source, p.Target = snap.SourceIdentity(), snap.TargetIdentity()
+}
+
+// probe is the model basis (forecast.Probe: these servers measured now, cheaply and safely),
+// which forecasts a migration no successful apply has taught yet; nil in a build without it.
+var probe func(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int) (*forecast.Estimate, error)
+
+// Forecast sets p.Forecast: how long applying p with jobs workers will take (SPEC §7). Its basis
+// is the latest Succeeded apply of this migration that kept its per-action timings (a rehearsal,
+// read from the state backend: no round trip to the servers), else a model of these servers
+// measured now (probe). A forecast that cannot be made never fails the plan: p.Forecast then says
+// why, in one line. A plan with nothing to apply, or whose validations failed, gets none.
+func (s *Session) Forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int) {
+	p.Forecast = nil
+	if !p.HasChanges() || p.ValidationFailed() {
+		return
+	}
+	f, err := s.forecast(ctx, snap, p, jobs)
+	if err != nil {
+		msg := strings.Join(strings.Fields(s.Redact(err.Error())), " ")
+		p.Forecast = &state.Forecast{Unavailable: msg}
+		return
+	}
+	p.Forecast = f
+}
+
+func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int) (*state.Forecast, error) {
+	run, err := s.latestRehearsal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rerr error
+	if run != nil {
+		f, err := fromRehearsal(p, jobs, run)
+		if err == nil {
+			return f, nil
+		}
+		rerr = fmt.Errorf("run %d could not be scaled to this plan: %w", run.ID, err)
+	}
+	if probe == nil {
+		if rerr != nil {
+			return nil, rerr
+		}
+		return nil, errors.New("no successful apply of this migration to learn from yet")
+	}
+	e, err := probe(ctx, snap, p, jobs)
+	if err != nil {
+		return nil, fmt.Errorf("measuring the servers: %w", err)
+	}
+	return forecast.Make(p, jobs, e)
+}
+
+// fromRehearsal is the forecast of p scaled from run.
+func fromRehearsal(p *plan.Plan, jobs int, run *state.Run) (*state.Forecast, error) {
+	e, err := forecast.Rehearsal(p, jobs, run)
+	if err != nil {
+		return nil, err
+	}
+	f, err := forecast.Make(p, jobs, e)
+	if err != nil {
+		return nil, err
+	}
+	f.BasisRunMS = run.Duration().Milliseconds()
+	return f, nil
+}
+
+// latestRehearsal is the migration's latest Succeeded apply that kept its per-action timings,
+// or nil when there is none.
+func (s *Session) latestRehearsal(ctx context.Context) (*state.Run, error) {
+	runs, err := s.Backend.Runs(ctx, s.Migration.Name)
+	if err != nil {
+		return nil, fmt.Errorf("reading the runs: %w", err)
+	}
+	for k := len(runs) - 1; k >= 0; k-- {
+		r := runs[k]
+		if r.Operation != state.OpApply || r.Outcome != state.StatusSucceeded || !r.Detailed || r.ActionCount == 0 {
+			continue
+		}
+		run, err := s.Backend.Run(ctx, s.Migration.Name, r.ID)
+		if err != nil {
+			return nil, fmt.Errorf("reading run %d: %w", r.ID, err)
+		}
+		return run, nil
+	}
+	return nil, nil
 }

@@ -95,8 +95,25 @@ func (s *Schema) check(path string, node map[string]any, v any) []string {
 			fail("want %s, got %s", typ, jsonType(v))
 			return errs
 		}
+	} else if list, ok := node["type"].([]any); ok {
+		// A list of types: any of them (a nullable member is ["object", "null"]).
+		var names []string
+		match := false
+		for _, t := range list {
+			name, ok := t.(string)
+			if !ok {
+				fail("type must be a string or a list of strings")
+				return errs
+			}
+			names = append(names, name)
+			match = match || hasType(v, name)
+		}
+		if !match {
+			fail("want %s, got %s", strings.Join(names, " or "), jsonType(v))
+			return errs
+		}
 	} else if _, present := node["type"]; present {
-		fail("type must be one string")
+		fail("type must be a string or a list of strings")
 	}
 	if enum, ok := node["enum"].([]any); ok {
 		if !slices.ContainsFunc(enum, func(e any) bool { return fmt.Sprint(e) == fmt.Sprint(v) && jsonType(v) == jsonType(e) }) {

@@ -58,6 +58,9 @@ func markdown(p *plan.Plan) string {
 		// Written as is, so that it reads (and greps) the same as in the terminal; its one ~
 		// cannot pair into a strikethrough.
 		fmt.Fprintf(&head, "**%s**\n\n%s\n\n", SummaryLine(p.Summary), ActionsLine(p.Summary))
+		if p.Forecast != nil {
+			head.WriteString(mdForecast(p.Forecast))
+		}
 	}
 	vals := mdValidations(p.Validations)
 	hazards := mdHazards(p.Actions)
@@ -301,4 +304,22 @@ func clip(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
+}
+
+// mdForecast is the plan's forecast in the summary: expected time and range, basis, critical path
+// (its longest steps, addresses as code), note; or why there is none.
+func mdForecast(f *state.Forecast) string {
+	if f.Unavailable != "" {
+		return fmt.Sprintf("**Forecast:** unavailable: %s\n\n", mdText(clip(f.Unavailable, 500)))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "**Forecast:** apply will take about **%s** (%s to %s); basis: %s.", msDuration(f.ExpectedMS), msDuration(f.LowMS), msDuration(f.HighMS), mdText(ForecastBasis(f)))
+	if path := CriticalPath(f, func(a string) string { return codeSpan(clip(a, 300)) }); path != "" {
+		fmt.Fprintf(&b, " Bounded by %s.", path)
+	}
+	if f.Note != "" {
+		fmt.Fprintf(&b, " Note: %s.", mdText(clip(f.Note, 300)))
+	}
+	b.WriteString("\n\n")
+	return b.String()
 }

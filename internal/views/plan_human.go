@@ -3,7 +3,9 @@ package views
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
@@ -85,8 +87,93 @@ func Plan(w io.Writer, p *plan.Plan) {
 	fmt.Fprintln(w, bold(SummaryLine(p.Summary)))
 	fmt.Fprintln(w, ActionsLine(p.Summary))
 	fmt.Fprintln(w)
+	if p.Forecast != nil && !p.ValidationFailed() {
+		Forecast(w, p.Forecast)
+		fmt.Fprintln(w)
+	}
 	Validations(w, p.Validations)
 }
+
+// forecastSteps is how many steps of the critical path the human and Markdown forms name: the
+// longest ones, in their order; the JSON document has them all.
+const forecastSteps = 5
+
+// Forecast renders a plan's forecast for people (SPEC §7): the expected wall time of apply with
+// its range, its basis, and the critical path that bounds it; or why there is none.
+func Forecast(w io.Writer, f *state.Forecast) {
+	if f.Unavailable != "" {
+		fmt.Fprintf(w, "%s unavailable: %s\n", bold("Forecast:"), f.Unavailable)
+		return
+	}
+	fmt.Fprintf(w, "%s apply will take about %s (%s to %s)\n", bold("Forecast:"), msDuration(f.ExpectedMS), msDuration(f.LowMS), msDuration(f.HighMS))
+	fmt.Fprintf(w, "  basis: %s\n", ForecastBasis(f))
+	if path := CriticalPath(f, func(s string) string { return s }); path != "" {
+		fmt.Fprintf(w, "  bounded by %s\n", path)
+	}
+	if f.Note != "" {
+		fmt.Fprintf(w, "  %s\n", faint("note: "+f.Note))
+	}
+}
+
+// ForecastBasis says what a forecast is based on, in one line.
+func ForecastBasis(f *state.Forecast) string {
+	switch {
+	case f.Basis == "rehearsal" && f.BasisRun > 0:
+		took := ""
+		if f.BasisRunMS > 0 {
+			took = ", " + msDuration(f.BasisRunMS)
+		}
+		return fmt.Sprintf("rehearsal: run %d (Succeeded%s) scaled to today's sizes and jobs = %d", f.BasisRun, took, f.Jobs)
+	case f.Basis == "model":
+		return fmt.Sprintf("model of these servers measured now, for jobs = %d", f.Jobs)
+	}
+	return f.Basis
+}
+
+// CriticalPath is the forecast's critical path in one line, "ADDR 6.1s → ADDR 2.3s → …": its
+// forecastSteps longest steps in their order, "…" where shorter ones were left out. addr formats
+// each address (Markdown: as code).
+func CriticalPath(f *state.Forecast, addr func(string) string) string {
+	n := len(f.CriticalPath)
+	if n == 0 {
+		return ""
+	}
+	keep := make([]bool, n)
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(x, y int) bool { return stepMS(f, order[x]) > stepMS(f, order[y]) })
+	for _, i := range order[:min(n, forecastSteps)] {
+		keep[i] = true
+	}
+	var parts []string
+	gap := false
+	for i, a := range f.CriticalPath {
+		if !keep[i] {
+			gap = true
+			continue
+		}
+		if gap {
+			parts = append(parts, "…")
+		}
+		gap = false
+		parts = append(parts, addr(a)+" "+msDuration(stepMS(f, i)))
+	}
+	if gap {
+		parts = append(parts, "…")
+	}
+	return strings.Join(parts, " → ")
+}
+
+func stepMS(f *state.Forecast, i int) int64 {
+	if i < len(f.CriticalMS) {
+		return f.CriticalMS[i]
+	}
+	return 0
+}
+
+func msDuration(ms int64) string { return Duration(time.Duration(ms) * time.Millisecond) }
 
 // groupOf puts table parts under their tables.
 func groupOf(t string) string {

@@ -14,7 +14,7 @@ import (
 // docs/plan-json.md and docs/plan-json.schema.json. It is versioned apart from the saved plan file:
 // a minor bump only adds fields (readers ignore unknown ones); a major bump renames, removes or
 // retypes one.
-const JSONFormatVersion = "1.0"
+const JSONFormatVersion = "1.1"
 
 // Plan statuses in the JSON document.
 const (
@@ -38,7 +38,34 @@ type planDoc struct {
 	Actions       []actionDoc     `json:"actions"`
 	Validations   []validationDoc `json:"validations"`
 	Summary       summaryDoc      `json:"summary"`
-	Status        string          `json:"status"`
+	// Forecast is null when there is none: nothing to apply, a failed validation, or none could
+	// be made (the human form says why).
+	Forecast *forecastDoc `json:"forecast"`
+	Status   string       `json:"status"`
+}
+
+// forecastDoc is the plan's forecast of apply's wall time (SPEC §7).
+type forecastDoc struct {
+	Seconds      float64  `json:"seconds"`
+	LowSeconds   float64  `json:"low_seconds"`
+	HighSeconds  float64  `json:"high_seconds"`
+	Basis        string   `json:"basis"`
+	Run          *int     `json:"run"`
+	CriticalPath []string `json:"critical_path"`
+}
+
+// forecastJSON is f in the document, or nil when the plan has no forecast.
+func forecastJSON(f *state.Forecast) *forecastDoc {
+	if f == nil || f.Unavailable != "" {
+		return nil
+	}
+	d := &forecastDoc{Seconds: float64(f.ExpectedMS) / 1000, LowSeconds: float64(f.LowMS) / 1000, HighSeconds: float64(f.HighMS) / 1000,
+		Basis: f.Basis, CriticalPath: strs(f.CriticalPath)}
+	if f.BasisRun > 0 {
+		run := f.BasisRun
+		d.Run = &run
+	}
+	return d
 }
 
 type identityDoc struct {
@@ -124,6 +151,9 @@ func PlanJSON(p *plan.Plan) ([]byte, error) {
 		Actions:       make([]actionDoc, 0, len(p.Actions)),
 		Validations:   make([]validationDoc, 0, len(p.Validations)),
 		Status:        planStatus(p),
+	}
+	if !p.ValidationFailed() {
+		d.Forecast = forecastJSON(p.Forecast)
 	}
 	for _, a := range p.Actions {
 		acts, err := changeActions(a.Kind)

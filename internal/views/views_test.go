@@ -199,6 +199,28 @@ var fixtures = []struct {
 	{"full", fullPlan},
 	{"no_changes", noChangesPlan},
 	{"validation_failed", failedPlan},
+	{"forecast", forecastPlan},
+	{"forecast_unavailable", forecastUnavailablePlan},
+}
+
+// forecastPlan is fullPlan with a forecast scaled from a rehearsal, its critical path longer
+// than the human form names.
+func forecastPlan() *plan.Plan {
+	p := fullPlan()
+	p.Forecast = &state.Forecast{ExpectedMS: 72400, LowMS: 58000, HighMS: 86900, Basis: "rehearsal", BasisRun: 3, BasisRunMS: 71800, Jobs: 4,
+		CriticalPath: []string{"role.app_owner", "role.ops", "role.reporting", "database.app", "database.app.schema",
+			`database.app.table["public"."orders"]`, `database.app.index["public"."orders_pkey"]`,
+			`database.app.constraint["public"."orders"."orders_customer_id_fkey"]`, "database.app.verify"},
+		CriticalMS: []int64{20, 15, 15, 310, 1200, 48100, 15300, 4200, 2900},
+		Note:       "2 actions not in run 3, priced from its actions of the same kind"}
+	return p
+}
+
+// forecastUnavailablePlan is fullPlan whose forecast could not be made.
+func forecastUnavailablePlan() *plan.Plan {
+	p := fullPlan()
+	p.Forecast = &state.Forecast{Unavailable: "measuring the servers: the target refused the temporary table (permission denied for schema pg_temp)"}
+	return p
 }
 
 // golden compares got with testdata/name, or rewrites the file under -update.

@@ -1,0 +1,60 @@
+package views
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/pgferry/pgferry/state"
+)
+
+func TestForecastBasis(t *testing.T) {
+	for _, tc := range []struct {
+		f    state.Forecast
+		want string
+	}{
+		{state.Forecast{Basis: "rehearsal", BasisRun: 3, BasisRunMS: 72000, Jobs: 4}, "rehearsal: run 3 (Succeeded, 1m12s) scaled to today's sizes and jobs = 4"},
+		{state.Forecast{Basis: "rehearsal", BasisRun: 1, Jobs: 2}, "rehearsal: run 1 (Succeeded) scaled to today's sizes and jobs = 2"},
+		{state.Forecast{Basis: "model", Jobs: 8}, "model of these servers measured now, for jobs = 8"},
+	} {
+		if got := ForecastBasis(&tc.f); got != tc.want {
+			t.Errorf("basis %q, want %q", got, tc.want)
+		}
+	}
+}
+
+// TestCriticalPath: the longest steps in their order, "…" wherever shorter ones were left out.
+func TestCriticalPath(t *testing.T) {
+	f := &state.Forecast{CriticalPath: []string{"a", "b", "c", "d", "e", "f", "g"}, CriticalMS: []int64{5000, 10, 4000, 3000, 20, 2000, 1000}}
+	if got, want := CriticalPath(f, func(s string) string { return s }), "a 5s → … → c 4s → d 3s → … → f 2s → g 1s"; got != want {
+		t.Errorf("path %q, want %q", got, want)
+	}
+	f = &state.Forecast{CriticalPath: []string{"a", "b"}, CriticalMS: []int64{100, 2500}}
+	if got, want := CriticalPath(f, func(s string) string { return "`" + s + "`" }), "`a` 100ms → `b` 2.5s"; got != want {
+		t.Errorf("path %q, want %q", got, want)
+	}
+	if got := CriticalPath(&state.Forecast{}, nil); got != "" {
+		t.Errorf("no path: %q", got)
+	}
+}
+
+// TestPlanForecastHidden: a plan whose validations failed shows no forecast, in any form.
+func TestPlanForecastHidden(t *testing.T) {
+	p := failedPlan()
+	p.Forecast = forecastPlan().Forecast
+	var h, m bytes.Buffer
+	Plan(&h, p)
+	Markdown(&m, p)
+	js, err := PlanJSON(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"human": h.String(), "markdown": m.String()} {
+		if strings.Contains(out, "Forecast") {
+			t.Errorf("%s shows a forecast for a plan that failed its validations", name)
+		}
+	}
+	if !bytes.Contains(js, []byte(`"forecast": null`)) {
+		t.Error("--json has a forecast for a plan that failed its validations")
+	}
+}
