@@ -79,7 +79,7 @@ func cmdApply(c *cli, args []string) error {
 	// Without a prompt, the first database's snapshot and schema dump start while the plan is made.
 	s.prefetch = saved != nil || *auto
 	defer func() { s.prefetched.Close() }()
-	p, err := c.planApply(ctx, s, saved, view)
+	p, err := c.planApply(ctx, s, saved, n, view)
 	if p == nil {
 		return err
 	}
@@ -117,7 +117,11 @@ func savedFits(saved *plan.Plan, s *session) error {
 // planApply makes the plan that apply carries out, or checks the saved one against it, and
 // refuses a plan whose validations failed. p is nil when apply ends here: with err, or with
 // nothing to do.
-func (c *cli) planApply(ctx context.Context, s *session, saved *plan.Plan, view views.Apply) (p *plan.Plan, err error) {
+//
+// The plan carries its forecast for jobs workers (app.Session.Forecast), shown with the plan
+// before the prompt; a saved plan keeps the one it was made with when that was for the same jobs
+// (what the user saw and planned the window by), and is shown it before the run starts.
+func (c *cli) planApply(ctx context.Context, s *session, saved *plan.Plan, jobs int, view views.Apply) (p *plan.Plan, err error) {
 	if code := c.inspect(ctx, s); code != 0 {
 		if ctx.Err() != nil {
 			// Ctrl-C while the plan was made: nothing was changed, and nothing failed to record.
@@ -141,8 +145,13 @@ func (c *cli) planApply(ctx context.Context, s *session, saved *plan.Plan, view 
 		}
 		saved.Validations = p.Validations
 		saved.Summary = plan.Summarize(saved.Actions, p.Validations)
+		if f := saved.Forecast; f == nil || f.Unavailable != "" || f.Jobs != jobs {
+			s.app.Forecast(ctx, s.snap, saved, jobs)
+		}
 		p = saved
+		view.Forecast(p)
 	} else {
+		s.app.Forecast(ctx, s.snap, p, jobs)
 		view.Plan(p)
 	}
 	if p.ValidationFailed() {
@@ -180,7 +189,8 @@ func (c *cli) runApply(ctx context.Context, s *session, p *plan.Plan, jobs int, 
 	if err == nil {
 		baselineErr = c.recordBaseline(ctx, s, st)
 	}
-	c.recordRun(ctx, s, app.ApplyRun{State: st, Plan: p, Start: start, Jobs: jobs, Err: err, Interrupted: interrupted, Canceled: canceled.Fired()}.Build(start.Add(elapsed)))
+	c.recordRun(ctx, s, app.ApplyRun{State: st, Plan: p, Start: start, Jobs: jobs, Err: err, Interrupted: interrupted, Canceled: canceled.Fired(),
+		Forecast: app.RunForecast(p)}.Build(start.Add(elapsed)))
 	view.Finish(p, elapsed, err, interrupted, func(m string) string { return redact(m, s.secrets) })
 	if baselineErr != nil {
 		view.Warning(redact(fmt.Sprintf("the migration is complete, but what it left on the target could not be recorded (%v): destroy will not be able to tell whether the target was written to since, and will ask for --force", baselineErr), s.secrets))

@@ -120,6 +120,7 @@ func cmdPlan(c *cli, args []string) error {
 		return fromCode(code)
 	}
 	p := s.plan
+	s.app.Forecast(ctx, s.snap, p, s.m.Options.Jobs)
 	if err := view.Plan(p); err != nil {
 		return err
 	}

@@ -27,6 +27,15 @@ type ApplyRun struct {
 	Forecast *state.Forecast
 }
 
+// RunForecast is the forecast a run of p records: the plan's, unless it has none or could not
+// make one.
+func RunForecast(p *plan.Plan) *state.Forecast {
+	if p == nil || p.Forecast == nil || p.Forecast.Unavailable != "" {
+		return nil
+	}
+	return p.Forecast
+}
+
 // Build makes the run of an apply that ended at finished. Only the actions this apply started
 // count (started at or after its start): a resumed apply's run holds what it did itself, not what
 // an earlier run did. Every secret is still in Err: RecordRun redacts.

@@ -20,6 +20,8 @@ type Apply interface {
 	Begin(version string)
 	// Plan shows the plan about to be applied (made now, not read from a file).
 	Plan(p *plan.Plan)
+	// Forecast shows a saved plan's forecast (its plan is not shown) before the run starts.
+	Forecast(p *plan.Plan)
 	// PlanInterrupted says that Ctrl-C came while the plan was made.
 	PlanInterrupted()
 	// ConnectivityFailed follows the connection error: nothing else was checked.
@@ -69,6 +71,13 @@ type applyHuman struct {
 func (a *applyHuman) Begin(string)                {}
 func (a *applyHuman) Plan(p *plan.Plan)           { Plan(a.Stdout, p) }
 func (a *applyHuman) PlanInterrupted()            { planInterrupted(a.View) }
+
+func (a *applyHuman) Forecast(p *plan.Plan) {
+	if p.Forecast != nil && p.HasChanges() && !p.ValidationFailed() {
+		Forecast(a.Stdout, p.Forecast)
+		fmt.Fprintln(a.Stdout)
+	}
+}
 func (a *applyHuman) ConnectivityFailed()         { ConnectivityFailed(a.View) }
 func (a *applyHuman) ValidationFailed(*plan.Plan) {}
 
@@ -118,12 +127,22 @@ func (a *applyJSON) Begin(version string) {
 	a.jl.Write("info", "version", "pgferry "+version, map[string]any{"pgferry": version, "ui": "1.0"})
 }
 
-func (a *applyJSON) Plan(*plan.Plan)     {}
+func (a *applyJSON) Plan(p *plan.Plan)   { a.Forecast(p) }
 func (a *applyJSON) PlanInterrupted()    { planInterrupted(a.View) }
 func (a *applyJSON) ConnectivityFailed() {}
 func (a *applyJSON) Prompt() string      { return (&applyHuman{}).Prompt() }
 func (a *applyJSON) Declined()           { fmt.Fprintln(a.Stdout, "\nApply cancelled.") }
 func (a *applyJSON) Approved()           { fmt.Fprintln(a.Stdout) }
+
+// Forecast writes the plan's forecast as a "forecast" line (the document plan --json carries).
+func (a *applyJSON) Forecast(p *plan.Plan) {
+	if p.ValidationFailed() || !p.HasChanges() {
+		return
+	}
+	if f := forecastJSON(p.Forecast); f != nil {
+		a.jl.Write("info", "forecast", fmt.Sprintf("Forecast: apply will take about %s", msDuration(p.Forecast.ExpectedMS)), map[string]any{"forecast": f})
+	}
+}
 
 func (a *applyJSON) ValidationFailed(p *plan.Plan) {
 	a.jl.Write("error", "diagnostic", "validation failed", map[string]any{"validations": p.Validations})
