@@ -68,9 +68,9 @@ type applyHuman struct {
 	}
 }
 
-func (a *applyHuman) Begin(string)                {}
-func (a *applyHuman) Plan(p *plan.Plan)           { Plan(a.Stdout, p) }
-func (a *applyHuman) PlanInterrupted()            { planInterrupted(a.View) }
+func (a *applyHuman) Begin(string)      {}
+func (a *applyHuman) Plan(p *plan.Plan) { Plan(a.Stdout, p) }
+func (a *applyHuman) PlanInterrupted()  { planInterrupted(a.View) }
 
 func (a *applyHuman) Forecast(p *plan.Plan) {
 	if p.Forecast != nil && p.HasChanges() && !p.ValidationFailed() {
