@@ -188,3 +188,22 @@ func (v *Applier) Finish(total time.Duration, err error) {
 		fmt.Fprintln(v.W, green(bold(fmt.Sprintf("Apply complete! Resources: %d added, %d changed, %d destroyed.", v.added, v.changed, v.destroyed))))
 	}
 }
+
+// Forecast shows the forecast of a saved plan, whose plan apply does not show, before the run.
+func (a *applyHuman) Forecast(p *plan.Plan) {
+	if p.Forecast != nil && p.HasChanges() && !p.ValidationFailed() {
+		Forecast(a.Stdout, p.Forecast)
+		fmt.Fprintln(a.Stdout)
+	}
+}
+
+// Forecast writes the plan's forecast as a "forecast" line (the document plan --json carries),
+// once before the run: after the plan made now (Plan), or for a saved plan.
+func (a *applyJSON) Forecast(p *plan.Plan) {
+	if p.ValidationFailed() || !p.HasChanges() {
+		return
+	}
+	if f := forecastJSON(p.Forecast); f != nil {
+		a.jl.Write("info", "forecast", fmt.Sprintf("Forecast: apply will take about %s", msDuration(p.Forecast.ExpectedMS)), map[string]any{"forecast": f})
+	}
+}

@@ -68,16 +68,9 @@ type applyHuman struct {
 	}
 }
 
-func (a *applyHuman) Begin(string)      {}
-func (a *applyHuman) Plan(p *plan.Plan) { Plan(a.Stdout, p) }
-func (a *applyHuman) PlanInterrupted()  { planInterrupted(a.View) }
-
-func (a *applyHuman) Forecast(p *plan.Plan) {
-	if p.Forecast != nil && p.HasChanges() && !p.ValidationFailed() {
-		Forecast(a.Stdout, p.Forecast)
-		fmt.Fprintln(a.Stdout)
-	}
-}
+func (a *applyHuman) Begin(string)                {}
+func (a *applyHuman) Plan(p *plan.Plan)           { Plan(a.Stdout, p) }
+func (a *applyHuman) PlanInterrupted()            { planInterrupted(a.View) }
 func (a *applyHuman) ConnectivityFailed()         { ConnectivityFailed(a.View) }
 func (a *applyHuman) ValidationFailed(*plan.Plan) {}
 
@@ -133,16 +126,6 @@ func (a *applyJSON) ConnectivityFailed() {}
 func (a *applyJSON) Prompt() string      { return (&applyHuman{}).Prompt() }
 func (a *applyJSON) Declined()           { fmt.Fprintln(a.Stdout, "\nApply cancelled.") }
 func (a *applyJSON) Approved()           { fmt.Fprintln(a.Stdout) }
-
-// Forecast writes the plan's forecast as a "forecast" line (the document plan --json carries).
-func (a *applyJSON) Forecast(p *plan.Plan) {
-	if p.ValidationFailed() || !p.HasChanges() {
-		return
-	}
-	if f := forecastJSON(p.Forecast); f != nil {
-		a.jl.Write("info", "forecast", fmt.Sprintf("Forecast: apply will take about %s", msDuration(p.Forecast.ExpectedMS)), map[string]any{"forecast": f})
-	}
-}
 
 func (a *applyJSON) ValidationFailed(p *plan.Plan) {
 	a.jl.Write("error", "diagnostic", "validation failed", map[string]any{"validations": p.Validations})

@@ -2,6 +2,7 @@ package views
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 
@@ -56,5 +57,23 @@ func TestPlanForecastHidden(t *testing.T) {
 	}
 	if !bytes.Contains(js, []byte(`"forecast": null`)) {
 		t.Error("--json has a forecast for a plan that failed its validations")
+	}
+}
+
+// TestApplyForecast: apply shows a saved plan's forecast before it starts; under --json the
+// forecast is one line, as plan --json has it.
+func TestApplyForecast(t *testing.T) {
+	var h bytes.Buffer
+	NewApply(HumanView, &View{Stdout: &h, Stderr: io.Discard}, false).Forecast(forecastPlan())
+	if want := "Forecast: apply will take about 1m12s (58s to 1m27s)\n  basis: rehearsal: run 3 (Succeeded, 1m12s) scaled to today's sizes and jobs = 4\n"; !strings.HasPrefix(h.String(), want) {
+		t.Errorf("human:\n%s\nwant it to start with\n%s", h.String(), want)
+	}
+	var j bytes.Buffer
+	a := NewApply(JSONView, &View{Stdout: &j, Stderr: io.Discard}, false)
+	a.Plan(forecastPlan())
+	a.Forecast(noChangesPlan())
+	lines := strings.Split(strings.TrimSpace(j.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], `"type":"forecast"`) || !strings.Contains(lines[0], `"forecast":{"seconds":72.4,"low_seconds":58,"high_seconds":86.9,"basis":"rehearsal","run":3,"critical_path":["role.app_owner",`) {
+		t.Errorf("json: %q", lines)
 	}
 }
