@@ -1,0 +1,130 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/forecast"
+	"github.com/pgferry/pgferry/internal/snapshot"
+	"github.com/pgferry/pgferry/plan"
+	"github.com/pgferry/pgferry/state"
+)
+
+// forecastPlan is a small plan with changes: a database, its schema, two tables and an index.
+func forecastPlan(ordersBytes int64) *plan.Plan {
+	db := "app"
+	schema := db + ".schema"
+	orders, customers := plan.TableAddr(db, "public", "orders"), plan.TableAddr(db, "public", "customers")
+	acts := []*plan.Action{
+		{Address: "database.app", Type: plan.TypeDatabase, Kind: plan.Create, Database: db},
+		{Address: schema, Type: plan.TypeSchema, Kind: plan.Create, Database: db, DependsOn: []string{"database.app"}},
+		{Address: orders, Type: plan.TypeTable, Kind: plan.Create, Database: db, Schema: "public", Name: "orders", BytesEstimate: ordersBytes, DependsOn: []string{schema}},
+		{Address: customers, Type: plan.TypeTable, Kind: plan.Create, Database: db, Schema: "public", Name: "customers", BytesEstimate: 1 << 20, DependsOn: []string{schema}},
+		{Address: plan.IndexAddr(db, "public", "orders_pkey"), Type: plan.TypeIndex, Kind: plan.Create, Database: db, Schema: "public", Name: "orders_pkey", Table: "orders", DependsOn: []string{orders}},
+	}
+	return &plan.Plan{Migration: "m", Databases: []string{db}, Actions: acts, Summary: plan.Summarize(acts, nil)}
+}
+
+func forecastSession(t *testing.T) *Session {
+	t.Helper()
+	b, err := state.Open(context.Background(), "local", t.TempDir(), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return &Session{Migration: &config.Migration{Name: "m"}, Backend: b, Secrets: []string{"s3cret"}}
+}
+
+// record stores an apply of p that took 1s per action one after another, with outcome.
+func record(t *testing.T, s *Session, p *plan.Plan, outcome state.Status) {
+	t.Helper()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	st := &state.State{}
+	for i, a := range p.Actions {
+		start, end := t0.Add(time.Duration(i)*time.Second), t0.Add(time.Duration(i+1)*time.Second)
+		st.Actions = append(st.Actions, &state.Action{Address: a.Address, Status: state.ActionApplied, StartedAt: &start, FinishedAt: &end})
+	}
+	ar := ApplyRun{State: st, Plan: p, Start: t0, Jobs: 2}
+	if outcome == state.StatusFailed {
+		ar.Err = errors.New("boom")
+	}
+	if _, err := s.RecordRun(context.Background(), ar.Build(t0.Add(time.Duration(len(p.Actions)+2)*time.Second))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSessionForecast(t *testing.T) {
+	ctx := context.Background()
+	s := forecastSession(t)
+
+	// No run yet, and no model in this build: the plan says why, in one line.
+	p := forecastPlan(100 << 20)
+	s.Forecast(ctx, &snapshot.Snapshot{}, p, 2)
+	if p.Forecast == nil || p.Forecast.Unavailable != "no successful apply of this migration to learn from yet" {
+		t.Fatalf("forecast %+v", p.Forecast)
+	}
+	if RunForecast(p) != nil {
+		t.Error("a run would record an unavailable forecast")
+	}
+
+	// A failed apply teaches nothing; the Succeeded one after it is the basis.
+	record(t, s, forecastPlan(100<<20), state.StatusFailed)
+	record(t, s, forecastPlan(100<<20), state.StatusSucceeded)
+	p = forecastPlan(100 << 20)
+	s.Forecast(ctx, &snapshot.Snapshot{}, p, 2)
+	f := p.Forecast
+	if f == nil || f.Unavailable != "" || f.Basis != forecast.BasisRehearsal || f.BasisRun != 2 || f.Jobs != 2 || f.BasisRunMS != 7000 {
+		t.Fatalf("forecast %+v", f)
+	}
+	// The same plan at the same jobs: the rehearsal's wall time.
+	if f.ExpectedMS != 7000 {
+		t.Errorf("expected %dms, want 7000", f.ExpectedMS)
+	}
+	if RunForecast(p) != f {
+		t.Error("the run does not record the plan's forecast")
+	}
+	// orders grew by half: its copy and its index take half as long again.
+	p = forecastPlan(150 << 20)
+	s.Forecast(ctx, &snapshot.Snapshot{}, p, 2)
+	if f := p.Forecast; f.ExpectedMS <= 7000 || f.ExpectedMS > 8100 {
+		t.Errorf("orders grew by half: %dms, want about 8000", f.ExpectedMS)
+	}
+
+	// Nothing to apply: no forecast at all.
+	none := &plan.Plan{Migration: "m"}
+	s.Forecast(ctx, &snapshot.Snapshot{}, none, 2)
+	if none.Forecast != nil {
+		t.Errorf("no changes: forecast %+v", none.Forecast)
+	}
+}
+
+// TestSessionForecastModel: without a rehearsal the model basis (probe) prices the plan; its
+// failure is said in one line, secrets redacted.
+func TestSessionForecastModel(t *testing.T) {
+	ctx := context.Background()
+	s := forecastSession(t)
+	defer func(saved func(context.Context, *snapshot.Snapshot, *plan.Plan, int) (*forecast.Estimate, error)) { probe = saved }(probe)
+	probe = func(_ context.Context, _ *snapshot.Snapshot, p *plan.Plan, jobs int) (*forecast.Estimate, error) {
+		d := make([]time.Duration, len(p.Actions))
+		for i := range d {
+			d[i] = time.Second
+		}
+		return &forecast.Estimate{Basis: forecast.BasisModel, Durations: d, Spread: 0.3}, nil
+	}
+	p := forecastPlan(100 << 20)
+	s.Forecast(ctx, &snapshot.Snapshot{}, p, 2)
+	if f := p.Forecast; f == nil || f.Basis != forecast.BasisModel || f.BasisRun != 0 || f.ExpectedMS != 4000 || f.LowMS != 2800 {
+		t.Errorf("model forecast %+v", f)
+	}
+	probe = func(context.Context, *snapshot.Snapshot, *plan.Plan, int) (*forecast.Estimate, error) {
+		return nil, errors.New("connecting with password s3cret:\nrefused")
+	}
+	s.Forecast(ctx, &snapshot.Snapshot{}, p, 2)
+	if f := p.Forecast; f == nil || strings.Contains(f.Unavailable, "s3cret") || strings.Contains(f.Unavailable, "\n") || !strings.HasPrefix(f.Unavailable, "measuring the servers: ") {
+		t.Errorf("model failure: %+v", f)
+	}
+}
