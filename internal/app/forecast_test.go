@@ -107,7 +107,9 @@ func TestSessionForecast(t *testing.T) {
 func TestSessionForecastModel(t *testing.T) {
 	ctx := context.Background()
 	s := forecastSession(t)
-	defer func(saved func(context.Context, *snapshot.Snapshot, *plan.Plan, int) (*forecast.Estimate, error)) { probe = saved }(probe)
+	defer func(saved func(context.Context, *snapshot.Snapshot, *plan.Plan, int) (*forecast.Estimate, error)) {
+		probe = saved
+	}(probe)
 	probe = func(_ context.Context, _ *snapshot.Snapshot, p *plan.Plan, jobs int) (*forecast.Estimate, error) {
 		d := make([]time.Duration, len(p.Actions))
 		for i := range d {
