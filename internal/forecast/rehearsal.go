@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/pgferry/pgferry/internal/english"
@@ -62,11 +63,13 @@ func Rehearsal(p *plan.Plan, jobs int, run *state.Run) (*Estimate, error) {
 	var unseenTime, total time.Duration
 	var bytesNow, bytesThen int64
 	for i, a := range p.Actions {
-		ra, seen := b.then[a.Address]
+		if ra, ok := b.then[a.Address]; ok {
+			seenIdx, seenDur = append(seenIdx, i), append(seenDur, ra.End-ra.Start)
+		}
+		ra, seen := b.did(a)
 		var d time.Duration
 		if seen {
 			d = ra.End - ra.Start
-			seenIdx, seenDur = append(seenIdx, i), append(seenDur, d)
 			now, then := b.sizeNow(a), b.sizeThen(a)
 			if now > 0 && then > 0 {
 				fixed := min(d, b.overhead(a.Type))
@@ -88,11 +91,7 @@ func Rehearsal(p *plan.Plan, jobs int, run *state.Run) (*Estimate, error) {
 	}
 
 	// Calibration: the run's own actions at its own durations and jobs, against its wall time.
-	sub := make([]*plan.Action, len(seenIdx))
-	for k, i := range seenIdx {
-		sub[k] = p.Actions[i]
-	}
-	sim, err := replay(sub, seenDur, runJobs, e.ConfirmDelay)
+	sim, err := replay(restrict(p.Actions, seenIdx), seenDur, runJobs, e.ConfirmDelay)
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +115,48 @@ func Rehearsal(p *plan.Plan, jobs int, run *state.Run) (*Estimate, error) {
 	return e, nil
 }
 
+// restrict is the actions of list at indexes keep (ascending), each depending on what it depends on
+// among them, through the actions left out: an index on a table split in parts now and copied
+// whole then depends on the table's action.
+func restrict(list []*plan.Action, keep []int) []*plan.Action {
+	byAddr := map[string]*plan.Action{}
+	for _, a := range list {
+		byAddr[a.Address] = a
+	}
+	in := map[string]bool{}
+	for _, i := range keep {
+		in[list[i].Address] = true
+	}
+	var resolve func(addr string, seen map[string]bool, out *[]string)
+	resolve = func(addr string, seen map[string]bool, out *[]string) {
+		if seen[addr] {
+			return
+		}
+		seen[addr] = true
+		if in[addr] {
+			*out = append(*out, addr)
+			return
+		}
+		if a := byAddr[addr]; a != nil {
+			for _, dep := range a.DependsOn {
+				resolve(dep, seen, out)
+			}
+		}
+	}
+	out := make([]*plan.Action, len(keep))
+	for k, i := range keep {
+		a := *list[i]
+		var deps []string
+		seen := map[string]bool{}
+		for _, dep := range a.DependsOn {
+			resolve(dep, seen, &deps)
+		}
+		a.DependsOn = deps
+		out[k] = &a
+	}
+	return out
+}
+
 // basis is what Rehearsal reads of its run.
 type basis struct {
 	p    *plan.Plan
@@ -131,11 +172,28 @@ type basis struct {
 	all     time.Duration // the median of every action
 	// thenDB is each database's copied data in the run.
 	thenDB map[string]int64
+	// tableRate is each copied table's time per byte in the run (whole or in parts), by table
+	// address; least is each type's quickest action.
+	tableRate map[string]float64
+	least     map[string]time.Duration
+	// split holds the tables the run copied in parts (by table address).
+	split map[string]bool
+}
+
+// did returns what the run did of a, if it did the same work: a table's action only empties a
+// split table, so one split now and not then (or the other way round) is a different action.
+func (b *basis) did(a *plan.Action) (state.RunAction, bool) {
+	ra, ok := b.then[a.Address]
+	if ok && a.Type == plan.TypeTable && (a.Parts > 0) != b.split[a.Address] {
+		return ra, false
+	}
+	return ra, ok
 }
 
 func newBasis(p *plan.Plan, run *state.Run) *basis {
 	b := &basis{p: p, run: run, then: map[string]state.RunAction{}, moved: 1, perByte: map[string]float64{},
-		median: map[string]time.Duration{}, over: map[string]time.Duration{}, thenDB: map[string]int64{}}
+		median: map[string]time.Duration{}, over: map[string]time.Duration{}, thenDB: map[string]int64{},
+		tableRate: map[string]float64{}, least: map[string]time.Duration{}, split: map[string]bool{}}
 	for _, ra := range run.Actions {
 		if ra.Outcome == state.ActionApplied && ra.End >= ra.Start {
 			b.then[ra.Address] = ra
@@ -163,7 +221,28 @@ func newBasis(p *plan.Plan, run *state.Run) *basis {
 			}
 		}
 	}
+	// Each table's own rate: a part of a table split differently now is priced from its parts then.
+	split := b.split
+	for _, ra := range b.then {
+		if ra.Type == plan.TypeTablePart {
+			split[tableOf(ra.Address)] = true
+		}
+	}
+	work, size := map[string]time.Duration{}, map[string]int64{}
+	for _, ra := range b.then {
+		if !isCopyType(ra.Type) || (ra.Type == plan.TypeTable && split[ra.Address]) {
+			continue
+		}
+		if s := b.copySize(ra); s > 0 {
+			work[tableOf(ra.Address)] += ra.End - ra.Start
+			size[tableOf(ra.Address)] += s
+		}
+	}
+	for t, n := range size {
+		b.tableRate[t] = float64(work[t]) / float64(n)
+	}
 	for t, ds := range byType {
+		b.least[t] = quantile(ds, 0)
 		b.median[t] = quantile(ds, 0.5)
 		if len(ds) >= 4 {
 			// The type's quickest quarter is mostly its fixed cost: small tables, empty indexes.
@@ -245,9 +324,23 @@ func (b *basis) sizeThen(a *plan.Action) int64 {
 // overhead is the fixed part of an action of type t: what does not grow with its size.
 func (b *basis) overhead(t string) time.Duration { return b.over[t] }
 
-// price is an action the run did not do: its type's fixed part and time per byte times its size,
-// or its type's median duration, or the run's median duration.
+// price is an action the run did not do: a copy of a table the run copied otherwise (split in
+// other parts) at that table's time per byte; else its type's fixed part and time per byte times
+// its size, or its type's median duration, or the run's median duration.
 func (b *basis) price(a *plan.Action) time.Duration {
+	if a.Type == plan.TypeTable && a.Parts > 0 {
+		// A split table's own action only empties it: the quickest table action's time.
+		return b.least[plan.TypeTable]
+	}
+	if isCopyType(a.Type) && a.BytesEstimate > 0 {
+		// The same table copied whole or in other parts then: its own time per byte.
+		if r, ok := b.tableRate[tableOf(a.Address)]; ok {
+			return time.Duration(r * float64(a.BytesEstimate))
+		}
+		if r, ok := b.perByte[plan.TypeTable]; ok && a.Type == plan.TypeTablePart {
+			return b.over[plan.TypeTable] + time.Duration(r*float64(a.BytesEstimate))
+		}
+	}
 	if s := b.sizeNow(a); s > 0 {
 		if r, ok := b.perByte[a.Type]; ok {
 			return b.over[a.Type] + time.Duration(r*float64(s))
@@ -320,6 +413,14 @@ func isCopyType(t string) bool {
 		return true
 	}
 	return false
+}
+
+// tableOf is the table address of a copy action's address: a part's without its .part[N].
+func tableOf(addr string) string {
+	if i := strings.LastIndex(addr, ".part["); i >= 0 {
+		return addr[:i]
+	}
+	return addr
 }
 
 // quantile is the q-quantile (0..1) of ds, by the nearest rank below.

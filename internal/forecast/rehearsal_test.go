@@ -264,3 +264,47 @@ func TestRehearsalErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRehearsalSplitChanged: big, copied whole in the run, is split in 4 parts now: each part is
+// priced at big's own time per byte (a quarter of its 6s), its own action (emptying it) at the
+// quickest copy's time.
+func TestRehearsalSplitChanged(t *testing.T) {
+	then := shop(4 << 30)
+	run := runOf(t, then, shopDurations, 4, 0)
+	now := shop(4 << 30)
+	big := now.Action(bigAddr)
+	big.Parts = 4
+	var parts []*plan.Action
+	var partAddrs []string
+	for i := 1; i <= 4; i++ {
+		pa := &plan.Action{Address: plan.TablePartAddr("shop", "public", "big", i), Type: plan.TypeTablePart, Kind: plan.Create, Database: "shop",
+			Schema: "public", Name: "big", BytesEstimate: big.BytesEstimate / 4, Part: i, Parts: 4, DependsOn: []string{bigAddr}}
+		parts = append(parts, pa)
+		partAddrs = append(partAddrs, pa.Address)
+	}
+	now.Action(bigIxAddr).DependsOn = partAddrs
+	now.Actions = append(now.Actions[:4], append(parts, now.Actions[4:]...)...)
+	e, err := Rehearsal(now, 4, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := byAddr(now, e)
+	if d[bigAddr] != sec {
+		t.Errorf("emptying big: %v, want 1s (small's copy, the quickest)", d[bigAddr])
+	}
+	for _, a := range partAddrs {
+		if d[a] != ms(1500) {
+			t.Errorf("%s: %v, want 1.5s", a, d[a])
+		}
+	}
+	f, err := Make(now, 4, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 0.1 + 0.2 + 0.3, emptying big 1s; then small_pkey and ANALYZE go first (indexes before
+	// copies) with two parts, the last part waits for ANALYZE's lane (1.8s to 3.3s); big_pkey 2s,
+	// fk 1s, verify 0.4s: 7.2s, and no time outside the graph (the run's calibration).
+	if f.ExpectedMS != 7200 || e.Fixed != 0 {
+		t.Errorf("forecast %dms, fixed %v; want 7200ms, 0s", f.ExpectedMS, e.Fixed)
+	}
+}
