@@ -29,6 +29,9 @@ func bigRun(n int) *Run {
 			Type:    typ, Phase: phase, Lane: i % 8, Start: s, End: s + time.Duration(i%977)*143*time.Millisecond,
 			Bytes: int64(i) * 81920, Rows: int64(i) * 1000, Outcome: ActionApplied,
 		})
+		if typ == "table" {
+			r.Actions[i].BytesEstimate, r.Actions[i].RowsEstimate = int64(i)*40960, int64(i)*990
+		}
 	}
 	return r
 }
@@ -82,6 +85,13 @@ func TestRunDecodeErrors(t *testing.T) {
 	var as RunActions
 	if err := as.UnmarshalJSON([]byte(`{"address":["a","b"],"type":["x"]}`)); err == nil {
 		t.Error("columns of unequal length accepted")
+	}
+	if err := as.UnmarshalJSON([]byte(`{"address":["a"],"type":["x"],"phase":["p"],"lane":[0],"start_ms":[0],"end_ms":[5],"bytes":[1],"rows":[1],"outcome":["Applied"],"bytes_estimate":[1,2]}`)); err == nil {
+		t.Error("an estimate column of another length accepted")
+	}
+	// A run recorded before the planned estimates were kept has none.
+	if err := as.UnmarshalJSON([]byte(`{"address":["a"],"type":["x"],"phase":["p"],"lane":[0],"start_ms":[0],"end_ms":[5],"bytes":[1],"rows":[1],"outcome":["Applied"]}`)); err != nil || len(as) != 1 || as[0].BytesEstimate != 0 || as[0].End != 5*time.Millisecond {
+		t.Errorf("a run without estimates: %v %+v", err, as)
 	}
 }
 
