@@ -7,11 +7,11 @@ import (
 	"strings"
 )
 
-// docs/benchmarks.md has three parts: the loopback method and results (rep.Markdown), the field
-// modes' section, and hand-written notes. A run rewrites the parts it measured and keeps the
-// others as they were, so that `make bench` and `make bench-field` can run apart. Field runs
-// are often partial (a few cases at a time): the section keeps the last keptFieldRuns of them,
-// newest first, each under its dated heading.
+// docs/benchmarks.md has four parts: the loopback method and results (rep.Markdown), the
+// forecast-accuracy section (bench/forecast.go), the field modes' section, and hand-written notes.
+// A run rewrites the parts it measured and keeps the others as they were, so that `make bench`,
+// `make bench-forecast` and `make bench-field` can run apart. Field and forecast runs are kept:
+// each section holds its last keptFieldRuns runs, newest first, each under its dated heading.
 const (
 	fieldHeading    = "\n## In the field"
 	fieldRunHeading = "\n### Field run of "
@@ -19,8 +19,8 @@ const (
 	keptFieldRuns   = 4
 )
 
-// splitReport cuts a previous report into its loopback, field and notes parts.
-func splitReport(old string) (loopback, field, notes string) {
+// splitReport cuts a previous report into its loopback, forecast, field and notes parts.
+func splitReport(old string) (loopback, forecast, field, notes string) {
 	rest := old
 	if i := strings.Index(rest, notesHeading); i >= 0 {
 		rest, notes = rest[:i], rest[i:]
@@ -28,34 +28,40 @@ func splitReport(old string) (loopback, field, notes string) {
 	if i := strings.Index(rest, fieldHeading); i >= 0 {
 		rest, field = rest[:i], rest[i:]
 	}
-	return rest, field, notes
+	if i := strings.Index(rest, forecastHeading); i >= 0 {
+		rest, forecast = rest[:i], rest[i:]
+	}
+	return rest, forecast, field, notes
 }
 
 // mergeReport is the new docs/benchmarks.md: the parts rep measured, new; the others from old.
 func mergeReport(old string, rep *Report) string {
-	loopback, field, notes := splitReport(old)
+	loopback, forecast, field, notes := splitReport(old)
 	if len(rep.Datasets) > 0 || rep.Plan != nil || rep.GoBench != "" || loopback == "" {
 		loopback = rep.Markdown()
 	}
-	if rep.Field != nil {
-		field = rep.fieldMarkdown(commandLine()) + earlierFieldRuns(field, keptFieldRuns-1)
+	if rep.Forecast != nil {
+		forecast = rep.forecastMarkdown(commandLine()) + earlierRuns(forecast, forecastRunHeading, keptFieldRuns-1)
 	}
-	return strings.TrimRight(loopback, "\n") + "\n" + field + notes
+	if rep.Field != nil {
+		field = rep.fieldMarkdown(commandLine()) + earlierRuns(field, fieldRunHeading, keptFieldRuns-1)
+	}
+	return strings.TrimRight(loopback, "\n") + "\n" + forecast + field + notes
 }
 
-// earlierFieldRuns is the first n dated runs of a previous field section.
-func earlierFieldRuns(field string, n int) string {
-	h := fieldRunHeading[1:]
+// earlierRuns is the first n dated runs (each under heading) of a previous section.
+func earlierRuns(section, heading string, n int) string {
+	h := heading[1:]
 	var b strings.Builder
-	rest := field
+	rest := section
 	for k := 0; k < n; k++ {
-		i := strings.Index(rest, fieldRunHeading)
+		i := strings.Index(rest, heading)
 		if i < 0 {
 			break
 		}
 		rest = rest[i+1:]
 		run := rest
-		if end := strings.Index(rest[len(h):], fieldRunHeading); end >= 0 {
+		if end := strings.Index(rest[len(h):], heading); end >= 0 {
 			run = rest[:len(h)+end]
 		}
 		b.WriteString("\n" + strings.TrimRight(run, "\n") + "\n")
