@@ -134,6 +134,13 @@ type env struct {
 	// proxy; nil: directly), tag prefixes the runs' log and work names.
 	srcVia, tgtVia *pgtest.Cluster
 	tag            string
+	// conf is the clusters' configuration (a field mode may start another target with it).
+	conf []pgtest.Option
+	// dumpBin holds the pg_dump and pg_restore the peers run, of major dumpMajor: bin's, or the
+	// target's newer major in the PG18 mode. statsCheck counts pg_stats on the target after each run.
+	dumpBin    string
+	dumpMajor  int
+	statsCheck bool
 }
 
 func run(ctx context.Context, o options) error {
@@ -157,6 +164,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	e.conf = conf
 	reused, err := e.startClusters(ctx, conf)
 	if err != nil {
 		return err
@@ -225,6 +233,7 @@ func (e *env) prepare() error {
 	if e.bin, err = pgtest.BinDir(e.o.major); err != nil {
 		return err
 	}
+	e.dumpBin, e.dumpMajor = e.bin, e.o.major
 	if p, err := exec.LookPath("pgcopydb"); err == nil {
 		e.pgcopydb = p
 	} else {
