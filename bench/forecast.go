@@ -411,8 +411,10 @@ rows. One migration and one state directory go through a user's rehearsal loop, 
 time), ` + "`apply -auto-approve`" + `; (2) ` + "`destroy`" + `, ` + "`plan --json`" + ` (basis "rehearsal": run 1), apply; (3) ` + "`destroy`" + `,
 pgbench_accounts grown by half on the source (new keys, ANALYZE), ` + "`plan --json`" + `, apply. The actual is the apply
 run's ` + "`duration_seconds`" + ` in ` + "`history --json`" + ` ("recorded" is the forecast apply itself recorded there); the error
-is (forecast − actual) / actual, the bars ±35%, ±15% and ±20% (issue 14's acceptance). The last four runs are
-kept here, newest first.
+is (forecast − actual) / actual, the bars ±35%, ±15% and ±20% (issue 14's acceptance). ` + "`destroy`" + ` drops the target
+database, as in a user's rehearsal; on this machine's ext4 without a journal, creating files soon after deleting
+many is slower (see the Notes), which the applies after a destroy pay and the bench does not hide. The last four
+runs are kept here, newest first.
 `
 
 // forecastMarkdown is the forecast section of docs/benchmarks.md.
