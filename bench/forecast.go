@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -183,13 +184,15 @@ type ForecastResult struct {
 	Err   string // why it stopped early ("": all steps ran)
 }
 
-// benchForecast runs the three steps. A step that cannot run (no forecast in the plan, a failed
-// apply) ends the bench; the result so far is returned with the error.
+// benchForecast runs the three steps. A step whose plan has no forecast fails, and its apply still
+// runs (the next steps rehearse on it); a failed apply ends the bench. The result so far is
+// returned with the error.
 func benchForecast(ctx context.Context, e *env) (*ForecastResult, error) {
 	fr := &ForecastResult{}
 	err := forecastSteps3(ctx, e, fr)
 	if err != nil {
 		fr.Err = redact(err.Error())
+		// A step the bench could not finish (a failed apply) fails too.
 		if n := len(fr.Cases); n > 0 && fr.Cases[n-1].Run == nil && fr.Cases[n-1].Err == "" {
 			fr.Cases[n-1].Err = fr.Err
 		}
@@ -237,6 +240,7 @@ func forecastSteps3(ctx context.Context, e *env, fr *ForecastResult) error {
 		return err
 	}
 	lastApply := 0
+	var failed []string
 	for i, step := range forecastSteps {
 		c := &ForecastCase{Step: step}
 		if step.WantBasis == "rehearsal" {
@@ -274,12 +278,15 @@ func forecastSteps3(ctx context.Context, e *env, fr *ForecastResult) error {
 		c.PlanWall = m.Wall
 		os.WriteFile(log("plan")+".json", out.Bytes(), 0o644)
 		if c.Forecast, err = parsePlanForecast(out.Bytes()); err != nil {
+			// The step fails; its apply still runs: the next steps rehearse on it.
 			c.Err = err.Error()
-			return fmt.Errorf("step %d (%s): %w", i+1, step.Case, err)
+			failed = append(failed, fmt.Sprintf("step %d (%s): %s", i+1, step.Case, err))
+			logf("forecast step %d (%s): FAILED: %s", i+1, step.Case, err)
+		} else {
+			logf("forecast step %d (%s): plan %s: forecast %.1f s (%.1f–%.1f s), basis %s; critical path %s",
+				i+1, step.Case, secs(c.PlanWall), c.Forecast.Seconds, c.Forecast.LowSeconds, c.Forecast.HighSeconds, c.basis(),
+				strings.Join(c.Forecast.CriticalPath, " → "))
 		}
-		logf("forecast step %d (%s): plan %s: forecast %.1f s (%.1f–%.1f s), basis %s; critical path %s",
-			i+1, step.Case, secs(c.PlanWall), c.Forecast.Seconds, c.Forecast.LowSeconds, c.Forecast.HighSeconds, c.basis(),
-			strings.Join(c.Forecast.CriticalPath, " → "))
 		if m, err = timed(ctx, pgferryCmd(e, dir, "apply", "--auto-approve"), log("apply")); err != nil {
 			return fmt.Errorf("step %d (%s): pgferry apply: %w", i+1, step.Case, err)
 		}
@@ -307,6 +314,9 @@ func forecastSteps3(ctx context.Context, e *env, fr *ForecastResult) error {
 		ef, _ := c.errorFrac()
 		logf("forecast step %d (%s): apply run %d took %.1f s (process %s): forecast error %+.1f%%: %s",
 			i+1, step.Case, c.Run.ID, c.Run.DurationSeconds, secs(c.ApplyWall), 100*ef, c.verdict())
+	}
+	if len(failed) > 0 {
+		return errors.New(strings.Join(failed, "; "))
 	}
 	return nil
 }
