@@ -503,8 +503,8 @@ func (fr *FieldResult) bar(all []*FieldResult) string {
 			}
 			if t := o.Result.tool("pgferry"); t != nil {
 				if base := t.field(func(r runResult) time.Duration { return r.Analyze }); base > 0 {
-					return fmt.Sprintf("analyze phase %s vs %s on the PostgreSQL %s target (%s@none): ", secs(mine), secs(base),
-						"bench's", fr.Case.Dataset) + verdict(mine.Seconds()/base.Seconds(), 0.2)
+					return fmt.Sprintf("analyze phase %s vs %s on the bench's own target (%s@none): ", secs(mine), secs(base),
+						fr.Case.Dataset) + verdict(mine.Seconds()/base.Seconds(), 0.2)
 				}
 			}
 		}

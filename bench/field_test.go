@@ -205,7 +205,7 @@ func TestFieldBars(t *testing.T) {
 		lat:    "to the best peer 0.25 meets ≤ 0.35",
 		tiny:   "to pg_dump | pg_restore 1.17 MISSES ≤ 0.8; peak RSS 452.00 MISSES ≤ 150 MB",
 		none:   "",
-		pg18:   "analyze phase 0.4 s vs 2.5 s on the PostgreSQL bench's target (many@none): 0.16 meets ≤ 0.2",
+		pg18:   "analyze phase 0.4 s vs 2.5 s on the bench's own target (many@none): 0.16 meets ≤ 0.2",
 		capped: "to the best peer 1.33 MISSES ≤ 1",
 	} {
 		if got := fr.bar(all); got != want {
