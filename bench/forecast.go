@@ -66,7 +66,11 @@ func parsePlanForecast(doc []byte) (*planForecast, error) {
 	if err := json.Unmarshal(bytes.TrimSpace(doc), &d); err != nil {
 		return nil, fmt.Errorf("plan --json is not a JSON document: %w", err)
 	}
-	if len(d.Forecast) == 0 || string(d.Forecast) == "null" {
+	if string(d.Forecast) == "null" {
+		return nil, fmt.Errorf("plan --json has no forecast: its \"forecast\" is null (pgferry %s made none: no rehearsal of this migration to scale, and no model of these servers)",
+			d.ToolVersion)
+	}
+	if len(d.Forecast) == 0 {
 		return nil, fmt.Errorf("plan --json has no forecast: the document (format_version %s, pgferry %s, status %s) has no \"forecast\" object; "+
 			"this pgferry was built without issue 14's forecast (SPEC §7: \"forecast\": {\"seconds\", \"low_seconds\", \"high_seconds\", \"basis\", \"run\", \"critical_path\"})",
 			d.FormatVersion, d.ToolVersion, d.Status)

@@ -11,7 +11,7 @@ func TestParsePlanForecast(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), "plan --json has no forecast: ") || !strings.Contains(err.Error(), "0.1.0-dev") {
 		t.Errorf("no forecast: %v", err)
 	}
-	if _, err := parsePlanForecast([]byte(`{"forecast":null}`)); err == nil || !strings.Contains(err.Error(), "has no forecast") {
+	if _, err := parsePlanForecast([]byte(`{"forecast":null}`)); err == nil || !strings.Contains(err.Error(), "plan --json has no forecast: its \"forecast\" is null") {
 		t.Errorf("null forecast: %v", err)
 	}
 	f, err := parsePlanForecast([]byte(`{"forecast":{"seconds":12.5,"low_seconds":10,"high_seconds":16,"basis":"rehearsal","run":3,
