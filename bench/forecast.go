@@ -315,9 +315,9 @@ func forecastSteps3(ctx context.Context, e *env, fr *ForecastResult) error {
 			return fmt.Errorf("step %d: the latest run in history is %s %s (run %d), not the apply that just succeeded", i+1, c.Run.Operation, c.Run.Outcome, c.Run.ID)
 		}
 		lastApply = c.Run.ID
-		ef, _ := c.errorFrac()
-		logf("forecast step %d (%s): apply run %d took %.1f s (process %s): forecast error %+.1f%%: %s",
-			i+1, step.Case, c.Run.ID, c.Run.DurationSeconds, secs(c.ApplyWall), 100*ef, c.verdict())
+		_, _, _, _, ef := c.cells()
+		logf("forecast step %d (%s): apply run %d took %.1f s (process %s): forecast error %s: %s",
+			i+1, step.Case, c.Run.ID, c.Run.DurationSeconds, secs(c.ApplyWall), ef, c.verdict())
 	}
 	if len(failed) > 0 {
 		return errors.New(strings.Join(failed, "; "))
