@@ -282,7 +282,11 @@ func forecastSteps3(ctx context.Context, e *env, fr *ForecastResult) error {
 		c.PlanWall = m.Wall
 		os.WriteFile(log("plan")+".json", out.Bytes(), 0o644)
 		if c.Forecast, err = parsePlanForecast(out.Bytes()); err != nil {
-			// The step fails; its apply still runs: the next steps rehearse on it.
+			// The step fails; its apply still runs: the next steps rehearse on it. The human plan
+			// says why there is none.
+			if why := planForecastLine(ctx, e, dir, log("plan-human")); why != "" {
+				err = fmt.Errorf("%w; pgferry plan says %q", err, why)
+			}
 			c.Err = err.Error()
 			failed = append(failed, fmt.Sprintf("step %d (%s): %s", i+1, step.Case, err))
 			logf("forecast step %d (%s): FAILED: %s", i+1, step.Case, err)
@@ -323,6 +327,18 @@ func forecastSteps3(ctx context.Context, e *env, fr *ForecastResult) error {
 		return errors.New(strings.Join(failed, "; "))
 	}
 	return nil
+}
+
+// planForecastLine is the "Forecast:" line of the human `pgferry plan` ("" when it has none).
+func planForecastLine(ctx context.Context, e *env, dir, log string) string {
+	timed(ctx, pgferryCmd(e, dir, "plan"), log)
+	b, _ := os.ReadFile(log)
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "Forecast:") {
+			return redact(strings.TrimSpace(l))
+		}
+	}
+	return ""
 }
 
 // freshForecastSource makes the source database the steps migrate: a copy of the dataset as
