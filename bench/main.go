@@ -10,7 +10,9 @@
 // then, for each dataset, runs every tool -runs times in alternation, each on
 // a fresh target database, checks the row count of every table after each
 // run, and reports median wall time and peak memory. It also times `pgferry
-// plan` over a source database of 10,000 tables.
+// plan` over a source database of 10,000 tables, measures how close plan's
+// forecast comes to apply (bench/forecast.go), and moves datasets through a
+// slow or capped link or to a PostgreSQL 18 target (-field, bench/field.go).
 package main
 
 import (
