@@ -293,7 +293,7 @@ func forecastSteps3(ctx context.Context, e *env, fr *ForecastResult) error {
 		} else {
 			logf("forecast step %d (%s): plan %s: forecast %.1f s (%.1f–%.1f s), basis %s; critical path %s",
 				i+1, step.Case, secs(c.PlanWall), c.Forecast.Seconds, c.Forecast.LowSeconds, c.Forecast.HighSeconds, c.basis(),
-				strings.Join(c.Forecast.CriticalPath, " → "))
+				pathStr(c.Forecast.CriticalPath))
 		}
 		if m, err = timed(ctx, pgferryCmd(e, dir, "apply", "--auto-approve"), log("apply")); err != nil {
 			return fmt.Errorf("step %d (%s): pgferry apply: %w", i+1, step.Case, err)
@@ -392,6 +392,15 @@ func generateForecast(ctx context.Context, e *env) error {
 	return e.src.Exec(ctx, forecastBase, "VACUUM ANALYZE")
 }
 
+// pathStr is a critical path, its middle left out when long.
+func pathStr(path []string) string {
+	const head = 6
+	if len(path) <= head+2 {
+		return strings.Join(path, " → ")
+	}
+	return fmt.Sprintf("%s → … (%d more) → %s", strings.Join(path[:head], " → "), len(path)-head-1, path[len(path)-1])
+}
+
 func pct(f float64) string { return fmt.Sprintf("%+.1f%%", 100*f) }
 
 func (c *ForecastCase) cells() (forecast, rng, recorded, actual, errStr string) {
@@ -465,7 +474,7 @@ func (rep *Report) forecastMarkdown(cmd string) string {
 	}
 	for _, c := range fr.Cases {
 		if c.Forecast != nil && len(c.Forecast.CriticalPath) > 0 {
-			fmt.Fprintf(&b, "\nCritical path, %s: %s.\n", c.Step.Case, mdEsc(strings.Join(c.Forecast.CriticalPath, " → ")))
+			fmt.Fprintf(&b, "\nCritical path, %s: %s.\n", c.Step.Case, mdEsc(pathStr(c.Forecast.CriticalPath)))
 		}
 	}
 	if fr.Err != "" {

@@ -35,6 +35,16 @@ func TestParsePlanForecast(t *testing.T) {
 	}
 }
 
+func TestPathStr(t *testing.T) {
+	if got := pathStr([]string{"a", "b"}); got != "a → b" {
+		t.Errorf("short path: %s", got)
+	}
+	long := strings.Split("a b c d e f g h i j", " ")
+	if got := pathStr(long); got != "a → b → c → d → e → f → … (3 more) → j" {
+		t.Errorf("long path: %s", got)
+	}
+}
+
 func TestLatestRun(t *testing.T) {
 	doc := `{"format_version":"1.0","migration":"bench","runs":[
  {"id":3,"operation":"apply","outcome":"Succeeded","duration_seconds":21.5,"forecast_seconds":20,"phases":{"copy":12}},
