@@ -425,10 +425,10 @@ func (c *ForecastCase) cells() (forecast, rng, recorded, actual, errStr string) 
 func (fr *ForecastResult) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "== forecast accuracy: %s\n", fr.Desc)
-	fmt.Fprintf(&b, "%-30s %-16s %9s %13s %9s %9s %8s %s\n", "case", "basis", "forecast", "range", "recorded", "actual", "error", "target")
+	fmt.Fprintf(&b, "%-30s %-18s %9s %13s %9s %9s %8s %9s %9s %s\n", "case", "basis", "forecast", "range", "recorded", "actual", "error", "plan", "process", "target")
 	for _, c := range fr.Cases {
 		f, r, rec, a, e := c.cells()
-		fmt.Fprintf(&b, "%-30s %-16s %9s %13s %9s %9s %8s %s\n", c.Step.Case, c.basis(), f, r, rec, a, e, c.verdict())
+		fmt.Fprintf(&b, "%-30s %-18s %9s %13s %9s %9s %8s %9s %9s %s\n", c.Step.Case, c.basis(), f, r, rec, a, e, secs(c.PlanWall), secs(c.ApplyWall), c.verdict())
 	}
 	if fr.Err != "" {
 		fmt.Fprintf(&b, "FAILED: %s\n", fr.Err)
@@ -449,7 +449,8 @@ rows. One migration and one state directory go through a user's rehearsal loop, 
 (no database, both servers checkpointed): (1) cold: ` + "`plan --json`" + ` (basis "model": the servers measured at plan
 time), ` + "`apply -auto-approve`" + `; (2) ` + "`destroy`" + `, ` + "`plan --json`" + ` (basis "rehearsal": run 1), apply; (3) ` + "`destroy`" + `,
 pgbench_accounts grown by half on the source (new keys, ANALYZE), ` + "`plan --json`" + `, apply. The actual is the apply
-run's ` + "`duration_seconds`" + ` in ` + "`history --json`" + ` ("recorded" is the forecast apply itself recorded there); the error
+run's ` + "`duration_seconds`" + ` in ` + "`history --json`" + ` ("recorded" is the forecast apply itself recorded there; "plan
+--json" is the plan's wall time, measurements included, "apply process" the apply command's, start to exit); the error
 is (forecast − actual) / actual, the bars ±35%, ±15% and ±20% (issue 14's acceptance). ` + "`destroy`" + ` drops the target
 database, as in a user's rehearsal; on this machine's ext4 without a journal, creating files soon after deleting
 many is slower (see the Notes), which the applies after a destroy pay and the bench does not hide. The last four
@@ -467,10 +468,11 @@ func (rep *Report) forecastMarkdown(cmd string) string {
 	fmt.Fprintf(&b, "%s. Measured on %d × %s under load from other work on the machine: load average (1, 5, 15 min) %s at the start, "+
 		"%s at the end. %s; pgferry %s; jobs %d.\n\n", fr.Desc, m.CPUs, m.CPU, m.LoadStart, m.LoadEnd, m.PostgreSQL, m.Pgferry, rep.Options.jobs)
 	fmt.Fprintf(&b, "Command: `%s`\n\n", cmd)
-	b.WriteString("| case | basis | forecast | range | recorded | actual | error | within target? |\n|---|---|---:|---|---:|---:|---:|---|\n")
+	b.WriteString("| case | basis | forecast | range | recorded | actual | error | within target? | plan --json | apply process |\n|---|---|---:|---|---:|---:|---:|---|---:|---:|\n")
 	for _, c := range fr.Cases {
 		f, r, rec, a, e := c.cells()
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", c.Step.Case, c.basis(), f, r, rec, a, e, c.verdict())
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.Step.Case, c.basis(), f, r, rec, a, e, c.verdict(),
+			secs(c.PlanWall), secs(c.ApplyWall))
 	}
 	for _, c := range fr.Cases {
 		if c.Forecast != nil && len(c.Forecast.CriticalPath) > 0 {
