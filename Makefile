@@ -76,7 +76,8 @@ bench-forecast:
 	SCALE=$(SCALE) RUNS=1 GO=$(GO) ./scripts/bench.sh -datasets '' -plan-tables 0 -gobench=false -forecast -forecast-scale $(FORECAST_SCALE) $(BENCH_FLAGS)
 
 # The same tools in the field (issue 15): a 20 ms link to the target or the source, a 20 MB/s cap,
-# thousands of tables, through an in-process Toxiproxy proxy on loopback; writes the "In the field"
+# thousands of tables, a PostgreSQL 18 target (statistics carried vs ANALYZE), through an in-process
+# Toxiproxy proxy on loopback; writes the "In the field"
 # section of docs/benchmarks.md (the loopback one is kept). FIELD lists DATASET@MODE cases
 # (issue15: the issue's table); FIELD_SCALE is pgbench's scale there.
 FIELD ?= issue15
