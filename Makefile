@@ -31,7 +31,7 @@ PG_NPM_18 := 18.4.0-beta.17
 DEMO_DIR ?= $(or $(TMPDIR),/tmp)/pgferry-demo
 export DEMO_DIR
 
-.PHONY: all build deps pg-versions test lint demo demo-stop bench bench-field
+.PHONY: all build deps pg-versions test lint demo demo-stop bench bench-field bench-forecast
 
 all: build
 
@@ -58,18 +58,26 @@ demo: pg-versions
 demo-stop:
 	./scripts/demo.sh stop
 
-# Benchmark against pg_dump/pg_restore, pgcopydb and a COPY stream on throwaway full-durability clusters;
-# writes docs/benchmarks.md. Not part of CI. SCALE is pgbench's scale, RUNS the runs per tool;
+# Benchmark against pg_dump/pg_restore, pgcopydb and a COPY stream on throwaway full-durability clusters,
+# then the forecast-accuracy bench (issue 14); writes docs/benchmarks.md. Not part of CI. SCALE is
+# pgbench's scale, RUNS the runs per tool; FORECAST_SCALE the forecast bench's pgbench scale;
 # BENCH_FLAGS passes more flags to bench/ (go run ./bench -h).
 SCALE ?= 50
 RUNS ?= 3
+FORECAST_SCALE ?= 20
 BENCH_FLAGS ?=
 
 bench:
-	SCALE=$(SCALE) RUNS=$(RUNS) GO=$(GO) ./scripts/bench.sh $(BENCH_FLAGS)
+	SCALE=$(SCALE) RUNS=$(RUNS) GO=$(GO) ./scripts/bench.sh -forecast-scale $(FORECAST_SCALE) $(BENCH_FLAGS)
+
+# The forecast-accuracy bench alone: plan's forecast against the apply, cold, after one rehearsal and
+# after the largest table grew by half; writes its section of docs/benchmarks.md (the others are kept).
+bench-forecast:
+	SCALE=$(SCALE) RUNS=1 GO=$(GO) ./scripts/bench.sh -datasets '' -plan-tables 0 -gobench=false -forecast -forecast-scale $(FORECAST_SCALE) $(BENCH_FLAGS)
 
 # The same tools in the field (issue 15): a 20 ms link to the target or the source, a 20 MB/s cap,
-# thousands of tables, through an in-process Toxiproxy proxy on loopback; writes the "In the field"
+# thousands of tables, a PostgreSQL 18 target (statistics carried vs ANALYZE), through an in-process
+# Toxiproxy proxy on loopback; writes the "In the field"
 # section of docs/benchmarks.md (the loopback one is kept). FIELD lists DATASET@MODE cases
 # (issue15: the issue's table); FIELD_SCALE is pgbench's scale there.
 FIELD ?= issue15
@@ -77,4 +85,4 @@ FIELD_SCALE ?= 10
 FIELD_RUNS ?= 2
 
 bench-field:
-	SCALE=$(FIELD_SCALE) RUNS=$(FIELD_RUNS) GO=$(GO) ./scripts/bench.sh -datasets '' -plan-tables 0 -gobench=false -field '$(FIELD)' $(BENCH_FLAGS)
+	SCALE=$(FIELD_SCALE) RUNS=$(FIELD_RUNS) GO=$(GO) ./scripts/bench.sh -datasets '' -plan-tables 0 -gobench=false -forecast=false -field '$(FIELD)' $(BENCH_FLAGS)

@@ -10,6 +10,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,13 +30,17 @@ const (
 	modeTargetLatency = "target-latency" // the target's link has -rtt
 	modeSourceLatency = "source-latency" // the source's link has -rtt
 	modeBandwidth     = "bandwidth"      // the target's link is capped at -bandwidth
+	// modeTargetPG18 moves to a PostgreSQL 18 target (a third cluster, through the proxy with
+	// nothing injected): statistics carried over (pg_dump 18 --statistics) against ANALYZE.
+	modeTargetPG18 = "target-pg18"
 )
 
-var fieldModes = []string{modeNone, modeTargetLatency, modeSourceLatency, modeBandwidth}
+var fieldModes = []string{modeNone, modeTargetLatency, modeSourceLatency, modeBandwidth, modeTargetPG18}
 
 // defaultField is issue 15's table: the 200-table set at 20 ms on either side and without
-// latency, 1,000 tiny tables at 20 ms, 20,000 tiny tables without latency, pgbench under a cap.
-const defaultField = "many@target-latency,many@none,many@source-latency,tiny1000@target-latency,tiny20000@none,pgbench@bandwidth"
+// latency, 1,000 tiny tables at 20 ms, 20,000 tiny tables without latency, pgbench under a cap,
+// and the 200-table set on a PostgreSQL 18 target.
+const defaultField = "many@target-latency,many@none,many@source-latency,tiny1000@target-latency,tiny20000@none,pgbench@bandwidth,many@target-pg18"
 
 // fieldCase is one dataset moved in one mode.
 type fieldCase struct{ Dataset, Mode string }
@@ -199,13 +205,26 @@ type FieldResult struct {
 	DirectRTT time.Duration // the same, straight to the server
 	Side      string        // "source" or "target": which link the proxy is on
 	Result    *DatasetResult
+	// TargetMajor is the target's major when it is not the source's (the PG18 mode), and
+	// SourceStats the source's pg_stats rows of user tables then.
+	TargetMajor int
+	SourceStats int64
 }
 
 // fieldTools are the tools of a field case: the -field-tools list, without pgcopydb on
-// catalogs of thousands of tables (it was killed for using 21.6 GB on 20,000).
+// catalogs of thousands of tables (it was killed for using 21.6 GB on 20,000); the PG18 mode adds
+// the statistics' two routes with pg_dump: ANALYZE after the restore, and the statistics carried.
 func fieldTools(o options, c fieldCase) string {
 	var out []string
-	for _, id := range splitList(o.fieldTools) {
+	ids := splitList(o.fieldTools)
+	if c.Mode == modeTargetPG18 {
+		for _, id := range []string{"fd-analyze", "fd-stats"} {
+			if !contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	for _, id := range ids {
 		if n, ok := tinyCount(c.Dataset); ok && n >= 5000 && id == "pgcopydb" {
 			logf("%s: pgcopydb left out (on 20,000 tables it was killed for out-of-memory at 21.6 GB)", c)
 			continue
@@ -236,6 +255,17 @@ func benchField(ctx context.Context, e *env) ([]*FieldResult, error) {
 
 func benchFieldCase(ctx context.Context, e *env, c fieldCase) (*FieldResult, error) {
 	fr := &FieldResult{Case: c, Side: "target"}
+	if c.Mode == modeTargetPG18 {
+		restore, err := e.usePG18Target()
+		if err != nil {
+			return nil, err
+		}
+		defer restore()
+		fr.TargetMajor = 18
+		if fr.SourceStats, err = statsRows(ctx, e.src, c.Dataset); err != nil {
+			return nil, err
+		}
+	}
 	server := e.tgt
 	switch c.Mode {
 	case modeTargetLatency:
@@ -273,6 +303,57 @@ func benchFieldCase(ctx context.Context, e *env, c fieldCase) (*FieldResult, err
 		return nil, err
 	}
 	return fr, nil
+}
+
+// targetPG18Major is the target's major in the PG18 mode.
+const targetPG18Major = 18
+
+// usePG18Target starts a PostgreSQL 18 target cluster and makes it the target, with pg_dump and
+// pg_restore 18 for the peers, until the returned function puts the bench's target back (and
+// stops the new one).
+func (e *env) usePG18Target() (func(), error) {
+	dumpDir, err := clientDir(targetPG18Major)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(e.o.dir, "target18")
+	if c, err := pgtest.Load(dir); err == nil {
+		c.Stop()
+	}
+	e.discard(dir)
+	logf("creating a PostgreSQL %d target cluster in %s (pg_dump and pg_restore from %s)", targetPG18Major, dir, dumpDir)
+	c, err := pgtest.New(dir, targetPG18Major, e.conf...)
+	if err != nil {
+		return nil, err
+	}
+	secrets = append(secrets, c.Password)
+	tgt, bin, major, kept := e.tgt, e.dumpBin, e.dumpMajor, len(e.kept)
+	e.tgt, e.dumpBin, e.dumpMajor, e.statsCheck = c, dumpDir, targetPG18Major, true
+	return func() {
+		// The databases kept on it go with the cluster.
+		e.tgt, e.dumpBin, e.dumpMajor, e.statsCheck, e.kept = tgt, bin, major, false, e.kept[:kept]
+		c.Stop()
+		e.discard(dir)
+	}, nil
+}
+
+// clientDir is a directory holding pg_dump and pg_restore of the given major: Debian's, or the
+// clients `make pg-versions` installs.
+func clientDir(major int) (string, error) {
+	dirs := []string{filepath.Join("/usr/lib/postgresql", strconv.Itoa(major), "bin")}
+	for _, d := range pgtest.ClientDirs() {
+		if filepath.Base(filepath.Dir(d)) == strconv.Itoa(major) {
+			dirs = append(dirs, d)
+		}
+	}
+	for _, d := range dirs {
+		_, e1 := os.Stat(filepath.Join(d, "pg_dump"))
+		_, e2 := os.Stat(filepath.Join(d, "pg_restore"))
+		if e1 == nil && e2 == nil {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("no pg_dump and pg_restore %d in %s: run make pg-versions", major, strings.Join(dirs, " or "))
 }
 
 func (fr *FieldResult) injected() string {
@@ -320,6 +401,12 @@ type fieldRow struct {
 	Runs   string
 	Best   bool // the best peer
 	IsSelf bool // pgferry
+	ID     string
+	// Analyze is the median wall time of the statistics step (0: none); Stats the pg_stats
+	// rows on the target after the last run (HasStats: counted).
+	Analyze  time.Duration
+	Stats    int64
+	HasStats bool
 }
 
 func (fr *FieldResult) rows() []fieldRow {
@@ -335,8 +422,10 @@ func (fr *FieldResult) rows() []fieldRow {
 		for _, r := range t.Runs {
 			runs = append(runs, fmt.Sprintf("%.1f", r.Wall.Seconds()))
 		}
+		last := t.Runs[len(t.Runs)-1]
 		row := fieldRow{Name: t.Name, Wall: t.wall(), RSS: p, CPU: t.cpu(), Runs: strings.Join(runs, ", "),
-			Best: t == best, IsSelf: t.ID == "pgferry"}
+			Best: t == best, IsSelf: t.ID == "pgferry", ID: t.ID,
+			Analyze: t.field(func(r runResult) time.Duration { return r.Analyze }), Stats: last.StatsRows, HasStats: last.HasStats}
 		if best != nil && best.wall() > 0 {
 			row.Ratio = t.wall().Seconds() / best.wall().Seconds()
 		}
@@ -349,10 +438,77 @@ func (fr *FieldResult) rows() []fieldRow {
 // Text is the field case's table for the terminal.
 func (fr *FieldResult) Text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "== %s: %s; RTT %s%s\n", fr.Case, fr.Result.title(), ms(fr.RTT), fr.injected())
-	fmt.Fprintf(&b, "%-40s %10s %8s %10s %10s %s\n", "tool", "median", "ratio", "peak RSS", "CPU", "runs")
+	fmt.Fprintf(&b, "== %s: %s; RTT %s%s%s\n", fr.Case, fr.Result.title(), ms(fr.RTT), fr.injected(), fr.targetNote())
+	fmt.Fprintf(&b, "%-52s %10s %8s %10s %10s %10s %9s %s\n", "tool", "median", "ratio", "peak RSS", "CPU", "analyze", "pg_stats", "runs")
 	for _, r := range fr.rows() {
-		fmt.Fprintf(&b, "%-40s %10s %8.2f %10s %10s %s\n", r.Name, secs(r.Wall), r.Ratio, bytesStr(r.RSS), secs(r.CPU), r.Runs)
+		fmt.Fprintf(&b, "%-52s %10s %8.2f %10s %10s %10s %9s %s\n", r.Name, secs(r.Wall), r.Ratio, bytesStr(r.RSS), secs(r.CPU),
+			secs(r.Analyze), r.stats(), r.Runs)
 	}
 	return b.String()
+}
+
+func (r fieldRow) stats() string {
+	if !r.HasStats {
+		return "—"
+	}
+	return strconv.FormatInt(r.Stats, 10)
+}
+
+// targetNote says when the target is of another major than the source.
+func (fr *FieldResult) targetNote() string {
+	if fr.TargetMajor == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; PostgreSQL %d target, source's pg_stats rows %d", fr.TargetMajor, fr.SourceStats)
+}
+
+// bar is the case against issue 15's acceptance, where the issue sets one ("" otherwise). all is
+// the run's every case: the PG18 analyze phase is compared with the same dataset's on the
+// bench's own target.
+func (fr *FieldResult) bar(all []*FieldResult) string {
+	self := fr.Result.tool("pgferry")
+	if self == nil {
+		return ""
+	}
+	ratioTo := func(t *toolResult) float64 { return self.wall().Seconds() / t.wall().Seconds() }
+	verdict := func(v, bar float64) string {
+		if v <= bar {
+			return fmt.Sprintf("%.2f meets ≤ %s", v, trimFloat(bar))
+		}
+		return fmt.Sprintf("%.2f MISSES ≤ %s", v, trimFloat(bar))
+	}
+	n, tiny := tinyCount(fr.Case.Dataset)
+	switch {
+	case fr.Case.Mode == modeTargetLatency && fr.Case.Dataset == "many":
+		if best := fr.Result.bestPeer(); best != nil {
+			return "to the best peer " + verdict(ratioTo(best), 0.35)
+		}
+	case fr.Case.Mode == modeBandwidth && fr.Case.Dataset == "pgbench":
+		if best := fr.Result.bestPeer(); best != nil {
+			return "to the best peer " + verdict(ratioTo(best), 1.0)
+		}
+	case tiny && n >= 20000 && (fr.Case.Mode == modeNone):
+		var parts []string
+		if fc := fr.Result.tool("fc"); fc != nil {
+			parts = append(parts, "to pg_dump | pg_restore "+verdict(ratioTo(fc), 0.8))
+		}
+		p, _ := self.peak()
+		parts = append(parts, "peak RSS "+verdict(float64(p)/(1<<20), 150)+" MB")
+		return strings.Join(parts, "; ")
+	case fr.Case.Mode == modeTargetPG18:
+		mine := self.field(func(r runResult) time.Duration { return r.Analyze })
+		for _, o := range all {
+			if o.Case.Dataset != fr.Case.Dataset || o.TargetMajor != 0 || (o.Case.Mode != modeNone) {
+				continue
+			}
+			if t := o.Result.tool("pgferry"); t != nil {
+				if base := t.field(func(r runResult) time.Duration { return r.Analyze }); base > 0 {
+					return fmt.Sprintf("analyze phase %s vs %s on the bench's own target (%s@none): ", secs(mine), secs(base),
+						fr.Case.Dataset) + verdict(mine.Seconds()/base.Seconds(), 0.2)
+				}
+			}
+		}
+		return fmt.Sprintf("analyze phase %s (no %s@none case in this run to compare with)", secs(mine), fr.Case.Dataset)
+	}
+	return ""
 }

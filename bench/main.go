@@ -10,7 +10,9 @@
 // then, for each dataset, runs every tool -runs times in alternation, each on
 // a fresh target database, checks the row count of every table after each
 // run, and reports median wall time and peak memory. It also times `pgferry
-// plan` over a source database of 10,000 tables.
+// plan` over a source database of 10,000 tables, measures how close plan's
+// forecast comes to apply (bench/forecast.go), and moves datasets through a
+// slow or capped link or to a PostgreSQL 18 target (-field, bench/field.go).
 package main
 
 import (
@@ -54,6 +56,10 @@ type options struct {
 	fieldTools  string
 	rtt         time.Duration
 	bandwidthMB float64
+	// The forecast-accuracy bench (bench/forecast.go).
+	forecast           bool
+	forecastScale      int
+	forecastManyFactor float64
 }
 
 func main() {
@@ -81,6 +87,9 @@ func main() {
 	flag.StringVar(&o.fieldTools, "field-tools", "pgferry,fd,fc,pgcopydb", "tools of the field cases, comma-separated")
 	flag.DurationVar(&o.rtt, "rtt", 20*time.Millisecond, "round trip added by the latency modes (half each way)")
 	flag.Float64Var(&o.bandwidthMB, "bandwidth", 20, "cap of the bandwidth mode, MB/s (10^6 bytes) each way")
+	flag.BoolVar(&o.forecast, "forecast", true, "run the forecast-accuracy bench (issue 14): plan's forecast against apply, cold, after a rehearsal, after growth")
+	flag.IntVar(&o.forecastScale, "forecast-scale", 20, "pgbench scale of the forecast bench's dataset")
+	flag.Float64Var(&o.forecastManyFactor, "forecast-many-factor", 0.1, "row-count factor of the forecast bench's 200 small tables (the many-tables set)")
 	flag.Parse()
 	if o.field == "issue15" {
 		o.field = defaultField
@@ -121,11 +130,19 @@ type env struct {
 	trash string
 	// kept are the target databases of earlier runs, renamed instead of dropped (see retire).
 	kept    []string
-	dropped bool // retire had to drop (disk): reported once
+	srcKept []string // the same on the source (the forecast bench's grown copies)
+	dropped bool     // retire had to drop (disk): reported once
 	// srcVia and tgtVia are the servers as the tools reach them in a field mode (through a
 	// proxy; nil: directly), tag prefixes the runs' log and work names.
 	srcVia, tgtVia *pgtest.Cluster
 	tag            string
+	// conf is the clusters' configuration (a field mode may start another target with it).
+	conf []pgtest.Option
+	// dumpBin holds the pg_dump and pg_restore the peers run, of major dumpMajor: bin's, or the
+	// target's newer major in the PG18 mode. statsCheck counts pg_stats on the target after each run.
+	dumpBin    string
+	dumpMajor  int
+	statsCheck bool
 }
 
 func run(ctx context.Context, o options) error {
@@ -149,6 +166,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	e.conf = conf
 	reused, err := e.startClusters(ctx, conf)
 	if err != nil {
 		return err
@@ -177,10 +195,13 @@ func run(ctx context.Context, o options) error {
 	e.machine.LoadStart = loadAvg()
 	e.machine.Conf = append(e.machine.Conf, confDesc...)
 	rep, err := measure(ctx, e)
-	if err != nil {
-		return err
+	if rep != nil {
+		// A failed forecast bench still reports what the other parts measured, and why it failed.
+		if werr := writeReport(o.out, rep); werr != nil && err == nil {
+			err = werr
+		}
 	}
-	return writeReport(o.out, rep)
+	return err
 }
 
 // newEnv checks the pgferry binary and makes the bench's directory.
@@ -214,6 +235,7 @@ func (e *env) prepare() error {
 	if e.bin, err = pgtest.BinDir(e.o.major); err != nil {
 		return err
 	}
+	e.dumpBin, e.dumpMajor = e.bin, e.o.major
 	if p, err := exec.LookPath("pgcopydb"); err == nil {
 		e.pgcopydb = p
 	} else {
@@ -311,7 +333,11 @@ func measure(ctx context.Context, e *env) (*Report, error) {
 		fmt.Println()
 		fmt.Print(r.Text())
 	}
-	if o.field != "" {
+	var ferr error
+	if o.forecast {
+		rep.Forecast, ferr = benchForecast(ctx, e)
+	}
+	if o.field != "" && ferr == nil {
 		fr, err := benchField(ctx, e)
 		if err != nil {
 			return nil, err
@@ -324,7 +350,7 @@ func measure(ctx context.Context, e *env) (*Report, error) {
 	}
 	fmt.Println()
 	fmt.Print(rep.Text())
-	return rep, nil
+	return rep, ferr
 }
 
 // writeReport writes the Markdown report to out ("": none), keeping a hand-written "## Notes"
@@ -391,12 +417,19 @@ func (e *env) dropKept(ctx context.Context) {
 	for _, db := range e.kept {
 		e.tgt.Exec(ctx, "postgres", fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", pgx.Identifier{db}.Sanitize()))
 	}
-	e.kept = nil
+	for _, db := range e.srcKept {
+		e.src.Exec(ctx, "postgres", fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", pgx.Identifier{db}.Sanitize()))
+	}
+	e.kept, e.srcKept = nil, nil
 }
 
 func datasetMarker(o options) string {
-	return fmt.Sprintf("v3 major=%d datasets=%s scale=%d many-factor=%g plan-tables=%d conf=%s\n",
-		o.major, strings.Join(allDatasets(o), ","), o.scale, o.manyFactor, o.planTables, o.conf)
+	f := ""
+	if o.forecast {
+		f = fmt.Sprintf(" forecast=%d,%g", o.forecastScale, o.forecastManyFactor)
+	}
+	return fmt.Sprintf("v3 major=%d datasets=%s scale=%d many-factor=%g plan-tables=%d conf=%s%s\n",
+		o.major, strings.Join(allDatasets(o), ","), o.scale, o.manyFactor, o.planTables, o.conf, f)
 }
 
 func splitList(s string) []string {
@@ -423,9 +456,7 @@ func generate(ctx context.Context, e *env) error {
 			if err := e.src.Exec(ctx, "postgres", "CREATE DATABASE pgbench"); err != nil {
 				return err
 			}
-			cmd := exec.CommandContext(ctx, filepath.Join(e.bin, "pgbench"), "-i", "-q", "-s", fmt.Sprint(e.o.scale), "--foreign-keys", "pgbench")
-			cmd.Env = append(os.Environ(), pgEnv(e.src)...)
-			if _, err := timed(ctx, cmd, filepath.Join(e.logs, "generate-pgbench.log")); err != nil {
+			if err := pgbenchInit(ctx, e, "pgbench", e.o.scale, "generate-pgbench.log"); err != nil {
 				return err
 			}
 		case "many":
@@ -462,6 +493,13 @@ func generate(ctx context.Context, e *env) error {
 		size, _ := e.src.Query(ctx, ds, "SELECT pg_size_pretty(pg_database_size(current_database()))")
 		logf("dataset %s: %s in %s", ds, size[0][0], time.Since(start).Round(time.Second))
 	}
+	if e.o.forecast {
+		start := time.Now()
+		if err := generateForecast(ctx, e); err != nil {
+			return err
+		}
+		logf("forecast dataset generated in %s", time.Since(start).Round(time.Second))
+	}
 	if e.o.planTables > 0 {
 		logf("creating %d tables in database tables10k", e.o.planTables)
 		start := time.Now()
@@ -479,6 +517,14 @@ func generate(ctx context.Context, e *env) error {
 		logf("tables10k created in %s", time.Since(start).Round(time.Second))
 	}
 	return e.src.Exec(ctx, "postgres", "CHECKPOINT")
+}
+
+// pgbenchInit runs pgbench -i -s scale --foreign-keys in database db of the source.
+func pgbenchInit(ctx context.Context, e *env, db string, scale int, log string) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(e.bin, "pgbench"), "-i", "-q", "-s", fmt.Sprint(scale), "--foreign-keys", db)
+	cmd.Env = append(os.Environ(), pgEnv(e.src)...)
+	_, err := timed(ctx, cmd, filepath.Join(e.logs, log))
+	return err
 }
 
 func clip(s string, n int) string {

@@ -93,6 +93,8 @@ type Report struct {
 	GoBench  string
 	// Field is the field modes' cases (bench/field.go), nil when none ran.
 	Field []*FieldResult
+	// Forecast is the forecast-accuracy bench (bench/forecast.go), nil when it did not run.
+	Forecast *ForecastResult
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +29,10 @@ type tool struct {
 	after func(ctx context.Context, e *env, r *runCtx, res *runResult) error
 	// floor checks only the largest table.
 	floor bool
+	// fieldOnly tools run only when named (-tools, -field-tools, a field mode), not in "all".
+	fieldOnly bool
+	// minDumpMajor is the oldest pg_dump the tool works with (0: any).
+	minDumpMajor int
 }
 
 // runCtx is one run of one tool on one dataset.
@@ -69,7 +75,7 @@ func tools() []*tool {
 	pgDump := func(id, name, dumpFlags string, dir bool, analyze ...bool) *tool {
 		return &tool{id: id, name: name, prepare: createDB,
 			command: func(e *env, r *runCtx) *exec.Cmd {
-				bin := func(p string) string { return sq(filepath.Join(e.bin, p)) }
+				bin := func(p string) string { return sq(filepath.Join(e.dumpBin, p)) }
 				src, tgt := sq(e.srcLink().DSN(r.ds)), sq(e.tgtLink().DSN(r.ds))
 				j := fmt.Sprint(e.o.jobs)
 				if dir {
@@ -78,7 +84,9 @@ func tools() []*tool {
 						bin("pg_dump"), j, dumpFlags, d, src, bin("pg_restore"), j, tgt, d)
 					if len(analyze) > 0 && analyze[0] {
 						// What a DBA runs next, and what pgferry's apply includes: statistics.
-						script += fmt.Sprintf("\n%s -Z -j%s -q -d %s", bin("vacuumdb"), j, tgt)
+						// vacuumdb of the clusters' major (the newer clients hold only pg_dump, pg_restore, psql),
+						// timed apart: the analyze time side by side with pgferry's analyze phase.
+						script += fmt.Sprintf("\nTIMEFORMAT='%s %%R'\ntime %s -Z -j%s -q -d %s", analyzeMark, sq(filepath.Join(e.bin, "vacuumdb")), j, tgt)
 					}
 					return bash(script)
 				}
@@ -91,6 +99,16 @@ func tools() []*tool {
 		pgDump("fc", "pg_dump -Fc | pg_restore", "", false),
 		pgDump("fc-z0", "pg_dump -Fc -Z0 | pg_restore", "-Z0", false),
 		pgDump("fd-z0-analyze", "pg_dump -Fd -j2 -Z0 + pg_restore -j2 + vacuumdb -Z", "-Z0", true, true),
+		fieldOnly(pgDump("fd-analyze", "pg_dump -Fd -j2 + pg_restore -j2 + vacuumdb -Z", "", true, true)),
+		// PostgreSQL 18's pg_dump carries the planner statistics (pg_restore_relation_stats,
+		// pg_restore_attribute_stats): restored last, timed apart, as the analyze step's counterpart.
+		{id: "fd-stats", name: "pg_dump -Fd -j2 --statistics + pg_restore -j2", prepare: createDB, fieldOnly: true, minDumpMajor: 18,
+			command: func(e *env, r *runCtx) *exec.Cmd {
+				bin := func(p string) string { return sq(filepath.Join(e.dumpBin, p)) }
+				src, tgt, d, j := sq(e.srcLink().DSN(r.ds)), sq(e.tgtLink().DSN(r.ds)), sq(filepath.Join(r.dir, "dump")), fmt.Sprint(e.o.jobs)
+				return bash(fmt.Sprintf("%s -Fd -j%s --statistics -f %s -d %s\n%s -j%s --no-statistics -d %s %s\nTIMEFORMAT='%s %%R'\ntime %s --statistics-only -d %s %s",
+					bin("pg_dump"), j, d, src, bin("pg_restore"), j, tgt, d, analyzeMark, bin("pg_restore"), tgt, d))
+			}},
 		{id: "pgcopydb", name: "pgcopydb clone 2/2", prepare: createDB,
 			command: func(e *env, r *runCtx) *exec.Cmd {
 				j := fmt.Sprint(e.o.jobs)
@@ -132,6 +150,31 @@ func tools() []*tool {
 				return bash(s)
 			}},
 	}
+}
+
+func fieldOnly(t *tool) *tool {
+	t.fieldOnly = true
+	return t
+}
+
+// analyzeMark starts the line bash's time keyword writes to a run's log for its analyze step.
+const analyzeMark = "bench-analyze-seconds"
+
+// analyzeFromLog is the analyze step's wall time a run's log holds (0: none).
+func analyzeFromLog(log string) time.Duration {
+	b, err := os.ReadFile(log)
+	if err != nil {
+		return 0
+	}
+	var d time.Duration
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), analyzeMark+" "); ok {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				d += time.Duration(f * float64(time.Second))
+			}
+		}
+	}
+	return d
 }
 
 func writeConfig(e *env, dir, db, verify string) error {
@@ -178,6 +221,18 @@ func pgferryCmd(e *env, dir string, args ...string) *exec.Cmd {
 // from the copy time) and keeps apply's time-per-phase table.
 func pgferryAfter(ctx context.Context, e *env, r *runCtx, res *runResult) error {
 	res.Phases = phaseTable(r.log)
+	// The analyze phase's wall time, as the run recorded it.
+	var out bytes.Buffer
+	cmd := pgferryCmd(e, r.dir, "history", "--json")
+	cmd.Stdout = &out
+	if _, err := timed(ctx, cmd, r.log+".history"); err != nil {
+		return fmt.Errorf("pgferry history --json after %s run %d: %w", r.ds, r.run, err)
+	}
+	run, err := latestRun(out.Bytes())
+	if err != nil {
+		return err
+	}
+	res.Analyze = time.Duration(run.Phases["analyze"] * float64(time.Second))
 	if e.o.countVerify {
 		m, err := timed(ctx, pgferryCmd(e, r.dir, "verify", "--mode", "count"), r.log+".verify-count")
 		if err != nil {
@@ -321,6 +376,13 @@ type runResult struct {
 	Measurement
 	VerifyCount, VerifyChecksum time.Duration
 	Phases                      string
+	// Analyze is the wall time of the run's statistics step: pgferry's analyze phase, vacuumdb -Z,
+	// or pg_restore --statistics-only (0: none).
+	Analyze time.Duration
+	// StatsRows is the number of pg_stats rows of user tables on the target after the run
+	// (when HasStats: the PG18 mode counts them).
+	StatsRows int64
+	HasStats  bool
 }
 
 // toolResult is every run of one tool on one dataset.
@@ -381,23 +443,8 @@ ORDER BY pg_relation_size(c.oid) DESC LIMIT 1`).Scan(&b.Key, &b.Schema, &b.Name,
 	logf("dataset %s: %s, %d tables, %d rows, %d indexes, %d foreign keys, %d views; largest table %s",
 		ds, bytesStr(res.Size), res.Tables, res.Rows, res.Indexes, res.FKs, res.Views, res.BigTable.qualified())
 
-	selected := map[string]bool{}
-	all := e.o.tools == "all"
-	for _, id := range splitList(e.o.tools) {
-		selected[id] = true
-	}
-	var ts []*tool
-	for _, t := range tools() {
-		if !all && !selected[t.id] {
-			continue
-		}
-		if t.onlyFor != nil && !contains(t.onlyFor, ds) {
-			continue
-		}
-		if t.id == "pgcopydb" && e.pgcopydb == "" {
-			continue
-		}
-		ts = append(ts, t)
+	ts := selectTools(e, ds)
+	for _, t := range ts {
 		res.Tools = append(res.Tools, &toolResult{ID: t.id, Name: t.name})
 	}
 	floorWant := &expectation{counts: map[string]int64{res.BigTable.Key: res.BigTable.Rows}, tables: 1}
@@ -424,6 +471,34 @@ ORDER BY pg_relation_size(c.oid) DESC LIMIT 1`).Scan(&b.Key, &b.Schema, &b.Name,
 		}
 	}
 	return res, nil
+}
+
+// selectTools is the tools that run on dataset ds: -tools ("all": all but the field-only ones),
+// those the dataset and the peers' pg_dump allow, pgcopydb when installed.
+func selectTools(e *env, ds string) []*tool {
+	selected := map[string]bool{}
+	all := e.o.tools == "all"
+	for _, id := range splitList(e.o.tools) {
+		selected[id] = true
+	}
+	var ts []*tool
+	for _, t := range tools() {
+		if !all && !selected[t.id] || all && t.fieldOnly {
+			continue
+		}
+		if t.minDumpMajor > e.dumpMajor {
+			logf("%s left out: it needs pg_dump %d or newer (the peers' pg_dump is %d)", t.name, t.minDumpMajor, e.dumpMajor)
+			continue
+		}
+		if t.onlyFor != nil && !contains(t.onlyFor, ds) {
+			continue
+		}
+		if t.id == "pgcopydb" && e.pgcopydb == "" {
+			continue
+		}
+		ts = append(ts, t)
+	}
+	return ts
 }
 
 func runOnce(ctx context.Context, e *env, r *runCtx, want, floorWant *expectation) (runResult, error) {
@@ -458,6 +533,13 @@ func runOnce(ctx context.Context, e *env, r *runCtx, want, floorWant *expectatio
 		return rr, err
 	}
 	rr.Measurement = m
+	rr.Analyze = analyzeFromLog(r.log)
+	if e.statsCheck {
+		if rr.StatsRows, err = statsRows(ctx, e.tgt, r.ds); err != nil {
+			return rr, fmt.Errorf("counting the target's pg_stats: %w", err)
+		}
+		rr.HasStats = true
+	}
 	if r.tool.after != nil {
 		if err := r.tool.after(ctx, e, r, &rr); err != nil {
 			return rr, err
@@ -476,6 +558,15 @@ func runOnce(ctx context.Context, e *env, r *runCtx, want, floorWant *expectatio
 		return rr, fmt.Errorf("WRONG RESULT: %w\n(log: %s)", err, r.log)
 	}
 	return rr, nil
+}
+
+// statsRows counts the planner statistics of user tables' columns in database db (pg_stats rows).
+func statsRows(ctx context.Context, c *pgtest.Cluster, db string) (int64, error) {
+	var n int64
+	err := withConn(ctx, c, db, func(conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, "SELECT count(*) FROM pg_stats WHERE schemaname NOT IN ('pg_catalog', 'information_schema')").Scan(&n)
+	})
+	return n, err
 }
 
 func contains(s []string, x string) bool {

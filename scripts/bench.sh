@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh — `make bench`: pgferry against pg_dump/pg_restore, pgcopydb and a single COPY stream, on two
-# throwaway PostgreSQL clusters with full durability. Writes docs/benchmarks.md.
+# throwaway PostgreSQL clusters with full durability, then the accuracy of plan's forecast (issue 14).
+# Writes docs/benchmarks.md. `make bench-forecast` and `make bench-field` run parts of it.
 #
 #   scripts/bench.sh [extra flags for bench/, e.g. -reuse -datasets pgbench]
 #   SCALE=50 RUNS=3 scripts/bench.sh
