@@ -68,6 +68,7 @@ func statisticsPlan(tables []catalog.Table) (string, []string) {
 	details = append(details, "ANALYZE also for a table whose statistics the target does not take (a column of a type with its own statistics kinds)")
 	return reason, details
 }
+
 // verify plans comparing source and target (unless verify = "none"), last: after analyze, the
 // ownership changes (ownAddrs) and the large objects' contents.
 func (d *dbPlanner) verify(ownAddrs []string) {
