@@ -296,14 +296,21 @@ func restoreBatch(ctx context.Context, c *pgx.Conn, b *statsBatch) ([]string, er
 
 // customStatisticsTables lists the target's tables and materialized views (keys) with a column, or
 // an index column, of a type whose statistics ANALYZE gathers with a function of its own
-// (pg_type.typanalyze other than PostgreSQL's for arrays, ranges, multiranges and tsvector): their
-// statistics may hold kinds pg_dump does not dump.
+// (pg_type.typanalyze other than PostgreSQL's for arrays and tsvector, and for ranges and
+// multiranges from a source of 17 or later): their statistics may hold kinds pg_dump does not
+// dump, as it reads them from the source's pg_stats view, which shows the standard kinds only,
+// and those of ranges from PostgreSQL 17 on.
 func (d *dbRun) customStatisticsTables(ctx context.Context) (map[string]bool, error) {
 	c, err := openTargetConn(ctx, d)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
+	taken := "'pg_catalog.array_typanalyze'::pg_catalog.regproc, 'pg_catalog.ts_typanalyze'::pg_catalog.regproc"
+	if d.r.opt.Plan.Source.VersionNum.AtLeast(17) {
+		// pg_stats shows the statistics of ranges and multiranges from PostgreSQL 17 on.
+		taken += ", 'pg_catalog.range_typanalyze'::pg_catalog.regproc, 'pg_catalog.multirange_typanalyze'::pg_catalog.regproc"
+	}
 	rows, err := c.Query(ctx, `SELECT DISTINCT n.nspname::text, t.relname::text
 		FROM pg_catalog.pg_attribute a
 		JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
@@ -312,9 +319,7 @@ func (d *dbRun) customStatisticsTables(ctx context.Context) (map[string]bool, er
 		JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
 		WHERE a.attnum > 0 AND NOT a.attisdropped AND t.relkind IN ('r', 'p', 'm')
 		AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-		AND ty.typanalyze <> 0 AND ty.typanalyze NOT IN ('pg_catalog.array_typanalyze'::pg_catalog.regproc,
-			'pg_catalog.range_typanalyze'::pg_catalog.regproc, 'pg_catalog.multirange_typanalyze'::pg_catalog.regproc,
-			'pg_catalog.ts_typanalyze'::pg_catalog.regproc)`)
+		AND ty.typanalyze <> 0 AND ty.typanalyze NOT IN (`+taken+`)`)
 	if err != nil {
 		return nil, err
 	}
