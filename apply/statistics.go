@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,30 +17,30 @@ import (
 	"github.com/pgferry/pgferry/plan"
 )
 
-// statsBatchBytes and statsBatchChunks bound one message of statistics restores.
+// statsBatchBytes and statsBatchCalls bound one statement of statistics restores.
 const (
-	statsBatchBytes  = 1 << 20
-	statsBatchChunks = 256
+	statsBatchBytes = 1 << 20
+	statsBatchCalls = 1000
 )
 
-// statsMarker names the column of the statement that follows each chunk in a message of
-// restores: its value is the chunk's index in the batch, and the restores' results before it are
-// that chunk's.
-const statsMarker = "pgferry_statistics_of"
-
-// statsBatch is one message of statistics restores: the chunks' SQL, each followed by its marker,
-// and the relation (table or materialized view key) each chunk restores the statistics of.
+// statsBatch is one statement of statistics restores: the restore calls of several chunks in one
+// SELECT (pgdump.StatisticsCalls), and the relation (table or materialized view key) each call
+// restores the statistics of.
 type statsBatch struct {
-	sql    strings.Builder
-	chunks []string // each chunk's SQL, for restoring them one by one
+	calls  []string
 	owners []string
+	size   int
 }
 
-func (b *statsBatch) add(sql, owner string) {
-	fmt.Fprintf(&b.sql, "%s\nSELECT %d AS %s;\n", strings.TrimRight(sql, "\n"), len(b.owners), statsMarker)
-	b.chunks = append(b.chunks, sql)
-	b.owners = append(b.owners, owner)
+func (b *statsBatch) add(calls []string, owner string) {
+	for _, c := range calls {
+		b.calls = append(b.calls, c)
+		b.owners = append(b.owners, owner)
+		b.size += len(c)
+	}
 }
+
+func (b *statsBatch) sql() string { return "SELECT " + strings.Join(b.calls, ",\n") }
 
 // statsSummary counts what restoreStatistics did.
 type statsSummary struct {
@@ -69,7 +68,7 @@ func (s statsSummary) String() string {
 // kinds), one whose statistics the dump lacks (pg_dump 18 dumps none of a source it cannot), and
 // one a restore function refused in part (it returns false, with a warning).
 //
-// The restores go several tables per message, on Jobs connections.
+// The restores go several tables per statement, on Jobs connections.
 func (d *dbRun) restoreStatistics(ctx context.Context, mvs []matview) (map[string]bool, statsSummary, time.Duration, error) {
 	var sum statsSummary
 	file, err := d.lane.stats()
@@ -167,8 +166,15 @@ func (d *dbRun) restoreStatistics(ctx context.Context, mvs []matview) (map[strin
 			} else {
 				sum.indexes++
 			}
-			b.add(c.SQL, r.owner)
-			if b.sql.Len() >= statsBatchBytes || len(b.owners) >= statsBatchChunks {
+			calls, ok := pgdump.StatisticsCalls(c.SQL)
+			if !ok {
+				mu.Lock()
+				refused[r.owner] = true // not as pg_dump 18 writes them: ANALYZE
+				mu.Unlock()
+				return nil
+			}
+			b.add(calls, r.owner)
+			if b.size >= statsBatchBytes || len(b.calls) >= statsBatchCalls {
 				if !send() {
 					return rctx.Err()
 				}
@@ -249,46 +255,43 @@ func parallelBatches(ctx context.Context, jobs int, batches <-chan *statsBatch, 
 	return first
 }
 
-// restoreBatch runs a message of restores and returns the owners of the chunks the target did not
-// take in full: a restore function that returned false, or, when the server refused the message
-// (an error rolls back the whole of it), the chunks it refuses one by one.
+// restoreBatch runs a statement of restores and returns the owners of the calls the target did not
+// take in full: a restore function that returned false, or, when the server refused the statement
+// (an error rolls back the whole of it), the owners whose calls it refuses alone.
 func restoreBatch(ctx context.Context, c *pgx.Conn, b *statsBatch) ([]string, error) {
-	results, err := c.PgConn().Exec(ctx, b.sql.String()).ReadAll()
+	results, err := c.PgConn().Exec(ctx, b.sql()).ReadAll()
 	if err != nil {
 		var pgErr *pgxconn.PgError
 		if !errors.As(err, &pgErr) || ctx.Err() != nil {
 			return nil, err
 		}
-		if len(b.chunks) == 1 {
-			return b.owners, nil
-		}
+		// One owner at a time (its calls are adjacent).
 		var failed []string
-		for i, sql := range b.chunks {
-			one := &statsBatch{}
-			one.add(sql, b.owners[i])
+		for i := 0; i < len(b.calls); {
+			k := i
+			for k < len(b.calls) && b.owners[k] == b.owners[i] {
+				k++
+			}
+			if len(b.owners) == k-i {
+				return []string{b.owners[i]}, nil
+			}
+			one := &statsBatch{calls: b.calls[i:k], owners: b.owners[i:k]}
 			f, err := restoreBatch(ctx, c, one)
 			if err != nil {
 				return nil, err
 			}
 			failed = append(failed, f...)
+			i = k
 		}
 		return failed, nil
 	}
+	if len(results) != 1 || len(results[0].Rows) != 1 || len(results[0].Rows[0]) != len(b.owners) {
+		return nil, fmt.Errorf("internal error: unexpected result of %d statistics restores", len(b.owners))
+	}
 	var failed []string
-	ok := true
-	for _, r := range results {
-		if len(r.FieldDescriptions) == 1 && r.FieldDescriptions[0].Name == statsMarker && len(r.Rows) == 1 {
-			i, _ := strconv.Atoi(string(r.Rows[0][0]))
-			if !ok && i < len(b.owners) {
-				failed = append(failed, b.owners[i])
-			}
-			ok = true
-			continue
-		}
-		for _, row := range r.Rows {
-			if len(row) == 1 && string(row[0]) != "t" {
-				ok = false
-			}
+	for i, v := range results[0].Rows[0] {
+		if string(v) != "t" && (len(failed) == 0 || failed[len(failed)-1] != b.owners[i]) {
+			failed = append(failed, b.owners[i])
 		}
 	}
 	return failed, nil

@@ -125,3 +125,49 @@ func StatisticsHasColumns(sql string) (columns bool, reltuples float64) {
 	}
 	return strings.Contains(body, "pg_catalog.pg_restore_attribute_stats("), reltuples
 }
+
+// StatisticsCalls splits a STATISTICS DATA chunk into its restore calls: pg_dump writes each as a
+// statement `SELECT * FROM pg_catalog.pg_restore_..._stats(...);`, and the calls, taken out of
+// their statements, can go together into one SELECT (one statement instead of one per column:
+// most of the cost of a restore is the statement's). ok is false when a statement of the chunk
+// is not such a call.
+func StatisticsCalls(sql string) (calls []string, ok bool) {
+	const prefix = "SELECT * FROM pg_catalog.pg_restore_"
+	body := sql[HeaderLen(sql):]
+	start := 0
+	inQuote := false
+	for i := 0; i < len(body); i++ {
+		switch c := body[i]; {
+		case c == '\'':
+			inQuote = !inQuote // '' inside a literal toggles twice
+		case c == ';' && !inQuote:
+			stmt := withoutComments(body[start:i])
+			start = i + 1
+			call, found := strings.CutPrefix(stmt, prefix)
+			if !found || !strings.HasSuffix(call, ")") {
+				return nil, false
+			}
+			calls = append(calls, "pg_catalog.pg_restore_"+call)
+		}
+	}
+	if inQuote || withoutComments(body[start:]) != "" {
+		return nil, false
+	}
+	return calls, len(calls) > 0
+}
+
+// withoutComments is s without the comment lines and white space it starts with: what separates
+// two statements of a chunk, and the next chunk's "--" line that ends one.
+func withoutComments(s string) string {
+	for {
+		s = strings.TrimSpace(s)
+		if !strings.HasPrefix(s, "--") {
+			return s
+		}
+		_, rest, ok := strings.Cut(s, "\n")
+		if !ok {
+			return ""
+		}
+		s = rest
+	}
+}

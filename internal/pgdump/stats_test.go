@@ -110,3 +110,32 @@ func TestDumpsStatistics(t *testing.T) {
 		}
 	}
 }
+
+func TestStatisticsCalls(t *testing.T) {
+	var chunks []Chunk
+	ScanChunks(strings.NewReader(statsScript), func(c Chunk) error { chunks = append(chunks, c); return nil })
+	// The first chunk ends with the "--" line that starts the next one's header.
+	if calls, ok := StatisticsCalls(chunks[0].SQL); !ok || len(calls) != 1 {
+		t.Fatalf("StatisticsCalls of %q = %d calls, %v", chunks[0].SQL, len(calls), ok)
+	}
+	calls, ok := StatisticsCalls(chunks[1].SQL)
+	if !ok || len(calls) != 2 {
+		t.Fatalf("StatisticsCalls = %d calls, %v", len(calls), ok)
+	}
+	if !strings.HasPrefix(calls[0], "pg_catalog.pg_restore_relation_stats(\n\t'version'") || !strings.HasSuffix(calls[0], "'0'::integer\n)") {
+		t.Errorf("first call %q", calls[0])
+	}
+	if !strings.HasPrefix(calls[1], "pg_catalog.pg_restore_attribute_stats(") || !strings.Contains(calls[1], `'{"''schemaname'', ''x''"}'::text`) {
+		t.Errorf("second call %q", calls[1])
+	}
+	for _, bad := range []string{
+		"--\n\nSELECT 1;\n",
+		"--\n\nSELECT * FROM pg_catalog.pg_restore_relation_stats('a', 'b;c'\n",
+		"--\n\nSELECT * FROM pg_catalog.pg_restore_relation_stats('a');\nSET x = 1;\n",
+		"--\n\n",
+	} {
+		if calls, ok := StatisticsCalls(bad); ok {
+			t.Errorf("StatisticsCalls(%q) = %q, true", bad, calls)
+		}
+	}
+}
