@@ -9,22 +9,23 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pgferry/pgferry/internal/pgio"
-	"github.com/pgferry/pgferry/internal/pgver"
-
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/internal/pgio"
+	"github.com/pgferry/pgferry/internal/pgver"
 	"github.com/pgferry/pgferry/plan"
 )
 
-// analyzeLane gathers statistics table by table while the rest of the migration runs: a table is
-// analyzed, on one connection of its own, as soon as everything this run does to it (its copy,
-// indexes and foreign keys) is finished, so that ANALYZE uses the time index builds spend waiting
-// for their files to be synced instead of running alone at the end. The database's analyze action
-// then analyzes only what is left: tables whose statistics need objects post-data creates
-// (extended statistics), partitioned and inheritance parents (their statistics cover the
-// children), tables this run did not load, and any the lane did not reach.
+// analyzeLane gathers statistics while the rest of the migration runs: a table is analyzed, on one
+// connection of its own (the tables finished meanwhile in one statement), as soon as everything
+// this run does to it (its copy, indexes and foreign keys) is finished, so that ANALYZE uses the
+// time index builds spend waiting for their files to be synced instead of running alone at the
+// end. The database's analyze action then analyzes only what is left: tables whose statistics
+// need objects post-data creates (extended statistics), partitioned and inheritance parents
+// (their statistics cover the children), tables this run did not load, and any the lane did not
+// reach. Where the source's statistics are carried over (statistics.go), the lane analyzes only
+// the tables whose statistics cannot be.
 //
 // Statistics are not state: a table the lane analyzed is not recorded anywhere, and a run that
 // stops before the analyze action finished analyzes everything again the next time.
