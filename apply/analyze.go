@@ -1,24 +1,31 @@
 package apply
 
 import (
+	"cmp"
 	"context"
-	"github.com/pgferry/pgferry/internal/pgio"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/internal/pgio"
+	"github.com/pgferry/pgferry/internal/pgver"
 	"github.com/pgferry/pgferry/plan"
 )
 
-// analyzeLane gathers statistics table by table while the rest of the migration runs: a table is
-// analyzed, on one connection of its own, as soon as everything this run does to it (its copy,
-// indexes and foreign keys) is finished, so that ANALYZE uses the time index builds spend waiting
-// for their files to be synced instead of running alone at the end. The database's analyze action
-// then analyzes only what is left: tables whose statistics need objects post-data creates
-// (extended statistics), partitioned and inheritance parents (their statistics cover the
-// children), tables this run did not load, and any the lane did not reach.
+// analyzeLane gathers statistics while the rest of the migration runs: a table is analyzed, on one
+// connection of its own (the tables finished meanwhile in one statement), as soon as everything
+// this run does to it (its copy, indexes and foreign keys) is finished, so that ANALYZE uses the
+// time index builds spend waiting for their files to be synced instead of running alone at the
+// end. The database's analyze action then analyzes only what is left: tables whose statistics
+// need objects post-data creates (extended statistics), partitioned and inheritance parents
+// (their statistics cover the children), tables this run did not load, and any the lane did not
+// reach. Where the source's statistics are carried over (statistics.go), the lane analyzes only
+// the tables whose statistics cannot be.
 //
 // Statistics are not state: a table the lane analyzed is not recorded anywhere, and a run that
 // stops before the analyze action finished analyzes everything again the next time.
@@ -33,6 +40,10 @@ type analyzeLane struct {
 	work    time.Duration // time spent in the lane's ANALYZEs
 	wake    chan struct{}
 	exited  chan struct{}
+	// carry: the target takes the source's planner statistics (plan.CarriesStatistics); stats
+	// waits for pg_dump's script of them, started with the lane.
+	carry bool
+	stats func() (string, error)
 }
 
 // tableKey names the table an action works on, "schema.name"; "" for other actions.
@@ -51,8 +62,9 @@ func earlyAnalyzable(t *catalog.Table) bool {
 	return t.Kind == "r" && !t.IsPartition && !t.HasInheritChildren && !t.HasExtendedStats
 }
 
-// startAnalyzeLane starts the lane for the actions of this run, or returns nil when the run has
-// no analyze action or nothing the lane could do early.
+// startAnalyzeLane starts the lane for the actions of this run, and where the target takes the
+// source's statistics, pg_dump dumping them; it returns nil when the run has no analyze action.
+// With statistics carried over, the lane analyzes only the tables whose statistics cannot be.
 func (d *dbRun) startAnalyzeLane(ctx context.Context, actions []*plan.Action) *analyzeLane {
 	analyze := false
 	for _, a := range actions {
@@ -63,14 +75,19 @@ func (d *dbRun) startAnalyzeLane(ctx context.Context, actions []*plan.Action) *a
 	if !analyze {
 		return nil
 	}
+	l := &analyzeLane{d: d, pending: map[string]int{}, done: map[string]bool{}, wake: make(chan struct{}, 1), exited: make(chan struct{})}
+	if tools := d.r.opt.Tools; tools != nil && plan.CarriesStatistics(d.r.opt.Plan.Target.VersionNum, tools.Release) {
+		l.carry = true
+		l.stats = d.dumpStatistics(ctx)
+	}
 	byKey := map[string]*catalog.Table{}
 	for k := range d.src.Tables {
 		t := &d.src.Tables[k]
-		if earlyAnalyzable(t) {
+		if earlyAnalyzable(t) && !(l.carry && plan.StatisticsCarriable(t)) {
 			byKey[t.Key()] = t
 		}
 	}
-	l := &analyzeLane{d: d, pending: map[string]int{}, tables: byKey, done: map[string]bool{}, wake: make(chan struct{}, 1), exited: make(chan struct{})}
+	l.tables = byKey
 	loaded := map[string]bool{}
 	for _, a := range actions {
 		k := tableKey(a)
@@ -88,7 +105,8 @@ func (d *dbRun) startAnalyzeLane(ctx context.Context, actions []*plan.Action) *a
 		}
 	}
 	if len(l.pending) == 0 {
-		return nil
+		close(l.exited) // nothing to analyze early
+		return l
 	}
 	go l.run(ctx)
 	return l
@@ -132,12 +150,11 @@ func (l *analyzeLane) run(ctx context.Context) {
 			l.mu.Unlock()
 			return
 		}
-		var t *catalog.Table
-		if len(l.queue) > 0 {
-			t, l.queue = l.queue[0], l.queue[1:]
-		}
+		// Whatever finished meanwhile, in one statement (up to maxAnalyzeBatch tables).
+		batch := l.queue[:min(len(l.queue), maxAnalyzeBatch)]
+		l.queue = l.queue[len(batch):]
 		l.mu.Unlock()
-		if t == nil {
+		if len(batch) == 0 {
 			select {
 			case <-l.wake:
 			case <-ctx.Done():
@@ -152,12 +169,18 @@ func (l *analyzeLane) run(ctx context.Context) {
 			}
 			conn = c
 		}
+		names := make([]string, len(batch))
+		for i, t := range batch {
+			names[i] = t.Qualified()
+		}
 		start := time.Now()
-		_, err := conn.Exec(ctx, "ANALYZE "+t.Qualified())
+		_, err := conn.Exec(ctx, analyzeStatement(names, l.d.r.opt.Plan.Target.VersionNum))
 		l.mu.Lock()
 		l.work += time.Since(start)
 		if err == nil {
-			l.done[t.Key()] = true
+			for _, t := range batch {
+				l.done[t.Key()] = true
+			}
 		}
 		l.mu.Unlock()
 		if err != nil {
@@ -185,27 +208,114 @@ func (l *analyzeLane) stop() (map[string]bool, time.Duration) {
 	return l.done, l.work
 }
 
-// analyze gathers the statistics the lane did not, Jobs tables at a time, and returns the work
-// time of all ANALYZEs, the lane's included.
-func (d *dbRun) analyze(ctx context.Context) (time.Duration, error) {
-	done, work := d.lane.stop()
-	var names []string
-	for _, t := range d.src.Tables {
-		if !done[t.Key()] {
-			names = append(names, t.Qualified())
+// maxAnalyzeBatch is the most tables one ANALYZE statement names.
+const maxAnalyzeBatch = 100
+
+// analyzeStatement is one statement analyzing the tables names (quoted): ANALYZE t1, t2, ... on
+// PostgreSQL 11 and later, one ANALYZE per table in one message before (ANALYZE may run in the
+// implicit transaction a message of several statements runs in).
+func analyzeStatement(names []string, target pgver.V) string {
+	if target.AtLeast(11) {
+		return "ANALYZE " + strings.Join(names, ", ")
+	}
+	return "ANALYZE " + strings.Join(names, "; ANALYZE ")
+}
+
+// analyzeItem is a relation the analyze action gathers the statistics of: its quoted name and its
+// heap pages (0 when unknown).
+type analyzeItem struct {
+	name  string
+	pages int64
+}
+
+// analyzeSample is the most pages ANALYZE reads of a table (300 × default_statistics_target rows,
+// one page each at worst); analyzeOverhead is a table's fixed cost in pages.
+const (
+	analyzeSample   = 30000
+	analyzeOverhead = 64
+)
+
+// analyzeBatches groups relations into ANALYZE statements: few statements (each a round trip),
+// yet enough of them, of even cost, for jobs connections to share the work: a table that costs
+// more than a share (jobs × 4 shares in all) alone, smaller ones together, up to maxAnalyzeBatch
+// per statement. The cost of a table is the pages ANALYZE reads of it, plus a fixed overhead.
+// Larger statements come first.
+func analyzeBatches(items []analyzeItem, jobs int, target pgver.V) []string {
+	if len(items) == 0 {
+		return nil
+	}
+	cost := func(it analyzeItem) int64 { return min(max(it.pages, 0), analyzeSample) + analyzeOverhead }
+	sorted := slices.Clone(items)
+	slices.SortStableFunc(sorted, func(a, b analyzeItem) int { return cmp.Compare(cost(b), cost(a)) })
+	var total int64
+	for _, it := range sorted {
+		total += cost(it)
+	}
+	share := max(total/int64(max(jobs, 1)*4), 1)
+	var out []string
+	var cur []string
+	var curCost int64
+	flush := func() {
+		if len(cur) > 0 {
+			out = append(out, analyzeStatement(cur, target))
+			cur, curCost = nil, 0
 		}
 	}
-	// Materialized views were filled by post-data's REFRESH.
-	mv, err := d.materializedViews(ctx)
+	for _, it := range sorted {
+		cur = append(cur, it.name)
+		curCost += cost(it)
+		if curCost >= share || len(cur) >= maxAnalyzeBatch {
+			flush()
+		}
+	}
+	flush()
+	return out
+}
+
+// analyze gathers the statistics the lane did not: it restores the source's where the target
+// takes them (restoreStatistics), and analyzes the rest, several tables per statement on Jobs
+// connections. It returns the work time of all statements, the lane's included.
+func (d *dbRun) analyze(ctx context.Context) (time.Duration, error) {
+	done, work := d.lane.stop()
+	mvs, err := d.materializedViews(ctx)
 	if err != nil {
 		return work, err
 	}
-	names = append(names, mv...)
+	var carried map[string]bool
+	var restoreWork time.Duration
+	if d.lane != nil && d.lane.carry {
+		var sum statsSummary
+		carried, sum, restoreWork, err = d.restoreStatistics(ctx, mvs)
+		work += restoreWork
+		switch {
+		case ctx.Err() != nil:
+			return work, ctx.Err()
+		case err != nil:
+			d.r.emit(Event{Type: EventMessage, Message: fmt.Sprintf("Database %q: the source's planner statistics could not be carried over (%v); gathering them with ANALYZE", d.db, err)})
+			carried = nil
+		default:
+			d.r.emit(Event{Type: EventMessage, Message: fmt.Sprintf("Database %q: %s", d.db, sum)})
+		}
+	}
+	var items []analyzeItem
+	for k := range d.src.Tables {
+		t := &d.src.Tables[k]
+		if !done[t.Key()] && !carried[t.Key()] {
+			items = append(items, analyzeItem{t.Qualified(), t.Pages})
+		}
+	}
+	// Materialized views were filled by post-data's REFRESH.
+	for _, mv := range mvs {
+		if !carried[mv.key()] {
+			items = append(items, analyzeItem{catalog.QuoteQualified(mv.schema, mv.name), mv.pages})
+		}
+	}
+	stmts := analyzeBatches(items, d.r.opt.Jobs, d.r.opt.Plan.Target.VersionNum)
 	var mu sync.Mutex
-	err = pgio.Parallel(ctx, d.r.opt.Jobs, len(names), func() (*pgx.Conn, error) { return openTargetConn(ctx, d) },
+	err = pgio.Parallel(ctx, d.r.opt.Jobs, len(stmts), func() (*pgx.Conn, error) { return openTargetConn(ctx, d) },
 		func(ctx context.Context, c *pgx.Conn, i int) error {
 			start := time.Now()
-			_, err := c.Exec(ctx, "ANALYZE "+names[i])
+			_, err := c.Exec(ctx, stmts[i])
 			mu.Lock()
 			work += time.Since(start)
 			mu.Unlock()
@@ -214,14 +324,29 @@ func (d *dbRun) analyze(ctx context.Context) (time.Duration, error) {
 	return work, err
 }
 
-// materializedViews lists the target database's populated materialized views, quoted.
-func (d *dbRun) materializedViews(ctx context.Context) ([]string, error) {
+// matview is a populated materialized view of the target database: its heap pages, and whether
+// extended statistics objects are defined on it.
+type matview struct {
+	schema, name string
+	pages        int64
+	extStats     bool
+}
+
+func (m matview) key() string { return m.schema + "." + m.name }
+
+// materializedViews lists the target database's populated materialized views.
+func (d *dbRun) materializedViews(ctx context.Context) ([]matview, error) {
 	c, err := openTargetConn(ctx, d)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
-	rows, err := c.Query(ctx, `SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c
+	ext := "false"
+	if d.r.opt.Plan.Target.VersionNum.AtLeast(10) {
+		ext = "EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = c.oid)"
+	}
+	rows, err := c.Query(ctx, `SELECT n.nspname::text, c.relname::text, pg_catalog.pg_relation_size(c.oid) / 8192, `+ext+`
+		FROM pg_catalog.pg_class c
 		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind = 'm' AND c.relispopulated AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 		AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = 'pg_catalog.pg_class'::regclass
@@ -230,9 +355,9 @@ func (d *dbRun) materializedViews(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
-		var s, n string
-		err := r.Scan(&s, &n)
-		return catalog.QuoteQualified(s, n), err
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (matview, error) {
+		var m matview
+		err := r.Scan(&m.schema, &m.name, &m.pages, &m.extStats)
+		return m, err
 	})
 }

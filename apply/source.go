@@ -399,3 +399,21 @@ func FloatDigits(sourceNum, targetNum pgver.V) int {
 	}
 	return 3
 }
+
+// dumpStatistics starts pg_dump dumping the planner statistics of the database in the source's
+// snapshot (pgdump.StatisticsArgs) into the archive's directory, in the background: the copies
+// run meanwhile, and only the analyze action needs them. The function returned waits for it and
+// returns the script's path.
+func (d *dbRun) dumpStatistics(ctx context.Context) func() (string, error) {
+	file := filepath.Join(d.dir, "statistics.sql")
+	done := make(chan struct{})
+	var err error
+	go func() {
+		defer close(done)
+		_, err = pgdump.Run(ctx, pgconn.ToolConn(d.r.m.Source, d.db), d.r.opt.Tools.PgDump, pgdump.StatisticsArgs(d.snapshot, file)...)
+	}()
+	return func() (string, error) {
+		<-done
+		return file, err
+	}
+}
