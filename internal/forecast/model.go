@@ -17,17 +17,19 @@ type Rates struct {
 	// SourceRTT and TargetRTT are one round trip on each connection; Connect is opening one
 	// connection (the slower side's).
 	SourceRTT, TargetRTT, Connect time.Duration
-	// CopyRate is how many bytes of table, as the catalog sizes it (heap and TOAST, an action's
-	// BytesEstimate), one COPY stream moves per second from the source into the target, WAL aside
-	// (the sample is loaded into a temporary table, which writes none).
-	CopyRate float64
+	// SourceRate and TargetRate are how many bytes of table, as the catalog sizes it (heap and
+	// TOAST: an action's BytesEstimate), one session reads with COPY from the source and writes
+	// with COPY into the target per second, measured apart (the sample is read whole, then
+	// written), WAL aside: the sample is written into a temporary table, which logs none.
+	// WireRatio is the bytes COPY sends per byte of table.
+	SourceRate, TargetRate, WireRatio float64
 	// SmallCopy is what a copy costs besides its bytes: opening COPY on both sides, the
 	// transaction and its commit (measured on a copy of a few rows).
 	SmallCopy time.Duration
-	// WALFlush is one flush of the target's WAL to disk (0 without fsync) and WALFlushAfter the
-	// WAL the WAL writer writes between flushes (wal_writer_flush_after). WALLogged is false when
-	// the target skips WAL for tables loaded in the transaction that emptied them (wal_level
-	// minimal).
+	// WALFlush is one flush of the target's WAL to disk (0 without fsync): what a durable commit
+	// waits for. WALFlushAfter is the WAL the WAL writer writes between flushes
+	// (wal_writer_flush_after). WALLogged is false when the target skips WAL for tables loaded in
+	// the transaction that emptied them (wal_level minimal).
 	WALFlush      time.Duration
 	WALFlushAfter int64
 	WALLogged     bool
@@ -62,6 +64,13 @@ type Rates struct {
 // assembly, its CRC and insertion, relative to the load itself. Calibrated on PostgreSQL 15 by
 // loading the same rows into a temporary and a regular table (10–20% more), and against applies.
 const walCPU = 0.1
+
+// copyBuffer is how much of the source's rows apply's copy gathers before the target sees any
+// (its buffered writer): a copy of up to that much on the wire runs its two sides one after the
+// other, a longer one overlaps them, at the slower side's rate. This is why a short copy's rate
+// says little about a long one's: pgbench_accounts copies at about twice the rate of a 4 MB
+// sample copied through the same pipe.
+const copyBuffer = 1 << 20
 
 // ddlTable is how much dearer pg_dump's CREATE TABLE is than the same CREATE TEMPORARY TABLE: it
 // creates the table's files (and its TOAST table's) durably and WAL-logs its catalog rows, and
@@ -148,17 +157,16 @@ func perByte(n int64, rate float64) time.Duration {
 	return seconds(float64(n) / rate)
 }
 
-// wal is the cost of writing n bytes durably beyond the load itself: the WAL's CPU and the WAL
-// writer's flushes, when the target logs it.
+// wal is the cost of writing n bytes durably beyond the load itself (load: its write time): the
+// WAL's CPU, when the target logs it. The WAL writer's flushes run beside the load (apply's
+// sessions commit asynchronously): they are no cost of it. Measured apart (WALFlush), a flush
+// under load took 5–70 ms per megabyte on the calibration machine, and pricing it per megabyte
+// doubled the forecast copy of a 256 MB table that took 18 s.
 func (pr *pricing) wal(n int64, load time.Duration) time.Duration {
 	if !pr.r.WALLogged || n <= 0 {
 		return 0
 	}
-	d := time.Duration(float64(load) * walCPU)
-	if pr.r.WALFlushAfter > 0 {
-		d += time.Duration(float64(n) / float64(pr.r.WALFlushAfter) * float64(pr.r.WALFlush))
-	}
-	return d
+	return time.Duration(float64(load) * walCPU)
 }
 
 // statement is one statement on the target: its round trip and server time.
@@ -182,7 +190,7 @@ func (pr *pricing) action(a *plan.Action) time.Duration {
 	case plan.TypeDatabase:
 		// pg_restore --create prints the script; CREATE DATABASE copies template0 (WAL-logged on
 		// 15 and later) and commits durably; the rest runs connected to the new database.
-		load := perByte(createDatabaseBytes, r.CopyRate)
+		load := perByte(createDatabaseBytes, r.TargetRate)
 		return 2*r.Connect + 50*time.Millisecond + pr.statement(6) + load + pr.wal(createDatabaseBytes, load) + r.WALFlush
 	case plan.TypeExtension:
 		pr.guessed += extensionCost
@@ -205,7 +213,7 @@ func (pr *pricing) action(a *plan.Action) time.Duration {
 		// Per object: created, owned, written in one or more lo_put, read from the source. Their
 		// contents' size is not in the catalog a non-superuser can read: a guess of 8 kB each.
 		per := 4*r.TargetRTT + 2*r.SourceRTT + 2*r.Statement
-		g := time.Duration(a.RowsEstimate) * perByte(8<<10, r.CopyRate)
+		g := time.Duration(a.RowsEstimate) * pr.copyTime(8<<10)
 		pr.guessed += g
 		return time.Duration(a.RowsEstimate)*per + g
 	case plan.TypeIndex:
@@ -232,8 +240,19 @@ func (pr *pricing) action(a *plan.Action) time.Duration {
 
 // copy is one table's (or part's) copy of bytes: its fixed cost, the stream, the WAL.
 func (pr *pricing) copy(bytes int64, contention float64) time.Duration {
-	load := perByte(bytes, pr.r.CopyRate)
-	return pr.r.SmallCopy + time.Duration(float64(load+pr.wal(bytes, load))*contention)
+	load := pr.copyTime(bytes)
+	return pr.r.SmallCopy + time.Duration(float64(load+pr.wal(bytes, perByte(bytes, pr.r.TargetRate)))*contention)
+}
+
+// copyTime is the stream of a copy of bytes of table: both sides in turn for what fits in
+// copyBuffer, then both at once at the slower side's rate.
+func (pr *pricing) copyTime(bytes int64) time.Duration {
+	r := pr.r
+	serial := bytes
+	if r.WireRatio > 0 {
+		serial = min(bytes, int64(copyBuffer/r.WireRatio))
+	}
+	return perByte(serial, r.SourceRate) + perByte(serial, r.TargetRate) + perByte(bytes-serial, min(r.SourceRate, r.TargetRate))
 }
 
 // table is the source table an index or a constraint is on, nil when unknown.
@@ -286,7 +305,7 @@ func (pr *pricing) index(a *plan.Action, contention float64) time.Duration {
 	// Per row as on the sample: for the sizes a probe sees, sorting's log n is lost in scanning and
 	// forming the index tuples (pgbench's 2M-row primary key builds at the sample's rate).
 	build := time.Duration(float64(n) * float64(r.IndexRow) * methodFactor(method))
-	build += pr.wal(a.BytesEstimate, perByte(a.BytesEstimate, r.CopyRate))
+	build += pr.wal(a.BytesEstimate, perByte(a.BytesEstimate, r.TargetRate))
 	return pr.statement(1) + time.Duration(float64(build)*contention)
 }
 

@@ -2,6 +2,7 @@ package forecast
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -67,11 +68,11 @@ func Measure(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs in
 // probeTimeout bounds Probe: a server that answers this slowly makes no forecast.
 const probeTimeout = 20 * time.Second
 
-// sampleBytes is how much of the largest table the probe copies (by its size in the catalog),
-// and contentionBytes how much each concurrent stream copies.
+// sampleBytes is how much of the largest table the probe copies (by its size in the catalog, in
+// two halves), and contentionBytes how much each concurrent stream copies.
 const (
 	sampleBytes     = 4 << 20
-	contentionBytes = 2 << 20
+	contentionBytes = 1 << 20
 	maxStreams      = 4
 )
 
@@ -223,6 +224,9 @@ type prober struct {
 	r        Rates
 	// temps counts the temporary tables made, for unique names.
 	temps atomic.Int64
+	// firstRow is the sample's first half's time per row, on sessions after their first copy: the
+	// concurrent streams' time per row is compared with it.
+	firstRow time.Duration
 }
 
 // measure takes every measure of Rates.
@@ -434,6 +438,18 @@ func (pb *prober) statements(ctx context.Context) error {
 	return nil
 }
 
+// median3 runs sql three times on c and returns its median time less a round trip.
+func median3(ctx context.Context, c *pgx.Conn, rtt time.Duration, sql string) (time.Duration, error) {
+	ds := make([]time.Duration, 3)
+	for i := range ds {
+		var err error
+		if ds[i], err = timed(ctx, c, rtt, sql); err != nil {
+			return 0, err
+		}
+	}
+	return median(ds), nil
+}
+
 func median(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {
 		return 0
@@ -460,23 +476,29 @@ func (pb *prober) sample(ctx context.Context, s *sampleTable) (shape, bool, erro
 			rows = genericRows
 		}
 		// A first copy of a few rows warms both sessions up (catalog caches, the first pages):
-		// apply's copies run on sessions that copied before.
+		// apply's copies run on sessions that copied before. Then the sample in two parts, a
+		// quarter and three quarters, each read whole from the source before it is written
+		// into the target: each side's rate apart.
 		_, err := pb.copySample(ctx, pb.src, pb.tgt, sh, pb.tempName(), 10)
-		if err == nil {
-			name := pb.tempName()
-			var res copyResult
-			res, err = pb.copySample(ctx, pb.src, pb.tgt, sh, name, rows)
-			if err == nil {
-				if res.rows == 0 && !generic {
-					i = len(shapes) - 2 // an empty table: the generic shape next
-					continue
-				}
-				bytes := res.tableBytes(sh)
-				pb.r.CreateTable = max(res.create-pb.r.TargetRTT, 0)
-				pb.r.CopyRate = float64(bytes) / max(res.elapsed.Seconds(), 1e-6)
-				pb.r.SampleRows = res.rows
-				return sh, generic, pb.afterCopy(ctx, sh, name, res, bytes)
+		var parts [2]copyResult
+		var name string
+		for k, n := range []int64{max(rows/4, 1), max(rows*3/4, 2)} {
+			if err != nil {
+				break
 			}
+			name = pb.tempName()
+			parts[k], err = pb.copyApart(ctx, pb.src, pb.tgt, sh, name, n)
+		}
+		if err == nil {
+			best := parts[1]
+			if best.rows == 0 && !generic {
+				i = len(shapes) - 2 // an empty table: the generic shape next
+				continue
+			}
+			pb.fit(sh, parts)
+			pb.firstRow = parts[0].elapsed / time.Duration(max(parts[0].rows, 1))
+			pb.r.SampleRows = best.rows
+			return sh, generic, pb.afterCopy(ctx, sh, name, best, best.tableBytes(sh))
 		}
 		if ctx.Err() != nil || !targetRefused(err) {
 			return sh, generic, err
@@ -501,6 +523,8 @@ type copyResult struct {
 	elapsed    time.Duration
 	// create is the temporary table's creation, with its round trip.
 	create time.Duration
+	// read and write are the two sides' times of a copy made apart (copyApart).
+	read, write time.Duration
 }
 
 // tableBytes is the sample's size as the catalog sizes the table (its rows times the table's
@@ -535,6 +559,46 @@ func (pb *prober) copySample(ctx context.Context, src, tgt *pgx.Conn, sh shape, 
 		return copyResult{}, err
 	}
 	return copyResult{rows: n, wire: wire, elapsed: time.Since(start), create: create}, nil
+}
+
+// fit sets the source's and the target's rates from the sample's two parts: the faster part's
+// rate on each side (a part copied while the busy server served others says less).
+func (pb *prober) fit(sh shape, parts [2]copyResult) {
+	rate := func(c copyResult, t time.Duration) float64 {
+		return float64(c.tableBytes(sh)) / max(t.Seconds(), 1e-6)
+	}
+	pb.r.SourceRate = max(rate(parts[0], parts[0].read), rate(parts[1], parts[1].read))
+	pb.r.TargetRate = max(rate(parts[0], parts[0].write), rate(parts[1], parts[1].write))
+	pb.r.WireRatio = float64(parts[1].wire) / float64(max(parts[1].tableBytes(sh), 1))
+}
+
+// copyApart copies like copySample, but the two sides one after the other: the source's rows
+// into memory (timed as read), then into the target (timed as write).
+func (pb *prober) copyApart(ctx context.Context, src, tgt *pgx.Conn, sh shape, name string, rows int64) (copyResult, error) {
+	if _, err := tgt.Exec(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE %s (%s)", name, strings.Join(sh.columns, ", "))); err != nil {
+		return copyResult{}, err
+	}
+	var buf bytes.Buffer
+	start := time.Now()
+	if _, err := src.PgConn().CopyTo(ctx, &buf, fmt.Sprintf("COPY (%s LIMIT %d) TO STDOUT WITH (FORMAT %s)", sh.out, max(rows, 1), sh.format)); err != nil {
+		return copyResult{}, err
+	}
+	read := time.Since(start)
+	wire := int64(buf.Len())
+	start = time.Now()
+	if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
+		return copyResult{}, err
+	}
+	tag, err := tgt.PgConn().CopyFrom(ctx, &buf, fmt.Sprintf("COPY %s FROM STDIN WITH (FORMAT %s)", name, sh.format))
+	if err != nil {
+		tgt.Exec(ctx, "ROLLBACK")
+		return copyResult{}, err
+	}
+	if _, err := tgt.Exec(ctx, "COMMIT"); err != nil {
+		return copyResult{}, err
+	}
+	write := time.Since(start)
+	return copyResult{rows: tag.RowsAffected(), wire: wire, elapsed: read + write, read: read, write: write}, nil
 }
 
 // countingWriter counts the bytes through it.
@@ -590,24 +654,24 @@ func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copy
 		return err
 	}
 	pb.r.SmallCopy = small.elapsed
-	// The stream's rate without what any copy costs.
-	if stream := res.elapsed - small.elapsed; stream > res.elapsed/2 {
-		pb.r.CopyRate = float64(bytes) / stream.Seconds()
-	}
+	pb.r.CreateTable = max(small.create-rtt, 0)
+	// Each measure below is the median of three: one query on a busy server says little.
 	// An index: the table's own btree columns when the sample has them, else its first column.
-	d, err := timed(ctx, tgt, rtt, fmt.Sprintf("CREATE INDEX ON %s %s", name, sh.index))
-	if sh.index == "" || err != nil {
+	index := fmt.Sprintf("CREATE INDEX ON %s %s", name, sh.index)
+	if _, err := timed(ctx, tgt, rtt, index); sh.index == "" || err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if d, err = timed(ctx, tgt, rtt, fmt.Sprintf("CREATE INDEX ON %s (%s)", name, sh.first)); err != nil {
-			return err
-		}
+		index = fmt.Sprintf("CREATE INDEX ON %s (%s)", name, sh.first)
+	}
+	d, err := median3(ctx, tgt, rtt, index)
+	if err != nil {
+		return err
 	}
 	pb.r.IndexRow = time.Duration(float64(d) / rows)
 	// A foreign key's validation: an anti-join of the table with itself on its first column.
 	join := fmt.Sprintf("SELECT count(*) FROM %[1]s a LEFT JOIN %[1]s b ON b.%[2]s = a.%[2]s WHERE b.%[2]s IS NULL", name, sh.first)
-	if d, err = timed(ctx, tgt, rtt, join); err != nil {
+	if d, err = median3(ctx, tgt, rtt, join); err != nil {
 		return err
 	}
 	pb.r.JoinRow = time.Duration(float64(d) / rows)
@@ -616,7 +680,7 @@ func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copy
 	if _, err := tgt.Exec(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE %s AS SELECT * FROM %s LIMIT %d", sub, name, analyzeSample)); err != nil {
 		return err
 	}
-	if d, err = timed(ctx, tgt, rtt, "ANALYZE "+sub); err != nil {
+	if d, err = median3(ctx, tgt, rtt, "ANALYZE "+sub); err != nil {
 		return err
 	}
 	pb.r.AnalyzeRow = time.Duration(float64(d) / float64(min(max(res.rows, 1), analyzeSample)))
@@ -624,11 +688,11 @@ func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copy
 	if pgconn.ServerVersion(tgt).AtLeast(11) {
 		checksum = fmt.Sprintf("SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text FROM %s AS t", name)
 	}
-	if d, err = timed(ctx, tgt, rtt, checksum); err != nil {
+	if d, err = median3(ctx, tgt, rtt, checksum); err != nil {
 		return err
 	}
 	pb.r.ChecksumRate = float64(bytes) / max(d.Seconds(), 1e-6)
-	if d, err = timed(ctx, tgt, rtt, "SELECT count(*) FROM "+name); err != nil {
+	if d, err = median3(ctx, tgt, rtt, "SELECT count(*) FROM "+name); err != nil {
 		return err
 	}
 	pb.r.ScanRate = float64(bytes) / max(d.Seconds(), 1e-6)
@@ -636,16 +700,13 @@ func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copy
 	return nil
 }
 
-// contention copies contentionBytes of the sample on streams pairs of connections at once, and
-// once alone, and sets Contention to how much longer a stream took among the others.
+// contention copies contentionBytes of the sample on streams pairs of new connections at once,
+// each after a first copy of a few rows as the sample's sessions had, and sets Contention to how
+// much longer a row took among the others than in the sample's first half.
 func (pb *prober) contention(ctx context.Context, sh shape, streams int) error {
 	rows := int64(float64(contentionBytes) / max(sh.rowBytes, 1))
 	if sh.rowBytes <= 0 {
-		rows = genericRows / 2
-	}
-	alone, err := pb.copySample(ctx, pb.src, pb.tgt, sh, pb.tempName(), rows)
-	if err != nil {
-		return err
+		rows = contentionBytes / 120
 	}
 	type pair struct{ src, tgt *pgx.Conn }
 	pairs := make([]pair, streams)
@@ -662,24 +723,30 @@ func (pb *prober) contention(ctx context.Context, sh shape, streams int) error {
 			}
 		}
 	}()
-	// The connections are opened at once: each costs a round trip or more and an authentication.
+	// The connections are opened at once (each costs an authentication), and warmed up.
 	var wg sync.WaitGroup
-	openErrs := make([]error, 2*streams)
+	errs := make([]error, 2*streams)
 	for i := range pairs {
-		wg.Go(func() { pairs[i].src, openErrs[2*i] = pb.openSource(ctx) })
-		wg.Go(func() { pairs[i].tgt, openErrs[2*i+1] = pb.openTarget(ctx) })
+		wg.Go(func() {
+			if pairs[i].src, errs[2*i] = pb.openSource(ctx); errs[2*i] != nil {
+				return
+			}
+			if pairs[i].tgt, errs[2*i+1] = pb.openTarget(ctx); errs[2*i+1] != nil {
+				return
+			}
+			_, errs[2*i+1] = pb.copySample(ctx, pairs[i].src, pairs[i].tgt, sh, pb.tempName(), 10)
+		})
 	}
 	wg.Wait()
-	if err := errors.Join(openErrs...); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	times := make([]time.Duration, streams)
-	errs := make([]error, streams)
+	perRow := make([]time.Duration, streams)
 	for i, p := range pairs {
 		wg.Go(func() {
 			var r copyResult
 			r, errs[i] = pb.copySample(ctx, p.src, p.tgt, sh, pb.tempName(), rows)
-			times[i] = r.elapsed
+			perRow[i] = r.elapsed / time.Duration(max(r.rows, 1))
 		})
 	}
 	wg.Wait()
@@ -687,6 +754,6 @@ func (pb *prober) contention(ctx context.Context, sh shape, streams int) error {
 		return err
 	}
 	pb.r.Streams = streams
-	pb.r.Contention = max(1, float64(median(times))/float64(max(alone.elapsed, time.Microsecond)))
+	pb.r.Contention = max(1, float64(median(perRow))/float64(max(pb.firstRow, time.Nanosecond)))
 	return nil
 }
