@@ -17,12 +17,11 @@ type Rates struct {
 	// SourceRTT and TargetRTT are one round trip on each connection; Connect is opening one
 	// connection (the slower side's).
 	SourceRTT, TargetRTT, Connect time.Duration
-	// SourceRate and TargetRate are how many bytes of table, as the catalog sizes it (heap and
-	// TOAST: an action's BytesEstimate), one session reads with COPY from the source and writes
-	// with COPY into the target per second, measured apart (the sample is read whole, then
-	// written), WAL aside: the sample is written into a temporary table, which logs none.
-	// WireRatio is the bytes COPY sends per byte of table.
-	SourceRate, TargetRate, WireRatio float64
+	// CopyRate is how many bytes of table, as the catalog sizes it (heap and TOAST: an action's
+	// BytesEstimate), one stream moves per second from the source into the target as apply copies
+	// (COPY to COPY through its buffer), WAL aside: the sample is written into a temporary table,
+	// which logs none. WireRatio is the bytes COPY sends per byte of table.
+	CopyRate, WireRatio float64
 	// SmallCopy is what a copy costs besides its bytes: opening COPY on both sides, the
 	// transaction and its commit (measured on a copy of a few rows).
 	SmallCopy time.Duration
@@ -67,9 +66,9 @@ const walCPU = 0.1
 
 // copyBuffer is how much of the source's rows apply's copy gathers before the target sees any
 // (its buffered writer): a copy of up to that much on the wire runs its two sides one after the
-// other, a longer one overlaps them, at the slower side's rate. This is why a short copy's rate
-// says little about a long one's: pgbench_accounts copies at about twice the rate of a 4 MB
-// sample copied through the same pipe.
+// other, as the sample mostly does; a longer one overlaps them, up to twice as fast when the two
+// sides cost alike. Measured: pgbench_accounts (256 MB) copied at 1.5–2.5 times the rate of a
+// 2 MB sample of it through the same pipe, on the same sessions.
 const copyBuffer = 1 << 20
 
 // ddlTable is how much dearer pg_dump's CREATE TABLE is than the same CREATE TEMPORARY TABLE: it
@@ -181,6 +180,7 @@ func (pr *pricing) action(a *plan.Action) time.Duration {
 	if c < 1 {
 		c = 1
 	}
+	post := pr.postContention()
 	switch a.Type {
 	case plan.TypeRole:
 		// CREATE ROLE, its attributes, comment, settings: a few statements.
@@ -190,7 +190,7 @@ func (pr *pricing) action(a *plan.Action) time.Duration {
 	case plan.TypeDatabase:
 		// pg_restore --create prints the script; CREATE DATABASE copies template0 (WAL-logged on
 		// 15 and later) and commits durably; the rest runs connected to the new database.
-		load := perByte(createDatabaseBytes, r.TargetRate)
+		load := perByte(createDatabaseBytes, r.CopyRate)
 		return 2*r.Connect + 50*time.Millisecond + pr.statement(6) + load + pr.wal(createDatabaseBytes, load) + r.WALFlush
 	case plan.TypeExtension:
 		pr.guessed += extensionCost
@@ -217,9 +217,9 @@ func (pr *pricing) action(a *plan.Action) time.Duration {
 		pr.guessed += g
 		return time.Duration(a.RowsEstimate)*per + g
 	case plan.TypeIndex:
-		return pr.index(a, c)
+		return pr.index(a, post)
 	case plan.TypeConstraint:
-		return pr.constraint(a, c)
+		return pr.constraint(a, post)
 	case plan.TypeSequences:
 		n := 0
 		if d := pr.dbs[a.Database]; d != nil {
@@ -231,9 +231,9 @@ func (pr *pricing) action(a *plan.Action) time.Duration {
 	case plan.TypeOwnership:
 		return pr.statement(2)
 	case plan.TypeAnalyze:
-		return pr.analyze(a.Database, c)
+		return pr.analyze(a.Database, post)
 	case plan.TypeVerify:
-		return pr.verifyCost(a.Database, c)
+		return pr.verifyCost(a.Database, post)
 	}
 	return pr.statement(1)
 }
@@ -241,18 +241,18 @@ func (pr *pricing) action(a *plan.Action) time.Duration {
 // copy is one table's (or part's) copy of bytes: its fixed cost, the stream, the WAL.
 func (pr *pricing) copy(bytes int64, contention float64) time.Duration {
 	load := pr.copyTime(bytes)
-	return pr.r.SmallCopy + time.Duration(float64(load+pr.wal(bytes, perByte(bytes, pr.r.TargetRate)))*contention)
+	return pr.r.SmallCopy + time.Duration(float64(load+pr.wal(bytes, load))*contention)
 }
 
-// copyTime is the stream of a copy of bytes of table: both sides in turn for what fits in
-// copyBuffer, then both at once at the slower side's rate.
+// copyTime is the stream of a copy of bytes of table: at the sample's rate for what fits in
+// copyBuffer, both sides overlapped (twice the rate) beyond.
 func (pr *pricing) copyTime(bytes int64) time.Duration {
 	r := pr.r
 	serial := bytes
 	if r.WireRatio > 0 {
 		serial = min(bytes, int64(copyBuffer/r.WireRatio))
 	}
-	return perByte(serial, r.SourceRate) + perByte(serial, r.TargetRate) + perByte(bytes-serial, min(r.SourceRate, r.TargetRate))
+	return perByte(serial, r.CopyRate) + perByte(bytes-serial, 2*r.CopyRate)
 }
 
 // table is the source table an index or a constraint is on, nil when unknown.
@@ -305,7 +305,7 @@ func (pr *pricing) index(a *plan.Action, contention float64) time.Duration {
 	// Per row as on the sample: for the sizes a probe sees, sorting's log n is lost in scanning and
 	// forming the index tuples (pgbench's 2M-row primary key builds at the sample's rate).
 	build := time.Duration(float64(n) * float64(r.IndexRow) * methodFactor(method))
-	build += pr.wal(a.BytesEstimate, perByte(a.BytesEstimate, r.TargetRate))
+	build += pr.wal(a.BytesEstimate, perByte(a.BytesEstimate, r.CopyRate))
 	return pr.statement(1) + time.Duration(float64(build)*contention)
 }
 
@@ -427,43 +427,22 @@ func postDataEntries(d *catalog.Database) int {
 	return max(n, 1)
 }
 
-// contentionFor is the slowdown of one database's heavy actions (copies, index builds,
-// validations) from running jobs at once. It is the measured Contention scaled by how many of
-// them can run at once: the total of the copies and index builds over the longest single table's
-// (its copy and largest index), at most jobs; one long table copied alone is not slowed down.
+// contentionFor is the slowdown of one database's copies from running jobs at once: the measured
+// Contention scaled by how many copies can run at once, the total of the copies over the longest
+// one, at most jobs; one long table copied alone is not slowed down.
 func (pr *pricing) contentionFor(p *plan.Plan, db string) float64 {
 	r := pr.r
 	if pr.jobs < 2 || r.Streams < 2 || r.Contention <= 1 {
 		return 1
 	}
-	work := map[string]time.Duration{}
-	var total time.Duration
+	var total, longest time.Duration
 	for _, a := range p.Actions {
-		if a.Database != db {
+		if a.Database != db || (a.Type != plan.TypeTable && a.Type != plan.TypeTablePart) {
 			continue
 		}
-		var c time.Duration
-		switch a.Type {
-		case plan.TypeTable, plan.TypeTablePart:
-			c = pr.copy(a.BytesEstimate, 1)
-		case plan.TypeIndex:
-			c = pr.index(a, 1)
-		default:
-			continue
-		}
-		key := a.Schema + "." + a.Name
-		if a.Type == plan.TypeIndex {
-			key = a.Schema + "." + a.Table
-		}
-		if a.Type == plan.TypeTablePart {
-			key += "#part"
-		}
-		work[key] += c
+		c := pr.copy(a.BytesEstimate, 1)
 		total += c
-	}
-	var longest time.Duration
-	for _, w := range work {
-		longest = max(longest, w)
+		longest = max(longest, c)
 	}
 	if longest <= 0 {
 		return 1
@@ -473,8 +452,17 @@ func (pr *pricing) contentionFor(p *plan.Plan, db string) float64 {
 		return 1
 	}
 	// Interpolate between 1 (one stream) and the measured slowdown at Streams streams.
-	f := 1 + (r.Contention-1)*(par-1)/float64(r.Streams-1)
-	return f
+	return 1 + (r.Contention-1)*min(par-1, float64(r.Streams-1))/float64(r.Streams-1)
+}
+
+// postContention is the slowdown of the work that follows a table's copy: its indexes and foreign
+// keys start together once it is loaded (a large table's build beside its validation), and the
+// analyze lane runs beside them: the measured Contention whenever jobs run at once.
+func (pr *pricing) postContention() float64 {
+	if pr.jobs < 2 || pr.r.Streams < 2 {
+		return 1
+	}
+	return max(pr.r.Contention, 1)
 }
 
 // fixed is apply's serial time outside the actions' graph: per database, the source's snapshot,

@@ -12,7 +12,7 @@ import (
 // rates are round numbers, so that each price can be worked out by hand.
 var rates = Rates{
 	SourceRTT: time.Millisecond, TargetRTT: time.Millisecond, Connect: 10 * time.Millisecond,
-	SourceRate: 200e6, TargetRate: 100e6, WireRatio: 1, SmallCopy: 5 * time.Millisecond,
+	CopyRate: 100e6, WireRatio: 1, SmallCopy: 5 * time.Millisecond,
 	WALFlush: 2 * time.Millisecond, WALFlushAfter: 1e6, WALLogged: true,
 	IndexRow: time.Microsecond, SampleRows: 10000, JoinRow: time.Microsecond,
 	AnalyzeRow: 10 * time.Microsecond, AnalyzeRows: 30000,
@@ -56,16 +56,16 @@ func TestPrice(t *testing.T) {
 	}{
 		{"copy: fixed cost, stream, WAL's CPU",
 			plan.Action{Type: plan.TypeTable, Database: "shop", Schema: "public", Name: "orders", BytesEstimate: 100e6},
-			// the first MiB read (5.243 ms) then written (10.486 ms), the rest at the slower
-			// side's 100 MB/s; +10% of the write as WAL CPU (the WAL writer's flushes run beside)
-			5*time.Millisecond + 1005243*time.Microsecond + 100*time.Millisecond},
+			// the first MiB at 100 MB/s (10.486 ms), the rest overlapped at 200 MB/s (494.757 ms);
+			// +10% WAL CPU (the WAL writer's flushes run beside)
+			5*time.Millisecond + 505243*time.Microsecond + 50524300*time.Nanosecond},
 		{"part: priced as a copy of its bytes",
 			plan.Action{Type: plan.TypeTablePart, Database: "shop", Schema: "public", Name: "orders", BytesEstimate: 50e6},
-			5*time.Millisecond + 505243*time.Microsecond + 50*time.Millisecond},
+			5*time.Millisecond + 255243*time.Microsecond + 25524300*time.Nanosecond},
 		{"small copy: both sides in turn",
 			plan.Action{Type: plan.TypeTable, Database: "shop", Schema: "public", Name: "customers", BytesEstimate: 1e6},
-			// 1 MB read at 200 MB/s, then written at 100 MB/s; WAL 1 ms CPU
-			5*time.Millisecond + 5*time.Millisecond + 10*time.Millisecond + time.Millisecond},
+			// 1 MB within the buffer, at the sample's 100 MB/s; WAL 1 ms CPU
+			5*time.Millisecond + 10*time.Millisecond + time.Millisecond},
 		{"split table: its TRUNCATE",
 			plan.Action{Type: plan.TypeTable, Database: "shop", Schema: "public", Name: "orders", Parts: 2, BytesEstimate: 100e6},
 			2 * stmt},
@@ -104,7 +104,7 @@ func TestPriceWithoutWAL(t *testing.T) {
 	r.WALLogged = false
 	pr := newPricing(r, 1, "none", map[string]*catalog.Database{"shop": shop()})
 	a := &plan.Action{Type: plan.TypeTable, Database: "shop", Schema: "public", Name: "orders", BytesEstimate: 100e6}
-	if got, want := pr.action(a), 5*time.Millisecond+1005243*time.Microsecond; !near(got, want) {
+	if got, want := pr.action(a), 5*time.Millisecond+505243*time.Microsecond; !near(got, want) {
 		t.Errorf("copy without WAL: %s, want %s", got, want)
 	}
 }
@@ -135,8 +135,9 @@ func TestPriceVerify(t *testing.T) {
 	}
 }
 
-// TestContention: the measured slowdown applies as far as the database's heavy work can run at
-// once: not to one table copied alone, fully where jobs tables of equal size share the lanes.
+// TestContention: the measured slowdown applies to copies as far as they can run at once (not to
+// one table copied alone, fully where jobs tables of equal size share the lanes), and to the work
+// after a copy whenever jobs run at once.
 func TestContention(t *testing.T) {
 	r := rates
 	r.Contention, r.Streams = 2, 2
@@ -144,21 +145,26 @@ func TestContention(t *testing.T) {
 		return &plan.Action{Type: plan.TypeTable, Database: "shop", Schema: "public", Name: name, BytesEstimate: bytes}
 	}
 	for _, tc := range []struct {
-		name    string
-		actions []*plan.Action
-		jobs    int
-		want    float64
+		name     string
+		actions  []*plan.Action
+		jobs     int
+		copies   float64
+		postCopy float64
 	}{
-		{"one table", []*plan.Action{copyOf("a", 100e6)}, 2, 1},
-		{"two equal tables, 2 jobs", []*plan.Action{copyOf("a", 100e6), copyOf("b", 100e6)}, 2, 2},
-		{"two equal tables, 1 job", []*plan.Action{copyOf("a", 100e6), copyOf("b", 100e6)}, 1, 1},
-		{"a large table and a half", []*plan.Action{copyOf("a", 100e6), copyOf("b", 50e6)}, 2, 1.5},
+		{"one table", []*plan.Action{copyOf("a", 100e6)}, 2, 1, 2},
+		{"two equal tables, 2 jobs", []*plan.Action{copyOf("a", 100e6), copyOf("b", 100e6)}, 2, 2, 2},
+		{"two equal tables, 1 job", []*plan.Action{copyOf("a", 100e6), copyOf("b", 100e6)}, 1, 1, 1},
+		{"a large table and a half", []*plan.Action{copyOf("a", 100e6), copyOf("b", 50e6)}, 2, 1.5, 2},
+		{"many equal tables, 4 jobs", []*plan.Action{copyOf("a", 1e6), copyOf("b", 1e6), copyOf("c", 1e6), copyOf("d", 1e6)}, 4, 2, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &plan.Plan{Databases: []string{"shop"}, Actions: tc.actions}
 			pr := newPricing(r, tc.jobs, "none", nil)
-			if got := pr.contentionFor(p, "shop"); math.Abs(got-tc.want) > 0.01 {
-				t.Errorf("contention %.3f, want %.3f", got, tc.want)
+			if got := pr.contentionFor(p, "shop"); math.Abs(got-tc.copies) > 0.01 {
+				t.Errorf("copies' contention %.3f, want %.3f", got, tc.copies)
+			}
+			if got := pr.postContention(); math.Abs(got-tc.postCopy) > 0.01 {
+				t.Errorf("contention after the copies %.3f, want %.3f", got, tc.postCopy)
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package forecast
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,16 +25,20 @@ import (
 // Probe measures the plan's servers cheaply and safely and prices every action of p from what it
 // measured (Rates.Price): the model basis, for a migration without a rehearsal.
 //
-// What it does, in about a second: one connection to each server, their round trips; on the
-// target, the server time of a DDL statement and of a durable commit (a WAL flush); a sample of
-// the plan's largest table (its first rows, about sampleBytes) copied from the source into a
-// temporary table on the target as apply copies (COPY to COPY, binary where apply would be),
-// then an index built on it, an anti-join over it (a foreign key's validation), its ANALYZE,
-// verify's checksum and count; with jobs > 1, the same copy on several connections at once, for
-// how much a stream slows when others run. It writes nothing but temporary tables, which it drops
-// (and which the server drops with its sessions), and reads the source in a read-only transaction.
-// A column whose type the target lacks is loaded as text; a table the target cannot hold at all,
-// or a plan without tables, is measured with a generic shape of rows.
+// What it measures, in about a second on a quiet machine (a few on a busy one): each server's
+// connection time and round trip; on the target, the server time of a DDL statement and of a
+// durable commit (a WAL flush); the first rows of the plan's largest table (about sampleBytes, in
+// the format apply would copy them in), copied as apply copies (COPY to COPY) into a temporary
+// table on the target; on that table an index build (the
+// table's own primary key columns where it has one), an anti-join (a foreign key's validation),
+// ANALYZE, verify's checksum and count, each the median of three; with jobs > 1, copies on
+// several new connections at once, for how much a stream slows beside others.
+//
+// It writes nothing but temporary tables in the target's maintenance database, which it drops
+// and which the server drops with its sessions, and reads the source in a read-only transaction:
+// a login with CREATEDB CREATEROLE and the right to create temporary tables is enough. A column
+// whose type the target lacks is loaded as text; a table the target cannot hold even so, or a
+// plan without tables, is measured with generated rows of a generic shape (and a wider range).
 //
 // It fails when a server cannot be reached, or when measuring takes over probeTimeout.
 func Probe(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int) (*Estimate, error) {
@@ -272,12 +275,16 @@ func measure(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs in
 	if err != nil {
 		return pb.r, err
 	}
+	pb.r.Contention, pb.r.Streams = 1, 1
 	if jobs > 1 {
+		// A server out of connection slots (or a pooler's limit) leaves the streams unmeasured:
+		// priced as if they did not slow each other, which the range then has to cover.
 		if err := pb.contention(ctx, sh, min(jobs, maxStreams)); err != nil {
-			return pb.r, err
+			if ctx.Err() != nil {
+				return pb.r, err
+			}
+			pb.r.Contention, pb.r.Streams = 1, 1
 		}
-	} else {
-		pb.r.Contention, pb.r.Streams = 1, 1
 	}
 	return pb.r, nil
 }
@@ -288,17 +295,15 @@ func (pb *prober) openTarget(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := pgconn.SessionSettings(ctx, c, 0); err == nil {
+	err = pgconn.SessionSettings(ctx, c, 0)
+	if err == nil {
 		_, err = c.Exec(ctx, "SET synchronous_commit = off; SET maintenance_work_mem = '256MB'")
-		if err == nil {
-			return c, nil
-		}
-	} else {
+	}
+	if err != nil {
 		c.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	c.Close(context.WithoutCancel(ctx))
-	return nil, err
+	return c, nil
 }
 
 // openSource connects to the sample's database on the source, in a read-only transaction.
@@ -476,29 +481,39 @@ func (pb *prober) sample(ctx context.Context, s *sampleTable) (shape, bool, erro
 			rows = genericRows
 		}
 		// A first copy of a few rows warms both sessions up (catalog caches, the first pages):
-		// apply's copies run on sessions that copied before. Then the sample in two parts, a
-		// quarter and three quarters, each read whole from the source before it is written
-		// into the target: each side's rate apart.
+		// apply's copies run on sessions that copied before. Then the sample in two halves, as
+		// apply copies (COPY to COPY through its buffer); the faster half counts (the other was
+		// slowed by whatever else the busy server did). Reading the sample whole before writing
+		// it, to time each side apart, was tried: the client's own reading, under the same CPU
+		// contention, made the source look three to six times slower than apply found it.
 		_, err := pb.copySample(ctx, pb.src, pb.tgt, sh, pb.tempName(), 10)
 		var parts [2]copyResult
+		var best copyResult
 		var name string
-		for k, n := range []int64{max(rows/4, 1), max(rows*3/4, 2)} {
+		var names [2]string
+		for k := range parts {
 			if err != nil {
 				break
 			}
-			name = pb.tempName()
-			parts[k], err = pb.copyApart(ctx, pb.src, pb.tgt, sh, name, n)
+			names[k] = pb.tempName()
+			parts[k], err = pb.copySample(ctx, pb.src, pb.tgt, sh, names[k], max(rows/2, 1))
 		}
 		if err == nil {
-			best := parts[1]
+			k := 0
+			if parts[1].elapsed < parts[0].elapsed {
+				k = 1
+			}
+			best, name = parts[k], names[k]
 			if best.rows == 0 && !generic {
 				i = len(shapes) - 2 // an empty table: the generic shape next
 				continue
 			}
-			pb.fit(sh, parts)
+			bytes := best.tableBytes(sh)
+			pb.r.CopyRate = float64(bytes) / max(best.elapsed.Seconds(), 1e-6)
+			pb.r.WireRatio = float64(best.wire) / float64(max(bytes, 1))
 			pb.firstRow = parts[0].elapsed / time.Duration(max(parts[0].rows, 1))
 			pb.r.SampleRows = best.rows
-			return sh, generic, pb.afterCopy(ctx, sh, name, best, best.tableBytes(sh))
+			return sh, generic, pb.afterCopy(ctx, sh, name, best, bytes)
 		}
 		if ctx.Err() != nil || !targetRefused(err) {
 			return sh, generic, err
@@ -523,8 +538,6 @@ type copyResult struct {
 	elapsed    time.Duration
 	// create is the temporary table's creation, with its round trip.
 	create time.Duration
-	// read and write are the two sides' times of a copy made apart (copyApart).
-	read, write time.Duration
 }
 
 // tableBytes is the sample's size as the catalog sizes the table (its rows times the table's
@@ -559,46 +572,6 @@ func (pb *prober) copySample(ctx context.Context, src, tgt *pgx.Conn, sh shape, 
 		return copyResult{}, err
 	}
 	return copyResult{rows: n, wire: wire, elapsed: time.Since(start), create: create}, nil
-}
-
-// fit sets the source's and the target's rates from the sample's two parts: the faster part's
-// rate on each side (a part copied while the busy server served others says less).
-func (pb *prober) fit(sh shape, parts [2]copyResult) {
-	rate := func(c copyResult, t time.Duration) float64 {
-		return float64(c.tableBytes(sh)) / max(t.Seconds(), 1e-6)
-	}
-	pb.r.SourceRate = max(rate(parts[0], parts[0].read), rate(parts[1], parts[1].read))
-	pb.r.TargetRate = max(rate(parts[0], parts[0].write), rate(parts[1], parts[1].write))
-	pb.r.WireRatio = float64(parts[1].wire) / float64(max(parts[1].tableBytes(sh), 1))
-}
-
-// copyApart copies like copySample, but the two sides one after the other: the source's rows
-// into memory (timed as read), then into the target (timed as write).
-func (pb *prober) copyApart(ctx context.Context, src, tgt *pgx.Conn, sh shape, name string, rows int64) (copyResult, error) {
-	if _, err := tgt.Exec(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE %s (%s)", name, strings.Join(sh.columns, ", "))); err != nil {
-		return copyResult{}, err
-	}
-	var buf bytes.Buffer
-	start := time.Now()
-	if _, err := src.PgConn().CopyTo(ctx, &buf, fmt.Sprintf("COPY (%s LIMIT %d) TO STDOUT WITH (FORMAT %s)", sh.out, max(rows, 1), sh.format)); err != nil {
-		return copyResult{}, err
-	}
-	read := time.Since(start)
-	wire := int64(buf.Len())
-	start = time.Now()
-	if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
-		return copyResult{}, err
-	}
-	tag, err := tgt.PgConn().CopyFrom(ctx, &buf, fmt.Sprintf("COPY %s FROM STDIN WITH (FORMAT %s)", name, sh.format))
-	if err != nil {
-		tgt.Exec(ctx, "ROLLBACK")
-		return copyResult{}, err
-	}
-	if _, err := tgt.Exec(ctx, "COMMIT"); err != nil {
-		return copyResult{}, err
-	}
-	write := time.Since(start)
-	return copyResult{rows: tag.RowsAffected(), wire: wire, elapsed: read + write, read: read, write: write}, nil
 }
 
 // countingWriter counts the bytes through it.
@@ -648,14 +621,17 @@ func pipe(ctx context.Context, src, tgt *pgx.Conn, out, in string) (int64, int64
 func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copyResult, bytes int64) error {
 	rtt, tgt := pb.r.TargetRTT, pb.tgt
 	rows := float64(max(res.rows, 1))
-	// A small table's copy, on warm sessions: all of it is fixed cost.
-	small, err := pb.copySample(ctx, pb.src, tgt, sh, pb.tempName(), 10)
-	if err != nil {
-		return err
+	// A small table's copy, on warm sessions: all of it is fixed cost (the median of three, as
+	// the measures below).
+	var smalls, creates []time.Duration
+	for range 3 {
+		small, err := pb.copySample(ctx, pb.src, tgt, sh, pb.tempName(), 10)
+		if err != nil {
+			return err
+		}
+		smalls, creates = append(smalls, small.elapsed), append(creates, max(small.create-rtt, 0))
 	}
-	pb.r.SmallCopy = small.elapsed
-	pb.r.CreateTable = max(small.create-rtt, 0)
-	// Each measure below is the median of three: one query on a busy server says little.
+	pb.r.SmallCopy, pb.r.CreateTable = median(smalls), median(creates)
 	// An index: the table's own btree columns when the sample has them, else its first column.
 	index := fmt.Sprintf("CREATE INDEX ON %s %s", name, sh.index)
 	if _, err := timed(ctx, tgt, rtt, index); sh.index == "" || err != nil {
@@ -664,7 +640,7 @@ func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copy
 		}
 		index = fmt.Sprintf("CREATE INDEX ON %s (%s)", name, sh.first)
 	}
-	d, err := median3(ctx, tgt, rtt, index)
+	d, err := median3(ctx, tgt, rtt, index) // one query on a busy server says little
 	if err != nil {
 		return err
 	}

@@ -96,7 +96,7 @@ func TestProbe(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Measure: %v", err)
 	}
-	if r.Generic || r.SampleRows == 0 || r.SourceRate <= 0 || r.TargetRate <= 0 || r.IndexRow <= 0 || r.Streams != 1 {
+	if r.Generic || r.SampleRows == 0 || r.CopyRate <= 0 || r.IndexRow <= 0 || r.Streams != 1 {
 		t.Errorf("measures %+v: want a sample of the plan's rows, one stream", r)
 	}
 
