@@ -54,6 +54,8 @@ type Rates struct {
 	// measured with Streams concurrent sample copies; Streams is 1 when jobs is 1.
 	Contention float64
 	Streams    int
+	// Noise is how much the sample's two equal halves disagreed: (slower − faster) / faster.
+	Noise float64
 	// Generic is set when the sample is not of the plan's rows (a plan without tables, or a table
 	// the target could not hold even as text): generated rows of a generic shape.
 	Generic bool

@@ -201,10 +201,23 @@ func TestPricePlan(t *testing.T) {
 	if guessed <= 0 || guessed >= 1 {
 		t.Errorf("guessed share %.3f, want within (0, 1): the extension and the large objects are guesses", guessed)
 	}
-	if s := modelSpread(guessed, false); s <= modelSpread(0, false) {
-		t.Errorf("spread %.3f with guesses, %.3f without: want wider", s, modelSpread(0, false))
+	if s := modelSpread(guessed, false, 0); s <= modelSpread(0, false, 0) {
+		t.Errorf("spread %.3f with guesses, %.3f without: want wider", s, modelSpread(0, false, 0))
 	}
-	if modelSpread(0, true) <= modelSpread(0, false) || modelSpread(1, true) > 0.8 {
-		t.Errorf("spread: generic sample %.2f, plan's own rows %.2f, all guessed %.2f", modelSpread(0, true), modelSpread(0, false), modelSpread(1, true))
+	for _, tc := range []struct {
+		name           string
+		guessed, noise float64
+		generic        bool
+		want           float64
+	}{
+		{"measured, quiet", 0, 0, false, 0.3},
+		{"halves 40% apart", 0, 0.4, false, 0.5},
+		{"a very busy server", 0, 3, false, 0.6},
+		{"generic rows", 0, 0, true, 0.45},
+		{"all guessed, busy, generic: capped", 1, 3, true, 0.8},
+	} {
+		if got := modelSpread(tc.guessed, tc.generic, tc.noise); math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("spread, %s: %.3f, want %.3f", tc.name, got, tc.want)
+		}
 	}
 }

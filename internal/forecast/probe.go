@@ -47,7 +47,7 @@ func Probe(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int)
 		return nil, err
 	}
 	durations, fixed, guessed := r.Price(p, jobs, snap.Migration.Options.Verify, snap.SourceDBs)
-	return &Estimate{Basis: BasisModel, Durations: durations, Fixed: fixed, Spread: modelSpread(guessed, r.Generic)}, nil
+	return &Estimate{Basis: BasisModel, Durations: durations, Fixed: fixed, Spread: modelSpread(guessed, r.Generic, r.Noise)}, nil
 }
 
 // Measure takes the measures Probe prices the plan with (see Probe): for a caller that shows
@@ -80,11 +80,12 @@ const (
 )
 
 // modelSpread is the range a model forecast carries: ±30% for what it measured (a sample of one
-// table priced for all, on servers whose load changes), widened by the share of the forecast that
-// rests on guesses (extensions, large objects) and when the sample could not be of the plan's own
-// rows.
-func modelSpread(guessedShare float64, generic bool) float64 {
-	s := 0.3 + 0.6*guessedShare
+// table priced for all), widened by the share of the forecast that rests on guesses (extensions,
+// large objects), when the sample could not be of the plan's own rows, and by how much two equal
+// measures disagreed (a busy server: on the calibration machine, a probe taken in a burst of
+// other work forecast up to three times the apply that followed).
+func modelSpread(guessedShare float64, generic bool, noise float64) float64 {
+	s := 0.3 + 0.6*guessedShare + min(max(noise, 0)/2, 0.3)
 	if generic {
 		s += 0.15
 	}
@@ -512,6 +513,9 @@ func (pb *prober) sample(ctx context.Context, s *sampleTable) (shape, bool, erro
 			pb.r.CopyRate = float64(bytes) / max(best.elapsed.Seconds(), 1e-6)
 			pb.r.WireRatio = float64(best.wire) / float64(max(bytes, 1))
 			pb.firstRow = parts[0].elapsed / time.Duration(max(parts[0].rows, 1))
+			if fast := min(parts[0].elapsed, parts[1].elapsed); fast > 0 {
+				pb.r.Noise = float64(max(parts[0].elapsed, parts[1].elapsed)-fast) / float64(fast)
+			}
 			pb.r.SampleRows = best.rows
 			return sh, generic, pb.afterCopy(ctx, sh, name, best, bytes)
 		}
