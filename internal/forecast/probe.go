@@ -51,7 +51,8 @@ func Probe(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int)
 }
 
 // Measure takes the measures Probe prices the plan with (see Probe): for a caller that shows
-// them, as the bench does.
+// them, as the bench does. Its errors name the server and what failed; the caller says that it
+// was measuring.
 func Measure(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int) (Rates, error) {
 	if snap == nil || snap.Migration == nil || p == nil {
 		return Rates{}, errors.New("forecast: measuring needs the migration's snapshot and its plan")
@@ -59,13 +60,10 @@ func Measure(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs in
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	r, err := measure(ctx, snap, p, max(jobs, 1))
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("the servers did not answer within %s", probeTimeout)
-		}
-		return r, fmt.Errorf("measuring the servers for the forecast: %w", err)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		err = fmt.Errorf("the servers did not answer within %s", probeTimeout)
 	}
-	return r, nil
+	return r, err
 }
 
 // probeTimeout bounds Probe: a server that answers this slowly makes no forecast.
