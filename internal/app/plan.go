@@ -56,8 +56,9 @@ func (s *Session) stamp(snap *snapshot.Snapshot, p *plan.Plan) {
 }
 
 // probe is the model basis (forecast.Probe: these servers measured now, cheaply and safely),
-// which forecasts a migration no successful apply has taught yet; nil in a build without it.
-var probe func(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int) (*forecast.Estimate, error)
+// which forecasts a migration no successful apply has taught yet. A variable, so that tests can
+// price a plan without measuring servers.
+var probe = forecast.Probe
 
 // Forecast sets p.Forecast: how long applying p with jobs workers will take (SPEC §7). Its basis
 // is the latest Succeeded apply of this migration that kept its per-action timings (a rehearsal,
