@@ -31,6 +31,20 @@ type Snapshot struct {
 	ToolsErr error
 	// State is the migration's state, or nil when it has none yet.
 	State *state.State
+	// CopySamples holds, by database and then by table (catalog.Table.Key), the samples of
+	// the tables whose COPY format copy_format = "auto" decides by one (plan.CopySampled):
+	// the same rows measured as each format streams them (apply.SampleCopyFormats).
+	CopySamples map[string]map[string]CopySample
+}
+
+// CopySample is what a sample of a table's rows measured: the bytes of the same rows as the
+// source's COPY streams them in text and in binary format, or why it could not be taken.
+type CopySample struct {
+	Rows   int64
+	Text   int64
+	Binary int64
+	// Err says why the sample failed ("" when it was taken); the table is then copied in binary.
+	Err string
 }
 
 // FirstUnfinished is the first selected database whose migration the state does not show
