@@ -30,9 +30,9 @@ func copyFormatDB() *catalog.Database {
 
 func TestCopyFormat(t *testing.T) {
 	samples := map[string]snapshot.CopySample{
-		"public.accounts": {Rows: 3900, Text: 330_000, Binary: 392_000}, // text 84%: text
+		"public.accounts": {Rows: 3900, Text: 330_000, Binary: 392_000},  // text 84%: text
 		"public.blobs":    {Rows: 500, Text: 1_020_000, Binary: 512_000}, // bytea: binary
-		"public.history":  {Rows: 3900, Text: 370_000, Binary: 392_000}, // text 94%: within the margin
+		"public.history":  {Rows: 3900, Text: 370_000, Binary: 392_000},  // text 94%: within the margin
 	}
 	type want struct{ format, detail string }
 	tests := []struct {
