@@ -108,6 +108,7 @@ func tools() []*tool {
 				return pgferryCmd(e, r.dir, "apply", "--auto-approve", "--jobs", fmt.Sprint(e.o.jobs))
 			},
 			after: pgferryAfter},
+		pgferryCopyFormat("binary"), pgferryCopyFormat("text"),
 		{id: "floor", name: "floor: one COPY stream + PK", onlyFor: []string{"pgbench"}, floor: true,
 			prepare: func(ctx context.Context, e *env, r *runCtx) error {
 				if err := createDB(ctx, e, r); err != nil {
@@ -388,7 +389,7 @@ ORDER BY pg_relation_size(c.oid) DESC LIMIT 1`).Scan(&b.Key, &b.Schema, &b.Name,
 	}
 	var ts []*tool
 	for _, t := range tools() {
-		if !all && !selected[t.id] {
+		if !all && !selected[t.id] || all && strings.HasPrefix(t.id, "pgferry-") { // pgferry-binary, -text: asked for by name
 			continue
 		}
 		if t.onlyFor != nil && !contains(t.onlyFor, ds) {
