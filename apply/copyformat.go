@@ -79,16 +79,96 @@ func SampleCopyFormats(ctx context.Context, snap *snapshot.Snapshot) error {
 				return
 			}
 			defer conn.Close(context.WithoutCancel(ctx))
+			// A sample's pace leaves out the round trip: over a long link it is not the COPY's.
+			rtt := time.Duration(0)
+			for range 2 {
+				var one int
+				start := time.Now()
+				if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err == nil && (rtt == 0 || time.Since(start) < rtt) {
+					rtt = time.Since(start)
+				}
+			}
 			for _, t := range j.tables {
 				if ctx.Err() != nil {
 					return
 				}
-				j.out[t.Key()] = sampleCopy(ctx, conn, t)
+				s := sampleCopy(ctx, conn, t)
+				s.BinaryTime = max(s.BinaryTime-rtt, 50*time.Microsecond)
+				j.out[t.Key()] = s
 			}
 		}()
 	}
 	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	// Whether bytes bound the copies matters only when text would be chosen for being smaller.
+	var bytes int64
+	var took time.Duration
+	textSmaller := false
+	for _, j := range jobs {
+		for _, s := range j.out {
+			textSmaller = textSmaller || plan.TextSmaller(s)
+			bytes, took = bytes+s.Binary, took+s.BinaryTime
+		}
+	}
+	if textSmaller && took > 0 {
+		snap.CopyBytesPerSec = int64(float64(bytes) / took.Seconds())
+		snap.LinkBytesPerSec = measureLink(ctx, m)
+	}
 	return ctx.Err()
+}
+
+// linkProbeBytes is what measureLink sends each way, per try: enough that a fast link's transfer
+// (3 ms at 300 MB/s) is not lost in a loopback round trip or a busy machine's scheduling delays,
+// little enough that a slow link (10 Mbit/s) takes under a second a try.
+const linkProbeBytes = 1 << 20
+
+// measureLink returns how fast the slower link carries data, in bytes per second: from the source
+// to pgferry (a value the source sends) and from pgferry to the target (a parameter sent to it),
+// the way table data travels, each the best of three tries less a round trip measured alike; 0
+// when a server cannot be reached (auto then decides by the samples alone).
+func measureLink(ctx context.Context, m *config.Migration) int64 {
+	rate := func(srv *config.Server, probe func(*pgx.Conn) error) int64 {
+		conn, err := pgconn.Connect(ctx, srv, "")
+		if err != nil {
+			return 0
+		}
+		defer conn.Close(context.WithoutCancel(ctx))
+		best := func(f func() error) time.Duration {
+			b := time.Duration(-1)
+			for range 3 {
+				start := time.Now()
+				if err := f(); err != nil {
+					return -1
+				}
+				if d := time.Since(start); b < 0 || d < b {
+					b = d
+				}
+			}
+			return b
+		}
+		var one int
+		rtt := best(func() error { return conn.QueryRow(ctx, "SELECT 1").Scan(&one) })
+		t := best(func() error { return probe(conn) })
+		if rtt < 0 || t < 0 {
+			return 0
+		}
+		return int64(float64(linkProbeBytes) / max(t-rtt, 50*time.Microsecond).Seconds())
+	}
+	payload := strings.Repeat("x", linkProbeBytes)
+	down := rate(m.Source, func(c *pgx.Conn) error {
+		var b []byte
+		return c.QueryRow(ctx, "SELECT repeat('x', $1)", linkProbeBytes).Scan(&b)
+	})
+	up := rate(m.Target, func(c *pgx.Conn) error {
+		var n int
+		return c.QueryRow(ctx, "SELECT length($1::text)", payload).Scan(&n)
+	})
+	if down == 0 || up == 0 {
+		return 0
+	}
+	return min(down, up)
 }
 
 // sampleCopy measures the same sample of t's rows in both COPY formats.
@@ -106,7 +186,9 @@ func sampleCopy(ctx context.Context, conn *pgx.Conn, t catalog.Table) snapshot.C
 	q := fmt.Sprintf("COPY (SELECT %s FROM %s LIMIT %d) TO STDOUT WITH (FORMAT %%s)", strings.Join(cols, ", "), from, plan.CopySampleRows(t))
 	var s snapshot.CopySample
 	for _, f := range []string{config.CopyFormatText, config.CopyFormatBinary} {
+		start := time.Now()
 		n, rows, err := streamSize(ctx, conn, fmt.Sprintf(q, f))
+		s.BinaryTime = time.Since(start) // the text sample's first, then the binary one's
 		if err != nil {
 			return snapshot.CopySample{Err: err.Error()}
 		}

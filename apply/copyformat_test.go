@@ -100,14 +100,26 @@ func TestSampleCopyFormats(t *testing.T) {
 		}
 	}
 
-	p, err := plan.Build(plan.Input{Snapshot: snap})
-	if err != nil {
-		t.Fatal(err)
+	// Text is smaller for nums: the link and the source's COPY pace were measured (loopback).
+	t.Logf("link %d B/s, COPY %d B/s", snap.LinkBytesPerSec, snap.CopyBytesPerSec)
+	if snap.LinkBytesPerSec <= 0 || snap.CopyBytesPerSec <= 0 {
+		t.Errorf("link %d B/s, COPY %d B/s: not measured", snap.LinkBytesPerSec, snap.CopyBytesPerSec)
 	}
-	for table, want := range map[string]string{"nums": "text", "blobs": "binary", "small": "binary", "feelings": "text"} {
-		a := p.Action(plan.TableAddr("app", "public", table))
-		if a == nil || a.CopyFormat != want {
-			t.Errorf("%s: planned %+v, want copy_format %q", table, a, want)
+	for _, tc := range []struct {
+		link int64
+		nums string
+	}{{20_000_000, "text"}, {2_000_000_000, "binary"}, {0, "text"}} {
+		// A link capped at 20 MB/s; loopback; not measured. COPY at 150 MB/s.
+		snap.LinkBytesPerSec, snap.CopyBytesPerSec = tc.link, 150_000_000
+		p, err := plan.Build(plan.Input{Snapshot: snap})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for table, want := range map[string]string{"nums": tc.nums, "blobs": "binary", "small": "binary", "feelings": "text"} {
+			a := p.Action(plan.TableAddr("app", "public", table))
+			if a == nil || a.CopyFormat != want {
+				t.Errorf("link %d B/s: %s: planned %+v, want copy_format %q", tc.link, table, a, want)
+			}
 		}
 	}
 	// Apply follows the plan, and never binary where unsafe, nor for an older plan's "".

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"strings"
+	"time"
 
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
@@ -35,6 +36,11 @@ type Snapshot struct {
 	// the tables whose COPY format copy_format = "auto" decides by one (plan.CopySampled):
 	// the same rows measured as each format streams them (apply.SampleCopyFormats).
 	CopySamples map[string]map[string]CopySample
+	// LinkBytesPerSec is how fast the slower of the two links pgferry stands between carried
+	// plain bytes when the samples were taken (source to pgferry, pgferry to target), and
+	// CopyBytesPerSec how fast the source streamed the samples in binary COPY: a link faster than
+	// COPY does not bound the copies. 0 when not measured.
+	LinkBytesPerSec, CopyBytesPerSec int64
 }
 
 // CopySample is what a sample of a table's rows measured: the bytes of the same rows as the
@@ -43,6 +49,8 @@ type CopySample struct {
 	Rows   int64
 	Text   int64
 	Binary int64
+	// BinaryTime is how long the binary sample took to stream.
+	BinaryTime time.Duration
 	// Err says why the sample failed ("" when it was taken); the table is then copied in binary.
 	Err string
 }
