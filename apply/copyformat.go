@@ -34,7 +34,9 @@ const copySampleTimeout = 10 * time.Second
 // reads about plan.CopySamplePages random pages (TABLESAMPLE SYSTEM, REPEATABLE so that both
 // formats stream the same rows) and streams at most plan.CopySampleRows rows, to nowhere. A sample
 // that fails is recorded with its error (the table is then copied in binary); only ctx's end
-// fails the whole. Databases are sampled a few at a time, on a connection each.
+// fails the whole. Databases are sampled a few at a time, on a connection each. When a sample
+// favours text, the links are measured too (measureLink) against the samples' binary pace
+// (snap.LinkBytesPerSec, snap.CopyBytesPerSec): plan.LinkOutpacesCopy keeps binary on a fast link.
 func SampleCopyFormats(ctx context.Context, snap *snapshot.Snapshot) error {
 	m := snap.Migration
 	snap.CopySamples = map[string]map[string]snapshot.CopySample{}
