@@ -67,6 +67,7 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 			binary = false
 		}
 	}
+	binary = binaryCopy(a, binary)
 	q := t.Qualified()
 	if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
 		return 0, 0, err

@@ -376,7 +376,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float
 func (d *DatasetResult) bestPeer() *toolResult {
 	var best *toolResult
 	for _, t := range d.Tools {
-		if t.ID == "pgferry" || t.ID == "floor" || len(t.Runs) == 0 {
+		if strings.HasPrefix(t.ID, "pgferry") || t.ID == "floor" || len(t.Runs) == 0 {
 			continue
 		}
 		if best == nil || t.wall() < best.wall() {

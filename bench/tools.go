@@ -126,6 +126,7 @@ func tools() []*tool {
 				return pgferryCmd(e, r.dir, "apply", "--auto-approve", "--jobs", fmt.Sprint(e.o.jobs))
 			},
 			after: pgferryAfter},
+		pgferryCopyFormat("binary"), pgferryCopyFormat("text"),
 		{id: "floor", name: "floor: one COPY stream + PK", onlyFor: []string{"pgbench"}, floor: true,
 			prepare: func(ctx context.Context, e *env, r *runCtx) error {
 				if err := createDB(ctx, e, r); err != nil {
@@ -483,7 +484,7 @@ func selectTools(e *env, ds string) []*tool {
 	}
 	var ts []*tool
 	for _, t := range tools() {
-		if !all && !selected[t.id] || all && t.fieldOnly {
+		if !all && !selected[t.id] || all && (t.fieldOnly || strings.HasPrefix(t.id, "pgferry-")) { // pgferry-binary, -text: asked for by name
 			continue
 		}
 		if t.minDumpMajor > e.dumpMajor {

@@ -19,6 +19,7 @@ var (
 	sourceTypes = []string{"on-premises", "azure-vm", "other"}
 	verifyModes = []string{"none", "count", "checksum"}
 	paramModes  = []string{"report", "apply"}
+	copyFormats = []string{CopyFormatAuto, CopyFormatBinary, CopyFormatText}
 )
 
 var serverAttrs = []string{"host", "port", "user", "password", "sslmode", "sslrootcert", "sslcert", "sslkey", "dbname"}
@@ -117,6 +118,7 @@ var migrationSchema = schema{
 		"include_tables":      "include_tables belongs in the migration's options block.",
 		"exclude_tables":      "exclude_tables belongs in the migration's options block.",
 		"pg_bin_dir":          "pg_bin_dir belongs in the migration's options block.",
+		"copy_format":         "copy_format belongs in the migration's options block.",
 	},
 }
 
@@ -167,7 +169,7 @@ func (l *loader) decodeMigration(b *hclsyntax.Block, ctx *hcl.EvalContext) {
 	v.require("databases", `databases = ["app"]`)
 	m.Databases = l.databases(v)
 
-	m.Options = Options{Roles: true, StripSuperuser: true, Jobs: 4, Verify: "checksum", ServerParameters: "report", OwnerMap: map[string]string{}}
+	m.Options = Options{Roles: true, StripSuperuser: true, Jobs: 4, Verify: "checksum", ServerParameters: "report", CopyFormat: CopyFormatAuto, OwnerMap: map[string]string{}}
 	var optionsDecl *hcl.Range
 	for _, ob := range c.blocks {
 		if optionsDecl != nil {
@@ -234,7 +236,7 @@ func (l *loader) databases(v *values) []string {
 var optionsSchema = schema{
 	where: "an options block",
 	attrs: []string{"overwrite_databases", "roles", "strip_superuser", "jobs", "verify", "server_parameters",
-		"include_tables", "exclude_tables", "pg_bin_dir", "split_tables_larger_than", "owner_map"},
+		"include_tables", "exclude_tables", "pg_bin_dir", "split_tables_larger_than", "copy_format", "owner_map"},
 	misplaced: map[string]string{
 		"databases": "databases belongs in the migration block itself, not in options.",
 		"mode":      "mode belongs in the migration block itself, not in options.",
@@ -259,6 +261,7 @@ func (l *loader) decodeOptions(b *hclsyntax.Block, ctx *hcl.EvalContext) (Option
 		ExcludeTables:         tablePatterns(v, "exclude_tables"),
 		PgBinDir:              v.str("pg_bin_dir", ""),
 		SplitTablesLargerThan: v.size("split_tables_larger_than", DefaultSplitTablesLargerThan),
+		CopyFormat:            v.oneOf("copy_format", CopyFormatAuto, copyFormats),
 		OwnerMap:              ownerMap(v, "owner_map"),
 	}
 	if len(o.OwnerMap) > 0 && !o.Roles {

@@ -277,6 +277,7 @@ type fpOptions struct {
 	ExcludeTables      []string          `json:"exclude_tables"`
 	PgBinDir           string            `json:"pg_bin_dir"`
 	SplitTablesLarger  int64             `json:"split_tables_larger_than"`
+	CopyFormat         string            `json:"copy_format,omitempty"`
 	OwnerMap           map[string]string `json:"owner_map,omitempty"`
 }
 
@@ -315,6 +316,7 @@ func (m *Migration) Fingerprint() string {
 			ExcludeTables:      sortedCopy(m.Options.ExcludeTables),
 			PgBinDir:           m.Options.PgBinDir,
 			SplitTablesLarger:  m.Options.SplitTablesLargerThan,
+			CopyFormat:         copyFormatFingerprint(m.Options.CopyFormat),
 			OwnerMap:           m.Options.OwnerMap,
 		},
 	}
@@ -341,4 +343,13 @@ func sortedCopy(s []string) []string {
 	out := append([]string{}, s...)
 	sort.Strings(out)
 	return out
+}
+
+// copyFormatFingerprint is copy_format as the fingerprint holds it: "" for the default, so that a
+// configuration that does not set it keeps the fingerprint it had before the option existed.
+func copyFormatFingerprint(f string) string {
+	if f == CopyFormatAuto {
+		return ""
+	}
+	return f
 }

@@ -75,7 +75,7 @@ func TestValid(t *testing.T) {
 					Databases: []string{"app", "billing"},
 					Options: Options{Roles: true, StripSuperuser: true, Jobs: 4, Verify: "checksum",
 						ServerParameters: "report", SplitTablesLargerThan: DefaultSplitTablesLargerThan,
-						OwnerMap: map[string]string{"postgres": "app_admin", "My Role": "app"}},
+						CopyFormat: CopyFormatAuto, OwnerMap: map[string]string{"postgres": "app_admin", "My Role": "app"}},
 				}
 				assertMigration(t, m, want)
 				if m.Source != cfg.Sources["onprem"] || m.Target != cfg.Targets["flex"] {
@@ -102,7 +102,7 @@ func TestValid(t *testing.T) {
 					Target: &Server{Kind: "target", Name: "flex", Host: "db2.internal", Port: 5432, User: "admin",
 						SSLMode: "prefer", DBName: "postgres"},
 					Databases: []string{"*"},
-					Options:   Options{Roles: true, StripSuperuser: true, Jobs: 4, Verify: "checksum", ServerParameters: "report", OwnerMap: map[string]string{}},
+					Options:   Options{Roles: true, StripSuperuser: true, Jobs: 4, Verify: "checksum", ServerParameters: "report", CopyFormat: CopyFormatAuto, OwnerMap: map[string]string{}},
 				}
 				assertMigration(t, m, want)
 				if want := (&Backend{Type: "local", Path: ".pgferry"}); !reflect.DeepEqual(cfg.Backend, want) {
@@ -132,7 +132,7 @@ func TestValid(t *testing.T) {
 					Databases: []string{"app", "prod_reports"},
 					Options: Options{Jobs: 8, Verify: "count", ServerParameters: "apply",
 						IncludeTables: []string{"public.*", "sales.order?"}, ExcludeTables: []string{"public.tmp_*"},
-						PgBinDir: "/usr/lib/postgresql/17/bin", SplitTablesLargerThan: 512 << 20, OwnerMap: map[string]string{}},
+						PgBinDir: "/usr/lib/postgresql/17/bin", SplitTablesLargerThan: 512 << 20, CopyFormat: CopyFormatText, OwnerMap: map[string]string{}},
 				}
 				assertMigration(t, m, want)
 				if got := cfg.Migrations[1].Databases; !reflect.DeepEqual(got, []string{"billing"}) {
@@ -855,6 +855,19 @@ func TestFingerprint(t *testing.T) {
 	c.Options.Jobs = 5
 	if c.Fingerprint() == a.Fingerprint() {
 		t.Error("fingerprint ignores options")
+	}
+	// copy_format: the default keeps the fingerprint of a configuration made before the option
+	// existed (a saved plan stays valid); choosing a format changes it (the plan records formats).
+	e := *a
+	e.Options.CopyFormat = ""
+	if e.Fingerprint() != a.Fingerprint() || a.Options.CopyFormat != CopyFormatAuto {
+		t.Errorf("copy_format = %q and unset give different fingerprints", a.Options.CopyFormat)
+	}
+	for _, f := range []string{CopyFormatBinary, CopyFormatText} {
+		e.Options.CopyFormat = f
+		if e.Fingerprint() == a.Fingerprint() {
+			t.Errorf("fingerprint ignores copy_format = %q", f)
+		}
 	}
 	d := *a
 	tgt := *a.Target

@@ -99,10 +99,23 @@ type Options struct {
 	// a table copied whole is loaded with COPY FREEZE, which parts cannot be, so splitting pays
 	// only for tables whose single stream would dominate the copy.
 	SplitTablesLargerThan int64
+	// CopyFormat is the COPY format of table data (copy_format): CopyFormatAuto (the default:
+	// per table, the smaller on the wire as a sample at plan time measures it, binary when close),
+	// CopyFormatBinary (binary wherever it is safe) or CopyFormatText (always text). Binary is
+	// never used for a column type whose binary form is not safe between servers, whatever this
+	// says. "" means CopyFormatAuto.
+	CopyFormat string
 	// OwnerMap maps a source role to the target role that is to own its objects (owner_map);
 	// never nil. See plan.DecideOwners for the roles remapped without an entry.
 	OwnerMap map[string]string
 }
+
+// The values of copy_format.
+const (
+	CopyFormatAuto   = "auto"
+	CopyFormatBinary = "binary"
+	CopyFormatText   = "text"
+)
 
 // DefaultSplitTablesLargerThan is split_tables_larger_than's default, "1GB".
 const DefaultSplitTablesLargerThan = 1 << 30

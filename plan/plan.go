@@ -95,6 +95,9 @@ type Action struct {
 	Part     int   `json:"part,omitempty"`
 	PageFrom int64 `json:"page_from,omitempty"`
 	PageTo   int64 `json:"page_to,omitempty"`
+	// CopyFormat is the COPY format of a table's (or part's) rows, "binary" or "text" (copy_format,
+	// plan/data.go); "" in plans made before it was recorded: binary where safe.
+	CopyFormat string `json:"copy_format,omitempty"`
 }
 
 // Hazard is a typed warning about an action, with a stable UPPER_SNAKE code.

@@ -75,6 +75,7 @@ func (d *dbPlanner) table(t catalog.Table, addr string, partAddrs []string) {
 	if parts > 0 {
 		a.Reason = fmt.Sprintf("copy rows in %d parts", parts)
 	}
+	d.setCopyFormat(a, t)
 	d.add(a)
 	for i := 1; i <= parts; i++ {
 		from, to := t.Pages*int64(i-1)/int64(parts), t.Pages*int64(i)/int64(parts)
@@ -83,7 +84,7 @@ func (d *dbPlanner) table(t catalog.Table, addr string, partAddrs []string) {
 		}
 		d.add(&Action{Address: partAddrs[i-1], Type: TypeTablePart, Kind: Create, Database: d.db, Schema: t.Schema, Name: t.Name,
 			Reason: fmt.Sprintf("copy part %d of %d", i, parts), RowsEstimate: rows / int64(parts), BytesEstimate: t.SizeBytes / int64(parts),
-			DependsOn: []string{addr}, Part: i, Parts: parts, PageFrom: from, PageTo: to})
+			DependsOn: []string{addr}, Part: i, Parts: parts, PageFrom: from, PageTo: to, CopyFormat: a.CopyFormat})
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/pgferry/pgferry/internal/pgconn"
 	"sync"
 
+	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/checks"
 	"github.com/pgferry/pgferry/config"
@@ -111,6 +112,9 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 		} else {
 			snap.TargetDBs[r.db] = r.out
 		}
+	}
+	if err := apply.SampleCopyFormats(ctx, snap); err != nil {
+		return snap, err
 	}
 	return snap, nil
 }

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"strings"
+	"time"
 
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
@@ -31,6 +32,27 @@ type Snapshot struct {
 	ToolsErr error
 	// State is the migration's state, or nil when it has none yet.
 	State *state.State
+	// CopySamples holds, by database and then by table (catalog.Table.Key), the samples of
+	// the tables whose COPY format copy_format = "auto" decides by one (plan.CopySampled):
+	// the same rows measured as each format streams them (apply.SampleCopyFormats).
+	CopySamples map[string]map[string]CopySample
+	// LinkBytesPerSec is how fast the slower of the two links pgferry stands between carried
+	// plain bytes when the samples were taken (source to pgferry, pgferry to target), and
+	// CopyBytesPerSec how fast the source streamed the samples in binary COPY: a link faster than
+	// COPY does not bound the copies. 0 when not measured.
+	LinkBytesPerSec, CopyBytesPerSec int64
+}
+
+// CopySample is what a sample of a table's rows measured: the bytes of the same rows as the
+// source's COPY streams them in text and in binary format, or why it could not be taken.
+type CopySample struct {
+	Rows   int64
+	Text   int64
+	Binary int64
+	// BinaryTime is how long the binary sample took to stream.
+	BinaryTime time.Duration
+	// Err says why the sample failed ("" when it was taken); the table is then copied in binary.
+	Err string
 }
 
 // FirstUnfinished is the first selected database whose migration the state does not show

@@ -101,6 +101,7 @@ type actionDoc struct {
 	DependsOn     []string    `json:"depends_on"`
 	Details       []string    `json:"details"`
 	Hazards       []hazardDoc `json:"hazards"`
+	CopyFormat    string      `json:"copy_format,omitempty"`
 }
 
 type hazardDoc struct {
@@ -167,7 +168,7 @@ func PlanJSON(p *plan.Plan) ([]byte, error) {
 		d.Actions = append(d.Actions, actionDoc{
 			Address: a.Address, Type: a.Type, Database: a.Database, Actions: acts, Reason: a.Reason,
 			RowsEstimate: a.RowsEstimate, BytesEstimate: a.BytesEstimate,
-			DependsOn: strs(a.DependsOn), Details: strs(a.Details), Hazards: hz,
+			DependsOn: strs(a.DependsOn), Details: strs(a.Details), Hazards: hz, CopyFormat: a.CopyFormat,
 		})
 	}
 	for _, v := range p.Validations {

@@ -49,6 +49,7 @@ migration "app" {
     exclude_tables           = ["public.tmp_*"]
     pg_bin_dir               = "/usr/lib/postgresql/17/bin"
     split_tables_larger_than = "512MB"
+    copy_format              = "text"
   }
 }
 

@@ -1,0 +1,224 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/pgconn"
+	"github.com/pgferry/pgferry/internal/snapshot"
+	"github.com/pgferry/pgferry/plan"
+	"github.com/pgferry/pgferry/state"
+)
+
+// binaryCopy is whether a table copy runs in binary: the plan's choice (Action.CopyFormat, made by
+// copy_format), and never where safe (plan.BinarySafe, as the catalog read now says) is false. A
+// plan made before the format was recorded copies in binary where safe.
+func binaryCopy(a *plan.Action, safe bool) bool {
+	return safe && a.CopyFormat != config.CopyFormatText
+}
+
+// copySampleTimeout bounds one sample: a few pages read; a table whose sample takes longer (a
+// locked or slow source) is copied in binary.
+const copySampleTimeout = 10 * time.Second
+
+// SampleCopyFormats takes, for copy_format = "auto", a sample of each table of the source
+// databases of snap that plan.CopySampled names, and records in snap.CopySamples how many bytes
+// the same rows take in each COPY format: plan.Build chooses each table's format by them. A sample
+// reads about plan.CopySamplePages random pages (TABLESAMPLE SYSTEM, REPEATABLE so that both
+// formats stream the same rows) and streams at most plan.CopySampleRows rows, to nowhere. A sample
+// that fails is recorded with its error (the table is then copied in binary); only ctx's end
+// fails the whole. Databases are sampled a few at a time, on a connection each. When a sample
+// favours text, the links are measured too (measureLink) against the samples' binary pace
+// (snap.LinkBytesPerSec, snap.CopyBytesPerSec): plan.LinkOutpacesCopy keeps binary on a fast link.
+func SampleCopyFormats(ctx context.Context, snap *snapshot.Snapshot) error {
+	m := snap.Migration
+	snap.CopySamples = map[string]map[string]snapshot.CopySample{}
+	type job struct {
+		db     string
+		tables []catalog.Table
+		out    map[string]snapshot.CopySample
+	}
+	var jobs []*job
+	for _, db := range snap.Databases {
+		sdb := snap.SourceDBs[db]
+		if sdb == nil {
+			continue
+		}
+		var tables []catalog.Table
+		for _, t := range plan.CopySampled(m.Options, sdb) {
+			// A table the state shows copied is not copied again (unless its database is migrated
+			// again, when it goes in binary): no sample.
+			if a := snap.State.Action(plan.TableAddr(db, t.Schema, t.Name)); a == nil || a.Status != state.ActionApplied {
+				tables = append(tables, t)
+			}
+		}
+		if len(tables) > 0 {
+			j := &job{db: db, tables: tables, out: map[string]snapshot.CopySample{}}
+			jobs = append(jobs, j)
+			snap.CopySamples[db] = j.out
+		}
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for _, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			conn, err := pgconn.Connect(ctx, m.Source, j.db)
+			if err != nil {
+				for _, t := range j.tables {
+					j.out[t.Key()] = snapshot.CopySample{Err: "connecting: " + err.Error()}
+				}
+				return
+			}
+			defer conn.Close(context.WithoutCancel(ctx))
+			// A sample's pace leaves out the round trip: over a long link it is not the COPY's.
+			rtt := time.Duration(0)
+			for range 2 {
+				var one int
+				start := time.Now()
+				if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err == nil && (rtt == 0 || time.Since(start) < rtt) {
+					rtt = time.Since(start)
+				}
+			}
+			for _, t := range j.tables {
+				if ctx.Err() != nil {
+					return
+				}
+				s := sampleCopy(ctx, conn, t)
+				s.BinaryTime = max(s.BinaryTime-rtt, 50*time.Microsecond)
+				j.out[t.Key()] = s
+			}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	// Whether bytes bound the copies matters only when text would be chosen for being smaller.
+	var bytes int64
+	var took time.Duration
+	textSmaller := false
+	for _, j := range jobs {
+		for _, s := range j.out {
+			textSmaller = textSmaller || plan.TextSmaller(s)
+			bytes, took = bytes+s.Binary, took+s.BinaryTime
+		}
+	}
+	if textSmaller && took > 0 {
+		snap.CopyBytesPerSec = int64(float64(bytes) / took.Seconds())
+		snap.LinkBytesPerSec = measureLink(ctx, m)
+	}
+	return ctx.Err()
+}
+
+// linkProbeBytes is what measureLink sends each way, per try: enough that a fast link's transfer
+// (3 ms at 300 MB/s) is not lost in a loopback round trip or a busy machine's scheduling delays,
+// little enough that a slow link (10 Mbit/s) takes under a second a try.
+const linkProbeBytes = 1 << 20
+
+// measureLink returns how fast the slower link carries data, in bytes per second: from the source
+// to pgferry (a value the source sends) and from pgferry to the target (a parameter sent to it),
+// the way table data travels, each the best of three tries less a round trip measured alike; 0
+// when a server cannot be reached (auto then decides by the samples alone).
+func measureLink(ctx context.Context, m *config.Migration) int64 {
+	rate := func(srv *config.Server, probe func(*pgx.Conn) error) int64 {
+		conn, err := pgconn.Connect(ctx, srv, "")
+		if err != nil {
+			return 0
+		}
+		defer conn.Close(context.WithoutCancel(ctx))
+		best := func(f func() error) time.Duration {
+			b := time.Duration(-1)
+			for range 3 {
+				start := time.Now()
+				if err := f(); err != nil {
+					return -1
+				}
+				if d := time.Since(start); b < 0 || d < b {
+					b = d
+				}
+			}
+			return b
+		}
+		var one int
+		rtt := best(func() error { return conn.QueryRow(ctx, "SELECT 1").Scan(&one) })
+		t := best(func() error { return probe(conn) })
+		if rtt < 0 || t < 0 {
+			return 0
+		}
+		return int64(float64(linkProbeBytes) / max(t-rtt, 50*time.Microsecond).Seconds())
+	}
+	payload := strings.Repeat("x", linkProbeBytes)
+	down := rate(m.Source, func(c *pgx.Conn) error {
+		var b []byte
+		return c.QueryRow(ctx, "SELECT repeat('x', $1)", linkProbeBytes).Scan(&b)
+	})
+	up := rate(m.Target, func(c *pgx.Conn) error {
+		var n int
+		return c.QueryRow(ctx, "SELECT length($1::text)", payload).Scan(&n)
+	})
+	if down == 0 || up == 0 {
+		return 0
+	}
+	return min(down, up)
+}
+
+// sampleCopy measures the same sample of t's rows in both COPY formats.
+func sampleCopy(ctx context.Context, conn *pgx.Conn, t catalog.Table) snapshot.CopySample {
+	var cols []string
+	for _, c := range t.Columns {
+		if !c.Generated {
+			cols = append(cols, ident(c.Name))
+		}
+	}
+	from := "ONLY " + t.Qualified()
+	if pages := max(t.Pages, 1); pages > plan.CopySamplePages {
+		from += fmt.Sprintf(" TABLESAMPLE SYSTEM (%.6f) REPEATABLE (0)", 100*float64(plan.CopySamplePages)/float64(pages))
+	}
+	q := fmt.Sprintf("COPY (SELECT %s FROM %s LIMIT %d) TO STDOUT WITH (FORMAT %%s)", strings.Join(cols, ", "), from, plan.CopySampleRows(t))
+	var s snapshot.CopySample
+	for _, f := range []string{config.CopyFormatText, config.CopyFormatBinary} {
+		start := time.Now()
+		n, rows, err := streamSize(ctx, conn, fmt.Sprintf(q, f))
+		s.BinaryTime = time.Since(start) // the text sample's first, then the binary one's
+		if err != nil {
+			return snapshot.CopySample{Err: err.Error()}
+		}
+		if f == config.CopyFormatText {
+			s.Text, s.Rows = n, rows
+		} else {
+			// The binary format's 19-byte header and 2-byte trailer are sent once per table.
+			s.Binary = max(n-21, 0)
+		}
+	}
+	return s
+}
+
+// byteCounter is an io.Writer that only counts.
+type byteCounter int64
+
+func (c *byteCounter) Write(p []byte) (int, error) { *c += byteCounter(len(p)); return len(p), nil }
+
+var _ io.Writer = (*byteCounter)(nil)
+
+// streamSize runs the COPY TO STDOUT q and returns the bytes it streamed and its rows.
+func streamSize(ctx context.Context, conn *pgx.Conn, q string) (int64, int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, copySampleTimeout)
+	defer cancel()
+	var n byteCounter
+	tag, err := conn.PgConn().CopyTo(ctx, &n, q)
+	if err != nil {
+		return 0, 0, err
+	}
+	return int64(n), tag.RowsAffected(), nil
+}
