@@ -169,7 +169,7 @@ func (l *loader) decodeMigration(b *hclsyntax.Block, ctx *hcl.EvalContext) {
 	v.require("databases", `databases = ["app"]`)
 	m.Databases = l.databases(v)
 
-	m.Options = Options{Roles: true, StripSuperuser: true, Jobs: 4, Verify: "checksum", ServerParameters: "report", CopyFormat: CopyFormatAuto, OwnerMap: map[string]string{}}
+	m.Options = Options{Roles: true, StripSuperuser: true, Jobs: 4, Verify: "checksum", ServerParameters: "report", SplitTablesLargerThan: DefaultSplitTablesLargerThan, CopyFormat: CopyFormatAuto, OwnerMap: map[string]string{}}
 	var optionsDecl *hcl.Range
 	for _, ob := range c.blocks {
 		if optionsDecl != nil {

@@ -102,7 +102,7 @@ func TestValid(t *testing.T) {
 					Target: &Server{Kind: "target", Name: "flex", Host: "db2.internal", Port: 5432, User: "admin",
 						SSLMode: "prefer", DBName: "postgres"},
 					Databases: []string{"*"},
-					Options:   Options{Roles: true, StripSuperuser: true, Jobs: 4, Verify: "checksum", ServerParameters: "report", CopyFormat: CopyFormatAuto, OwnerMap: map[string]string{}},
+					Options:   Options{Roles: true, StripSuperuser: true, Jobs: 4, Verify: "checksum", ServerParameters: "report", SplitTablesLargerThan: DefaultSplitTablesLargerThan, CopyFormat: CopyFormatAuto, OwnerMap: map[string]string{}},
 				}
 				assertMigration(t, m, want)
 				if want := (&Backend{Type: "local", Path: ".pgferry"}); !reflect.DeepEqual(cfg.Backend, want) {
