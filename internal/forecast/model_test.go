@@ -21,7 +21,7 @@ var rates = Rates{
 	Contention: 1, Streams: 1,
 }
 
-func shop() *catalog.Database {
+func shopCatalog() *catalog.Database {
 	return &catalog.Database{
 		Name: "shop",
 		Tables: []catalog.Table{
@@ -47,7 +47,7 @@ func near(got, want time.Duration) bool {
 // TestPrice prices each kind of action from the rates and the action's size, as the model's
 // comments say.
 func TestPrice(t *testing.T) {
-	dbs := map[string]*catalog.Database{"shop": shop()}
+	dbs := map[string]*catalog.Database{"shop": shopCatalog()}
 	stmt := rates.TargetRTT + rates.Statement // one statement on the target
 	for _, tc := range []struct {
 		name string
@@ -102,7 +102,7 @@ func TestPrice(t *testing.T) {
 func TestPriceWithoutWAL(t *testing.T) {
 	r := rates
 	r.WALLogged = false
-	pr := newPricing(r, 1, "none", map[string]*catalog.Database{"shop": shop()})
+	pr := newPricing(r, 1, "none", map[string]*catalog.Database{"shop": shopCatalog()})
 	a := &plan.Action{Type: plan.TypeTable, Database: "shop", Schema: "public", Name: "orders", BytesEstimate: 100e6}
 	if got, want := pr.action(a), 5*time.Millisecond+505243*time.Microsecond; !near(got, want) {
 		t.Errorf("copy without WAL: %s, want %s", got, want)
@@ -112,8 +112,8 @@ func TestPriceWithoutWAL(t *testing.T) {
 // TestPriceVerify: verify reads every table on both sides at once, jobs/2 connections a side,
 // and is never faster than its largest table; count reads at the scan rate, checksum at its own.
 func TestPriceVerify(t *testing.T) {
-	dbs := map[string]*catalog.Database{"shop": shop()}
-	base := 2*rates.Connect + catalogRead(shop(), rates)
+	dbs := map[string]*catalog.Database{"shop": shopCatalog()}
+	base := 2*rates.Connect + catalogRead(shopCatalog(), rates)
 	for _, tc := range []struct {
 		mode string
 		jobs int
@@ -173,7 +173,7 @@ func TestContention(t *testing.T) {
 // TestPricePlan: every action of a plan gets a duration above zero, the fixed part covers each
 // database's schema dump, and the share of guesses widens the range.
 func TestPricePlan(t *testing.T) {
-	dbs := map[string]*catalog.Database{"shop": shop()}
+	dbs := map[string]*catalog.Database{"shop": shopCatalog()}
 	p := &plan.Plan{Databases: []string{"shop"}, Actions: []*plan.Action{
 		{Address: "role.app", Type: plan.TypeRole},
 		{Address: "database.shop", Type: plan.TypeDatabase, Database: "shop"},
