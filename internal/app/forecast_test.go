@@ -61,10 +61,15 @@ func TestSessionForecast(t *testing.T) {
 	ctx := context.Background()
 	s := forecastSession(t)
 
-	// No run yet, and no model in this build: the plan says why, in one line.
+	// No run yet, and the servers cannot be measured: the plan says why, in one line.
+	saved := probe
+	defer func() { probe = saved }()
+	probe = func(context.Context, *snapshot.Snapshot, *plan.Plan, int) (*forecast.Estimate, error) {
+		return nil, errors.New("connection refused")
+	}
 	p := forecastPlan(100 << 20)
 	s.Forecast(ctx, &snapshot.Snapshot{}, p, 2)
-	if p.Forecast == nil || p.Forecast.Unavailable != "no successful apply of this migration to learn from yet" {
+	if p.Forecast == nil || p.Forecast.Unavailable != "measuring the servers: connection refused" {
 		t.Fatalf("forecast %+v", p.Forecast)
 	}
 	if RunForecast(p) != nil {

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -92,14 +91,11 @@ func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 		}
 		rerr = fmt.Errorf("run %d could not be scaled to this plan: %w", run.ID, err)
 	}
-	if probe == nil {
-		if rerr != nil {
-			return nil, rerr
-		}
-		return nil, errors.New("no successful apply of this migration to learn from yet")
-	}
 	e, err := probe(ctx, snap, p, jobs)
 	if err != nil {
+		if rerr != nil {
+			return nil, fmt.Errorf("%w; measuring the servers: %w", rerr, err)
+		}
 		return nil, fmt.Errorf("measuring the servers: %w", err)
 	}
 	return forecast.Make(p, jobs, e)
