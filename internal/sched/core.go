@@ -15,10 +15,13 @@ type Task struct {
 	Rank int
 	// Gate marks the one task others may start early beside (pre-data, streamed): see Early.
 	Gate bool
-	// Early, when above 0, lets the task start while the gate runs, once the gate's progress
-	// reached Early, provided the gate is its only dependency not yet confirmed. Its completion is
-	// then held and confirmed together with the gate's, never before. A task with Early must
-	// depend on the gate.
+	// Early, when above 0, lets the task start before the gate's completion is confirmed, once the
+	// gate's progress reached Early, provided each of its dependencies not confirmed yet is the
+	// gate or an early task that finished while the gate ran (its completion held). Its completion
+	// is then held in turn and confirmed together with the gate's, never before; so early starts
+	// chain (a table's copy, then its indexes, then a foreign key between two such tables) and a run
+	// that stops before the gate's confirmation has every one of them to do again. A task with
+	// Early must depend on the gate or on another task with Early.
 	Early int
 }
 
@@ -38,28 +41,36 @@ type core struct {
 	dependents [][]int // reverse edges
 	ready      readyHeap
 	early      []int  // tasks that may start early, by Early then index; consumed from the front
+	armed      []bool // the gate's progress reached the task's Early
 	started    []bool // started early
-	gate       int    // index of the gate task; -1 when none, or once it finished
-	held       []int  // early tasks finished before the gate, waiting to be confirmed with it
-	running    int
-	remaining  int // tasks neither confirmed nor failed
-	unconfirm  int // tasks finished and handed to confirmation, not confirmed yet
-	failed     bool
+	// prov counts a task's unconfirmed dependencies that do not keep it from starting early: the
+	// gate, and early tasks that finished while the gate ran (provisional).
+	prov        []int
+	provisional []bool
+	gateTask    int   // index of the gate task; -1 when none
+	gate        int   // the gate task while it runs; -1 when none, or once it finished
+	held        []int // early tasks finished before the gate, waiting to be confirmed with it
+	running     int
+	remaining   int // tasks neither confirmed nor failed
+	unconfirm   int // tasks finished and handed to confirmation, not confirmed yet
+	failed      bool
 }
 
 func newCore(tasks []Task, jobs int) (*core, error) {
-	c := &core{tasks: tasks, jobs: max(jobs, 1), gate: -1, remaining: len(tasks),
-		waiting: make([]int, len(tasks)), dependents: make([][]int, len(tasks)), started: make([]bool, len(tasks))}
+	n := len(tasks)
+	c := &core{tasks: tasks, jobs: max(jobs, 1), gate: -1, gateTask: -1, remaining: n,
+		waiting: make([]int, n), dependents: make([][]int, n), started: make([]bool, n),
+		armed: make([]bool, n), prov: make([]int, n), provisional: make([]bool, n)}
 	c.ready.tasks = tasks
 	for i, t := range tasks {
 		if t.Gate {
 			if c.gate >= 0 {
 				return nil, fmt.Errorf("tasks %d and %d are both the gate: there is at most one", c.gate, i)
 			}
-			c.gate = i
+			c.gate, c.gateTask = i, i
 		}
 		for _, j := range t.Deps {
-			if j < 0 || j >= len(tasks) {
+			if j < 0 || j >= n {
 				return nil, fmt.Errorf("task %d depends on task %d, which does not exist", i, j)
 			}
 			c.waiting[i]++
@@ -70,10 +81,15 @@ func newCore(tasks []Task, jobs int) (*core, error) {
 		if t.Early <= 0 {
 			continue
 		}
-		if c.gate < 0 || !dependsOn(t, c.gate) {
+		if c.gate < 0 || !dependsOn(t, c.gate) && !dependsOnEarly(tasks, t) {
 			return nil, fmt.Errorf("task %d may start early but does not depend on a gate task", i)
 		}
 		c.early = append(c.early, i)
+		for _, j := range t.Deps {
+			if j == c.gate {
+				c.prov[i]++ // the gate never holds back an early start
+			}
+		}
 	}
 	sort.SliceStable(c.early, func(x, y int) bool { return tasks[c.early[x]].Early < tasks[c.early[y]].Early })
 	for i := range tasks {
@@ -82,6 +98,15 @@ func newCore(tasks []Task, jobs int) (*core, error) {
 		}
 	}
 	return c, nil
+}
+
+func dependsOnEarly(tasks []Task, t Task) bool {
+	for _, d := range t.Deps {
+		if tasks[d].Early > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func dependsOn(t Task, j int) bool {
@@ -107,39 +132,52 @@ func (c *core) start(i int) {
 	c.running++
 }
 
-// progress tells how far the gate got: the early tasks whose Early it reached, and whose only
-// unconfirmed dependency is the gate, become ready. It returns the tasks made ready, and whether
-// any early task is left to wait for progress.
+// progress tells how far the gate got: the early tasks whose Early it reached, and whose
+// unconfirmed dependencies are all the gate or provisional, become ready. It returns the tasks made
+// ready, and whether any early task is left to wait for progress.
 func (c *core) progress(n int) (made []int, more bool) {
 	for len(c.early) > 0 && c.tasks[c.early[0]].Early <= n {
 		i := c.early[0]
 		c.early = c.early[1:]
-		// The gate is a dependency of i: when it is the only one not confirmed, i may start
-		// (also once the gate finished, while its confirmation is pending).
-		if c.waiting[i] == 1 && !c.started[i] {
-			c.started[i] = true
-			heap.Push(&c.ready, i)
-			made = append(made, i)
-		}
+		c.armed[i] = true
+		made = c.startEarly(i, made)
 	}
 	return made, len(c.early) > 0
 }
 
-// finish records that task i ended, and returns the tasks whose completion is to be confirmed
-// now, together: i alone, none (i failed, or it started early and waits for the gate), or the
-// gate with the early tasks that finished before it.
-func (c *core) finish(i int, failed bool) []int {
+// startEarly makes task i ready when it may start early now (also once the gate finished, while
+// its confirmation is pending), and appends it to made.
+func (c *core) startEarly(i int, made []int) []int {
+	if c.armed[i] && !c.started[i] && c.waiting[i] > 0 && c.waiting[i] == c.prov[i] {
+		c.started[i] = true
+		heap.Push(&c.ready, i)
+		made = append(made, i)
+	}
+	return made
+}
+
+// finish records that task i ended. It returns the tasks whose completion is to be confirmed now,
+// together: i alone, none (i failed, or it started early and waits for the gate), or the gate with
+// the early tasks that finished before it; and the tasks made ready by i's held completion (its
+// dependents that may start early).
+func (c *core) finish(i int, failed bool) (batch, made []int) {
 	c.running--
 	if failed {
 		c.failed = true
 		c.remaining--
-		return nil
+		return nil, nil
 	}
-	var batch []int
 	switch {
 	case c.started[i] && c.gate >= 0:
 		c.held = append(c.held, i)
-		return nil
+		c.provisional[i] = true
+		for _, k := range c.dependents[i] {
+			if c.tasks[k].Early > 0 {
+				c.prov[k]++
+				made = c.startEarly(k, made)
+			}
+		}
+		return nil, made
 	case i == c.gate:
 		batch = append([]int{i}, c.held...)
 		c.held, c.gate = nil, -1
@@ -147,7 +185,7 @@ func (c *core) finish(i int, failed bool) []int {
 		batch = []int{i}
 	}
 	c.unconfirm += len(batch)
-	return batch
+	return batch, nil
 }
 
 // confirm records that the tasks' completion is durable and returns the dependents that became
@@ -156,10 +194,16 @@ func (c *core) confirm(batch []int) (made []int) {
 	c.unconfirm -= len(batch)
 	for _, i := range batch {
 		c.remaining--
+		soft := c.provisional[i] || i == c.gateTask
 		for _, k := range c.dependents[i] {
+			if soft && c.tasks[k].Early > 0 {
+				c.prov[k]--
+			}
 			if c.waiting[k]--; c.waiting[k] == 0 && !c.started[k] {
 				heap.Push(&c.ready, k)
 				made = append(made, k)
+			} else {
+				made = c.startEarly(k, made) // its other dependencies may all be provisional now
 			}
 		}
 	}

@@ -144,7 +144,7 @@ func Run(ctx context.Context, tasks []Task, opt Options) error {
 				c.finish(res.i, true)
 				continue
 			}
-			if batch := c.finish(res.i, false); len(batch) > 0 {
+			if batch, _ := c.finish(res.i, false); len(batch) > 0 {
 				queue(batch)
 			}
 		case <-signal:

@@ -168,7 +168,8 @@ func (s *sim) step(e event) {
 	case evFinish:
 		s.lanes[s.tl.Slots[e.i].Lane] = false
 		s.freedBy = e.i
-		batch := s.c.finish(e.i, false)
+		batch, made := s.c.finish(e.i, false)
+		s.ready(made, e.i)
 		switch {
 		case len(batch) == 0:
 		case s.opt.ConfirmDelay == 0:

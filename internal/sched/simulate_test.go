@@ -3,6 +3,7 @@ package sched
 import (
 	"context"
 	"reflect"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -158,5 +159,125 @@ func contains(list []int, x int) bool {
 func TestSimulateDurations(t *testing.T) {
 	if _, err := Simulate([]Task{{}}, nil, SimOptions{}); err == nil {
 		t.Error("Simulate accepted 0 durations for 1 task")
+	}
+}
+
+// TestSimulateMatchesRunEarly: with a gate, early starts and chained early starts on several lanes,
+// a real run driven on Simulate's clock (each task ends, and the gate progresses, when the
+// simulation says) starts exactly the tasks Simulate starts, at the same moments.
+func TestSimulateMatchesRunEarly(t *testing.T) {
+	tasks := []Task{
+		{Gate: true},                        // 0: pre-data, 10 s in 5 steps
+		{Deps: []int{0}, Early: 1, Rank: 1}, // 1: copy of a
+		{Deps: []int{0}, Early: 2, Rank: 1}, // 2: copy of b
+		{Deps: []int{1}, Early: 3},          // 3: index of a
+		{Deps: []int{2}, Early: 1},          // 4: index of b
+		{Deps: []int{2, 3}, Early: 1},       // 5: foreign key b → a
+		{Deps: []int{3}},                    // 6: waits for the gate's confirmation
+		{Deps: []int{0}, Early: 9},          // 7: its step never comes
+		{Deps: []int{0}, Early: 1, Rank: 1}, // 8: copy of c
+		{Deps: []int{8}, Early: 1, Rank: 1}, // 9: a part of c
+		{Deps: []int{6, 9}},                 // 10: after all
+	}
+	d := []time.Duration{10 * s, 3 * s, 1500 * time.Millisecond, 2 * s, 700 * time.Millisecond, 1 * s, 1 * s, 2 * s, 5 * s, 1300 * time.Millisecond, 1 * s}
+	opt := SimOptions{Jobs: 3, GateSteps: 5}
+	tl, err := Simulate(tasks, d, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Slot{{0, 10 * s, 0, -1}, {2 * s, 5 * s, 1, 0}, {5 * s, 6500 * time.Millisecond, 1, 1},
+		{6500 * time.Millisecond, 8500 * time.Millisecond, 1, 2}, {7 * s, 7700 * time.Millisecond, 2, 8},
+		{8500 * time.Millisecond, 9500 * time.Millisecond, 1, 3}, {10 * s, 11 * s, 0, 0}, {10 * s, 12 * s, 1, 0},
+		{2 * s, 7 * s, 2, 0}, {7700 * time.Millisecond, 9 * s, 2, 4}, {11 * s, 12 * s, 0, 6}}
+	if !reflect.DeepEqual(tl.Slots, want) {
+		t.Errorf("slots\n%v\nwant\n%v", tl.Slots, want)
+	}
+	if want := []int{0, 6, 10}; !reflect.DeepEqual(tl.Critical, want) {
+		t.Errorf("critical path %v, want %v", tl.Critical, want)
+	}
+
+	// The same graph run for real, on the simulation's clock.
+	p := NewProgress()
+	started := make(chan int, len(tasks))
+	end := make([]chan struct{}, len(tasks))
+	for i := range end {
+		end[i] = make(chan struct{})
+	}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Run(context.Background(), tasks, Options{Jobs: opt.Jobs, Progress: p, Work: func(ctx context.Context, lane, i int) error {
+			started <- i
+			<-end[i]
+			return nil
+		}})
+	}()
+	// The moments something happens: a task ends, or the gate reaches a step some task waits for.
+	type moment struct {
+		at   time.Duration
+		step int
+		ends []int
+	}
+	var moments []moment
+	at := func(x time.Duration) *moment {
+		for k := range moments {
+			if moments[k].at == x {
+				return &moments[k]
+			}
+		}
+		moments = append(moments, moment{at: x})
+		return &moments[len(moments)-1]
+	}
+	for n := 1; n <= opt.GateSteps; n++ {
+		at(tl.Slots[0].End * time.Duration(n) / time.Duration(opt.GateSteps)).step = n
+	}
+	for i, sl := range tl.Slots {
+		m := at(sl.End)
+		m.ends = append(m.ends, i)
+	}
+	at(0)
+	sort.Slice(moments, func(x, y int) bool { return moments[x].at < moments[y].at })
+	for _, m := range moments {
+		if m.step > 0 {
+			p.Set(m.step)
+		}
+		for _, i := range m.ends {
+			close(end[i])
+		}
+		var expect []int
+		for i, sl := range tl.Slots {
+			if sl.Start == m.at {
+				expect = append(expect, i)
+			}
+		}
+		got := map[int]bool{}
+		for len(got) < len(expect) {
+			select {
+			case i := <-started:
+				got[i] = true
+			case <-time.After(10 * time.Second):
+				t.Fatalf("at %v: started %v, want %v", m.at, got, expect)
+			}
+		}
+		time.Sleep(10 * time.Millisecond) // anything else Run would start now
+	drain:
+		for {
+			select {
+			case i := <-started:
+				got[i] = true
+			default:
+				break drain
+			}
+		}
+		var gotList []int
+		for i := range got {
+			gotList = append(gotList, i)
+		}
+		sort.Ints(gotList)
+		if !reflect.DeepEqual(gotList, expect) && !(len(gotList) == 0 && len(expect) == 0) {
+			t.Fatalf("at %v: Run started %v, Simulate %v", m.at, gotList, expect)
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
 	}
 }
