@@ -23,6 +23,10 @@ type Task struct {
 	// that stops before the gate's confirmation has every one of them to do again. A task with
 	// Early must depend on the gate or on another task with Early.
 	Early int
+	// Small marks a latency-bound task (a small table's copy, index or foreign key: its time goes
+	// to round trips, not to the servers' CPU or disks): besides the Jobs lanes it may also run on
+	// the Extra ones.
+	Small bool
 }
 
 // CycleError reports tasks that can never run: their dependencies form a cycle.
@@ -37,8 +41,11 @@ func (e *CycleError) Error() string {
 type core struct {
 	tasks      []Task
 	jobs       int
-	waiting    []int   // dependencies not confirmed yet
-	dependents [][]int // reverse edges
+	extra      int       // lanes beyond jobs, for Small tasks only
+	big        int       // tasks running that are not Small
+	readySmall readyHeap // the ready Small tasks (ready holds the others)
+	waiting    []int     // dependencies not confirmed yet
+	dependents [][]int   // reverse edges
 	ready      readyHeap
 	early      []int  // tasks that may start early, by Early then index; consumed from the front
 	armed      []bool // the gate's progress reached the task's Early
@@ -56,12 +63,12 @@ type core struct {
 	failed      bool
 }
 
-func newCore(tasks []Task, jobs int) (*core, error) {
+func newCore(tasks []Task, jobs, extra int) (*core, error) {
 	n := len(tasks)
-	c := &core{tasks: tasks, jobs: max(jobs, 1), gate: -1, gateTask: -1, remaining: n,
+	c := &core{tasks: tasks, jobs: max(jobs, 1), extra: max(extra, 0), gate: -1, gateTask: -1, remaining: n,
 		waiting: make([]int, n), dependents: make([][]int, n), started: make([]bool, n),
 		armed: make([]bool, n), prov: make([]int, n), provisional: make([]bool, n)}
-	c.ready.tasks = tasks
+	c.ready.tasks, c.readySmall.tasks = tasks, tasks
 	for i, t := range tasks {
 		if t.Gate {
 			if c.gate >= 0 {
@@ -94,7 +101,7 @@ func newCore(tasks []Task, jobs int) (*core, error) {
 	sort.SliceStable(c.early, func(x, y int) bool { return tasks[c.early[x]].Early < tasks[c.early[y]].Early })
 	for i := range tasks {
 		if c.waiting[i] == 0 {
-			heap.Push(&c.ready, i)
+			c.push(i)
 		}
 	}
 	return c, nil
@@ -118,17 +125,40 @@ func dependsOn(t Task, j int) bool {
 	return false
 }
 
-// next is the task to start now, or -1: none is ready, every lane is busy, or the run failed.
+// push adds task i to the ready set.
+func (c *core) push(i int) {
+	if c.tasks[i].Small {
+		heap.Push(&c.readySmall, i)
+	} else {
+		heap.Push(&c.ready, i)
+	}
+}
+
+// next is the task to start now, or -1: none is ready, every lane it may take is busy, or the run
+// failed. Of the ready tasks that may start, the lowest Rank goes first, then the lowest index; a
+// task that is not Small starts only while fewer than Jobs such tasks run.
 func (c *core) next() int {
-	if c.failed || c.running >= c.jobs || c.ready.Len() == 0 {
+	if c.failed || c.running >= c.jobs+c.extra {
 		return -1
 	}
-	return c.ready.idx[0]
+	best := -1
+	if c.ready.Len() > 0 && c.big < c.jobs {
+		best = c.ready.idx[0]
+	}
+	if c.readySmall.Len() > 0 && (best < 0 || c.ready.less(c.readySmall.idx[0], best)) {
+		best = c.readySmall.idx[0]
+	}
+	return best
 }
 
 // start takes next's task off the ready set.
 func (c *core) start(i int) {
-	heap.Pop(&c.ready)
+	if c.tasks[i].Small {
+		heap.Pop(&c.readySmall)
+	} else {
+		heap.Pop(&c.ready)
+		c.big++
+	}
 	c.running++
 }
 
@@ -150,7 +180,7 @@ func (c *core) progress(n int) (made []int, more bool) {
 func (c *core) startEarly(i int, made []int) []int {
 	if c.armed[i] && !c.started[i] && c.waiting[i] > 0 && c.waiting[i] == c.prov[i] {
 		c.started[i] = true
-		heap.Push(&c.ready, i)
+		c.push(i)
 		made = append(made, i)
 	}
 	return made
@@ -162,6 +192,9 @@ func (c *core) startEarly(i int, made []int) []int {
 // dependents that may start early).
 func (c *core) finish(i int, failed bool) (batch, made []int) {
 	c.running--
+	if !c.tasks[i].Small {
+		c.big--
+	}
 	if failed {
 		c.failed = true
 		c.remaining--
@@ -200,7 +233,7 @@ func (c *core) confirm(batch []int) (made []int) {
 				c.prov[k]--
 			}
 			if c.waiting[k]--; c.waiting[k] == 0 && !c.started[k] {
-				heap.Push(&c.ready, k)
+				c.push(k)
 				made = append(made, k)
 			} else {
 				made = c.startEarly(k, made) // its other dependencies may all be provisional now
@@ -216,7 +249,8 @@ func (c *core) fail() { c.failed = true }
 // done reports whether the run is over: every task confirmed, or failed with nothing running.
 func (c *core) done() bool { return c.remaining == 0 || (c.failed && c.running == 0) }
 
-// hurry reports whether a lane is idle for want of a confirmation.
+// hurry reports whether one of the Jobs lanes is idle for want of a confirmation (the Extra lanes
+// are idle whenever no small task is ready: no reason to write the state sooner).
 func (c *core) hurry() bool {
 	return !c.failed && c.running < c.jobs && c.next() < 0 && c.unconfirm > 0
 }
@@ -235,9 +269,11 @@ type readyHeap struct {
 	idx   []int
 }
 
-func (h *readyHeap) Len() int { return len(h.idx) }
-func (h *readyHeap) Less(x, y int) bool {
-	a, b := h.idx[x], h.idx[y]
+func (h *readyHeap) Len() int           { return len(h.idx) }
+func (h *readyHeap) Less(x, y int) bool { return h.less(h.idx[x], h.idx[y]) }
+
+// less orders tasks a and b: lower Rank first, then lower index.
+func (h *readyHeap) less(a, b int) bool {
 	if h.tasks[a].Rank != h.tasks[b].Rank {
 		return h.tasks[a].Rank < h.tasks[b].Rank
 	}

@@ -196,6 +196,14 @@ func TestSimulateMatchesRunEarly(t *testing.T) {
 		t.Errorf("critical path %v, want %v", tl.Critical, want)
 	}
 
+	replay(t, tasks, d, opt, tl)
+}
+
+// replay runs tasks for real on the simulated timeline tl's clock (each task ends, and the gate
+// progresses, when tl says) and fails unless Run starts exactly the tasks Simulate started at each
+// moment.
+func replay(t *testing.T, tasks []Task, d []time.Duration, opt SimOptions, tl *Timeline) {
+	t.Helper()
 	// The same graph run for real, on the simulation's clock.
 	p := NewProgress()
 	started := make(chan int, len(tasks))
@@ -205,7 +213,7 @@ func TestSimulateMatchesRunEarly(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		errc <- Run(context.Background(), tasks, Options{Jobs: opt.Jobs, Progress: p, Work: func(ctx context.Context, lane, i int) error {
+		errc <- Run(context.Background(), tasks, Options{Jobs: opt.Jobs, Extra: opt.Extra, Progress: p, Work: func(ctx context.Context, lane, i int) error {
 			started <- i
 			<-end[i]
 			return nil
@@ -227,7 +235,7 @@ func TestSimulateMatchesRunEarly(t *testing.T) {
 		moments = append(moments, moment{at: x})
 		return &moments[len(moments)-1]
 	}
-	for n := 1; n <= opt.GateSteps; n++ {
+	for n := 1; n <= opt.GateSteps && tasks[0].Gate; n++ {
 		at(tl.Slots[0].End * time.Duration(n) / time.Duration(opt.GateSteps)).step = n
 	}
 	for i, sl := range tl.Slots {
@@ -280,4 +288,43 @@ func TestSimulateMatchesRunEarly(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestSimulateExtraLanes: Small tasks also run on the Extra lanes, the others on the Jobs lanes
+// only; Run decides the same.
+func TestSimulateExtraLanes(t *testing.T) {
+	tasks := []Task{
+		{Rank: 1},                        // 0: a big copy
+		{Rank: 1},                        // 1: another
+		{Rank: 1},                        // 2: a third: waits for a Jobs lane
+		{Rank: 1, Small: true},           // 3: small copies: on the extra lanes
+		{Rank: 1, Small: true},           // 4
+		{Rank: 1, Small: true},           // 5: no lane left: waits
+		{Deps: []int{3}, Small: true},    // 6: a small table's index
+		{Deps: []int{0}},                 // 7: the big table's index: a Jobs lane
+		{Deps: []int{6, 5}, Small: true}, // 8
+	}
+	d := []time.Duration{10 * s, 6 * s, 3 * s, 1 * s, 2 * s, 1500 * time.Millisecond, 700 * time.Millisecond, 4 * s, 300 * time.Millisecond}
+	opt := SimOptions{Jobs: 2, Extra: 2}
+	tl, err := Simulate(tasks, d, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := time.Millisecond
+	want := []Slot{{0, 10 * s, 0, -1}, {0, 6 * s, 1, -1}, {6 * s, 9 * s, 1, 1}, {0, 1 * s, 2, -1}, {0, 2 * s, 3, -1},
+		{1700 * ms, 3200 * ms, 2, 6}, {1 * s, 1700 * ms, 2, 3}, {10 * s, 14 * s, 0, 0}, {3200 * ms, 3500 * ms, 2, 5}}
+	if !reflect.DeepEqual(tl.Slots, want) {
+		t.Errorf("slots\n%v\nwant\n%v", tl.Slots, want)
+	}
+	replay(t, tasks, d, opt, tl)
+
+	// Without extra lanes the small tasks queue behind the big ones, in rank and index order.
+	tl0, err := Simulate(tasks, d, SimOptions{Jobs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tl0.Finish <= tl.Finish {
+		t.Errorf("without extra lanes the run ends at %v, not later than with them (%v)", tl0.Finish, tl.Finish)
+	}
+	replay(t, tasks, d, SimOptions{Jobs: 2}, tl0)
 }
