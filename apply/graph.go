@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/pgferry/pgferry/internal/sched"
 	"github.com/pgferry/pgferry/plan"
@@ -30,12 +32,19 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 		workers[j] = &worker{d: d, lane: j}
 	}
 	f := d.startFlusher(ctx, actions)
-	err := sched.Run(wctx, d.tasks(actions), sched.Options{Jobs: r.opt.Jobs, Confirm: f, Progress: d.preData,
+	tasks := d.tasks(actions)
+	hold := &earlyAnalyses{lane: d.lane, open: true}
+	for i := range tasks {
+		if tasks[i].Gate {
+			hold.gate, hold.open = i, false
+		}
+	}
+	err := sched.Run(wctx, tasks, sched.Options{Jobs: r.opt.Jobs, Confirm: hold.confirmer(f), Progress: d.preData,
 		Work: func(ctx context.Context, lane, i int) error {
 			if err := workers[lane].run(ctx, actions[i]); err != nil {
 				return &actionError{actions[i].Address, err}
 			}
-			d.lane.finished(actions[i])
+			hold.finished(actions[i], tasks[i].Early > 0)
 			return nil
 		}})
 	cancel() // a failed run stops the analyze lane at once
@@ -63,7 +72,69 @@ func (d *dbRun) tasks(actions []*plan.Action) []sched.Task {
 	for _, e := range early {
 		tasks[e.action].Early = e.chunk + 1 // chunk k has run once pre-data's progress is k+1
 	}
+	if len(early) > 0 {
+		d.earlyPostData(actions, tasks)
+	}
 	return tasks
+}
+
+// readOnlyRefs are the pre-data entries whose statements only read what they depend on (its
+// definition: a lock that no index build or foreign key waits for, and no write to its catalog
+// row). The rest (an owner, a comment, a grant, a column default, a sequence owned by a column,
+// an inheritance child) lock a table or rewrite its pg_class row: an index or a foreign key on it
+// must not be built while they may still come.
+var readOnlyRefs = map[string]bool{"VIEW": true, "MATERIALIZED VIEW": true, "FUNCTION": true, "PROCEDURE": true, "AGGREGATE": true}
+
+// earlyPostData lets the index and foreign key actions of tables loaded early (their copies start
+// while pre-data is streamed) start early too, once their table's copy finished and pre-data ran
+// every entry they need or would be in the way of: the entries their definition depends on (the
+// table, a referenced table, a function, a collation, an operator class) and every later entry of
+// pre-data on those (comments, grants, column defaults: they would wait for the build's lock, or
+// race its update of the table's catalog row). Their completion is held with the copies' until the
+// schema action's (sched's chained early starts): a run that stops before redoes them with the
+// database. A foreign key whose referenced table is not loaded early waits for it as usual.
+func (d *dbRun) earlyPostData(actions []*plan.Action, tasks []sched.Task) {
+	pos := map[int]int{}  // pre-data entry (dump ID) → its chunk
+	last := map[int]int{} // pre-data entry → the last chunk depending on it that may lock it
+	for k, c := range d.preChunks {
+		pos[c.DumpID] = k
+		if readOnlyRefs[d.byID[c.DumpID].Desc] {
+			continue
+		}
+		for _, dep := range c.Deps {
+			last[dep] = k
+		}
+	}
+	altered := d.tableReadyAfter()
+	for i, a := range actions {
+		if a.Type != plan.TypeIndex && a.Type != plan.TypeConstraint {
+			continue
+		}
+		chained := false // on a table whose copy may start early
+		for _, j := range tasks[i].Deps {
+			chained = chained || tasks[j].Early > 0
+		}
+		k, ok := d.chunkFor(a)
+		if !chained || !ok {
+			continue
+		}
+		at := -1
+		for _, dep := range d.chunks[k].Deps {
+			if p, ok := pos[dep]; ok {
+				at = max(at, p)
+				if l, ok := last[dep]; ok {
+					at = max(at, l)
+				}
+			}
+		}
+		if at < 0 {
+			continue // pg_restore listed no dependency: wait for all of pre-data
+		}
+		if l, ok := altered[a.Schema+"."+a.Table]; ok {
+			at = max(at, l)
+		}
+		tasks[i].Early = at + 1
+	}
 }
 
 // GraphTasks is the scheduler's graph of actions as apply runs them, without early starts: each
@@ -96,4 +167,60 @@ func isCopy(a *plan.Action) bool {
 		return true
 	}
 	return false
+}
+
+// earlyAnalyses keeps what finished beside pre-data (early copies, indexes and foreign keys) from
+// the analyze lane until the schema action's completion is confirmed: ANALYZE would wait for or
+// hold up pre-data's later entries on the table, and statistics of a run that stops before then
+// are lost with the database the next run creates again.
+type earlyAnalyses struct {
+	lane *analyzeLane
+	gate int // the schema action's task
+	mu   sync.Mutex
+	open bool // the gate is confirmed (or there is none)
+	held []*plan.Action
+}
+
+// finished passes a's success to the lane, or holds it when a may have run early.
+func (h *earlyAnalyses) finished(a *plan.Action, early bool) {
+	h.mu.Lock()
+	if early && !h.open {
+		h.held = append(h.held, a)
+		h.mu.Unlock()
+		return
+	}
+	h.mu.Unlock()
+	h.lane.finished(a)
+}
+
+// confirmer wraps c: the confirmation of the gate's batch releases what was held.
+func (h *earlyAnalyses) confirmer(c sched.Confirmer) sched.Confirmer {
+	if h.open {
+		return c
+	}
+	return heldConfirmer{c, h}
+}
+
+type heldConfirmer struct {
+	sched.Confirmer
+	h *earlyAnalyses
+}
+
+func (c heldConfirmer) Confirm(tasks []int, done func(error)) {
+	if !slices.Contains(tasks, c.h.gate) {
+		c.Confirmer.Confirm(tasks, done)
+		return
+	}
+	c.Confirmer.Confirm(tasks, func(err error) {
+		if err == nil {
+			c.h.mu.Lock()
+			held := c.h.held
+			c.h.held, c.h.open = nil, true
+			c.h.mu.Unlock()
+			for _, a := range held {
+				c.h.lane.finished(a)
+			}
+		}
+		done(err)
+	})
 }
