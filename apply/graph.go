@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgferry/pgferry/internal/english"
 
 	"github.com/pgferry/pgferry/internal/sched"
 	"github.com/pgferry/pgferry/plan"
@@ -26,8 +30,14 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 	d.lane = d.startAnalyzeLane(wctx, actions)
 	defer d.lane.stop()
 	d.preData = sched.NewProgress()
+	rtt := d.linkRTT(ctx)
+	extra := ExtraLanes(r.opt.Jobs, rtt)
+	if extra > 0 {
+		r.emit(Event{Type: EventPhase, Message: fmt.Sprintf("Database %q: round trip %s: %s for the copies, indexes and foreign keys of small tables",
+			d.db, rtt.Round(100*time.Microsecond), english.Count(extra, "more connection"))})
+	}
 	// One worker per lane: it keeps its connections from one action to the next.
-	workers := make([]*worker, r.opt.Jobs)
+	workers := make([]*worker, r.opt.Jobs+extra)
 	for j := range workers {
 		workers[j] = &worker{d: d, lane: j}
 	}
@@ -39,7 +49,7 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 			hold.gate, hold.open = i, false
 		}
 	}
-	err := sched.Run(wctx, tasks, sched.Options{Jobs: r.opt.Jobs, Confirm: hold.confirmer(f), Progress: d.preData,
+	err := sched.Run(wctx, tasks, sched.Options{Jobs: r.opt.Jobs, Extra: extra, Confirm: hold.confirmer(f), Progress: d.preData,
 		Work: func(ctx context.Context, lane, i int) error {
 			if err := workers[lane].run(ctx, actions[i]); err != nil {
 				return &actionError{actions[i].Address, err}
@@ -157,7 +167,77 @@ func GraphTasks(actions []*plan.Action) []sched.Task {
 			tasks[i].Rank = 1
 		}
 	}
+	for i, a := range actions {
+		tasks[i].Small = small(a, actions, tasks[i].Deps)
+	}
 	return tasks
+}
+
+// SmallTable is the largest table (heap and TOAST, on the source) whose copy, indexes and
+// foreign keys count as latency-bound work: on a slow link their time goes to round trips, and
+// they may run on the extra lanes (ExtraLanes).
+const SmallTable = 8 << 20
+
+// small reports whether action a (of actions, depending on deps) is latency-bound work: the
+// whole-table copy of a small table, or an index or foreign key on small tables only (their
+// copies, which a depends on, are all small; one on a table loaded by an earlier run is not).
+func small(a *plan.Action, actions []*plan.Action, deps []int) bool {
+	switch a.Type {
+	case plan.TypeTable:
+		return a.Parts == 0 && a.BytesEstimate <= SmallTable
+	case plan.TypeIndex, plan.TypeConstraint:
+		if a.BytesEstimate > SmallTable {
+			return false
+		}
+		copies := 0
+		for _, j := range deps {
+			switch d := actions[j]; d.Type {
+			case plan.TypeTable:
+				if d.Parts > 0 || d.BytesEstimate > SmallTable {
+					return false
+				}
+				copies++
+			case plan.TypeTablePart:
+				return false
+			}
+		}
+		return copies > 0
+	}
+	return false
+}
+
+// ExtraLanes is how many connections beside jobs apply gives the small tables' copies, indexes
+// and foreign keys (Small tasks) on links whose round trip is rtt: none below 5 ms (loopback, a
+// LAN, a busy server's reply), where that work is bound by the servers' CPU as the rest is; on a slow link their time goes to
+// waiting for replies, and more of them at once keep the servers busy: twice jobs, at most 8.
+func ExtraLanes(jobs int, rtt time.Duration) int {
+	if rtt < 5*time.Millisecond {
+		return 0
+	}
+	return min(2*max(jobs, 1), 8)
+}
+
+// linkRTT is the round trip of the slower of the two links, timed on connections already open
+// and idle now (the target's barrier, the source's snapshot holder): the fastest of two SELECT 1
+// each. 0 when it cannot be timed.
+func (d *dbRun) linkRTT(ctx context.Context) time.Duration {
+	rtt := func(c *pgx.Conn) time.Duration {
+		if c == nil {
+			return 0
+		}
+		best := time.Duration(0)
+		for k := 0; k < 2; k++ {
+			start := time.Now()
+			if _, err := c.Exec(ctx, "SELECT 1"); err != nil {
+				return 0
+			}
+			if t := time.Since(start); k == 0 || t < best {
+				best = t
+			}
+		}
+		return best
+	}
+	return max(rtt(d.barrier), rtt(d.holder))
 }
 
 // isCopy reports whether an action moves data.
