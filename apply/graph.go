@@ -15,7 +15,8 @@ import (
 	"github.com/pgferry/pgferry/plan"
 )
 
-// runGraph runs actions in dependency order on Jobs workers (internal/sched). Among ready actions,
+// runGraph runs actions in dependency order on Jobs workers (internal/sched), and on a slow link
+// on ExtraLanes more for small tables' copies, indexes and foreign keys. Among ready actions,
 // indexes, constraints and the closing steps go first, then copies, each in the plan's order
 // (largest tables first). An action counts as done for its dependents only once a state write
 // holding its completion succeeded; the writes are grouped (flusher, flush.go) so that thousands
