@@ -17,8 +17,9 @@ type Task struct {
 	Gate bool
 	// Early, when above 0, lets the task start before the gate's completion is confirmed, once the
 	// gate's progress reached Early, provided each of its dependencies not confirmed yet is the
-	// gate or an early task that finished while the gate ran (its completion held). Its completion
-	// is then held in turn and confirmed together with the gate's, never before; so early starts
+	// gate or an early task that finished while the gate ran (its completion held). Its own
+	// completion is then held in turn and confirmed together with the gate's (after it, when it
+	// finishes once the gate finished), never before; so early starts
 	// chain (a table's copy, then its indexes, then a foreign key between two such tables) and a run
 	// that stops before the gate's confirmation has every one of them to do again. A task with
 	// Early must depend on the gate or on another task with Early.
