@@ -15,11 +15,19 @@ type Task struct {
 	Rank int
 	// Gate marks the one task others may start early beside (pre-data, streamed): see Early.
 	Gate bool
-	// Early, when above 0, lets the task start while the gate runs, once the gate's progress
-	// reached Early, provided the gate is its only dependency not yet confirmed. Its completion is
-	// then held and confirmed together with the gate's, never before. A task with Early must
-	// depend on the gate.
+	// Early, when above 0, lets the task start before the gate's completion is confirmed, once the
+	// gate's progress reached Early, provided each of its dependencies not confirmed yet is the
+	// gate or an early task that finished while the gate ran (its completion held). Its own
+	// completion is then held in turn and confirmed together with the gate's (after it, when it
+	// finishes once the gate finished), never before; so early starts
+	// chain (a table's copy, then its indexes, then a foreign key between two such tables) and a run
+	// that stops before the gate's confirmation has every one of them to do again. A task with
+	// Early must depend on the gate or on another task with Early.
 	Early int
+	// Small marks a latency-bound task (a small table's copy, index or foreign key: its time goes
+	// to round trips, not to the servers' CPU or disks): besides the Jobs lanes it may also run on
+	// the Extra ones.
+	Small bool
 }
 
 // CycleError reports tasks that can never run: their dependencies form a cycle.
@@ -34,32 +42,43 @@ func (e *CycleError) Error() string {
 type core struct {
 	tasks      []Task
 	jobs       int
-	waiting    []int   // dependencies not confirmed yet
-	dependents [][]int // reverse edges
+	extra      int       // lanes beyond jobs, for Small tasks only
+	big        int       // tasks running that are not Small
+	readySmall readyHeap // the ready Small tasks (ready holds the others)
+	waiting    []int     // dependencies not confirmed yet
+	dependents [][]int   // reverse edges
 	ready      readyHeap
 	early      []int  // tasks that may start early, by Early then index; consumed from the front
+	armed      []bool // the gate's progress reached the task's Early
 	started    []bool // started early
-	gate       int    // index of the gate task; -1 when none, or once it finished
-	held       []int  // early tasks finished before the gate, waiting to be confirmed with it
-	running    int
-	remaining  int // tasks neither confirmed nor failed
-	unconfirm  int // tasks finished and handed to confirmation, not confirmed yet
-	failed     bool
+	// prov counts a task's unconfirmed dependencies that do not keep it from starting early: the
+	// gate, and early tasks that finished while the gate ran (provisional).
+	prov        []int
+	provisional []bool
+	gateTask    int   // index of the gate task; -1 when none
+	gate        int   // the gate task while it runs; -1 when none, or once it finished
+	held        []int // early tasks finished before the gate, waiting to be confirmed with it
+	running     int
+	remaining   int // tasks neither confirmed nor failed
+	unconfirm   int // tasks finished and handed to confirmation, not confirmed yet
+	failed      bool
 }
 
-func newCore(tasks []Task, jobs int) (*core, error) {
-	c := &core{tasks: tasks, jobs: max(jobs, 1), gate: -1, remaining: len(tasks),
-		waiting: make([]int, len(tasks)), dependents: make([][]int, len(tasks)), started: make([]bool, len(tasks))}
-	c.ready.tasks = tasks
+func newCore(tasks []Task, jobs, extra int) (*core, error) {
+	n := len(tasks)
+	c := &core{tasks: tasks, jobs: max(jobs, 1), extra: max(extra, 0), gate: -1, gateTask: -1, remaining: n,
+		waiting: make([]int, n), dependents: make([][]int, n), started: make([]bool, n),
+		armed: make([]bool, n), prov: make([]int, n), provisional: make([]bool, n)}
+	c.ready.tasks, c.readySmall.tasks = tasks, tasks
 	for i, t := range tasks {
 		if t.Gate {
 			if c.gate >= 0 {
 				return nil, fmt.Errorf("tasks %d and %d are both the gate: there is at most one", c.gate, i)
 			}
-			c.gate = i
+			c.gate, c.gateTask = i, i
 		}
 		for _, j := range t.Deps {
-			if j < 0 || j >= len(tasks) {
+			if j < 0 || j >= n {
 				return nil, fmt.Errorf("task %d depends on task %d, which does not exist", i, j)
 			}
 			c.waiting[i]++
@@ -70,18 +89,32 @@ func newCore(tasks []Task, jobs int) (*core, error) {
 		if t.Early <= 0 {
 			continue
 		}
-		if c.gate < 0 || !dependsOn(t, c.gate) {
+		if c.gate < 0 || !dependsOn(t, c.gate) && !dependsOnEarly(tasks, t) {
 			return nil, fmt.Errorf("task %d may start early but does not depend on a gate task", i)
 		}
 		c.early = append(c.early, i)
+		for _, j := range t.Deps {
+			if j == c.gate {
+				c.prov[i]++ // the gate never holds back an early start
+			}
+		}
 	}
 	sort.SliceStable(c.early, func(x, y int) bool { return tasks[c.early[x]].Early < tasks[c.early[y]].Early })
 	for i := range tasks {
 		if c.waiting[i] == 0 {
-			heap.Push(&c.ready, i)
+			c.push(i)
 		}
 	}
 	return c, nil
+}
+
+func dependsOnEarly(tasks []Task, t Task) bool {
+	for _, d := range t.Deps {
+		if tasks[d].Early > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func dependsOn(t Task, j int) bool {
@@ -93,53 +126,92 @@ func dependsOn(t Task, j int) bool {
 	return false
 }
 
-// next is the task to start now, or -1: none is ready, every lane is busy, or the run failed.
+// push adds task i to the ready set.
+func (c *core) push(i int) {
+	if c.tasks[i].Small {
+		heap.Push(&c.readySmall, i)
+	} else {
+		heap.Push(&c.ready, i)
+	}
+}
+
+// next is the task to start now, or -1: none is ready, every lane it may take is busy, or the run
+// failed. Of the ready tasks that may start, the lowest Rank goes first, then the lowest index; a
+// task that is not Small starts only while fewer than Jobs such tasks run.
 func (c *core) next() int {
-	if c.failed || c.running >= c.jobs || c.ready.Len() == 0 {
+	if c.failed || c.running >= c.jobs+c.extra {
 		return -1
 	}
-	return c.ready.idx[0]
+	best := -1
+	if c.ready.Len() > 0 && c.big < c.jobs {
+		best = c.ready.idx[0]
+	}
+	if c.readySmall.Len() > 0 && (best < 0 || c.ready.less(c.readySmall.idx[0], best)) {
+		best = c.readySmall.idx[0]
+	}
+	return best
 }
 
 // start takes next's task off the ready set.
 func (c *core) start(i int) {
-	heap.Pop(&c.ready)
+	if c.tasks[i].Small {
+		heap.Pop(&c.readySmall)
+	} else {
+		heap.Pop(&c.ready)
+		c.big++
+	}
 	c.running++
 }
 
-// progress tells how far the gate got: the early tasks whose Early it reached, and whose only
-// unconfirmed dependency is the gate, become ready. It returns the tasks made ready, and whether
-// any early task is left to wait for progress.
+// progress tells how far the gate got: the early tasks whose Early it reached, and whose
+// unconfirmed dependencies are all the gate or provisional, become ready. It returns the tasks made
+// ready, and whether any early task is left to wait for progress.
 func (c *core) progress(n int) (made []int, more bool) {
 	for len(c.early) > 0 && c.tasks[c.early[0]].Early <= n {
 		i := c.early[0]
 		c.early = c.early[1:]
-		// The gate is a dependency of i: when it is the only one not confirmed, i may start
-		// (also once the gate finished, while its confirmation is pending).
-		if c.waiting[i] == 1 && !c.started[i] {
-			c.started[i] = true
-			heap.Push(&c.ready, i)
-			made = append(made, i)
-		}
+		c.armed[i] = true
+		made = c.startEarly(i, made)
 	}
 	return made, len(c.early) > 0
 }
 
-// finish records that task i ended, and returns the tasks whose completion is to be confirmed
-// now, together: i alone, none (i failed, or it started early and waits for the gate), or the
-// gate with the early tasks that finished before it.
-func (c *core) finish(i int, failed bool) []int {
+// startEarly makes task i ready when it may start early now (also once the gate finished, while
+// its confirmation is pending), and appends it to made.
+func (c *core) startEarly(i int, made []int) []int {
+	if c.armed[i] && !c.started[i] && c.waiting[i] > 0 && c.waiting[i] == c.prov[i] {
+		c.started[i] = true
+		c.push(i)
+		made = append(made, i)
+	}
+	return made
+}
+
+// finish records that task i ended. It returns the tasks whose completion is to be confirmed now,
+// together: i alone, none (i failed, or it started early and waits for the gate), or the gate with
+// the early tasks that finished before it; and the tasks made ready by i's held completion (its
+// dependents that may start early).
+func (c *core) finish(i int, failed bool) (batch, made []int) {
 	c.running--
+	if !c.tasks[i].Small {
+		c.big--
+	}
 	if failed {
 		c.failed = true
 		c.remaining--
-		return nil
+		return nil, nil
 	}
-	var batch []int
 	switch {
 	case c.started[i] && c.gate >= 0:
 		c.held = append(c.held, i)
-		return nil
+		c.provisional[i] = true
+		for _, k := range c.dependents[i] {
+			if c.tasks[k].Early > 0 {
+				c.prov[k]++
+				made = c.startEarly(k, made)
+			}
+		}
+		return nil, made
 	case i == c.gate:
 		batch = append([]int{i}, c.held...)
 		c.held, c.gate = nil, -1
@@ -147,7 +219,7 @@ func (c *core) finish(i int, failed bool) []int {
 		batch = []int{i}
 	}
 	c.unconfirm += len(batch)
-	return batch
+	return batch, nil
 }
 
 // confirm records that the tasks' completion is durable and returns the dependents that became
@@ -156,10 +228,16 @@ func (c *core) confirm(batch []int) (made []int) {
 	c.unconfirm -= len(batch)
 	for _, i := range batch {
 		c.remaining--
+		soft := c.provisional[i] || i == c.gateTask
 		for _, k := range c.dependents[i] {
+			if soft && c.tasks[k].Early > 0 {
+				c.prov[k]--
+			}
 			if c.waiting[k]--; c.waiting[k] == 0 && !c.started[k] {
-				heap.Push(&c.ready, k)
+				c.push(k)
 				made = append(made, k)
+			} else {
+				made = c.startEarly(k, made) // its other dependencies may all be provisional now
 			}
 		}
 	}
@@ -172,7 +250,8 @@ func (c *core) fail() { c.failed = true }
 // done reports whether the run is over: every task confirmed, or failed with nothing running.
 func (c *core) done() bool { return c.remaining == 0 || (c.failed && c.running == 0) }
 
-// hurry reports whether a lane is idle for want of a confirmation.
+// hurry reports whether one of the Jobs lanes is idle for want of a confirmation (the Extra lanes
+// are idle whenever no small task is ready: no reason to write the state sooner).
 func (c *core) hurry() bool {
 	return !c.failed && c.running < c.jobs && c.next() < 0 && c.unconfirm > 0
 }
@@ -191,9 +270,11 @@ type readyHeap struct {
 	idx   []int
 }
 
-func (h *readyHeap) Len() int { return len(h.idx) }
-func (h *readyHeap) Less(x, y int) bool {
-	a, b := h.idx[x], h.idx[y]
+func (h *readyHeap) Len() int           { return len(h.idx) }
+func (h *readyHeap) Less(x, y int) bool { return h.less(h.idx[x], h.idx[y]) }
+
+// less orders tasks a and b: lower Rank first, then lower index.
+func (h *readyHeap) less(a, b int) bool {
 	if h.tasks[a].Rank != h.tasks[b].Rank {
 		return h.tasks[a].Rank < h.tasks[b].Rank
 	}

@@ -4,7 +4,8 @@
 // It owns the ordering rules and nothing else: which tasks are ready (their dependencies are
 // confirmed), which ready task goes first (lowest Rank, then lowest index: the plan's order), how
 // many run at once (Jobs), which tasks may start before their gate task finished (early starts,
-// gated by the gate's progress, their completion held until the gate's), when a finished task
+// gated by the gate's progress, their completion held until the gate's; a task may start early on
+// early tasks that finished, so early starts chain), when a finished task
 // releases its dependents (once its completion is confirmed durable, see Confirmer), that the
 // first error cancels the rest, and that a graph which can never finish is a dependency cycle.
 //

@@ -10,6 +10,9 @@ import (
 type Options struct {
 	// Jobs is how many tasks run at once (lanes 0..Jobs-1); below 1 means 1.
 	Jobs int
+	// Extra lanes (Jobs..Jobs+Extra-1) run Small tasks only, beside the Jobs: latency-bound work
+	// on a slow link.
+	Extra int
 	// Work runs task i on lane lane (a lane runs one task at a time, so it may keep connections
 	// between tasks). It is called from the lane's goroutine with a context that is cancelled once
 	// any task failed.
@@ -60,7 +63,7 @@ func (p *Progress) Set(n int) {
 // every task finished and was confirmed. Among ready tasks the lowest Rank goes first, then the
 // lowest index.
 func Run(ctx context.Context, tasks []Task, opt Options) error {
-	c, err := newCore(tasks, opt.Jobs)
+	c, err := newCore(tasks, opt.Jobs, opt.Extra)
 	if err != nil {
 		return err
 	}
@@ -85,7 +88,7 @@ func Run(ctx context.Context, tasks []Task, opt Options) error {
 	var arrived []confirmation
 	signal := make(chan struct{}, 1)
 	var wg sync.WaitGroup
-	for lane := 0; lane < c.jobs; lane++ {
+	for lane := 0; lane < c.jobs+c.extra; lane++ {
 		wg.Go(func() {
 			for i := range work {
 				results <- result{i, opt.Work(wctx, lane, i)}
@@ -144,7 +147,7 @@ func Run(ctx context.Context, tasks []Task, opt Options) error {
 				c.finish(res.i, true)
 				continue
 			}
-			if batch := c.finish(res.i, false); len(batch) > 0 {
+			if batch, _ := c.finish(res.i, false); len(batch) > 0 {
 				queue(batch)
 			}
 		case <-signal:

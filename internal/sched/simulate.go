@@ -8,8 +8,8 @@ import (
 
 // SimOptions configure Simulate.
 type SimOptions struct {
-	// Jobs is how many tasks run at once, as for Run.
-	Jobs int
+	// Jobs is how many tasks run at once, and Extra the lanes beside them for Small tasks, as for Run.
+	Jobs, Extra int
 	// GateSteps is the gate's progress when it finishes (pre-data: its number of chunks); its
 	// progress is taken to grow evenly over its duration. 0: no task starts early.
 	GateSteps int
@@ -21,7 +21,7 @@ type SimOptions struct {
 // Slot is where and when a task ran in a simulation, as offsets from the start.
 type Slot struct {
 	Start, End time.Duration
-	// Lane is the lane (0..Jobs-1) that ran it: the lowest free one when it started.
+	// Lane is the lane (0..Jobs+Extra-1) that ran it: the lowest free one when it started.
 	Lane int
 	// After is the task whose end (or, for an early start, whose progress) let this one start
 	// when it did: the dependency confirmed last, the gate, or the task that freed its lane;
@@ -47,11 +47,11 @@ func Simulate(tasks []Task, durations []time.Duration, opt SimOptions) (*Timelin
 	if len(durations) != len(tasks) {
 		return nil, fmt.Errorf("%d durations for %d tasks", len(durations), len(tasks))
 	}
-	c, err := newCore(tasks, opt.Jobs)
+	c, err := newCore(tasks, opt.Jobs, opt.Extra)
 	if err != nil {
 		return nil, err
 	}
-	s := &sim{c: c, durations: durations, opt: opt, lanes: make([]bool, c.jobs),
+	s := &sim{c: c, durations: durations, opt: opt, lanes: make([]bool, c.jobs+c.extra),
 		tl: &Timeline{Slots: make([]Slot, len(tasks))}, readyAt: make([]time.Duration, len(tasks)),
 		cause: make([]int, len(tasks)), freedBy: -1}
 	for i := range tasks {
@@ -168,7 +168,8 @@ func (s *sim) step(e event) {
 	case evFinish:
 		s.lanes[s.tl.Slots[e.i].Lane] = false
 		s.freedBy = e.i
-		batch := s.c.finish(e.i, false)
+		batch, made := s.c.finish(e.i, false)
+		s.ready(made, e.i)
 		switch {
 		case len(batch) == 0:
 		case s.opt.ConfirmDelay == 0:

@@ -3,6 +3,7 @@ package sched
 import (
 	"context"
 	"reflect"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -159,4 +160,171 @@ func TestSimulateDurations(t *testing.T) {
 	if _, err := Simulate([]Task{{}}, nil, SimOptions{}); err == nil {
 		t.Error("Simulate accepted 0 durations for 1 task")
 	}
+}
+
+// TestSimulateMatchesRunEarly: with a gate, early starts and chained early starts on several lanes,
+// a real run driven on Simulate's clock (each task ends, and the gate progresses, when the
+// simulation says) starts exactly the tasks Simulate starts, at the same moments.
+func TestSimulateMatchesRunEarly(t *testing.T) {
+	tasks := []Task{
+		{Gate: true},                        // 0: pre-data, 10 s in 5 steps
+		{Deps: []int{0}, Early: 1, Rank: 1}, // 1: copy of a
+		{Deps: []int{0}, Early: 2, Rank: 1}, // 2: copy of b
+		{Deps: []int{1}, Early: 3},          // 3: index of a
+		{Deps: []int{2}, Early: 1},          // 4: index of b
+		{Deps: []int{2, 3}, Early: 1},       // 5: foreign key b → a
+		{Deps: []int{3}},                    // 6: waits for the gate's confirmation
+		{Deps: []int{0}, Early: 9},          // 7: its step never comes
+		{Deps: []int{0}, Early: 1, Rank: 1}, // 8: copy of c
+		{Deps: []int{8}, Early: 1, Rank: 1}, // 9: a part of c
+		{Deps: []int{6, 9}},                 // 10: after all
+	}
+	d := []time.Duration{10 * s, 3 * s, 1500 * time.Millisecond, 2 * s, 700 * time.Millisecond, 1 * s, 1 * s, 2 * s, 5 * s, 1300 * time.Millisecond, 1 * s}
+	opt := SimOptions{Jobs: 3, GateSteps: 5}
+	tl, err := Simulate(tasks, d, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Slot{{0, 10 * s, 0, -1}, {2 * s, 5 * s, 1, 0}, {5 * s, 6500 * time.Millisecond, 1, 1},
+		{6500 * time.Millisecond, 8500 * time.Millisecond, 1, 2}, {7 * s, 7700 * time.Millisecond, 2, 8},
+		{8500 * time.Millisecond, 9500 * time.Millisecond, 1, 3}, {10 * s, 11 * s, 0, 0}, {10 * s, 12 * s, 1, 0},
+		{2 * s, 7 * s, 2, 0}, {7700 * time.Millisecond, 9 * s, 2, 4}, {11 * s, 12 * s, 0, 6}}
+	if !reflect.DeepEqual(tl.Slots, want) {
+		t.Errorf("slots\n%v\nwant\n%v", tl.Slots, want)
+	}
+	if want := []int{0, 6, 10}; !reflect.DeepEqual(tl.Critical, want) {
+		t.Errorf("critical path %v, want %v", tl.Critical, want)
+	}
+
+	replay(t, tasks, d, opt, tl)
+}
+
+// replay runs tasks for real on the simulated timeline tl's clock (each task ends, and the gate
+// progresses, when tl says) and fails unless Run starts exactly the tasks Simulate started at each
+// moment.
+func replay(t *testing.T, tasks []Task, d []time.Duration, opt SimOptions, tl *Timeline) {
+	t.Helper()
+	// The same graph run for real, on the simulation's clock.
+	p := NewProgress()
+	started := make(chan int, len(tasks))
+	end := make([]chan struct{}, len(tasks))
+	for i := range end {
+		end[i] = make(chan struct{})
+	}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Run(context.Background(), tasks, Options{Jobs: opt.Jobs, Extra: opt.Extra, Progress: p, Work: func(ctx context.Context, lane, i int) error {
+			started <- i
+			<-end[i]
+			return nil
+		}})
+	}()
+	// The moments something happens: a task ends, or the gate reaches a step some task waits for.
+	type moment struct {
+		at   time.Duration
+		step int
+		ends []int
+	}
+	var moments []moment
+	at := func(x time.Duration) *moment {
+		for k := range moments {
+			if moments[k].at == x {
+				return &moments[k]
+			}
+		}
+		moments = append(moments, moment{at: x})
+		return &moments[len(moments)-1]
+	}
+	for n := 1; n <= opt.GateSteps && tasks[0].Gate; n++ {
+		at(tl.Slots[0].End * time.Duration(n) / time.Duration(opt.GateSteps)).step = n
+	}
+	for i, sl := range tl.Slots {
+		m := at(sl.End)
+		m.ends = append(m.ends, i)
+	}
+	at(0)
+	sort.Slice(moments, func(x, y int) bool { return moments[x].at < moments[y].at })
+	for _, m := range moments {
+		if m.step > 0 {
+			p.Set(m.step)
+		}
+		for _, i := range m.ends {
+			close(end[i])
+		}
+		var expect []int
+		for i, sl := range tl.Slots {
+			if sl.Start == m.at {
+				expect = append(expect, i)
+			}
+		}
+		got := map[int]bool{}
+		for len(got) < len(expect) {
+			select {
+			case i := <-started:
+				got[i] = true
+			case <-time.After(10 * time.Second):
+				t.Fatalf("at %v: started %v, want %v", m.at, got, expect)
+			}
+		}
+		time.Sleep(10 * time.Millisecond) // anything else Run would start now
+	drain:
+		for {
+			select {
+			case i := <-started:
+				got[i] = true
+			default:
+				break drain
+			}
+		}
+		var gotList []int
+		for i := range got {
+			gotList = append(gotList, i)
+		}
+		sort.Ints(gotList)
+		if !reflect.DeepEqual(gotList, expect) && !(len(gotList) == 0 && len(expect) == 0) {
+			t.Fatalf("at %v: Run started %v, Simulate %v", m.at, gotList, expect)
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSimulateExtraLanes: Small tasks also run on the Extra lanes, the others on the Jobs lanes
+// only; Run decides the same.
+func TestSimulateExtraLanes(t *testing.T) {
+	tasks := []Task{
+		{Rank: 1},                        // 0: a big copy
+		{Rank: 1},                        // 1: another
+		{Rank: 1},                        // 2: a third: waits for a Jobs lane
+		{Rank: 1, Small: true},           // 3: small copies: on the extra lanes
+		{Rank: 1, Small: true},           // 4
+		{Rank: 1, Small: true},           // 5: no lane left: waits
+		{Deps: []int{3}, Small: true},    // 6: a small table's index
+		{Deps: []int{0}},                 // 7: the big table's index: a Jobs lane
+		{Deps: []int{6, 5}, Small: true}, // 8
+	}
+	d := []time.Duration{10 * s, 6 * s, 3 * s, 1 * s, 2 * s, 1500 * time.Millisecond, 700 * time.Millisecond, 4 * s, 300 * time.Millisecond}
+	opt := SimOptions{Jobs: 2, Extra: 2}
+	tl, err := Simulate(tasks, d, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := time.Millisecond
+	want := []Slot{{0, 10 * s, 0, -1}, {0, 6 * s, 1, -1}, {6 * s, 9 * s, 1, 1}, {0, 1 * s, 2, -1}, {0, 2 * s, 3, -1},
+		{1700 * ms, 3200 * ms, 2, 6}, {1 * s, 1700 * ms, 2, 3}, {10 * s, 14 * s, 0, 0}, {3200 * ms, 3500 * ms, 2, 5}}
+	if !reflect.DeepEqual(tl.Slots, want) {
+		t.Errorf("slots\n%v\nwant\n%v", tl.Slots, want)
+	}
+	replay(t, tasks, d, opt, tl)
+
+	// Without extra lanes the small tasks queue behind the big ones, in rank and index order.
+	tl0, err := Simulate(tasks, d, SimOptions{Jobs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tl0.Finish <= tl.Finish {
+		t.Errorf("without extra lanes the run ends at %v, not later than with them (%v)", tl0.Finish, tl.Finish)
+	}
+	replay(t, tasks, d, SimOptions{Jobs: 2}, tl0)
 }
