@@ -25,6 +25,9 @@ type Estimate struct {
 	// ConfirmDelay is how long a finished action waits for the state write that releases its
 	// dependents (sched.SimOptions.ConfirmDelay); 0: none.
 	ConfirmDelay time.Duration
+	// Extra is how many connections beside jobs apply will give small tables' work on a slow link
+	// (apply.ExtraLanes; sched.SimOptions.Extra); 0 on a fast one.
+	Extra int
 	// Note says in one line what the basis could not see (actions a rehearsal did not run, say);
 	// "" when nothing.
 	Note string

@@ -29,7 +29,7 @@ func Make(p *plan.Plan, jobs int, e *Estimate) (*state.Forecast, error) {
 		return nil, fmt.Errorf("the estimate prices %d actions, the plan has %d", len(e.Durations), len(p.Actions))
 	}
 	jobs = max(jobs, 1)
-	r, err := replay(p.Actions, e.Durations, jobs, e.ConfirmDelay)
+	r, err := replay(p.Actions, e.Durations, jobs, e.Extra, e.ConfirmDelay)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ type replayed struct {
 
 // replay simulates actions (a plan's, or a subset of one in the plan's order) with their
 // durations as apply.Run runs them.
-func replay(actions []*plan.Action, durations []time.Duration, jobs int, confirm time.Duration) (replayed, error) {
+func replay(actions []*plan.Action, durations []time.Duration, jobs, extra int, confirm time.Duration) (replayed, error) {
 	var r replayed
 	var dbs []string
 	byDB := map[string][]int{}
@@ -95,7 +95,7 @@ func replay(actions []*plan.Action, durations []time.Duration, jobs int, confirm
 		for k, i := range rest {
 			sub[k], durs[k] = actions[i], durations[i]
 		}
-		tl, err := sched.Simulate(apply.GraphTasks(sub), durs, sched.SimOptions{Jobs: jobs, ConfirmDelay: confirm})
+		tl, err := sched.Simulate(apply.GraphTasks(sub), durs, sched.SimOptions{Jobs: jobs, Extra: extra, ConfirmDelay: confirm})
 		if err != nil {
 			return r, fmt.Errorf("database %q: %w", db, err)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/pgconn"
@@ -47,7 +48,8 @@ func Probe(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int)
 		return nil, err
 	}
 	durations, fixed, guessed := r.Price(p, jobs, snap.Migration.Options.Verify, snap.SourceDBs)
-	return &Estimate{Basis: BasisModel, Durations: durations, Fixed: fixed, Spread: modelSpread(guessed, r.Generic, r.Noise)}, nil
+	return &Estimate{Basis: BasisModel, Durations: durations, Fixed: fixed, Spread: modelSpread(guessed, r.Generic, r.Noise),
+		Extra: apply.ExtraLanes(jobs, max(r.SourceRTT, r.TargetRTT))}, nil
 }
 
 // Measure takes the measures Probe prices the plan with (see Probe): for a caller that shows

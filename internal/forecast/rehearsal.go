@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
@@ -91,7 +92,13 @@ func Rehearsal(p *plan.Plan, jobs int, run *state.Run) (*Estimate, error) {
 	}
 
 	// Calibration: the run's own actions at its own durations and jobs, against its wall time.
-	sim, err := replay(restrict(p.Actions, seenIdx), seenDur, runJobs, e.ConfirmDelay)
+	// A run that used more lanes than its jobs had a slow link: apply gives small tables' work
+	// extra connections there (apply.ExtraLanes), and will again.
+	runExtra := runLanes(run) - runJobs
+	if runExtra > 0 {
+		e.Extra = apply.ExtraLanes(jobs, time.Second)
+	}
+	sim, err := replay(restrict(p.Actions, seenIdx), seenDur, runJobs, max(runExtra, 0), e.ConfirmDelay)
 	if err != nil {
 		return nil, err
 	}
@@ -431,4 +438,13 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[int(q*float64(len(s)-1))]
+}
+
+// runLanes is how many lanes the run's actions used (the highest lane + 1).
+func runLanes(run *state.Run) int {
+	n := 0
+	for _, a := range run.Actions {
+		n = max(n, a.Lane+1)
+	}
+	return n
 }
