@@ -21,10 +21,10 @@ const (
 	stateFileName   = "state.json"
 	backupFileName  = "state.json.backup"
 	journalFileName = "state.journal"
-	lockFileName   = "lock"
-	lockInfoName   = "lock.info"
-	writeLockName  = ".write.lock"
-	tempPrefix     = ".tmp-"
+	lockFileName    = "lock"
+	lockInfoName    = "lock.info"
+	writeLockName   = ".write.lock"
+	tempPrefix      = ".tmp-"
 )
 
 // Local is the default backend: one directory per migration under Dir,
