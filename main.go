@@ -19,7 +19,7 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
 
-func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() { os.Exit(profiled(os.Args[1:])) }
 
 // cli is one invocation's environment.
 type cli struct {

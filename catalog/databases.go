@@ -179,10 +179,16 @@ var databaseReaders = []databaseReader{
 // versionNum is the server's server_version_num.
 func ReadDatabase(ctx context.Context, conn Querier, name string, versionNum pgver.V) (*Database, error) {
 	d := &Database{Name: name, Objects: map[string]int{}, UsedCollations: map[string]string{}}
-	for _, r := range databaseReaders {
-		if err := r.read(ctx, conn, d, versionNum); err != nil {
-			return nil, fmt.Errorf("reading %s of %s: %w", r.what, name, err)
+	err := withoutJIT(ctx, conn, func() error {
+		for _, r := range databaseReaders {
+			if err := r.read(ctx, conn, d, versionNum); err != nil {
+				return fmt.Errorf("reading %s of %s: %w", r.what, name, err)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return d, nil
 }

@@ -128,3 +128,27 @@ const (
 		WHEN c.relkind IN ('i', 'I') THEN 'index ' ELSE 'relation ' END || n.nspname || '.' || c.relname`
 	funcDescSQL = `'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'`
 )
+
+// withoutJIT runs fn with the session's jit off, then restores it. The catalog queries of a large
+// database (tens of thousands of tables) cost enough for the planner to JIT-compile them, which
+// takes seconds and gains nothing on catalog rows. Servers without jit (before 11) are left as
+// they are; a failure to restore is fn's error only when fn succeeded.
+func withoutJIT(ctx context.Context, conn Querier, fn func() error) error {
+	var was string
+	err := conn.QueryRow(ctx, `SELECT coalesce((SELECT setting FROM pg_catalog.pg_settings WHERE name = 'jit'), '')`).Scan(&was)
+	if err != nil || was == "" || was == "off" {
+		if err != nil {
+			return err
+		}
+		return fn()
+	}
+	var ignored string
+	if err := conn.QueryRow(ctx, `SELECT pg_catalog.set_config('jit', 'off', false)`).Scan(&ignored); err != nil {
+		return err
+	}
+	err = fn()
+	if rerr := conn.QueryRow(context.WithoutCancel(ctx), `SELECT pg_catalog.set_config('jit', $1, false)`, was).Scan(&ignored); err == nil {
+		err = rerr
+	}
+	return err
+}

@@ -43,6 +43,17 @@ func relationPages(alias string) string {
 		ELSE pg_relation_size(%[1]s.oid) / current_setting('block_size')::bigint END`, alias)
 }
 
+// toastPages is relationPages of a TOAST table t, trusting relpages 0 once vacuum counted it
+// (reltuples 0, not -1: from 14): asking the file's size of every TOAST table, most of them
+// empty, took seconds at 20,000 tables.
+func toastPages(v pgver.V) string {
+	if !v.AtLeast(14) {
+		return relationPages("t")
+	}
+	return `CASE WHEN t.relpages > 0 OR t.reltuples >= 0 THEN t.relpages::bigint
+		ELSE pg_relation_size(t.oid) / current_setting('block_size')::bigint END`
+}
+
 // Qualified is "schema"."name", quoted.
 func (t *Table) Qualified() string { return QuoteQualified(t.Schema, t.Name) }
 
@@ -108,7 +119,7 @@ func readTables(ctx context.Context, conn Querier, d *Database, v pgver.V) error
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind IN (%[4]s) AND %[5]s AND %[6]s
 		ORDER BY 2, 3`, partition, parent, oids, relkinds, userSchemaFilter, notExtensionMember("pg_class", "c.oid"),
-		relationPages("c"), relationPages("t"), extStats, userTrigger(v))
+		relationPages("c"), toastPages(v), extStats, userTrigger(v))
 	first := len(d.Tables)
 	var err error
 	if d.Tables, err = appendRows(ctx, conn, d.Tables, pgx.RowToStructByNameLax[Table], q); err != nil {

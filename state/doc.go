@@ -19,6 +19,14 @@
 //     lock held on a dedicated connection, which the server frees when the
 //     holder's session ends.
 //
+// While a migration is In progress, both backends append each write's changes (the actions that
+// changed, and the rest of the document when it changed) to a journal beside the document —
+// <dir>/<migration>/state.journal, fsynced per write, or rows of <schema>.journal — instead of
+// rewriting a document of tens of thousands of actions several times a second. Every reader
+// replays the journal; it is folded into the document once it grows as large as the document,
+// when the state leaves In progress, and whenever the stored state is not the one the writer
+// stored last (journal.go). A record whose write was cut short is ignored: it was never confirmed.
+//
 // Both backends describe the holder of a lock (LockInfo) so that a conflict can
 // say who holds it, and both can be forced open (`pgferry force-unlock ID`).
 //

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,19 +18,21 @@ import (
 
 // File names inside a migration's directory.
 const (
-	stateFileName  = "state.json"
-	backupFileName = "state.json.backup"
-	lockFileName   = "lock"
-	lockInfoName   = "lock.info"
-	writeLockName  = ".write.lock"
-	tempPrefix     = ".tmp-"
+	stateFileName   = "state.json"
+	backupFileName  = "state.json.backup"
+	journalFileName = "state.journal"
+	lockFileName    = "lock"
+	lockInfoName    = "lock.info"
+	writeLockName   = ".write.lock"
+	tempPrefix      = ".tmp-"
 )
 
 // Local is the default backend: one directory per migration under Dir,
 // holding
 //
-//	state.json         the state (mode 0600), replaced atomically by Write
-//	state.json.backup  the version before the last Write
+//	state.json         the state (mode 0600), replaced atomically by a compacting Write
+//	state.journal      what the Writes since then changed, appended (journal.go); replayed on read
+//	state.json.backup  the version state.json replaced at the last compaction
 //	lock               the file flock(2)ed by the holder of the migration's lock
 //	lock.info          JSON LockInfo of that holder (removed by Unlock)
 //	.write.lock        flock(2)ed for the few milliseconds of each Write
@@ -88,26 +91,61 @@ func (l *Local) Read(ctx context.Context, migration string) (*State, error) {
 }
 
 func (l *Local) readFile(migration string) (*State, error) {
+	// A compaction between reading state.json and its journal would pair the old document with
+	// no journal: read again when state.json changed meanwhile.
+	for attempt := 0; ; attempt++ {
+		s, fi, err := l.readOnce(migration)
+		if err != nil || s == nil || attempt >= 5 {
+			return s, err
+		}
+		if now, err := os.Stat(l.StatePath(migration)); err == nil && os.SameFile(fi, now) && fi.Size() == now.Size() && fi.ModTime().Equal(now.ModTime()) {
+			return s, nil
+		}
+	}
+}
+
+func (l *Local) readOnce(migration string) (*State, fs.FileInfo, error) {
 	path := l.StatePath(migration)
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading state: %w", err)
+		return nil, nil, fmt.Errorf("reading state: %w", err)
+	}
+	fi, err := f.Stat()
+	var data []byte
+	if err == nil {
+		data, err = io.ReadAll(f)
+	}
+	f.Close()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading state: %w", err)
 	}
 	s, err := decodeState("state file "+path, data)
 	if err != nil {
 		if errors.Is(err, ErrNewerFormat) {
-			return nil, err
+			return nil, nil, err
 		}
-		return nil, fmt.Errorf("%w\n%s", err, l.backupHint(migration))
+		return nil, nil, fmt.Errorf("%w\n%s", err, l.backupHint(migration))
 	}
 	if s.Migration != migration {
-		return nil, fmt.Errorf("state file %s belongs to migration %q, not %q: move it back to %s",
+		return nil, nil, fmt.Errorf("state file %s belongs to migration %q, not %q: move it back to %s",
 			path, s.Migration, migration, l.StatePath(s.Migration))
 	}
-	return s, nil
+	jpath := filepath.Join(l.migrationDir(migration), journalFileName)
+	j, err := os.Open(jpath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, fi, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading state journal: %w", err)
+	}
+	defer j.Close()
+	if _, _, err := readJournal(s, j); err != nil {
+		return nil, nil, fmt.Errorf("state journal %s: %w", jpath, err)
+	}
+	return s, fi, nil
 }
 
 // backupHint says how to recover from a broken state file.
@@ -156,10 +194,10 @@ func (l *Local) Write(ctx context.Context, s *State) error {
 
 	path := l.StatePath(s.Migration)
 	// A broken or newer current file is not overwritten: rotating it into the
-	// backup would destroy the one good copy left. The file this process wrote
-	// last, unchanged since (same inode, size and mtime), is not read again:
+	// backup would destroy the one good copy left. The files this process wrote
+	// last, unchanged since (same inode, size and mtime), are not read again:
 	// apply writes a state of thousands of actions many times a second.
-	stored, ok := lastWritten(path)
+	stored, tr, ok := lastWritten(path, filepath.Join(dir, journalFileName))
 	if !ok {
 		if stored, err = l.readFile(s.Migration); err != nil {
 			return fmt.Errorf("refusing to overwrite the current state: %w", err)
@@ -169,54 +207,128 @@ func (l *Local) Write(ctx context.Context, s *State) error {
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	data, err := encodeState(s)
+	// While the migration is In progress, a state this process stored last is only appended to.
+	if ok && tr != nil && s.Status == StatusInProgress {
+		p, fits, err := tr.diff(s)
+		if err == nil && fits {
+			err = l.appendJournal(dir, tr, p)
+			if err == nil {
+				rememberWritten(path, filepath.Join(dir, journalFileName), p.next)
+				return nil
+			}
+		}
+		if err != nil {
+			restore()
+			writtenFiles.Delete(path)
+			return fmt.Errorf("writing %s: %w", filepath.Join(dir, journalFileName), err)
+		}
+	}
+	size, err := l.writeAtomic(dir, path, s)
+	var next *tracker
 	if err == nil {
-		err = l.writeAtomic(dir, path, data)
+		next, err = newTracker(s, size)
 	}
 	if err != nil {
 		restore()
 		writtenFiles.Delete(path)
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	rememberWritten(path, s)
+	rememberWritten(path, filepath.Join(dir, journalFileName), next)
 	return nil
 }
 
-// writtenFile is what Write needs of a state file it wrote itself, and how to tell that the file
-// is still that one.
+// appendJournal appends p's record to the migration's journal and makes it durable; the first
+// record after a compaction starts a new journal.
+func (l *Local) appendJournal(dir string, tr *tracker, p pending) error {
+	jpath := filepath.Join(dir, journalFileName)
+	var buf []byte
+	fresh := tr.journalBytes == 0
+	if fresh {
+		h, err := json.Marshal(journalHeader{Journal: 1, Lineage: tr.lineage, Base: tr.base})
+		if err != nil {
+			return err
+		}
+		buf = append(h, '\n')
+	}
+	buf = append(buf, frameRecord(p.data)...)
+	flags := os.O_WRONLY | os.O_APPEND
+	if fresh {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(jpath, flags, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err = f.Write(buf); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && fresh {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		return err
+	}
+	p.next.journalBytes = tr.journalBytes + int64(len(buf))
+	return nil
+}
+
+// writtenFile is what Write needs of a state file it wrote itself (and of its journal), and how
+// to tell that the files are still those.
 type writtenFile struct {
-	info      fs.FileInfo
-	migration string
-	lineage   string
-	serial    int64
+	info    fs.FileInfo
+	journal fs.FileInfo // nil: no journal
+	tracker *tracker
 }
 
 // writtenFiles maps a state file's path to the writtenFile this process last wrote there.
 var writtenFiles sync.Map
 
-func rememberWritten(path string, s *State) {
+func rememberWritten(path, jpath string, t *tracker) {
 	fi, err := os.Stat(path)
-	if err != nil {
+	if err != nil || t == nil {
 		writtenFiles.Delete(path)
 		return
 	}
-	writtenFiles.Store(path, writtenFile{info: fi, migration: s.Migration, lineage: s.Lineage, serial: s.Serial})
+	w := writtenFile{info: fi, tracker: t}
+	if t.journalBytes > 0 {
+		if w.journal, err = os.Stat(jpath); err != nil {
+			writtenFiles.Delete(path)
+			return
+		}
+	}
+	writtenFiles.Store(path, w)
 }
 
-// lastWritten returns the lineage and serial of the state file at path when it is still the one
-// this process wrote last, as the part of a State that prepareWrite compares.
-func lastWritten(path string) (*State, bool) {
+// lastWritten returns the lineage and serial of the state at path, and what this process knows of
+// it, when its files are still those this process wrote last.
+func lastWritten(path, jpath string) (*State, *tracker, bool) {
 	v, ok := writtenFiles.Load(path)
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	w := v.(writtenFile)
-	fi, err := os.Stat(path)
-	if err != nil || !os.SameFile(fi, w.info) || fi.Size() != w.info.Size() || !fi.ModTime().Equal(w.info.ModTime()) {
-		writtenFiles.Delete(path)
-		return nil, false
+	same := func(fi, was fs.FileInfo) bool {
+		return os.SameFile(fi, was) && fi.Size() == was.Size() && fi.ModTime().Equal(was.ModTime())
 	}
-	return &State{FormatVersion: FormatVersion, Migration: w.migration, Lineage: w.lineage, Serial: w.serial}, true
+	fi, err := os.Stat(path)
+	ok = err == nil && same(fi, w.info)
+	if ok {
+		jfi, err := os.Stat(jpath)
+		if w.journal == nil {
+			ok = errors.Is(err, fs.ErrNotExist) || (err == nil && w.tracker.journalBytes == 0)
+		} else {
+			ok = err == nil && same(jfi, w.journal)
+		}
+	}
+	if !ok {
+		writtenFiles.Delete(path)
+		return nil, nil, false
+	}
+	t := w.tracker
+	return &State{FormatVersion: FormatVersion, Migration: "", Lineage: t.lineage, Serial: t.serial}, t, true
 }
 
 // prepareWrite sets the fields Write owns and returns a function undoing that.
@@ -247,11 +359,12 @@ func prepareWrite(s, stored *State) (restore func(), err error) {
 	return restore, nil
 }
 
-// writeAtomic replaces path with data: temp file, fsync, backup, rename, fsync dir.
-func (l *Local) writeAtomic(dir, path string, data []byte) (err error) {
+// writeAtomic replaces path with s encoded (a compaction): temp file, fsync, backup, rename, the
+// journal removed (the new file holds it), fsync dir. It returns the size written.
+func (l *Local) writeAtomic(dir, path string, s *State) (size int64, err error) {
 	tmp, err := os.CreateTemp(dir, tempPrefix+stateFileName+"-*")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	tmpName := tmp.Name()
 	defer func() {
@@ -261,24 +374,41 @@ func (l *Local) writeAtomic(dir, path string, data []byte) (err error) {
 		}
 	}()
 	if err = tmp.Chmod(0o600); err != nil {
-		return err
+		return 0, err
 	}
-	if _, err = tmp.Write(data); err != nil {
-		return err
+	cw := &countingWriter{w: tmp}
+	if err = writeDocument(cw, s); err != nil {
+		return 0, err
 	}
 	if err = tmp.Sync(); err != nil {
-		return err
+		return 0, err
 	}
 	if err = tmp.Close(); err != nil {
-		return err
+		return 0, err
 	}
 	if err = keepBackup(dir, path); err != nil {
-		return fmt.Errorf("keeping the previous state as a backup: %w", err)
+		return 0, fmt.Errorf("keeping the previous state as a backup: %w", err)
 	}
 	if err = os.Rename(tmpName, path); err != nil {
-		return err
+		return 0, err
 	}
-	return syncDir(dir)
+	// A journal left now applies to the replaced document only, and readers ignore it; removing
+	// it is tidiness.
+	if rerr := os.Remove(filepath.Join(dir, journalFileName)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		return 0, rerr
+	}
+	return cw.n, syncDir(dir)
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // keepBackup makes state.json.backup the current state.json (when there is

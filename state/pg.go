@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,8 @@ import (
 //	states(migration text PRIMARY KEY, serial bigint, lineage text, data jsonb,
 //	       updated_at timestamptz, backup jsonb)   -- backup: the previous data
 //	locks(migration text PRIMARY KEY, info jsonb, pid int)
+//	journal(migration, serial, base, data jsonb)  -- records appended while In progress (journal.go):
+//	     those whose base is the serial in states.data are replayed on it; a compaction deletes them
 //	runs(migration, id, operation, outcome, started_at, finished_at, summary jsonb,
 //	     actions bytea)   -- one row per run, created by the first (runs_pg.go)
 //
@@ -47,6 +50,8 @@ type PG struct {
 	mu     sync.Mutex
 	conn   *pgx.Conn // state reads and writes; reconnected when lost
 	closed bool
+	// stored is what this process wrote last of each migration (guarded by mu).
+	stored map[string]*tracker
 }
 
 var _ Backend = (*PG)(nil)
@@ -134,6 +139,13 @@ func (p *PG) setup(ctx context.Context) error {
 				info      jsonb NOT NULL,
 				pid       integer
 			)`},
+			{"journal", `CREATE TABLE IF NOT EXISTS %s (
+				migration text NOT NULL,
+				serial    bigint NOT NULL,
+				base      bigint NOT NULL,
+				data      jsonb NOT NULL,
+				PRIMARY KEY (migration, serial)
+			)`},
 		}
 		for _, t := range tables {
 			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -178,21 +190,29 @@ func (p *PG) withConn(ctx context.Context, fn func(*pgx.Conn) error) error {
 	}
 }
 
-// Read returns the migration's state, upgraded to FormatVersion, or (nil, nil).
+// Read returns the migration's state, upgraded to FormatVersion, or (nil, nil): the stored
+// document with the journal records written since it replayed on it, read in one snapshot.
 func (p *PG) Read(ctx context.Context, migration string) (*State, error) {
 	if err := checkMigrationName(migration); err != nil {
 		return nil, err
 	}
 	var data string
+	var journal []string
 	var found bool
 	err := p.withConn(ctx, func(c *pgx.Conn) error {
-		found = true
-		err := c.QueryRow(ctx, "SELECT data::text FROM "+p.table("states")+" WHERE migration = $1", migration).Scan(&data)
-		if errors.Is(err, pgx.ErrNoRows) {
-			found = false
-			return nil
-		}
-		return err
+		found, journal = true, nil
+		return pgx.BeginTxFunc(ctx, c, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			err := tx.QueryRow(ctx, "SELECT data::text FROM "+p.table("states")+" WHERE migration = $1", migration).Scan(&data)
+			if errors.Is(err, pgx.ErrNoRows) {
+				found = false
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			journal, err = p.journal(ctx, tx, migration)
+			return err
+		})
 	})
 	if err != nil {
 		return nil, p.fail("reading state of migration %q", err, migration)
@@ -200,7 +220,50 @@ func (p *PG) Read(ctx context.Context, migration string) (*State, error) {
 	if !found {
 		return nil, nil
 	}
-	return p.decode(migration, data)
+	s, err := p.decode(migration, data)
+	if err != nil {
+		return nil, err
+	}
+	return s, p.replay(s, journal)
+}
+
+// journal returns the migration's journal records, in order, as text.
+func (p *PG) journal(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, migration string) ([]string, error) {
+	rows, err := q.Query(ctx, "SELECT base, data::text FROM "+p.table("journal")+" WHERE migration = $1 ORDER BY serial", migration)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	var base int64
+	var d string
+	_, err = pgx.ForEachRow(rows, []any{&base, &d}, func() error {
+		out = append(out, strconv.FormatInt(base, 10)+" "+d)
+		return nil
+	})
+	return out, err
+}
+
+// replay applies the journal records ("BASE JSON") whose base is the document's serial: others
+// were left by a compaction that did not delete them, and were folded into it.
+func (p *PG) replay(s *State, journal []string) error {
+	doc := s.Serial
+	for _, j := range journal {
+		b, d, _ := strings.Cut(j, " ")
+		if base, err := strconv.ParseInt(b, 10, 64); err != nil || base != doc {
+			continue
+		}
+		var rec journalRecord
+		err := json.Unmarshal([]byte(d), &rec)
+		if err == nil {
+			err = s.replay(&rec)
+		}
+		if err != nil {
+			return fmt.Errorf("state journal of migration %q in %s: %w", s.Migration, p.table("journal"), err)
+		}
+	}
+	return nil
 }
 
 func (p *PG) decode(migration, data string) (*State, error) {
@@ -279,8 +342,33 @@ func (p *PG) writeOnce(ctx context.Context, c *pgx.Conn, s *State) (done bool, e
 	defer func() {
 		if !ok {
 			restore()
+			delete(p.stored, s.Migration)
 		}
 	}()
+	// While the migration is In progress, a state this process stored last is only appended to.
+	if tr := p.stored[s.Migration]; stored != nil && tr != nil && tr.serial == stored.Serial && tr.lineage == stored.Lineage &&
+		s.Status == StatusInProgress {
+		pend, fits, err := tr.diff(s)
+		if err != nil {
+			return false, err
+		}
+		if fits {
+			if _, err := tx.Exec(ctx, "INSERT INTO "+p.table("journal")+" (migration, serial, base, data) VALUES ($1, $2, $3, $4::jsonb)",
+				s.Migration, s.Serial, tr.base, string(pend.data)); err != nil {
+				return false, err
+			}
+			if _, err := tx.Exec(ctx, "UPDATE "+p.table("states")+" SET serial = $2, updated_at = $3 WHERE migration = $1",
+				s.Migration, s.Serial, *s.UpdatedAt); err != nil {
+				return false, err
+			}
+			if err := tx.Commit(ctx); err != nil {
+				return false, err
+			}
+			ok = true
+			p.stored[s.Migration] = pend.next
+			return true, nil
+		}
+	}
 	data, err := json.Marshal(s)
 	if err != nil {
 		return false, err
@@ -303,29 +391,56 @@ func (p *PG) writeOnce(ctx context.Context, c *pgx.Conn, s *State) (done bool, e
 			return false, nil
 		}
 	}
+	// The new document holds the journal's records.
+	if _, err := tx.Exec(ctx, "DELETE FROM "+p.table("journal")+" WHERE migration = $1", s.Migration); err != nil {
+		return false, err
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return false, err
 	}
 	ok = true
+	if tr, err := newTracker(s, int64(len(data))); err == nil && tr != nil {
+		if p.stored == nil {
+			p.stored = map[string]*tracker{}
+		}
+		p.stored[s.Migration] = tr
+	}
 	return true, nil
 }
 
-// List returns every stored state, sorted by migration name.
+// List returns every stored state, sorted by migration name, each with its journal replayed.
 func (p *PG) List(ctx context.Context) ([]*State, error) {
-	type row struct{ migration, data string }
+	type row struct {
+		migration, data string
+		journal         []string
+	}
 	var rows []row
 	err := p.withConn(ctx, func(c *pgx.Conn) error {
-		rows = rows[:0]
-		r, err := c.Query(ctx, "SELECT migration, data::text FROM "+p.table("states")+" ORDER BY migration")
-		if err != nil {
+		return pgx.BeginTxFunc(ctx, c, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			rows = rows[:0]
+			r, err := tx.Query(ctx, "SELECT migration, data::text, EXISTS (SELECT 1 FROM "+p.table("journal")+
+				" j WHERE j.migration = s.migration) FROM "+p.table("states")+" s ORDER BY migration")
+			if err != nil {
+				return err
+			}
+			var m, d string
+			var journaled bool
+			var with []int
+			_, err = pgx.ForEachRow(r, []any{&m, &d, &journaled}, func() error {
+				if journaled {
+					with = append(with, len(rows))
+				}
+				rows = append(rows, row{migration: m, data: d})
+				return nil
+			})
+			for _, k := range with {
+				if err != nil {
+					break
+				}
+				rows[k].journal, err = p.journal(ctx, tx, rows[k].migration)
+			}
 			return err
-		}
-		var m, d string
-		_, err = pgx.ForEachRow(r, []any{&m, &d}, func() error {
-			rows = append(rows, row{m, d})
-			return nil
 		})
-		return err
 	})
 	if err != nil {
 		return nil, p.fail("listing states", err)
@@ -333,6 +448,9 @@ func (p *PG) List(ctx context.Context) ([]*State, error) {
 	out := make([]*State, 0, len(rows))
 	for _, r := range rows {
 		s, err := p.decode(r.migration, r.data)
+		if err == nil {
+			err = p.replay(s, r.journal)
+		}
 		if err != nil {
 			return nil, err
 		}

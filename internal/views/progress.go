@@ -17,6 +17,7 @@ type Progress struct {
 	weights map[string]float64 // per action address
 	total   float64
 	done    map[string]float64 // fraction of each action done, 0..1
+	sum     float64            // Σ weights[a]·done[a], kept by setDone: percent() is read per event
 	tables  map[string]*TableProgress
 	order   []string // data actions, in plan order
 	bytes   int64    // bytes copied so far, all tables
@@ -147,7 +148,7 @@ func (g *Progress) Event(e apply.Event) {
 			g.setTable(t, e.Bytes, e.Rows, true)
 		}
 		if _, ok := g.weights[e.Address]; ok {
-			g.done[e.Address] = 1
+			g.setDone(e.Address, 1)
 		}
 		if t != nil {
 			g.markFirst(now)
@@ -167,15 +168,17 @@ func (g *Progress) markFirst(now time.Time) {
 	}
 }
 
+// setDone records the fraction of an action done.
+func (g *Progress) setDone(addr string, f float64) {
+	g.sum += g.weights[addr] * (f - g.done[addr])
+	g.done[addr] = f
+}
+
 func (g *Progress) percent() float64 {
-	var sum float64
-	for addr, f := range g.done {
-		sum += g.weights[addr] * f
-	}
 	if g.total <= 0 {
 		return 0
 	}
-	return min(100*sum/g.total, 100)
+	return max(min(100*g.sum/g.total, 100), 0)
 }
 
 func (g *Progress) setTable(t *TableProgress, bytes, rows int64, done bool) {
@@ -193,7 +196,7 @@ func (g *Progress) setTable(t *TableProgress, bytes, rows int64, done bool) {
 		frac = min(float64(t.Bytes)/float64(max(t.BytesEstimate, 1)), 0.99)
 	}
 	t.Percent = int(frac * 100)
-	g.done[t.Address] = frac
+	g.setDone(t.Address, frac)
 }
 
 // Overall is the figures of the whole apply.
@@ -250,8 +253,9 @@ func (g *Progress) Finished() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for addr := range g.weights {
-		g.done[addr] = 1
+		g.setDone(addr, 1)
 	}
+	g.sum = g.total // not a rounding short of it
 	for _, t := range g.tables {
 		t.Done, t.running, t.Percent = true, false, 100
 	}

@@ -1,0 +1,301 @@
+package state
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"hash/maphash"
+	"io"
+	"time"
+)
+
+// The journal: a running apply finishes thousands of actions and confirms them a few at a time,
+// each confirmation a durable state write. Rewriting the whole document each time (18 MB at 20,000
+// tables) made the writes the apply's main cost, so while a migration is In progress both
+// backends append only what changed since the last write — a journal record: the actions whose
+// content changed, and the rest of the document (the head) when that changed — and fold the
+// journal into the document ("compaction") once the journal has grown as large as the document,
+// when the state leaves In progress (the apply's last write), or whenever the stored state is not
+// the one this process wrote (another writer, a new process, a different document). Readers
+// replay the journal on the document, so every reader sees what was written, and a record whose
+// write did not complete (a kill -9 in the middle of it) is ignored: it was never confirmed.
+//
+// A record only ever adds to the document or replaces parts of it; a write that removes actions
+// or reorders them is a compaction.
+
+// journalRecord is one write's changes. Head is the document without its actions, serial and
+// updated_at (nil: unchanged); Actions replace the stored ones of their address, or are appended.
+type journalRecord struct {
+	Serial    int64           `json:"serial"`
+	UpdatedAt *time.Time      `json:"updated_at,omitempty"`
+	Head      json.RawMessage `json:"head,omitempty"`
+	Actions   []*Action       `json:"actions,omitempty"`
+}
+
+// journalMinBytes: below this size a journal is never compacted for its size (a small state is
+// cheap to rewrite, and its journal is short).
+const journalMinBytes = 256 << 10
+
+// tracker is what a backend knows of the state it stored last: enough to tell which parts of a
+// State changed since, without keeping a copy of it.
+type tracker struct {
+	lineage string
+	serial  int64 // of the last write
+	base    int64 // the serial of the compacted document the journal applies to
+	head    []byte
+	sums    []uint64 // of the stored actions, by index
+	addrs   []string // of the stored actions, by index
+	// docBytes is the size of the compacted document; journalBytes of the journal after it.
+	docBytes, journalBytes int64
+}
+
+// newTracker describes s as just compacted into a document of docBytes.
+func newTracker(s *State, docBytes int64) (*tracker, error) {
+	head, err := encodeHead(s)
+	if err != nil {
+		return nil, err
+	}
+	t := &tracker{lineage: s.Lineage, serial: s.Serial, base: s.Serial, head: head, docBytes: docBytes,
+		sums: make([]uint64, len(s.Actions)), addrs: make([]string, len(s.Actions))}
+	for i, a := range s.Actions {
+		if a == nil {
+			return nil, nil // a record cannot replace it: the next write compacts
+		}
+		t.sums[i], t.addrs[i] = actionSum(a), a.Address
+	}
+	return t, nil
+}
+
+// pending is a journal record about to be written, and the tracker once it is.
+type pending struct {
+	data []byte // the encoded record, without framing
+	next *tracker
+}
+
+// diff returns the record taking the stored state to s (s's Serial and UpdatedAt already set by
+// prepareWrite), or ok false when s cannot be reached by a record (actions removed or reordered)
+// or the journal is due for compaction.
+func (t *tracker) diff(s *State) (p pending, ok bool, err error) {
+	if t == nil || s.Lineage != t.lineage || len(s.Actions) < len(t.addrs) {
+		return pending{}, false, nil
+	}
+	rec := journalRecord{Serial: s.Serial, UpdatedAt: s.UpdatedAt}
+	head, err := encodeHead(s)
+	if err != nil {
+		return pending{}, false, err
+	}
+	if !bytes.Equal(head, t.head) {
+		rec.Head = head
+	}
+	// An action replaced by one of another address, or an appended one whose address is already
+	// stored, cannot be expressed as an upsert: that is a compaction.
+	sums := make([]uint64, len(s.Actions))
+	for i, a := range s.Actions {
+		if a == nil {
+			return pending{}, false, nil
+		}
+		sums[i] = actionSum(a)
+		switch {
+		case i < len(t.addrs) && sums[i] == t.sums[i]:
+			continue
+		case i < len(t.addrs) && a.Address != t.addrs[i]:
+			return pending{}, false, nil
+		case i >= len(t.addrs) && s.find(a.Address) != i:
+			return pending{}, false, nil
+		}
+		rec.Actions = append(rec.Actions, a)
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return pending{}, false, fmt.Errorf("encoding state of migration %q: %w", s.Migration, err)
+	}
+	framed := int64(len(data)) + 10
+	if t.journalBytes+framed > max(t.docBytes, journalMinBytes) {
+		return pending{}, false, nil
+	}
+	next := *t
+	next.serial, next.head, next.sums = s.Serial, head, sums
+	if len(s.Actions) > len(t.addrs) {
+		next.addrs = make([]string, len(s.Actions))
+		copy(next.addrs, t.addrs)
+		for i := len(t.addrs); i < len(s.Actions); i++ {
+			next.addrs[i] = s.Actions[i].Address
+		}
+	}
+	next.journalBytes += framed
+	return pending{data: data, next: &next}, true, nil
+}
+
+// encodeHead encodes s without its actions and the fields every write changes.
+func encodeHead(s *State) ([]byte, error) {
+	h := *s
+	h.Actions, h.Serial, h.UpdatedAt, h.byAddr, h.indexed = nil, 0, nil, nil, 0
+	b, err := json.Marshal(&h)
+	if err != nil {
+		return nil, fmt.Errorf("encoding state of migration %q: %w", s.Migration, err)
+	}
+	return b, nil
+}
+
+var sumSeed = maphash.MakeSeed()
+
+// actionSum hashes every field of an Action (TestActionSumCoversEveryField keeps it so). It runs
+// over every action at each write while In progress: strings go through maphash.String, numbers
+// are mixed in directly.
+func actionSum(a *Action) uint64 {
+	h := uint64(0x9e3779b97f4a7c15)
+	mix := func(v uint64) {
+		h = (h ^ v) * 0xff51afd7ed558ccd
+		h ^= h >> 32
+	}
+	str := func(s string) { mix(maphash.String(sumSeed, s)) }
+	tm := func(t *time.Time) {
+		if t == nil {
+			mix(0)
+			return
+		}
+		mix(1)
+		mix(uint64(t.UnixNano()))
+		if t.Location() != time.UTC {
+			str(t.Location().String())
+		}
+	}
+	str(a.Address)
+	str(string(a.Kind))
+	str(a.Database)
+	str(string(a.Status))
+	tm(a.StartedAt)
+	tm(a.FinishedAt)
+	mix(uint64(a.DurationMS))
+	mix(uint64(a.Rows))
+	mix(uint64(a.Bytes))
+	mix(uint64(a.RowsEstimate))
+	mix(uint64(a.BytesEstimate))
+	str(a.Error)
+	mix(uint64(a.Attempt))
+	mix(uint64(a.Lane))
+	return h
+}
+
+// replay applies one journal record to s.
+func (s *State) replay(rec *journalRecord) error {
+	if rec.Head != nil {
+		var h State
+		if err := json.Unmarshal(rec.Head, &h); err != nil {
+			return err
+		}
+		h.Actions = s.Actions
+		*s = h
+	}
+	for _, a := range rec.Actions {
+		if a == nil || a.Address == "" {
+			return fmt.Errorf("an action without an address")
+		}
+		s.Upsert(a)
+	}
+	s.Serial, s.UpdatedAt = rec.Serial, rec.UpdatedAt
+	return nil
+}
+
+// The local journal file: a first line naming the document it applies to, then one line per
+// record, each "CRC32C(hex) JSON\n". A line cut short or not matching its checksum ends the
+// journal (the write of the last record did not complete: it was never confirmed).
+type journalHeader struct {
+	Journal int    `json:"journal"` // 1
+	Lineage string `json:"lineage"`
+	Base    int64  `json:"base"`
+}
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// frameRecord is a record's line in the local journal.
+func frameRecord(data []byte) []byte {
+	out := make([]byte, 0, len(data)+10)
+	out = fmt.Appendf(out, "%08x ", crc32.Checksum(data, crcTable))
+	out = append(out, data...)
+	return append(out, '\n')
+}
+
+// readJournal replays the journal r on s, when it applies to s (same lineage, base = s.Serial),
+// and returns how many bytes of it are valid. A journal of another document is ignored (n = 0):
+// it was left by a compaction that did not get to remove it.
+func readJournal(s *State, r io.Reader) (n int64, applies bool, err error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	line, err := br.ReadBytes('\n')
+	if err != nil {
+		return 0, false, nil // empty, or its first line torn: nothing confirmed
+	}
+	var h journalHeader
+	if json.Unmarshal(line, &h) != nil || h.Journal != 1 || h.Lineage != s.Lineage || h.Base != s.Serial {
+		return 0, false, nil
+	}
+	n = int64(len(line))
+	for {
+		line, err := br.ReadBytes('\n')
+		if err != nil {
+			return n, true, nil // the end, or a record cut short
+		}
+		body := line[:len(line)-1]
+		if len(body) < 9 || body[8] != ' ' {
+			return n, true, nil
+		}
+		var sum uint32
+		if _, err := fmt.Sscanf(string(body[:8]), "%08x", &sum); err != nil || sum != crc32.Checksum(body[9:], crcTable) {
+			return n, true, nil
+		}
+		var rec journalRecord
+		if err := json.Unmarshal(body[9:], &rec); err != nil {
+			return n, true, nil
+		}
+		if err := s.replay(&rec); err != nil {
+			return n, true, fmt.Errorf("journal record of serial %d: %w", rec.Serial, err)
+		}
+		n += int64(len(line))
+	}
+}
+
+// writeDocument writes s as encodeState does (indented JSON and a newline), one action at a time,
+// so that a state of tens of thousands of actions is never held encoded in memory whole.
+func writeDocument(w io.Writer, s *State) error {
+	if s.Actions == nil {
+		b, err := encodeState(s)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	h := *s
+	h.Actions = []*Action{}
+	b, err := encodeState(&h)
+	if err != nil {
+		return err
+	}
+	const key = "\n  \"actions\": []"
+	i := bytes.Index(b, []byte(key))
+	if i < 0 {
+		return fmt.Errorf("encoding state of migration %q: no actions key", s.Migration)
+	}
+	bw := bufio.NewWriterSize(w, 1<<16)
+	bw.Write(b[:i])
+	bw.WriteString("\n  \"actions\": [")
+	for k, a := range s.Actions {
+		if k > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		ab, err := json.MarshalIndent(a, "    ", "  ")
+		if err != nil {
+			return fmt.Errorf("encoding state of migration %q: %w", s.Migration, err)
+		}
+		bw.Write(ab)
+	}
+	if len(s.Actions) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteByte(']')
+	bw.Write(b[i+len(key):])
+	return bw.Flush()
+}
