@@ -18,12 +18,13 @@ import (
 //
 // Into a database this migration created, pre-data is not restored in one transaction by
 // pg_restore: its statements (pg_restore's script of it, one chunk per archive entry) run in
-// order on one connection, each committed, and a table's copy may start as soon as the last
-// statement that alters it ran, while the rest of pre-data (other tables, views, functions,
-// comments, privileges) is still being created. The copies that start early are not recorded as
-// applied, and nothing that depends on them runs, until the schema action itself is recorded
-// applied: a run that stops in the middle of pre-data leaves a database that the next run drops
-// and creates again (it is this migration's), and every early copy is done again with it.
+// order on one connection, each chunk committed (sent ahead of the replies: see runPreData), and
+// a table's copy may start as soon as the last statement that alters it ran, while the rest of
+// pre-data (other tables, views, functions, comments, privileges) is still being created. The
+// copies that start early are not recorded as applied, and nothing that depends on them runs,
+// until the schema action itself is recorded applied: a run that stops in the middle of pre-data
+// leaves a database that the next run drops and creates again (it is this migration's), and every
+// early copy is done again with it.
 //
 // Into a database that existed before the migration (empty), pre-data stays one transaction: a
 // failure must leave it as empty as it was.
@@ -153,21 +154,38 @@ func (d *dbRun) streamSchema(ctx context.Context) error {
 	})
 }
 
+// preDataWindow is how many bytes of pre-data runPreData sends ahead of the replies it has read:
+// at 20 ms a round trip, the server creates a few dozen objects (a few dozen kilobytes of script)
+// in the time one round trip takes, and the replies to 64 KiB of statements (a few bytes each)
+// always fit in the sockets' buffers.
+const preDataWindow = 64 << 10
+
 // runPreData runs pg_restore's pre-data script on c: its session settings, then each chunk, calling
-// ran (when not nil) after chunk k.
+// ran (when not nil) as soon as chunk k has run. Each chunk is its own Query message, as it was when
+// they were sent one at a time (outside a transaction block, each chunk is its own transaction,
+// committed once its reply is read), but they are pipelined (execPipelined): sent up to
+// preDataWindow bytes ahead of the replies, so that pre-data costs a round trip per window instead
+// of one per archive entry. ran(k) still follows chunk k's own reply, so a table's copy starts as
+// soon as the chunks it waits for committed, wherever they fall in what was sent. On an error, c
+// has unread replies: the caller closes it.
 func (d *dbRun) runPreData(ctx context.Context, c *pgx.Conn, ran func(k int)) error {
-	if _, failed, err := execStatements(ctx, c, d.prePreamble); err != nil {
+	msgs := make([]string, 0, len(d.preChunks)+1)
+	msgs = append(msgs, d.prePreamble)
+	for _, ch := range d.preChunks {
+		msgs = append(msgs, ch.SQL)
+	}
+	k, failed, err := execPipelined(ctx, c, msgs, preDataWindow, func(k int) {
+		if k > 0 && ran != nil {
+			ran(k - 1)
+		}
+	})
+	switch {
+	case err == nil:
+		return nil
+	case k == 0:
 		return newStatementError("applying", "pg_restore's session settings", d.prePreamble, failed, err)
 	}
-	for k, ch := range d.preChunks {
-		if _, failed, err := execStatements(ctx, c, ch.SQL); err != nil {
-			return chunkError(ch, failed, err)
-		}
-		if ran != nil {
-			ran(k)
-		}
-	}
-	return nil
+	return chunkError(d.preChunks[k-1], failed, err)
 }
 
 // schema restores pre-data in one transaction: all of it or nothing, without the extensions'
