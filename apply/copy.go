@@ -46,7 +46,9 @@ const freezeMinBytes = 32 << 20
 // copyTable streams one table, or one part of a split table, from the snapshot into the target.
 // A whole table is loaded in one transaction, emptied first (and loaded with COPY FREEZE) unless
 // it is small and this run's pre-data created it, so a retried copy never duplicates rows; a part
-// copies its range of heap pages into the table its table action emptied.
+// copies its range of heap pages into the table its table action emptied. Either is one Query
+// message on the target, its own implicit transaction: one round trip, the COPY's data sent
+// without waiting for the server's answer to the command.
 func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, error) {
 	t := w.d.tables[plan.TableAddr(a.Database, a.Schema, a.Name)]
 	if t == nil {
@@ -68,22 +70,22 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 		}
 	}
 	q := t.Qualified()
-	if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
-		return 0, 0, err
-	}
 	part := a.Type == plan.TypeTablePart
 	// A small table this run's pre-data just created is empty: it is loaded as it is. The TRUNCATE
 	// COPY FREEZE needs would create new files for the table and its TOAST table for nothing, a
 	// cost that dominates the copy of a small table; large ones are worth freezing, so that neither
 	// the index builds nor a later anti-wraparound VACUUM have to write every page again.
 	fresh := w.d.freshSchema.Load() && !w.retry && t.SizeBytes < freezeMinBytes
-	if !part && !fresh {
-		if _, err := tgt.Exec(ctx, "TRUNCATE ONLY "+q); err != nil {
-			return 0, 0, err
-		}
-	}
 	if len(cols) == 0 && !part {
 		// A table without columns still has rows: copy their number.
+		if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
+			return 0, 0, err
+		}
+		if !fresh {
+			if _, err := tgt.Exec(ctx, "TRUNCATE ONLY "+q); err != nil {
+				return 0, 0, err
+			}
+		}
 		var n int64
 		if err := src.QueryRow(ctx, "SELECT count(*) FROM ONLY "+q).Scan(&n); err != nil {
 			return 0, 0, err
@@ -115,6 +117,12 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 		in = fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT %s)", q, copyColumns(cols), format)
 	}
 
+	// The whole load is one Query message, one implicit transaction: all of it or nothing, as a
+	// transaction block around it would be, without the round trips of BEGIN and COMMIT.
+	if !part && !fresh {
+		in = "TRUNCATE ONLY " + q + "; " + in // emptied in the transaction that freezes the rows
+	}
+	in = w.publishCounts() + in
 	rows, bytes, err := pipeCopy(ctx, src, tgt, out, in, func(elapsed time.Duration, bytes int64) {
 		w.d.r.emit(Event{Type: EventProgress, Address: a.Address, Action: a, Elapsed: elapsed, Bytes: bytes})
 		w.d.r.recordProgress(ctx, a, 0, bytes)
@@ -122,10 +130,20 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 	if err != nil {
 		return 0, bytes, err
 	}
-	if err := w.commit(ctx, tgt); err != nil {
-		return 0, bytes, err
-	}
 	return rows, bytes, nil
+}
+
+// publishCounts is the statement that, put first in a Query message that changes rows outside a
+// transaction block, has PostgreSQL 15 and later publish the message's counts of changed rows
+// before it answers (see commit); "" for older servers. It sets a flag the server reads once it is
+// idle again, after the message's implicit transaction committed: the counts are published before
+// the reply, at no round trip of its own. It goes first so that the message's command tag stays
+// the last statement's (COPY's: the rows it loaded).
+func (w *worker) publishCounts() string {
+	if w.d.r.opt.Plan.Target.VersionNum.AtLeast(15) {
+		return "SELECT pg_catalog.pg_stat_force_next_flush(); "
+	}
+	return ""
 }
 
 // commit commits the transaction that wrote rows and, on PostgreSQL 15 and later, has the server
