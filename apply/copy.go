@@ -122,7 +122,7 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 	if !part && !fresh {
 		in = "TRUNCATE ONLY " + q + "; " + in // emptied in the transaction that freezes the rows
 	}
-	in = w.publishCounts() + in
+	in += w.publishCounts()
 	rows, bytes, err := pipeCopy(ctx, src, tgt, out, in, func(elapsed time.Duration, bytes int64) {
 		w.d.r.emit(Event{Type: EventProgress, Address: a.Address, Action: a, Elapsed: elapsed, Bytes: bytes})
 		w.d.r.recordProgress(ctx, a, 0, bytes)
@@ -133,15 +133,14 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 	return rows, bytes, nil
 }
 
-// publishCounts is the statement that, put first in a Query message that changes rows outside a
+// publishCounts is the statement that, added to a Query message that changes rows outside a
 // transaction block, has PostgreSQL 15 and later publish the message's counts of changed rows
 // before it answers (see commit); "" for older servers. It sets a flag the server reads once it is
 // idle again, after the message's implicit transaction committed: the counts are published before
-// the reply, at no round trip of its own. It goes first so that the message's command tag stays
-// the last statement's (COPY's: the rows it loaded).
+// the reply, at no round trip of its own.
 func (w *worker) publishCounts() string {
 	if w.d.r.opt.Plan.Target.VersionNum.AtLeast(15) {
-		return "SELECT pg_catalog.pg_stat_force_next_flush(); "
+		return "; SELECT pg_catalog.pg_stat_force_next_flush()"
 	}
 	return ""
 }
@@ -169,21 +168,25 @@ var copyBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1<
 const CopyProgressEvery = time.Second
 
 // pipeCopy streams COPY out on src into COPY in on tgt, connection to connection, and returns the
-// rows loaded and the bytes moved. progress, when not nil, is called every CopyProgressEvery.
+// rows loaded and the bytes moved. progress, when not nil, is called every CopyProgressEvery. in
+// may hold more statements than the COPY (a TRUNCATE before, a SELECT after it): the rows are
+// those the source sent once the target's message succeeded.
 func pipeCopy(ctx context.Context, src, tgt *pgx.Conn, out, in string, progress func(elapsed time.Duration, bytes int64)) (int64, int64, error) {
 	pr, pw := io.Pipe()
 	cw := &countingWriter{w: pw}
 	srcErr := make(chan error, 1)
+	var sent int64 // rows the source sent, once srcErr has been received
 	go func() {
 		// CopyTo writes one message per row: batch them so the pipe hands over large blocks.
 		bw := copyBuffers.Get().(*bufio.Writer)
 		bw.Reset(cw)
-		_, err := src.PgConn().CopyTo(ctx, bw, out)
+		tag, err := src.PgConn().CopyTo(ctx, bw, out)
 		if err == nil {
 			err = bw.Flush()
 		}
 		bw.Reset(nil)
 		copyBuffers.Put(bw)
+		sent = tag.RowsAffected()
 		pw.CloseWithError(err) // nil → EOF for the reader
 		srcErr <- err
 	}()
@@ -203,7 +206,7 @@ func pipeCopy(ctx context.Context, src, tgt *pgx.Conn, out, in string, progress 
 			}
 		}()
 	}
-	tag, err := tgt.PgConn().CopyFrom(ctx, pr, in)
+	_, err := tgt.PgConn().CopyFrom(ctx, pr, in)
 	close(stop)
 	if err != nil {
 		pr.CloseWithError(err)
@@ -214,7 +217,7 @@ func pipeCopy(ctx context.Context, src, tgt *pgx.Conn, out, in string, progress 
 	if err != nil {
 		return 0, cw.n.Load(), err
 	}
-	return tag.RowsAffected(), cw.n.Load(), nil
+	return sent, cw.n.Load(), nil
 }
 
 // extensionData copies what users added to extensions' configuration tables (the rows matching the
