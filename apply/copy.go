@@ -46,9 +46,9 @@ const freezeMinBytes = 32 << 20
 // copyTable streams one table, or one part of a split table, from the snapshot into the target.
 // A whole table is loaded in one transaction, emptied first (and loaded with COPY FREEZE) unless
 // it is small and this run's pre-data created it, so a retried copy never duplicates rows; a part
-// copies its range of heap pages into the table its table action emptied. Either is one Query
-// message on the target, its own implicit transaction: one round trip, the COPY's data sent
-// without waiting for the server's answer to the command.
+// copies its range of heap pages into the table its table action emptied. A small new table or a
+// part is one Query message on the target, its own implicit transaction: one round trip, the
+// COPY's data sent without waiting for the server's answer to the command.
 func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, error) {
 	t := w.d.tables[plan.TableAddr(a.Database, a.Schema, a.Name)]
 	if t == nil {
@@ -117,18 +117,30 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 		in = fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT %s)", q, copyColumns(cols), format)
 	}
 
-	// The whole load is one Query message, one implicit transaction: all of it or nothing, as a
-	// transaction block around it would be, without the round trips of BEGIN and COMMIT.
-	if !part && !fresh {
-		in = "TRUNCATE ONLY " + q + "; " + in // emptied in the transaction that freezes the rows
+	// A table emptied first is emptied and loaded in one transaction block (COPY FREEZE needs the
+	// TRUNCATE in its transaction): a large table, where a round trip more or less does not count.
+	// Otherwise, the whole load is one Query message, one implicit transaction: all of it or
+	// nothing, as a transaction block around it would be, without the round trips of BEGIN and
+	// COMMIT.
+	block := !part && !fresh
+	if block {
+		if _, err := tgt.Exec(ctx, "BEGIN; TRUNCATE ONLY "+q); err != nil {
+			return 0, 0, err
+		}
+	} else {
+		in += w.publishCounts()
 	}
-	in += w.publishCounts()
 	rows, bytes, err := pipeCopy(ctx, src, tgt, out, in, func(elapsed time.Duration, bytes int64) {
 		w.d.r.emit(Event{Type: EventProgress, Address: a.Address, Action: a, Elapsed: elapsed, Bytes: bytes})
 		w.d.r.recordProgress(ctx, a, 0, bytes)
 	})
 	if err != nil {
 		return 0, bytes, err
+	}
+	if block {
+		if err := w.commit(ctx, tgt); err != nil {
+			return 0, bytes, err
+		}
 	}
 	return rows, bytes, nil
 }
