@@ -46,7 +46,9 @@ const freezeMinBytes = 32 << 20
 // copyTable streams one table, or one part of a split table, from the snapshot into the target.
 // A whole table is loaded in one transaction, emptied first (and loaded with COPY FREEZE) unless
 // it is small and this run's pre-data created it, so a retried copy never duplicates rows; a part
-// copies its range of heap pages into the table its table action emptied.
+// copies its range of heap pages into the table its table action emptied. A small new table or a
+// part is one Query message on the target, its own implicit transaction: one round trip, the
+// COPY's data sent without waiting for the server's answer to the command.
 func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, error) {
 	t := w.d.tables[plan.TableAddr(a.Database, a.Schema, a.Name)]
 	if t == nil {
@@ -69,22 +71,22 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 	}
 	binary = binaryCopy(a, binary)
 	q := t.Qualified()
-	if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
-		return 0, 0, err
-	}
 	part := a.Type == plan.TypeTablePart
 	// A small table this run's pre-data just created is empty: it is loaded as it is. The TRUNCATE
 	// COPY FREEZE needs would create new files for the table and its TOAST table for nothing, a
 	// cost that dominates the copy of a small table; large ones are worth freezing, so that neither
 	// the index builds nor a later anti-wraparound VACUUM have to write every page again.
 	fresh := w.d.freshSchema.Load() && !w.retry && t.SizeBytes < freezeMinBytes
-	if !part && !fresh {
-		if _, err := tgt.Exec(ctx, "TRUNCATE ONLY "+q); err != nil {
-			return 0, 0, err
-		}
-	}
 	if len(cols) == 0 && !part {
 		// A table without columns still has rows: copy their number.
+		if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
+			return 0, 0, err
+		}
+		if !fresh {
+			if _, err := tgt.Exec(ctx, "TRUNCATE ONLY "+q); err != nil {
+				return 0, 0, err
+			}
+		}
 		var n int64
 		if err := src.QueryRow(ctx, "SELECT count(*) FROM ONLY "+q).Scan(&n); err != nil {
 			return 0, 0, err
@@ -116,6 +118,19 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 		in = fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT %s)", q, copyColumns(cols), format)
 	}
 
+	// A table emptied first is emptied and loaded in one transaction block (COPY FREEZE needs the
+	// TRUNCATE in its transaction): a large table, where a round trip more or less does not count.
+	// Otherwise, the whole load is one Query message, one implicit transaction: all of it or
+	// nothing, as a transaction block around it would be, without the round trips of BEGIN and
+	// COMMIT.
+	block := !part && !fresh
+	if block {
+		if _, err := tgt.Exec(ctx, "BEGIN; TRUNCATE ONLY "+q); err != nil {
+			return 0, 0, err
+		}
+	} else {
+		in += w.publishCounts()
+	}
 	rows, bytes, err := pipeCopy(ctx, src, tgt, out, in, func(elapsed time.Duration, bytes int64) {
 		w.d.r.emit(Event{Type: EventProgress, Address: a.Address, Action: a, Elapsed: elapsed, Bytes: bytes})
 		w.d.r.recordProgress(ctx, a, 0, bytes)
@@ -123,10 +138,24 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 	if err != nil {
 		return 0, bytes, err
 	}
-	if err := w.commit(ctx, tgt); err != nil {
-		return 0, bytes, err
+	if block {
+		if err := w.commit(ctx, tgt); err != nil {
+			return 0, bytes, err
+		}
 	}
 	return rows, bytes, nil
+}
+
+// publishCounts is the statement that, added to a Query message that changes rows outside a
+// transaction block, has PostgreSQL 15 and later publish the message's counts of changed rows
+// before it answers (see commit); "" for older servers. It sets a flag the server reads once it is
+// idle again, after the message's implicit transaction committed: the counts are published before
+// the reply, at no round trip of its own.
+func (w *worker) publishCounts() string {
+	if w.d.r.opt.Plan.Target.VersionNum.AtLeast(15) {
+		return "; SELECT pg_catalog.pg_stat_force_next_flush()"
+	}
+	return ""
 }
 
 // commit commits the transaction that wrote rows and, on PostgreSQL 15 and later, has the server
@@ -152,21 +181,25 @@ var copyBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1<
 const CopyProgressEvery = time.Second
 
 // pipeCopy streams COPY out on src into COPY in on tgt, connection to connection, and returns the
-// rows loaded and the bytes moved. progress, when not nil, is called every CopyProgressEvery.
+// rows loaded and the bytes moved. progress, when not nil, is called every CopyProgressEvery. in
+// may hold more statements than the COPY (a TRUNCATE before, a SELECT after it): the rows are
+// those the source sent once the target's message succeeded.
 func pipeCopy(ctx context.Context, src, tgt *pgx.Conn, out, in string, progress func(elapsed time.Duration, bytes int64)) (int64, int64, error) {
 	pr, pw := io.Pipe()
 	cw := &countingWriter{w: pw}
 	srcErr := make(chan error, 1)
+	var sent int64 // rows the source sent, once srcErr has been received
 	go func() {
 		// CopyTo writes one message per row: batch them so the pipe hands over large blocks.
 		bw := copyBuffers.Get().(*bufio.Writer)
 		bw.Reset(cw)
-		_, err := src.PgConn().CopyTo(ctx, bw, out)
+		tag, err := src.PgConn().CopyTo(ctx, bw, out)
 		if err == nil {
 			err = bw.Flush()
 		}
 		bw.Reset(nil)
 		copyBuffers.Put(bw)
+		sent = tag.RowsAffected()
 		pw.CloseWithError(err) // nil → EOF for the reader
 		srcErr <- err
 	}()
@@ -186,7 +219,7 @@ func pipeCopy(ctx context.Context, src, tgt *pgx.Conn, out, in string, progress 
 			}
 		}()
 	}
-	tag, err := tgt.PgConn().CopyFrom(ctx, pr, in)
+	_, err := tgt.PgConn().CopyFrom(ctx, pr, in)
 	close(stop)
 	if err != nil {
 		pr.CloseWithError(err)
@@ -197,7 +230,7 @@ func pipeCopy(ctx context.Context, src, tgt *pgx.Conn, out, in string, progress 
 	if err != nil {
 		return 0, cw.n.Load(), err
 	}
-	return tag.RowsAffected(), cw.n.Load(), nil
+	return sent, cw.n.Load(), nil
 }
 
 // extensionData copies what users added to extensions' configuration tables (the rows matching the

@@ -314,18 +314,19 @@ func (d *dbRun) runCreateScript(ctx context.Context, preamble string, chunks []p
 		return err
 	}
 	defer db.Close(context.WithoutCancel(ctx))
-	if err := exec(db, "applying", "pg_restore's session settings", preamble); err != nil {
-		return err
-	}
+	// The session settings and the chunks in one go (execPipelined), each its own message.
+	msgs := []string{preamble}
 	for _, c := range rest {
-		if strings.TrimSpace(c.SQL) == "" {
-			continue
-		}
-		if _, failed, err := execStatements(ctx, db, c.SQL); err != nil {
-			return chunkError(c, failed, err)
-		}
+		msgs = append(msgs, c.SQL)
 	}
-	return nil
+	k, failed, err := execPipelined(ctx, db, msgs, preDataWindow, nil)
+	switch {
+	case err == nil:
+		return nil
+	case k == 0:
+		return newStatementError("applying", "pg_restore's session settings", preamble, failed, err)
+	}
+	return chunkError(rest[k-1], failed, err)
 }
 
 func dropDatabase(ctx context.Context, conn *pgx.Conn, db string) error {

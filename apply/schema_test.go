@@ -1,8 +1,14 @@
 package apply
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/pgferry/pgferry/internal/pgdump"
 )
 
 func TestUnquoteQualified(t *testing.T) {
@@ -40,5 +46,160 @@ SELECT 'ALTER TABLE x.y';
 	want := []string{"app.customers", "Sales.Big Table", "app.order"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("tables altered = %q, want %q", got, want)
+	}
+}
+
+// schedule is what execPipelined has sent before it reads each reply: sent[k] messages before
+// reading message k's, for messages of the given sizes.
+func schedule(sizes []int, window int) []int {
+	var out []int
+	sent, inflight := 0, 0
+	for k := range sizes {
+		n := sendAhead(sizes, k, sent, inflight, window)
+		for ; sent < n; sent++ {
+			inflight += sizes[sent]
+		}
+		out = append(out, sent)
+		inflight -= sizes[k]
+	}
+	return out
+}
+
+func TestSendAhead(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		sizes  []int
+		window int
+		want   []int
+	}{
+		{"all in one window", []int{10, 10, 10}, 100, []int{3, 3, 3}},
+		{"the window slides as replies come", []int{10, 10, 10, 10}, 25, []int{2, 3, 4, 4}},
+		{"a message larger than the window goes alone", []int{5, 100, 5, 5}, 20, []int{1, 2, 4, 4}},
+		{"no window: one at a time", []int{3, 3, 3}, 0, []int{1, 2, 3}},
+		{"empty messages ride along", []int{0, 0, 30, 0}, 10, []int{2, 2, 3, 4}},
+		{"exactly the window", []int{10, 10, 10}, 20, []int{2, 3, 3}},
+		{"none", nil, 10, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := schedule(tc.sizes, tc.window)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("sent before each reply %v, want %v", got, tc.want)
+			}
+			// Invariants: message k is sent before its reply is read; never more than the window
+			// in flight, but for one message larger than it.
+			for k, n := range got {
+				if n <= k {
+					t.Errorf("reply %d read with %d sent", k, n)
+				}
+				flight := 0
+				for _, s := range tc.sizes[k:n] {
+					flight += s
+				}
+				if flight > tc.window && n-k > 1 {
+					t.Errorf("reply %d: %d bytes in flight in %d messages, window %d", k, flight, n-k, tc.window)
+				}
+			}
+		})
+	}
+}
+
+// entry is a chunk of pg_restore's verbose script: its TOC header, then sql.
+func entry(id int, name, typ, schema, sql string) pgdump.Chunk {
+	return pgdump.Chunk{DumpID: id, SQL: fmt.Sprintf("--\n-- TOC entry %d (class 1259 OID %d)\n-- Name: %s; Type: %s; Schema: %s; Owner: postgres\n--\n\n%s\n\n", id, 16000+id, name, typ, schema, sql)}
+}
+
+// TestRunPreDataPipelined runs pre-data pipelined on a real server: every chunk is sent before the
+// first reply is read (they fit in one window), yet each is still its own transaction (an enum value
+// added by one entry is used by the next; CREATE INDEX CONCURRENTLY, which no transaction block or
+// multi-statement message allows, runs), progress follows each chunk's reply, and a statement
+// refused in the middle of the batch names its entry, its object and itself. Into a database that
+// existed before, pre-data in one transaction leaves nothing behind when an entry fails.
+func TestRunPreDataPipelined(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL")
+	}
+	c := start15(t)
+	ctx := context.Background()
+	for _, db := range []string{"streamed", "single"} {
+		if err := c.Exec(ctx, "postgres", "CREATE DATABASE "+db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	preamble := "SET statement_timeout = 0;\nSET client_min_messages = warning;\nSELECT pg_catalog.set_config('search_path', '', false);\n"
+	chunks := []pgdump.Chunk{
+		entry(1, "app", "SCHEMA", "-", "CREATE SCHEMA app;"),
+		entry(2, "mood", "TYPE", "app", "CREATE TYPE app.mood AS ENUM ('sad');"),
+		entry(3, "mood", "TYPE", "app", "ALTER TYPE app.mood ADD VALUE 'happy';"),
+		entry(4, "t", "TABLE", "app", "CREATE TABLE app.t (id integer, m app.mood DEFAULT 'happy'::app.mood);\n\n\nALTER TABLE app.t OWNER TO postgres;"),
+		entry(5, "t_id", "INDEX", "app", "CREATE INDEX CONCURRENTLY t_id ON app.t USING btree (id);"),
+		entry(6, "u", "TABLE", "app", "CREATE TABLE app.u (\n    id integer\n);\n\n\nALTER TABLE app.u OWNER TO nobody_here;"),
+		entry(7, "v", "TABLE", "app", "CREATE TABLE app.v (id integer);"),
+	}
+	d := &dbRun{sourceDump: &sourceDump{prePreamble: preamble, preChunks: chunks}}
+
+	conn, err := c.Connect(ctx, "streamed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ran []int
+	err = d.runPreData(ctx, conn, func(k int) { ran = append(ran, k) })
+	conn.Close(ctx)
+	var se *StatementError
+	if !errors.As(err, &se) {
+		t.Fatalf("%T %v, want a *StatementError", err, err)
+	}
+	if got, want := err.Error(), `creating table "app"."u": role "nobody_here" does not exist (SQLSTATE 42704)`; got != want {
+		t.Errorf("Error() = %q\nwant      %q", got, want)
+	}
+	if se.Statement != "ALTER TABLE app.u OWNER TO nobody_here;" || !strings.Contains(se.Hint, "options.roles = true") {
+		t.Errorf("statement %q, hint %q", se.Statement, se.Hint)
+	}
+	if want := []int{0, 1, 2, 3, 4}; !reflect.DeepEqual(ran, want) {
+		t.Errorf("progress after chunks %v, want %v", ran, want)
+	}
+	rows, err := c.Query(ctx, "streamed", "SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid), (SELECT indisvalid FROM pg_index WHERE indexrelid = 'app.t_id'::regclass), to_regclass('app.u') IS NULL FROM pg_attrdef d WHERE d.adrelid = 'app.t'::regclass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := [][]string{{"'happy'::app.mood", "t", "t"}}; !reflect.DeepEqual(rows, want) {
+		t.Errorf("after the entries before the failing one: %q, want %q", rows, want)
+	}
+
+	// One transaction (a database that existed before): the failing entry leaves nothing.
+	d.preChunks = []pgdump.Chunk{chunks[0], chunks[1], chunks[5], chunks[6]}
+	conn, err = c.Connect(ctx, "single")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	err = d.runPreData(ctx, conn, nil)
+	conn.Close(ctx)
+	if !errors.As(err, &se) || se.Object != `table "app"."u"` {
+		t.Fatalf("%v, want the error of table app.u", err)
+	}
+	if rows, err := c.Query(ctx, "single", "SELECT count(*) FROM pg_namespace WHERE nspname = 'app'"); err != nil || rows[0][0] != "0" {
+		t.Errorf("schema app left behind by a failed transaction: %v %v", rows, err)
+	}
+	// And without the failing entry, it commits all of it.
+	d.preChunks = []pgdump.Chunk{chunks[0], chunks[1], chunks[6]}
+	conn, err = c.Connect(ctx, "single")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	ran = nil
+	if _, err := conn.Exec(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.runPreData(ctx, conn, func(k int) { ran = append(ran, k) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	if rows, err := c.Query(ctx, "single", "SELECT count(*) FROM pg_class WHERE oid = 'app.v'::regclass"); err != nil || rows[0][0] != "1" || len(ran) != 3 {
+		t.Errorf("app.v after the transaction: %v %v; progress %v", rows, err, ran)
 	}
 }

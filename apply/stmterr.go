@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/pgferry/pgferry/internal/pgdump"
 )
 
@@ -95,10 +97,122 @@ func execStatements(ctx context.Context, c *pgx.Conn, sql string) (index int, fa
 	if err = mrr.Close(); err == nil {
 		return 0, "", nil
 	}
+	return n, failedStatement(sql, n), err
+}
+
+// failedStatement is statement n of sql (as pgdump.SplitStatements counts them), or sql when it
+// cannot be told.
+func failedStatement(sql string, n int) string {
 	if stmts := pgdump.SplitStatements(sql); n < len(stmts) {
-		return n, stmts[n], err
+		return stmts[n]
 	}
-	return n, sql, err
+	return sql
+}
+
+// execPipelined runs msgs on c in order, each as one Query message of the simple query protocol,
+// as execStatements runs one: a message of several statements is one implicit transaction outside
+// a transaction block, and every message its own, committed before the next one starts; in a
+// transaction block (BEGIN) they all run in it. Unlike a loop of execStatements, it does not wait
+// for a message's reply before sending the next: it keeps up to window bytes of messages sent
+// ahead of the replies it has read (a message larger than window is sent alone), so that a link's
+// round trip is paid once per window rather than once per message. done(k), when not nil, is
+// called as soon as message k's reply has been read (it was committed, outside a block).
+//
+// At the first message the server refuses, it returns the message's index, its statement that
+// failed (as execStatements names it) and the server's error. The messages sent after it were
+// sent already: outside a transaction block the server may run some of them before it notices c
+// is closed, inside one they fail too. Either way c then has replies left unread, and the caller
+// must close it.
+//
+// Sending never waits on replies nobody reads: the replies to window bytes of statements (a few
+// bytes per statement) fit in the sockets' buffers.
+func execPipelined(ctx context.Context, c *pgx.Conn, msgs []string, window int, done func(k int)) (index int, failed string, err error) {
+	pc := c.PgConn()
+	fe := pc.Frontend()
+	// A write blocks only while the server runs statements instead of reading: a cancelled ctx
+	// ends it (ReceiveMessage ends a read in the same way).
+	stop := context.AfterFunc(ctx, func() { _ = pc.Conn().SetDeadline(time.Now()) })
+	defer stop()
+	sizes := make([]int, len(msgs))
+	for k, m := range msgs {
+		sizes[k] = len(m)
+	}
+	sent, inflight := 0, 0
+	for k := range msgs {
+		if n := sendAhead(sizes, k, sent, inflight, window); n > sent {
+			for ; sent < n; sent++ {
+				fe.SendQuery(&pgproto3.Query{String: msgs[sent]})
+				inflight += sizes[sent]
+			}
+			if err := fe.Flush(); err != nil {
+				return k, "", contextOr(ctx, err)
+			}
+		}
+		n, pgErr, err := readReply(ctx, pc, fe)
+		if err != nil {
+			return k, "", contextOr(ctx, err)
+		}
+		if pgErr != nil {
+			return k, failedStatement(msgs[k], n), pgErr
+		}
+		inflight -= sizes[k]
+		if done != nil {
+			done(k)
+		}
+	}
+	if !stop() && ctx.Err() != nil {
+		return len(msgs) - 1, "", ctx.Err() // a deadline was set on c: it is not to be used again
+	}
+	return 0, "", nil
+}
+
+// sendAhead is how many of the messages (of the given sizes) execPipelined has sent before it reads
+// the reply to message read, sent of them having been sent with inflight bytes not yet replied to:
+// more while they fit in window, and always message read itself.
+func sendAhead(sizes []int, read, sent, inflight, window int) int {
+	for sent < len(sizes) && (sent <= read || inflight+sizes[sent] <= window) {
+		inflight += sizes[sent]
+		sent++
+	}
+	return sent
+}
+
+// readReply reads the reply to one Query message, up to its ReadyForQuery: how many statements
+// completed and the server's error, if it refused one.
+func readReply(ctx context.Context, pc *pgconn.PgConn, fe *pgproto3.Frontend) (completed int, pgErr *pgconn.PgError, err error) {
+	for {
+		msg, err := pc.ReceiveMessage(ctx)
+		if err != nil {
+			if pgErr != nil {
+				return completed, pgErr, nil // a FATAL error: the server closed the connection after it
+			}
+			return completed, nil, err
+		}
+		switch m := msg.(type) {
+		case *pgproto3.CommandComplete:
+			completed++
+		case *pgproto3.ErrorResponse:
+			if pgErr == nil {
+				pgErr = pgconn.ErrorResponseToPgError(m)
+			}
+		case *pgproto3.CopyInResponse:
+			// A COPY FROM STDIN has no data here: end it (it fails, and says so).
+			fe.Send(&pgproto3.CopyFail{Message: "no COPY data is sent with this statement"})
+			if err := fe.Flush(); err != nil {
+				return completed, nil, err
+			}
+		case *pgproto3.ReadyForQuery:
+			return completed, pgErr, nil
+		}
+	}
+}
+
+// contextOr is ctx's error when ctx is done (a write or read it ended), err otherwise.
+func contextOr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 // newStatementError describes err, returned by running sql (failed is its statement that failed),
