@@ -99,21 +99,16 @@ func openTargetConn(ctx context.Context, d *dbRun) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := pgconn.SessionSettings(ctx, c, d.r.floatDg); err != nil {
-		c.Close(ctx)
-		return nil, err
-	}
-	// Bulk-load settings, for this session only: nothing to restore afterwards.
-	if _, err := c.Exec(ctx, "SET synchronous_commit = off; SET maintenance_work_mem = '256MB'"); err != nil {
-		c.Close(ctx)
-		return nil, err
-	}
+	// The session's settings, then bulk-load settings for this session only (nothing to restore
+	// afterwards), in one message: one round trip per connection on a slow link.
+	sql := pgconn.SessionSettingsSQL(c, d.r.floatDg) + "; SET synchronous_commit = off; SET maintenance_work_mem = '256MB'"
 	if d.r.opt.Plan.Target.VersionNum.AtLeast(14) {
 		// A statement whose client died (pgferry killed) stops within a second instead of running on.
-		if _, err := c.Exec(ctx, "SET client_connection_check_interval = '1s'"); err != nil {
-			c.Close(ctx)
-			return nil, err
-		}
+		sql += "; SET client_connection_check_interval = '1s'"
+	}
+	if _, err := c.Exec(ctx, sql); err != nil {
+		c.Close(ctx)
+		return nil, err
 	}
 	return c, nil
 }

@@ -123,6 +123,13 @@ func ToolConn(s *config.Server, db string) pgdump.Conn {
 // SessionSettings make text output identical on both sides and keep long work alive: no statement,
 // lock, idle or transaction timeout of the server, database or role can cut a long copy.
 func SessionSettings(ctx context.Context, conn *pgx.Conn, floatDigits int) error {
+	_, err := conn.Exec(ctx, SessionSettingsSQL(conn, floatDigits))
+	return err
+}
+
+// SessionSettingsSQL is SessionSettings' statements, for a caller that sends more settings in the
+// same message (one round trip).
+func SessionSettingsSQL(conn *pgx.Conn, floatDigits int) string {
 	sql := fmt.Sprintf(`SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0;
 		SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET extra_float_digits = %d; SET bytea_output = 'hex'`, floatDigits)
 	v := ServerVersion(conn)
@@ -132,8 +139,7 @@ func SessionSettings(ctx context.Context, conn *pgx.Conn, floatDigits int) error
 	if v.AtLeast(17) {
 		sql += "; SET transaction_timeout = 0"
 	}
-	_, err := conn.Exec(ctx, sql)
-	return err
+	return sql
 }
 
 // ServerVersion reads the server's version from the connection's startup parameters (0 when
