@@ -313,15 +313,7 @@ func (p *PG) writeOnce(ctx context.Context, c *pgx.Conn, s *State) (done bool, e
 			return false, err
 		}
 		if fits {
-			if _, err := tx.Exec(ctx, "INSERT INTO "+p.table("journal")+" (migration, serial, base, data) VALUES ($1, $2, $3, $4::jsonb)",
-				s.Migration, s.Serial, tr.base, string(pend.data)); err != nil {
-				return false, err
-			}
-			if _, err := tx.Exec(ctx, "UPDATE "+p.table("states")+" SET serial = $2, updated_at = $3 WHERE migration = $1",
-				s.Migration, s.Serial, *s.UpdatedAt); err != nil {
-				return false, err
-			}
-			if err := tx.Commit(ctx); err != nil {
+			if err := p.appendJournal(ctx, tx, s, tr.base, pend.data); err != nil {
 				return false, err
 			}
 			ok = true

@@ -48,3 +48,17 @@ func (p *PG) replay(s *State, journal []string) error {
 	}
 	return nil
 }
+
+// appendJournal appends s's record (data, a diff of the document of serial base) to the
+// migration's journal, sets the row's serial and update time to s's, and commits tx.
+func (p *PG) appendJournal(ctx context.Context, tx pgx.Tx, s *State, base int64, data []byte) error {
+	if _, err := tx.Exec(ctx, "INSERT INTO "+p.table("journal")+" (migration, serial, base, data) VALUES ($1, $2, $3, $4::jsonb)",
+		s.Migration, s.Serial, base, string(data)); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, "UPDATE "+p.table("states")+" SET serial = $2, updated_at = $3 WHERE migration = $1",
+		s.Migration, s.Serial, *s.UpdatedAt); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
