@@ -70,128 +70,30 @@ func (s statsSummary) String() string {
 //
 // The restores go several tables per statement, on Jobs connections.
 func (d *dbRun) restoreStatistics(ctx context.Context, mvs []matview) (map[string]bool, statsSummary, time.Duration, error) {
-	var sum statsSummary
 	file, err := d.lane.stats()
 	if err != nil {
-		return nil, sum, 0, err
+		return nil, statsSummary{}, 0, err
 	}
 	custom, err := d.customStatisticsTables(ctx)
 	if err != nil {
-		return nil, sum, 0, err
+		return nil, statsSummary{}, 0, err
 	}
-	// owner maps each relation whose statistics are restored to the table or materialized view
-	// they belong to; kind says which it is ('t', 'i', 'm').
-	type rel struct {
-		owner string
-		kind  byte
-	}
-	owners := map[[2]string]rel{}
-	hasColumns := map[string]bool{}
-	for k := range d.src.Tables {
-		t := &d.src.Tables[k]
-		if plan.StatisticsCarriable(t) && !custom[t.Key()] {
-			owners[[2]string{t.Schema, t.Name}] = rel{t.Key(), 't'}
-			hasColumns[t.Key()] = len(t.Columns) > 0
-		}
-	}
-	for _, m := range mvs {
-		if !m.extStats && !custom[m.key()] {
-			owners[[2]string{m.schema, m.name}] = rel{m.key(), 'm'}
-			hasColumns[m.key()] = true
-		}
-	}
-	for _, ix := range d.src.Indexes {
-		if o, ok := owners[[2]string{ix.Schema, ix.Table}]; ok && o.kind != 'i' {
-			owners[[2]string{ix.Schema, ix.Name}] = rel{o.owner, 'i'}
-		}
-	}
-
-	refused := map[string]bool{} // owners not (fully) restored: analyzed instead
-	seen := map[string]bool{}    // owners with their own relation's statistics in the dump
-	var mu sync.Mutex
+	sr := d.statsOwners(mvs, custom)
 	var work time.Duration
 	batches := make(chan *statsBatch)
 	readErr := make(chan error, 1)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		defer close(batches)
-		f, err := os.Open(file)
-		if err != nil {
-			readErr <- err
-			return
-		}
-		defer f.Close()
-		b := &statsBatch{}
-		send := func() bool {
-			if len(b.owners) == 0 {
-				return true
-			}
-			select {
-			case batches <- b:
-				b = &statsBatch{}
-				return true
-			case <-rctx.Done():
-				return false
-			}
-		}
-		readErr <- pgdump.ScanChunks(f, func(c pgdump.Chunk) error {
-			schema, name, ok := pgdump.StatisticsRelation(c.SQL)
-			if !ok {
-				return nil
-			}
-			r, ok := owners[[2]string{schema, name}]
-			if !ok {
-				return nil // a relation the filters leave out, or one analyzed anyway
-			}
-			if r.kind != 'i' {
-				cols, reltuples := pgdump.StatisticsHasColumns(c.SQL)
-				mu.Lock()
-				seen[r.owner] = true
-				// Rows counted but no column analyzed (only vacuumed on the source): ANALYZE.
-				if reltuples > 0 && !cols && hasColumns[r.owner] {
-					refused[r.owner] = true
-				}
-				skip := refused[r.owner]
-				mu.Unlock()
-				if skip {
-					return nil
-				}
-				switch r.kind {
-				case 't':
-					sum.tables++
-				case 'm':
-					sum.matviews++
-				}
-			} else {
-				sum.indexes++
-			}
-			calls, ok := pgdump.StatisticsCalls(c.SQL)
-			if !ok {
-				mu.Lock()
-				refused[r.owner] = true // not as pg_dump 18 writes them: ANALYZE
-				mu.Unlock()
-				return nil
-			}
-			b.add(calls, r.owner)
-			if b.size >= statsBatchBytes || len(b.calls) >= statsBatchCalls {
-				if !send() {
-					return rctx.Err()
-				}
-			}
-			return nil
-		})
-		send()
-	}()
+	go func() { readErr <- sr.read(rctx, file, batches) }()
 	err = parallelBatches(rctx, d.r.opt.Jobs, batches, func() (*pgx.Conn, error) { return openTargetConn(rctx, d) },
 		func(ctx context.Context, c *pgx.Conn, b *statsBatch) error {
 			start := time.Now()
 			failed, err := restoreBatch(ctx, c, b)
-			mu.Lock()
-			defer mu.Unlock()
+			sr.mu.Lock()
+			defer sr.mu.Unlock()
 			work += time.Since(start)
 			for _, o := range failed {
-				refused[o] = true
+				sr.refused[o] = true
 			}
 			return err
 		})
@@ -202,16 +104,145 @@ func (d *dbRun) restoreStatistics(ctx context.Context, mvs []matview) (map[strin
 		err = fmt.Errorf("reading the statistics pg_dump dumped: %w", rerr)
 	}
 	if err != nil {
-		return nil, sum, work, err
+		return nil, sr.sum, work, err
 	}
 	carried := map[string]bool{}
-	for _, r := range owners {
-		if r.kind != 'i' && seen[r.owner] && !refused[r.owner] {
+	for _, r := range sr.owners {
+		if r.kind != 'i' && sr.seen[r.owner] && !sr.refused[r.owner] {
 			carried[r.owner] = true
 		}
 	}
-	sum.refused = len(refused)
-	return carried, sum, work, nil
+	sr.sum.refused = len(sr.refused)
+	return carried, sr.sum, work, nil
+}
+
+// statsRel is a relation whose statistics are restored: the table or materialized view (key)
+// they belong to, and which it is ('t', 'i', 'm').
+type statsRel struct {
+	owner string
+	kind  byte
+}
+
+// statsRestore is what restoreStatistics knows of the relations whose statistics it restores.
+type statsRestore struct {
+	owners     map[[2]string]statsRel // by schema and name
+	hasColumns map[string]bool        // by owner
+	mu         sync.Mutex             // guards refused and seen
+	refused    map[string]bool        // owners not (fully) restored: analyzed instead
+	seen       map[string]bool        // owners with their own relation's statistics in the dump
+	sum        statsSummary           // counted by read alone
+}
+
+// statsOwners lists the relations whose statistics restoreStatistics restores: the tables
+// plan.StatisticsCarriable allows and the materialized views of mvs without extended statistics,
+// none of them with a column of a type with statistics kinds of its own (custom), and their
+// indexes.
+func (d *dbRun) statsOwners(mvs []matview, custom map[string]bool) *statsRestore {
+	sr := &statsRestore{owners: map[[2]string]statsRel{}, hasColumns: map[string]bool{},
+		refused: map[string]bool{}, seen: map[string]bool{}}
+	for k := range d.src.Tables {
+		t := &d.src.Tables[k]
+		if plan.StatisticsCarriable(t) && !custom[t.Key()] {
+			sr.owners[[2]string{t.Schema, t.Name}] = statsRel{t.Key(), 't'}
+			sr.hasColumns[t.Key()] = len(t.Columns) > 0
+		}
+	}
+	for _, m := range mvs {
+		if !m.extStats && !custom[m.key()] {
+			sr.owners[[2]string{m.schema, m.name}] = statsRel{m.key(), 'm'}
+			sr.hasColumns[m.key()] = true
+		}
+	}
+	for _, ix := range d.src.Indexes {
+		if o, ok := sr.owners[[2]string{ix.Schema, ix.Table}]; ok && o.kind != 'i' {
+			sr.owners[[2]string{ix.Schema, ix.Name}] = statsRel{o.owner, 'i'}
+		}
+	}
+	return sr
+}
+
+// read scans the statistics pg_dump dumped (file) and sends their restore calls to batches,
+// several chunks a batch (statsBatchBytes, statsBatchCalls), until the file ends or ctx is done.
+// It closes batches.
+func (sr *statsRestore) read(ctx context.Context, file string, batches chan<- *statsBatch) error {
+	defer close(batches)
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	b := &statsBatch{}
+	send := func() bool {
+		if len(b.owners) == 0 {
+			return true
+		}
+		select {
+		case batches <- b:
+			b = &statsBatch{}
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	err = pgdump.ScanChunks(f, func(c pgdump.Chunk) error {
+		calls, owner, ok := sr.take(c.SQL)
+		if !ok {
+			return nil
+		}
+		b.add(calls, owner)
+		if b.size >= statsBatchBytes || len(b.calls) >= statsBatchCalls {
+			if !send() {
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	send()
+	return err
+}
+
+// take returns the restore calls of a chunk of the dumped statistics and the owner of the
+// relation they restore, counting it in sum, or false for a chunk not restored: not statistics,
+// of a relation not restored, or of an owner analyzed instead (which it then records in refused).
+func (sr *statsRestore) take(sql string) ([]string, string, bool) {
+	schema, name, ok := pgdump.StatisticsRelation(sql)
+	if !ok {
+		return nil, "", false
+	}
+	r, ok := sr.owners[[2]string{schema, name}]
+	if !ok {
+		return nil, "", false // a relation the filters leave out, or one analyzed anyway
+	}
+	if r.kind != 'i' {
+		cols, reltuples := pgdump.StatisticsHasColumns(sql)
+		sr.mu.Lock()
+		sr.seen[r.owner] = true
+		// Rows counted but no column analyzed (only vacuumed on the source): ANALYZE.
+		if reltuples > 0 && !cols && sr.hasColumns[r.owner] {
+			sr.refused[r.owner] = true
+		}
+		skip := sr.refused[r.owner]
+		sr.mu.Unlock()
+		if skip {
+			return nil, "", false
+		}
+		switch r.kind {
+		case 't':
+			sr.sum.tables++
+		case 'm':
+			sr.sum.matviews++
+		}
+	} else {
+		sr.sum.indexes++
+	}
+	calls, ok := pgdump.StatisticsCalls(sql)
+	if !ok {
+		sr.mu.Lock()
+		sr.refused[r.owner] = true // not as pg_dump 18 writes them: ANALYZE
+		sr.mu.Unlock()
+		return nil, "", false
+	}
+	return calls, r.owner, true
 }
 
 // parallelBatches runs task for each batch received, on up to jobs connections, until batches is

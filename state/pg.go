@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -227,45 +226,6 @@ func (p *PG) Read(ctx context.Context, migration string) (*State, error) {
 	return s, p.replay(s, journal)
 }
 
-// journal returns the migration's journal records, in order, as text.
-func (p *PG) journal(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, migration string) ([]string, error) {
-	rows, err := q.Query(ctx, "SELECT base, data::text FROM "+p.table("journal")+" WHERE migration = $1 ORDER BY serial", migration)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	var base int64
-	var d string
-	_, err = pgx.ForEachRow(rows, []any{&base, &d}, func() error {
-		out = append(out, strconv.FormatInt(base, 10)+" "+d)
-		return nil
-	})
-	return out, err
-}
-
-// replay applies the journal records ("BASE JSON") whose base is the document's serial: others
-// were left by a compaction that did not delete them, and were folded into it.
-func (p *PG) replay(s *State, journal []string) error {
-	doc := s.Serial
-	for _, j := range journal {
-		b, d, _ := strings.Cut(j, " ")
-		if base, err := strconv.ParseInt(b, 10, 64); err != nil || base != doc {
-			continue
-		}
-		var rec journalRecord
-		err := json.Unmarshal([]byte(d), &rec)
-		if err == nil {
-			err = s.replay(&rec)
-		}
-		if err != nil {
-			return fmt.Errorf("state journal of migration %q in %s: %w", s.Migration, p.table("journal"), err)
-		}
-	}
-	return nil
-}
-
 func (p *PG) decode(migration, data string) (*State, error) {
 	what := fmt.Sprintf("state of migration %q in %s", migration, p.table("states"))
 	s, err := decodeState(what, []byte(data))
@@ -353,15 +313,7 @@ func (p *PG) writeOnce(ctx context.Context, c *pgx.Conn, s *State) (done bool, e
 			return false, err
 		}
 		if fits {
-			if _, err := tx.Exec(ctx, "INSERT INTO "+p.table("journal")+" (migration, serial, base, data) VALUES ($1, $2, $3, $4::jsonb)",
-				s.Migration, s.Serial, tr.base, string(pend.data)); err != nil {
-				return false, err
-			}
-			if _, err := tx.Exec(ctx, "UPDATE "+p.table("states")+" SET serial = $2, updated_at = $3 WHERE migration = $1",
-				s.Migration, s.Serial, *s.UpdatedAt); err != nil {
-				return false, err
-			}
-			if err := tx.Commit(ctx); err != nil {
+			if err := p.appendJournal(ctx, tx, s, tr.base, pend.data); err != nil {
 				return false, err
 			}
 			ok = true

@@ -1,0 +1,403 @@
+package forecast
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/internal/pgconn"
+)
+
+// roundTrip is the fastest of a few empty queries: the connection's round trip.
+func roundTrip(ctx context.Context, c *pgx.Conn) (time.Duration, error) {
+	best := time.Duration(-1)
+	for range 5 {
+		start := time.Now()
+		if _, err := c.PgConn().Exec(ctx, ";").ReadAll(); err != nil {
+			return 0, err
+		}
+		if d := time.Since(start); best < 0 || d < best {
+			best = d
+		}
+	}
+	return best, nil
+}
+
+// settings reads what the target's configuration says about its writes: wal_level (minimal
+// skips the WAL of a table loaded in the transaction that emptied it), wal_writer_flush_after,
+// default_statistics_target.
+func (pb *prober) settings() {
+	set := map[string]catalog.Setting{}
+	if pb.snap.Target != nil && pb.snap.Target.Settings != nil {
+		set = pb.snap.Target.Settings
+	}
+	pb.r.WALLogged = set["wal_level"].Setting != "minimal"
+	pb.r.WALFlushAfter = 1 << 20
+	if s, ok := set["wal_writer_flush_after"]; ok {
+		if n, err := strconv.ParseInt(s.Setting, 10, 64); err == nil && n > 0 {
+			unit := int64(8192)
+			if s.Unit == "kB" {
+				unit = 1024
+			}
+			pb.r.WALFlushAfter = n * unit
+		}
+	}
+	pb.r.AnalyzeRows = 30000
+	if s, ok := set["default_statistics_target"]; ok {
+		if n, err := strconv.ParseInt(s.Setting, 10, 64); err == nil && n > 0 {
+			pb.r.AnalyzeRows = 300 * n
+		}
+	}
+}
+
+// tempName is a new name for a temporary table of the probe.
+func (pb *prober) tempName() string {
+	return fmt.Sprintf("pg_temp.pgferry_probe_%d", pb.temps.Add(1))
+}
+
+// timed runs sql on c and returns its time less one round trip (at least zero).
+func timed(ctx context.Context, c *pgx.Conn, rtt time.Duration, sql string) (time.Duration, error) {
+	start := time.Now()
+	if _, err := c.PgConn().Exec(ctx, sql).ReadAll(); err != nil {
+		return 0, err
+	}
+	return max(time.Since(start)-rtt, 0), nil
+}
+
+// statements measures on the target a DDL statement's server time (CREATE TEMPORARY TABLE, as
+// apply's session commits it: asynchronously) and a WAL flush (the same statement committed
+// durably, less that).
+func (pb *prober) statements(ctx context.Context) error {
+	rtt := pb.r.TargetRTT
+	var async, durable []time.Duration
+	// The first temporary table of a session creates its schema: not measured.
+	if _, err := timed(ctx, pb.tgt, rtt, "CREATE TEMPORARY TABLE "+pb.tempName()+" (a int, b text)"); err != nil {
+		return fmt.Errorf("%s: creating a temporary table: %w", pb.m.Target.Label(), err)
+	}
+	for range 3 {
+		d, err := timed(ctx, pb.tgt, rtt, "CREATE TEMPORARY TABLE "+pb.tempName()+" (a int, b text)")
+		if err != nil {
+			return err
+		}
+		async = append(async, d)
+		if _, err := pb.tgt.Exec(ctx, "SET synchronous_commit = local"); err != nil {
+			return err
+		}
+		d, err = timed(ctx, pb.tgt, rtt, "CREATE TEMPORARY TABLE "+pb.tempName()+" (a int, b text)")
+		if err != nil {
+			return err
+		}
+		durable = append(durable, d)
+		if _, err := pb.tgt.Exec(ctx, "SET synchronous_commit = off"); err != nil {
+			return err
+		}
+	}
+	pb.r.Statement = median(async)
+	pb.r.WALFlush = max(median(durable)-pb.r.Statement, 0)
+	pb.dropTemps(ctx, pb.tgt)
+	return nil
+}
+
+// median3 runs sql three times on c and returns its median time less a round trip.
+func median3(ctx context.Context, c *pgx.Conn, rtt time.Duration, sql string) (time.Duration, error) {
+	ds := make([]time.Duration, 3)
+	for i := range ds {
+		var err error
+		if ds[i], err = timed(ctx, c, rtt, sql); err != nil {
+			return 0, err
+		}
+	}
+	return median(ds), nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// sample copies the sample and measures what is done to it. It returns the shape copied, and
+// whether it is the generic one.
+func (pb *prober) sample(ctx context.Context, s *sampleTable) (shape, bool, error) {
+	var shapes []shape
+	if s != nil {
+		shapes = append(shapes, tableShape(s, false), tableShape(s, true))
+	}
+	shapes = append(shapes, genericShape())
+	var last error
+	for i := 0; i < len(shapes); i++ {
+		sh := shapes[i]
+		generic := i == len(shapes)-1
+		rows := int64(float64(sampleBytes) / max(sh.rowBytes, 1))
+		if generic {
+			rows = genericRows
+		}
+		// A first copy of a few rows warms both sessions up (catalog caches, the first pages):
+		// apply's copies run on sessions that copied before. Then the sample in two halves, as
+		// apply copies (COPY to COPY through its buffer); the faster half counts (the other was
+		// slowed by whatever else the busy server did). Reading the sample whole before writing
+		// it, to time each side apart, was tried: the client's own reading, under the same CPU
+		// contention, made the source look three to six times slower than apply found it.
+		_, err := pb.copySample(ctx, pb.src, pb.tgt, sh, pb.tempName(), 10)
+		var parts [2]copyResult
+		var best copyResult
+		var name string
+		var names [2]string
+		for k := range parts {
+			if err != nil {
+				break
+			}
+			names[k] = pb.tempName()
+			parts[k], err = pb.copySample(ctx, pb.src, pb.tgt, sh, names[k], max(rows/2, 1))
+		}
+		if err == nil {
+			k := 0
+			if parts[1].elapsed < parts[0].elapsed {
+				k = 1
+			}
+			best, name = parts[k], names[k]
+			if best.rows == 0 && !generic {
+				i = len(shapes) - 2 // an empty table: the generic shape next
+				continue
+			}
+			bytes := best.tableBytes(sh)
+			pb.r.CopyRate = float64(bytes) / max(best.elapsed.Seconds(), 1e-6)
+			pb.r.WireRatio = float64(best.wire) / float64(max(bytes, 1))
+			pb.firstRow = parts[0].elapsed / time.Duration(max(parts[0].rows, 1))
+			if fast := min(parts[0].elapsed, parts[1].elapsed); fast > 0 {
+				pb.r.Noise = float64(max(parts[0].elapsed, parts[1].elapsed)-fast) / float64(fast)
+			}
+			pb.r.SampleRows = best.rows
+			return sh, generic, pb.afterCopy(ctx, sh, name, best, bytes)
+		}
+		if ctx.Err() != nil || !targetRefused(err) {
+			return sh, generic, err
+		}
+		// A type the target lacks: text, then the generic shape.
+		last = err
+		pb.tgt.Exec(ctx, "ROLLBACK")
+	}
+	return shape{}, true, fmt.Errorf("%s: loading a sample into a temporary table: %w", pb.m.Target.Label(), last)
+}
+
+// targetRefused reports whether err is the target refusing a statement (a missing type), not a
+// lost connection.
+func targetRefused(err error) bool {
+	var pe interface{ SQLState() string }
+	return errors.As(err, &pe)
+}
+
+// copyResult is one sample copy: the rows and wire bytes it moved, in elapsed.
+type copyResult struct {
+	rows, wire int64
+	elapsed    time.Duration
+	// create is the temporary table's creation, with its round trip.
+	create time.Duration
+}
+
+// tableBytes is the sample's size as the catalog sizes the table (its rows times the table's
+// bytes per row), or its bytes on the wire for the generic shape.
+func (r copyResult) tableBytes(sh shape) int64 {
+	if sh.rowBytes > 0 {
+		return int64(float64(r.rows) * sh.rowBytes)
+	}
+	return r.wire
+}
+
+// copySample creates temporary table name of shape sh on tgt and copies up to rows rows into it
+// from src, COPY to COPY in one transaction, as apply copies a table.
+func (pb *prober) copySample(ctx context.Context, src, tgt *pgx.Conn, sh shape, name string, rows int64) (copyResult, error) {
+	start := time.Now()
+	if _, err := tgt.Exec(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE %s (%s)", name, strings.Join(sh.columns, ", "))); err != nil {
+		return copyResult{}, err
+	}
+	create := time.Since(start)
+	out := fmt.Sprintf("COPY (%s LIMIT %d) TO STDOUT WITH (FORMAT %s)", sh.out, max(rows, 1), sh.format)
+	in := fmt.Sprintf("COPY %s FROM STDIN WITH (FORMAT %s)", name, sh.format)
+	start = time.Now()
+	if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
+		return copyResult{}, err
+	}
+	n, wire, err := pipe(ctx, src, tgt, out, in)
+	if err != nil {
+		tgt.Exec(ctx, "ROLLBACK")
+		return copyResult{}, err
+	}
+	if _, err := tgt.Exec(ctx, "COMMIT"); err != nil {
+		return copyResult{}, err
+	}
+	return copyResult{rows: n, wire: wire, elapsed: time.Since(start), create: create}, nil
+}
+
+// countingWriter counts the bytes through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// pipe streams COPY out on src into COPY in on tgt and returns the rows loaded and bytes moved.
+func pipe(ctx context.Context, src, tgt *pgx.Conn, out, in string) (int64, int64, error) {
+	pr, pw := io.Pipe()
+	cw := &countingWriter{w: pw}
+	done := make(chan error, 1)
+	go func() {
+		// CopyTo writes one message per row: batched, as apply batches them, so that the pipe
+		// hands over large blocks.
+		bw := bufio.NewWriterSize(cw, 1<<20)
+		_, err := src.PgConn().CopyTo(ctx, bw, out)
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	tag, err := tgt.PgConn().CopyFrom(ctx, pr, in)
+	if err != nil {
+		pr.CloseWithError(err)
+	}
+	if serr := <-done; serr != nil && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	return tag.RowsAffected(), cw.n, nil
+}
+
+// afterCopy measures on the sample table name what apply does to a loaded table: the copy of a
+// small table (its fixed cost), an index build, a foreign key's anti-join, ANALYZE, and verify's
+// checksum and count.
+func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copyResult, bytes int64) error {
+	rtt, tgt := pb.r.TargetRTT, pb.tgt
+	rows := float64(max(res.rows, 1))
+	// A small table's copy, on warm sessions: all of it is fixed cost (the median of three, as
+	// the measures below).
+	var smalls, creates []time.Duration
+	for range 3 {
+		small, err := pb.copySample(ctx, pb.src, tgt, sh, pb.tempName(), 10)
+		if err != nil {
+			return err
+		}
+		smalls, creates = append(smalls, small.elapsed), append(creates, max(small.create-rtt, 0))
+	}
+	pb.r.SmallCopy, pb.r.CreateTable = median(smalls), median(creates)
+	// An index: the table's own btree columns when the sample has them, else its first column.
+	index := fmt.Sprintf("CREATE INDEX ON %s %s", name, sh.index)
+	if _, err := timed(ctx, tgt, rtt, index); sh.index == "" || err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		index = fmt.Sprintf("CREATE INDEX ON %s (%s)", name, sh.first)
+	}
+	d, err := median3(ctx, tgt, rtt, index) // one query on a busy server says little
+	if err != nil {
+		return err
+	}
+	pb.r.IndexRow = time.Duration(float64(d) / rows)
+	// A foreign key's validation: an anti-join of the table with itself on its first column.
+	join := fmt.Sprintf("SELECT count(*) FROM %[1]s a LEFT JOIN %[1]s b ON b.%[2]s = a.%[2]s WHERE b.%[2]s IS NULL", name, sh.first)
+	if d, err = median3(ctx, tgt, rtt, join); err != nil {
+		return err
+	}
+	pb.r.JoinRow = time.Duration(float64(d) / rows)
+	// ANALYZE of the sample's first analyzeSample rows (the cost per row it samples).
+	sub := pb.tempName()
+	if _, err := tgt.Exec(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE %s AS SELECT * FROM %s LIMIT %d", sub, name, analyzeSample)); err != nil {
+		return err
+	}
+	if d, err = median3(ctx, tgt, rtt, "ANALYZE "+sub); err != nil {
+		return err
+	}
+	pb.r.AnalyzeRow = time.Duration(float64(d) / float64(min(max(res.rows, 1), analyzeSample)))
+	checksum := fmt.Sprintf("SELECT count(*), coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0)::text FROM %s AS t", name)
+	if pgconn.ServerVersion(tgt).AtLeast(11) {
+		checksum = fmt.Sprintf("SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text FROM %s AS t", name)
+	}
+	if d, err = median3(ctx, tgt, rtt, checksum); err != nil {
+		return err
+	}
+	pb.r.ChecksumRate = float64(bytes) / max(d.Seconds(), 1e-6)
+	if d, err = median3(ctx, tgt, rtt, "SELECT count(*) FROM "+name); err != nil {
+		return err
+	}
+	pb.r.ScanRate = float64(bytes) / max(d.Seconds(), 1e-6)
+	pb.dropTemps(ctx, tgt)
+	return nil
+}
+
+// contention copies contentionBytes of the sample on streams pairs of new connections at once,
+// each after a first copy of a few rows as the sample's sessions had, and sets Contention to how
+// much longer a row took among the others than in the sample's first half.
+func (pb *prober) contention(ctx context.Context, sh shape, streams int) error {
+	rows := int64(float64(contentionBytes) / max(sh.rowBytes, 1))
+	if sh.rowBytes <= 0 {
+		rows = contentionBytes / 120
+	}
+	type pair struct{ src, tgt *pgx.Conn }
+	pairs := make([]pair, streams)
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, p := range pairs {
+			if p.tgt != nil {
+				pb.dropTemps(cctx, p.tgt)
+				p.tgt.Close(cctx)
+			}
+			if p.src != nil {
+				p.src.Close(cctx)
+			}
+		}
+	}()
+	// The connections are opened at once (each costs an authentication), and warmed up.
+	var wg sync.WaitGroup
+	errs := make([]error, 2*streams)
+	for i := range pairs {
+		wg.Go(func() {
+			if pairs[i].src, errs[2*i] = pb.openSource(ctx); errs[2*i] != nil {
+				return
+			}
+			if pairs[i].tgt, errs[2*i+1] = pb.openTarget(ctx); errs[2*i+1] != nil {
+				return
+			}
+			_, errs[2*i+1] = pb.copySample(ctx, pairs[i].src, pairs[i].tgt, sh, pb.tempName(), 10)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	perRow := make([]time.Duration, streams)
+	for i, p := range pairs {
+		wg.Go(func() {
+			var r copyResult
+			r, errs[i] = pb.copySample(ctx, p.src, p.tgt, sh, pb.tempName(), rows)
+			perRow[i] = r.elapsed / time.Duration(max(r.rows, 1))
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	pb.r.Streams = streams
+	pb.r.Contention = max(1, float64(median(perRow))/float64(max(pb.firstRow, time.Nanosecond)))
+	return nil
+}
