@@ -64,6 +64,7 @@ func cmdApply(c *cli, args []string) error {
 		return err
 	}
 	defer unlock()
+	c.recordDeadRun(ctx, s) // an earlier apply killed before it recorded its run
 	// Temporary files live in a work directory of this process; those of applies that died
 	// (kill -9, a closed terminal) are removed now.
 	if _, err := workdir.Sweep(""); err != nil {

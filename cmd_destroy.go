@@ -46,6 +46,7 @@ func cmdDestroy(c *cli, args []string) error {
 		return err
 	}
 	defer unlock()
+	c.recordDeadRun(ctx, s) // an apply killed before it recorded its run
 	st, err := s.backend.Read(ctx, s.m.Name)
 	if err != nil {
 		return fmt.Errorf("reading the state: %w", err)
@@ -85,6 +86,7 @@ func cmdCancel(c *cli, args []string) error {
 		return failf("Error acquiring the state lock\n\n%v", err)
 	}
 	defer unlock()
+	c.recordDeadRun(ctx, s) // an apply killed before it recorded its run
 	// No apply is running: roll back what an earlier, stopped or failed, apply left.
 	st, err := s.backend.Read(ctx, s.m.Name)
 	if err != nil {
@@ -147,6 +149,7 @@ func (c *cli) cancelRunning(ctx context.Context, s *session, cb state.Canceler, 
 		return fmt.Errorf("waiting for the apply to stop: %w", err)
 	}
 	defer unlock()
+	c.recordDeadRun(ctx, s) // the apply died instead of stopping (kill -9 while cancel waited)
 	o.view.Stopped(time.Since(requested).Seconds())
 	if st, err = s.backend.Read(ctx, s.m.Name); err != nil {
 		return fmt.Errorf("reading the state: %w", err)
