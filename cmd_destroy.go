@@ -46,11 +46,11 @@ func cmdDestroy(c *cli, args []string) error {
 		return err
 	}
 	defer unlock()
-	c.recordDeadRun(ctx, s) // an apply killed before it recorded its run
 	st, err := s.backend.Read(ctx, s.m.Name)
 	if err != nil {
 		return fmt.Errorf("reading the state: %w", err)
 	}
+	c.recordDeadRun(ctx, s, st) // an apply killed before it recorded its run
 	return c.rollback(ctx, s, st, rollbackOptions{confirm: !*auto, force: *force, view: views.NewDestroy(c.view(), false)})
 }
 
@@ -86,12 +86,12 @@ func cmdCancel(c *cli, args []string) error {
 		return failf("Error acquiring the state lock\n\n%v", err)
 	}
 	defer unlock()
-	c.recordDeadRun(ctx, s) // an apply killed before it recorded its run
 	// No apply is running: roll back what an earlier, stopped or failed, apply left.
 	st, err := s.backend.Read(ctx, s.m.Name)
 	if err != nil {
 		return fmt.Errorf("reading the state: %w", err)
 	}
+	c.recordDeadRun(ctx, s, st) // an apply killed before it recorded its run
 	if st == nil {
 		cb.ClearCancel(context.WithoutCancel(ctx), s.m.Name)
 		view.NotApplied(s.m.Name)
@@ -149,11 +149,11 @@ func (c *cli) cancelRunning(ctx context.Context, s *session, cb state.Canceler, 
 		return fmt.Errorf("waiting for the apply to stop: %w", err)
 	}
 	defer unlock()
-	c.recordDeadRun(ctx, s) // the apply died instead of stopping (kill -9 while cancel waited)
 	o.view.Stopped(time.Since(requested).Seconds())
 	if st, err = s.backend.Read(ctx, s.m.Name); err != nil {
 		return fmt.Errorf("reading the state: %w", err)
 	}
+	c.recordDeadRun(ctx, s, st) // the apply died instead of stopping (kill -9 while cancel waited)
 	switch {
 	case st == nil:
 		cb.ClearCancel(context.WithoutCancel(ctx), s.m.Name)

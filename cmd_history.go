@@ -47,11 +47,12 @@ func (c *cli) recordRun(ctx context.Context, s *session, r *state.Run) {
 	}
 }
 
-// recordDeadRun records the run of an apply whose process died, when the migration's state is
-// one's (app.Session.RecordDeadRun), and says so. The caller has just taken the lock for writing;
-// a run that cannot be recorded is a warning, and the next command to take the lock tries again.
-func (c *cli) recordDeadRun(ctx context.Context, s *session) {
-	r, err := s.app.RecordDeadRun(ctx)
+// recordDeadRun records the run of an apply whose process died, when the migration's state st is
+// one's (app.Session.RecordDeadRun), and says so. The caller has just taken the lock for writing
+// and read st; a run that cannot be recorded is a warning, and the next command to take the lock
+// tries again.
+func (c *cli) recordDeadRun(ctx context.Context, s *session, st *state.State) {
+	r, err := s.app.RecordDeadRun(ctx, st)
 	if err != nil {
 		views.RunNotRecorded(c.stderr, fmt.Errorf("the apply whose process died: %w", err))
 		return

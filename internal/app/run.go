@@ -282,14 +282,13 @@ func (s *Session) RecordRun(ctx context.Context, r *state.Run) (int, error) {
 	return id, nil
 }
 
-// RecordDeadRun records the run of an apply whose process died before it could (DeadRun), read
-// from the migration's state and runs: the first command to take the lock after it (apply,
-// destroy, cancel) calls it before changing anything, holding the lock, so the run is recorded
-// once and in order. It returns the recorded run (nil: none to record).
-func (s *Session) RecordDeadRun(ctx context.Context) (*state.Run, error) {
-	st, err := s.Backend.Read(ctx, s.Migration.Name)
-	if err != nil || st == nil || st.Status != state.StatusInProgress {
-		return nil, err
+// RecordDeadRun records the run of an apply whose process died before it could (DeadRun) from
+// the migration's state st, read under the lock, and its runs: the first command to take the
+// lock after it (apply, destroy, cancel) calls it before changing anything, so the run is
+// recorded once and in order. It returns the recorded run (nil: none to record).
+func (s *Session) RecordDeadRun(ctx context.Context, st *state.State) (*state.Run, error) {
+	if st == nil || st.Status != state.StatusInProgress {
+		return nil, nil
 	}
 	runs, err := s.Backend.Runs(ctx, s.Migration.Name)
 	if err != nil {
