@@ -64,6 +64,17 @@ func cmdApply(c *cli, args []string) error {
 		return err
 	}
 	defer unlock()
+	// An earlier apply killed before it recorded its run: its run is recorded first. The state is
+	// read once, here, for the plan too.
+	if s.locked, err = s.backend.Read(ctx, s.m.Name); err != nil {
+		if ctx.Err() != nil {
+			view.PlanInterrupted() // Ctrl-C: nothing was changed
+			return errReported
+		}
+		return fmt.Errorf("reading the state: %w", err)
+	}
+	s.lockedRead = true
+	c.recordDeadRun(ctx, s, s.locked)
 	// Temporary files live in a work directory of this process; those of applies that died
 	// (kill -9, a closed terminal) are removed now.
 	if _, err := workdir.Sweep(""); err != nil {

@@ -50,6 +50,7 @@ func cmdDestroy(c *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("reading the state: %w", err)
 	}
+	c.recordDeadRun(ctx, s, st) // an apply killed before it recorded its run
 	return c.rollback(ctx, s, st, rollbackOptions{confirm: !*auto, force: *force, view: views.NewDestroy(c.view(), false)})
 }
 
@@ -90,6 +91,7 @@ func cmdCancel(c *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("reading the state: %w", err)
 	}
+	c.recordDeadRun(ctx, s, st) // an apply killed before it recorded its run
 	if st == nil {
 		cb.ClearCancel(context.WithoutCancel(ctx), s.m.Name)
 		view.NotApplied(s.m.Name)
@@ -151,6 +153,7 @@ func (c *cli) cancelRunning(ctx context.Context, s *session, cb state.Canceler, 
 	if st, err = s.backend.Read(ctx, s.m.Name); err != nil {
 		return fmt.Errorf("reading the state: %w", err)
 	}
+	c.recordDeadRun(ctx, s, st) // the apply died instead of stopping (kill -9 while cancel waited)
 	switch {
 	case st == nil:
 		cb.ClearCancel(context.WithoutCancel(ctx), s.m.Name)

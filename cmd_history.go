@@ -46,3 +46,18 @@ func (c *cli) recordRun(ctx context.Context, s *session, r *state.Run) {
 		views.RunNotRecorded(c.stderr, err)
 	}
 }
+
+// recordDeadRun records the run of an apply whose process died, when the migration's state st is
+// one's (app.Session.RecordDeadRun), and says so. The caller has just taken the lock for writing
+// and read st; a run that cannot be recorded is a warning, and the next command to take the lock
+// tries again.
+func (c *cli) recordDeadRun(ctx context.Context, s *session, st *state.State) {
+	r, err := s.app.RecordDeadRun(ctx, st)
+	if err != nil {
+		views.RunNotRecorded(c.stderr, fmt.Errorf("the apply whose process died: %w", err))
+		return
+	}
+	if r != nil {
+		views.DeadRunRecorded(c.stderr, r)
+	}
+}

@@ -35,6 +35,10 @@ type session struct {
 	tmpDir string
 	// connErr is why a server (or one of its databases) could not be reached or logged into.
 	connErr error
+	// locked is the state apply read once it held the lock (lockedRead: it did), which inspect
+	// takes instead of reading it again.
+	locked     *state.State
+	lockedRead bool
 }
 
 func (s *session) close() { s.app.Close() }
@@ -55,7 +59,7 @@ func (c *cli) open(ctx context.Context, v varFlags) (*session, int) {
 
 // inspect connects to both servers and reads their catalogs and the state (app.Inspect).
 func (c *cli) inspect(ctx context.Context, s *session) int {
-	var opt app.InspectOptions
+	opt := app.InspectOptions{State: s.locked, StateRead: s.lockedRead}
 	if s.prefetch {
 		opt.Prefetch = func(snap *snapshot.Snapshot, db string) {
 			s.prefetched = apply.StartPrefetch(ctx, s.m, snap.Tools, db, snap.Source.VersionNum, apply.FloatDigits(snap.Source.VersionNum, snap.Target.VersionNum), s.tmpDir)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -113,4 +114,38 @@ func lastruncheck(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("lastruncheck: show's last_run has %s %.3fs, history %.3fs", ph, lr.Phases[ph], s)
 		}
 	}
+}
+
+// runwithin FILE ID T0 T1: run ID of the `history --json` document in FILE (or stdout) lasted more
+// than nothing, started at or after T0 and finished at or before T1 (files holding `date +%s.%N`):
+// e.g. the run of an apply killed at T1 ends no later than the kill.
+func runwithin(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 4 {
+		ts.Fatalf("usage: runwithin FILE|stdout ID T0FILE T1FILE")
+	}
+	var doc views.HistoryDoc
+	if err := json.Unmarshal([]byte(ts.ReadFile(args[0])), &doc); err != nil {
+		ts.Fatalf("runwithin: %v", err)
+	}
+	id, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	instant := func(file string) time.Time {
+		f, err := strconv.ParseFloat(strings.TrimSpace(ts.ReadFile(file)), 64)
+		if err != nil {
+			ts.Fatalf("runwithin: %s: %v", file, err)
+		}
+		return time.Unix(0, int64(f*1e9))
+	}
+	t0, t1 := instant(args[2]), instant(args[3])
+	for _, r := range doc.Runs {
+		if r.ID != id {
+			continue
+		}
+		ts.Logf("run %d: %s to %s (%.3fs); window %s to %s", id, r.StartedAt, r.FinishedAt, r.DurationSeconds, t0.UTC(), t1.UTC())
+		if r.DurationSeconds <= 0 || r.StartedAt.Before(t0) || r.FinishedAt.After(t1) {
+			ts.Fatalf("runwithin: run %d from %s to %s (%.3fs) is not a positive time within %s to %s", id, r.StartedAt, r.FinishedAt, r.DurationSeconds, t0.UTC(), t1.UTC())
+		}
+		return
+	}
+	ts.Fatalf("runwithin: no run %d", id)
 }

@@ -41,6 +41,7 @@ func TestScripts(t *testing.T) {
 	cmds["ttyrun"] = ttyrun             // tty_test.go
 	cmds["histcheck"] = histcheck       // history_test.go
 	cmds["lastruncheck"] = lastruncheck // history_test.go
+	cmds["runwithin"] = runwithin       // history_test.go
 	// planschema FILE: FILE (or stdout) is a plan --json document valid against the documented schema.
 	cmds["planschema"] = func(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) != 1 {

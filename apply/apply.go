@@ -100,6 +100,11 @@ func Run(ctx context.Context, opt Options) error {
 	now := time.Now().UTC()
 	r.mu.Lock()
 	st.Start(now)
+	var forecast *state.Forecast
+	if f := opt.Plan.Forecast; f != nil && f.Unavailable == "" {
+		forecast = f.Clone()
+	}
+	st.Run = &state.RunStart{StartedAt: now, Jobs: opt.Jobs, Forecast: forecast}
 	st.Source, st.Target = opt.Plan.Source, opt.Plan.Target
 	st.Databases = opt.Plan.Databases
 	st.Validations = opt.Plan.Validations

@@ -87,3 +87,91 @@ func AddrDatabase(addr string) string {
 	name, _, _ := strings.Cut(rest, ".")
 	return name
 }
+
+// AddrType is the type of the action at addr (TypeTable, TypeIndex, …), read from the address
+// alone, for when the plan is not at hand; "" when addr is no action address. A login's
+// membership reads as TypeMembership (its address is a membership's).
+func AddrType(addr string) string {
+	if rest, ok := strings.CutPrefix(addr, "server_parameter."); ok && rest != "" {
+		return TypeParameter
+	}
+	if rest, ok := strings.CutPrefix(addr, "role"); ok {
+		_, after, ok := cutAddrName(rest)
+		switch {
+		case !ok:
+			return ""
+		case after == "":
+			return TypeRole
+		case strings.HasPrefix(after, ".member_of["):
+			return TypeMembership
+		}
+		return ""
+	}
+	rest, ok := strings.CutPrefix(addr, "database")
+	if !ok {
+		return ""
+	}
+	_, after, ok := cutAddrName(rest)
+	if !ok {
+		return ""
+	}
+	switch {
+	case after == "":
+		return TypeDatabase
+	case strings.HasPrefix(after, ".extension."):
+		return TypeExtension
+	case strings.HasPrefix(after, ".table["):
+		// ["schema"."name"], then .part[i] for a part
+		tail := strings.TrimPrefix(after, ".table[")
+		for _, sep := range []string{".", "]"} {
+			q, err := strconv.QuotedPrefix(tail)
+			if err != nil || !strings.HasPrefix(tail[len(q):], sep) {
+				return ""
+			}
+			tail = tail[len(q)+1:]
+		}
+		switch {
+		case tail == "":
+			return TypeTable
+		case strings.HasPrefix(tail, ".part["):
+			return TypeTablePart
+		}
+		return ""
+	case strings.HasPrefix(after, ".index["):
+		return TypeIndex
+	case strings.HasPrefix(after, ".constraint["):
+		return TypeConstraint
+	case strings.HasPrefix(after, ".ownership["):
+		return TypeOwnership
+	}
+	switch part := strings.TrimPrefix(after, "."); part {
+	case TypeSchema, TypeSequences, TypePostData, TypeAnalyze, TypeVerify, TypeLargeObj, TypeExtData:
+		return part
+	}
+	return ""
+}
+
+// cutAddrName cuts the name after a prefix (role, database) off an address's rest: ".name…"
+// (a bare name) or `.["name"]…` (addrName's forms), and returns the name and what follows.
+func cutAddrName(rest string) (name, after string, ok bool) {
+	if q, found := strings.CutPrefix(rest, ".["); found {
+		quoted, err := strconv.QuotedPrefix(q)
+		if err != nil || !strings.HasPrefix(q[len(quoted):], "]") {
+			return "", "", false
+		}
+		name, _ = strconv.Unquote(quoted)
+		return name, q[len(quoted)+1:], true
+	}
+	bare, found := strings.CutPrefix(rest, ".")
+	if !found || bare == "" {
+		return "", "", false
+	}
+	name, after, dotted := strings.Cut(bare, ".")
+	if name == "" {
+		return "", "", false
+	}
+	if dotted {
+		after = "." + after
+	}
+	return name, after, true
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -259,4 +260,15 @@ func trimmable(runs []RunSummary) []int {
 		}
 	}
 	return out
+}
+
+// Clone returns a deep copy of f (nil for nil).
+func (f *Forecast) Clone() *Forecast {
+	if f == nil {
+		return nil
+	}
+	c := *f
+	c.CriticalPath = slices.Clone(f.CriticalPath)
+	c.CriticalMS = slices.Clone(f.CriticalMS)
+	return &c
 }

@@ -84,6 +84,11 @@ func (s *State) Clone() *State {
 	c.StartedAt = cloneTime(s.StartedAt)
 	c.FinishedAt = cloneTime(s.FinishedAt)
 	c.UpdatedAt = cloneTime(s.UpdatedAt)
+	if s.Run != nil {
+		r := *s.Run
+		r.Forecast = r.Forecast.Clone()
+		c.Run = &r
+	}
 	if s.Validations != nil {
 		c.Validations = make([]Validation, len(s.Validations))
 		for i, v := range s.Validations {

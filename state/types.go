@@ -92,6 +92,10 @@ type State struct {
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	UpdatedAt  *time.Time `json:"updated_at,omitempty"`
 	Error      string     `json:"error,omitempty"`
+	// Run is the latest apply's own start (StartedAt stays the migration's through resumes), jobs
+	// and forecast: what its run needs to be recorded by the next command should its process die
+	// before it records the run itself (State.DeadRun). Nil in states of an older pgferry.
+	Run *RunStart `json:"run,omitempty"`
 
 	Validations []Validation `json:"validations"`
 	// Actions in plan order.
@@ -111,6 +115,14 @@ type State struct {
 	// hit is checked against Actions, and a stale index is rebuilt.
 	byAddr  map[string]int
 	indexed int
+}
+
+// RunStart is what an apply says of its run when it starts (State.Run).
+type RunStart struct {
+	StartedAt time.Time `json:"started_at"`
+	Jobs      int       `json:"jobs,omitempty"`
+	// Forecast is what the apply's plan expected (nil: none made).
+	Forecast *Forecast `json:"forecast,omitempty"`
 }
 
 // Identity names a server without secrets.

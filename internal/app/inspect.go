@@ -14,6 +14,7 @@ import (
 	"github.com/pgferry/pgferry/internal/pgdump"
 	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/plan"
+	"github.com/pgferry/pgferry/state"
 )
 
 // InspectOptions configure Inspect.
@@ -24,6 +25,10 @@ type InspectOptions struct {
 	// snap then holds the instances and the tools, not yet the databases. apply without a prompt
 	// opens that database's source there (snapshot, schema dump: apply.StartPrefetch).
 	Prefetch func(snap *snapshot.Snapshot, db string)
+	// State, when StateRead, is the migration's state as the caller read it under the lock (nil:
+	// none): Inspect does not read it again.
+	State     *state.State
+	StateRead bool
 }
 
 // ReadError is why a server, or one of its databases, could not be reached, logged into or read:
@@ -49,7 +54,9 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 	m := s.Migration
 	snap := &snapshot.Snapshot{Config: s.Config, Migration: m}
 	var err error
-	if snap.State, err = s.Backend.Read(ctx, m.Name); err != nil {
+	if opt.StateRead {
+		snap.State = opt.State
+	} else if snap.State, err = s.Backend.Read(ctx, m.Name); err != nil {
 		return snap, fmt.Errorf("reading the state: %w", err)
 	}
 	// Both servers are read at once, and then every database of both: the catalog reads are

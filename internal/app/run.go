@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -76,13 +77,17 @@ func (a ApplyRun) Build(finished time.Time) *state.Run {
 		if pa := planned[sa.Address]; pa != nil {
 			// The plan's estimates: a later forecast scales this action's duration by them.
 			ra.Type, ra.BytesEstimate, ra.RowsEstimate = pa.Type, pa.BytesEstimate, pa.RowsEstimate
+		} else {
+			// Without the plan (a dead apply's run, DeadRun): the address says the type, the
+			// state kept the estimates.
+			ra.Type, ra.BytesEstimate, ra.RowsEstimate = plan.AddrType(sa.Address), sa.BytesEstimate, sa.RowsEstimate
 		}
 		typ := ra.Type
 		ra.Phase = plan.PhaseOf(typ)
 		r.Actions = append(r.Actions, ra)
 		// Moved data is the copy phase's (a split table's parts carry its rows; other actions may
 		// count objects, e.g. sequences set).
-		if plan.PhaseOf(typ) == "copy" && (typ != plan.TypeTable || !splitTable(a.Plan, sa.Address)) {
+		if plan.PhaseOf(typ) == "copy" && (typ != plan.TypeTable || !splitTable(a.Plan, a.State, sa.Address)) {
 			r.Bytes += sa.Bytes
 			r.Rows += sa.Rows
 		}
@@ -91,13 +96,78 @@ func (a ApplyRun) Build(finished time.Time) *state.Run {
 	return r
 }
 
-// splitTable reports whether the table action at addr is copied in parts.
-func splitTable(p *plan.Plan, addr string) bool {
-	if p == nil {
-		return false
+// splitTable reports whether the table action at addr is copied in parts: the plan says, or
+// without it the state's part actions do.
+func splitTable(p *plan.Plan, st *state.State, addr string) bool {
+	if p != nil {
+		a := p.Action(addr)
+		return a != nil && a.Parts > 0
 	}
-	a := p.Action(addr)
-	return a != nil && a.Parts > 0
+	return st.Action(addr+".part[1]") != nil
+}
+
+// DiedError is the error of a run whose pgferry process died before it could record the run
+// itself (DeadRun): nothing is known of why.
+const DiedError = "the pgferry process stopped without saying why (it was killed, or its machine stopped); the run ends at its last state write"
+
+// DeadRun is the run of the apply whose process died leaving st (state.State.Dead: In progress,
+// nobody holds the lock), made from what it wrote: Interrupted with DiedError, from its start to
+// its last state write (UpdatedAt), the actions it started with their lanes, times, bytes and
+// rows, each typed by its address (the plan is gone). runs are the migration's recorded runs,
+// oldest first. DeadRun is nil when there is nothing to record: st is not In progress, or the
+// latest run is this apply's already (the command that recorded it failed before it changed
+// the status), so that a dead apply is recorded exactly once. The caller holds the lock.
+func DeadRun(st *state.State, runs []state.RunSummary) *state.Run {
+	if st == nil || st.Status != state.StatusInProgress {
+		return nil
+	}
+	var start, finished time.Time
+	switch {
+	case st.Run != nil:
+		start = st.Run.StartedAt
+	case st.StartedAt != nil: // a state of an older pgferry: the migration's start
+		start = *st.StartedAt
+	}
+	switch {
+	case st.UpdatedAt != nil:
+		finished = *st.UpdatedAt
+	case st.StartedAt != nil:
+		finished = *st.StartedAt
+	default:
+		return nil
+	}
+	if n := len(runs); n > 0 {
+		last := runs[n-1]
+		if last.Operation == state.OpApply && last.Outcome == state.StatusInterrupted && last.Error == DiedError &&
+			!last.StartedAt.Before(start.Add(-time.Millisecond)) {
+			return nil // recorded already
+		}
+		// The apply started after the latest run ended (it held the lock). Only a state without
+		// its own start, or clocks that differ between hosts, can say otherwise.
+		if last.FinishedAt.After(start) {
+			start = last.FinishedAt
+		}
+	}
+	if start.IsZero() || finished.Before(start) {
+		start = finished
+	}
+	dead := st.AsInterrupted()
+	a := ApplyRun{State: dead, Start: start, Err: errors.New(DiedError), Interrupted: true}
+	if st.Run != nil {
+		a.Jobs, a.Forecast = st.Run.Jobs, st.Run.Forecast.Clone()
+	}
+	r := a.Build(finished)
+	r.Error = DiedError
+	r.ToolVersion, r.Source, r.Target = st.ToolVersion, st.Source, st.Target
+	r.Planned.Databases = len(st.Databases)
+	for _, sa := range st.Actions {
+		if sa != nil && plan.AddrType(sa.Address) == plan.TypeTable {
+			r.Planned.Tables++
+			r.Planned.Rows += sa.RowsEstimate
+			r.Planned.Bytes += sa.BytesEstimate
+		}
+	}
+	return r
 }
 
 // RollbackRun is what a rollback (destroy, cancel) leaves to make its run of.
@@ -210,4 +280,23 @@ func (s *Session) RecordRun(ctx context.Context, r *state.Run) (int, error) {
 		return 0, fmt.Errorf("recording the run: %s", s.Redact(err.Error()))
 	}
 	return id, nil
+}
+
+// RecordDeadRun records the run of an apply whose process died before it could (DeadRun) from
+// the migration's state st, read under the lock, and its runs: the first command to take the
+// lock after it (apply, destroy, cancel) calls it before changing anything, so the run is
+// recorded once and in order. It returns the recorded run (nil: none to record).
+func (s *Session) RecordDeadRun(ctx context.Context, st *state.State) (*state.Run, error) {
+	if st == nil || st.Status != state.StatusInProgress {
+		return nil, nil
+	}
+	runs, err := s.Backend.Runs(ctx, s.Migration.Name)
+	if err != nil {
+		return nil, fmt.Errorf("reading the runs of migration %q: %w", s.Migration.Name, err)
+	}
+	r := DeadRun(st, runs)
+	if _, err := s.RecordRun(ctx, r); err != nil {
+		return nil, err
+	}
+	return r, nil
 }

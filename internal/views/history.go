@@ -113,6 +113,13 @@ func RunNotRecorded(w io.Writer, err error) {
 	fmt.Fprintf(w, "\n%s %v: pgferry history will not list this run.\n", yellow(bold("Warning:")), err)
 }
 
+// DeadRunRecorded says that the run of an apply whose process died (r) was recorded now, by the
+// next command to take the migration's lock.
+func DeadRunRecorded(w io.Writer, r *state.Run) {
+	fmt.Fprintf(w, "The apply started %s UTC stopped without recording its run: its process was killed or its machine stopped. Recorded it as run %d, Interrupted, ending at its last state write %s later (pgferry history).\n",
+		r.StartedAt.UTC().Format("2006-01-02 15:04:05"), r.ID, Duration(r.Duration()))
+}
+
 // HistoryView renders `pgferry history`.
 type HistoryView interface {
 	// Runs renders the runs of migration, oldest first as the backend keeps them.
