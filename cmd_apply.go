@@ -133,6 +133,7 @@ func savedFits(saved *plan.Plan, s *session) error {
 // before the prompt; a saved plan keeps the one it was made with when that was for the same jobs
 // (what the user saw and planned the window by), and is shown it before the run starts.
 func (c *cli) planApply(ctx context.Context, s *session, saved *plan.Plan, jobs int, view views.Apply) (p *plan.Plan, err error) {
+	s.sampleCopy = saved == nil // a saved plan keeps the formats it was made with
 	if code := c.inspect(ctx, s); code != 0 {
 		if ctx.Err() != nil {
 			// Ctrl-C while the plan was made: nothing was changed, and nothing failed to record.

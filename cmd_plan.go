@@ -39,6 +39,9 @@ type session struct {
 	// takes instead of reading it again.
 	locked     *state.State
 	lockedRead bool
+	// sampleCopy: the plan made here is the one to be applied, so inspect samples the tables
+	// copy_format = "auto" decides for (app.InspectOptions.SampleCopy).
+	sampleCopy bool
 }
 
 func (s *session) close() { s.app.Close() }
@@ -59,7 +62,7 @@ func (c *cli) open(ctx context.Context, v varFlags) (*session, int) {
 
 // inspect connects to both servers and reads their catalogs and the state (app.Inspect).
 func (c *cli) inspect(ctx context.Context, s *session) int {
-	opt := app.InspectOptions{State: s.locked, StateRead: s.lockedRead}
+	opt := app.InspectOptions{State: s.locked, StateRead: s.lockedRead, SampleCopy: s.sampleCopy}
 	if s.prefetch {
 		opt.Prefetch = func(snap *snapshot.Snapshot, db string) {
 			s.prefetched = apply.StartPrefetch(ctx, s.m, snap.Tools, db, snap.Source.VersionNum, apply.FloatDigits(snap.Source.VersionNum, snap.Target.VersionNum), s.tmpDir)
@@ -110,6 +113,7 @@ func cmdPlan(c *cli, args []string) error {
 		return err
 	}
 	view := views.NewPlan(vt, c.view())
+	s.sampleCopy = true
 	if code := c.inspect(ctx, s); code != 0 {
 		if s.connErr != nil {
 			// A program or a pull request still gets its document: the connectivity validation

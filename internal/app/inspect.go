@@ -29,6 +29,10 @@ type InspectOptions struct {
 	// none): Inspect does not read it again.
 	State     *state.State
 	StateRead bool
+	// SampleCopy asks for the samples copy_format = "auto" decides by (apply.SampleCopyFormats):
+	// set when the plan made from the snapshot is the one to be applied (plan, apply without a
+	// saved plan), not for verify or for the plan a saved one is checked against.
+	SampleCopy bool
 }
 
 // ReadError is why a server, or one of its databases, could not be reached, logged into or read:
@@ -120,8 +124,10 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 			snap.TargetDBs[r.db] = r.out
 		}
 	}
-	if err := apply.SampleCopyFormats(ctx, snap); err != nil {
-		return snap, err
+	if opt.SampleCopy {
+		if err := apply.SampleCopyFormats(ctx, snap); err != nil {
+			return snap, err
+		}
 	}
 	return snap, nil
 }
