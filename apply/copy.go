@@ -4,14 +4,16 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/pgferry/pgferry/internal/pgio"
 	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/pgferry/pgferry/internal/pgio"
+
 	"github.com/jackc/pgx/v5"
+
 	"github.com/pgferry/pgferry/plan"
 )
 
@@ -131,7 +133,7 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 	} else {
 		in += w.publishCounts()
 	}
-	rows, bytes, err := pipeCopy(ctx, src, tgt, out, in, func(elapsed time.Duration, bytes int64) {
+	rows, bytes, err := PipeCopy(ctx, src, tgt, out, in, func(elapsed time.Duration, bytes int64) {
 		w.d.r.emit(Event{Type: EventProgress, Address: a.Address, Action: a, Elapsed: elapsed, Bytes: bytes})
 		w.d.r.recordProgress(ctx, a, 0, bytes)
 	})
@@ -180,11 +182,11 @@ var copyBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1<
 // and apply --json show them; the plain text view prints one line every StillEvery.
 const CopyProgressEvery = time.Second
 
-// pipeCopy streams COPY out on src into COPY in on tgt, connection to connection, and returns the
+// PipeCopy streams COPY out on src into COPY in on tgt, connection to connection, and returns the
 // rows loaded and the bytes moved. progress, when not nil, is called every CopyProgressEvery. in
 // may hold more statements than the COPY (a TRUNCATE before, a SELECT after it): the rows are
 // those the source sent once the target's message succeeded.
-func pipeCopy(ctx context.Context, src, tgt *pgx.Conn, out, in string, progress func(elapsed time.Duration, bytes int64)) (int64, int64, error) {
+func PipeCopy(ctx context.Context, src, tgt *pgx.Conn, out, in string, progress func(elapsed time.Duration, bytes int64)) (int64, int64, error) {
 	pr, pw := io.Pipe()
 	cw := &countingWriter{w: pw}
 	srcErr := make(chan error, 1)
@@ -262,7 +264,7 @@ func (w *worker) extensionData(ctx context.Context) (int64, int64, error) {
 		if _, err := tgt.Exec(ctx, fmt.Sprintf("DELETE FROM ONLY %s %s", q, c.Condition)); err != nil {
 			return rows, bytes, fmt.Errorf("emptying %s of extension %s: %w", q, c.Extension, pgio.DescribePgError(err))
 		}
-		n, b, err := pipeCopy(ctx, src, tgt, fmt.Sprintf("COPY (SELECT * FROM ONLY %s %s) TO STDOUT", q, c.Condition), fmt.Sprintf("COPY %s FROM STDIN", q), nil)
+		n, b, err := PipeCopy(ctx, src, tgt, fmt.Sprintf("COPY (SELECT * FROM ONLY %s %s) TO STDOUT", q, c.Condition), fmt.Sprintf("COPY %s FROM STDIN", q), nil)
 		if err != nil {
 			return rows, bytes, fmt.Errorf("copying %s of extension %s: %w", q, c.Extension, pgio.DescribePgError(err))
 		}

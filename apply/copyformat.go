@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/pgconn"

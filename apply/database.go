@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/internal/pgconn"
 	"github.com/pgferry/pgferry/internal/pgdump"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/pgferry/pgferry/config"
 	dbconn "github.com/pgferry/pgferry/internal/pgconn"
 	"github.com/pgferry/pgferry/internal/pgver"

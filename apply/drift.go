@@ -27,16 +27,18 @@ package apply
 import (
 	"context"
 	"fmt"
-	"github.com/pgferry/pgferry/internal/pgconn"
 	"maps"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/pgferry/pgferry/internal/pgconn"
+
 	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/internal/pgver"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	pgxconn "github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/pgferry/pgferry/internal/pgconn"
 	"github.com/pgferry/pgferry/internal/sched"
 	"github.com/pgferry/pgferry/plan"

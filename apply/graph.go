@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/pgferry/pgferry/internal/english"
 
 	"github.com/pgferry/pgferry/internal/sched"

@@ -3,11 +3,13 @@ package apply
 import (
 	"context"
 	"fmt"
-	"github.com/pgferry/pgferry/internal/pgio"
 	"strings"
 	"time"
 
+	"github.com/pgferry/pgferry/internal/pgio"
+
 	"github.com/jackc/pgx/v5"
+
 	"github.com/pgferry/pgferry/plan"
 )
 

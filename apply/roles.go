@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/internal/pgconn"
 	"github.com/pgferry/pgferry/plan"

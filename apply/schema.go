@@ -3,10 +3,11 @@ package apply
 import (
 	"context"
 	"fmt"
-	"github.com/pgferry/pgferry/internal/pgio"
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/pgferry/pgferry/internal/pgio"
 
 	"github.com/jackc/pgx/v5"
 

@@ -1,11 +1,9 @@
 package forecast
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/internal/pgconn"
 )
@@ -231,7 +230,8 @@ func (pb *prober) copySample(ctx context.Context, src, tgt *pgx.Conn, sh shape, 
 	if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
 		return copyResult{}, err
 	}
-	n, wire, err := pipe(ctx, src, tgt, out, in)
+	// The very code apply copies with, so the sample is timed as the copies will be.
+	n, wire, err := apply.PipeCopy(ctx, src, tgt, out, in, nil)
 	if err != nil {
 		tgt.Exec(ctx, "ROLLBACK")
 		return copyResult{}, err
@@ -240,47 +240,6 @@ func (pb *prober) copySample(ctx context.Context, src, tgt *pgx.Conn, sh shape, 
 		return copyResult{}, err
 	}
 	return copyResult{rows: n, wire: wire, elapsed: time.Since(start), create: create}, nil
-}
-
-// countingWriter counts the bytes through it.
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// pipe streams COPY out on src into COPY in on tgt and returns the rows loaded and bytes moved.
-func pipe(ctx context.Context, src, tgt *pgx.Conn, out, in string) (int64, int64, error) {
-	pr, pw := io.Pipe()
-	cw := &countingWriter{w: pw}
-	done := make(chan error, 1)
-	go func() {
-		// CopyTo writes one message per row: batched, as apply batches them, so that the pipe
-		// hands over large blocks.
-		bw := bufio.NewWriterSize(cw, 1<<20)
-		_, err := src.PgConn().CopyTo(ctx, bw, out)
-		if err == nil {
-			err = bw.Flush()
-		}
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	tag, err := tgt.PgConn().CopyFrom(ctx, pr, in)
-	if err != nil {
-		pr.CloseWithError(err)
-	}
-	if serr := <-done; serr != nil && err == nil {
-		err = serr
-	}
-	if err != nil {
-		return 0, 0, err
-	}
-	return tag.RowsAffected(), cw.n, nil
 }
 
 // afterCopy measures on the sample table name what apply does to a loaded table: the copy of a
