@@ -277,7 +277,14 @@ func analyzeBatches(items []analyzeItem, jobs int, target pgver.V) []string {
 // connections. It returns the work time of all statements, the lane's included.
 func (d *dbRun) analyze(ctx context.Context) (time.Duration, error) {
 	done, work := d.lane.stop()
-	mvs, err := d.materializedViews(ctx)
+	// One connection for the catalog reads the step starts with (materialized views, and the
+	// tables whose statistics cannot be carried): one connection's setup, not two, on a slow link.
+	c, err := openTargetConn(ctx, d)
+	if err != nil {
+		return work, err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	mvs, err := d.materializedViews(ctx, c)
 	if err != nil {
 		return work, err
 	}
@@ -285,7 +292,7 @@ func (d *dbRun) analyze(ctx context.Context) (time.Duration, error) {
 	var restoreWork time.Duration
 	if d.lane != nil && d.lane.carry {
 		var sum statsSummary
-		carried, sum, restoreWork, err = d.restoreStatistics(ctx, mvs)
+		carried, sum, restoreWork, err = d.restoreStatistics(ctx, c, mvs)
 		work += restoreWork
 		switch {
 		case ctx.Err() != nil:
@@ -335,12 +342,7 @@ type matview struct {
 func (m matview) key() string { return m.schema + "." + m.name }
 
 // materializedViews lists the target database's populated materialized views.
-func (d *dbRun) materializedViews(ctx context.Context) ([]matview, error) {
-	c, err := openTargetConn(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close(context.WithoutCancel(ctx))
+func (d *dbRun) materializedViews(ctx context.Context, c *pgx.Conn) ([]matview, error) {
 	ext := "false"
 	if d.r.opt.Plan.Target.VersionNum.AtLeast(10) {
 		ext = "EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = c.oid)"

@@ -69,12 +69,12 @@ func (s statsSummary) String() string {
 // one a restore function refused in part (it returns false, with a warning).
 //
 // The restores go several tables per statement, on Jobs connections.
-func (d *dbRun) restoreStatistics(ctx context.Context, mvs []matview) (map[string]bool, statsSummary, time.Duration, error) {
+func (d *dbRun) restoreStatistics(ctx context.Context, c *pgx.Conn, mvs []matview) (map[string]bool, statsSummary, time.Duration, error) {
 	file, err := d.lane.stats()
 	if err != nil {
 		return nil, statsSummary{}, 0, err
 	}
-	custom, err := d.customStatisticsTables(ctx)
+	custom, err := d.customStatisticsTables(ctx, c)
 	if err != nil {
 		return nil, statsSummary{}, 0, err
 	}
@@ -334,12 +334,7 @@ func restoreBatch(ctx context.Context, c *pgx.Conn, b *statsBatch) ([]string, er
 // multiranges from a source of 17 or later): their statistics may hold kinds pg_dump does not
 // dump, as it reads them from the source's pg_stats view, which shows the standard kinds only,
 // and those of ranges from PostgreSQL 17 on.
-func (d *dbRun) customStatisticsTables(ctx context.Context) (map[string]bool, error) {
-	c, err := openTargetConn(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close(context.WithoutCancel(ctx))
+func (d *dbRun) customStatisticsTables(ctx context.Context, c *pgx.Conn) (map[string]bool, error) {
 	taken := "'pg_catalog.array_typanalyze'::pg_catalog.regproc, 'pg_catalog.ts_typanalyze'::pg_catalog.regproc"
 	if d.r.opt.Plan.Source.VersionNum.AtLeast(17) {
 		// pg_stats shows the statistics of ranges and multiranges from PostgreSQL 17 on.
