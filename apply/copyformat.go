@@ -36,9 +36,12 @@ const copySampleTimeout = 10 * time.Second
 // formats stream the same rows) and streams at most plan.CopySampleRows rows, to nowhere. A sample
 // that fails is recorded with its error (the table is then copied in binary); only ctx's end
 // fails the whole. Databases are sampled a few at a time, on a connection each. When a sample
-// favours text, the links are measured too (measureLink) against the samples' binary pace
+// favours text, the links' speed (measureLink) is compared with the samples' binary pace
 // (snap.LinkBytesPerSec, snap.CopyBytesPerSec): plan.LinkOutpacesCopy keeps binary on a fast link.
-func SampleCopyFormats(ctx context.Context, snap *snapshot.Snapshot) error {
+// link is that measure started earlier (StartLinkMeasure), taken when a sample favours text and
+// stopped otherwise; nil: the links are measured here when needed.
+func SampleCopyFormats(ctx context.Context, snap *snapshot.Snapshot, link *LinkMeasure) error {
+	defer link.Stop()
 	m := snap.Migration
 	snap.CopySamples = map[string]map[string]snapshot.CopySample{}
 	type job struct {
@@ -117,9 +120,57 @@ func SampleCopyFormats(ctx context.Context, snap *snapshot.Snapshot) error {
 	}
 	if textSmaller && took > 0 {
 		snap.CopyBytesPerSec = int64(float64(bytes) / took.Seconds())
-		snap.LinkBytesPerSec = measureLink(ctx, m)
+		if link != nil {
+			snap.LinkBytesPerSec = link.wait(ctx)
+		} else {
+			snap.LinkBytesPerSec = measureLink(ctx, m)
+		}
 	}
 	return ctx.Err()
+}
+
+// LinkMeasure is measureLink running in the background (StartLinkMeasure).
+type LinkMeasure struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	rate   int64
+}
+
+// StartLinkMeasure starts measuring the links' speed (measureLink) for copy_format = "auto" in
+// the background, so that it runs while the catalogs are read instead of after the samples:
+// nearly a second of plan time on a capped or busy link. nil when copy_format is set (nothing is
+// sampled). SampleCopyFormats takes it, or stops it when no sample favours text.
+func StartLinkMeasure(ctx context.Context, m *config.Migration) *LinkMeasure {
+	if f := m.Options.CopyFormat; f != config.CopyFormatAuto && f != "" {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	l := &LinkMeasure{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		l.rate = measureLink(ctx, m)
+	}()
+	return l
+}
+
+// wait returns the measure once it is taken (0 when ctx ended first: the samples alone decide).
+func (l *LinkMeasure) wait(ctx context.Context) int64 {
+	select {
+	case <-l.done:
+		return l.rate
+	case <-ctx.Done():
+		return 0
+	}
+}
+
+// Stop ends the measure (when it is not needed, or after wait) and waits for its connections to
+// close. A nil LinkMeasure does nothing.
+func (l *LinkMeasure) Stop() {
+	if l == nil {
+		return
+	}
+	l.cancel()
+	<-l.done
 }
 
 // linkProbeBytes is what measureLink sends each way, per try: enough that a fast link's transfer
@@ -129,7 +180,8 @@ const linkProbeBytes = 1 << 20
 
 // measureLink returns how fast the slower link carries data, in bytes per second: from the source
 // to pgferry (a value the source sends) and from pgferry to the target (a parameter sent to it),
-// the way table data travels, each the best of three tries less a round trip measured alike; 0
+// the way table data travels, both at once, each the best of three tries less a round trip
+// measured alike; 0
 // when a server cannot be reached (auto then decides by the samples alone).
 func measureLink(ctx context.Context, m *config.Migration) int64 {
 	rate := func(srv *config.Server, probe func(*pgx.Conn) error) int64 {
@@ -160,14 +212,20 @@ func measureLink(ctx context.Context, m *config.Migration) int64 {
 		return int64(float64(linkProbeBytes) / max(t-rtt, 50*time.Microsecond).Seconds())
 	}
 	payload := strings.Repeat("x", linkProbeBytes)
-	down := rate(m.Source, func(c *pgx.Conn) error {
-		var b []byte
-		return c.QueryRow(ctx, "SELECT repeat('x', $1)", linkProbeBytes).Scan(&b)
+	// The two links are measured at once: different servers, different links.
+	var down, up int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		down = rate(m.Source, func(c *pgx.Conn) error {
+			var b []byte
+			return c.QueryRow(ctx, "SELECT repeat('x', $1)", linkProbeBytes).Scan(&b)
+		})
 	})
-	up := rate(m.Target, func(c *pgx.Conn) error {
+	up = rate(m.Target, func(c *pgx.Conn) error {
 		var n int
 		return c.QueryRow(ctx, "SELECT length($1::text)", payload).Scan(&n)
 	})
+	wg.Wait()
 	if down == 0 || up == 0 {
 		return 0
 	}

@@ -59,7 +59,7 @@ func TestSampleCopyFormats(t *testing.T) {
 		Databases: []string{"app"}, Options: config.Options{Jobs: 2, Verify: "none", CopyFormat: config.CopyFormatAuto}}
 	snap := &snapshot.Snapshot{Migration: m, Source: in, Target: &catalog.Instance{VersionNum: in.VersionNum, CurrentUser: c.User, IsSuperuser: true},
 		Databases: []string{"app"}, SourceDBs: map[string]*catalog.Database{"app": db}, TargetDBs: map[string]*catalog.Database{}}
-	if err := SampleCopyFormats(ctx, snap); err != nil {
+	if err := SampleCopyFormats(ctx, snap, nil); err != nil {
 		t.Fatal(err)
 	}
 	samples := snap.CopySamples["app"]

@@ -65,6 +65,11 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 	}
 	// Both servers are read at once, and then every database of both: the catalog reads are
 	// round trips to two servers, and plan (and apply, which plans first) waits for all of them.
+	var link *apply.LinkMeasure // the links' speed copy_format = "auto" may need, measured meanwhile
+	if opt.SampleCopy {
+		link = apply.StartLinkMeasure(ctx, m)
+		defer link.Stop()
+	}
 	var srcErr, tgtErr error
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -125,7 +130,7 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 		}
 	}
 	if opt.SampleCopy {
-		if err := apply.SampleCopyFormats(ctx, snap); err != nil {
+		if err := apply.SampleCopyFormats(ctx, snap, link); err != nil {
 			return snap, err
 		}
 	}
