@@ -135,3 +135,62 @@ func TestSessionForecastModel(t *testing.T) {
 		t.Errorf("model failure: %+v", f)
 	}
 }
+
+// TestSessionForecastEarly: the model basis measured while the tables were sampled (startProbe)
+// prices the plan made after when its actions and jobs are the plan's; otherwise the servers are
+// measured again, and the early measures are stopped either way.
+func TestSessionForecastEarly(t *testing.T) {
+	ctx := context.Background()
+	defer func(saved func(context.Context, *snapshot.Snapshot, *plan.Plan, int) (*forecast.Estimate, error)) {
+		probe = saved
+	}(probe)
+	probed := 0
+	probe = func(_ context.Context, _ *snapshot.Snapshot, p *plan.Plan, jobs int) (*forecast.Estimate, error) {
+		probed++
+		d := make([]time.Duration, len(p.Actions))
+		for i := range d {
+			d[i] = 2 * time.Second
+		}
+		return &forecast.Estimate{Basis: forecast.BasisModel, Durations: d, Spread: 0.3}, nil
+	}
+	early := func(jobs int, p *plan.Plan) (*earlyProbe, *bool) {
+		d := make([]time.Duration, len(p.Actions))
+		for i := range d {
+			d[i] = time.Second
+		}
+		stopped := false
+		ep := &earlyProbe{jobs: jobs, actions: p.Actions, cancel: func() { stopped = true }, done: make(chan struct{}),
+			e: &forecast.Estimate{Basis: forecast.BasisModel, Durations: d, Spread: 0.3}}
+		close(ep.done)
+		return ep, &stopped
+	}
+	s := forecastSession(t)
+	p := forecastPlan(100 << 20)
+	var stopped *bool
+	s.early, stopped = early(2, forecastPlan(100<<20))
+	s.Forecast(ctx, &snapshot.Snapshot{}, p, 2)
+	if f := p.Forecast; f == nil || f.ExpectedMS != 4000 || probed != 0 || s.early != nil || !*stopped {
+		t.Errorf("early measures of the same actions: forecast %+v, probed %d times, kept %v, stopped %v", f, probed, s.early != nil, *stopped)
+	}
+	// Another jobs (apply --jobs): measured again.
+	s.early, stopped = early(4, forecastPlan(100<<20))
+	s.Forecast(ctx, &snapshot.Snapshot{}, p, 2)
+	if f := p.Forecast; f == nil || f.ExpectedMS != 8000 || probed != 1 || !*stopped {
+		t.Errorf("early measures for other jobs: forecast %+v, probed %d times, stopped %v", f, probed, *stopped)
+	}
+	// Other actions: measured again.
+	other := forecastPlan(100 << 20)
+	other.Actions = other.Actions[:4]
+	s.early, stopped = early(2, other)
+	s.Forecast(ctx, &snapshot.Snapshot{}, p, 2)
+	if f := p.Forecast; f == nil || f.ExpectedMS != 8000 || probed != 2 || !*stopped {
+		t.Errorf("early measures of other actions: forecast %+v, probed %d times, stopped %v", f, probed, *stopped)
+	}
+	// Nothing to apply: no forecast, and the early measures are stopped.
+	s.early, stopped = early(2, forecastPlan(100<<20))
+	none := &plan.Plan{Migration: "m"}
+	s.Forecast(ctx, &snapshot.Snapshot{}, none, 2)
+	if none.Forecast != nil || s.early != nil || !*stopped {
+		t.Errorf("no changes: forecast %+v, stopped %v", none.Forecast, *stopped)
+	}
+}

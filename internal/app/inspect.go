@@ -130,6 +130,7 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 		}
 	}
 	if opt.SampleCopy {
+		s.startProbe(ctx, snap) // the forecast's measures meanwhile (plan.go)
 		if err := apply.SampleCopyFormats(ctx, snap, link); err != nil {
 			return snap, err
 		}

@@ -65,11 +65,14 @@ var probe = forecast.Probe
 // measured now (probe). A forecast that cannot be made never fails the plan: p.Forecast then says
 // why, in one line. A plan with nothing to apply, or whose validations failed, gets none.
 func (s *Session) Forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int) {
+	early := s.early
+	s.early = nil
+	defer early.stop()
 	p.Forecast = nil
 	if !p.HasChanges() || p.ValidationFailed() {
 		return
 	}
-	f, err := s.forecast(ctx, snap, p, jobs)
+	f, err := s.forecast(ctx, snap, p, jobs, early)
 	if err != nil {
 		msg := strings.Join(strings.Fields(s.Redact(err.Error())), " ")
 		p.Forecast = &state.Forecast{Unavailable: msg}
@@ -78,7 +81,7 @@ func (s *Session) Forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 	p.Forecast = f
 }
 
-func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int) (*state.Forecast, error) {
+func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int, early *earlyProbe) (*state.Forecast, error) {
 	run, err := s.latestRehearsal(ctx)
 	if err != nil {
 		return nil, err
@@ -91,7 +94,10 @@ func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 		}
 		rerr = fmt.Errorf("run %d could not be scaled to this plan: %w", run.ID, err)
 	}
-	e, err := probe(ctx, snap, p, jobs)
+	e, err := early.take(ctx, p, jobs)
+	if e == nil && err == nil {
+		e, err = probe(ctx, snap, p, jobs)
+	}
 	if err != nil {
 		if rerr != nil {
 			return nil, fmt.Errorf("%w; measuring the servers: %w", rerr, err)
@@ -134,4 +140,82 @@ func (s *Session) latestRehearsal(ctx context.Context) (*state.Run, error) {
 		return run, nil
 	}
 	return nil, nil
+}
+
+// earlyProbe is the model basis measured while the tables were sampled for copy_format
+// (startProbe), for the plan made after.
+type earlyProbe struct {
+	jobs    int
+	actions []*plan.Action // the plan it priced: the same actions as the plan made after
+	cancel  context.CancelFunc
+	done    chan struct{}
+	e       *forecast.Estimate
+	err     error
+}
+
+// startProbe starts the model basis's measures (probe) of the plan that snap will make, while
+// Inspect samples the tables copy_format = "auto" decides by: the probe then costs plan and
+// apply only what outlasts the samples. It measures what Forecast would measure after: the
+// probe reads no copy format, and the samples change a plan's actions in nothing but their copy
+// format; Forecast checks that the actions are the same, and probes again otherwise. Not started
+// when a rehearsal may be the basis, when no table is sampled (nothing to overlap), or when there
+// is nothing to do.
+func (s *Session) startProbe(ctx context.Context, snap *snapshot.Snapshot) {
+	if s.early != nil || !sampled(snap) {
+		return
+	}
+	if run, err := s.latestRehearsal(ctx); err != nil || run != nil {
+		return
+	}
+	unsampled := *snap
+	unsampled.CopySamples, unsampled.LinkBytesPerSec, unsampled.CopyBytesPerSec = nil, 0, 0
+	p, err := plan.Build(plan.Input{Snapshot: &unsampled})
+	if err != nil || !p.HasChanges() {
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	ep := &earlyProbe{jobs: s.Migration.Options.Jobs, actions: p.Actions, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(ep.done)
+		ep.e, ep.err = probe(ctx, &unsampled, p, ep.jobs)
+	}()
+	s.early = ep
+}
+
+// sampled reports whether any table of snap is sampled for copy_format (plan.CopySampled).
+func sampled(snap *snapshot.Snapshot) bool {
+	for _, db := range snap.Databases {
+		if sdb := snap.SourceDBs[db]; sdb != nil && len(plan.CopySampled(snap.Migration.Options, sdb)) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// take returns the early probe's estimate for p with jobs workers; nil and no error when it was
+// not started, or measured for other actions or another jobs.
+func (ep *earlyProbe) take(ctx context.Context, p *plan.Plan, jobs int) (*forecast.Estimate, error) {
+	if ep == nil || ep.jobs != jobs || len(ep.actions) != len(p.Actions) {
+		return nil, nil
+	}
+	for i, a := range p.Actions {
+		if b := ep.actions[i]; a.Address != b.Address || a.Type != b.Type {
+			return nil, nil
+		}
+	}
+	select {
+	case <-ep.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return ep.e, ep.err
+}
+
+// stop ends the early probe unless it finished, and waits for it to drop its temporary tables.
+// A nil earlyProbe does nothing.
+func (ep *earlyProbe) stop() {
+	if ep != nil {
+		ep.cancel()
+		<-ep.done
+	}
 }

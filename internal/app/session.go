@@ -19,6 +19,7 @@ type Session struct {
 	Backend state.Backend
 	// ToolVersion is this pgferry's version, which plans and states record.
 	ToolVersion string
+	early       *earlyProbe // the forecast's measures taken while the tables are sampled (plan.go)
 }
 
 // Open picks the migration named (or the only one, for "") from cfg and opens its state backend:
