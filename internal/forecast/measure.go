@@ -287,14 +287,18 @@ func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copy
 		return err
 	}
 	pb.r.AnalyzeRow = time.Duration(float64(d) / float64(min(max(res.rows, 1), analyzeSample)))
-	checksum := fmt.Sprintf("SELECT count(*), coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0)::text FROM %s AS t", name)
-	if pgconn.ServerVersion(tgt).AtLeast(11) {
-		checksum = fmt.Sprintf("SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text FROM %s AS t", name)
+	// verify's checksum only when the migration verifies by checksum: it prices nothing else.
+	if pb.m.Options.Verify == "checksum" {
+		checksum := fmt.Sprintf("SELECT count(*), coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0)::text FROM %s AS t", name)
+		if pgconn.ServerVersion(tgt).AtLeast(11) {
+			checksum = fmt.Sprintf("SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text FROM %s AS t", name)
+		}
+		if d, err = median3(ctx, tgt, rtt, checksum); err != nil {
+			return err
+		}
+		pb.r.ChecksumRate = float64(bytes) / max(d.Seconds(), 1e-6)
 	}
-	if d, err = median3(ctx, tgt, rtt, checksum); err != nil {
-		return err
-	}
-	pb.r.ChecksumRate = float64(bytes) / max(d.Seconds(), 1e-6)
+	// The scan rate prices verify's count and ANALYZE's pages.
 	if d, err = median3(ctx, tgt, rtt, "SELECT count(*) FROM "+name); err != nil {
 		return err
 	}
