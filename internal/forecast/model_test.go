@@ -164,10 +164,10 @@ func TestContention(t *testing.T) {
 		return &plan.Action{Type: plan.TypeTable, Database: "shop", Schema: "public", Name: name, BytesEstimate: bytes}
 	}
 	for _, tc := range []struct {
-		name     string
-		actions  []*plan.Action
-		jobs     int
-		copies   float64
+		name    string
+		actions []*plan.Action
+		jobs    int
+		copies  float64
 	}{
 		{"one table", []*plan.Action{copyOf("a", 100e6)}, 2, 1},
 		{"two equal tables, 2 jobs", []*plan.Action{copyOf("a", 100e6), copyOf("b", 100e6)}, 2, 2},
