@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	jpgconn "github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/catalog"
@@ -75,34 +77,78 @@ func timed(ctx context.Context, c *pgx.Conn, rtt time.Duration, sql string) (tim
 
 // statements measures on the target a DDL statement's server time (CREATE TEMPORARY TABLE, as
 // apply's session commits it: asynchronously) and a WAL flush (the same statement committed
-// durably, less that). The setting travels in the statement's own message (one implicit
-// transaction, committed with it), so that a slow link pays no round trip for it.
+// durably, less that). apply sends pre-data's statements pipelined, each its own message and
+// transaction, without waiting for the replies in between: so are these, so that neither a round
+// trip nor the client's wake-up between two statements (several milliseconds on a busy machine)
+// counts as the server's time.
 func (pb *prober) statements(ctx context.Context) error {
 	rtt := pb.r.TargetRTT
-	var async, durable []time.Duration
 	// The first temporary table of a session creates its schema: not measured.
 	if _, err := timed(ctx, pb.tgt, rtt, "CREATE TEMPORARY TABLE "+pb.tempName()+" (a int, b text)"); err != nil {
 		return fmt.Errorf("%s: creating a temporary table: %w", pb.m.Target.Label(), err)
 	}
-	for range 3 {
-		d, err := timed(ctx, pb.tgt, rtt, "SET synchronous_commit = off; CREATE TEMPORARY TABLE "+pb.tempName()+" (a int, b text)")
-		if err != nil {
-			return err
+	creates := func(n int) []string {
+		sqls := make([]string, n)
+		for i := range sqls {
+			sqls[i] = "CREATE TEMPORARY TABLE " + pb.tempName() + " (a int, b text)"
 		}
-		async = append(async, d)
-		d, err = timed(ctx, pb.tgt, rtt, "SET synchronous_commit = local; CREATE TEMPORARY TABLE "+pb.tempName()+" (a int, b text)")
-		if err != nil {
-			return err
-		}
-		durable = append(durable, d)
+		return sqls
+	}
+	async, err := pipelined(ctx, pb.tgt, rtt, creates(statementSample))
+	if err != nil {
+		return err
+	}
+	if _, err := pb.tgt.Exec(ctx, "SET synchronous_commit = local"); err != nil {
+		return err
+	}
+	durable, err := pipelined(ctx, pb.tgt, rtt, creates(statementSample/2))
+	if err != nil {
+		return err
 	}
 	if _, err := pb.tgt.Exec(ctx, "SET synchronous_commit = off"); err != nil {
 		return err
 	}
-	pb.r.Statement = median(async)
-	pb.r.WALFlush = max(median(durable)-pb.r.Statement, 0)
+	pb.r.Statement = async
+	pb.r.WALFlush = max(durable-async, 0)
 	pb.dropTemps(ctx, pb.tgt)
 	return nil
+}
+
+// statementSample is how many statements statements times at once.
+const statementSample = 8
+
+// pipelined sends each of sqls as its own Query message (its own transaction), all of them before
+// reading any reply, as apply sends pre-data, and returns the time per statement, a round trip
+// less.
+func pipelined(ctx context.Context, c *pgx.Conn, rtt time.Duration, sqls []string) (time.Duration, error) {
+	pc := c.PgConn()
+	fe := pc.Frontend()
+	start := time.Now()
+	for _, sql := range sqls {
+		fe.SendQuery(&pgproto3.Query{String: sql})
+	}
+	if err := fe.Flush(); err != nil {
+		return 0, err
+	}
+	var failed error
+	for done := 0; done < len(sqls); {
+		msg, err := pc.ReceiveMessage(ctx)
+		if err != nil {
+			return 0, err
+		}
+		switch m := msg.(type) {
+		case *pgproto3.ErrorResponse:
+			if failed == nil {
+				failed = jpgconn.ErrorResponseToPgError(m)
+			}
+		case *pgproto3.ReadyForQuery:
+			done++
+		}
+	}
+	if failed != nil {
+		return 0, failed
+	}
+	return max(time.Since(start)-rtt, 0) / time.Duration(len(sqls)), nil
 }
 
 // median3 runs sql three times on c and returns its median time less a round trip.
