@@ -224,6 +224,16 @@ func (pb *prober) sample(ctx context.Context, s *sampleTable) (shape, bool, erro
 				pb.r.Noise = float64(max(parts[0].elapsed, parts[1].elapsed)-fast) / float64(fast)
 			}
 			pb.r.SampleRows = best.rows
+			if !generic && best.wire < minRateWire {
+				// A table this small copies in its fixed cost: its rate says nothing of how bytes
+				// move (template0's copy by CREATE DATABASE, tables grown since). Rows of the
+				// generic shape measure it.
+				g, err := pb.copySample(ctx, pb.src, pb.tgt, genericShape(), pb.tempName(), genericRows/2)
+				if err != nil {
+					return sh, generic, err
+				}
+				pb.r.CopyRate = float64(g.wire) / max(g.elapsed.Seconds(), 1e-6)
+			}
 			return sh, generic, pb.afterCopy(ctx, sh, name, best, bytes)
 		}
 		if ctx.Err() != nil || !targetRefused(err) {
@@ -235,6 +245,9 @@ func (pb *prober) sample(ctx context.Context, s *sampleTable) (shape, bool, erro
 	}
 	return shape{}, true, fmt.Errorf("%s: loading a sample into a temporary table: %w", pb.m.Target.Label(), last)
 }
+
+// minRateWire is the least a sample half must move on the wire for its copy rate to count.
+const minRateWire = 1 << 20
 
 // targetRefused reports whether err is the target refusing a statement (a missing type), not a
 // lost connection.
