@@ -15,6 +15,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/app"
 	"github.com/pgferry/pgferry/internal/forecast"
@@ -130,11 +132,62 @@ func detailRun(ctx context.Context, cfgDir, bin string, env []string, src, tgt *
 	if err != nil {
 		return "", err
 	}
+	if dir := os.Getenv("FORECAST_DETAIL_SAVE"); dir != "" {
+		saved := detailSaved{Rates: r, Plan: p, DBs: snap.SourceDBs, Jobs: jobs, Verify: s.Migration.Options.Verify, Run: run, Load: string(load), Config: cfgDir}
+		doc, err := json.Marshal(saved)
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("detail-%d.json", time.Now().UnixNano())), doc, 0o644); err != nil {
+			return "", err
+		}
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "== %s, jobs %d, load %s", cfgDir, jobs, load)
 	fmt.Fprintf(&b, "probe %s: %+v\n", probeTime.Round(time.Millisecond), r)
 	b.WriteString(detailTable(p, durs, fixed, time.Duration(f.ExpectedMS)*time.Millisecond, run, jobs))
 	return b.String(), nil
+}
+
+// detailSaved is what FORECAST_DETAIL_SAVE keeps of a run, to price it again with other code
+// (TestForecastReprice): the measures, the plan and catalog they priced, and the apply's run.
+type detailSaved struct {
+	Rates  forecast.Rates
+	Plan   *plan.Plan
+	DBs    map[string]*catalog.Database
+	Jobs   int
+	Verify string
+	Run    *state.Run
+	Load   string
+	Config string
+}
+
+// TestForecastReprice prices the runs FORECAST_REPRICE (a glob of FORECAST_DETAIL_SAVE's files)
+// names again with this tree's model: the same measures and the same apply, for an A/B of the
+// pricing that the load of the machine does not blur.
+func TestForecastReprice(t *testing.T) {
+	glob := os.Getenv("FORECAST_REPRICE")
+	if glob == "" {
+		t.Skip("FORECAST_REPRICE names saved runs (a developer's tool)")
+	}
+	files, _ := filepath.Glob(glob)
+	for _, f := range files {
+		doc, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d detailSaved
+		if err := json.Unmarshal(doc, &d); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		durs, fixed, _ := d.Rates.Price(d.Plan, d.Jobs, d.Verify, d.DBs)
+		fc, err := forecast.Make(d.Plan, d.Jobs, &forecast.Estimate{Basis: forecast.BasisModel, Durations: durs, Fixed: fixed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("== %s (%s), load %s", filepath.Base(f), d.Config, d.Load)
+		fmt.Print(detailTable(d.Plan, durs, fixed, time.Duration(fc.ExpectedMS)*time.Millisecond, d.Run, d.Jobs))
+	}
 }
 
 // detailKind groups a plan action for the table.
