@@ -48,7 +48,7 @@ type Rates struct {
 	ScanRate, ChecksumRate float64
 	// Statement is the target's server time for one DDL statement (a small CREATE TEMPORARY
 	// TABLE), without its round trip; CreateTable is that of the sample's temporary table, with
-	// the sampled table's columns.
+	// the sampled table's columns. Both are timed pipelined, as apply sends pre-data.
 	Statement, CreateTable time.Duration
 	// Contention is how much longer one stream takes while Streams run at once (1: no effect),
 	// measured with Streams concurrent sample copies; Streams is 1 when jobs is 1.
@@ -72,6 +72,10 @@ const walCPU = 0.1
 // sides cost alike. Measured: pgbench_accounts (256 MB) copied at 1.5–2.5 times the rate of a
 // 2 MB sample of it through the same pipe, on the same sessions.
 const copyBuffer = 1 << 20
+
+// preDataWindow is about how many pre-data entries apply sends per round trip: its pipeline's
+// 64 KiB window over entries of a few hundred bytes.
+const preDataWindow = 100
 
 // ddlTable is how much dearer pg_dump's CREATE TABLE is than the same CREATE TEMPORARY TABLE: it
 // creates the table's files (and its TOAST table's) durably and WAL-logs its catalog rows, and
@@ -202,9 +206,12 @@ func (pr *pricing) action(a *plan.Action) time.Duration {
 		return pr.statement(3) + extensionCost
 	case plan.TypeSchema:
 		// One statement per pre-data entry of pg_dump, each committed, on one connection; a
-		// table's is dearer.
+		// table's is dearer. apply pipelines them (apply/schema.go: 64 KiB of entries before
+		// their replies are read): a round trip per preDataWindow entries, not per entry.
 		tables, others := preDataEntries(pr.dbs[a.Database])
-		return r.Connect + pr.statement(others) + time.Duration(tables)*(r.TargetRTT+ddlTable*max(r.CreateTable, r.Statement))
+		trips := 1 + (tables+others)/preDataWindow
+		return r.Connect + time.Duration(trips)*r.TargetRTT + time.Duration(others)*r.Statement +
+			time.Duration(tables)*ddlTable*max(r.CreateTable, r.Statement)
 	case plan.TypeTable:
 		if a.Parts > 0 {
 			return pr.statement(2) // TRUNCATE: its parts copy the rows

@@ -79,10 +79,11 @@ func TestPrice(t *testing.T) {
 		{"foreign key: half the table's rows (they only probe) and a quarter of the referenced table's",
 			plan.Action{Type: plan.TypeConstraint, Database: "shop", Schema: "public", Name: "orders_customer_fkey", Table: "orders"},
 			stmt + time.Duration(502_500)*time.Microsecond},
-		{"schema: one statement per entry, tables dearer",
+		{"schema: one statement per entry, pipelined, tables dearer",
 			plan.Action{Type: plan.TypeSchema, Database: "shop"},
-			// 3 tables at RTT + 4 × 2 ms; views (2) at one statement each
-			rates.Connect + 2*stmt + 3*(rates.TargetRTT+4*rates.CreateTable)},
+			// pipelined: one round trip for the 5 entries; 3 tables at 4 × 2 ms; views (2) at
+			// a statement's server time each
+			rates.Connect + rates.TargetRTT + 2*rates.Statement + 3*4*rates.CreateTable},
 		{"role: a few statements",
 			plan.Action{Type: plan.TypeRole, Name: "app"}, 3 * stmt},
 		{"extension: statements and a guessed script",
@@ -113,6 +114,20 @@ func TestPriceAnalyze(t *testing.T) {
 		if got := pr.action(&plan.Action{Type: plan.TypeAnalyze, Database: "shop"}); !near(got, want) {
 			t.Errorf("analyze, contention %g: %s, want %s", contention, got, want)
 		}
+	}
+}
+
+// TestPriceSchemaPipelined: on a slow link pre-data pays a round trip per window of entries, not
+// one per entry (apply pipelines them).
+func TestPriceSchemaPipelined(t *testing.T) {
+	r := rates
+	r.TargetRTT = 20 * time.Millisecond
+	d := &catalog.Database{Objects: map[string]int{"tables": 250, "views": 50}}
+	pr := newPricing(r, 2, "none", map[string]*catalog.Database{"db": d})
+	// 300 entries: 1 + 300/100 round trips; 50 views at 1 ms; 250 tables at 4 × 2 ms
+	want := r.Connect + 4*r.TargetRTT + 50*r.Statement + 250*4*r.CreateTable
+	if got := pr.action(&plan.Action{Type: plan.TypeSchema, Database: "db"}); !near(got, want) {
+		t.Errorf("schema of 300 entries at 20 ms: %s, want %s", got, want)
 	}
 }
 
