@@ -396,20 +396,24 @@ func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copy
 	return nil
 }
 
-// contention copies contentionBytes of the sample on streams pairs of new connections at once,
-// each after a first copy of a few rows as the sample's sessions had, and sets Contention to how
-// much longer a row took among the others than in the sample's first half.
+// contention copies contentionBytes of the sample on streams pairs of connections at once (the
+// sample's and streams−1 new ones, each after a first copy of a few rows as the sample's sessions
+// had), and sets Contention to how much longer a row took among the others than in the sample's
+// first half.
 func (pb *prober) contention(ctx context.Context, sh shape, streams int) error {
 	rows := int64(float64(contentionBytes) / max(sh.rowBytes, 1))
 	if sh.rowBytes <= 0 {
 		rows = contentionBytes / 120
 	}
 	type pair struct{ src, tgt *pgx.Conn }
+	// The sample's own sessions, warm already, are one of the streams: a new connection costs
+	// an authentication (SCRAM's key derivation on both sides: 150–500 ms on a busy machine).
 	pairs := make([]pair, streams)
+	pairs[0] = pair{pb.src, pb.tgt}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		for _, p := range pairs {
+		for _, p := range pairs[1:] {
 			if p.tgt != nil {
 				pb.dropTemps(cctx, p.tgt)
 				p.tgt.Close(cctx)
@@ -422,7 +426,7 @@ func (pb *prober) contention(ctx context.Context, sh shape, streams int) error {
 	// The connections are opened at once (each costs an authentication), and warmed up.
 	var wg sync.WaitGroup
 	errs := make([]error, 2*streams)
-	for i := range pairs {
+	for i := 1; i < streams; i++ {
 		wg.Go(func() {
 			if pairs[i].src, errs[2*i] = pb.openSource(ctx); errs[2*i] != nil {
 				return
