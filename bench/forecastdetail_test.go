@@ -259,3 +259,47 @@ func detailTable(p *plan.Plan, durs []time.Duration, fixed, forecastTotal time.D
 }
 
 func dms(d time.Duration) string { return fmt.Sprintf("%.0fms", float64(d)/float64(time.Millisecond)) }
+
+// TestForecastProbeTime times forecast.Measure FORECAST_DETAIL_RUNS times on the configuration
+// FORECAST_DETAIL_CONFIG names (its plan made once), for an A/B of the probe's cost.
+func TestForecastProbeTime(t *testing.T) {
+	cfgDir := os.Getenv("FORECAST_DETAIL_CONFIG")
+	if cfgDir == "" || os.Getenv("FORECAST_PROBE_TIME") == "" {
+		t.Skip("FORECAST_PROBE_TIME and FORECAST_DETAIL_CONFIG (a developer's tool)")
+	}
+	dir := os.Getenv("FORECAST_DETAIL_DIR")
+	src, err := pgtest.Load(filepath.Join(dir, "source"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt, err := pgtest.Load(filepath.Join(dir, "target"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "PGFERRY_SOURCE_PASSWORD="+src.Password, "PGFERRY_TARGET_PASSWORD="+tgt.Password)
+	cfg, diags := config.Load(cfgDir, config.Inputs{Env: env})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	s, err := app.Open(t.Context(), cfg, "", "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	snap, err := s.Inspect(t.Context(), app.InspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Plan(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, _ := strconv.Atoi(os.Getenv("FORECAST_DETAIL_RUNS"))
+	for range max(runs, 1) {
+		start := time.Now()
+		if _, err := forecast.Measure(t.Context(), snap, p, s.Migration.Options.Jobs); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("probe %s %s\n", filepath.Base(cfgDir), time.Since(start).Round(time.Millisecond))
+	}
+}
