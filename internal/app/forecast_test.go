@@ -124,7 +124,8 @@ func TestSessionForecastModel(t *testing.T) {
 	}
 	p := forecastPlan(100 << 20)
 	s.Forecast(ctx, &snapshot.Snapshot{}, p, 2)
-	if f := p.Forecast; f == nil || f.Basis != forecast.BasisModel || f.BasisRun != 0 || f.ExpectedMS != 4000 || f.LowMS != 2800 {
+	// orders (the first of two tables) is copied from halfway through the schema action: 3.5 s.
+	if f := p.Forecast; f == nil || f.Basis != forecast.BasisModel || f.BasisRun != 0 || f.ExpectedMS != 3500 || f.LowMS != 2450 {
 		t.Errorf("model forecast %+v", f)
 	}
 	probe = func(context.Context, *snapshot.Snapshot, *plan.Plan, int) (*forecast.Estimate, error) {

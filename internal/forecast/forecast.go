@@ -29,7 +29,7 @@ func Make(p *plan.Plan, jobs int, e *Estimate) (*state.Forecast, error) {
 		return nil, fmt.Errorf("the estimate prices %d actions, the plan has %d", len(e.Durations), len(p.Actions))
 	}
 	jobs = max(jobs, 1)
-	r, err := replay(p.Actions, e.Durations, jobs, e.Extra, e.ConfirmDelay)
+	r, err := replay(p.Actions, e.Durations, jobs, e.Extra, e.ConfirmDelay, e.Basis == BasisModel)
 	if err != nil {
 		return nil, err
 	}
@@ -58,13 +58,20 @@ type replayed struct {
 }
 
 // replay simulates actions (a plan's, or a subset of one in the plan's order) with their
-// durations as apply.Run runs them.
-func replay(actions []*plan.Action, durations []time.Duration, jobs, extra int, confirm time.Duration) (replayed, error) {
+// durations as apply.Run runs them; early, with the copies that start while pre-data streams
+// (earlyStarts). The model replays with them; a rehearsal without, on both sides of its
+// calibration (its time outside the graph is its run's wall time less its own replay, so what the
+// replay leaves out is in it).
+func replay(actions []*plan.Action, durations []time.Duration, jobs, extra int, confirm time.Duration, early bool) (replayed, error) {
 	var r replayed
 	var dbs []string
 	byDB := map[string][]int{}
+	created := map[string]bool{}
 	for i, a := range actions {
 		r.longest = max(r.longest, durations[i])
+		if a.Type == plan.TypeDatabase {
+			created[a.Database] = true
+		}
 		if a.Database == "" {
 			// Instance actions run first, one after another, on one connection (apply/roles.go).
 			r.total += durations[i]
@@ -95,7 +102,8 @@ func replay(actions []*plan.Action, durations []time.Duration, jobs, extra int, 
 		for k, i := range rest {
 			sub[k], durs[k] = actions[i], durations[i]
 		}
-		tl, err := sched.Simulate(apply.GraphTasks(sub), durs, sched.SimOptions{Jobs: jobs, Extra: extra, ConfirmDelay: confirm})
+		tasks, steps := earlyStarts(sub, early && created[db])
+		tl, err := sched.Simulate(tasks, durs, sched.SimOptions{Jobs: jobs, Extra: extra, ConfirmDelay: confirm, GateSteps: steps})
 		if err != nil {
 			return r, fmt.Errorf("database %q: %w", db, err)
 		}
@@ -109,4 +117,50 @@ func replay(actions []*plan.Action, durations []time.Duration, jobs, extra int, 
 		}
 	}
 	return r, nil
+}
+
+// earlyStarts is the scheduler's graph of one database's actions (all but its database action)
+// with the early starts apply gives them (apply/graph.go, schema.go): into a database the run
+// created, pre-data is streamed, and a plain table whose only dependency is the schema action is
+// copied as soon as its own pre-data ran, beside the rest of pre-data. Where each table's
+// entries fall in pg_dump's script is not known before the dump: the tables are taken in plan
+// order, spread evenly over the schema action (sched.SimOptions.GateSteps: one step per table).
+// It returns the tasks and the gate's steps (0: no early starts).
+func earlyStarts(actions []*plan.Action, created bool) ([]sched.Task, int) {
+	tasks := apply.GraphTasks(actions)
+	schema := -1
+	for i, a := range actions {
+		if a.Type == plan.TypeSchema {
+			schema = i
+		}
+	}
+	if !created || schema < 0 {
+		return tasks, 0
+	}
+	in := map[string]bool{}
+	for _, a := range actions {
+		in[a.Address] = true
+	}
+	var early []int
+	for i, a := range actions {
+		if a.Type != plan.TypeTable || a.Parts > 0 || len(a.DependsOn) == 0 {
+			continue
+		}
+		// As apply: dependencies outside the database's actions (roles) were done before.
+		only := true
+		for _, d := range a.DependsOn {
+			only = only && (d == actions[schema].Address || !in[d])
+		}
+		if only {
+			early = append(early, i)
+		}
+	}
+	if len(early) == 0 {
+		return tasks, 0
+	}
+	tasks[schema].Gate = true
+	for k, i := range early {
+		tasks[i].Early = k + 1
+	}
+	return tasks, len(early)
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	jpgconn "github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/catalog"
@@ -75,36 +77,92 @@ func timed(ctx context.Context, c *pgx.Conn, rtt time.Duration, sql string) (tim
 
 // statements measures on the target a DDL statement's server time (CREATE TEMPORARY TABLE, as
 // apply's session commits it: asynchronously) and a WAL flush (the same statement committed
-// durably, less that).
+// durably, less that). apply sends pre-data's statements pipelined, each its own message and
+// transaction, without waiting for the replies in between: so are these, so that neither a round
+// trip nor the client's wake-up between two statements (several milliseconds on a busy machine)
+// counts as the server's time.
 func (pb *prober) statements(ctx context.Context) error {
 	rtt := pb.r.TargetRTT
-	var async, durable []time.Duration
 	// The first temporary table of a session creates its schema: not measured.
 	if _, err := timed(ctx, pb.tgt, rtt, "CREATE TEMPORARY TABLE "+pb.tempName()+" (a int, b text)"); err != nil {
 		return fmt.Errorf("%s: creating a temporary table: %w", pb.m.Target.Label(), err)
 	}
-	for range 3 {
-		d, err := timed(ctx, pb.tgt, rtt, "CREATE TEMPORARY TABLE "+pb.tempName()+" (a int, b text)")
-		if err != nil {
-			return err
+	creates := func(n int) []string {
+		sqls := make([]string, n)
+		for i := range sqls {
+			sqls[i] = "CREATE TEMPORARY TABLE " + pb.tempName() + " (a int, b text)"
 		}
-		async = append(async, d)
-		if _, err := pb.tgt.Exec(ctx, "SET synchronous_commit = local"); err != nil {
-			return err
-		}
-		d, err = timed(ctx, pb.tgt, rtt, "CREATE TEMPORARY TABLE "+pb.tempName()+" (a int, b text)")
-		if err != nil {
-			return err
-		}
-		durable = append(durable, d)
-		if _, err := pb.tgt.Exec(ctx, "SET synchronous_commit = off"); err != nil {
-			return err
-		}
+		return sqls
 	}
-	pb.r.Statement = median(async)
-	pb.r.WALFlush = max(median(durable)-pb.r.Statement, 0)
+	async, err := pipelined3(ctx, pb.tgt, rtt, creates)
+	if err != nil {
+		return err
+	}
+	if _, err := pb.tgt.Exec(ctx, "SET synchronous_commit = local"); err != nil {
+		return err
+	}
+	durable, err := pipelined3(ctx, pb.tgt, rtt, creates)
+	if err != nil {
+		return err
+	}
+	if _, err := pb.tgt.Exec(ctx, "SET synchronous_commit = off"); err != nil {
+		return err
+	}
+	pb.r.Statement = async
+	pb.r.WALFlush = max(durable-async, 0)
 	pb.dropTemps(ctx, pb.tgt)
 	return nil
+}
+
+// statementBatch is how many statements pipelined3 sends at once.
+const statementBatch = 4
+
+// pipelined3 times three batches of statementBatch statements made by batch, each batch
+// pipelined, and returns the median batch's time per statement: a burst of other work on a busy
+// machine slows one batch, not the measure.
+func pipelined3(ctx context.Context, c *pgx.Conn, rtt time.Duration, batch func(n int) []string) (time.Duration, error) {
+	ds := make([]time.Duration, 3)
+	for i := range ds {
+		var err error
+		if ds[i], err = pipelined(ctx, c, rtt, batch(statementBatch)); err != nil {
+			return 0, err
+		}
+	}
+	return median(ds), nil
+}
+
+// pipelined sends each of sqls as its own Query message (its own transaction), all of them before
+// reading any reply, as apply sends pre-data, and returns the time per statement, a round trip
+// less.
+func pipelined(ctx context.Context, c *pgx.Conn, rtt time.Duration, sqls []string) (time.Duration, error) {
+	pc := c.PgConn()
+	fe := pc.Frontend()
+	start := time.Now()
+	for _, sql := range sqls {
+		fe.SendQuery(&pgproto3.Query{String: sql})
+	}
+	if err := fe.Flush(); err != nil {
+		return 0, err
+	}
+	var failed error
+	for done := 0; done < len(sqls); {
+		msg, err := pc.ReceiveMessage(ctx)
+		if err != nil {
+			return 0, err
+		}
+		switch m := msg.(type) {
+		case *pgproto3.ErrorResponse:
+			if failed == nil {
+				failed = jpgconn.ErrorResponseToPgError(m)
+			}
+		case *pgproto3.ReadyForQuery:
+			done++
+		}
+	}
+	if failed != nil {
+		return 0, failed
+	}
+	return max(time.Since(start)-rtt, 0) / time.Duration(len(sqls)), nil
 }
 
 // median3 runs sql three times on c and returns its median time less a round trip.
@@ -180,6 +238,16 @@ func (pb *prober) sample(ctx context.Context, s *sampleTable) (shape, bool, erro
 				pb.r.Noise = float64(max(parts[0].elapsed, parts[1].elapsed)-fast) / float64(fast)
 			}
 			pb.r.SampleRows = best.rows
+			if !generic && best.wire < minRateWire {
+				// A table this small copies in its fixed cost: its rate says nothing of how bytes
+				// move (template0's copy by CREATE DATABASE, tables grown since). Rows of the
+				// generic shape measure it.
+				g, err := pb.copySample(ctx, pb.src, pb.tgt, genericShape(), pb.tempName(), genericRows/2)
+				if err != nil {
+					return sh, generic, err
+				}
+				pb.r.CopyRate = float64(g.wire) / max(g.elapsed.Seconds(), 1e-6)
+			}
 			return sh, generic, pb.afterCopy(ctx, sh, name, best, bytes)
 		}
 		if ctx.Err() != nil || !targetRefused(err) {
@@ -192,6 +260,9 @@ func (pb *prober) sample(ctx context.Context, s *sampleTable) (shape, bool, erro
 	return shape{}, true, fmt.Errorf("%s: loading a sample into a temporary table: %w", pb.m.Target.Label(), last)
 }
 
+// minRateWire is the least a sample half must move on the wire for its copy rate to count.
+const minRateWire = 1 << 20
+
 // targetRefused reports whether err is the target refusing a statement (a missing type), not a
 // lost connection.
 func targetRefused(err error) bool {
@@ -203,8 +274,6 @@ func targetRefused(err error) bool {
 type copyResult struct {
 	rows, wire int64
 	elapsed    time.Duration
-	// create is the temporary table's creation, with its round trip.
-	create time.Duration
 }
 
 // tableBytes is the sample's size as the catalog sizes the table (its rows times the table's
@@ -219,14 +288,12 @@ func (r copyResult) tableBytes(sh shape) int64 {
 // copySample creates temporary table name of shape sh on tgt and copies up to rows rows into it
 // from src, COPY to COPY in one transaction, as apply copies a table.
 func (pb *prober) copySample(ctx context.Context, src, tgt *pgx.Conn, sh shape, name string, rows int64) (copyResult, error) {
-	start := time.Now()
 	if _, err := tgt.Exec(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE %s (%s)", name, strings.Join(sh.columns, ", "))); err != nil {
 		return copyResult{}, err
 	}
-	create := time.Since(start)
 	out := fmt.Sprintf("COPY (%s LIMIT %d) TO STDOUT WITH (FORMAT %s)", sh.out, max(rows, 1), sh.format)
 	in := fmt.Sprintf("COPY %s FROM STDIN WITH (FORMAT %s)", name, sh.format)
-	start = time.Now()
+	start := time.Now()
 	if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
 		return copyResult{}, err
 	}
@@ -239,7 +306,7 @@ func (pb *prober) copySample(ctx context.Context, src, tgt *pgx.Conn, sh shape, 
 	if _, err := tgt.Exec(ctx, "COMMIT"); err != nil {
 		return copyResult{}, err
 	}
-	return copyResult{rows: n, wire: wire, elapsed: time.Since(start), create: create}, nil
+	return copyResult{rows: n, wire: wire, elapsed: time.Since(start)}, nil
 }
 
 // afterCopy measures on the sample table name what apply does to a loaded table: the copy of a
@@ -250,27 +317,49 @@ func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copy
 	rows := float64(max(res.rows, 1))
 	// A small table's copy, on warm sessions: all of it is fixed cost (the median of three, as
 	// the measures below).
-	var smalls, creates []time.Duration
+	var smalls []time.Duration
 	for range 3 {
 		small, err := pb.copySample(ctx, pb.src, tgt, sh, pb.tempName(), 10)
 		if err != nil {
 			return err
 		}
-		smalls, creates = append(smalls, small.elapsed), append(creates, max(small.create-rtt, 0))
+		smalls = append(smalls, small.elapsed)
 	}
-	pb.r.SmallCopy, pb.r.CreateTable = median(smalls), median(creates)
+	pb.r.SmallCopy = median(smalls)
+	// A table of the sample's columns created, pipelined as pre-data is.
+	var err error
+	pb.r.CreateTable, err = pipelined3(ctx, tgt, rtt, func(n int) []string {
+		sqls := make([]string, n)
+		for i := range sqls {
+			sqls[i] = fmt.Sprintf("CREATE TEMPORARY TABLE %s (%s)", pb.tempName(), strings.Join(sh.columns, ", "))
+		}
+		return sqls
+	})
+	if err != nil {
+		return err
+	}
 	// An index: the table's own btree columns when the sample has them, else its first column.
 	index := fmt.Sprintf("CREATE INDEX ON %s %s", name, sh.index)
-	if _, err := timed(ctx, tgt, rtt, index); sh.index == "" || err != nil {
+	first, err := timed(ctx, tgt, rtt, index)
+	if sh.index == "" || err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		index = fmt.Sprintf("CREATE INDEX ON %s (%s)", name, sh.first)
+		if first, err = timed(ctx, tgt, rtt, index); err != nil {
+			return err
+		}
 	}
-	d, err := median3(ctx, tgt, rtt, index) // one query on a busy server says little
-	if err != nil {
-		return err
+	// The median of three builds (one query on a busy server says little), the first included.
+	builds := []time.Duration{first}
+	for range 2 {
+		d, err := timed(ctx, tgt, rtt, index)
+		if err != nil {
+			return err
+		}
+		builds = append(builds, d)
 	}
+	d := median(builds)
 	pb.r.IndexRow = time.Duration(float64(d) / rows)
 	// A foreign key's validation: an anti-join of the table with itself on its first column.
 	join := fmt.Sprintf("SELECT count(*) FROM %[1]s a LEFT JOIN %[1]s b ON b.%[2]s = a.%[2]s WHERE b.%[2]s IS NULL", name, sh.first)
@@ -287,14 +376,18 @@ func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copy
 		return err
 	}
 	pb.r.AnalyzeRow = time.Duration(float64(d) / float64(min(max(res.rows, 1), analyzeSample)))
-	checksum := fmt.Sprintf("SELECT count(*), coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0)::text FROM %s AS t", name)
-	if pgconn.ServerVersion(tgt).AtLeast(11) {
-		checksum = fmt.Sprintf("SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text FROM %s AS t", name)
+	// verify's checksum only when the migration verifies by checksum: it prices nothing else.
+	if pb.m.Options.Verify == "checksum" {
+		checksum := fmt.Sprintf("SELECT count(*), coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0)::text FROM %s AS t", name)
+		if pgconn.ServerVersion(tgt).AtLeast(11) {
+			checksum = fmt.Sprintf("SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text FROM %s AS t", name)
+		}
+		if d, err = median3(ctx, tgt, rtt, checksum); err != nil {
+			return err
+		}
+		pb.r.ChecksumRate = float64(bytes) / max(d.Seconds(), 1e-6)
 	}
-	if d, err = median3(ctx, tgt, rtt, checksum); err != nil {
-		return err
-	}
-	pb.r.ChecksumRate = float64(bytes) / max(d.Seconds(), 1e-6)
+	// The scan rate prices verify's count and ANALYZE's pages.
 	if d, err = median3(ctx, tgt, rtt, "SELECT count(*) FROM "+name); err != nil {
 		return err
 	}
@@ -303,20 +396,24 @@ func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copy
 	return nil
 }
 
-// contention copies contentionBytes of the sample on streams pairs of new connections at once,
-// each after a first copy of a few rows as the sample's sessions had, and sets Contention to how
-// much longer a row took among the others than in the sample's first half.
+// contention copies contentionBytes of the sample on streams pairs of connections at once (the
+// sample's and streams−1 new ones, each after a first copy of a few rows as the sample's sessions
+// had), and sets Contention to how much longer a row took among the others than in the sample's
+// first half.
 func (pb *prober) contention(ctx context.Context, sh shape, streams int) error {
 	rows := int64(float64(contentionBytes) / max(sh.rowBytes, 1))
 	if sh.rowBytes <= 0 {
 		rows = contentionBytes / 120
 	}
 	type pair struct{ src, tgt *pgx.Conn }
+	// The sample's own sessions, warm already, are one of the streams: a new connection costs
+	// an authentication (SCRAM's key derivation on both sides: 150–500 ms on a busy machine).
 	pairs := make([]pair, streams)
+	pairs[0] = pair{pb.src, pb.tgt}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		for _, p := range pairs {
+		for _, p := range pairs[1:] {
 			if p.tgt != nil {
 				pb.dropTemps(cctx, p.tgt)
 				p.tgt.Close(cctx)
@@ -329,7 +426,7 @@ func (pb *prober) contention(ctx context.Context, sh shape, streams int) error {
 	// The connections are opened at once (each costs an authentication), and warmed up.
 	var wg sync.WaitGroup
 	errs := make([]error, 2*streams)
-	for i := range pairs {
+	for i := 1; i < streams; i++ {
 		wg.Go(func() {
 			if pairs[i].src, errs[2*i] = pb.openSource(ctx); errs[2*i] != nil {
 				return

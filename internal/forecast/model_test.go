@@ -76,13 +76,14 @@ func TestPrice(t *testing.T) {
 		{"gin index: three times a btree's build",
 			plan.Action{Type: plan.TypeIndex, Database: "shop", Schema: "public", Name: "orders_tags", Table: "orders", BytesEstimate: 10e6},
 			stmt + 3*time.Second + 10*time.Millisecond},
-		{"foreign key: the table's rows and a quarter of the referenced table's",
+		{"foreign key: half the table's rows (they only probe) and a quarter of the referenced table's",
 			plan.Action{Type: plan.TypeConstraint, Database: "shop", Schema: "public", Name: "orders_customer_fkey", Table: "orders"},
-			stmt + time.Duration(1_002_500)*time.Microsecond},
-		{"schema: one statement per entry, tables dearer",
+			stmt + time.Duration(502_500)*time.Microsecond},
+		{"schema: one statement per entry, pipelined, tables dearer",
 			plan.Action{Type: plan.TypeSchema, Database: "shop"},
-			// 3 tables at RTT + 4 × 2 ms; views (2) at one statement each
-			rates.Connect + 2*stmt + 3*(rates.TargetRTT+4*rates.CreateTable)},
+			// pipelined: one round trip for the 5 entries; 3 tables at 4 × 2 ms; views (2) at
+			// a statement's server time each
+			rates.Connect + rates.TargetRTT + 2*rates.Statement + 3*4*rates.CreateTable},
 		{"role: a few statements",
 			plan.Action{Type: plan.TypeRole, Name: "app"}, 3 * stmt},
 		{"extension: statements and a guessed script",
@@ -94,6 +95,39 @@ func TestPrice(t *testing.T) {
 				t.Errorf("price %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPriceAnalyze: the analyze action waits for the lane's last ANALYZE (the largest table's:
+// its sampled rows, and its sampled pages read at the scan rate), which runs when nothing else
+// does, so the copies' contention does not slow it; parents are analyzed jobs at a time.
+func TestPriceAnalyze(t *testing.T) {
+	dbs := map[string]*catalog.Database{"shop": shopCatalog()}
+	stmt := rates.TargetRTT + rates.Statement
+	// orders: 30,000 sampled rows × 10 µs, 12,207 pages × 8 kB at 1 GB/s; events (a partitioned
+	// parent, no rows): its statement, on one of 2 connections.
+	largest := stmt + 300*time.Millisecond + time.Duration(12207*8192)*time.Nanosecond
+	want := rates.Connect + stmt + largest + stmt/2
+	for _, contention := range []float64{1, 3} {
+		pr := newPricing(rates, 2, "none", dbs)
+		pr.contention["shop"] = contention
+		if got := pr.action(&plan.Action{Type: plan.TypeAnalyze, Database: "shop"}); !near(got, want) {
+			t.Errorf("analyze, contention %g: %s, want %s", contention, got, want)
+		}
+	}
+}
+
+// TestPriceSchemaPipelined: on a slow link pre-data pays a round trip per window of entries, not
+// one per entry (apply pipelines them).
+func TestPriceSchemaPipelined(t *testing.T) {
+	r := rates
+	r.TargetRTT = 20 * time.Millisecond
+	d := &catalog.Database{Objects: map[string]int{"tables": 250, "views": 50}}
+	pr := newPricing(r, 2, "none", map[string]*catalog.Database{"db": d})
+	// 300 entries: 1 + 300/100 round trips; 50 views at 1 ms; 250 tables at 4 × 2 ms
+	want := r.Connect + 4*r.TargetRTT + 50*r.Statement + 250*4*r.CreateTable
+	if got := pr.action(&plan.Action{Type: plan.TypeSchema, Database: "db"}); !near(got, want) {
+		t.Errorf("schema of 300 entries at 20 ms: %s, want %s", got, want)
 	}
 }
 
@@ -136,8 +170,8 @@ func TestPriceVerify(t *testing.T) {
 }
 
 // TestContention: the measured slowdown applies to copies as far as they can run at once (not to
-// one table copied alone, fully where jobs tables of equal size share the lanes), and to the work
-// after a copy whenever jobs run at once.
+// one table copied alone, fully where jobs tables of equal size share the lanes), and so to the
+// indexes and foreign keys after them: one table that dominates builds and checks alone.
 func TestContention(t *testing.T) {
 	r := rates
 	r.Contention, r.Streams = 2, 2
@@ -145,26 +179,29 @@ func TestContention(t *testing.T) {
 		return &plan.Action{Type: plan.TypeTable, Database: "shop", Schema: "public", Name: name, BytesEstimate: bytes}
 	}
 	for _, tc := range []struct {
-		name     string
-		actions  []*plan.Action
-		jobs     int
-		copies   float64
-		postCopy float64
+		name    string
+		actions []*plan.Action
+		jobs    int
+		copies  float64
 	}{
-		{"one table", []*plan.Action{copyOf("a", 100e6)}, 2, 1, 2},
-		{"two equal tables, 2 jobs", []*plan.Action{copyOf("a", 100e6), copyOf("b", 100e6)}, 2, 2, 2},
-		{"two equal tables, 1 job", []*plan.Action{copyOf("a", 100e6), copyOf("b", 100e6)}, 1, 1, 1},
-		{"a large table and a half", []*plan.Action{copyOf("a", 100e6), copyOf("b", 50e6)}, 2, 1.5, 2},
-		{"many equal tables, 4 jobs", []*plan.Action{copyOf("a", 1e6), copyOf("b", 1e6), copyOf("c", 1e6), copyOf("d", 1e6)}, 4, 2, 2},
+		{"one table", []*plan.Action{copyOf("a", 100e6)}, 2, 1},
+		{"two equal tables, 2 jobs", []*plan.Action{copyOf("a", 100e6), copyOf("b", 100e6)}, 2, 2},
+		{"two equal tables, 1 job", []*plan.Action{copyOf("a", 100e6), copyOf("b", 100e6)}, 1, 1},
+		{"a large table and a half", []*plan.Action{copyOf("a", 100e6), copyOf("b", 50e6)}, 2, 1.5},
+		{"many equal tables, 4 jobs", []*plan.Action{copyOf("a", 1e6), copyOf("b", 1e6), copyOf("c", 1e6), copyOf("d", 1e6)}, 4, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &plan.Plan{Databases: []string{"shop"}, Actions: tc.actions}
-			pr := newPricing(r, tc.jobs, "none", nil)
+			dbs := map[string]*catalog.Database{"shop": {Tables: []catalog.Table{{Schema: "public", Name: "a", Kind: "r", RowEstimate: 1e6}}}}
+			pr := newPricing(r, tc.jobs, "none", dbs)
 			if got := pr.contentionFor(p, "shop"); math.Abs(got-tc.copies) > 0.01 {
 				t.Errorf("copies' contention %.3f, want %.3f", got, tc.copies)
 			}
-			if got := pr.postContention(); math.Abs(got-tc.postCopy) > 0.01 {
-				t.Errorf("contention after the copies %.3f, want %.3f", got, tc.postCopy)
+			pr.contention["shop"] = pr.contentionFor(p, "shop")
+			ix := &plan.Action{Type: plan.TypeIndex, Database: "shop", Schema: "public", Name: "a_pkey", Table: "a"}
+			alone := newPricing(rates, tc.jobs, "none", dbs).action(ix)
+			if got, want := pr.action(ix), time.Duration(float64(alone-pr.statement(1))*pr.contention["shop"])+pr.statement(1); !near(got, want) {
+				t.Errorf("index after the copies %s, want %s (%.2f× its price alone)", got, want, tc.copies)
 			}
 		})
 	}

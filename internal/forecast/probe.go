@@ -25,12 +25,13 @@ import (
 //
 // What it measures, in about a second on a quiet machine (a few on a busy one): each server's
 // connection time and round trip; on the target, the server time of a DDL statement and of a
-// durable commit (a WAL flush); the first rows of the plan's largest table (about sampleBytes, in
-// the format apply would copy them in), copied as apply copies (COPY to COPY) into a temporary
-// table on the target; on that table an index build (the
-// table's own primary key columns where it has one), an anti-join (a foreign key's validation),
-// ANALYZE, verify's checksum and count, each the median of three; with jobs > 1, copies on
-// several new connections at once, for how much a stream slows beside others.
+// durable commit (a WAL flush), pipelined as apply sends pre-data; the first rows of the plan's
+// largest table (about sampleBytes, in the format apply would copy them in), copied as apply
+// copies (COPY to COPY) into a temporary table on the target (and generated rows when that table
+// is too small to show a rate); on that table an index build (the table's own primary key columns
+// where it has one), an anti-join (a foreign key's validation), ANALYZE, a count (and verify's
+// checksum when the migration verifies by checksum), each the median of three; with jobs > 1,
+// copies on several new connections at once, for how much a stream slows beside others.
 //
 // It writes nothing but temporary tables in the target's maintenance database, which it drops
 // and which the server drops with its sessions, and reads the source in a read-only transaction:
@@ -346,7 +347,12 @@ func (pb *prober) dropTemps(ctx context.Context, c *pgx.Conn) {
 	if err != nil {
 		return
 	}
-	for _, n := range names {
-		c.Exec(ctx, "DROP TABLE IF EXISTS pg_temp."+pgx.Identifier{n}.Sanitize())
+	if len(names) == 0 {
+		return
 	}
+	// One statement for all: on a slow link each is a round trip.
+	for i, n := range names {
+		names[i] = "pg_temp." + pgx.Identifier{n}.Sanitize()
+	}
+	c.Exec(ctx, "DROP TABLE IF EXISTS "+strings.Join(names, ", "))
 }

@@ -121,6 +121,24 @@ func TestProbe(t *testing.T) {
 		t.Errorf("the probe created database shop on the target (%v, %v)", rows, err)
 	}
 
+	// A plan of tiny tables: the sample (one row) copies in its fixed cost, so the copy rate is
+	// measured on generated rows; the statements are timed pipelined.
+	if err := src.Exec(ctx, "shop", "TRUNCATE orders, customers; INSERT INTO customers VALUES (1, 'one', 'ok'); ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+	if snap, err = s.Inspect(ctx, app.InspectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = s.Plan(snap); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = forecast.Measure(ctx, snap, p, 1); err != nil {
+		t.Fatalf("Measure, tiny tables: %v", err)
+	}
+	if r.Generic || r.SampleRows != 1 || r.CopyRate <= 0 || r.Statement <= 0 || r.SmallCopy <= 0 {
+		t.Errorf("measures of tiny tables %+v: want the one row sampled, a copy rate, a statement's time", r)
+	}
+
 	// An unreachable target: an error that names it, not a panic.
 	m := *snap.Migration
 	down := *m.Target
