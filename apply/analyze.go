@@ -51,6 +51,8 @@ type analyzeLane struct {
 	dumped    chan struct{}
 	statsFile string
 	statsErr  error
+	// conn is the lane's connection once it stopped, for the analyze action (takeConn).
+	conn *pgx.Conn
 	// rs indexes the script (restorer): built once, by the lane or the analyze action.
 	rsMu sync.Mutex
 	rs   *statsRestorer
@@ -204,6 +206,9 @@ func (l *analyzeLane) run(ctx context.Context) {
 	restores := l.carries
 	for {
 		l.mu.Lock()
+		if l.closed && ctx.Err() == nil && conn != nil {
+			l.conn, conn = conn, nil // to the analyze action: one connection's setup less
+		}
 		if l.closed || ctx.Err() != nil {
 			l.mu.Unlock()
 			return
@@ -309,6 +314,29 @@ func (l *analyzeLane) stop() (map[string]bool, time.Duration) {
 	return l.done, l.work
 }
 
+// takeConn returns the connection the stopped lane used, or nil; the caller closes it.
+func (l *analyzeLane) takeConn() *pgx.Conn {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.conn
+	l.conn = nil
+	return c
+}
+
+// close stops the lane and closes its connection if the analyze action did not take it.
+func (l *analyzeLane) close(ctx context.Context) {
+	if l == nil {
+		return
+	}
+	l.stop()
+	if c := l.takeConn(); c != nil {
+		c.Close(context.WithoutCancel(ctx))
+	}
+}
+
 // maxAnalyzeBatch is the most tables one ANALYZE statement names.
 const maxAnalyzeBatch = 100
 
@@ -379,10 +407,14 @@ func analyzeBatches(items []analyzeItem, jobs int, target pgver.V) []string {
 func (d *dbRun) analyze(ctx context.Context) (time.Duration, error) {
 	done, work := d.lane.stop()
 	// One connection for the catalog reads the step starts with (materialized views, and the
-	// tables whose statistics cannot be carried): one connection's setup, not two, on a slow link.
-	c, err := openTargetConn(ctx, d)
-	if err != nil {
-		return work, err
+	// tables whose statistics cannot be carried) and the first statistics restores: the lane's,
+	// or one connection's setup, not two, on a slow link.
+	c := d.lane.takeConn()
+	if c == nil {
+		var err error
+		if c, err = openTargetConn(ctx, d); err != nil {
+			return work, err
+		}
 	}
 	defer c.Close(context.WithoutCancel(ctx))
 	mvs, err := d.materializedViews(ctx, c)

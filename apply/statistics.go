@@ -301,7 +301,7 @@ func (d *dbRun) restoreStatistics(ctx context.Context, c *pgx.Conn, mvs []matvie
 		})
 		readErr <- err
 	}()
-	err = parallelBatches(rctx, d.r.opt.Jobs, batches, func() (*pgx.Conn, error) { return openTargetConn(rctx, d) },
+	err = parallelBatches(rctx, d.r.opt.Jobs, batches, c, func() (*pgx.Conn, error) { return openTargetConn(rctx, d) },
 		func(ctx context.Context, c *pgx.Conn, b *statsBatch) error {
 			start := time.Now()
 			failed, err := restoreBatch(ctx, c, b)
@@ -328,20 +328,28 @@ func (d *dbRun) restoreStatistics(ctx context.Context, c *pgx.Conn, mvs []matvie
 }
 
 // parallelBatches runs task for each batch received, on up to jobs connections, until batches is
-// closed or a task fails.
-func parallelBatches(ctx context.Context, jobs int, batches <-chan *statsBatch, open func() (*pgx.Conn, error), task func(context.Context, *pgx.Conn, *statsBatch) error) error {
+// closed or a task fails: first (open already, left open) and those open returns (closed at the
+// end), opened as batches come.
+func parallelBatches(ctx context.Context, jobs int, batches <-chan *statsBatch, first *pgx.Conn, open func() (*pgx.Conn, error), task func(context.Context, *pgx.Conn, *statsBatch) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, jobs)
+	var mu sync.Mutex
+	spare := first // taken by the first worker to get a batch
 	for range max(jobs, 1) {
 		go func() {
 			var c *pgx.Conn
 			defer func() {
-				if c != nil {
+				if c != nil && c != first {
 					c.Close(context.WithoutCancel(ctx))
 				}
 			}()
 			for b := range batches {
+				if c == nil {
+					mu.Lock()
+					c, spare = spare, nil
+					mu.Unlock()
+				}
 				if c == nil {
 					var err error
 					if c, err = open(); err != nil {
@@ -359,13 +367,13 @@ func parallelBatches(ctx context.Context, jobs int, batches <-chan *statsBatch, 
 			errs <- nil
 		}()
 	}
-	var first error
+	var firstErr error
 	for range max(jobs, 1) {
-		if err := <-errs; err != nil && first == nil {
-			first = err
+		if err := <-errs; err != nil && firstErr == nil {
+			firstErr = err
 		}
 	}
-	return first
+	return firstErr
 }
 
 // restoreBatch runs a statement of restores and returns the owners of the calls the target did not
