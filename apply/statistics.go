@@ -133,6 +133,19 @@ func (s *statsRestorer) batches(owners []statsOwner, emit func(*statsBatch) erro
 	defer f.Close()
 	var left []statsOwner
 	b := &statsBatch{}
+	var counts statsSummary // of b: added to sum once b is sent
+	send := func() error {
+		if err := emit(b); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.sum.tables += counts.tables
+		s.sum.matviews += counts.matviews
+		s.sum.indexes += counts.indexes
+		s.mu.Unlock()
+		b, counts = &statsBatch{}, statsSummary{}
+		return nil
+	}
 	for _, o := range owners {
 		calls, indexes, ok, err := s.load(f, o)
 		if err != nil {
@@ -142,24 +155,21 @@ func (s *statsRestorer) batches(owners []statsOwner, emit func(*statsBatch) erro
 			left = append(left, o)
 			continue
 		}
-		s.mu.Lock()
 		if o.matview {
-			s.sum.matviews++
+			counts.matviews++
 		} else {
-			s.sum.tables++
+			counts.tables++
 		}
-		s.sum.indexes += indexes
-		s.mu.Unlock()
+		counts.indexes += indexes
 		b.add(calls, o.key)
 		if b.size >= statsBatchBytes || len(b.calls) >= statsBatchCalls {
-			if err := emit(b); err != nil {
+			if err := send(); err != nil {
 				return nil, err
 			}
-			b = &statsBatch{}
 		}
 	}
 	if len(b.calls) > 0 {
-		if err := emit(b); err != nil {
+		if err := send(); err != nil {
 			return nil, err
 		}
 	}
