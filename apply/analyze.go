@@ -17,33 +17,45 @@ import (
 	"github.com/pgferry/pgferry/plan"
 )
 
-// analyzeLane gathers statistics while the rest of the migration runs: a table is analyzed, on one
-// connection of its own (the tables finished meanwhile in one statement), as soon as everything
-// this run does to it (its copy, indexes and foreign keys) is finished, so that ANALYZE uses the
-// time index builds spend waiting for their files to be synced instead of running alone at the
-// end. The database's analyze action then analyzes only what is left: tables whose statistics
-// need objects post-data creates (extended statistics), partitioned and inheritance parents
-// (their statistics cover the children), tables this run did not load, and any the lane did not
-// reach. Where the source's statistics are carried over (statistics.go), the lane analyzes only
-// the tables whose statistics cannot be.
+// analyzeLane gathers statistics while the rest of the migration runs: a table's are gathered, on
+// one connection of its own (the tables finished meanwhile in one statement), as soon as
+// everything this run does to it (its copy, indexes and foreign keys) is finished, so that this
+// uses the time index builds spend waiting for their files to be synced instead of running alone
+// at the end. Where the target takes the source's statistics (statistics.go), the lane restores
+// them, several tables per statement, once pg_dump dumped them: after the table's indexes are
+// built (CREATE INDEX counts its pages and rows again), and nothing this run does to the table
+// afterwards changes them; it analyzes the tables whose statistics cannot be carried. The
+// database's analyze action then does only what is left: tables whose statistics need objects
+// post-data creates (extended statistics), partitioned and inheritance parents and partitions
+// (their parents' indexes are built on them), materialized views (post-data fills them), tables
+// this run did not load, and any the lane did not reach.
 //
-// Statistics are not state: a table the lane analyzed is not recorded anywhere, and a run that
-// stops before the analyze action finished analyzes everything again the next time.
+// Statistics are not state: a table the lane did is not recorded anywhere, and a run that stops
+// before the analyze action finished restores or analyzes everything again the next time.
 type analyzeLane struct {
 	d       *dbRun
 	mu      sync.Mutex
 	pending map[string]int            // table key → actions of this run on it not finished yet
-	tables  map[string]*catalog.Table // table key → the tables the lane may analyze
-	queue   []*catalog.Table
-	done    map[string]bool // analyzed by the lane
+	tables  map[string]*catalog.Table // table key → the tables the lane may do
+	queue   []*catalog.Table          // to analyze
+	carry   []*catalog.Table          // to restore the statistics of, once dumped
+	done    map[string]bool           // restored or analyzed by the lane
 	closed  bool
-	work    time.Duration // time spent in the lane's ANALYZEs
+	work    time.Duration // time spent in the lane's statements
 	wake    chan struct{}
 	exited  chan struct{}
-	// carry: the target takes the source's planner statistics (plan.CarriesStatistics); stats
-	// waits for pg_dump's script of them, started with the lane.
-	carry bool
-	stats func() (string, error)
+	// carries: the target takes the source's planner statistics (plan.CarriesStatistics);
+	// dumped is closed once pg_dump, started with the lane, wrote their script (statsFile) or
+	// failed (statsErr).
+	carries   bool
+	dumped    chan struct{}
+	statsFile string
+	statsErr  error
+	// conn is the lane's connection once it stopped, for the analyze action (takeConn).
+	conn *pgx.Conn
+	// rs indexes the script (restorer): built once, by the lane or the analyze action.
+	rsMu sync.Mutex
+	rs   *statsRestorer
 }
 
 // tableKey names the table an action works on, "schema.name"; "" for other actions.
@@ -57,14 +69,14 @@ func tableKey(a *plan.Action) string {
 	return ""
 }
 
-// earlyAnalyzable reports whether a table's statistics can be gathered before post-data.
+// earlyAnalyzable reports whether a table's statistics can be gathered (or restored) before
+// post-data.
 func earlyAnalyzable(t *catalog.Table) bool {
 	return t.Kind == "r" && !t.IsPartition && !t.HasInheritChildren && !t.HasExtendedStats
 }
 
 // startAnalyzeLane starts the lane for the actions of this run, and where the target takes the
 // source's statistics, pg_dump dumping them; it returns nil when the run has no analyze action.
-// With statistics carried over, the lane analyzes only the tables whose statistics cannot be.
 func (d *dbRun) startAnalyzeLane(ctx context.Context, actions []*plan.Action) *analyzeLane {
 	analyze := false
 	for _, a := range actions {
@@ -77,13 +89,18 @@ func (d *dbRun) startAnalyzeLane(ctx context.Context, actions []*plan.Action) *a
 	}
 	l := &analyzeLane{d: d, pending: map[string]int{}, done: map[string]bool{}, wake: make(chan struct{}, 1), exited: make(chan struct{})}
 	if tools := d.r.opt.Tools; tools != nil && plan.CarriesStatistics(d.r.opt.Plan.Target.VersionNum, tools.Release) {
-		l.carry = true
-		l.stats = d.dumpStatistics(ctx)
+		l.carries, l.dumped = true, make(chan struct{})
+		stats := d.dumpStatistics(ctx)
+		go func() {
+			l.statsFile, l.statsErr = stats()
+			close(l.dumped)
+			l.poke()
+		}()
 	}
 	byKey := map[string]*catalog.Table{}
 	for k := range d.src.Tables {
 		t := &d.src.Tables[k]
-		if earlyAnalyzable(t) && !(l.carry && plan.StatisticsCarriable(t)) {
+		if earlyAnalyzable(t) {
 			byKey[t.Key()] = t
 		}
 	}
@@ -105,11 +122,42 @@ func (d *dbRun) startAnalyzeLane(ctx context.Context, actions []*plan.Action) *a
 		}
 	}
 	if len(l.pending) == 0 {
-		close(l.exited) // nothing to analyze early
+		close(l.exited) // nothing to do early
 		return l
 	}
 	go l.run(ctx)
 	return l
+}
+
+// restorer returns the index of the statistics pg_dump dumped, once it finished, built on c the
+// first time it is asked for.
+func (l *analyzeLane) restorer(ctx context.Context, c *pgx.Conn) (*statsRestorer, error) {
+	select {
+	case <-l.dumped:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if l.statsErr != nil {
+		return nil, l.statsErr
+	}
+	l.rsMu.Lock()
+	defer l.rsMu.Unlock()
+	if l.rs == nil {
+		rs, err := l.d.newStatsRestorer(ctx, c, l.statsFile)
+		if err != nil {
+			return nil, err // the next caller tries again
+		}
+		l.rs = rs
+	}
+	return l.rs, nil
+}
+
+// poke wakes the lane.
+func (l *analyzeLane) poke() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
 }
 
 // finished tells the lane an action succeeded.
@@ -129,10 +177,21 @@ func (l *analyzeLane) finished(a *plan.Action) {
 		return
 	}
 	delete(l.pending, k)
-	l.queue = append(l.queue, l.tables[k])
+	if t := l.tables[k]; l.carries && plan.StatisticsCarriable(t) {
+		l.carry = append(l.carry, t)
+	} else {
+		l.queue = append(l.queue, t)
+	}
+	l.poke()
+}
+
+// isDumped reports whether pg_dump finished dumping the statistics.
+func (l *analyzeLane) isDumped() bool {
 	select {
-	case l.wake <- struct{}{}:
+	case <-l.dumped:
+		return true
 	default:
+		return false
 	}
 }
 
@@ -144,17 +203,26 @@ func (l *analyzeLane) run(ctx context.Context) {
 			conn.Close(context.WithoutCancel(ctx))
 		}
 	}()
+	restores := l.carries
 	for {
 		l.mu.Lock()
+		if l.closed && ctx.Err() == nil && conn != nil {
+			l.conn, conn = conn, nil // to the analyze action: one connection's setup less
+		}
 		if l.closed || ctx.Err() != nil {
 			l.mu.Unlock()
 			return
 		}
-		// Whatever finished meanwhile, in one statement (up to maxAnalyzeBatch tables).
+		// Whatever finished meanwhile, in one statement each (up to maxAnalyzeBatch tables).
+		var carry []*catalog.Table
+		if restores && l.isDumped() {
+			carry = l.carry[:min(len(l.carry), maxAnalyzeBatch)]
+			l.carry = l.carry[len(carry):]
+		}
 		batch := l.queue[:min(len(l.queue), maxAnalyzeBatch)]
 		l.queue = l.queue[len(batch):]
 		l.mu.Unlock()
-		if len(batch) == 0 {
+		if len(batch) == 0 && len(carry) == 0 {
 			select {
 			case <-l.wake:
 			case <-ctx.Done():
@@ -169,28 +237,69 @@ func (l *analyzeLane) run(ctx context.Context) {
 			}
 			conn = c
 		}
-		names := make([]string, len(batch))
-		for i, t := range batch {
-			names[i] = t.Qualified()
-		}
-		start := time.Now()
-		_, err := conn.Exec(ctx, analyzeStatement(names, l.d.r.opt.Plan.Target.VersionNum))
-		l.mu.Lock()
-		l.work += time.Since(start)
-		if err == nil {
-			for _, t := range batch {
-				l.done[t.Key()] = true
+		if len(carry) > 0 {
+			if err := l.restore(ctx, conn, carry); err != nil {
+				if ctx.Err() != nil || conn.IsClosed() {
+					return
+				}
+				restores = false // the analyze action says why, and analyzes them
 			}
 		}
-		l.mu.Unlock()
-		if err != nil {
+		if len(batch) > 0 && !l.analyze(ctx, conn, batch) {
 			return // a lost connection, a dropped table: the analyze action does it again
 		}
 	}
 }
 
-// stop stops the lane once its current ANALYZE is done and returns what it analyzed and the time
-// it spent.
+// restore restores the statistics of tables on c; those the target did not take in full go to the
+// lane's queue, to be analyzed.
+func (l *analyzeLane) restore(ctx context.Context, c *pgx.Conn, tables []*catalog.Table) error {
+	rs, err := l.restorer(ctx, c)
+	if err != nil {
+		return err
+	}
+	owners := make([]statsOwner, len(tables))
+	for i, t := range tables {
+		owners[i] = tableOwner(t)
+	}
+	carried, work, err := rs.restoreOn(ctx, c, owners)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.work += work
+	if err != nil {
+		return err
+	}
+	for _, t := range tables {
+		if carried[t.Key()] {
+			l.done[t.Key()] = true
+		} else {
+			l.queue = append(l.queue, t)
+		}
+	}
+	return nil
+}
+
+// analyze analyzes tables on c and reports whether it succeeded.
+func (l *analyzeLane) analyze(ctx context.Context, c *pgx.Conn, tables []*catalog.Table) bool {
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = t.Qualified()
+	}
+	start := time.Now()
+	_, err := c.Exec(ctx, analyzeStatement(names, l.d.r.opt.Plan.Target.VersionNum))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.work += time.Since(start)
+	if err == nil {
+		for _, t := range tables {
+			l.done[t.Key()] = true
+		}
+	}
+	return err == nil
+}
+
+// stop stops the lane once its current statement is done and returns what it restored or
+// analyzed and the time it spent.
 func (l *analyzeLane) stop() (map[string]bool, time.Duration) {
 	if l == nil {
 		return nil, 0
@@ -198,14 +307,34 @@ func (l *analyzeLane) stop() (map[string]bool, time.Duration) {
 	l.mu.Lock()
 	l.closed = true
 	l.mu.Unlock()
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
+	l.poke()
 	<-l.exited
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.done, l.work
+}
+
+// takeConn returns the connection the stopped lane used, or nil; the caller closes it.
+func (l *analyzeLane) takeConn() *pgx.Conn {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.conn
+	l.conn = nil
+	return c
+}
+
+// close stops the lane and closes its connection if the analyze action did not take it.
+func (l *analyzeLane) close(ctx context.Context) {
+	if l == nil {
+		return
+	}
+	l.stop()
+	if c := l.takeConn(); c != nil {
+		c.Close(context.WithoutCancel(ctx))
+	}
 }
 
 // maxAnalyzeBatch is the most tables one ANALYZE statement names.
@@ -278,10 +407,14 @@ func analyzeBatches(items []analyzeItem, jobs int, target pgver.V) []string {
 func (d *dbRun) analyze(ctx context.Context) (time.Duration, error) {
 	done, work := d.lane.stop()
 	// One connection for the catalog reads the step starts with (materialized views, and the
-	// tables whose statistics cannot be carried): one connection's setup, not two, on a slow link.
-	c, err := openTargetConn(ctx, d)
-	if err != nil {
-		return work, err
+	// tables whose statistics cannot be carried) and the first statistics restores: the lane's,
+	// or one connection's setup, not two, on a slow link.
+	c := d.lane.takeConn()
+	if c == nil {
+		var err error
+		if c, err = openTargetConn(ctx, d); err != nil {
+			return work, err
+		}
 	}
 	defer c.Close(context.WithoutCancel(ctx))
 	mvs, err := d.materializedViews(ctx, c)
@@ -289,17 +422,17 @@ func (d *dbRun) analyze(ctx context.Context) (time.Duration, error) {
 		return work, err
 	}
 	var carried map[string]bool
-	var restoreWork time.Duration
-	if d.lane != nil && d.lane.carry {
+	if d.lane != nil && d.lane.carries {
 		var sum statsSummary
-		carried, sum, restoreWork, err = d.restoreStatistics(ctx, c, mvs)
+		var restoreWork time.Duration
+		carried, sum, restoreWork, err = d.restoreStatistics(ctx, c, mvs, done)
 		work += restoreWork
 		switch {
 		case ctx.Err() != nil:
 			return work, ctx.Err()
 		case err != nil:
 			d.r.emit(Event{Type: EventMessage, Message: fmt.Sprintf("Database %q: the source's planner statistics could not be carried over (%v); gathering them with ANALYZE", d.db, err)})
-			carried = nil
+			carried = done
 		default:
 			d.r.emit(Event{Type: EventMessage, Message: fmt.Sprintf("Database %q: %s", d.db, sum)})
 		}

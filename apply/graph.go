@@ -30,7 +30,7 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	d.lane = d.startAnalyzeLane(wctx, actions)
-	defer d.lane.stop()
+	defer d.lane.close(ctx)
 	d.preData = sched.NewProgress()
 	rtt := d.linkRTT(ctx)
 	extra := ExtraLanes(r.opt.Jobs, rtt)

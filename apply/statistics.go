@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	pgxconn "github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/internal/pgdump"
 	"github.com/pgferry/pgferry/plan"
@@ -57,209 +59,307 @@ func (s statsSummary) String() string {
 	return m
 }
 
-// restoreStatistics restores the source's planner statistics that pg_dump dumped (dumpStatistics)
-// onto the target, after every index is built (CREATE INDEX counts the table's pages and rows
-// again): those of each table plan.StatisticsCarriable allows, of their indexes (expression
-// columns included) and of the populated materialized views without extended statistics (mvs),
-// REFRESHed by post-data. It returns the tables and materialized views (keys) whose statistics
-// the target took in full; the analyze action analyzes the others: a table with extended
-// statistics, one the source never counted or whose columns it never analyzed, one with a column
-// of a type with statistics kinds of its own (its typanalyze; pg_dump dumps only the standard
-// kinds), one whose statistics the dump lacks (pg_dump 18 dumps none of a source it cannot), and
-// one a restore function refused in part (it returns false, with a warning).
+// statsRestorer restores the source's planner statistics that pg_dump dumped (dumpStatistics) onto
+// the target, a table (or materialized view) at a time with its indexes: the analyze lane as each
+// table is finished, the analyze action the rest (restoreStatistics). It knows where each
+// relation's STATISTICS DATA chunk is in the script, and reads the chunks it restores again from
+// there, holding none in memory.
 //
-// The restores go several tables per statement, on Jobs connections.
-func (d *dbRun) restoreStatistics(ctx context.Context, c *pgx.Conn, mvs []matview) (map[string]bool, statsSummary, time.Duration, error) {
-	file, err := d.lane.stats()
-	if err != nil {
-		return nil, statsSummary{}, 0, err
-	}
+// A table's (or materialized view's) statistics are carried when its own chunk is in the dump and
+// the target took every call of its chunks; otherwise it is analyzed: a table with a column of a
+// type with statistics kinds of its own (custom: its typanalyze; pg_dump dumps only the standard
+// kinds), one whose rows the source counted but whose columns it never analyzed (only vacuumed),
+// one whose chunk is not as pg_dump 18 writes it, one a restore function refused in part (it
+// returns false, with a warning), and one whose statistics the dump lacks.
+type statsRestorer struct {
+	file    string
+	chunks  map[[2]string][2]int64 // offset and length of each relation's chunk, by schema and name
+	indexes map[string][][2]string // the indexes of each table and materialized view, by its key
+	custom  map[string]bool        // tables and materialized views with a column of such a type
+	mu      sync.Mutex             // guards sum and refused
+	sum     statsSummary           // everything restored so far, by the lane and the action
+	refused map[string]bool        // owners not (fully) taken: analyzed instead
+}
+
+// statsOwner is a table or materialized view whose statistics are restored, with its indexes'.
+type statsOwner struct {
+	key, schema, name string
+	matview           bool
+	hasColumns        bool
+}
+
+func tableOwner(t *catalog.Table) statsOwner {
+	return statsOwner{key: t.Key(), schema: t.Schema, name: t.Name, hasColumns: len(t.Columns) > 0}
+}
+
+// newStatsRestorer indexes the script pg_dump dumped (file) and lists the tables the target cannot
+// take the statistics of (customStatisticsTables, on c).
+func (d *dbRun) newStatsRestorer(ctx context.Context, c *pgx.Conn, file string) (*statsRestorer, error) {
 	custom, err := d.customStatisticsTables(ctx, c)
 	if err != nil {
+		return nil, err
+	}
+	s := &statsRestorer{file: file, chunks: map[[2]string][2]int64{}, indexes: map[string][][2]string{}, custom: custom,
+		refused: map[string]bool{}}
+	for _, ix := range d.src.Indexes {
+		k := ix.Schema + "." + ix.Table
+		s.indexes[k] = append(s.indexes[k], [2]string{ix.Schema, ix.Name})
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	err = pgdump.ScanChunksAt(f, func(c pgdump.Chunk, off, n int64) error {
+		if schema, name, ok := pgdump.StatisticsRelation(c.SQL); ok {
+			s.chunks[[2]string{schema, name}] = [2]int64{off, n}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the statistics pg_dump dumped: %w", err)
+	}
+	return s, nil
+}
+
+// batches sends the restore calls of owners to emit, several owners a batch (statsBatchBytes,
+// statsBatchCalls; an owner's calls stay in one batch), and returns the owners it sent none for:
+// to be analyzed.
+func (s *statsRestorer) batches(owners []statsOwner, emit func(*statsBatch) error) ([]statsOwner, error) {
+	f, err := os.Open(s.file)
+	if err != nil {
+		return nil, fmt.Errorf("reading the statistics pg_dump dumped: %w", err)
+	}
+	defer f.Close()
+	var left []statsOwner
+	b := &statsBatch{}
+	var counts statsSummary // of b: added to sum once b is sent
+	send := func() error {
+		if err := emit(b); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.sum.tables += counts.tables
+		s.sum.matviews += counts.matviews
+		s.sum.indexes += counts.indexes
+		s.mu.Unlock()
+		b, counts = &statsBatch{}, statsSummary{}
+		return nil
+	}
+	for _, o := range owners {
+		calls, indexes, ok, err := s.load(f, o)
+		if err != nil {
+			return nil, fmt.Errorf("reading the statistics pg_dump dumped: %w", err)
+		}
+		if !ok {
+			left = append(left, o)
+			continue
+		}
+		if o.matview {
+			counts.matviews++
+		} else {
+			counts.tables++
+		}
+		counts.indexes += indexes
+		b.add(calls, o.key)
+		if b.size >= statsBatchBytes || len(b.calls) >= statsBatchCalls {
+			if err := send(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(b.calls) > 0 {
+		if err := send(); err != nil {
+			return nil, err
+		}
+	}
+	return left, nil
+}
+
+// load reads the restore calls of an owner's chunk and of its indexes' from f, and how many
+// indexes they restore; false when the owner is to be analyzed instead.
+func (s *statsRestorer) load(f io.ReaderAt, o statsOwner) ([]string, int, bool, error) {
+	if s.custom[o.key] {
+		return nil, 0, false, nil
+	}
+	at, ok := s.chunks[[2]string{o.schema, o.name}]
+	if !ok {
+		return nil, 0, false, nil // the dump lacks them
+	}
+	sql, ok, err := pgdump.StatisticsChunkAt(f, at[0], at[1])
+	if err != nil || !ok {
+		return nil, 0, false, err
+	}
+	refuse := func() ([]string, int, bool, error) {
+		s.mu.Lock()
+		s.refused[o.key] = true
+		s.mu.Unlock()
+		return nil, 0, false, nil
+	}
+	// Rows counted but no column analyzed (only vacuumed on the source): ANALYZE.
+	if cols, reltuples := pgdump.StatisticsHasColumns(sql); reltuples > 0 && !cols && o.hasColumns {
+		return refuse()
+	}
+	calls, ok := pgdump.StatisticsCalls(sql)
+	if !ok {
+		return refuse() // not as pg_dump 18 writes them: ANALYZE
+	}
+	n := 0
+	for _, ix := range s.indexes[o.key] {
+		at, ok := s.chunks[ix]
+		if !ok {
+			continue
+		}
+		sql, ok, err := pgdump.StatisticsChunkAt(f, at[0], at[1])
+		if err != nil || !ok {
+			return nil, 0, false, err
+		}
+		more, ok := pgdump.StatisticsCalls(sql)
+		if !ok {
+			return refuse()
+		}
+		calls = append(calls, more...)
+		n++
+	}
+	return calls, n, true, nil
+}
+
+// restoreOn restores the statistics of owners on c, one batch after the other, and returns the
+// keys of those the target took in full; the others are to be analyzed. work is the time spent in
+// the restores.
+func (s *statsRestorer) restoreOn(ctx context.Context, c *pgx.Conn, owners []statsOwner) (map[string]bool, time.Duration, error) {
+	var work time.Duration
+	_, err := s.batches(owners, func(b *statsBatch) error {
+		start := time.Now()
+		failed, err := restoreBatch(ctx, c, b)
+		work += time.Since(start)
+		s.refuse(failed)
+		return err
+	})
+	return s.carried(owners), work, err
+}
+
+func (s *statsRestorer) refuse(keys []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		s.refused[k] = true
+	}
+}
+
+// carried is the keys of owners whose statistics were restored in full.
+func (s *statsRestorer) carried(owners []statsOwner) map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]bool{}
+	for _, o := range owners {
+		if _, dumped := s.chunks[[2]string{o.schema, o.name}]; dumped && !s.custom[o.key] && !s.refused[o.key] {
+			out[o.key] = true
+		}
+	}
+	return out
+}
+
+// summary is what the restores did so far.
+func (s *statsRestorer) summary() statsSummary {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sum := s.sum
+	sum.refused = len(s.refused)
+	return sum
+}
+
+// restoreStatistics restores the statistics the lane did not (done: what it restored or analyzed)
+// onto the target, after every index is built and post-data ran (REFRESH of materialized views;
+// CREATE INDEX counts a table's pages and rows again): those of each table plan.StatisticsCarriable
+// allows and of the populated materialized views without extended statistics (mvs), with their
+// indexes'. The restores go several tables per statement, on Jobs connections. It returns the
+// tables and materialized views (keys) whose statistics the target took in full, by the lane or
+// now; the analyze action analyzes the others.
+func (d *dbRun) restoreStatistics(ctx context.Context, c *pgx.Conn, mvs []matview, done map[string]bool) (map[string]bool, statsSummary, time.Duration, error) {
+	s, err := d.lane.restorer(ctx, c)
+	if err != nil {
 		return nil, statsSummary{}, 0, err
 	}
-	sr := d.statsOwners(mvs, custom)
+	var owners []statsOwner
+	for k := range d.src.Tables {
+		t := &d.src.Tables[k]
+		if plan.StatisticsCarriable(t) && !done[t.Key()] {
+			owners = append(owners, tableOwner(t))
+		}
+	}
+	for _, m := range mvs {
+		if !m.extStats {
+			owners = append(owners, statsOwner{key: m.key(), schema: m.schema, name: m.name, matview: true, hasColumns: true})
+		}
+	}
 	var work time.Duration
+	var mu sync.Mutex
 	batches := make(chan *statsBatch)
 	readErr := make(chan error, 1)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() { readErr <- sr.read(rctx, file, batches) }()
-	err = parallelBatches(rctx, d.r.opt.Jobs, batches, func() (*pgx.Conn, error) { return openTargetConn(rctx, d) },
+	go func() {
+		defer close(batches)
+		_, err := s.batches(owners, func(b *statsBatch) error {
+			select {
+			case batches <- b:
+				return nil
+			case <-rctx.Done():
+				return rctx.Err()
+			}
+		})
+		readErr <- err
+	}()
+	err = parallelBatches(rctx, d.r.opt.Jobs, batches, c, func() (*pgx.Conn, error) { return openTargetConn(rctx, d) },
 		func(ctx context.Context, c *pgx.Conn, b *statsBatch) error {
 			start := time.Now()
 			failed, err := restoreBatch(ctx, c, b)
-			sr.mu.Lock()
-			defer sr.mu.Unlock()
+			s.refuse(failed)
+			mu.Lock()
 			work += time.Since(start)
-			for _, o := range failed {
-				sr.refused[o] = true
-			}
+			mu.Unlock()
 			return err
 		})
 	cancel()
 	for range batches {
 	}
-	if rerr := <-readErr; err == nil && rerr != nil {
-		err = fmt.Errorf("reading the statistics pg_dump dumped: %w", rerr)
+	if rerr := <-readErr; err == nil && rerr != nil && !errors.Is(rerr, context.Canceled) {
+		err = rerr
 	}
 	if err != nil {
-		return nil, sr.sum, work, err
+		return nil, s.summary(), work, err
 	}
-	carried := map[string]bool{}
-	for _, r := range sr.owners {
-		if r.kind != 'i' && sr.seen[r.owner] && !sr.refused[r.owner] {
-			carried[r.owner] = true
-		}
+	carried := s.carried(owners)
+	for k := range done {
+		carried[k] = true // restored or analyzed by the lane
 	}
-	sr.sum.refused = len(sr.refused)
-	return carried, sr.sum, work, nil
-}
-
-// statsRel is a relation whose statistics are restored: the table or materialized view (key)
-// they belong to, and which it is ('t', 'i', 'm').
-type statsRel struct {
-	owner string
-	kind  byte
-}
-
-// statsRestore is what restoreStatistics knows of the relations whose statistics it restores.
-type statsRestore struct {
-	owners     map[[2]string]statsRel // by schema and name
-	hasColumns map[string]bool        // by owner
-	mu         sync.Mutex             // guards refused and seen
-	refused    map[string]bool        // owners not (fully) restored: analyzed instead
-	seen       map[string]bool        // owners with their own relation's statistics in the dump
-	sum        statsSummary           // counted by read alone
-}
-
-// statsOwners lists the relations whose statistics restoreStatistics restores: the tables
-// plan.StatisticsCarriable allows and the materialized views of mvs without extended statistics,
-// none of them with a column of a type with statistics kinds of its own (custom), and their
-// indexes.
-func (d *dbRun) statsOwners(mvs []matview, custom map[string]bool) *statsRestore {
-	sr := &statsRestore{owners: map[[2]string]statsRel{}, hasColumns: map[string]bool{},
-		refused: map[string]bool{}, seen: map[string]bool{}}
-	for k := range d.src.Tables {
-		t := &d.src.Tables[k]
-		if plan.StatisticsCarriable(t) && !custom[t.Key()] {
-			sr.owners[[2]string{t.Schema, t.Name}] = statsRel{t.Key(), 't'}
-			sr.hasColumns[t.Key()] = len(t.Columns) > 0
-		}
-	}
-	for _, m := range mvs {
-		if !m.extStats && !custom[m.key()] {
-			sr.owners[[2]string{m.schema, m.name}] = statsRel{m.key(), 'm'}
-			sr.hasColumns[m.key()] = true
-		}
-	}
-	for _, ix := range d.src.Indexes {
-		if o, ok := sr.owners[[2]string{ix.Schema, ix.Table}]; ok && o.kind != 'i' {
-			sr.owners[[2]string{ix.Schema, ix.Name}] = statsRel{o.owner, 'i'}
-		}
-	}
-	return sr
-}
-
-// read scans the statistics pg_dump dumped (file) and sends their restore calls to batches,
-// several chunks a batch (statsBatchBytes, statsBatchCalls), until the file ends or ctx is done.
-// It closes batches.
-func (sr *statsRestore) read(ctx context.Context, file string, batches chan<- *statsBatch) error {
-	defer close(batches)
-	f, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	b := &statsBatch{}
-	send := func() bool {
-		if len(b.owners) == 0 {
-			return true
-		}
-		select {
-		case batches <- b:
-			b = &statsBatch{}
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
-	err = pgdump.ScanChunks(f, func(c pgdump.Chunk) error {
-		calls, owner, ok := sr.take(c.SQL)
-		if !ok {
-			return nil
-		}
-		b.add(calls, owner)
-		if b.size >= statsBatchBytes || len(b.calls) >= statsBatchCalls {
-			if !send() {
-				return ctx.Err()
-			}
-		}
-		return nil
-	})
-	send()
-	return err
-}
-
-// take returns the restore calls of a chunk of the dumped statistics and the owner of the
-// relation they restore, counting it in sum, or false for a chunk not restored: not statistics,
-// of a relation not restored, or of an owner analyzed instead (which it then records in refused).
-func (sr *statsRestore) take(sql string) ([]string, string, bool) {
-	schema, name, ok := pgdump.StatisticsRelation(sql)
-	if !ok {
-		return nil, "", false
-	}
-	r, ok := sr.owners[[2]string{schema, name}]
-	if !ok {
-		return nil, "", false // a relation the filters leave out, or one analyzed anyway
-	}
-	if r.kind != 'i' {
-		cols, reltuples := pgdump.StatisticsHasColumns(sql)
-		sr.mu.Lock()
-		sr.seen[r.owner] = true
-		// Rows counted but no column analyzed (only vacuumed on the source): ANALYZE.
-		if reltuples > 0 && !cols && sr.hasColumns[r.owner] {
-			sr.refused[r.owner] = true
-		}
-		skip := sr.refused[r.owner]
-		sr.mu.Unlock()
-		if skip {
-			return nil, "", false
-		}
-		switch r.kind {
-		case 't':
-			sr.sum.tables++
-		case 'm':
-			sr.sum.matviews++
-		}
-	} else {
-		sr.sum.indexes++
-	}
-	calls, ok := pgdump.StatisticsCalls(sql)
-	if !ok {
-		sr.mu.Lock()
-		sr.refused[r.owner] = true // not as pg_dump 18 writes them: ANALYZE
-		sr.mu.Unlock()
-		return nil, "", false
-	}
-	return calls, r.owner, true
+	return carried, s.summary(), work, nil
 }
 
 // parallelBatches runs task for each batch received, on up to jobs connections, until batches is
-// closed or a task fails.
-func parallelBatches(ctx context.Context, jobs int, batches <-chan *statsBatch, open func() (*pgx.Conn, error), task func(context.Context, *pgx.Conn, *statsBatch) error) error {
+// closed or a task fails: first (open already, left open) and those open returns (closed at the
+// end), opened as batches come.
+func parallelBatches(ctx context.Context, jobs int, batches <-chan *statsBatch, first *pgx.Conn, open func() (*pgx.Conn, error), task func(context.Context, *pgx.Conn, *statsBatch) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, jobs)
+	var mu sync.Mutex
+	spare := first // taken by the first worker to get a batch
 	for range max(jobs, 1) {
 		go func() {
 			var c *pgx.Conn
 			defer func() {
-				if c != nil {
+				if c != nil && c != first {
 					c.Close(context.WithoutCancel(ctx))
 				}
 			}()
 			for b := range batches {
+				if c == nil {
+					mu.Lock()
+					c, spare = spare, nil
+					mu.Unlock()
+				}
 				if c == nil {
 					var err error
 					if c, err = open(); err != nil {
@@ -277,13 +377,13 @@ func parallelBatches(ctx context.Context, jobs int, batches <-chan *statsBatch, 
 			errs <- nil
 		}()
 	}
-	var first error
+	var firstErr error
 	for range max(jobs, 1) {
-		if err := <-errs; err != nil && first == nil {
-			first = err
+		if err := <-errs; err != nil && firstErr == nil {
+			firstErr = err
 		}
 	}
-	return first
+	return firstErr
 }
 
 // restoreBatch runs a statement of restores and returns the owners of the calls the target did not

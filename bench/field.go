@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/pgferry/pgferry/internal/pgdump"
 	"github.com/pgferry/pgferry/internal/pgtest"
 )
 
@@ -329,7 +330,15 @@ func (e *env) usePG18Target() (func(), error) {
 	secrets = append(secrets, c.Password)
 	tgt, bin, major, kept := e.tgt, e.dumpBin, e.dumpMajor, len(e.kept)
 	e.tgt, e.dumpBin, e.dumpMajor, e.statsCheck = c, dumpDir, targetPG18Major, true
+	// pgferry finds pg_dump 18 there too (it looks on PATH and in Debian's directories otherwise).
+	binPath, hadBinPath := os.LookupEnv(pgdump.BinPathEnv)
+	os.Setenv(pgdump.BinPathEnv, dumpDir)
 	return func() {
+		if hadBinPath {
+			os.Setenv(pgdump.BinPathEnv, binPath)
+		} else {
+			os.Unsetenv(pgdump.BinPathEnv)
+		}
 		// The databases kept on it go with the cluster.
 		e.tgt, e.dumpBin, e.dumpMajor, e.statsCheck, e.kept = tgt, bin, major, false, e.kept[:kept]
 		c.Stop()

@@ -58,7 +58,7 @@ func statisticsPlan(tables []catalog.Table) (string, []string) {
 	}
 	reason := fmt.Sprintf("carry the source's planner statistics over for %s, ANALYZE %s",
 		english.Count(carried, "table"), english.Count(ext+never, "table"))
-	details := []string{"statistics restored with pg_restore_relation_stats and pg_restore_attribute_stats (pg_dump --statistics-only), after the indexes are built"}
+	details := []string{"statistics restored with pg_restore_relation_stats and pg_restore_attribute_stats (pg_dump --statistics-only): a table's as soon as its copy, indexes and foreign keys are done, those of partitions, parents and materialized views after post-data"}
 	if ext > 0 {
 		details = append(details, fmt.Sprintf("ANALYZE: %s with extended statistics (CREATE STATISTICS), whose data pg_dump does not dump", english.Count(ext, "table")))
 	}

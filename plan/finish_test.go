@@ -38,7 +38,7 @@ func TestStatisticsPlan(t *testing.T) {
 		t.Errorf("reason %q, want %q", reason, want)
 	}
 	all := strings.Join(details, "\n")
-	for _, want := range []string{"ANALYZE: 1 table with extended statistics", "ANALYZE: 1 table never analyzed on the source", "after the indexes are built"} {
+	for _, want := range []string{"ANALYZE: 1 table with extended statistics", "ANALYZE: 1 table never analyzed on the source", "as soon as its copy, indexes and foreign keys are done"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("details lack %q:\n%s", want, all)
 		}

@@ -31,9 +31,17 @@ func StatisticsArgs(snapshot, file string) []string {
 // entry's chunk in turn (the preamble is skipped), holding one chunk in memory at a time. Lines
 // starting with a backslash (psql's \restrict) are dropped.
 func ScanChunks(r io.Reader, fn func(Chunk) error) error {
+	return ScanChunksAt(r, func(c Chunk, _, _ int64) error { return fn(c) })
+}
+
+// ScanChunksAt is ScanChunks, also telling where each chunk is in r: its first byte's offset and
+// its length in bytes, dropped lines included; ScanChunks of that section of r reads the chunk
+// again (StatisticsChunkAt).
+func ScanChunksAt(r io.Reader, fn func(c Chunk, off, n int64) error) error {
 	br := bufio.NewReaderSize(r, 1<<16)
 	var cur *Chunk
 	var b strings.Builder
+	var pos, start int64
 	flush := func() error {
 		if cur == nil {
 			return nil
@@ -50,7 +58,7 @@ func ScanChunks(r io.Reader, fn func(Chunk) error) error {
 		c := *cur
 		cur = nil
 		b.Reset()
-		return fn(c)
+		return fn(c, start, pos-start)
 	}
 	for {
 		line, err := br.ReadString('\n')
@@ -61,10 +69,12 @@ func ScanChunks(r io.Reader, fn func(Chunk) error) error {
 				}
 				id, _ := strconv.Atoi(m[1])
 				cur = &Chunk{DumpID: id}
+				start = pos
 			}
 			if cur != nil && !strings.HasPrefix(line, `\`) {
 				b.WriteString(line)
 			}
+			pos += int64(len(line))
 		}
 		if err == io.EOF {
 			return flush()
@@ -73,6 +83,20 @@ func ScanChunks(r io.Reader, fn func(Chunk) error) error {
 			return err
 		}
 	}
+}
+
+// StatisticsChunkAt reads the chunk ScanChunksAt found at off (n bytes) of r again: its SQL, or
+// false when that section holds no chunk.
+func StatisticsChunkAt(r io.ReaderAt, off, n int64) (string, bool, error) {
+	var sql string
+	found := false
+	err := ScanChunks(io.NewSectionReader(r, off, n), func(c Chunk) error {
+		if !found {
+			sql, found = c.SQL, true
+		}
+		return nil
+	})
+	return sql, found, err
 }
 
 // StatisticsRelation returns the relation a STATISTICS DATA chunk restores the statistics of:

@@ -139,3 +139,28 @@ func TestStatisticsCalls(t *testing.T) {
 		}
 	}
 }
+
+func TestScanChunksAt(t *testing.T) {
+	var want []Chunk
+	ScanChunks(strings.NewReader(statsScript), func(c Chunk) error { want = append(want, c); return nil })
+	r := strings.NewReader(statsScript)
+	var at [][2]int64
+	if err := ScanChunksAt(r, func(c Chunk, off, n int64) error { at = append(at, [2]int64{off, n}); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(at) != len(want) {
+		t.Fatalf("%d chunks with offsets, %d without", len(at), len(want))
+	}
+	for k, a := range at {
+		sql, ok, err := StatisticsChunkAt(r, a[0], a[1])
+		if err != nil || !ok || sql != want[k].SQL {
+			t.Errorf("chunk %d at %v read again: %q, %v, %v; want %q", k, a, sql, ok, err, want[k].SQL)
+		}
+	}
+	if last := at[len(at)-1]; last[0]+last[1] != int64(len(statsScript)) {
+		t.Errorf("the last chunk ends at %d of %d bytes", last[0]+last[1], len(statsScript))
+	}
+	if _, ok, err := StatisticsChunkAt(r, 0, at[0][0]); ok || err != nil {
+		t.Errorf("the preamble read as a chunk: %v, %v", ok, err)
+	}
+}
