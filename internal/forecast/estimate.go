@@ -19,6 +19,10 @@ type Estimate struct {
 	// Fixed is apply's serial time outside the actions' graph: connecting, the schema dump and
 	// its reading, each database's setup and closing work that is no action.
 	Fixed time.Duration
+	// Prefetchable is the part of Fixed an apply without a prompt does while its plan is made (the
+	// first database's snapshot and schema dump); Prefetched takes it out. 0 for a rehearsal, whose
+	// Fixed is calibrated on its run as it ran.
+	Prefetchable time.Duration
 	// Spread is the relative half-width of the range (0.15: expected ±15%); Make may widen it
 	// where the plan differs from what the basis saw.
 	Spread float64
@@ -31,4 +35,14 @@ type Estimate struct {
 	// Note says in one line what the basis could not see (actions a rehearsal did not run, say);
 	// "" when nothing.
 	Note string
+}
+
+// Prefetched is the estimate for an apply that opens its first database's source while its plan is
+// made (apply --auto-approve, apply PLANFILE, and so the apply a saved or reviewed plan is for):
+// that part of Fixed is done before the run starts.
+func (e *Estimate) Prefetched() *Estimate {
+	c := *e
+	c.Fixed = max(c.Fixed-c.Prefetchable, 0)
+	c.Prefetchable = 0
+	return &c
 }

@@ -471,9 +471,9 @@ func (pr *pricing) contentionFor(p *plan.Plan, db string) float64 {
 	return 1 + (r.Contention-1)*min(par-1, float64(r.Streams-1))/float64(r.Streams-1)
 }
 
-// fixed is apply's serial time outside the actions' graph: per database, the source's snapshot,
-// pg_dump of its schema and pg_restore's four reads of the archive (at once), its catalog read
-// meanwhile, the target connection the durability barrier uses; and the run's own connections.
+// fixed is apply's serial time outside the actions' graph: per database, opening its source
+// (sourceOpen) and the target connection the durability barrier uses; and the run's own
+// connections.
 func (pr *pricing) fixed(p *plan.Plan) time.Duration {
 	r := pr.r
 	var d time.Duration
@@ -494,16 +494,37 @@ func (pr *pricing) fixed(p *plan.Plan) time.Duration {
 		if !has {
 			continue
 		}
-		tables, others := preDataEntries(pr.dbs[db])
-		entries := tables + others + postDataEntries(pr.dbs[db])
-		if sd := pr.dbs[db]; sd != nil {
-			entries += len(sd.Indexes) + len(sd.Constraints)
-		}
-		// The snapshot's connection, pg_dump's (and its queries), then pg_restore's four reads
-		// of the archive at once; the catalog is read meanwhile; the barrier's connection.
-		// Process starts and connections cost alike on a busy machine: both scale with Connect.
-		dump := pgDumpStart + 6*r.Connect + time.Duration(entries)*pgDumpEntry + 100*r.SourceRTT
-		d += r.Connect + 3*r.SourceRTT + dump + r.Connect
+		d += pr.sourceOpen(db) + r.Connect // the barrier's connection
 	}
 	return d
+}
+
+// sourceOpen is what apply does first for database db before any action: the snapshot's
+// connection, pg_dump's (and its queries), then pg_restore's four reads of the archive at once;
+// the catalog is read meanwhile. Process starts and connections cost alike on a busy machine: both
+// scale with Connect.
+func (pr *pricing) sourceOpen(db string) time.Duration {
+	r := pr.r
+	tables, others := preDataEntries(pr.dbs[db])
+	entries := tables + others + postDataEntries(pr.dbs[db])
+	if sd := pr.dbs[db]; sd != nil {
+		entries += len(sd.Indexes) + len(sd.Constraints)
+	}
+	dump := pgDumpStart + 6*r.Connect + time.Duration(entries)*pgDumpEntry + 100*r.SourceRTT
+	return r.Connect + 3*r.SourceRTT + dump
+}
+
+// Prefetchable is the part of Price's fixed time that an apply without a prompt (apply
+// --auto-approve, apply PLANFILE) does while its plan is made: the first database's snapshot and
+// schema dump (apply.StartPrefetch), so that its run does not wait for them.
+func (r Rates) Prefetchable(p *plan.Plan, jobs int, verify string, dbs map[string]*catalog.Database) time.Duration {
+	pr := newPricing(r, jobs, verify, dbs)
+	for _, db := range p.Databases {
+		for _, a := range p.Actions {
+			if a.Database == db {
+				return pr.sourceOpen(db)
+			}
+		}
+	}
+	return 0
 }

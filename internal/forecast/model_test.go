@@ -235,6 +235,16 @@ func TestPricePlan(t *testing.T) {
 	if fixed < pgDumpStart {
 		t.Errorf("fixed %s, want at least pg_dump's start %s", fixed, pgDumpStart)
 	}
+	// An apply without a prompt opens the first database's source while its plan is made: all of
+	// fixed but the connections of the run and of the durability barrier.
+	pre := rates.Prefetchable(p, 2, "checksum", dbs)
+	if want := fixed - 3*rates.Connect; !near(pre, want) {
+		t.Errorf("prefetchable %s of fixed %s, want %s (fixed but three connections)", pre, fixed, want)
+	}
+	e := (&Estimate{Fixed: fixed, Prefetchable: pre}).Prefetched()
+	if !near(e.Fixed, 3*rates.Connect) || e.Prefetchable != 0 {
+		t.Errorf("prefetched estimate: fixed %s (prefetchable %s), want %s", e.Fixed, e.Prefetchable, 3*rates.Connect)
+	}
 	if guessed <= 0 || guessed >= 1 {
 		t.Errorf("guessed share %.3f, want within (0, 1): the extension and the large objects are guesses", guessed)
 	}

@@ -46,7 +46,8 @@ func Probe(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int)
 		return nil, err
 	}
 	durations, fixed, guessed := r.Price(p, jobs, snap.Migration.Options.Verify, snap.SourceDBs)
-	return &Estimate{Basis: BasisModel, Durations: durations, Fixed: fixed, Spread: modelSpread(guessed, r.Generic, r.Noise),
+	return &Estimate{Basis: BasisModel, Durations: durations, Fixed: fixed,
+		Prefetchable: r.Prefetchable(p, jobs, snap.Migration.Options.Verify, snap.SourceDBs), Spread: modelSpread(guessed, r.Generic, r.Noise),
 		Extra: apply.ExtraLanes(jobs, max(r.SourceRTT, r.TargetRTT))}, nil
 }
 
