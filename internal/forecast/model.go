@@ -107,10 +107,15 @@ type pricing struct {
 	contention map[string]float64
 	// guessed is the time priced by guesses rather than measures.
 	guessed time.Duration
+	// methods and refs are each database's index methods (schema, name → method) and foreign
+	// keys' referenced tables (schema, table, name → schema.name), so that pricing an index or a
+	// constraint is a lookup, not a scan of all of them (quadratic: hours at 100,000 tables).
+	methods, refs map[string]map[string]string
 }
 
 func newPricing(r Rates, jobs int, verify string, dbs map[string]*catalog.Database) *pricing {
-	pr := &pricing{r: r, jobs: max(jobs, 1), verify: verify, dbs: dbs, tables: map[string]map[string]*catalog.Table{}, contention: map[string]float64{}}
+	pr := &pricing{r: r, jobs: max(jobs, 1), verify: verify, dbs: dbs, tables: map[string]map[string]*catalog.Table{}, contention: map[string]float64{},
+		methods: map[string]map[string]string{}, refs: map[string]map[string]string{}}
 	for name, d := range dbs {
 		if d == nil {
 			continue
@@ -120,9 +125,23 @@ func newPricing(r Rates, jobs int, verify string, dbs map[string]*catalog.Databa
 			m[d.Tables[k].Key()] = &d.Tables[k]
 		}
 		pr.tables[name] = m
+		methods, refs := map[string]string{}, map[string]string{}
+		for _, ix := range d.Indexes {
+			if _, ok := methods[ix.Schema+"\x00"+ix.Name]; !ok {
+				methods[ix.Schema+"\x00"+ix.Name] = ix.Method
+			}
+		}
+		for _, c := range d.Constraints {
+			if k := c.Schema + "\x00" + c.Table + "\x00" + c.Name; !hasKey(refs, k) {
+				refs[k] = c.RefTable
+			}
+		}
+		pr.methods[name], pr.refs[name] = methods, refs
 	}
 	return pr
 }
+
+func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
 
 // Price prices every action of p (Durations, by index) and apply's serial time outside the
 // actions' graph (Fixed), and returns the share of the total that rests on guesses rather than
@@ -306,13 +325,8 @@ func (pr *pricing) index(a *plan.Action, contention float64) time.Duration {
 	t := pr.table(a.Database, a.Schema, a.Table)
 	n := pr.rows(t)
 	method := "btree"
-	if d := pr.dbs[a.Database]; d != nil {
-		for _, ix := range d.Indexes {
-			if ix.Schema == a.Schema && ix.Name == a.Name {
-				method = ix.Method
-				break
-			}
-		}
+	if m, ok := pr.methods[a.Database][a.Schema+"\x00"+a.Name]; ok {
+		method = m
 	}
 	// Per row as on the sample: for the sizes a probe sees, sorting's log n is lost in scanning and
 	// forming the index tuples (pgbench's 2M-row primary key builds at the sample's rate).
@@ -330,13 +344,8 @@ func (pr *pricing) index(a *plan.Action, contention float64) time.Duration {
 func (pr *pricing) constraint(a *plan.Action, contention float64) time.Duration {
 	r := pr.r
 	n := float64(pr.rows(pr.table(a.Database, a.Schema, a.Table))) / 2
-	if d := pr.dbs[a.Database]; d != nil {
-		for _, c := range d.Constraints {
-			if c.Schema == a.Schema && c.Table == a.Table && c.Name == a.Name {
-				n += float64(pr.rows(pr.tables[a.Database][c.RefTable])) / 4
-				break
-			}
-		}
+	if ref, ok := pr.refs[a.Database][a.Schema+"\x00"+a.Table+"\x00"+a.Name]; ok {
+		n += float64(pr.rows(pr.tables[a.Database][ref])) / 4
 	}
 	return pr.statement(1) + time.Duration(n*float64(r.JoinRow)*contention)
 }
