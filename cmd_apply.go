@@ -151,6 +151,9 @@ func (c *cli) planApply(ctx context.Context, s *session, saved *plan.Plan, jobs 
 		return nil, fromCode(code)
 	}
 	p = s.plan
+	// The first database's snapshot and schema dump, started while the plan was made, are no part
+	// of the run the forecast is for.
+	s.app.Prefetch = s.prefetched != nil
 	if saved != nil {
 		if reason := planfile.Stale(saved, p); reason != "" {
 			return nil, failf("Saved plan is stale\n\n%s\nRun pgferry plan --out FILE again and apply the new plan.", reason)

@@ -135,6 +135,7 @@ func cmdPlan(c *cli, args []string) error {
 		return fromCode(code)
 	}
 	p := s.plan
+	s.app.Prefetch = true // the apply of this plan: apply PLANFILE, or apply --auto-approve
 	s.app.Forecast(ctx, s.snap, p, s.m.Options.Jobs)
 	if err := view.Plan(p); err != nil {
 		return err

@@ -104,6 +104,9 @@ func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 		}
 		return nil, fmt.Errorf("measuring the servers: %w", err)
 	}
+	if s.Prefetch {
+		e = e.Prefetched()
+	}
 	return forecast.Make(p, jobs, e)
 }
 

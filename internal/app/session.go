@@ -20,6 +20,11 @@ type Session struct {
 	// ToolVersion is this pgferry's version, which plans and states record.
 	ToolVersion string
 	early       *earlyProbe // the forecast's measures taken while the tables are sampled (plan.go)
+	// Prefetch says that the apply forecast opens its first database's source (snapshot, schema
+	// dump) while its plan is made, before its run starts: apply --auto-approve and apply PLANFILE
+	// do, and so does the apply of a plan made by `plan` (saved, or reviewed and then applied
+	// without a prompt); an apply that asks first does not.
+	Prefetch bool
 }
 
 // Open picks the migration named (or the only one, for "") from cfg and opens its state backend:
