@@ -192,6 +192,7 @@ func (c *cli) runApply(ctx context.Context, s *session, p *plan.Plan, jobs int, 
 	// and only its own end (below) says what it left.
 	st.Baseline = nil
 	start := time.Now()
+	s.snap.SourceDBs, s.snap.TargetDBs = nil, nil // the plan is made: apply reads the catalogs it needs in its snapshot
 	err := apply.Run(ctx, apply.Options{Migration: s.m, Plan: p, Tools: s.snap.Tools, Backend: s.backend, State: st, Jobs: jobs, Emit: emit,
 		Prefetch: s.prefetched, TempDir: s.tmpDir})
 	elapsed := time.Since(start)
