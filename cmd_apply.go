@@ -55,6 +55,7 @@ func cmdApply(c *cli, args []string) error {
 		n = *jobs
 	}
 	setProcs(n)
+	defer apply.BoundHeap()() // a large apply's heap kept near what is live (apply/heap.go)
 	view := views.NewApply(views.TypeOf(*jsonOut, false), c.view(), isTerminal(c.stdout))
 	view.Begin(version)
 	// Approval comes before the lock, as in Terraform: nobody waits on a lock behind a prompt.
