@@ -28,9 +28,10 @@ type sourceDump struct {
 	dir      string // temporary directory holding the archive
 	dump     string // the archive (custom format, pre-data and post-data)
 	roles    bool   // options.roles: owners and privileges are restored
-	entries  []pgdump.Entry
-	byID     map[int]pgdump.Entry // entries by dump ID
-	dbItems  []pgdump.Entry       // DATABASE, DATABASE PROPERTIES and their ACL/COMMENT (pg_restore -C --list)
+	// byID holds the archive's entries (pg_restore --list) by dump ID: in no order (the list's
+	// order is the scripts'), and held once (at 20,000 tables, 60,000 entries).
+	byID     map[int]pgdump.Entry
+	dbItems  []pgdump.Entry // DATABASE, DATABASE PROPERTIES and their ACL/COMMENT (pg_restore -C --list)
 	preamble string
 	// matviewData marks the post-data chunks that refresh a materialized view.
 	matviewData map[int]bool
@@ -115,12 +116,13 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 	// Four reads of the same archive, at once: the object list, the list with the database's
 	// own entries, and the post-data and pre-data scripts, each parsed as pg_restore prints it
 	// (never held whole: at tens of thousands of tables, they are tens of megabytes).
+	s.byID = map[int]pgdump.Entry{}
 	reads := []struct {
 		args []string
 		read func(io.Reader) error
 	}{
 		{[]string{"--list", s.dump}, func(r io.Reader) error {
-			return pgdump.ScanList(r, func(e pgdump.Entry) { s.entries = append(s.entries, e) })
+			return pgdump.ScanList(r, func(e pgdump.Entry) { s.byID[e.DumpID] = e })
 		}},
 		{[]string{"--create", "--list", s.dump}, func(r io.Reader) error {
 			return pgdump.ScanList(r, func(e pgdump.Entry) {
@@ -149,10 +151,6 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 		if err != nil {
 			return err
 		}
-	}
-	s.byID = make(map[int]pgdump.Entry, len(s.entries))
-	for _, e := range s.entries {
-		s.byID[e.DumpID] = e
 	}
 	s.splitExtensions(s.byID) // once: it takes the extensions' entries out of preChunks
 	s.schemaPrivilegesFirst()
@@ -232,7 +230,7 @@ func (s *sourceDump) filter(src, sel *catalog.Database) int {
 	}
 	byID := s.byID
 	drop := map[int]bool{}
-	for _, e := range s.entries {
+	for _, e := range s.byID {
 		if objs[[2]uint32{e.TableOID, e.OID}] || (e.Desc == "ROW SECURITY" && tableOIDs[e.OID]) {
 			drop[e.DumpID] = true
 		}
