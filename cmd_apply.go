@@ -55,6 +55,7 @@ func cmdApply(c *cli, args []string) error {
 		n = *jobs
 	}
 	setProcs(n)
+	defer apply.BoundHeap()() // a large apply's heap kept near what is live (apply/heap.go)
 	view := views.NewApply(views.TypeOf(*jsonOut, false), c.view(), isTerminal(c.stdout))
 	view.Begin(version)
 	// Approval comes before the lock, as in Terraform: nobody waits on a lock behind a prompt.
@@ -195,6 +196,7 @@ func (c *cli) runApply(ctx context.Context, s *session, p *plan.Plan, jobs int, 
 	// and only its own end (below) says what it left.
 	st.Baseline = nil
 	start := time.Now()
+	s.snap.SourceDBs, s.snap.TargetDBs = nil, nil // the plan is made: apply reads the catalogs it needs in its snapshot
 	err := apply.Run(ctx, apply.Options{Migration: s.m, Plan: p, Tools: s.snap.Tools, Backend: s.backend, State: st, Jobs: jobs, Emit: emit,
 		Prefetch: s.prefetched, TempDir: s.tmpDir})
 	elapsed := time.Since(start)

@@ -133,20 +133,6 @@ func (r *Runner) owners() *ownerRewriter {
 	return &ownerRewriter{m: p.OwnerMap, login: p.Login, super: p.LoginSuperuser || p.Login == ""}
 }
 
-// stripMeta removes psql meta-commands (\restrict, \unrestrict, \connect) that pg_restore
-// prints in scripts: the chunks are run by a driver, not by psql.
-func stripMeta(script []byte) []byte {
-	lines := strings.SplitAfter(string(script), "\n")
-	var b strings.Builder
-	for _, l := range lines {
-		if strings.HasPrefix(l, `\`) {
-			continue
-		}
-		b.WriteString(l)
-	}
-	return []byte(b.String())
-}
-
 // schedule runs the database's actions in dependency order with Jobs workers.
 func (d *dbRun) schedule(ctx context.Context, actions []*plan.Action) error {
 	r := d.r

@@ -75,7 +75,7 @@ func (d *dbRun) tableReadyAfter() map[string]int {
 		byOID[d.src.Tables[k].OID] = d.src.Tables[k].Key()
 	}
 	entries := map[int]uint32{} // dump ID → table OID, for TABLE entries
-	for _, e := range d.entries {
+	for _, e := range d.byID {
 		if e.Desc == "TABLE" && e.TableOID == 1259 {
 			entries[e.DumpID] = e.OID
 		}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/pgferry/pgferry/internal/pgver"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -380,8 +381,14 @@ var descs = []string{
 // ParseList parses `pg_restore --list` output.
 func ParseList(out []byte) ([]Entry, error) {
 	var entries []Entry
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	err := ScanList(bytes.NewReader(out), func(e Entry) { entries = append(entries, e) })
+	return entries, err
+}
+
+// ScanList parses `pg_restore --list` output as it is read, calling f with each entry in order.
+func ScanList(r io.Reader, f func(Entry)) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		if line == "" || strings.HasPrefix(line, ";") {
@@ -389,25 +396,25 @@ func ParseList(out []byte) ([]Entry, error) {
 		}
 		id, rest, ok := strings.Cut(line, "; ")
 		if !ok {
-			return nil, fmt.Errorf("unexpected TOC line %q", line)
+			return fmt.Errorf("unexpected TOC line %q", line)
 		}
 		var e Entry
 		var err error
 		if e.DumpID, err = strconv.Atoi(strings.TrimSpace(id)); err != nil {
-			return nil, fmt.Errorf("unexpected TOC line %q", line)
+			return fmt.Errorf("unexpected TOC line %q", line)
 		}
-		f := strings.SplitN(rest, " ", 3)
-		if len(f) < 3 {
-			return nil, fmt.Errorf("unexpected TOC line %q", line)
+		fs := strings.SplitN(rest, " ", 3)
+		if len(fs) < 3 {
+			return fmt.Errorf("unexpected TOC line %q", line)
 		}
-		t, _ := strconv.ParseUint(f[0], 10, 32)
-		o, _ := strconv.ParseUint(f[1], 10, 32)
+		t, _ := strconv.ParseUint(fs[0], 10, 32)
+		o, _ := strconv.ParseUint(fs[1], 10, 32)
 		e.TableOID, e.OID = uint32(t), uint32(o)
-		e.Desc, e.Rest = splitDesc(f[2])
+		e.Desc, e.Rest = splitDesc(fs[2])
 		e.Line = line
-		entries = append(entries, e)
+		f(e)
 	}
-	return entries, sc.Err()
+	return sc.Err()
 }
 
 func splitDesc(s string) (string, string) {
@@ -428,37 +435,16 @@ type Chunk struct {
 	Deps []int
 }
 
+// tocComment and depsLine are a chunk's TOC comment and its dependencies line (ScanChunks).
 var (
 	tocComment = regexp.MustCompile(`(?m)^-- TOC entry (\d+) \(class \d+ OID \d+\)$`)
 	depsLine   = regexp.MustCompile(`(?m)^-- Dependencies: ([0-9 ]+)$`)
 )
 
 // SplitScript splits a verbose pg_restore script (-v -f -) into the preamble (session settings) and
-// one chunk per TOC entry, in the script's order.
+// one chunk per TOC entry, in the script's order (ScriptReader, keeping every line).
 func SplitScript(script []byte) (preamble string, chunks []Chunk) {
-	locs := tocComment.FindAllSubmatchIndex(script, -1)
-	if len(locs) == 0 {
-		return string(script), nil
-	}
-	preamble = string(script[:locs[0][0]])
-	for k, loc := range locs {
-		end := len(script)
-		if k+1 < len(locs) {
-			end = locs[k+1][0]
-		}
-		id, _ := strconv.Atoi(string(script[loc[2]:loc[3]]))
-		c := Chunk{DumpID: id, SQL: string(script[loc[0]:end])}
-		// The header is the comment block that starts the chunk: its first few lines.
-		header := c.SQL[:min(len(c.SQL), HeaderLen(c.SQL))]
-		if m := depsLine.FindStringSubmatch(header); m != nil {
-			for _, f := range strings.Fields(m[1]) {
-				if n, err := strconv.Atoi(f); err == nil {
-					c.Deps = append(c.Deps, n)
-				}
-			}
-		}
-		chunks = append(chunks, c)
-	}
+	preamble, chunks, _ = ReadScript(bytes.NewReader(script), false) // a bytes.Reader never fails
 	return preamble, chunks
 }
 
