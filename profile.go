@@ -6,10 +6,12 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"time"
+
+	"github.com/pgferry/pgferry/internal/every"
 )
 
-// profiled runs the command line args (run) under Go's profilers when asked to through the environment (undocumented, for
-// measuring pgferry itself): PGFERRY_CPUPROFILE=FILE writes a CPU profile of the whole command,
+// profiled runs the command line args (run) under Go's profilers when asked to through the environment (for measuring pgferry
+// itself; docs/reference.md lists them): PGFERRY_CPUPROFILE=FILE writes a CPU profile of the whole command,
 // PGFERRY_MEMPROFILE=FILE a heap profile taken when the heap in use was largest (sampled every
 // 250 ms; its allocation samples cover the whole run up to then). A profile
 // that cannot be written is reported on stderr and never changes the command's exit code.
@@ -56,23 +58,9 @@ func watchHeap(path string) (stop func()) {
 			fmt.Fprintln(os.Stderr, "pgferry: memory profile:", err)
 		}
 	}
-	done, exited := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(exited)
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				look()
-				return
-			case <-t.C:
-				look()
-			}
-		}
-	}()
+	stopLooking := every.Do(250*time.Millisecond, look)
 	return func() {
-		close(done)
-		<-exited
+		stopLooking()
+		look() // the last moments count too
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pgferry/pgferry/internal/every"
 	"github.com/pgferry/pgferry/internal/pgio"
 
 	"github.com/jackc/pgx/v5"
@@ -205,24 +206,13 @@ func PipeCopy(ctx context.Context, src, tgt *pgx.Conn, out, in string, progress 
 		pw.CloseWithError(err) // nil → EOF for the reader
 		srcErr <- err
 	}()
-	stop := make(chan struct{})
+	stop := func() {}
 	if progress != nil {
-		go func() {
-			tick := time.NewTicker(CopyProgressEvery)
-			defer tick.Stop()
-			start := time.Now()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-tick.C:
-					progress(time.Since(start), cw.n.Load())
-				}
-			}
-		}()
+		start := time.Now()
+		stop = every.Do(CopyProgressEvery, func() { progress(time.Since(start), cw.n.Load()) })
 	}
 	_, err := tgt.PgConn().CopyFrom(ctx, pr, in)
-	close(stop)
+	stop()
 	if err != nil {
 		pr.CloseWithError(err)
 	}

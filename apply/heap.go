@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
+
+	"github.com/pgferry/pgferry/internal/every"
 )
 
 // Bounding the heap of large applies.
@@ -44,25 +46,11 @@ func BoundHeap() (stop func()) {
 		}
 	}
 	set()
-	done, exited := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(exited)
-		// The live heap is measured at the end of each collection: looked at often enough that the
-		// limit follows it within a collection or two.
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				set()
-			}
-		}
-	}()
+	// The live heap is measured at the end of each collection: looked at often enough that the
+	// limit follows it within a collection or two.
+	stopSet := every.Do(100*time.Millisecond, set)
 	return func() {
-		close(done)
-		<-exited
+		stopSet()
 		debug.SetMemoryLimit(math.MaxInt64)
 	}
 }

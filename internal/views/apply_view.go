@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/internal/every"
 	"github.com/pgferry/pgferry/plan"
 )
 
@@ -187,20 +188,5 @@ func ConnectivityFailed(v *View) {
 // that a reader of apply --json sees the figures move through phases that report nothing of
 // their own (index builds, ANALYZE, verify).
 func progressTicks(jl *JSONLines, period time.Duration) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(period)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				jl.ProgressLine()
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
+	return every.Do(period, jl.ProgressLine)
 }
