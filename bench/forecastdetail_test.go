@@ -49,15 +49,7 @@ func TestForecastDetail(t *testing.T) {
 		bin = filepath.Join(dir, "bin", "pgferry")
 	}
 	runs, _ := strconv.Atoi(os.Getenv("FORECAST_DETAIL_RUNS"))
-	src, err := pgtest.Load(filepath.Join(dir, "source"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tgt, err := pgtest.Load(filepath.Join(dir, "target"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(), "PGFERRY_SOURCE_PASSWORD="+src.Password, "PGFERRY_TARGET_PASSWORD="+tgt.Password)
+	src, tgt, env := benchClusters(t, dir)
 	for i := range max(runs, 1) {
 		d, err := detailRun(t.Context(), cfgDir, bin, env, src, tgt)
 		if err != nil {
@@ -268,15 +260,7 @@ func TestForecastProbeTime(t *testing.T) {
 		t.Skip("FORECAST_PROBE_TIME and FORECAST_DETAIL_CONFIG (a developer's tool)")
 	}
 	dir := os.Getenv("FORECAST_DETAIL_DIR")
-	src, err := pgtest.Load(filepath.Join(dir, "source"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tgt, err := pgtest.Load(filepath.Join(dir, "target"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(), "PGFERRY_SOURCE_PASSWORD="+src.Password, "PGFERRY_TARGET_PASSWORD="+tgt.Password)
+	_, _, env := benchClusters(t, dir)
 	cfg, diags := config.Load(cfgDir, config.Inputs{Env: env})
 	if diags.HasErrors() {
 		t.Fatal(diags)
@@ -302,4 +286,18 @@ func TestForecastProbeTime(t *testing.T) {
 		}
 		fmt.Printf("probe %s %s\n", filepath.Base(cfgDir), time.Since(start).Round(time.Millisecond))
 	}
+}
+
+// benchClusters loads the source and target clusters a bench left running in dir, and the
+// environment that gives pgferry their passwords.
+func benchClusters(t *testing.T, dir string) (src, tgt *pgtest.Cluster, env []string) {
+	t.Helper()
+	var err error
+	if src, err = pgtest.Load(filepath.Join(dir, "source")); err != nil {
+		t.Fatal(err)
+	}
+	if tgt, err = pgtest.Load(filepath.Join(dir, "target")); err != nil {
+		t.Fatal(err)
+	}
+	return src, tgt, append(os.Environ(), "PGFERRY_SOURCE_PASSWORD="+src.Password, "PGFERRY_TARGET_PASSWORD="+tgt.Password)
 }
