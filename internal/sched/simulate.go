@@ -16,6 +16,34 @@ type SimOptions struct {
 	// ConfirmDelay is how long a finished task waits for its confirmation (the state write that
 	// releases its dependents); 0: none.
 	ConfirmDelay time.Duration
+	// Locks are the table locks each task takes (by task index; nil or shorter: none), held from
+	// the moment it asks for them until it ends, as a transaction holds them. A task that asks for
+	// a lock conflicting with one held or asked for before it waits on its lane until that one is
+	// released (the server's queue: first come, first served), then takes its duration.
+	Locks [][]Lock
+	// Aside is work on a connection of its own beside the lanes (apply's analyze lane); nil: none.
+	Aside *Aside
+}
+
+// Aside is a connection beside the lanes that runs Items as they become ready: when idle, it takes
+// every ready item (in the order they became ready) and runs them one after another, each waiting
+// for its locks as a task does. The task Stop, when it starts, stops the connection: it waits
+// until the items the connection took are done, and runs the items it never took itself on Jobs
+// connections (their durations over Jobs are added to its own).
+type Aside struct {
+	Items []AsideItem
+	// Stop is the task whose start stops the connection; -1: none (what the connection does after
+	// the last task is not waited for).
+	Stop int
+}
+
+// AsideItem is one piece of Aside's work.
+type AsideItem struct {
+	// After are the tasks whose end makes the item ready; a task that started early counts once
+	// its completion is confirmed with the gate's (apply holds back what ran beside pre-data).
+	After    []int
+	Duration time.Duration
+	Locks    []Lock
 }
 
 // Slot is where and when a task ran in a simulation, as offsets from the start.
@@ -38,6 +66,10 @@ type Timeline struct {
 	// Critical is the chain of tasks that determined Finish, first to last: the last task to
 	// finish, the task it started after, and so on back to one that could start at once.
 	Critical []int
+	// Aside holds the slots of SimOptions.Aside's items, by item (Lane: Jobs+Extra, After: the
+	// task it waited for a lock for, or -1); an item the Stop task took over, or that the
+	// connection had not reached when the run ended, has Start and End -1.
+	Aside []Slot
 }
 
 // Simulate replays the tasks through Run's rules (ready set, ranks, Jobs lanes, early starts,
@@ -53,10 +85,13 @@ func Simulate(tasks []Task, durations []time.Duration, opt SimOptions) (*Timelin
 	}
 	s := &sim{c: c, durations: durations, opt: opt, lanes: make([]bool, c.jobs+c.extra),
 		tl: &Timeline{Slots: make([]Slot, len(tasks))}, readyAt: make([]time.Duration, len(tasks)),
-		cause: make([]int, len(tasks)), freedBy: -1}
+		cause: make([]int, len(tasks)), freedBy: -1, locks: map[string][]held{}}
 	for i := range tasks {
 		s.cause[i] = -1
 		s.tl.Slots[i] = Slot{Start: -1, End: -1, Lane: -1, After: -1}
+	}
+	if err := s.newAside(); err != nil {
+		return nil, err
 	}
 	for !c.done() {
 		s.dispatch()
@@ -86,6 +121,8 @@ type sim struct {
 	cause     []int           // the task whose end made it ready
 	freedBy   int             // the task whose end freed a lane now
 	lastEnd   int             // the task confirmed last
+	locks     map[string][]held
+	aside     *asideLane // nil without SimOptions.Aside
 }
 
 type eventKind int
@@ -94,6 +131,7 @@ const (
 	evProgress eventKind = iota // the gate reached n
 	evFinish                    // task i ended
 	evConfirm                   // batch is confirmed; trigger is the task whose end queued it
+	evAside                     // the aside connection finished item i
 )
 
 type event struct {
@@ -135,13 +173,37 @@ func (s *sim) dispatch() {
 		if s.readyAt[i] < s.now && s.freedBy >= 0 {
 			after = s.freedBy // it was ready, and waited for a lane
 		}
-		end := s.now + s.durations[i]
-		s.tl.Slots[i] = Slot{Start: s.now, End: end, Lane: lane, After: after}
-		if s.c.tasks[i].Gate && s.opt.GateSteps > 0 {
-			s.gateProgress(i, end)
+		s.tl.Slots[i] = Slot{Start: s.now, End: -1, Lane: lane, After: after}
+		if a := s.aside; a != nil && i == a.opt.Stop {
+			a.stopping, a.stopTask = true, i
+			if a.busy {
+				continue // it ends once the connection's statement is done (asideNext)
+			}
+			s.finishStop()
+			continue
 		}
-		s.push(event{at: end, kind: evFinish, i: i})
+		s.run(i, s.durations[i])
 	}
+}
+
+// run lets task i, started now, work for d once its locks are granted.
+func (s *sim) run(i int, d time.Duration) {
+	begin := s.now
+	if i < len(s.opt.Locks) {
+		if at, by := s.lockWait(s.opt.Locks[i]); at > begin {
+			begin = at
+			if by >= 0 {
+				s.tl.Slots[i].After = by // it waited for by's lock
+			}
+		}
+		s.take(s.opt.Locks[i], begin+d, i)
+	}
+	end := begin + d
+	s.tl.Slots[i].End = end
+	if s.c.tasks[i].Gate && s.opt.GateSteps > 0 {
+		s.gateProgress(i, end)
+	}
+	s.push(event{at: end, kind: evFinish, i: i})
 }
 
 // gateProgress queues the progress the gate, started now, reaches before it ends: one event per
@@ -170,6 +232,9 @@ func (s *sim) step(e event) {
 		s.freedBy = e.i
 		batch, made := s.c.finish(e.i, false)
 		s.ready(made, e.i)
+		if !s.c.provisional[e.i] {
+			s.asideEnded(e.i)
+		}
 		switch {
 		case len(batch) == 0:
 		case s.opt.ConfirmDelay == 0:
@@ -179,11 +244,18 @@ func (s *sim) step(e event) {
 		}
 	case evConfirm:
 		s.confirm(e.batch, e.trigger)
+	case evAside:
+		s.asideNext()
 	}
 }
 
 // confirm confirms a batch queued when trigger ended.
 func (s *sim) confirm(batch []int, trigger int) {
+	for _, i := range batch {
+		if s.c.provisional[i] {
+			s.asideEnded(i) // an early task: its end counts now
+		}
+	}
 	s.ready(s.c.confirm(batch), trigger)
 	s.tl.Finish, s.lastEnd = s.now, trigger
 }
@@ -220,4 +292,208 @@ func (q *eventQueue) Pop() any {
 	x := old[len(old)-1]
 	*q = old[:len(old)-1]
 	return x
+}
+
+// LockMode is one of PostgreSQL's table lock modes, weakest first.
+type LockMode int
+
+// The table lock modes (the server's names: ACCESS SHARE … ACCESS EXCLUSIVE).
+const (
+	AccessShare LockMode = iota + 1
+	RowShare
+	RowExclusive
+	ShareUpdateExclusive
+	Share
+	ShareRowExclusive
+	Exclusive
+	AccessExclusive
+)
+
+// lockConflicts is the server's table lock conflict table: the modes (a bit per mode) each mode
+// conflicts with.
+var lockConflicts = [...]uint16{
+	AccessShare:          modes(AccessExclusive),
+	RowShare:             modes(Exclusive, AccessExclusive),
+	RowExclusive:         modes(Share, ShareRowExclusive, Exclusive, AccessExclusive),
+	ShareUpdateExclusive: modes(ShareUpdateExclusive, Share, ShareRowExclusive, Exclusive, AccessExclusive),
+	Share:                modes(RowExclusive, ShareUpdateExclusive, ShareRowExclusive, Exclusive, AccessExclusive),
+	ShareRowExclusive:    modes(RowExclusive, ShareUpdateExclusive, Share, ShareRowExclusive, Exclusive, AccessExclusive),
+	Exclusive:            modes(RowShare, RowExclusive, ShareUpdateExclusive, Share, ShareRowExclusive, Exclusive, AccessExclusive),
+	AccessExclusive:      modes(AccessShare, RowShare, RowExclusive, ShareUpdateExclusive, Share, ShareRowExclusive, Exclusive, AccessExclusive),
+}
+
+func modes(ms ...LockMode) uint16 {
+	var b uint16
+	for _, m := range ms {
+		b |= 1 << m
+	}
+	return b
+}
+
+// Conflicts reports whether a lock in mode m and one in mode o on the same table cannot be held
+// at once.
+func (m LockMode) Conflicts(o LockMode) bool {
+	if m <= 0 || int(m) >= len(lockConflicts) || o <= 0 || int(o) >= len(lockConflicts) {
+		return false
+	}
+	return lockConflicts[m]&(1<<o) != 0
+}
+
+// Lock is a table lock: the table's name (any key naming it) and the mode.
+type Lock struct {
+	Table string
+	Mode  LockMode
+}
+
+// held is a lock asked for in the simulation: held (or waited for) until end, by task (-1: an
+// aside item).
+type held struct {
+	mode LockMode
+	end  time.Duration
+	task int
+}
+
+// lockWait is when locks can all be granted to a request made now: the latest end of the locks
+// asked for before that conflict with them (now when none), and the task that holds it (-1: an
+// aside item or none).
+func (s *sim) lockWait(locks []Lock) (time.Duration, int) {
+	at, by := s.now, -1
+	for _, l := range locks {
+		list := s.locks[l.Table][:0]
+		for _, h := range s.locks[l.Table] {
+			if h.end <= s.now {
+				continue // released: forgotten
+			}
+			list = append(list, h)
+			if l.Mode.Conflicts(h.mode) && h.end > at {
+				at, by = h.end, h.task
+			}
+		}
+		s.locks[l.Table] = list
+	}
+	return at, by
+}
+
+// take records locks asked for now by task (-1: an aside item) and held until end.
+func (s *sim) take(locks []Lock, end time.Duration, task int) {
+	for _, l := range locks {
+		s.locks[l.Table] = append(s.locks[l.Table], held{l.Mode, end, task})
+	}
+}
+
+// asideLane is the state of SimOptions.Aside's connection.
+type asideLane struct {
+	opt      *Aside
+	waiting  []int   // per item: its After tasks not ended yet
+	byTask   [][]int // task → the items waiting for it
+	queue    []int   // ready items not taken yet, in the order they became ready
+	taken    []bool
+	batch    []int // the items the connection took, run one after another
+	pos      int   // batch[pos] runs now
+	busy     bool
+	stopping bool
+	stopTask int // the Stop task once it started and waits; -1 before
+}
+
+func (s *sim) newAside() error {
+	o := s.opt.Aside
+	if o == nil {
+		return nil
+	}
+	n := len(s.c.tasks)
+	if o.Stop >= n {
+		return fmt.Errorf("the aside connection's stop task %d does not exist", o.Stop)
+	}
+	a := &asideLane{opt: o, waiting: make([]int, len(o.Items)), byTask: make([][]int, n), taken: make([]bool, len(o.Items)), stopTask: -1}
+	s.tl.Aside = make([]Slot, len(o.Items))
+	for k, it := range o.Items {
+		s.tl.Aside[k] = Slot{Start: -1, End: -1, Lane: s.c.jobs + s.c.extra, After: -1}
+		for _, j := range it.After {
+			if j < 0 || j >= n {
+				return fmt.Errorf("aside item %d waits for task %d, which does not exist", k, j)
+			}
+			a.waiting[k]++
+			a.byTask[j] = append(a.byTask[j], k)
+		}
+		if a.waiting[k] == 0 {
+			a.queue = append(a.queue, k)
+		}
+	}
+	s.aside = a
+	s.asideKick()
+	return nil
+}
+
+// asideEnded tells the aside connection that task i ended (for its items, as apply's lane hears it).
+func (s *sim) asideEnded(i int) {
+	a := s.aside
+	if a == nil {
+		return
+	}
+	for _, k := range a.byTask[i] {
+		if a.waiting[k]--; a.waiting[k] == 0 {
+			a.queue = append(a.queue, k)
+		}
+	}
+	s.asideKick()
+}
+
+// asideKick starts the connection on what is ready when it is idle and not stopped.
+func (s *sim) asideKick() {
+	a := s.aside
+	if a == nil || a.busy || a.stopping || len(a.queue) == 0 {
+		return
+	}
+	a.batch, a.pos, a.busy = a.queue, 0, true
+	a.queue = nil
+	for _, k := range a.batch {
+		a.taken[k] = true
+	}
+	s.asideItem()
+}
+
+// asideItem runs the batch's current item from now, once its locks are granted.
+func (s *sim) asideItem() {
+	a := s.aside
+	k := a.batch[a.pos]
+	it := a.opt.Items[k]
+	begin, by := s.lockWait(it.Locks)
+	end := begin + it.Duration
+	s.take(it.Locks, end, -1)
+	s.tl.Aside[k].Start, s.tl.Aside[k].End, s.tl.Aside[k].After = s.now, end, by
+	s.push(event{at: end, kind: evAside, i: k})
+}
+
+// asideNext goes on after an item: the batch's next one, or, the batch done, the Stop task that
+// waits for it, or the next batch.
+func (s *sim) asideNext() {
+	a := s.aside
+	if a.pos++; a.pos < len(a.batch) {
+		s.asideItem()
+		return
+	}
+	a.busy, a.batch = false, nil
+	if a.stopping {
+		if a.stopTask >= 0 {
+			s.finishStop()
+		}
+		return
+	}
+	s.asideKick()
+}
+
+// finishStop lets the Stop task, the connection stopped, do its own work and the items the
+// connection never took, on Jobs connections.
+func (s *sim) finishStop() {
+	a := s.aside
+	var left time.Duration
+	for k, it := range a.opt.Items {
+		if !a.taken[k] {
+			a.taken[k] = true
+			left += it.Duration
+		}
+	}
+	i := a.stopTask
+	a.stopTask = -1
+	s.run(i, s.durations[i]+left/time.Duration(s.c.jobs))
 }

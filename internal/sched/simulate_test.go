@@ -328,3 +328,159 @@ func TestSimulateExtraLanes(t *testing.T) {
 	}
 	replay(t, tasks, d, SimOptions{Jobs: 2}, tl0)
 }
+
+// TestLockConflicts: the server's table lock conflict table, as the simulation uses it.
+func TestLockConflicts(t *testing.T) {
+	for _, tc := range []struct {
+		a, b LockMode
+		want bool
+	}{
+		{Share, Share, false},                           // two CREATE INDEX on one table
+		{Share, ShareRowExclusive, true},                // CREATE INDEX and ADD FOREIGN KEY
+		{ShareRowExclusive, ShareRowExclusive, true},    // two foreign keys on one table
+		{ShareUpdateExclusive, ShareRowExclusive, true}, // ANALYZE and ADD FOREIGN KEY
+		{ShareUpdateExclusive, Share, true},             // ANALYZE and CREATE INDEX
+		{ShareUpdateExclusive, ShareUpdateExclusive, true},
+		{RowExclusive, RowExclusive, false}, // two COPY into one table
+		{RowExclusive, Share, true},
+		{AccessShare, Exclusive, false},
+		{AccessShare, AccessExclusive, true}, // ADD PRIMARY KEY blocks even reads
+		{AccessExclusive, AccessExclusive, true},
+		{0, AccessExclusive, false}, // no lock
+	} {
+		if got := tc.a.Conflicts(tc.b); got != tc.want {
+			t.Errorf("%d conflicts with %d: %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+		if got := tc.b.Conflicts(tc.a); got != tc.want {
+			t.Errorf("%d conflicts with %d: %v, want %v (the table is symmetric)", tc.b, tc.a, got, tc.want)
+		}
+	}
+}
+
+// TestSimulateLocks: tasks whose locks conflict run one after another, each waiting on its lane
+// for the lock asked for before; the aside connection (apply's analyze lane) takes part.
+func TestSimulateLocks(t *testing.T) {
+	fk := func(tables ...string) []Lock {
+		var ls []Lock
+		for _, n := range tables {
+			ls = append(ls, Lock{n, ShareRowExclusive})
+		}
+		return ls
+	}
+	index := []Lock{{"a", Share}}
+	for _, tc := range []struct {
+		name      string
+		tasks     []Task
+		durations []time.Duration
+		opt       SimOptions
+		want      []Slot
+		aside     []Slot
+		finish    time.Duration
+		critical  []int
+	}{
+		{
+			name:      "two foreign keys on one table wait for each other",
+			tasks:     []Task{{}, {}},
+			durations: []time.Duration{2 * s, 3 * s},
+			opt:       SimOptions{Jobs: 2, Locks: [][]Lock{fk("a", "b"), fk("c", "a")}},
+			want:      []Slot{{0, 2 * s, 0, -1}, {0, 5 * s, 1, 0}},
+			finish:    5 * s, critical: []int{0, 1},
+		},
+		{
+			name:      "foreign keys on other tables run side by side",
+			tasks:     []Task{{}, {}},
+			durations: []time.Duration{2 * s, 3 * s},
+			opt:       SimOptions{Jobs: 2, Locks: [][]Lock{fk("a", "b"), fk("c", "d")}},
+			want:      []Slot{{0, 2 * s, 0, -1}, {0, 3 * s, 1, -1}},
+			finish:    3 * s, critical: []int{1},
+		},
+		{
+			name:      "index builds share a table",
+			tasks:     []Task{{}, {}},
+			durations: []time.Duration{2 * s, 3 * s},
+			opt:       SimOptions{Jobs: 2, Locks: [][]Lock{index, index}},
+			want:      []Slot{{0, 2 * s, 0, -1}, {0, 3 * s, 1, -1}},
+			finish:    3 * s, critical: []int{1},
+		},
+		{
+			name: "a foreign key waits for the index build, an index asked for after it waits for both",
+			// The server's queue: the third's SHARE does not conflict with the first's, but with
+			// the foreign key's request before it.
+			tasks:     []Task{{}, {}, {}},
+			durations: []time.Duration{3 * s, 1 * s, 1 * s},
+			opt:       SimOptions{Jobs: 3, Locks: [][]Lock{index, fk("a", "b"), index}},
+			want:      []Slot{{0, 3 * s, 0, -1}, {0, 4 * s, 1, 0}, {0, 5 * s, 2, 1}},
+			finish:    5 * s, critical: []int{0, 1, 2},
+		},
+		{
+			name: "the analyze connection's ANALYZE holds up a foreign key",
+			// 0 loads a (2 s); the connection analyzes a as soon as 0 ends (1 s); 1, a foreign key
+			// to a, waits for it.
+			tasks:     []Task{{Rank: 1}, {Deps: []int{0}}},
+			durations: []time.Duration{2 * s, 3 * s},
+			opt: SimOptions{Jobs: 2, Locks: [][]Lock{nil, fk("b", "a")}, Aside: &Aside{Stop: -1,
+				Items: []AsideItem{{After: []int{0}, Duration: s, Locks: []Lock{{"a", ShareUpdateExclusive}}}}}},
+			want:   []Slot{{0, 2 * s, 0, -1}, {2 * s, 6 * s, 0, 0}},
+			aside:  []Slot{{2 * s, 3 * s, 2, -1}},
+			finish: 6 * s, critical: []int{0, 1},
+		},
+		{
+			name: "the stop task waits for the connection's batch and runs what it never took",
+			// 2 stops the connection at 3 s while it analyzes item 0 (until 5 s); item 1, ready
+			// at 3 s, was never taken: 2 runs it on the two lanes (1 s) after its own 1 s.
+			tasks:     []Task{{}, {}, {Deps: []int{0, 1}}},
+			durations: []time.Duration{3 * s, 1 * s, 1 * s},
+			opt: SimOptions{Jobs: 2, Aside: &Aside{Stop: 2, Items: []AsideItem{
+				{After: []int{1}, Duration: 4 * s}, {After: []int{0}, Duration: 2 * s}}}},
+			want:   []Slot{{0, 3 * s, 0, -1}, {0, 1 * s, 1, -1}, {3 * s, 7 * s, 0, 0}},
+			aside:  []Slot{{1 * s, 5 * s, 2, -1}, {-1, -1, 2, -1}},
+			finish: 7 * s, critical: []int{0, 2},
+		},
+		{
+			name: "what the connection is ready for when idle runs in one batch",
+			// Items 0 and 1 are ready at 1 s and run one after another; the stop task at 2 s
+			// waits for the batch (until 4 s).
+			tasks:     []Task{{}, {Deps: []int{0}}},
+			durations: []time.Duration{1 * s, 1 * s},
+			opt: SimOptions{Jobs: 1, Aside: &Aside{Stop: 1, Items: []AsideItem{
+				{After: []int{0}, Duration: 2 * s}, {After: []int{0}, Duration: s}}}},
+			want:   []Slot{{0, 1 * s, 0, -1}, {1 * s, 5 * s, 0, 0}},
+			aside:  []Slot{{1 * s, 3 * s, 1, -1}, {3 * s, 4 * s, 1, -1}},
+			finish: 5 * s, critical: []int{0, 1},
+		},
+		{
+			name: "what ran early is analyzed once the gate is confirmed",
+			// 1 starts beside the gate at 5 s and ends at 7 s; the connection hears of it with the
+			// gate's confirmation at 10 s.
+			tasks:     []Task{{Gate: true}, {Deps: []int{0}, Early: 1, Rank: 1}},
+			durations: []time.Duration{10 * s, 2 * s},
+			opt: SimOptions{Jobs: 2, GateSteps: 2, Aside: &Aside{Stop: -1, Items: []AsideItem{
+				{After: []int{1}, Duration: s}}}},
+			want:   []Slot{{0, 10 * s, 0, -1}, {5 * s, 7 * s, 1, 0}},
+			aside:  []Slot{{10 * s, 11 * s, 2, -1}},
+			finish: 10 * s, critical: []int{0},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tl, err := Simulate(tc.tasks, tc.durations, tc.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(tl.Slots, tc.want) {
+				t.Errorf("slots\n%v\nwant\n%v", tl.Slots, tc.want)
+			}
+			if !reflect.DeepEqual(tl.Aside, tc.aside) {
+				t.Errorf("aside slots\n%v\nwant\n%v", tl.Aside, tc.aside)
+			}
+			if tl.Finish != tc.finish {
+				t.Errorf("finish %v, want %v", tl.Finish, tc.finish)
+			}
+			if !reflect.DeepEqual(tl.Critical, tc.critical) {
+				t.Errorf("critical path %v, want %v", tl.Critical, tc.critical)
+			}
+		})
+	}
+	if _, err := Simulate([]Task{{}}, []time.Duration{s}, SimOptions{Jobs: 1, Aside: &Aside{Stop: -1, Items: []AsideItem{{After: []int{3}}}}}); err == nil {
+		t.Error("an aside item waiting for a task that does not exist: no error")
+	}
+}
