@@ -108,7 +108,8 @@ func detailRun(ctx context.Context, cfgDir, bin string, env []string, src, tgt *
 	}
 	probeTime := time.Since(start)
 	durs, fixed, _ := r.Price(p, jobs, s.Migration.Options.Verify, snap.SourceDBs)
-	f, err := forecast.Make(p, jobs, &forecast.Estimate{Basis: forecast.BasisModel, Durations: durs, Fixed: fixed})
+	f, err := forecast.Make(p, jobs, &forecast.Estimate{Basis: forecast.BasisModel, Durations: durs, Fixed: fixed,
+		Analyses: r.Analyses(p, jobs, s.Migration.Options.Verify, snap.SourceDBs)})
 	if err != nil {
 		return "", err
 	}
@@ -173,7 +174,8 @@ func TestForecastReprice(t *testing.T) {
 			t.Fatalf("%s: %v", f, err)
 		}
 		durs, fixed, _ := d.Rates.Price(d.Plan, d.Jobs, d.Verify, d.DBs)
-		fc, err := forecast.Make(d.Plan, d.Jobs, &forecast.Estimate{Basis: forecast.BasisModel, Durations: durs, Fixed: fixed})
+		fc, err := forecast.Make(d.Plan, d.Jobs, &forecast.Estimate{Basis: forecast.BasisModel, Durations: durs, Fixed: fixed,
+			Analyses: d.Rates.Analyses(d.Plan, d.Jobs, d.Verify, d.DBs)})
 		if err != nil {
 			t.Fatal(err)
 		}

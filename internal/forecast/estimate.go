@@ -32,6 +32,12 @@ type Estimate struct {
 	// Extra is how many connections beside jobs apply will give small tables' work on a slow link
 	// (apply.ExtraLanes; sched.SimOptions.Extra); 0 on a fast one.
 	Extra int
+	// Analyses are the ANALYZE statements apply's analyze lane runs beside the graph (model basis
+	// only): by database, each table it gathers the statistics of early, by its key
+	// ("schema.name"), with its duration. Make replays the lane with its locks (sched.Aside): what it has not reached when
+	// the analyze action starts, that action does. nil: no lane (a rehearsal's analyze action was
+	// measured with what the lane left it).
+	Analyses map[string]map[string]time.Duration
 	// Note says in one line what the basis could not see (actions a rehearsal did not run, say);
 	// "" when nothing.
 	Note string

@@ -3,6 +3,7 @@ package forecast
 import (
 	"fmt"
 	"math"
+	"sort"
 	"time"
 
 	"github.com/pgferry/pgferry/apply"
@@ -29,7 +30,9 @@ func Make(p *plan.Plan, jobs int, e *Estimate) (*state.Forecast, error) {
 		return nil, fmt.Errorf("the estimate prices %d actions, the plan has %d", len(e.Durations), len(p.Actions))
 	}
 	jobs = max(jobs, 1)
-	r, err := replay(p.Actions, e.Durations, jobs, e.Extra, e.ConfirmDelay, e.Basis == BasisModel)
+	model := e.Basis == BasisModel
+	r, err := replay(p.Actions, e.Durations, replayOptions{jobs: jobs, extra: e.Extra, confirm: e.ConfirmDelay,
+		early: model, locks: model, analyses: e.Analyses})
 	if err != nil {
 		return nil, err
 	}
@@ -57,12 +60,23 @@ type replayed struct {
 	path           []int
 }
 
+// replayOptions are how replay simulates: jobs, extra lanes and the confirmation delay as
+// sched.SimOptions; early, with the copies that start while pre-data streams (earlyStarts); locks,
+// with the table locks the actions take (tableLocks), which make some wait for others as the
+// server does; analyses, apply's analyze lane beside the graph (analyzeLane). The model replays
+// with all three; a rehearsal with none, on both sides of its calibration: its measured durations
+// already hold what its actions waited for, and its time outside the graph is its run's wall time
+// less its own replay, so what the replay leaves out is in it.
+type replayOptions struct {
+	jobs, extra  int
+	confirm      time.Duration
+	early, locks bool
+	analyses     map[string]map[string]time.Duration
+}
+
 // replay simulates actions (a plan's, or a subset of one in the plan's order) with their
-// durations as apply.Run runs them; early, with the copies that start while pre-data streams
-// (earlyStarts). The model replays with them; a rehearsal without, on both sides of its
-// calibration (its time outside the graph is its run's wall time less its own replay, so what the
-// replay leaves out is in it).
-func replay(actions []*plan.Action, durations []time.Duration, jobs, extra int, confirm time.Duration, early bool) (replayed, error) {
+// durations as apply.Run runs them (replayOptions).
+func replay(actions []*plan.Action, durations []time.Duration, o replayOptions) (replayed, error) {
 	var r replayed
 	var dbs []string
 	byDB := map[string][]int{}
@@ -102,8 +116,13 @@ func replay(actions []*plan.Action, durations []time.Duration, jobs, extra int, 
 		for k, i := range rest {
 			sub[k], durs[k] = actions[i], durations[i]
 		}
-		tasks, steps := earlyStarts(sub, early && created[db])
-		tl, err := sched.Simulate(tasks, durs, sched.SimOptions{Jobs: jobs, Extra: extra, ConfirmDelay: confirm, GateSteps: steps})
+		tasks, steps := earlyStarts(sub, o.early && created[db])
+		opt := sched.SimOptions{Jobs: o.jobs, Extra: o.extra, ConfirmDelay: o.confirm, GateSteps: steps}
+		if o.locks {
+			opt.Locks = tableLocks(sub)
+		}
+		opt.Aside = analyzeLane(sub, o.analyses[db])
+		tl, err := sched.Simulate(tasks, durs, opt)
 		if err != nil {
 			return r, fmt.Errorf("database %q: %w", db, err)
 		}
@@ -163,4 +182,109 @@ func earlyStarts(actions []*plan.Action, created bool) ([]sched.Task, int) {
 		tasks[i].Early = k + 1
 	}
 	return tasks, len(early)
+}
+
+// tableLocks are the table locks each action of one database's graph takes on the target, as the
+// server grants them to the statements apply runs (apply/postdata.go runs pg_dump's definitions
+// as they are), by action index:
+//   - an index build (CREATE INDEX) takes SHARE on its table: index builds on one table run side
+//     by side, and block writes and the other locks below;
+//   - an index that backs a constraint (ALTER TABLE … ADD CONSTRAINT … PRIMARY KEY or UNIQUE)
+//     takes ACCESS EXCLUSIVE: nothing else on the table runs beside it;
+//   - a foreign key (ALTER TABLE … ADD FOREIGN KEY) takes SHARE ROW EXCLUSIVE on its table and on
+//     the table it references (the referenced table known by the copy it depends on; one loaded
+//     by an earlier run is not locked in the model): two foreign keys that share a table, or one
+//     and an index build or ANALYZE of either table, run one after the other.
+//
+// A table's copies take no lock here: everything else on the table depends on them, and a split
+// table's parts copy side by side (ROW EXCLUSIVE does not conflict with itself).
+func tableLocks(actions []*plan.Action) [][]sched.Lock {
+	copied := map[string]string{} // copy action address → table key
+	for _, a := range actions {
+		if a.Type == plan.TypeTable || a.Type == plan.TypeTablePart {
+			copied[a.Address] = a.Schema + "." + a.Name
+		}
+	}
+	locks := make([][]sched.Lock, len(actions))
+	for i, a := range actions {
+		table := a.Schema + "." + a.Table
+		switch a.Type {
+		case plan.TypeIndex:
+			mode := sched.Share
+			if a.ConstraintOID != 0 {
+				mode = sched.AccessExclusive
+			}
+			locks[i] = []sched.Lock{{Table: table, Mode: mode}}
+		case plan.TypeConstraint:
+			locks[i] = []sched.Lock{{Table: table, Mode: sched.ShareRowExclusive}}
+			for _, dep := range a.DependsOn {
+				if ref, ok := copied[dep]; ok && ref != table && !hasLock(locks[i], ref) {
+					locks[i] = append(locks[i], sched.Lock{Table: ref, Mode: sched.ShareRowExclusive})
+				}
+			}
+		}
+	}
+	return locks
+}
+
+func hasLock(ls []sched.Lock, table string) bool {
+	for _, l := range ls {
+		if l.Table == table {
+			return true
+		}
+	}
+	return false
+}
+
+// analyzeLane is apply's analyze lane (apply/analyze.go) in one database's graph: a connection
+// beside the lanes that analyzes each table of analyses (the tables it may do early, with their
+// ANALYZE's duration) that this graph loads, once every copy, index build and foreign key on it
+// (its own, not those referencing it) ended, taking SHARE UPDATE EXCLUSIVE on it; the analyze
+// action stops it and does what it did not reach. nil when the graph has no analyze action or no
+// such table.
+func analyzeLane(actions []*plan.Action, analyses map[string]time.Duration) *sched.Aside {
+	if len(analyses) == 0 {
+		return nil
+	}
+	stop := -1
+	after := map[string][]int{}
+	loaded := map[string]bool{}
+	var order []string
+	for i, a := range actions {
+		var key string
+		switch a.Type {
+		case plan.TypeAnalyze:
+			stop = i
+			continue
+		case plan.TypeTable, plan.TypeTablePart:
+			key = a.Schema + "." + a.Name
+			if !loaded[key] {
+				loaded[key] = true
+				order = append(order, key)
+			}
+		case plan.TypeIndex, plan.TypeConstraint:
+			key = a.Schema + "." + a.Table
+		default:
+			continue
+		}
+		after[key] = append(after[key], i)
+	}
+	if stop < 0 {
+		return nil
+	}
+	lane := &sched.Aside{Stop: stop}
+	for _, key := range order {
+		d, ok := analyses[key]
+		if !ok {
+			continue
+		}
+		deps := after[key]
+		sort.Ints(deps)
+		lane.Items = append(lane.Items, sched.AsideItem{After: deps, Duration: d,
+			Locks: []sched.Lock{{Table: key, Mode: sched.ShareUpdateExclusive}}})
+	}
+	if len(lane.Items) == 0 {
+		return nil
+	}
+	return lane
 }

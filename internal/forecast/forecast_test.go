@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgferry/pgferry/internal/sched"
 	"github.com/pgferry/pgferry/plan"
 )
 
@@ -188,5 +189,72 @@ func TestEarlyStarts(t *testing.T) {
 	waits.DependsOn = append([]string{sub[1].Address}, waits.DependsOn...)
 	if _, steps := earlyStarts([]*plan.Action{sub[0], &split, &waits}, true); steps != 0 {
 		t.Errorf("a split table and a table waiting for another action: %d early, want none", steps)
+	}
+}
+
+// bench is a pgbench-like database's graph (its schema action first, no database action):
+// accounts (4 s) with a primary key (2 s, ALTER TABLE … ADD PRIMARY KEY), branches with one, a
+// foreign key from accounts to branches (1 s) and one from history (empty) to accounts (10 ms),
+// post-data and the analyze action.
+func bench() ([]*plan.Action, []time.Duration) {
+	db := "b"
+	schema := plan.DatabaseAddr(db) + ".schema"
+	tbl := func(n string) string { return plan.TableAddr(db, "public", n) }
+	ix := func(n string) string { return plan.IndexAddr(db, "public", n+"_pkey") }
+	fk := func(t, n string) string { return plan.ConstraintAddr(db, "public", t, n) }
+	post := plan.DatabaseAddr(db) + ".post_data"
+	acts := []*plan.Action{
+		{Address: schema, Type: plan.TypeSchema, Database: db},
+		{Address: tbl("accounts"), Type: plan.TypeTable, Database: db, Schema: "public", Name: "accounts", DependsOn: []string{schema}},
+		{Address: tbl("branches"), Type: plan.TypeTable, Database: db, Schema: "public", Name: "branches", DependsOn: []string{schema}},
+		{Address: tbl("history"), Type: plan.TypeTable, Database: db, Schema: "public", Name: "history", DependsOn: []string{schema}},
+		{Address: ix("accounts"), Type: plan.TypeIndex, Database: db, Schema: "public", Name: "accounts_pkey", Table: "accounts", ConstraintOID: 1, DependsOn: []string{tbl("accounts")}},
+		{Address: ix("branches"), Type: plan.TypeIndex, Database: db, Schema: "public", Name: "branches_pkey", Table: "branches", ConstraintOID: 2, DependsOn: []string{tbl("branches")}},
+		{Address: fk("accounts", "accounts_bid_fkey"), Type: plan.TypeConstraint, Database: db, Schema: "public", Name: "accounts_bid_fkey", Table: "accounts",
+			DependsOn: []string{tbl("accounts"), tbl("branches"), ix("branches")}},
+		{Address: fk("history", "history_aid_fkey"), Type: plan.TypeConstraint, Database: db, Schema: "public", Name: "history_aid_fkey", Table: "history",
+			DependsOn: []string{tbl("history"), tbl("accounts"), ix("accounts")}},
+		{Address: post, Type: plan.TypePostData, Database: db, DependsOn: []string{tbl("accounts"), tbl("branches"), tbl("history"), ix("accounts"), ix("branches"),
+			fk("accounts", "accounts_bid_fkey"), fk("history", "history_aid_fkey")}},
+		{Address: plan.DatabaseAddr(db) + ".analyze", Type: plan.TypeAnalyze, Database: db, DependsOn: []string{post,
+			fk("accounts", "accounts_bid_fkey"), fk("history", "history_aid_fkey")}},
+	}
+	return acts, []time.Duration{ms(300), 4 * sec, ms(100), ms(100), 2 * sec, ms(100), 1 * sec, ms(10), ms(10), ms(50)}
+}
+
+// TestReplayLocks: the model replays what the server serialises. Two jobs: accounts is copied
+// until 4.3 s; its primary key (ACCESS EXCLUSIVE) until 6.3 s, and the foreign key to branches,
+// started beside it at 4.3 s, waits for it (until 7.3 s); the foreign key from history waits for
+// that one (SHARE ROW EXCLUSIVE on accounts both), until 7.31 s; the analyze lane's ANALYZE of
+// accounts (0.8 s), asked for at 7.3 s, waits for it in turn, and the analyze action waits for
+// the lane (8.11 s), then analyzes history, which the lane never took, on two connections
+// (5 ms) after its own 50 ms: 8.165 s. Without locks and lane: 6.37 s.
+func TestReplayLocks(t *testing.T) {
+	acts, durs := bench()
+	analyses := map[string]map[string]time.Duration{"b": {"public.accounts": ms(800), "public.branches": ms(10), "public.history": ms(10)}}
+	for _, tc := range []struct {
+		name string
+		o    replayOptions
+		want time.Duration
+		path []int
+	}{
+		{"no locks, no lane", replayOptions{jobs: 2}, ms(6370), []int{0, 1, 4, 7, 8, 9}},
+		{"locks", replayOptions{jobs: 2, locks: true}, ms(7370), []int{0, 1, 4, 6, 7, 8, 9}},
+		{"locks and the analyze lane", replayOptions{jobs: 2, locks: true, analyses: analyses}, ms(8165), []int{0, 1, 4, 6, 7, 8, 9}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := replay(acts, durs, tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.total != tc.want || !reflect.DeepEqual(r.path, tc.path) {
+				t.Errorf("total %s, path %v; want %s, %v", r.total, r.path, tc.want, tc.path)
+			}
+		})
+	}
+	// The foreign key locks both its tables; the primary key (ALTER TABLE) locks all of accounts; a copy, nothing.
+	if locks := tableLocks(acts); !reflect.DeepEqual(locks[6], []sched.Lock{{Table: "public.accounts", Mode: sched.ShareRowExclusive}, {Table: "public.branches", Mode: sched.ShareRowExclusive}}) ||
+		!reflect.DeepEqual(locks[4], []sched.Lock{{Table: "public.accounts", Mode: sched.AccessExclusive}}) || locks[1] != nil {
+		t.Errorf("locks %v", locks)
 	}
 }

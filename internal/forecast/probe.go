@@ -48,7 +48,7 @@ func Probe(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int)
 	durations, fixed, guessed := r.Price(p, jobs, snap.Migration.Options.Verify, snap.SourceDBs)
 	return &Estimate{Basis: BasisModel, Durations: durations, Fixed: fixed,
 		Prefetchable: r.Prefetchable(p, jobs, snap.Migration.Options.Verify, snap.SourceDBs), Spread: modelSpread(guessed, r.Generic, r.Noise),
-		Extra: apply.ExtraLanes(jobs, max(r.SourceRTT, r.TargetRTT))}, nil
+		Extra: apply.ExtraLanes(jobs, max(r.SourceRTT, r.TargetRTT)), Analyses: r.Analyses(p, jobs, snap.Migration.Options.Verify, snap.SourceDBs)}, nil
 }
 
 // Measure takes the measures Probe prices the plan with (see Probe): for a caller that shows

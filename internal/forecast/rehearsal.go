@@ -98,7 +98,7 @@ func Rehearsal(p *plan.Plan, jobs int, run *state.Run) (*Estimate, error) {
 	if runExtra > 0 {
 		e.Extra = apply.ExtraLanes(jobs, time.Second)
 	}
-	sim, err := replay(restrict(p.Actions, seenIdx), seenDur, runJobs, max(runExtra, 0), e.ConfirmDelay, false)
+	sim, err := replay(restrict(p.Actions, seenIdx), seenDur, replayOptions{jobs: runJobs, extra: max(runExtra, 0), confirm: e.ConfirmDelay})
 	if err != nil {
 		return nil, err
 	}
