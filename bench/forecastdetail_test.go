@@ -108,8 +108,13 @@ func detailRun(ctx context.Context, cfgDir, bin string, env []string, src, tgt *
 	}
 	probeTime := time.Since(start)
 	durs, fixed, _ := r.Price(p, jobs, s.Migration.Options.Verify, snap.SourceDBs)
-	f, err := forecast.Make(p, jobs, &forecast.Estimate{Basis: forecast.BasisModel, Durations: durs, Fixed: fixed,
-		Analyses: r.Analyses(p, jobs, s.Migration.Options.Verify, snap.SourceDBs)})
+	// As plan prices it: apply --auto-approve dumps the schema while it plans (Prefetched).
+	e := &forecast.Estimate{Basis: forecast.BasisModel, Durations: durs, Fixed: fixed,
+		Prefetchable: r.Prefetchable(p, jobs, s.Migration.Options.Verify, snap.SourceDBs),
+		Analyses:     r.Analyses(p, jobs, s.Migration.Options.Verify, snap.SourceDBs)}
+	e = e.Prefetched()
+	fixed = e.Fixed
+	f, err := forecast.Make(p, jobs, e)
 	if err != nil {
 		return "", err
 	}
@@ -174,8 +179,12 @@ func TestForecastReprice(t *testing.T) {
 			t.Fatalf("%s: %v", f, err)
 		}
 		durs, fixed, _ := d.Rates.Price(d.Plan, d.Jobs, d.Verify, d.DBs)
-		fc, err := forecast.Make(d.Plan, d.Jobs, &forecast.Estimate{Basis: forecast.BasisModel, Durations: durs, Fixed: fixed,
-			Analyses: d.Rates.Analyses(d.Plan, d.Jobs, d.Verify, d.DBs)})
+		e := &forecast.Estimate{Basis: forecast.BasisModel, Durations: durs, Fixed: fixed,
+			Prefetchable: d.Rates.Prefetchable(d.Plan, d.Jobs, d.Verify, d.DBs),
+			Analyses:     d.Rates.Analyses(d.Plan, d.Jobs, d.Verify, d.DBs)}
+		e = e.Prefetched()
+		fixed = e.Fixed
+		fc, err := forecast.Make(d.Plan, d.Jobs, e)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,9 +204,10 @@ func detailKind(a *plan.Action) string {
 	return a.Type
 }
 
-// detailTable prints predicted and actual time per kind of action, the largest actions, and the
-// replayed totals: the model's, and the run's own durations replayed (the difference to the run's
-// wall time is what apply spent outside the actions).
+// detailTable prints predicted and actual time per kind of action (an action's actual time holds
+// what it waited for locks; the predicted, its work alone: the simulation adds the waits), the
+// largest actions, and the totals: the model's, and the run's (less its actions' span, what apply
+// spent outside the actions).
 func detailTable(p *plan.Plan, durs []time.Duration, fixed, forecastTotal time.Duration, run *state.Run, jobs int) string {
 	actual := map[string]time.Duration{}
 	for _, a := range run.Actions {
@@ -241,13 +251,18 @@ func detailTable(p *plan.Plan, durs []time.Duration, fixed, forecastTotal time.D
 	for _, x := range bigs[:min(12, len(bigs))] {
 		fmt.Fprintf(&b, "  %-70s %8s %8s\n", clip(x.addr, 70), dms(x.pred), dms(x.real))
 	}
-	rf, err := forecast.Make(p, jobs, &forecast.Estimate{Basis: forecast.BasisModel, Durations: real})
-	replayed := time.Duration(0)
-	if err == nil {
-		replayed = time.Duration(rf.ExpectedMS) * time.Millisecond
+	// The run's actions, first start to last end (a replay of their durations would count again
+	// the lock waits they hold).
+	var first, last time.Duration = -1, 0
+	for _, a := range run.Actions {
+		if first < 0 || a.Start < first {
+			first = a.Start
+		}
+		last = max(last, a.End)
 	}
+	span := last - max(first, 0)
 	wall := run.Duration()
-	fmt.Fprintf(&b, "outside graph: predicted %s, actual %s (run %s − its actions replayed %s)\n", dms(fixed), dms(wall-replayed), dms(wall), dms(replayed))
+	fmt.Fprintf(&b, "outside graph: predicted %s, actual %s (run %s − its actions' span %s)\n", dms(fixed), dms(wall-span), dms(wall), dms(span))
 	fmt.Fprintf(&b, "TOTAL forecast %s, actual %s: error %+.1f%%\n\n", dms(forecastTotal), dms(wall), 100*(float64(forecastTotal)-float64(wall))/float64(wall))
 	return b.String()
 }

@@ -142,8 +142,11 @@ func replay(actions []*plan.Action, durations []time.Duration, o replayOptions) 
 // with the early starts apply gives them (apply/graph.go, schema.go): into a database the run
 // created, pre-data is streamed, and a plain table whose only dependency is the schema action is
 // copied as soon as its own pre-data ran, beside the rest of pre-data. Where each table's
-// entries fall in pg_dump's script is not known before the dump: the tables are taken in plan
-// order, spread evenly over the schema action (sched.SimOptions.GateSteps: one step per table).
+// entries fall in pg_dump's script is not known before the dump, but pg_dump orders the objects
+// of a kind by schema name, then name (its sort before the dependency order, which keeps that
+// order among tables): the tables are taken in that order, spread evenly over the schema action
+// (sched.SimOptions.GateSteps: one step per table). A large table in a schema that sorts late
+// starts late.
 // It returns the tasks and the gate's steps (0: no early starts).
 func earlyStarts(actions []*plan.Action, created bool) ([]sched.Task, int) {
 	tasks := apply.GraphTasks(actions)
@@ -177,6 +180,13 @@ func earlyStarts(actions []*plan.Action, created bool) ([]sched.Task, int) {
 	if len(early) == 0 {
 		return tasks, 0
 	}
+	sort.SliceStable(early, func(x, y int) bool {
+		a, b := actions[early[x]], actions[early[y]]
+		if a.Schema != b.Schema {
+			return a.Schema < b.Schema
+		}
+		return a.Name < b.Name
+	})
 	tasks[schema].Gate = true
 	for k, i := range early {
 		tasks[i].Early = k + 1

@@ -172,7 +172,7 @@ func TestMakeErrors(t *testing.T) {
 
 // TestEarlyStarts: copies start early only into a database the run creates, and only plain
 // tables that wait for nothing of the database but the schema action (not a split table's, not
-// one that waits for another table), one gate step each in plan order.
+// one that waits for another table), one gate step each in pg_dump's order (schema, then name).
 func TestEarlyStarts(t *testing.T) {
 	p := shop(4 << 30)
 	sub := p.Actions[2:] // the database's actions after its database action
@@ -182,6 +182,12 @@ func TestEarlyStarts(t *testing.T) {
 	}
 	if tasks, steps := earlyStarts(sub, false); steps != 0 || tasks[0].Gate || tasks[1].Early != 0 {
 		t.Errorf("existing database: steps %d, want no early start", steps)
+	}
+	// pg_dump's order, schema then name: big in a schema that sorts after small's comes last.
+	late := *sub[1]
+	late.Schema = "zz"
+	if tasks, _ := earlyStarts([]*plan.Action{sub[0], &late, sub[2]}, true); tasks[1].Early != 2 || tasks[2].Early != 1 {
+		t.Errorf("zz.big and public.small: early %d %d, want 2 1 (pg_dump's order)", tasks[1].Early, tasks[2].Early)
 	}
 	split := *sub[1]
 	split.Parts = 2

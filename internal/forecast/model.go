@@ -372,19 +372,23 @@ func (pr *pricing) analyzeTable(t *catalog.Table) time.Duration {
 // its own as soon as everything on it is done, beside the graph (Analyses prices those; the
 // simulation replays the lane, and adds to this action what the lane has not reached when it
 // starts); the action analyzes what is left: partitioned and inheritance parents and tables with
-// extended statistics, jobs at a time.
+// extended statistics, jobs at a time. It starts on the lane's connection (apply's takeConn) when
+// the lane had one, and opens one when the database has no table for the lane.
 func (pr *pricing) analyze(db string) time.Duration {
 	d := pr.dbs[db]
 	if d == nil {
 		return pr.r.Connect
 	}
 	var rest time.Duration
+	connect := pr.r.Connect
 	for k := range d.Tables {
 		if t := &d.Tables[k]; !earlyAnalyzed(t) {
 			rest += pr.analyzeTable(t)
+		} else {
+			connect = 0
 		}
 	}
-	return pr.r.Connect + pr.statement(1) + rest/time.Duration(pr.jobs)
+	return connect + pr.statement(1) + rest/time.Duration(pr.jobs)
 }
 
 // earlyAnalyzed reports whether apply's analyze lane gathers a table's statistics once the table

@@ -109,8 +109,9 @@ func TestPrice(t *testing.T) {
 func TestPriceAnalyze(t *testing.T) {
 	dbs := map[string]*catalog.Database{"shop": shopCatalog()}
 	stmt := rates.TargetRTT + rates.Statement
-	// events (a partitioned parent, no rows): its statement, on one of 2 connections.
-	want := rates.Connect + stmt + stmt/2
+	// events (a partitioned parent, no rows): its statement, on one of 2 connections; the lane's
+	// connection, no new one.
+	want := stmt + stmt/2
 	for _, contention := range []float64{1, 3} {
 		pr := newPricing(rates, 2, "none", dbs)
 		pr.contention["shop"] = contention
