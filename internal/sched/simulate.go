@@ -85,7 +85,7 @@ func Simulate(tasks []Task, durations []time.Duration, opt SimOptions) (*Timelin
 	}
 	s := &sim{c: c, durations: durations, opt: opt, lanes: make([]bool, c.jobs+c.extra),
 		tl: &Timeline{Slots: make([]Slot, len(tasks))}, readyAt: make([]time.Duration, len(tasks)),
-		cause: make([]int, len(tasks)), freedBy: -1, locks: map[string][]held{}}
+		cause: make([]int, len(tasks)), freedBy: -1, locks: map[string]*held{}}
 	for i := range tasks {
 		s.cause[i] = -1
 		s.tl.Slots[i] = Slot{Start: -1, End: -1, Lane: -1, After: -1}
@@ -121,7 +121,7 @@ type sim struct {
 	cause     []int           // the task whose end made it ready
 	freedBy   int             // the task whose end freed a lane now
 	lastEnd   int             // the task confirmed last
-	locks     map[string][]held
+	locks     map[string]*held
 	aside     *asideLane // nil without SimOptions.Aside
 }
 
@@ -345,12 +345,14 @@ type Lock struct {
 	Mode  LockMode
 }
 
-// held is a lock asked for in the simulation: held (or waited for) until end, by task (-1: an
-// aside item).
+// held is what the simulation keeps of a table's locks: per mode, the latest end of the locks in
+// that mode asked for so far and the task that asked for it (-1: an aside item). A new request
+// waits for the latest end among the modes it conflicts with (nothing when that is past): so
+// it queues behind every conflicting lock asked for before it, in constant time however many
+// there were.
 type held struct {
-	mode LockMode
-	end  time.Duration
-	task int
+	end  [len(lockConflicts)]time.Duration
+	task [len(lockConflicts)]int
 }
 
 // lockWait is when locks can all be granted to a request made now: the latest end of the locks
@@ -359,17 +361,15 @@ type held struct {
 func (s *sim) lockWait(locks []Lock) (time.Duration, int) {
 	at, by := s.now, -1
 	for _, l := range locks {
-		list := s.locks[l.Table][:0]
-		for _, h := range s.locks[l.Table] {
-			if h.end <= s.now {
-				continue // released: forgotten
-			}
-			list = append(list, h)
-			if l.Mode.Conflicts(h.mode) && h.end > at {
-				at, by = h.end, h.task
+		h := s.locks[l.Table]
+		if h == nil {
+			continue
+		}
+		for m := range h.end {
+			if l.Mode.Conflicts(LockMode(m)) && h.end[m] > at {
+				at, by = h.end[m], h.task[m]
 			}
 		}
-		s.locks[l.Table] = list
 	}
 	return at, by
 }
@@ -377,7 +377,17 @@ func (s *sim) lockWait(locks []Lock) (time.Duration, int) {
 // take records locks asked for now by task (-1: an aside item) and held until end.
 func (s *sim) take(locks []Lock, end time.Duration, task int) {
 	for _, l := range locks {
-		s.locks[l.Table] = append(s.locks[l.Table], held{l.Mode, end, task})
+		if l.Mode <= 0 || int(l.Mode) >= len(lockConflicts) {
+			continue
+		}
+		h := s.locks[l.Table]
+		if h == nil {
+			h = &held{}
+			s.locks[l.Table] = h
+		}
+		if end > h.end[l.Mode] {
+			h.end[l.Mode], h.task[l.Mode] = end, task
+		}
 	}
 }
 
