@@ -246,6 +246,10 @@ func hasLock(ls []sched.Lock, table string) bool {
 	return false
 }
 
+// analyzeBatch is the most tables apply's analyze lane names in one ANALYZE (apply's
+// maxAnalyzeBatch): the analyze action waits for that statement, not for all the lane has queued.
+const analyzeBatch = 100
+
 // analyzeLane is apply's analyze lane (apply/analyze.go) in one database's graph: a connection
 // beside the lanes that analyzes each table of analyses (the tables it may do early, with their
 // ANALYZE's duration) that this graph loads, once every copy, index build and foreign key on it
@@ -282,7 +286,7 @@ func analyzeLane(actions []*plan.Action, analyses map[string]time.Duration) *sch
 	if stop < 0 {
 		return nil
 	}
-	lane := &sched.Aside{Stop: stop}
+	lane := &sched.Aside{Stop: stop, Batch: analyzeBatch}
 	for _, key := range order {
 		d, ok := analyses[key]
 		if !ok {

@@ -26,8 +26,8 @@ type SimOptions struct {
 }
 
 // Aside is a connection beside the lanes that runs Items as they become ready: when idle, it takes
-// every ready item (in the order they became ready) and runs them one after another, each waiting
-// for its locks as a task does. The task Stop, when it starts, stops the connection: it waits
+// the ready items (in the order they became ready, at most Batch of them) and runs them one after
+// another, each waiting for its locks as a task does. The task Stop, when it starts, stops the connection: it waits
 // until the items the connection took are done, and runs the items it never took itself on Jobs
 // connections (their durations over Jobs are added to its own).
 type Aside struct {
@@ -35,6 +35,8 @@ type Aside struct {
 	// Stop is the task whose start stops the connection; -1: none (what the connection does after
 	// the last task is not waited for).
 	Stop int
+	// Batch is the most items the connection takes at once (one statement); 0: no limit.
+	Batch int
 }
 
 // AsideItem is one piece of Aside's work.
@@ -454,8 +456,12 @@ func (s *sim) asideKick() {
 	if a == nil || a.busy || a.stopping || len(a.queue) == 0 {
 		return
 	}
-	a.batch, a.pos, a.busy = a.queue, 0, true
-	a.queue = nil
+	n := len(a.queue)
+	if a.opt.Batch > 0 {
+		n = min(n, a.opt.Batch)
+	}
+	a.batch, a.pos, a.busy = a.queue[:n:n], 0, true
+	a.queue = a.queue[n:]
 	for _, k := range a.batch {
 		a.taken[k] = true
 	}

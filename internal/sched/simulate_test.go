@@ -438,14 +438,26 @@ func TestSimulateLocks(t *testing.T) {
 		},
 		{
 			name: "what the connection is ready for when idle runs in one batch",
-			// Items 0 and 1 are ready at 1 s and run one after another; the stop task at 2 s
-			// waits for the batch (until 4 s).
+			// Items 0 and 1 are ready at 1 s and run one after another; the stop task, started
+			// at 1 s too, waits for the batch (until 4 s), then runs its own 1 s.
 			tasks:     []Task{{}, {Deps: []int{0}}},
 			durations: []time.Duration{1 * s, 1 * s},
 			opt: SimOptions{Jobs: 1, Aside: &Aside{Stop: 1, Items: []AsideItem{
 				{After: []int{0}, Duration: 2 * s}, {After: []int{0}, Duration: s}}}},
 			want:   []Slot{{0, 1 * s, 0, -1}, {1 * s, 5 * s, 0, 0}},
 			aside:  []Slot{{1 * s, 3 * s, 1, -1}, {3 * s, 4 * s, 1, -1}},
+			finish: 5 * s, critical: []int{0, 1},
+		},
+		{
+			name: "a batch holds at most Batch items",
+			// Items 0 and 1 are ready at 1 s; the connection takes item 0 alone; the stop task,
+			// started at 1 s too, waits for it (until 3 s) and runs item 1 itself after its own.
+			tasks:     []Task{{}, {Deps: []int{0}}},
+			durations: []time.Duration{1 * s, 1 * s},
+			opt: SimOptions{Jobs: 1, Aside: &Aside{Stop: 1, Batch: 1, Items: []AsideItem{
+				{After: []int{0}, Duration: 2 * s}, {After: []int{0}, Duration: s}}}},
+			want:   []Slot{{0, 1 * s, 0, -1}, {1 * s, 5 * s, 0, 0}},
+			aside:  []Slot{{1 * s, 3 * s, 1, -1}, {-1, -1, 1, -1}},
 			finish: 5 * s, critical: []int{0, 1},
 		},
 		{
