@@ -358,6 +358,18 @@ func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools
 	return p
 }
 
+// Done is closed once the prefetch has opened its source (snapshot, schema dump) or failed to: the
+// forecast's probe waits for it, so that it does not measure the servers while pg_dump loads them.
+// A nil Prefetch's is closed.
+func (p *Prefetch) Done() <-chan struct{} {
+	if p == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return p.done
+}
+
 // take hands the prefetched source of db over to the caller, waiting for it, once; ok is false when
 // the prefetch is for another database or was taken already.
 func (p *Prefetch) take(db string) (s *sourceDump, ok bool, err error) {

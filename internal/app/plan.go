@@ -96,7 +96,7 @@ func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 	}
 	e, err := early.take(ctx, p, jobs)
 	if e == nil && err == nil {
-		e, err = probe(ctx, snap, p, jobs)
+		e, err = s.probeQuiet(ctx, snap, p, jobs)
 	}
 	if err != nil {
 		if rerr != nil {
@@ -108,6 +108,21 @@ func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 		e = e.Prefetched()
 	}
 	return forecast.Make(p, jobs, e)
+}
+
+// probeQuiet probes (probe) once ProbeAfter is closed: not beside the schema dump an apply without
+// a prompt has started, which on a machine of few cores (or a busy source) made the servers look
+// two to three times slower than its run found them. Waiting costs that apply little: the dump
+// overlaps the catalog reads, and the run would wait for it anyway.
+func (s *Session) probeQuiet(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int) (*forecast.Estimate, error) {
+	if s.ProbeAfter != nil {
+		select {
+		case <-s.ProbeAfter:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return probe(ctx, snap, p, jobs)
 }
 
 // fromRehearsal is the forecast of p scaled from run.
@@ -180,7 +195,7 @@ func (s *Session) startProbe(ctx context.Context, snap *snapshot.Snapshot) {
 	ep := &earlyProbe{jobs: s.Migration.Options.Jobs, actions: p.Actions, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(ep.done)
-		ep.e, ep.err = probe(ctx, &unsampled, p, ep.jobs)
+		ep.e, ep.err = s.probeQuiet(ctx, &unsampled, p, ep.jobs)
 	}()
 	s.early = ep
 }
