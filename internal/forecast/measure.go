@@ -110,8 +110,7 @@ func (pb *prober) statements(ctx context.Context) error {
 	}
 	pb.r.Statement = async
 	pb.r.WALFlush = max(durable-async, 0)
-	pb.dropTemps(ctx, pb.tgt)
-	return nil
+	return nil // its tables are dropped with the sample's (afterCopy): a round trip less
 }
 
 // statementBatch is how many statements pipelined3 sends at once.
@@ -402,51 +401,80 @@ func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copy
 	return nil
 }
 
-// contention copies contentionBytes of the sample on streams pairs of connections at once (the
-// sample's and streams−1 new ones, each after a first copy of a few rows as the sample's sessions
-// had), and sets Contention to how much longer a row took among the others than in the sample's
-// first half.
-func (pb *prober) contention(ctx context.Context, sh shape, streams int) error {
+// pair is a source and a target session that a concurrent stream copies on.
+type pair struct {
+	src, tgt *pgx.Conn
+	// connect is the time its slower side took to open.
+	connect time.Duration
+	err     error
+}
+
+// openStreams opens n pairs of sessions for the concurrent streams (contention) in the
+// background, all at once, while the sample is measured: each new connection is an
+// authentication (SCRAM's key derivation on both sides: 150–500 ms on a busy machine; a few round
+// trips on a slow link), which then costs the probe no wall time of its own. pb.close closes them.
+func (pb *prober) openStreams(ctx context.Context, n int) {
+	pb.streams = make([]pair, n)
+	pb.streamsOpen = make(chan struct{})
+	go func() {
+		defer close(pb.streamsOpen)
+		var wg sync.WaitGroup
+		for i := range pb.streams {
+			p := &pb.streams[i]
+			var src, tgt time.Duration
+			var srcErr, tgtErr error
+			var pw sync.WaitGroup
+			start := time.Now()
+			pw.Go(func() { p.src, srcErr = pb.openSource(ctx); src = time.Since(start) })
+			pw.Go(func() { p.tgt, tgtErr = pb.openTarget(ctx); tgt = time.Since(start) })
+			wg.Go(func() {
+				pw.Wait()
+				p.connect, p.err = max(src, tgt), errors.Join(srcErr, tgtErr)
+			})
+		}
+		wg.Wait()
+	}()
+}
+
+// closeStreams waits for openStreams and closes what it opened, its temporary tables dropped.
+func (pb *prober) closeStreams(ctx context.Context) {
+	if pb.streamsOpen == nil {
+		return
+	}
+	<-pb.streamsOpen
+	for _, p := range pb.streams {
+		if p.tgt != nil {
+			pb.dropTemps(ctx, p.tgt)
+			p.tgt.Close(ctx)
+		}
+		if p.src != nil {
+			p.src.Close(ctx)
+		}
+	}
+}
+
+// contention copies contentionBytes of the sample on pairs of sessions at once (the sample's and
+// those openStreams opened, each after a first copy of a few rows as the sample's sessions had),
+// and sets Contention to how much longer a row took among the others than in the sample.
+func (pb *prober) contention(ctx context.Context, sh shape) error {
 	rows := int64(float64(contentionBytes) / max(sh.rowBytes, 1))
 	if sh.rowBytes <= 0 {
 		rows = contentionBytes / 120
 	}
-	type pair struct{ src, tgt *pgx.Conn }
-	// The sample's own sessions, warm already, are one of the streams: a new connection costs
-	// an authentication (SCRAM's key derivation on both sides: 150–500 ms on a busy machine).
-	pairs := make([]pair, streams)
-	pairs[0] = pair{pb.src, pb.tgt}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		for _, p := range pairs[1:] {
-			if p.tgt != nil {
-				pb.dropTemps(cctx, p.tgt)
-				p.tgt.Close(cctx)
-			}
-			if p.src != nil {
-				p.src.Close(cctx)
-			}
-		}
-	}()
-	// The connections are opened at once (each costs an authentication), and warmed up.
+	select {
+	case <-pb.streamsOpen:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// The sample's own sessions, warm already, are one of the streams.
+	pairs := append([]pair{{src: pb.src, tgt: pb.tgt, connect: pb.r.Connect}}, pb.streams...)
+	streams := len(pairs)
+	errs := make([]error, streams)
 	var wg sync.WaitGroup
-	errs := make([]error, 2*streams)
-	connects := make([]time.Duration, streams)
-	connects[0] = pb.r.Connect
 	for i := 1; i < streams; i++ {
-		wg.Go(func() {
-			start := time.Now()
-			if pairs[i].src, errs[2*i] = pb.openSource(ctx); errs[2*i] != nil {
-				return
-			}
-			src := time.Since(start)
-			if pairs[i].tgt, errs[2*i+1] = pb.openTarget(ctx); errs[2*i+1] != nil {
-				return
-			}
-			connects[i] = max(src, time.Since(start)-src)
-			_, errs[2*i+1] = pb.copySample(ctx, pairs[i].src, pairs[i].tgt, sh, pb.tempName(), 10)
-		})
+		if errs[i] = pairs[i].err; errs[i] == nil {
+			wg.Go(func() { _, errs[i] = pb.copySample(ctx, pairs[i].src, pairs[i].tgt, sh, pb.tempName(), 10) })
+		}
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -454,6 +482,10 @@ func (pb *prober) contention(ctx context.Context, sh shape, streams int) error {
 	}
 	// Opening a connection is an authentication, which a burst of other work slows: the fastest
 	// of the pairs opened (each priced as its slower side) is the one a repeated probe finds again.
+	connects := make([]time.Duration, streams)
+	for i, p := range pairs {
+		connects[i] = p.connect
+	}
 	pb.r.Connect = slices.Min(connects)
 	perRow := make([]time.Duration, streams)
 	for i, p := range pairs {

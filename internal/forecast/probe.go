@@ -232,6 +232,10 @@ type prober struct {
 	// side: a single copy's time, beside a busy machine's bursts, made the slowdown measured
 	// anywhere from none to 3.4 times on the same servers).
 	firstRow time.Duration
+	// streams are the sessions of the concurrent streams, opened meanwhile (openStreams) until
+	// streamsOpen closes; nil when jobs is 1.
+	streams     []pair
+	streamsOpen chan struct{}
 }
 
 // measure takes every measure of Rates.
@@ -261,11 +265,14 @@ func measure(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs in
 		return pb.r, err
 	}
 	pb.r.Connect = max(connTgt, connSrc)
-	var err error
-	if pb.r.SourceRTT, err = roundTrip(ctx, pb.src); err != nil {
-		return pb.r, err
+	if jobs > 1 {
+		pb.openStreams(ctx, min(jobs, maxStreams)-1)
 	}
-	if pb.r.TargetRTT, err = roundTrip(ctx, pb.tgt); err != nil {
+	// Each connection's round trip, both at once.
+	wg.Go(func() { pb.r.SourceRTT, srcErr = roundTrip(ctx, pb.src) })
+	wg.Go(func() { pb.r.TargetRTT, tgtErr = roundTrip(ctx, pb.tgt) })
+	wg.Wait()
+	if err := errors.Join(srcErr, tgtErr); err != nil {
 		return pb.r, err
 	}
 	pb.settings()
@@ -281,7 +288,7 @@ func measure(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs in
 	if jobs > 1 {
 		// A server out of connection slots (or a pooler's limit) leaves the streams unmeasured:
 		// priced as if they did not slow each other, which the range then has to cover.
-		if err := pb.contention(ctx, sh, min(jobs, maxStreams)); err != nil {
+		if err := pb.contention(ctx, sh); err != nil {
 			if ctx.Err() != nil {
 				return pb.r, err
 			}
@@ -338,6 +345,7 @@ func (pb *prober) close() {
 	if pb.src != nil {
 		pb.src.Close(ctx)
 	}
+	pb.closeStreams(ctx)
 }
 
 // dropTemps drops the probe's temporary tables of c's session.
