@@ -265,15 +265,16 @@ func measure(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs in
 		return pb.r, err
 	}
 	pb.r.Connect = max(connTgt, connSrc)
-	if jobs > 1 {
-		pb.openStreams(ctx, min(jobs, maxStreams)-1)
-	}
-	// Each connection's round trip, both at once.
+	// Each connection's round trip, both at once; then the streams' sessions are opened, not
+	// while the round trips are timed (their authentications slowed them by up to a third).
 	wg.Go(func() { pb.r.SourceRTT, srcErr = roundTrip(ctx, pb.src) })
 	wg.Go(func() { pb.r.TargetRTT, tgtErr = roundTrip(ctx, pb.tgt) })
 	wg.Wait()
 	if err := errors.Join(srcErr, tgtErr); err != nil {
 		return pb.r, err
+	}
+	if jobs > 1 {
+		pb.openStreams(ctx, min(jobs, maxStreams)-1)
 	}
 	pb.settings()
 	if err := pb.statements(ctx); err != nil {
