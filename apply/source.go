@@ -344,18 +344,40 @@ type Prefetch struct {
 	err    error
 	mu     sync.Mutex
 	taken  bool
+
+	// settled is closed once the source's catalog read, which outlasts the dump at tens of
+	// thousands of tables, is done too (Done).
+	settled chan struct{}
 }
 
 // StartPrefetch starts opening database db's source in the background: sourceNum and floatDg as
 // Run will use them (the source's server_version_num; FloatDigits), and tmpDir as Options.TempDir.
 func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string) *Prefetch {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &Prefetch{db: db, cancel: cancel, done: make(chan struct{})}
+	p := &Prefetch{db: db, cancel: cancel, done: make(chan struct{}), settled: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		p.src, p.err = openSource(ctx, m, tools, db, sourceNum, floatDg, tmpDir)
 	}()
+	go func() {
+		defer close(p.settled)
+		if <-p.done; p.src != nil {
+			p.src.readCatalog() // once: Run's call gets the same result
+		}
+	}()
 	return p
+}
+
+// Done is closed once the prefetch has opened its source (snapshot, schema dump, the catalog read
+// beside it) or failed to: the forecast's probe waits for it, so that it does not measure the
+// servers while pg_dump and that read load them. A nil Prefetch's is closed.
+func (p *Prefetch) Done() <-chan struct{} {
+	if p == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return p.settled
 }
 
 // take hands the prefetched source of db over to the caller, waiting for it, once; ok is false when

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,5 +194,50 @@ func TestSessionForecastEarly(t *testing.T) {
 	s.Forecast(ctx, &snapshot.Snapshot{}, none, 2)
 	if none.Forecast != nil || s.early != nil || !*stopped {
 		t.Errorf("no changes: forecast %+v, stopped %v", none.Forecast, *stopped)
+	}
+}
+
+// TestSessionForecastAfterDump: an apply without a prompt measures the servers only once its
+// prefetched schema dump is done (ProbeAfter), not beside it; interrupted while it waits, it
+// measures nothing and says so.
+func TestSessionForecastAfterDump(t *testing.T) {
+	defer func(saved func(context.Context, *snapshot.Snapshot, *plan.Plan, int) (*forecast.Estimate, error)) {
+		probe = saved
+	}(probe)
+	dumped := make(chan struct{})
+	var probedAfter atomic.Bool
+	probe = func(_ context.Context, _ *snapshot.Snapshot, p *plan.Plan, jobs int) (*forecast.Estimate, error) {
+		select {
+		case <-dumped:
+			probedAfter.Store(true)
+		default:
+		}
+		d := make([]time.Duration, len(p.Actions))
+		for i := range d {
+			d[i] = time.Second
+		}
+		return &forecast.Estimate{Basis: forecast.BasisModel, Durations: d, Spread: 0.3}, nil
+	}
+	s := forecastSession(t)
+	s.ProbeAfter = dumped
+	p := forecastPlan(100 << 20)
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		close(dumped)
+	}()
+	s.Forecast(context.Background(), &snapshot.Snapshot{}, p, 2)
+	if f := p.Forecast; f == nil || f.Unavailable != "" || !probedAfter.Load() {
+		t.Fatalf("forecast %+v, probed after the dump: %v", f, probedAfter.Load())
+	}
+
+	// Ctrl-C while the dump runs: no measure, the plan says why.
+	s.ProbeAfter = make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	probedAfter.Store(false)
+	p = forecastPlan(100 << 20)
+	s.Forecast(ctx, &snapshot.Snapshot{}, p, 2)
+	if f := p.Forecast; f == nil || !strings.Contains(f.Unavailable, "canceled") {
+		t.Errorf("interrupted while waiting: forecast %+v", f)
 	}
 }

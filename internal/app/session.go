@@ -25,6 +25,10 @@ type Session struct {
 	// do, and so does the apply of a plan made by `plan` (saved, or reviewed and then applied
 	// without a prompt); an apply that asks first does not.
 	Prefetch bool
+	// ProbeAfter, when set, is closed once the work the forecast's probe must not measure beside
+	// is done: the schema dump an apply without a prompt starts while its plan is made
+	// (apply.Prefetch.Done). Measured beside it, the servers look slower than the run will find them.
+	ProbeAfter <-chan struct{}
 }
 
 // Open picks the migration named (or the only one, for "") from cfg and opens its state backend:

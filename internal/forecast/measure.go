@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,16 +110,17 @@ func (pb *prober) statements(ctx context.Context) error {
 	}
 	pb.r.Statement = async
 	pb.r.WALFlush = max(durable-async, 0)
-	pb.dropTemps(ctx, pb.tgt)
-	return nil
+	return nil // its tables are dropped with the sample's (afterCopy): a round trip less
 }
 
 // statementBatch is how many statements pipelined3 sends at once.
 const statementBatch = 4
 
 // pipelined3 times three batches of statementBatch statements made by batch, each batch
-// pipelined, and returns the median batch's time per statement: a burst of other work on a busy
-// machine slows one batch, not the measure.
+// pipelined, and returns the fastest batch's time per statement: other work on a busy machine
+// only ever slows a batch, so the fastest is the one least disturbed, and the one a repeated
+// probe finds again (the median of three had priced the same plan up to half again as dear from
+// one plan to the next).
 func pipelined3(ctx context.Context, c *pgx.Conn, rtt time.Duration, batch func(n int) []string) (time.Duration, error) {
 	ds := make([]time.Duration, 3)
 	for i := range ds {
@@ -128,7 +129,7 @@ func pipelined3(ctx context.Context, c *pgx.Conn, rtt time.Duration, batch func(
 			return 0, err
 		}
 	}
-	return median(ds), nil
+	return slices.Min(ds), nil
 }
 
 // pipelined sends each of sqls as its own Query message (its own transaction), all of them before
@@ -165,8 +166,9 @@ func pipelined(ctx context.Context, c *pgx.Conn, rtt time.Duration, sqls []strin
 	return max(time.Since(start)-rtt, 0) / time.Duration(len(sqls)), nil
 }
 
-// median3 runs sql three times on c and returns its median time less a round trip.
-func median3(ctx context.Context, c *pgx.Conn, rtt time.Duration, sql string) (time.Duration, error) {
+// fastest3 runs sql three times on c and returns its fastest time less a round trip: the run
+// least slowed by other work (pipelined3).
+func fastest3(ctx context.Context, c *pgx.Conn, rtt time.Duration, sql string) (time.Duration, error) {
 	ds := make([]time.Duration, 3)
 	for i := range ds {
 		var err error
@@ -174,16 +176,19 @@ func median3(ctx context.Context, c *pgx.Conn, rtt time.Duration, sql string) (t
 			return 0, err
 		}
 	}
-	return median(ds), nil
+	return slices.Min(ds), nil
 }
 
-func median(ds []time.Duration) time.Duration {
+// mean is the mean of ds (0 for none).
+func mean(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
+	var sum time.Duration
+	for _, d := range ds {
+		sum += d
+	}
+	return sum / time.Duration(len(ds))
 }
 
 // sample copies the sample and measures what is done to it. It returns the shape copied, and
@@ -233,7 +238,7 @@ func (pb *prober) sample(ctx context.Context, s *sampleTable) (shape, bool, erro
 			bytes := best.tableBytes(sh)
 			pb.r.CopyRate = float64(bytes) / max(best.elapsed.Seconds(), 1e-6)
 			pb.r.WireRatio = float64(best.wire) / float64(max(bytes, 1))
-			pb.firstRow = parts[0].elapsed / time.Duration(max(parts[0].rows, 1))
+			pb.firstRow = (parts[0].elapsed + parts[1].elapsed) / time.Duration(max(parts[0].rows+parts[1].rows, 1))
 			if fast := min(parts[0].elapsed, parts[1].elapsed); fast > 0 {
 				pb.r.Noise = float64(max(parts[0].elapsed, parts[1].elapsed)-fast) / float64(fast)
 			}
@@ -315,7 +320,7 @@ func (pb *prober) copySample(ctx context.Context, src, tgt *pgx.Conn, sh shape, 
 func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copyResult, bytes int64) error {
 	rtt, tgt := pb.r.TargetRTT, pb.tgt
 	rows := float64(max(res.rows, 1))
-	// A small table's copy, on warm sessions: all of it is fixed cost (the median of three, as
+	// A small table's copy, on warm sessions: all of it is fixed cost (the fastest of three, as
 	// the measures below).
 	var smalls []time.Duration
 	for range 3 {
@@ -325,7 +330,7 @@ func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copy
 		}
 		smalls = append(smalls, small.elapsed)
 	}
-	pb.r.SmallCopy = median(smalls)
+	pb.r.SmallCopy = slices.Min(smalls)
 	// A table of the sample's columns created, pipelined as pre-data is.
 	var err error
 	pb.r.CreateTable, err = pipelined3(ctx, tgt, rtt, func(n int) []string {
@@ -350,7 +355,7 @@ func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copy
 			return err
 		}
 	}
-	// The median of three builds (one query on a busy server says little), the first included.
+	// The fastest of three builds (one query on a busy server says little), the first included.
 	builds := []time.Duration{first}
 	for range 2 {
 		d, err := timed(ctx, tgt, rtt, index)
@@ -359,11 +364,11 @@ func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copy
 		}
 		builds = append(builds, d)
 	}
-	d := median(builds)
+	d := slices.Min(builds)
 	pb.r.IndexRow = time.Duration(float64(d) / rows)
 	// A foreign key's validation: an anti-join of the table with itself on its first column.
 	join := fmt.Sprintf("SELECT count(*) FROM %[1]s a LEFT JOIN %[1]s b ON b.%[2]s = a.%[2]s WHERE b.%[2]s IS NULL", name, sh.first)
-	if d, err = median3(ctx, tgt, rtt, join); err != nil {
+	if d, err = fastest3(ctx, tgt, rtt, join); err != nil {
 		return err
 	}
 	pb.r.JoinRow = time.Duration(float64(d) / rows)
@@ -372,7 +377,7 @@ func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copy
 	if _, err := tgt.Exec(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE %s AS SELECT * FROM %s LIMIT %d", sub, name, analyzeSample)); err != nil {
 		return err
 	}
-	if d, err = median3(ctx, tgt, rtt, "ANALYZE "+sub); err != nil {
+	if d, err = fastest3(ctx, tgt, rtt, "ANALYZE "+sub); err != nil {
 		return err
 	}
 	pb.r.AnalyzeRow = time.Duration(float64(d) / float64(min(max(res.rows, 1), analyzeSample)))
@@ -382,13 +387,13 @@ func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copy
 		if pgconn.ServerVersion(tgt).AtLeast(11) {
 			checksum = fmt.Sprintf("SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text FROM %s AS t", name)
 		}
-		if d, err = median3(ctx, tgt, rtt, checksum); err != nil {
+		if d, err = fastest3(ctx, tgt, rtt, checksum); err != nil {
 			return err
 		}
 		pb.r.ChecksumRate = float64(bytes) / max(d.Seconds(), 1e-6)
 	}
 	// The scan rate prices verify's count and ANALYZE's pages.
-	if d, err = median3(ctx, tgt, rtt, "SELECT count(*) FROM "+name); err != nil {
+	if d, err = fastest3(ctx, tgt, rtt, "SELECT count(*) FROM "+name); err != nil {
 		return err
 	}
 	pb.r.ScanRate = float64(bytes) / max(d.Seconds(), 1e-6)
@@ -396,51 +401,92 @@ func (pb *prober) afterCopy(ctx context.Context, sh shape, name string, res copy
 	return nil
 }
 
-// contention copies contentionBytes of the sample on streams pairs of connections at once (the
-// sample's and streams−1 new ones, each after a first copy of a few rows as the sample's sessions
-// had), and sets Contention to how much longer a row took among the others than in the sample's
-// first half.
-func (pb *prober) contention(ctx context.Context, sh shape, streams int) error {
+// pair is a source and a target session that a concurrent stream copies on.
+type pair struct {
+	src, tgt *pgx.Conn
+	// connect is the time its slower side took to open.
+	connect time.Duration
+	err     error
+}
+
+// openStreams opens n pairs of sessions for the concurrent streams (contention) in the
+// background, all at once, while the sample is measured: each new connection is an
+// authentication (SCRAM's key derivation on both sides: 150–500 ms on a busy machine; a few round
+// trips on a slow link), which then costs the probe no wall time of its own. pb.close closes them.
+func (pb *prober) openStreams(ctx context.Context, n int) {
+	pb.streams = make([]pair, n)
+	pb.streamsOpen = make(chan struct{})
+	go func() {
+		defer close(pb.streamsOpen)
+		var wg sync.WaitGroup
+		for i := range pb.streams {
+			p := &pb.streams[i]
+			var src, tgt time.Duration
+			var srcErr, tgtErr error
+			var pw sync.WaitGroup
+			start := time.Now()
+			pw.Go(func() { p.src, srcErr = pb.openSource(ctx); src = time.Since(start) })
+			pw.Go(func() { p.tgt, tgtErr = pb.openTarget(ctx); tgt = time.Since(start) })
+			wg.Go(func() {
+				pw.Wait()
+				p.connect, p.err = max(src, tgt), errors.Join(srcErr, tgtErr)
+			})
+		}
+		wg.Wait()
+	}()
+}
+
+// closeStreams waits for openStreams and closes what it opened, its temporary tables dropped.
+func (pb *prober) closeStreams(ctx context.Context) {
+	if pb.streamsOpen == nil {
+		return
+	}
+	<-pb.streamsOpen
+	for _, p := range pb.streams {
+		if p.tgt != nil {
+			pb.dropTemps(ctx, p.tgt)
+			p.tgt.Close(ctx)
+		}
+		if p.src != nil {
+			p.src.Close(ctx)
+		}
+	}
+}
+
+// contention copies contentionBytes of the sample on pairs of sessions at once (the sample's and
+// those openStreams opened, each after a first copy of a few rows as the sample's sessions had),
+// and sets Contention to how much longer a row took among the others than in the sample.
+func (pb *prober) contention(ctx context.Context, sh shape) error {
 	rows := int64(float64(contentionBytes) / max(sh.rowBytes, 1))
 	if sh.rowBytes <= 0 {
 		rows = contentionBytes / 120
 	}
-	type pair struct{ src, tgt *pgx.Conn }
-	// The sample's own sessions, warm already, are one of the streams: a new connection costs
-	// an authentication (SCRAM's key derivation on both sides: 150–500 ms on a busy machine).
-	pairs := make([]pair, streams)
-	pairs[0] = pair{pb.src, pb.tgt}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		for _, p := range pairs[1:] {
-			if p.tgt != nil {
-				pb.dropTemps(cctx, p.tgt)
-				p.tgt.Close(cctx)
-			}
-			if p.src != nil {
-				p.src.Close(cctx)
-			}
-		}
-	}()
-	// The connections are opened at once (each costs an authentication), and warmed up.
+	select {
+	case <-pb.streamsOpen:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// The sample's own sessions, warm already, are one of the streams.
+	pairs := append([]pair{{src: pb.src, tgt: pb.tgt, connect: pb.r.Connect}}, pb.streams...)
+	streams := len(pairs)
+	errs := make([]error, streams)
 	var wg sync.WaitGroup
-	errs := make([]error, 2*streams)
 	for i := 1; i < streams; i++ {
-		wg.Go(func() {
-			if pairs[i].src, errs[2*i] = pb.openSource(ctx); errs[2*i] != nil {
-				return
-			}
-			if pairs[i].tgt, errs[2*i+1] = pb.openTarget(ctx); errs[2*i+1] != nil {
-				return
-			}
-			_, errs[2*i+1] = pb.copySample(ctx, pairs[i].src, pairs[i].tgt, sh, pb.tempName(), 10)
-		})
+		if errs[i] = pairs[i].err; errs[i] == nil {
+			wg.Go(func() { _, errs[i] = pb.copySample(ctx, pairs[i].src, pairs[i].tgt, sh, pb.tempName(), 10) })
+		}
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	// Opening a connection is an authentication, which a burst of other work slows: the fastest
+	// of the pairs opened (each priced as its slower side) is the one a repeated probe finds again.
+	connects := make([]time.Duration, streams)
+	for i, p := range pairs {
+		connects[i] = p.connect
+	}
+	pb.r.Connect = slices.Min(connects)
 	perRow := make([]time.Duration, streams)
 	for i, p := range pairs {
 		wg.Go(func() {
@@ -454,6 +500,6 @@ func (pb *prober) contention(ctx context.Context, sh shape, streams int) error {
 		return err
 	}
 	pb.r.Streams = streams
-	pb.r.Contention = max(1, float64(median(perRow))/float64(max(pb.firstRow, time.Nanosecond)))
+	pb.r.Contention = max(1, float64(mean(perRow))/float64(max(pb.firstRow, time.Nanosecond)))
 	return nil
 }

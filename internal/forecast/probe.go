@@ -30,7 +30,7 @@ import (
 // copies (COPY to COPY) into a temporary table on the target (and generated rows when that table
 // is too small to show a rate); on that table an index build (the table's own primary key columns
 // where it has one), an anti-join (a foreign key's validation), ANALYZE, a count (and verify's
-// checksum when the migration verifies by checksum), each the median of three; with jobs > 1,
+// checksum when the migration verifies by checksum), each the fastest of three; with jobs > 1,
 // copies on several new connections at once, for how much a stream slows beside others.
 //
 // It writes nothing but temporary tables in the target's maintenance database, which it drops
@@ -227,9 +227,15 @@ type prober struct {
 	r        Rates
 	// temps counts the temporary tables made, for unique names.
 	temps atomic.Int64
-	// firstRow is the sample's first half's time per row, on sessions after their first copy: the
-	// concurrent streams' time per row is compared with it.
+	// firstRow is the sample's time per row over both its halves, on sessions after their first
+	// copy: the concurrent streams' mean time per row is compared with it (a mean of two on each
+	// side: a single copy's time, beside a busy machine's bursts, made the slowdown measured
+	// anywhere from none to 3.4 times on the same servers).
 	firstRow time.Duration
+	// streams are the sessions of the concurrent streams, opened meanwhile (openStreams) until
+	// streamsOpen closes; nil when jobs is 1.
+	streams     []pair
+	streamsOpen chan struct{}
 }
 
 // measure takes every measure of Rates.
@@ -259,12 +265,16 @@ func measure(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs in
 		return pb.r, err
 	}
 	pb.r.Connect = max(connTgt, connSrc)
-	var err error
-	if pb.r.SourceRTT, err = roundTrip(ctx, pb.src); err != nil {
+	// Each connection's round trip, both at once; then the streams' sessions are opened, not
+	// while the round trips are timed (their authentications slowed them by up to a third).
+	wg.Go(func() { pb.r.SourceRTT, srcErr = roundTrip(ctx, pb.src) })
+	wg.Go(func() { pb.r.TargetRTT, tgtErr = roundTrip(ctx, pb.tgt) })
+	wg.Wait()
+	if err := errors.Join(srcErr, tgtErr); err != nil {
 		return pb.r, err
 	}
-	if pb.r.TargetRTT, err = roundTrip(ctx, pb.tgt); err != nil {
-		return pb.r, err
+	if jobs > 1 {
+		pb.openStreams(ctx, min(jobs, maxStreams)-1)
 	}
 	pb.settings()
 	if err := pb.statements(ctx); err != nil {
@@ -279,7 +289,7 @@ func measure(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs in
 	if jobs > 1 {
 		// A server out of connection slots (or a pooler's limit) leaves the streams unmeasured:
 		// priced as if they did not slow each other, which the range then has to cover.
-		if err := pb.contention(ctx, sh, min(jobs, maxStreams)); err != nil {
+		if err := pb.contention(ctx, sh); err != nil {
 			if ctx.Err() != nil {
 				return pb.r, err
 			}
@@ -336,6 +346,7 @@ func (pb *prober) close() {
 	if pb.src != nil {
 		pb.src.Close(ctx)
 	}
+	pb.closeStreams(ctx)
 }
 
 // dropTemps drops the probe's temporary tables of c's session.

@@ -99,6 +99,14 @@ func TestProbe(t *testing.T) {
 	if r.Generic || r.SampleRows == 0 || r.CopyRate <= 0 || r.IndexRow <= 0 || r.Streams != 1 {
 		t.Errorf("measures %+v: want a sample of the plan's rows, one stream", r)
 	}
+	// With jobs = 3, two more pairs of sessions (opened while the sample is measured) copy beside
+	// the sample's: three streams; they too are closed and leave nothing (below).
+	if r, err = forecast.Measure(ctx, snap, p, 3); err != nil {
+		t.Fatalf("Measure, 3 jobs: %v", err)
+	}
+	if r.Streams != 3 || r.Contention < 1 || r.Connect <= 0 || r.SourceRTT <= 0 || r.TargetRTT <= 0 {
+		t.Errorf("measures %+v: want three streams, a connection's time and both round trips", r)
+	}
 
 	// Nothing left on the target: no table of the probe, no session of the login.
 	left := func() string {
