@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/catalog"
@@ -74,6 +75,30 @@ func TestReadDatabaseParallel(t *testing.T) {
 	var status string
 	if err := conn.QueryRow(ctx, "SELECT 'idle'").Scan(&status); err != nil || conn.PgConn().TxStatus() != 'I' {
 		t.Errorf("connection after the read: %v, transaction status %c", err, conn.PgConn().TxStatus())
+	}
+	// Interrupted at any point (a failed read is one too), the read ends with an error or a
+	// whole catalog: never a hang, never a part.
+	for _, after := range []time.Duration{5 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond, 150 * time.Millisecond} {
+		c2, err := pgx.Connect(ctx, c.DSN("app"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		short, cancel := context.WithTimeout(ctx, after)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			d, err := catalog.ReadDatabaseParallel(short, c2, open, 3, "app", pgver.Of(15))
+			if err == nil && !reflect.DeepEqual(serial, d) {
+				t.Errorf("interrupted after %v: no error, and a catalog unlike the serial read's", after)
+			}
+		}()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("interrupted after %v: the read did not return", after)
+		}
+		cancel()
+		c2.Close(ctx)
 	}
 	// A small database is read serially, on conn alone.
 	catalog.ParallelFrom = was
