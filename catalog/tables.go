@@ -98,7 +98,8 @@ const builtinTypeSQL = `(
 		WHERE t.oid = a.atttypid AND t.typelem <> 0 AND t.typlen = -1), true)
 )`
 
-func readTables(ctx context.Context, conn Querier, d *Database, v pgver.V) error {
+// readTableRows reads the tables, without their columns.
+func readTableRows(ctx context.Context, conn Querier, d *Database, v pgver.V) error {
 	relkinds := "'r'"
 	partition, parent := "false", "''"
 	if v.AtLeast(10) {
@@ -127,20 +128,39 @@ func readTables(ctx context.Context, conn Querier, d *Database, v pgver.V) error
 		WHERE c.relkind IN (%[4]s) AND %[5]s AND %[6]s
 		ORDER BY 2, 3`, partition, parent, oids, relkinds, userSchemaFilter, notExtensionMember("pg_class", "c.oid"),
 		relationPages("c"), toastPages(v), extStats, userTrigger(v))
-	first := len(d.Tables)
 	var err error
-	if d.Tables, err = appendRows(ctx, conn, d.Tables, pgx.RowToStructByNameLax[Table], q); err != nil {
+	d.Tables, err = appendRows(ctx, conn, d.Tables, pgx.RowToStructByNameLax[Table], q)
+	return err
+}
+
+// readTables reads the tables and their columns.
+func readTables(ctx context.Context, conn Querier, d *Database, v pgver.V) error {
+	first := len(d.Tables)
+	if err := readTableRows(ctx, conn, d, v); err != nil {
 		return err
 	}
 	byOID := map[uint32]int{}
 	for k := first; k < len(d.Tables); k++ {
 		byOID[d.Tables[k].OID] = k
 	}
+	return readColumns(ctx, conn, v, func(oid uint32, c Column) {
+		if k, ok := byOID[oid]; ok {
+			d.Tables[k].Columns = append(d.Tables[k].Columns, c)
+		}
+	})
+}
+
+// readColumns calls fn with each column of the tables, by table OID, in the order of their numbers.
+func readColumns(ctx context.Context, conn Querier, v pgver.V, fn func(oid uint32, c Column)) error {
+	relkinds := "'r'"
+	if v.AtLeast(10) {
+		relkinds = "'r', 'p'"
+	}
 	gen := "false"
 	if v.AtLeast(12) {
 		gen = "a.attgenerated <> ''"
 	}
-	q = fmt.Sprintf(`SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), a.atttypid, %s, %s,
+	q := fmt.Sprintf(`SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), a.atttypid, %s, %s,
 		CASE WHEN a.attcollation <> 0 AND a.attcollation <> (SELECT t.typcollation FROM pg_type t WHERE t.oid = a.atttypid)
 			THEN (SELECT cn.nspname || '.' || co.collname FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation)
 			ELSE '' END
@@ -152,8 +172,6 @@ func readTables(ctx context.Context, conn Querier, d *Database, v pgver.V) error
 	var builtin *bool
 	return forEachRow(ctx, conn, q, []any{&oid, &c.Name, &c.Type, &c.TypeOID, &c.Generated, &builtin, &c.Collation}, func() {
 		c.Builtin = builtin != nil && *builtin
-		if k, ok := byOID[oid]; ok {
-			d.Tables[k].Columns = append(d.Tables[k].Columns, c)
-		}
+		fn(oid, c)
 	})
 }

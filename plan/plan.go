@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"sync"
 	"time"
 
 	"github.com/pgferry/pgferry/internal/snapshot"
@@ -141,6 +142,18 @@ type Plan struct {
 	// Forecast is how long apply is expected to take (internal/forecast), or why no forecast
 	// could be made (Unavailable); nil when there is nothing to apply.
 	Forecast *state.Forecast `json:"forecast,omitempty"`
+	// byAddr finds Actions by address (Action).
+	byAddr actionIndex
+}
+
+// actionIndex finds a plan's actions by address: built on the first lookup in a plan of more
+// than a few actions, extended with those appended since (Build only appends), and checked against
+// the slice on every hit (rebuilt when the slice changed otherwise). A plan of 100,000 tables has
+// 310,000 actions, and the forecast looks many of them up.
+type actionIndex struct {
+	mu  sync.Mutex
+	pos map[string]int // the first position of each address in Actions[:n]
+	n   int
 }
 
 // Summary counts the plan's actions.
@@ -167,6 +180,29 @@ func (p *Plan) ValidationFailed() bool { return p.Summary.Failed > 0 }
 
 // Action returns the action with that address, or nil.
 func (p *Plan) Action(addr string) *Action {
+	if len(p.Actions) > 16 {
+		x := &p.byAddr
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		for range 2 {
+			if x.pos == nil || x.n > len(p.Actions) {
+				x.pos, x.n = make(map[string]int, len(p.Actions)), 0
+			}
+			for ; x.n < len(p.Actions); x.n++ {
+				if _, ok := x.pos[p.Actions[x.n].Address]; !ok {
+					x.pos[p.Actions[x.n].Address] = x.n
+				}
+			}
+			k, ok := x.pos[addr]
+			if !ok {
+				return nil
+			}
+			if a := p.Actions[k]; a.Address == addr {
+				return a
+			}
+			x.pos = nil
+		}
+	}
 	for _, a := range p.Actions {
 		if a.Address == addr {
 			return a

@@ -161,6 +161,10 @@ func readInstance(ctx context.Context, srv *config.Server) (*catalog.Instance, e
 	return in, nil
 }
 
+// catalogConns is how many connections read a large database's catalog at once
+// (catalog.ReadDatabaseParallel).
+const catalogConns = 4
+
 // readDatabase reads the catalog of database db on srv, with what depends on each table when
 // dependents is set.
 func readDatabase(ctx context.Context, srv *config.Server, in *catalog.Instance, db string, dependents bool) (*catalog.Database, error) {
@@ -169,7 +173,15 @@ func readDatabase(ctx context.Context, srv *config.Server, in *catalog.Instance,
 		return nil, &ReadError{Server: srv, Database: db, Err: err}
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	d, err := catalog.ReadDatabase(ctx, conn, db, in.VersionNum)
+	// A large database is read on a few connections at once, in one snapshot.
+	open := func(ctx context.Context) (catalog.Querier, func(), error) {
+		c, err := pgconn.Connect(ctx, srv, db)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, func() { c.Close(context.WithoutCancel(ctx)) }, nil
+	}
+	d, err := catalog.ReadDatabaseParallel(ctx, conn, open, catalogConns, db, in.VersionNum)
 	if err != nil {
 		return nil, &ReadError{Server: srv, Database: db, Err: fmt.Errorf("%s: %w", srv.Label(), err)}
 	}

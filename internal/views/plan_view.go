@@ -2,6 +2,7 @@ package views
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/pgferry/pgferry/internal/english"
 	"github.com/pgferry/pgferry/plan"
@@ -59,12 +60,11 @@ func (h planHuman) ValidationFailed(p *plan.Plan, out string) {
 type planJSON struct{ *View }
 
 func (j planJSON) Plan(p *plan.Plan) error {
-	b, err := PlanJSON(p)
-	if err != nil {
+	if err := WritePlanJSON(j.Stdout, p); err != nil {
 		return fmt.Errorf("rendering the plan: %w", err)
 	}
-	j.Stdout.Write(append(b, '\n'))
-	return nil
+	_, err := io.WriteString(j.Stdout, "\n")
+	return err
 }
 
 func (j planJSON) Unreachable(p *plan.Plan) error    { return j.Plan(p) }

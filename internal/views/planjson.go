@@ -1,9 +1,11 @@
 package views
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/pgferry/pgferry/plan"
@@ -139,6 +141,22 @@ type summaryDoc struct {
 // byte-for-byte the same for the same plan (it holds no maps). It fails only for an action whose
 // kind it does not know, so that no reader ever sees an action list it cannot interpret.
 func PlanJSON(p *plan.Plan) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := WritePlanJSON(&buf, p); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// WritePlanJSON writes PlanJSON's document to w, the actions one at a time as they are encoded:
+// at 100,000 tables the document is about 100 MB, which is never held whole. An action whose kind
+// it does not know fails it before anything is written.
+func WritePlanJSON(w io.Writer, p *plan.Plan) error {
+	for _, a := range p.Actions {
+		if _, err := changeActions(a.Kind); err != nil {
+			return fmt.Errorf("action %s: %w", a.Address, err)
+		}
+	}
 	d := planDoc{
 		FormatVersion: JSONFormatVersion,
 		ToolVersion:   p.ToolVersion,
@@ -149,27 +167,12 @@ func PlanJSON(p *plan.Plan) ([]byte, error) {
 		Fingerprints:  fingerprintsDoc{Source: p.SourceFingerprint, Target: p.TargetFingerprint, Config: p.ConfigFingerprint},
 		State:         stateDoc{Lineage: p.StateLineage, Serial: p.StateSerial},
 		Databases:     strs(p.Databases),
-		Actions:       make([]actionDoc, 0, len(p.Actions)),
+		Actions:       []actionDoc{},
 		Validations:   make([]validationDoc, 0, len(p.Validations)),
 		Status:        planStatus(p),
 	}
 	if !p.ValidationFailed() {
 		d.Forecast = forecastJSON(p.Forecast)
-	}
-	for _, a := range p.Actions {
-		acts, err := changeActions(a.Kind)
-		if err != nil {
-			return nil, fmt.Errorf("action %s: %w", a.Address, err)
-		}
-		hz := make([]hazardDoc, 0, len(a.Hazards))
-		for _, h := range a.Hazards {
-			hz = append(hz, hazardDoc{Code: h.Code, Message: h.Message})
-		}
-		d.Actions = append(d.Actions, actionDoc{
-			Address: a.Address, Type: a.Type, Database: a.Database, Actions: acts, Reason: a.Reason,
-			RowsEstimate: a.RowsEstimate, BytesEstimate: a.BytesEstimate,
-			DependsOn: strs(a.DependsOn), Details: strs(a.Details), Hazards: hz, CopyFormat: a.CopyFormat,
-		})
 	}
 	for _, v := range p.Validations {
 		d.Validations = append(d.Validations, validationDoc{ID: v.ID, Level: v.Level, Database: v.Database,
@@ -181,15 +184,58 @@ func PlanJSON(p *plan.Plan) ([]byte, error) {
 		RowsEstimate: s.Rows, BytesEstimate: s.Bytes, ValidationsFailed: s.Failed, ValidationsWarning: s.Warnings,
 		ValidationsSucceeded: succeeded(p.Validations)}
 
+	// The document without its actions, split where they go: a top-level key at the start of its
+	// line (a string value holds no newline), then the actions written between, indented as the
+	// encoder indents an array's elements at that depth.
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	// Messages and addresses are read by people too: keep <, > and & as they are.
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(d); err != nil {
-		return nil, err
+	if err := newJSONEncoder(&buf, "").Encode(d); err != nil {
+		return err
 	}
-	return buf.Bytes(), nil
+	const empty = "\n  \"actions\": [],\n"
+	head, tail, ok := bytes.Cut(buf.Bytes(), []byte(empty))
+	if !ok {
+		return fmt.Errorf("encoding the plan: no actions in the document")
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.Write(head)
+	bw.WriteString("\n  \"actions\": [")
+	var ab bytes.Buffer
+	enc := newJSONEncoder(&ab, "    ")
+	for k, a := range p.Actions {
+		acts, _ := changeActions(a.Kind)
+		hz := make([]hazardDoc, 0, len(a.Hazards))
+		for _, h := range a.Hazards {
+			hz = append(hz, hazardDoc{Code: h.Code, Message: h.Message})
+		}
+		ab.Reset()
+		if err := enc.Encode(actionDoc{
+			Address: a.Address, Type: a.Type, Database: a.Database, Actions: acts, Reason: a.Reason,
+			RowsEstimate: a.RowsEstimate, BytesEstimate: a.BytesEstimate,
+			DependsOn: strs(a.DependsOn), Details: strs(a.Details), Hazards: hz, CopyFormat: a.CopyFormat,
+		}); err != nil {
+			return err
+		}
+		if k > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(bytes.TrimSuffix(ab.Bytes(), []byte("\n")))
+	}
+	if len(p.Actions) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("],\n")
+	bw.Write(tail)
+	return bw.Flush()
+}
+
+// newJSONEncoder is the documents' encoder: indented by two spaces after prefix, and keeping <, >
+// and & as they are (messages and addresses are read by people too).
+func newJSONEncoder(w io.Writer, prefix string) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent(prefix, "  ")
+	return enc
 }
 
 func succeeded(vals []state.Validation) int {

@@ -1,0 +1,109 @@
+package catalog_test
+
+import (
+	"context"
+	"os"
+	"reflect"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/internal/pgtest"
+	"github.com/pgferry/pgferry/internal/pgver"
+)
+
+// TestReadDatabaseParallel reads the sample database on one connection and on three in one
+// snapshot: the same catalog, to the last index definition and column.
+func TestReadDatabaseParallel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL")
+	}
+	sample, err := os.ReadFile("../testdata/sample/sample.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := pgtest.Start(t, 15)
+	ctx := context.Background()
+	if err := c.Exec(ctx, "postgres", "CREATE DATABASE app"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Exec(ctx, "app", string(sample)); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, c.DSN("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	serial, err := catalog.ReadDatabase(ctx, conn, "app", pgver.Of(15))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opened atomic.Int32
+	open := func(ctx context.Context) (catalog.Querier, func(), error) {
+		c, err := pgx.Connect(ctx, c.DSN("app"))
+		if err != nil {
+			return nil, nil, err
+		}
+		opened.Add(1)
+		return c, func() { c.Close(ctx) }, nil
+	}
+	was := catalog.ParallelFrom
+	catalog.ParallelFrom = 0
+	defer func() { catalog.ParallelFrom = was }()
+	parallel, err := catalog.ReadDatabaseParallel(ctx, conn, open, 3, "app", pgver.Of(15))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opened.Load() != 2 {
+		t.Errorf("opened %d more connections, want 2", opened.Load())
+	}
+	if len(serial.Indexes) == 0 || serial.Indexes[0].Def == "" || len(serial.Tables) == 0 {
+		t.Fatalf("the sample read as %d tables, %d indexes", len(serial.Tables), len(serial.Indexes))
+	}
+	if !reflect.DeepEqual(serial, parallel) {
+		for _, f := range []string{"Tables", "Indexes", "Constraints", "Extensions", "UsedCollations", "CollationVersions", "Objects", "Owned"} {
+			if s, p := reflect.ValueOf(*serial).FieldByName(f).Interface(), reflect.ValueOf(*parallel).FieldByName(f).Interface(); !reflect.DeepEqual(s, p) {
+				t.Errorf("%s differ:\nserial   %+v\nparallel %+v", f, s, p)
+			}
+		}
+		t.Fatal("the parallel read differs from the serial one")
+	}
+	// The connection is left out of the snapshot's transaction, usable as before.
+	var status string
+	if err := conn.QueryRow(ctx, "SELECT 'idle'").Scan(&status); err != nil || conn.PgConn().TxStatus() != 'I' {
+		t.Errorf("connection after the read: %v, transaction status %c", err, conn.PgConn().TxStatus())
+	}
+	// Interrupted at any point (a failed read is one too), the read ends with an error or a
+	// whole catalog: never a hang, never a part.
+	for _, after := range []time.Duration{5 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond, 150 * time.Millisecond} {
+		c2, err := pgx.Connect(ctx, c.DSN("app"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		short, cancel := context.WithTimeout(ctx, after)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			d, err := catalog.ReadDatabaseParallel(short, c2, open, 3, "app", pgver.Of(15))
+			if err == nil && !reflect.DeepEqual(serial, d) {
+				t.Errorf("interrupted after %v: no error, and a catalog unlike the serial read's", after)
+			}
+		}()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("interrupted after %v: the read did not return", after)
+		}
+		cancel()
+		c2.Close(ctx)
+	}
+	// A small database is read serially, on conn alone.
+	catalog.ParallelFrom = was
+	opened.Store(0)
+	if _, err := catalog.ReadDatabaseParallel(ctx, conn, open, 3, "app", pgver.Of(15)); err != nil || opened.Load() != 0 {
+		t.Errorf("small database: %v, %d connections opened", err, opened.Load())
+	}
+}
