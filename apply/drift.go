@@ -127,13 +127,28 @@ func RecordBaseline(ctx context.Context, target *config.Server, st *state.State)
 		b.Databases[db] = d
 	}
 	// The counters of apply's last writes may still be on their way (a session reports them when it
-	// exits or goes idle): read until two readings agree.
+	// exits or goes idle): read until two readings agree. From PostgreSQL 15 a session publishes its
+	// counters as it exits, before it leaves pg_stat_activity: once no other client session is
+	// connected to the databases, one reading is final.
 	pause := 200 * time.Millisecond
 	if versionNum.Before(15) {
 		pause = 600 * time.Millisecond // the statistics collector's file may be 500 ms old
 	}
 	deadline := time.Now().Add(statsSettle)
 	var prev map[string]map[string][4]int64
+	if versionNum.AtLeast(15) {
+		var own []uint32
+		for _, c := range conns {
+			own = append(own, c.PgConn().PID())
+		}
+		gone, err := sessionsGone(ctx, conn, slices.Collect(maps.Keys(conns)), own)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", target.Label(), err)
+		}
+		if gone {
+			deadline = time.Now() // the first reading is taken
+		}
+	}
 	for {
 		cur := map[string]map[string][4]int64{}
 		for db, c := range conns {
@@ -154,6 +169,36 @@ func RecordBaseline(ctx context.Context, target *config.Server, st *state.State)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(pause):
+		}
+	}
+}
+
+// sessionsGoneWait bounds how long RecordBaseline waits for the sessions of the databases to end.
+const sessionsGoneWait = time.Second
+
+// sessionsGone waits until no client session other than own is connected to dbs (apply's
+// sessions, just closed, exit within milliseconds), and reports whether that happened within
+// sessionsGoneWait: false when someone else works in a migrated database already.
+func sessionsGone(ctx context.Context, conn *pgx.Conn, dbs []string, own []uint32) (bool, error) {
+	pids := make([]int64, len(own))
+	for i, p := range own {
+		pids[i] = int64(p)
+	}
+	deadline := time.Now().Add(sessionsGoneWait)
+	for {
+		var n int
+		err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_catalog.pg_stat_activity
+WHERE datname = ANY($1) AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND pid <> ALL($2::int8[])`, dbs, pids).Scan(&n)
+		if err != nil || n == 0 {
+			return err == nil, err
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }
