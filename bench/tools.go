@@ -133,6 +133,15 @@ func tools() []*tool {
 			},
 			after: pgferryAfter},
 		pgferryCopyFormat("binary"), pgferryCopyFormat("text"),
+		// The same apply with the -pgferry-b build: an A/B of two builds, alternating in one run.
+		{id: "pgferry-b", name: "pgferry apply (build B)",
+			prepare: func(ctx context.Context, e *env, r *runCtx) error {
+				return writeConfig(e, r.dir, r.ds, "none")
+			},
+			command: func(e *env, r *runCtx) *exec.Cmd {
+				return pgferryBin(e, r.tool, r.dir, "apply", "--auto-approve", "--jobs", fmt.Sprint(e.o.jobs))
+			},
+			after: pgferryAfter},
 		{id: "floor", name: "floor: one COPY stream + PK", onlyFor: []string{"pgbench"}, floor: true,
 			prepare: func(ctx context.Context, e *env, r *runCtx) error {
 				// The table's definition, dumped untimed (pre-data holds no index).
@@ -217,7 +226,16 @@ migration "bench" {
 }
 
 func pgferryCmd(e *env, dir string, args ...string) *exec.Cmd {
-	cmd := exec.Command(e.pgferry, append([]string{"--chdir", dir, "--no-color"}, args...)...)
+	return pgferryBin(e, nil, dir, args...)
+}
+
+// pgferryBin is pgferryCmd with the build tool t runs: -pgferry-b's for pgferry-b.
+func pgferryBin(e *env, t *tool, dir string, args ...string) *exec.Cmd {
+	bin := e.pgferry
+	if t != nil && t.id == "pgferry-b" {
+		bin = e.o.pgferryB
+	}
+	cmd := exec.Command(bin, append([]string{"--chdir", dir, "--no-color"}, args...)...)
 	cmd.Env = append(os.Environ(), "PGFERRY_SOURCE_PASSWORD="+e.src.Password, "PGFERRY_TARGET_PASSWORD="+e.tgt.Password)
 	return cmd
 }
@@ -228,7 +246,7 @@ func pgferryAfter(ctx context.Context, e *env, r *runCtx, res *runResult) error 
 	res.Phases = phaseTable(r.log)
 	// The analyze phase's wall time, as the run recorded it.
 	var out bytes.Buffer
-	cmd := pgferryCmd(e, r.dir, "history", "--json")
+	cmd := pgferryBin(e, r.tool, r.dir, "history", "--json")
 	cmd.Stdout = &out
 	if _, err := timed(ctx, cmd, r.log+".history"); err != nil {
 		return fmt.Errorf("pgferry history --json after %s run %d: %w", r.ds, r.run, err)
@@ -239,14 +257,14 @@ func pgferryAfter(ctx context.Context, e *env, r *runCtx, res *runResult) error 
 	}
 	res.Analyze = time.Duration(run.Phases["analyze"] * float64(time.Second))
 	if e.o.countVerify {
-		m, err := timed(ctx, pgferryCmd(e, r.dir, "verify", "--mode", "count"), r.log+".verify-count")
+		m, err := timed(ctx, pgferryBin(e, r.tool, r.dir, "verify", "--mode", "count"), r.log+".verify-count")
 		if err != nil {
 			return fmt.Errorf("pgferry verify --mode count after %s run %d: %w", r.ds, r.run, err)
 		}
 		res.VerifyCount = m.Wall
 	}
 	if e.o.checksum {
-		m, err := timed(ctx, pgferryCmd(e, r.dir, "verify", "--mode", "checksum"), r.log+".verify-checksum")
+		m, err := timed(ctx, pgferryBin(e, r.tool, r.dir, "verify", "--mode", "checksum"), r.log+".verify-checksum")
 		if err != nil {
 			return fmt.Errorf("pgferry verify --mode checksum after %s run %d: %w", r.ds, r.run, err)
 		}
@@ -499,6 +517,10 @@ func selectTools(e *env, ds string) []*tool {
 			continue
 		}
 		if t.id == "pgcopydb" && e.pgcopydb == "" {
+			continue
+		}
+		if t.id == "pgferry-b" && e.o.pgferryB == "" {
+			logf("pgferry-b left out: no -pgferry-b binary")
 			continue
 		}
 		ts = append(ts, t)
