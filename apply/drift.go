@@ -68,6 +68,10 @@ func BaselineScope(st *state.State) (dbs, roles []string) {
 // st (BaselineScope). Call it once apply's sessions are closed.
 func RecordBaseline(ctx context.Context, target *config.Server, st *state.State) (*state.Baseline, error) {
 	dbs, roles := BaselineScope(st)
+	// The databases' sessions are opened while the maintenance database's is: connecting is most
+	// of a baseline's time on a small database.
+	early := dialAll(ctx, target, dbs)
+	defer early.closeUnused(ctx)
 	conn, err := pgconn.Connect(ctx, target, "")
 	if err != nil {
 		return nil, err
@@ -112,7 +116,7 @@ func RecordBaseline(ctx context.Context, target *config.Server, st *state.State)
 		if !exists {
 			continue
 		}
-		c, err := pgconn.Connect(ctx, target, db)
+		c, err := early.take(db)
 		if err != nil {
 			return nil, err
 		}
@@ -170,6 +174,44 @@ func RecordBaseline(ctx context.Context, target *config.Server, st *state.State)
 			return nil, ctx.Err()
 		case <-time.After(pause):
 		}
+	}
+}
+
+// dialing is a session to each of some databases, opened in the background (dialAll).
+type dialing map[string]chan dialed
+
+type dialed struct {
+	c   *pgx.Conn
+	err error
+}
+
+func dialAll(ctx context.Context, target *config.Server, dbs []string) dialing {
+	d := dialing{}
+	for _, db := range dbs {
+		ch := make(chan dialed, 1)
+		d[db] = ch
+		go func() {
+			c, err := pgconn.Connect(ctx, target, db)
+			ch <- dialed{c, err}
+		}()
+	}
+	return d
+}
+
+// take waits for db's session; the caller closes it.
+func (d dialing) take(db string) (*pgx.Conn, error) {
+	r := <-d[db]
+	delete(d, db)
+	return r.c, r.err
+}
+
+// closeUnused waits for the sessions not taken and closes them.
+func (d dialing) closeUnused(ctx context.Context) {
+	for db, ch := range d {
+		if r := <-ch; r.err == nil {
+			r.c.Close(context.WithoutCancel(ctx))
+		}
+		delete(d, db)
 	}
 }
 
