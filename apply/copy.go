@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/internal/every"
 	"github.com/pgferry/pgferry/internal/pgio"
 
@@ -31,6 +32,46 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 
 // copyColumns lists the columns COPY moves: generated columns are computed by the target.
 func copyColumns(cols []string) string { return strings.Join(cols, ", ") }
+
+// bpcharOID is the type OID of character(n) (bpchar).
+const bpcharOID = 1042
+
+// copyExpr is what the source's COPY sends of column c, and whether that is not the column as it
+// is stored. A character(n) value is stored padded with spaces to n characters; it is sent cast to
+// text, which drops the trailing spaces, and the target's character(n) input (text or binary) pads
+// it back to n characters: the stored value is the same, and the padding never crosses the link
+// (pgbench_accounts' character(84) filler is 84 of a row's 96 bytes). Only a column declared with
+// a length: a bare bpchar keeps its trailing spaces as given, and a domain or an array of
+// character(n) is sent as it is.
+func copyExpr(c catalog.Column) (string, bool) {
+	if c.TypeOID == bpcharOID && strings.HasPrefix(c.Type, "character(") {
+		return ident(c.Name) + "::pg_catalog.text", true
+	}
+	return ident(c.Name), false
+}
+
+// copySource is the COPY that reads t's rows (only t's, not its children's) on the source, of
+// the columns COPY moves, in format, optionally restricted by where: the table itself unless a
+// column is sent otherwise than stored (copyExpr) or where is set, then a query.
+func copySource(t *catalog.Table, format, where string) string {
+	var cols, exprs []string
+	query := where != ""
+	for _, c := range t.Columns {
+		if c.Generated {
+			continue
+		}
+		e, changed := copyExpr(c)
+		cols, exprs = append(cols, ident(c.Name)), append(exprs, e)
+		query = query || changed
+	}
+	if !query {
+		return fmt.Sprintf("COPY %s (%s) TO STDOUT WITH (FORMAT %s)", t.Qualified(), copyColumns(cols), format)
+	}
+	if where != "" {
+		where = " WHERE " + where
+	}
+	return fmt.Sprintf("COPY (SELECT %s FROM ONLY %s%s) TO STDOUT WITH (FORMAT %s)", strings.Join(exprs, ", "), t.Qualified(), where, format)
+}
 
 // truncate empties a split table before its parts are copied, so that a reload never duplicates rows.
 func (w *worker) truncate(ctx context.Context, a *plan.Action) error {
@@ -103,7 +144,7 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 	if binary {
 		format = "binary"
 	}
-	out := fmt.Sprintf("COPY %s (%s) TO STDOUT WITH (FORMAT %s)", q, copyColumns(cols), format)
+	out := copySource(t, format, "")
 	in := fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT %s, FREEZE)", q, copyColumns(cols), format)
 	if fresh {
 		in = fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT %s)", q, copyColumns(cols), format)
@@ -117,7 +158,7 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 		if len(cols) == 0 {
 			return 0, 0, fmt.Errorf("a table without columns cannot be split")
 		}
-		out = fmt.Sprintf("COPY (SELECT %s FROM ONLY %s WHERE %s) TO STDOUT WITH (FORMAT %s)", copyColumns(cols), q, where, format)
+		out = copySource(t, format, where)
 		in = fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT %s)", q, copyColumns(cols), format)
 	}
 

@@ -237,7 +237,8 @@ func sampleCopy(ctx context.Context, conn *pgx.Conn, t catalog.Table) snapshot.C
 	var cols []string
 	for _, c := range t.Columns {
 		if !c.Generated {
-			cols = append(cols, ident(c.Name))
+			e, _ := copyExpr(c) // as the copy sends it
+			cols = append(cols, e)
 		}
 	}
 	from := "ONLY " + t.Qualified()

@@ -68,6 +68,10 @@ func BaselineScope(st *state.State) (dbs, roles []string) {
 // st (BaselineScope). Call it once apply's sessions are closed.
 func RecordBaseline(ctx context.Context, target *config.Server, st *state.State) (*state.Baseline, error) {
 	dbs, roles := BaselineScope(st)
+	// The databases' sessions are opened while the maintenance database's is: connecting is most
+	// of a baseline's time on a small database.
+	early := dialAll(ctx, target, dbs)
+	defer early.closeUnused(ctx)
 	conn, err := pgconn.Connect(ctx, target, "")
 	if err != nil {
 		return nil, err
@@ -112,7 +116,7 @@ func RecordBaseline(ctx context.Context, target *config.Server, st *state.State)
 		if !exists {
 			continue
 		}
-		c, err := pgconn.Connect(ctx, target, db)
+		c, err := early.take(db)
 		if err != nil {
 			return nil, err
 		}
@@ -127,13 +131,28 @@ func RecordBaseline(ctx context.Context, target *config.Server, st *state.State)
 		b.Databases[db] = d
 	}
 	// The counters of apply's last writes may still be on their way (a session reports them when it
-	// exits or goes idle): read until two readings agree.
+	// exits or goes idle): read until two readings agree. From PostgreSQL 15 a session publishes its
+	// counters as it exits, before it leaves pg_stat_activity: once no other client session is
+	// connected to the databases, one reading is final.
 	pause := 200 * time.Millisecond
 	if versionNum.Before(15) {
 		pause = 600 * time.Millisecond // the statistics collector's file may be 500 ms old
 	}
 	deadline := time.Now().Add(statsSettle)
 	var prev map[string]map[string][4]int64
+	if versionNum.AtLeast(15) {
+		var own []uint32
+		for _, c := range conns {
+			own = append(own, c.PgConn().PID())
+		}
+		gone, err := sessionsGone(ctx, conn, slices.Collect(maps.Keys(conns)), own)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", target.Label(), err)
+		}
+		if gone {
+			deadline = time.Now() // the first reading is taken
+		}
+	}
 	for {
 		cur := map[string]map[string][4]int64{}
 		for db, c := range conns {
@@ -154,6 +173,74 @@ func RecordBaseline(ctx context.Context, target *config.Server, st *state.State)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(pause):
+		}
+	}
+}
+
+// dialing is a session to each of some databases, opened in the background (dialAll).
+type dialing map[string]chan dialed
+
+type dialed struct {
+	c   *pgx.Conn
+	err error
+}
+
+func dialAll(ctx context.Context, target *config.Server, dbs []string) dialing {
+	d := dialing{}
+	for _, db := range dbs {
+		ch := make(chan dialed, 1)
+		d[db] = ch
+		go func() {
+			c, err := pgconn.Connect(ctx, target, db)
+			ch <- dialed{c, err}
+		}()
+	}
+	return d
+}
+
+// take waits for db's session; the caller closes it.
+func (d dialing) take(db string) (*pgx.Conn, error) {
+	r := <-d[db]
+	delete(d, db)
+	return r.c, r.err
+}
+
+// closeUnused waits for the sessions not taken and closes them.
+func (d dialing) closeUnused(ctx context.Context) {
+	for db, ch := range d {
+		if r := <-ch; r.err == nil {
+			r.c.Close(context.WithoutCancel(ctx))
+		}
+		delete(d, db)
+	}
+}
+
+// sessionsGoneWait bounds how long RecordBaseline waits for the sessions of the databases to end.
+const sessionsGoneWait = time.Second
+
+// sessionsGone waits until no client session other than own is connected to dbs (apply's
+// sessions, just closed, exit within milliseconds), and reports whether that happened within
+// sessionsGoneWait: false when someone else works in a migrated database already.
+func sessionsGone(ctx context.Context, conn *pgx.Conn, dbs []string, own []uint32) (bool, error) {
+	pids := make([]int64, len(own))
+	for i, p := range own {
+		pids[i] = int64(p)
+	}
+	deadline := time.Now().Add(sessionsGoneWait)
+	for {
+		var n int
+		err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_catalog.pg_stat_activity
+WHERE datname = ANY($1) AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND pid <> ALL($2::int8[])`, dbs, pids).Scan(&n)
+		if err != nil || n == 0 {
+			return err == nil, err
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }

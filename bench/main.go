@@ -43,6 +43,7 @@ type options struct {
 	datasets    string
 	tools       string
 	pgferry     string
+	pgferryB    string // a second build, run as tool pgferry-b (an A/B in one run)
 	out         string
 	reuse       bool
 	keep        bool
@@ -74,6 +75,7 @@ func main() {
 	flag.StringVar(&o.datasets, "datasets", "pgbench,many", "datasets to run, comma-separated: pgbench, many")
 	flag.StringVar(&o.tools, "tools", "all", "tools to run, comma-separated ("+strings.Join(toolIDs(), ", ")+") or all")
 	flag.StringVar(&o.pgferry, "pgferry", "bin/pgferry", "the pgferry binary")
+	flag.StringVar(&o.pgferryB, "pgferry-b", "", "a second pgferry binary, run as tool pgferry-b (name it in -tools or -field-tools) beside pgferry, alternating: an A/B of two builds in one run; not a peer")
 	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "Markdown report to write (empty: none)")
 	flag.BoolVar(&o.reuse, "reuse", false, "reuse the source cluster in -dir when it holds the same datasets (skips generation)")
 	flag.BoolVar(&o.keep, "keep", false, "leave the clusters running at the end (implied by -reuse)")
@@ -212,6 +214,14 @@ func newEnv(o options) (*env, error) {
 	}
 	if _, err := os.Stat(o.pgferry); err != nil {
 		return nil, fmt.Errorf("pgferry binary: %w (run make build)", err)
+	}
+	if o.pgferryB != "" {
+		if o.pgferryB, err = filepath.Abs(o.pgferryB); err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(o.pgferryB); err != nil {
+			return nil, fmt.Errorf("-pgferry-b: %w", err)
+		}
 	}
 	if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return nil, err

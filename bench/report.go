@@ -296,9 +296,9 @@ written by it; the numbers below are from the last run (a "Notes" section at the
   (bench/datasets.go: 200 tables in two schemas with varied column types — numeric, text, jsonb, inet, arrays,
   uuid, bytea, date/time, intervals —, 534 indexes including a GIN and a partial one, 79 foreign keys, 20 views).
 - Each tool moves the database to a fresh target: the previous run's target database is renamed out of the way
-  (and both servers checkpointed) before every run; tools that need an existing database (pg_restore, pgcopydb)
-  get an empty one, created untimed; pgferry creates its own, timed, as on a new target (and then streams
-  pre-data into it). Nothing is deleted while the bench measures (databases, dumps and old clusters are removed
+  (and both servers checkpointed) before every run. Every tool's time includes creating the target database,
+  through the same link: pgferry creates its own; the others' timed script starts with ` + "`psql -c 'CREATE DATABASE …'`" + `,
+  what a DBA runs before pg_restore or pgcopydb on a new target (until 2026-12-05 it was created untimed for them). Nothing is deleted while the bench measures (databases, dumps and old clusters are removed
   at the end; a database is dropped only when the disk runs short): on ext4 without a journal, creating files
   for minutes after deleting thousands is slow (PostgreSQL spent a quarter of its CPU time in inode allocation
   after each DROP DATABASE), which no real target does.
@@ -314,8 +314,8 @@ written by it; the numbers below are from the last run (a "Notes" section at the
   adds ` + "`vacuumdb -Z -j2`" + ` (ANALYZE) after pg_restore, for the like-for-like ratio: it is not one of the
   "pg_dump variants" the bars compare with.
 - Floor (pgbench only): what moving the largest table costs at best — one text COPY stream
-  (` + "`psql -c 'COPY … TO STDOUT' | psql -c 'COPY … FROM STDIN'`" + `) into a table created untimed, then its
-  primary key.
+  (` + "`psql -c 'COPY … TO STDOUT' | psql -c 'COPY … FROM STDIN'`" + `) into the table, then its primary key; timed
+  with creating the database and the empty table (its definition is dumped untimed).
 - Wall time is the tool's process from start to exit. Peak RSS is the largest resident set of any single
   process of the tool's process tree (` + "`ru_maxrss`" + ` of the tool and its reaped descendants, what
   ` + "`/usr/bin/time -v`" + ` reports); "tree PSS" is the largest sum over the whole tree of the processes' proportional set sizes

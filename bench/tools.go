@@ -21,7 +21,8 @@ type tool struct {
 	id, name string
 	// onlyFor limits the tool to these datasets (nil: all).
 	onlyFor []string
-	// prepare runs untimed before each run, after the target database was dropped.
+	// prepare runs untimed before each run, after the target database was dropped; the timed
+	// command creates the target database (createDB), as pgferry does.
 	prepare func(ctx context.Context, e *env, r *runCtx) error
 	// command is the timed command.
 	command func(e *env, r *runCtx) *exec.Cmd
@@ -66,22 +67,27 @@ func sq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 
 func bash(script string) *exec.Cmd { return exec.Command("bash", "-o", "pipefail", "-ec", script) }
 
-// createDB makes the empty target database that pg_restore and pgcopydb restore into.
-func createDB(ctx context.Context, e *env, r *runCtx) error {
-	return e.tgt.Exec(ctx, "postgres", fmt.Sprintf("CREATE DATABASE %s", pgx.Identifier{r.ds}.Sanitize()))
+// createDB makes the empty target database that pg_restore and pgcopydb restore into, through
+// the tools' link to the target: the first line of their timed script. Every tool's time includes
+// creating the target database, as pgferry's apply does (it cannot leave it out): on a new target
+// a DBA runs createdb before pg_restore or pgcopydb, and CREATE DATABASE costs a few hundred
+// milliseconds with fsync on (PostgreSQL 15 copies the template through the WAL).
+func createDB(e *env, r *runCtx) string {
+	return fmt.Sprintf("%s -X -q -v ON_ERROR_STOP=1 -d %s -c %s", sq(filepath.Join(e.bin, "psql")), sq(e.tgtLink().DSN("postgres")),
+		sq(fmt.Sprintf("CREATE DATABASE %s", pgx.Identifier{r.ds}.Sanitize())))
 }
 
 func tools() []*tool {
 	pgDump := func(id, name, dumpFlags string, dir bool, analyze ...bool) *tool {
-		return &tool{id: id, name: name, prepare: createDB,
+		return &tool{id: id, name: name,
 			command: func(e *env, r *runCtx) *exec.Cmd {
 				bin := func(p string) string { return sq(filepath.Join(e.dumpBin, p)) }
 				src, tgt := sq(e.srcLink().DSN(r.ds)), sq(e.tgtLink().DSN(r.ds))
 				j := fmt.Sprint(e.o.jobs)
 				if dir {
 					d := sq(filepath.Join(r.dir, "dump"))
-					script := fmt.Sprintf("%s -Fd -j%s %s -f %s -d %s\n%s -j%s -d %s %s",
-						bin("pg_dump"), j, dumpFlags, d, src, bin("pg_restore"), j, tgt, d)
+					script := fmt.Sprintf("%s\n%s -Fd -j%s %s -f %s -d %s\n%s -j%s -d %s %s",
+						createDB(e, r), bin("pg_dump"), j, dumpFlags, d, src, bin("pg_restore"), j, tgt, d)
 					if len(analyze) > 0 && analyze[0] {
 						// What a DBA runs next, and what pgferry's apply includes: statistics.
 						// vacuumdb of the clusters' major (the newer clients hold only pg_dump, pg_restore, psql),
@@ -90,7 +96,7 @@ func tools() []*tool {
 					}
 					return bash(script)
 				}
-				return bash(fmt.Sprintf("%s -Fc %s -d %s | %s -d %s", bin("pg_dump"), dumpFlags, src, bin("pg_restore"), tgt))
+				return bash(fmt.Sprintf("%s\n%s -Fc %s -d %s | %s -d %s", createDB(e, r), bin("pg_dump"), dumpFlags, src, bin("pg_restore"), tgt))
 			}}
 	}
 	return []*tool{
@@ -102,18 +108,18 @@ func tools() []*tool {
 		fieldOnly(pgDump("fd-analyze", "pg_dump -Fd -j2 + pg_restore -j2 + vacuumdb -Z", "", true, true)),
 		// PostgreSQL 18's pg_dump carries the planner statistics (pg_restore_relation_stats,
 		// pg_restore_attribute_stats): restored last, timed apart, as the analyze step's counterpart.
-		{id: "fd-stats", name: "pg_dump -Fd -j2 --statistics + pg_restore -j2", prepare: createDB, fieldOnly: true, minDumpMajor: 18,
+		{id: "fd-stats", name: "pg_dump -Fd -j2 --statistics + pg_restore -j2", fieldOnly: true, minDumpMajor: 18,
 			command: func(e *env, r *runCtx) *exec.Cmd {
 				bin := func(p string) string { return sq(filepath.Join(e.dumpBin, p)) }
 				src, tgt, d, j := sq(e.srcLink().DSN(r.ds)), sq(e.tgtLink().DSN(r.ds)), sq(filepath.Join(r.dir, "dump")), fmt.Sprint(e.o.jobs)
-				return bash(fmt.Sprintf("%s -Fd -j%s --statistics -f %s -d %s\n%s -j%s --no-statistics -d %s %s\nTIMEFORMAT='%s %%R'\ntime %s --statistics-only -d %s %s",
-					bin("pg_dump"), j, d, src, bin("pg_restore"), j, tgt, d, analyzeMark, bin("pg_restore"), tgt, d))
+				return bash(fmt.Sprintf("%s\n%s -Fd -j%s --statistics -f %s -d %s\n%s -j%s --no-statistics -d %s %s\nTIMEFORMAT='%s %%R'\ntime %s --statistics-only -d %s %s",
+					createDB(e, r), bin("pg_dump"), j, d, src, bin("pg_restore"), j, tgt, d, analyzeMark, bin("pg_restore"), tgt, d))
 			}},
-		{id: "pgcopydb", name: "pgcopydb clone 2/2", prepare: createDB,
+		{id: "pgcopydb", name: "pgcopydb clone 2/2",
 			command: func(e *env, r *runCtx) *exec.Cmd {
 				j := fmt.Sprint(e.o.jobs)
-				cmd := exec.Command(e.pgcopydb, "clone", "--source", e.srcLink().DSN(r.ds), "--target", e.tgtLink().DSN(r.ds),
-					"--table-jobs", j, "--index-jobs", j, "--dir", filepath.Join(r.dir, "pgcopydb"))
+				cmd := bash(fmt.Sprintf("%s\nexec %s clone --source %s --target %s --table-jobs %s --index-jobs %s --dir %s", createDB(e, r),
+					sq(e.pgcopydb), sq(e.srcLink().DSN(r.ds)), sq(e.tgtLink().DSN(r.ds)), j, j, sq(filepath.Join(r.dir, "pgcopydb"))))
 				// pgcopydb runs pg_dump and pg_restore from PATH: the cluster's major.
 				cmd.Env = append(os.Environ(), "PATH="+e.bin+":"+os.Getenv("PATH"))
 				return cmd
@@ -127,22 +133,29 @@ func tools() []*tool {
 			},
 			after: pgferryAfter},
 		pgferryCopyFormat("binary"), pgferryCopyFormat("text"),
+		// The same apply with the -pgferry-b build: an A/B of two builds, alternating in one run.
+		{id: "pgferry-b", name: "pgferry apply (build B)",
+			prepare: func(ctx context.Context, e *env, r *runCtx) error {
+				return writeConfig(e, r.dir, r.ds, "none")
+			},
+			command: func(e *env, r *runCtx) *exec.Cmd {
+				return pgferryBin(e, r.tool, r.dir, "apply", "--auto-approve", "--jobs", fmt.Sprint(e.o.jobs))
+			},
+			after: pgferryAfter},
 		{id: "floor", name: "floor: one COPY stream + PK", onlyFor: []string{"pgbench"}, floor: true,
 			prepare: func(ctx context.Context, e *env, r *runCtx) error {
-				if err := createDB(ctx, e, r); err != nil {
-					return err
-				}
-				// The empty table, untimed: pre-data holds no index.
-				cmd := bash(fmt.Sprintf("%s --schema-only --section=pre-data -t %s -d %s | %s -X -q -v ON_ERROR_STOP=1 -d %s",
-					sq(filepath.Join(e.bin, "pg_dump")), sq(r.big.qualified()), sq(e.src.DSN(r.ds)),
-					sq(filepath.Join(e.bin, "psql")), sq(e.tgt.DSN(r.ds))))
+				// The table's definition, dumped untimed (pre-data holds no index).
+				cmd := exec.Command(filepath.Join(e.bin, "pg_dump"), "--schema-only", "--section=pre-data", "-t", r.big.qualified(),
+					"-f", filepath.Join(r.dir, "table.sql"), "-d", e.src.DSN(r.ds))
 				_, err := timed(ctx, cmd, r.log+".prepare")
 				return err
 			},
+			// The database and the empty table are created timed, as every tool creates its database.
 			command: func(e *env, r *runCtx) *exec.Cmd {
 				psql := sq(filepath.Join(e.bin, "psql")) + " -X -q -v ON_ERROR_STOP=1"
 				t := r.big.qualified()
-				s := fmt.Sprintf("%s -d %s -c %s | %s -d %s -c %s", psql, sq(e.srcLink().DSN(r.ds)), sq("COPY "+t+" TO STDOUT"),
+				s := fmt.Sprintf("%s\n%s -d %s -f %s\n", createDB(e, r), psql, sq(e.tgtLink().DSN(r.ds)), sq(filepath.Join(r.dir, "table.sql")))
+				s += fmt.Sprintf("%s -d %s -c %s | %s -d %s -c %s", psql, sq(e.srcLink().DSN(r.ds)), sq("COPY "+t+" TO STDOUT"),
 					psql, sq(e.tgtLink().DSN(r.ds)), sq("COPY "+t+" FROM STDIN"))
 				if r.big.PKDef != "" {
 					s += fmt.Sprintf("\n%s -d %s -c %s", psql, sq(e.tgtLink().DSN(r.ds)),
@@ -213,7 +226,16 @@ migration "bench" {
 }
 
 func pgferryCmd(e *env, dir string, args ...string) *exec.Cmd {
-	cmd := exec.Command(e.pgferry, append([]string{"--chdir", dir, "--no-color"}, args...)...)
+	return pgferryBin(e, nil, dir, args...)
+}
+
+// pgferryBin is pgferryCmd with the build tool t runs: -pgferry-b's for pgferry-b.
+func pgferryBin(e *env, t *tool, dir string, args ...string) *exec.Cmd {
+	bin := e.pgferry
+	if t != nil && t.id == "pgferry-b" {
+		bin = e.o.pgferryB
+	}
+	cmd := exec.Command(bin, append([]string{"--chdir", dir, "--no-color"}, args...)...)
 	cmd.Env = append(os.Environ(), "PGFERRY_SOURCE_PASSWORD="+e.src.Password, "PGFERRY_TARGET_PASSWORD="+e.tgt.Password)
 	return cmd
 }
@@ -224,7 +246,7 @@ func pgferryAfter(ctx context.Context, e *env, r *runCtx, res *runResult) error 
 	res.Phases = phaseTable(r.log)
 	// The analyze phase's wall time, as the run recorded it.
 	var out bytes.Buffer
-	cmd := pgferryCmd(e, r.dir, "history", "--json")
+	cmd := pgferryBin(e, r.tool, r.dir, "history", "--json")
 	cmd.Stdout = &out
 	if _, err := timed(ctx, cmd, r.log+".history"); err != nil {
 		return fmt.Errorf("pgferry history --json after %s run %d: %w", r.ds, r.run, err)
@@ -235,14 +257,14 @@ func pgferryAfter(ctx context.Context, e *env, r *runCtx, res *runResult) error 
 	}
 	res.Analyze = time.Duration(run.Phases["analyze"] * float64(time.Second))
 	if e.o.countVerify {
-		m, err := timed(ctx, pgferryCmd(e, r.dir, "verify", "--mode", "count"), r.log+".verify-count")
+		m, err := timed(ctx, pgferryBin(e, r.tool, r.dir, "verify", "--mode", "count"), r.log+".verify-count")
 		if err != nil {
 			return fmt.Errorf("pgferry verify --mode count after %s run %d: %w", r.ds, r.run, err)
 		}
 		res.VerifyCount = m.Wall
 	}
 	if e.o.checksum {
-		m, err := timed(ctx, pgferryCmd(e, r.dir, "verify", "--mode", "checksum"), r.log+".verify-checksum")
+		m, err := timed(ctx, pgferryBin(e, r.tool, r.dir, "verify", "--mode", "checksum"), r.log+".verify-checksum")
 		if err != nil {
 			return fmt.Errorf("pgferry verify --mode checksum after %s run %d: %w", r.ds, r.run, err)
 		}
@@ -495,6 +517,10 @@ func selectTools(e *env, ds string) []*tool {
 			continue
 		}
 		if t.id == "pgcopydb" && e.pgcopydb == "" {
+			continue
+		}
+		if t.id == "pgferry-b" && e.o.pgferryB == "" {
+			logf("pgferry-b left out: no -pgferry-b binary")
 			continue
 		}
 		ts = append(ts, t)
