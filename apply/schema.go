@@ -75,9 +75,9 @@ func (d *dbRun) tableReadyAfter() map[string]int {
 		byOID[d.src.Tables[k].OID] = d.src.Tables[k].Key()
 	}
 	entries := map[int]uint32{} // dump ID → table OID, for TABLE entries
-	for _, e := range d.byID {
+	for id, e := range d.byID {
 		if e.Desc == "TABLE" && e.TableOID == 1259 {
-			entries[e.DumpID] = e.OID
+			entries[id] = e.OID
 		}
 	}
 	ready := map[string]int{}
@@ -144,10 +144,14 @@ func (d *dbRun) streamSchema(ctx context.Context) error {
 		return err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
-	return d.runPreData(ctx, c, func(k int) {
+	err = d.runPreData(ctx, c, func(k int) {
 		d.freshSchema.Store(true) // before any early copy can start
 		d.preData.Set(k + 1)
 	})
+	if err == nil {
+		d.releasePreData()
+	}
+	return err
 }
 
 // preDataWindow is how many bytes of pre-data runPreData sends ahead of the replies it has read:
@@ -173,6 +177,9 @@ func (d *dbRun) runPreData(ctx context.Context, c *pgx.Conn, ran func(k int)) er
 	k, failed, err := execPipelined(ctx, c, msgs, preDataWindow, func(k int) {
 		if k > 0 && ran != nil {
 			ran(k - 1)
+			// Streamed, a chunk that ran is never sent again by this run (a new attempt dumps
+			// the schema again): its text is let go at once (releasePreData).
+			msgs[k], d.preChunks[k-1].SQL = "", ""
 		}
 	})
 	switch {
@@ -182,6 +189,16 @@ func (d *dbRun) runPreData(ctx context.Context, c *pgx.Conn, ran func(k int)) er
 		return newStatementError("applying", "pg_restore's session settings", d.prePreamble, failed, err)
 	}
 	return chunkError(d.preChunks[k-1], failed, err)
+}
+
+// releasePreData lets go of the pre-data chunks' texts once pre-data ran (at 20,000 tables, some
+// ten megabytes held for the rest of the run otherwise). Their dump IDs and dependencies stay: the
+// graph was built from them, and nothing runs them again in this attempt at the database (the
+// schema action is recorded applied, or a new attempt dumps the schema again).
+func (d *dbRun) releasePreData() {
+	for k := range d.preChunks {
+		d.preChunks[k].SQL = ""
+	}
 }
 
 // schema restores pre-data in one transaction: all of it or nothing, without the extensions'
@@ -206,6 +223,7 @@ func (d *dbRun) schema(ctx context.Context) error {
 		return fmt.Errorf("restoring the schema: %w", pgio.DescribePgError(err))
 	}
 	d.freshSchema.Store(true)
+	d.releasePreData()
 	return nil
 }
 
