@@ -150,11 +150,11 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 			})
 		}},
 		{append([]string{"--section=post-data", "--verbose", "--file=-"}, s.restoreFlags()...), func(r io.Reader) (err error) {
-			s.preamble, s.chunks, err = pgdump.ReadScript(r, true)
+			s.preamble, s.chunks, err = pgdump.ReadScriptLean(r)
 			return err
 		}},
 		{append([]string{"--section=pre-data", "--verbose", "--file=-"}, s.restoreFlags()...), func(r io.Reader) (err error) {
-			s.prePreamble, s.preChunks, err = pgdump.ReadScript(r, true)
+			s.prePreamble, s.preChunks, err = pgdump.ReadScriptLean(r)
 			return err
 		}},
 	}
