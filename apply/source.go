@@ -85,6 +85,9 @@ func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, d
 	go func() {
 		defer close(read)
 		src, readErr = catalog.ReadDatabase(ctx, holder, db, sourceNum)
+		if readErr == nil {
+			compactCatalog(src) // held for the whole run
+		}
 	}()
 	s.readCatalog = sync.OnceValues(func() (*catalog.Database, error) {
 		<-read
