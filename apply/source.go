@@ -174,6 +174,7 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 	}
 	s.splitExtensions(s.byID) // once: it takes the extensions' entries out of preChunks
 	s.schemaPrivilegesFirst()
+	s.preChunks, s.chunks = exact(s.preChunks), exact(s.chunks) // held for the whole run
 	s.index()
 	return nil
 }
