@@ -72,6 +72,7 @@ func (v *Applier) Event(e apply.Event) {
 		}
 		fmt.Fprintf(v.W, "%s: Still %s [%s elapsed%s]\n", bold(e.Address), verbsOf(e.Action.Kind).still, Duration(e.Elapsed.Round(time.Second)), extra)
 	case apply.EventComplete:
+		delete(v.lastTick, e.Address) // held only while the action runs (tens of thousands of them)
 		done := verbsOf(e.Action.Kind).done
 		extra := ""
 		if e.Action.Type == plan.TypeTablePart || (e.Action.Type == plan.TypeTable && e.Action.Parts == 0) {
@@ -98,8 +99,10 @@ func (v *Applier) Event(e apply.Event) {
 			v.addTable(e)
 		}
 	case apply.EventErrored:
+		delete(v.lastTick, e.Address)
 		fmt.Fprintf(v.W, "%s: %s %v\n", bold(e.Address), red("Error:"), e.Err)
 	case apply.EventInterrupted:
+		delete(v.lastTick, e.Address)
 		fmt.Fprintf(v.W, "%s: Interrupted after %s\n", bold(e.Address), Duration(e.Elapsed))
 	case apply.EventMessage:
 		fmt.Fprintln(v.W, e.Message)
