@@ -113,7 +113,7 @@ func (d *dbRun) earlyCopies(actions []*plan.Action, index map[string]int) (schem
 		if a.Type != plan.TypeTable || a.Parts > 0 {
 			continue
 		}
-		t := d.tables[plan.TableAddr(d.db, a.Schema, a.Name)]
+		t := d.table(a.Schema, a.Name)
 		if t == nil || t.Kind != "r" || t.IsPartition {
 			continue
 		}
