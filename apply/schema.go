@@ -177,9 +177,6 @@ func (d *dbRun) runPreData(ctx context.Context, c *pgx.Conn, ran func(k int)) er
 	k, failed, err := execPipelined(ctx, c, msgs, preDataWindow, func(k int) {
 		if k > 0 && ran != nil {
 			ran(k - 1)
-			// Streamed, a chunk that ran is never sent again by this run (a new attempt dumps
-			// the schema again): its text is let go at once (releasePreData).
-			msgs[k], d.preChunks[k-1].SQL = "", ""
 		}
 	})
 	switch {
