@@ -147,6 +147,10 @@ func (d *dbRun) streamSchema(ctx context.Context) error {
 	err = d.runPreData(ctx, c, func(k int) {
 		d.freshSchema.Store(true) // before any early copy can start
 		d.preData.Set(k + 1)
+		// Streamed, a chunk that ran is never sent again in this attempt at the database (it
+		// is not retried; a new attempt dumps the schema again): its text goes at once, not at
+		// the end of pre-data, which runs beside the copies for most of a large run.
+		d.preChunks[k].SQL = ""
 	})
 	if err == nil {
 		d.releasePreData()
@@ -175,6 +179,7 @@ func (d *dbRun) runPreData(ctx context.Context, c *pgx.Conn, ran func(k int)) er
 		msgs = append(msgs, ch.SQL)
 	}
 	k, failed, err := execPipelined(ctx, c, msgs, preDataWindow, func(k int) {
+		msgs[k] = "" // never read again (execPipelined): only the chunk keeps its text
 		if k > 0 && ran != nil {
 			ran(k - 1)
 		}
