@@ -131,18 +131,8 @@ func (t *tracker) diff(s *State) (p pending, ok bool, err error) {
 	return pending{data: data, next: &next}, true, nil
 }
 
-// encodeHead encodes s without its actions and the fields every write changes.
-func encodeHead(s *State) ([]byte, error) {
-	h := *s
-	h.Actions, h.Serial, h.UpdatedAt, h.byAddr, h.indexed = nil, 0, nil, nil, 0
-	b, err := json.Marshal(&h)
-	if err != nil {
-		return nil, fmt.Errorf("encoding state of migration %q: %w", s.Migration, err)
-	}
-	return b, nil
-}
-
-// headSum is what a tracker keeps of the head it stored (encodeHead): hashes, not the head. Its
+// headSum is what a tracker keeps of the head it stored (the state without its actions and the
+// fields every write changes, serial and updated_at): hashes, not the head. Its
 // run (State.Run) is hashed apart: at tens of thousands of tables its forecast is a megabyte of
 // JSON, which every write encoded again, and it changes once per apply.
 type headSum struct {
@@ -153,8 +143,8 @@ type headSum struct {
 
 // sumHead hashes s's head, encoding its run again only when it is another RunStart than the one
 // t stored (a RunStart is never changed once in a State: apply sets a new one), and returns how to
-// encode the whole head (the journal record's Head: the run first, then the rest, which decodes
-// as encodeHead's encoding does). t may be nil.
+// encode the whole head (the journal record's Head: the run first, then the rest; it decodes as
+// the state encoded whole would). t may be nil.
 func (t *tracker) sumHead(s *State) (sum headSum, encoded func() ([]byte, error), err error) {
 	h := *s
 	h.Actions, h.Serial, h.UpdatedAt, h.byAddr, h.indexed, h.Run = nil, 0, nil, nil, 0, nil
