@@ -94,7 +94,7 @@ const freezeMinBytes = 32 << 20
 // part is one Query message on the target, its own implicit transaction: one round trip, the
 // COPY's data sent without waiting for the server's answer to the command.
 func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, error) {
-	t := w.d.tables[plan.TableAddr(a.Database, a.Schema, a.Name)]
+	t := w.d.table(a.Schema, a.Name)
 	if t == nil {
 		return 0, 0, fmt.Errorf("table %s.%s no longer exists on the source", a.Schema, a.Name)
 	}

@@ -24,9 +24,9 @@ type dbRun struct {
 	r  *Runner
 	db string
 	*sourceDump
-	used   map[int]bool              // chunk indexes run by index/constraint actions
-	src    *catalog.Database         // the source catalog, read inside the snapshot
-	tables map[string]*catalog.Table // TableAddr → table
+	used   map[int]bool                // chunk indexes run by index/constraint actions
+	src    *catalog.Database           // the source catalog, read inside the snapshot
+	tables map[srcTable]*catalog.Table // by schema and name (table)
 	// barrier is the target connection confirmDurable commits on (the flusher's only), and
 	// targetStart when the target's server started, read as the graph began.
 	barrier     *pgx.Conn
@@ -45,6 +45,13 @@ type dbRun struct {
 	// preData is how many pre-data chunks streamSchema ran so far: copies may start early (sched).
 	preData *sched.Progress
 }
+
+// srcTable is a table's schema and name: the catalog's own strings (an address per table, built to
+// look it up, would be held for the whole run).
+type srcTable struct{ schema, name string }
+
+// table is the source table of that schema and name, or nil.
+func (d *dbRun) table(schema, name string) *catalog.Table { return d.tables[srcTable{schema, name}] }
 
 // runDatabaseRetrying runs a database's actions and, when a connection to the source is lost (and
 // with it the snapshot), starts again with a new snapshot for the actions not finished yet.
@@ -95,7 +102,7 @@ func actionsLeft(actions []*plan.Action, st *state.State) []*plan.Action {
 }
 
 func (r *Runner) runDatabase(ctx context.Context, db string, actions []*plan.Action, attempt int) error {
-	d := &dbRun{r: r, db: db, used: map[int]bool{}, tables: map[string]*catalog.Table{}}
+	d := &dbRun{r: r, db: db, used: map[int]bool{}, tables: map[srcTable]*catalog.Table{}}
 	var err error
 	var ok bool
 	if attempt == 0 {
@@ -164,7 +171,7 @@ func (d *dbRun) schedule(ctx context.Context, actions []*plan.Action) error {
 	d.filter(src, d.src)
 	for k := range d.src.Tables {
 		t := &d.src.Tables[k]
-		d.tables[plan.TableAddr(d.db, t.Schema, t.Name)] = t
+		d.tables[srcTable{t.Schema, t.Name}] = t
 	}
 	// Pre-data is streamed only into a database this migration created: see schema.go.
 	d.streamed = r.createdDatabase(d.db) && len(d.preChunks) > 0

@@ -17,7 +17,7 @@ import (
 // whose definition lists no dependency, waits for the schema action as before.
 func TestEarlyPostData(t *testing.T) {
 	d := &dbRun{sourceDump: &sourceDump{
-		byID: map[int]pgdump.Entry{10: {Desc: "TABLE"}, 11: {Desc: "COMMENT"}, 20: {Desc: "TABLE"}, 25: {Desc: "FUNCTION"},
+		byID: map[int]tocEntry{10: {Desc: "TABLE"}, 11: {Desc: "COMMENT"}, 20: {Desc: "TABLE"}, 25: {Desc: "FUNCTION"},
 			30: {Desc: "VIEW"}, 31: {Desc: "TABLE"}, 40: {Desc: "ACL"}},
 		preChunks: []pgdump.Chunk{
 			{DumpID: 10, SQL: "CREATE TABLE public.a (id int);"},                                       // 0

@@ -75,9 +75,9 @@ func (d *dbRun) tableReadyAfter() map[string]int {
 		byOID[d.src.Tables[k].OID] = d.src.Tables[k].Key()
 	}
 	entries := map[int]uint32{} // dump ID → table OID, for TABLE entries
-	for _, e := range d.byID {
+	for id, e := range d.byID {
 		if e.Desc == "TABLE" && e.TableOID == 1259 {
-			entries[e.DumpID] = e.OID
+			entries[id] = e.OID
 		}
 	}
 	ready := map[string]int{}
@@ -113,7 +113,7 @@ func (d *dbRun) earlyCopies(actions []*plan.Action, index map[string]int) (schem
 		if a.Type != plan.TypeTable || a.Parts > 0 {
 			continue
 		}
-		t := d.tables[plan.TableAddr(d.db, a.Schema, a.Name)]
+		t := d.table(a.Schema, a.Name)
 		if t == nil || t.Kind != "r" || t.IsPartition {
 			continue
 		}
@@ -144,10 +144,18 @@ func (d *dbRun) streamSchema(ctx context.Context) error {
 		return err
 	}
 	defer c.Close(context.WithoutCancel(ctx))
-	return d.runPreData(ctx, c, func(k int) {
+	err = d.runPreData(ctx, c, func(k int) {
 		d.freshSchema.Store(true) // before any early copy can start
 		d.preData.Set(k + 1)
+		// Streamed, a chunk that ran is never sent again in this attempt at the database (it
+		// is not retried; a new attempt dumps the schema again): its text goes at once, not at
+		// the end of pre-data, which runs beside the copies for most of a large run.
+		d.preChunks[k].SQL = ""
 	})
+	if err == nil {
+		d.releasePreData()
+	}
+	return err
 }
 
 // preDataWindow is how many bytes of pre-data runPreData sends ahead of the replies it has read:
@@ -171,6 +179,7 @@ func (d *dbRun) runPreData(ctx context.Context, c *pgx.Conn, ran func(k int)) er
 		msgs = append(msgs, ch.SQL)
 	}
 	k, failed, err := execPipelined(ctx, c, msgs, preDataWindow, func(k int) {
+		msgs[k] = "" // never read again (execPipelined): only the chunk keeps its text
 		if k > 0 && ran != nil {
 			ran(k - 1)
 		}
@@ -182,6 +191,16 @@ func (d *dbRun) runPreData(ctx context.Context, c *pgx.Conn, ran func(k int)) er
 		return newStatementError("applying", "pg_restore's session settings", d.prePreamble, failed, err)
 	}
 	return chunkError(d.preChunks[k-1], failed, err)
+}
+
+// releasePreData lets go of the pre-data chunks' texts once pre-data ran (at 20,000 tables, some
+// ten megabytes held for the rest of the run otherwise). Their dump IDs and dependencies stay: the
+// graph was built from them, and nothing runs them again in this attempt at the database (the
+// schema action is recorded applied, or a new attempt dumps the schema again).
+func (d *dbRun) releasePreData() {
+	for k := range d.preChunks {
+		d.preChunks[k].SQL = ""
+	}
 }
 
 // schema restores pre-data in one transaction: all of it or nothing, without the extensions'
@@ -206,6 +225,7 @@ func (d *dbRun) schema(ctx context.Context) error {
 		return fmt.Errorf("restoring the schema: %w", pgio.DescribePgError(err))
 	}
 	d.freshSchema.Store(true)
+	d.releasePreData()
 	return nil
 }
 

@@ -29,8 +29,8 @@ type sourceDump struct {
 	dump     string // the archive (custom format, pre-data and post-data)
 	roles    bool   // options.roles: owners and privileges are restored
 	// byID holds the archive's entries (pg_restore --list) by dump ID: in no order (the list's
-	// order is the scripts'), and held once (at 20,000 tables, 60,000 entries).
-	byID     map[int]pgdump.Entry
+	// order is the scripts'), and held once, as tocEntry (at 20,000 tables, 60,000 entries).
+	byID     map[int]tocEntry
 	dbItems  []pgdump.Entry // DATABASE, DATABASE PROPERTIES and their ACL/COMMENT (pg_restore -C --list)
 	preamble string
 	// matviewData marks the post-data chunks that refresh a materialized view.
@@ -85,12 +85,24 @@ func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, d
 	go func() {
 		defer close(read)
 		src, readErr = catalog.ReadDatabase(ctx, holder, db, sourceNum)
+		if readErr == nil {
+			compactCatalog(src) // held for the whole run
+		}
 	}()
 	s.readCatalog = sync.OnceValues(func() (*catalog.Database, error) {
 		<-read
 		return src, readErr
 	})
 	return s, s.dumpSchema(ctx, m, tools, db)
+}
+
+// tocEntry is what a run keeps of an archive entry (pgdump.Entry) in sourceDump.byID: its
+// catalog, OID and description, without the line it was read from (a run of tens of thousands of
+// entries holds each line's text once otherwise, and a description cut from it keeps it whole).
+type tocEntry struct {
+	TableOID uint32 // catalog of the object: 1259 pg_class, 2606 pg_constraint, ...
+	OID      uint32
+	Desc     string // TABLE, INDEX, CONSTRAINT, FK CONSTRAINT, ... (one copy of each shared)
 }
 
 // close waits for the catalog read (it uses the holder's connection), ends the snapshot and removes
@@ -116,13 +128,21 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 	// Four reads of the same archive, at once: the object list, the list with the database's
 	// own entries, and the post-data and pre-data scripts, each parsed as pg_restore prints it
 	// (never held whole: at tens of thousands of tables, they are tens of megabytes).
-	s.byID = map[int]pgdump.Entry{}
+	s.byID = map[int]tocEntry{}
+	descs := map[string]string{} // each description's one copy
 	reads := []struct {
 		args []string
 		read func(io.Reader) error
 	}{
 		{[]string{"--list", s.dump}, func(r io.Reader) error {
-			return pgdump.ScanList(r, func(e pgdump.Entry) { s.byID[e.DumpID] = e })
+			return pgdump.ScanList(r, func(e pgdump.Entry) {
+				desc, ok := descs[e.Desc]
+				if !ok {
+					desc = strings.Clone(e.Desc)
+					descs[desc] = desc
+				}
+				s.byID[e.DumpID] = tocEntry{TableOID: e.TableOID, OID: e.OID, Desc: desc}
+			})
 		}},
 		{[]string{"--create", "--list", s.dump}, func(r io.Reader) error {
 			return pgdump.ScanList(r, func(e pgdump.Entry) {
@@ -133,11 +153,11 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 			})
 		}},
 		{append([]string{"--section=post-data", "--verbose", "--file=-"}, s.restoreFlags()...), func(r io.Reader) (err error) {
-			s.preamble, s.chunks, err = pgdump.ReadScript(r, true)
+			s.preamble, s.chunks, err = pgdump.ReadScriptLean(r)
 			return err
 		}},
 		{append([]string{"--section=pre-data", "--verbose", "--file=-"}, s.restoreFlags()...), func(r io.Reader) (err error) {
-			s.prePreamble, s.preChunks, err = pgdump.ReadScript(r, true)
+			s.prePreamble, s.preChunks, err = pgdump.ReadScriptLean(r)
 			return err
 		}},
 	}
@@ -154,6 +174,7 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 	}
 	s.splitExtensions(s.byID) // once: it takes the extensions' entries out of preChunks
 	s.schemaPrivilegesFirst()
+	s.preChunks, s.chunks = exact(s.preChunks), exact(s.chunks) // held for the whole run
 	s.index()
 	return nil
 }
@@ -230,9 +251,9 @@ func (s *sourceDump) filter(src, sel *catalog.Database) int {
 	}
 	byID := s.byID
 	drop := map[int]bool{}
-	for _, e := range s.byID {
+	for id, e := range s.byID {
 		if objs[[2]uint32{e.TableOID, e.OID}] || (e.Desc == "ROW SECURITY" && tableOIDs[e.OID]) {
-			drop[e.DumpID] = true
+			drop[id] = true
 		}
 	}
 	for changed := true; changed; {
@@ -282,7 +303,7 @@ type extensionEntries struct {
 // entry, the COMMENT and SECURITY LABEL entries that depend on it alone, and the SCHEMA entries
 // it depends on (the schema it is installed in, which an extension action may have to create
 // first). The extension actions run them before pre-data.
-func (s *sourceDump) splitExtensions(byID map[int]pgdump.Entry) {
+func (s *sourceDump) splitExtensions(byID map[int]tocEntry) {
 	s.extensions = map[uint32]*extensionEntries{}
 	taken := map[int]bool{} // the entries the extension actions run
 	chunkOf := map[int]pgdump.Chunk{}

@@ -3,6 +3,7 @@ package state
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
@@ -44,7 +45,7 @@ type tracker struct {
 	lineage string
 	serial  int64 // of the last write
 	base    int64 // the serial of the compacted document the journal applies to
-	head    []byte
+	head    headSum
 	sums    []uint64 // of the stored actions, by index
 	addrs   []string // of the stored actions, by index
 	// docBytes is the size of the compacted document; journalBytes of the journal after it.
@@ -53,7 +54,7 @@ type tracker struct {
 
 // newTracker describes s as just compacted into a document of docBytes.
 func newTracker(s *State, docBytes int64) (*tracker, error) {
-	head, err := encodeHead(s)
+	head, _, err := (*tracker)(nil).sumHead(s)
 	if err != nil {
 		return nil, err
 	}
@@ -82,12 +83,14 @@ func (t *tracker) diff(s *State) (p pending, ok bool, err error) {
 		return pending{}, false, nil
 	}
 	rec := journalRecord{Serial: s.Serial, UpdatedAt: s.UpdatedAt}
-	head, err := encodeHead(s)
+	head, encoded, err := t.sumHead(s)
 	if err != nil {
 		return pending{}, false, err
 	}
-	if !bytes.Equal(head, t.head) {
-		rec.Head = head
+	if head.rest != t.head.rest || head.run != t.head.run {
+		if rec.Head, err = encoded(); err != nil {
+			return pending{}, false, err
+		}
 	}
 	// An action replaced by one of another address, or an appended one whose address is already
 	// stored, cannot be expressed as an upsert: that is a compaction.
@@ -128,15 +131,59 @@ func (t *tracker) diff(s *State) (p pending, ok bool, err error) {
 	return pending{data: data, next: &next}, true, nil
 }
 
-// encodeHead encodes s without its actions and the fields every write changes.
-func encodeHead(s *State) ([]byte, error) {
+// headSum is what a tracker keeps of the head it stored (the state without its actions and the
+// fields every write changes, serial and updated_at): hashes, not the head. Its
+// run (State.Run) is hashed apart: at tens of thousands of tables its forecast is a megabyte of
+// JSON, which every write encoded again, and it changes once per apply.
+type headSum struct {
+	rest   [sha256.Size]byte // the head without its run
+	run    [sha256.Size]byte // its run (zero: none)
+	runPtr *RunStart         // the RunStart run was taken from
+}
+
+// sumHead hashes s's head, encoding its run again only when it is another RunStart than the one
+// t stored (a RunStart is never changed once in a State: apply sets a new one), and returns how to
+// encode the whole head (the journal record's Head: the run first, then the rest; it decodes as
+// the state encoded whole would). t may be nil.
+func (t *tracker) sumHead(s *State) (sum headSum, encoded func() ([]byte, error), err error) {
 	h := *s
-	h.Actions, h.Serial, h.UpdatedAt, h.byAddr, h.indexed = nil, 0, nil, nil, 0
-	b, err := json.Marshal(&h)
+	h.Actions, h.Serial, h.UpdatedAt, h.byAddr, h.indexed, h.Run = nil, 0, nil, nil, 0, nil
+	rest, err := json.Marshal(&h)
 	if err != nil {
-		return nil, fmt.Errorf("encoding state of migration %q: %w", s.Migration, err)
+		return headSum{}, nil, fmt.Errorf("encoding state of migration %q: %w", s.Migration, err)
 	}
-	return b, nil
+	sum.rest, sum.runPtr = sha256.Sum256(rest), s.Run
+	var run []byte
+	encodeRun := func() error {
+		if run == nil && s.Run != nil {
+			if run, err = json.Marshal(s.Run); err != nil {
+				return fmt.Errorf("encoding state of migration %q: %w", s.Migration, err)
+			}
+		}
+		return nil
+	}
+	switch {
+	case s.Run == nil:
+	case t != nil && t.head.runPtr == s.Run:
+		sum.run = t.head.run
+	default:
+		if err := encodeRun(); err != nil {
+			return headSum{}, nil, err
+		}
+		sum.run = sha256.Sum256(run)
+	}
+	return sum, func() ([]byte, error) {
+		if s.Run == nil {
+			return rest, nil
+		}
+		if err := encodeRun(); err != nil {
+			return nil, err
+		}
+		// rest is an object with fields ({"format_version":...}): the run goes in as its first.
+		head := make([]byte, 0, len(run)+len(rest)+8)
+		head = append(append(append(head, `{"run":`...), run...), ',')
+		return append(head, rest[1:]...), nil
+	}, nil
 }
 
 var sumSeed = maphash.MakeSeed()

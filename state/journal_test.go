@@ -380,3 +380,41 @@ func BenchmarkActionSum(b *testing.B) {
 		actionSum(a)
 	}
 }
+
+// TestLocalJournalRun: the run an apply records (State.Run, with its forecast) goes into the
+// journal when it is set or replaced, and stays as it was through records that change the rest of
+// the head; a new process reads it back each time.
+func TestLocalJournalRun(t *testing.T) {
+	ctx := context.Background()
+	l := newLocal(t)
+	s := inProgress(3)
+	if err := l.Write(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	s.Run = &RunStart{StartedAt: now, Jobs: 2, Forecast: &Forecast{ExpectedMS: 1000, CriticalPath: []string{"database.app", "database.app.schema"}}}
+	if err := l.Write(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	readBack(t, l, s)
+	s.Substatus = SubCompleting // the rest of the head changes, not the run
+	if err := l.Write(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBack(t, l, s); got.Run == nil || got.Run.Forecast == nil || got.Run.Jobs != 2 {
+		t.Fatalf("run read back %+v", got.Run)
+	}
+	s.Run = &RunStart{StartedAt: now.Add(time.Second), Jobs: 4} // a new apply's run
+	if err := l.Write(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	readBack(t, l, s)
+	s.Run = nil
+	if err := l.Write(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	readBack(t, l, s)
+	if journalSize(t, l, "m") <= 0 {
+		t.Fatal("the writes were not journaled")
+	}
+}

@@ -28,11 +28,14 @@ type ScriptReader struct {
 	// stripMeta: psql meta-commands pg_restore prints (\restrict, \unrestrict, \connect) are left
 	// out; a driver, not psql, runs the chunks.
 	stripMeta bool
-	started   bool   // the preamble was read
-	next      []byte // the TOC line starting the next chunk (nil at the end)
-	buf       []byte // the chunk being read, reused
-	line      []byte // a line longer than the reader's buffer, reused
-	err       error
+	// lean: each chunk's TOC comment and dependencies line are left out of its SQL (ReadScriptLean).
+	lean    bool
+	deps    []int  // the dependencies line of the chunk being read, when lean
+	started bool   // the preamble was read
+	next    []byte // the TOC line starting the next chunk (nil at the end)
+	buf     []byte // the chunk being read, reused
+	line    []byte // a line longer than the reader's buffer, reused
+	err     error
 }
 
 // NewScriptReader reads a script from r. With stripMeta, the psql meta-command lines pg_restore
@@ -101,6 +104,8 @@ func digits(b []byte) bool {
 // scan reads lines into s.buf up to the next TOC line (kept in s.next) or the end of the script.
 func (s *ScriptReader) scan() error {
 	s.next = nil
+	s.deps = nil
+	header := s.lean // in the chunk's header (lean only: its dependencies line is taken out)
 	for {
 		l, err := s.readLine()
 		if err == io.EOF {
@@ -115,6 +120,14 @@ func (s *ScriptReader) scan() error {
 		}
 		if s.stripMeta && metaLine(l) {
 			continue
+		}
+		if header {
+			if header = bytes.HasPrefix(l, []byte("--")); header && bytes.HasPrefix(l, []byte("-- Dependencies: ")) && s.deps == nil {
+				s.deps = headerDeps(string(l))
+				if s.deps != nil {
+					continue
+				}
+			}
 		}
 		s.buf = append(s.buf, l...)
 	}
@@ -149,13 +162,18 @@ func (s *ScriptReader) Next() (Chunk, error) {
 		return Chunk{}, io.EOF
 	}
 	id, _ := tocLine(s.next)
-	s.buf = append(s.buf[:0], s.next...)
+	s.buf = s.buf[:0]
+	if !s.lean {
+		s.buf = append(s.buf, s.next...)
+	}
 	if err := s.scan(); err != nil {
 		s.err = err
 		return Chunk{}, err
 	}
-	c := Chunk{DumpID: id, SQL: string(s.buf)}
-	c.Deps = headerDeps(c.SQL)
+	c := Chunk{DumpID: id, SQL: string(s.buf), Deps: s.deps}
+	if !s.lean {
+		c.Deps = headerDeps(c.SQL)
+	}
 	if cap(s.buf) > 1<<20 {
 		s.buf = nil // a huge entry (a function's body): not kept for the next one
 	}
@@ -187,7 +205,22 @@ func headerDeps(sql string) []int {
 
 // ReadScript reads a whole script from r with a ScriptReader: its preamble and chunks.
 func ReadScript(r io.Reader, stripMeta bool) (preamble string, chunks []Chunk, err error) {
-	s := NewScriptReader(r, stripMeta)
+	return NewScriptReader(r, stripMeta).readAll()
+}
+
+// ReadScriptLean reads a whole script from r as ReadScript with stripMeta does, but leaves each
+// chunk's TOC comment ("-- TOC entry ...") and dependencies line out of its SQL: they are the
+// chunk's DumpID and Deps. What a run holds of a schema of tens of thousands of entries is some
+// megabytes less; the server is sent the same statements (only comments are left out), and the
+// chunk's header keeps its Name line (Chunk.Header).
+func ReadScriptLean(r io.Reader) (preamble string, chunks []Chunk, err error) {
+	s := NewScriptReader(r, true)
+	s.lean = true
+	return s.readAll()
+}
+
+// readAll reads the preamble and every chunk.
+func (s *ScriptReader) readAll() (preamble string, chunks []Chunk, err error) {
 	if preamble, err = s.Preamble(); err != nil {
 		return "", nil, err
 	}

@@ -267,3 +267,43 @@ func TestStream(t *testing.T) {
 		t.Errorf("err %v", err)
 	}
 }
+
+// TestReadScriptLean: the lean chunks are ReadScript's without their TOC comment and dependencies
+// line (the same dump IDs, dependencies and headers), read in pieces of any size.
+func TestReadScriptLean(t *testing.T) {
+	for name, script := range testScripts() {
+		t.Run(name, func(t *testing.T) {
+			wantPre, want, err := ReadScript(strings.NewReader(script), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pre, chunks, err := ReadScriptLean(&piecewise{s: script, n: 7})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pre != wantPre {
+				t.Errorf("preamble %q, want %q", pre, wantPre)
+			}
+			if len(chunks) != len(want) {
+				t.Fatalf("%d chunks, want %d", len(chunks), len(want))
+			}
+			for i, w := range want {
+				c := chunks[i]
+				_, sql, _ := strings.Cut(w.SQL, "\n") // without the TOC line
+				if w.Deps != nil {
+					before, after, _ := strings.Cut(sql, "-- Dependencies: ")
+					_, after, _ = strings.Cut(after, "\n")
+					sql = before + after
+				}
+				if c.DumpID != w.DumpID || !reflect.DeepEqual(c.Deps, w.Deps) || c.SQL != sql {
+					t.Errorf("chunk %d: %d %v %q, want %d %v %q", i, c.DumpID, c.Deps, c.SQL, w.DumpID, w.Deps, sql)
+				}
+				ch, ok := c.Header()
+				wh, wok := w.Header()
+				if ch != wh || ok != wok {
+					t.Errorf("chunk %d: header %+v %v, want %+v %v", i, ch, ok, wh, wok)
+				}
+			}
+		})
+	}
+}

@@ -17,7 +17,12 @@ type Applier struct {
 	mu       sync.Mutex
 	lastTick map[string]time.Time
 	timings  map[string]time.Duration
-	tables   map[string]*tableTiming // by table address: the parts of a table are one entry
+	tables   map[string]*tableTiming // by table address: the parts of a table are one entry, until all are copied
+	// slowest are the slowest tables copied (slowestFirst), at most tablesListed of them, and
+	// copied how many tables were: the closing timing table lists no more, and a run of tens of
+	// thousands of tables keeps no timing per table.
+	slowest []*tableTiming
+	copied  int
 	// added, changed and destroyed count finished actions as the plan's ActionsLine does.
 	added     int
 	changed   int
@@ -72,6 +77,7 @@ func (v *Applier) Event(e apply.Event) {
 		}
 		fmt.Fprintf(v.W, "%s: Still %s [%s elapsed%s]\n", bold(e.Address), verbsOf(e.Action.Kind).still, Duration(e.Elapsed.Round(time.Second)), extra)
 	case apply.EventComplete:
+		delete(v.lastTick, e.Address) // held only while the action runs (tens of thousands of them)
 		done := verbsOf(e.Action.Kind).done
 		extra := ""
 		if e.Action.Type == plan.TypeTablePart || (e.Action.Type == plan.TypeTable && e.Action.Parts == 0) {
@@ -98,8 +104,10 @@ func (v *Applier) Event(e apply.Event) {
 			v.addTable(e)
 		}
 	case apply.EventErrored:
+		delete(v.lastTick, e.Address)
 		fmt.Fprintf(v.W, "%s: %s %v\n", bold(e.Address), red("Error:"), e.Err)
 	case apply.EventInterrupted:
+		delete(v.lastTick, e.Address)
 		fmt.Fprintf(v.W, "%s: Interrupted after %s\n", bold(e.Address), Duration(e.Elapsed))
 	case apply.EventMessage:
 		fmt.Fprintln(v.W, e.Message)
@@ -127,7 +135,23 @@ func (v *Applier) addTable(e apply.Event) {
 	t.bytes += e.Bytes
 	if e.Action.Type == plan.TypeTablePart {
 		t.parts++
+		if t.parts < e.Action.Parts {
+			return // more parts to come
+		}
 	}
+	delete(v.tables, addr)
+	v.copied++
+	v.slowest = append(v.slowest, t)
+	sort.Slice(v.slowest, func(i, j int) bool { return slowestFirst(v.slowest[i], v.slowest[j]) })
+	v.slowest = v.slowest[:min(len(v.slowest), tablesListed)]
+}
+
+// slowestFirst orders table timings by wall clock, the slowest first, then by address.
+func slowestFirst(a, b *tableTiming) bool {
+	if da, db := a.end.Sub(a.start), b.end.Sub(b.start); da != db {
+		return da > db
+	}
+	return a.addr < b.addr
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -157,29 +181,24 @@ func (v *Applier) Finish(total time.Duration, err error) {
 			}
 		}
 		fmt.Fprintf(v.W, "  %-12s %10s\n", "wall clock", Duration(total))
-		if len(v.tables) > 0 {
-			// Every table when there are a few; the slowest otherwise (show lists each).
-			tables := make([]*tableTiming, 0, len(v.tables))
+		if n := v.copied + len(v.tables); n > 0 {
+			// Every table when there are a few; the slowest otherwise (show lists each). A split
+			// table some of whose parts did not finish is among them.
+			tables := append([]*tableTiming(nil), v.slowest...)
 			for _, t := range v.tables {
 				tables = append(tables, t)
 			}
-			sort.Slice(tables, func(i, j int) bool {
-				if di, dj := tables[i].end.Sub(tables[i].start), tables[j].end.Sub(tables[j].start); di != dj {
-					return di > dj
-				}
-				return tables[i].addr < tables[j].addr
-			})
+			sort.Slice(tables, func(i, j int) bool { return slowestFirst(tables[i], tables[j]) })
 			fmt.Fprintln(v.W, bold("Time per table")+faint(" (wall clock, slowest first):"))
-			for i, t := range tables {
-				if i == tablesListed {
-					fmt.Fprintf(v.W, "  … and %d more tables (pgferry show lists every table)\n", len(tables)-tablesListed)
-					break
-				}
+			for _, t := range tables[:min(len(tables), tablesListed)] {
 				parts := ""
 				if t.parts > 0 {
 					parts = fmt.Sprintf(", %d parts", t.parts)
 				}
 				fmt.Fprintf(v.W, "  %10s  %s  (%s, %s%s)\n", Duration(t.end.Sub(t.start)), t.addr, Rows(t.rows), Bytes(t.bytes), parts)
+			}
+			if n > tablesListed {
+				fmt.Fprintf(v.W, "  … and %d more tables (pgferry show lists every table)\n", n-tablesListed)
 			}
 		}
 		fmt.Fprintln(v.W)
