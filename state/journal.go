@@ -257,12 +257,9 @@ type journalHeader struct {
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// frameRecord is a record's line in the local journal.
-func frameRecord(data []byte) []byte {
-	out := make([]byte, 0, len(data)+10)
-	out = fmt.Appendf(out, "%08x ", crc32.Checksum(data, crcTable))
-	out = append(out, data...)
-	return append(out, '\n')
+// framePrefix is what precedes a record in its line of the local journal: its checksum and a space.
+func framePrefix(data []byte) []byte {
+	return fmt.Appendf(nil, "%08x ", crc32.Checksum(data, crcTable))
 }
 
 // readJournal replays the journal r on s, when it applies to s (same lineage, base = s.Serial),

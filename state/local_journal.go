@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -13,16 +14,19 @@ import (
 // record after a compaction starts a new journal.
 func (l *Local) appendJournal(dir string, tr *tracker, p pending) error {
 	jpath := filepath.Join(dir, journalFileName)
-	var buf []byte
+	// The record is written as its frame's prefix, its data and a newline, not copied into one
+	// buffer: at tens of thousands of tables one record is megabytes (the actions a schema action
+	// held back), and each copy of it was held at once with the others.
+	var head []byte
 	fresh := tr.journalBytes == 0
 	if fresh {
 		h, err := json.Marshal(journalHeader{Journal: 1, Lineage: tr.lineage, Base: tr.base})
 		if err != nil {
 			return err
 		}
-		buf = append(h, '\n')
+		head = append(h, '\n')
 	}
-	buf = append(buf, frameRecord(p.data)...)
+	head = append(head, framePrefix(p.data)...)
 	flags := os.O_WRONLY | os.O_APPEND
 	if fresh {
 		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
@@ -31,7 +35,11 @@ func (l *Local) appendJournal(dir string, tr *tracker, p pending) error {
 	if err != nil {
 		return err
 	}
-	if _, err = f.Write(buf); err == nil {
+	w := bufio.NewWriterSize(f, 64<<10)
+	w.Write(head)
+	w.Write(p.data)
+	w.WriteByte('\n')
+	if err = w.Flush(); err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -43,7 +51,8 @@ func (l *Local) appendJournal(dir string, tr *tracker, p pending) error {
 	if err != nil {
 		return err
 	}
-	p.next.journalBytes = tr.journalBytes + int64(len(buf))
+	written := int64(len(head) + len(p.data) + 1)
+	p.next.journalBytes = tr.journalBytes + written
 	return nil
 }
 
