@@ -147,7 +147,8 @@ type headSum struct {
 // the state encoded whole would). t may be nil.
 func (t *tracker) sumHead(s *State) (sum headSum, encoded func() ([]byte, error), err error) {
 	h := *s
-	h.Actions, h.Serial, h.UpdatedAt, h.byAddr, h.indexed, h.Run = nil, 0, nil, nil, 0, nil
+	h.Actions, h.Serial, h.UpdatedAt, h.Run = nil, 0, nil, nil
+	h.byAddr.Reset()
 	rest, err := json.Marshal(&h)
 	if err != nil {
 		return headSum{}, nil, fmt.Errorf("encoding state of migration %q: %w", s.Migration, err)

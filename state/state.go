@@ -50,26 +50,12 @@ func (s *State) Upsert(a *Action) {
 // indexes the actions appended since the last call, and rebuilds the index when a hit
 // no longer matches (Actions was replaced or reordered by someone else).
 func (s *State) find(addr string) int {
-	for attempt := 0; attempt < 2; attempt++ {
-		if s.byAddr == nil || s.indexed > len(s.Actions) || attempt > 0 {
-			s.byAddr, s.indexed = make(map[string]int, len(s.Actions)), 0
+	return s.byAddr.Find(len(s.Actions), func(i int) string {
+		if a := s.Actions[i]; a != nil {
+			return a.Address
 		}
-		for ; s.indexed < len(s.Actions); s.indexed++ {
-			if a := s.Actions[s.indexed]; a != nil {
-				if _, dup := s.byAddr[a.Address]; !dup { // the first of duplicates wins, as a scan would
-					s.byAddr[a.Address] = s.indexed
-				}
-			}
-		}
-		i, ok := s.byAddr[addr]
-		if !ok {
-			return -1
-		}
-		if a := s.Actions[i]; a != nil && a.Address == addr {
-			return i
-		}
-	}
-	return -1
+		return ""
+	}, addr)
 }
 
 // Clone returns a deep copy of s that shares no memory with it, so either can
@@ -79,7 +65,7 @@ func (s *State) Clone() *State {
 		return nil
 	}
 	c := *s
-	c.byAddr, c.indexed = nil, 0
+	c.byAddr.Reset()
 	c.Databases = slices.Clone(s.Databases)
 	c.StartedAt = cloneTime(s.StartedAt)
 	c.FinishedAt = cloneTime(s.FinishedAt)

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"github.com/pgferry/pgferry/internal/addrindex"
 	"github.com/pgferry/pgferry/internal/pgver"
 	"time"
 )
@@ -110,11 +111,10 @@ type State struct {
 	// the last rollback, or the migration was applied by a pgferry that did not record it).
 	Baseline *Baseline `json:"baseline,omitempty"`
 
-	// byAddr indexes Actions[:indexed] by address for Action and Upsert (a state holds an action
-	// per table, index and constraint: tens of thousands). It is a cache, never the truth: every
-	// hit is checked against Actions, and a stale index is rebuilt.
-	byAddr  map[string]int
-	indexed int
+	// byAddr indexes Actions by address for Action and Upsert (a state holds an action per table,
+	// index and constraint: tens of thousands). It is a cache, never the truth: every hit is
+	// checked against Actions, and a stale index is rebuilt.
+	byAddr addrindex.Index
 }
 
 // RunStart is what an apply says of its run when it starts (State.Run).
