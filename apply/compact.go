@@ -2,6 +2,7 @@ package apply
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/pgferry/pgferry/catalog"
 )
@@ -11,17 +12,8 @@ import (
 // in each of its indexes and constraints) is kept once, and each list is copied to its length
 // (what the reads appended to may be up to twice as long). What it holds is unchanged.
 func compactCatalog(d *catalog.Database) {
-	seen := map[string]string{}
-	in := func(p *string) {
-		if *p == "" {
-			return
-		}
-		if s, ok := seen[*p]; ok {
-			*p = s
-			return
-		}
-		seen[*p] = *p
-	}
+	strs := interner{}
+	in := func(p *string) { *p = strs.of(*p) }
 	for k := range d.Tables {
 		t := &d.Tables[k]
 		for _, p := range []*string{&t.Schema, &t.Name, &t.Owner, &t.Kind, &t.Parent} {
@@ -53,6 +45,23 @@ func compactCatalog(d *catalog.Database) {
 	d.Indexes = exact(d.Indexes)
 	d.Constraints = exact(d.Constraints)
 	d.Sequences = exact(d.Sequences)
+}
+
+// interner keeps one copy of each string it is given.
+type interner map[string]string
+
+// of returns the copy of s kept, keeping a copy of s (not sharing the memory of whatever s was cut
+// from) the first time.
+func (in interner) of(s string) string {
+	if s == "" {
+		return s
+	}
+	if c, ok := in[s]; ok {
+		return c
+	}
+	c := strings.Clone(s)
+	in[c] = c
+	return c
 }
 
 // exact is s in an array of its length, when the one it is in is longer.

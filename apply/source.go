@@ -129,19 +129,14 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 	// own entries, and the post-data and pre-data scripts, each parsed as pg_restore prints it
 	// (never held whole: at tens of thousands of tables, they are tens of megabytes).
 	s.byID = map[int]tocEntry{}
-	descs := map[string]string{} // each description's one copy
+	descs := interner{} // each description once
 	reads := []struct {
 		args []string
 		read func(io.Reader) error
 	}{
 		{[]string{"--list", s.dump}, func(r io.Reader) error {
 			return pgdump.ScanList(r, func(e pgdump.Entry) {
-				desc, ok := descs[e.Desc]
-				if !ok {
-					desc = strings.Clone(e.Desc)
-					descs[desc] = desc
-				}
-				s.byID[e.DumpID] = tocEntry{TableOID: e.TableOID, OID: e.OID, Desc: desc}
+				s.byID[e.DumpID] = tocEntry{TableOID: e.TableOID, OID: e.OID, Desc: descs.of(e.Desc)}
 			})
 		}},
 		{[]string{"--create", "--list", s.dump}, func(r io.Reader) error {
