@@ -82,25 +82,35 @@ func TestSimulate(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tl, err := Simulate(tc.tasks, tc.durations, tc.opt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(tl.Slots, tc.want) {
-				t.Errorf("slots\n%v\nwant\n%v", tl.Slots, tc.want)
-			}
-			if tl.Finish != tc.finish {
-				t.Errorf("finish %v, want %v", tl.Finish, tc.finish)
-			}
-			if !reflect.DeepEqual(tl.Critical, tc.critical) {
-				t.Errorf("critical path %v, want %v", tl.Critical, tc.critical)
-			}
+			checkTimeline(t, tc.tasks, tc.durations, tc.opt, Timeline{Slots: tc.want, Finish: tc.finish, Critical: tc.critical})
 		})
 	}
 }
 
 // TestSimulateMatchesRun: Run and Simulate share one set of rules: on one lane, the order a real
 // run starts tasks in is the order of their simulated starts.
+// checkTimeline simulates tasks and compares the timeline's slots, aside slots, finish and
+// critical path with want's.
+func checkTimeline(t *testing.T, tasks []Task, durations []time.Duration, opt SimOptions, want Timeline) {
+	t.Helper()
+	tl, err := Simulate(tasks, durations, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(tl.Slots, want.Slots) {
+		t.Errorf("slots\n%v\nwant\n%v", tl.Slots, want.Slots)
+	}
+	if !reflect.DeepEqual(tl.Aside, want.Aside) {
+		t.Errorf("aside slots\n%v\nwant\n%v", tl.Aside, want.Aside)
+	}
+	if tl.Finish != want.Finish {
+		t.Errorf("finish %v, want %v", tl.Finish, want.Finish)
+	}
+	if !reflect.DeepEqual(tl.Critical, want.Critical) {
+		t.Errorf("critical path %v, want %v", tl.Critical, want.Critical)
+	}
+}
+
 func TestSimulateMatchesRun(t *testing.T) {
 	tasks := []Task{
 		{Rank: 1}, {Rank: 1}, {Deps: []int{0}}, {Deps: []int{0}}, {Deps: []int{1}, Rank: 1},
@@ -474,22 +484,7 @@ func TestSimulateLocks(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tl, err := Simulate(tc.tasks, tc.durations, tc.opt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(tl.Slots, tc.want) {
-				t.Errorf("slots\n%v\nwant\n%v", tl.Slots, tc.want)
-			}
-			if !reflect.DeepEqual(tl.Aside, tc.aside) {
-				t.Errorf("aside slots\n%v\nwant\n%v", tl.Aside, tc.aside)
-			}
-			if tl.Finish != tc.finish {
-				t.Errorf("finish %v, want %v", tl.Finish, tc.finish)
-			}
-			if !reflect.DeepEqual(tl.Critical, tc.critical) {
-				t.Errorf("critical path %v, want %v", tl.Critical, tc.critical)
-			}
+			checkTimeline(t, tc.tasks, tc.durations, tc.opt, Timeline{Slots: tc.want, Aside: tc.aside, Finish: tc.finish, Critical: tc.critical})
 		})
 	}
 	if _, err := Simulate([]Task{{}}, []time.Duration{s}, SimOptions{Jobs: 1, Aside: &Aside{Stop: -1, Items: []AsideItem{{After: []int{3}}}}}); err == nil {
