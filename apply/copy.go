@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/every"
 	"github.com/pgferry/pgferry/internal/pgio"
+	"github.com/pgferry/pgferry/internal/pgver"
 
 	"github.com/jackc/pgx/v5"
 
@@ -36,31 +38,48 @@ func copyColumns(cols []string) string { return strings.Join(cols, ", ") }
 // bpcharOID is the type OID of character(n) (bpchar).
 const bpcharOID = 1042
 
-// copyExpr is what the source's COPY sends of column c, and whether that is not the column as it
-// is stored. A character(n) value is stored padded with spaces to n characters; it is sent cast to
-// text, which drops the trailing spaces, and the target's character(n) input (text or binary) pads
-// it back to n characters: the stored value is the same, and the padding never crosses the link
-// (pgbench_accounts' character(84) filler is 84 of a row's 96 bytes). Only a column declared with
-// a length: a bare bpchar keeps its trailing spaces as given, and a domain or an array of
-// character(n) is sent as it is.
-func copyExpr(c catalog.Column) (string, bool) {
-	if c.TypeOID == bpcharOID && strings.HasPrefix(c.Type, "character(") {
-		return ident(c.Name) + "::pg_catalog.text", true
+// trimBytesSince is the first source version with rtrim(bytea, bytea), which copyExpr trims
+// character(n) values with in binary COPY.
+const trimBytesSince = 14
+
+// copyExpr is what the source's COPY in format sends of column c, on a source of version v, and
+// whether that is not the column as it is stored. A character(n) value is stored padded with
+// spaces to n characters; it is sent without its trailing spaces, and the target's character(n)
+// input (text or binary) pads it back to n characters: the stored value is the same, and the
+// padding never crosses the link (pgbench_accounts' character(84) filler is 84 of a row's 96
+// bytes). Only a column declared with a length: a bare bpchar keeps its trailing spaces as given,
+// and a domain or an array of character(n) is sent as it is.
+//
+// In text, the value is cast to text. In binary, from PostgreSQL 14 on, the spaces are cut from
+// the bytes binary COPY would send of the value (bpcharsend: the characters in the client's
+// encoding) with rtrim on bytea, whose binary form is those bytes: the very bytes the cast to
+// text sends, at a tenth of its cost. The cast trims character by character (rtrim), which in a
+// multibyte database such as UTF8 costs the source more than the rest of the COPY:
+// pgbench_accounts' 5M rows took 4.5 s of the source's CPU with the cast, 2.2 s with the bytes
+// cut and 1.9 s untrimmed, and that CPU bounded the copy on loopback. A space (0x20) is never
+// part of a multibyte character in any encoding PostgreSQL supports, server or client, so
+// cutting bytes cuts only spaces.
+func copyExpr(c catalog.Column, format string, v pgver.V) (string, bool) {
+	if c.TypeOID != bpcharOID || !strings.HasPrefix(c.Type, "character(") {
+		return ident(c.Name), false
 	}
-	return ident(c.Name), false
+	if format == config.CopyFormatBinary && v.AtLeast(trimBytesSince) {
+		return fmt.Sprintf(`pg_catalog.rtrim(pg_catalog.bpcharsend(%s), '\x20'::pg_catalog.bytea)`, ident(c.Name)), true
+	}
+	return ident(c.Name) + "::pg_catalog.text", true
 }
 
-// copySource is the COPY that reads t's rows (only t's, not its children's) on the source, of
-// the columns COPY moves, in format, optionally restricted by where: the table itself unless a
-// column is sent otherwise than stored (copyExpr) or where is set, then a query.
-func copySource(t *catalog.Table, format, where string) string {
+// copySource is the COPY that reads t's rows (only t's, not its children's) on a source of
+// version v, of the columns COPY moves, in format, optionally restricted by where: the table
+// itself unless a column is sent otherwise than stored (copyExpr) or where is set, then a query.
+func copySource(t *catalog.Table, format, where string, v pgver.V) string {
 	var cols, exprs []string
 	query := where != ""
 	for _, c := range t.Columns {
 		if c.Generated {
 			continue
 		}
-		e, changed := copyExpr(c)
+		e, changed := copyExpr(c, format, v)
 		cols, exprs = append(cols, ident(c.Name)), append(exprs, e)
 		query = query || changed
 	}
@@ -144,7 +163,7 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 	if binary {
 		format = "binary"
 	}
-	out := copySource(t, format, "")
+	out := copySource(t, format, "", w.d.r.opt.Plan.Source.VersionNum)
 	in := fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT %s, FREEZE)", q, copyColumns(cols), format)
 	if fresh {
 		in = fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT %s)", q, copyColumns(cols), format)
@@ -158,7 +177,7 @@ func (w *worker) copyTable(ctx context.Context, a *plan.Action) (int64, int64, e
 		if len(cols) == 0 {
 			return 0, 0, fmt.Errorf("a table without columns cannot be split")
 		}
-		out = copySource(t, format, where)
+		out = copySource(t, format, where, w.d.r.opt.Plan.Source.VersionNum)
 		in = fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT %s)", q, copyColumns(cols), format)
 	}
 

@@ -13,6 +13,7 @@ import (
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/pgconn"
+	"github.com/pgferry/pgferry/internal/pgver"
 	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
@@ -69,6 +70,10 @@ func SampleCopyFormats(ctx context.Context, snap *snapshot.Snapshot, link *LinkM
 			snap.CopySamples[db] = j.out
 		}
 	}
+	var version pgver.V
+	if snap.Source != nil {
+		version = snap.Source.VersionNum
+	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
 	for _, j := range jobs {
@@ -98,7 +103,7 @@ func SampleCopyFormats(ctx context.Context, snap *snapshot.Snapshot, link *LinkM
 				if ctx.Err() != nil {
 					return
 				}
-				s := sampleCopy(ctx, conn, t)
+				s := sampleCopy(ctx, conn, t, version)
 				s.BinaryTime = max(s.BinaryTime-rtt, 50*time.Microsecond)
 				j.out[t.Key()] = s
 			}
@@ -232,24 +237,25 @@ func measureLink(ctx context.Context, m *config.Migration) int64 {
 	return min(down, up)
 }
 
-// sampleCopy measures the same sample of t's rows in both COPY formats.
-func sampleCopy(ctx context.Context, conn *pgx.Conn, t catalog.Table) snapshot.CopySample {
-	var cols []string
-	for _, c := range t.Columns {
-		if !c.Generated {
-			e, _ := copyExpr(c) // as the copy sends it
-			cols = append(cols, e)
-		}
-	}
+// sampleCopy measures the same sample of t's rows, of a source of version v, in both COPY formats,
+// each as the copy would send it (copyExpr).
+func sampleCopy(ctx context.Context, conn *pgx.Conn, t catalog.Table, v pgver.V) snapshot.CopySample {
 	from := "ONLY " + t.Qualified()
 	if pages := max(t.Pages, 1); pages > plan.CopySamplePages {
 		from += fmt.Sprintf(" TABLESAMPLE SYSTEM (%.6f) REPEATABLE (0)", 100*float64(plan.CopySamplePages)/float64(pages))
 	}
-	q := fmt.Sprintf("COPY (SELECT %s FROM %s LIMIT %d) TO STDOUT WITH (FORMAT %%s)", strings.Join(cols, ", "), from, plan.CopySampleRows(t))
 	var s snapshot.CopySample
 	for _, f := range []string{config.CopyFormatText, config.CopyFormatBinary} {
+		var cols []string
+		for _, c := range t.Columns {
+			if !c.Generated {
+				e, _ := copyExpr(c, f, v)
+				cols = append(cols, e)
+			}
+		}
+		q := fmt.Sprintf("COPY (SELECT %s FROM %s LIMIT %d) TO STDOUT WITH (FORMAT %s)", strings.Join(cols, ", "), from, plan.CopySampleRows(t), f)
 		start := time.Now()
-		n, rows, err := streamSize(ctx, conn, fmt.Sprintf(q, f))
+		n, rows, err := streamSize(ctx, conn, q)
 		s.BinaryTime = time.Since(start) // the text sample's first, then the binary one's
 		if err != nil {
 			return snapshot.CopySample{Err: err.Error()}
