@@ -181,9 +181,11 @@ type earlyProbe struct {
 
 // startProbe starts the model basis's measures (probe) of the plan that snap will make, while
 // Inspect samples the tables copy_format = "auto" decides by: the probe then costs plan and
-// apply only what outlasts the samples. It measures what Forecast would measure after: the
-// probe reads no copy format, and the samples change a plan's actions in nothing but their copy
-// format; Forecast checks that the actions are the same, and probes again otherwise. Not started
+// apply only what outlasts the samples. It measures what Forecast would measure after, but for
+// one thing: the samples change a plan's actions in nothing but their copy format, and the probe
+// copies its sample of the largest table in binary where the samples could still choose text (on
+// a link slower than the source's COPY: the forecast's copies then lean long). Forecast checks
+// that the actions are the same, and probes again otherwise. Not started
 // when a rehearsal may be the basis, when no table is sampled (nothing to overlap), or when there
 // is nothing to do.
 func (s *Session) startProbe(ctx context.Context, snap *snapshot.Snapshot) {

@@ -208,29 +208,23 @@ func (pb *prober) sample(ctx context.Context, s *sampleTable) (shape, bool, erro
 			rows = genericRows
 		}
 		// A first copy of a few rows warms both sessions up (catalog caches, the first pages):
-		// apply's copies run on sessions that copied before. Then the sample in two halves, as
-		// apply copies (COPY to COPY through its buffer); the faster half counts (the other was
-		// slowed by whatever else the busy server did). Reading the sample whole before writing
-		// it, to time each side apart, was tried: the client's own reading, under the same CPU
-		// contention, made the source look three to six times slower than apply found it.
-		_, err := pb.copySample(ctx, pb.src, pb.tgt, sh, pb.tempName(), 10)
-		var parts [2]copyResult
-		var best copyResult
-		var name string
-		var names [2]string
-		for k := range parts {
-			if err != nil {
-				break
-			}
-			names[k] = pb.tempName()
-			parts[k], err = pb.copySample(ctx, pb.src, pb.tgt, sh, names[k], max(rows/2, 1))
-		}
+		// apply's copies run on sessions that copied before. Then the sample in samplePieces
+		// equal pieces, as apply copies (COPY to COPY through its buffer); the fastest counts
+		// (the others were slowed by whatever else the busy server did). Reading the sample
+		// whole before writing it, to time each side apart, was tried: the client's own reading,
+		// under the same CPU contention, made the source look three to six times slower than
+		// apply found it.
+		pieces, names, err := pb.copyPieces(ctx, sh, max(rows/samplePieces, 1))
 		if err == nil {
 			k := 0
-			if parts[1].elapsed < parts[0].elapsed {
-				k = 1
+			var total copyResult
+			for j, p := range pieces {
+				if p.elapsed < pieces[k].elapsed {
+					k = j
+				}
+				total.rows, total.elapsed = total.rows+p.rows, total.elapsed+p.elapsed
 			}
-			best, name = parts[k], names[k]
+			best, name := pieces[k], names[k]
 			if best.rows == 0 && !generic {
 				i = len(shapes) - 2 // an empty table: the generic shape next
 				continue
@@ -238,15 +232,17 @@ func (pb *prober) sample(ctx context.Context, s *sampleTable) (shape, bool, erro
 			bytes := best.tableBytes(sh)
 			pb.r.CopyRate = float64(bytes) / max(best.elapsed.Seconds(), 1e-6)
 			pb.r.WireRatio = float64(best.wire) / float64(max(bytes, 1))
-			pb.firstRow = (parts[0].elapsed + parts[1].elapsed) / time.Duration(max(parts[0].rows+parts[1].rows, 1))
-			if fast := min(parts[0].elapsed, parts[1].elapsed); fast > 0 {
-				pb.r.Noise = float64(max(parts[0].elapsed, parts[1].elapsed)-fast) / float64(fast)
+			pb.firstRow = total.elapsed / time.Duration(max(total.rows, 1))
+			if best.elapsed > 0 {
+				pb.r.Noise = float64(slowest(pieces)-best.elapsed) / float64(best.elapsed)
 			}
 			pb.r.SampleRows = best.rows
-			if !generic && best.wire < minRateWire {
+			if !generic && bytes < minRateBytes {
 				// A table this small copies in its fixed cost: its rate says nothing of how bytes
 				// move (template0's copy by CREATE DATABASE, tables grown since). Rows of the
-				// generic shape measure it.
+				// generic shape measure it. (By the table's size, not the bytes sent: a
+				// character(n) column crosses without its padding, and a sample of pgbench_accounts
+				// sends a quarter of what it holds.)
 				g, err := pb.copySample(ctx, pb.src, pb.tgt, genericShape(), pb.tempName(), genericRows/2)
 				if err != nil {
 					return sh, generic, err
@@ -265,8 +261,41 @@ func (pb *prober) sample(ctx context.Context, s *sampleTable) (shape, bool, erro
 	return shape{}, true, fmt.Errorf("%s: loading a sample into a temporary table: %w", pb.m.Target.Label(), last)
 }
 
-// minRateWire is the least a sample half must move on the wire for its copy rate to count.
-const minRateWire = 1 << 20
+// samplePieces is how many equal pieces the sample is copied in. Two: the copy rate is the
+// fastest of two measures. While the sample crossed in binary with its character(n) padding, the
+// first half took 1.6–2.0 times the second in each of 4 probes timed: the rate rested on one
+// copy. Sent as apply sends it, either half can be the faster (first/second 0.55–2.3 in 13).
+const samplePieces = 2
+
+// copyPieces copies samplePieces pieces of rows rows of shape sh, each into its own temporary
+// table (their names), after a first copy of a few rows.
+func (pb *prober) copyPieces(ctx context.Context, sh shape, rows int64) ([]copyResult, []string, error) {
+	if _, err := pb.copySample(ctx, pb.src, pb.tgt, sh, pb.tempName(), 10); err != nil {
+		return nil, nil, err
+	}
+	pieces, names := make([]copyResult, samplePieces), make([]string, samplePieces)
+	for k := range pieces {
+		names[k] = pb.tempName()
+		var err error
+		if pieces[k], err = pb.copySample(ctx, pb.src, pb.tgt, sh, names[k], rows); err != nil {
+			return nil, nil, err
+		}
+	}
+	return pieces, names, nil
+}
+
+// slowest is the longest time of rs.
+func slowest(rs []copyResult) time.Duration {
+	var d time.Duration
+	for _, r := range rs {
+		d = max(d, r.elapsed)
+	}
+	return d
+}
+
+// minRateBytes is the least table (as the catalog sizes it) a sample piece must hold for its copy
+// rate to count.
+const minRateBytes = 1 << 20
 
 // targetRefused reports whether err is the target refusing a statement (a missing type), not a
 // lost connection.

@@ -26,8 +26,9 @@ import (
 // What it measures, in about a second on a quiet machine (a few on a busy one): each server's
 // connection time and round trip; on the target, the server time of a DDL statement and of a
 // durable commit (a WAL flush), pipelined as apply sends pre-data; the first rows of the plan's
-// largest table (about sampleBytes, in the format apply would copy them in), copied as apply
-// copies (COPY to COPY) into a temporary table on the target (and generated rows when that table
+// largest table (about sampleBytes of it, read and sent as apply will: a character(n) without
+// its padding, in the COPY format the plan chose for the table), copied as apply copies (COPY to
+// COPY) into a temporary table on the target (and generated rows when that table
 // is too small to show a rate); on that table an index build (the table's own primary key columns
 // where it has one), an anti-join (a foreign key's validation), ANALYZE, a count (and verify's
 // checksum when the migration verifies by checksum), each the fastest of three; with jobs > 1,
@@ -71,7 +72,7 @@ func Measure(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs in
 const probeTimeout = 20 * time.Second
 
 // sampleBytes is how much of the largest table the probe copies (by its size in the catalog, in
-// two halves), and contentionBytes how much each concurrent stream copies.
+// samplePieces pieces), and contentionBytes how much each concurrent stream copies.
 const (
 	sampleBytes     = 4 << 20
 	contentionBytes = 1 << 20
@@ -100,12 +101,15 @@ type sampleTable struct {
 	// index is the column list (and anything after it) of a btree index of the table, for the
 	// sample's index build; "" when it has none.
 	index string
+	// text is set when the plan copies the table in text (its action's CopyFormat).
+	text bool
 }
 
 // largestTable picks the plan's largest table to copy (parts summed), with columns to copy.
 func largestTable(snap *snapshot.Snapshot, p *plan.Plan) *sampleTable {
 	type key struct{ db, schema, name string }
 	sizes := map[key]int64{}
+	text := map[key]bool{}
 	var order []key
 	for _, a := range p.Actions {
 		if a.Type != plan.TypeTable && a.Type != plan.TypeTablePart {
@@ -116,6 +120,7 @@ func largestTable(snap *snapshot.Snapshot, p *plan.Plan) *sampleTable {
 			order = append(order, k)
 		}
 		sizes[k] += a.BytesEstimate
+		text[k] = text[k] || a.CopyFormat == config.CopyFormatText
 	}
 	sort.SliceStable(order, func(i, j int) bool { return sizes[order[i]] > sizes[order[j]] })
 	for _, k := range order {
@@ -128,7 +133,7 @@ func largestTable(snap *snapshot.Snapshot, p *plan.Plan) *sampleTable {
 			if t.Schema != k.schema || t.Name != k.name || t.Kind != "r" || copyColumnCount(t) == 0 || t.CopySize() == 0 {
 				continue
 			}
-			s := &sampleTable{db: k.db, t: t, rowBytes: 100}
+			s := &sampleTable{db: k.db, t: t, rowBytes: 100, text: text[k]}
 			if t.RowEstimate > 0 {
 				s.rowBytes = float64(t.CopySize()) / float64(t.RowEstimate)
 			}
@@ -170,18 +175,21 @@ type shape struct {
 	rowBytes float64
 }
 
-// tableShape is the shape of s's table: its columns with the types the target has (text
-// otherwise, in text format, as apply copies a table with a non-built-in type).
+// tableShape is the shape of s's table as apply copies it: each column as apply reads it on the
+// source (apply.CopyExpr: a character(n) without its padding, which the target's input pads back),
+// in the plan's COPY format for the table (binary when the plan has not chosen yet); with text
+// columns (in text format) when asText, or for a column whose type is not built in, as apply
+// copies a table with a type the target may lack.
 func tableShape(s *sampleTable, asText bool) shape {
 	var sh shape
-	binary := !asText
+	binary := !asText && !s.text
 	var cols []string
 	for _, c := range s.t.Columns {
 		if c.Generated {
 			continue
 		}
 		name := pgx.Identifier{c.Name}.Sanitize()
-		cols = append(cols, name)
+		cols = append(cols, apply.CopyExpr(c))
 		typ := c.Type
 		if asText || !c.Builtin {
 			typ, binary = "text", false

@@ -159,6 +159,74 @@ func TestProbe(t *testing.T) {
 	}
 }
 
+// TestProbeSampleAsCopied: the probe's sample of the largest table crosses as apply's copy of it
+// will (the source's log shows the COPY): its character(n) column cast to text, without its
+// padding (a quarter of the bytes here), in binary, or in text when the plan copies the table in
+// text; its copy rate is still measured on the table's own rows.
+func TestProbeSampleAsCopied(t *testing.T) {
+	src, tgt := pgtest.Start(t, 15, pgtest.WithConf("log_statement", "all")), pgtest.Start(t, 15)
+	ctx := context.Background()
+	if err := src.Exec(ctx, "postgres", "CREATE DATABASE shop"); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Exec(ctx, "shop", `
+		CREATE TABLE accounts (aid int PRIMARY KEY, bid int NOT NULL, abalance int NOT NULL, filler character(84));
+		INSERT INTO accounts SELECT i, i / 1000, 0, '' FROM generate_series(1, 60000) i;
+		CREATE TABLE branches (bid int PRIMARY KEY, filler character(88));
+		INSERT INTO branches SELECT i, '' FROM generate_series(1, 60) i;
+		ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+	s := session(t, src, tgt.Port, tgt.User, tgt.Password)
+	snap, err := s.Inspect(ctx, app.InspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Plan(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts := p.Action(plan.TableAddr("shop", "public", "accounts"))
+	if accounts == nil {
+		t.Fatal("plan has no copy of accounts")
+	}
+	copies := func() []string {
+		t.Helper()
+		b, err := os.ReadFile(src.LogPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if _, stmt, ok := strings.Cut(l, "statement: "); ok && strings.Contains(stmt, `FROM ONLY "public"."accounts"`) {
+				out = append(out, stmt)
+			}
+		}
+		return out
+	}
+	for _, format := range []string{"binary", "text"} {
+		accounts.CopyFormat = format
+		before := len(copies())
+		r, err := forecast.Measure(ctx, snap, p, 1)
+		if err != nil {
+			t.Fatalf("Measure (%s): %v", format, err)
+		}
+		sent := copies()[before:]
+		if len(sent) == 0 {
+			t.Fatalf("%s: no COPY of accounts in the source's log", format)
+		}
+		for _, stmt := range sent {
+			if !strings.Contains(stmt, `"filler"::pg_catalog.text`) || !strings.Contains(stmt, "FORMAT "+format+")") {
+				t.Errorf("%s: the sample was read as %q, want filler cast to text, in %s", format, stmt, format)
+			}
+		}
+		// Padded, the sample's rows cross in about the bytes the table holds them in.
+		if r.Generic || r.SampleRows == 0 || r.CopyRate <= 0 || r.WireRatio <= 0 || r.WireRatio > 0.4 {
+			t.Errorf("%s: measures %+v: want the table's own rows, sent in under 0.4 bytes per byte of table", format, r)
+		}
+	}
+}
+
 func index(p *plan.Plan, a *plan.Action) int {
 	for i, x := range p.Actions {
 		if x == a {
