@@ -16,6 +16,7 @@ import (
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/pgconn"
+	"github.com/pgferry/pgferry/internal/pgver"
 	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/plan"
 )
@@ -103,6 +104,8 @@ type sampleTable struct {
 	index string
 	// text is set when the plan copies the table in text (its action's CopyFormat).
 	text bool
+	// v is the source's version: what apply reads a column by depends on it (apply.CopyExpr).
+	v pgver.V
 }
 
 // largestTable picks the plan's largest table to copy (parts summed), with columns to copy.
@@ -133,7 +136,7 @@ func largestTable(snap *snapshot.Snapshot, p *plan.Plan) *sampleTable {
 			if t.Schema != k.schema || t.Name != k.name || t.Kind != "r" || copyColumnCount(t) == 0 || t.CopySize() == 0 {
 				continue
 			}
-			s := &sampleTable{db: k.db, t: t, rowBytes: 100, text: text[k]}
+			s := &sampleTable{db: k.db, t: t, rowBytes: 100, text: text[k], v: p.Source.VersionNum}
 			if t.RowEstimate > 0 {
 				s.rowBytes = float64(t.CopySize()) / float64(t.RowEstimate)
 			}
@@ -183,16 +186,23 @@ type shape struct {
 func tableShape(s *sampleTable, asText bool) shape {
 	var sh shape
 	binary := !asText && !s.text
+	for _, c := range s.t.Columns {
+		binary = binary && (c.Generated || c.Builtin)
+	}
+	format := config.CopyFormatText
+	if binary {
+		format = config.CopyFormatBinary
+	}
 	var cols []string
 	for _, c := range s.t.Columns {
 		if c.Generated {
 			continue
 		}
 		name := pgx.Identifier{c.Name}.Sanitize()
-		cols = append(cols, apply.CopyExpr(c))
+		cols = append(cols, apply.CopyExpr(c, format, s.v))
 		typ := c.Type
-		if asText || !c.Builtin {
-			typ, binary = "text", false
+		if !binary && (asText || !c.Builtin) {
+			typ = "text"
 		}
 		sh.columns = append(sh.columns, name+" "+typ)
 		sh.names = append(sh.names, name)
