@@ -20,8 +20,9 @@ type Estimate struct {
 	// its reading, each database's setup and closing work that is no action.
 	Fixed time.Duration
 	// Prefetchable is the part of Fixed an apply without a prompt does while its plan is made (the
-	// first database's snapshot and schema dump); Prefetched takes it out. 0 for a rehearsal, whose
-	// Fixed is calibrated on its run as it ran.
+	// first database's snapshot and schema dump); Prefetched takes it out. For a rehearsal, what
+	// its run spent on that (all of it when that apply asked first, next to nothing when it too
+	// had prefetched it).
 	Prefetchable time.Duration
 	// Spread is the relative half-width of the range (0.15: expected ±15%); Make may widen it
 	// where the plan differs from what the basis saw.

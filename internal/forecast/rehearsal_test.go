@@ -308,3 +308,52 @@ func TestRehearsalSplitChanged(t *testing.T) {
 		t.Errorf("forecast %dms, fixed %v; want 7200ms, 0s", f.ExpectedMS, e.Fixed)
 	}
 }
+
+// TestRehearsalOpening: a run of an apply that asked for approval opened its first database's
+// source (snapshot, schema dump) in the run, before that database's action; an apply that
+// prefetches it (plan's forecast, apply --auto-approve) does that before its run starts.
+func TestRehearsalOpening(t *testing.T) {
+	p := shop(4 << 30)
+	for _, tc := range []struct {
+		name    string
+		opening time.Duration
+	}{
+		{"asked first: the dump in the run", 2 * sec},
+		{"prefetched", ms(15)},
+		{"none", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := runOf(t, p, shopDurations, 2, 3*sec)
+			// Everything from the database action on started opening later, and the run was as much longer.
+			for k := range run.Actions {
+				if run.Actions[k].Type != plan.TypeRole {
+					run.Actions[k].Start += tc.opening
+					run.Actions[k].End += tc.opening
+				}
+			}
+			run.FinishedAt = run.FinishedAt.Add(tc.opening)
+			e, err := Rehearsal(p, 2, run)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Prefetchable != tc.opening {
+				t.Errorf("prefetchable %v, want %v", e.Prefetchable, tc.opening)
+			}
+			asked, err := Make(p, 2, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prefetched, err := Make(p, 2, e.Prefetched())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 13*sec + tc.opening
+			if got := time.Duration(asked.ExpectedMS) * time.Millisecond; got != want {
+				t.Errorf("forecast of an apply that asks first %v, want the run's %v", got, want)
+			}
+			if got := time.Duration(prefetched.ExpectedMS) * time.Millisecond; got != 13*sec {
+				t.Errorf("forecast of an apply that prefetches %v, want 13s (the run less its opening)", got)
+			}
+		})
+	}
+}
