@@ -299,30 +299,8 @@ func forecastSteps3(ctx context.Context, e *env, fr *ForecastResult) error {
 				i+1, step.Case, secs(c.PlanWall), c.Forecast.Seconds, c.Forecast.LowSeconds, c.Forecast.HighSeconds, c.basis(),
 				pathStr(c.Forecast.CriticalPath))
 		}
-		before := snapServer(e.tgt.DataDir())
-		if m, err = timed(ctx, pgferryCmd(e, dir, "apply", "--auto-approve"), log("apply")); err != nil {
-			return fmt.Errorf("step %d (%s): pgferry apply: %w", i+1, step.Case, err)
-		}
-		c.ApplyWall = m.Wall
-		c.Server = snapServer(e.tgt.DataDir()).since(before)
-		got, err := inventory(ctx, e.tgt, forecastDB, nil)
-		if err != nil {
-			return fmt.Errorf("counting the target's rows: %w", err)
-		}
-		if err := want.check(got, false); err != nil {
-			return fmt.Errorf("step %d: WRONG RESULT: %w\n(log: %s)", i+1, err, log("apply"))
-		}
-		out.Reset()
-		cmd = pgferryCmd(e, dir, "history", "--json")
-		cmd.Stdout = &out
-		if _, err := timed(ctx, cmd, log("history")); err != nil {
-			return fmt.Errorf("pgferry history --json: %w", err)
-		}
-		if c.Run, err = latestRun(out.Bytes()); err != nil {
+		if err := forecastApply(ctx, e, dir, i, c, want, log); err != nil {
 			return err
-		}
-		if c.Run.Operation != "apply" || c.Run.Outcome != "Succeeded" {
-			return fmt.Errorf("step %d: the latest run in history is %s %s (run %d), not the apply that just succeeded", i+1, c.Run.Operation, c.Run.Outcome, c.Run.ID)
 		}
 		lastApply = c.Run.ID
 		_, _, _, _, ef := c.cells()
@@ -331,6 +309,38 @@ func forecastSteps3(ctx context.Context, e *env, fr *ForecastResult) error {
 	}
 	if len(failed) > 0 {
 		return errors.New(strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+// forecastApply runs step i's apply, checks what it left on the target against want, and reads
+// its run from history into c.
+func forecastApply(ctx context.Context, e *env, dir string, i int, c *ForecastCase, want *expectation, log func(string) string) error {
+	before := snapServer(e.tgt.DataDir())
+	m, err := timed(ctx, pgferryCmd(e, dir, "apply", "--auto-approve"), log("apply"))
+	if err != nil {
+		return fmt.Errorf("step %d (%s): pgferry apply: %w", i+1, c.Step.Case, err)
+	}
+	c.ApplyWall = m.Wall
+	c.Server = snapServer(e.tgt.DataDir()).since(before)
+	got, err := inventory(ctx, e.tgt, forecastDB, nil)
+	if err != nil {
+		return fmt.Errorf("counting the target's rows: %w", err)
+	}
+	if err := want.check(got, false); err != nil {
+		return fmt.Errorf("step %d: WRONG RESULT: %w\n(log: %s)", i+1, err, log("apply"))
+	}
+	var out bytes.Buffer
+	cmd := pgferryCmd(e, dir, "history", "--json")
+	cmd.Stdout = &out
+	if _, err := timed(ctx, cmd, log("history")); err != nil {
+		return fmt.Errorf("pgferry history --json: %w", err)
+	}
+	if c.Run, err = latestRun(out.Bytes()); err != nil {
+		return err
+	}
+	if c.Run.Operation != "apply" || c.Run.Outcome != "Succeeded" {
+		return fmt.Errorf("step %d: the latest run in history is %s %s (run %d), not the apply that just succeeded", i+1, c.Run.Operation, c.Run.Outcome, c.Run.ID)
 	}
 	return nil
 }
