@@ -507,7 +507,11 @@ How close ` + "`pgferry plan`" + `'s forecast of apply's wall time comes to the 
 ` + "`make bench`" + ` (alone: ` + "`make bench-forecast`" + `) on the bench's full-durability clusters: one source database holding
 ` + "`pgbench -i --foreign-keys`" + ` (scale ` + "`FORECAST_SCALE`" + `, default 20) and the many-tables set's 200 tables at a tenth of their
 rows. One migration and one state directory go through a user's rehearsal loop, each apply on a fresh target
-(no database, both servers checkpointed): (1) cold: ` + "`plan --json`" + ` (basis "model": the servers measured at plan
+(no database, both servers checkpointed). The target cluster is new, made with initdb, but holds WAL to recycle
+as a target in service does (twice the database's size switched through and checkpointed first, untimed): on a
+cluster that never held it, the first apply alone would create its WAL segment files, writing each full of zeros
+first (282 MB more than the next apply of the same plan wrote), which no later apply of the loop pays. Below the
+table, each apply's target server: its CPU time, the bytes it wrote, the WAL segments it created. Steps: (1) cold: ` + "`plan --json`" + ` (basis "model": the servers measured at plan
 time), ` + "`apply -auto-approve`" + `; (2) ` + "`destroy`" + `, ` + "`plan --json`" + ` (basis "rehearsal": run 1), apply; (3) ` + "`destroy`" + `,
 pgbench_accounts grown by half on the source (new keys, ANALYZE), ` + "`plan --json`" + `, apply. The actual is the apply
 run's ` + "`duration_seconds`" + ` in ` + "`history --json`" + ` ("recorded" is the forecast apply itself recorded there; "plan
