@@ -47,9 +47,14 @@ type Estimate struct {
 // Prefetched is the estimate for an apply that opens its first database's source while its plan is
 // made (apply --auto-approve, apply PLANFILE, and so the apply a saved or reviewed plan is for):
 // that part of Fixed is done before the run starts.
+//
+// A rehearsal's Fixed may be negative (its replay outlasted its run: Rehearsal's calibration); with
+// nothing prefetchable it stays as it is.
 func (e *Estimate) Prefetched() *Estimate {
 	c := *e
-	c.Fixed = max(c.Fixed-c.Prefetchable, 0)
+	if c.Prefetchable > 0 {
+		c.Fixed = max(c.Fixed-c.Prefetchable, 0)
+	}
 	c.Prefetchable = 0
 	return &c
 }
