@@ -195,6 +195,12 @@ func (c *cli) runApply(ctx context.Context, s *session, p *plan.Plan, jobs int, 
 	// The record of what the last finished apply left goes: this one changes the target again,
 	// and only its own end (below) says what it left.
 	st.Baseline = nil
+	// The source opened while the plan was made is no part of the run (the forecast leaves it out):
+	// the run starts once it is ready, whether a probe already waited for it or not.
+	select {
+	case <-s.prefetched.Done():
+	case <-ctx.Done():
+	}
 	start := time.Now()
 	s.snap.SourceDBs, s.snap.TargetDBs = nil, nil // the plan is made: apply reads the catalogs it needs in its snapshot
 	p.SourceDigest, p.TargetDigest = nil, nil     // only a saved plan's staleness check reads them (the fingerprints stay)

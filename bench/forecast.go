@@ -127,6 +127,7 @@ type ForecastCase struct {
 	PlanWall  time.Duration // `pgferry plan --json`, probe included
 	ApplyWall time.Duration // the apply process, start to exit
 	Run       *historyRun   // the apply's run, as history recorded it
+	Server    *ServerWork   // what the target server did during the apply (nil: not measured)
 	Err       string        // why the step has no result
 }
 
@@ -243,6 +244,9 @@ func forecastSteps3(ctx context.Context, e *env, fr *ForecastResult) error {
 	if _, err := e.retire(ctx, forecastDB, size); err != nil {
 		return err
 	}
+	if err := warmWAL(ctx, e, 2*size); err != nil {
+		return err
+	}
 	lastApply := 0
 	var failed []string
 	for i, step := range forecastSteps {
@@ -295,37 +299,89 @@ func forecastSteps3(ctx context.Context, e *env, fr *ForecastResult) error {
 				i+1, step.Case, secs(c.PlanWall), c.Forecast.Seconds, c.Forecast.LowSeconds, c.Forecast.HighSeconds, c.basis(),
 				pathStr(c.Forecast.CriticalPath))
 		}
-		if m, err = timed(ctx, pgferryCmd(e, dir, "apply", "--auto-approve"), log("apply")); err != nil {
-			return fmt.Errorf("step %d (%s): pgferry apply: %w", i+1, step.Case, err)
-		}
-		c.ApplyWall = m.Wall
-		got, err := inventory(ctx, e.tgt, forecastDB, nil)
-		if err != nil {
-			return fmt.Errorf("counting the target's rows: %w", err)
-		}
-		if err := want.check(got, false); err != nil {
-			return fmt.Errorf("step %d: WRONG RESULT: %w\n(log: %s)", i+1, err, log("apply"))
-		}
-		out.Reset()
-		cmd = pgferryCmd(e, dir, "history", "--json")
-		cmd.Stdout = &out
-		if _, err := timed(ctx, cmd, log("history")); err != nil {
-			return fmt.Errorf("pgferry history --json: %w", err)
-		}
-		if c.Run, err = latestRun(out.Bytes()); err != nil {
+		if err := forecastApply(ctx, e, dir, i, c, want, log); err != nil {
 			return err
-		}
-		if c.Run.Operation != "apply" || c.Run.Outcome != "Succeeded" {
-			return fmt.Errorf("step %d: the latest run in history is %s %s (run %d), not the apply that just succeeded", i+1, c.Run.Operation, c.Run.Outcome, c.Run.ID)
 		}
 		lastApply = c.Run.ID
 		_, _, _, _, ef := c.cells()
-		logf("forecast step %d (%s): apply run %d took %.1f s (process %s): forecast error %s: %s",
-			i+1, step.Case, c.Run.ID, c.Run.DurationSeconds, secs(c.ApplyWall), ef, c.verdict())
+		logf("forecast step %d (%s): apply run %d took %.1f s (process %s): forecast error %s: %s; target server: %s",
+			i+1, step.Case, c.Run.ID, c.Run.DurationSeconds, secs(c.ApplyWall), ef, c.verdict(), c.Server)
 	}
 	if len(failed) > 0 {
 		return errors.New(strings.Join(failed, "; "))
 	}
+	return nil
+}
+
+// forecastApply runs step i's apply, checks what it left on the target against want, and reads
+// its run from history into c.
+func forecastApply(ctx context.Context, e *env, dir string, i int, c *ForecastCase, want *expectation, log func(string) string) error {
+	before := snapServer(e.tgt.DataDir())
+	m, err := timed(ctx, pgferryCmd(e, dir, "apply", "--auto-approve"), log("apply"))
+	if err != nil {
+		return fmt.Errorf("step %d (%s): pgferry apply: %w", i+1, c.Step.Case, err)
+	}
+	c.ApplyWall = m.Wall
+	c.Server = snapServer(e.tgt.DataDir()).since(before)
+	got, err := inventory(ctx, e.tgt, forecastDB, nil)
+	if err != nil {
+		return fmt.Errorf("counting the target's rows: %w", err)
+	}
+	if err := want.check(got, false); err != nil {
+		return fmt.Errorf("step %d: WRONG RESULT: %w\n(log: %s)", i+1, err, log("apply"))
+	}
+	var out bytes.Buffer
+	cmd := pgferryCmd(e, dir, "history", "--json")
+	cmd.Stdout = &out
+	if _, err := timed(ctx, cmd, log("history")); err != nil {
+		return fmt.Errorf("pgferry history --json: %w", err)
+	}
+	if c.Run, err = latestRun(out.Bytes()); err != nil {
+		return err
+	}
+	if c.Run.Operation != "apply" || c.Run.Outcome != "Succeeded" {
+		return fmt.Errorf("step %d: the latest run in history is %s %s (run %d), not the apply that just succeeded", i+1, c.Run.Operation, c.Run.Outcome, c.Run.ID)
+	}
+	return nil
+}
+
+// warmWAL gives the target cluster, which the bench made moments ago with initdb, the WAL segment
+// files a target in service holds: enough to recycle for an apply that writes bytes of WAL (the
+// migration writes about its database's size; twice that covers the grown step too), within
+// max_wal_size, which recycling keeps to. Without them the first apply alone creates its segments,
+// each written full of zeros and synced first (17 of 16 MB at pgbench scale 20: 282 MB, 42% more
+// than the target wrote in the next apply of the same plan), and the forecast after one rehearsal
+// is measured against an apply that does not. In the rehearsal loop only a new cluster's first
+// apply pays that (every later one recycles what it left), and pgferry cannot tell from a run
+// whether its target was new.
+func warmWAL(ctx context.Context, e *env, bytes int64) error {
+	rows, err := e.tgt.Query(ctx, "postgres", `SELECT (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'),
+	(SELECT setting::bigint FROM pg_settings WHERE name = 'max_wal_size')`)
+	if err != nil {
+		return fmt.Errorf("warming the target's WAL: %w", err)
+	}
+	var seg, maxMB int64
+	if len(rows) != 1 || len(rows[0]) != 2 {
+		return fmt.Errorf("warming the target's WAL: no wal_segment_size")
+	}
+	fmt.Sscan(rows[0][0], &seg)
+	fmt.Sscan(rows[0][1], &maxMB)
+	if seg <= 0 || maxMB <= 0 {
+		return fmt.Errorf("warming the target's WAL: wal_segment_size %q, max_wal_size %q", rows[0][0], rows[0][1])
+	}
+	n := min((bytes+seg-1)/seg, maxMB<<20/seg-1)
+	// A record in each segment, then a switch to the next: the server creates every segment the
+	// way an apply would, without writing the data; the checkpoint then keeps them for recycling.
+	start := time.Now()
+	before := snapServer(e.tgt.DataDir())
+	err = e.tgt.Exec(ctx, "postgres", fmt.Sprintf(`DO $$BEGIN FOR i IN 1..%d LOOP
+	PERFORM pg_logical_emit_message(false, 'pgferry-bench', 'warm'); PERFORM pg_switch_wal();
+END LOOP; END$$; CHECKPOINT`, n))
+	if err != nil {
+		return fmt.Errorf("warming the target's WAL: %w", err)
+	}
+	logf("forecast: the target's WAL warmed in %s: %d segments switched through (%s)", time.Since(start).Round(time.Millisecond), n,
+		snapServer(e.tgt.DataDir()).since(before))
 	return nil
 }
 
@@ -430,6 +486,11 @@ func (fr *ForecastResult) Text() string {
 		f, r, rec, a, e := c.cells()
 		fmt.Fprintf(&b, "%-30s %-18s %9s %13s %9s %9s %8s %9s %9s %s\n", c.Step.Case, c.basis(), f, r, rec, a, e, secs(c.PlanWall), secs(c.ApplyWall), c.verdict())
 	}
+	for _, c := range fr.Cases {
+		if c.Server != nil {
+			fmt.Fprintf(&b, "target server during the apply, %s: %s\n", c.Step.Case, c.Server)
+		}
+	}
 	if fr.Err != "" {
 		fmt.Fprintf(&b, "FAILED: %s\n", fr.Err)
 	}
@@ -446,7 +507,11 @@ How close ` + "`pgferry plan`" + `'s forecast of apply's wall time comes to the 
 ` + "`make bench`" + ` (alone: ` + "`make bench-forecast`" + `) on the bench's full-durability clusters: one source database holding
 ` + "`pgbench -i --foreign-keys`" + ` (scale ` + "`FORECAST_SCALE`" + `, default 20) and the many-tables set's 200 tables at a tenth of their
 rows. One migration and one state directory go through a user's rehearsal loop, each apply on a fresh target
-(no database, both servers checkpointed): (1) cold: ` + "`plan --json`" + ` (basis "model": the servers measured at plan
+(no database, both servers checkpointed). The target cluster is new, made with initdb, but holds WAL to recycle
+as a target in service does (twice the database's size switched through and checkpointed first, untimed): on a
+cluster that never held it, the first apply alone would create its WAL segment files, writing each full of zeros
+first (282 MB more than the next apply of the same plan wrote), which no later apply of the loop pays. Below the
+table, each apply's target server: its CPU time, the bytes it wrote, the WAL segments it created. Steps: (1) cold: ` + "`plan --json`" + ` (basis "model": the servers measured at plan
 time), ` + "`apply -auto-approve`" + `; (2) ` + "`destroy`" + `, ` + "`plan --json`" + ` (basis "rehearsal": run 1), apply; (3) ` + "`destroy`" + `,
 pgbench_accounts grown by half on the source (new keys, ANALYZE), ` + "`plan --json`" + `, apply. The actual is the apply
 run's ` + "`duration_seconds`" + ` in ` + "`history --json`" + ` ("recorded" is the forecast apply itself recorded there; "plan
@@ -473,6 +538,11 @@ func (rep *Report) forecastMarkdown(cmd string) string {
 		f, r, rec, a, e := c.cells()
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.Step.Case, c.basis(), f, r, rec, a, e, c.verdict(),
 			secs(c.PlanWall), secs(c.ApplyWall))
+	}
+	for _, c := range fr.Cases {
+		if c.Server != nil {
+			fmt.Fprintf(&b, "\nTarget server during the apply, %s: %s.\n", c.Step.Case, c.Server)
+		}
 	}
 	for _, c := range fr.Cases {
 		if c.Forecast != nil && len(c.Forecast.CriticalPath) > 0 {

@@ -88,7 +88,7 @@ func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 	}
 	var rerr error
 	if run != nil {
-		f, err := fromRehearsal(p, jobs, run)
+		f, err := fromRehearsal(p, jobs, run, s.Prefetch)
 		if err == nil {
 			return f, nil
 		}
@@ -133,11 +133,14 @@ func (s *Session) probeQuiet(ctx context.Context, snap *snapshot.Snapshot, p *pl
 // dumpWait is how long probeQuiet waits for the schema dump at most.
 const dumpWait = 30 * time.Second
 
-// fromRehearsal is the forecast of p scaled from run.
-func fromRehearsal(p *plan.Plan, jobs int, run *state.Run) (*state.Forecast, error) {
+// fromRehearsal is the forecast of p scaled from run (prefetch: as Session.Prefetch).
+func fromRehearsal(p *plan.Plan, jobs int, run *state.Run, prefetch bool) (*state.Forecast, error) {
 	e, err := forecast.Rehearsal(p, jobs, run)
 	if err != nil {
 		return nil, err
+	}
+	if prefetch {
+		e = e.Prefetched()
 	}
 	f, err := forecast.Make(p, jobs, e)
 	if err != nil {

@@ -20,8 +20,9 @@ type Estimate struct {
 	// its reading, each database's setup and closing work that is no action.
 	Fixed time.Duration
 	// Prefetchable is the part of Fixed an apply without a prompt does while its plan is made (the
-	// first database's snapshot and schema dump); Prefetched takes it out. 0 for a rehearsal, whose
-	// Fixed is calibrated on its run as it ran.
+	// first database's snapshot and schema dump); Prefetched takes it out. For a rehearsal, what
+	// its run spent on that (all of it when that apply asked first, next to nothing when it too
+	// had prefetched it).
 	Prefetchable time.Duration
 	// Spread is the relative half-width of the range (0.15: expected ±15%); Make may widen it
 	// where the plan differs from what the basis saw.
@@ -46,9 +47,14 @@ type Estimate struct {
 // Prefetched is the estimate for an apply that opens its first database's source while its plan is
 // made (apply --auto-approve, apply PLANFILE, and so the apply a saved or reviewed plan is for):
 // that part of Fixed is done before the run starts.
+//
+// A rehearsal's Fixed may be negative (its replay outlasted its run: Rehearsal's calibration); with
+// nothing prefetchable it stays as it is.
 func (e *Estimate) Prefetched() *Estimate {
 	c := *e
-	c.Fixed = max(c.Fixed-c.Prefetchable, 0)
+	if c.Prefetchable > 0 {
+		c.Fixed = max(c.Fixed-c.Prefetchable, 0)
+	}
 	c.Prefetchable = 0
 	return &c
 }

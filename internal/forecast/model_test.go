@@ -290,3 +290,39 @@ func TestPricePlan(t *testing.T) {
 		}
 	}
 }
+
+// TestPriceStatisticsCarried: where apply carries the source's statistics over (PostgreSQL 18),
+// a table's costs one statement of restore calls, not its ANALYZE; a table with extended
+// statistics, or never counted on the source, is still analyzed.
+func TestPriceStatisticsCarried(t *testing.T) {
+	cat := shopCatalog()
+	cat.Tables = append(cat.Tables,
+		catalog.Table{Schema: "public", Name: "stats", Kind: "r", RowEstimate: 1_000_000, Pages: 12207, SizeBytes: 100e6, HasExtendedStats: true},
+		catalog.Table{Schema: "public", Name: "fresh", Kind: "r", RowEstimate: -1, Pages: 12207, SizeBytes: 100e6})
+	dbs := map[string]*catalog.Database{"shop": cat}
+	p := &plan.Plan{Databases: []string{"shop"}, Actions: []*plan.Action{
+		{Type: plan.TypeTable, Database: "shop", Schema: "public", Name: "orders"},
+		{Type: plan.TypeTable, Database: "shop", Schema: "public", Name: "fresh"},
+		{Type: plan.TypeTable, Database: "shop", Schema: "public", Name: "stats"},
+		{Type: plan.TypeAnalyze, Database: "shop"},
+	}}
+	stmt := rates.TargetRTT + rates.Statement
+	analyzed := rates.Analyses(p, 2, "none", dbs)
+	r := rates
+	r.CarriesStatistics = true
+	carried := r.Analyses(p, 2, "none", dbs)["shop"]
+	if got := carried["public.orders"]; !near(got, stmt) {
+		t.Errorf("orders carried over: %s, want one statement %s", got, stmt)
+	}
+	if near(analyzed["shop"]["public.orders"], stmt) {
+		t.Errorf("orders analyzed: %s, want its ANALYZE, more than a statement", analyzed["shop"]["public.orders"])
+	}
+	// stats has extended statistics: the analyze action's ANALYZE, on 2 connections; fresh was never counted.
+	pr := newPricing(r, 2, "none", dbs)
+	if got, want := pr.action(&plan.Action{Type: plan.TypeAnalyze, Database: "shop"}), stmt+(stmt+pr.analyzeTable(&cat.Tables[3]))/2; !near(got, want) {
+		t.Errorf("analyze action %s, want %s (events restored, stats analyzed)", got, want)
+	}
+	if got, want := carried["public.fresh"], pr.analyzeTable(&cat.Tables[4]); !near(got, want) {
+		t.Errorf("fresh (never counted on the source): %s, want its ANALYZE %s", got, want)
+	}
+}

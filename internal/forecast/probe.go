@@ -47,6 +47,7 @@ func Probe(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int)
 	if err != nil {
 		return nil, err
 	}
+	r.CarriesStatistics = snap.Tools != nil && plan.CarriesStatistics(p.Target.VersionNum, snap.Tools.Release)
 	durations, fixed, guessed := r.Price(p, jobs, snap.Migration.Options.Verify, snap.SourceDBs)
 	return &Estimate{Basis: BasisModel, Durations: durations, Fixed: fixed,
 		Prefetchable: r.Prefetchable(p, jobs, snap.Migration.Options.Verify, snap.SourceDBs), Spread: modelSpread(guessed, r.Generic, r.Noise),

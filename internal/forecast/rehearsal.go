@@ -43,7 +43,11 @@ const maxConfirmDelay = 250 * time.Millisecond
 //
 // Fixed is calibrated on the run itself: its actions replayed with their own durations at its own
 // jobs, and the difference to its wall time is apply's time outside the graph (connecting, the
-// snapshot and schema dump, reading the catalog, each database's closing writes).
+// snapshot and schema dump, reading the catalog, each database's closing writes). Of that, the
+// time the run spent opening its first database's source before that database's action is
+// Prefetchable: an apply that asked for approval did all of it in its run, one that prefetched it
+// while its plan was made (apply --auto-approve, apply PLANFILE) none, and Prefetched takes it out
+// for such an apply.
 func Rehearsal(p *plan.Plan, jobs int, run *state.Run) (*Estimate, error) {
 	if run == nil || run.Operation != state.OpApply || run.Outcome != state.StatusSucceeded {
 		return nil, fmt.Errorf("the basis must be a Succeeded apply")
@@ -103,6 +107,7 @@ func Rehearsal(p *plan.Plan, jobs int, run *state.Run) (*Estimate, error) {
 		return nil, err
 	}
 	e.Fixed = max(run.Duration()-sim.total, -sim.total/2)
+	e.Prefetchable = min(opening(run), max(e.Fixed, 0))
 
 	e.Spread = baseRehearsalSpread
 	if jobs != runJobs {
@@ -120,6 +125,28 @@ func Rehearsal(p *plan.Plan, jobs int, run *state.Run) (*Estimate, error) {
 		e.Note = fmt.Sprintf("%s not in run %d, priced from its actions of the same kind", english.Count(unseen, "action"), run.ID)
 	}
 	return e, nil
+}
+
+// opening is how long run spent before its first database's action, after what ran before it
+// (roles): opening that database's source (snapshot, schema dump, catalog read). A few
+// milliseconds when its apply had prefetched it; 0 when the run created no database.
+func opening(run *state.Run) time.Duration {
+	var first *state.RunAction
+	for i, a := range run.Actions {
+		if a.Type == plan.TypeDatabase && a.Outcome == state.ActionApplied && (first == nil || a.Start < first.Start) {
+			first = &run.Actions[i]
+		}
+	}
+	if first == nil {
+		return 0
+	}
+	var before time.Duration
+	for _, a := range run.Actions {
+		if a.End <= first.Start {
+			before = max(before, a.End)
+		}
+	}
+	return first.Start - before
 }
 
 // restrict is the actions of list at indexes keep (ascending), each depending on what it depends on

@@ -1,6 +1,7 @@
 package forecast
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -306,5 +307,58 @@ func TestRehearsalSplitChanged(t *testing.T) {
 	// fk 1s, verify 0.4s: 7.2s, and no time outside the graph (the run's calibration).
 	if f.ExpectedMS != 7200 || e.Fixed != 0 {
 		t.Errorf("forecast %dms, fixed %v; want 7200ms, 0s", f.ExpectedMS, e.Fixed)
+	}
+}
+
+// TestRehearsalOpening: a run of an apply that asked for approval opened its first database's
+// source (snapshot, schema dump) in the run, before that database's action; an apply that
+// prefetches it (plan's forecast, apply --auto-approve) does that before its run starts.
+func TestRehearsalOpening(t *testing.T) {
+	p := shop(4 << 30)
+	for _, tc := range []struct {
+		name    string
+		opening time.Duration
+	}{
+		{"asked first: the dump in the run", 2 * sec},
+		{"prefetched", ms(15)},
+		{"none", 0},
+	} {
+		for _, fixed := range []time.Duration{3 * sec, -ms(500)} {
+			t.Run(fmt.Sprintf("%s, %v outside", tc.name, fixed), func(t *testing.T) {
+				// A negative time outside: the run was shorter than its replay (Rehearsal's calibration).
+				run := runOf(t, p, shopDurations, 2, fixed)
+				// Everything from the database action on started opening later, and the run was as much longer.
+				for k := range run.Actions {
+					if run.Actions[k].Type != plan.TypeRole {
+						run.Actions[k].Start += tc.opening
+						run.Actions[k].End += tc.opening
+					}
+				}
+				run.FinishedAt = run.FinishedAt.Add(tc.opening)
+				e, err := Rehearsal(p, 2, run)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// What was spent opening is prefetchable, as far as the time outside the graph holds it.
+				if want := min(tc.opening, max(fixed+tc.opening, 0)); e.Prefetchable != want {
+					t.Errorf("prefetchable %v, want %v", e.Prefetchable, want)
+				}
+				asked, err := Make(p, 2, e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				prefetched, err := Make(p, 2, e.Prefetched())
+				if err != nil {
+					t.Fatal(err)
+				}
+				wall := 10*sec + fixed + tc.opening
+				if got := time.Duration(asked.ExpectedMS) * time.Millisecond; got != wall {
+					t.Errorf("forecast of an apply that asks first %v, want the run's %v", got, wall)
+				}
+				if got, want := time.Duration(prefetched.ExpectedMS)*time.Millisecond, wall-e.Prefetchable; got != want {
+					t.Errorf("forecast of an apply that prefetches %v, want %v (the run less its opening)", got, want)
+				}
+			})
+		}
 	}
 }
