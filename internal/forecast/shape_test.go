@@ -5,10 +5,12 @@ import (
 	"testing"
 
 	"github.com/pgferry/pgferry/catalog"
+	"github.com/pgferry/pgferry/internal/pgver"
 )
 
-// TestTableShape: the sample is read as apply reads the table (a character(n) cast to text, so
-// that it crosses without its padding, which the temporary table's own column type restores), in
+// TestTableShape: the sample is read as apply reads the table (a character(n) without its padding,
+// which the temporary table's own column type restores: its bytes cut in binary from a source of
+// 14 on, cast to text otherwise), in
 // the plan's format for it; a type the target may lack, or the fallback, loads as text.
 func TestTableShape(t *testing.T) {
 	cols := []catalog.Column{
@@ -21,13 +23,17 @@ func TestTableShape(t *testing.T) {
 		name         string
 		cols         []catalog.Column
 		text, asText bool
+		v            pgver.V
 		format, out  string
 		columns      string
 	}{
 		{name: "binary", cols: cols, format: "binary",
 			out:     `SELECT "aid", "filler"::pg_catalog.text FROM ONLY "public"."accounts"`,
 			columns: `"aid" integer, "filler" character(84)`},
-		{name: "the plan copies it in text", cols: cols, text: true, format: "text",
+		{name: "binary from PostgreSQL 14 on", cols: cols, v: pgver.Of(15), format: "binary",
+			out:     `SELECT "aid", pg_catalog.rtrim(pg_catalog.bpcharsend("filler"), '\x20'::pg_catalog.bytea) FROM ONLY "public"."accounts"`,
+			columns: `"aid" integer, "filler" character(84)`},
+		{name: "the plan copies it in text", v: pgver.Of(15), cols: cols, text: true, format: "text",
 			out:     `SELECT "aid", "filler"::pg_catalog.text FROM ONLY "public"."accounts"`,
 			columns: `"aid" integer, "filler" character(84)`},
 		{name: "a type the target may lack", cols: append(cols[:2:2], mood), format: "text",
@@ -38,7 +44,7 @@ func TestTableShape(t *testing.T) {
 			columns: `"aid" text, "filler" text`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s := &sampleTable{db: "shop", t: &catalog.Table{Schema: "public", Name: "accounts", Kind: "r", Columns: c.cols}, text: c.text}
+			s := &sampleTable{db: "shop", t: &catalog.Table{Schema: "public", Name: "accounts", Kind: "r", Columns: c.cols}, text: c.text, v: c.v}
 			sh := tableShape(s, c.asText)
 			if sh.format != c.format || sh.out != c.out || strings.Join(sh.columns, ", ") != c.columns {
 				t.Errorf("shape: format %s, out %s, columns %s\nwant format %s, out %s, columns %s",
