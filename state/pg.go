@@ -313,7 +313,7 @@ func (p *PG) writeOnce(ctx context.Context, c *pgx.Conn, s *State) (done bool, e
 			return false, err
 		}
 		if fits {
-			if err := p.appendJournal(ctx, tx, s, tr.base, pend.data); err != nil {
+			if err := p.appendJournal(ctx, tx, s, tr.base, &pend); err != nil {
 				return false, err
 			}
 			ok = true
