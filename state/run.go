@@ -136,26 +136,13 @@ type runColumns struct {
 	RowsEstimate  []int64 `json:"rows_estimate,omitempty"`
 }
 
-// MarshalJSON writes the actions as columns.
+// MarshalJSON writes the actions as columns (runColumns).
 func (as RunActions) MarshalJSON() ([]byte, error) {
-	n := len(as)
-	c := runColumns{
-		Address: make([]string, n), Type: make([]string, n), Phase: make([]string, n), Lane: make([]int, n),
-		StartMS: make([]int64, n), EndMS: make([]int64, n), Bytes: make([]int64, n), Rows: make([]int64, n),
-		Outcome: make([]ActionStatus, n),
+	var b bytes.Buffer
+	if err := as.writeJSON(&b); err != nil {
+		return nil, err
 	}
-	for i, a := range as {
-		c.Address[i], c.Type[i], c.Phase[i], c.Lane[i] = a.Address, a.Type, a.Phase, a.Lane
-		c.StartMS[i], c.EndMS[i] = a.Start.Milliseconds(), a.End.Milliseconds()
-		c.Bytes[i], c.Rows[i], c.Outcome[i] = a.Bytes, a.Rows, a.Outcome
-		if a.BytesEstimate != 0 || a.RowsEstimate != 0 {
-			if c.BytesEstimate == nil {
-				c.BytesEstimate, c.RowsEstimate = make([]int64, n), make([]int64, n)
-			}
-			c.BytesEstimate[i], c.RowsEstimate[i] = a.BytesEstimate, a.RowsEstimate
-		}
-	}
-	return json.Marshal(c)
+	return b.Bytes(), nil
 }
 
 // UnmarshalJSON reads the columns MarshalJSON writes; columns of unequal length are an error.
@@ -215,7 +202,9 @@ var (
 )
 
 // encodeRun is a run's stored form: its JSON, gzipped.
-func encodeRun(r *Run) ([]byte, error) { return gzipJSON(r) }
+func encodeRun(r *Run) ([]byte, error) {
+	return gzipWritten(func(w io.Writer) error { return writeRunJSON(w, r) })
+}
 
 // decodeRun reads a run encodeRun wrote; what names it in errors.
 func decodeRun(what string, data []byte) (*Run, error) {

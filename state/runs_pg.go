@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -52,7 +53,13 @@ func (p *PG) AppendRun(ctx context.Context, migration string, r *Run) (int, erro
 			if err != nil {
 				return err
 			}
-			actions, err := gzipJSON(r.Actions)
+			actions, err := gzipWritten(func(w io.Writer) error {
+				if err := r.Actions.writeJSON(w); err != nil {
+					return err
+				}
+				_, err := io.WriteString(w, "\n")
+				return err
+			})
 			if err != nil {
 				return err
 			}
