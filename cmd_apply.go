@@ -210,11 +210,13 @@ func (c *cli) runApply(ctx context.Context, s *session, p *plan.Plan, jobs int, 
 	interrupted := apply.Interrupted(ctx, err) && !canceled.Fired()
 	view.Stop()
 	var baselineErr error
+	writeBaseline := func() error { return nil }
 	if err == nil {
-		baselineErr = c.recordBaseline(ctx, s, st)
+		writeBaseline = s.app.StartBaseline(ctx, st) // read while the run is recorded
 	}
 	c.recordRun(ctx, s, app.ApplyRun{State: st, Plan: p, Start: start, Jobs: jobs, Err: err, Interrupted: interrupted, Canceled: canceled.Fired(),
 		Forecast: app.RunForecast(p)}.Build(start.Add(elapsed)))
+	baselineErr = writeBaseline()
 	view.Finish(p, elapsed, err, interrupted, func(m string) string { return redact(m, s.secrets) })
 	if baselineErr != nil {
 		view.Warning(redact(fmt.Sprintf("the migration is complete, but what it left on the target could not be recorded (%v): destroy will not be able to tell whether the target was written to since, and will ask for --force", baselineErr), s.secrets))
@@ -254,8 +256,3 @@ func (c *cli) recordValidationFailed(ctx context.Context, s *session, p *plan.Pl
 }
 
 func redact(msg string, secrets []string) string { return config.Redact(msg, secrets) }
-
-// recordBaseline records in the state what a finished apply left on the target (app.RecordBaseline).
-func (c *cli) recordBaseline(ctx context.Context, s *session, st *state.State) error {
-	return s.app.RecordBaseline(ctx, st)
-}

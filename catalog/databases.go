@@ -146,33 +146,49 @@ type Schema struct {
 	Owner string
 }
 
-// databaseReader reads one part of a database's catalog into d; what names it in errors.
+// databaseReader reads one part of a database's catalog into d; what names it in errors, and
+// parallel says how ReadDatabaseParallel runs it.
 type databaseReader struct {
-	what string
-	read func(ctx context.Context, conn Querier, d *Database, v pgver.V) error
+	what     string
+	read     func(ctx context.Context, conn Querier, d *Database, v pgver.V) error
+	parallel parallelRole
 }
+
+// parallelRole is how ReadDatabaseParallel runs a reader (readParallel).
+type parallelRole int
+
+const (
+	// atOnce: it needs nothing read before it, and runs beside the others on any connection.
+	atOnce parallelRole = iota
+	// inParts: readParallel reads what it reads itself, in parts run at once (the tables' rows
+	// and columns, the index rows and definitions, the constraints).
+	inParts
+	// afterAll: it needs what the others read (the collations the tables and indexes use), and
+	// runs once they are done, on the first connection.
+	afterAll
+)
 
 // databaseReaders read a database in this order: the collations' reader needs the collations
 // that readTables and readIndexes found used.
 var databaseReaders = []databaseReader{
-	{"extensions", readExtensions},
-	{"schemas", readSchemas},
-	{"tables", readTables},
-	{"indexes", readIndexes},
-	{"constraints", readConstraints},
-	{"sequences", readSequences},
-	{"extension configuration tables", readExtensionConfig},
-	{"objects", readObjectCounts},
-	{"owners", readOwners},
-	{"owners", readOwnerRoles},
-	{"the grantors of privileges", readGrantors},
-	{"extension schemas", readExtensionSchemas},
-	{"collations", readCollations},
-	{"tablespaces", readTablespaces},
-	{"superuser-only objects", readSuperuserObjects},
-	{"range types", readMultirangeClashes},
-	{"privileges on system catalogs", readCatalogACLs},
-	{"languages", readLanguages},
+	{"extensions", readExtensions, atOnce},
+	{"schemas", readSchemas, atOnce},
+	{"tables", readTables, inParts},
+	{"indexes", readIndexes, inParts},
+	{"constraints", readConstraints, inParts},
+	{"sequences", readSequences, atOnce},
+	{"extension configuration tables", readExtensionConfig, atOnce},
+	{"objects", readObjectCounts, atOnce},
+	{"owners", readOwners, atOnce},
+	{"owners", readOwnerRoles, atOnce},
+	{"the grantors of privileges", readGrantors, atOnce},
+	{"extension schemas", readExtensionSchemas, afterAll},
+	{"collations", readCollations, afterAll},
+	{"tablespaces", readTablespaces, atOnce},
+	{"superuser-only objects", readSuperuserObjects, atOnce},
+	{"range types", readMultirangeClashes, atOnce},
+	{"privileges on system catalogs", readCatalogACLs, atOnce},
+	{"languages", readLanguages, atOnce},
 }
 
 // ReadDatabase reads one database's contents through conn, which must be connected to it.

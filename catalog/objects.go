@@ -164,3 +164,22 @@ func readLanguages(ctx context.Context, conn Querier, d *Database, _ pgver.V) er
 		WHERE l.lanname NOT IN ('internal', 'c', 'sql') ORDER BY 1`)
 	return err
 }
+
+// ReadDumpedRelations counts the relations of the database conn is connected to that pg_dump locks
+// in one transaction, into a Database holding only those Objects counts (tables, sequences,
+// materialized_views, foreign_tables): one scan of pg_class, where ReadDatabase reads the whole
+// catalog. Extension members count too, so that each count is at least ReadDatabase's: a dump that
+// fits by them fits by the full read's.
+func ReadDumpedRelations(ctx context.Context, conn Querier, name string) (*Database, error) {
+	d := &Database{Name: name, Objects: map[string]int{}}
+	var k string
+	var n int
+	err := forEachRow(ctx, conn, `SELECT CASE c.relkind WHEN 'r' THEN 'tables' WHEN 'p' THEN 'tables' WHEN 'm' THEN 'materialized_views'
+			WHEN 'S' THEN 'sequences' ELSE 'foreign_tables' END AS kind, count(*)::int
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p', 'm', 'S', 'f') AND `+userSchemaFilter+` GROUP BY 1`, []any{&k, &n}, func() { d.Objects[k] += n })
+	if err != nil {
+		return nil, fmt.Errorf("counting the relations of %s: %w", name, err)
+	}
+	return d, nil
+}

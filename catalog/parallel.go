@@ -129,11 +129,9 @@ func readParallel(ctx context.Context, conns []Querier, name string, v pgver.V) 
 	}})
 	add(task{"indexes", func(ctx context.Context, conn Querier) error { return readIndexCollations(ctx, conn, d, v) }})
 	for _, r := range databaseReaders {
-		switch r.what {
-		case "tables", "indexes", "constraints", "extension schemas", "collations":
-			continue // above, or after
+		if r.parallel == atOnce { // the others: above, or after
+			add(reader(r.what, r.read))
 		}
-		add(reader(r.what, r.read))
 	}
 	go func() { pending.Wait(); close(queue) }()
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -169,7 +167,7 @@ func readParallel(ctx context.Context, conns []Querier, name string, v pgver.V) 
 	usedColumnCollations(d)
 	err := withoutJIT(ctx, conns[0], func() error {
 		for _, r := range databaseReaders {
-			if r.what == "extension schemas" || r.what == "collations" {
+			if r.parallel == afterAll {
 				if err := r.read(ctx, conns[0], d, v); err != nil {
 					return fmt.Errorf("reading %s of %s: %w", r.what, name, err)
 				}

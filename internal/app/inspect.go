@@ -20,10 +20,12 @@ import (
 // InspectOptions configure Inspect.
 type InspectOptions struct {
 	// Prefetch, when set, is called at most once, from a reading goroutine, with the first
-	// selected database the state does not show finished, as soon as its source catalog is read
-	// and shows that pg_dump's locks fit (checks.DumpFitsLocks), while the rest is still read.
-	// snap then holds the instances and the tools, not yet the databases. apply without a prompt
-	// opens that database's source there (snapshot, schema dump: apply.StartPrefetch).
+	// selected database the state does not show finished, as soon as a count of its relations
+	// shows that pg_dump's locks fit (checks.DumpFitsLocks; else once its whole catalog is read
+	// and does), while the catalogs are still read. snap then holds the instances and the tools,
+	// not yet the databases. apply without a prompt opens that database's source there (snapshot,
+	// schema dump: apply.StartPrefetch): at tens of thousands of tables the dump is the longest
+	// part of what comes before the run, and it no longer waits for the catalog reads.
 	Prefetch func(snap *snapshot.Snapshot, db string)
 	// State, when StateRead, is the migration's state as the caller read it under the lock (nil:
 	// none): Inspect does not read it again.
@@ -101,6 +103,7 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 			reads = append(reads, &read{srv: m.Target, in: snap.Target, db: db})
 		}
 	}
+	early := s.prefetchEarly(ctx, snap, prefetch, opt.Prefetch)
 	sem := make(chan struct{}, 4) // a few connections per server at a time, not one per database
 	for _, r := range reads {
 		wg.Add(1)
@@ -111,12 +114,13 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 			// Only the table_filters check needs what depends on each source table: a pg_depend scan.
 			dependents := r.srv == m.Source && m.Options.Filters()
 			r.out, r.err = readDatabase(ctx, r.srv, r.in, r.db, dependents)
-			if r.err == nil && r.srv == m.Source && r.db == prefetch && checks.DumpFitsLocks(snap.Source, r.out) {
+			if r.err == nil && r.srv == m.Source && r.db == prefetch && !early.wait() && checks.DumpFitsLocks(snap.Source, r.out) {
 				opt.Prefetch(snap, r.db)
 			}
 		}()
 	}
 	wg.Wait()
+	early.wait() // its hook has returned (when the database's read failed, nobody waited for it)
 	snap.SourceDBs, snap.TargetDBs = map[string]*catalog.Database{}, map[string]*catalog.Database{}
 	for _, r := range reads {
 		if r.err != nil {
@@ -136,6 +140,42 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 		}
 	}
 	return snap, nil
+}
+
+// prefetchEarly calls prefetch for database db (none: "") in the background as soon as a count of
+// its relations (catalog.ReadDumpedRelations) shows that pg_dump's locks fit, before the catalog
+// reads end. Its wait says whether it did: when it did not (the count does not fit, or failed),
+// the read of db's whole catalog decides, as before.
+func (s *Session) prefetchEarly(ctx context.Context, snap *snapshot.Snapshot, db string, prefetch func(*snapshot.Snapshot, string)) *earlyPrefetch {
+	e := &earlyPrefetch{done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		if db == "" {
+			return
+		}
+		conn, err := pgconn.Connect(ctx, s.Migration.Source, db)
+		if err != nil {
+			return
+		}
+		defer conn.Close(context.WithoutCancel(ctx))
+		if counts, err := catalog.ReadDumpedRelations(ctx, conn, db); err == nil && checks.DumpFitsLocks(snap.Source, counts) {
+			prefetch(snap, db)
+			e.started = true
+		}
+	}()
+	return e
+}
+
+// earlyPrefetch is prefetchEarly's work.
+type earlyPrefetch struct {
+	done    chan struct{}
+	started bool // set before done is closed
+}
+
+// wait returns once prefetchEarly's work is done, and whether it called prefetch.
+func (e *earlyPrefetch) wait() bool {
+	<-e.done
+	return e.started
 }
 
 // readFailed is the error Inspect returns for a failed read: ctx's when it ended (an interrupted
