@@ -2,12 +2,9 @@ package catalog_test
 
 import (
 	"context"
-	"os"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/catalog"
-	"github.com/pgferry/pgferry/internal/pgtest"
 	"github.com/pgferry/pgferry/internal/pgver"
 )
 
@@ -15,26 +12,8 @@ import (
 // each count pg_dump's lock estimate adds is at least the full catalog read's, and exact where no
 // extension owns such a relation (the sample's tables, sequences and views are its own).
 func TestReadDumpedRelations(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs PostgreSQL")
-	}
-	sample, err := os.ReadFile("../testdata/sample/sample.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := pgtest.Start(t, 15)
+	_, conn := sampleDatabase(t, "CREATE MATERIALIZED VIEW mv_dumped AS SELECT 1 AS one")
 	ctx := context.Background()
-	if err := c.Exec(ctx, "postgres", "CREATE DATABASE app"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Exec(ctx, "app", string(sample)+"; CREATE MATERIALIZED VIEW mv_dumped AS SELECT 1 AS one"); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, c.DSN("app"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	full, err := catalog.ReadDatabase(ctx, conn, "app", pgver.Of(15))
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package catalog_test
 
 import (
 	"context"
-	"os"
 	"reflect"
 	"sync/atomic"
 	"testing"
@@ -10,33 +9,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/catalog"
-	"github.com/pgferry/pgferry/internal/pgtest"
 	"github.com/pgferry/pgferry/internal/pgver"
 )
 
 // TestReadDatabaseParallel reads the sample database on one connection and on three in one
 // snapshot: the same catalog, to the last index definition and column.
 func TestReadDatabaseParallel(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs PostgreSQL")
-	}
-	sample, err := os.ReadFile("../testdata/sample/sample.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := pgtest.Start(t, 15)
+	c, conn := sampleDatabase(t, "")
 	ctx := context.Background()
-	if err := c.Exec(ctx, "postgres", "CREATE DATABASE app"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Exec(ctx, "app", string(sample)); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, c.DSN("app"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	serial, err := catalog.ReadDatabase(ctx, conn, "app", pgver.Of(15))
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,8 @@ func (as RunActions) writeJSON(w io.Writer) error {
 	e := recordEncoder{w: w}
 	e.enc = json.NewEncoder(&e.buf) // escapes as json.Marshal does
 	var num []byte
-	ints := func(key string, first bool, v func(a *RunAction) int64) {
+	// column writes "key":[...] of each action's value, written by value (first: no comma before).
+	column := func(key string, first bool, value func(a *RunAction)) {
 		if !first {
 			e.raw([]byte{','})
 		}
@@ -27,23 +28,18 @@ func (as RunActions) writeJSON(w io.Writer) error {
 			if i > 0 {
 				e.raw([]byte{','})
 			}
-			num = strconv.AppendInt(num[:0], v(&as[i]), 10)
-			e.raw(num)
+			value(&as[i])
 		}
 		e.raw([]byte{']'})
 	}
+	ints := func(key string, first bool, v func(a *RunAction) int64) {
+		column(key, first, func(a *RunAction) {
+			num = strconv.AppendInt(num[:0], v(a), 10)
+			e.raw(num)
+		})
+	}
 	strs := func(key string, first bool, v func(a *RunAction) string) {
-		if !first {
-			e.raw([]byte{','})
-		}
-		e.raw([]byte(`"` + key + `":[`))
-		for i := range as {
-			if i > 0 {
-				e.raw([]byte{','})
-			}
-			e.value(v(&as[i]))
-		}
-		e.raw([]byte{']'})
+		column(key, first, func(a *RunAction) { e.value(v(a)) })
 	}
 	e.raw([]byte{'{'})
 	strs("address", true, func(a *RunAction) string { return a.Address })

@@ -48,13 +48,11 @@ type Estimate struct {
 // made (apply --auto-approve, apply PLANFILE, and so the apply a saved or reviewed plan is for):
 // that part of Fixed is done before the run starts.
 //
-// A rehearsal's Fixed may be negative (its replay outlasted its run: Rehearsal's calibration); with
-// nothing prefetchable it stays as it is.
+// A rehearsal's Fixed may be negative (its replay outlasted its run: Rehearsal's calibration).
+// Taking the prefetched part out never brings Fixed below 0, nor a negative Fixed further down.
 func (e *Estimate) Prefetched() *Estimate {
 	c := *e
-	if c.Prefetchable > 0 {
-		c.Fixed = max(c.Fixed-c.Prefetchable, 0)
-	}
+	c.Fixed = max(c.Fixed-c.Prefetchable, min(c.Fixed, 0))
 	c.Prefetchable = 0
 	return &c
 }
