@@ -69,22 +69,27 @@ func copyExpr(c catalog.Column, format string, v pgver.V) (string, bool) {
 	return ident(c.Name) + "::pg_catalog.text", true
 }
 
-// copySource is the COPY that reads t's rows (only t's, not its children's) on a source of
-// version v, of the columns COPY moves, in format, optionally restricted by where: the table
-// itself unless a column is sent otherwise than stored (copyExpr) or where is set, then a query.
-func copySource(t *catalog.Table, format, where string, v pgver.V) string {
-	var cols, exprs []string
-	query := where != ""
+// copyExprs is what the source's COPY in format sends of each column of t that COPY moves
+// (copyExpr; generated columns are computed by the target), and whether any of them is not the
+// column as it is stored.
+func copyExprs(t *catalog.Table, format string, v pgver.V) (exprs []string, changed bool) {
 	for _, c := range t.Columns {
 		if c.Generated {
 			continue
 		}
-		e, changed := copyExpr(c, format, v)
-		cols, exprs = append(cols, ident(c.Name)), append(exprs, e)
-		query = query || changed
+		e, ch := copyExpr(c, format, v)
+		exprs, changed = append(exprs, e), changed || ch
 	}
-	if !query {
-		return fmt.Sprintf("COPY %s (%s) TO STDOUT WITH (FORMAT %s)", t.Qualified(), copyColumns(cols), format)
+	return exprs, changed
+}
+
+// copySource is the COPY that reads t's rows (only t's, not its children's) on a source of
+// version v, of the columns COPY moves, in format, optionally restricted by where: the table
+// itself unless a column is sent otherwise than stored (copyExpr) or where is set, then a query.
+func copySource(t *catalog.Table, format, where string, v pgver.V) string {
+	exprs, changed := copyExprs(t, format, v)
+	if !changed && where == "" { // each expression is its column's name
+		return fmt.Sprintf("COPY %s (%s) TO STDOUT WITH (FORMAT %s)", t.Qualified(), copyColumns(exprs), format)
 	}
 	if where != "" {
 		where = " WHERE " + where

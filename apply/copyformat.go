@@ -246,13 +246,7 @@ func sampleCopy(ctx context.Context, conn *pgx.Conn, t catalog.Table, v pgver.V)
 	}
 	var s snapshot.CopySample
 	for _, f := range []string{config.CopyFormatText, config.CopyFormatBinary} {
-		var cols []string
-		for _, c := range t.Columns {
-			if !c.Generated {
-				e, _ := copyExpr(c, f, v)
-				cols = append(cols, e)
-			}
-		}
+		cols, _ := copyExprs(&t, f, v)
 		q := fmt.Sprintf("COPY (SELECT %s FROM %s LIMIT %d) TO STDOUT WITH (FORMAT %s)", strings.Join(cols, ", "), from, plan.CopySampleRows(t), f)
 		start := time.Now()
 		n, rows, err := streamSize(ctx, conn, q)

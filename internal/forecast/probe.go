@@ -105,7 +105,7 @@ type sampleTable struct {
 	index string
 	// text is set when the plan copies the table in text (its action's CopyFormat).
 	text bool
-	// v is the source's version: what apply reads a column by depends on it (apply.CopyExpr).
+	// v is the source's version: what apply reads a column by depends on it (apply.CopyExprs).
 	v pgver.V
 }
 
@@ -180,7 +180,7 @@ type shape struct {
 }
 
 // tableShape is the shape of s's table as apply copies it: each column as apply reads it on the
-// source (apply.CopyExpr: a character(n) without its padding, which the target's input pads back),
+// source (apply.CopyExprs: a character(n) without its padding, which the target's input pads back),
 // in the plan's COPY format for the table (binary when the plan has not chosen yet); with text
 // columns (in text format) when asText, or for a column whose type is not built in, as apply
 // copies a table with a type the target may lack.
@@ -194,13 +194,11 @@ func tableShape(s *sampleTable, asText bool) shape {
 	if binary {
 		format = config.CopyFormatBinary
 	}
-	var cols []string
 	for _, c := range s.t.Columns {
 		if c.Generated {
 			continue
 		}
 		name := pgx.Identifier{c.Name}.Sanitize()
-		cols = append(cols, apply.CopyExpr(c, format, s.v))
 		typ := c.Type
 		if !binary && (asText || !c.Builtin) {
 			typ = "text"
@@ -213,7 +211,7 @@ func tableShape(s *sampleTable, asText bool) shape {
 	if binary {
 		sh.format = "binary"
 	}
-	sh.out = fmt.Sprintf("SELECT %s FROM ONLY %s", strings.Join(cols, ", "), s.t.Qualified())
+	sh.out = fmt.Sprintf("SELECT %s FROM ONLY %s", strings.Join(apply.CopyExprs(s.t, format, s.v), ", "), s.t.Qualified())
 	sh.index = s.index
 	sh.rowBytes = s.rowBytes
 	return sh
