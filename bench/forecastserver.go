@@ -93,8 +93,8 @@ func snapServer(dataDir string) serverSnap {
 	return s
 }
 
-// statFields are the fields of a /proc/PID/stat after the command's name: state, ppid, … (nil
-// when unreadable).
+// statFields are the fields of a /proc/PID/stat after the command's name (in parentheses, and it may
+// hold spaces): state, ppid, … (nil when unreadable). treeRSS reads the same.
 func statFields(path string) []string {
 	b, err := os.ReadFile(path)
 	if err != nil {

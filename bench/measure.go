@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -141,17 +140,8 @@ func treeRSS(root int) int64 {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// The command name is in parentheses and may hold spaces.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		// After ")": state ppid pgrp ... rss is field 24 of the whole line, index 21 here.
+		f := statFields("/proc/" + e.Name() + "/stat")
+		// state ppid pgrp ... rss is field 24 of the whole line, index 21 here.
 		if len(f) < 22 {
 			continue
 		}
