@@ -18,14 +18,17 @@ type Language struct {
 	Functions int
 }
 
+// relationKind names the kind of pg_class row c, as Database.Objects counts it.
+const relationKind = `CASE c.relkind WHEN 'r' THEN 'tables' WHEN 'p' THEN 'tables' WHEN 'v' THEN 'views' WHEN 'm' THEN 'materialized_views'
+	WHEN 'S' THEN 'sequences' WHEN 'i' THEN 'indexes' WHEN 'I' THEN 'indexes' WHEN 'f' THEN 'foreign_tables' WHEN 'c' THEN 'composite_types' ELSE 'other' END`
+
 func readObjectCounts(ctx context.Context, conn Querier, d *Database, v pgver.V) error {
 	prokind := "CASE WHEN p.proisagg THEN 'aggregates' ELSE 'functions' END"
 	if v.AtLeast(11) {
 		prokind = "CASE p.prokind WHEN 'a' THEN 'aggregates' WHEN 'p' THEN 'procedures' ELSE 'functions' END"
 	}
 	q := `SELECT kind, count(*)::int FROM (
-		SELECT CASE c.relkind WHEN 'r' THEN 'tables' WHEN 'p' THEN 'tables' WHEN 'v' THEN 'views' WHEN 'm' THEN 'materialized_views'
-			WHEN 'S' THEN 'sequences' WHEN 'i' THEN 'indexes' WHEN 'I' THEN 'indexes' WHEN 'f' THEN 'foreign_tables' WHEN 'c' THEN 'composite_types' ELSE 'other' END AS kind
+		SELECT ` + relationKind + ` AS kind
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ` + userSchemaFilter + ` AND c.relkind <> 't' AND ` + notExtensionMember("pg_class", "c.oid") + `
 			AND ` + notExtensionMember("pg_class", "(SELECT x.indrelid FROM pg_index x WHERE x.indexrelid = c.oid)") + `
 		UNION ALL
@@ -174,8 +177,7 @@ func ReadDumpedRelations(ctx context.Context, conn Querier, name string) (*Datab
 	d := &Database{Name: name, Objects: map[string]int{}}
 	var k string
 	var n int
-	err := forEachRow(ctx, conn, `SELECT CASE c.relkind WHEN 'r' THEN 'tables' WHEN 'p' THEN 'tables' WHEN 'm' THEN 'materialized_views'
-			WHEN 'S' THEN 'sequences' ELSE 'foreign_tables' END AS kind, count(*)::int
+	err := forEachRow(ctx, conn, `SELECT `+relationKind+` AS kind, count(*)::int
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind IN ('r', 'p', 'm', 'S', 'f') AND `+userSchemaFilter+` GROUP BY 1`, []any{&k, &n}, func() { d.Objects[k] += n })
 	if err != nil {
