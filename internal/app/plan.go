@@ -82,13 +82,14 @@ func (s *Session) Forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 }
 
 func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int, early *earlyProbe) (*state.Forecast, error) {
-	run, err := s.latestRehearsal(ctx)
+	runs, err := s.latestRehearsals(ctx, forecast.MaxRehearsals)
 	if err != nil {
 		return nil, err
 	}
 	var rerr error
-	if run != nil {
-		f, err := fromRehearsal(p, jobs, run, s.Prefetch)
+	if len(runs) > 0 {
+		run := runs[0]
+		f, err := fromRehearsal(p, jobs, runs, s.Prefetch)
 		if err == nil {
 			return f, nil
 		}
@@ -133,9 +134,11 @@ func (s *Session) probeQuiet(ctx context.Context, snap *snapshot.Snapshot, p *pl
 // dumpWait is how long probeQuiet waits for the schema dump at most.
 const dumpWait = 30 * time.Second
 
-// fromRehearsal is the forecast of p scaled from run (prefetch: as Session.Prefetch).
-func fromRehearsal(p *plan.Plan, jobs int, run *state.Run, prefetch bool) (*state.Forecast, error) {
-	e, err := forecast.Rehearsal(p, jobs, run)
+// fromRehearsal is the forecast of p scaled from runs, newest first (forecast.Rehearsals;
+// prefetch: as Session.Prefetch).
+func fromRehearsal(p *plan.Plan, jobs int, runs []*state.Run, prefetch bool) (*state.Forecast, error) {
+	run := runs[0]
+	e, err := forecast.Rehearsals(p, jobs, runs)
 	if err != nil {
 		return nil, err
 	}
@@ -153,11 +156,22 @@ func fromRehearsal(p *plan.Plan, jobs int, run *state.Run, prefetch bool) (*stat
 // latestRehearsal is the migration's latest Succeeded apply that kept its per-action timings,
 // or nil when there is none.
 func (s *Session) latestRehearsal(ctx context.Context) (*state.Run, error) {
+	runs, err := s.latestRehearsals(ctx, 1)
+	if err != nil || len(runs) == 0 {
+		return nil, err
+	}
+	return runs[0], nil
+}
+
+// latestRehearsals are the migration's latest n Succeeded applies that kept their per-action
+// timings, newest first (none when there is none).
+func (s *Session) latestRehearsals(ctx context.Context, n int) ([]*state.Run, error) {
 	runs, err := s.Backend.Runs(ctx, s.Migration.Name)
 	if err != nil {
 		return nil, fmt.Errorf("reading the runs: %w", err)
 	}
-	for k := len(runs) - 1; k >= 0; k-- {
+	var out []*state.Run
+	for k := len(runs) - 1; k >= 0 && len(out) < n; k-- {
 		r := runs[k]
 		if r.Operation != state.OpApply || r.Outcome != state.StatusSucceeded || !r.Detailed || r.ActionCount == 0 {
 			continue
@@ -166,9 +180,9 @@ func (s *Session) latestRehearsal(ctx context.Context) (*state.Run, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading run %d: %w", r.ID, err)
 		}
-		return run, nil
+		out = append(out, run)
 	}
-	return nil, nil
+	return out, nil
 }
 
 // earlyProbe is the model basis measured while the tables were sampled for copy_format
