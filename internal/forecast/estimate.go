@@ -42,6 +42,8 @@ type Estimate struct {
 	// Note says in one line what the basis could not see (actions a rehearsal did not run, say);
 	// "" when nothing.
 	Note string
+	// unseen is how many actions a rehearsal did not run (priced from others of their kind).
+	unseen int
 }
 
 // Prefetched is the estimate for an apply that opens its first database's source while its plan is

@@ -122,6 +122,7 @@ func Rehearsal(p *plan.Plan, jobs int, run *state.Run) (*Estimate, error) {
 			share = float64(unseenTime) / float64(total)
 		}
 		e.Spread += unseenSpread * share
+		e.unseen = unseen
 		e.Note = fmt.Sprintf("%s not in run %d, priced from its actions of the same kind", english.Count(unseen, "action"), run.ID)
 	}
 	return e, nil

@@ -36,7 +36,8 @@ const (
 // longer sets the forecast, and with two runs half its effect does. The range is
 // baseRehearsalSpread widened by how far apart the runs' totals were, plus what Rehearsal widened
 // it by for the newest (jobs, growth, unseen actions). The note names the runs. Run is the newest.
-// A run that cannot be scaled to p is left out; the newest must be.
+// A run that cannot be scaled to p, or did fewer of its actions than the newest, is left out;
+// the newest must be scalable.
 func Rehearsals(p *plan.Plan, jobs int, runs []*state.Run) (*Estimate, error) {
 	if len(runs) == 0 {
 		return nil, fmt.Errorf("no run to scale")
@@ -50,7 +51,9 @@ func Rehearsals(p *plan.Plan, jobs int, runs []*state.Run) (*Estimate, error) {
 		if !sameTarget(runs[0], run) {
 			continue
 		}
-		if e, err := Rehearsal(p, jobs, run); err == nil {
+		// A run that did less of this plan than the newest (an older plan) is left out: the newest
+		// saw more of it.
+		if e, err := Rehearsal(p, jobs, run); err == nil && e.unseen <= newest.unseen {
 			ests = append(ests, e)
 		}
 	}

@@ -1,6 +1,7 @@
 package forecast
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,17 @@ func TestRehearsals(t *testing.T) {
 			// An older run that cannot be scaled (no detail) is left out.
 			name: "an older run without detail",
 			runs: []*state.Run{run(5, 1, 3*sec), func() *state.Run { r := run(3, 2, 9*sec); r.Actions = nil; return r }()},
+			want: time.Duration(normal.ExpectedMS) * time.Millisecond, tol: 10 * time.Millisecond,
+			spread: [2]float64{singleRunSpread, singleRunSpread},
+		},
+		{
+			// An older run of a plan without the small table did less of this one: left out.
+			name: "an older run of a smaller plan",
+			runs: []*state.Run{run(5, 1, 3*sec), func() *state.Run {
+				r := run(3, 2, 9*sec)
+				r.Actions = slices.DeleteFunc(r.Actions, func(a state.RunAction) bool { return strings.Contains(a.Address, `"small"`) })
+				return r
+			}()},
 			want: time.Duration(normal.ExpectedMS) * time.Millisecond, tol: 10 * time.Millisecond,
 			spread: [2]float64{singleRunSpread, singleRunSpread},
 		},
