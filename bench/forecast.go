@@ -128,7 +128,11 @@ type ForecastCase struct {
 	ApplyWall time.Duration // the apply process, start to exit
 	Run       *historyRun   // the apply's run, as history recorded it
 	Server    *ServerWork   // what the target server did during the apply (nil: not measured)
-	Err       string        // why the step has no result
+	// PlanServer is what the target server did during `plan --json`: a model's probe (a cold
+	// plan) works on it, a rehearsal's plan does not. A cold apply probes too, before its run:
+	// about this much of the apply's target CPU is outside its run.
+	PlanServer *ServerWork
+	Err        string // why the step has no result
 }
 
 // errorFrac is (forecast − actual) / actual: the issue's "forecast within ±35% of the apply".
@@ -279,11 +283,13 @@ func forecastSteps3(ctx context.Context, e *env, fr *ForecastResult) error {
 		var out bytes.Buffer
 		cmd := pgferryCmd(e, dir, "plan", "--json")
 		cmd.Stdout = &out
+		planBefore := snapServer(e.tgt.DataDir())
 		m, err := timed(ctx, cmd, log("plan"))
 		if err != nil {
 			return fmt.Errorf("step %d (%s): pgferry plan --json: %w", i+1, step.Case, err)
 		}
 		c.PlanWall = m.Wall
+		c.PlanServer = snapServer(e.tgt.DataDir()).since(planBefore)
 		os.WriteFile(log("plan")+".json", out.Bytes(), 0o644)
 		if c.Forecast, err = parsePlanForecast(out.Bytes()); err != nil {
 			// The step fails; its apply still runs: the next steps rehearse on it. The human plan
@@ -295,8 +301,8 @@ func forecastSteps3(ctx context.Context, e *env, fr *ForecastResult) error {
 			failed = append(failed, fmt.Sprintf("step %d (%s): %s", i+1, step.Case, err))
 			logf("forecast step %d (%s): FAILED: %s", i+1, step.Case, err)
 		} else {
-			logf("forecast step %d (%s): plan %s: forecast %.1f s (%.1f–%.1f s), basis %s; critical path %s",
-				i+1, step.Case, secs(c.PlanWall), c.Forecast.Seconds, c.Forecast.LowSeconds, c.Forecast.HighSeconds, c.basis(),
+			logf("forecast step %d (%s): plan %s (target server: %s): forecast %.1f s (%.1f–%.1f s), basis %s; critical path %s",
+				i+1, step.Case, secs(c.PlanWall), c.PlanServer, c.Forecast.Seconds, c.Forecast.LowSeconds, c.Forecast.HighSeconds, c.basis(),
 				pathStr(c.Forecast.CriticalPath))
 		}
 		if err := forecastApply(ctx, e, dir, i, c, want, log); err != nil {
@@ -487,6 +493,9 @@ func (fr *ForecastResult) Text() string {
 		fmt.Fprintf(&b, "%-30s %-18s %9s %13s %9s %9s %8s %9s %9s %s\n", c.Step.Case, c.basis(), f, r, rec, a, e, secs(c.PlanWall), secs(c.ApplyWall), c.verdict())
 	}
 	for _, c := range fr.Cases {
+		if c.PlanServer != nil {
+			fmt.Fprintf(&b, "target server during plan --json, %s: %s\n", c.Step.Case, c.PlanServer)
+		}
 		if c.Server != nil {
 			fmt.Fprintf(&b, "target server during the apply, %s: %s\n", c.Step.Case, c.Server)
 		}
@@ -540,6 +549,9 @@ func (rep *Report) forecastMarkdown(cmd string) string {
 			secs(c.PlanWall), secs(c.ApplyWall))
 	}
 	for _, c := range fr.Cases {
+		if c.PlanServer != nil {
+			fmt.Fprintf(&b, "\nTarget server during plan --json, %s: %s.\n", c.Step.Case, c.PlanServer)
+		}
 		if c.Server != nil {
 			fmt.Fprintf(&b, "\nTarget server during the apply, %s: %s.\n", c.Step.Case, c.Server)
 		}
