@@ -177,6 +177,9 @@ func (s *Session) latestRehearsals(ctx context.Context, n int) ([]*state.Run, er
 			continue
 		}
 		run, err := s.Backend.Run(ctx, s.Migration.Name, r.ID)
+		if err != nil && len(out) > 0 {
+			continue // an older run that cannot be read only leaves the median without it
+		}
 		if err != nil {
 			return nil, fmt.Errorf("reading run %d: %w", r.ID, err)
 		}
