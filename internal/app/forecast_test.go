@@ -241,3 +241,61 @@ func TestSessionForecastAfterDump(t *testing.T) {
 		t.Errorf("interrupted while waiting: forecast %+v", f)
 	}
 }
+
+// TestSessionForecastEarlyFormats: the early measures priced orders' copy in binary; the samples
+// then chose text for it (half the bytes on the wire): the forecast prices it so, without measuring
+// again.
+func TestSessionForecastEarlyFormats(t *testing.T) {
+	ctx := context.Background()
+	defer func(saved func(context.Context, *snapshot.Snapshot, *plan.Plan, int) (*forecast.Estimate, error)) {
+		probe = saved
+	}(probe)
+	probed := 0
+	probe = func(context.Context, *snapshot.Snapshot, *plan.Plan, int) (*forecast.Estimate, error) {
+		probed++
+		return nil, errors.New("measured again")
+	}
+	withFormat := func(orders string) *plan.Plan {
+		p := forecastPlan(100 << 20)
+		for _, a := range p.Actions {
+			if a.Type == plan.TypeTable {
+				a.CopyFormat = "binary"
+				if a.Name == "orders" {
+					a.CopyFormat = orders
+				}
+			}
+		}
+		return p
+	}
+	snap := &snapshot.Snapshot{CopySamples: map[string]map[string]snapshot.CopySample{
+		"app": {"public.orders": {Rows: 100, Text: 500, Binary: 1000}}}}
+	forecastOf := func(now *plan.Plan) int64 {
+		t.Helper()
+		early := withFormat("binary")
+		// orders 9 s, customers 1 s (the quickest copy: the fixed part), the rest 1 s.
+		d := make([]time.Duration, len(early.Actions))
+		for i, a := range early.Actions {
+			d[i] = time.Second
+			if a.Name == "orders" {
+				d[i] = 9 * time.Second
+			}
+		}
+		s := forecastSession(t)
+		s.early = &earlyProbe{jobs: 2, actions: early.Actions, cancel: func() {}, done: make(chan struct{}),
+			e: &forecast.Estimate{Basis: forecast.BasisModel, Durations: d, Spread: 0.3}}
+		close(s.early.done)
+		s.Forecast(ctx, snap, now, 2)
+		if now.Forecast == nil || now.Forecast.Unavailable != "" {
+			t.Fatalf("forecast %+v", now.Forecast)
+		}
+		return now.Forecast.ExpectedMS
+	}
+	same, text := forecastOf(withFormat("binary")), forecastOf(withFormat("text"))
+	if probed != 0 {
+		t.Errorf("measured again %d times", probed)
+	}
+	// orders: 1 s fixed + 8 s × 500/1000 = 5 s instead of 9 s, on the critical path.
+	if same-text != 4000 {
+		t.Errorf("forecast %d ms with orders in binary, %d ms in text: want 4000 ms less", same, text)
+	}
+}

@@ -95,7 +95,7 @@ func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 		}
 		rerr = fmt.Errorf("run %d could not be scaled to this plan: %w", run.ID, err)
 	}
-	e, err := early.take(ctx, p, jobs)
+	e, err := early.take(ctx, p, jobs, snap)
 	if e == nil && err == nil {
 		e, err = s.probeQuiet(ctx, snap, p, jobs)
 	}
@@ -204,8 +204,9 @@ type earlyProbe struct {
 // apply only what outlasts the samples. It measures what Forecast would measure after, but for
 // one thing: the samples change a plan's actions in nothing but their copy format, and the probe
 // copies its sample of the largest table in binary where the samples could still choose text (on
-// a link slower than the source's COPY: the forecast's copies then lean long). Forecast checks
-// that the actions are the same, and probes again otherwise. Not started
+// a link slower than the source's COPY): Forecast prices a copy whose format the samples changed
+// by its table's sampled bytes in each format (forecast.Reformatted). It checks that the actions
+// are the same, and probes again otherwise. Not started
 // when a rehearsal may be the basis, when no table is sampled (nothing to overlap), or when there
 // is nothing to do.
 func (s *Session) startProbe(ctx context.Context, snap *snapshot.Snapshot) {
@@ -240,9 +241,10 @@ func sampled(snap *snapshot.Snapshot) bool {
 	return false
 }
 
-// take returns the early probe's estimate for p with jobs workers; nil and no error when it was
-// not started, or measured for other actions or another jobs.
-func (ep *earlyProbe) take(ctx context.Context, p *plan.Plan, jobs int) (*forecast.Estimate, error) {
+// take returns the early probe's estimate for p with jobs workers, its copies priced in the
+// formats snap's samples chose (forecast.Reformatted); nil and no error when it was not started,
+// or measured for other actions or another jobs.
+func (ep *earlyProbe) take(ctx context.Context, p *plan.Plan, jobs int, snap *snapshot.Snapshot) (*forecast.Estimate, error) {
 	if ep == nil || ep.jobs != jobs || len(ep.actions) != len(p.Actions) {
 		return nil, nil
 	}
@@ -256,7 +258,10 @@ func (ep *earlyProbe) take(ctx context.Context, p *plan.Plan, jobs int) (*foreca
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	return ep.e, ep.err
+	if ep.err != nil || snap == nil {
+		return ep.e, ep.err
+	}
+	return forecast.Reformatted(ep.e, ep.actions, p.Actions, snap.CopySamples), nil
 }
 
 // stop ends the early probe unless it finished, and waits for it to drop its temporary tables.
