@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/state"
 	"github.com/spf13/pflag"
@@ -114,6 +115,23 @@ func (p *preamble) parse(c *cli, args []string, synopsis string, maxArgs int, ar
 		return true, fmt.Errorf("%s takes no arguments; got %q", p.fs.Name(), p.fs.Arg(0))
 	}
 	return true, fmt.Errorf("%s takes at most one argument, %s; got %d", p.fs.Name(), argsAre, p.fs.NArg())
+}
+
+// checkJobs refuses a --jobs that options.jobs would refuse: set (given on the command line)
+// and outside 1..config.MaxJobs.
+func checkJobs(fs *pflag.FlagSet, jobs int) error {
+	if fs.Changed("jobs") && (jobs < 1 || jobs > config.MaxJobs) {
+		return fmt.Errorf("--jobs must be a whole number from 1 to %d; got %d", config.MaxJobs, jobs)
+	}
+	return nil
+}
+
+// checkDuration refuses a negative duration flag (--lock-timeout -5s waits for nothing).
+func checkDuration(fs *pflag.FlagSet, name string, d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("--%s must be a duration of zero or more, such as 30s or 5m; got %s", name, fs.Lookup(name).Value)
+	}
+	return nil
 }
 
 // begin starts a command on its migration: a context that Ctrl-C cancels and the session. end

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +30,9 @@ func cmdApply(c *cli, args []string) error {
 	if done, err := pre.parse(c, args, "apply [PLANFILE] [--auto-approve] [--jobs N] [--json] [--lock-timeout DUR] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]", 1, "a saved plan file"); done {
 		return err
 	}
+	if err := cmp.Or(checkJobs(pre.fs, *jobs), checkDuration(pre.fs, "lock-timeout", *lockTimeout)); err != nil {
+		return err
+	}
 	var saved *plan.Plan
 	if pre.fs.NArg() == 1 {
 		var err error
@@ -46,9 +50,6 @@ func cmdApply(c *cli, args []string) error {
 	defer end()
 	if err := savedFits(saved, s); err != nil {
 		return err
-	}
-	if *jobs < 0 {
-		return errors.New("--jobs must be at least 1")
 	}
 	n := s.m.Options.Jobs
 	if *jobs > 0 {

@@ -254,7 +254,7 @@ func (l *loader) decodeOptions(b *hclsyntax.Block, ctx *hcl.EvalContext) (Option
 		OverwriteDatabases:    v.boolean("overwrite_databases", false),
 		Roles:                 v.boolean("roles", true),
 		StripSuperuser:        v.boolean("strip_superuser", true),
-		Jobs:                  v.integer("jobs", 4, 1, 64),
+		Jobs:                  v.integer("jobs", 4, 1, MaxJobs),
 		Verify:                v.oneOf("verify", "checksum", verifyModes),
 		ServerParameters:      v.oneOf("server_parameters", "report", paramModes),
 		IncludeTables:         tablePatterns(v, "include_tables"),
