@@ -68,6 +68,20 @@ func (c *cli) call(cmd func(*cli, []string) error, args []string) int {
 	return c.exitCode(cmd(c, args))
 }
 
+// jsonError repeats, under --json, the error a command ends with (and prints on stderr) as a
+// diagnostic line on stdout, as terraform -json does: a program reading the lines sees why it
+// failed. Errors the command reported already, and exit statuses, are not repeated.
+func (c *cli) jsonError(err error) {
+	var status exitStatus
+	if err == nil || errors.Is(err, errReported) || errors.As(err, &status) {
+		return
+	}
+	msg := redact(err.Error(), c.secrets)
+	summary, detail, _ := strings.Cut(msg, "\n")
+	(&views.JSONLines{W: c.stdout}).Write("error", "diagnostic", msg, map[string]any{
+		"diagnostic": map[string]any{"severity": "error", "summary": summary, "detail": strings.TrimSpace(detail)}})
+}
+
 // view is the part of every command's view that the CLI itself talks to: errors, prompts, usage.
 func (c *cli) view() *views.View {
 	return &views.View{Stdout: c.stdout, Stderr: c.stderr, Color: c.color}
@@ -138,10 +152,10 @@ func checkDuration(fs *pflag.FlagSet, name string, d time.Duration) error {
 // closes both.
 func (c *cli) begin(v varFlags) (ctx context.Context, s *session, end func(), err error) {
 	ctx, stop := c.signalContext()
-	s, code := c.open(ctx, v)
-	if s == nil {
+	s, err = c.open(ctx, v)
+	if err != nil {
 		stop()
-		return nil, nil, nil, fromCode(code)
+		return nil, nil, nil, err
 	}
 	c.secrets = s.secrets
 	return ctx, s, func() { s.close(); stop() }, nil

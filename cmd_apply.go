@@ -21,7 +21,7 @@ import (
 	"github.com/pgferry/pgferry/state"
 )
 
-func cmdApply(c *cli, args []string) error {
+func cmdApply(c *cli, args []string) (err error) {
 	pre := newPreamble("apply", true)
 	auto := pre.fs.Bool("auto-approve", false, "skip the interactive approval")
 	jobs := pre.fs.Int("jobs", 0, "parallel workers (default: options.jobs)")
@@ -33,9 +33,13 @@ func cmdApply(c *cli, args []string) error {
 	if err := cmp.Or(checkJobs(pre.fs, *jobs), checkDuration(pre.fs, "lock-timeout", *lockTimeout)); err != nil {
 		return err
 	}
+	view := views.NewApply(views.TypeOf(*jsonOut, false), c.view(), isTerminal(c.stdout))
+	view.Begin(version)
+	if *jsonOut {
+		defer func() { c.jsonError(err) }()
+	}
 	var saved *plan.Plan
 	if pre.fs.NArg() == 1 {
-		var err error
 		if saved, err = planfile.Read(pre.fs.Arg(0)); err != nil {
 			return err
 		}
@@ -57,8 +61,6 @@ func cmdApply(c *cli, args []string) error {
 	}
 	setProcs(n)
 	defer apply.BoundHeap()() // a large apply's heap kept near what is live (apply/heap.go)
-	view := views.NewApply(views.TypeOf(*jsonOut, false), c.view(), isTerminal(c.stdout))
-	view.Begin(version)
 	// Approval comes before the lock, as in Terraform: nobody waits on a lock behind a prompt.
 	lockInfo := state.NewLockInfo("apply", version)
 	unlock, err := c.lock(ctx, s, lockInfo, *lockTimeout)
@@ -98,6 +100,10 @@ func cmdApply(c *cli, args []string) error {
 	}
 	if saved == nil && !*auto {
 		// Without a terminal there is nobody to ask; with nothing to do (above) nothing to approve.
+		// As terraform apply -json, --json never asks: its stdout carries JSON lines only.
+		if *jsonOut {
+			return errors.New("--json cannot ask for approval: pass --auto-approve, or apply a saved plan (pgferry plan --out FILE; pgferry apply --json FILE)")
+		}
 		if !c.isTTYIn {
 			return errors.New("no terminal to ask for approval: pass --auto-approve, or apply a saved plan (pgferry plan --out FILE; pgferry apply FILE)")
 		}
@@ -144,7 +150,9 @@ func (c *cli) planApply(ctx context.Context, s *session, saved *plan.Plan, jobs 
 		}
 		if s.connErr != nil {
 			// Recorded as a refused apply is: show and list say Validation failed, with the cause.
-			c.recordValidationFailed(ctx, s, unreachablePlan(s))
+			up := unreachablePlan(s)
+			c.recordValidationFailed(ctx, s, up)
+			view.ValidationFailed(up) // --json: the diagnostic line with the failed connectivity check
 			view.ConnectivityFailed()
 		}
 		return nil, fromCode(code)
