@@ -1156,3 +1156,26 @@ migration "broken" {
 		t.Errorf("CheckMigration(okk) = %v", err)
 	}
 }
+
+// TestDatabasesList: the databases list is refused with a diagnostic at the offending element for
+// what cannot be migrated: nothing, "*" among names, patterns, duplicates, the server's templates.
+func TestDatabasesList(t *testing.T) {
+	for list, want := range map[string]string{
+		`[]`:                   "No databases to migrate",
+		`["*", "app"]`:         "Invalid databases list",
+		`["app*"]`:             "looks like a pattern",
+		`["app", "app"]`:       "Duplicate database",
+		`["app", "template1"]`: "template1 is a template database of the server, not a user database",
+		`["template0"]`:        "template0 is a template database of the server",
+	} {
+		src := "source \"s\" {\n  host = \"h\"\n  user = \"u\"\n}\ntarget \"t\" {\n  host = \"h2\"\n  user = \"u\"\n}\n" +
+			"migration \"m\" {\n  source    = source.s\n  target    = target.t\n  databases = " + list + "\n}\n"
+		_, diags := loadSrc(t, src, Inputs{})
+		if !diags.HasErrors() || !strings.Contains(diags.Error(), want) {
+			t.Errorf("databases = %s: diagnostics %v, want one saying %q", list, diags, want)
+		}
+	}
+	if _, diags := loadSrc(t, "source \"s\" {\n  host = \"h\"\n  user = \"u\"\n}\ntarget \"t\" {\n  host = \"h2\"\n  user = \"u\"\n}\nmigration \"m\" {\n  source    = source.s\n  target    = target.t\n  databases = [\"postgres\", \"app\"]\n}\n", Inputs{}); diags.HasErrors() {
+		t.Errorf("databases = [\"postgres\", \"app\"]: %v", diags)
+	}
+}
