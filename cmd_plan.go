@@ -105,6 +105,9 @@ func cmdPlan(c *cli, args []string) error {
 	if done, err := pre.parse(c, args, "plan [--out FILE] [--json] [--markdown] [--detailed-exitcode] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]", -1, ""); done {
 		return err
 	}
+	if pre.fs.NArg() > 0 {
+		return fmt.Errorf("plan takes no arguments; got %q. To save the plan to a file, use --out FILE", pre.fs.Arg(0))
+	}
 	ctx, s, end, err := c.begin(pre.v)
 	if err != nil {
 		return err
