@@ -1179,3 +1179,35 @@ func TestDatabasesList(t *testing.T) {
 		t.Errorf("databases = [\"postgres\", \"app\"]: %v", diags)
 	}
 }
+
+// TestVarFileNamedHCL: --var-file takes a file of any name (SPEC §1); one named *.hcl in the
+// configuration's directory holds values, not configuration, when it is passed so. Without the
+// flag it is configuration, and refused as a values-only file.
+func TestVarFileNamedHCL(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	main := "variable \"pw\" {\n  sensitive = true\n}\nsource \"s\" {\n  host = \"h\"\n  user = \"u\"\n}\n" +
+		"target \"t\" {\n  host     = \"h2\"\n  user     = \"u\"\n  password = var.pw\n}\n" +
+		"migration \"m\" {\n  source    = source.s\n  target    = target.t\n  databases = [\"app\"]\n}\n"
+	if err := os.WriteFile("main.hcl", []byte(main), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("secrets.hcl", []byte("pw = \"s3cret\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"secrets.hcl", "./secrets.hcl", filepath.Join(dir, "secrets.hcl")} {
+		cfg, diags := Load(".", Inputs{Args: []Arg{VarFile(path)}})
+		if diags.HasErrors() {
+			t.Fatalf("--var-file %s: %v", path, diags)
+		}
+		if v := cfg.Variables["pw"]; v == nil || v.Value != "s3cret" {
+			t.Errorf("--var-file %s: pw = %+v", path, v)
+		}
+		if _, ok := cfg.Files["secrets.hcl"]; ok {
+			t.Errorf("--var-file %s: secrets.hcl kept among the configuration's files", path)
+		}
+	}
+	if _, diags := Load(".", Inputs{}); !diags.HasErrors() || !strings.Contains(diags.Error(), "Variables file read as configuration") {
+		t.Errorf("without --var-file: %v", diags)
+	}
+}
