@@ -36,6 +36,7 @@ func cmdApply(c *cli, args []string) (err error) {
 	view := views.NewApply(views.TypeOf(*jsonOut, false), c.view(), isTerminal(c.stdout))
 	view.Begin(version)
 	if *jsonOut {
+		c.diagLines = true
 		defer func() { c.jsonError(err) }()
 	}
 	var saved *plan.Plan

@@ -63,6 +63,16 @@ func (c *cli) load(v varFlags) (*config.Config, bool) {
 	cfg, diags := config.Load(".", config.Inputs{Args: v.args, Env: c.env})
 	if len(diags) > 0 {
 		c.view().Diagnostics(diags, cfg.SnippetFiles())
+		if c.diagLines {
+			jl := &views.JSONLines{W: c.stdout}
+			for _, d := range diags.JSON(cfg.SnippetFiles()).Diagnostics {
+				level := "error"
+				if d.Severity == "warning" {
+					level = "warn"
+				}
+				jl.Write(level, "diagnostic", d.Summary, map[string]any{"diagnostic": d})
+			}
+		}
 	}
 	if cfg != nil {
 		c.secrets = cfg.Secrets()

@@ -39,6 +39,8 @@ type cli struct {
 	// prompting is set while a prompt waits for an answer: a Ctrl-C then cancels the prompt
 	// rather than announcing a graceful shutdown.
 	prompting atomic.Bool
+	// diagLines (apply --json) repeats the configuration's diagnostics as JSON lines on stdout.
+	diagLines bool
 }
 
 type command struct {
