@@ -1211,3 +1211,23 @@ func TestVarFileNamedHCL(t *testing.T) {
 		t.Errorf("without --var-file: %v", diags)
 	}
 }
+
+// TestFormatDiffHidesValues: fmt --diff prints a configuration file's changes, but not those of a
+// file of variable values (a --var-file named *.hcl), which may be secrets; both are formatted.
+func TestFormatDiffHidesValues(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.hcl"), []byte("source \"s\" {\nhost=\"h\"\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "secrets.hcl"), []byte("pw=\"s3cret\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	changed, err := FormatDir(dir, true, true, &out)
+	if err != nil || len(changed) != 2 {
+		t.Fatalf("FormatDir: changed %v, err %v", changed, err)
+	}
+	if s := out.String(); strings.Contains(s, "s3cret") || !strings.Contains(s, `+  host = "h"`) || !strings.Contains(s, "secrets.hcl\n(the changes are not shown") {
+		t.Errorf("diff:\n%s", s)
+	}
+}
