@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime"
 	"time"
@@ -41,7 +42,7 @@ func cmdApply(c *cli, args []string) (err error) {
 	}
 	var saved *plan.Plan
 	if pre.fs.NArg() == 1 {
-		if saved, err = planfile.Read(pre.fs.Arg(0)); err != nil {
+		if saved, err = readPlanFile(pre.fs.Arg(0)); err != nil {
 			return err
 		}
 		if pre.v.migration == "" {
@@ -116,6 +117,15 @@ func cmdApply(c *cli, args []string) (err error) {
 		view.Approved()
 	}
 	return c.runApply(ctx, s, p, n, view, canceled)
+}
+
+// readPlanFile reads a plan saved by plan --out; a file that is not there is said so plainly.
+func readPlanFile(path string) (*plan.Plan, error) {
+	p, err := planfile.Read(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, failf("Saved plan %s not found: pgferry plan --out %s saves one", path, path)
+	}
+	return p, err
 }
 
 // savedFits checks that a saved plan (nil: none) is for the session's migration and variables.
