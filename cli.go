@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/views"
 	"github.com/pgferry/pgferry/state"
 	"github.com/spf13/pflag"
@@ -67,6 +68,20 @@ func (c *cli) call(cmd func(*cli, []string) error, args []string) int {
 	return c.exitCode(cmd(c, args))
 }
 
+// jsonError repeats, under --json, the error a command ends with (and prints on stderr) as a
+// diagnostic line on stdout, as terraform -json does: a program reading the lines sees why it
+// failed. Errors the command reported already, and exit statuses, are not repeated.
+func (c *cli) jsonError(err error) {
+	var status exitStatus
+	if err == nil || errors.Is(err, errReported) || errors.As(err, &status) {
+		return
+	}
+	msg := redact(err.Error(), c.secrets)
+	summary, detail, _ := strings.Cut(msg, "\n")
+	(&views.JSONLines{W: c.stdout}).Write("error", "diagnostic", msg, map[string]any{
+		"diagnostic": map[string]any{"severity": "error", "summary": summary, "detail": strings.TrimSpace(detail)}})
+}
+
 // view is the part of every command's view that the CLI itself talks to: errors, prompts, usage.
 func (c *cli) view() *views.View {
 	return &views.View{Stdout: c.stdout, Stderr: c.stderr, Color: c.color}
@@ -116,14 +131,31 @@ func (p *preamble) parse(c *cli, args []string, synopsis string, maxArgs int, ar
 	return true, fmt.Errorf("%s takes at most one argument, %s; got %d", p.fs.Name(), argsAre, p.fs.NArg())
 }
 
+// checkJobs refuses a --jobs that options.jobs would refuse: set (given on the command line)
+// and outside 1..config.MaxJobs.
+func checkJobs(fs *pflag.FlagSet, jobs int) error {
+	if fs.Changed("jobs") && (jobs < 1 || jobs > config.MaxJobs) {
+		return fmt.Errorf("--jobs must be a whole number from 1 to %d; got %d", config.MaxJobs, jobs)
+	}
+	return nil
+}
+
+// checkDuration refuses a negative duration flag (--lock-timeout -5s waits for nothing).
+func checkDuration(fs *pflag.FlagSet, name string, d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("--%s must be a duration of zero or more, such as 30s or 5m; got %s", name, fs.Lookup(name).Value)
+	}
+	return nil
+}
+
 // begin starts a command on its migration: a context that Ctrl-C cancels and the session. end
 // closes both.
 func (c *cli) begin(v varFlags) (ctx context.Context, s *session, end func(), err error) {
 	ctx, stop := c.signalContext()
-	s, code := c.open(ctx, v)
-	if s == nil {
+	s, err = c.open(ctx, v)
+	if err != nil {
 		stop()
-		return nil, nil, nil, fromCode(code)
+		return nil, nil, nil, err
 	}
 	c.secrets = s.secrets
 	return ctx, s, func() { s.close(); stop() }, nil

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime"
 	"time"
@@ -20,7 +22,7 @@ import (
 	"github.com/pgferry/pgferry/state"
 )
 
-func cmdApply(c *cli, args []string) error {
+func cmdApply(c *cli, args []string) (err error) {
 	pre := newPreamble("apply", true)
 	auto := pre.fs.Bool("auto-approve", false, "skip the interactive approval")
 	jobs := pre.fs.Int("jobs", 0, "parallel workers (default: options.jobs)")
@@ -29,10 +31,18 @@ func cmdApply(c *cli, args []string) error {
 	if done, err := pre.parse(c, args, "apply [PLANFILE] [--auto-approve] [--jobs N] [--json] [--lock-timeout DUR] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]", 1, "a saved plan file"); done {
 		return err
 	}
+	if err := cmp.Or(checkJobs(pre.fs, *jobs), checkDuration(pre.fs, "lock-timeout", *lockTimeout)); err != nil {
+		return err
+	}
+	view := views.NewApply(views.TypeOf(*jsonOut, false), c.view(), isTerminal(c.stdout))
+	view.Begin(version)
+	if *jsonOut {
+		c.diagLines = true
+		defer func() { c.jsonError(err) }()
+	}
 	var saved *plan.Plan
 	if pre.fs.NArg() == 1 {
-		var err error
-		if saved, err = planfile.Read(pre.fs.Arg(0)); err != nil {
+		if saved, err = readPlanFile(pre.fs.Arg(0)); err != nil {
 			return err
 		}
 		if pre.v.migration == "" {
@@ -47,17 +57,12 @@ func cmdApply(c *cli, args []string) error {
 	if err := savedFits(saved, s); err != nil {
 		return err
 	}
-	if *jobs < 0 {
-		return errors.New("--jobs must be at least 1")
-	}
 	n := s.m.Options.Jobs
 	if *jobs > 0 {
 		n = *jobs
 	}
 	setProcs(n)
 	defer apply.BoundHeap()() // a large apply's heap kept near what is live (apply/heap.go)
-	view := views.NewApply(views.TypeOf(*jsonOut, false), c.view(), isTerminal(c.stdout))
-	view.Begin(version)
 	// Approval comes before the lock, as in Terraform: nobody waits on a lock behind a prompt.
 	lockInfo := state.NewLockInfo("apply", version)
 	unlock, err := c.lock(ctx, s, lockInfo, *lockTimeout)
@@ -97,6 +102,10 @@ func cmdApply(c *cli, args []string) error {
 	}
 	if saved == nil && !*auto {
 		// Without a terminal there is nobody to ask; with nothing to do (above) nothing to approve.
+		// As terraform apply -json, --json never asks: its stdout carries JSON lines only.
+		if *jsonOut {
+			return errors.New("--json cannot ask for approval: pass --auto-approve, or apply a saved plan (pgferry plan --out FILE; pgferry apply --json FILE)")
+		}
 		if !c.isTTYIn {
 			return errors.New("no terminal to ask for approval: pass --auto-approve, or apply a saved plan (pgferry plan --out FILE; pgferry apply FILE)")
 		}
@@ -108,6 +117,15 @@ func cmdApply(c *cli, args []string) error {
 		view.Approved()
 	}
 	return c.runApply(ctx, s, p, n, view, canceled)
+}
+
+// readPlanFile reads a plan saved by plan --out; a file that is not there is said so plainly.
+func readPlanFile(path string) (*plan.Plan, error) {
+	p, err := planfile.Read(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, failf("Saved plan %s not found: pgferry plan --out %s saves one", path, path)
+	}
+	return p, err
 }
 
 // savedFits checks that a saved plan (nil: none) is for the session's migration and variables.
@@ -143,7 +161,9 @@ func (c *cli) planApply(ctx context.Context, s *session, saved *plan.Plan, jobs 
 		}
 		if s.connErr != nil {
 			// Recorded as a refused apply is: show and list say Validation failed, with the cause.
-			c.recordValidationFailed(ctx, s, unreachablePlan(s))
+			up := unreachablePlan(s)
+			c.recordValidationFailed(ctx, s, up)
+			view.ValidationFailed(up) // --json: the diagnostic line with the failed connectivity check
 			view.ConnectivityFailed()
 		}
 		return nil, fromCode(code)

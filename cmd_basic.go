@@ -63,6 +63,16 @@ func (c *cli) load(v varFlags) (*config.Config, bool) {
 	cfg, diags := config.Load(".", config.Inputs{Args: v.args, Env: c.env})
 	if len(diags) > 0 {
 		c.view().Diagnostics(diags, cfg.SnippetFiles())
+		if c.diagLines {
+			jl := &views.JSONLines{W: c.stdout}
+			for _, d := range diags.JSON(cfg.SnippetFiles()).Diagnostics {
+				level := "error"
+				if d.Severity == "warning" {
+					level = "warn"
+				}
+				jl.Write(level, "diagnostic", d.Summary, map[string]any{"diagnostic": d})
+			}
+		}
 	}
 	if cfg != nil {
 		c.secrets = cfg.Secrets()
@@ -73,7 +83,7 @@ func (c *cli) load(v varFlags) (*config.Config, bool) {
 func cmdValidate(c *cli, args []string) error {
 	p := newPreamble("validate", true)
 	jsonOut := p.fs.Bool("json", false, "print the result as JSON")
-	if done, err := p.parse(c, args, "validate [--json] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]", -1, ""); done {
+	if done, err := p.parse(c, args, "validate [--json] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]", 0, ""); done {
 		return err
 	}
 	view := views.NewValidate(views.TypeOf(*jsonOut, false), c.view())
@@ -99,6 +109,10 @@ func cmdFmt(c *cli, args []string) error {
 	diff := fs.Bool("diff", false, "print a unified diff of the changes")
 	if code, done := c.parse(fs, args, "fmt [--check] [--diff]"); done {
 		return fromCode(code)
+	}
+	if fs.NArg() > 0 {
+		// terraform fmt takes files and directories; pgferry's configuration is one directory.
+		return fmt.Errorf("fmt takes no arguments; got %q. It formats the *.hcl files of the working directory: use pgferry --chdir DIR fmt for another directory", fs.Arg(0))
 	}
 	view := views.Fmt{View: c.view()}
 	changed, err := config.FormatDir(".", *check, *diff, c.stdout)
@@ -132,6 +146,9 @@ func cmdVersion(c *cli, args []string) error {
 	fs := newFlags("version")
 	if code, done := c.parse(fs, args, "version"); done {
 		return fromCode(code)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("version takes no arguments; got %q", fs.Arg(0))
 	}
 	var tools []views.Tool
 	for _, dir := range pgdump.Candidates("") {

@@ -33,6 +33,9 @@ func cmdDestroy(c *cli, args []string) error {
 	if done, err := pre.parse(c, args, "destroy [--auto-approve] [--force] [--lock-timeout DUR] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]", 0, ""); done {
 		return err
 	}
+	if err := checkDuration(pre.fs, "lock-timeout", *lockTimeout); err != nil {
+		return err
+	}
 	if !*auto && !c.isTTYIn {
 		return errors.New("no terminal to ask for approval: pass --auto-approve to destroy without confirmation")
 	}
@@ -60,6 +63,9 @@ func cmdCancel(c *cli, args []string) error {
 	force := pre.fs.Bool("force", false, "roll back even though the target was written to since apply finished")
 	wait := pre.fs.Duration("wait", time.Minute, "how long to wait for a running apply to stop")
 	if done, err := pre.parse(c, args, "cancel [--auto-approve] [--force] [--wait DUR] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]", 0, ""); done {
+		return err
+	}
+	if err := checkDuration(pre.fs, "wait", *wait); err != nil {
 		return err
 	}
 	ctx, s, end, err := c.begin(pre.v)

@@ -47,18 +47,18 @@ type session struct {
 
 func (s *session) close() { s.app.Close() }
 
-// open loads the configuration, picks the migration and opens the state backend.
-func (c *cli) open(ctx context.Context, v varFlags) (*session, int) {
+// open loads the configuration, picks the migration and opens the state backend. Its error is
+// errReported when the configuration's diagnostics were printed.
+func (c *cli) open(ctx context.Context, v varFlags) (*session, error) {
 	cfg, ok := c.load(v)
 	if !ok {
-		return nil, 1
+		return nil, errReported
 	}
 	a, err := app.Open(ctx, cfg, v.migration, version)
 	if err != nil {
-		c.errorf(cfg.Secrets(), "%v", err)
-		return nil, 1
+		return nil, err // printed without the configuration's secrets (c.load set them)
 	}
-	return &session{app: a, cfg: a.Config, m: a.Migration, secrets: a.Secrets, backend: a.Backend}, 0
+	return &session{app: a, cfg: a.Config, m: a.Migration, secrets: a.Secrets, backend: a.Backend}, nil
 }
 
 // inspect connects to both servers and reads their catalogs and the state (app.Inspect).
@@ -104,6 +104,9 @@ func cmdPlan(c *cli, args []string) error {
 	detailed := pre.fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
 	if done, err := pre.parse(c, args, "plan [--out FILE] [--json] [--markdown] [--detailed-exitcode] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]", -1, ""); done {
 		return err
+	}
+	if pre.fs.NArg() > 0 {
+		return fmt.Errorf("plan takes no arguments; got %q. To save the plan to a file, use --out FILE", pre.fs.Arg(0))
 	}
 	ctx, s, end, err := c.begin(pre.v)
 	if err != nil {

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pgferry/pgferry/plan/planfile"
-
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/app"
 	"github.com/pgferry/pgferry/internal/views"
@@ -102,7 +100,7 @@ func latestRun(ctx context.Context, b state.Backend, migration string) (*state.R
 
 // showPlanFile renders a saved plan. It needs no configuration: a plan file is self-contained.
 func showPlanFile(view views.Show, path, migration string) error {
-	p, err := planfile.Read(path)
+	p, err := readPlanFile(path)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ func cmdVerify(c *cli, args []string) error {
 	jsonOut := fs.Bool("json", false, "print the result as one JSON document")
 	mdOut := fs.Bool("markdown", false, "print a Markdown report to attach to a change ticket or pull request")
 	allTables := fs.Bool("all-tables", false, "list every table, also those that match (text output)")
-	if done, err := pre.parse(c, args, "verify [--mode count|checksum] [--json | --markdown] [--all-tables] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]", -1, ""); done {
+	if done, err := pre.parse(c, args, "verify [--mode count|checksum] [--json | --markdown] [--all-tables] [--migration NAME] [--var NAME=VALUE] [--var-file FILE]", 0, ""); done {
 		return err
 	}
 	vt, err := viewType(*jsonOut, *mdOut, "--json and --markdown cannot be combined: pick one output format")

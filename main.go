@@ -39,6 +39,8 @@ type cli struct {
 	// prompting is set while a prompt waits for an answer: a Ctrl-C then cancels the prompt
 	// rather than announcing a graceful shutdown.
 	prompting atomic.Bool
+	// diagLines (apply --json) repeats the configuration's diagnostics as JSON lines on stdout.
+	diagLines bool
 }
 
 type command struct {
@@ -151,7 +153,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs, g := globalFlags()
 	chdir, noColor, help, showVersion := &g.chdir, &g.noColor, &g.help, &g.version
 	if err := fs.Parse(args); err != nil {
-		c.view().UsageError(scrubArgs(err.Error(), args), usageCommands())
+		c.view().UsageError(scrubArgs(err.Error(), args)+singleDashHint(fs, args), usageCommands())
 		return 1
 	}
 	c.color = !*noColor && os.Getenv("NO_COLOR") == "" && isTerminal(stdout)

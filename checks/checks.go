@@ -169,6 +169,10 @@ func checkTargetPrivileges(in *Input, r *Reporter) {
 			t.CurrentUser, strings.Join(missing, " and "), t.CurrentUser, strings.Join(missing, " ")))
 		return
 	}
+	if !in.Migration.Options.Roles && !t.IsSuperuser && !t.CanCreateRole {
+		r.Report(Succeeded, "", fmt.Sprintf("the target login %q may create databases (roles = false: no role is created)", t.CurrentUser))
+		return
+	}
 	r.Report(Succeeded, "", fmt.Sprintf("the target login %q may create databases and roles", t.CurrentUser))
 }
 

@@ -706,6 +706,14 @@ func TestTargetPrivileges(t *testing.T) {
 	exec(t, tgt, "postgres", `CREATE ROLE weak LOGIN PASSWORD 'weak-pw'`)
 	expect(t, checks.Run(readInput(t, super(src), login{tgt, "weak", "weak-pw"}, migration())), "target_privileges", "", checks.Failed,
 		`the target login "weak" lacks CREATEDB and CREATEROLE: grant it \(ALTER ROLE weak CREATEDB CREATEROLE\)`)
+	// roles = false: CREATEDB is enough, and the check does not claim the login may create roles.
+	exec(t, tgt, "postgres", `CREATE ROLE dbonly LOGIN CREATEDB PASSWORD 'dbonly-pw'`)
+	m := migration()
+	m.Options.Roles = false
+	expect(t, checks.Run(readInput(t, super(src), login{tgt, "dbonly", "dbonly-pw"}, m)), "target_privileges", "", checks.Succeeded,
+		`^the target login "dbonly" may create databases \(roles = false: no role is created\)$`)
+	expect(t, checks.Run(readInput(t, super(src), login{tgt, "dbonly", "dbonly-pw"}, migration())), "target_privileges", "", checks.Failed,
+		`the target login "dbonly" lacks CREATEROLE`)
 }
 
 func TestLargeObjects(t *testing.T) {

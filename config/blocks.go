@@ -222,6 +222,12 @@ func (l *loader) databases(v *values) []string {
 			v.failAt(ranges[i], "databases", "Invalid database name",
 				"%q looks like a pattern; databases takes exact names, or [\"*\"] alone for every user database.", db)
 			return nil
+		case db == "template0" || db == "template1":
+			// Writing into the target's template1 would put the source's objects into every
+			// database created there afterwards; template0 takes no connections.
+			v.failAt(ranges[i], "databases", "Template database",
+				"%s is a template database of the server, not a user database: remove it from databases (the objects a source keeps in template1 are migrated with the user databases created from it).", db)
+			return nil
 		}
 		if j, dup := seen[db]; dup {
 			v.failAt(ranges[i], "databases", "Duplicate database",
@@ -254,7 +260,7 @@ func (l *loader) decodeOptions(b *hclsyntax.Block, ctx *hcl.EvalContext) (Option
 		OverwriteDatabases:    v.boolean("overwrite_databases", false),
 		Roles:                 v.boolean("roles", true),
 		StripSuperuser:        v.boolean("strip_superuser", true),
-		Jobs:                  v.integer("jobs", 4, 1, 64),
+		Jobs:                  v.integer("jobs", 4, 1, MaxJobs),
 		Verify:                v.oneOf("verify", "checksum", verifyModes),
 		ServerParameters:      v.oneOf("server_parameters", "report", paramModes),
 		IncludeTables:         tablePatterns(v, "include_tables"),

@@ -1156,3 +1156,78 @@ migration "broken" {
 		t.Errorf("CheckMigration(okk) = %v", err)
 	}
 }
+
+// TestDatabasesList: the databases list is refused with a diagnostic at the offending element for
+// what cannot be migrated: nothing, "*" among names, patterns, duplicates, the server's templates.
+func TestDatabasesList(t *testing.T) {
+	for list, want := range map[string]string{
+		`[]`:                   "No databases to migrate",
+		`["*", "app"]`:         "Invalid databases list",
+		`["app*"]`:             "looks like a pattern",
+		`["app", "app"]`:       "Duplicate database",
+		`["app", "template1"]`: "template1 is a template database of the server, not a user database",
+		`["template0"]`:        "template0 is a template database of the server",
+	} {
+		src := "source \"s\" {\n  host = \"h\"\n  user = \"u\"\n}\ntarget \"t\" {\n  host = \"h2\"\n  user = \"u\"\n}\n" +
+			"migration \"m\" {\n  source    = source.s\n  target    = target.t\n  databases = " + list + "\n}\n"
+		_, diags := loadSrc(t, src, Inputs{})
+		if !diags.HasErrors() || !strings.Contains(diags.Error(), want) {
+			t.Errorf("databases = %s: diagnostics %v, want one saying %q", list, diags, want)
+		}
+	}
+	if _, diags := loadSrc(t, "source \"s\" {\n  host = \"h\"\n  user = \"u\"\n}\ntarget \"t\" {\n  host = \"h2\"\n  user = \"u\"\n}\nmigration \"m\" {\n  source    = source.s\n  target    = target.t\n  databases = [\"postgres\", \"app\"]\n}\n", Inputs{}); diags.HasErrors() {
+		t.Errorf("databases = [\"postgres\", \"app\"]: %v", diags)
+	}
+}
+
+// TestVarFileNamedHCL: --var-file takes a file of any name (SPEC §1); one named *.hcl in the
+// configuration's directory holds values, not configuration, when it is passed so. Without the
+// flag it is configuration, and refused as a values-only file.
+func TestVarFileNamedHCL(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	main := "variable \"pw\" {\n  sensitive = true\n}\nsource \"s\" {\n  host = \"h\"\n  user = \"u\"\n}\n" +
+		"target \"t\" {\n  host     = \"h2\"\n  user     = \"u\"\n  password = var.pw\n}\n" +
+		"migration \"m\" {\n  source    = source.s\n  target    = target.t\n  databases = [\"app\"]\n}\n"
+	if err := os.WriteFile("main.hcl", []byte(main), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("secrets.hcl", []byte("pw = \"s3cret\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"secrets.hcl", "./secrets.hcl", filepath.Join(dir, "secrets.hcl")} {
+		cfg, diags := Load(".", Inputs{Args: []Arg{VarFile(path)}})
+		if diags.HasErrors() {
+			t.Fatalf("--var-file %s: %v", path, diags)
+		}
+		if v := cfg.Variables["pw"]; v == nil || v.Value != "s3cret" {
+			t.Errorf("--var-file %s: pw = %+v", path, v)
+		}
+		if _, ok := cfg.Files["secrets.hcl"]; ok {
+			t.Errorf("--var-file %s: secrets.hcl kept among the configuration's files", path)
+		}
+	}
+	if _, diags := Load(".", Inputs{}); !diags.HasErrors() || !strings.Contains(diags.Error(), "Variables file read as configuration") {
+		t.Errorf("without --var-file: %v", diags)
+	}
+}
+
+// TestFormatDiffHidesValues: fmt --diff prints a configuration file's changes, but not those of a
+// file of variable values (a --var-file named *.hcl), which may be secrets; both are formatted.
+func TestFormatDiffHidesValues(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.hcl"), []byte("source \"s\" {\nhost=\"h\"\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "secrets.hcl"), []byte("pw=\"s3cret\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	changed, err := FormatDir(dir, true, true, &out)
+	if err != nil || len(changed) != 2 {
+		t.Fatalf("FormatDir: changed %v, err %v", changed, err)
+	}
+	if s := out.String(); strings.Contains(s, "s3cret") || !strings.Contains(s, `+  host = "h"`) || !strings.Contains(s, "secrets.hcl\n(the changes are not shown") {
+		t.Errorf("diff:\n%s", s)
+	}
+}

@@ -87,7 +87,12 @@ func formatFile(path string, check, showDiff bool, w io.Writer) (bool, error) {
 	}
 	if showDiff && w != nil {
 		slashed := filepath.ToSlash(path)
-		if _, err := w.Write(godiff.Diff("old/"+slashed, src, "new/"+slashed, out)); err != nil {
+		diff := godiff.Diff("old/"+slashed, src, "new/"+slashed, out)
+		if valuesOnly(src, path) {
+			// Variable values (a file passed with --var-file) may be secrets: their lines are not shown.
+			diff = fmt.Appendf(nil, "diff old/%s new/%s\n(the changes are not shown: the file holds only variable values, which may be secrets)\n", slashed, slashed)
+		}
+		if _, err := w.Write(diff); err != nil {
 			return true, fmt.Errorf("writing diff: %w", err)
 		}
 	}
@@ -97,4 +102,15 @@ func formatFile(path string, check, showDiff bool, w io.Writer) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// valuesOnly reports whether src, a file that parses, holds attributes and no block: variable
+// values rather than configuration.
+func valuesOnly(src []byte, path string) bool {
+	f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
+	if diags.HasErrors() || f == nil {
+		return false
+	}
+	body, ok := f.Body.(*hclsyntax.Body)
+	return ok && len(body.Blocks) == 0 && len(body.Attributes) > 0
 }

@@ -79,12 +79,16 @@ func Load(dir string, in Inputs) (*Config, Diagnostics) {
 	}
 	var paths, autoVars []string
 	hasDefaultVars := false
+	varFiles := varFileSet(in.Args)
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "#") {
 			continue
 		}
 		switch {
+		case strings.HasSuffix(name, ".hcl") && varFiles[absPath(filepath.Join(dir, name))]:
+			// --var-file takes a file of any name (SPEC §1): one named *.hcl that the user passed
+			// as variable values is read as that, not as configuration.
 		case strings.HasSuffix(name, ".hcl"):
 			paths = append(paths, filepath.Join(dir, name))
 		case name == AutoVarFile:
@@ -108,6 +112,24 @@ func Load(dir string, in Inputs) (*Config, Diagnostics) {
 		}}
 	}
 	return loadFiles(dir, paths, autoVars, in)
+}
+
+// varFileSet is the set of the --var-file paths among args, made absolute.
+func varFileSet(args []Arg) map[string]bool {
+	set := map[string]bool{}
+	for _, a := range args {
+		if a.File {
+			set[absPath(a.Value)] = true
+		}
+	}
+	return set
+}
+
+func absPath(p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return filepath.Clean(p)
 }
 
 func dirName(dir string) string {

@@ -82,6 +82,9 @@ type Migration struct {
 	DeclRange hcl.Range
 }
 
+// MaxJobs is the most parallel workers options.jobs (and apply --jobs) may ask for.
+const MaxJobs = 64
+
 // Options is the options block of a migration, defaults applied.
 type Options struct {
 	OverwriteDatabases bool     // default false

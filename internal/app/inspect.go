@@ -82,7 +82,7 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 		return snap, readFailed(ctx, err)
 	}
 	if snap.Databases, err = plan.SelectDatabases(m, snap.Source); err != nil {
-		return snap, err
+		return snap, &ReadError{Server: m.Source, Err: err} // a database that is not there cannot be reached
 	}
 	snap.Tools, snap.ToolsErr = pgdump.Find(m.Options.PgBinDir, snap.Source.VersionNum.Release(), snap.Target.VersionNum.Release())
 	prefetch := ""

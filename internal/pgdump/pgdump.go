@@ -285,11 +285,12 @@ func (c Conn) Env() []string {
 	add("PGAPPNAME", "pgferry")
 	if c.Password != "" {
 		env = append(env, "PGPASSWORD="+c.Password)
-	} else if pf := os.Getenv("PGPASSFILE"); pf != "" {
-		env = append(env, "PGPASSFILE="+pf)
-	} else if pw := os.Getenv("PGPASSWORD"); pw != "" {
-		env = append(env, "PGPASSWORD="+pw)
+		return env
 	}
+	// No password configured: the tool finds it as pgferry's own connection did (and libpq does),
+	// PGPASSWORD first, then the password file (PGPASSFILE, else ~/.pgpass).
+	add("PGPASSWORD", os.Getenv("PGPASSWORD"))
+	add("PGPASSFILE", os.Getenv("PGPASSFILE"))
 	return env
 }
 

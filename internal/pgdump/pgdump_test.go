@@ -402,3 +402,28 @@ func TestCreateScript(t *testing.T) {
 		})
 	}
 }
+
+// TestConnEnvPasswordUnset: without a configured password the tools see PGPASSWORD and PGPASSFILE
+// as pgferry's own connection does (libpq's order: PGPASSWORD, then the file), never another
+// server's password.
+func TestConnEnvPasswordUnset(t *testing.T) {
+	for name, tc := range map[string]struct{ pw, file string }{
+		"both":     {"from-env", "/tmp/pgpass"},
+		"env only": {"from-env", ""},
+		"file":     {"", "/tmp/pgpass"},
+		"neither":  {"", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("PGPASSWORD", tc.pw)
+			t.Setenv("PGPASSFILE", tc.file)
+			got := map[string]string{}
+			for _, kv := range (Conn{Host: "db", Port: 5432, User: "u"}).Env() {
+				k, v, _ := strings.Cut(kv, "=")
+				got[k] = v
+			}
+			if got["PGPASSWORD"] != tc.pw || got["PGPASSFILE"] != tc.file {
+				t.Errorf("PGPASSWORD = %q, PGPASSFILE = %q; want %q, %q", got["PGPASSWORD"], got["PGPASSFILE"], tc.pw, tc.file)
+			}
+		})
+	}
+}

@@ -121,8 +121,10 @@ func (a *applyJSON) Begin(version string) {
 	a.jl.Write("info", "version", "pgferry "+version, map[string]any{"pgferry": version, "ui": "1.0"})
 }
 
-func (a *applyJSON) Plan(p *plan.Plan)   { a.Forecast(p) }
-func (a *applyJSON) PlanInterrupted()    { planInterrupted(a.View) }
+func (a *applyJSON) Plan(p *plan.Plan) { a.Forecast(p) }
+func (a *applyJSON) PlanInterrupted() {
+	a.jl.Write("error", "apply_errored", planInterruptedText, map[string]any{"interrupted": true})
+}
 func (a *applyJSON) ConnectivityFailed() {}
 func (a *applyJSON) Prompt() string      { return (&applyHuman{}).Prompt() }
 func (a *applyJSON) Declined()           { fmt.Fprintln(a.Stdout, "\nApply cancelled.") }
@@ -174,9 +176,9 @@ func (a *applyJSON) Rollback() Destroy { return NewDestroy(a.View, true) }
 
 // planInterrupted says that Ctrl-C came while apply made its plan: nothing was changed, and
 // nothing failed to record.
-func planInterrupted(v *View) {
-	fmt.Fprintln(v.Stdout, "\nApply cancelled: interrupted while the plan was made; nothing was changed.")
-}
+func planInterrupted(v *View) { fmt.Fprintln(v.Stdout, "\n"+planInterruptedText) }
+
+const planInterruptedText = "Apply cancelled: interrupted while the plan was made; nothing was changed."
 
 // ConnectivityFailed says, after the connection error, what it means for the plan: connectivity
 // is the first validation, and nothing else could be checked.
