@@ -54,14 +54,18 @@ type sourceDump struct {
 	// -s leaves out), and pg_dump is older than 18 (statistics); pg_dump then holds no table data
 	// entry in memory: 13 MB less at 20,000 tables (148 -> 135 MiB peak RSS, pg_dump 15).
 	schemaOnly bool
+	// dumped, when not nil, is called once the source is no longer read (openSource).
+	dumped func()
 }
 
 // openSource exports a snapshot of database db on the source (of version sourceNum,
 // server_version_num), dumps its schema from that snapshot with pg_dump, and reads its catalog inside
 // the snapshot, the two at once. The archive is kept in a new directory under tmpDir ("":
-// os.TempDir()). The caller closes it.
-func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string) (s *sourceDump, err error) {
-	s = &sourceDump{roles: m.Options.Roles}
+// os.TempDir()). dumped, when not nil, is called once pg_dump and the catalog read have both
+// ended well, before the archive is read back (pg_restore, on this machine only). The caller
+// closes it.
+func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string, dumped func()) (s *sourceDump, err error) {
+	s = &sourceDump{roles: m.Options.Roles, dumped: dumped}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -135,6 +139,11 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 	if _, err := pgdump.Run(ctx, pgconn.ToolConn(m.Source, db), tools.PgDump, append([]string{"--format=custom"}, append(sections,
 		"--create", "--no-tablespaces", "--snapshot="+s.snapshot, "--file="+s.dump)...)...); err != nil {
 		return err
+	}
+	if s.dumped != nil {
+		if _, err := s.readCatalog(); err == nil {
+			s.dumped()
+		}
 	}
 	// Four reads of the same archive, at once: the object list, the list with the database's
 	// own entries, and the post-data and pre-data scripts, each parsed as pg_restore prints it
@@ -375,16 +384,21 @@ type Prefetch struct {
 	// settled is closed once the source's catalog read, which outlasts the dump at tens of
 	// thousands of tables, is done too (Done).
 	settled chan struct{}
+	// dumped is closed once pg_dump and the catalog read no longer load the source, or the
+	// prefetch ended (Dumped).
+	dumped chan struct{}
 }
 
 // StartPrefetch starts opening database db's source in the background: sourceNum and floatDg as
 // Run will use them (the source's server_version_num; FloatDigits), and tmpDir as Options.TempDir.
 func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string) *Prefetch {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &Prefetch{db: db, cancel: cancel, done: make(chan struct{}), settled: make(chan struct{})}
+	p := &Prefetch{db: db, cancel: cancel, done: make(chan struct{}), settled: make(chan struct{}), dumped: make(chan struct{})}
+	closeDumped := sync.OnceFunc(func() { close(p.dumped) })
 	go func() {
 		defer close(p.done)
-		p.src, p.err = openSource(ctx, m, tools, db, sourceNum, floatDg, tmpDir)
+		defer closeDumped()
+		p.src, p.err = openSource(ctx, m, tools, db, sourceNum, floatDg, tmpDir, closeDumped)
 	}()
 	go func() {
 		defer close(p.settled)
@@ -396,8 +410,8 @@ func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools
 }
 
 // Done is closed once the prefetch has opened its source (snapshot, schema dump, the catalog read
-// beside it) or failed to: the forecast's probe waits for it, so that it does not measure the
-// servers while pg_dump and that read load them. A nil Prefetch's is closed.
+// beside it, the archive read back) or failed to: the run starts after it. A nil Prefetch's is
+// closed.
 func (p *Prefetch) Done() <-chan struct{} {
 	if p == nil {
 		c := make(chan struct{})
@@ -405,6 +419,20 @@ func (p *Prefetch) Done() <-chan struct{} {
 		return c
 	}
 	return p.settled
+}
+
+// Dumped is closed once the prefetch no longer loads the servers: pg_dump has ended and the
+// catalog read beside it too (or the prefetch failed), while what remains of Done, reading the
+// archive back with pg_restore, runs on this machine only. The forecast's probe waits for it, not
+// for Done: the archive is read back while the probe measures the servers (0.1-0.5 s of a small
+// database's plan, more under load). A nil Prefetch's is closed.
+func (p *Prefetch) Dumped() <-chan struct{} {
+	if p == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return p.dumped
 }
 
 // take hands the prefetched source of db over to the caller, waiting for it, once; ok is false when

@@ -90,8 +90,13 @@ func TestPrefetch(t *testing.T) {
 		t.Errorf("left in the temporary directory after close: %v", es)
 	}
 
-	// Never taken, and done opening: Close ends the snapshot and removes the dump.
+	// Never taken, and done opening: Close ends the snapshot and removes the dump. Dumped comes
+	// first: pg_dump's session has ended, the holder's remains, the archive is written.
 	p = StartPrefetch(ctx, m, tools, "app", 150000, 3, "")
+	<-p.Dumped()
+	if n, es := holders(1), leftovers(); n != 1 || len(es) != 1 {
+		t.Fatalf("once Dumped: %d sessions on app (want the holder's only), %d dump directories", n, len(es))
+	}
 	<-p.done
 	if p.err != nil || holders(1) != 1 || len(leftovers()) != 1 {
 		t.Fatalf("the untaken prefetch did not open: err %v, %d sessions, %d dump directories", p.err, holders(1), len(leftovers()))
@@ -103,4 +108,15 @@ func TestPrefetch(t *testing.T) {
 	if es := leftovers(); len(es) != 0 {
 		t.Errorf("left in the temporary directory after Close: %v", es)
 	}
+
+	// A prefetch that fails still closes Dumped (the probe waits for it).
+	p = StartPrefetch(ctx, m, tools, "missing", 150000, 3, "")
+	<-p.Dumped()
+	<-p.done
+	if p.err == nil {
+		t.Fatal("a prefetch of a missing database did not fail")
+	}
+	p.Close()
+	var none *Prefetch
+	<-none.Dumped()
 }
