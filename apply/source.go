@@ -28,7 +28,7 @@ type sourceDump struct {
 	dir      string // temporary directory holding the archive
 	dump     string // the archive (custom format, pre-data and post-data)
 	roles    bool   // options.roles: owners and privileges are restored
-	// byID holds the archive's entries (pg_restore --list) by dump ID: in no order (the list's
+	// byID holds the archive's entries (pg_restore --create --list) by dump ID: in no order (the list's
 	// order is the scripts'), and held once, as tocEntry (at 20,000 tables, 60,000 entries).
 	byID     map[int]tocEntry
 	dbItems  []pgdump.Entry // DATABASE, DATABASE PROPERTIES and their ACL/COMMENT (pg_restore -C --list)
@@ -145,22 +145,19 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 			s.dumped()
 		}
 	}
-	// Four reads of the same archive, at once: the object list, the list with the database's
-	// own entries, and the post-data and pre-data scripts, each parsed as pg_restore prints it
-	// (never held whole: at tens of thousands of tables, they are tens of megabytes).
+	// Three reads of the same archive, at once: the object list with the database's own entries
+	// (--create: the list without it differs only by leaving them out; no script chunk refers to
+	// them), and the post-data and pre-data scripts, each parsed as pg_restore prints it (never
+	// held whole: at tens of thousands of tables, they are tens of megabytes).
 	s.byID = map[int]tocEntry{}
 	descs := interner{} // each description once
 	reads := []struct {
 		args []string
 		read func(io.Reader) error
 	}{
-		{[]string{"--list", s.dump}, func(r io.Reader) error {
-			return pgdump.ScanList(r, func(e pgdump.Entry) {
-				s.byID[e.DumpID] = tocEntry{TableOID: e.TableOID, OID: e.OID, Desc: descs.of(e.Desc)}
-			})
-		}},
 		{[]string{"--create", "--list", s.dump}, func(r io.Reader) error {
 			return pgdump.ScanList(r, func(e pgdump.Entry) {
+				s.byID[e.DumpID] = tocEntry{TableOID: e.TableOID, OID: e.OID, Desc: descs.of(e.Desc)}
 				if e.Desc == "DATABASE" || e.Desc == "DATABASE PROPERTIES" ||
 					((e.Desc == "ACL" || e.Desc == "COMMENT" || e.Desc == "SECURITY LABEL") && strings.HasPrefix(e.Rest, "- DATABASE ")) {
 					s.dbItems = append(s.dbItems, e)
