@@ -56,6 +56,10 @@ type sourceDump struct {
 	schemaOnly bool
 	// dumped, when not nil, is called once the source is no longer read (openSource).
 	dumped func()
+	// createScript is pg_restore's script of the database's own entries (dbItems), printed once
+	// the archive is read (createDatabase's, prepared before the run when prefetched); nil when
+	// it could not be: createDatabase then prints it itself.
+	createScript []byte
 }
 
 // openSource exports a snapshot of database db on the source (of version sourceNum,
@@ -184,11 +188,28 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 			return err
 		}
 	}
+	s.createScript = s.databaseScript(ctx, tools)
 	s.splitExtensions(s.byID) // once: it takes the extensions' entries out of preChunks
 	s.schemaPrivilegesFirst()
 	s.preChunks, s.chunks = exact(s.preChunks), exact(s.chunks) // held for the whole run
 	s.index()
 	return nil
+}
+
+// databaseScript prints the script that creates the database from its own entries (dbItems) with
+// pg_restore --create, as createDatabase runs it; nil when that fails (createDatabase tries again
+// and reports why).
+func (s *sourceDump) databaseScript(ctx context.Context, tools *pgdump.Tools) []byte {
+	list := filepath.Join(s.dir, "database.list")
+	if err := pgdump.WriteList(list, s.dbItems); err != nil {
+		return nil
+	}
+	args := append([]string{"--create", "--verbose", "--use-list=" + list, "--file=-"}, s.restoreFlags()...)
+	script, err := pgdump.Run(ctx, pgdump.Conn{}, tools.PgRestore, args...)
+	if err != nil {
+		return nil
+	}
+	return script
 }
 
 // index maps the post-data chunks by the object they create, and marks those refreshing a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +75,10 @@ func TestPrefetch(t *testing.T) {
 	}
 	if _, err := os.Stat(s.dump); err != nil {
 		t.Fatalf("the dump: %v", err)
+	}
+	// The database's own script is printed with the dump, before the run needs it.
+	if !strings.Contains(string(s.createScript), "CREATE DATABASE app") {
+		t.Fatalf("the database's script, printed with the dump:\n%s", s.createScript)
 	}
 	if n := holders(1); n != 1 {
 		t.Fatalf("%d sessions on app while the prefetch is held, want 1 (the snapshot's holder)", n)
