@@ -67,7 +67,7 @@ func (c *cli) inspect(ctx context.Context, s *session) int {
 	if s.prefetch {
 		opt.Prefetch = func(snap *snapshot.Snapshot, db string) {
 			s.prefetched = apply.StartPrefetch(ctx, s.m, snap.Tools, db, snap.Source.VersionNum, apply.FloatDigits(snap.Source.VersionNum, snap.Target.VersionNum), s.tmpDir)
-			s.app.ProbeAfter = s.prefetched.Done() // the forecast measures after the dump, not beside it
+			s.app.ProbeAfter = s.prefetched.Dumped() // the forecast measures after the dump, not beside it
 		}
 	}
 	var err error

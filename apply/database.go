@@ -113,7 +113,7 @@ func (r *Runner) runDatabase(ctx context.Context, db string, actions []*plan.Act
 		r.emit(Event{Type: EventPhase, Message: fmt.Sprintf("Database %q: snapshot exported and schema dumped with pg_dump %s while the plan was made", db, r.opt.Tools.Version)})
 	case !ok:
 		r.emit(Event{Type: EventPhase, Message: fmt.Sprintf("Database %q: exporting a snapshot and dumping the schema with pg_dump %s", db, r.opt.Tools.Version)})
-		d.sourceDump, err = openSource(ctx, r.m, r.opt.Tools, db, r.opt.Plan.Source.VersionNum, r.floatDg, r.opt.TempDir)
+		d.sourceDump, err = openSource(ctx, r.m, r.opt.Tools, db, r.opt.Plan.Source.VersionNum, r.floatDg, r.opt.TempDir, nil)
 	}
 	if err != nil {
 		return err
@@ -232,22 +232,26 @@ func (d *dbRun) createDatabase(ctx context.Context, drop bool) error {
 			return err
 		}
 	}
-	list := filepath.Join(r.tmp, "database.list")
-	if err := pgdump.WriteList(list, d.dbItems); err != nil {
-		return err
-	}
 	if !r.createdDatabase(d.db) {
 		r.recordChange(state.Change{Type: "database", Name: d.db, Op: "created"})
 		if err := r.save(ctx); err != nil {
 			return err
 		}
 	}
-	// pg_restore prints the script and pgferry runs it, as it runs pre-data: with the session
-	// settings adapted to the target (a pg_restore newer than the target sets what it rejects).
-	args := append([]string{"--create", "--verbose", "--use-list=" + list, "--file=-"}, d.restoreFlags()...)
-	script, err := pgdump.Run(ctx, pgdump.Conn{}, r.opt.Tools.PgRestore, args...)
-	if err != nil {
-		return fmt.Errorf("creating the database: %w", err)
+	// pg_restore prints the script (printed with the dump, databaseScript, unless that failed)
+	// and pgferry runs it, as it runs pre-data: with the session settings adapted to the target
+	// (a pg_restore newer than the target sets what it rejects).
+	script := d.createScript
+	if script == nil {
+		list := filepath.Join(r.tmp, "database.list")
+		if err := pgdump.WriteList(list, d.dbItems); err != nil {
+			return err
+		}
+		args := append([]string{"--create", "--verbose", "--use-list=" + list, "--file=-"}, d.restoreFlags()...)
+		var err error
+		if script, err = pgdump.Run(ctx, pgdump.Conn{}, r.opt.Tools.PgRestore, args...); err != nil {
+			return fmt.Errorf("creating the database: %w", err)
+		}
 	}
 	preamble, chunks := pgdump.CreateScript(script, r.opt.Plan.Target.VersionNum)
 	// The database's owner and privileges follow the owner mapping (owners.go), as every entry does.

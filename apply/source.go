@@ -28,7 +28,7 @@ type sourceDump struct {
 	dir      string // temporary directory holding the archive
 	dump     string // the archive (custom format, pre-data and post-data)
 	roles    bool   // options.roles: owners and privileges are restored
-	// byID holds the archive's entries (pg_restore --list) by dump ID: in no order (the list's
+	// byID holds the archive's entries (pg_restore --create --list) by dump ID: in no order (the list's
 	// order is the scripts'), and held once, as tocEntry (at 20,000 tables, 60,000 entries).
 	byID     map[int]tocEntry
 	dbItems  []pgdump.Entry // DATABASE, DATABASE PROPERTIES and their ACL/COMMENT (pg_restore -C --list)
@@ -54,14 +54,22 @@ type sourceDump struct {
 	// -s leaves out), and pg_dump is older than 18 (statistics); pg_dump then holds no table data
 	// entry in memory: 13 MB less at 20,000 tables (148 -> 135 MiB peak RSS, pg_dump 15).
 	schemaOnly bool
+	// dumped, when not nil, is called once the source is no longer read (openSource).
+	dumped func()
+	// createScript is pg_restore's script of the database's own entries (dbItems), printed once
+	// the archive is read (createDatabase's, prepared before the run when prefetched); nil when
+	// it could not be: createDatabase then prints it itself.
+	createScript []byte
 }
 
 // openSource exports a snapshot of database db on the source (of version sourceNum,
 // server_version_num), dumps its schema from that snapshot with pg_dump, and reads its catalog inside
 // the snapshot, the two at once. The archive is kept in a new directory under tmpDir ("":
-// os.TempDir()). The caller closes it.
-func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string) (s *sourceDump, err error) {
-	s = &sourceDump{roles: m.Options.Roles}
+// os.TempDir()). dumped, when not nil, is called once pg_dump and the catalog read have both
+// ended well, before the archive is read back (pg_restore, on this machine only). The caller
+// closes it.
+func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string, dumped func()) (s *sourceDump, err error) {
+	s = &sourceDump{roles: m.Options.Roles, dumped: dumped}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -136,22 +144,24 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 		"--create", "--no-tablespaces", "--snapshot="+s.snapshot, "--file="+s.dump)...)...); err != nil {
 		return err
 	}
-	// Four reads of the same archive, at once: the object list, the list with the database's
-	// own entries, and the post-data and pre-data scripts, each parsed as pg_restore prints it
-	// (never held whole: at tens of thousands of tables, they are tens of megabytes).
+	if s.dumped != nil {
+		if _, err := s.readCatalog(); err == nil {
+			s.dumped()
+		}
+	}
+	// Three reads of the same archive, at once: the object list with the database's own entries
+	// (--create: the list without it differs only by leaving them out; no script chunk refers to
+	// them), and the post-data and pre-data scripts, each parsed as pg_restore prints it (never
+	// held whole: at tens of thousands of tables, they are tens of megabytes).
 	s.byID = map[int]tocEntry{}
 	descs := interner{} // each description once
 	reads := []struct {
 		args []string
 		read func(io.Reader) error
 	}{
-		{[]string{"--list", s.dump}, func(r io.Reader) error {
-			return pgdump.ScanList(r, func(e pgdump.Entry) {
-				s.byID[e.DumpID] = tocEntry{TableOID: e.TableOID, OID: e.OID, Desc: descs.of(e.Desc)}
-			})
-		}},
 		{[]string{"--create", "--list", s.dump}, func(r io.Reader) error {
 			return pgdump.ScanList(r, func(e pgdump.Entry) {
+				s.byID[e.DumpID] = tocEntry{TableOID: e.TableOID, OID: e.OID, Desc: descs.of(e.Desc)}
 				if e.Desc == "DATABASE" || e.Desc == "DATABASE PROPERTIES" ||
 					((e.Desc == "ACL" || e.Desc == "COMMENT" || e.Desc == "SECURITY LABEL") && strings.HasPrefix(e.Rest, "- DATABASE ")) {
 					s.dbItems = append(s.dbItems, e)
@@ -178,11 +188,28 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 			return err
 		}
 	}
+	s.createScript = s.databaseScript(ctx, tools)
 	s.splitExtensions(s.byID) // once: it takes the extensions' entries out of preChunks
 	s.schemaPrivilegesFirst()
 	s.preChunks, s.chunks = exact(s.preChunks), exact(s.chunks) // held for the whole run
 	s.index()
 	return nil
+}
+
+// databaseScript prints the script that creates the database from its own entries (dbItems) with
+// pg_restore --create, as createDatabase runs it; nil when that fails (createDatabase tries again
+// and reports why).
+func (s *sourceDump) databaseScript(ctx context.Context, tools *pgdump.Tools) []byte {
+	list := filepath.Join(s.dir, "database.list")
+	if err := pgdump.WriteList(list, s.dbItems); err != nil {
+		return nil
+	}
+	args := append([]string{"--create", "--verbose", "--use-list=" + list, "--file=-"}, s.restoreFlags()...)
+	script, err := pgdump.Run(ctx, pgdump.Conn{}, tools.PgRestore, args...)
+	if err != nil {
+		return nil
+	}
+	return script
 }
 
 // index maps the post-data chunks by the object they create, and marks those refreshing a
@@ -375,16 +402,21 @@ type Prefetch struct {
 	// settled is closed once the source's catalog read, which outlasts the dump at tens of
 	// thousands of tables, is done too (Done).
 	settled chan struct{}
+	// dumped is closed once pg_dump and the catalog read no longer load the source, or the
+	// prefetch ended (Dumped).
+	dumped chan struct{}
 }
 
 // StartPrefetch starts opening database db's source in the background: sourceNum and floatDg as
 // Run will use them (the source's server_version_num; FloatDigits), and tmpDir as Options.TempDir.
 func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string) *Prefetch {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &Prefetch{db: db, cancel: cancel, done: make(chan struct{}), settled: make(chan struct{})}
+	p := &Prefetch{db: db, cancel: cancel, done: make(chan struct{}), settled: make(chan struct{}), dumped: make(chan struct{})}
+	closeDumped := sync.OnceFunc(func() { close(p.dumped) })
 	go func() {
 		defer close(p.done)
-		p.src, p.err = openSource(ctx, m, tools, db, sourceNum, floatDg, tmpDir)
+		defer closeDumped()
+		p.src, p.err = openSource(ctx, m, tools, db, sourceNum, floatDg, tmpDir, closeDumped)
 	}()
 	go func() {
 		defer close(p.settled)
@@ -396,8 +428,8 @@ func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools
 }
 
 // Done is closed once the prefetch has opened its source (snapshot, schema dump, the catalog read
-// beside it) or failed to: the forecast's probe waits for it, so that it does not measure the
-// servers while pg_dump and that read load them. A nil Prefetch's is closed.
+// beside it, the archive read back) or failed to: the run starts after it. A nil Prefetch's is
+// closed.
 func (p *Prefetch) Done() <-chan struct{} {
 	if p == nil {
 		c := make(chan struct{})
@@ -405,6 +437,20 @@ func (p *Prefetch) Done() <-chan struct{} {
 		return c
 	}
 	return p.settled
+}
+
+// Dumped is closed once the prefetch no longer loads the servers: pg_dump has ended and the
+// catalog read beside it too (or the prefetch failed), while what remains of Done, reading the
+// archive back with pg_restore, runs on this machine only. The forecast's probe waits for it, not
+// for Done: the archive is read back while the probe measures the servers (0.1-0.5 s of a small
+// database's plan, more under load). A nil Prefetch's is closed.
+func (p *Prefetch) Dumped() <-chan struct{} {
+	if p == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return p.dumped
 }
 
 // take hands the prefetched source of db over to the caller, waiting for it, once; ok is false when

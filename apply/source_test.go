@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +76,10 @@ func TestPrefetch(t *testing.T) {
 	if _, err := os.Stat(s.dump); err != nil {
 		t.Fatalf("the dump: %v", err)
 	}
+	// The database's own script is printed with the dump, before the run needs it.
+	if !strings.Contains(string(s.createScript), "CREATE DATABASE app") {
+		t.Fatalf("the database's script, printed with the dump:\n%s", s.createScript)
+	}
 	if n := holders(1); n != 1 {
 		t.Fatalf("%d sessions on app while the prefetch is held, want 1 (the snapshot's holder)", n)
 	}
@@ -90,8 +95,13 @@ func TestPrefetch(t *testing.T) {
 		t.Errorf("left in the temporary directory after close: %v", es)
 	}
 
-	// Never taken, and done opening: Close ends the snapshot and removes the dump.
+	// Never taken, and done opening: Close ends the snapshot and removes the dump. Dumped comes
+	// first: pg_dump's session has ended, the holder's remains, the archive is written.
 	p = StartPrefetch(ctx, m, tools, "app", 150000, 3, "")
+	<-p.Dumped()
+	if n, es := holders(1), leftovers(); n != 1 || len(es) != 1 {
+		t.Fatalf("once Dumped: %d sessions on app (want the holder's only), %d dump directories", n, len(es))
+	}
 	<-p.done
 	if p.err != nil || holders(1) != 1 || len(leftovers()) != 1 {
 		t.Fatalf("the untaken prefetch did not open: err %v, %d sessions, %d dump directories", p.err, holders(1), len(leftovers()))
@@ -103,4 +113,15 @@ func TestPrefetch(t *testing.T) {
 	if es := leftovers(); len(es) != 0 {
 		t.Errorf("left in the temporary directory after Close: %v", es)
 	}
+
+	// A prefetch that fails still closes Dumped (the probe waits for it).
+	p = StartPrefetch(ctx, m, tools, "missing", 150000, 3, "")
+	<-p.Dumped()
+	<-p.done
+	if p.err == nil {
+		t.Fatal("a prefetch of a missing database did not fail")
+	}
+	p.Close()
+	var none *Prefetch
+	<-none.Dumped()
 }

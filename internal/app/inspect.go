@@ -72,6 +72,7 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 		link = apply.StartLinkMeasure(ctx, m)
 		defer link.Stop()
 	}
+	pgdump.Prewarm(m.Options.PgBinDir) // pg_dump --version while the instances are read (Find below)
 	var srcErr, tgtErr error
 	var wg sync.WaitGroup
 	wg.Add(2)

@@ -427,3 +427,41 @@ func TestConnEnvPasswordUnset(t *testing.T) {
 		})
 	}
 }
+
+// TestVersionKept: Version runs a binary once per process as it is on disk (Prewarm asks ahead,
+// Find takes the answer), and again once the binary is replaced.
+func TestVersionKept(t *testing.T) {
+	dir := t.TempDir()
+	runs := filepath.Join(dir, "runs")
+	bin := filepath.Join(dir, "pg_dump")
+	write := func(v string) {
+		script := fmt.Sprintf("#!/bin/sh\necho run >> %s\necho 'pg_dump (PostgreSQL) %s'\n", runs, v)
+		if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int {
+		b, _ := os.ReadFile(runs)
+		return strings.Count(string(b), "run")
+	}
+	write("15.8")
+	Prewarm(dir)
+	for range 3 {
+		if v, major, err := Version(bin); err != nil || v != "15.8" || major != 150000 {
+			t.Fatalf("Version = %q, %v, %v", v, major, err)
+		}
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("pg_dump --version ran %d times, want once", n)
+	}
+	write("16.40") // another binary: size and modification time differ
+	if v, _, err := Version(bin); err != nil || v != "16.40" {
+		t.Fatalf("Version after the binary changed = %q, %v", v, err)
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("pg_dump --version ran %d times, want twice", n)
+	}
+	if _, _, err := Version(filepath.Join(dir, "missing")); err == nil {
+		t.Fatal("Version of a missing binary did not fail")
+	}
+}
