@@ -107,7 +107,7 @@ func (rec *journalRecord) encode(w io.Writer) error {
 			if i > 0 {
 				e.raw([]byte{','})
 			}
-			e.value(a)
+			e.action(a)
 		}
 		e.raw([]byte{']'})
 	}
@@ -120,7 +120,16 @@ type recordEncoder struct {
 	w   io.Writer
 	buf bytes.Buffer // one value's encoding, reused
 	enc *json.Encoder
+	act []byte // one action's encoding, reused
 	err error
+}
+
+func (e *recordEncoder) action(a *Action) {
+	if e.err == nil {
+		if e.act, e.err = appendAction(e.act[:0], a, "", ""); e.err == nil {
+			e.raw(e.act)
+		}
+	}
 }
 
 func (e *recordEncoder) raw(b []byte) {
@@ -515,13 +524,13 @@ func writeDocument(w io.Writer, s *State) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	bw.Write(b[:i])
 	bw.WriteString("\n  \"actions\": [")
+	var ab []byte
 	for k, a := range s.Actions {
 		if k > 0 {
 			bw.WriteByte(',')
 		}
 		bw.WriteString("\n    ")
-		ab, err := json.MarshalIndent(a, "    ", "  ")
-		if err != nil {
+		if ab, err = appendAction(ab[:0], a, "    ", "  "); err != nil {
 			return fmt.Errorf("encoding state of migration %q: %w", s.Migration, err)
 		}
 		bw.Write(ab)
