@@ -181,7 +181,7 @@ func (t *tracker) diff(s *State) (p pending, ok bool, err error) {
 	// stored, cannot be expressed as an upsert: that is a compaction.
 	// The sums go into the slice the tracker before t used (t.spare): a write allocates none. t's
 	// own sums stay as they are, should this write fail.
-	sums := t.spare[:0:0]
+	var sums []uint64
 	if cap(t.spare) >= len(s.Actions) {
 		sums = t.spare[:len(s.Actions)]
 	} else {
