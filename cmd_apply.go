@@ -224,7 +224,7 @@ func (c *cli) runApply(ctx context.Context, s *session, p *plan.Plan, jobs int, 
 	start := time.Now()
 	s.snap.SourceDBs, s.snap.TargetDBs = nil, nil // the plan is made: apply reads the catalogs it needs in its snapshot
 	p.SourceDigest, p.TargetDigest = nil, nil     // only a saved plan's staleness check reads them (the fingerprints stay)
-	err := apply.Run(ctx, apply.Options{Migration: s.m, Plan: p, Tools: s.snap.Tools, Backend: s.backend, State: st, Jobs: jobs, Emit: emit,
+	err := apply.Run(ctx, apply.Options{Migration: s.m, Plan: p, Tools: s.snap.Tools, Backend: views.OutputFirst(s.backend, view), State: st, Jobs: jobs, Emit: emit,
 		Prefetch: s.prefetched, TempDir: s.tmpDir})
 	elapsed := time.Since(start)
 	interrupted := apply.Interrupted(ctx, err) && !canceled.Fired()

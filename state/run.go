@@ -208,22 +208,40 @@ func encodeRun(r *Run) ([]byte, error) {
 
 // decodeRun reads a run encodeRun wrote; what names it in errors.
 func decodeRun(what string, data []byte) (*Run, error) {
+	var r Run
+	if err := decodeRunInto(what, data, &r, &r.RunSummary); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// decodeRunSummary reads only the summary of a run encodeRun wrote: its actions (tens of
+// thousands at 20,000 tables) are skipped, not decoded.
+func decodeRunSummary(what string, data []byte) (*RunSummary, error) {
+	var r struct{ RunSummary }
+	if err := decodeRunInto(what, data, &r, &r.RunSummary); err != nil {
+		return nil, err
+	}
+	return &r.RunSummary, nil
+}
+
+// decodeRunInto decodes a run's JSON into v, whose summary is sum.
+func decodeRunInto(what string, data []byte, v any, sum *RunSummary) error {
 	zr, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a gzipped run: %w", what, err)
+		return fmt.Errorf("%s: not a gzipped run: %w", what, err)
 	}
 	plain, err := io.ReadAll(zr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	var r Run
-	if err := json.Unmarshal(plain, &r); err != nil {
-		return nil, fmt.Errorf("%s: %s", what, jsonErrorDetail(plain, err))
+	if err := json.Unmarshal(plain, v); err != nil {
+		return fmt.Errorf("%s: %s", what, jsonErrorDetail(plain, err))
 	}
-	if r.FormatVersion > RunFormatVersion {
-		return nil, fmt.Errorf("%s has format version %d, newer than this pgferry reads (%d): %w", what, r.FormatVersion, RunFormatVersion, ErrNewerFormat)
+	if sum.FormatVersion > RunFormatVersion {
+		return fmt.Errorf("%s has format version %d, newer than this pgferry reads (%d): %w", what, sum.FormatVersion, RunFormatVersion, ErrNewerFormat)
 	}
-	return &r, nil
+	return nil
 }
 
 // prepareRun fills what AppendRun owns before r is stored as run id.

@@ -75,10 +75,12 @@ func (l *Local) AppendRun(ctx context.Context, migration string, r *Run) (int, e
 	if err := l.writeRun(migration, r); err != nil {
 		return 0, err
 	}
-	runs, err := l.Runs(ctx, migration)
+	// The runs before this one are read back (their summaries); this one is r.
+	runs, err := l.summaries(ctx, migration, ids)
 	if err != nil {
 		return id, nil // the run is recorded; trimming waits for the next one
 	}
+	runs = append(runs, r.RunSummary)
 	for _, old := range trimmable(runs) {
 		full, err := l.Run(ctx, migration, old)
 		if err != nil || full == nil {
@@ -117,18 +119,29 @@ func (l *Local) Runs(ctx context.Context, migration string) ([]RunSummary, error
 	if err != nil {
 		return nil, err
 	}
-	out := make([]RunSummary, 0, len(ids))
+	return l.summaries(ctx, migration, ids)
+}
+
+// summaries reads the summaries of the runs of those IDs (a run file gone meanwhile is left out).
+func (l *Local) summaries(ctx context.Context, migration string, ids []int) ([]RunSummary, error) {
+	out := make([]RunSummary, 0, len(ids)+1)
 	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		r, err := l.Run(ctx, migration, id)
+		path := l.runPath(migration, id)
+		data, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading run %d: %w", id, err)
+		}
+		r, err := decodeRunSummary("run file "+path, data)
 		if err != nil {
 			return nil, err
 		}
-		if r != nil {
-			out = append(out, r.RunSummary)
-		}
+		out = append(out, *r)
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package views
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -141,9 +142,12 @@ func (v *Applier) addTable(e apply.Event) {
 	}
 	delete(v.tables, addr)
 	v.copied++
-	v.slowest = append(v.slowest, t)
-	sort.Slice(v.slowest, func(i, j int) bool { return slowestFirst(v.slowest[i], v.slowest[j]) })
-	v.slowest = v.slowest[:min(len(v.slowest), tablesListed)]
+	// Into its place among the slowest (kept in order), when it is one of them.
+	i := sort.Search(len(v.slowest), func(k int) bool { return slowestFirst(t, v.slowest[k]) })
+	if i < tablesListed {
+		v.slowest = slices.Insert(v.slowest, i, t)
+		v.slowest = v.slowest[:min(len(v.slowest), tablesListed)]
+	}
 }
 
 // slowestFirst orders table timings by wall clock, the slowest first, then by address.

@@ -22,6 +22,13 @@ type JSONLines struct {
 	Prog *Progress
 }
 
+// setW makes w the writer of the lines to come.
+func (j *JSONLines) setW(w io.Writer) {
+	j.mu.Lock()
+	j.W = w
+	j.mu.Unlock()
+}
+
 // Write emits one event line.
 func (j *JSONLines) Write(level, typ, msg string, fields map[string]any) {
 	j.mu.Lock()

@@ -3,6 +3,7 @@ package views
 import (
 	"bytes"
 	"fmt"
+	"sort"
 	"testing"
 	"time"
 
@@ -134,6 +135,29 @@ func TestApplyInterrupted(t *testing.T) {
 	for _, want := range []string{`"@level":"warn"`, `"type":"apply_interrupted"`, `Interrupted after 2s`, `"addr":"database.app.table[\"public\".\"big\"]"`} {
 		if !bytes.Contains(js.Bytes(), []byte(want)) {
 			t.Errorf("--json lacks %s:\n%s", want, js.String())
+		}
+	}
+}
+
+// TestApplierSlowestKept: tables finishing in any order, some as slow as others, leave the 20
+// slowest in order (ties by address), as sorting them all would.
+func TestApplierSlowestKept(t *testing.T) {
+	var out bytes.Buffer
+	v, c := newApplier(&out)
+	var all []*tableTiming
+	for i := range 60 {
+		d := time.Duration((i*37)%23) * time.Millisecond // shuffled, with ties
+		a := tableAction("app", fmt.Sprintf("t%02d", i))
+		complete(v, c, a, d, 1, 1)
+		all = append(all, &tableTiming{addr: a.Address, start: c.t.Add(-d), end: c.t})
+	}
+	sort.Slice(all, func(i, j int) bool { return slowestFirst(all[i], all[j]) })
+	if len(v.slowest) != tablesListed {
+		t.Fatalf("%d kept", len(v.slowest))
+	}
+	for i, tt := range v.slowest {
+		if tt.addr != all[i].addr {
+			t.Fatalf("slowest[%d] = %s, want %s", i, tt.addr, all[i].addr)
 		}
 	}
 }

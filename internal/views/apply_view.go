@@ -63,6 +63,7 @@ type applyHuman struct {
 	*View
 	tty   bool
 	still *still
+	batch *batchWriter // the lines held for a file or a pipe (nil on a terminal)
 	out   interface {
 		Event(apply.Event)
 		Finish(time.Duration, error)
@@ -89,11 +90,13 @@ func (a *applyHuman) Declined() { fmt.Fprintln(a.Stdout, "\nApply cancelled.") }
 func (a *applyHuman) Approved() { fmt.Fprintln(a.Stdout) }
 
 func (a *applyHuman) Start(p *plan.Plan, verifyMode string) func(apply.Event) {
-	a.out = &Applier{W: a.Stdout}
 	if a.tty {
 		a.out = NewLive(a.Stdout, p, verifyMode)
+	} else {
+		a.batch = newBatchWriter(a.Stdout, batchEvery)
+		a.out = &Applier{W: a.batch}
 	}
-	a.still = newStill(a.out.Event, 0)
+	a.still = newStill(batchedEvent(a.batch, a.out.Event), 0)
 	return a.still.event
 }
 
@@ -101,12 +104,16 @@ func (a *applyHuman) Stop() {
 	if a.still != nil {
 		a.still.stop()
 	}
+	a.batch.flush()
 }
+
+func (a *applyHuman) batched() *batchWriter { return a.batch }
 
 func (a *applyHuman) Rollback() Destroy { return NewDestroy(a.View, false) }
 
 func (a *applyHuman) Finish(_ *plan.Plan, elapsed time.Duration, err error, _ bool, _ func(string) string) {
 	a.out.Finish(elapsed, err)
+	a.batch.close()
 }
 
 // applyJSON is the Apply view for programs: line-delimited JSON events.
@@ -115,7 +122,10 @@ type applyJSON struct {
 	jl        *JSONLines
 	still     *still
 	stopTicks func()
+	batch     *batchWriter // the lines held between two writes to stdout
 }
+
+func (a *applyJSON) batched() *batchWriter { return a.batch }
 
 func (a *applyJSON) Begin(version string) {
 	a.jl.Write("info", "version", "pgferry "+version, map[string]any{"pgferry": version, "ui": "1.0"})
@@ -140,11 +150,13 @@ func (a *applyJSON) NoChanges(p *plan.Plan, _ bool) {
 
 func (a *applyJSON) Start(p *plan.Plan, verifyMode string) func(apply.Event) {
 	a.jl.Prog = NewProgress(p, verifyMode)
+	a.batch = newBatchWriter(a.jl.W, batchEvery)
+	a.jl.setW(a.batch)
 	a.jl.Planned(p)
 	a.jl.Warnings(p)
 	a.jl.Write("info", "apply_start", "Applying plan", map[string]any{"changes": p.Summary})
 	a.stopTicks = progressTicks(a.jl, time.Second)
-	a.still = newStill(a.jl.Event, 0)
+	a.still = newStill(batchedEvent(a.batch, a.jl.Event), 0)
 	return a.still.event
 }
 
@@ -153,6 +165,7 @@ func (a *applyJSON) Stop() {
 		a.still.stop()
 		a.stopTicks()
 	}
+	a.batch.flush()
 }
 
 func (a *applyJSON) Finish(p *plan.Plan, elapsed time.Duration, err error, interrupted bool, redact func(string) string) {
@@ -167,6 +180,7 @@ func (a *applyJSON) Finish(p *plan.Plan, elapsed time.Duration, err error, inter
 		a.jl.Write("info", "apply_complete", "Apply complete!", map[string]any{"duration_seconds": elapsed.Seconds()})
 		a.jl.Applied(p.Summary)
 	}
+	a.batch.close()
 }
 
 func (a *applyJSON) Warning(msg string) { a.jl.Write("warn", "diagnostic", msg, nil) }
