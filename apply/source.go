@@ -60,7 +60,16 @@ type sourceDump struct {
 // server_version_num), dumps its schema from that snapshot with pg_dump, and reads its catalog inside
 // the snapshot, the two at once. The archive is kept in a new directory under tmpDir ("":
 // os.TempDir()). The caller closes it.
-func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string) (s *sourceDump, err error) {
+func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string) (*sourceDump, error) {
+	s, err := exportSource(ctx, m, db, sourceNum, floatDg, tmpDir)
+	if err != nil {
+		return nil, err
+	}
+	return s.dumped(ctx, m, tools, db)
+}
+
+// exportSource is openSource up to the dump: the snapshot exported, the catalog read started.
+func exportSource(ctx context.Context, m *config.Migration, db string, sourceNum pgver.V, floatDg int, tmpDir string) (s *sourceDump, err error) {
 	s = &sourceDump{roles: m.Options.Roles}
 	defer func() {
 		if err != nil {
@@ -84,14 +93,20 @@ func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, d
 		AND NOT EXISTS (SELECT FROM pg_catalog.pg_largeobject_metadata)`).Scan(&s.snapshot, &s.schemaOnly); err != nil {
 		return s, fmt.Errorf("exporting a snapshot on the source: %w", err)
 	}
-	// The catalog is needed only by the workers: it is read while pg_dump dumps the schema.
-	holder := s.holder
+	// The catalog is read while pg_dump dumps the schema, in its snapshot, on sessions of its own
+	// (the plan of an apply without a prompt is made from the same read: Prefetch.Catalog).
 	read := make(chan struct{})
 	var src *catalog.Database
 	var readErr error
 	go func() {
 		defer close(read)
-		src, readErr = catalog.ReadDatabase(ctx, holder, db, sourceNum)
+		src, readErr = catalog.ReadDatabaseInSnapshot(ctx, func(ctx context.Context) (catalog.Querier, func(), error) {
+			c, err := pgconn.Connect(ctx, m.Source, db)
+			if err != nil {
+				return nil, nil, err
+			}
+			return c, func() { c.Close(context.WithoutCancel(ctx)) }, nil
+		}, snapshotCatalogConns, db, sourceNum, s.snapshot, m.Options.Filters())
 		if readErr == nil {
 			compactCatalog(src) // held for the whole run
 		}
@@ -100,7 +115,19 @@ func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, d
 		<-read
 		return src, readErr
 	})
-	return s, s.dumpSchema(ctx, m, tools, db)
+	return s, nil
+}
+
+// snapshotCatalogConns is how many sessions read a large database's catalog in the snapshot.
+const snapshotCatalogConns = 4
+
+// dumped is openSource's dump of the schema; on an error it closes s.
+func (s *sourceDump) dumped(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string) (*sourceDump, error) {
+	if err := s.dumpSchema(ctx, m, tools, db); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // tocEntry is what a run keeps of an archive entry (pgdump.Entry) in sourceDump.byID: its
@@ -375,16 +402,27 @@ type Prefetch struct {
 	// settled is closed once the source's catalog read, which outlasts the dump at tens of
 	// thousands of tables, is done too (Done).
 	settled chan struct{}
+	// exported is closed once the snapshot is exported and readCatalog set (nil when that failed).
+	exported    chan struct{}
+	readCatalog func() (*catalog.Database, error)
 }
 
 // StartPrefetch starts opening database db's source in the background: sourceNum and floatDg as
 // Run will use them (the source's server_version_num; FloatDigits), and tmpDir as Options.TempDir.
 func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string) *Prefetch {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &Prefetch{db: db, cancel: cancel, done: make(chan struct{}), settled: make(chan struct{})}
+	p := &Prefetch{db: db, cancel: cancel, done: make(chan struct{}), settled: make(chan struct{}), exported: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		p.src, p.err = openSource(ctx, m, tools, db, sourceNum, floatDg, tmpDir)
+		src, err := exportSource(ctx, m, db, sourceNum, floatDg, tmpDir)
+		if err == nil {
+			p.readCatalog = src.readCatalog
+		}
+		close(p.exported)
+		if err == nil {
+			src, err = src.dumped(ctx, m, tools, db)
+		}
+		p.src, p.err = src, err
 	}()
 	go func() {
 		defer close(p.settled)
@@ -405,6 +443,19 @@ func (p *Prefetch) Done() <-chan struct{} {
 		return c
 	}
 	return p.settled
+}
+
+// Catalog waits for the source catalog the prefetch reads in its snapshot (compacted, as the run
+// holds it) and returns it: the plan of the apply that takes the prefetch is made from it, so that
+// the plan and the run see the same catalog, read once. The catalog is shared: nobody changes it.
+// It is an error when the snapshot could not be exported.
+func (p *Prefetch) Catalog() (*catalog.Database, error) {
+	<-p.exported
+	if p.readCatalog == nil {
+		<-p.done
+		return nil, p.err
+	}
+	return p.readCatalog()
 }
 
 // take hands the prefetched source of db over to the caller, waiting for it, once; ok is false when
