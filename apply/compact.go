@@ -48,20 +48,6 @@ func compactCatalog(d *catalog.Database) {
 	d.Sequences = exact(d.Sequences)
 }
 
-// forgetDefinitions drops from the source catalog a run holds what only planning reads: the
-// index and constraint definitions (their digests, the plan's reasons), which the run creates
-// from pg_dump's scripts instead. At 20,000 tables, 42,000 strings. It is called when the run
-// starts, once the plan is made: the plan of an apply without a prompt is made from the same
-// catalog (Prefetch.Catalog), and nothing reads it while the run holds it.
-func forgetDefinitions(d *catalog.Database) {
-	for k := range d.Indexes {
-		d.Indexes[k].Def = ""
-	}
-	for k := range d.Constraints {
-		d.Constraints[k].Def = ""
-	}
-}
-
 // interner keeps one copy of each string it is given.
 type interner map[string]string
 

@@ -41,15 +41,3 @@ func TestCompactCatalog(t *testing.T) {
 		t.Errorf("lists not at their length: tables %d/%d, indexes %d/%d", len(d.Tables), cap(d.Tables), len(d.Indexes), cap(d.Indexes))
 	}
 }
-
-// TestForgetDefinitions: the run's catalog keeps every index and constraint, without the
-// definitions only planning reads.
-func TestForgetDefinitions(t *testing.T) {
-	d := &catalog.Database{Indexes: []catalog.Index{{OID: 5, Name: "a_pkey", Def: "CREATE UNIQUE INDEX a_pkey ON public.a USING btree (id)", ConstraintOID: 6}},
-		Constraints: []catalog.Constraint{{OID: 6, Name: "a_pkey", Type: "p", Def: "PRIMARY KEY (id)"}}}
-	forgetDefinitions(d)
-	want := &catalog.Database{Indexes: []catalog.Index{{OID: 5, Name: "a_pkey", ConstraintOID: 6}}, Constraints: []catalog.Constraint{{OID: 6, Name: "a_pkey", Type: "p"}}}
-	if !reflect.DeepEqual(d, want) {
-		t.Errorf("after: %+v, want %+v", d, want)
-	}
-}

@@ -166,7 +166,6 @@ func (d *dbRun) schedule(ctx context.Context, actions []*plan.Action) error {
 	if err != nil {
 		return err
 	}
-	forgetDefinitions(src) // only planning reads them
 	// The tables the filters leave out are not migrated: neither they nor anything of theirs.
 	d.src = plan.FilterDatabase(r.m.Options, src)
 	d.filter(src, d.src)
