@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -423,12 +424,12 @@ func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools
 			src, err = src.dumped(ctx, m, tools, db)
 		}
 		p.src, p.err = src, err
-	}()
-	go func() {
-		defer close(p.settled)
-		if <-p.done; p.src != nil {
-			p.src.readCatalog() // once: Run's call gets the same result
-		}
+		go func() {
+			defer close(p.settled)
+			if src != nil {
+				src.readCatalog() // once: Run's call gets the same result
+			}
+		}()
 	}()
 	return p
 }
@@ -451,11 +452,17 @@ func (p *Prefetch) Done() <-chan struct{} {
 // It is an error when the snapshot could not be exported.
 func (p *Prefetch) Catalog() (*catalog.Database, error) {
 	<-p.exported
-	if p.readCatalog == nil {
+	p.mu.Lock()
+	read := p.readCatalog
+	p.mu.Unlock()
+	if read == nil {
 		<-p.done
+		if p.err == nil {
+			return nil, errors.New("the prefetched source was taken by the run")
+		}
 		return nil, p.err
 	}
-	return p.readCatalog()
+	return read()
 }
 
 // take hands the prefetched source of db over to the caller, waiting for it, once; ok is false when
@@ -471,7 +478,12 @@ func (p *Prefetch) take(db string) (s *sourceDump, ok bool, err error) {
 	}
 	p.taken = true
 	<-p.done
-	return p.src, true, p.err
+	// The run holds the source from here, and lets it go when it is done with the database: the
+	// prefetch keeps nothing of it (at 20,000 tables its catalog and scripts are ~45 MB, which
+	// were otherwise held to the end of the command, where the run is recorded).
+	s, err = p.src, p.err
+	p.src, p.readCatalog = nil, nil
+	return s, true, err
 }
 
 // Close stops the prefetch and releases what it opened, unless Run took it (call it after Run).
