@@ -9,6 +9,7 @@ import (
 	"github.com/pgferry/pgferry/plan/planfile"
 
 	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/app"
 	"github.com/pgferry/pgferry/internal/snapshot"
@@ -65,9 +66,10 @@ func (c *cli) open(ctx context.Context, v varFlags) (*session, error) {
 func (c *cli) inspect(ctx context.Context, s *session) int {
 	opt := app.InspectOptions{State: s.locked, StateRead: s.lockedRead, SampleCopy: s.sampleCopy}
 	if s.prefetch {
-		opt.Prefetch = func(snap *snapshot.Snapshot, db string) {
+		opt.Prefetch = func(snap *snapshot.Snapshot, db string) func() (*catalog.Database, error) {
 			s.prefetched = apply.StartPrefetch(ctx, s.m, snap.Tools, db, snap.Source.VersionNum, apply.FloatDigits(snap.Source.VersionNum, snap.Target.VersionNum), s.tmpDir)
 			s.app.ProbeAfter = s.prefetched.Dumped() // the forecast measures after the dump, not beside it
+			return s.prefetched.Catalog              // the plan is made from the catalog the run reads
 		}
 	}
 	var err error

@@ -25,6 +25,7 @@ func compactCatalog(d *catalog.Database) {
 			in(&col.Type)
 			in(&col.Collation)
 		}
+		t.Columns = exact(t.Columns)
 	}
 	for k := range d.Indexes {
 		ix := &d.Indexes[k]

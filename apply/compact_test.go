@@ -19,7 +19,7 @@ func TestCompactCatalog(t *testing.T) {
 	d.Indexes = make([]catalog.Index, 0, 8)
 	for _, n := range []string{"a", "b"} {
 		d.Tables = append(d.Tables, catalog.Table{OID: 1, Schema: s("public"), Name: s(n), Owner: s("app"), Kind: s("r"),
-			Columns: []catalog.Column{{Name: s("id"), Type: s("integer")}}})
+			Columns: append(make([]catalog.Column, 0, 4), catalog.Column{Name: s("id"), Type: s("integer")})})
 		d.Indexes = append(d.Indexes, catalog.Index{Schema: s("public"), Name: s(n + "_pkey"), Table: s(n), Method: s("btree"), Constraint: s("p")})
 		d.Constraints = append(d.Constraints, catalog.Constraint{Schema: s("public"), Table: s(n), Name: s(n + "_fk"), Type: s("f"), RefTable: s("public.a")})
 	}
@@ -37,7 +37,7 @@ func TestCompactCatalog(t *testing.T) {
 	if !same(d.Indexes[1].Table, d.Tables[1].Name) || !same(d.Constraints[0].Table, d.Tables[0].Name) {
 		t.Error("an index or constraint does not share its table's name")
 	}
-	if cap(d.Tables) != len(d.Tables) || cap(d.Indexes) != len(d.Indexes) {
+	if cap(d.Tables) != len(d.Tables) || cap(d.Indexes) != len(d.Indexes) || cap(d.Tables[0].Columns) != 1 {
 		t.Errorf("lists not at their length: tables %d/%d, indexes %d/%d", len(d.Tables), cap(d.Tables), len(d.Indexes), cap(d.Indexes))
 	}
 }

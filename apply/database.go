@@ -113,7 +113,7 @@ func (r *Runner) runDatabase(ctx context.Context, db string, actions []*plan.Act
 		r.emit(Event{Type: EventPhase, Message: fmt.Sprintf("Database %q: snapshot exported and schema dumped with pg_dump %s while the plan was made", db, r.opt.Tools.Version)})
 	case !ok:
 		r.emit(Event{Type: EventPhase, Message: fmt.Sprintf("Database %q: exporting a snapshot and dumping the schema with pg_dump %s", db, r.opt.Tools.Version)})
-		d.sourceDump, err = openSource(ctx, r.m, r.opt.Tools, db, r.opt.Plan.Source.VersionNum, r.floatDg, r.opt.TempDir, nil)
+		d.sourceDump, err = openSource(ctx, r.m, r.opt.Tools, db, r.opt.Plan.Source.VersionNum, r.floatDg, r.opt.TempDir)
 	}
 	if err != nil {
 		return err

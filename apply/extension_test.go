@@ -36,7 +36,7 @@ func TestExtensionEntries(t *testing.T) {
 	}
 	t.Setenv("TMPDIR", t.TempDir())
 	m := &config.Migration{Source: serverOf(c, "source", c.User, c.Password), Target: serverOf(c, "target", c.User, c.Password), Options: config.Options{Roles: true}}
-	src, err := openSource(ctx, m, tools, "app", 150000, 3, "", nil)
+	src, err := openSource(ctx, m, tools, "app", 150000, 3, "")
 	if err != nil {
 		t.Fatal(err)
 	}

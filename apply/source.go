@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -54,8 +55,9 @@ type sourceDump struct {
 	// -s leaves out), and pg_dump is older than 18 (statistics); pg_dump then holds no table data
 	// entry in memory: 13 MB less at 20,000 tables (148 -> 135 MiB peak RSS, pg_dump 15).
 	schemaOnly bool
-	// dumped, when not nil, is called once the source is no longer read (openSource).
-	dumped func()
+	// onDumped, when not nil, is called once pg_dump and the catalog read have both ended well,
+	// before the archive is read back (pg_restore, on this machine only): Prefetch.Dumped.
+	onDumped func()
 	// createScript is pg_restore's script of the database's own entries (dbItems), printed once
 	// the archive is read (createDatabase's, prepared before the run when prefetched); nil when
 	// it could not be: createDatabase then prints it itself.
@@ -65,11 +67,18 @@ type sourceDump struct {
 // openSource exports a snapshot of database db on the source (of version sourceNum,
 // server_version_num), dumps its schema from that snapshot with pg_dump, and reads its catalog inside
 // the snapshot, the two at once. The archive is kept in a new directory under tmpDir ("":
-// os.TempDir()). dumped, when not nil, is called once pg_dump and the catalog read have both
-// ended well, before the archive is read back (pg_restore, on this machine only). The caller
-// closes it.
-func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string, dumped func()) (s *sourceDump, err error) {
-	s = &sourceDump{roles: m.Options.Roles, dumped: dumped}
+// os.TempDir()). The caller closes it.
+func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string) (*sourceDump, error) {
+	s, err := exportSource(ctx, m, db, sourceNum, floatDg, tmpDir)
+	if err != nil {
+		return nil, err
+	}
+	return s.dumped(ctx, m, tools, db)
+}
+
+// exportSource is openSource up to the dump: the snapshot exported, the catalog read started.
+func exportSource(ctx context.Context, m *config.Migration, db string, sourceNum pgver.V, floatDg int, tmpDir string) (s *sourceDump, err error) {
+	s = &sourceDump{roles: m.Options.Roles}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -92,14 +101,20 @@ func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, d
 		AND NOT EXISTS (SELECT FROM pg_catalog.pg_largeobject_metadata)`).Scan(&s.snapshot, &s.schemaOnly); err != nil {
 		return s, fmt.Errorf("exporting a snapshot on the source: %w", err)
 	}
-	// The catalog is needed only by the workers: it is read while pg_dump dumps the schema.
-	holder := s.holder
+	// The catalog is read while pg_dump dumps the schema, in its snapshot, on sessions of its own
+	// (the plan of an apply without a prompt is made from the same read: Prefetch.Catalog).
 	read := make(chan struct{})
 	var src *catalog.Database
 	var readErr error
 	go func() {
 		defer close(read)
-		src, readErr = catalog.ReadDatabase(ctx, holder, db, sourceNum)
+		src, readErr = catalog.ReadDatabaseInSnapshot(ctx, func(ctx context.Context) (catalog.Querier, func(), error) {
+			c, err := pgconn.Connect(ctx, m.Source, db)
+			if err != nil {
+				return nil, nil, err
+			}
+			return c, func() { c.Close(context.WithoutCancel(ctx)) }, nil
+		}, snapshotCatalogConns, db, sourceNum, s.snapshot, m.Options.Filters())
 		if readErr == nil {
 			compactCatalog(src) // held for the whole run
 		}
@@ -108,7 +123,19 @@ func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, d
 		<-read
 		return src, readErr
 	})
-	return s, s.dumpSchema(ctx, m, tools, db)
+	return s, nil
+}
+
+// snapshotCatalogConns is how many sessions read a large database's catalog in the snapshot.
+const snapshotCatalogConns = 4
+
+// dumped is openSource's dump of the schema; on an error it closes s.
+func (s *sourceDump) dumped(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string) (*sourceDump, error) {
+	if err := s.dumpSchema(ctx, m, tools, db); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // tocEntry is what a run keeps of an archive entry (pgdump.Entry) in sourceDump.byID: its
@@ -144,9 +171,9 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 		"--create", "--no-tablespaces", "--snapshot="+s.snapshot, "--file="+s.dump)...)...); err != nil {
 		return err
 	}
-	if s.dumped != nil {
+	if s.onDumped != nil {
 		if _, err := s.readCatalog(); err == nil {
-			s.dumped()
+			s.onDumped()
 		}
 	}
 	// Three reads of the same archive, at once: the object list with the database's own entries
@@ -405,24 +432,37 @@ type Prefetch struct {
 	// dumped is closed once pg_dump and the catalog read no longer load the source, or the
 	// prefetch ended (Dumped).
 	dumped chan struct{}
+	// exported is closed once the snapshot is exported and readCatalog set (nil when that failed).
+	exported    chan struct{}
+	readCatalog func() (*catalog.Database, error)
 }
 
 // StartPrefetch starts opening database db's source in the background: sourceNum and floatDg as
 // Run will use them (the source's server_version_num; FloatDigits), and tmpDir as Options.TempDir.
 func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string) *Prefetch {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &Prefetch{db: db, cancel: cancel, done: make(chan struct{}), settled: make(chan struct{}), dumped: make(chan struct{})}
+	p := &Prefetch{db: db, cancel: cancel, done: make(chan struct{}), settled: make(chan struct{}),
+		exported: make(chan struct{}), dumped: make(chan struct{})}
 	closeDumped := sync.OnceFunc(func() { close(p.dumped) })
 	go func() {
 		defer close(p.done)
 		defer closeDumped()
-		p.src, p.err = openSource(ctx, m, tools, db, sourceNum, floatDg, tmpDir, closeDumped)
-	}()
-	go func() {
-		defer close(p.settled)
-		if <-p.done; p.src != nil {
-			p.src.readCatalog() // once: Run's call gets the same result
+		src, err := exportSource(ctx, m, db, sourceNum, floatDg, tmpDir)
+		if err == nil {
+			p.readCatalog = src.readCatalog
+			src.onDumped = closeDumped
 		}
+		close(p.exported)
+		if err == nil {
+			src, err = src.dumped(ctx, m, tools, db)
+		}
+		p.src, p.err = src, err
+		go func() {
+			defer close(p.settled)
+			if src != nil {
+				src.readCatalog() // once: Run's call gets the same result
+			}
+		}()
 	}()
 	return p
 }
@@ -453,6 +493,25 @@ func (p *Prefetch) Dumped() <-chan struct{} {
 	return p.dumped
 }
 
+// Catalog waits for the source catalog the prefetch reads in its snapshot (compacted, as the run
+// holds it) and returns it: the plan of the apply that takes the prefetch is made from it, so that
+// the plan and the run see the same catalog, read once. The catalog is shared: nobody changes it.
+// It is an error when the snapshot could not be exported.
+func (p *Prefetch) Catalog() (*catalog.Database, error) {
+	<-p.exported
+	p.mu.Lock()
+	read := p.readCatalog
+	p.mu.Unlock()
+	if read == nil {
+		<-p.done
+		if p.err == nil {
+			return nil, errors.New("the prefetched source was taken by the run")
+		}
+		return nil, p.err
+	}
+	return read()
+}
+
 // take hands the prefetched source of db over to the caller, waiting for it, once; ok is false when
 // the prefetch is for another database or was taken already.
 func (p *Prefetch) take(db string) (s *sourceDump, ok bool, err error) {
@@ -466,7 +525,12 @@ func (p *Prefetch) take(db string) (s *sourceDump, ok bool, err error) {
 	}
 	p.taken = true
 	<-p.done
-	return p.src, true, p.err
+	// The run holds the source from here, and lets it go when it is done with the database: the
+	// prefetch keeps nothing of it (at 20,000 tables its catalog and scripts are ~45 MB, which
+	// were otherwise held to the end of the command, where the run is recorded).
+	s, err = p.src, p.err
+	p.src, p.readCatalog = nil, nil
+	return s, true, err
 }
 
 // Close stops the prefetch and releases what it opened, unless Run took it (call it after Run).

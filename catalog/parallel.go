@@ -47,18 +47,29 @@ func ReadDatabaseParallel(ctx context.Context, conn Querier, open Opener, n int,
 		}
 		return ReadDatabase(ctx, conn, name, v)
 	}
-	conns, closers := []Querier{conn}, []func(){}
+	more, closers := importSnapshot(ctx, open, n-1, snap)
+	defer func() {
+		for _, done := range closers {
+			done() // read-only transactions: closing the connection ends them
+		}
+	}()
+	conns := append([]Querier{conn}, more...)
+	d, err := readParallel(ctx, conns, name, v)
+	if end := exec(context.WithoutCancel(ctx), conn, "COMMIT"); err == nil && end != nil {
+		err = end
+	}
+	return d, err
+}
+
+// importSnapshot opens up to k connections set to the exported snapshot snap (inSnapshot); one
+// that cannot be opened or set to it is done without. The caller calls each closer.
+func importSnapshot(ctx context.Context, open Opener, k int, snap string) (conns []Querier, closers []func()) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for range n - 1 {
+	for range k {
 		wg.Go(func() {
-			c, done, err := open(ctx)
+			c, done, err := inSnapshot(ctx, open, snap)
 			if err != nil {
-				return
-			}
-			if exec(ctx, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") != nil ||
-				exec(ctx, c, "SET TRANSACTION SNAPSHOT "+quoteLiteral(snap)) != nil {
-				done()
 				return
 			}
 			mu.Lock()
@@ -67,16 +78,65 @@ func ReadDatabaseParallel(ctx context.Context, conn Querier, open Opener, n int,
 		})
 	}
 	wg.Wait()
-	defer func() {
-		for _, done := range closers {
-			done() // read-only transactions: closing the connection ends them
-		}
-	}()
-	d, err := readParallel(ctx, conns, name, v)
-	if end := exec(context.WithoutCancel(ctx), conn, "COMMIT"); err == nil && end != nil {
-		err = end
+	return conns, closers
+}
+
+// inSnapshot opens a connection with open in a REPEATABLE READ READ ONLY transaction set to the
+// exported snapshot snap; done closes it (which ends the transaction).
+func inSnapshot(ctx context.Context, open Opener, snap string) (Querier, func(), error) {
+	c, done, err := open(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
-	return d, err
+	if err := exec(ctx, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		done()
+		return nil, nil, err
+	}
+	if err := exec(ctx, c, "SET TRANSACTION SNAPSHOT "+quoteLiteral(snap)); err != nil {
+		done()
+		return nil, nil, fmt.Errorf("importing the snapshot %s: %w", snap, err)
+	}
+	return c, done, nil
+}
+
+// ReadDatabaseInSnapshot reads one database as ReadDatabaseParallel does, in a snapshot another
+// transaction exported (pg_export_snapshot) and keeps open until it returns: on connections open
+// opens, each set to the snapshot with its own session settings (the exporter's, which may change
+// how definitions print, are not used), n of them when the database is large (see ParallelFrom),
+// else one. With dependents set it reads what depends on each table too (ReadDependents), in the
+// same snapshot. The result is what ReadDatabaseParallel would have read at the moment the
+// snapshot was taken: a plan and a run may share one read.
+func ReadDatabaseInSnapshot(ctx context.Context, open Opener, n int, name string, v pgver.V, snapshot string, dependents bool) (*Database, error) {
+	conn, done, err := inSnapshot(ctx, open, snapshot)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var size int64
+	if err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_relation_size('pg_catalog.pg_class')`).Scan(&size); err != nil {
+		return nil, fmt.Errorf("reading the size of %s: %w", name, err)
+	}
+	var d *Database
+	if n <= 1 || size < ParallelFrom {
+		d, err = ReadDatabase(ctx, conn, name, v)
+	} else {
+		more, closers := importSnapshot(ctx, open, n-1, snapshot)
+		defer func() {
+			for _, done := range closers {
+				done()
+			}
+		}()
+		d, err = readParallel(ctx, append([]Querier{conn}, more...), name, v)
+	}
+	if err == nil && dependents {
+		if err = ReadDependents(ctx, conn, d, v); err != nil {
+			err = fmt.Errorf("reading dependencies on tables of %s: %w", name, err)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // exec runs a statement that returns no rows.

@@ -87,3 +87,70 @@ func TestReadDatabaseParallel(t *testing.T) {
 		t.Errorf("small database: %v, %d connections opened", err, opened.Load())
 	}
 }
+
+// TestReadDatabaseInSnapshot reads the sample database in a snapshot another connection exported,
+// after a table was created outside it: the catalog as of the snapshot, the same on one
+// connection and on three, with what depends on each table when asked.
+func TestReadDatabaseInSnapshot(t *testing.T) {
+	c, conn := sampleDatabase(t, "")
+	ctx := context.Background()
+	before, err := catalog.ReadDatabase(ctx, conn, "app", pgver.Of(15))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := catalog.ReadDependents(ctx, conn, before, pgver.Of(15)); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := pgx.Connect(ctx, c.DSN("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	// The exporter's session settings are its own: the readers print definitions as a fresh
+	// session does.
+	if _, err := holder.Exec(ctx, "SET extra_float_digits = 3; SET DateStyle = 'SQL, DMY'; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+		t.Fatal(err)
+	}
+	var snap string
+	if err := holder.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snap); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE TABLE after_snapshot (id int PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	var opened atomic.Int32
+	open := func(ctx context.Context) (catalog.Querier, func(), error) {
+		c, err := pgx.Connect(ctx, c.DSN("app"))
+		if err != nil {
+			return nil, nil, err
+		}
+		opened.Add(1)
+		return c, func() { c.Close(ctx) }, nil
+	}
+	was := catalog.ParallelFrom
+	defer func() { catalog.ParallelFrom = was }()
+	for _, tc := range []struct {
+		from  int64
+		conns int32
+	}{{was, 1}, {0, 3}} {
+		catalog.ParallelFrom = tc.from
+		opened.Store(0)
+		d, err := catalog.ReadDatabaseInSnapshot(ctx, open, 3, "app", pgver.Of(15), snap, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opened.Load() != tc.conns {
+			t.Errorf("ParallelFrom %d: opened %d connections, want %d", tc.from, opened.Load(), tc.conns)
+		}
+		if !reflect.DeepEqual(before, d) {
+			t.Errorf("ParallelFrom %d: the catalog read in the snapshot differs from the one read before it (%d vs %d tables)", tc.from, len(d.Tables), len(before.Tables))
+		}
+	}
+	// A snapshot that is no longer exported is an error, not a read outside it.
+	if _, err := holder.Exec(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := catalog.ReadDatabaseInSnapshot(ctx, open, 3, "app", pgver.Of(15), snap, false); err == nil {
+		t.Error("read in an ended snapshot: no error")
+	}
+}

@@ -10,11 +10,13 @@ import (
 	"testing"
 
 	"github.com/pgferry/pgferry/apply"
+	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/checks"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/pgtest"
 	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/plan"
+	"github.com/pgferry/pgferry/plan/planfile"
 	"github.com/pgferry/pgferry/state"
 )
 
@@ -68,7 +70,10 @@ func TestUnreachable(t *testing.T) {
 		"migration \"m\" {\n  source = source.src\n  target = target.tgt\n  databases = [\"app\"]\n}\n"
 	s := configure(t, hcl, "m")
 	ctx := context.Background()
-	snap, err := s.Inspect(ctx, InspectOptions{Prefetch: func(*snapshot.Snapshot, string) { t.Error("prefetch called") }})
+	snap, err := s.Inspect(ctx, InspectOptions{Prefetch: func(*snapshot.Snapshot, string) func() (*catalog.Database, error) {
+		t.Error("prefetch called")
+		return nil
+	}})
 	re, ok := errors.AsType[*ReadError](err)
 	if !ok || re.Server != s.Migration.Source || re.Database != "" {
 		t.Fatalf("Inspect: %v (%#v), want the source's ReadError", err, re)
@@ -167,11 +172,12 @@ func TestInspect(t *testing.T) {
 		"migration \"down\" {\n  source = source.src\n  target = target.closed\n  databases = [\"app\"]\n}\n"
 	s := configure(t, hcl, "m")
 	var prefetched []string
-	snap, err := s.Inspect(ctx, InspectOptions{Prefetch: func(snap *snapshot.Snapshot, db string) {
+	snap, err := s.Inspect(ctx, InspectOptions{Prefetch: func(snap *snapshot.Snapshot, db string) func() (*catalog.Database, error) {
 		if snap.Source == nil || snap.Tools == nil {
 			t.Error("prefetch called before the instances and tools were known")
 		}
 		prefetched = append(prefetched, db)
+		return nil
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -211,5 +217,68 @@ func TestInspect(t *testing.T) {
 	}
 	if snap.Source == nil || snap.Target != nil {
 		t.Errorf("after the target failed, the snapshot holds the source's catalog: %v, %v", snap.Source, snap.Target)
+	}
+}
+
+// TestInspectPrefetchedCatalog: when the prefetch reads the first database's catalog in its
+// snapshot, Inspect plans from that read instead of reading the database again: the plan's source
+// catalog is the one the run holds, and the plan is the one a separate read makes (same digests:
+// a saved plan is not stale against it). A prefetch whose catalog cannot be read leaves Inspect
+// to read the database itself.
+func TestInspectPrefetchedCatalog(t *testing.T) {
+	c, tc := pgtest.Start(t, 15), pgtest.Start(t, 15)
+	ctx := context.Background()
+	if err := c.Exec(ctx, "postgres", "CREATE DATABASE app"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Exec(ctx, "app", `CREATE TABLE a (id int PRIMARY KEY, d date DEFAULT '2024-03-01', f float8 CHECK (f > 0.1));
+		CREATE TABLE b (id int REFERENCES a, t timestamptz DEFAULT '2024-03-01 12:00+00'); CREATE INDEX ON b (t) WHERE t > '2024-01-01'`); err != nil {
+		t.Fatal(err)
+	}
+	hcl := server("source", "src", c.Host, c.Port, c.Password) + server("target", "tgt", tc.Host, tc.Port, tc.Password) +
+		"migration \"m\" {\n  source = source.src\n  target = target.tgt\n  databases = [\"app\"]\n}\n"
+	s := configure(t, hcl, "m")
+	alone, err := s.Inspect(ctx, InspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.Plan(alone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pf *apply.Prefetch
+	defer func() { pf.Close() }()
+	var held *catalog.Database
+	snap, err := s.Inspect(ctx, InspectOptions{Prefetch: func(snap *snapshot.Snapshot, db string) func() (*catalog.Database, error) {
+		pf = apply.StartPrefetch(ctx, s.Migration, snap.Tools, db, snap.Source.VersionNum, apply.FloatDigits(snap.Source.VersionNum, snap.Target.VersionNum), t.TempDir())
+		return func() (*catalog.Database, error) {
+			d, err := pf.Catalog()
+			held = d
+			return d, err
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held == nil || snap.SourceDBs["app"] != held {
+		t.Fatalf("the plan's source catalog is not the prefetch's (%p, %p)", snap.SourceDBs["app"], held)
+	}
+	got, err := s.Plan(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reason := planfile.Stale(want, got); reason != "" {
+		t.Errorf("the plan made from the prefetch's read differs from one made from a read of its own: %s", reason)
+	}
+	if len(got.SourceDigest) == 0 || fmt.Sprint(got.SourceDigest) != fmt.Sprint(want.SourceDigest) {
+		t.Errorf("source digests differ:\nown read  %v\nprefetch  %v", want.SourceDigest, got.SourceDigest)
+	}
+	// A prefetch that cannot read: Inspect reads the database itself.
+	failed := 0
+	snap, err = s.Inspect(ctx, InspectOptions{Prefetch: func(*snapshot.Snapshot, string) func() (*catalog.Database, error) {
+		return func() (*catalog.Database, error) { failed++; return nil, errors.New("no snapshot") }
+	}})
+	if err != nil || failed != 1 || snap.SourceDBs["app"] == nil || len(snap.SourceDBs["app"].Tables) != 2 {
+		t.Fatalf("prefetch read failed: Inspect %v, reader called %d times, source %v", err, failed, snap.SourceDBs)
 	}
 }
