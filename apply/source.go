@@ -108,13 +108,8 @@ func exportSource(ctx context.Context, m *config.Migration, db string, sourceNum
 	var readErr error
 	go func() {
 		defer close(read)
-		src, readErr = catalog.ReadDatabaseInSnapshot(ctx, func(ctx context.Context) (catalog.Querier, func(), error) {
-			c, err := pgconn.Connect(ctx, m.Source, db)
-			if err != nil {
-				return nil, nil, err
-			}
-			return c, func() { c.Close(context.WithoutCancel(ctx)) }, nil
-		}, snapshotCatalogConns, db, sourceNum, s.snapshot, m.Options.Filters())
+		src, readErr = catalog.ReadDatabaseInSnapshot(ctx, pgconn.Opener(m.Source, db), snapshotCatalogConns, db, sourceNum,
+			s.snapshot, m.Options.Filters())
 		if readErr == nil {
 			compactCatalog(src) // held for the whole run
 		}

@@ -22,14 +22,7 @@ func TestReadDatabaseParallel(t *testing.T) {
 		t.Fatal(err)
 	}
 	var opened atomic.Int32
-	open := func(ctx context.Context) (catalog.Querier, func(), error) {
-		c, err := pgx.Connect(ctx, c.DSN("app"))
-		if err != nil {
-			return nil, nil, err
-		}
-		opened.Add(1)
-		return c, func() { c.Close(ctx) }, nil
-	}
+	open := countingOpener(c.DSN("app"), &opened)
 	was := catalog.ParallelFrom
 	catalog.ParallelFrom = 0
 	defer func() { catalog.ParallelFrom = was }()
@@ -119,14 +112,7 @@ func TestReadDatabaseInSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	var opened atomic.Int32
-	open := func(ctx context.Context) (catalog.Querier, func(), error) {
-		c, err := pgx.Connect(ctx, c.DSN("app"))
-		if err != nil {
-			return nil, nil, err
-		}
-		opened.Add(1)
-		return c, func() { c.Close(ctx) }, nil
-	}
+	open := countingOpener(c.DSN("app"), &opened)
 	was := catalog.ParallelFrom
 	defer func() { catalog.ParallelFrom = was }()
 	for _, tc := range []struct {
@@ -152,5 +138,17 @@ func TestReadDatabaseInSnapshot(t *testing.T) {
 	}
 	if _, err := catalog.ReadDatabaseInSnapshot(ctx, open, 3, "app", pgver.Of(15), snap, false); err == nil {
 		t.Error("read in an ended snapshot: no error")
+	}
+}
+
+// countingOpener opens sessions to dsn, counting them in opened.
+func countingOpener(dsn string, opened *atomic.Int32) catalog.Opener {
+	return func(ctx context.Context) (catalog.Querier, func(), error) {
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			return nil, nil, err
+		}
+		opened.Add(1)
+		return c, func() { c.Close(ctx) }, nil
 	}
 }

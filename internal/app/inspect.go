@@ -4,8 +4,9 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"github.com/pgferry/pgferry/internal/pgconn"
 	"sync"
+
+	"github.com/pgferry/pgferry/internal/pgconn"
 
 	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/catalog"
@@ -238,14 +239,7 @@ func readDatabase(ctx context.Context, srv *config.Server, in *catalog.Instance,
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	// A large database is read on a few connections at once, in one snapshot.
-	open := func(ctx context.Context) (catalog.Querier, func(), error) {
-		c, err := pgconn.Connect(ctx, srv, db)
-		if err != nil {
-			return nil, nil, err
-		}
-		return c, func() { c.Close(context.WithoutCancel(ctx)) }, nil
-	}
-	d, err := catalog.ReadDatabaseParallel(ctx, conn, open, catalogConns, db, in.VersionNum)
+	d, err := catalog.ReadDatabaseParallel(ctx, conn, pgconn.Opener(srv, db), catalogConns, db, in.VersionNum)
 	if err != nil {
 		return nil, &ReadError{Server: srv, Database: db, Err: fmt.Errorf("%s: %w", srv.Label(), err)}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/pgdump"
 	"github.com/pgferry/pgferry/internal/pgver"
@@ -58,6 +59,18 @@ func (e *ConnectError) Unwrap() error { return e.Err }
 // arrives as one message per row, which pgx would otherwise read 8 KiB per system call.
 func bufferedFrontend(r io.Reader, w io.Writer) *pgproto3.Frontend {
 	return pgproto3.NewFrontend(bufio.NewReaderSize(r, 128<<10), w)
+}
+
+// Opener opens sessions to database db on s for a catalog read on several connections
+// (catalog.ReadDatabaseParallel, ReadDatabaseInSnapshot); each is closed by the function it returns.
+func Opener(s *config.Server, db string) catalog.Opener {
+	return func(ctx context.Context) (catalog.Querier, func(), error) {
+		c, err := Connect(ctx, s, db)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, func() { c.Close(context.WithoutCancel(ctx)) }, nil
+	}
 }
 
 // ConnectCause turns a connection error into a short cause a user can act on.
