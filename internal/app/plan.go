@@ -164,7 +164,7 @@ func (s *Session) latestRehearsal(ctx context.Context) (*state.Run, error) {
 }
 
 // latestRehearsals are the migration's latest n Succeeded applies that kept their per-action
-// timings, newest first (none when there is none).
+// timings, newest first, the older ones against the newest's target (none when there is none).
 func (s *Session) latestRehearsals(ctx context.Context, n int) ([]*state.Run, error) {
 	runs, err := s.Backend.Runs(ctx, s.Migration.Name)
 	if err != nil {
@@ -175,6 +175,9 @@ func (s *Session) latestRehearsals(ctx context.Context, n int) ([]*state.Run, er
 		r := runs[k]
 		if r.Operation != state.OpApply || r.Outcome != state.StatusSucceeded || !r.Detailed || r.ActionCount == 0 {
 			continue
+		}
+		if len(out) > 0 && !forecast.SameTarget(out[0].Target, r.Target) {
+			continue // forecast.Rehearsals would leave it out: its actions are not read
 		}
 		run, err := s.Backend.Run(ctx, s.Migration.Name, r.ID)
 		if err != nil && len(out) > 0 {

@@ -48,7 +48,7 @@ func Rehearsals(p *plan.Plan, jobs int, runs []*state.Run) (*Estimate, error) {
 	}
 	ests := []*Estimate{newest}
 	for _, run := range runs[1:min(len(runs), MaxRehearsals)] {
-		if !sameTarget(runs[0], run) {
+		if !SameTarget(runs[0].Target, run.Target) {
 			continue
 		}
 		// A run that did less of this plan than the newest (an older plan) is left out: the newest
@@ -64,10 +64,9 @@ func Rehearsals(p *plan.Plan, jobs int, runs []*state.Run) (*Estimate, error) {
 	return combine(ests), nil
 }
 
-// sameTarget reports whether two runs wrote to the same target server (its identity as each run
-// recorded it: a rehearsal against another server measures another server).
-func sameTarget(a, b *state.Run) bool {
-	x, y := a.Target, b.Target
+// SameTarget reports whether two runs' target identities, as each run recorded it, name the same
+// server: a rehearsal against another server measures another server.
+func SameTarget(x, y state.Identity) bool {
 	if x.SystemIdentifier != "" && y.SystemIdentifier != "" && x.SystemIdentifier != y.SystemIdentifier {
 		return false
 	}
