@@ -69,6 +69,12 @@ func Opener(s *config.Server, db string) catalog.Opener {
 		if err != nil {
 			return nil, nil, err
 		}
+		// The server's timeouts off, its formatting settings kept (a catalog read's definitions
+		// print as a plain session's do).
+		if _, err := c.Exec(ctx, timeoutsOffSQL(c)); err != nil {
+			c.Close(context.WithoutCancel(ctx))
+			return nil, nil, fmt.Errorf("%s: %w", s.Label(), err)
+		}
 		return c, func() { c.Close(context.WithoutCancel(ctx)) }, nil
 	}
 }
@@ -143,8 +149,14 @@ func SessionSettings(ctx context.Context, conn *pgx.Conn, floatDigits int) error
 // SessionSettingsSQL is SessionSettings' statements, for a caller that sends more settings in the
 // same message (one round trip).
 func SessionSettingsSQL(conn *pgx.Conn, floatDigits int) string {
-	sql := fmt.Sprintf(`SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0;
-		SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET extra_float_digits = %d; SET bytea_output = 'hex'`, floatDigits)
+	return timeoutsOffSQL(conn) + fmt.Sprintf(`; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC';
+		SET extra_float_digits = %d; SET bytea_output = 'hex'`, floatDigits)
+}
+
+// timeoutsOffSQL turns off, for this session, every timeout a server or role may set against stuck
+// sessions: pgferry's statements and its waits between them are long by design.
+func timeoutsOffSQL(conn *pgx.Conn) string {
+	sql := "SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0"
 	v := ServerVersion(conn)
 	if v.AtLeast(14) {
 		sql += "; SET idle_session_timeout = 0"
