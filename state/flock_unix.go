@@ -17,9 +17,8 @@ func tryFlock(f *os.File) (bool, error) { return flock.TryLock(f) }
 
 // heldByOther reports whether another open file description holds a flock(2)
 // on f's file. It probes with a shared lock, released at once: a reader (show,
-// list) never keeps the lock from its holder, and blocks a would-be holder for
-// only the microseconds between the two calls (Local.Lock retries briefly for
-// that).
+// list) never keeps the lock from its holder. Callers hold probeGuard
+// (exclusive) around it, so a would-be holder never sees the probe's lock.
 func heldByOther(f *os.File) (bool, error) {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
@@ -47,6 +46,34 @@ func flockWait(f *os.File) error {
 			return &os.PathError{Op: "flock", Path: f.Name(), Err: err}
 		}
 		return nil
+	}
+}
+
+// probeGuard takes a flock(2) on the migration's directory, shared for a
+// would-be holder's try (Local.Lock) and exclusive for a reader's probe
+// (Local.Locked), waiting as long as needed: either holds it for microseconds.
+// So a probe's shared lock on the lock file is never there while a holder
+// tries it, however long the prober is descheduled, and a failed try always
+// means a real holder. Close the returned file to release it.
+func probeGuard(dir string, exclusive bool) (*os.File, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			f.Close()
+			return nil, &os.PathError{Op: "flock", Path: dir, Err: err}
+		}
+		return f, nil
 	}
 }
 

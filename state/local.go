@@ -432,7 +432,12 @@ func (l *Local) Lock(ctx context.Context, migration string, info LockInfo, timeo
 
 	var held *os.File
 	try := func(context.Context) (bool, error) {
+		g, err := probeGuard(dir, false)
+		if err != nil {
+			return false, fmt.Errorf("locking state: %w", err)
+		}
 		f, err := lockFile(lockPath)
+		g.Close()
 		if err != nil {
 			return false, fmt.Errorf("locking state: %w", err)
 		}
@@ -490,8 +495,9 @@ func (l *Local) Lock(ctx context.Context, migration string, info LockInfo, timeo
 
 // Locked reports whether an operation holds the migration's lock: whether
 // another open file description holds a flock on its lock file. It probes with
-// a shared lock released at once (see heldByOther); the file is not created
-// when missing (nobody ever locked the migration).
+// a shared lock released at once (see heldByOther), under the directory's
+// exclusive probeGuard so that no Lock tries meanwhile; the file is not
+// created when missing (nobody ever locked the migration).
 func (l *Local) Locked(ctx context.Context, migration string) (bool, error) {
 	if err := checkMigrationName(migration); err != nil {
 		return false, err
@@ -499,7 +505,8 @@ func (l *Local) Locked(ctx context.Context, migration string) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	f, err := os.Open(filepath.Join(l.migrationDir(migration), lockFileName))
+	dir := l.migrationDir(migration)
+	f, err := os.Open(filepath.Join(dir, lockFileName))
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -507,20 +514,17 @@ func (l *Local) Locked(ctx context.Context, migration string) (bool, error) {
 		return false, fmt.Errorf("checking the state lock: %w", err)
 	}
 	defer f.Close()
+	g, err := probeGuard(dir, true)
+	if err != nil {
+		return false, fmt.Errorf("checking the state lock: %w", err)
+	}
+	defer g.Close()
 	held, err := heldByOther(f)
 	if err != nil {
 		return false, fmt.Errorf("checking the state lock: %w", err)
 	}
 	return held, nil
 }
-
-// probeRetries is how many times lockFile tries a held lock again, probeWait
-// apart, before reporting it held: a reader's probe (Locked) holds it for
-// microseconds and must not make an apply fail.
-const (
-	probeRetries = 3
-	probeWait    = 2 * time.Millisecond
-)
 
 // lockFile opens path and flocks it, returning nil when someone else holds it.
 // Since ForceUnlock unlinks the lock file, the file locked may no longer be the
@@ -533,10 +537,6 @@ func lockFile(path string) (*os.File, error) {
 			return nil, err
 		}
 		ok, err := tryFlock(f)
-		for i := 0; err == nil && !ok && i < probeRetries; i++ {
-			time.Sleep(probeWait)
-			ok, err = tryFlock(f)
-		}
 		if err != nil || !ok {
 			f.Close()
 			return nil, err

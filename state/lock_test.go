@@ -317,3 +317,61 @@ func TestLocalLocked(t *testing.T) {
 	close(stop)
 	<-done
 }
+
+// A reader descheduled in the middle of its probe (its shared lock on the lock
+// file taken, not yet released) never makes a Lock without timeout fail: the
+// Lock waits for the probe's guard instead of seeing the probe's lock as a
+// holder. (CI once saw "Lock 59 failed while a reader looked" when a probe
+// outlasted the old 3 × 2 ms retries.)
+func TestLocalLockWaitsForStalledProbe(t *testing.T) {
+	if !flockSupported {
+		t.Skip("no flock on this platform")
+	}
+	ctx := context.Background()
+	l := newLocal(t)
+	unlock, err := l.Lock(ctx, "m", LockInfo{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+
+	// What Locked does, stopped for 200 ms between taking and releasing.
+	dir := l.migrationDir("m")
+	g, err := probeGuard(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(dir, lockFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		unlock func() error
+		err    error
+	}
+	got := make(chan result, 1)
+	go func() {
+		u, err := l.Lock(ctx, "m", LockInfo{}, 0)
+		got <- result{u, err}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case r := <-got:
+		t.Fatalf("Lock returned while a probe was under way: %v", r.err)
+	default:
+	}
+	funlock(f)
+	g.Close()
+	r := <-got
+	if r.err != nil {
+		t.Fatalf("Lock after a stalled probe: %v", r.err)
+	}
+	if held, err := l.Locked(ctx, "m"); err != nil || !held {
+		t.Fatalf("Locked after the Lock: %t, %v", held, err)
+	}
+	r.unlock()
+}
