@@ -172,6 +172,12 @@ func New(dir string, major int, opts ...Option) (*Cluster, error) {
 
 // Load returns the cluster that New created in dir, as recorded in its
 // cluster.json; it does not start or check the server.
+//
+// A cluster directory copied (cp -a) or moved elsewhere still records the
+// original's directory, port and socket directory: started as recorded, it
+// would run pg_ctl on the original (or clash with it on its port and socket).
+// Load makes such a copy its own first (see relocate) and records it, or
+// refuses when the copy was taken from a running server.
 func Load(dir string) (*Cluster, error) {
 	b, err := os.ReadFile(filepath.Join(dir, stateFile))
 	if err != nil {
@@ -181,7 +187,66 @@ func Load(dir string) (*Cluster, error) {
 	if err := json.Unmarshal(b, c); err != nil {
 		return nil, fmt.Errorf("pgtest: reading %s: %w", filepath.Join(dir, stateFile), err)
 	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !sameDir(c.Dir, abs) {
+		if err := c.relocate(abs); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// sameDir reports whether a and b name the same existing directory.
+func sameDir(a, b string) bool {
+	if a == b {
+		return true
+	}
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
+}
+
+// relocate makes a copied cluster, now in dir, its own: every recorded path
+// under the original's directory (the socket directory) moves to dir, it
+// gets a free port of its own (the original may run beside it), and
+// pgferry.conf and cluster.json are rewritten. A copy taken while its server
+// ran carries that server's postmaster.pid: it is refused, since pg_ctl would
+// take the original's live process for the copy's.
+func (c *Cluster) relocate(dir string) error {
+	old := c.Dir
+	pid, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid"))
+	if err == nil {
+		lines := strings.SplitN(string(pid), "\n", 3)
+		if len(lines) > 1 && lines[1] != filepath.Join(dir, "data") {
+			return fmt.Errorf("pgtest: %s is a copy of the cluster in %s taken while its server was running "+
+				"(data/postmaster.pid names %s); stop the original (pgcluster stop --dir %s) and copy it again",
+				dir, old, lines[1], old)
+		}
+	}
+	c.Dir = dir
+	for i, s := range c.Conf {
+		if s.Value == old {
+			c.Conf[i].Value = dir
+		} else if rest, ok := strings.CutPrefix(s.Value, old+string(filepath.Separator)); ok {
+			c.Conf[i].Value = filepath.Join(dir, rest)
+		}
+	}
+	if c.Port, err = freePort(); err != nil {
+		return err
+	}
+	if err := c.writeConf(); err != nil {
+		return fmt.Errorf("pgtest: making the copy in %s of the cluster in %s its own: %w", dir, old, err)
+	}
+	if err := c.save(); err != nil {
+		return fmt.Errorf("pgtest: making the copy in %s of the cluster in %s its own: %w", dir, old, err)
+	}
+	return nil
 }
 
 func (c *Cluster) save() error {

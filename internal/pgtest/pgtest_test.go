@@ -568,3 +568,72 @@ func pipe(t *testing.T, a, b []string) {
 		}
 	}
 }
+
+// A cluster directory copied with cp -a (the bench datasets are copied before
+// use) becomes its own cluster when loaded: its directory, socket directory
+// and port, so that it runs beside the original and stopping it leaves the
+// original running. A copy taken while the server ran is refused.
+func TestLoadCopiedCluster(t *testing.T) {
+	c := pgtest.Start(t, 15)
+	ctx := ctx(t)
+	if err := c.Exec(ctx, "postgres", "CREATE TABLE copied AS SELECT 42 AS x"); err != nil {
+		t.Fatal(err)
+	}
+	dst := c.Dir + "-copy"
+	t.Cleanup(func() {
+		if l, err := pgtest.Load(dst); err == nil {
+			l.StopImmediate()
+		}
+		os.RemoveAll(dst)
+	})
+	cpA := func() {
+		t.Helper()
+		os.RemoveAll(dst)
+		if out, err := exec.Command("cp", "-a", c.Dir, dst).CombinedOutput(); err != nil {
+			t.Fatalf("cp -a: %v\n%s", err, out)
+		}
+	}
+
+	cpA() // while the original runs
+	if _, err := pgtest.Load(dst); err == nil || !strings.Contains(err.Error(), "taken while its server was running") {
+		t.Fatalf("Load of a copy of a running cluster: %v; want a refusal", err)
+	}
+
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	cpA()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := pgtest.Load(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.Dir != dst || cp.Port == c.Port {
+		t.Fatalf("copy loaded as dir %s port %d; want dir %s and a port other than %d", cp.Dir, cp.Port, dst, c.Port)
+	}
+	conf, err := os.ReadFile(filepath.Join(dst, "data", "pgferry.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(conf), c.Dir+"'") || !strings.Contains(string(conf), fmt.Sprintf("port = '%d'", cp.Port)) ||
+		!strings.Contains(string(conf), "unix_socket_directories = '"+dst+"'") {
+		t.Fatalf("copy's pgferry.conf still names the original or lacks its own port:\n%s", conf)
+	}
+	if again, err := pgtest.Load(dst); err != nil || again.Port != cp.Port || again.Dir != dst {
+		t.Fatalf("second Load of the copy = %+v, %v; want it as recorded the first time", again, err)
+	}
+	if err := cp.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rows, err := cp.Query(ctx, "postgres", "SELECT x FROM copied"); err != nil || len(rows) != 1 || rows[0][0] != "42" {
+		t.Fatalf("the copy's data: %v, %v", rows, err)
+	}
+	if err := cp.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Exec(ctx, "postgres", "SELECT 1"); err != nil {
+		t.Fatalf("the original after the copy stopped: %v", err)
+	}
+}

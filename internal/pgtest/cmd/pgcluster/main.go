@@ -8,7 +8,10 @@
 // start creates the cluster in DIR on first use (later it restarts the one
 // there), leaves it running, and prints shell-style lines:
 // HOST=, PORT=, USER=, PASSWORD=, DSN= (database postgres), MAJOR=, DIR=.
-// The cluster's settings live in DIR/cluster.json, which stop reads.
+// The cluster's settings live in DIR/cluster.json, which stop reads. A DIR
+// copied from another cluster's (cp -a of a stopped cluster) is made its own on
+// first use: its socket directory and a free port are written to cluster.json
+// and data/pgferry.conf (pgtest.Load); a copy of a running cluster is refused.
 package main
 
 import (
