@@ -598,14 +598,15 @@ func (l *Local) readLockInfo(migration string) (*LockInfo, error) {
 	return &info, nil
 }
 
-// ForceUnlock breaks the migration's lock if its recorded ID is id. The flock
-// belongs to another process and cannot be released from here, so ForceUnlock
-// unlinks the lock file (and removes lock.info): the old holder keeps a lock
-// on a file that no longer has a name, and the next Lock creates a new file —
-// a fresh inode nobody holds. Lock checks after flocking that the file it
-// holds is still the one at the path, so it never trusts a lock on an unlinked
-// file. The old holder, if still running, is not stopped: force-unlock only
-// what you know is dead or stuck.
+// ForceUnlock removes the migration's lock if its recorded ID is id and no
+// live process holds its flock: what is left of a holder that died (lock.info;
+// the kernel already freed its flock). A lock whose flock is held belongs to a
+// running process and is refused (wait, cancel, or stop that process), since
+// the holder would go on writing the state and the target beside the next
+// holder. It unlinks the lock file (and removes lock.info), so the next Lock
+// creates a new file, a fresh inode; Lock checks after flocking that the file
+// it holds is still the one at the path, so it never trusts a lock on an
+// unlinked file.
 func (l *Local) ForceUnlock(ctx context.Context, migration, id string) error {
 	if err := checkMigrationName(migration); err != nil {
 		return err
@@ -622,6 +623,18 @@ func (l *Local) ForceUnlock(ctx context.Context, migration, id string) error {
 	}
 	if strings.TrimSpace(id) != info.ID {
 		return fmt.Errorf("force-unlock: lock ID %q does not match the lock of migration %q, whose ID is %s", id, migration, info.ID)
+	}
+	// A kernel lock still held means its process is alive: that lock is not
+	// stuck (the kernel frees it when the process dies), and unlinking it would
+	// let a second apply or destroy write the same state and target while the
+	// first one runs on, unaware, as Terraform's local backend also refuses.
+	if held, err := l.Locked(ctx, migration); err != nil {
+		return fmt.Errorf("force-unlock: %w", err)
+	} else if held {
+		return fmt.Errorf("force-unlock: lock %s of migration %q is held by a running pgferry %s (%s, since %s), not stuck: "+
+			"the local backend frees a lock when its process ends, however it ends. Wait for it to finish, "+
+			"stop it with `pgferry cancel`, or stop that process; then no unlock is needed",
+			info.ID, migration, info.Operation, info.Who, info.Created.UTC().Format("2006-01-02 15:04:05 UTC"))
 	}
 	dir := l.migrationDir(migration)
 	if err := os.Remove(filepath.Join(dir, lockFileName)); err != nil && !errors.Is(err, fs.ErrNotExist) {

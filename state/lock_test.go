@@ -217,12 +217,26 @@ func TestLocalForceUnlock(t *testing.T) {
 		t.Fatalf("force-unlock of an unlocked migration: %v", err)
 	}
 
-	// Across processes: the holder stays alive but loses the lock.
-	startHolder(t, l)
+	// Across processes: a live holder's lock is not stuck and is refused (it
+	// would go on writing beside the next holder); once the holder is dead,
+	// what it left behind is removed.
+	holder := startHolder(t, l)
 	_, err := l.Lock(ctx, "m", LockInfo{}, 0)
 	id := lockedInfo(t, err).ID
 	if err := l.ForceUnlock(ctx, "m", "wrong-id"); err == nil || !strings.Contains(err.Error(), id) {
 		t.Fatalf("force-unlock with a wrong ID: %v", err)
+	}
+	err = l.ForceUnlock(ctx, "m", id)
+	if err == nil || !strings.Contains(err.Error(), "held by a running pgferry apply") || !strings.Contains(err.Error(), "pgferry cancel") {
+		t.Fatalf("force-unlock of a live holder's lock: %v; want a refusal saying what to do", err)
+	}
+	if held, err := l.Locked(ctx, "m"); err != nil || !held {
+		t.Fatalf("after a refused force-unlock, Locked = %t, %v; want the holder to keep it", held, err)
+	}
+	holder.Process.Signal(syscall.SIGKILL)
+	holder.Wait()
+	if _, err := os.Stat(filepath.Join(l.Dir, "m", lockInfoName)); err != nil {
+		t.Fatalf("the killed holder's lock info: %v", err)
 	}
 	if err := l.ForceUnlock(ctx, "m", id); err != nil {
 		t.Fatal(err)
@@ -235,13 +249,21 @@ func TestLocalForceUnlock(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// In process: the old holder's Unlock must not remove the new holder's info.
+	// In process: a held lock is refused too. And should a lock file be
+	// removed under its holder anyway (by hand), the old holder's Unlock must
+	// not remove the new holder's info.
 	old, err := l.Lock(ctx, "n", LockInfo{Operation: "apply"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = l.Lock(ctx, "n", LockInfo{}, 0)
-	if err := l.ForceUnlock(ctx, "n", lockedInfo(t, err).ID); err != nil {
+	if err := l.ForceUnlock(ctx, "n", lockedInfo(t, err).ID); err == nil || !strings.Contains(err.Error(), "not stuck") {
+		t.Fatalf("force-unlock of a lock held in this process: %v; want a refusal", err)
+	}
+	if err := os.Remove(filepath.Join(l.Dir, "n", lockFileName)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(l.Dir, "n", lockInfoName)); err != nil {
 		t.Fatal(err)
 	}
 	cur, err := l.Lock(ctx, "n", LockInfo{Operation: "cancel"}, 0)

@@ -205,7 +205,8 @@ type Backend interface {
 	// Locked reports whether an operation holds the migration's lock now. It only looks: it
 	// never takes the lock from its holder, nor keeps a new holder from taking it.
 	Locked(ctx context.Context, migration string) (bool, error)
-	// ForceUnlock removes the lock with that ID, whoever holds it.
+	// ForceUnlock removes the lock with that ID, whoever holds it; the local backend refuses a
+	// lock its process still holds (only a dead holder's is left behind there).
 	ForceUnlock(ctx context.Context, migration, id string) error
 	// Close releases the backend's resources.
 	Close() error
