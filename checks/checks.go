@@ -380,8 +380,9 @@ const driftListed = 10
 // object on one side only is one the migration created (dropped since on the other side) or one it
 // did not (created since on that side), as the state's actions tell for tables, indexes and
 // constraints; sequences and extensions have no action of their own and are only said to be on
-// one side.
-func drift(in *Input, db string, sdb, tdb *catalog.Database) (string, []string) {
+// one side. targetChanged reports whether the target may have changed (then destroy refuses to
+// roll back without --force).
+func drift(in *Input, db string, sdb, tdb *catalog.Database) (what string, objs []string, targetChanged bool) {
 	onlySrc, onlyTgt := catalog.ObjectDiff(sdb, tdb)
 	migrated := func(o catalog.ObjectRef) (known, ok bool) {
 		applied := func(addr string) bool {
@@ -434,11 +435,11 @@ func drift(in *Input, db string, sdb, tdb *catalog.Database) (string, []string) 
 	if len(listed) > driftListed {
 		listed, more = listed[:driftListed], fmt.Sprintf(" and %d more", len(changes)-driftListed)
 	}
-	objs := make([]string, 0, len(onlyTgt)+len(onlySrc))
+	objs = make([]string, 0, len(onlyTgt)+len(onlySrc))
 	for _, o := range append(onlyTgt, onlySrc...) {
 		objs = append(objs, o.String())
 	}
-	return fmt.Sprintf("%s changed since (%s%s)", who, strings.Join(listed, "; "), more), capped(objs)
+	return fmt.Sprintf("%s changed since (%s%s)", who, strings.Join(listed, "; "), more), capped(objs), sides["target"] || sides["?"]
 }
 
 func checkTargetDatabase(in *Input, r *Reporter) {
@@ -449,11 +450,16 @@ func checkTargetDatabase(in *Input, r *Reporter) {
 			r.Report(Succeeded, db, fmt.Sprintf("database %q does not exist on the target and will be created", db))
 		case ownedByState(in, db) && in.State.DatabaseComplete(db) && in.SourceDBs[db] != nil && !catalog.SameObjects(in.SourceDBs[db], tdb):
 			if in.Migration.Options.OverwriteDatabases {
-				what, objs := drift(in, db, in.SourceDBs[db], tdb)
+				what, objs, _ := drift(in, db, in.SourceDBs[db], tdb)
 				r.Report(Warning, db, fmt.Sprintf("database %q was migrated, but %s: it will be dropped and migrated again (overwrite_databases = true)", db, what), objs...)
 			} else {
-				what, objs := drift(in, db, in.SourceDBs[db], tdb)
-				r.Report(Failed, db, fmt.Sprintf("database %q was migrated, but %s: set overwrite_databases = true to drop it and migrate it again, or run pgferry destroy first", db, what), objs...)
+				what, objs, targetChanged := drift(in, db, in.SourceDBs[db], tdb)
+				// destroy refuses to roll back a target written to since apply: say what it takes.
+				undo := "run pgferry destroy first"
+				if targetChanged {
+					undo = "roll it back with pgferry destroy --force first (which loses the target's changes)"
+				}
+				r.Report(Failed, db, fmt.Sprintf("database %q was migrated, but %s: set overwrite_databases = true to drop it and migrate it again, or %s", db, what, undo), objs...)
 			}
 		case ownedByState(in, db):
 			r.Report(Succeeded, db, fmt.Sprintf("database %q was created by this migration", db))
