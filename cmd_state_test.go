@@ -57,6 +57,7 @@ func TestForceUnlock(t *testing.T) {
 	ctx := context.Background()
 	tests := map[string]struct {
 		lock     bool
+		dead     bool   // the holder is gone, its lock info left behind (as after kill -9)
 		id       string // "" means the held lock's ID
 		force    bool
 		wantCode int
@@ -64,13 +65,16 @@ func TestForceUnlock(t *testing.T) {
 		wantErr  string
 		released bool // the lock can be taken afterwards
 	}{
-		"held lock, --force": {lock: true, force: true, wantCode: 0,
+		"dead holder's lock, --force": {lock: true, dead: true, force: true, wantCode: 0,
 			wantOut: "pgferry state has been successfully unlocked!", released: true},
+		// A lock whose process runs is not stuck: refused, with what to do, and kept.
+		"live holder's lock, --force": {lock: true, force: true, wantCode: 1,
+			wantErr: `lock HELD of migration "sample" is held by a running pgferry apply`},
 		"unknown id names the held lock": {lock: true, id: "not-the-id", force: true, wantCode: 1,
 			wantErr: `lock ID "not-the-id" does not match the lock of migration "sample", whose ID is HELD`},
 		"no lock": {id: "some-id", force: true, wantCode: 1, wantErr: "it is not locked", released: true},
 		// Without a terminal there is nobody to ask: the matching lock ID is the confirmation.
-		"no terminal without --force": {lock: true, wantCode: 0,
+		"no terminal without --force": {lock: true, dead: true, wantCode: 0,
 			wantOut: "pgferry state has been successfully unlocked!", released: true},
 	}
 	for name, tc := range tests {
@@ -87,7 +91,11 @@ func TestForceUnlock(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer unlock()
+				if tc.dead {
+					leaveDeadLock(t, dir, unlock)
+				} else {
+					defer unlock()
+				}
 				held = info.ID
 			}
 			id := tc.id
@@ -119,6 +127,23 @@ func TestForceUnlock(t *testing.T) {
 	}
 }
 
+// leaveDeadLock releases a lock taken in dir and puts its lock info back: what a holder killed
+// with -9 leaves (the kernel frees its flock, nobody removes lock.info), which force-unlock removes.
+func leaveDeadLock(t *testing.T, dir string, unlock func() error) {
+	t.Helper()
+	path := filepath.Join(dir, ".pgferry", "sample", "lock.info")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestForceUnlockPrompt checks the confirmation: only "yes" unlocks.
 func TestForceUnlockPrompt(t *testing.T) {
 	ctx := context.Background()
@@ -133,11 +158,11 @@ func TestForceUnlockPrompt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		leaveDeadLock(t, dir, unlock)
 		var stdout, stderr bytes.Buffer
 		t.Chdir(dir)
 		c := &cli{stdin: strings.NewReader(answer), stdout: &stdout, stderr: &stderr, isTTYIn: true}
 		code := c.call(cmdForceUnlock, []string{info.ID})
-		unlock()
 		if !strings.Contains(stdout.String(), "Do you really want to force-unlock?") {
 			t.Errorf("%q: no prompt:\n%s", answer, stdout.String())
 		}
