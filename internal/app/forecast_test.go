@@ -336,7 +336,7 @@ func TestSessionForecastRehearsalFormats(t *testing.T) {
 	s.Forecast(ctx, snap, p, 2)
 	f := p.Forecast
 	// orders in binary: 30 MB at 300 MB/s, 0.1 s instead of 1 s.
-	if f == nil || f.ExpectedMS < 6000 || f.ExpectedMS > 6300 || !strings.Contains(f.Note, "1 copy priced in the COPY format this plan chose, not run 1's") {
+	if f == nil || f.ExpectedMS < 6000 || f.ExpectedMS > 6300 || !strings.Contains(f.Note, "1 copy in another COPY format than run 1 sent, priced for this plan's") {
 		t.Fatalf("binary now: forecast %+v, want about 6100ms and the note", f)
 	}
 }

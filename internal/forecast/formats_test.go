@@ -77,13 +77,13 @@ func TestRehearsalFormats(t *testing.T) {
 	}{
 		{name: "sent in text, binary now: at the samples' binary pace", format: config.CopyFormatBinary,
 			runs: []*state.Run{formatRun(t, withFormat(""), 4, 15*sec, config.CopyFormatText)}, samples: samples,
-			want: binStream, note: "1 copy priced in the COPY format this plan chose, not run 4's", wider: true},
+			want: binStream, note: "1 copy in another COPY format than run 4 sent, priced for this plan's", wider: true},
 		{name: "sent in text, binary now, slower pace than the run: never more than the run", format: config.CopyFormatBinary,
 			runs:    []*state.Run{formatRun(t, withFormat(""), 4, 1*sec, config.CopyFormatText)},
-			samples: samples, want: 1 * sec, note: "1 copy priced", wider: true},
+			samples: samples, want: 1 * sec, note: "1 copy in another COPY format than run 4 sent", wider: true},
 		{name: "sent in binary, text now: unchanged, wider", format: config.CopyFormatText,
 			runs: []*state.Run{formatRun(t, withFormat(""), 4, 6*sec, config.CopyFormatBinary)}, samples: samples,
-			want: 6 * sec, note: "1 copy priced", wider: true},
+			want: 6 * sec, note: "1 copy in another COPY format than run 4 sent", wider: true},
 		{name: "same format", format: config.CopyFormatBinary,
 			runs: []*state.Run{formatRun(t, withFormat(""), 4, 6*sec, config.CopyFormatBinary)}, samples: samples, want: 6 * sec},
 		{name: "no samples: formats not compared", format: config.CopyFormatBinary,
@@ -96,7 +96,7 @@ func TestRehearsalFormats(t *testing.T) {
 			samples: samples, want: 15 * sec, note: "each action the mean of runs 5 and 3"},
 		{name: "two runs, both text, binary now: converted, said", format: config.CopyFormatBinary,
 			runs:    []*state.Run{formatRun(t, withFormat(""), 5, 15*sec, config.CopyFormatText), formatRun(t, withFormat(""), 3, 15*sec, config.CopyFormatText)},
-			samples: samples, want: binStream, note: "1 copy priced in the COPY format this plan chose, which none of them sent it in", wider: true},
+			samples: samples, want: binStream, note: "1 copy in a COPY format none of them sent, priced for this plan's", wider: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, r := range tc.runs {

@@ -156,7 +156,7 @@ func rehearsal(p *plan.Plan, jobs int, run *state.Run, samples map[string]map[st
 		if total > 0 {
 			e.Spread += formatSpread * float64(reformatTime) / float64(total)
 		}
-		note := fmt.Sprintf("%s priced in the COPY format this plan chose, not run %d's", english.Count(reformatted, "copy"), run.ID)
+		note := fmt.Sprintf("%s in another COPY format than run %d sent, priced for this plan's", english.Count(reformatted, "copy"), run.ID)
 		if e.Note != "" {
 			note = e.Note + "; " + note
 		}

@@ -145,7 +145,7 @@ func combine(ests []*Estimate) *Estimate {
 		note += "; " + first.unseenNote
 	}
 	if n := count(c.reformatted); n > 0 {
-		note += fmt.Sprintf("; %s priced in the COPY format this plan chose, which none of them sent it in", english.Count(n, "copy"))
+		note += fmt.Sprintf("; %s in a COPY format none of them sent, priced for this plan's", english.Count(n, "copy"))
 	}
 	c.Note = note
 	return &c
