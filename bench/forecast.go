@@ -526,7 +526,11 @@ rows. One migration and one state directory go through a user's rehearsal loop, 
 as a target in service does (twice the database's size switched through and checkpointed first, untimed): on a
 cluster that never held it, the first apply alone would create its WAL segment files, writing each full of zeros
 first (282 MB more than the next apply of the same plan wrote), which no later apply of the loop pays. Below the
-table, each apply's target server: its CPU time, the bytes it wrote, the WAL segments it created. Steps: (1) cold: ` + "`plan --json`" + ` (basis "model": the servers measured at plan
+table, each apply's target server: its CPU time, the bytes it wrote, its minor page faults, the WAL segments it
+created. The last column is pgbench_accounts' COPY format as the plan chose it and as its apply sent it (told by its
+bytes a row): copy_format "auto" chooses again in every plan, apply's own too, and on this loopback both of its
+measures (the link and the source's COPY pace) are bound by CPU, so it goes either way; text took 2–2.5 times as
+long as binary here. "!" marks a change between plan and apply or from the apply before. Steps: (1) cold: ` + "`plan --json`" + ` (basis "model": the servers measured at plan
 time), ` + "`apply -auto-approve`" + `; (2) ` + "`destroy`" + `, ` + "`plan --json`" + ` (basis "rehearsal": run 1), apply; (3) ` + "`destroy`" + `,
 pgbench_accounts grown by half on the source (new keys, ANALYZE), ` + "`plan --json`" + `, apply. The actual is the apply
 run's ` + "`duration_seconds`" + ` in ` + "`history --json`" + ` ("recorded" is the forecast apply itself recorded there; "plan
