@@ -67,23 +67,47 @@ func sample(samples map[string]map[string]snapshot.CopySample, a *plan.Action) (
 	return s, ok
 }
 
-// reformat is d, the duration of a copy the run sent in text (ra, its fixed part fixed, d already
-// scaled to the plan's size: by scale = d's variable part over the run's), priced for the format
-// the plan chose instead:
-//   - to binary: the plan chose binary because the link outpaces the source's COPY (or text is
-//     not enough smaller), so the copy is bound by the source's and target's CPU, which binary
-//     spends less of: the run's rows in binary bytes (the sample's ratio) at the pace the source
-//     streamed the samples in binary, never more than the run's time in text;
-//   - to text (the run sent binary): unchanged. Text costs the servers at least binary's CPU
-//     (more, where a character(n) column is cast), and fewer bytes help only a copy the link
-//     bounded, which the run cannot tell; the range is widened instead.
+// reformat is d, the duration of a copy the run sent in the other format (ra, its fixed part
+// fixed, d already scaled to the plan's size: by scale = d's variable part over the run's), priced
+// for the format the plan chose instead (to). A copy takes the longer of its bytes over the link
+// and the servers' work; the source's COPY pace to nowhere (pace, the samples' binary bytes a
+// second) bounds the latter from below:
+//   - to binary (the run sent text): the plan chose binary because the link outpaces the source's
+//     COPY (or text is not enough smaller), so the copy is bound by CPU, which binary spends less
+//     of: the run's rows in binary bytes (the sample's ratio) at pace, never more than the run's
+//     time in text;
+//   - to text (the run sent binary): its stream shrinks by the sample's text-to-binary ratio where
+//     the link bounded it, but text costs the servers at least binary's work (more, where a
+//     character(n) column is cast), so never less than the run's binary bytes at pace: a run
+//     whose binary copy went at the source's pace was bound by CPU, and stays so in text.
+//
+// Unknown pace: to binary unchanged; to text by the ratio alone.
 func reformat(d, fixed time.Duration, scale float64, ra state.RunAction, s snapshot.CopySample, to string, pace float64) time.Duration {
-	if to != config.CopyFormatBinary || pace <= 0 || s.Text <= 0 {
+	if s.Text <= 0 || s.Binary <= 0 {
 		return d
 	}
-	binBytes := float64(ra.Bytes) * float64(s.Binary) / float64(s.Text)
-	stream := time.Duration(scale * binBytes / pace * float64(time.Second))
-	return fixed + min(d-fixed, stream)
+	v := d - fixed
+	switch to {
+	case config.CopyFormatBinary:
+		if pace <= 0 {
+			return d
+		}
+		binBytes := float64(ra.Bytes) * float64(s.Binary) / float64(s.Text)
+		return fixed + min(v, time.Duration(scale*binBytes/pace*float64(time.Second)))
+	case config.CopyFormatText:
+		return fixed + textTime(v, float64(s.Text)/float64(s.Binary), scale*float64(ra.Bytes), pace)
+	}
+	return d
+}
+
+// textTime is a binary copy's stream time v in text: v times ratio (text's bytes over binary's),
+// not below the time the source takes to send binBytes in binary at pace (0: unknown).
+func textTime(v time.Duration, ratio, binBytes, pace float64) time.Duration {
+	t := time.Duration(float64(v) * ratio)
+	if pace > 0 {
+		t = max(t, time.Duration(binBytes/pace*float64(time.Second)))
+	}
+	return t
 }
 
 // formatChange prices run action ra of plan action a (duration d, scaled to the plan, its
