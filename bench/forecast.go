@@ -132,7 +132,9 @@ type ForecastCase struct {
 	// plan) works on it, a rehearsal's plan does not. A cold apply probes too, before its run:
 	// about this much of the apply's target CPU is outside its run.
 	PlanServer *ServerWork
-	Err        string // why the step has no result
+	// Format is the largest table's COPY format as the plan chose it and as its apply sent it.
+	Format copyFormatSeen
+	Err    string // why the step has no result
 }
 
 // errorFrac is (forecast − actual) / actual: the issue's "forecast within ±35% of the apply".
@@ -291,6 +293,7 @@ func forecastSteps3(ctx context.Context, e *env, fr *ForecastResult) error {
 		c.PlanWall = m.Wall
 		c.PlanServer = snapServer(e.tgt.DataDir()).since(planBefore)
 		os.WriteFile(log("plan")+".json", out.Bytes(), 0o644)
+		c.Format = planCopyFormat(out.Bytes())
 		if c.Forecast, err = parsePlanForecast(out.Bytes()); err != nil {
 			// The step fails; its apply still runs: the next steps rehearse on it. The human plan
 			// says why there is none.
@@ -309,9 +312,10 @@ func forecastSteps3(ctx context.Context, e *env, fr *ForecastResult) error {
 			return err
 		}
 		lastApply = c.Run.ID
+		c.readApplyFormat(log("apply"))
 		_, _, _, _, ef := c.cells()
-		logf("forecast step %d (%s): apply run %d took %.1f s (process %s): forecast error %s: %s; target server: %s",
-			i+1, step.Case, c.Run.ID, c.Run.DurationSeconds, secs(c.ApplyWall), ef, c.verdict(), c.Server)
+		logf("forecast step %d (%s): apply run %d took %.1f s (process %s): forecast error %s: %s; target server: %s; %s copy format, plan/apply: %s (%.1f B a row)",
+			i+1, step.Case, c.Run.ID, c.Run.DurationSeconds, secs(c.ApplyWall), ef, c.verdict(), c.Server, forecastLargest, c.formatCell(fr.prevFormat(i)), c.Format.ApplyRow)
 	}
 	if len(failed) > 0 {
 		return errors.New(strings.Join(failed, "; "))
@@ -487,11 +491,13 @@ func (c *ForecastCase) cells() (forecast, rng, recorded, actual, errStr string) 
 func (fr *ForecastResult) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "== forecast accuracy: %s\n", fr.Desc)
-	fmt.Fprintf(&b, "%-30s %-18s %9s %13s %9s %9s %8s %9s %9s %s\n", "case", "basis", "forecast", "range", "recorded", "actual", "error", "plan", "process", "target")
-	for _, c := range fr.Cases {
+	fmt.Fprintf(&b, "%-30s %-18s %9s %13s %9s %9s %8s %9s %9s %-14s %s\n", "case", "basis", "forecast", "range", "recorded", "actual", "error", "plan", "process", "format", "target")
+	for i, c := range fr.Cases {
 		f, r, rec, a, e := c.cells()
-		fmt.Fprintf(&b, "%-30s %-18s %9s %13s %9s %9s %8s %9s %9s %s\n", c.Step.Case, c.basis(), f, r, rec, a, e, secs(c.PlanWall), secs(c.ApplyWall), c.verdict())
+		fmt.Fprintf(&b, "%-30s %-18s %9s %13s %9s %9s %8s %9s %9s %-14s %s\n", c.Step.Case, c.basis(), f, r, rec, a, e, secs(c.PlanWall), secs(c.ApplyWall),
+			c.formatCell(fr.prevFormat(i)), c.verdict())
 	}
+	fmt.Fprintf(&b, "format: the COPY format of %s, as the plan chose it / as its apply sent it (by its bytes a row); \"!\": a change between them or from the last apply\n", forecastLargest)
 	for _, c := range fr.Cases {
 		if c.PlanServer != nil {
 			fmt.Fprintf(&b, "target server during plan --json, %s: %s\n", c.Step.Case, c.PlanServer)
@@ -520,7 +526,11 @@ rows. One migration and one state directory go through a user's rehearsal loop, 
 as a target in service does (twice the database's size switched through and checkpointed first, untimed): on a
 cluster that never held it, the first apply alone would create its WAL segment files, writing each full of zeros
 first (282 MB more than the next apply of the same plan wrote), which no later apply of the loop pays. Below the
-table, each apply's target server: its CPU time, the bytes it wrote, the WAL segments it created. Steps: (1) cold: ` + "`plan --json`" + ` (basis "model": the servers measured at plan
+table, each apply's target server: its CPU time, the bytes it wrote, its minor page faults, the WAL segments it
+created. The last column is pgbench_accounts' COPY format as the plan chose it and as its apply sent it (told by its
+bytes a row): copy_format "auto" chooses again in every plan, apply's own too, and on this loopback both of its
+measures (the link and the source's COPY pace) are bound by CPU, so it goes either way; text took 2–2.5 times as
+long as binary here. "!" marks a change between plan and apply or from the apply before. Steps: (1) cold: ` + "`plan --json`" + ` (basis "model": the servers measured at plan
 time), ` + "`apply -auto-approve`" + `; (2) ` + "`destroy`" + `, ` + "`plan --json`" + ` (basis "rehearsal": run 1), apply; (3) ` + "`destroy`" + `,
 pgbench_accounts grown by half on the source (new keys, ANALYZE), ` + "`plan --json`" + `, apply. The actual is the apply
 run's ` + "`duration_seconds`" + ` in ` + "`history --json`" + ` ("recorded" is the forecast apply itself recorded there; "plan
@@ -542,11 +552,11 @@ func (rep *Report) forecastMarkdown(cmd string) string {
 	fmt.Fprintf(&b, "%s. Measured on %d × %s under load from other work on the machine: load average (1, 5, 15 min) %s at the start, "+
 		"%s at the end. %s; pgferry %s; jobs %d.\n\n", fr.Desc, m.CPUs, m.CPU, m.LoadStart, m.LoadEnd, m.PostgreSQL, m.Pgferry, rep.Options.jobs)
 	fmt.Fprintf(&b, "Command: `%s`\n\n", cmd)
-	b.WriteString("| case | basis | forecast | range | recorded | actual | error | within target? | plan --json | apply process |\n|---|---|---:|---|---:|---:|---:|---|---:|---:|\n")
-	for _, c := range fr.Cases {
+	b.WriteString("| case | basis | forecast | range | recorded | actual | error | within target? | plan --json | apply process | largest copy's format, plan/apply |\n|---|---|---:|---|---:|---:|---:|---|---:|---:|---|\n")
+	for i, c := range fr.Cases {
 		f, r, rec, a, e := c.cells()
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.Step.Case, c.basis(), f, r, rec, a, e, c.verdict(),
-			secs(c.PlanWall), secs(c.ApplyWall))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.Step.Case, c.basis(), f, r, rec, a, e, c.verdict(),
+			secs(c.PlanWall), secs(c.ApplyWall), c.formatCell(fr.prevFormat(i)))
 	}
 	for _, c := range fr.Cases {
 		if c.PlanServer != nil {

@@ -21,6 +21,7 @@ type serverSnap struct {
 	ok      bool
 	cpu     time.Duration
 	written int64
+	faults  int64           // minor page faults (a first touch of memory: shared buffers, a new process's pages)
 	wal     map[uint64]bool // the inodes of pg_wal's segment files
 }
 
@@ -28,15 +29,16 @@ type serverSnap struct {
 type ServerWork struct {
 	CPU         time.Duration
 	Written     int64
-	NewSegments int // WAL segment files created (not recycled)
-	Segments    int // WAL segment files at the end
+	Faults      int64 // minor page faults of the server's processes
+	NewSegments int   // WAL segment files created (not recycled)
+	Segments    int   // WAL segment files at the end
 }
 
 func (w *ServerWork) String() string {
 	if w == nil {
 		return "—"
 	}
-	return fmt.Sprintf("CPU %.1f s, wrote %s, %d new WAL segments (%d at the end)", w.CPU.Seconds(), bytesStr(w.Written), w.NewSegments, w.Segments)
+	return fmt.Sprintf("CPU %.1f s, wrote %s, %dk page faults, %d new WAL segments (%d at the end)", w.CPU.Seconds(), bytesStr(w.Written), w.Faults/1000, w.NewSegments, w.Segments)
 }
 
 // clockTick is the unit of /proc/PID/stat's times (USER_HZ, 100 on Linux).
@@ -72,6 +74,10 @@ func snapServer(dataDir string) serverSnap {
 		for _, i := range []int{11, 12, 13, 14} { // utime, stime, cutime, cstime
 			n, _ := strconv.ParseInt(f[i], 10, 64)
 			s.cpu += time.Duration(n) * clockTick
+		}
+		for _, i := range []int{7, 8} { // minflt, cminflt
+			n, _ := strconv.ParseInt(f[i], 10, 64)
+			s.faults += n
 		}
 		io, _ := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
 		for _, l := range strings.Split(string(io), "\n") {
@@ -112,7 +118,7 @@ func (s serverSnap) since(before serverSnap) *ServerWork {
 	if !s.ok || !before.ok {
 		return nil
 	}
-	w := &ServerWork{CPU: s.cpu - before.cpu, Written: s.written - before.written, Segments: len(s.wal)}
+	w := &ServerWork{CPU: s.cpu - before.cpu, Written: s.written - before.written, Faults: s.faults - before.faults, Segments: len(s.wal)}
 	for ino := range s.wal {
 		if !before.wal[ino] {
 			w.NewSegments++

@@ -299,3 +299,44 @@ func TestSessionForecastEarlyFormats(t *testing.T) {
 		t.Errorf("forecast %d ms with orders in binary, %d ms in text: want 4000 ms less", same, text)
 	}
 }
+
+// TestSessionForecastRehearsalFormats: the plan's copy-format samples reach the rehearsal basis: a
+// table the rehearsal sent in text (its wire bytes a row are the sample's text ones), which this
+// plan copies in binary, is priced in binary, and the forecast says so.
+func TestSessionForecastRehearsalFormats(t *testing.T) {
+	ctx := context.Background()
+	s := forecastSession(t)
+	p := forecastPlan(100 << 20)
+	// The rehearsal: 1 s an action; orders' 1M rows sent at 13 B a row (text).
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	st := &state.State{}
+	for i, a := range p.Actions {
+		start, end := t0.Add(time.Duration(i)*time.Second), t0.Add(time.Duration(i+1)*time.Second)
+		sa := &state.Action{Address: a.Address, Status: state.ActionApplied, StartedAt: &start, FinishedAt: &end}
+		if a.Name == "orders" && a.Type == plan.TypeTable {
+			sa.Rows, sa.Bytes = 1_000_000, 13_000_000
+		}
+		st.Actions = append(st.Actions, sa)
+	}
+	ar := ApplyRun{State: st, Plan: p, Start: t0, Jobs: 2}
+	if _, err := s.RecordRun(ctx, ar.Build(t0.Add(time.Duration(len(p.Actions)+2)*time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	// Samples: orders is 13 B a row in text, 30 in binary; the source streamed binary at 300 MB/s.
+	snap := &snapshot.Snapshot{CopySamples: map[string]map[string]snapshot.CopySample{
+		"app": {"public.orders": {Rows: 1000, Text: 13_000, Binary: 30_000, BinaryTime: 100 * time.Microsecond}}}}
+	same := forecastPlan(100 << 20)
+	same.Actions[2].CopyFormat = config.CopyFormatText
+	s.Forecast(ctx, snap, same, 2)
+	if f := same.Forecast; f == nil || f.ExpectedMS != 7000 || f.Note != "" {
+		t.Fatalf("text again: forecast %+v, want the run's 7000ms and no note", f)
+	}
+	p = forecastPlan(100 << 20)
+	p.Actions[2].CopyFormat = config.CopyFormatBinary
+	s.Forecast(ctx, snap, p, 2)
+	f := p.Forecast
+	// orders in binary: 30 MB at 300 MB/s, 0.1 s instead of 1 s.
+	if f == nil || f.ExpectedMS < 6000 || f.ExpectedMS > 6300 || !strings.Contains(f.Note, "1 copy in another COPY format than run 1 sent, priced for this plan's") {
+		t.Fatalf("binary now: forecast %+v, want about 6100ms and the note", f)
+	}
+}

@@ -89,7 +89,7 @@ func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 	var rerr error
 	if len(runs) > 0 {
 		run := runs[0]
-		f, err := fromRehearsal(p, jobs, runs, s.Prefetch)
+		f, err := fromRehearsal(p, jobs, runs, s.Prefetch, snap)
 		if err == nil {
 			return f, nil
 		}
@@ -135,10 +135,14 @@ func (s *Session) probeQuiet(ctx context.Context, snap *snapshot.Snapshot, p *pl
 const dumpWait = 30 * time.Second
 
 // fromRehearsal is the forecast of p scaled from runs, newest first (forecast.Rehearsals;
-// prefetch: as Session.Prefetch).
-func fromRehearsal(p *plan.Plan, jobs int, runs []*state.Run, prefetch bool) (*state.Forecast, error) {
+// prefetch: as Session.Prefetch; snap's copy-format samples price a copy a run sent in another format).
+func fromRehearsal(p *plan.Plan, jobs int, runs []*state.Run, prefetch bool, snap *snapshot.Snapshot) (*state.Forecast, error) {
 	run := runs[0]
-	e, err := forecast.Rehearsals(p, jobs, runs)
+	var samples map[string]map[string]snapshot.CopySample
+	if snap != nil {
+		samples = snap.CopySamples
+	}
+	e, err := forecast.RehearsalsSampled(p, jobs, runs, samples)
 	if err != nil {
 		return nil, err
 	}

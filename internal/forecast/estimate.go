@@ -44,6 +44,11 @@ type Estimate struct {
 	Note string
 	// unseen is how many actions a rehearsal did not run (priced from others of their kind).
 	unseen int
+	// reformatted marks, by action index, a copy a rehearsal sent in another COPY format than the
+	// plan's (priced by formatChange); nil: none.
+	reformatted []bool
+	// unseenNote is the part of a rehearsal's Note about its unseen actions.
+	unseenNote string
 }
 
 // Prefetched is the estimate for an apply that opens its first database's source while its plan is

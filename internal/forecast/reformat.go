@@ -14,13 +14,17 @@ import (
 // The samples choose text only where bytes bound the copy (a link slower than the source's COPY,
 // plan.LinkOutpacesCopy) and text is smaller on the wire, so a copy whose format changed takes
 // its stream's time times its table's sampled bytes in the new format over the old; its fixed
-// part (the quickest copy of the estimate: opening COPY, the commit) stays. It is e itself when no
+// part (the quickest copy of the estimate: opening COPY, the commit) stays. Binary to text is not
+// quicker than the source sends the table's rows in binary at the samples' pace, though: on a
+// machine whose cores are busy (loopback) the link's measure is bound by CPU too and can choose
+// text where bytes do not bound the copy, and text's work is at least binary's. It is e itself when no
 // copy's format changed, and when early and now are not the same actions (the caller probes again).
 func Reformatted(e *Estimate, early, now []*plan.Action, samples map[string]map[string]snapshot.CopySample) *Estimate {
 	if e == nil || len(early) != len(now) || len(e.Durations) != len(now) {
 		return e
 	}
 	var c *Estimate
+	pace := binaryPace(samples)
 	fixed := time.Duration(-1)
 	for i, a := range now {
 		if isCopyType(a.Type) && (fixed < 0 || e.Durations[i] < fixed) {
@@ -45,6 +49,12 @@ func Reformatted(e *Estimate, early, now []*plan.Action, samples map[string]map[
 		d := e.Durations[i]
 		f := min(max(fixed, 0), d)
 		c.Durations[i] = f + time.Duration(float64(d-f)*float64(to)/float64(from))
+		if b.CopyFormat == config.CopyFormatBinary && a.CopyFormat == config.CopyFormatText && a.RowsEstimate > 0 && s.Rows > 0 {
+			// Text costs the servers at least binary's work: not quicker than the source sends the
+			// table in binary at the samples' pace (textTime).
+			binBytes := float64(a.RowsEstimate) * float64(s.Binary) / float64(s.Rows)
+			c.Durations[i] = f + textTime(d-f, float64(to)/float64(from), binBytes, pace)
+		}
 	}
 	if c == nil {
 		return e

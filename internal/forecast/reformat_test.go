@@ -58,6 +58,11 @@ func TestReformatted(t *testing.T) {
 		{name: "sample failed", now: textFor("big"), samples: map[string]map[string]snapshot.CopySample{"shop": {"public.big": {Err: "boom"}}},
 			big: 6 * sec, same: true},
 		{name: "other actions", now: textFor("big")[1:], samples: samples, big: 6 * sec, same: true},
+		// The samples streamed binary at 100 MB/s: big's 10 B a row take longer at that pace than
+		// its stream by the bytes, and text's work is at least binary's.
+		{name: "big in text, not quicker than the source's binary pace", now: textFor("big"), samples: map[string]map[string]snapshot.CopySample{"shop": {
+			"public.big": {Rows: 100, Text: 600, Binary: 1000, BinaryTime: 10 * time.Microsecond}}},
+			big: sec + time.Duration(float64(early[3].RowsEstimate)*10/100e6*float64(time.Second))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Reformatted(e, early, tc.now, tc.samples)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pgferry/pgferry/apply"
 	"github.com/pgferry/pgferry/internal/english"
+	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
 )
@@ -49,6 +50,17 @@ const maxConfirmDelay = 250 * time.Millisecond
 // while its plan was made (apply --auto-approve, apply PLANFILE) none, and Prefetched takes it out
 // for such an apply.
 func Rehearsal(p *plan.Plan, jobs int, run *state.Run) (*Estimate, error) {
+	return rehearsal(p, jobs, run, nil)
+}
+
+// RehearsalSampled is Rehearsal for a plan whose copy formats samples chose (snapshot.CopySamples,
+// by database and table key): a copy the run sent in another format than the plan's is priced in
+// the plan's (formats.go), and the range widened by its share of the time.
+func RehearsalSampled(p *plan.Plan, jobs int, run *state.Run, samples map[string]map[string]snapshot.CopySample) (*Estimate, error) {
+	return rehearsal(p, jobs, run, samples)
+}
+
+func rehearsal(p *plan.Plan, jobs int, run *state.Run, samples map[string]map[string]snapshot.CopySample) (*Estimate, error) {
 	if run == nil || run.Operation != state.OpApply || run.Outcome != state.StatusSucceeded {
 		return nil, fmt.Errorf("the basis must be a Succeeded apply")
 	}
@@ -58,6 +70,9 @@ func Rehearsal(p *plan.Plan, jobs int, run *state.Run) (*Estimate, error) {
 	jobs = max(jobs, 1)
 	runJobs := max(run.Jobs, 1)
 	b := newBasis(p, run)
+	if len(samples) > 0 {
+		b.samples, b.pace = samples, binaryPace(samples)
+	}
 	e := &Estimate{Basis: BasisRehearsal, Run: run.ID, Durations: make([]time.Duration, len(p.Actions)),
 		ConfirmDelay: b.confirmDelay()}
 
@@ -65,7 +80,8 @@ func Rehearsal(p *plan.Plan, jobs int, run *state.Run) (*Estimate, error) {
 	var seenIdx []int
 	var seenDur []time.Duration
 	var unseen int
-	var unseenTime, total time.Duration
+	var unseenTime, total, reformatTime time.Duration
+	var reformatted int
 	var bytesNow, bytesThen int64
 	for i, a := range p.Actions {
 		if ra, ok := b.then[a.Address]; ok {
@@ -76,9 +92,19 @@ func Rehearsal(p *plan.Plan, jobs int, run *state.Run) (*Estimate, error) {
 		if seen {
 			d = ra.End - ra.Start
 			now, then := b.sizeNow(a), b.sizeThen(a)
+			fixed, scale := min(d, b.overhead(a.Type)), 1.0
 			if now > 0 && then > 0 {
-				fixed := min(d, b.overhead(a.Type))
-				d = fixed + time.Duration(float64(d-fixed)*float64(now)/float64(then))
+				scale = float64(now) / float64(then)
+				d = fixed + time.Duration(float64(d-fixed)*scale)
+			}
+			if nd, changed := b.formatChange(a, ra, d, fixed, scale); changed {
+				if e.reformatted == nil {
+					e.reformatted = make([]bool, len(p.Actions))
+				}
+				e.reformatted[i] = true
+				reformatted++
+				d = nd
+				reformatTime += d
 			}
 			if isCopyType(a.Type) {
 				bytesNow, bytesThen = bytesNow+now, bytesThen+then
@@ -124,6 +150,17 @@ func Rehearsal(p *plan.Plan, jobs int, run *state.Run) (*Estimate, error) {
 		e.Spread += unseenSpread * share
 		e.unseen = unseen
 		e.Note = fmt.Sprintf("%s not in run %d, priced from its actions of the same kind", english.Count(unseen, "action"), run.ID)
+		e.unseenNote = e.Note
+	}
+	if reformatted > 0 {
+		if total > 0 {
+			e.Spread += formatSpread * float64(reformatTime) / float64(total)
+		}
+		note := fmt.Sprintf("%s in another COPY format than run %d sent, priced for this plan's", english.Count(reformatted, "copy"), run.ID)
+		if e.Note != "" {
+			note = e.Note + "; " + note
+		}
+		e.Note = note
 	}
 	return e, nil
 }
@@ -213,6 +250,10 @@ type basis struct {
 	least     map[string]time.Duration
 	// split holds the tables the run copied in parts (by table address).
 	split map[string]bool
+	// samples are the plan's copy-format samples (nil: formats are not compared), pace the
+	// source's binary COPY pace they measured (binaryPace).
+	samples map[string]map[string]snapshot.CopySample
+	pace    float64
 }
 
 // did returns what the run did of a, if it did the same work: a table's action only empties a

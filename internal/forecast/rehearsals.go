@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgferry/pgferry/internal/english"
+	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
 )
@@ -39,10 +41,18 @@ const (
 // A run that cannot be scaled to p, or did fewer of its actions than the newest, is left out;
 // the newest must be scalable.
 func Rehearsals(p *plan.Plan, jobs int, runs []*state.Run) (*Estimate, error) {
+	return RehearsalsSampled(p, jobs, runs, nil)
+}
+
+// RehearsalsSampled is Rehearsals for a plan whose copy formats samples chose
+// (snapshot.CopySamples): each run is scaled as RehearsalSampled scales it, and a copy that some
+// of the runs sent in the plan's format and others not takes the median of the former only: a
+// measure beats a conversion.
+func RehearsalsSampled(p *plan.Plan, jobs int, runs []*state.Run, samples map[string]map[string]snapshot.CopySample) (*Estimate, error) {
 	if len(runs) == 0 {
 		return nil, fmt.Errorf("no run to scale")
 	}
-	newest, err := Rehearsal(p, jobs, runs[0])
+	newest, err := rehearsal(p, jobs, runs[0], samples)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +63,7 @@ func Rehearsals(p *plan.Plan, jobs int, runs []*state.Run) (*Estimate, error) {
 		}
 		// A run that did less of this plan than the newest (an older plan) is left out: the newest
 		// saw more of it.
-		if e, err := Rehearsal(p, jobs, run); err == nil && e.unseen <= newest.unseen {
+		if e, err := rehearsal(p, jobs, run, samples); err == nil && e.unseen <= newest.unseen {
 			ests = append(ests, e)
 		}
 	}
@@ -85,8 +95,25 @@ func combine(ests []*Estimate) *Estimate {
 		}
 		return median(vals)
 	}
+	var measured []time.Duration
+	c.reformatted = nil
 	for i := range c.Durations {
 		c.Durations[i] = pick(func(e *Estimate) time.Duration { return e.Durations[i] })
+		// A copy some runs sent in the plan's format: theirs, not the others' conversions.
+		measured = measured[:0]
+		for _, e := range ests {
+			if !e.isReformatted(i) {
+				measured = append(measured, e.Durations[i])
+			}
+		}
+		if len(measured) == 0 {
+			if c.reformatted == nil {
+				c.reformatted = make([]bool, len(c.Durations))
+			}
+			c.reformatted[i] = true
+		} else if len(measured) < len(ests) {
+			c.Durations[i] = median(measured)
+		}
 	}
 	c.Fixed = pick(func(e *Estimate) time.Duration { return e.Fixed })
 	c.Prefetchable = pick(func(e *Estimate) time.Duration { return e.Prefetchable })
@@ -114,8 +141,11 @@ func combine(ests []*Estimate) *Estimate {
 	if len(ests) == 2 {
 		note = fmt.Sprintf("each action the mean of runs %s, each scaled to this plan", strings.Join(ids, " and "))
 	}
-	if first.Note != "" {
-		note += "; " + first.Note
+	if first.unseenNote != "" {
+		note += "; " + first.unseenNote
+	}
+	if n := count(c.reformatted); n > 0 {
+		note += fmt.Sprintf("; %s in a COPY format none of them sent, priced for this plan's", english.Count(n, "copy"))
 	}
 	c.Note = note
 	return &c
@@ -133,4 +163,18 @@ func median(ds []time.Duration) time.Duration {
 		return s[n/2]
 	}
 	return s[n/2-1] + (s[n/2]-s[n/2-1])/2
+}
+
+// isReformatted reports whether e priced action i from a copy in another format (formatChange).
+func (e *Estimate) isReformatted(i int) bool { return i < len(e.reformatted) && e.reformatted[i] }
+
+// count is how many of bs are true.
+func count(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }
