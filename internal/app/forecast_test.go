@@ -218,6 +218,15 @@ func TestSessionForecastAfterDump(t *testing.T) {
 		}
 		return &forecast.Estimate{Basis: forecast.BasisModel, Durations: d, Spread: 0.3}, nil
 	}
+	// While it waits, the probe's sessions are opened (predial), for the jobs it measures.
+	defer func(saved func(context.Context, *snapshot.Snapshot, *plan.Plan, int) *forecast.Sessions) {
+		predial = saved
+	}(predial)
+	var predialed atomic.Int32
+	predial = func(_ context.Context, _ *snapshot.Snapshot, _ *plan.Plan, jobs int) *forecast.Sessions {
+		predialed.Store(int32(jobs))
+		return nil
+	}
 	s := forecastSession(t)
 	s.ProbeAfter = dumped
 	p := forecastPlan(100 << 20)
@@ -228,6 +237,16 @@ func TestSessionForecastAfterDump(t *testing.T) {
 	s.Forecast(context.Background(), &snapshot.Snapshot{}, p, 2)
 	if f := p.Forecast; f == nil || f.Unavailable != "" || !probedAfter.Load() {
 		t.Fatalf("forecast %+v, probed after the dump: %v", f, probedAfter.Load())
+	}
+	if predialed.Load() != 2 {
+		t.Errorf("sessions opened ahead for %d jobs, want 2 (opened while the dump ran)", predialed.Load())
+	}
+	// The dump done already: nothing to open ahead, the probe opens its own.
+	predialed.Store(0)
+	p = forecastPlan(100 << 20)
+	s.Forecast(context.Background(), &snapshot.Snapshot{}, p, 2)
+	if f := p.Forecast; f == nil || f.Unavailable != "" || predialed.Load() != 0 {
+		t.Errorf("dump done: forecast %+v, sessions opened ahead for %d jobs (want none)", f, predialed.Load())
 	}
 
 	// Ctrl-C while the dump runs: no measure, the plan says why.

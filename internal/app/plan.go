@@ -117,8 +117,18 @@ func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 // overlaps the catalog reads, and the run would wait for it anyway.
 // A dump that waits longer than dumpWait (pg_dump queued behind another session's lock) is
 // measured beside all the same: the forecast is not held back with it.
+//
+// While it waits, the probe's own sessions are opened (forecast.Predial): their authentications
+// are then no part of the time between the dump's end and the run's start.
 func (s *Session) probeQuiet(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int) (*forecast.Estimate, error) {
 	if s.ProbeAfter != nil {
+		select {
+		case <-s.ProbeAfter:
+		default:
+			ss := predial(ctx, snap, p, jobs)
+			defer ss.Close()
+			ctx = forecast.WithSessions(ctx, ss)
+		}
 		wait := time.NewTimer(dumpWait)
 		defer wait.Stop()
 		select {
@@ -130,6 +140,10 @@ func (s *Session) probeQuiet(ctx context.Context, snap *snapshot.Snapshot, p *pl
 	}
 	return probe(ctx, snap, p, jobs)
 }
+
+// predial opens the probe's sessions ahead (forecast.Predial). A variable, as probe is: tests
+// that price a plan without measuring servers open none.
+var predial = forecast.Predial
 
 // dumpWait is how long probeQuiet waits for the schema dump at most.
 const dumpWait = 30 * time.Second
