@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -316,5 +317,45 @@ func TestSessionForecastEarlyFormats(t *testing.T) {
 	// orders: 1 s fixed + 8 s × 500/1000 = 5 s instead of 9 s, on the critical path.
 	if same-text != 4000 {
 		t.Errorf("forecast %d ms with orders in binary, %d ms in text: want 4000 ms less", same, text)
+	}
+}
+
+// TestPredialProbe: an apply without a prompt opens its probe's sessions as the catalogs start to
+// be read, in the database it prefetches, with its jobs; not when a rehearsal will be the basis.
+// Forecast hands them to the probe; what no probe took is closed by Forecast.
+func TestPredialProbe(t *testing.T) {
+	ctx := context.Background()
+	defer func(saved func(context.Context, *config.Migration, string, int) *forecast.Sessions) {
+		predialDB = saved
+	}(predialDB)
+	var got string
+	predialDB = func(_ context.Context, _ *config.Migration, db string, jobs int) *forecast.Sessions {
+		got = fmt.Sprintf("%s/%d", db, jobs)
+		return nil
+	}
+	s := forecastSession(t)
+	s.Migration.Options.Jobs = 2
+	s.predialProbe(ctx, "app")
+	if ss := s.ahead.take(); ss != nil || got != "app/2" {
+		t.Errorf("cold: sessions opened ahead in %q (want app/2), taken %v", got, ss)
+	}
+	// Forecast forgets them (closing what no probe took).
+	defer func(saved func(context.Context, *snapshot.Snapshot, *plan.Plan, int) (*forecast.Estimate, error)) {
+		probe = saved
+	}(probe)
+	probe = func(context.Context, *snapshot.Snapshot, *plan.Plan, int) (*forecast.Estimate, error) {
+		return nil, errors.New("connection refused")
+	}
+	s.Forecast(ctx, &snapshot.Snapshot{}, forecastPlan(100<<20), 2)
+	if s.ahead != nil {
+		t.Error("Forecast kept the sessions opened ahead")
+	}
+
+	// A rehearsal is the basis: no probe, no sessions opened for it.
+	record(t, s, forecastPlan(100<<20), state.StatusSucceeded)
+	got = ""
+	s.predialProbe(ctx, "app")
+	if ss := s.ahead.take(); ss != nil || got != "" {
+		t.Errorf("after a rehearsal: sessions opened ahead in %q, want none", got)
 	}
 }

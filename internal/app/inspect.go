@@ -83,6 +83,9 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 	if opt.Prefetch != nil {
 		counting = countEarly(ctx, m, snap.State) // the prefetch's relation count, while the instances are read
 		defer counting.wait()
+		if counting != nil {
+			s.predialProbe(ctx, counting.db) // the forecast's probe's sessions, likewise
+		}
 	}
 	var srcErr, tgtErr error
 	var wg sync.WaitGroup

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/plan"
 )
@@ -99,13 +100,24 @@ func (ss *Sessions) closeLocked() {
 // a session by the fastest pair (contention), as before. nil when there is nothing to open ahead.
 // The caller closes it (Close) after the probe.
 func Predial(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int) *Sessions {
-	if jobs <= 1 || snap == nil || snap.Migration == nil || p == nil {
+	if snap == nil || snap.Migration == nil || p == nil {
 		return nil
 	}
-	pb := &prober{m: snap.Migration, snap: snap}
+	db := ""
 	if sample := largestTable(snap, p); sample != nil {
-		pb.srcDB = sample.db
+		db = sample.db
 	}
+	return PredialDB(ctx, snap.Migration, db, jobs)
+}
+
+// PredialDB is Predial before the plan is made: the probe's source session is opened in database
+// db, where the caller expects the plan's largest table (a probe that samples another database
+// opens its own sessions; the caller closes these).
+func PredialDB(ctx context.Context, m *config.Migration, db string, jobs int) *Sessions {
+	if jobs <= 1 || m == nil {
+		return nil
+	}
+	pb := &prober{m: m, srcDB: db}
 	return pb.dial(ctx)
 }
 
