@@ -83,8 +83,10 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 	if opt.Prefetch != nil {
 		counting = countEarly(ctx, m, snap.State) // the prefetch's relation count, while the instances are read
 		defer counting.wait()
-		if counting != nil {
-			s.predialProbe(ctx, counting.db) // the forecast's probe's sessions, likewise
+		if counting != nil && opt.SampleCopy {
+			// The forecast's probe's sessions, likewise: an apply without a saved plan forecasts
+			// (Forecast closes them); one of a saved plan may keep its plan's forecast.
+			s.predialProbe(ctx, counting.db)
 		}
 	}
 	var srcErr, tgtErr error
