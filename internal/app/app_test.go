@@ -282,3 +282,42 @@ func TestInspectPrefetchedCatalog(t *testing.T) {
 		t.Fatalf("prefetch read failed: Inspect %v, reader called %d times, source %v", err, failed, snap.SourceDBs)
 	}
 }
+
+// TestCountEarly: the database a prefetch opens is guessed before the source's instance is read
+// only when the migration names its databases: the first one the state does not show finished, as
+// snapshot.FirstUnfinished picks it; its count is handed over only for that database.
+func TestCountEarly(t *testing.T) {
+	ctx := context.Background()
+	down := &config.Server{Kind: "source", Name: "src", Host: "127.0.0.1", Port: 1, User: "u", SSLMode: "disable"}
+	done := &state.State{Actions: []*state.Action{{Address: "database.a", Database: "a", Status: state.ActionApplied}}}
+	for _, tc := range []struct {
+		dbs  []string
+		st   *state.State
+		want string // "": no guess
+	}{
+		{[]string{"*"}, nil, ""},
+		{[]string{"a", "b"}, nil, "a"},
+		{[]string{"a", "b"}, done, "b"},
+		{[]string{"a"}, done, ""},
+	} {
+		c := countEarly(ctx, &config.Migration{Source: down, Databases: tc.dbs}, tc.st)
+		if got := ""; c != nil {
+			got = c.db
+			if got != tc.want {
+				t.Errorf("databases %v: counts %q early, want %q", tc.dbs, got, tc.want)
+			}
+			if counts, err := c.of(c.db); counts != nil || err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+				t.Errorf("databases %v: count %v, %v: want the failure to reach the server", tc.dbs, counts, err)
+			}
+			if counts, err := c.of("other"); counts != nil || err != nil {
+				t.Errorf("databases %v: count of another database %v, %v: want none (the caller counts)", tc.dbs, counts, err)
+			}
+		} else if tc.want != "" {
+			t.Errorf("databases %v: no early count, want one of %q", tc.dbs, tc.want)
+		}
+	}
+	var none *earlyCount
+	if counts, err := none.of("a"); counts != nil || err != nil {
+		t.Errorf("no early count: %v, %v", counts, err)
+	}
+}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -218,6 +219,15 @@ func TestSessionForecastAfterDump(t *testing.T) {
 		}
 		return &forecast.Estimate{Basis: forecast.BasisModel, Durations: d, Spread: 0.3}, nil
 	}
+	// While it waits, the probe's sessions are opened (predial), for the jobs it measures.
+	defer func(saved func(context.Context, *snapshot.Snapshot, *plan.Plan, int) *forecast.Sessions) {
+		predial = saved
+	}(predial)
+	var predialed atomic.Int32
+	predial = func(_ context.Context, _ *snapshot.Snapshot, _ *plan.Plan, jobs int) *forecast.Sessions {
+		predialed.Store(int32(jobs))
+		return nil
+	}
 	s := forecastSession(t)
 	s.ProbeAfter = dumped
 	p := forecastPlan(100 << 20)
@@ -228,6 +238,16 @@ func TestSessionForecastAfterDump(t *testing.T) {
 	s.Forecast(context.Background(), &snapshot.Snapshot{}, p, 2)
 	if f := p.Forecast; f == nil || f.Unavailable != "" || !probedAfter.Load() {
 		t.Fatalf("forecast %+v, probed after the dump: %v", f, probedAfter.Load())
+	}
+	if predialed.Load() != 2 {
+		t.Errorf("sessions opened ahead for %d jobs, want 2 (opened while the dump ran)", predialed.Load())
+	}
+	// The dump done already: nothing to open ahead, the probe opens its own.
+	predialed.Store(0)
+	p = forecastPlan(100 << 20)
+	s.Forecast(context.Background(), &snapshot.Snapshot{}, p, 2)
+	if f := p.Forecast; f == nil || f.Unavailable != "" || predialed.Load() != 0 {
+		t.Errorf("dump done: forecast %+v, sessions opened ahead for %d jobs (want none)", f, predialed.Load())
 	}
 
 	// Ctrl-C while the dump runs: no measure, the plan says why.
@@ -338,5 +358,45 @@ func TestSessionForecastRehearsalFormats(t *testing.T) {
 	// orders in binary: 30 MB at 300 MB/s, 0.1 s instead of 1 s.
 	if f == nil || f.ExpectedMS < 6000 || f.ExpectedMS > 6300 || !strings.Contains(f.Note, "1 copy in another COPY format than run 1 sent, priced for this plan's") {
 		t.Fatalf("binary now: forecast %+v, want about 6100ms and the note", f)
+	}
+}
+
+// TestPredialProbe: an apply without a prompt opens its probe's sessions as the catalogs start to
+// be read, in the database it prefetches, with its jobs; not when a rehearsal will be the basis.
+// Forecast hands them to the probe; what no probe took is closed by Forecast.
+func TestPredialProbe(t *testing.T) {
+	ctx := context.Background()
+	defer func(saved func(context.Context, *config.Migration, string, int) *forecast.Sessions) {
+		predialDB = saved
+	}(predialDB)
+	var got string
+	predialDB = func(_ context.Context, _ *config.Migration, db string, jobs int) *forecast.Sessions {
+		got = fmt.Sprintf("%s/%d", db, jobs)
+		return nil
+	}
+	s := forecastSession(t)
+	s.Migration.Options.Jobs = 2
+	s.predialProbe(ctx, "app")
+	if ss := s.ahead.take(); ss != nil || got != "app/2" {
+		t.Errorf("cold: sessions opened ahead in %q (want app/2), taken %v", got, ss)
+	}
+	// Forecast forgets them (closing what no probe took).
+	defer func(saved func(context.Context, *snapshot.Snapshot, *plan.Plan, int) (*forecast.Estimate, error)) {
+		probe = saved
+	}(probe)
+	probe = func(context.Context, *snapshot.Snapshot, *plan.Plan, int) (*forecast.Estimate, error) {
+		return nil, errors.New("connection refused")
+	}
+	s.Forecast(ctx, &snapshot.Snapshot{}, forecastPlan(100<<20), 2)
+	if s.ahead != nil {
+		t.Error("Forecast kept the sessions opened ahead")
+	}
+
+	// A rehearsal is the basis: no probe, no sessions opened for it.
+	record(t, s, forecastPlan(100<<20), state.StatusSucceeded)
+	got = ""
+	s.predialProbe(ctx, "app")
+	if ss := s.ahead.take(); ss != nil || got != "" {
+		t.Errorf("after a rehearsal: sessions opened ahead in %q, want none", got)
 	}
 }

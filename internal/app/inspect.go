@@ -79,6 +79,16 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 		defer link.Stop()
 	}
 	pgdump.Prewarm(m.Options.PgBinDir) // pg_dump --version while the instances are read (Find below)
+	var counting *earlyCount
+	if opt.Prefetch != nil {
+		counting = countEarly(ctx, m, snap.State) // the prefetch's relation count, while the instances are read
+		defer counting.wait()
+		if counting != nil && opt.SampleCopy {
+			// The forecast's probe's sessions, likewise: an apply without a saved plan forecasts
+			// (Forecast closes them); one of a saved plan may keep its plan's forecast.
+			s.predialProbe(ctx, counting.db)
+		}
+	}
 	var srcErr, tgtErr error
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -110,7 +120,7 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 			reads = append(reads, &read{srv: m.Target, in: snap.Target, db: db})
 		}
 	}
-	early := s.prefetchEarly(ctx, snap, prefetch, opt.Prefetch)
+	early := s.prefetchEarly(ctx, snap, prefetch, opt.Prefetch, counting)
 	sem := make(chan struct{}, 4) // a few connections per server at a time, not one per database
 	for _, r := range reads {
 		wg.Add(1)
@@ -160,24 +170,87 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 // its relations (catalog.ReadDumpedRelations) shows that pg_dump's locks fit, before the catalog
 // reads end. Its wait says whether it did: when it did not (the count does not fit, or failed),
 // the read of db's whole catalog decides, as before.
-func (s *Session) prefetchEarly(ctx context.Context, snap *snapshot.Snapshot, db string, prefetch func(*snapshot.Snapshot, string) func() (*catalog.Database, error)) *earlyPrefetch {
+// The count is counting's when it counted db (countEarly), else taken now.
+func (s *Session) prefetchEarly(ctx context.Context, snap *snapshot.Snapshot, db string, prefetch func(*snapshot.Snapshot, string) func() (*catalog.Database, error), counting *earlyCount) *earlyPrefetch {
 	e := &earlyPrefetch{done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
 		if db == "" {
 			return
 		}
-		conn, err := pgconn.Connect(ctx, s.Migration.Source, db)
-		if err != nil {
-			return
+		counts, err := counting.of(db)
+		if counts == nil && err == nil {
+			counts, err = countRelations(ctx, s.Migration.Source, db)
 		}
-		defer conn.Close(context.WithoutCancel(ctx))
-		if counts, err := catalog.ReadDumpedRelations(ctx, conn, db); err == nil && checks.DumpFitsLocks(snap.Source, counts) {
+		if err == nil && checks.DumpFitsLocks(snap.Source, counts) {
 			e.read = prefetch(snap, db)
 			e.started = true
 		}
 	}()
 	return e
+}
+
+// countRelations counts the relations of database db on srv that pg_dump locks
+// (catalog.ReadDumpedRelations), on a session of its own.
+func countRelations(ctx context.Context, srv *config.Server, db string) (*catalog.Database, error) {
+	conn, err := pgconn.Connect(ctx, srv, db)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return catalog.ReadDumpedRelations(ctx, conn, db)
+}
+
+// earlyCount is the relation count of the database the prefetch will most likely open, taken
+// while the instances are read (countEarly): a session's authentication and a query less between
+// the instances' read and the schema dump's start.
+type earlyCount struct {
+	db     string
+	done   chan struct{}
+	counts *catalog.Database
+	err    error
+}
+
+// countEarly starts counting the relations of the database a prefetch opens when the migration
+// names its databases (not "*": which those are is known only once the source's instance is
+// read): the first one st does not show finished, as snapshot.FirstUnfinished picks it. nil when
+// there is none to guess.
+func countEarly(ctx context.Context, m *config.Migration, st *state.State) *earlyCount {
+	if len(m.Databases) == 1 && m.Databases[0] == "*" {
+		return nil
+	}
+	for _, db := range m.Databases {
+		if st.DatabaseComplete(db) {
+			continue
+		}
+		c := &earlyCount{db: db, done: make(chan struct{})}
+		go func() {
+			defer close(c.done)
+			c.counts, c.err = countRelations(ctx, m.Source, db)
+		}()
+		return c
+	}
+	return nil
+}
+
+// wait returns once the count is done. A nil earlyCount's returns at once.
+func (c *earlyCount) wait() {
+	if c != nil {
+		<-c.done
+	}
+}
+
+// of waits for the count and returns it when it is of database db; nil and no error when it is
+// not (or there is none): the caller counts.
+func (c *earlyCount) of(db string) (*catalog.Database, error) {
+	if c == nil {
+		return nil, nil
+	}
+	c.wait()
+	if c.db != db {
+		return nil, nil
+	}
+	return c.counts, c.err
 }
 
 // earlyPrefetch is prefetchEarly's work.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pgferry/pgferry/checks"
@@ -65,8 +66,9 @@ var probe = forecast.Probe
 // measured now (probe). A forecast that cannot be made never fails the plan: p.Forecast then says
 // why, in one line. A plan with nothing to apply, or whose validations failed, gets none.
 func (s *Session) Forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int) {
-	early := s.early
-	s.early = nil
+	early, ahead := s.early, s.ahead
+	s.early, s.ahead = nil, nil
+	defer ahead.close() // after the early probe stopped (deferred below, so run first)
 	defer early.stop()
 	p.Forecast = nil
 	if !p.HasChanges() || p.ValidationFailed() {
@@ -117,8 +119,21 @@ func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 // overlaps the catalog reads, and the run would wait for it anyway.
 // A dump that waits longer than dumpWait (pg_dump queued behind another session's lock) is
 // measured beside all the same: the forecast is not held back with it.
+//
+// While it waits, the probe's own sessions are opened (forecast.Predial): their authentications
+// are then no part of the time between the dump's end and the run's start.
 func (s *Session) probeQuiet(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int) (*forecast.Estimate, error) {
 	if s.ProbeAfter != nil {
+		ss := s.ahead.take()
+		if ss == nil {
+			select {
+			case <-s.ProbeAfter:
+			default:
+				ss = predial(ctx, snap, p, jobs)
+			}
+		}
+		defer ss.Close()
+		ctx = forecast.WithSessions(ctx, ss)
 		wait := time.NewTimer(dumpWait)
 		defer wait.Stop()
 		select {
@@ -130,6 +145,59 @@ func (s *Session) probeQuiet(ctx context.Context, snap *snapshot.Snapshot, p *pl
 	}
 	return probe(ctx, snap, p, jobs)
 }
+
+// predial opens the probe's sessions ahead (forecast.Predial). A variable, as probe is: tests
+// that price a plan without measuring servers open none.
+var predial = forecast.Predial
+
+// aheadSessions are the probe's sessions opened as the catalogs start to be read (predialProbe).
+type aheadSessions struct {
+	ready chan struct{}
+	mu    sync.Mutex
+	ss    *forecast.Sessions
+}
+
+// predialProbe opens, in the background, the sessions a cold forecast's probe will measure on
+// (forecast.PredialDB), its source session in database db (where an apply without a prompt
+// expects its plan's largest table: the database it prefetches), unless a rehearsal will be the
+// forecast's basis: the apply that probes (probeQuiet) then finds them open, not only once the
+// catalog reads ended (at the schema dump's end, on a small database). Forecast closes them
+// when no probe took them.
+func (s *Session) predialProbe(ctx context.Context, db string) {
+	s.ahead.close() // an earlier Inspect's, not forecast
+	a := &aheadSessions{ready: make(chan struct{})}
+	s.ahead = a
+	go func() {
+		defer close(a.ready)
+		if run, err := s.latestRehearsal(ctx); err != nil || run != nil {
+			return
+		}
+		ss := predialDB(ctx, s.Migration, db, s.Migration.Options.Jobs)
+		a.mu.Lock()
+		a.ss = ss
+		a.mu.Unlock()
+	}()
+}
+
+// predialDB is forecast.PredialDB, a variable as predial is.
+var predialDB = forecast.PredialDB
+
+// take returns the sessions opened ahead, once, for the probe to measure on (nil: none, or taken
+// already). A nil aheadSessions has none.
+func (a *aheadSessions) take() *forecast.Sessions {
+	if a == nil {
+		return nil
+	}
+	<-a.ready
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ss := a.ss
+	a.ss = nil
+	return ss
+}
+
+// close closes the sessions opened ahead that no probe took.
+func (a *aheadSessions) close() { a.take().Close() }
 
 // dumpWait is how long probeQuiet waits for the schema dump at most.
 const dumpWait = 30 * time.Second

@@ -19,7 +19,8 @@ type Session struct {
 	Backend state.Backend
 	// ToolVersion is this pgferry's version, which plans and states record.
 	ToolVersion string
-	early       *earlyProbe // the forecast's measures taken while the tables are sampled (plan.go)
+	early       *earlyProbe    // the forecast's measures taken while the tables are sampled (plan.go)
+	ahead       *aheadSessions // the probe's sessions, opened as the catalogs start to be read (plan.go)
 	// Prefetch says that the apply forecast opens its first database's source (snapshot, schema
 	// dump) while its plan is made, before its run starts: apply --auto-approve and apply PLANFILE
 	// do, and so does the apply of a plan made by `plan` (saved, or reviewed and then applied

@@ -264,24 +264,16 @@ func measure(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs in
 		pb.srcDB = sample.db
 	}
 	// Both connections at once: each costs an authentication, which a busy server makes slow.
-	var connTgt, connSrc time.Duration
-	var tgtErr, srcErr error
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		start := time.Now()
-		pb.tgt, tgtErr = pb.openTarget(ctx)
-		connTgt = time.Since(start)
-	})
-	wg.Go(func() {
-		start := time.Now()
-		pb.src, srcErr = pb.openSource(ctx)
-		connSrc = time.Since(start)
-	})
-	wg.Wait()
-	if err := errors.Join(srcErr, tgtErr); err != nil {
+	// Sessions opened ahead (Predial) are taken when they are for this sample's database.
+	ss := predialed(ctx, pb.srcDB, jobs)
+	if ss == nil {
+		ss = pb.dial(ctx)
+	}
+	if err := ss.take(pb); err != nil {
 		return pb.r, err
 	}
-	pb.r.Connect = max(connTgt, connSrc)
+	var srcErr, tgtErr error
+	var wg sync.WaitGroup
 	// Each connection's round trip, both at once; then the streams' sessions are opened, not
 	// while the round trips are timed (their authentications slowed them by up to a third).
 	wg.Go(func() { pb.r.SourceRTT, srcErr = roundTrip(ctx, pb.src) })

@@ -108,6 +108,22 @@ func TestProbe(t *testing.T) {
 		t.Errorf("measures %+v: want three streams, a connection's time and both round trips", r)
 	}
 
+	// Sessions opened ahead while other work ran (Predial, jobs > 1) are the ones the probe
+	// measures on: taken, not opened again, and closed with the probe's.
+	if forecast.Predial(ctx, snap, p, 1) != nil {
+		t.Error("Predial with one job: want no sessions opened ahead (their opening time prices the run's sessions)")
+	}
+	ss := forecast.Predial(ctx, snap, p, 2)
+	if r, err = forecast.Measure(forecast.WithSessions(ctx, ss), snap, p, 2); err != nil {
+		t.Fatalf("Measure on sessions opened ahead: %v", err)
+	}
+	if !forecast.SessionsTaken(ss) || r.Streams != 2 || r.Connect <= 0 || r.CopyRate <= 0 {
+		t.Errorf("measures %+v on sessions opened ahead (taken %v): want them taken, two streams, a connection's time", r, forecast.SessionsTaken(ss))
+	}
+	ss.Close() // taken: the probe closed them already
+	// Opened ahead and never taken (the forecast came from elsewhere): Close closes them.
+	forecast.Predial(ctx, snap, p, 2).Close()
+
 	// Nothing left on the target: no table of the probe, no session of the login.
 	left := func() string {
 		rows, err := tgt.Query(ctx, "postgres", `SELECT (SELECT count(*) FROM pg_stat_activity WHERE usename = 'migrator') || ' ' ||
@@ -157,6 +173,11 @@ func TestProbe(t *testing.T) {
 	if _, err := forecast.Probe(ctx, &bad, p, 2); err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Errorf("Probe with the target down: %v, want an error naming 127.0.0.1:1", err)
 	}
+	ss = forecast.Predial(ctx, &bad, p, 2)
+	if _, err := forecast.Probe(forecast.WithSessions(ctx, ss), &bad, p, 2); err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("Probe on sessions opened ahead with the target down: %v, want an error naming 127.0.0.1:1", err)
+	}
+	ss.Close()
 }
 
 // TestProbeSampleAsCopied: the probe's sample of the largest table crosses as apply's copy of it
