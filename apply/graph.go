@@ -58,6 +58,21 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 			}
 			hold.finished(actions[i], tasks[i].Early > 0)
 			return nil
+		},
+		WorkGroup: func(ctx context.Context, lane int, group []int) []error {
+			list := make([]*plan.Action, len(group))
+			for k, i := range group {
+				list[k] = actions[i]
+			}
+			errs := workers[lane].runGroup(ctx, list)
+			for k, i := range group {
+				if errs[k] != nil {
+					errs[k] = &actionError{actions[i].Address, errs[k]}
+				} else {
+					hold.finished(actions[i], tasks[i].Early > 0)
+				}
+			}
+			return errs
 		}})
 	cancel() // a failed run stops the analyze lane at once
 	for _, w := range workers {
@@ -87,7 +102,29 @@ func (d *dbRun) tasks(actions []*plan.Action) []sched.Task {
 	if len(early) > 0 {
 		d.earlyPostData(actions, tasks)
 	}
+	groupIndexes(actions, tasks)
 	return tasks
+}
+
+// groupIndexes puts the indexes of each small table (Small tasks: their time goes to round trips
+// and commits, not to building) in one group: those ready together are sent in one message, one
+// transaction (worker.runGroup), instead of one each. A large table's indexes are built apart, in
+// parallel; a foreign key is never grouped (it locks a second table, and two groups locking the
+// same two tables in opposite orders could deadlock).
+func groupIndexes(actions []*plan.Action, tasks []sched.Task) {
+	groups := map[[2]string]int{}
+	for i, a := range actions {
+		if a.Type != plan.TypeIndex || !tasks[i].Small {
+			continue
+		}
+		key := [2]string{a.Schema, a.Table}
+		g, ok := groups[key]
+		if !ok {
+			g = len(groups) + 1
+			groups[key] = g
+		}
+		tasks[i].Group = g
+	}
 }
 
 // readOnlyRefs are the pre-data entries whose statements only read what they depend on (its

@@ -100,3 +100,28 @@ func TestSmallTasks(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupIndexes: the indexes of each small table share a group of their own; a large table's
+// indexes and every foreign key have none.
+func TestGroupIndexes(t *testing.T) {
+	actions := []*plan.Action{
+		{Address: "ta", Type: plan.TypeTable, Schema: "s", Name: "a", BytesEstimate: 1 << 10},
+		{Address: "tb", Type: plan.TypeTable, Schema: "s", Name: "b", BytesEstimate: 1 << 10},
+		{Address: "tbig", Type: plan.TypeTable, Schema: "s", Name: "big", BytesEstimate: 1 << 30},
+		{Address: "a_pkey", Type: plan.TypeIndex, Schema: "s", Table: "a", DependsOn: []string{"ta"}},
+		{Address: "a_i", Type: plan.TypeIndex, Schema: "s", Table: "a", DependsOn: []string{"ta"}},
+		{Address: "b_pkey", Type: plan.TypeIndex, Schema: "s", Table: "b", DependsOn: []string{"tb"}},
+		{Address: "b_fk", Type: plan.TypeConstraint, Schema: "s", Table: "b", DependsOn: []string{"tb", "ta", "a_pkey"}},
+		{Address: "big_pkey", Type: plan.TypeIndex, Schema: "s", Table: "big", DependsOn: []string{"tbig"}},
+		{Address: "big_i", Type: plan.TypeIndex, Schema: "s", Table: "big", DependsOn: []string{"tbig"}},
+	}
+	tasks := GraphTasks(actions)
+	groupIndexes(actions, tasks)
+	got := make([]int, len(tasks))
+	for i := range tasks {
+		got[i] = tasks[i].Group
+	}
+	if want := []int{0, 0, 0, 1, 1, 2, 0, 0, 0}; !reflect.DeepEqual(got, want) {
+		t.Errorf("groups %v, want %v", got, want)
+	}
+}

@@ -49,12 +49,53 @@ func (w *worker) postDataObject(ctx context.Context, a *plan.Action) error {
 	if err := w.preamble(ctx, tgt); err != nil {
 		return err
 	}
-	// In a database whose pre-data this run restored, only an earlier try of this action can have
-	// left its object behind; otherwise an earlier, interrupted run may have.
-	mayExist := w.retry || !w.d.freshSchema.Load()
-	if !mayExist {
-		// nothing to clean up
-	} else if a.Type == plan.TypeConstraint || a.ConstraintOID != 0 {
+	if err := w.dropLeftover(ctx, tgt, a); err != nil {
+		return err
+	}
+	if _, failed, err := execStatements(ctx, tgt, w.d.chunks[k].SQL); err != nil {
+		return chunkError(w.d.chunks[k], failed, err)
+	}
+	return nil
+}
+
+// postDataGroup builds indexes of one table (graph.go's groups) from pg_dump's definitions sent
+// in one message: one round trip, and one transaction, so they are all built or none is (a
+// connection lost before its reply leaves either every one of them or none, and dropLeftover
+// handles both on the next try).
+func (w *worker) postDataGroup(ctx context.Context, actions []*plan.Action) error {
+	tgt, err := w.target(ctx)
+	if err != nil {
+		return err
+	}
+	if err := w.preamble(ctx, tgt); err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, a := range actions {
+		k, ok := w.d.chunkFor(a)
+		if !ok {
+			return fmt.Errorf("pg_dump printed no definition for %s.%s", a.Schema, a.Name)
+		}
+		if err := w.dropLeftover(ctx, tgt, a); err != nil {
+			return err
+		}
+		b.WriteString(w.d.chunks[k].SQL)
+		b.WriteString("\n")
+	}
+	if _, failed, err := execStatements(ctx, tgt, b.String()); err != nil {
+		return newStatementError("building", fmt.Sprintf("the indexes of table %s", qualifiedName(actions[0].Schema, actions[0].Table)), b.String(), failed, err)
+	}
+	return nil
+}
+
+// dropLeftover drops what an interrupted earlier attempt of index or constraint action a may
+// have left behind. In a database whose pre-data this run restored, only an earlier try of this
+// action can have; otherwise an earlier, interrupted run may have.
+func (w *worker) dropLeftover(ctx context.Context, tgt *pgx.Conn, a *plan.Action) error {
+	if !w.retry && w.d.freshSchema.Load() {
+		return nil
+	}
+	if a.Type == plan.TypeConstraint || a.ConstraintOID != 0 {
 		var exists bool
 		tbl := pgx.Identifier{a.Schema, a.Table}.Sanitize()
 		if err := tgt.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass($1) AND conname = $2)", tbl, a.Name).Scan(&exists); err != nil {
@@ -65,16 +106,10 @@ func (w *worker) postDataObject(ctx context.Context, a *plan.Action) error {
 				return err
 			}
 		}
-	} else {
-		idx := pgx.Identifier{a.Schema, a.Name}.Sanitize()
-		if _, err := tgt.Exec(ctx, "DROP INDEX IF EXISTS "+idx); err != nil {
-			return err
-		}
+		return nil
 	}
-	if _, failed, err := execStatements(ctx, tgt, w.d.chunks[k].SQL); err != nil {
-		return chunkError(w.d.chunks[k], failed, err)
-	}
-	return nil
+	_, err := tgt.Exec(ctx, "DROP INDEX IF EXISTS "+pgx.Identifier{a.Schema, a.Name}.Sanitize())
+	return err
 }
 
 // usedChunks marks the chunks that index and constraint actions run, so post_data skips them.

@@ -120,29 +120,69 @@ func (w *worker) run(ctx context.Context, a *plan.Action) error {
 	r := w.d.r
 	start := r.markBegin(a, w.lane)
 	var rows, bytes int64
+	// Streamed pre-data is not tried again here: early copies may be running in the database
+	// a new try would drop and create again. Nor is a part of a split table: its commit may
+	// have succeeded before the connection was lost, and its rows cannot be told apart from
+	// the other parts'. The database's run starts over instead (it reloads a split table whole).
+	once := (a.Type == plan.TypeSchema && w.d.streamed) || a.Type == plan.TypeTablePart
+	err := w.tries(ctx, a.Address, once, func() (err error) {
+		rows, bytes, err = w.do(ctx, a)
+		return err
+	})
+	r.markFinish(ctx, a, start, rows, bytes, w.work, err, true)
+	w.work = 0
+	return err
+}
+
+// tries runs f, and again on a new connection when it lost its connection (unless once), with
+// the backoff between tries. It returns f's last error.
+func (w *worker) tries(ctx context.Context, address string, once bool, f func() error) error {
 	var err error
 	for attempt := 0; ; attempt++ {
 		w.retry = attempt > 0
-		rows, bytes, err = w.do(ctx, a)
+		err = f()
 		if err != nil {
 			// A failed statement may leave the connections mid-transaction or broken.
 			w.close()
 		}
-		// Streamed pre-data is not tried again here: early copies may be running in the database
-		// a new try would drop and create again. Nor is a part of a split table: its commit may
-		// have succeeded before the connection was lost, and its rows cannot be told apart from
-		// the other parts'. The database's run starts over instead (it reloads a split table whole).
-		if err == nil || !retryable(err) || attempt >= len(backoff) || ctx.Err() != nil || (a.Type == plan.TypeSchema && w.d.streamed) || a.Type == plan.TypeTablePart {
-			break
+		if err == nil || once || !retryable(err) || attempt >= len(backoff) || ctx.Err() != nil {
+			return err
 		}
-		r.emit(Event{Type: EventMessage, Address: a.Address, Message: fmt.Sprintf("%s: connection lost (%v); retrying in %s", a.Address, err, backoff[attempt])})
+		w.d.r.emit(Event{Type: EventMessage, Address: address, Message: fmt.Sprintf("%s: connection lost (%v); retrying in %s", address, err, backoff[attempt])})
 		if serr := sleep(ctx, backoff[attempt]); serr != nil {
-			break
+			return err
 		}
 	}
-	r.markFinish(ctx, a, start, rows, bytes, w.work, err, true)
-	w.work = 0
-	return err
+}
+
+// runGroup runs index actions of one table that were ready together (graph.go's groups) as one
+// message and one transaction (postDataGroup), and records each one's outcome as run does. Each
+// is recorded running first and, once built, waits for the flusher like any action; the time
+// they took together is split evenly among them. When the server refused a statement, the
+// transaction built none of them: each is then built alone, so that the failure is the
+// action's whose statement failed, with its own error, and the others are built.
+func (w *worker) runGroup(ctx context.Context, actions []*plan.Action) []error {
+	r := w.d.r
+	for _, a := range actions {
+		r.markBegin(a, w.lane)
+	}
+	begin := time.Now()
+	err := w.tries(ctx, actions[0].Address, false, func() error { return w.postDataGroup(ctx, actions) })
+	errs := make([]error, len(actions))
+	if err != nil && !retryable(err) && !Interrupted(ctx, err) {
+		for k, a := range actions {
+			start := time.Now()
+			errs[k] = w.tries(ctx, a.Address, false, func() error { return w.postDataObject(ctx, a) })
+			r.markFinish(ctx, a, start, 0, 0, 0, errs[k], true)
+		}
+		return errs
+	}
+	share := time.Since(begin) / time.Duration(len(actions))
+	for k, a := range actions {
+		errs[k] = err
+		r.markFinish(ctx, a, time.Now().Add(-share), 0, 0, 0, err, true)
+	}
+	return errs
 }
 
 // do runs one action once.

@@ -3,6 +3,7 @@ package sched
 import (
 	"container/heap"
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -28,6 +29,12 @@ type Task struct {
 	// to round trips, not to the servers' CPU or disks): besides the Jobs lanes it may also run on
 	// the Extra ones.
 	Small bool
+	// Group, when above 0, lets Run hand the task to one lane together with the other tasks of the
+	// same Group (and the same Small) that are ready at the moment it starts (Options.WorkGroup):
+	// a table's indexes, sent in one message. Each keeps its own dependencies, completion and
+	// confirmation; the group takes one lane until its last task finished. Simulate runs them one
+	// by one.
+	Group int
 }
 
 // CycleError reports tasks that can never run: their dependencies form a cycle.
@@ -62,6 +69,13 @@ type core struct {
 	remaining   int // tasks neither confirmed nor failed
 	unconfirm   int // tasks finished and handed to confirmation, not confirmed yet
 	failed      bool
+	// grouping is set by Run when it can run groups: grouped holds each group's ready tasks (the
+	// first is in a ready heap and stands for the others), lead a started group's task → the task
+	// that led it, left how many of a group started by its lead have not finished.
+	grouping bool
+	grouped  map[[2]int][]int
+	lead     map[int]int
+	left     map[int]int
 }
 
 func newCore(tasks []Task, jobs, extra int) (*core, error) {
@@ -70,6 +84,7 @@ func newCore(tasks []Task, jobs, extra int) (*core, error) {
 		waiting: make([]int, n), dependents: make([][]int, n), started: make([]bool, n),
 		armed: make([]bool, n), prov: make([]int, n), provisional: make([]bool, n)}
 	c.ready.tasks, c.readySmall.tasks = tasks, tasks
+	c.grouped, c.lead, c.left = map[[2]int][]int{}, map[int]int{}, map[int]int{}
 	for i, t := range tasks {
 		if t.Gate {
 			if c.gate >= 0 {
@@ -126,8 +141,28 @@ func dependsOn(t Task, j int) bool {
 	return false
 }
 
-// push adds task i to the ready set.
+// groupKey is the key of task i's group (by Group and Small), and whether it has one.
+func (c *core) groupKey(i int) ([2]int, bool) {
+	t := c.tasks[i]
+	if !c.grouping || t.Group <= 0 {
+		return [2]int{}, false
+	}
+	small := 0
+	if t.Small {
+		small = 1
+	}
+	return [2]int{t.Group, small}, true
+}
+
+// push adds task i to the ready set: a task of a group that has a ready task already joins it.
 func (c *core) push(i int) {
+	if key, ok := c.groupKey(i); ok {
+		if g := c.grouped[key]; len(g) > 0 {
+			c.grouped[key] = append(g, i)
+			return
+		}
+		c.grouped[key] = []int{i}
+	}
 	if c.tasks[i].Small {
 		heap.Push(&c.readySmall, i)
 	} else {
@@ -152,7 +187,16 @@ func (c *core) next() int {
 	return best
 }
 
-// start takes next's task off the ready set.
+// members are the tasks that start with next's task i: i and the ready tasks of its group.
+func (c *core) members(i int) []int {
+	if key, ok := c.groupKey(i); ok && len(c.grouped[key]) > 1 {
+		return slices.Clone(c.grouped[key])
+	}
+	return []int{i}
+}
+
+// start takes next's task i off the ready set, with the ready tasks of its group (members), all
+// on one lane.
 func (c *core) start(i int) {
 	if c.tasks[i].Small {
 		heap.Pop(&c.readySmall)
@@ -161,6 +205,31 @@ func (c *core) start(i int) {
 		c.big++
 	}
 	c.running++
+	if key, ok := c.groupKey(i); ok {
+		if g := c.grouped[key]; len(g) > 1 {
+			for _, k := range g {
+				c.lead[k] = i
+			}
+			c.left[i] = len(g)
+		}
+		delete(c.grouped, key)
+	}
+}
+
+// release frees task i's lane, once the last task of its group (if any) finished.
+func (c *core) release(i int) {
+	if l, ok := c.lead[i]; ok {
+		delete(c.lead, i)
+		if c.left[l]--; c.left[l] > 0 {
+			return
+		}
+		delete(c.left, l)
+		i = l
+	}
+	c.running--
+	if !c.tasks[i].Small {
+		c.big--
+	}
 }
 
 // progress tells how far the gate got: the early tasks whose Early it reached, and whose
@@ -192,10 +261,7 @@ func (c *core) startEarly(i int, made []int) []int {
 // the early tasks that finished before it; and the tasks made ready by i's held completion (its
 // dependents that may start early).
 func (c *core) finish(i int, failed bool) (batch, made []int) {
-	c.running--
-	if !c.tasks[i].Small {
-		c.big--
-	}
+	c.release(i)
 	if failed {
 		c.failed = true
 		c.remaining--

@@ -7,7 +7,8 @@
 // gated by the gate's progress, their completion held until the gate's; a task may start early on
 // early tasks that finished, so early starts chain), when a finished task
 // releases its dependents (once its completion is confirmed durable, see Confirmer), that the
-// first error cancels the rest, and that a graph which can never finish is a dependency cycle.
+// first error cancels the rest, which ready tasks of one Group Run hands to one lane together (Simulate
+// runs them one by one), and that a graph which can never finish is a dependency cycle.
 //
 // Run drives those rules with goroutines and real work; Simulate drives the very same rules (one
 // core type, see core.go) with predicted durations on a virtual clock, without goroutines or

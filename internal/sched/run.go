@@ -17,6 +17,10 @@ type Options struct {
 	// between tasks). It is called from the lane's goroutine with a context that is cancelled once
 	// any task failed.
 	Work func(ctx context.Context, lane, i int) error
+	// WorkGroup, when not nil, runs tasks of one Group that were ready together (more than one) on
+	// lane lane, and returns each one's error, in their order; without it every task runs alone
+	// (Work).
+	WorkGroup func(ctx context.Context, lane int, tasks []int) []error
 	// Confirm makes finished tasks durable before their dependents start; nil confirms at once.
 	Confirm Confirmer
 	// Progress is where the gate task's work tells how far it got (nil: no early starts happen).
@@ -70,6 +74,7 @@ func Run(ctx context.Context, tasks []Task, opt Options) error {
 	if len(tasks) == 0 {
 		return nil
 	}
+	c.grouping = opt.WorkGroup != nil
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
@@ -80,7 +85,7 @@ func Run(ctx context.Context, tasks []Task, opt Options) error {
 		tasks []int
 		err   error
 	}
-	work := make(chan int)
+	work := make(chan []int)
 	results := make(chan result)
 	// Confirmations arrive in order through arrived; done never blocks (a confirmer may call it
 	// from Confirm itself, or after Run returned).
@@ -90,8 +95,15 @@ func Run(ctx context.Context, tasks []Task, opt Options) error {
 	var wg sync.WaitGroup
 	for lane := 0; lane < c.jobs+c.extra; lane++ {
 		wg.Go(func() {
-			for i := range work {
-				results <- result{i, opt.Work(wctx, lane, i)}
+			for group := range work {
+				if len(group) == 1 {
+					results <- result{group[0], opt.Work(wctx, lane, group[0])}
+					continue
+				}
+				errs := opt.WorkGroup(wctx, lane, group)
+				for k, i := range group {
+					results <- result{i, errs[k]}
+				}
 			}
 		})
 	}
@@ -124,9 +136,10 @@ func Run(ctx context.Context, tasks []Task, opt Options) error {
 	}
 	for !c.done() {
 		next := c.next()
-		var workCh chan int
+		var workCh chan []int
+		var group []int
 		if next >= 0 {
-			workCh = work
+			workCh, group = work, c.members(next)
 		} else if c.hurry() {
 			opt.Confirm.Hurry()
 		}
@@ -139,7 +152,7 @@ func Run(ctx context.Context, tasks []Task, opt Options) error {
 			if _, more := c.progress(int(opt.Progress.n.Load())); !more {
 				tick = nil
 			}
-		case workCh <- next:
+		case workCh <- group:
 			c.start(next)
 		case res := <-results:
 			if res.err != nil {
