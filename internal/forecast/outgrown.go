@@ -45,11 +45,6 @@ func (e *Estimate) WithModel(m *Estimate) *Estimate {
 		c.Durations[i] = m.Durations[i]
 		modelled += m.Durations[i]
 		least = math.Min(least, g)
-		if c.isReformatted(i) {
-			// The model prices the copy in the plan's format.
-			c.reformatted = append([]bool(nil), c.reformatted...)
-			c.reformatted[i] = false
-		}
 	}
 	for _, d := range c.Durations {
 		total += d

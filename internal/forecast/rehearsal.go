@@ -127,7 +127,8 @@ func rehearsal(p *plan.Plan, jobs int, run *state.Run, samples map[string]map[st
 				scale = float64(now) / float64(then)
 				d = fixed + time.Duration(float64(d-fixed)*scale)
 			}
-			if g := outgrown(now, then); g > 0 {
+			g := outgrown(now, then)
+			if g > 0 {
 				if e.outgrown == nil {
 					e.outgrown = make([]float64, len(p.Actions))
 				}
@@ -135,7 +136,10 @@ func rehearsal(p *plan.Plan, jobs int, run *state.Run, samples map[string]map[st
 				// Its copy's bytes would say the data grew: the model prices it (WithModel).
 				now, then = 0, 0
 			}
-			if nd, changed := b.formatChange(a, ra, d, fixed, scale); changed {
+			if nd, changed := b.formatChange(a, ra, d, fixed, scale); changed && g > 0 {
+				// The model prices it in the plan's format; this is its price without one.
+				d = nd
+			} else if changed {
 				if e.reformatted == nil {
 					e.reformatted = make([]bool, len(p.Actions))
 				}
