@@ -64,6 +64,9 @@ const maxConfirmDelay = 250 * time.Millisecond
 //     in its size (a copy: its bytes estimate now against the run's; an index or constraint: its
 //     table's; verify: its database's data), its fixed part (the type's shortest durations in the
 //     run: connecting, a round trip, an empty table's work) unchanged;
+//   - an action the run did on far less data than it has now (outgrown: 100×, or 10× from under
+//     1 MiB): scaled so, and marked for WithModel, which prices it by the model of these servers
+//     (its measure was mostly its fixed part, and scaling multiplies any error in the split);
 //   - data work (copies, indexes, constraints, ANALYZE, verify) scaled by the change in jobs: more
 //     actions at once share the same cores and disks, and each takes longer (by the square root
 //     of the change in how many run at once: half the gain of the extra lanes is taken to be lost
