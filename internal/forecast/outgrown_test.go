@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
 )
@@ -251,5 +253,25 @@ func TestGrowth(t *testing.T) {
 		if got := growth(g); got != want {
 			t.Errorf("growth(%v) = %q, want %q", g, got, want)
 		}
+	}
+}
+
+// TestRehearsalOutgrownFormat: a copy that outgrew its rehearsal and was sent in another COPY
+// format is the model's (priced in the plan's format): the note does not count it as reformatted.
+func TestRehearsalOutgrownFormat(t *testing.T) {
+	samples := map[string]map[string]snapshot.CopySample{"shop": {"public.big": bigSample}}
+	run := formatRun(t, shop(10<<20), 4, ms(50), config.CopyFormatText)
+	now := shop(2 << 30)
+	now.Actions[3].CopyFormat = config.CopyFormatBinary
+	e, err := RehearsalSampled(now, 2, run, samples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Outgrown() != 3 || strings.Contains(e.Note, "COPY format") || e.isReformatted(3) {
+		t.Fatalf("%d outgrown, note %q", e.Outgrown(), e.Note)
+	}
+	w := e.WithModel(modelOf(now))
+	if w.Durations[3] != modelOf(now).Durations[3] || w.Note != "3 actions grew 180× or more since run 4 (verify: 186×): priced by the model of these servers" {
+		t.Errorf("big %v, note %q", w.Durations[3], w.Note)
 	}
 }
