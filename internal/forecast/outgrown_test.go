@@ -271,7 +271,7 @@ func TestRehearsalOutgrownFormat(t *testing.T) {
 		t.Fatalf("%d outgrown, note %q", e.Outgrown(), e.Note)
 	}
 	w := e.WithModel(modelOf(now))
-	if w.Durations[3] != modelOf(now).Durations[3] || w.Note != "3 actions grew 180× or more since run 4 (verify: 186×): priced by the model of these servers" {
+	if w.Durations[3] != modelOf(now).Durations[3] || w.Note != "3 actions grew 180× or more since run 4: priced by the model of these servers" {
 		t.Errorf("big %v, note %q", w.Durations[3], w.Note)
 	}
 }
