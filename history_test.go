@@ -149,3 +149,32 @@ func runwithin(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Fatalf("runwithin: no run %d", id)
 }
+
+// forecastwithin FILE COLD FACTOR: the forecast.seconds of the plan --json document in FILE (or
+// stdout) is within FACTOR times that of the one in COLD, either way.
+func forecastwithin(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: forecastwithin FILE|stdout COLDFILE FACTOR")
+	}
+	seconds := func(file string) float64 {
+		var doc struct {
+			Forecast *struct {
+				Seconds float64 `json:"seconds"`
+			} `json:"forecast"`
+		}
+		if err := json.Unmarshal([]byte(ts.ReadFile(file)), &doc); err != nil {
+			ts.Fatalf("forecastwithin: %s: %v", file, err)
+		}
+		if doc.Forecast == nil || doc.Forecast.Seconds <= 0 {
+			ts.Fatalf("forecastwithin: %s has no forecast", file)
+		}
+		return doc.Forecast.Seconds
+	}
+	factor, err := strconv.ParseFloat(args[2], 64)
+	ts.Check(err)
+	got, cold := seconds(args[0]), seconds(args[1])
+	ts.Logf("forecast %.3fs, cold %.3fs: %.2f×", got, cold, got/cold)
+	if got > cold*factor || got < cold/factor {
+		ts.Fatalf("forecastwithin: %.3fs is not within %g× of %.3fs", got, factor, cold)
+	}
+}

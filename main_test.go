@@ -38,10 +38,11 @@ func TestScripts(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmds := pgtest.Commands()
-	cmds["ttyrun"] = ttyrun             // tty_test.go
-	cmds["histcheck"] = histcheck       // history_test.go
-	cmds["lastruncheck"] = lastruncheck // history_test.go
-	cmds["runwithin"] = runwithin       // history_test.go
+	cmds["ttyrun"] = ttyrun                 // tty_test.go
+	cmds["histcheck"] = histcheck           // history_test.go
+	cmds["lastruncheck"] = lastruncheck     // history_test.go
+	cmds["runwithin"] = runwithin           // history_test.go
+	cmds["forecastwithin"] = forecastwithin // history_test.go
 	// planschema FILE: FILE (or stdout) is a plan --json document valid against the documented schema.
 	cmds["planschema"] = func(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) != 1 {

@@ -400,3 +400,63 @@ func TestPredialProbe(t *testing.T) {
 		t.Errorf("after a rehearsal: sessions opened ahead in %q, want none", got)
 	}
 }
+
+// TestSessionForecastOutgrown: a rehearsal of a tiny table that holds far more now is priced by the
+// model for that table's actions (the servers are measured for it), and by the rehearsal for the
+// rest; a plan nothing of which outgrew the rehearsal measures nothing. A failed measure keeps the
+// scaled time, with the widest range, and says why, secrets redacted.
+func TestSessionForecastOutgrown(t *testing.T) {
+	ctx := context.Background()
+	s := forecastSession(t)
+	defer func(saved func(context.Context, *snapshot.Snapshot, *plan.Plan, int) (*forecast.Estimate, error)) {
+		probe = saved
+	}(probe)
+	var probes atomic.Int32
+	var fail error
+	probe = func(_ context.Context, _ *snapshot.Snapshot, p *plan.Plan, jobs int) (*forecast.Estimate, error) {
+		probes.Add(1)
+		if fail != nil {
+			return nil, fail
+		}
+		d := make([]time.Duration, len(p.Actions))
+		for i := range d {
+			d[i] = 2 * time.Second
+		}
+		return &forecast.Estimate{Basis: forecast.BasisModel, Durations: d, Spread: 0.3}, nil
+	}
+	record(t, s, forecastPlan(64<<10), state.StatusSucceeded) // orders: 64 KiB, 1 s an action
+
+	// orders grew by half: scaled, no measure.
+	p := forecastPlan(96 << 10)
+	s.Forecast(ctx, &snapshot.Snapshot{}, p, 2)
+	if f := p.Forecast; f == nil || f.Basis != forecast.BasisRehearsal || f.Note != "" || probes.Load() != 0 {
+		t.Fatalf("grown by half: forecast %+v, %d probes", f, probes.Load())
+	}
+
+	// orders holds 800 MiB now (12,800×): its copy and its index are the model's 2 s each.
+	p = forecastPlan(800 << 20)
+	s.Forecast(ctx, &snapshot.Snapshot{}, p, 2)
+	f := p.Forecast
+	if f == nil || f.Basis != forecast.BasisRehearsal || f.BasisRun != 1 || probes.Load() != 1 {
+		t.Fatalf("outgrown: forecast %+v, %d probes", f, probes.Load())
+	}
+	if want := "2 actions grew 12,000× or more since run 1: priced by the model of these servers"; f.Note != want {
+		t.Errorf("note %q, want %q", f.Note, want)
+	}
+	// database 1 s, schema 1 s, orders 2 s beside customers 1 s, orders_pkey 2 s, and the run's 2 s outside.
+	if f.ExpectedMS < 7000 || f.ExpectedMS > 9000 {
+		t.Errorf("outgrown: %dms, want about 8000 (scaled: hours)", f.ExpectedMS)
+	}
+
+	// The servers cannot be measured: scaled, the widest range, and why.
+	fail = errors.New("password s3cret refused")
+	p = forecastPlan(800 << 20)
+	s.Forecast(ctx, &snapshot.Snapshot{}, p, 2)
+	f = p.Forecast
+	if f == nil || f.Unavailable != "" || !strings.Contains(f.Note, "the model could not be measured: password ") || strings.Contains(f.Note, "s3cret") {
+		t.Fatalf("unmeasured: forecast %+v", f)
+	}
+	if f.HighMS <= f.ExpectedMS*17/10 {
+		t.Errorf("unmeasured: range %d–%dms around %dms, want the widest", f.LowMS, f.HighMS, f.ExpectedMS)
+	}
+}

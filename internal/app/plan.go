@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -91,7 +92,16 @@ func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 	var rerr error
 	if len(runs) > 0 {
 		run := runs[0]
-		f, err := fromRehearsal(p, jobs, runs, s.Prefetch, snap)
+		// An action that grew far past its run's measure (a rehearsal of a tiny table) is priced
+		// by the model: the servers are measured for it as for a plan without a rehearsal.
+		model := func() (*forecast.Estimate, error) {
+			m, err := s.probeQuiet(ctx, snap, p, jobs)
+			if err != nil {
+				return nil, errors.New(s.Redact(err.Error()))
+			}
+			return m, nil
+		}
+		f, err := fromRehearsal(p, jobs, runs, s.Prefetch, snap, model)
 		if err == nil {
 			return f, nil
 		}
@@ -204,7 +214,10 @@ const dumpWait = 30 * time.Second
 
 // fromRehearsal is the forecast of p scaled from runs, newest first (forecast.Rehearsals;
 // prefetch: as Session.Prefetch; snap's copy-format samples price a copy a run sent in another format).
-func fromRehearsal(p *plan.Plan, jobs int, runs []*state.Run, prefetch bool, snap *snapshot.Snapshot) (*state.Forecast, error) {
+// The actions that outgrew the newest run's measure (forecast.Estimate.Outgrown) are priced by
+// model's estimate of p (nil: not measured), and keep their scaled time with the widest range
+// when it fails.
+func fromRehearsal(p *plan.Plan, jobs int, runs []*state.Run, prefetch bool, snap *snapshot.Snapshot, model func() (*forecast.Estimate, error)) (*state.Forecast, error) {
 	run := runs[0]
 	var samples map[string]map[string]snapshot.CopySample
 	if snap != nil {
@@ -213,6 +226,14 @@ func fromRehearsal(p *plan.Plan, jobs int, runs []*state.Run, prefetch bool, sna
 	e, err := forecast.RehearsalsSampled(p, jobs, runs, samples)
 	if err != nil {
 		return nil, err
+	}
+	if e.Outgrown() > 0 && model != nil {
+		m, err := model()
+		if err != nil {
+			e = e.Unmodelled(strings.Join(strings.Fields(err.Error()), " "))
+		} else {
+			e = e.WithModel(m)
+		}
 	}
 	if prefetch {
 		e = e.Prefetched()

@@ -47,6 +47,10 @@ type Estimate struct {
 	// reformatted marks, by action index, a copy a rehearsal sent in another COPY format than the
 	// plan's (priced by formatChange); nil: none.
 	reformatted []bool
+	// outgrown is, by action index, how much an action grew since the rehearsal that ran it on
+	// far less data than the plan holds now (outgrown, rehearsal.go; 0: it did not outgrow it):
+	// WithModel prices it by the model; nil: none.
+	outgrown []float64
 	// unseenNote is the part of a rehearsal's Note about its unseen actions.
 	unseenNote string
 }

@@ -24,6 +24,36 @@ const (
 	growthSpread        = 0.25
 )
 
+// An action whose size grew so much since the rehearsal that its measured time says little of
+// its time now is outgrown, and priced by the model (WithModel). A rehearsal action's time is
+// a fixed part (round trips, opening COPY, the commit, a statement's planning: a few to tens of
+// milliseconds, and as much again of jitter on a busy host) and a part that grows with its size;
+// the fixed part is known only from the run's quickest actions of the kind, the rest is what is
+// left, and any error in that split is multiplied by the growth. Past maxGrowth (100×) an error
+// of a single millisecond in a tiny action's split is a tenth of a second now, and the basis
+// measured another regime altogether (its data fitted in memory, no checkpoint ran during it);
+// past tinyGrowth (10×), an action whose basis was smaller than copyBuffer (1 MiB) measured a copy
+// whose two sides ran one after the other (model.go), or an index over a table that fitted in a
+// few pages: its time then was mostly the fixed part. The model's probe measures the servers'
+// per-byte rates on a sample of a few MiB, which a tiny basis does not.
+const (
+	maxGrowth  = 100
+	tinyGrowth = 10
+)
+
+// outgrown is how much an action of size then in the rehearsal, now now, grew when that is past
+// what its measure says (maxGrowth, tinyGrowth); 0 otherwise.
+func outgrown(now, then int64) float64 {
+	if now <= 0 || then <= 0 {
+		return 0
+	}
+	g := float64(now) / float64(then)
+	if g > maxGrowth || (g > tinyGrowth && then < copyBuffer) {
+		return g
+	}
+	return 0
+}
+
 // maxConfirmDelay bounds the measured wait for the state write that releases dependents: apply
 // writes at least every 250 ms (apply/flush.go), at once when a worker is idle.
 const maxConfirmDelay = 250 * time.Millisecond
@@ -34,6 +64,9 @@ const maxConfirmDelay = 250 * time.Millisecond
 //     in its size (a copy: its bytes estimate now against the run's; an index or constraint: its
 //     table's; verify: its database's data), its fixed part (the type's shortest durations in the
 //     run: connecting, a round trip, an empty table's work) unchanged;
+//   - an action the run did on far less data than it has now (outgrown: 100×, or 10× from under
+//     1 MiB): scaled so, and marked for WithModel, which prices it by the model of these servers
+//     (its measure was mostly its fixed part, and scaling multiplies any error in the split);
 //   - data work (copies, indexes, constraints, ANALYZE, verify) scaled by the change in jobs: more
 //     actions at once share the same cores and disks, and each takes longer (by the square root
 //     of the change in how many run at once: half the gain of the extra lanes is taken to be lost
@@ -97,7 +130,19 @@ func rehearsal(p *plan.Plan, jobs int, run *state.Run, samples map[string]map[st
 				scale = float64(now) / float64(then)
 				d = fixed + time.Duration(float64(d-fixed)*scale)
 			}
-			if nd, changed := b.formatChange(a, ra, d, fixed, scale); changed {
+			g := outgrown(now, then)
+			if g > 0 {
+				if e.outgrown == nil {
+					e.outgrown = make([]float64, len(p.Actions))
+				}
+				e.outgrown[i] = g
+				// Its copy's bytes would say the data grew: the model prices it (WithModel).
+				now, then = 0, 0
+			}
+			if nd, changed := b.formatChange(a, ra, d, fixed, scale); changed && g > 0 {
+				// The model prices it in the plan's format; this is its price without one.
+				d = nd
+			} else if changed {
 				if e.reformatted == nil {
 					e.reformatted = make([]bool, len(p.Actions))
 				}
