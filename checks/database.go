@@ -281,6 +281,9 @@ func checkObjectOwners(in *Input, r *Reporter) {
 			if why == "" {
 				continue
 			}
+			if tr == nil || !tr.Superuser {
+				why += createHint(in, su)
+			}
 			warned = true
 			r.Report(Warning, db, fmt.Sprintf("%s owned by superuser %q on the source; %s", english.Count(len(objs), "object")+" "+english.Verb(len(objs), "is", "are"), su, why), capped(objs)...)
 		}
@@ -288,6 +291,17 @@ func checkObjectOwners(in *Input, r *Reporter) {
 			r.Report(Succeeded, db, fmt.Sprintf("the owners of the database's objects (%s) are migrated with them", strings.Join(owners, ", ")))
 		}
 	})
+}
+
+// createHint warns, for a target login that is not a superuser, that a source superuser which is
+// not one on the target needs CREATE on the schemas of its objects: it never needed it on the
+// source, and without it apply fails creating them ("permission denied for schema").
+func createHint(in *Input, su string) string {
+	if in.Target.IsSuperuser || su == in.Target.CurrentUser {
+		return ""
+	}
+	return fmt.Sprintf(`; and since the target login %q is not a superuser, %q needs CREATE on the schemas of these objects, which it may have had only as a superuser: without it apply fails with "permission denied for schema". Give it CREATE on the source (GRANT CREATE ON SCHEMA ... TO %s) or its objects to another role (owner_map = { %q = "ROLE" })`,
+		in.Target.CurrentUser, su, su, su)
 }
 
 // remappedOwners lists, sorted, the roles owning objects of database db (or the database itself)
