@@ -19,10 +19,10 @@ type SchemaCreateNeed struct {
 	// SchemaOwner owns the schema on the source (pg_database_owner: public from 15 on).
 	SchemaOwner string
 	// Grantees are the roles the schema's privileges (their default when it has none) give
-	// CREATE to, "PUBLIC" for PUBLIC, sorted.
+	// CREATE to, "PUBLIC" for PUBLIC, sorted bytewise.
 	Grantees []string
 	// MemberOf are the roles whose privileges Role inherits on the source, directly or through
-	// other roles, sorted.
+	// other roles, sorted bytewise.
 	MemberOf []string
 }
 
@@ -73,15 +73,15 @@ func schemaCreateNeedsSQL(v pgver.V) string {
 		JOIN pg_roles r ON r.oid = o.owner JOIN pg_namespace n ON n.oid = o.ns
 		WHERE r.rolsuper AND n.nspowner <> o.owner GROUP BY 1, 2)
 	SELECT pg_get_userbyid(need.owner)::text, n.nspname::text, need.objects, pg_get_userbyid(n.nspowner)::text,
-		ARRAY(SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee)::text END
-			FROM aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a WHERE a.privilege_type = 'CREATE' ORDER BY 1),
+		ARRAY(SELECT g.r FROM (SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee)::text END AS r
+			FROM aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a WHERE a.privilege_type = 'CREATE') g ORDER BY g.r COLLATE "C"),
 		ARRAY(WITH RECURSIVE m(roleid) AS (
 				SELECT am.roleid FROM pg_auth_members am JOIN pg_roles r ON r.oid = am.member
 				WHERE am.member = need.owner AND ` + inherits + `
 				UNION
 				SELECT am.roleid FROM pg_auth_members am JOIN m ON am.member = m.roleid JOIN pg_roles r ON r.oid = am.member
 				WHERE ` + inherits + `)
-			SELECT pg_get_userbyid(m.roleid)::text FROM m ORDER BY 1)
+			SELECT pg_get_userbyid(m.roleid)::text FROM m ORDER BY pg_get_userbyid(m.roleid)::text COLLATE "C")
 	FROM need JOIN pg_namespace n ON n.oid = need.ns ORDER BY 1, 2`
 }
 
