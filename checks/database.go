@@ -322,6 +322,7 @@ func missingSchemaCreate(in *Input, db string, sdb *catalog.Database, changes ma
 		dbOwner = target(info.Owner)
 	}
 	var lines, roles []string
+	var first catalog.SchemaCreateNeed // the first pair named, the GRANT's example
 	seen := map[string]bool{}
 	for _, n := range sdb.SchemaCreateNeeds {
 		if _, remapped := changes[n.Role]; remapped || n.Role == in.Target.CurrentUser {
@@ -335,6 +336,9 @@ func missingSchemaCreate(in *Input, db string, sdb *catalog.Database, changes ma
 		if hasSchemaCreate(n, target, dbOwner) {
 			continue
 		}
+		if len(lines) == 0 {
+			first = n
+		}
 		lines = append(lines, fmt.Sprintf("%q in schema %q (%s)", n.Role, n.Schema, english.Count(n.Objects, "object")))
 		if !seen[n.Role] {
 			seen[n.Role] = true
@@ -347,13 +351,6 @@ func missingSchemaCreate(in *Input, db string, sdb *catalog.Database, changes ma
 	list := lines
 	if len(list) > maxSchemaCreate {
 		list = append(append([]string(nil), lines[:maxSchemaCreate-1]...), fmt.Sprintf("and %d more", len(lines)-maxSchemaCreate+1))
-	}
-	first := sdb.SchemaCreateNeeds[0]
-	for _, n := range sdb.SchemaCreateNeeds {
-		if n.Role == roles[0] {
-			first = n
-			break
-		}
 	}
 	maps := make([]string, 0, len(roles))
 	for _, ro := range roles {

@@ -17,14 +17,13 @@ func TestMissingSchemaCreateCapped(t *testing.T) {
 		Source:    &catalog.Instance{},
 		Target:    &catalog.Instance{CurrentUser: "migrator"},
 	}
-	sdb := &catalog.Database{}
+	// A schema granting CREATE to PUBLIC is not named, nor the GRANT's example.
+	sdb := &catalog.Database{SchemaCreateNeeds: []catalog.SchemaCreateNeed{{
+		Role: "dba", Schema: "open", Objects: 1, SchemaOwner: "other", Grantees: []string{"PUBLIC", "other"}}}}
 	for i := range 12 {
 		sdb.SchemaCreateNeeds = append(sdb.SchemaCreateNeeds, catalog.SchemaCreateNeed{
 			Role: "dba", Schema: fmt.Sprintf("s%02d", i), Objects: 1, SchemaOwner: "other", Grantees: []string{"other"}})
 	}
-	// A schema granting CREATE to PUBLIC is not named.
-	sdb.SchemaCreateNeeds = append(sdb.SchemaCreateNeeds, catalog.SchemaCreateNeed{
-		Role: "dba", Schema: "open", Objects: 1, SchemaOwner: "other", Grantees: []string{"PUBLIC", "other"}})
 	r := &Reporter{}
 	if !missingSchemaCreate(in, "app", sdb, nil, r) || len(r.out) != 1 {
 		t.Fatalf("reports = %v", r.out)
