@@ -231,11 +231,21 @@ func (w *worker) confirmOwnership(ctx context.Context, a *plan.Action) error {
 // after the schema's own entry, or to the start when an extension action created the schema:
 // pg_restore prints every ACL entry at the end, but giving a new object to a role that is not the
 // schema's owner (ALTER ... OWNER TO) needs that role to have CREATE on the schema, which only the
-// schema's privileges may give it (public's CREATE for PUBLIC up to PostgreSQL 14). A superuser's
+// schema's privileges may give it (public's CREATE for PUBLIC up to PostgreSQL 14, a GRANT CREATE
+// ON SCHEMA public from 15 on, whose schema has no entry of its own). A superuser's
 // ALTER ... OWNER TO is not checked; a login that is not one fails without this.
 func (s *sourceDump) schemaPrivilegesFirst() {
 	isSchemaACL := func(c pgdump.Chunk) bool {
-		return s.byID[c.DumpID].Desc == "ACL" && len(c.Deps) == 1 && s.byID[c.Deps[0]].Desc == "SCHEMA"
+		if s.byID[c.DumpID].Desc != "ACL" || len(c.Deps) != 1 {
+			return false
+		}
+		if dep, ok := s.byID[c.Deps[0]]; ok {
+			return dep.Desc == "SCHEMA"
+		}
+		// A schema pg_dump does not create has no entry, its privileges do: public from 15 on,
+		// owned by pg_database_owner ("GRANT CREATE ON SCHEMA public TO ...").
+		h, ok := c.Header()
+		return ok && h.Type == "ACL" && strings.HasPrefix(h.Name, "SCHEMA ")
 	}
 	var acls []pgdump.Chunk
 	var rest []pgdump.Chunk

@@ -237,3 +237,37 @@ func TestChunkHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemaPrivilegesFirst: each schema's privileges run right after the schema, before the
+// objects given to roles that need CREATE on it; public's from 15 on, which has no entry of its
+// own (pg_database_owner owns it, pg_dump does not create it), run first.
+func TestSchemaPrivilegesFirst(t *testing.T) {
+	chunk := func(id int, header string, deps ...int) pgdump.Chunk {
+		return pgdump.Chunk{DumpID: id, Deps: deps, SQL: "--\n-- TOC entry 1 (class 0 OID 0)\n-- " + header + "\n--\n\nSELECT 1;\n"}
+	}
+	s := &sourceDump{byID: map[int]tocEntry{
+		10: {Desc: "SCHEMA"}, 11: {Desc: "TABLE"}, 12: {Desc: "TABLE"}, 13: {Desc: "ACL"}, 14: {Desc: "ACL"}, 15: {Desc: "ACL"},
+	}}
+	s.preChunks = []pgdump.Chunk{
+		chunk(10, "Name: s; Type: SCHEMA; Schema: -; Owner: other", 1),
+		chunk(11, "Name: t; Type: TABLE; Schema: s; Owner: boss", 10),
+		chunk(12, "Name: t; Type: TABLE; Schema: public; Owner: boss", 6),
+		chunk(13, "Name: SCHEMA s; Type: ACL; Schema: -; Owner: other", 10),
+		chunk(14, "Name: SCHEMA public; Type: ACL; Schema: -; Owner: pg_database_owner", 6),
+		chunk(15, "Name: TABLE t; Type: ACL; Schema: public; Owner: boss", 12),
+	}
+	s.schemaPrivilegesFirst()
+	var got []int
+	for _, c := range s.preChunks {
+		got = append(got, c.DumpID)
+	}
+	want := []int{14, 10, 13, 11, 12, 15}
+	if len(got) != len(want) {
+		t.Fatalf("order = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("order = %v, want %v", got, want)
+		}
+	}
+}

@@ -132,6 +132,8 @@ type Database struct {
 	Owned map[string]*Owned
 	// Grantors are the roles that granted privileges on objects of the database they do not own.
 	Grantors []string
+	// SchemaCreateNeeds are the superuser roles owning objects in schemas they do not own (schemacreate.go).
+	SchemaCreateNeeds []SchemaCreateNeed
 	// Dependents are the objects that depend on a table (its definition or its row type) without
 	// belonging to it: views, functions, other tables' foreign keys, columns, policies, children.
 	Dependents []Dependent
@@ -182,6 +184,7 @@ var databaseReaders = []databaseReader{
 	{"owners", readOwners, atOnce},
 	{"owners", readOwnerRoles, atOnce},
 	{"the grantors of privileges", readGrantors, atOnce},
+	{"the schema privileges superuser owners need", readSchemaCreateNeeds, atOnce},
 	{"extension schemas", readExtensionSchemas, afterAll},
 	{"collations", readCollations, afterAll},
 	{"tablespaces", readTablespaces, atOnce},

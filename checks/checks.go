@@ -83,7 +83,7 @@ var All = []Check{
 	{"with_oids", Database, "tables WITH OIDS, which PostgreSQL 12 and later cannot hold", checkWithOIDs},
 	{"max_locks", Database, "max_locks_per_transaction is high enough to dump and restore the schema in one transaction", checkMaxLocks},
 	{"catalog_privileges", Database, "GRANTs and REVOKEs on system catalog objects", checkCatalogPrivileges},
-	{"object_owners", Database, "objects keep their owners on the target", checkObjectOwners},
+	{"object_owners", Database, "objects keep their owners on the target; a source superuser kept without SUPERUSER has CREATE on its objects' schemas", checkObjectOwners},
 	{"table_filters", Database, "nothing migrated depends on the tables include_tables and exclude_tables leave out", checkTableFilters},
 	{"tablespaces", Database, "non-default tablespaces", checkTablespaces},
 	{"split_tables", Database, "tables larger than split_tables_larger_than can be copied in parts", checkSplitTables},

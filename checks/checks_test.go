@@ -547,6 +547,46 @@ func TestObjectOwnersStripped(t *testing.T) {
 		`note: roles = false: every object is created owned by the target login "postgres", including those of boss`)
 }
 
+// TestObjectOwnersSchemaCreate: for a target login that is not a superuser, a source superuser
+// created without SUPERUSER must have CREATE on the schemas of its objects, from the schema's
+// privileges as pg_dump restores them: its own schema, CREATE for PUBLIC or for a role it inherits
+// from pass; public (15: only its database's owner) and a schema granting nothing fail the plan.
+func TestObjectOwnersSchemaCreate(t *testing.T) {
+	t.Parallel()
+	src, tgt := start(t, 15), start(t, 15)
+	exec(t, tgt, "postgres", `CREATE ROLE migrator LOGIN CREATEDB CREATEROLE PASSWORD 'migrator-pw'`)
+	exec(t, src, "postgres", "CREATE ROLE boss SUPERUSER; CREATE ROLE writers; CREATE ROLE other; GRANT writers TO boss")
+	exec(t, src, "postgres", "CREATE DATABASE app OWNER other")
+	exec(t, src, "app", `CREATE SCHEMA s_own AUTHORIZATION boss;
+		CREATE SCHEMA s_pub AUTHORIZATION other; GRANT CREATE ON SCHEMA s_pub TO PUBLIC;
+		CREATE SCHEMA s_grp AUTHORIZATION other; GRANT CREATE ON SCHEMA s_grp TO writers;
+		CREATE SCHEMA s_none AUTHORIZATION other; GRANT USAGE ON SCHEMA s_none TO boss;
+		SET ROLE boss;
+		CREATE TABLE s_own.t (id int); CREATE TABLE s_pub.t (id int); CREATE TABLE s_grp.t (id int);
+		CREATE TABLE s_none.t (id int); CREATE VIEW s_none.v AS SELECT 1 AS x;
+		CREATE TABLE public.t (id int)`)
+	nonSuper := login{tgt, "migrator", "migrator-pw"}
+	m := migration()
+	v := expect(t, checks.Run(readInput(t, super(src), nonSuper, m, "app")), "object_owners", "app", checks.Failed,
+		`"boss" in schema "public" \(1 object\), "boss" in schema "s_none" \(2 objects\)\. .*GRANT CREATE ON SCHEMA public TO boss.*owner_map = \{ boss = "ROLE" \}`)
+	for _, s := range []string{"s_own", "s_pub", "s_grp"} {
+		if strings.Contains(v.Message, `"`+s+`"`) {
+			t.Errorf("object_owners names schema %s, where boss has CREATE: %s", s, v.Message)
+		}
+	}
+	// Given to another role, or to a superuser target login, they need nothing of boss.
+	m.Options.OwnerMap = map[string]string{"boss": "other"}
+	expect(t, checks.Run(readInput(t, super(src), nonSuper, m, "app")), "object_owners", "app", checks.Warning, "")
+	m.Options.OwnerMap = nil
+	expect(t, checks.Run(readInput(t, super(src), super(tgt), m, "app")), "object_owners", "app", checks.Warning, "")
+	// The database's owner has public's CREATE (pg_database_owner): boss owning it passes there.
+	exec(t, src, "postgres", "ALTER DATABASE app OWNER TO boss")
+	v = expect(t, checks.Run(readInput(t, super(src), nonSuper, m, "app")), "object_owners", "app", checks.Failed, `"boss" in schema "s_none"`)
+	if strings.Contains(v.Message, `schema "public"`) {
+		t.Errorf("object_owners names public, which boss's database gives it: %s", v.Message)
+	}
+}
+
 func TestTablespaces(t *testing.T) {
 	t.Parallel()
 	src, tgt := start(t, 15), start(t, 15)

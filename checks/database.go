@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/internal/english"
 )
@@ -281,11 +282,11 @@ func checkObjectOwners(in *Input, r *Reporter) {
 			if why == "" {
 				continue
 			}
-			if tr == nil || !tr.Superuser {
-				why += createHint(in, su)
-			}
 			warned = true
 			r.Report(Warning, db, fmt.Sprintf("%s owned by superuser %q on the source; %s", english.Count(len(objs), "object")+" "+english.Verb(len(objs), "is", "are"), su, why), capped(objs)...)
+		}
+		if missingSchemaCreate(in, db, sdb, changes, r) {
+			warned = true
 		}
 		if !warned {
 			r.Report(Succeeded, db, fmt.Sprintf("the owners of the database's objects (%s) are migrated with them", strings.Join(owners, ", ")))
@@ -293,15 +294,114 @@ func checkObjectOwners(in *Input, r *Reporter) {
 	})
 }
 
-// createHint warns, for a target login that is not a superuser, that a source superuser which is
-// not one on the target needs CREATE on the schemas of its objects: it never needed it on the
-// source, and without it apply fails creating them ("permission denied for schema").
-func createHint(in *Input, su string) string {
-	if in.Target.IsSuperuser || su == in.Target.CurrentUser {
-		return ""
+// maxSchemaCreate caps the role/schema pairs missingSchemaCreate's message names.
+const maxSchemaCreate = 10
+
+// missingSchemaCreate fails the plan, for a target login that is not a superuser, when a source
+// superuser that the target will have without SUPERUSER owns objects in a schema it will lack
+// CREATE on: giving it those objects (ALTER ... OWNER TO) needs that privilege, which it never
+// needed as a superuser, and apply would fail with "permission denied for schema". The role has
+// CREATE on the target schema when it owns it, or when the schema's privileges, as pg_dump
+// restores them (the source's, moved before the schema's objects by apply), give it to the role,
+// PUBLIC or a role it inherits from; pg_database_owner (public's owner from 15 on) stands for the
+// owner of the target database. pg_dump 15 and later restore a source before 15's public with its
+// privileges (GRANT ALL ... TO PUBLIC by default), so the source's say it. It reports whether it
+// reported.
+func missingSchemaCreate(in *Input, db string, sdb *catalog.Database, changes map[string]catalog.OwnerChange, r *Reporter) bool {
+	if in.Target.IsSuperuser || len(sdb.SchemaCreateNeeds) == 0 {
+		return false
 	}
-	return fmt.Sprintf(`; and since the target login %q is not a superuser, %q needs CREATE on the schemas of these objects, which it may have had only as a superuser: without it apply fails with "permission denied for schema". Give it CREATE on the source (GRANT CREATE ON SCHEMA ... TO %s) or its objects to another role (owner_map = { %q = "ROLE" })`,
-		in.Target.CurrentUser, su, su, su)
+	target := func(role string) string {
+		if c, ok := changes[role]; ok && c.Problem == "" {
+			return c.To
+		}
+		return role
+	}
+	dbOwner := ""
+	if info := in.Source.Database(db); info != nil {
+		dbOwner = target(info.Owner)
+	}
+	var lines, roles []string
+	var first catalog.SchemaCreateNeed // the first pair named, the GRANT's example
+	seen := map[string]bool{}
+	for _, n := range sdb.SchemaCreateNeeds {
+		if _, remapped := changes[n.Role]; remapped || n.Role == in.Target.CurrentUser {
+			continue
+		}
+		// Only a role the target will have without SUPERUSER: created so (strip_superuser), or
+		// already there as a role that is not a superuser.
+		if tr := in.Target.Role(n.Role); tr != nil && tr.Superuser || tr == nil && !in.Migration.Options.StripSuperuser {
+			continue
+		}
+		if hasSchemaCreate(n, target, dbOwner) {
+			continue
+		}
+		if len(lines) == 0 {
+			first = n
+		}
+		lines = append(lines, fmt.Sprintf("%q in schema %q (%s)", n.Role, n.Schema, english.Count(n.Objects, "object")))
+		if !seen[n.Role] {
+			seen[n.Role] = true
+			roles = append(roles, n.Role)
+		}
+	}
+	if len(lines) == 0 {
+		return false
+	}
+	list := lines
+	if len(list) > maxSchemaCreate {
+		list = append(append([]string(nil), lines[:maxSchemaCreate-1]...), fmt.Sprintf("and %d more", len(lines)-maxSchemaCreate+1))
+	}
+	maps := make([]string, 0, len(roles))
+	for _, ro := range roles {
+		maps = append(maps, fmt.Sprintf("%s = \"ROLE\"", ownerMapKey(ro)))
+	}
+	if len(maps) > maxSchemaCreate {
+		maps = append(maps[:maxSchemaCreate-1], "...")
+	}
+	r.Report(Failed, db, fmt.Sprintf(`the target login %q is not a superuser, and these source superusers, created on the target without SUPERUSER, own objects in schemas they will have no CREATE privilege on, which giving them their objects needs (apply would fail with "permission denied for schema"): %s. On the source, grant it (GRANT CREATE ON SCHEMA %s TO %s, and so on), or give their objects to another role (owner_map = { %s })`,
+		in.Target.CurrentUser, strings.Join(list, ", "), sqlIdent(first.Schema), sqlIdent(first.Role), strings.Join(maps, ", ")), roles...)
+	return true
+}
+
+// sqlIdent quotes a name as an SQL identifier when it needs it.
+func sqlIdent(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == "" && (s[0] < '0' || s[0] > '9') {
+		return s
+	}
+	return pgx.Identifier{s}.Sanitize()
+}
+
+// hasSchemaCreate reports whether role n.Role will have CREATE on schema n.Schema of the target.
+// target maps a source role to its target role; dbOwner owns the target database.
+func hasSchemaCreate(n catalog.SchemaCreateNeed, target func(string) string, dbOwner string) bool {
+	holds := func(role string) bool {
+		if role == "PUBLIC" {
+			return true
+		}
+		if role == "pg_database_owner" {
+			return dbOwner == n.Role
+		}
+		role = target(role)
+		if role == n.Role {
+			return true
+		}
+		for _, m := range n.MemberOf {
+			if target(m) == role {
+				return true
+			}
+		}
+		return false
+	}
+	if holds(n.SchemaOwner) {
+		return true
+	}
+	for _, g := range n.Grantees {
+		if holds(g) {
+			return true
+		}
+	}
+	return false
 }
 
 // remappedOwners lists, sorted, the roles owning objects of database db (or the database itself)
