@@ -38,7 +38,7 @@ const copySampleTimeout = 10 * time.Second
 // that fails is recorded with its error (the table is then copied in binary); only ctx's end
 // fails the whole. Databases are sampled a few at a time, on a connection each. When a sample
 // favours text, the links' speed (measureLink) is compared with the samples' binary pace
-// (snap.LinkBytesPerSec, snap.CopyBytesPerSec): plan.LinkOutpacesCopy keeps binary on a fast link.
+// (snap.LinkBytesPerSec, snap.CopyBytesPerSec): plan.LinkBoundsCopy keeps binary unless the link is clearly slower.
 // link is that measure started earlier (StartLinkMeasure), taken when a sample favours text and
 // stopped otherwise; nil: the links are measured here when needed.
 func SampleCopyFormats(ctx context.Context, snap *snapshot.Snapshot, link *LinkMeasure) error {
@@ -90,9 +90,11 @@ func SampleCopyFormats(ctx context.Context, snap *snapshot.Snapshot, link *LinkM
 				return
 			}
 			defer conn.Close(context.WithoutCancel(ctx))
-			// A sample's pace leaves out the round trip: over a long link it is not the COPY's.
+			// A sample's pace leaves out the round trip: over a long link it is not the COPY's. The
+			// best of linkTries: on a busy machine one SELECT 1 can take as long as the sample, and
+			// the pace would read as thousands of MB/s.
 			rtt := time.Duration(0)
-			for range 2 {
+			for range linkTries {
 				var one int
 				start := time.Now()
 				if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err == nil && (rtt == 0 || time.Since(start) < rtt) {
@@ -183,58 +185,77 @@ func (l *LinkMeasure) Stop() {
 // little enough that a slow link (10 Mbit/s) takes under a second a try.
 const linkProbeBytes = 1 << 20
 
+// linkTries is how many times measureLink times each of its two queries per link, alternating
+// them: the best of each is the one least delayed by the other work of a busy machine.
+const linkTries = 5
+
 // measureLink returns how fast the slower link carries data, in bytes per second: from the source
 // to pgferry (a value the source sends) and from pgferry to the target (a parameter sent to it),
-// the way table data travels, both at once, each the best of three tries less a round trip
-// measured alike; 0
-// when a server cannot be reached (auto then decides by the samples alone).
+// the way table data travels, both at once; 0 when a server cannot be reached (auto then keeps
+// binary). Each link's time is that of a query moving linkProbeBytes over it less that of the same
+// server work without the bytes on the wire (the source builds the value and sends its length;
+// the target builds a value of that size itself), each the best of linkTries: what is left is the
+// wire's, not the round trip's nor the CPU's, so that loopback on a busy machine reads as fast
+// (its CPU shows in the samples' pace, plan.LinkBoundsCopy) and a capped link reads as its cap.
 func measureLink(ctx context.Context, m *config.Migration) int64 {
-	rate := func(srv *config.Server, probe func(*pgx.Conn) error) int64 {
-		conn, err := pgconn.Connect(ctx, srv, "")
-		if err != nil {
-			return 0
-		}
-		defer conn.Close(context.WithoutCancel(ctx))
-		best := func(f func() error) time.Duration {
-			b := time.Duration(-1)
-			for range 3 {
-				start := time.Now()
-				if err := f(); err != nil {
-					return -1
-				}
-				if d := time.Since(start); b < 0 || d < b {
-					b = d
-				}
-			}
-			return b
-		}
-		var one int
-		rtt := best(func() error { return conn.QueryRow(ctx, "SELECT 1").Scan(&one) })
-		t := best(func() error { return probe(conn) })
-		if rtt < 0 || t < 0 {
-			return 0
-		}
-		return int64(float64(linkProbeBytes) / max(t-rtt, 50*time.Microsecond).Seconds())
-	}
 	payload := strings.Repeat("x", linkProbeBytes)
 	// The two links are measured at once: different servers, different links.
 	var down, up int64
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		down = rate(m.Source, func(c *pgx.Conn) error {
+		down = linkRate(ctx, m.Source, func(c *pgx.Conn) error {
 			var b []byte
 			return c.QueryRow(ctx, "SELECT repeat('x', $1)", linkProbeBytes).Scan(&b)
+		}, func(c *pgx.Conn) error {
+			var n int
+			return c.QueryRow(ctx, "SELECT length(repeat('x', $1))", linkProbeBytes).Scan(&n)
 		})
 	})
-	up = rate(m.Target, func(c *pgx.Conn) error {
+	up = linkRate(ctx, m.Target, func(c *pgx.Conn) error {
 		var n int
 		return c.QueryRow(ctx, "SELECT length($1::text)", payload).Scan(&n)
+	}, func(c *pgx.Conn) error {
+		var n int
+		return c.QueryRow(ctx, "SELECT length(repeat('x', $1))", linkProbeBytes).Scan(&n)
 	})
 	wg.Wait()
 	if down == 0 || up == 0 {
 		return 0
 	}
 	return min(down, up)
+}
+
+// linkRate is measureLink's speed of one link, to srv: linkProbeBytes over the best time of wire
+// (moving them) less the best time of dry (the same server work, nothing moved), the two tried
+// alternately linkTries times each; 0 when srv cannot be reached or a query fails.
+func linkRate(ctx context.Context, srv *config.Server, wire, dry func(*pgx.Conn) error) int64 {
+	conn, err := pgconn.Connect(ctx, srv, "")
+	if err != nil {
+		return 0
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	bestWire, bestDry := time.Duration(-1), time.Duration(-1)
+	for range linkTries {
+		for _, q := range []struct {
+			f    func(*pgx.Conn) error
+			best *time.Duration
+		}{{wire, &bestWire}, {dry, &bestDry}} {
+			start := time.Now()
+			if err := q.f(conn); err != nil {
+				return 0
+			}
+			if d := time.Since(start); *q.best < 0 || d < *q.best {
+				*q.best = d
+			}
+		}
+	}
+	return linkBytesPerSec(linkProbeBytes, bestWire, bestDry)
+}
+
+// linkBytesPerSec is n bytes over the time wire took beyond dry, at least 50 µs (a wire time in
+// the noise of loopback reads as 20 GB/s and more: fast).
+func linkBytesPerSec(n int64, wire, dry time.Duration) int64 {
+	return int64(float64(n) / max(wire-dry, 50*time.Microsecond).Seconds())
 }
 
 // sampleCopy measures the same sample of t's rows, of a source of version v, in both COPY formats,

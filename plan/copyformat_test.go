@@ -42,7 +42,7 @@ func TestCopyFormat(t *testing.T) {
 		want    map[string]want // by table name; the detail is a substring, "" none
 	}{
 		{"auto follows the samples", config.CopyFormatAuto, samples, map[string]want{
-			"accounts": {"text", "copy format: text, smaller on the wire: a sample of 3900 rows: text 330 kB, binary 392 kB (text 84% of binary)"},
+			"accounts": {"text", "copy format: text, smaller on the wire: the link carried 20.0 MB/s, under 1/2 of the source's COPY pace (150.0 MB/s), so bytes bound the copy; a sample of 3900 rows: text 330 kB, binary 392 kB (text 84% of binary)"},
 			"blobs":    {"binary", "copy format: binary, cheaper on CPU and text not 10% smaller: a sample of 500 rows: text 1020 kB, binary 512 kB (text 199% of binary)"},
 			"history":  {"binary", "text not 10% smaller"},
 			"small":    {"binary", ""},
@@ -50,8 +50,12 @@ func TestCopyFormat(t *testing.T) {
 			"nocols":   {"", ""},
 		}},
 		{"auto on a link faster than copies send keeps binary", config.CopyFormatAuto, samples, map[string]want{
-			"accounts": {"binary", "copy format: binary, cheaper on CPU: the link carried 1200.0 MB/s, faster than the source's COPY sent (150.0 MB/s), so bytes do not bound the copy; a sample of 3900 rows: text 330 kB, binary 392 kB (text 84% of binary)"},
+			"accounts": {"binary", "copy format: binary, cheaper on CPU: the link carried 1200.0 MB/s, not under 1/2 of the source's COPY pace (150.0 MB/s), so bytes do not clearly bound the copy; a sample of 3900 rows: text 330 kB, binary 392 kB (text 84% of binary)"},
 			"blobs":    {"binary", "text not 10% smaller"}, "moods": {"text", "not safe"}}},
+		{"auto on a link slower than copies send but not clearly keeps binary", config.CopyFormatAuto, samples, map[string]want{
+			"accounts": {"binary", "the link carried 90.0 MB/s, not under 1/2 of the source's COPY pace (150.0 MB/s)"}}},
+		{"auto with the link not measured keeps binary", config.CopyFormatAuto, samples, map[string]want{
+			"accounts": {"binary", "copy format: binary, cheaper on CPU: the link's speed was not measured, so bytes are not known to bound the copy; a sample of 3900 rows"}}},
 		{"unset is auto", "", samples, map[string]want{"accounts": {"text", "smaller on the wire"}, "small": {"binary", ""}}},
 		{"auto without a sample (a plan that could not take one): binary where safe", config.CopyFormatAuto, nil, map[string]want{
 			"accounts": {"binary", ""}, "blobs": {"binary", ""}, "moods": {"text", "not safe between servers"}}},
@@ -72,9 +76,14 @@ func TestCopyFormat(t *testing.T) {
 			o := config.Options{Jobs: 4, Verify: "none", CopyFormat: tc.format, SplitTablesLargerThan: 1 << 30}
 			snap := &snapshot.Snapshot{Migration: migration(o), Source: src, Target: tgt,
 				SourceDBs: map[string]*catalog.Database{"app": copyFormatDB()}, TargetDBs: map[string]*catalog.Database{}}
-			if strings.Contains(tc.name, "faster") {
+			switch {
+			case strings.Contains(tc.name, "faster"):
 				snap.LinkBytesPerSec, snap.CopyBytesPerSec = 1_200_000_000, 150_000_000
-			} else {
+			case strings.Contains(tc.name, "not clearly"):
+				snap.LinkBytesPerSec, snap.CopyBytesPerSec = 90_000_000, 150_000_000
+			case strings.Contains(tc.name, "not measured"):
+				snap.LinkBytesPerSec, snap.CopyBytesPerSec = 0, 150_000_000
+			default:
 				snap.LinkBytesPerSec, snap.CopyBytesPerSec = 20_000_000, 150_000_000 // as the bench's bandwidth mode caps it
 			}
 			if tc.samples != nil {
@@ -152,13 +161,24 @@ func TestCopySampled(t *testing.T) {
 	}
 }
 
-func TestLinkOutpacesCopy(t *testing.T) {
+// Text only where the link is clearly (CopyLinkMargin times) slower than the source's binary COPY
+// pace; binary at or above that, and whenever either was not measured.
+func TestLinkBoundsCopy(t *testing.T) {
 	for _, tc := range []struct {
 		link, copy int64
 		want       bool
-	}{{1_000_000_000, 150_000_000, true}, {20_000_000, 150_000_000, false}, {8_000_000, 7_000_000, true}, {0, 150_000_000, false}, {1_000_000_000, 0, false}} {
-		if got := LinkOutpacesCopy(tc.link, tc.copy); got != tc.want {
-			t.Errorf("LinkOutpacesCopy(%d, %d) = %v", tc.link, tc.copy, got)
+	}{
+		{20_000_000, 150_000_000, true},     // a 20 MB/s cap, a quiet source: text
+		{20_000_000, 41_000_000, true},      // just under half the pace
+		{20_000_000, 40_000_000, false},     // exactly half: binary
+		{20_000_000, 18_500_000, false},     // the same cap on a busy machine: CPU bounds the copy
+		{90_000_000, 150_000_000, false},    // slower than COPY, not clearly
+		{1_000_000_000, 150_000_000, false}, // loopback
+		{8_000_000, 7_000_000, false},
+		{0, 150_000_000, false}, {1_000_000_000, 0, false}, {-1, 150_000_000, false},
+	} {
+		if got := LinkBoundsCopy(tc.link, tc.copy); got != tc.want {
+			t.Errorf("LinkBoundsCopy(%d, %d) = %v", tc.link, tc.copy, got)
 		}
 	}
 }

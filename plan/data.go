@@ -77,6 +77,16 @@ const (
 	// and a sample's size ratio can be off by a few percent. A table that text shrinks by more than
 	// this gains more on a capped link than binary would save on an uncapped one.
 	CopyTextMargin = 10
+	// CopyLinkMargin is how many times slower than the samples' binary pace (the source's COPY,
+	// snapshot.CopyBytesPerSec) the link must carry bytes (snapshot.LinkBytesPerSec) for
+	// copy_format = "auto" to choose text, the smaller: then the link clearly bounds the copy. The
+	// two mistakes cost unlike: text's COPY takes 2 to 2.5 times binary's CPU end to end
+	// (pgbench_accounts on loopback: 3 s against 1.6 s on a quiet machine, 10 s against 4 s on a
+	// busy one), so text on a link that does not bound the copy takes up to 2.5 times as long,
+	// while binary on one that does takes at most its bytes over text's (pgbench_accounts: 19%
+	// more). Text is faster only where the link carries binary's bytes slower than text's CPU
+	// streams them, about half binary's pace: under that, text; at or over it, binary.
+	CopyLinkMargin = 2
 )
 
 // BinarySafe reports whether table t's rows may be copied in binary: every column it copies
@@ -164,20 +174,27 @@ func (d *dbPlanner) copyFormat(t catalog.Table) (format, detail string) {
 	ratio := fmt.Sprintf("a sample of %s: text %s, binary %s (text %d%% of binary)",
 		english.Count(s.Rows, "row"), sampleBytes(s.Text), sampleBytes(s.Binary), (s.Text*100+s.Binary/2)/max(s.Binary, 1))
 	if TextSmaller(s) {
-		if link, cp := d.in.LinkBytesPerSec, d.in.CopyBytesPerSec; LinkOutpacesCopy(link, cp) {
-			return config.CopyFormatBinary, fmt.Sprintf("copy format: binary, cheaper on CPU: the link carried %s, faster than the source's COPY sent (%s), so bytes do not bound the copy; %s",
-				rate(link), rate(cp), ratio)
+		link, cp := d.in.LinkBytesPerSec, d.in.CopyBytesPerSec
+		switch {
+		case link <= 0 || cp <= 0:
+			return config.CopyFormatBinary, "copy format: binary, cheaper on CPU: the link's speed was not measured, so bytes are not known to bound the copy; " + ratio
+		case LinkBoundsCopy(link, cp):
+			return config.CopyFormatText, fmt.Sprintf("copy format: text, smaller on the wire: the link carried %s, under 1/%d of the source's COPY pace (%s), so bytes bound the copy; %s",
+				rate(link), CopyLinkMargin, rate(cp), ratio)
 		}
-		return config.CopyFormatText, "copy format: text, smaller on the wire: " + ratio
+		return config.CopyFormatBinary, fmt.Sprintf("copy format: binary, cheaper on CPU: the link carried %s, not under 1/%d of the source's COPY pace (%s), so bytes do not clearly bound the copy; %s",
+			rate(link), CopyLinkMargin, rate(cp), ratio)
 	}
 	return config.CopyFormatBinary, fmt.Sprintf("copy format: binary, cheaper on CPU and text not %d%% smaller: %s", CopyTextMargin, ratio)
 }
 
-// LinkOutpacesCopy reports whether the link, carrying link bytes per second, is faster than the
-// source streams binary COPY (copy bytes per second, the samples' pace, on the same machines under
-// the same load): then the copies are bound by CPU, not by bytes, and binary's lower CPU wins
-// however much smaller text is. Not measured (0): the samples alone decide.
-func LinkOutpacesCopy(link, copy int64) bool { return link > 0 && copy > 0 && link >= copy }
+// LinkBoundsCopy reports whether the link, carrying link bytes per second, is clearly slower
+// (CopyLinkMargin times) than the source streams binary COPY (copy bytes per second, the samples'
+// pace, on the same machines under the same load): only then do bytes bound the copies, and text,
+// smaller, is worth its CPU. False when either is not measured (0): binary, the cheaper mistake.
+func LinkBoundsCopy(link, copy int64) bool {
+	return link > 0 && copy > 0 && link*CopyLinkMargin < copy
+}
 
 // rate prints a speed in MB/s.
 func rate(bps int64) string { return fmt.Sprintf("%.1f MB/s", float64(bps)/1e6) }

@@ -12,7 +12,7 @@ import (
 // copy-format samples chose formats: the early probe's, app.startProbe), for now: the same actions
 // with the formats the samples chose (samples: snapshot.CopySamples, by database and table key).
 // The samples choose text only where bytes bound the copy (a link slower than the source's COPY,
-// plan.LinkOutpacesCopy) and text is smaller on the wire, so a copy whose format changed takes
+// plan.LinkBoundsCopy) and text is smaller on the wire, so a copy whose format changed takes
 // its stream's time times its table's sampled bytes in the new format over the old; its fixed
 // part (the quickest copy of the estimate: opening COPY, the commit) stays. Binary to text is not
 // quicker than the source sends the table's rows in binary at the samples' pace, though: on a

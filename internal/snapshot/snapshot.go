@@ -38,8 +38,8 @@ type Snapshot struct {
 	CopySamples map[string]map[string]CopySample
 	// LinkBytesPerSec is how fast the slower of the two links pgferry stands between carried
 	// plain bytes when the samples were taken (source to pgferry, pgferry to target), and
-	// CopyBytesPerSec how fast the source streamed the samples in binary COPY: a link faster than
-	// COPY does not bound the copies. 0 when not measured.
+	// CopyBytesPerSec how fast the source streamed the samples in binary COPY: only a link clearly
+	// slower than COPY bounds the copies (plan.LinkBoundsCopy). 0 when not measured.
 	LinkBytesPerSec, CopyBytesPerSec int64
 }
 
