@@ -11,14 +11,14 @@ import (
 // Constraint is a constraint that is built after the data (foreign keys, and
 // check constraints dumped separately), or any other constraint for inventory.
 type Constraint struct {
-	OID    uint32
-	Schema string
-	Table  string
-	Name   string
-	Type   string // p u f c x t
-	Def    string
+	OID uint32
 	// Inherited is true for constraints a partition got from its parent (not created separately).
 	Inherited bool
+	Schema    string
+	Table     string
+	Name      string
+	Type      string // p u f c x t
+	Def       string
 	// RefTable is the referenced table (schema.name) for foreign keys.
 	RefTable string
 }

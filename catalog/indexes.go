@@ -10,20 +10,23 @@ import (
 )
 
 // Index is one index.
+//
+// Its fields are ordered so that it holds no padding (a catalog holds one per index: 40,000 at
+// 20,000 tables): the OIDs together, the flags together.
 type Index struct {
-	OID        uint32
-	Schema     string
-	Name       string
-	Table      string // table name, same schema
-	Method     string
-	Def        string // pg_get_indexdef
-	Primary    bool
-	Unique     bool
-	Constraint string // 'p', 'u', 'x' when the index backs a constraint of that type, else ""
-	// ConstraintOID is the OID of that constraint, 0 otherwise.
+	OID uint32
+	// ConstraintOID is the OID of the constraint the index backs, 0 otherwise.
 	ConstraintOID uint32
-	Valid         bool
+	Schema        string
+	Name          string
+	Table         string // table name, same schema
+	Method        string
+	Def           string // pg_get_indexdef
+	Constraint    string // 'p', 'u', 'x' when the index backs a constraint of that type, else ""
 	SizeBytes     int64
+	Primary       bool
+	Unique        bool
+	Valid         bool
 	// Partitioned is true for an index on a partitioned parent.
 	Partitioned bool
 }

@@ -10,27 +10,30 @@ import (
 
 // Table is a table that holds rows: a plain table, a partition, or a partitioned parent
 // (which holds none itself).
+//
+// Its fields are ordered so that it holds little padding (a catalog holds one per table): the
+// flags together after the OID.
 type Table struct {
-	OID    uint32
-	Schema string
-	Name   string
-	Owner  string
-	// Kind is 'r' (ordinary, including partitions) or 'p' (partitioned parent).
-	Kind        string
+	OID         uint32
 	Unlogged    bool
 	IsPartition bool
-	// Parent is the partitioned parent's qualified name for partitions.
-	Parent string
 	// HasInheritChildren is true when other tables inherit from this one (not partitions).
 	HasInheritChildren bool
-	RowEstimate        int64 // reltuples; -1 when never analyzed
-	Pages              int64 // pages of the heap alone (parts of a split copy are page ranges)
-	SizeBytes          int64 // pages of heap + toast, times block size (an estimate)
-	Columns            []Column
 	HasPrimaryKey      bool
 	HasOIDs            bool
 	// HasExtendedStats is true when CREATE STATISTICS objects are defined on the table (10+).
 	HasExtendedStats bool
+	Schema           string
+	Name             string
+	Owner            string
+	// Kind is 'r' (ordinary, including partitions) or 'p' (partitioned parent).
+	Kind string
+	// Parent is the partitioned parent's qualified name for partitions.
+	Parent      string
+	RowEstimate int64 // reltuples; -1 when never analyzed
+	Pages       int64 // pages of the heap alone (parts of a split copy are page ranges)
+	SizeBytes   int64 // pages of heap + toast, times block size (an estimate)
+	Columns     []Column
 	// Triggers counts the table's user triggers (not internal ones).
 	Triggers int
 }

@@ -76,6 +76,9 @@ type dbPlanner struct {
 	// tableAddrs, indexAddrs and consAddrs are every table copy (or part), index and foreign key
 	// of the database, planned or applied before.
 	tableAddrs, indexAddrs, consAddrs []string
+	// tableActions and tableDeps1 hold the tables' actions and their lists of one dependency.
+	tableActions slab[Action]
+	tableDeps1   slab[string]
 }
 
 // database plans database db and everything in it, in the order apply may start them.

@@ -26,8 +26,14 @@ func splitParts(t catalog.Table, o config.Options, sourceVersion pgver.V) int {
 // tables plans the copy of each plain table's rows, largest first so that the long copies start
 // early, and of its parts when it is split (splitParts). A split table's own action empties it;
 // its parts wait for that.
+//
+// The tables' actions, and their lists of one dependency, come from arrays of up to 512 (slab):
+// two allocations per 512 tables instead of two per table (512 actions of 272 bytes fill 17 pages
+// exactly).
 func (d *dbPlanner) tables() {
 	tables := append([]catalog.Table(nil), d.sdb.Tables...)
+	size := min(512, max(len(tables), 1))
+	d.tableActions, d.tableDeps1 = slab[Action]{size: size}, slab[string]{size: size}
 	// Largest first: the long copies start early.
 	sort.SliceStable(tables, func(i, j int) bool { return tables[i].SizeBytes > tables[j].SizeBytes })
 	for _, t := range tables {
@@ -64,8 +70,9 @@ func (d *dbPlanner) tables() {
 func (d *dbPlanner) table(t catalog.Table, addr string, partAddrs []string) {
 	parts := len(partAddrs)
 	rows := max(t.RowEstimate, 0)
-	a := &Action{Address: addr, Type: TypeTable, Kind: Create, Database: d.db, Schema: t.Schema, Name: t.Name, Reason: "copy rows",
-		RowsEstimate: rows, BytesEstimate: t.SizeBytes, DependsOn: []string{d.schemaAddr}, Parts: parts}
+	a, deps := d.tableActions.next(), d.tableDeps1.take(d.schemaAddr)
+	*a = Action{Address: addr, Type: TypeTable, Kind: Create, Database: d.db, Schema: t.Schema, Name: t.Name, Reason: "copy rows",
+		RowsEstimate: rows, BytesEstimate: t.SizeBytes, DependsOn: deps, Parts: parts}
 	if t.RowEstimate < 0 {
 		a.Details = append(a.Details, "never analyzed on the source: row estimate unknown")
 	}
@@ -95,4 +102,28 @@ func (d *dbPlanner) tableDeps(schema, name string) []string {
 		return append([]string(nil), deps...)
 	}
 	return []string{d.schemaAddr}
+}
+
+// slab hands out the elements of arrays of size (made as needed) one at a time: many small objects
+// that live as long as each other in one allocation per size.
+type slab[T any] struct {
+	block []T
+	size  int
+}
+
+// next is a new zero element.
+func (s *slab[T]) next() *T {
+	if len(s.block) == cap(s.block) {
+		s.block = make([]T, 0, max(s.size, 1))
+	}
+	s.block = s.block[:len(s.block)+1]
+	return &s.block[len(s.block)-1]
+}
+
+// take is a list of the one element v; what is appended to it is copied.
+func (s *slab[T]) take(v T) []T {
+	p := s.next()
+	*p = v
+	n := len(s.block)
+	return s.block[n-1 : n : n]
 }
