@@ -2,6 +2,8 @@ package catalog
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/pgferry/pgferry/internal/pgver"
 )
@@ -42,32 +44,7 @@ func schemaCreateNeedsSQL(v pgver.V) string {
 		SELECT t.typowner, t.typnamespace FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
 		WHERE t.typtype IN ('b', 'd', 'e', 'r') AND ` + userTypeFilter(v) + `
 		UNION ALL
-		SELECT c.collowner, c.collnamespace FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
-		WHERE ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_collation", "c.oid") + `
-		UNION ALL
-		SELECT c.conowner, c.connamespace FROM pg_conversion c JOIN pg_namespace n ON n.oid = c.connamespace
-		WHERE ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_conversion", "c.oid") + `
-		UNION ALL
-		SELECT o.oprowner, o.oprnamespace FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
-		WHERE ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_operator", "o.oid") + `
-		UNION ALL
-		SELECT c.opcowner, c.opcnamespace FROM pg_opclass c JOIN pg_namespace n ON n.oid = c.opcnamespace
-		WHERE ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_opclass", "c.oid") + `
-		UNION ALL
-		SELECT f.opfowner, f.opfnamespace FROM pg_opfamily f JOIN pg_namespace n ON n.oid = f.opfnamespace
-		WHERE ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_opfamily", "f.oid") + `
-		UNION ALL
-		SELECT c.cfgowner, c.cfgnamespace FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace
-		WHERE ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_ts_config", "c.oid") + `
-		UNION ALL
-		SELECT c.dictowner, c.dictnamespace FROM pg_ts_dict c JOIN pg_namespace n ON n.oid = c.dictnamespace
-		WHERE ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_ts_dict", "c.oid")
-	if v.AtLeast(10) {
-		objs += `
-		UNION ALL
-		SELECT s.stxowner, s.stxnamespace FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace
-		WHERE ` + userSchemaFilter + ` AND ` + notExtensionMember("pg_statistic_ext", "s.oid")
-	}
+		` + namespacedOwnedSQL(v)
 	return `WITH o AS (` + objs + `),
 	need AS (SELECT o.owner, o.ns, count(*)::int AS objects FROM o
 		JOIN pg_roles r ON r.oid = o.owner JOIN pg_namespace n ON n.oid = o.ns
@@ -83,6 +60,44 @@ func schemaCreateNeedsSQL(v pgver.V) string {
 				WHERE ` + inherits + `)
 			SELECT pg_get_userbyid(m.roleid)::text FROM m ORDER BY pg_get_userbyid(m.roleid)::text COLLATE "C")
 	FROM need JOIN pg_namespace n ON n.oid = need.ns ORDER BY 1, 2`
+}
+
+// namespacedOwned are the catalogs of the other objects in a schema that carry an owner, each with
+// its alias and column prefix (collowner, collnamespace, ...): the same kinds, with the same
+// filters, as otherOwnedObjectsSQL (owners.go). A filter is added to the user schemas and
+// extension-member ones.
+var namespacedOwned = []struct{ catalog, alias, prefix, filter string }{
+	{"pg_collation", "c", "coll", ""},
+	{"pg_conversion", "c", "con", ""},
+	{"pg_operator", "o", "opr", ""},
+	{"pg_opclass", "c", "opc", ""},
+	// An operator class's implicit family goes with the class.
+	{"pg_opfamily", "f", "opf", "NOT EXISTS (SELECT 1 FROM pg_opclass c WHERE c.opcfamily = f.oid)"},
+	{"pg_ts_config", "c", "cfg", ""},
+	{"pg_ts_dict", "c", "dict", ""},
+	{"pg_statistic_ext", "s", "stx", ""}, // from 10
+}
+
+// namespacedOwnedSQL selects (owner oid, schema oid) of the user objects of namespacedOwned's
+// catalogs of a source of version v.
+func namespacedOwnedSQL(v pgver.V) string {
+	var b strings.Builder
+	for _, k := range namespacedOwned {
+		if k.catalog == "pg_statistic_ext" && !v.AtLeast(10) {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("\n\t\tUNION ALL\n\t\t")
+		}
+		a := k.alias
+		fmt.Fprintf(&b, "SELECT %s.%sowner, %s.%snamespace FROM %s %s JOIN pg_namespace n ON n.oid = %s.%snamespace WHERE ",
+			a, k.prefix, a, k.prefix, k.catalog, a, a, k.prefix)
+		if k.filter != "" {
+			b.WriteString(k.filter + " AND ")
+		}
+		b.WriteString(userSchemaFilter + " AND " + notExtensionMember(k.catalog, a+".oid"))
+	}
+	return b.String()
 }
 
 // readSchemaCreateNeeds fills d.SchemaCreateNeeds.
