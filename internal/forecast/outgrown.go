@@ -12,16 +12,23 @@ import (
 // (outgrown, rehearsal.go): their measured time is mostly the fixed part of a tiny action, and
 // scaling it by the growth multiplies overhead. WithModel prices them by the model.
 func (e *Estimate) Outgrown() int {
+	n, _ := e.outgrownBy()
+	return n
+}
+
+// outgrownBy is how many actions outgrew their run, and the least of their growths.
+func (e *Estimate) outgrownBy() (n int, least float64) {
+	least = math.Inf(1)
 	if e == nil {
-		return 0
+		return 0, least
 	}
-	n := 0
 	for _, g := range e.outgrown {
 		if g > 0 {
 			n++
+			least = math.Min(least, g)
 		}
 	}
-	return n
+	return n, least
 }
 
 // WithModel is e, a rehearsal's estimate, with its outgrown actions priced by m, the model's
@@ -30,21 +37,18 @@ func (e *Estimate) Outgrown() int {
 // spread times the share of the time m priced, and the note says how many actions grew how much
 // since which run. e itself when nothing outgrew its run, or m does not price the same plan.
 func (e *Estimate) WithModel(m *Estimate) *Estimate {
-	n := e.Outgrown()
+	n, least := e.outgrownBy()
 	if n == 0 || m == nil || len(m.Durations) != len(e.Durations) {
 		return e
 	}
 	c := *e
 	c.Durations = append([]time.Duration(nil), e.Durations...)
 	var modelled, total time.Duration
-	least := math.Inf(1)
 	for i, g := range e.outgrown {
-		if g <= 0 {
-			continue
+		if g > 0 {
+			c.Durations[i] = m.Durations[i]
+			modelled += m.Durations[i]
 		}
-		c.Durations[i] = m.Durations[i]
-		modelled += m.Durations[i]
-		least = math.Min(least, g)
 	}
 	for _, d := range c.Durations {
 		total += d
@@ -65,18 +69,12 @@ func (e *Estimate) WithModel(m *Estimate) *Estimate {
 // measured (why): they keep their scaled time, which may be far too long, and the range is the
 // widest; the note says so. e itself when nothing outgrew its run.
 func (e *Estimate) Unmodelled(why string) *Estimate {
-	n := e.Outgrown()
+	n, least := e.outgrownBy()
 	if n == 0 {
 		return e
 	}
 	c := *e
 	c.Spread = maxSpread
-	least := math.Inf(1)
-	for _, g := range e.outgrown {
-		if g > 0 {
-			least = math.Min(least, g)
-		}
-	}
 	c.outgrown = nil
 	c.Note = joinNote(e.Note, fmt.Sprintf("%s grew %s or more since run %d, scaled from it (the model could not be measured: %s)",
 		english.Count(n, "action"), growth(least), e.Run, why))
