@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/pgtest"
 	"github.com/pgferry/pgferry/internal/snapshot"
@@ -51,24 +50,8 @@ ANALYZE;
 func autoPlan(t *testing.T, c *pgtest.Cluster, target *config.Server) (*snapshot.Snapshot, string, string) {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := c.Connect(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	in, err := catalog.ReadInstance(ctx, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := catalog.ReadDatabase(ctx, conn, "app", in.VersionNum)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &config.Migration{Name: "m", Source: serverOf(c, "source", c.User, c.Password), Target: target,
-		Databases: []string{"app"}, Options: config.Options{Jobs: 2, Verify: "none", CopyFormat: config.CopyFormatAuto}}
-	snap := &snapshot.Snapshot{Migration: m, Source: in, Target: &catalog.Instance{VersionNum: in.VersionNum, CurrentUser: c.User, IsSuperuser: true},
-		Databases: []string{"app"}, SourceDBs: map[string]*catalog.Database{"app": db}, TargetDBs: map[string]*catalog.Database{}}
-	if err := SampleCopyFormats(ctx, snap, StartLinkMeasure(ctx, m)); err != nil {
+	snap, _ := appSnapshot(t, c, target)
+	if err := SampleCopyFormats(ctx, snap, StartLinkMeasure(ctx, snap.Migration)); err != nil {
 		t.Fatal(err)
 	}
 	if s := snap.CopySamples["app"]["public.accounts"]; !plan.TextSmaller(s) {

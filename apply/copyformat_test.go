@@ -4,8 +4,10 @@ import (
 	"context"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/pgtest"
 	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/plan"
 )
@@ -42,23 +44,7 @@ func TestSampleCopyFormats(t *testing.T) {
 	if err := c.Exec(ctx, "app", copyFormatSetup); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := c.Connect(ctx, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	in, err := catalog.ReadInstance(ctx, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := catalog.ReadDatabase(ctx, conn, "app", in.VersionNum)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &config.Migration{Name: "m", Source: serverOf(c, "source", c.User, c.Password), Target: serverOf(c, "target", c.User, c.Password),
-		Databases: []string{"app"}, Options: config.Options{Jobs: 2, Verify: "none", CopyFormat: config.CopyFormatAuto}}
-	snap := &snapshot.Snapshot{Migration: m, Source: in, Target: &catalog.Instance{VersionNum: in.VersionNum, CurrentUser: c.User, IsSuperuser: true},
-		Databases: []string{"app"}, SourceDBs: map[string]*catalog.Database{"app": db}, TargetDBs: map[string]*catalog.Database{}}
+	snap, conn := appSnapshot(t, c, serverOf(c, "target", c.User, c.Password))
 	if err := SampleCopyFormats(ctx, snap, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -132,4 +118,28 @@ func TestSampleCopyFormats(t *testing.T) {
 			t.Errorf("binaryCopy(%q, safe %v) = %v", tc.format, tc.safe, got)
 		}
 	}
+}
+
+// appSnapshot is the snapshot a plan of c's database app (read on the returned session, open
+// until the test ends) would sample copies in, with the target reached at target.
+func appSnapshot(t *testing.T, c *pgtest.Cluster, target *config.Server) (*snapshot.Snapshot, *pgx.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := c.Connect(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	in, err := catalog.ReadInstance(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := catalog.ReadDatabase(ctx, conn, "app", in.VersionNum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &config.Migration{Name: "m", Source: serverOf(c, "source", c.User, c.Password), Target: target,
+		Databases: []string{"app"}, Options: config.Options{Jobs: 2, Verify: "none", CopyFormat: config.CopyFormatAuto}}
+	return &snapshot.Snapshot{Migration: m, Source: in, Target: &catalog.Instance{VersionNum: in.VersionNum, CurrentUser: c.User, IsSuperuser: true},
+		Databases: []string{"app"}, SourceDBs: map[string]*catalog.Database{"app": db}, TargetDBs: map[string]*catalog.Database{}}, conn
 }
