@@ -198,6 +198,17 @@ func (s *State) DatabaseComplete(db string) bool {
 	return n > 0
 }
 
+// FirstUnfinished is the first of dbs whose migration s does not show complete
+// (DatabaseComplete), "" when all are.
+func (s *State) FirstUnfinished(dbs []string) string {
+	for _, db := range dbs {
+		if !s.DatabaseComplete(db) {
+			return db
+		}
+	}
+	return ""
+}
+
 // Dead reports whether s is the state of an apply whose process died: it still says In
 // progress while nobody holds the migration's lock (held, from Backend.Locked). A live apply
 // holds its lock from before it writes In progress until after it writes its outcome.

@@ -213,24 +213,22 @@ type earlyCount struct {
 
 // countEarly starts counting the relations of the database a prefetch opens when the migration
 // names its databases (not "*": which those are is known only once the source's instance is
-// read): the first one st does not show finished, as snapshot.FirstUnfinished picks it. nil when
+// read): the first one st does not show finished (State.FirstUnfinished, as the snapshot picks it). nil when
 // there is none to guess.
 func countEarly(ctx context.Context, m *config.Migration, st *state.State) *earlyCount {
 	if len(m.Databases) == 1 && m.Databases[0] == "*" {
 		return nil
 	}
-	for _, db := range m.Databases {
-		if st.DatabaseComplete(db) {
-			continue
-		}
-		c := &earlyCount{db: db, done: make(chan struct{})}
-		go func() {
-			defer close(c.done)
-			c.counts, c.err = countRelations(ctx, m.Source, db)
-		}()
-		return c
+	db := st.FirstUnfinished(m.Databases)
+	if db == "" {
+		return nil
 	}
-	return nil
+	c := &earlyCount{db: db, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		c.counts, c.err = countRelations(ctx, m.Source, db)
+	}()
+	return c
 }
 
 // wait returns once the count is done. A nil earlyCount's returns at once.

@@ -57,14 +57,7 @@ type CopySample struct {
 
 // FirstUnfinished is the first selected database whose migration the state does not show
 // complete, or "".
-func (s *Snapshot) FirstUnfinished() string {
-	for _, db := range s.Databases {
-		if !s.State.DatabaseComplete(db) {
-			return db
-		}
-	}
-	return ""
-}
+func (s *Snapshot) FirstUnfinished() string { return s.State.FirstUnfinished(s.Databases) }
 
 // SourceIdentity names the source server as a plan and the state record it: with the system
 // identifier and version when its catalog was read.
