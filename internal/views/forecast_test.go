@@ -2,6 +2,7 @@ package views
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"strings"
 	"testing"
@@ -75,5 +76,37 @@ func TestApplyForecast(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(j.String()), "\n")
 	if len(lines) != 1 || !strings.Contains(lines[0], `"type":"forecast"`) || !strings.Contains(lines[0], `"forecast":{"seconds":72.4,"low_seconds":58,"high_seconds":86.9,"basis":"rehearsal","run":3,"critical_path":["role.app_owner",`) {
 		t.Errorf("json: %q", lines)
+	}
+}
+
+// TestPlanJSONForecastNote: plan --json carries the note the human plan prints under its forecast
+// (copies priced from another COPY format, actions that outgrew their rehearsal), "" when none.
+func TestPlanJSONForecastNote(t *testing.T) {
+	p := forecastPlan()
+	p.Forecast.Note = "1 copy in another COPY format than run 3 sent, priced for this plan's; 2 actions grew 100× or more since run 3: priced by the model of these servers"
+	var h bytes.Buffer
+	Plan(&h, p)
+	if !strings.Contains(h.String(), "  note: "+p.Forecast.Note+"\n") {
+		t.Errorf("the human plan does not print the note:\n%s", h.String())
+	}
+	js, err := PlanJSON(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Forecast map[string]any `json:"forecast"`
+	}
+	if err := json.Unmarshal(js, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := doc.Forecast["note"].(string); !ok || got != p.Forecast.Note {
+		t.Errorf("forecast.note %#v, want %q", doc.Forecast["note"], p.Forecast.Note)
+	}
+	p.Forecast.Note = ""
+	if js, err = PlanJSON(p); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(js, []byte(`    "note": ""`+"\n  },")) {
+		t.Error(`forecast without a note: no "note": ""`)
 	}
 }

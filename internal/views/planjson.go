@@ -16,7 +16,7 @@ import (
 // docs/plan-json.md and docs/plan-json.schema.json. It is versioned apart from the saved plan file:
 // a minor bump only adds fields (readers ignore unknown ones); a major bump renames, removes or
 // retypes one.
-const JSONFormatVersion = "1.1"
+const JSONFormatVersion = "1.2"
 
 // Plan statuses in the JSON document.
 const (
@@ -54,6 +54,9 @@ type forecastDoc struct {
 	Basis        string   `json:"basis"`
 	Run          *int     `json:"run"`
 	CriticalPath []string `json:"critical_path"`
+	// Note is what the human plan prints under the forecast (since 1.2): what its basis could not
+	// see and how it priced it; "" when nothing.
+	Note string `json:"note"`
 }
 
 // forecastJSON is f in the document, or nil when the plan has no forecast.
@@ -62,7 +65,7 @@ func forecastJSON(f *state.Forecast) *forecastDoc {
 		return nil
 	}
 	d := &forecastDoc{Seconds: float64(f.ExpectedMS) / 1000, LowSeconds: float64(f.LowMS) / 1000, HighSeconds: float64(f.HighMS) / 1000,
-		Basis: f.Basis, CriticalPath: strs(f.CriticalPath)}
+		Basis: f.Basis, CriticalPath: strs(f.CriticalPath), Note: f.Note}
 	if f.BasisRun > 0 {
 		run := f.BasisRun
 		d.Run = &run
