@@ -115,6 +115,10 @@ type RunAction struct {
 	// scales the action's duration by against a later plan's).
 	BytesEstimate int64
 	RowsEstimate  int64
+	// CopyFormat is the COPY format a copy (a table or a part of one) sent its rows in, "binary"
+	// or "text"; "" for other actions, a table without columns (no COPY), and runs recorded
+	// before it was kept (a forecast then infers it from the copy's bytes a row).
+	CopyFormat string
 }
 
 // RunActions are a run's actions, stored in columns (one array per field, times in integer
@@ -134,6 +138,9 @@ type runColumns struct {
 	// Planned estimates (absent from runs recorded before they were kept).
 	BytesEstimate []int64 `json:"bytes_estimate,omitempty"`
 	RowsEstimate  []int64 `json:"rows_estimate,omitempty"`
+	// Copies' COPY formats (absent from runs recorded before they were kept, and from runs that
+	// copied nothing).
+	CopyFormat []string `json:"copy_format,omitempty"`
 }
 
 // MarshalJSON writes the actions as columns (runColumns).
@@ -161,7 +168,7 @@ func (as *RunActions) UnmarshalJSON(data []byte) error {
 			return fmt.Errorf("run actions: columns of %d and %d values", n, l)
 		}
 	}
-	for _, l := range []int{len(c.BytesEstimate), len(c.RowsEstimate)} {
+	for _, l := range []int{len(c.BytesEstimate), len(c.RowsEstimate), len(c.CopyFormat)} {
 		if l != 0 && l != n {
 			return fmt.Errorf("run actions: columns of %d and %d values", n, l)
 		}
@@ -176,6 +183,9 @@ func (as *RunActions) UnmarshalJSON(data []byte) error {
 		}
 		if len(c.RowsEstimate) == n {
 			out[i].RowsEstimate = c.RowsEstimate[i]
+		}
+		if len(c.CopyFormat) == n {
+			out[i].CopyFormat = c.CopyFormat[i]
 		}
 	}
 	*as = out

@@ -62,6 +62,12 @@ func (as RunActions) writeJSON(w io.Writer) error {
 		ints("bytes_estimate", false, func(a *RunAction) int64 { return a.BytesEstimate })
 		ints("rows_estimate", false, func(a *RunAction) int64 { return a.RowsEstimate })
 	}
+	for i := range as {
+		if as[i].CopyFormat != "" { // omitted when no action copied, as MarshalJSON leaves it nil
+			strs("copy_format", false, func(a *RunAction) string { return a.CopyFormat })
+			break
+		}
+	}
 	e.raw([]byte{'}'})
 	return e.err
 }

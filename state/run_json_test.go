@@ -27,6 +27,12 @@ func refColumns(as RunActions) runColumns {
 			}
 			c.BytesEstimate[i], c.RowsEstimate[i] = a.BytesEstimate, a.RowsEstimate
 		}
+		if a.CopyFormat != "" {
+			if c.CopyFormat == nil {
+				c.CopyFormat = make([]string, n)
+			}
+			c.CopyFormat[i] = a.CopyFormat
+		}
 	}
 	return c
 }
@@ -36,10 +42,15 @@ func refColumns(as RunActions) runColumns {
 func TestRunActionsStreamed(t *testing.T) {
 	plain := RunActions{{Address: "database.app", Type: "database", Phase: "schema", Start: 1500 * time.Microsecond, End: 2 * time.Second, Outcome: ActionApplied}}
 	est := RunActions{
-		{Address: `database.app.table["public"."<t>&"]`, Type: "table", Phase: "copy", Lane: 1, Start: time.Second, End: 3 * time.Second, Bytes: 40, Rows: 1, Outcome: ActionApplied, BytesEstimate: 8192, RowsEstimate: 1},
+		{Address: `database.app.table["public"."<t>&"]`, Type: "table", Phase: "copy", Lane: 1, Start: time.Second, End: 3 * time.Second, Bytes: 40, Rows: 1, Outcome: ActionApplied, BytesEstimate: 8192, RowsEstimate: 1, CopyFormat: "text"},
 		{Address: "database.app.index[\"public\".\"é\u2028\"]", Type: "index", Phase: "indexes", Start: -time.Millisecond, Outcome: ActionFailed},
 	}
-	for _, as := range []RunActions{nil, {}, plain, est} {
+	// copies: a copy's format is kept beside another copy's none (a table without columns).
+	copies := RunActions{
+		{Address: `database.app.table["public"."t"]`, Type: "table", Phase: "copy", Outcome: ActionApplied, CopyFormat: "binary"},
+		{Address: `database.app.table["public"."empty"]`, Type: "table", Phase: "copy", Outcome: ActionApplied},
+	}
+	for _, as := range []RunActions{nil, {}, plain, est, copies} {
 		want, err := json.Marshal(refColumns(as))
 		if err != nil {
 			t.Fatal(err)

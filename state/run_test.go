@@ -89,8 +89,11 @@ func TestRunDecodeErrors(t *testing.T) {
 	if err := as.UnmarshalJSON([]byte(`{"address":["a"],"type":["x"],"phase":["p"],"lane":[0],"start_ms":[0],"end_ms":[5],"bytes":[1],"rows":[1],"outcome":["Applied"],"bytes_estimate":[1,2]}`)); err == nil {
 		t.Error("an estimate column of another length accepted")
 	}
-	// A run recorded before the planned estimates were kept has none.
-	if err := as.UnmarshalJSON([]byte(`{"address":["a"],"type":["x"],"phase":["p"],"lane":[0],"start_ms":[0],"end_ms":[5],"bytes":[1],"rows":[1],"outcome":["Applied"]}`)); err != nil || len(as) != 1 || as[0].BytesEstimate != 0 || as[0].End != 5*time.Millisecond {
+	if err := as.UnmarshalJSON([]byte(`{"address":["a"],"type":["x"],"phase":["p"],"lane":[0],"start_ms":[0],"end_ms":[5],"bytes":[1],"rows":[1],"outcome":["Applied"],"copy_format":["text","binary"]}`)); err == nil {
+		t.Error("a copy_format column of another length accepted")
+	}
+	// A run recorded before the planned estimates (and the copies' formats) were kept has none.
+	if err := as.UnmarshalJSON([]byte(`{"address":["a"],"type":["x"],"phase":["p"],"lane":[0],"start_ms":[0],"end_ms":[5],"bytes":[1],"rows":[1],"outcome":["Applied"]}`)); err != nil || len(as) != 1 || as[0].BytesEstimate != 0 || as[0].CopyFormat != "" || as[0].End != 5*time.Millisecond {
 		t.Errorf("a run without estimates: %v %+v", err, as)
 	}
 }

@@ -92,6 +92,9 @@ func (a ApplyRun) Build(finished time.Time) *state.Run {
 		if pa != nil {
 			// The plan's estimates: a later forecast scales this action's duration by them.
 			ra.Type, ra.BytesEstimate, ra.RowsEstimate = pa.Type, pa.BytesEstimate, pa.RowsEstimate
+			// The format its COPY sent: the plan's, which apply follows (plan.Action.CopyFormat;
+			// "" for other actions and for a table without columns, which has no COPY).
+			ra.CopyFormat = pa.CopyFormat
 		} else {
 			// Without the plan (a dead apply's run, DeadRun): the address says the type, the
 			// state kept the estimates.

@@ -18,8 +18,8 @@ func TestApplyRunBuild(t *testing.T) {
 		Summary: plan.Summary{Tables: 2, Bytes: 1000, Rows: 100},
 		Actions: []*plan.Action{
 			{Address: "database.app", Type: plan.TypeDatabase},
-			{Address: "t1", Type: plan.TypeTable},
-			{Address: "t2", Type: plan.TypeTable},
+			{Address: "t1", Type: plan.TypeTable, CopyFormat: "text"},
+			{Address: "t2", Type: plan.TypeTable, CopyFormat: "binary"},
 			{Address: "i1", Type: plan.TypeIndex},
 			{Address: "i2", Type: plan.TypeIndex},
 		}}
@@ -44,6 +44,12 @@ func TestApplyRunBuild(t *testing.T) {
 	}
 	if interrupted.Rows != 100 || interrupted.Bytes != 1000 || interrupted.Planned.Tables != 2 || interrupted.Jobs != 2 {
 		t.Errorf("sizes: %+v", interrupted.RunSummary)
+	}
+	// Each copy's COPY format, as its plan chose (and apply followed); none for other actions.
+	for i, want := range []string{"text", "binary", "", ""} {
+		if got := interrupted.Actions[i].CopyFormat; got != want {
+			t.Errorf("%s: copy format %q, want %q", interrupted.Actions[i].Address, got, want)
+		}
 	}
 	last := interrupted.Actions[3]
 	if last.Address != "i2" || last.Lane != 1 || last.Start != 8*time.Second || last.End != 10*time.Second || last.Phase != "indexes" {

@@ -16,8 +16,9 @@ import (
 // measures are bound by CPU) the choice goes either way from one plan to the next.
 // pgbench_accounts went in text in 10 s and in binary in 4 s in two applies of one plan (the
 // source's cast of its character(84) filler to text): a forecast that scales a run's copy by its
-// size alone carries the run's format into the plan's. The run does not record its formats; its
-// wire bytes a row do, against the table's sample now (text and binary bytes of the same rows).
+// size alone carries the run's format into the plan's. A run records each copy's format
+// (state.RunAction.CopyFormat); for a run recorded before it did, its wire bytes a row tell it,
+// against the table's sample now (text and binary bytes of the same rows).
 
 // formatSpread widens the range by the share of the time priced from a copy in another format.
 const formatSpread = 0.25
@@ -26,9 +27,13 @@ const formatSpread = 0.25
 // be for a run's bytes a row to tell which format it sent.
 const minFormatRatio = 1.2
 
-// runFormat is the COPY format the run's copy ra of a's table sent its rows in, told by its wire
-// bytes a row against the table's sample (s); "" when that cannot be told.
+// runFormat is the COPY format the run's copy ra of a's table sent its rows in: as the run
+// recorded it, or for a run recorded without it, told by its wire bytes a row against the table's
+// sample (s); "" when that cannot be told.
 func runFormat(ra state.RunAction, s snapshot.CopySample) string {
+	if ra.CopyFormat != "" {
+		return ra.CopyFormat
+	}
 	if s.Err != "" || s.Rows <= 0 || s.Text <= 0 || s.Binary <= 0 || ra.Rows <= 0 || ra.Bytes <= 0 {
 		return ""
 	}
@@ -118,8 +123,8 @@ func (b *basis) formatChange(a *plan.Action, ra state.RunAction, d, fixed time.D
 		return d, false
 	}
 	s, ok := sample(b.samples, a)
-	if !ok {
-		return d, false
+	if !ok || s.Err != "" || s.Text <= 0 || s.Binary <= 0 || ra.Rows <= 0 || ra.Bytes <= 0 {
+		return d, false // no ratio to price the other format by, or nothing was sent
 	}
 	then := runFormat(ra, s)
 	if then == "" || then == a.CopyFormat {

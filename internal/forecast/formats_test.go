@@ -126,3 +126,73 @@ func TestRehearsalFormats(t *testing.T) {
 		})
 	}
 }
+
+// TestRehearsalRecordedFormat: a run that recorded its copies' COPY formats is taken at its word,
+// whatever its bytes a row would suggest; a run recorded before it did has them inferred.
+func TestRehearsalRecordedFormat(t *testing.T) {
+	samples := map[string]map[string]snapshot.CopySample{"shop": {"public.big": bigSample}}
+	big := plan.TableAddr("shop", "public", "big")
+	p := shop(4 << 30)
+	p.Actions[3].CopyFormat = config.CopyFormatBinary
+	rows := p.Actions[3].RowsEstimate
+	binStream := time.Duration(float64(rows*30) / 500e6 * float64(time.Second))
+	const took = 15 * sec
+	for _, tc := range []struct {
+		name     string
+		sent     string // the bytes a row the run's copy of big sent: as text's or binary's
+		recorded string // the format the run recorded
+		want     time.Duration
+		note     string
+	}{
+		{"text bytes, recorded binary: same format as the plan's", config.CopyFormatText, config.CopyFormatBinary, took, ""},
+		{"text bytes, recorded text: priced in binary", config.CopyFormatText, config.CopyFormatText, binStream, "1 copy in another COPY format than run 4 sent, priced for this plan's"},
+		{"text bytes, not recorded: inferred text, priced in binary", config.CopyFormatText, "", binStream, "1 copy in another COPY format than run 4 sent, priced for this plan's"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := formatRun(t, shop(4<<30), 4, took, tc.sent)
+			for i := range r.Actions {
+				if r.Actions[i].Address == big {
+					r.Actions[i].CopyFormat = tc.recorded
+				}
+			}
+			r.Target = state.Identity{Host: "db", Port: 5432, VersionNum: 150000}
+			e, err := RehearsalsSampled(p, 2, []*state.Run{r}, samples)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := byAddr(p, e)[big]; absDur(got-tc.want) > 5*time.Millisecond {
+				t.Errorf("big's copy %v, want %v", got, tc.want)
+			}
+			if e.Note != tc.note {
+				t.Errorf("note %q, want %q", e.Note, tc.note)
+			}
+		})
+	}
+	// Formats too alike in the sample to tell by bytes: only a recorded one says the run's.
+	alike := map[string]map[string]snapshot.CopySample{"shop": {"public.big": {Rows: 4000, Text: 110_000, Binary: 100_000, BinaryTime: 200 * time.Microsecond}}}
+	for _, recorded := range []string{"", config.CopyFormatText} {
+		r := formatRun(t, shop(4<<30), 4, took, config.CopyFormatBinary)
+		for i := range r.Actions {
+			if r.Actions[i].Address == big {
+				r.Actions[i].CopyFormat = recorded
+			}
+		}
+		e, err := RehearsalsSampled(p, 2, []*state.Run{r}, alike)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if repriced := strings.Contains(e.Note, "another COPY format"); repriced != (recorded != "") {
+			t.Errorf("recorded %q: repriced %v (note %q)", recorded, repriced, e.Note)
+		}
+	}
+}
+
+func TestRunFormatRecorded(t *testing.T) {
+	// Binary's bytes a row, recorded text: the record wins; no sample needed.
+	if got := runFormat(state.RunAction{Rows: 1000, Bytes: 29_000, CopyFormat: config.CopyFormatText}, bigSample); got != config.CopyFormatText {
+		t.Errorf("recorded text: %q", got)
+	}
+	if got := runFormat(state.RunAction{Rows: 1000, Bytes: 29_000, CopyFormat: config.CopyFormatBinary}, snapshot.CopySample{Err: "timeout"}); got != config.CopyFormatBinary {
+		t.Errorf("recorded binary, failed sample: %q", got)
+	}
+}
