@@ -166,9 +166,19 @@ func (c *cli) begin(v varFlags) (ctx context.Context, s *session, end func(), er
 func (c *cli) lock(ctx context.Context, s *session, info state.LockInfo, timeout time.Duration) (unlock func() error, err error) {
 	unlock, err = s.backend.Lock(ctx, s.m.Name, info, timeout)
 	if err != nil {
-		return nil, failf("Error acquiring the state lock\n\n%v", err)
+		return nil, failf("Error acquiring the state lock\n\n%v", s.lockHint(err))
 	}
 	return unlock, nil
+}
+
+// lockHint is err, a lock error naming the holder, with the force-unlock command it suggests
+// completed: where the configuration declares several migrations, force-unlock needs --migration
+// to know whose lock the ID is.
+func (s *session) lockHint(err error) error {
+	if le, ok := errors.AsType[*state.LockedError](err); ok && len(s.cfg.Migrations) > 1 {
+		le.UnlockArgs = " --migration " + s.m.Name
+	}
+	return err
 }
 
 // signalContext cancels on the first SIGINT/SIGTERM (graceful stop) and exits at the second. At

@@ -85,11 +85,11 @@ func cmdCancel(c *cli, args []string) error {
 	switch {
 	case errors.As(err, &locked):
 		if op := locked.Info.Operation; op == "destroy" || op == "cancel" {
-			return fmt.Errorf("a %s of migration %q is already running: it rolls the migration back; wait for it\n\n%w", op, s.m.Name, err)
+			return fmt.Errorf("a %s of migration %q is already running: it rolls the migration back; wait for it\n\n%w", op, s.m.Name, s.lockHint(err))
 		}
 		return c.cancelRunning(ctx, s, cb, info, locked.Info, *wait, o)
 	case err != nil:
-		return failf("Error acquiring the state lock\n\n%v", err)
+		return failf("Error acquiring the state lock\n\n%v", s.lockHint(err))
 	}
 	defer unlock()
 	// No apply is running: roll back what an earlier, stopped or failed, apply left.
@@ -150,7 +150,7 @@ func (c *cli) cancelRunning(ctx context.Context, s *session, cb state.Canceler, 
 	if err != nil {
 		if errors.Is(err, state.ErrLocked) {
 			return fmt.Errorf("the running operation has not stopped within %s. The cancel request stays recorded: it stops as soon as it notices (every %s while it runs); run pgferry cancel again to wait for it and roll back.\n\n%w",
-				wait, cancelPollInterval, err)
+				wait, cancelPollInterval, s.lockHint(err))
 		}
 		return fmt.Errorf("waiting for the apply to stop: %w", err)
 	}

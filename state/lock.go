@@ -22,6 +22,9 @@ type LockedError struct {
 	Info      LockInfo
 	// Waited is how long Lock waited before giving up (0: it did not wait).
 	Waited time.Duration
+	// UnlockArgs are what the force-unlock command the error suggests needs after the lock ID
+	// (" --migration NAME" where the configuration declares several migrations); "" for none.
+	UnlockArgs string
 }
 
 // Error renders a Terraform-like Lock Info block and says how to proceed.
@@ -58,9 +61,9 @@ func (e *LockedError) Error() string {
 	b.WriteString("\npgferry locks the state so that only one apply, destroy or cancel runs per migration.\n")
 	b.WriteString("Wait for the other operation to finish by retrying with --lock-timeout (e.g. --lock-timeout 10m),\n")
 	if e.Info.ID != "" {
-		fmt.Fprintf(&b, "or, if you are sure no operation is running, remove the lock with:\n  pgferry force-unlock %s", e.Info.ID)
+		fmt.Fprintf(&b, "or, if you are sure no operation is running, remove the lock with:\n  pgferry force-unlock %s%s", e.Info.ID, e.UnlockArgs)
 	} else {
-		b.WriteString("or, if you are sure no operation is running, remove the lock with `pgferry force-unlock LOCK_ID`.")
+		fmt.Fprintf(&b, "or, if you are sure no operation is running, remove the lock with `pgferry force-unlock LOCK_ID%s`.", e.UnlockArgs)
 	}
 	return b.String()
 }
