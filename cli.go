@@ -175,7 +175,7 @@ func (c *cli) lock(ctx context.Context, s *session, info state.LockInfo, timeout
 // completed: where the configuration declares several migrations, force-unlock needs --migration
 // to know whose lock the ID is.
 func (s *session) lockHint(err error) error {
-	if le, ok := errors.AsType[*state.LockedError](err); ok && len(s.cfg.Migrations) > 1 {
+	if le, ok := errors.AsType[*state.LockedError](err); ok && len(s.cfg.MigrationNames) > 1 {
 		le.UnlockArgs = " --migration " + s.m.Name
 	}
 	return err

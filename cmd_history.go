@@ -18,7 +18,7 @@ func cmdHistory(c *cli, args []string) error {
 		return err
 	}
 	view := views.NewHistory(views.TypeOf(*jsonOut, false), c.view())
-	ctx, s, end, err := c.begin(pre.v)
+	ctx, s, end, err := c.beginState(pre.v)
 	if err != nil {
 		return err
 	}

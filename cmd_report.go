@@ -29,7 +29,7 @@ func cmdReport(c *cli, args []string) error {
 		}
 		id = n
 	}
-	ctx, s, end, err := c.begin(pre.v)
+	ctx, s, end, err := c.beginState(pre.v)
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,45 @@ func settle(ctx context.Context, b state.Backend, st *state.State) (*state.State
 	return st, nil
 }
 
+// loadState loads the configuration for the state commands (show, list, history, report,
+// force-unlock), which connect to no server: as terraform show and force-unlock, they run without
+// the values only the servers need (a password variable, env() of one). A value the state backend
+// itself needs is still required: without it the full load's diagnostics are printed.
+func (c *cli) loadState(v varFlags) (*config.Config, bool) {
+	in := config.Inputs{Args: v.args, Env: c.env}
+	if cfg, diags := config.Load(".", in); !diags.HasErrors() {
+		c.secrets = cfg.Secrets()
+		return cfg, true
+	}
+	in.TypesOnly = true // values not given are unknown, and the blocks that use them left out
+	if cfg, diags := config.Load(".", in); !diags.HasErrors() && cfg.Backend != nil {
+		c.secrets = cfg.Secrets()
+		return cfg, true
+	}
+	return c.load(v) // prints the diagnostics
+}
+
+// beginState is begin for the state commands: the migration, by name alone (its block may need
+// values the command does without), and the state backend (loadState).
+func (c *cli) beginState(v varFlags) (ctx context.Context, s *session, end func(), err error) {
+	cfg, ok := c.loadState(v)
+	if !ok {
+		return nil, nil, nil, errReported
+	}
+	name, err := cfg.MigrationName(v.migration)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, stop := c.signalContext()
+	backend, ok := c.openBackend(ctx, cfg)
+	if !ok {
+		stop()
+		return nil, nil, nil, errReported
+	}
+	s = &session{cfg: cfg, m: &config.Migration{Name: name}, secrets: cfg.Secrets(), backend: backend}
+	return ctx, s, func() { backend.Close(); stop() }, nil
+}
+
 // openBackend opens the state backend the configuration declares (local ./.pgferry by default).
 func (c *cli) openBackend(ctx context.Context, cfg *config.Config) (state.Backend, bool) {
 	backend, err := app.OpenBackend(ctx, cfg)
@@ -63,7 +102,7 @@ func cmdShow(c *cli, args []string) error {
 	if pre.fs.NArg() == 1 {
 		return showPlanFile(view, pre.fs.Arg(0), pre.v.migration)
 	}
-	ctx, s, end, err := c.begin(pre.v)
+	ctx, s, end, err := c.beginState(pre.v)
 	if err != nil {
 		return err
 	}
@@ -120,7 +159,7 @@ func cmdList(c *cli, args []string) error {
 		return fmt.Errorf("list takes no arguments; got %q", pre.fs.Args())
 	}
 	view := views.NewList(views.TypeOf(*jsonOut, false), c.view())
-	cfg, ok := c.load(pre.v)
+	cfg, ok := c.loadState(pre.v)
 	if !ok {
 		return errReported
 	}
@@ -170,7 +209,7 @@ func cmdForceUnlock(c *cli, args []string) error {
 		return fmt.Errorf("force-unlock takes exactly one argument, the lock ID (shown as ID in the Lock Info of the error that reported the lock)\n\nUsage: pgferry %s", synopsis)
 	}
 	id := strings.TrimSpace(pre.fs.Arg(0))
-	ctx, s, end, err := c.begin(pre.v)
+	ctx, s, end, err := c.beginState(pre.v)
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,27 @@ func (c *Config) Migration(name string) (*Migration, error) {
 	return nil, unknownMigration(name, names)
 }
 
+// MigrationName returns the name of the migration called name, as Migration picks it (with ""
+// the only one), among every declared block, valid or not: what the state commands, which read
+// the state alone, need of a migration whose block depends on values they do without.
+func (c *Config) MigrationName(name string) (string, error) {
+	if name == "" {
+		switch len(c.MigrationNames) {
+		case 0:
+			return "", fmt.Errorf("the configuration declares no migration; add a migration block")
+		case 1:
+			return c.MigrationNames[0], nil
+		default:
+			return "", fmt.Errorf("the configuration declares %d migrations (%s); pass --migration NAME to choose one",
+				len(c.MigrationNames), strings.Join(c.MigrationNames, ", "))
+		}
+	}
+	if err := c.CheckMigration(name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
 // CheckMigration returns nil when a migration block called name is declared, and otherwise an
 // error naming the declared ones. Unlike Migration it also finds a block that did not decode, or
 // that depends on values unknown with TypesOnly: validate --migration NAME checks the name only.
