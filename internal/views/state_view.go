@@ -162,5 +162,5 @@ func StatusOf(st *state.State) string {
 	if st.Status == state.StatusInProgress {
 		return string(state.StatusInterrupted)
 	}
-	return orDash(string(st.Status))
+	return orDash(displayStatus(st)) // Destroyed, as show and list say, not "-"
 }

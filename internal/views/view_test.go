@@ -126,3 +126,22 @@ func TestJSONVerbs(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusOf: what cancel says of a migration no apply runs: as show and list say it, a dead
+// apply Interrupted, a rolled back one Destroyed, never "-" for a state that has a status.
+func TestStatusOf(t *testing.T) {
+	at := time.Date(2026, 12, 6, 2, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		st   state.State
+		want string
+	}{
+		{state.State{Status: state.StatusInProgress}, "Interrupted"},
+		{state.State{Status: state.StatusSucceeded}, "Succeeded"},
+		{state.State{DestroyedAt: at}, "Destroyed"},
+		{state.State{}, "-"},
+	} {
+		if got := StatusOf(&tc.st); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.st, got, tc.want)
+		}
+	}
+}
