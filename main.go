@@ -182,9 +182,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	cmdArgs := rest[1:]
+	if rest[0] == "help" && len(rest) <= 2 {
+		// As terraform help [COMMAND] and git help: the usage, or the command's own help.
+		if len(rest) == 1 {
+			views.Usage(stdout, usageCommands())
+			return 0
+		}
+		rest, cmdArgs = rest[1:], []string{"--help"}
+	}
 	for _, cmd := range commands() {
 		if cmd.name == rest[0] {
-			return c.call(cmd.run, rest[1:])
+			return c.call(cmd.run, cmdArgs)
 		}
 	}
 	c.view().UsageError(fmt.Sprintf("unknown command %q", rest[0]), usageCommands())
