@@ -185,7 +185,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmdArgs := rest[1:]
 	if rest[0] == "help" && len(rest) <= 2 {
 		// As terraform help [COMMAND] and git help: the usage, or the command's own help.
-		if len(rest) == 1 {
+		if len(rest) == 1 || rest[1] == "--help" || rest[1] == "-h" {
 			views.Usage(stdout, usageCommands())
 			return 0
 		}
