@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/trace"
 	"strings"
 	"sync"
 
@@ -108,6 +109,7 @@ func exportSource(ctx context.Context, m *config.Migration, db string, sourceNum
 	var readErr error
 	go func() {
 		defer close(read)
+		defer trace.StartRegion(ctx, "snapshot catalog read").End()
 		src, readErr = catalog.ReadDatabaseInSnapshot(ctx, pgconn.Opener(m.Source, db), snapshotCatalogConns, db, sourceNum,
 			s.snapshot, m.Options.Filters())
 		if readErr == nil {
@@ -162,8 +164,11 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 	if s.schemaOnly && tools.Release.Before(18) {
 		sections = []string{"--schema-only"}
 	}
-	if _, err := pgdump.Run(ctx, pgconn.ToolConn(m.Source, db), tools.PgDump, append([]string{"--format=custom"}, append(sections,
-		"--create", "--no-tablespaces", "--snapshot="+s.snapshot, "--file="+s.dump)...)...); err != nil {
+	pgDump := trace.StartRegion(ctx, "pg_dump")
+	_, err := pgdump.Run(ctx, pgconn.ToolConn(m.Source, db), tools.PgDump, append([]string{"--format=custom"}, append(sections,
+		"--create", "--no-tablespaces", "--snapshot="+s.snapshot, "--file="+s.dump)...)...)
+	pgDump.End()
+	if err != nil {
 		return err
 	}
 	if s.onDumped != nil {
@@ -199,6 +204,7 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 			return err
 		}},
 	}
+	defer trace.StartRegion(ctx, "pg_restore reads").End()
 	errs := make([]error, len(reads))
 	var wg sync.WaitGroup
 	for i, rd := range reads {
@@ -442,6 +448,8 @@ func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools
 	go func() {
 		defer close(p.done)
 		defer closeDumped()
+		dump := trace.StartRegion(ctx, "schema dump")
+		defer dump.End()
 		src, err := exportSource(ctx, m, db, sourceNum, floatDg, tmpDir)
 		if err == nil {
 			p.readCatalog = src.readCatalog

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"runtime/trace"
 	"sync"
 
 	"github.com/pgferry/pgferry/internal/pgconn"
@@ -193,6 +194,7 @@ func (s *Session) prefetchEarly(ctx context.Context, snap *snapshot.Snapshot, db
 // countRelations counts the relations of database db on srv that pg_dump locks
 // (catalog.ReadDumpedRelations), on a session of its own.
 func countRelations(ctx context.Context, srv *config.Server, db string) (*catalog.Database, error) {
+	defer trace.StartRegion(ctx, "relation count").End()
 	conn, err := pgconn.Connect(ctx, srv, db)
 	if err != nil {
 		return nil, err
@@ -285,6 +287,7 @@ func readFailed(ctx context.Context, err error) error {
 
 // readInstance reads the catalog of srv's instance (roles, databases, settings).
 func readInstance(ctx context.Context, srv *config.Server) (*catalog.Instance, error) {
+	defer trace.StartRegion(ctx, "instance read").End()
 	conn, err := pgconn.Connect(ctx, srv, "")
 	if err != nil {
 		return nil, &ReadError{Server: srv, Err: err}
@@ -304,6 +307,7 @@ const catalogConns = 4
 // readDatabase reads the catalog of database db on srv, with what depends on each table when
 // dependents is set.
 func readDatabase(ctx context.Context, srv *config.Server, in *catalog.Instance, db string, dependents bool) (*catalog.Database, error) {
+	defer trace.StartRegion(ctx, "database read").End()
 	conn, err := pgconn.Connect(ctx, srv, db)
 	if err != nil {
 		return nil, &ReadError{Server: srv, Database: db, Err: err}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/trace"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 // with the digests and fingerprints of both catalogs (which a saved plan is checked against:
 // planfile.Stale) and the configuration's non-sensitive variables.
 func (s *Session) Plan(snap *snapshot.Snapshot) (*plan.Plan, error) {
+	defer trace.StartRegion(context.Background(), "plan build").End()
 	p, err := plan.Build(plan.Input{Snapshot: snap, Validations: checks.Run(snap)})
 	if err != nil {
 		return nil, err
@@ -71,6 +73,7 @@ func (s *Session) Forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 	s.early, s.ahead = nil, nil
 	defer ahead.close() // after the early probe stopped (deferred below, so run first)
 	defer early.stop()
+	defer trace.StartRegion(ctx, "forecast").End()
 	p.Forecast = nil
 	if !p.HasChanges() || p.ValidationFailed() {
 		return
@@ -144,15 +147,19 @@ func (s *Session) probeQuiet(ctx context.Context, snap *snapshot.Snapshot, p *pl
 		}
 		defer ss.Close()
 		ctx = forecast.WithSessions(ctx, ss)
+		waiting := trace.StartRegion(ctx, "probe waits for the dump")
 		wait := time.NewTimer(dumpWait)
 		defer wait.Stop()
 		select {
 		case <-s.ProbeAfter:
 		case <-wait.C:
 		case <-ctx.Done():
+			waiting.End()
 			return nil, ctx.Err()
 		}
+		waiting.End()
 	}
+	defer trace.StartRegion(ctx, "forecast probe").End()
 	return probe(ctx, snap, p, jobs)
 }
 
