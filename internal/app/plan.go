@@ -78,7 +78,7 @@ func (s *Session) Forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 	if !p.HasChanges() || p.ValidationFailed() {
 		return
 	}
-	f, err := s.forecast(ctx, snap, p, jobs, early)
+	f, err := s.forecast(ctx, snap, p, jobs, early, ahead)
 	if err != nil {
 		msg := strings.Join(strings.Fields(s.Redact(err.Error())), " ")
 		p.Forecast = &state.Forecast{Unavailable: msg}
@@ -87,7 +87,7 @@ func (s *Session) Forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 	p.Forecast = f
 }
 
-func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int, early *earlyProbe) (*state.Forecast, error) {
+func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int, early *earlyProbe, ahead *aheadSessions) (*state.Forecast, error) {
 	runs, err := s.latestRehearsals(ctx, forecast.MaxRehearsals)
 	if err != nil {
 		return nil, err
@@ -98,7 +98,7 @@ func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 		// An action that grew far past its run's measure (a rehearsal of a tiny table) is priced
 		// by the model: the servers are measured for it as for a plan without a rehearsal.
 		model := func() (*forecast.Estimate, error) {
-			m, err := s.probeQuiet(ctx, snap, p, jobs)
+			m, err := s.probeQuiet(ctx, snap, p, jobs, ahead)
 			if err != nil {
 				return nil, errors.New(s.Redact(err.Error()))
 			}
@@ -112,7 +112,7 @@ func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 	}
 	e, err := early.take(ctx, p, jobs, snap)
 	if e == nil && err == nil {
-		e, err = s.probeQuiet(ctx, snap, p, jobs)
+		e, err = s.probeQuiet(ctx, snap, p, jobs, ahead)
 	}
 	if err != nil {
 		if rerr != nil {
@@ -134,10 +134,13 @@ func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 // measured beside all the same: the forecast is not held back with it.
 //
 // While it waits, the probe's own sessions are opened (forecast.Predial): their authentications
-// are then no part of the time between the dump's end and the run's start.
-func (s *Session) probeQuiet(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int) (*forecast.Estimate, error) {
+// are then no part of the time between the dump's end and the run's start. Those opened as the
+// catalogs started to be read (ahead: predialProbe; nil: none) are taken first: Forecast takes
+// them from the session before it probes, and opening a second pair beside the dump only loaded
+// the servers.
+func (s *Session) probeQuiet(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int, ahead *aheadSessions) (*forecast.Estimate, error) {
 	if s.ProbeAfter != nil {
-		ss := s.ahead.take()
+		ss := ahead.take()
 		if ss == nil {
 			select {
 			case <-s.ProbeAfter:
@@ -327,9 +330,10 @@ func (s *Session) startProbe(ctx context.Context, snap *snapshot.Snapshot) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	ep := &earlyProbe{jobs: s.Migration.Options.Jobs, actions: p.Actions, cancel: cancel, done: make(chan struct{})}
+	ahead := s.ahead
 	go func() {
 		defer close(ep.done)
-		ep.e, ep.err = s.probeQuiet(ctx, &unsampled, p, ep.jobs)
+		ep.e, ep.err = s.probeQuiet(ctx, &unsampled, p, ep.jobs, ahead)
 	}()
 	s.early = ep
 }
