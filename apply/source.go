@@ -89,7 +89,7 @@ func exportSource(ctx context.Context, m *config.Migration, db string, sourceNum
 	if s.dir, err = os.MkdirTemp(tmpDir, "pgferry-dump-"); err != nil {
 		return s, err
 	}
-	if s.holder, err = pgconn.Connect(ctx, m.Source, db); err != nil {
+	if s.holder, err = pgconn.ConnectOneShot(ctx, m.Source, db); err != nil {
 		return s, err
 	}
 	if err := pgconn.SessionSettings(ctx, s.holder, floatDg); err != nil {

@@ -195,7 +195,7 @@ func (s *Session) prefetchEarly(ctx context.Context, snap *snapshot.Snapshot, db
 // (catalog.ReadDumpedRelations), on a session of its own.
 func countRelations(ctx context.Context, srv *config.Server, db string) (*catalog.Database, error) {
 	defer trace.StartRegion(ctx, "relation count").End()
-	conn, err := pgconn.Connect(ctx, srv, db)
+	conn, err := pgconn.ConnectOneShot(ctx, srv, db)
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +288,7 @@ func readFailed(ctx context.Context, err error) error {
 // readInstance reads the catalog of srv's instance (roles, databases, settings).
 func readInstance(ctx context.Context, srv *config.Server) (*catalog.Instance, error) {
 	defer trace.StartRegion(ctx, "instance read").End()
-	conn, err := pgconn.Connect(ctx, srv, "")
+	conn, err := pgconn.ConnectOneShot(ctx, srv, "")
 	if err != nil {
 		return nil, &ReadError{Server: srv, Err: err}
 	}
@@ -308,7 +308,7 @@ const catalogConns = 4
 // dependents is set.
 func readDatabase(ctx context.Context, srv *config.Server, in *catalog.Instance, db string, dependents bool) (*catalog.Database, error) {
 	defer trace.StartRegion(ctx, "database read").End()
-	conn, err := pgconn.Connect(ctx, srv, db)
+	conn, err := pgconn.ConnectOneShot(ctx, srv, db)
 	if err != nil {
 		return nil, &ReadError{Server: srv, Database: db, Err: err}
 	}
