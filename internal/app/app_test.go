@@ -13,6 +13,7 @@ import (
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/checks"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/pgconn"
 	"github.com/pgferry/pgferry/internal/pgtest"
 	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/plan"
@@ -206,6 +207,31 @@ func TestInspect(t *testing.T) {
 		t.Errorf("plan stamp: %+v %q", p.Source, p.ToolVersion)
 	}
 
+	// The early count sizes the largest table as the catalog read does (startLink decides by it).
+	if err := c.Exec(ctx, "app", "INSERT INTO dropped SELECT generate_series(1, 20000)"); err != nil {
+		t.Fatal(err)
+	}
+	_, largest, err := countRelations(ctx, s.Migration.Source, "app", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgconn.Connect(ctx, s.Migration.Source, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := catalog.ReadDatabase(ctx, conn, "app", snap.Source.VersionNum)
+	conn.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := int64(0)
+	for _, tb := range whole.Tables {
+		want = max(want, tb.CopySize())
+	}
+	if largest != want || want < 8192*10 {
+		t.Errorf("early count sized the largest table %d bytes, the catalog read %d", largest, want)
+	}
+
 	down, err := Open(ctx, s.Config, "down", "x")
 	if err != nil {
 		t.Fatal(err)
@@ -283,6 +309,39 @@ func TestInspectPrefetchedCatalog(t *testing.T) {
 	}
 }
 
+// TestStartLink: the links are measured for copy_format = "auto" at once, unless an early count of
+// the migration's only database sized its tables: then only when one of them may be sampled
+// (plan.CopySampleMinBytes), or when the count could not size them.
+func TestStartLink(t *testing.T) {
+	defer func(saved func(context.Context, *config.Migration) *apply.LinkMeasure) { startLinkMeasure = saved }(startLinkMeasure)
+	started := 0
+	startLinkMeasure = func(context.Context, *config.Migration) *apply.LinkMeasure { started++; return nil }
+	counted := func(db string, largest int64, err error) *earlyCount {
+		c := &earlyCount{db: db, done: make(chan struct{}), largest: largest, err: err}
+		close(c.done)
+		return c
+	}
+	for _, tc := range []struct {
+		name     string
+		dbs      []string
+		counting *earlyCount
+		want     int
+	}{
+		{"no early count", []string{"a"}, nil, 1},
+		{"small tables", []string{"a"}, counted("a", plan.CopySampleMinBytes-1, nil), 0},
+		{"a table sampled", []string{"a"}, counted("a", plan.CopySampleMinBytes, nil), 1},
+		{"not sized", []string{"a"}, counted("a", -1, nil), 1},
+		{"count failed", []string{"a"}, counted("a", 0, errors.New("refused")), 1},
+		{"other databases", []string{"a", "b"}, counted("a", 0, nil), 1},
+	} {
+		started = 0
+		startLink(context.Background(), &config.Migration{Databases: tc.dbs}, tc.counting).take()
+		if started != tc.want {
+			t.Errorf("%s: link measures started %d, want %d", tc.name, started, tc.want)
+		}
+	}
+}
+
 // TestCountEarly: the database a prefetch opens is guessed before the source's instance is read
 // only when the migration names its databases: the first one the state does not show finished, as
 // snapshot.FirstUnfinished picks it; its count is handed over only for that database.
@@ -300,7 +359,7 @@ func TestCountEarly(t *testing.T) {
 		{[]string{"a", "b"}, done, "b"},
 		{[]string{"a"}, done, ""},
 	} {
-		c := countEarly(ctx, &config.Migration{Source: down, Databases: tc.dbs}, tc.st)
+		c := countEarly(ctx, &config.Migration{Source: down, Databases: tc.dbs}, tc.st, true)
 		if got := ""; c != nil {
 			got = c.db
 			if got != tc.want {

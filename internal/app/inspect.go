@@ -74,21 +74,21 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 	}
 	// Both servers are read at once, and then every database of both: the catalog reads are
 	// round trips to two servers, and plan (and apply, which plans first) waits for all of them.
-	var link *apply.LinkMeasure // the links' speed copy_format = "auto" may need, measured meanwhile
-	if opt.SampleCopy {
-		link = apply.StartLinkMeasure(ctx, m)
-		defer link.Stop()
-	}
 	pgdump.Prewarm(m.Options.PgBinDir) // pg_dump --version while the instances are read (Find below)
 	var counting *earlyCount
 	if opt.Prefetch != nil {
-		counting = countEarly(ctx, m, snap.State) // the prefetch's relation count, while the instances are read
+		counting = countEarly(ctx, m, snap.State, opt.SampleCopy) // the prefetch's relation count, while the instances are read
 		defer counting.wait()
 		if counting != nil && opt.SampleCopy {
 			// The forecast's probe's sessions, likewise: an apply without a saved plan forecasts
 			// (Forecast closes them); one of a saved plan may keep its plan's forecast.
 			s.predialProbe(ctx, counting.db)
 		}
+	}
+	var link *linkStart // the links' speed copy_format = "auto" may need, measured meanwhile
+	if opt.SampleCopy {
+		link = startLink(ctx, m, counting)
+		defer func() { link.take().Stop() }()
 	}
 	var srcErr, tgtErr error
 	var wg sync.WaitGroup
@@ -160,7 +160,7 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 	}
 	if opt.SampleCopy {
 		s.startProbe(ctx, snap) // the forecast's measures meanwhile (plan.go)
-		if err := apply.SampleCopyFormats(ctx, snap, link); err != nil {
+		if err := apply.SampleCopyFormats(ctx, snap, link.take()); err != nil {
 			return snap, err
 		}
 	}
@@ -181,7 +181,7 @@ func (s *Session) prefetchEarly(ctx context.Context, snap *snapshot.Snapshot, db
 		}
 		counts, err := counting.of(db)
 		if counts == nil && err == nil {
-			counts, err = countRelations(ctx, s.Migration.Source, db)
+			counts, _, err = countRelations(ctx, s.Migration.Source, db, false)
 		}
 		if err == nil && checks.DumpFitsLocks(snap.Source, counts) {
 			e.read = prefetch(snap, db)
@@ -192,15 +192,22 @@ func (s *Session) prefetchEarly(ctx context.Context, snap *snapshot.Snapshot, db
 }
 
 // countRelations counts the relations of database db on srv that pg_dump locks
-// (catalog.ReadDumpedRelations), on a session of its own.
-func countRelations(ctx context.Context, srv *config.Server, db string) (*catalog.Database, error) {
+// (catalog.ReadDumpedRelations), on a session of its own; with sized, largest is also its
+// largest table's size (catalog.ReadLargestCopySize; -1 when that read failed).
+func countRelations(ctx context.Context, srv *config.Server, db string, sized bool) (counts *catalog.Database, largest int64, err error) {
 	defer trace.StartRegion(ctx, "relation count").End()
 	conn, err := pgconn.ConnectOneShot(ctx, srv, db)
 	if err != nil {
-		return nil, err
+		return nil, -1, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	return catalog.ReadDumpedRelations(ctx, conn, db)
+	if counts, err = catalog.ReadDumpedRelations(ctx, conn, db); err != nil || !sized {
+		return counts, -1, err
+	}
+	if largest, err = catalog.ReadLargestCopySize(ctx, conn, pgconn.ServerVersion(conn)); err != nil {
+		largest = -1
+	}
+	return counts, largest, nil
 }
 
 // earlyCount is the relation count of the database the prefetch will most likely open, taken
@@ -211,13 +218,16 @@ type earlyCount struct {
 	done   chan struct{}
 	counts *catalog.Database
 	err    error
+	// largest is the largest table's catalog.Table.CopySize in db, when sized (countEarly); -1
+	// when not known.
+	largest int64
 }
 
 // countEarly starts counting the relations of the database a prefetch opens when the migration
 // names its databases (not "*": which those are is known only once the source's instance is
 // read): the first one st does not show finished (State.FirstUnfinished, as the snapshot picks it). nil when
-// there is none to guess.
-func countEarly(ctx context.Context, m *config.Migration, st *state.State) *earlyCount {
+// there is none to guess. With sized, it also sizes the database's largest table (startLink).
+func countEarly(ctx context.Context, m *config.Migration, st *state.State, sized bool) *earlyCount {
 	if len(m.Databases) == 1 && m.Databases[0] == "*" {
 		return nil
 	}
@@ -228,7 +238,7 @@ func countEarly(ctx context.Context, m *config.Migration, st *state.State) *earl
 	c := &earlyCount{db: db, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
-		c.counts, c.err = countRelations(ctx, m.Source, db)
+		c.counts, c.largest, c.err = countRelations(ctx, m.Source, db, sized)
 	}()
 	return c
 }
@@ -324,4 +334,47 @@ func readDatabase(ctx context.Context, srv *config.Server, in *catalog.Instance,
 		}
 	}
 	return d, nil
+}
+
+// linkStart is the links' measure for copy_format = "auto" (apply.StartLinkMeasure), started at
+// once or once an early count has sized the tables (startLink).
+type linkStart struct {
+	done chan struct{}
+	l    *apply.LinkMeasure // nil: not started
+}
+
+// startLinkMeasure is apply.StartLinkMeasure, a variable so that tests can see when it is started.
+var startLinkMeasure = apply.StartLinkMeasure
+
+// startLink starts measuring the links copy_format = "auto" may need to decide by, while the
+// catalogs are read: at once, or, when counting is the early count of the migration's only
+// database (sized: countEarly), once it has sized that database's tables, and not at all when none
+// is as large as plan.CopySampleMinBytes: no table is then sampled, and the measure (two sessions,
+// 10 MB through each link) only loaded the machine beside the instance reads and the schema dump.
+// SampleCopyFormats measures the links itself should a sample need them after all.
+func startLink(ctx context.Context, m *config.Migration, counting *earlyCount) *linkStart {
+	l := &linkStart{done: make(chan struct{})}
+	if counting == nil || len(m.Databases) != 1 || counting.db != m.Databases[0] {
+		l.l = startLinkMeasure(ctx, m)
+		close(l.done)
+		return l
+	}
+	go func() {
+		defer close(l.done)
+		counting.wait()
+		if counting.err != nil || counting.largest < 0 || counting.largest >= plan.CopySampleMinBytes {
+			l.l = startLinkMeasure(ctx, m)
+		}
+	}()
+	return l
+}
+
+// take waits for the measure to be started or skipped and returns it (nil: none). A nil
+// linkStart has none.
+func (l *linkStart) take() *apply.LinkMeasure {
+	if l == nil {
+		return nil
+	}
+	<-l.done
+	return l.l
 }
