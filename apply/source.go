@@ -70,16 +70,17 @@ type sourceDump struct {
 // the snapshot, the two at once. The archive is kept in a new directory under tmpDir ("":
 // os.TempDir()). The caller closes it.
 func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string) (*sourceDump, error) {
-	s, err := exportSource(ctx, m, db, sourceNum, floatDg, tmpDir)
+	s, err := exportSource(ctx, m, db, sourceNum, floatDg, tmpDir, nil)
 	if err != nil {
 		return nil, err
 	}
 	return s.dumped(ctx, m, tools, db)
 }
 
-// exportSource is openSource up to the dump: the snapshot exported, the catalog read started.
-func exportSource(ctx context.Context, m *config.Migration, db string, sourceNum pgver.V, floatDg int, tmpDir string) (s *sourceDump, err error) {
-	s = &sourceDump{roles: m.Options.Roles}
+// exportSource is openSource up to the dump: the snapshot exported, the catalog read started. It
+// exports on holder, an idle session to db on the source that it takes (closes), when there is one.
+func exportSource(ctx context.Context, m *config.Migration, db string, sourceNum pgver.V, floatDg int, tmpDir string, holder *pgx.Conn) (s *sourceDump, err error) {
+	s = &sourceDump{roles: m.Options.Roles, holder: holder}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -89,8 +90,10 @@ func exportSource(ctx context.Context, m *config.Migration, db string, sourceNum
 	if s.dir, err = os.MkdirTemp(tmpDir, "pgferry-dump-"); err != nil {
 		return s, err
 	}
-	if s.holder, err = pgconn.ConnectOneShot(ctx, m.Source, db); err != nil {
-		return s, err
+	if s.holder == nil {
+		if s.holder, err = pgconn.ConnectOneShot(ctx, m.Source, db); err != nil {
+			return s, err
+		}
 	}
 	if err := pgconn.SessionSettings(ctx, s.holder, floatDg); err != nil {
 		return s, err
@@ -440,7 +443,9 @@ type Prefetch struct {
 
 // StartPrefetch starts opening database db's source in the background: sourceNum and floatDg as
 // Run will use them (the source's server_version_num; FloatDigits), and tmpDir as Options.TempDir.
-func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string) *Prefetch {
+// holder, when not nil, is an idle session to db on the source (one that counted its relations)
+// that it takes to export the snapshot on: an authentication less before pg_dump starts.
+func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string, holder *pgx.Conn) *Prefetch {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &Prefetch{db: db, cancel: cancel, done: make(chan struct{}), settled: make(chan struct{}),
 		exported: make(chan struct{}), dumped: make(chan struct{})}
@@ -450,7 +455,7 @@ func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools
 		defer closeDumped()
 		dump := trace.StartRegion(ctx, "schema dump")
 		defer dump.End()
-		src, err := exportSource(ctx, m, db, sourceNum, floatDg, tmpDir)
+		src, err := exportSource(ctx, m, db, sourceNum, floatDg, tmpDir, holder)
 		if err == nil {
 			p.readCatalog = src.readCatalog
 			src.onDumped = closeDumped

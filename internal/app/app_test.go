@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,7 +72,7 @@ func TestUnreachable(t *testing.T) {
 		"migration \"m\" {\n  source = source.src\n  target = target.tgt\n  databases = [\"app\"]\n}\n"
 	s := configure(t, hcl, "m")
 	ctx := context.Background()
-	snap, err := s.Inspect(ctx, InspectOptions{Prefetch: func(*snapshot.Snapshot, string) func() (*catalog.Database, error) {
+	snap, err := s.Inspect(ctx, InspectOptions{Prefetch: func(*snapshot.Snapshot, string, *pgx.Conn) func() (*catalog.Database, error) {
 		t.Error("prefetch called")
 		return nil
 	}})
@@ -173,9 +174,19 @@ func TestInspect(t *testing.T) {
 		"migration \"down\" {\n  source = source.src\n  target = target.closed\n  databases = [\"app\"]\n}\n"
 	s := configure(t, hcl, "m")
 	var prefetched []string
-	snap, err := s.Inspect(ctx, InspectOptions{Prefetch: func(snap *snapshot.Snapshot, db string) func() (*catalog.Database, error) {
+	snap, err := s.Inspect(ctx, InspectOptions{Prefetch: func(snap *snapshot.Snapshot, db string, conn *pgx.Conn) func() (*catalog.Database, error) {
 		if snap.Source == nil || snap.Tools == nil {
 			t.Error("prefetch called before the instances and tools were known")
+		}
+		// The session that counted the database's relations is handed over, idle, in that database.
+		var current string
+		if conn == nil {
+			t.Error("prefetch called without the session that counted its relations")
+		} else if err := conn.QueryRow(ctx, "SELECT current_database()").Scan(&current); err != nil || current != db {
+			t.Errorf("the counting session handed over is in database %q (%v), want %q", current, err, db)
+		}
+		if conn != nil {
+			conn.Close(ctx)
 		}
 		prefetched = append(prefetched, db)
 		return nil
@@ -211,9 +222,13 @@ func TestInspect(t *testing.T) {
 	if err := c.Exec(ctx, "app", "INSERT INTO dropped SELECT generate_series(1, 20000)"); err != nil {
 		t.Fatal(err)
 	}
-	_, largest, err := countRelations(ctx, s.Migration.Source, "app", true)
-	if err != nil {
-		t.Fatal(err)
+	count := &earlyCount{db: "app", done: make(chan struct{})}
+	count.count(ctx, s.Migration.Source, true)
+	close(count.done)
+	count.release()
+	largest := count.largest
+	if count.err != nil {
+		t.Fatal(count.err)
 	}
 	conn, err := pgconn.Connect(ctx, s.Migration.Source, "app")
 	if err != nil {
@@ -275,8 +290,8 @@ func TestInspectPrefetchedCatalog(t *testing.T) {
 	var pf *apply.Prefetch
 	defer func() { pf.Close() }()
 	var held *catalog.Database
-	snap, err := s.Inspect(ctx, InspectOptions{Prefetch: func(snap *snapshot.Snapshot, db string) func() (*catalog.Database, error) {
-		pf = apply.StartPrefetch(ctx, s.Migration, snap.Tools, db, snap.Source.VersionNum, apply.FloatDigits(snap.Source.VersionNum, snap.Target.VersionNum), t.TempDir())
+	snap, err := s.Inspect(ctx, InspectOptions{Prefetch: func(snap *snapshot.Snapshot, db string, conn *pgx.Conn) func() (*catalog.Database, error) {
+		pf = apply.StartPrefetch(ctx, s.Migration, snap.Tools, db, snap.Source.VersionNum, apply.FloatDigits(snap.Source.VersionNum, snap.Target.VersionNum), t.TempDir(), conn)
 		return func() (*catalog.Database, error) {
 			d, err := pf.Catalog()
 			held = d
@@ -301,7 +316,10 @@ func TestInspectPrefetchedCatalog(t *testing.T) {
 	}
 	// A prefetch that cannot read: Inspect reads the database itself.
 	failed := 0
-	snap, err = s.Inspect(ctx, InspectOptions{Prefetch: func(*snapshot.Snapshot, string) func() (*catalog.Database, error) {
+	snap, err = s.Inspect(ctx, InspectOptions{Prefetch: func(_ *snapshot.Snapshot, _ string, conn *pgx.Conn) func() (*catalog.Database, error) {
+		if conn != nil {
+			conn.Close(ctx)
+		}
 		return func() (*catalog.Database, error) { failed++; return nil, errors.New("no snapshot") }
 	}})
 	if err != nil || failed != 1 || snap.SourceDBs["app"] == nil || len(snap.SourceDBs["app"].Tables) != 2 {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"runtime/trace"
 	"sync"
 
@@ -33,7 +34,10 @@ type InspectOptions struct {
 	// from what the run will hold, read once (at 20,000 tables a second read held another 26-34
 	// MB at once and loaded the source beside pg_dump). Should that read fail, the database is
 	// read as the others are.
-	Prefetch func(snap *snapshot.Snapshot, db string) func() (*catalog.Database, error)
+	// conn, when not nil, is an idle session to db on the source (the one that counted its
+	// relations), which the hook takes: it closes it, or hands it to apply.StartPrefetch to export
+	// the snapshot on (an authentication less before pg_dump starts).
+	Prefetch func(snap *snapshot.Snapshot, db string, conn *pgx.Conn) func() (*catalog.Database, error)
 	// State, when StateRead, is the migration's state as the caller read it under the lock (nil:
 	// none): Inspect does not read it again.
 	State     *state.State
@@ -78,7 +82,7 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 	var counting *earlyCount
 	if opt.Prefetch != nil {
 		counting = countEarly(ctx, m, snap.State, opt.SampleCopy) // the prefetch's relation count, while the instances are read
-		defer counting.wait()
+		defer counting.release()
 		if counting != nil && opt.SampleCopy {
 			// The forecast's probe's sessions, likewise: an apply without a saved plan forecasts
 			// (Forecast closes them); one of a saved plan may keep its plan's forecast.
@@ -140,7 +144,7 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 			dependents := r.srv == m.Source && m.Options.Filters()
 			r.out, r.err = readDatabase(ctx, r.srv, r.in, r.db, dependents)
 			if r.err == nil && r.srv == m.Source && r.db == prefetch && !early.wait() && checks.DumpFitsLocks(snap.Source, r.out) {
-				opt.Prefetch(snap, r.db)
+				opt.Prefetch(snap, r.db, counting.takeConn(r.db))
 			}
 		}()
 	}
@@ -172,7 +176,7 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 // reads end. Its wait says whether it did: when it did not (the count does not fit, or failed),
 // the read of db's whole catalog decides, as before.
 // The count is counting's when it counted db (countEarly), else taken now.
-func (s *Session) prefetchEarly(ctx context.Context, snap *snapshot.Snapshot, db string, prefetch func(*snapshot.Snapshot, string) func() (*catalog.Database, error), counting *earlyCount) *earlyPrefetch {
+func (s *Session) prefetchEarly(ctx context.Context, snap *snapshot.Snapshot, db string, prefetch func(*snapshot.Snapshot, string, *pgx.Conn) func() (*catalog.Database, error), counting *earlyCount) *earlyPrefetch {
 	e := &earlyPrefetch{done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
@@ -181,10 +185,10 @@ func (s *Session) prefetchEarly(ctx context.Context, snap *snapshot.Snapshot, db
 		}
 		counts, err := counting.of(db)
 		if counts == nil && err == nil {
-			counts, _, err = countRelations(ctx, s.Migration.Source, db, false)
+			counts, err = countRelations(ctx, s.Migration.Source, db)
 		}
 		if err == nil && checks.DumpFitsLocks(snap.Source, counts) {
-			e.read = prefetch(snap, db)
+			e.read = prefetch(snap, db, counting.takeConn(db))
 			e.started = true
 		}
 	}()
@@ -192,22 +196,36 @@ func (s *Session) prefetchEarly(ctx context.Context, snap *snapshot.Snapshot, db
 }
 
 // countRelations counts the relations of database db on srv that pg_dump locks
-// (catalog.ReadDumpedRelations), on a session of its own; with sized, largest is also its
-// largest table's size (catalog.ReadLargestCopySize; -1 when that read failed).
-func countRelations(ctx context.Context, srv *config.Server, db string, sized bool) (counts *catalog.Database, largest int64, err error) {
+// (catalog.ReadDumpedRelations), on a session of its own.
+func countRelations(ctx context.Context, srv *config.Server, db string) (*catalog.Database, error) {
+	c := &earlyCount{db: db, done: make(chan struct{})}
+	c.count(ctx, srv, false)
+	close(c.done)
+	c.release()
+	return c.counts, c.err
+}
+
+// count counts the relations of c's database on srv (countRelations) and, with sized, sizes its
+// largest table (catalog.ReadLargestCopySize; largest -1 when that read failed), on a session it
+// keeps (conn) for a prefetch to take (takeConn) when the count succeeded.
+func (c *earlyCount) count(ctx context.Context, srv *config.Server, sized bool) {
 	defer trace.StartRegion(ctx, "relation count").End()
-	conn, err := pgconn.ConnectOneShot(ctx, srv, db)
+	c.largest = -1
+	conn, err := pgconn.ConnectOneShot(ctx, srv, c.db)
 	if err != nil {
-		return nil, -1, err
+		c.err = err
+		return
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if counts, err = catalog.ReadDumpedRelations(ctx, conn, db); err != nil || !sized {
-		return counts, -1, err
+	if c.counts, c.err = catalog.ReadDumpedRelations(ctx, conn, c.db); c.err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return
 	}
-	if largest, err = catalog.ReadLargestCopySize(ctx, conn, pgconn.ServerVersion(conn)); err != nil {
-		largest = -1
+	if sized {
+		if n, err := catalog.ReadLargestCopySize(ctx, conn, pgconn.ServerVersion(conn)); err == nil {
+			c.largest = n
+		}
 	}
-	return counts, largest, nil
+	c.conn = conn
 }
 
 // earlyCount is the relation count of the database the prefetch will most likely open, taken
@@ -221,6 +239,10 @@ type earlyCount struct {
 	// largest is the largest table's catalog.Table.CopySize in db, when sized (countEarly); -1
 	// when not known.
 	largest int64
+	// conn is the session that counted, kept for the prefetch to export its snapshot on
+	// (takeConn) and closed by release otherwise; guarded by mu once done is closed.
+	mu   sync.Mutex
+	conn *pgx.Conn
 }
 
 // countEarly starts counting the relations of the database a prefetch opens when the migration
@@ -238,7 +260,7 @@ func countEarly(ctx context.Context, m *config.Migration, st *state.State, sized
 	c := &earlyCount{db: db, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
-		c.counts, c.largest, c.err = countRelations(ctx, m.Source, db, sized)
+		c.count(ctx, m.Source, sized)
 	}()
 	return c
 }
@@ -247,6 +269,35 @@ func countEarly(ctx context.Context, m *config.Migration, st *state.State, sized
 func (c *earlyCount) wait() {
 	if c != nil {
 		<-c.done
+	}
+}
+
+// takeConn waits for the count and hands over its session when it counted database db, once (nil:
+// none, or another database). A nil earlyCount has none.
+func (c *earlyCount) takeConn(db string) *pgx.Conn {
+	if c == nil {
+		return nil
+	}
+	c.wait()
+	if c.db != db {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	conn := c.conn
+	c.conn = nil
+	return conn
+}
+
+// release waits for the count and closes its session unless a prefetch took it. A nil earlyCount
+// has none.
+func (c *earlyCount) release() {
+	if c == nil {
+		return
+	}
+	c.wait()
+	if conn := c.takeConn(c.db); conn != nil {
+		conn.Close(context.Background())
 	}
 }
 
