@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"runtime"
+	"runtime/trace"
 	"time"
 
 	"github.com/pgferry/pgferry/plan/planfile"
@@ -49,7 +50,9 @@ func cmdApply(c *cli, args []string) (err error) {
 			pre.v.migration = saved.Migration
 		}
 	}
+	opening := trace.StartRegion(context.Background(), "config load")
 	ctx, s, end, err := c.begin(pre.v)
+	opening.End()
 	if err != nil {
 		return err
 	}
@@ -65,14 +68,19 @@ func cmdApply(c *cli, args []string) (err error) {
 	defer apply.BoundHeap()() // a large apply's heap kept near what is live (apply/heap.go)
 	// Approval comes before the lock, as in Terraform: nobody waits on a lock behind a prompt.
 	lockInfo := state.NewLockInfo("apply", version)
+	locking := trace.StartRegion(ctx, "lock")
 	unlock, err := c.lock(ctx, s, lockInfo, *lockTimeout)
+	locking.End()
 	if err != nil {
 		return err
 	}
 	defer unlock()
 	// An earlier apply killed before it recorded its run: its run is recorded first. The state is
 	// read once, here, for the plan too.
-	if s.locked, err = s.backend.Read(ctx, s.m.Name); err != nil {
+	reading := trace.StartRegion(ctx, "state read")
+	s.locked, err = s.backend.Read(ctx, s.m.Name)
+	reading.End()
+	if err != nil {
 		if ctx.Err() != nil {
 			view.PlanInterrupted() // Ctrl-C: nothing was changed
 			return errReported
@@ -153,7 +161,10 @@ func savedFits(saved *plan.Plan, s *session) error {
 // (what the user saw and planned the window by), and is shown it before the run starts.
 func (c *cli) planApply(ctx context.Context, s *session, saved *plan.Plan, jobs int, view views.Apply) (p *plan.Plan, err error) {
 	s.sampleCopy = saved == nil // a saved plan keeps the formats it was made with
-	if code := c.inspect(ctx, s); code != 0 {
+	inspecting := trace.StartRegion(ctx, "inspect")
+	code := c.inspect(ctx, s)
+	inspecting.End()
+	if code != 0 {
 		if ctx.Err() != nil {
 			// Ctrl-C while the plan was made: nothing was changed, and nothing failed to record.
 			view.PlanInterrupted()
@@ -188,7 +199,7 @@ func (c *cli) planApply(ctx context.Context, s *session, saved *plan.Plan, jobs 
 		view.Forecast(p)
 	} else {
 		s.app.Forecast(ctx, s.snap, p, jobs)
-		view.Plan(p)
+		trace.WithRegion(ctx, "plan print", func() { view.Plan(p) })
 	}
 	if p.ValidationFailed() {
 		c.recordValidationFailed(ctx, s, p)
@@ -217,16 +228,20 @@ func (c *cli) runApply(ctx context.Context, s *session, p *plan.Plan, jobs int, 
 	st.Baseline = nil
 	// The source opened while the plan was made is no part of the run (the forecast leaves it out):
 	// the run starts once it is ready, whether a probe already waited for it or not.
-	select {
-	case <-s.prefetched.Done():
-	case <-ctx.Done():
-	}
+	trace.WithRegion(ctx, "prefetch wait", func() {
+		select {
+		case <-s.prefetched.Done():
+		case <-ctx.Done():
+		}
+	})
 	start := time.Now()
+	running := trace.StartRegion(ctx, "run")
 	s.snap.SourceDBs, s.snap.TargetDBs = nil, nil // the plan is made: apply reads the catalogs it needs in its snapshot
 	p.SourceDigest, p.TargetDigest = nil, nil     // only a saved plan's staleness check reads them (the fingerprints stay)
 	err := apply.Run(ctx, apply.Options{Migration: s.m, Plan: p, Tools: s.snap.Tools, Backend: views.OutputFirst(s.backend, view), State: st, Jobs: jobs, Emit: emit,
 		Prefetch: s.prefetched, TempDir: s.tmpDir})
 	elapsed := time.Since(start)
+	running.End()
 	interrupted := apply.Interrupted(ctx, err) && !canceled.Fired()
 	view.Stop()
 	var baselineErr error

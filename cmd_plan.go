@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/pgferry/pgferry/plan/planfile"
 
@@ -66,8 +67,8 @@ func (c *cli) open(ctx context.Context, v varFlags) (*session, error) {
 func (c *cli) inspect(ctx context.Context, s *session) int {
 	opt := app.InspectOptions{State: s.locked, StateRead: s.lockedRead, SampleCopy: s.sampleCopy}
 	if s.prefetch {
-		opt.Prefetch = func(snap *snapshot.Snapshot, db string) func() (*catalog.Database, error) {
-			s.prefetched = apply.StartPrefetch(ctx, s.m, snap.Tools, db, snap.Source.VersionNum, apply.FloatDigits(snap.Source.VersionNum, snap.Target.VersionNum), s.tmpDir)
+		opt.Prefetch = func(snap *snapshot.Snapshot, db string, conn *pgx.Conn) func() (*catalog.Database, error) {
+			s.prefetched = apply.StartPrefetch(ctx, s.m, snap.Tools, db, snap.Source.VersionNum, apply.FloatDigits(snap.Source.VersionNum, snap.Target.VersionNum), s.tmpDir, conn)
 			s.app.ProbeAfter = s.prefetched.Dumped() // the forecast measures after the dump, not beside it
 			return s.prefetched.Catalog              // the plan is made from the catalog the run reads
 		}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 
 	"github.com/pgferry/pgferry/internal/every"
@@ -13,9 +14,24 @@ import (
 // profiled runs the command line args (run) under Go's profilers when asked to through the environment (for measuring pgferry
 // itself; docs/reference.md lists them): PGFERRY_CPUPROFILE=FILE writes a CPU profile of the whole command,
 // PGFERRY_MEMPROFILE=FILE a heap profile taken when the heap in use was largest (sampled every
-// 250 ms; its allocation samples cover the whole run up to then). A profile
-// that cannot be written is reported on stderr and never changes the command's exit code.
+// 250 ms; its allocation samples cover the whole run up to then), PGFERRY_TRACE=FILE a Go execution
+// trace of the whole command (go tool trace), in which apply's steps before its run (state read,
+// lock, catalog reads, schema dump, samples, forecast probe, plan) and the run are regions. A
+// profile that cannot be written is reported on stderr and never changes the command's exit code.
 func profiled(args []string) int {
+	if path := os.Getenv("PGFERRY_TRACE"); path != "" {
+		if f, err := os.Create(path); err != nil {
+			fmt.Fprintln(os.Stderr, "pgferry: execution trace:", err)
+		} else if err := trace.Start(f); err != nil {
+			fmt.Fprintln(os.Stderr, "pgferry: execution trace:", err)
+			f.Close()
+		} else {
+			defer func() {
+				trace.Stop()
+				f.Close()
+			}()
+		}
+	}
 	if path := os.Getenv("PGFERRY_CPUPROFILE"); path != "" {
 		if f, err := os.Create(path); err != nil {
 			fmt.Fprintln(os.Stderr, "pgferry: CPU profile:", err)

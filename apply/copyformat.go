@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime/trace"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,7 @@ const copySampleTimeout = 10 * time.Second
 // link is that measure started earlier (StartLinkMeasure), taken when a sample favours text and
 // stopped otherwise; nil: the links are measured here when needed.
 func SampleCopyFormats(ctx context.Context, snap *snapshot.Snapshot, link *LinkMeasure) error {
+	defer trace.StartRegion(ctx, "copy samples").End()
 	defer link.Stop()
 	m := snap.Migration
 	snap.CopySamples = map[string]map[string]snapshot.CopySample{}
@@ -198,6 +200,7 @@ const linkTries = 5
 // wire's, not the round trip's nor the CPU's, so that loopback on a busy machine reads as fast
 // (its CPU shows in the samples' pace, plan.LinkBoundsCopy) and a capped link reads as its cap.
 func measureLink(ctx context.Context, m *config.Migration) int64 {
+	defer trace.StartRegion(ctx, "link measure").End()
 	payload := strings.Repeat("x", linkProbeBytes)
 	// The two links are measured at once: different servers, different links.
 	var down, up int64

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/trace"
 	"strings"
 	"sync"
 
@@ -69,16 +70,17 @@ type sourceDump struct {
 // the snapshot, the two at once. The archive is kept in a new directory under tmpDir ("":
 // os.TempDir()). The caller closes it.
 func openSource(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string) (*sourceDump, error) {
-	s, err := exportSource(ctx, m, db, sourceNum, floatDg, tmpDir)
+	s, err := exportSource(ctx, m, db, sourceNum, floatDg, tmpDir, nil)
 	if err != nil {
 		return nil, err
 	}
 	return s.dumped(ctx, m, tools, db)
 }
 
-// exportSource is openSource up to the dump: the snapshot exported, the catalog read started.
-func exportSource(ctx context.Context, m *config.Migration, db string, sourceNum pgver.V, floatDg int, tmpDir string) (s *sourceDump, err error) {
-	s = &sourceDump{roles: m.Options.Roles}
+// exportSource is openSource up to the dump: the snapshot exported, the catalog read started. It
+// exports on holder, an idle session to db on the source that it takes (closes), when there is one.
+func exportSource(ctx context.Context, m *config.Migration, db string, sourceNum pgver.V, floatDg int, tmpDir string, holder *pgx.Conn) (s *sourceDump, err error) {
+	s = &sourceDump{roles: m.Options.Roles, holder: holder}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -88,8 +90,10 @@ func exportSource(ctx context.Context, m *config.Migration, db string, sourceNum
 	if s.dir, err = os.MkdirTemp(tmpDir, "pgferry-dump-"); err != nil {
 		return s, err
 	}
-	if s.holder, err = pgconn.Connect(ctx, m.Source, db); err != nil {
-		return s, err
+	if s.holder == nil {
+		if s.holder, err = pgconn.ConnectOneShot(ctx, m.Source, db); err != nil {
+			return s, err
+		}
 	}
 	if err := pgconn.SessionSettings(ctx, s.holder, floatDg); err != nil {
 		return s, err
@@ -108,6 +112,7 @@ func exportSource(ctx context.Context, m *config.Migration, db string, sourceNum
 	var readErr error
 	go func() {
 		defer close(read)
+		defer trace.StartRegion(ctx, "snapshot catalog read").End()
 		src, readErr = catalog.ReadDatabaseInSnapshot(ctx, pgconn.Opener(m.Source, db), snapshotCatalogConns, db, sourceNum,
 			s.snapshot, m.Options.Filters())
 		if readErr == nil {
@@ -162,8 +167,11 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 	if s.schemaOnly && tools.Release.Before(18) {
 		sections = []string{"--schema-only"}
 	}
-	if _, err := pgdump.Run(ctx, pgconn.ToolConn(m.Source, db), tools.PgDump, append([]string{"--format=custom"}, append(sections,
-		"--create", "--no-tablespaces", "--snapshot="+s.snapshot, "--file="+s.dump)...)...); err != nil {
+	pgDump := trace.StartRegion(ctx, "pg_dump")
+	_, err := pgdump.Run(ctx, pgconn.ToolConn(m.Source, db), tools.PgDump, append([]string{"--format=custom"}, append(sections,
+		"--create", "--no-tablespaces", "--snapshot="+s.snapshot, "--file="+s.dump)...)...)
+	pgDump.End()
+	if err != nil {
 		return err
 	}
 	if s.onDumped != nil {
@@ -199,6 +207,7 @@ func (s *sourceDump) dumpSchema(ctx context.Context, m *config.Migration, tools 
 			return err
 		}},
 	}
+	defer trace.StartRegion(ctx, "pg_restore reads").End()
 	errs := make([]error, len(reads))
 	var wg sync.WaitGroup
 	for i, rd := range reads {
@@ -434,7 +443,9 @@ type Prefetch struct {
 
 // StartPrefetch starts opening database db's source in the background: sourceNum and floatDg as
 // Run will use them (the source's server_version_num; FloatDigits), and tmpDir as Options.TempDir.
-func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string) *Prefetch {
+// holder, when not nil, is an idle session to db on the source (one that counted its relations)
+// that it takes to export the snapshot on: an authentication less before pg_dump starts.
+func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools, db string, sourceNum pgver.V, floatDg int, tmpDir string, holder *pgx.Conn) *Prefetch {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &Prefetch{db: db, cancel: cancel, done: make(chan struct{}), settled: make(chan struct{}),
 		exported: make(chan struct{}), dumped: make(chan struct{})}
@@ -442,7 +453,9 @@ func StartPrefetch(ctx context.Context, m *config.Migration, tools *pgdump.Tools
 	go func() {
 		defer close(p.done)
 		defer closeDumped()
-		src, err := exportSource(ctx, m, db, sourceNum, floatDg, tmpDir)
+		dump := trace.StartRegion(ctx, "schema dump")
+		defer dump.End()
+		src, err := exportSource(ctx, m, db, sourceNum, floatDg, tmpDir, holder)
 		if err == nil {
 			p.readCatalog = src.readCatalog
 			src.onDumped = closeDumped

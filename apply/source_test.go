@@ -55,7 +55,7 @@ func TestPrefetch(t *testing.T) {
 		return n
 	}
 
-	p := StartPrefetch(ctx, m, tools, "app", 150000, 3, "")
+	p := StartPrefetch(ctx, m, tools, "app", 150000, 3, "", nil)
 	if _, ok, _ := p.take("other"); ok {
 		t.Fatal("a prefetch of app was taken for another database")
 	}
@@ -97,7 +97,7 @@ func TestPrefetch(t *testing.T) {
 
 	// Never taken, and done opening: Close ends the snapshot and removes the dump. Dumped comes
 	// first: pg_dump's session has ended, the holder's remains, the archive is written.
-	p = StartPrefetch(ctx, m, tools, "app", 150000, 3, "")
+	p = StartPrefetch(ctx, m, tools, "app", 150000, 3, "", nil)
 	<-p.Dumped()
 	if n, es := holders(1), leftovers(); n != 1 || len(es) != 1 {
 		t.Fatalf("once Dumped: %d sessions on app (want the holder's only), %d dump directories", n, len(es))
@@ -115,7 +115,7 @@ func TestPrefetch(t *testing.T) {
 	}
 
 	// A prefetch that fails still closes Dumped (the probe waits for it).
-	p = StartPrefetch(ctx, m, tools, "missing", 150000, 3, "")
+	p = StartPrefetch(ctx, m, tools, "missing", 150000, 3, "", nil)
 	<-p.Dumped()
 	<-p.done
 	if p.err == nil {

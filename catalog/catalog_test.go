@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/pgferry/pgferry/internal/pgver"
 	"os"
+	"reflect"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -87,6 +88,36 @@ func TestReadSample(t *testing.T) {
 			d, err := catalog.ReadDatabase(ctx, conn, "app", in.VersionNum)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// Read with each query in one round trip (pgconn.ConnectOneShot: pgx's exec mode, an
+			// unnamed statement, results in text), the catalog is the one read through prepared
+			// statements with binary results.
+			one, err := pgx.Connect(ctx, c.DSN("app")+"&default_query_exec_mode=exec&statement_cache_capacity=0&description_cache_capacity=0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer one.Close(ctx)
+			in1, err := catalog.ReadInstance(ctx, one)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d1, err := catalog.ReadDatabase(ctx, one, "app", in.VersionNum)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range []struct {
+				q catalog.Querier
+				d *catalog.Database
+			}{{conn, d}, {one, d1}} {
+				if err := catalog.ReadDependents(ctx, r.q, r.d, in.VersionNum); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !reflect.DeepEqual(in, in1) {
+				t.Errorf("instance read in exec mode differs:\n%+v\n%+v", in, in1)
+			}
+			if !reflect.DeepEqual(d, d1) {
+				t.Errorf("database read in exec mode differs:\n%+v\n%+v", d, d1)
 			}
 			customers := d.Table("app", "customers")
 			if customers == nil || customers.Kind != "r" || !customers.HasPrimaryKey {

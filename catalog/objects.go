@@ -185,3 +185,20 @@ func ReadDumpedRelations(ctx context.Context, conn Querier, name string) (*Datab
 	}
 	return d, nil
 }
+
+// ReadLargestCopySize returns the largest Table.CopySize of the plain tables of the database conn
+// is connected to (a server of version v), as ReadDatabase would size them, extension members and
+// tables of any table filter included (0: none): one scan of pg_class, for a caller that needs to
+// know only whether any table is that large before the whole catalog is read.
+func ReadLargestCopySize(ctx context.Context, conn Querier, v pgver.V) (int64, error) {
+	var n int64
+	err := conn.QueryRow(ctx, fmt.Sprintf(`SELECT coalesce(max(greatest(p.pages * 8192,
+			(p.pages + p.toast) * current_setting('block_size')::bigint)), 0)::bigint
+		FROM (SELECT %s AS pages, coalesce((SELECT %s FROM pg_class t WHERE t.oid = c.reltoastrelid), 0) AS toast
+			FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND %s) p`,
+		relationPages("c"), toastPages(v), userSchemaFilter)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sizing the tables: %w", err)
+	}
+	return n, nil
+}

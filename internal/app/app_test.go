@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/pgferry/pgferry/catalog"
 	"github.com/pgferry/pgferry/checks"
 	"github.com/pgferry/pgferry/config"
+	"github.com/pgferry/pgferry/internal/pgconn"
 	"github.com/pgferry/pgferry/internal/pgtest"
 	"github.com/pgferry/pgferry/internal/snapshot"
 	"github.com/pgferry/pgferry/plan"
@@ -70,7 +72,7 @@ func TestUnreachable(t *testing.T) {
 		"migration \"m\" {\n  source = source.src\n  target = target.tgt\n  databases = [\"app\"]\n}\n"
 	s := configure(t, hcl, "m")
 	ctx := context.Background()
-	snap, err := s.Inspect(ctx, InspectOptions{Prefetch: func(*snapshot.Snapshot, string) func() (*catalog.Database, error) {
+	snap, err := s.Inspect(ctx, InspectOptions{Prefetch: func(*snapshot.Snapshot, string, *pgx.Conn) func() (*catalog.Database, error) {
 		t.Error("prefetch called")
 		return nil
 	}})
@@ -172,9 +174,19 @@ func TestInspect(t *testing.T) {
 		"migration \"down\" {\n  source = source.src\n  target = target.closed\n  databases = [\"app\"]\n}\n"
 	s := configure(t, hcl, "m")
 	var prefetched []string
-	snap, err := s.Inspect(ctx, InspectOptions{Prefetch: func(snap *snapshot.Snapshot, db string) func() (*catalog.Database, error) {
+	snap, err := s.Inspect(ctx, InspectOptions{Prefetch: func(snap *snapshot.Snapshot, db string, conn *pgx.Conn) func() (*catalog.Database, error) {
 		if snap.Source == nil || snap.Tools == nil {
 			t.Error("prefetch called before the instances and tools were known")
+		}
+		// The session that counted the database's relations is handed over, idle, in that database.
+		var current string
+		if conn == nil {
+			t.Error("prefetch called without the session that counted its relations")
+		} else if err := conn.QueryRow(ctx, "SELECT current_database()").Scan(&current); err != nil || current != db {
+			t.Errorf("the counting session handed over is in database %q (%v), want %q", current, err, db)
+		}
+		if conn != nil {
+			conn.Close(ctx)
 		}
 		prefetched = append(prefetched, db)
 		return nil
@@ -204,6 +216,35 @@ func TestInspect(t *testing.T) {
 	}
 	if p.Source.SystemIdentifier == "" || p.Source.VersionNum.Major() != 15 || p.ToolVersion != "9.9.9-test" {
 		t.Errorf("plan stamp: %+v %q", p.Source, p.ToolVersion)
+	}
+
+	// The early count sizes the largest table as the catalog read does (startLink decides by it).
+	if err := c.Exec(ctx, "app", "INSERT INTO dropped SELECT generate_series(1, 20000)"); err != nil {
+		t.Fatal(err)
+	}
+	count := &earlyCount{db: "app", done: make(chan struct{})}
+	count.count(ctx, s.Migration.Source, true)
+	close(count.done)
+	count.release()
+	largest := count.largest
+	if count.err != nil {
+		t.Fatal(count.err)
+	}
+	conn, err := pgconn.Connect(ctx, s.Migration.Source, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := catalog.ReadDatabase(ctx, conn, "app", snap.Source.VersionNum)
+	conn.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := int64(0)
+	for _, tb := range whole.Tables {
+		want = max(want, tb.CopySize())
+	}
+	if largest != want || want < 8192*10 {
+		t.Errorf("early count sized the largest table %d bytes, the catalog read %d", largest, want)
 	}
 
 	down, err := Open(ctx, s.Config, "down", "x")
@@ -249,8 +290,8 @@ func TestInspectPrefetchedCatalog(t *testing.T) {
 	var pf *apply.Prefetch
 	defer func() { pf.Close() }()
 	var held *catalog.Database
-	snap, err := s.Inspect(ctx, InspectOptions{Prefetch: func(snap *snapshot.Snapshot, db string) func() (*catalog.Database, error) {
-		pf = apply.StartPrefetch(ctx, s.Migration, snap.Tools, db, snap.Source.VersionNum, apply.FloatDigits(snap.Source.VersionNum, snap.Target.VersionNum), t.TempDir())
+	snap, err := s.Inspect(ctx, InspectOptions{Prefetch: func(snap *snapshot.Snapshot, db string, conn *pgx.Conn) func() (*catalog.Database, error) {
+		pf = apply.StartPrefetch(ctx, s.Migration, snap.Tools, db, snap.Source.VersionNum, apply.FloatDigits(snap.Source.VersionNum, snap.Target.VersionNum), t.TempDir(), conn)
 		return func() (*catalog.Database, error) {
 			d, err := pf.Catalog()
 			held = d
@@ -275,11 +316,47 @@ func TestInspectPrefetchedCatalog(t *testing.T) {
 	}
 	// A prefetch that cannot read: Inspect reads the database itself.
 	failed := 0
-	snap, err = s.Inspect(ctx, InspectOptions{Prefetch: func(*snapshot.Snapshot, string) func() (*catalog.Database, error) {
+	snap, err = s.Inspect(ctx, InspectOptions{Prefetch: func(_ *snapshot.Snapshot, _ string, conn *pgx.Conn) func() (*catalog.Database, error) {
+		if conn != nil {
+			conn.Close(ctx)
+		}
 		return func() (*catalog.Database, error) { failed++; return nil, errors.New("no snapshot") }
 	}})
 	if err != nil || failed != 1 || snap.SourceDBs["app"] == nil || len(snap.SourceDBs["app"].Tables) != 2 {
 		t.Fatalf("prefetch read failed: Inspect %v, reader called %d times, source %v", err, failed, snap.SourceDBs)
+	}
+}
+
+// TestStartLink: the links are measured for copy_format = "auto" at once, unless an early count of
+// the migration's only database sized its tables: then only when one of them may be sampled
+// (plan.CopySampleMinBytes), or when the count could not size them.
+func TestStartLink(t *testing.T) {
+	defer func(saved func(context.Context, *config.Migration) *apply.LinkMeasure) { startLinkMeasure = saved }(startLinkMeasure)
+	started := 0
+	startLinkMeasure = func(context.Context, *config.Migration) *apply.LinkMeasure { started++; return nil }
+	counted := func(db string, largest int64, err error) *earlyCount {
+		c := &earlyCount{db: db, done: make(chan struct{}), largest: largest, err: err}
+		close(c.done)
+		return c
+	}
+	for _, tc := range []struct {
+		name     string
+		dbs      []string
+		counting *earlyCount
+		want     int
+	}{
+		{"no early count", []string{"a"}, nil, 1},
+		{"small tables", []string{"a"}, counted("a", plan.CopySampleMinBytes-1, nil), 0},
+		{"a table sampled", []string{"a"}, counted("a", plan.CopySampleMinBytes, nil), 1},
+		{"not sized", []string{"a"}, counted("a", -1, nil), 1},
+		{"count failed", []string{"a"}, counted("a", 0, errors.New("refused")), 1},
+		{"other databases", []string{"a", "b"}, counted("a", 0, nil), 1},
+	} {
+		started = 0
+		startLink(context.Background(), &config.Migration{Databases: tc.dbs}, tc.counting).take()
+		if started != tc.want {
+			t.Errorf("%s: link measures started %d, want %d", tc.name, started, tc.want)
+		}
 	}
 }
 
@@ -300,7 +377,7 @@ func TestCountEarly(t *testing.T) {
 		{[]string{"a", "b"}, done, "b"},
 		{[]string{"a"}, done, ""},
 	} {
-		c := countEarly(ctx, &config.Migration{Source: down, Databases: tc.dbs}, tc.st)
+		c := countEarly(ctx, &config.Migration{Source: down, Databases: tc.dbs}, tc.st, true)
 		if got := ""; c != nil {
 			got = c.db
 			if got != tc.want {

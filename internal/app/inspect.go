@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/jackc/pgx/v5"
+	"runtime/trace"
 	"sync"
 
 	"github.com/pgferry/pgferry/internal/pgconn"
@@ -32,7 +34,10 @@ type InspectOptions struct {
 	// from what the run will hold, read once (at 20,000 tables a second read held another 26-34
 	// MB at once and loaded the source beside pg_dump). Should that read fail, the database is
 	// read as the others are.
-	Prefetch func(snap *snapshot.Snapshot, db string) func() (*catalog.Database, error)
+	// conn, when not nil, is an idle session to db on the source (the one that counted its
+	// relations), which the hook takes: it closes it, or hands it to apply.StartPrefetch to export
+	// the snapshot on (an authentication less before pg_dump starts).
+	Prefetch func(snap *snapshot.Snapshot, db string, conn *pgx.Conn) func() (*catalog.Database, error)
 	// State, when StateRead, is the migration's state as the caller read it under the lock (nil:
 	// none): Inspect does not read it again.
 	State     *state.State
@@ -73,21 +78,21 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 	}
 	// Both servers are read at once, and then every database of both: the catalog reads are
 	// round trips to two servers, and plan (and apply, which plans first) waits for all of them.
-	var link *apply.LinkMeasure // the links' speed copy_format = "auto" may need, measured meanwhile
-	if opt.SampleCopy {
-		link = apply.StartLinkMeasure(ctx, m)
-		defer link.Stop()
-	}
 	pgdump.Prewarm(m.Options.PgBinDir) // pg_dump --version while the instances are read (Find below)
 	var counting *earlyCount
 	if opt.Prefetch != nil {
-		counting = countEarly(ctx, m, snap.State) // the prefetch's relation count, while the instances are read
-		defer counting.wait()
+		counting = countEarly(ctx, m, snap.State, opt.SampleCopy) // the prefetch's relation count, while the instances are read
+		defer counting.release()
 		if counting != nil && opt.SampleCopy {
 			// The forecast's probe's sessions, likewise: an apply without a saved plan forecasts
 			// (Forecast closes them); one of a saved plan may keep its plan's forecast.
 			s.predialProbe(ctx, counting.db)
 		}
+	}
+	var link *linkStart // the links' speed copy_format = "auto" may need, measured meanwhile
+	if opt.SampleCopy {
+		link = startLink(ctx, m, counting)
+		defer func() { link.take().Stop() }()
 	}
 	var srcErr, tgtErr error
 	var wg sync.WaitGroup
@@ -139,7 +144,7 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 			dependents := r.srv == m.Source && m.Options.Filters()
 			r.out, r.err = readDatabase(ctx, r.srv, r.in, r.db, dependents)
 			if r.err == nil && r.srv == m.Source && r.db == prefetch && !early.wait() && checks.DumpFitsLocks(snap.Source, r.out) {
-				opt.Prefetch(snap, r.db)
+				opt.Prefetch(snap, r.db, counting.takeConn(r.db))
 			}
 		}()
 	}
@@ -159,7 +164,7 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 	}
 	if opt.SampleCopy {
 		s.startProbe(ctx, snap) // the forecast's measures meanwhile (plan.go)
-		if err := apply.SampleCopyFormats(ctx, snap, link); err != nil {
+		if err := apply.SampleCopyFormats(ctx, snap, link.take()); err != nil {
 			return snap, err
 		}
 	}
@@ -171,7 +176,7 @@ func (s *Session) Inspect(ctx context.Context, opt InspectOptions) (*snapshot.Sn
 // reads end. Its wait says whether it did: when it did not (the count does not fit, or failed),
 // the read of db's whole catalog decides, as before.
 // The count is counting's when it counted db (countEarly), else taken now.
-func (s *Session) prefetchEarly(ctx context.Context, snap *snapshot.Snapshot, db string, prefetch func(*snapshot.Snapshot, string) func() (*catalog.Database, error), counting *earlyCount) *earlyPrefetch {
+func (s *Session) prefetchEarly(ctx context.Context, snap *snapshot.Snapshot, db string, prefetch func(*snapshot.Snapshot, string, *pgx.Conn) func() (*catalog.Database, error), counting *earlyCount) *earlyPrefetch {
 	e := &earlyPrefetch{done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
@@ -183,7 +188,7 @@ func (s *Session) prefetchEarly(ctx context.Context, snap *snapshot.Snapshot, db
 			counts, err = countRelations(ctx, s.Migration.Source, db)
 		}
 		if err == nil && checks.DumpFitsLocks(snap.Source, counts) {
-			e.read = prefetch(snap, db)
+			e.read = prefetch(snap, db, counting.takeConn(db))
 			e.started = true
 		}
 	}()
@@ -193,12 +198,34 @@ func (s *Session) prefetchEarly(ctx context.Context, snap *snapshot.Snapshot, db
 // countRelations counts the relations of database db on srv that pg_dump locks
 // (catalog.ReadDumpedRelations), on a session of its own.
 func countRelations(ctx context.Context, srv *config.Server, db string) (*catalog.Database, error) {
-	conn, err := pgconn.Connect(ctx, srv, db)
+	c := &earlyCount{db: db, done: make(chan struct{})}
+	c.count(ctx, srv, false)
+	close(c.done)
+	c.release()
+	return c.counts, c.err
+}
+
+// count counts the relations of c's database on srv (countRelations) and, with sized, sizes its
+// largest table (catalog.ReadLargestCopySize; largest -1 when that read failed), on a session it
+// keeps (conn) for a prefetch to take (takeConn) when the count succeeded.
+func (c *earlyCount) count(ctx context.Context, srv *config.Server, sized bool) {
+	defer trace.StartRegion(ctx, "relation count").End()
+	c.largest = -1
+	conn, err := pgconn.ConnectOneShot(ctx, srv, c.db)
 	if err != nil {
-		return nil, err
+		c.err = err
+		return
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	return catalog.ReadDumpedRelations(ctx, conn, db)
+	if c.counts, c.err = catalog.ReadDumpedRelations(ctx, conn, c.db); c.err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return
+	}
+	if sized {
+		if n, err := catalog.ReadLargestCopySize(ctx, conn, pgconn.ServerVersion(conn)); err == nil {
+			c.largest = n
+		}
+	}
+	c.conn = conn
 }
 
 // earlyCount is the relation count of the database the prefetch will most likely open, taken
@@ -209,13 +236,20 @@ type earlyCount struct {
 	done   chan struct{}
 	counts *catalog.Database
 	err    error
+	// largest is the largest table's catalog.Table.CopySize in db, when sized (countEarly); -1
+	// when not known.
+	largest int64
+	// conn is the session that counted, kept for the prefetch to export its snapshot on
+	// (takeConn) and closed by release otherwise; guarded by mu once done is closed.
+	mu   sync.Mutex
+	conn *pgx.Conn
 }
 
 // countEarly starts counting the relations of the database a prefetch opens when the migration
 // names its databases (not "*": which those are is known only once the source's instance is
 // read): the first one st does not show finished (State.FirstUnfinished, as the snapshot picks it). nil when
-// there is none to guess.
-func countEarly(ctx context.Context, m *config.Migration, st *state.State) *earlyCount {
+// there is none to guess. With sized, it also sizes the database's largest table (startLink).
+func countEarly(ctx context.Context, m *config.Migration, st *state.State, sized bool) *earlyCount {
 	if len(m.Databases) == 1 && m.Databases[0] == "*" {
 		return nil
 	}
@@ -226,7 +260,7 @@ func countEarly(ctx context.Context, m *config.Migration, st *state.State) *earl
 	c := &earlyCount{db: db, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
-		c.counts, c.err = countRelations(ctx, m.Source, db)
+		c.count(ctx, m.Source, sized)
 	}()
 	return c
 }
@@ -235,6 +269,35 @@ func countEarly(ctx context.Context, m *config.Migration, st *state.State) *earl
 func (c *earlyCount) wait() {
 	if c != nil {
 		<-c.done
+	}
+}
+
+// takeConn waits for the count and hands over its session when it counted database db, once (nil:
+// none, or another database). A nil earlyCount has none.
+func (c *earlyCount) takeConn(db string) *pgx.Conn {
+	if c == nil {
+		return nil
+	}
+	c.wait()
+	if c.db != db {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	conn := c.conn
+	c.conn = nil
+	return conn
+}
+
+// release waits for the count and closes its session unless a prefetch took it. A nil earlyCount
+// has none.
+func (c *earlyCount) release() {
+	if c == nil {
+		return
+	}
+	c.wait()
+	if conn := c.takeConn(c.db); conn != nil {
+		conn.Close(context.Background())
 	}
 }
 
@@ -285,7 +348,8 @@ func readFailed(ctx context.Context, err error) error {
 
 // readInstance reads the catalog of srv's instance (roles, databases, settings).
 func readInstance(ctx context.Context, srv *config.Server) (*catalog.Instance, error) {
-	conn, err := pgconn.Connect(ctx, srv, "")
+	defer trace.StartRegion(ctx, "instance read").End()
+	conn, err := pgconn.ConnectOneShot(ctx, srv, "")
 	if err != nil {
 		return nil, &ReadError{Server: srv, Err: err}
 	}
@@ -304,7 +368,8 @@ const catalogConns = 4
 // readDatabase reads the catalog of database db on srv, with what depends on each table when
 // dependents is set.
 func readDatabase(ctx context.Context, srv *config.Server, in *catalog.Instance, db string, dependents bool) (*catalog.Database, error) {
-	conn, err := pgconn.Connect(ctx, srv, db)
+	defer trace.StartRegion(ctx, "database read").End()
+	conn, err := pgconn.ConnectOneShot(ctx, srv, db)
 	if err != nil {
 		return nil, &ReadError{Server: srv, Database: db, Err: err}
 	}
@@ -320,4 +385,47 @@ func readDatabase(ctx context.Context, srv *config.Server, in *catalog.Instance,
 		}
 	}
 	return d, nil
+}
+
+// linkStart is the links' measure for copy_format = "auto" (apply.StartLinkMeasure), started at
+// once or once an early count has sized the tables (startLink).
+type linkStart struct {
+	done chan struct{}
+	l    *apply.LinkMeasure // nil: not started
+}
+
+// startLinkMeasure is apply.StartLinkMeasure, a variable so that tests can see when it is started.
+var startLinkMeasure = apply.StartLinkMeasure
+
+// startLink starts measuring the links copy_format = "auto" may need to decide by, while the
+// catalogs are read: at once, or, when counting is the early count of the migration's only
+// database (sized: countEarly), once it has sized that database's tables, and not at all when none
+// is as large as plan.CopySampleMinBytes: no table is then sampled, and the measure (two sessions,
+// 10 MB through each link) only loaded the machine beside the instance reads and the schema dump.
+// SampleCopyFormats measures the links itself should a sample need them after all.
+func startLink(ctx context.Context, m *config.Migration, counting *earlyCount) *linkStart {
+	l := &linkStart{done: make(chan struct{})}
+	if counting == nil || len(m.Databases) != 1 || counting.db != m.Databases[0] {
+		l.l = startLinkMeasure(ctx, m)
+		close(l.done)
+		return l
+	}
+	go func() {
+		defer close(l.done)
+		counting.wait()
+		if counting.err != nil || counting.largest < 0 || counting.largest >= plan.CopySampleMinBytes {
+			l.l = startLinkMeasure(ctx, m)
+		}
+	}()
+	return l
+}
+
+// take waits for the measure to be started or skipped and returns it (nil: none). A nil
+// linkStart has none.
+func (l *linkStart) take() *apply.LinkMeasure {
+	if l == nil {
+		return nil
+	}
+	<-l.done
+	return l.l
 }

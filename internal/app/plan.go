@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/trace"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 // with the digests and fingerprints of both catalogs (which a saved plan is checked against:
 // planfile.Stale) and the configuration's non-sensitive variables.
 func (s *Session) Plan(snap *snapshot.Snapshot) (*plan.Plan, error) {
+	defer trace.StartRegion(context.Background(), "plan build").End()
 	p, err := plan.Build(plan.Input{Snapshot: snap, Validations: checks.Run(snap)})
 	if err != nil {
 		return nil, err
@@ -71,11 +73,12 @@ func (s *Session) Forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 	s.early, s.ahead = nil, nil
 	defer ahead.close() // after the early probe stopped (deferred below, so run first)
 	defer early.stop()
+	defer trace.StartRegion(ctx, "forecast").End()
 	p.Forecast = nil
 	if !p.HasChanges() || p.ValidationFailed() {
 		return
 	}
-	f, err := s.forecast(ctx, snap, p, jobs, early)
+	f, err := s.forecast(ctx, snap, p, jobs, early, ahead)
 	if err != nil {
 		msg := strings.Join(strings.Fields(s.Redact(err.Error())), " ")
 		p.Forecast = &state.Forecast{Unavailable: msg}
@@ -84,7 +87,7 @@ func (s *Session) Forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 	p.Forecast = f
 }
 
-func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int, early *earlyProbe) (*state.Forecast, error) {
+func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int, early *earlyProbe, ahead *aheadSessions) (*state.Forecast, error) {
 	runs, err := s.latestRehearsals(ctx, forecast.MaxRehearsals)
 	if err != nil {
 		return nil, err
@@ -95,7 +98,7 @@ func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 		// An action that grew far past its run's measure (a rehearsal of a tiny table) is priced
 		// by the model: the servers are measured for it as for a plan without a rehearsal.
 		model := func() (*forecast.Estimate, error) {
-			m, err := s.probeQuiet(ctx, snap, p, jobs)
+			m, err := s.probeQuiet(ctx, snap, p, jobs, ahead)
 			if err != nil {
 				return nil, errors.New(s.Redact(err.Error()))
 			}
@@ -109,7 +112,7 @@ func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 	}
 	e, err := early.take(ctx, p, jobs, snap)
 	if e == nil && err == nil {
-		e, err = s.probeQuiet(ctx, snap, p, jobs)
+		e, err = s.probeQuiet(ctx, snap, p, jobs, ahead)
 	}
 	if err != nil {
 		if rerr != nil {
@@ -131,10 +134,13 @@ func (s *Session) forecast(ctx context.Context, snap *snapshot.Snapshot, p *plan
 // measured beside all the same: the forecast is not held back with it.
 //
 // While it waits, the probe's own sessions are opened (forecast.Predial): their authentications
-// are then no part of the time between the dump's end and the run's start.
-func (s *Session) probeQuiet(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int) (*forecast.Estimate, error) {
+// are then no part of the time between the dump's end and the run's start. Those opened as the
+// catalogs started to be read (ahead: predialProbe; nil: none) are taken first: Forecast takes
+// them from the session before it probes, and opening a second pair beside the dump only loaded
+// the servers.
+func (s *Session) probeQuiet(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int, ahead *aheadSessions) (*forecast.Estimate, error) {
 	if s.ProbeAfter != nil {
-		ss := s.ahead.take()
+		ss := ahead.take()
 		if ss == nil {
 			select {
 			case <-s.ProbeAfter:
@@ -144,15 +150,19 @@ func (s *Session) probeQuiet(ctx context.Context, snap *snapshot.Snapshot, p *pl
 		}
 		defer ss.Close()
 		ctx = forecast.WithSessions(ctx, ss)
+		waiting := trace.StartRegion(ctx, "probe waits for the dump")
 		wait := time.NewTimer(dumpWait)
 		defer wait.Stop()
 		select {
 		case <-s.ProbeAfter:
 		case <-wait.C:
 		case <-ctx.Done():
+			waiting.End()
 			return nil, ctx.Err()
 		}
+		waiting.End()
 	}
+	defer trace.StartRegion(ctx, "forecast probe").End()
 	return probe(ctx, snap, p, jobs)
 }
 
@@ -320,9 +330,10 @@ func (s *Session) startProbe(ctx context.Context, snap *snapshot.Snapshot) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	ep := &earlyProbe{jobs: s.Migration.Options.Jobs, actions: p.Actions, cancel: cancel, done: make(chan struct{})}
+	ahead := s.ahead
 	go func() {
 		defer close(ep.done)
-		ep.e, ep.err = s.probeQuiet(ctx, &unsampled, p, ep.jobs)
+		ep.e, ep.err = s.probeQuiet(ctx, &unsampled, p, ep.jobs, ahead)
 	}()
 	s.early = ep
 }

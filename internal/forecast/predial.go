@@ -3,6 +3,7 @@ package forecast
 import (
 	"context"
 	"errors"
+	"runtime/trace"
 	"sync"
 	"time"
 
@@ -33,6 +34,7 @@ func (pb *prober) dial(ctx context.Context) *Sessions {
 	ss := &Sessions{srcDB: pb.srcDB, done: make(chan struct{})}
 	go func() {
 		defer close(ss.done)
+		defer trace.StartRegion(ctx, "probe dial").End()
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			start := time.Now()

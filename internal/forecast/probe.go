@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/trace"
 	"sort"
 	"strings"
 	"sync"
@@ -259,6 +260,7 @@ type prober struct {
 func measure(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs int) (Rates, error) {
 	pb := &prober{m: snap.Migration, snap: snap}
 	defer pb.close()
+	step := trace.StartRegion(ctx, "probe sessions")
 	sample := largestTable(snap, p)
 	if sample != nil {
 		pb.srcDB = sample.db
@@ -269,7 +271,9 @@ func measure(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs in
 	if ss == nil {
 		ss = pb.dial(ctx)
 	}
-	if err := ss.take(pb); err != nil {
+	err := ss.take(pb)
+	step.End()
+	if err != nil {
 		return pb.r, err
 	}
 	var srcErr, tgtErr error
@@ -286,10 +290,15 @@ func measure(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs in
 		pb.openStreams(ctx, min(jobs, maxStreams)-1)
 	}
 	pb.settings()
-	if err := pb.statements(ctx); err != nil {
+	step = trace.StartRegion(ctx, "probe statements")
+	err = pb.statements(ctx)
+	step.End()
+	if err != nil {
 		return pb.r, err
 	}
+	step = trace.StartRegion(ctx, "probe sample")
 	sh, generic, err := pb.sample(ctx, sample)
+	step.End()
 	pb.r.Generic = generic
 	if err != nil {
 		return pb.r, err
@@ -298,7 +307,10 @@ func measure(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, jobs in
 	if jobs > 1 {
 		// A server out of connection slots (or a pooler's limit) leaves the streams unmeasured:
 		// priced as if they did not slow each other, which the range then has to cover.
-		if err := pb.contention(ctx, sh); err != nil {
+		step = trace.StartRegion(ctx, "probe contention")
+		err := pb.contention(ctx, sh)
+		step.End()
+		if err != nil {
 			if ctx.Err() != nil {
 				return pb.r, err
 			}
@@ -343,6 +355,7 @@ func (pb *prober) openSource(ctx context.Context) (*pgx.Conn, error) {
 }
 
 func (pb *prober) close() {
+	defer trace.StartRegion(context.Background(), "probe close").End()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	// Closing the target's session drops its temporary tables; they are dropped first anyway,

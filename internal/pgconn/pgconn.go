@@ -26,12 +26,29 @@ import (
 // Connect opens a connection to database db ("" = the maintenance database) of s.
 // Errors name the server and the cause in one line, never the password.
 func Connect(ctx context.Context, s *config.Server, db string) (*pgx.Conn, error) {
+	return connect(ctx, s, db, false)
+}
+
+// ConnectOneShot is Connect for a session whose queries each run once, as a catalog read's do:
+// each query goes in one round trip (pgx.QueryExecModeExec: an unnamed statement, parsed, bound
+// and run in one message train, results in text), where pgx's default prepares a named statement
+// first, a round trip more per query that nothing reuses. Scanning text results into Go values
+// gives what the binary format gave for the types pgx knows (every type of the catalogs).
+func ConnectOneShot(ctx context.Context, s *config.Server, db string) (*pgx.Conn, error) {
+	return connect(ctx, s, db, true)
+}
+
+func connect(ctx context.Context, s *config.Server, db string, oneShot bool) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig(s.ConnString(db))
 	if err != nil {
 		return nil, fmt.Errorf("%s: invalid connection settings: %s", s.Label(), scrub(err.Error(), s.Password))
 	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 15 * time.Second
+	}
+	if oneShot {
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+		cfg.StatementCacheCapacity, cfg.DescriptionCacheCapacity = 0, 0
 	}
 	cfg.BuildFrontend = bufferedFrontend
 	conn, err := pgx.ConnectConfig(ctx, cfg)
@@ -65,7 +82,7 @@ func bufferedFrontend(r io.Reader, w io.Writer) *pgproto3.Frontend {
 // (catalog.ReadDatabaseParallel, ReadDatabaseInSnapshot); each is closed by the function it returns.
 func Opener(s *config.Server, db string) catalog.Opener {
 	return func(ctx context.Context) (catalog.Querier, func(), error) {
-		c, err := Connect(ctx, s, db)
+		c, err := ConnectOneShot(ctx, s, db)
 		if err != nil {
 			return nil, nil, err
 		}
