@@ -156,7 +156,8 @@ func (w *worker) postData(ctx context.Context) error {
 			// A materialized view is refreshed under the database's default search_path, as the
 			// source's sessions refreshed it, not under the empty one of pg_dump's scripts: a query
 			// calling a function that relies on the search_path fails there (relation does not exist).
-			if _, err := tgt.Exec(ctx, "SET search_path TO DEFAULT"); err != nil {
+			// Its query has JIT as the target's settings say, not off as for the worker's own (noJIT).
+			if _, err := tgt.Exec(ctx, "SET search_path TO DEFAULT"+w.jitReset("TO DEFAULT")); err != nil {
 				return err
 			}
 		}
@@ -164,12 +165,20 @@ func (w *worker) postData(ctx context.Context) error {
 			return chunkError(c, failed, err)
 		}
 		if w.d.matviewData[k] {
-			if _, err := tgt.Exec(ctx, "SELECT pg_catalog.set_config('search_path', '', false)"); err != nil {
+			if _, err := tgt.Exec(ctx, "SELECT pg_catalog.set_config('search_path', '', false)"+w.jitReset("= off")); err != nil {
 				return err
 			}
 		}
 	}
 	return w.commit(ctx, tgt) // materialized views' data
+}
+
+// jitReset is "; SET jit <to>" where the worker's target session turns JIT off (noJIT), else "".
+func (w *worker) jitReset(to string) string {
+	if noJIT(w.d.r.opt.Plan.Target.VersionNum) == "" {
+		return ""
+	}
+	return "; SET jit " + to
 }
 
 // sequences sets every sequence to its value in the snapshot.
