@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/pgconn"
-	"github.com/pgferry/pgferry/internal/pgver"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
 )
@@ -41,73 +41,180 @@ func BaselineScope(st *state.State) (dbs, roles []string) {
 // RecordBaseline reads what apply left on the target, for the migrated databases and roles of
 // st (BaselineScope). Call it once apply's sessions are closed.
 func RecordBaseline(ctx context.Context, target *config.Server, st *state.State) (*state.Baseline, error) {
-	dbs, roles := BaselineScope(st)
-	// The databases' sessions are opened while the maintenance database's is: connecting is most
-	// of a baseline's time on a small database.
-	early := dialAll(ctx, target, dbs)
-	defer early.closeUnused(ctx)
-	conn, err := pgconn.Connect(ctx, target, "")
-	if err != nil {
-		return nil, err
+	b := newBaselineRead(target)
+	defer b.close(ctx)
+	return b.finish(ctx, st)
+}
+
+// baselineRead reads a baseline in two parts. A database's objects (and its statistics' reset
+// time) are final once the run's last statement that may change them is done: ready starts
+// reading them then, on a session of its own, while the run finishes (its ANALYZE, verification
+// and other databases). What only the run's end fixes, the transaction ID, the roles and the
+// tables' counters, finish reads once the run's sessions are closed, on those same sessions.
+// On a database of many tables a fresh session spends more time planning and reading the catalog
+// for the objects' query than the query itself takes, and connecting is most of a baseline's time
+// on a small one: neither is left for after the run.
+type baselineRead struct {
+	target *config.Server
+	mu     sync.Mutex
+	dbs    map[string]*dbBaselineRead
+}
+
+// dbBaselineRead is one database's early part: done is closed once conn (nil on error) holds a
+// session to it and d its objects and statistics' reset time.
+type dbBaselineRead struct {
+	done chan struct{}
+	conn *pgx.Conn
+	d    *state.DatabaseBaseline
+	err  error
+}
+
+func newBaselineRead(target *config.Server) *baselineRead {
+	return &baselineRead{target: target, dbs: map[string]*dbBaselineRead{}}
+}
+
+// ready starts reading database db's objects, unless that was started already: nothing that
+// changes them is left to run in db.
+func (b *baselineRead) ready(ctx context.Context, db string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dbs[db] != nil {
+		return
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	b := &state.Baseline{At: time.Now().UTC()}
-	// The transaction ID first: what is written after it moves it.
-	if b.XidNext, b.TrackCounts, err = clusterPoint(ctx, conn); err != nil {
-		return nil, fmt.Errorf("%s: %w", target.Label(), err)
-	}
-	if len(roles) > 0 {
-		b.Roles = map[string]*state.RoleBaseline{}
-		for _, r := range roles {
-			rb, err := readRole(ctx, conn, r)
-			if err != nil {
-				return nil, fmt.Errorf("%s: role %q: %w", target.Label(), r, err)
-			}
-			if rb != nil {
-				b.Roles[r] = rb
-			}
+	r := &dbBaselineRead{done: make(chan struct{})}
+	b.dbs[db] = r
+	go func() {
+		defer close(r.done)
+		c, err := pgconn.Connect(ctx, b.target, db)
+		if err != nil {
+			r.err = err
+			return
+		}
+		d := &state.DatabaseBaseline{}
+		if d.Objects, d.MaxOID, d.Hash, _, err = readObjects(ctx, c, 0); err == nil {
+			d.StatsReset, err = readStatsReset(ctx, c)
+		}
+		if err != nil {
+			c.Close(context.WithoutCancel(ctx))
+			r.err = fmt.Errorf("database %q: %w", db, err)
+			return
+		}
+		r.conn, r.d = c, d
+	}()
+}
+
+// take waits for db's early part; the session is the caller's to close from then on.
+func (b *baselineRead) take(db string) (*pgx.Conn, *state.DatabaseBaseline, error) {
+	b.mu.Lock()
+	r := b.dbs[db]
+	delete(b.dbs, db)
+	b.mu.Unlock()
+	<-r.done
+	return r.conn, r.d, r.err
+}
+
+// close waits for the early parts not taken and closes their sessions.
+func (b *baselineRead) close(ctx context.Context) {
+	b.mu.Lock()
+	dbs := b.dbs
+	b.dbs = map[string]*dbBaselineRead{}
+	b.mu.Unlock()
+	for _, r := range dbs {
+		if <-r.done; r.conn != nil {
+			r.conn.Close(context.WithoutCancel(ctx))
 		}
 	}
-	if len(dbs) == 0 {
-		return b, nil
+}
+
+// finish reads the rest of the baseline for the migrated databases and roles of st
+// (BaselineScope), and the early part of the databases not read early.
+func (b *baselineRead) finish(ctx context.Context, st *state.State) (*state.Baseline, error) {
+	target := b.target
+	dbs, roles := BaselineScope(st)
+	// The databases not read early are read now; one that does not exist fails to connect, and
+	// is left out below.
+	for _, db := range dbs {
+		b.ready(ctx, db)
 	}
-	var versionNum pgver.V
-	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&versionNum); err != nil {
-		return nil, fmt.Errorf("%s: %w", target.Label(), err)
-	}
-	b.Databases = map[string]*state.DatabaseBaseline{}
+	bl := &state.Baseline{At: time.Now().UTC()}
 	conns := map[string]*pgx.Conn{}
 	defer func() {
 		for _, c := range conns {
 			c.Close(context.WithoutCancel(ctx))
 		}
 	}()
+	failed := map[string]error{}
+	var conn *pgx.Conn // what is the cluster's is read on the first database's session
 	for _, db := range dbs {
-		var exists bool
-		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists); err != nil {
-			return nil, fmt.Errorf("%s: %w", target.Label(), err)
-		}
-		if !exists {
+		c, d, err := b.take(db)
+		if err != nil {
+			failed[db] = err
 			continue
 		}
-		c, err := early.take(db)
+		if bl.Databases == nil {
+			bl.Databases = map[string]*state.DatabaseBaseline{}
+		}
+		conns[db], bl.Databases[db] = c, d
+		if conn == nil {
+			conn = c
+		}
+	}
+	if conn == nil { // no migrated database: the maintenance database's
+		c, err := pgconn.Connect(ctx, target, "")
 		if err != nil {
 			return nil, err
 		}
-		conns[db] = c
-		d := &state.DatabaseBaseline{}
-		if d.Objects, d.MaxOID, d.Hash, _, err = readObjects(ctx, c, 0); err == nil {
-			d.StatsReset, err = readStatsReset(ctx, c)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: database %q: %w", target.Label(), db, err)
-		}
-		b.Databases[db] = d
+		defer c.Close(context.WithoutCancel(ctx))
+		conn = c
 	}
-	// The counters of apply's last writes may still be on their way (a session reports them when it
-	// exits or goes idle): read until two readings agree. From PostgreSQL 15 a session publishes its
-	// counters as it exits, before it leaves pg_stat_activity: once no other client session is
-	// connected to the databases, one reading is final.
+	// The transaction ID before the counters: what is written after it moves it.
+	var err error
+	if bl.XidNext, bl.TrackCounts, err = clusterPoint(ctx, conn); err != nil {
+		return nil, fmt.Errorf("%s: %w", target.Label(), err)
+	}
+	if len(roles) > 0 {
+		bl.Roles = map[string]*state.RoleBaseline{}
+		for _, r := range roles {
+			rb, err := readRole(ctx, conn, r)
+			if err != nil {
+				return nil, fmt.Errorf("%s: role %q: %w", target.Label(), r, err)
+			}
+			if rb != nil {
+				bl.Roles[r] = rb
+			}
+		}
+	}
+	if len(failed) > 0 {
+		// A database that is not there (dropped since) has no baseline; one that is, but could not
+		// be read, fails the baseline.
+		var existing []string
+		if err := conn.QueryRow(ctx, "SELECT coalesce(array_agg(datname::text ORDER BY datname), '{}') FROM pg_catalog.pg_database WHERE datname = ANY($1)", slices.Collect(maps.Keys(failed))).Scan(&existing); err != nil {
+			return nil, fmt.Errorf("%s: %w", target.Label(), err)
+		}
+		if len(existing) > 0 {
+			return nil, fmt.Errorf("%s: %w", target.Label(), failed[existing[0]])
+		}
+	}
+	if len(conns) == 0 {
+		return bl, nil
+	}
+	tables, err := settledCounters(ctx, conn, conns)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", target.Label(), err)
+	}
+	for db, t := range tables {
+		bl.Databases[db].Tables = t
+	}
+	return bl, nil
+}
+
+// settledCounters reads the counters of the tables of each database on its session in conns once
+// apply's last writes are counted. They may still be on their way (a session reports them when it
+// exits or goes idle): read until two readings agree. From PostgreSQL 15 a session publishes its
+// counters as it exits, before it leaves pg_stat_activity: once no other client session is
+// connected to the databases, one reading is final. conn is a session of the cluster.
+func settledCounters(ctx context.Context, conn *pgx.Conn, conns map[string]*pgx.Conn) (map[string]map[string][4]int64, error) {
+	versionNum := pgconn.ServerVersion(conn)
 	pause := 200 * time.Millisecond
 	if versionNum.Before(15) {
 		pause = 600 * time.Millisecond // the statistics collector's file may be 500 ms old
@@ -121,7 +228,7 @@ func RecordBaseline(ctx context.Context, target *config.Server, st *state.State)
 		}
 		gone, err := sessionsGone(ctx, conn, slices.Collect(maps.Keys(conns)), own)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", target.Label(), err)
+			return nil, err
 		}
 		if gone {
 			deadline = time.Now() // the first reading is taken
@@ -132,15 +239,12 @@ func RecordBaseline(ctx context.Context, target *config.Server, st *state.State)
 		for db, c := range conns {
 			t, err := readTables(ctx, c)
 			if err != nil {
-				return nil, fmt.Errorf("%s: database %q: %w", target.Label(), db, err)
+				return nil, fmt.Errorf("database %q: %w", db, err)
 			}
 			cur[db] = t
 		}
 		if prev != nil && maps.EqualFunc(prev, cur, func(a, b map[string][4]int64) bool { return maps.Equal(a, b) }) || time.Now().After(deadline) {
-			for db, t := range cur {
-				b.Databases[db].Tables = t
-			}
-			return b, nil
+			return cur, nil
 		}
 		prev = cur
 		select {
@@ -148,44 +252,6 @@ func RecordBaseline(ctx context.Context, target *config.Server, st *state.State)
 			return nil, ctx.Err()
 		case <-time.After(pause):
 		}
-	}
-}
-
-// dialing is a session to each of some databases, opened in the background (dialAll).
-type dialing map[string]chan dialed
-
-type dialed struct {
-	c   *pgx.Conn
-	err error
-}
-
-func dialAll(ctx context.Context, target *config.Server, dbs []string) dialing {
-	d := dialing{}
-	for _, db := range dbs {
-		ch := make(chan dialed, 1)
-		d[db] = ch
-		go func() {
-			c, err := pgconn.Connect(ctx, target, db)
-			ch <- dialed{c, err}
-		}()
-	}
-	return d
-}
-
-// take waits for db's session; the caller closes it.
-func (d dialing) take(db string) (*pgx.Conn, error) {
-	r := <-d[db]
-	delete(d, db)
-	return r.c, r.err
-}
-
-// closeUnused waits for the sessions not taken and closes them.
-func (d dialing) closeUnused(ctx context.Context) {
-	for db, ch := range d {
-		if r := <-ch; r.err == nil {
-			r.c.Close(context.WithoutCancel(ctx))
-		}
-		delete(d, db)
 	}
 }
 
@@ -319,10 +385,8 @@ FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
 WHERE s.schemaname !~ '^pg_(toast_)?temp_'`
 
 func readTables(ctx context.Context, conn *pgx.Conn) (map[string][4]int64, error) {
-	// A new reading, not this session's snapshot of the statistics.
-	if _, err := conn.Exec(ctx, "SELECT pg_stat_clear_snapshot()"); err != nil {
-		return nil, err
-	}
+	// A new reading: a session's snapshot of the statistics lasts until the end of its transaction,
+	// and each query here is one.
 	rows, err := conn.Query(ctx, tablesQuery)
 	if err != nil {
 		return nil, err
@@ -352,4 +416,54 @@ func readStatsReset(ctx context.Context, conn *pgx.Conn) (string, error) {
 		return "", nil
 	}
 	return t.UTC().Format(time.RFC3339Nano), nil
+}
+
+// runBaseline is the baseline a run reads as it finishes (Options.Baseline): a database's early
+// part starts once every action of the run in it that may change its objects succeeded, all but
+// its ANALYZE and verification (which change no object, and come last).
+type runBaseline struct {
+	*baselineRead
+	mu      sync.Mutex
+	pending map[string]map[string]bool // database → addresses of such actions not succeeded yet
+	// start is baselineRead.ready (tests watch it).
+	start func(ctx context.Context, db string)
+}
+
+// newRunBaseline tracks the actions of plan actions the run does (those st does not hold applied).
+func newRunBaseline(target *config.Server, actions []*plan.Action, st *state.State) *runBaseline {
+	b := &runBaseline{baselineRead: newBaselineRead(target), pending: map[string]map[string]bool{}}
+	b.start = b.ready
+	for _, a := range actions {
+		if a.Database == "" || a.Type == plan.TypeAnalyze || a.Type == plan.TypeVerify {
+			continue
+		}
+		if sa := st.Action(a.Address); sa != nil && sa.Status == state.ActionApplied {
+			continue
+		}
+		if b.pending[a.Database] == nil {
+			b.pending[a.Database] = map[string]bool{}
+		}
+		b.pending[a.Database][a.Address] = true
+	}
+	return b
+}
+
+// finished records that a succeeded. A set, not a count: a database started again (a lost
+// snapshot) runs some succeeded actions again.
+func (b *runBaseline) finished(ctx context.Context, a *plan.Action) {
+	if b == nil || a.Database == "" {
+		return
+	}
+	b.mu.Lock()
+	p := b.pending[a.Database]
+	if !p[a.Address] {
+		b.mu.Unlock()
+		return
+	}
+	delete(p, a.Address)
+	ready := len(p) == 0
+	b.mu.Unlock()
+	if ready {
+		b.start(ctx, a.Database)
+	}
 }
