@@ -144,7 +144,8 @@ func (b *baselineRead) finish(ctx context.Context, st *state.State) (*state.Base
 		}
 	}()
 	failed := map[string]error{}
-	var conn *pgx.Conn // what is the cluster's is read on the first database's session
+	var conn *pgx.Conn // what is the cluster's is read on the first database's session, connDB's
+	var connDB string
 	for _, db := range dbs {
 		c, d, err := b.take(db)
 		if err != nil {
@@ -156,7 +157,7 @@ func (b *baselineRead) finish(ctx context.Context, st *state.State) (*state.Base
 		}
 		conns[db], bl.Databases[db] = c, d
 		if conn == nil {
-			conn = c
+			conn, connDB = c, db
 		}
 	}
 	if conn == nil { // no migrated database: the maintenance database's
@@ -167,9 +168,21 @@ func (b *baselineRead) finish(ctx context.Context, st *state.State) (*state.Base
 		defer c.Close(context.WithoutCancel(ctx))
 		conn = c
 	}
-	// The transaction ID before the counters: what is written after it moves it.
+	// The transaction ID before the counters: what is written after it moves it. From PostgreSQL
+	// 15, with the counters of connDB and whether the run's sessions are gone (then they are final),
+	// in one round trip.
 	var err error
-	if bl.XidNext, bl.TrackCounts, err = clusterPoint(ctx, conn); err != nil {
+	var final map[string]map[string][4]int64
+	if connDB != "" && pgconn.ServerVersion(conn).AtLeast(15) {
+		var others int
+		var t map[string][4]int64
+		if bl.XidNext, bl.TrackCounts, others, t, err = pointAndReading(ctx, conn, slices.Collect(maps.Keys(conns)), ownPIDs(conns)); err == nil && others == 0 {
+			final = map[string]map[string][4]int64{connDB: t}
+		}
+	} else {
+		bl.XidNext, bl.TrackCounts, err = clusterPoint(ctx, conn)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", target.Label(), err)
 	}
 	if len(roles) > 0 {
@@ -198,7 +211,7 @@ func (b *baselineRead) finish(ctx context.Context, st *state.State) (*state.Base
 	if len(conns) == 0 {
 		return bl, nil
 	}
-	tables, err := settledCounters(ctx, conn, conns)
+	tables, err := settledCounters(ctx, conn, conns, final)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", target.Label(), err)
 	}
@@ -212,8 +225,23 @@ func (b *baselineRead) finish(ctx context.Context, st *state.State) (*state.Base
 // apply's last writes are counted. They may still be on their way (a session reports them when it
 // exits or goes idle): read until two readings agree. From PostgreSQL 15 a session publishes its
 // counters as it exits, before it leaves pg_stat_activity: once no other client session is
-// connected to the databases, one reading is final. conn is a session of the cluster.
-func settledCounters(ctx context.Context, conn *pgx.Conn, conns map[string]*pgx.Conn) (map[string]map[string][4]int64, error) {
+// connected to the databases, one reading is final. conn is a session of the cluster. final holds
+// the counters of databases read once the sessions were gone (PostgreSQL 15 and later), nil
+// when none were.
+func settledCounters(ctx context.Context, conn *pgx.Conn, conns map[string]*pgx.Conn, final map[string]map[string][4]int64) (map[string]map[string][4]int64, error) {
+	if final != nil {
+		for db, c := range conns {
+			if final[db] != nil {
+				continue
+			}
+			t, err := readTables(ctx, c)
+			if err != nil {
+				return nil, fmt.Errorf("database %q: %w", db, err)
+			}
+			final[db] = t
+		}
+		return final, nil
+	}
 	versionNum := pgconn.ServerVersion(conn)
 	pause := 200 * time.Millisecond
 	if versionNum.Before(15) {
@@ -222,11 +250,7 @@ func settledCounters(ctx context.Context, conn *pgx.Conn, conns map[string]*pgx.
 	deadline := time.Now().Add(statsSettle)
 	var prev map[string]map[string][4]int64
 	if versionNum.AtLeast(15) {
-		var own []uint32
-		for _, c := range conns {
-			own = append(own, c.PgConn().PID())
-		}
-		gone, err := sessionsGone(ctx, conn, slices.Collect(maps.Keys(conns)), own)
+		gone, err := sessionsGone(ctx, conn, slices.Collect(maps.Keys(conns)), ownPIDs(conns))
 		if err != nil {
 			return nil, err
 		}
@@ -261,16 +285,11 @@ const sessionsGoneWait = time.Second
 // sessionsGone waits until no client session other than own is connected to dbs (apply's
 // sessions, just closed, exit within milliseconds), and reports whether that happened within
 // sessionsGoneWait: false when someone else works in a migrated database already.
-func sessionsGone(ctx context.Context, conn *pgx.Conn, dbs []string, own []uint32) (bool, error) {
-	pids := make([]int64, len(own))
-	for i, p := range own {
-		pids[i] = int64(p)
-	}
+func sessionsGone(ctx context.Context, conn *pgx.Conn, dbs []string, own []int64) (bool, error) {
 	deadline := time.Now().Add(sessionsGoneWait)
 	for {
 		var n int
-		err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_catalog.pg_stat_activity
-WHERE datname = ANY($1) AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND pid <> ALL($2::int8[])`, dbs, pids).Scan(&n)
+		err := conn.QueryRow(ctx, othersQuery, dbs, own).Scan(&n)
 		if err != nil || n == 0 {
 			return err == nil, err
 		}
@@ -283,6 +302,41 @@ WHERE datname = ANY($1) AND backend_type = 'client backend' AND pid <> pg_backen
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// othersQuery counts the client sessions connected to databases $1 but this one and $2.
+const othersQuery = `SELECT count(*) FROM pg_catalog.pg_stat_activity
+WHERE datname = ANY($1) AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND pid <> ALL($2::int8[])`
+
+// ownPIDs are the server processes of conns.
+func ownPIDs(conns map[string]*pgx.Conn) []int64 {
+	var pids []int64
+	for _, c := range conns {
+		pids = append(pids, int64(c.PgConn().PID()))
+	}
+	return pids
+}
+
+// pointAndReading reads in one round trip on conn what clusterPoint does, how many client sessions
+// but own are connected to dbs (othersQuery), and the counters of conn's database (readTables),
+// in this order: in one transaction, whose statistics are read when a statement first looks at
+// them. From PostgreSQL 15, a session publishes its counters before it leaves pg_stat_activity:
+// with no other session left, the counters read after are final.
+func pointAndReading(ctx context.Context, conn *pgx.Conn, dbs []string, own []int64) (xid int64, trackCounts bool, others int, tables map[string][4]int64, err error) {
+	b := &pgx.Batch{}
+	b.Queue("SELECT txid_snapshot_xmax(txid_current_snapshot()), current_setting('track_counts') = 'on', ("+othersQuery+")", dbs, own)
+	b.Queue(tablesQuery)
+	br := conn.SendBatch(ctx, b)
+	if err = br.QueryRow().Scan(&xid, &trackCounts, &others); err == nil {
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			tables, err = scanTables(rows)
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return xid, trackCounts, others, tables, err
 }
 
 // clusterPoint returns the cluster's next transaction ID (no ID is taken for it) and whether
@@ -391,6 +445,11 @@ func readTables(ctx context.Context, conn *pgx.Conn) (map[string][4]int64, error
 	if err != nil {
 		return nil, err
 	}
+	return scanTables(rows)
+}
+
+// scanTables reads the rows of tablesQuery.
+func scanTables(rows pgx.Rows) (map[string][4]int64, error) {
 	t := map[string][4]int64{}
 	for rows.Next() {
 		var schema, name string
