@@ -28,7 +28,7 @@ func TestRunBaselineReady(t *testing.T) {
 	}
 	st := state.New("m")
 	st.Upsert(&state.Action{Address: "database.b.table.done", Status: state.ActionApplied})
-	b := newRunBaselineOf(actions, st)
+	b := newRunBaseline(nil, actions, st) // no target: start is replaced
 	var started []string
 	b.start = func(_ context.Context, db string) { started = append(started, db) }
 	ctx := context.Background()
@@ -52,11 +52,6 @@ func TestRunBaselineReady(t *testing.T) {
 	step("database.a.post_data", "b", "a")
 	step("database.a.verify", "b", "a")
 	step("database.a.post_data", "b", "a") // once
-}
-
-// newRunBaselineOf is newRunBaseline without a target (its start is replaced).
-func newRunBaselineOf(actions []*plan.Action, st *state.State) *runBaseline {
-	return newRunBaseline(nil, actions, st)
 }
 
 // TestRunBaselineCounts: the baseline a run takes counts every row the run wrote, those written
