@@ -238,23 +238,19 @@ func (c *cli) runApply(ctx context.Context, s *session, p *plan.Plan, jobs int, 
 	running := trace.StartRegion(ctx, "run")
 	s.snap.SourceDBs, s.snap.TargetDBs = nil, nil // the plan is made: apply reads the catalogs it needs in its snapshot
 	p.SourceDigest, p.TargetDigest = nil, nil     // only a saved plan's staleness check reads them (the fingerprints stay)
+	// A run that succeeds records what it left on the target in its last state write (apply.Options.Baseline).
+	var baseline apply.BaselineResult
 	err := apply.Run(ctx, apply.Options{Migration: s.m, Plan: p, Tools: s.snap.Tools, Backend: views.OutputFirst(s.backend, view), State: st, Jobs: jobs, Emit: emit,
-		Prefetch: s.prefetched, TempDir: s.tmpDir})
+		Prefetch: s.prefetched, TempDir: s.tmpDir, Baseline: &baseline})
 	elapsed := time.Since(start)
 	running.End()
 	interrupted := apply.Interrupted(ctx, err) && !canceled.Fired()
 	view.Stop()
-	var baselineErr error
-	writeBaseline := func() error { return nil }
-	if err == nil {
-		writeBaseline = s.app.StartBaseline(ctx, st) // read while the run is recorded
-	}
 	c.recordRun(ctx, s, app.ApplyRun{State: st, Plan: p, Start: start, Jobs: jobs, Err: err, Interrupted: interrupted, Canceled: canceled.Fired(),
 		Forecast: app.RunForecast(p)}.Build(start.Add(elapsed)))
-	baselineErr = writeBaseline()
 	view.Finish(p, elapsed, err, interrupted, func(m string) string { return redact(m, s.secrets) })
-	if baselineErr != nil {
-		view.Warning(redact(fmt.Sprintf("the migration is complete, but what it left on the target could not be recorded (%v): destroy will not be able to tell whether the target was written to since, and will ask for --force", baselineErr), s.secrets))
+	if err == nil && baseline.Err != nil {
+		view.Warning(redact(fmt.Sprintf("the migration is complete, but what it left on the target could not be recorded (%v): destroy will not be able to tell whether the target was written to since, and will ask for --force", baseline.Err), s.secrets))
 	}
 	if err != nil && canceled.Fired() {
 		return c.rollbackCanceled(canceled, s, st, view.Rollback())

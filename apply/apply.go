@@ -64,7 +64,14 @@ type Options struct {
 	// TempDir is where the run keeps its temporary files (the process's work directory, see
 	// internal/workdir); "" means os.TempDir().
 	TempDir string
+	// Baseline, when not nil, has a run that succeeds record what it left on the target
+	// (RecordBaseline) in its last state write, State.Baseline; its Err says why it could not (the
+	// run still succeeds).
+	Baseline *BaselineResult
 }
+
+// BaselineResult is what became of the baseline of a run (Options.Baseline).
+type BaselineResult struct{ Err error }
 
 // Runner executes one plan.
 type Runner struct {
@@ -81,6 +88,8 @@ type Runner struct {
 	// unconfirmed are actions that succeeded on asynchronously committing sessions and wait for
 	// confirmDurable before they are recorded as applied (guarded by mu).
 	unconfirmed []*state.Action
+	// baseline reads the baseline while the run finishes (Options.Baseline; nil: none).
+	baseline *runBaseline
 }
 
 // Run executes the plan. It returns nil when every action succeeded.
@@ -116,16 +125,27 @@ func Run(ctx context.Context, opt Options) error {
 		}
 	}
 	r.mu.Unlock()
+	if opt.Baseline != nil {
+		r.baseline = newRunBaseline(r.m.Target, opt.Plan.Actions, st)
+		defer r.baseline.close(ctx)
+	}
 	if err := r.save(ctx); err != nil {
 		return err
 	}
 
 	runErr := r.run(ctx)
 	end := time.Now().UTC()
+	var baseline *state.Baseline
+	if runErr == nil && opt.Baseline != nil {
+		// Written with the outcome, in one state write. Should the process die before, the state
+		// says In progress with every action applied: the next apply has nothing left to do.
+		baseline, opt.Baseline.Err = r.baseline.finish(ctx, st)
+	}
 	r.mu.Lock()
 	switch {
 	case runErr == nil:
 		st.Succeed(end)
+		st.Baseline = baseline
 	case Interrupted(ctx, runErr):
 		st.Interrupt(end)
 	default:

@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgferry/pgferry/config"
 	"github.com/pgferry/pgferry/internal/pgconn"
-	"github.com/pgferry/pgferry/internal/pgver"
 	"github.com/pgferry/pgferry/plan"
 	"github.com/pgferry/pgferry/state"
 )
@@ -41,73 +41,208 @@ func BaselineScope(st *state.State) (dbs, roles []string) {
 // RecordBaseline reads what apply left on the target, for the migrated databases and roles of
 // st (BaselineScope). Call it once apply's sessions are closed.
 func RecordBaseline(ctx context.Context, target *config.Server, st *state.State) (*state.Baseline, error) {
-	dbs, roles := BaselineScope(st)
-	// The databases' sessions are opened while the maintenance database's is: connecting is most
-	// of a baseline's time on a small database.
-	early := dialAll(ctx, target, dbs)
-	defer early.closeUnused(ctx)
-	conn, err := pgconn.Connect(ctx, target, "")
-	if err != nil {
-		return nil, err
+	b := newBaselineRead(target)
+	defer b.close(ctx)
+	return b.finish(ctx, st)
+}
+
+// baselineRead reads a baseline in two parts. A database's objects (and its statistics' reset
+// time) are final once the run's last statement that may change them is done: ready starts
+// reading them then, on a session of its own, while the run finishes (its ANALYZE, verification
+// and other databases). What only the run's end fixes, the transaction ID, the roles and the
+// tables' counters, finish reads once the run's sessions are closed, on those same sessions.
+// On a database of many tables a fresh session spends more time planning and reading the catalog
+// for the objects' query than the query itself takes, and connecting is most of a baseline's time
+// on a small one: neither is left for after the run.
+type baselineRead struct {
+	target *config.Server
+	mu     sync.Mutex
+	dbs    map[string]*dbBaselineRead
+}
+
+// dbBaselineRead is one database's early part: done is closed once conn (nil on error) holds a
+// session to it and d its objects and statistics' reset time.
+type dbBaselineRead struct {
+	done chan struct{}
+	conn *pgx.Conn
+	d    *state.DatabaseBaseline
+	err  error
+}
+
+func newBaselineRead(target *config.Server) *baselineRead {
+	return &baselineRead{target: target, dbs: map[string]*dbBaselineRead{}}
+}
+
+// ready starts reading database db's objects, unless that was started already: nothing that
+// changes them is left to run in db.
+func (b *baselineRead) ready(ctx context.Context, db string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dbs[db] != nil {
+		return
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	b := &state.Baseline{At: time.Now().UTC()}
-	// The transaction ID first: what is written after it moves it.
-	if b.XidNext, b.TrackCounts, err = clusterPoint(ctx, conn); err != nil {
-		return nil, fmt.Errorf("%s: %w", target.Label(), err)
-	}
-	if len(roles) > 0 {
-		b.Roles = map[string]*state.RoleBaseline{}
-		for _, r := range roles {
-			rb, err := readRole(ctx, conn, r)
-			if err != nil {
-				return nil, fmt.Errorf("%s: role %q: %w", target.Label(), r, err)
-			}
-			if rb != nil {
-				b.Roles[r] = rb
-			}
+	r := &dbBaselineRead{done: make(chan struct{})}
+	b.dbs[db] = r
+	go func() {
+		defer close(r.done)
+		c, err := pgconn.Connect(ctx, b.target, db)
+		if err != nil {
+			r.err = err
+			return
+		}
+		d := &state.DatabaseBaseline{}
+		if d.Objects, d.MaxOID, d.Hash, _, err = readObjects(ctx, c, 0); err == nil {
+			d.StatsReset, err = readStatsReset(ctx, c)
+		}
+		if err != nil {
+			c.Close(context.WithoutCancel(ctx))
+			r.err = fmt.Errorf("database %q: %w", db, err)
+			return
+		}
+		r.conn, r.d = c, d
+	}()
+}
+
+// take waits for db's early part; the session is the caller's to close from then on.
+func (b *baselineRead) take(db string) (*pgx.Conn, *state.DatabaseBaseline, error) {
+	b.mu.Lock()
+	r := b.dbs[db]
+	delete(b.dbs, db)
+	b.mu.Unlock()
+	<-r.done
+	return r.conn, r.d, r.err
+}
+
+// close waits for the early parts not taken and closes their sessions.
+func (b *baselineRead) close(ctx context.Context) {
+	b.mu.Lock()
+	dbs := b.dbs
+	b.dbs = map[string]*dbBaselineRead{}
+	b.mu.Unlock()
+	for _, r := range dbs {
+		if <-r.done; r.conn != nil {
+			r.conn.Close(context.WithoutCancel(ctx))
 		}
 	}
-	if len(dbs) == 0 {
-		return b, nil
+}
+
+// finish reads the rest of the baseline for the migrated databases and roles of st
+// (BaselineScope), and the early part of the databases not read early.
+func (b *baselineRead) finish(ctx context.Context, st *state.State) (*state.Baseline, error) {
+	target := b.target
+	dbs, roles := BaselineScope(st)
+	// The databases not read early are read now; one that does not exist fails to connect, and
+	// is left out below.
+	for _, db := range dbs {
+		b.ready(ctx, db)
 	}
-	var versionNum pgver.V
-	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&versionNum); err != nil {
-		return nil, fmt.Errorf("%s: %w", target.Label(), err)
-	}
-	b.Databases = map[string]*state.DatabaseBaseline{}
+	bl := &state.Baseline{At: time.Now().UTC()}
 	conns := map[string]*pgx.Conn{}
 	defer func() {
 		for _, c := range conns {
 			c.Close(context.WithoutCancel(ctx))
 		}
 	}()
+	failed := map[string]error{}
+	var conn *pgx.Conn // what is the cluster's is read on the first database's session, connDB's
+	var connDB string
 	for _, db := range dbs {
-		var exists bool
-		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists); err != nil {
-			return nil, fmt.Errorf("%s: %w", target.Label(), err)
-		}
-		if !exists {
+		c, d, err := b.take(db)
+		if err != nil {
+			failed[db] = err
 			continue
 		}
-		c, err := early.take(db)
+		if bl.Databases == nil {
+			bl.Databases = map[string]*state.DatabaseBaseline{}
+		}
+		conns[db], bl.Databases[db] = c, d
+		if conn == nil {
+			conn, connDB = c, db
+		}
+	}
+	if conn == nil { // no migrated database: the maintenance database's
+		c, err := pgconn.Connect(ctx, target, "")
 		if err != nil {
 			return nil, err
 		}
-		conns[db] = c
-		d := &state.DatabaseBaseline{}
-		if d.Objects, d.MaxOID, d.Hash, _, err = readObjects(ctx, c, 0); err == nil {
-			d.StatsReset, err = readStatsReset(ctx, c)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: database %q: %w", target.Label(), db, err)
-		}
-		b.Databases[db] = d
+		defer c.Close(context.WithoutCancel(ctx))
+		conn = c
 	}
-	// The counters of apply's last writes may still be on their way (a session reports them when it
-	// exits or goes idle): read until two readings agree. From PostgreSQL 15 a session publishes its
-	// counters as it exits, before it leaves pg_stat_activity: once no other client session is
-	// connected to the databases, one reading is final.
+	// The transaction ID before the counters: what is written after it moves it. From PostgreSQL
+	// 15, with the counters of connDB and whether the run's sessions are gone (then they are final),
+	// in one round trip.
+	var err error
+	var final map[string]map[string][4]int64
+	if connDB != "" && pgconn.ServerVersion(conn).AtLeast(15) {
+		var others int
+		var t map[string][4]int64
+		if bl.XidNext, bl.TrackCounts, others, t, err = pointAndReading(ctx, conn, slices.Collect(maps.Keys(conns)), ownPIDs(conns)); err == nil && others == 0 {
+			final = map[string]map[string][4]int64{connDB: t}
+		}
+	} else {
+		bl.XidNext, bl.TrackCounts, err = clusterPoint(ctx, conn)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", target.Label(), err)
+	}
+	if len(roles) > 0 {
+		bl.Roles = map[string]*state.RoleBaseline{}
+		for _, r := range roles {
+			rb, err := readRole(ctx, conn, r)
+			if err != nil {
+				return nil, fmt.Errorf("%s: role %q: %w", target.Label(), r, err)
+			}
+			if rb != nil {
+				bl.Roles[r] = rb
+			}
+		}
+	}
+	if len(failed) > 0 {
+		// A database that is not there (dropped since) has no baseline; one that is, but could not
+		// be read, fails the baseline.
+		var existing []string
+		if err := conn.QueryRow(ctx, "SELECT coalesce(array_agg(datname::text ORDER BY datname), '{}') FROM pg_catalog.pg_database WHERE datname = ANY($1)", slices.Collect(maps.Keys(failed))).Scan(&existing); err != nil {
+			return nil, fmt.Errorf("%s: %w", target.Label(), err)
+		}
+		if len(existing) > 0 {
+			return nil, fmt.Errorf("%s: %w", target.Label(), failed[existing[0]])
+		}
+	}
+	if len(conns) == 0 {
+		return bl, nil
+	}
+	tables, err := settledCounters(ctx, conn, conns, final)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", target.Label(), err)
+	}
+	for db, t := range tables {
+		bl.Databases[db].Tables = t
+	}
+	return bl, nil
+}
+
+// settledCounters reads the counters of the tables of each database on its session in conns once
+// apply's last writes are counted. They may still be on their way (a session reports them when it
+// exits or goes idle): read until two readings agree. From PostgreSQL 15 a session publishes its
+// counters as it exits, before it leaves pg_stat_activity: once no other client session is
+// connected to the databases, one reading is final. conn is a session of the cluster. final holds
+// the counters of databases read once the sessions were gone (PostgreSQL 15 and later), nil
+// when none were.
+func settledCounters(ctx context.Context, conn *pgx.Conn, conns map[string]*pgx.Conn, final map[string]map[string][4]int64) (map[string]map[string][4]int64, error) {
+	if final != nil {
+		for db, c := range conns {
+			if final[db] != nil {
+				continue
+			}
+			t, err := readTables(ctx, c)
+			if err != nil {
+				return nil, fmt.Errorf("database %q: %w", db, err)
+			}
+			final[db] = t
+		}
+		return final, nil
+	}
+	versionNum := pgconn.ServerVersion(conn)
 	pause := 200 * time.Millisecond
 	if versionNum.Before(15) {
 		pause = 600 * time.Millisecond // the statistics collector's file may be 500 ms old
@@ -115,13 +250,9 @@ func RecordBaseline(ctx context.Context, target *config.Server, st *state.State)
 	deadline := time.Now().Add(statsSettle)
 	var prev map[string]map[string][4]int64
 	if versionNum.AtLeast(15) {
-		var own []uint32
-		for _, c := range conns {
-			own = append(own, c.PgConn().PID())
-		}
-		gone, err := sessionsGone(ctx, conn, slices.Collect(maps.Keys(conns)), own)
+		gone, err := sessionsGone(ctx, conn, slices.Collect(maps.Keys(conns)), ownPIDs(conns))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", target.Label(), err)
+			return nil, err
 		}
 		if gone {
 			deadline = time.Now() // the first reading is taken
@@ -132,15 +263,12 @@ func RecordBaseline(ctx context.Context, target *config.Server, st *state.State)
 		for db, c := range conns {
 			t, err := readTables(ctx, c)
 			if err != nil {
-				return nil, fmt.Errorf("%s: database %q: %w", target.Label(), db, err)
+				return nil, fmt.Errorf("database %q: %w", db, err)
 			}
 			cur[db] = t
 		}
 		if prev != nil && maps.EqualFunc(prev, cur, func(a, b map[string][4]int64) bool { return maps.Equal(a, b) }) || time.Now().After(deadline) {
-			for db, t := range cur {
-				b.Databases[db].Tables = t
-			}
-			return b, nil
+			return cur, nil
 		}
 		prev = cur
 		select {
@@ -151,60 +279,17 @@ func RecordBaseline(ctx context.Context, target *config.Server, st *state.State)
 	}
 }
 
-// dialing is a session to each of some databases, opened in the background (dialAll).
-type dialing map[string]chan dialed
-
-type dialed struct {
-	c   *pgx.Conn
-	err error
-}
-
-func dialAll(ctx context.Context, target *config.Server, dbs []string) dialing {
-	d := dialing{}
-	for _, db := range dbs {
-		ch := make(chan dialed, 1)
-		d[db] = ch
-		go func() {
-			c, err := pgconn.Connect(ctx, target, db)
-			ch <- dialed{c, err}
-		}()
-	}
-	return d
-}
-
-// take waits for db's session; the caller closes it.
-func (d dialing) take(db string) (*pgx.Conn, error) {
-	r := <-d[db]
-	delete(d, db)
-	return r.c, r.err
-}
-
-// closeUnused waits for the sessions not taken and closes them.
-func (d dialing) closeUnused(ctx context.Context) {
-	for db, ch := range d {
-		if r := <-ch; r.err == nil {
-			r.c.Close(context.WithoutCancel(ctx))
-		}
-		delete(d, db)
-	}
-}
-
 // sessionsGoneWait bounds how long RecordBaseline waits for the sessions of the databases to end.
 const sessionsGoneWait = time.Second
 
 // sessionsGone waits until no client session other than own is connected to dbs (apply's
 // sessions, just closed, exit within milliseconds), and reports whether that happened within
 // sessionsGoneWait: false when someone else works in a migrated database already.
-func sessionsGone(ctx context.Context, conn *pgx.Conn, dbs []string, own []uint32) (bool, error) {
-	pids := make([]int64, len(own))
-	for i, p := range own {
-		pids[i] = int64(p)
-	}
+func sessionsGone(ctx context.Context, conn *pgx.Conn, dbs []string, own []int64) (bool, error) {
 	deadline := time.Now().Add(sessionsGoneWait)
 	for {
 		var n int
-		err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_catalog.pg_stat_activity
-WHERE datname = ANY($1) AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND pid <> ALL($2::int8[])`, dbs, pids).Scan(&n)
+		err := conn.QueryRow(ctx, othersQuery, dbs, own).Scan(&n)
 		if err != nil || n == 0 {
 			return err == nil, err
 		}
@@ -217,6 +302,41 @@ WHERE datname = ANY($1) AND backend_type = 'client backend' AND pid <> pg_backen
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// othersQuery counts the client sessions connected to databases $1 but this one and $2.
+const othersQuery = `SELECT count(*) FROM pg_catalog.pg_stat_activity
+WHERE datname = ANY($1) AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND pid <> ALL($2::int8[])`
+
+// ownPIDs are the server processes of conns.
+func ownPIDs(conns map[string]*pgx.Conn) []int64 {
+	var pids []int64
+	for _, c := range conns {
+		pids = append(pids, int64(c.PgConn().PID()))
+	}
+	return pids
+}
+
+// pointAndReading reads in one round trip on conn what clusterPoint does, how many client sessions
+// but own are connected to dbs (othersQuery), and the counters of conn's database (readTables),
+// in this order: in one transaction, whose statistics are read when a statement first looks at
+// them. From PostgreSQL 15, a session publishes its counters before it leaves pg_stat_activity:
+// with no other session left, the counters read after are final.
+func pointAndReading(ctx context.Context, conn *pgx.Conn, dbs []string, own []int64) (xid int64, trackCounts bool, others int, tables map[string][4]int64, err error) {
+	b := &pgx.Batch{}
+	b.Queue("SELECT txid_snapshot_xmax(txid_current_snapshot()), current_setting('track_counts') = 'on', ("+othersQuery+")", dbs, own)
+	b.Queue(tablesQuery)
+	br := conn.SendBatch(ctx, b)
+	if err = br.QueryRow().Scan(&xid, &trackCounts, &others); err == nil {
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			tables, err = scanTables(rows)
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return xid, trackCounts, others, tables, err
 }
 
 // clusterPoint returns the cluster's next transaction ID (no ID is taken for it) and whether
@@ -319,14 +439,17 @@ FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
 WHERE s.schemaname !~ '^pg_(toast_)?temp_'`
 
 func readTables(ctx context.Context, conn *pgx.Conn) (map[string][4]int64, error) {
-	// A new reading, not this session's snapshot of the statistics.
-	if _, err := conn.Exec(ctx, "SELECT pg_stat_clear_snapshot()"); err != nil {
-		return nil, err
-	}
+	// A new reading: a session's snapshot of the statistics lasts until the end of its transaction,
+	// and each query here is one.
 	rows, err := conn.Query(ctx, tablesQuery)
 	if err != nil {
 		return nil, err
 	}
+	return scanTables(rows)
+}
+
+// scanTables reads the rows of tablesQuery.
+func scanTables(rows pgx.Rows) (map[string][4]int64, error) {
 	t := map[string][4]int64{}
 	for rows.Next() {
 		var schema, name string
@@ -352,4 +475,54 @@ func readStatsReset(ctx context.Context, conn *pgx.Conn) (string, error) {
 		return "", nil
 	}
 	return t.UTC().Format(time.RFC3339Nano), nil
+}
+
+// runBaseline is the baseline a run reads as it finishes (Options.Baseline): a database's early
+// part starts once every action of the run in it that may change its objects succeeded, all but
+// its ANALYZE and verification (which change no object, and come last).
+type runBaseline struct {
+	*baselineRead
+	mu      sync.Mutex
+	pending map[string]map[string]bool // database → addresses of such actions not succeeded yet
+	// start is baselineRead.ready (tests watch it).
+	start func(ctx context.Context, db string)
+}
+
+// newRunBaseline tracks the actions of plan actions the run does (those st does not hold applied).
+func newRunBaseline(target *config.Server, actions []*plan.Action, st *state.State) *runBaseline {
+	b := &runBaseline{baselineRead: newBaselineRead(target), pending: map[string]map[string]bool{}}
+	b.start = b.ready
+	for _, a := range actions {
+		if a.Database == "" || a.Type == plan.TypeAnalyze || a.Type == plan.TypeVerify {
+			continue
+		}
+		if sa := st.Action(a.Address); sa != nil && sa.Status == state.ActionApplied {
+			continue
+		}
+		if b.pending[a.Database] == nil {
+			b.pending[a.Database] = map[string]bool{}
+		}
+		b.pending[a.Database][a.Address] = true
+	}
+	return b
+}
+
+// finished records that a succeeded. A set, not a count: a database started again (a lost
+// snapshot) runs some succeeded actions again.
+func (b *runBaseline) finished(ctx context.Context, a *plan.Action) {
+	if b == nil || a.Database == "" {
+		return
+	}
+	b.mu.Lock()
+	p := b.pending[a.Database]
+	if !p[a.Address] {
+		b.mu.Unlock()
+		return
+	}
+	delete(p, a.Address)
+	ready := len(p) == 0
+	b.mu.Unlock()
+	if ready {
+		b.start(ctx, a.Database)
+	}
 }

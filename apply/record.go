@@ -116,6 +116,9 @@ func (r *Runner) markFinish(ctx context.Context, a *plan.Action, start time.Time
 	}
 	r.gen++
 	r.mu.Unlock()
+	if err == nil {
+		r.baseline.finished(ctx, a)
+	}
 	switch {
 	case interrupted:
 		r.emit(Event{Type: EventInterrupted, Address: a.Address, Action: a, Elapsed: d, Rows: rows, Bytes: bytes})

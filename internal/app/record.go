@@ -41,31 +41,6 @@ func (s *Session) RecordValidationFailed(ctx context.Context, snap *snapshot.Sna
 	return nil
 }
 
-// StartBaseline records in the state what a finished apply left on the target (the migrated
-// tables' counters, the objects of the migrated databases, the migrated roles), which destroy
-// and cancel compare the target with before they drop anything. It starts reading the target in
-// the background; the function it returns waits for that read and writes the state. The caller
-// may record the run meanwhile (RecordRun): at tens of thousands of tables the read and the run's
-// encoding each take seconds, and neither needs the other. st is only read until the function is
-// called, which is the only one to use the state backend.
-func (s *Session) StartBaseline(ctx context.Context, st *state.State) (write func() error) {
-	done := make(chan struct{})
-	var b *state.Baseline
-	var err error
-	go func() {
-		defer close(done)
-		b, err = apply.RecordBaseline(ctx, s.Migration.Target, st)
-	}()
-	return func() error {
-		<-done
-		if err != nil {
-			return err
-		}
-		st.Baseline = b
-		return s.Backend.Write(context.WithoutCancel(ctx), st)
-	}
-}
-
 // Rollback is what a rollback (destroy, or cancel's) did, as RecordRollback recorded it.
 type Rollback struct {
 	// Failures are the steps that failed or did not run, one line each ("ADDRESS: cause"): what
