@@ -18,8 +18,8 @@ import (
 )
 
 // analyzeLane gathers statistics while the rest of the migration runs: a table's are gathered, on
-// one connection of its own (the tables finished meanwhile in one statement), as soon as
-// everything this run does to it (its copy, indexes and foreign keys) is finished, so that this
+// one connection of its own (the tables finished meanwhile in one statement), as soon as its
+// copy and index builds are finished (not its foreign keys: AnalyzeAfter), so that this
 // uses the time index builds spend waiting for their files to be synced instead of running alone
 // at the end. Where the target takes the source's statistics (statistics.go), the lane restores
 // them, several tables per statement, once pg_dump dumped them: after the table's indexes are
@@ -58,12 +58,19 @@ type analyzeLane struct {
 	rs   *statsRestorer
 }
 
-// tableKey names the table an action works on, "schema.name"; "" for other actions.
-func tableKey(a *plan.Action) string {
+// AnalyzeAfter names the table ("schema.name") whose early statistics wait for action a: a copy
+// (whole or part) of it or an index build on it; "" for other actions. A foreign key is not
+// waited for: adding one changes neither the table's rows nor its statistics, and ANALYZE takes a
+// lock on one table at a time, so a foreign key that comes while its table is analyzed waits for
+// that table only (and ANALYZE for a foreign key being validated). Most foreign keys run late,
+// once the table they reference is loaded: tables waiting for theirs were analyzed in a rush at
+// the end, and what the lane had not reached by then was left to the analyze action, alone at
+// the end of the run. The forecast's replay of the lane follows the same rule.
+func AnalyzeAfter(a *plan.Action) string {
 	switch a.Type {
 	case plan.TypeTable, plan.TypeTablePart:
 		return a.Schema + "." + a.Name
-	case plan.TypeIndex, plan.TypeConstraint:
+	case plan.TypeIndex:
 		return a.Schema + "." + a.Table
 	}
 	return ""
@@ -87,7 +94,7 @@ func (d *dbRun) startAnalyzeLane(ctx context.Context, actions []*plan.Action) *a
 	if !analyze {
 		return nil
 	}
-	l := &analyzeLane{d: d, pending: map[string]int{}, done: map[string]bool{}, wake: make(chan struct{}, 1), exited: make(chan struct{})}
+	l := &analyzeLane{d: d, done: map[string]bool{}, wake: make(chan struct{}, 1), exited: make(chan struct{})}
 	if tools := d.r.opt.Tools; tools != nil && plan.CarriesStatistics(d.r.opt.Plan.Target.VersionNum, tools.Release) {
 		l.carries, l.dumped = true, make(chan struct{})
 		stats := d.dumpStatistics(ctx)
@@ -97,36 +104,44 @@ func (d *dbRun) startAnalyzeLane(ctx context.Context, actions []*plan.Action) *a
 			l.poke()
 		}()
 	}
-	byKey := map[string]*catalog.Table{}
+	l.tables = map[string]*catalog.Table{}
 	for k := range d.src.Tables {
 		t := &d.src.Tables[k]
 		if earlyAnalyzable(t) {
-			byKey[t.Key()] = t
+			l.tables[t.Key()] = t
 		}
 	}
-	l.tables = byKey
-	loaded := map[string]bool{}
-	for _, a := range actions {
-		k := tableKey(a)
-		if byKey[k] == nil {
-			continue
-		}
-		l.pending[k]++
-		if a.Type == plan.TypeTable || a.Type == plan.TypeTablePart {
-			loaded[k] = true
-		}
-	}
-	for k := range l.pending {
-		if !loaded[k] {
-			delete(l.pending, k) // loaded by an earlier run: left to the analyze action
-		}
-	}
+	l.pending = lanePending(l.tables, actions)
 	if len(l.pending) == 0 {
 		close(l.exited) // nothing to do early
 		return l
 	}
 	go l.run(ctx)
 	return l
+}
+
+// lanePending counts, for each table of tables that this run loads, the actions of actions its
+// early statistics wait for (AnalyzeAfter); a table loaded by an earlier run is left to the
+// analyze action.
+func lanePending(tables map[string]*catalog.Table, actions []*plan.Action) map[string]int {
+	pending := map[string]int{}
+	loaded := map[string]bool{}
+	for _, a := range actions {
+		k := AnalyzeAfter(a)
+		if tables[k] == nil {
+			continue
+		}
+		pending[k]++
+		if a.Type == plan.TypeTable || a.Type == plan.TypeTablePart {
+			loaded[k] = true
+		}
+	}
+	for k := range pending {
+		if !loaded[k] {
+			delete(pending, k)
+		}
+	}
+	return pending
 }
 
 // restorer returns the index of the statistics pg_dump dumped, once it finished, built on c the
@@ -165,7 +180,7 @@ func (l *analyzeLane) finished(a *plan.Action) {
 	if l == nil {
 		return
 	}
-	k := tableKey(a)
+	k := AnalyzeAfter(a)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n, ok := l.pending[k]
