@@ -228,13 +228,14 @@ func (l *analyzeLane) run(ctx context.Context) {
 			l.mu.Unlock()
 			return
 		}
-		// Whatever finished meanwhile, in one statement each (up to maxAnalyzeBatch tables).
+		// Whatever finished meanwhile, in one statement each (up to maxAnalyzeBatch tables, and
+		// laneBatchPages to analyze).
 		var carry []*catalog.Table
 		if restores && l.isDumped() {
 			carry = l.carry[:min(len(l.carry), maxAnalyzeBatch)]
 			l.carry = l.carry[len(carry):]
 		}
-		batch := l.queue[:min(len(l.queue), maxAnalyzeBatch)]
+		batch := l.queue[:laneBatch(l.queue)]
 		l.queue = l.queue[len(batch):]
 		l.mu.Unlock()
 		if len(batch) == 0 && len(carry) == 0 {
@@ -355,6 +356,26 @@ func (l *analyzeLane) close(ctx context.Context) {
 // maxAnalyzeBatch is the most tables one ANALYZE statement names.
 const maxAnalyzeBatch = 100
 
+// laneBatchPages is the most heap pages (those ANALYZE reads: analyzeSample at most per table) one
+// ANALYZE of the lane names, unless its first table alone has more: the analyze action waits for
+// the lane's statement running when it starts, with the other connections idle at the end of the
+// run, so that statement is kept to some 0.1 s of a server's time. Tiny tables still go up to
+// maxAnalyzeBatch a statement: one per few tables would cost a round trip each on a slow link.
+const laneBatchPages = 2048
+
+// laneBatch is how many tables at the head of queue the lane's next ANALYZE names.
+func laneBatch(queue []*catalog.Table) int {
+	n, pages := 0, int64(0)
+	for n < len(queue) && n < maxAnalyzeBatch {
+		pages += min(max(queue[n].Pages, 0), analyzeSample)
+		if n > 0 && pages > laneBatchPages {
+			break
+		}
+		n++
+	}
+	return n
+}
+
 // analyzeStatement is one statement analyzing the tables names (quoted): ANALYZE t1, t2, ... on
 // PostgreSQL 11 and later, one ANALYZE per table in one message before (ANALYZE may run in the
 // implicit transaction a message of several statements runs in).
@@ -431,7 +452,12 @@ func (d *dbRun) analyze(ctx context.Context) (time.Duration, error) {
 			return work, err
 		}
 	}
-	defer c.Close(context.WithoutCancel(ctx))
+	handed := false // to the statements' workers, which close it
+	defer func() {
+		if !handed {
+			c.Close(context.WithoutCancel(ctx))
+		}
+	}()
 	mvs, err := d.materializedViews(ctx, c)
 	if err != nil {
 		return work, err
@@ -467,7 +493,7 @@ func (d *dbRun) analyze(ctx context.Context) (time.Duration, error) {
 	}
 	stmts := analyzeBatches(items, d.r.opt.Jobs, d.r.opt.Plan.Target.VersionNum)
 	var mu sync.Mutex
-	err = pgio.Parallel(ctx, d.r.opt.Jobs, len(stmts), func() (*pgx.Conn, error) { return openTargetConn(ctx, d) },
+	err = pgio.Parallel(ctx, d.r.opt.Jobs, len(stmts), firstThen(c, &handed, func() (*pgx.Conn, error) { return openTargetConn(ctx, d) }),
 		func(ctx context.Context, c *pgx.Conn, i int) error {
 			start := time.Now()
 			_, err := c.Exec(ctx, stmts[i])
@@ -477,6 +503,24 @@ func (d *dbRun) analyze(ctx context.Context) (time.Duration, error) {
 			return err
 		})
 	return work, err
+}
+
+// firstThen is a connection opener for pgio.Parallel that hands out c first, setting handed, then
+// opens new ones with open: the analyze action's statements run on its connection and Jobs - 1
+// more, not on Jobs new ones (connection setups at the very end of the run). handed may be read
+// once Parallel returned.
+func firstThen(c *pgx.Conn, handed *bool, open func() (*pgx.Conn, error)) func() (*pgx.Conn, error) {
+	var mu sync.Mutex
+	return func() (*pgx.Conn, error) {
+		mu.Lock()
+		first := !*handed
+		*handed = true
+		mu.Unlock()
+		if first {
+			return c, nil
+		}
+		return open()
+	}
 }
 
 // matview is a populated materialized view of the target database: its heap pages, and whether

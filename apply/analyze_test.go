@@ -117,3 +117,33 @@ func TestLanePending(t *testing.T) {
 		}
 	}
 }
+
+// TestLaneBatch: the lane's ANALYZE names tables up to laneBatchPages to read (the statement the
+// analyze action waits for, at the end of the run, stays short), a larger table alone, and tiny
+// tables up to maxAnalyzeBatch at a time.
+func TestLaneBatch(t *testing.T) {
+	tables := func(pages ...int64) []*catalog.Table {
+		var out []*catalog.Table
+		for _, p := range pages {
+			out = append(out, &catalog.Table{Pages: p})
+		}
+		return out
+	}
+	tiny := make([]int64, 150)
+	for _, tc := range []struct {
+		name  string
+		queue []*catalog.Table
+		want  int
+	}{
+		{"empty", nil, 0},
+		{"up to the pages", tables(1500, 400, 200, 100), 2},
+		{"a large table alone", tables(50000, 10), 1},
+		{"the next one too large", tables(1000, 100000), 1},
+		{"tiny tables", tables(tiny...), maxAnalyzeBatch},
+		{"all of a few", tables(100, 100, 100), 3},
+	} {
+		if got := laneBatch(tc.queue); got != tc.want {
+			t.Errorf("%s: %d tables, want %d", tc.name, got, tc.want)
+		}
+	}
+}
