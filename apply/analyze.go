@@ -18,8 +18,8 @@ import (
 )
 
 // analyzeLane gathers statistics while the rest of the migration runs: a table's are gathered, on
-// one connection of its own (the tables finished meanwhile in one statement), as soon as
-// everything this run does to it (its copy, indexes and foreign keys) is finished, so that this
+// one connection of its own (the tables finished meanwhile in one statement), as soon as its
+// copy and index builds are finished (not its foreign keys: AnalyzeAfter), so that this
 // uses the time index builds spend waiting for their files to be synced instead of running alone
 // at the end. Where the target takes the source's statistics (statistics.go), the lane restores
 // them, several tables per statement, once pg_dump dumped them: after the table's indexes are
@@ -58,12 +58,19 @@ type analyzeLane struct {
 	rs   *statsRestorer
 }
 
-// tableKey names the table an action works on, "schema.name"; "" for other actions.
-func tableKey(a *plan.Action) string {
+// AnalyzeAfter names the table ("schema.name") whose early statistics wait for action a: a copy
+// (whole or part) of it or an index build on it; "" for other actions. A foreign key is not
+// waited for: adding one changes neither the table's rows nor its statistics, and ANALYZE takes a
+// lock on one table at a time, so a foreign key that comes while its table is analyzed waits for
+// that table only (and ANALYZE for a foreign key being validated). Most foreign keys run late,
+// once the table they reference is loaded: tables waiting for theirs were analyzed in a rush at
+// the end, and what the lane had not reached by then was left to the analyze action, alone at
+// the end of the run. The forecast's replay of the lane follows the same rule.
+func AnalyzeAfter(a *plan.Action) string {
 	switch a.Type {
 	case plan.TypeTable, plan.TypeTablePart:
 		return a.Schema + "." + a.Name
-	case plan.TypeIndex, plan.TypeConstraint:
+	case plan.TypeIndex:
 		return a.Schema + "." + a.Table
 	}
 	return ""
@@ -87,7 +94,7 @@ func (d *dbRun) startAnalyzeLane(ctx context.Context, actions []*plan.Action) *a
 	if !analyze {
 		return nil
 	}
-	l := &analyzeLane{d: d, pending: map[string]int{}, done: map[string]bool{}, wake: make(chan struct{}, 1), exited: make(chan struct{})}
+	l := &analyzeLane{d: d, done: map[string]bool{}, wake: make(chan struct{}, 1), exited: make(chan struct{})}
 	if tools := d.r.opt.Tools; tools != nil && plan.CarriesStatistics(d.r.opt.Plan.Target.VersionNum, tools.Release) {
 		l.carries, l.dumped = true, make(chan struct{})
 		stats := d.dumpStatistics(ctx)
@@ -97,36 +104,44 @@ func (d *dbRun) startAnalyzeLane(ctx context.Context, actions []*plan.Action) *a
 			l.poke()
 		}()
 	}
-	byKey := map[string]*catalog.Table{}
+	l.tables = map[string]*catalog.Table{}
 	for k := range d.src.Tables {
 		t := &d.src.Tables[k]
 		if earlyAnalyzable(t) {
-			byKey[t.Key()] = t
+			l.tables[t.Key()] = t
 		}
 	}
-	l.tables = byKey
-	loaded := map[string]bool{}
-	for _, a := range actions {
-		k := tableKey(a)
-		if byKey[k] == nil {
-			continue
-		}
-		l.pending[k]++
-		if a.Type == plan.TypeTable || a.Type == plan.TypeTablePart {
-			loaded[k] = true
-		}
-	}
-	for k := range l.pending {
-		if !loaded[k] {
-			delete(l.pending, k) // loaded by an earlier run: left to the analyze action
-		}
-	}
+	l.pending = lanePending(l.tables, actions)
 	if len(l.pending) == 0 {
 		close(l.exited) // nothing to do early
 		return l
 	}
 	go l.run(ctx)
 	return l
+}
+
+// lanePending counts, for each table of tables that this run loads, the actions of actions its
+// early statistics wait for (AnalyzeAfter); a table loaded by an earlier run is left to the
+// analyze action.
+func lanePending(tables map[string]*catalog.Table, actions []*plan.Action) map[string]int {
+	pending := map[string]int{}
+	loaded := map[string]bool{}
+	for _, a := range actions {
+		k := AnalyzeAfter(a)
+		if tables[k] == nil {
+			continue
+		}
+		pending[k]++
+		if a.Type == plan.TypeTable || a.Type == plan.TypeTablePart {
+			loaded[k] = true
+		}
+	}
+	for k := range pending {
+		if !loaded[k] {
+			delete(pending, k)
+		}
+	}
+	return pending
 }
 
 // restorer returns the index of the statistics pg_dump dumped, once it finished, built on c the
@@ -165,7 +180,7 @@ func (l *analyzeLane) finished(a *plan.Action) {
 	if l == nil {
 		return
 	}
-	k := tableKey(a)
+	k := AnalyzeAfter(a)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n, ok := l.pending[k]
@@ -213,13 +228,14 @@ func (l *analyzeLane) run(ctx context.Context) {
 			l.mu.Unlock()
 			return
 		}
-		// Whatever finished meanwhile, in one statement each (up to maxAnalyzeBatch tables).
+		// Whatever finished meanwhile, in one statement each (up to maxAnalyzeBatch tables, and
+		// laneBatchPages to analyze).
 		var carry []*catalog.Table
 		if restores && l.isDumped() {
 			carry = l.carry[:min(len(l.carry), maxAnalyzeBatch)]
 			l.carry = l.carry[len(carry):]
 		}
-		batch := l.queue[:min(len(l.queue), maxAnalyzeBatch)]
+		batch := l.queue[:laneBatch(l.queue)]
 		l.queue = l.queue[len(batch):]
 		l.mu.Unlock()
 		if len(batch) == 0 && len(carry) == 0 {
@@ -340,6 +356,26 @@ func (l *analyzeLane) close(ctx context.Context) {
 // maxAnalyzeBatch is the most tables one ANALYZE statement names.
 const maxAnalyzeBatch = 100
 
+// laneBatchPages is the most heap pages (those ANALYZE reads: analyzeSample at most per table) one
+// ANALYZE of the lane names, unless its first table alone has more: the analyze action waits for
+// the lane's statement running when it starts, with the other connections idle at the end of the
+// run, so that statement is kept to some 0.1 s of a server's time. Tiny tables still go up to
+// maxAnalyzeBatch a statement: one per few tables would cost a round trip each on a slow link.
+const laneBatchPages = 2048
+
+// laneBatch is how many tables at the head of queue the lane's next ANALYZE names.
+func laneBatch(queue []*catalog.Table) int {
+	n, pages := 0, int64(0)
+	for n < len(queue) && n < maxAnalyzeBatch {
+		pages += min(max(queue[n].Pages, 0), analyzeSample)
+		if n > 0 && pages > laneBatchPages {
+			break
+		}
+		n++
+	}
+	return n
+}
+
 // analyzeStatement is one statement analyzing the tables names (quoted): ANALYZE t1, t2, ... on
 // PostgreSQL 11 and later, one ANALYZE per table in one message before (ANALYZE may run in the
 // implicit transaction a message of several statements runs in).
@@ -416,7 +452,12 @@ func (d *dbRun) analyze(ctx context.Context) (time.Duration, error) {
 			return work, err
 		}
 	}
-	defer c.Close(context.WithoutCancel(ctx))
+	handed := false // to the statements' workers, which close it
+	defer func() {
+		if !handed {
+			c.Close(context.WithoutCancel(ctx))
+		}
+	}()
 	mvs, err := d.materializedViews(ctx, c)
 	if err != nil {
 		return work, err
@@ -452,7 +493,7 @@ func (d *dbRun) analyze(ctx context.Context) (time.Duration, error) {
 	}
 	stmts := analyzeBatches(items, d.r.opt.Jobs, d.r.opt.Plan.Target.VersionNum)
 	var mu sync.Mutex
-	err = pgio.Parallel(ctx, d.r.opt.Jobs, len(stmts), func() (*pgx.Conn, error) { return openTargetConn(ctx, d) },
+	err = pgio.Parallel(ctx, d.r.opt.Jobs, len(stmts), firstThen(c, &handed, func() (*pgx.Conn, error) { return openTargetConn(ctx, d) }),
 		func(ctx context.Context, c *pgx.Conn, i int) error {
 			start := time.Now()
 			_, err := c.Exec(ctx, stmts[i])
@@ -462,6 +503,24 @@ func (d *dbRun) analyze(ctx context.Context) (time.Duration, error) {
 			return err
 		})
 	return work, err
+}
+
+// firstThen is a connection opener for pgio.Parallel that hands out c first, setting handed, then
+// opens new ones with open: the analyze action's statements run on its connection and Jobs - 1
+// more, not on Jobs new ones (connection setups at the very end of the run). handed may be read
+// once Parallel returned.
+func firstThen(c *pgx.Conn, handed *bool, open func() (*pgx.Conn, error)) func() (*pgx.Conn, error) {
+	var mu sync.Mutex
+	return func() (*pgx.Conn, error) {
+		mu.Lock()
+		first := !*handed
+		*handed = true
+		mu.Unlock()
+		if first {
+			return c, nil
+		}
+		return open()
+	}
 }
 
 // matview is a populated materialized view of the target database: its heap pages, and whether

@@ -252,8 +252,8 @@ const analyzeBatch = 100
 
 // analyzeLane is apply's analyze lane (apply/analyze.go) in one database's graph: a connection
 // beside the lanes that analyzes each table of analyses (the tables it may do early, with their
-// ANALYZE's duration) that this graph loads, once every copy, index build and foreign key on it
-// (its own, not those referencing it) ended, taking SHARE UPDATE EXCLUSIVE on it; the analyze
+// ANALYZE's duration) that this graph loads, once every copy and index build on it ended
+// (apply.AnalyzeAfter), taking SHARE UPDATE EXCLUSIVE on it; the analyze
 // action stops it and does what it did not reach. nil when the graph has no analyze action or no
 // such table.
 func analyzeLane(actions []*plan.Action, analyses map[string]time.Duration) *sched.Aside {
@@ -265,21 +265,17 @@ func analyzeLane(actions []*plan.Action, analyses map[string]time.Duration) *sch
 	loaded := map[string]bool{}
 	var order []string
 	for i, a := range actions {
-		var key string
-		switch a.Type {
-		case plan.TypeAnalyze:
+		if a.Type == plan.TypeAnalyze {
 			stop = i
 			continue
-		case plan.TypeTable, plan.TypeTablePart:
-			key = a.Schema + "." + a.Name
-			if !loaded[key] {
-				loaded[key] = true
-				order = append(order, key)
-			}
-		case plan.TypeIndex, plan.TypeConstraint:
-			key = a.Schema + "." + a.Table
-		default:
+		}
+		key := apply.AnalyzeAfter(a)
+		if key == "" {
 			continue
+		}
+		if (a.Type == plan.TypeTable || a.Type == plan.TypeTablePart) && !loaded[key] {
+			loaded[key] = true
+			order = append(order, key)
 		}
 		after[key] = append(after[key], i)
 	}
