@@ -45,6 +45,10 @@ func (d *dbRun) runGraph(ctx context.Context, actions []*plan.Action) error {
 	}
 	f := d.startFlusher(ctx, actions)
 	tasks := d.tasks(actions)
+	// The archive's entries were looked up to build the graph (and the scripts before it); nothing
+	// of this attempt at the database reads them again (a new attempt dumps anew): at 20,000
+	// tables, 60,000 entries (5 MB) the run no longer holds.
+	d.byID = nil
 	hold := &earlyAnalyses{lane: d.lane, open: true}
 	for i := range tasks {
 		if tasks[i].Gate {

@@ -113,8 +113,10 @@ func (w *worker) dropLeftover(ctx context.Context, tgt *pgx.Conn, a *plan.Action
 }
 
 // usedChunks marks the chunks that index and constraint actions run, so post_data skips them.
-func (d *dbRun) usedChunks() map[int]bool {
-	used := map[int]bool{}
+// It looks at the catalog's indexes and constraints, which the run may let go of after
+// (runCatalog): schedule takes it first.
+func (d *dbRun) usedChunks() []bool {
+	used := make([]bool, len(d.chunks))
 	for _, ix := range d.src.Indexes {
 		key := [2]uint32{1259, ix.OID}
 		if ix.ConstraintOID != 0 {
@@ -141,7 +143,7 @@ func (w *worker) postData(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	used := w.d.usedChunks()
+	used := w.d.used
 	if _, err := tgt.Exec(ctx, "BEGIN"); err != nil {
 		return err
 	}
