@@ -1,7 +1,6 @@
 package apply
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -240,9 +239,10 @@ func (w *worker) commit(ctx context.Context, c *pgx.Conn) error {
 	return err
 }
 
-// copyBuffers are the 1 MiB buffers pipeCopy batches rows in, kept between copies (a database of
-// thousands of small tables would otherwise allocate one per table).
-var copyBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1<<20) }}
+// copyBuffers are the buffers pipeCopy batches rows in (batchWriter: up to 1 MiB, as large as the
+// copies needed), kept between copies (a database of thousands of small tables would otherwise
+// allocate one per table).
+var copyBuffers = sync.Pool{New: func() any { return new(batchWriter) }}
 
 // CopyProgressEvery is how often a running copy reports its bytes (apply_progress): the live bars
 // and apply --json show them; the plain text view prints one line every StillEvery.
@@ -259,7 +259,7 @@ func PipeCopy(ctx context.Context, src, tgt *pgx.Conn, out, in string, progress 
 	var sent int64 // rows the source sent, once srcErr has been received
 	go func() {
 		// CopyTo writes one message per row: batch them so the pipe hands over large blocks.
-		bw := copyBuffers.Get().(*bufio.Writer)
+		bw := copyBuffers.Get().(*batchWriter)
 		bw.Reset(cw)
 		tag, err := src.PgConn().CopyTo(ctx, bw, out)
 		if err == nil {
