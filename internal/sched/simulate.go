@@ -1,7 +1,6 @@
 package sched
 
 import (
-	"container/heap"
 	"fmt"
 	"time"
 )
@@ -103,7 +102,7 @@ func Simulate(tasks []Task, durations []time.Duration, opt SimOptions) (*Timelin
 		if s.events.Len() == 0 {
 			break
 		}
-		s.step(heap.Pop(&s.events).(event))
+		s.step(s.events.pop())
 	}
 	s.tl.Critical = s.critical()
 	return s.tl, nil
@@ -119,6 +118,9 @@ type sim struct {
 	lanes     []bool // busy
 	events    eventQueue
 	seq       int
+	gates     []gateRun       // the gates' progress still to come (evProgress events' aux)
+	batches   [][]int         // the batches evConfirm events confirm (their aux); nil: free
+	freeBatch []int32         // free entries of batches
 	readyAt   []time.Duration // when a task became ready
 	cause     []int           // the task whose end made it ready
 	freedBy   int             // the task whose end freed a lane now
@@ -127,7 +129,7 @@ type sim struct {
 	aside     *asideLane // nil without SimOptions.Aside
 }
 
-type eventKind int
+type eventKind uint8
 
 const (
 	evProgress eventKind = iota // the gate reached n
@@ -136,19 +138,56 @@ const (
 	evAside                     // the aside connection finished item i
 )
 
+// event is one entry of the queue, kept small (a plan of 20,000 tables pushes some 60,000):
+// a confirmation's batch lies in sim.batches, a gate's progress beyond the next step in sim.gates.
 type event struct {
-	at      time.Duration
-	seq     int
-	kind    eventKind
-	i, n    int
-	batch   []int
-	trigger int
+	at   time.Duration
+	seq  int
+	i, n int32 // evConfirm: i is the task whose end queued it
+	aux  int32 // evProgress: the gateRun; evConfirm: the batch
+	kind eventKind
 }
 
 func (s *sim) push(e event) {
 	e.seq = s.seq
 	s.seq++
-	heap.Push(&s.events, e)
+	s.events.push(e)
+}
+
+// gateRun is the progress a running gate has still to make: the steps of early (distinct Early
+// values up to GateSteps, ascending) from pos on, each reached at its share of the gate's time.
+// Only the next step is queued; each queues the one after it when it fires, with the sequence
+// number reserved for it when the gate started, so events pop in the same order as if all had
+// been queued at once.
+type gateRun struct {
+	early      []int // the early tasks when the gate started, by Early
+	pos        int
+	start, end time.Duration
+	seq        int // the sequence number of the step at pos
+}
+
+// nextStep queues gate run g's next step, if any, advancing its cursor.
+func (s *sim) nextStep(gate, g int) {
+	r := &s.gates[g]
+	last := 0
+	if r.pos > 0 {
+		last = s.c.tasks[r.early[r.pos-1]].Early
+	}
+	for ; r.pos < len(r.early); r.pos++ {
+		n := s.c.tasks[r.early[r.pos]].Early
+		if n > s.opt.GateSteps {
+			r.pos = len(r.early)
+			return
+		}
+		if n == last {
+			continue
+		}
+		at := r.start + (r.end-r.start)*time.Duration(n)/time.Duration(s.opt.GateSteps)
+		s.events.push(event{at: at, seq: r.seq, kind: evProgress, i: int32(gate), n: int32(n), aux: int32(g)})
+		r.seq++
+		r.pos++
+		return
+	}
 }
 
 // ready notes that tasks became ready now because of task by.
@@ -205,50 +244,74 @@ func (s *sim) run(i int, d time.Duration) {
 	if s.c.tasks[i].Gate && s.opt.GateSteps > 0 {
 		s.gateProgress(i, end)
 	}
-	s.push(event{at: end, kind: evFinish, i: i})
+	s.push(event{at: end, kind: evFinish, i: int32(i)})
 }
 
 // gateProgress queues the progress the gate, started now, reaches before it ends: one event per
-// Early value of the tasks waiting for it.
+// Early value of the tasks waiting for it, the first now and each next one when the one before
+// fires (nextStep), numbered as if all were queued now.
 func (s *sim) gateProgress(gate int, end time.Duration) {
-	last := 0
+	steps, last := 0, 0
 	for _, k := range s.c.early {
 		n := s.c.tasks[k].Early
-		if n == last || n > s.opt.GateSteps {
-			continue
+		if n > s.opt.GateSteps {
+			break // early is by Early
 		}
-		last = n
-		at := s.now + (end-s.now)*time.Duration(n)/time.Duration(s.opt.GateSteps)
-		s.push(event{at: at, kind: evProgress, i: gate, n: n})
+		if n != last {
+			steps, last = steps+1, n
+		}
 	}
+	if steps == 0 {
+		return
+	}
+	s.gates = append(s.gates, gateRun{early: s.c.early, start: s.now, end: end, seq: s.seq})
+	s.seq += steps
+	s.nextStep(gate, len(s.gates)-1)
 }
 
 func (s *sim) step(e event) {
 	s.now = e.at
+	i := int(e.i)
 	switch e.kind {
 	case evProgress:
-		made, _ := s.c.progress(e.n)
-		s.ready(made, e.i)
+		made, _ := s.c.progress(int(e.n))
+		s.ready(made, i)
+		s.nextStep(i, int(e.aux))
 	case evFinish:
-		s.lanes[s.tl.Slots[e.i].Lane] = false
-		s.freedBy = e.i
-		batch, made := s.c.finish(e.i, false)
-		s.ready(made, e.i)
-		if !s.c.provisional[e.i] {
-			s.asideEnded(e.i)
+		s.lanes[s.tl.Slots[i].Lane] = false
+		s.freedBy = i
+		batch, made := s.c.finish(i, false)
+		s.ready(made, i)
+		if !s.c.provisional[i] {
+			s.asideEnded(i)
 		}
 		switch {
 		case len(batch) == 0:
 		case s.opt.ConfirmDelay == 0:
-			s.confirm(batch, e.i) // as Run confirms without a Confirmer: before anything else starts
+			s.confirm(batch, i) // as Run confirms without a Confirmer: before anything else starts
 		default:
-			s.push(event{at: s.now + s.opt.ConfirmDelay, kind: evConfirm, batch: batch, trigger: e.i})
+			s.push(event{at: s.now + s.opt.ConfirmDelay, kind: evConfirm, i: e.i, aux: s.keepBatch(batch)})
 		}
 	case evConfirm:
-		s.confirm(e.batch, e.trigger)
+		batch := s.batches[e.aux]
+		s.batches[e.aux] = nil
+		s.freeBatch = append(s.freeBatch, e.aux)
+		s.confirm(batch, i)
 	case evAside:
 		s.asideNext()
 	}
+}
+
+// keepBatch stores a batch for an evConfirm event in a free entry of s.batches.
+func (s *sim) keepBatch(batch []int) int32 {
+	if n := len(s.freeBatch); n > 0 {
+		k := s.freeBatch[n-1]
+		s.freeBatch = s.freeBatch[:n-1]
+		s.batches[k] = batch
+		return k
+	}
+	s.batches = append(s.batches, batch)
+	return int32(len(s.batches) - 1)
 }
 
 // confirm confirms a batch queued when trigger ended.
@@ -277,23 +340,55 @@ func (s *sim) critical() []int {
 	return chain
 }
 
-// eventQueue orders events by time, then by the order they were queued.
+// eventQueue is a binary heap of events by time, then by the order they were queued (seq, unique:
+// so the order events pop in is the same whatever the heap's layout). Typed, it stores events
+// without boxing each in an interface as container/heap would.
 type eventQueue []event
 
 func (q eventQueue) Len() int { return len(q) }
-func (q eventQueue) Less(x, y int) bool {
+
+func (q eventQueue) less(x, y int) bool {
 	if q[x].at != q[y].at {
 		return q[x].at < q[y].at
 	}
 	return q[x].seq < q[y].seq
 }
-func (q eventQueue) Swap(x, y int) { q[x], q[y] = q[y], q[x] }
-func (q *eventQueue) Push(x any)   { *q = append(*q, x.(event)) }
-func (q *eventQueue) Pop() any {
-	old := *q
-	x := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return x
+
+func (q *eventQueue) push(e event) {
+	*q = append(*q, e)
+	h := *q
+	for j := len(h) - 1; j > 0; {
+		p := (j - 1) / 2
+		if !h.less(j, p) {
+			break
+		}
+		h[j], h[p] = h[p], h[j]
+		j = p
+	}
+}
+
+func (q *eventQueue) pop() event {
+	h := *q
+	top := h[0]
+	n := len(h) - 1
+	h[0] = h[n]
+	h = h[:n]
+	for j := 0; ; {
+		c := 2*j + 1
+		if c >= n {
+			break
+		}
+		if c+1 < n && h.less(c+1, c) {
+			c++
+		}
+		if !h.less(c, j) {
+			break
+		}
+		h[j], h[c] = h[c], h[j]
+		j = c
+	}
+	*q = h
+	return top
 }
 
 // LockMode is one of PostgreSQL's table lock modes, weakest first.
@@ -477,7 +572,7 @@ func (s *sim) asideItem() {
 	end := begin + it.Duration
 	s.take(it.Locks, end, -1)
 	s.tl.Aside[k].Start, s.tl.Aside[k].End, s.tl.Aside[k].After = s.now, end, by
-	s.push(event{at: end, kind: evAside, i: k})
+	s.push(event{at: end, kind: evAside, i: int32(k)})
 }
 
 // asideNext goes on after an item: the batch's next one, or, the batch done, the Stop task that
