@@ -126,7 +126,7 @@ func Run(ctx context.Context, opt Options) error {
 	}
 	r.mu.Unlock()
 	if opt.Baseline != nil {
-		r.baseline = newRunBaseline(r.m.Target, opt.Plan.Actions, st)
+		r.baseline = newRunBaseline(ctx, r.m.Target, opt.Plan.Actions, st)
 		defer r.baseline.close(ctx)
 	}
 	if err := r.save(ctx); err != nil {

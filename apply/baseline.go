@@ -482,6 +482,9 @@ func readStatsReset(ctx context.Context, conn *pgx.Conn) (string, error) {
 // its ANALYZE and verification (which change no object, and come last).
 type runBaseline struct {
 	*baselineRead
+	// ctx is the run's: an early read outlives the action (and the worker's context) that made
+	// its database ready, and is cut short only by what ends the run (Ctrl-C).
+	ctx     context.Context
 	mu      sync.Mutex
 	pending map[string]map[string]bool // database → addresses of such actions not succeeded yet
 	// start is baselineRead.ready (tests watch it).
@@ -489,8 +492,8 @@ type runBaseline struct {
 }
 
 // newRunBaseline tracks the actions of plan actions the run does (those st does not hold applied).
-func newRunBaseline(target *config.Server, actions []*plan.Action, st *state.State) *runBaseline {
-	b := &runBaseline{baselineRead: newBaselineRead(target), pending: map[string]map[string]bool{}}
+func newRunBaseline(ctx context.Context, target *config.Server, actions []*plan.Action, st *state.State) *runBaseline {
+	b := &runBaseline{baselineRead: newBaselineRead(target), ctx: ctx, pending: map[string]map[string]bool{}}
 	b.start = b.ready
 	for _, a := range actions {
 		if a.Database == "" || a.Type == plan.TypeAnalyze || a.Type == plan.TypeVerify {
@@ -508,8 +511,9 @@ func newRunBaseline(target *config.Server, actions []*plan.Action, st *state.Sta
 }
 
 // finished records that a succeeded. A set, not a count: a database started again (a lost
-// snapshot) runs some succeeded actions again.
-func (b *runBaseline) finished(ctx context.Context, a *plan.Action) {
+// snapshot) runs some succeeded actions again. The read it may start runs under the run's
+// context, not a's.
+func (b *runBaseline) finished(a *plan.Action) {
 	if b == nil || a.Database == "" {
 		return
 	}
@@ -523,6 +527,6 @@ func (b *runBaseline) finished(ctx context.Context, a *plan.Action) {
 	ready := len(p) == 0
 	b.mu.Unlock()
 	if ready {
-		b.start(ctx, a.Database)
+		b.start(b.ctx, a.Database)
 	}
 }

@@ -28,15 +28,14 @@ func TestRunBaselineReady(t *testing.T) {
 	}
 	st := state.New("m")
 	st.Upsert(&state.Action{Address: "database.b.table.done", Status: state.ActionApplied})
-	b := newRunBaseline(nil, actions, st) // no target: start is replaced
+	b := newRunBaseline(context.Background(), nil, actions, st) // no target: start is replaced
 	var started []string
 	b.start = func(_ context.Context, db string) { started = append(started, db) }
-	ctx := context.Background()
 	step := func(addr string, want ...string) {
 		t.Helper()
 		for _, a := range actions {
 			if a.Address == addr {
-				b.finished(ctx, a)
+				b.finished(a)
 			}
 		}
 		if !slices.Equal(started, want) {
@@ -85,7 +84,7 @@ func TestRunBaselineCounts(t *testing.T) {
 				{Type: plan.ChangeDatabase, Name: "gone", Op: plan.OpCreated},
 			}
 			actions := []*plan.Action{{Database: "app", Type: plan.TypeTable, Address: "database.app.table.t"}, {Database: "app", Type: plan.TypeAnalyze, Address: "database.app.analyze"}}
-			b := newRunBaseline(target, actions, st)
+			b := newRunBaseline(ctx, target, actions, st)
 			defer b.close(ctx)
 			// The run's session writes, and the table's action succeeds: the early part starts.
 			w, err := c.Connect(ctx, "app")
@@ -95,7 +94,9 @@ func TestRunBaselineCounts(t *testing.T) {
 			if _, err := w.Exec(ctx, "INSERT INTO t SELECT g, g::text FROM generate_series(1, 1000) g"); err != nil {
 				t.Fatal(err)
 			}
-			b.finished(ctx, actions[0])
+			// The action's own context ends with it (its worker's); the early read runs on under the
+			// run's (an apply's baseline was lost to "context canceled" when it did not).
+			b.finished(actions[0])
 			// The run goes on (its ANALYZE, writes of its last sessions), and ends.
 			if _, err := w.Exec(ctx, "INSERT INTO t SELECT g, g::text FROM generate_series(1001, 1500) g; UPDATE t SET v = 'x' WHERE id <= 7; DELETE FROM t WHERE id = 1500; ANALYZE t"); err != nil {
 				t.Fatal(err)

@@ -117,7 +117,7 @@ func (r *Runner) markFinish(ctx context.Context, a *plan.Action, start time.Time
 	r.gen++
 	r.mu.Unlock()
 	if err == nil {
-		r.baseline.finished(ctx, a)
+		r.baseline.finished(a)
 	}
 	switch {
 	case interrupted:
