@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -19,37 +20,37 @@ import (
 // lock, catalog reads, schema dump, samples, forecast probe, plan) and the run are regions. A
 // profile that cannot be written is reported on stderr and never changes the command's exit code.
 func profiled(args []string) int {
-	if path := os.Getenv("PGFERRY_TRACE"); path != "" {
-		if f, err := os.Create(path); err != nil {
-			fmt.Fprintln(os.Stderr, "pgferry: execution trace:", err)
-		} else if err := trace.Start(f); err != nil {
-			fmt.Fprintln(os.Stderr, "pgferry: execution trace:", err)
-			f.Close()
-		} else {
-			defer func() {
-				trace.Stop()
-				f.Close()
-			}()
-		}
-	}
-	if path := os.Getenv("PGFERRY_CPUPROFILE"); path != "" {
-		if f, err := os.Create(path); err != nil {
-			fmt.Fprintln(os.Stderr, "pgferry: CPU profile:", err)
-		} else if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(os.Stderr, "pgferry: CPU profile:", err)
-			f.Close()
-		} else {
-			defer func() {
-				pprof.StopCPUProfile()
-				f.Close()
-			}()
-		}
-	}
+	defer recordTo("PGFERRY_TRACE", "execution trace", trace.Start, trace.Stop)()
+	defer recordTo("PGFERRY_CPUPROFILE", "CPU profile", pprof.StartCPUProfile, pprof.StopCPUProfile)()
 	if path := os.Getenv("PGFERRY_MEMPROFILE"); path != "" {
 		stop := watchHeap(path)
 		defer stop()
 	}
 	return run(args, os.Stdin, os.Stdout, os.Stderr)
+}
+
+// recordTo starts a recording of the whole command (start, stop: an execution trace or a CPU
+// profile) into the file named by environment variable env, when it is set; what it returns ends
+// it. A file that cannot be written is reported on stderr as what (the command goes on).
+func recordTo(env, what string, start func(io.Writer) error, stop func()) (end func()) {
+	path := os.Getenv(env)
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		if err = start(f); err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pgferry: %s: %v\n", what, err)
+		return func() {}
+	}
+	return func() {
+		stop()
+		f.Close()
+	}
 }
 
 // watchHeap writes a heap profile to path each time the heap in use grows past its largest so far
